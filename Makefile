@@ -1,0 +1,41 @@
+# scnn-surgery developer tasks. Everything runs from a project-local .venv.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+PY := $(BIN)/python
+
+.PHONY: install install-test install-dev demo test lint typecheck bench proto picture clean
+
+$(BIN)/activate:
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+
+install: $(BIN)/activate
+	$(PY) -m pip install --quiet -e .
+
+install-test: $(BIN)/activate
+	$(PY) -m pip install --quiet -e '.[test]'
+
+install-dev: $(BIN)/activate
+	$(PY) -m pip install --quiet -e '.[dev]'
+
+demo: install
+	$(BIN)/scnn-surgery insert examples/scnn_lane_vgg16.prototxt --after fc7 \
+		-o examples/scnn_lane_vgg16_SCNN.prototxt
+	@echo "wrote examples/scnn_lane_vgg16_SCNN.prototxt"
+
+test: install-test
+	$(PY) -m pytest -q
+
+lint: install-dev
+	$(BIN)/ruff check scnn_surgery tests bench scripts
+	$(BIN)/mypy scnn_surgery
+
+bench: install
+	$(PY) bench/run.py
+
+proto: install-dev
+	$(PY) scripts/gen_proto.py
+
+clean:
+	rm -rf build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache

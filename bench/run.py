@@ -1,0 +1,72 @@
+"""Benchmarks: ratios against baselines measured in the same run (never absolute limits).
+
+1. ``insert`` on the published ResNet-101 in-process, against protobuf's own
+   ``text_format.Parse`` of the same file.
+2. Scaling: ``insert`` on synthetic chains of N and 4N layers; a linear
+   pipeline takes about 4x as long, a quadratic one about 16x.
+"""
+
+from __future__ import annotations
+
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from google.protobuf import text_format
+
+import scnn_surgery as ss
+from scnn_surgery.schema import caffe_pb2
+
+ROOT = Path(__file__).resolve().parent.parent
+GOLDEN = ROOT.parent / "shared" / "golden" / "resnet101.prototxt"
+
+
+def best_of(func: Callable[[], object], repeat: int = 5) -> float:
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        func()
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
+def chain_net(n: int) -> str:
+    lines = ['layer { name: "data" type: "Input" top: "b0" input_param { shape { dim: 1 dim: 8 dim: 6 dim: 6 } } }']
+    for i in range(1, n + 1):
+        lines.append(
+            f'layer {{ name: "c{i}" type: "Convolution" bottom: "b{i - 1}" top: "b{i}"'
+            " convolution_param { num_output: 8 kernel_size: 3 pad: 1 } }"
+        )
+        lines.append(f'layer {{ name: "r{i}" type: "ReLU" bottom: "b{i}" top: "b{i}" }}')
+    return "\n".join(lines) + "\n"
+
+
+def insert_into_text(text: str, after: str, h: int, w: int, c: int) -> None:
+    ss.insert(ss.loads(text), ss.InsertOptions(after=after, height=h, width=w, channels=c))
+
+
+def main() -> int:
+    rows: list[tuple[str, float, float, float]] = []
+    if GOLDEN.exists():
+        text = GOLDEN.read_text()
+        t_insert = best_of(lambda: insert_into_text(text, "conv5_5", 46, 46, 128))
+        t_parse = best_of(lambda: text_format.Parse(text, caffe_pb2.NetParameter(), allow_unknown_field=True))
+        rows.append(("insert resnet101 vs text_format.Parse", t_insert, t_parse, t_insert / t_parse))
+    else:
+        print(f"skipping the golden benchmark: {GOLDEN} is absent", file=sys.stderr)
+    small, large = chain_net(250), chain_net(1000)
+    t_small = best_of(lambda: insert_into_text(small, "b125", 6, 6, 8), repeat=3)
+    t_large = best_of(lambda: insert_into_text(large, "b500", 6, 6, 8), repeat=3)
+    rows.append(("insert 2000-layer vs 500-layer chain", t_large, t_small, t_large / t_small))
+    print(f"{'benchmark':44} {'ours (s)':>10} {'baseline (s)':>13} {'ratio':>7}")
+    for name, ours, base, ratio in rows:
+        print(f"{name:44} {ours:10.4f} {base:13.4f} {ratio:7.2f}")
+    print("scaling: 4x the layers should cost about 4x (linear), not 16x (quadratic)")
+    print(f"median of the two ratios: {statistics.median(r[3] for r in rows):.2f}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,26 @@
+"""Errors that reach the user as one line, never as a traceback."""
+
+from __future__ import annotations
+
+
+class SurgeryError(Exception):
+    """A problem with the user's input or request; its message is one line."""
+
+    exit_code = 1
+
+
+class UsageError(SurgeryError):
+    """The command line itself is wrong (exit status 2, as click uses)."""
+
+    exit_code = 2
+
+
+class PrototxtSyntaxError(SurgeryError):
+    """Text that is not valid protobuf text format, located as FILE:LINE:COL."""
+
+    def __init__(self, source: str, line: int, column: int, what: str) -> None:
+        self.source = source
+        self.line = line
+        self.column = column
+        self.what = what
+        super().__init__(f"{source}:{line}:{column}: {what}")

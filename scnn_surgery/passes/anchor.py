@@ -1,0 +1,138 @@
+"""Where a module goes: resolve ``--after NAME`` to a blob and the end of its in-place chain.
+
+Caffe binds a bottom to the latest version of a blob produced earlier in
+file order, and in-place layers (ReLU, BatchNorm, Scale, ...) make new
+versions.  The module must read the *final* version, so it is written right
+after the last in-place layer on the blob, and exactly the consumers of that
+final version, in every phase, are rewired to the module's output.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from ..errors import SurgeryError
+from ..graph import BlobVersion, LayerGraph
+from ..net import Layer, Net
+
+
+@dataclass(frozen=True)
+class Consumer:
+    """One bottom that reads the blob the module replaces."""
+
+    layer: Layer
+    bottom_index: int
+
+
+@dataclass(frozen=True)
+class InsertionPoint:
+    blob: str
+    after: Layer | None  # None: the blob is a top-level input; the module goes first
+    consumers: tuple[Consumer, ...]
+    chain: tuple[Layer, ...]  # producer then in-place layers, file order, all phases
+
+    def describe(self) -> str:
+        where = f"after '{self.after.name}'" if self.after else "before the first layer"
+        chain = " -> ".join(layer.name for layer in self.chain)
+        rewired = ", ".join(sorted({c.layer.name for c in self.consumers})) or "nothing"
+        return f"blob '{self.blob}' ({chain or 'net input'}), module {where}; rewires {rewired}"
+
+
+def closest_names(name: str, candidates: Sequence[str] | set[str], n: int = 5) -> list[str]:
+    return difflib.get_close_matches(name, sorted(candidates), n=n, cutoff=0.5)
+
+
+def resolve_blob(net: Net, name: str) -> tuple[str, tuple[Layer, ...]]:
+    """The blob ``name`` refers to (a layer's top or a blob), and the layers so named."""
+    named = tuple(layer for layer in net.layers if layer.name == name)
+    if named:
+        tops = {t for layer in named for t in layer.tops}
+        if name in tops or len(tops) == 1:
+            return (name if name in tops else tops.pop()), named
+        if not tops:
+            raise SurgeryError(f"{net.source}: layer '{name}' has no top blob to attach to")
+        listed = ", ".join(sorted(tops))
+        raise SurgeryError(
+            f"{net.source}: layer '{name}' has several tops ({listed}); name the blob instead"
+        )
+    if name in net.blob_names:
+        return name, ()
+    suggestions = closest_names(name, net.layer_names | net.blob_names)
+    hint = f"; closest: {', '.join(suggestions)}" if suggestions else ""
+    raise SurgeryError(f"{net.source}: no layer or blob named '{name}'{hint}")
+
+
+def _start_version(graph: LayerGraph, blob: str, named: tuple[Layer, ...]) -> BlobVersion | None:
+    for layer in named:
+        for t_index, top in enumerate(layer.tops):
+            version = graph.top_version.get((layer.index, t_index))
+            if top == blob and version is not None:
+                return version
+    versions = graph.versions(blob)
+    return versions[0] if versions else None
+
+
+def _chain_in_phase(
+    graph: LayerGraph, blob: str, named: tuple[Layer, ...]
+) -> list[BlobVersion] | None:
+    start = _start_version(graph, blob, named)
+    if start is None:
+        return None
+    final = graph.latest[blob]
+    return [BlobVersion(blob, v) for v in range(start.version, final.version + 1)]
+
+
+def find_insertion_point(net: Net, graphs: Sequence[LayerGraph], name: str) -> InsertionPoint:
+    """Resolve NAME (layer or blob) to the final version of its blob in every phase."""
+    blob, named = resolve_blob(net, name)
+    chain_nodes: set[int] = set()
+    input_based = False
+    consumers: dict[tuple[int, int], Consumer] = {}
+    seen_in_any_phase = False
+    for graph in graphs:
+        versions = _chain_in_phase(graph, blob, named)
+        if versions is None:
+            continue
+        seen_in_any_phase = True
+        for version in versions:
+            node = graph.producer[version]
+            if node < 0:
+                input_based = True
+            else:
+                chain_nodes.add(node)
+        for node, b_index in graph.consumers.get(versions[-1], []):
+            consumers[(node, b_index)] = Consumer(net.layers[node], b_index)
+    if not seen_in_any_phase:
+        raise SurgeryError(f"{net.source}: blob '{blob}' is not produced in any phase")
+    chain = tuple(net.layers[i] for i in sorted(chain_nodes))
+    after = chain[-1] if chain else None
+    if input_based and after is None and not net.layers:
+        raise SurgeryError(f"{net.source}: the net has no layers")
+    point = InsertionPoint(
+        blob, after, tuple(sorted(consumers.values(), key=_consumer_key)), chain
+    )
+    _refuse_early_consumers(net, point)
+    return point
+
+
+def _consumer_key(c: Consumer) -> tuple[int, int]:
+    return (c.layer.index, c.bottom_index)
+
+
+def _refuse_early_consumers(net: Net, point: InsertionPoint) -> None:
+    """A final-version consumer above the insertion point cannot read the module's output."""
+    if point.after is None:
+        return
+    for consumer in point.consumers:
+        if consumer.layer.index <= point.after.index:
+            raise SurgeryError(
+                f"{net.describe(consumer.layer)} reads '{point.blob}' before the end of its"
+                f" in-place chain at '{point.after.name}' in another phase; cannot insert there"
+            )
+        if consumer.layer.tops[consumer.bottom_index : consumer.bottom_index + 1] == [point.blob]:
+            raise SurgeryError(
+                f"{net.describe(consumer.layer)} works in place on '{point.blob}' after the"
+                " insertion point; insert after it instead"
+            )

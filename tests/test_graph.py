@@ -1,0 +1,75 @@
+from __future__ import annotations
+
+from scnn_surgery.graph import BlobVersion, NetState, build_graph, build_graphs, layer_included
+from scnn_surgery.net import StateRule, load_net, Net
+from scnn_surgery.document import Document
+
+from .conftest import DATA, shared_path
+
+
+def _net() -> Net:
+    return load_net(str(DATA / "phases_inplace.prototxt"))
+
+
+def test_phase_filtering_gives_each_phase_its_view() -> None:
+    net = _net()
+    train, test = build_graphs(net)
+    assert train.state.phase == "TRAIN" and test.state.phase == "TEST"
+    assert [x.name for x in train.layers] == ["data", "conv1", "peek", "relu1", "drop1", "score", "loss"]
+    assert [x.name for x in test.layers] == ["data", "conv1", "peek", "relu1", "score", "aux"]
+    assert not train.problems and not test.problems
+
+
+def test_in_place_layers_make_versions_and_bottoms_bind_latest() -> None:
+    net = _net()
+    train = build_graph(net, NetState("TRAIN"))
+    assert train.latest["conv1"] == BlobVersion("conv1", 2)
+    peek = next(x for x in net.layers if x.name == "peek")
+    score = next(x for x in net.layers if x.name == "score")
+    assert train.bottom_binding[(peek.index, 0)] == BlobVersion("conv1", 0)
+    assert train.bottom_binding[(score.index, 0)] == BlobVersion("conv1", 2)
+    test = build_graph(net, NetState("TEST"))
+    assert test.bottom_binding[(score.index, 0)] == BlobVersion("conv1", 1)
+    edges = {(u, v, d["blob"], d["version"]) for u, v, d in test.graph.edges(data=True)}
+    conv1 = next(x for x in net.layers if x.name == "conv1")
+    assert (conv1.index, peek.index, "conv1", 0) in edges
+
+
+def test_caffe_rule_semantics() -> None:
+    doc = Document.parse(
+        'layer { name: "a" include { phase: TRAIN stage: "s" } include { min_level: 2 } }\n'
+        'layer { name: "b" exclude { not_stage: "deploy" } }\n'
+        'layer { name: "c" include { phase: TEST } exclude { phase: TEST } }\n'
+    )
+    a, b, c = Net.from_document(doc).layers
+    assert not layer_included(a, NetState("TRAIN"))
+    assert layer_included(a, NetState("TRAIN", stages=frozenset({"s"})))
+    assert layer_included(a, NetState("TEST", level=2))
+    assert not layer_included(b, NetState("TEST"))
+    assert layer_included(b, NetState("TEST", stages=frozenset({"deploy"})))
+    # include wins over exclude, as in Caffe's FilterNet
+    assert layer_included(c, NetState("TEST"))
+    assert StateRule(phase="TEST") == c.include[0]
+
+
+def test_unknown_bottom_and_duplicate_top_are_problems() -> None:
+    doc = Document.parse(
+        'layer { name: "a" type: "Input" top: "x" }\n'
+        'layer { name: "b" type: "ReLU" bottom: "nope" top: "y" }\n'
+        'layer { name: "c" type: "ReLU" bottom: "x" top: "x" }\n'
+        'layer { name: "d" type: "Sigmoid" bottom: "x" top: "x2" }\n'
+        'layer { name: "e" type: "Sigmoid" bottom: "x2" top: "x" }\n'
+    )
+    g = build_graph(Net.from_document(doc))
+    assert [(p.layer.name, p.message) for p in g.problems] == [
+        ("b", "bottom 'nope' is not produced by any earlier layer"),
+        ("e", "top 'x' is already produced by an earlier layer"),
+    ]
+
+
+def test_golden_outputs_and_inputs() -> None:
+    net = load_net(str(shared_path("golden", "resnet101.prototxt")))
+    (g,) = build_graphs(net)
+    assert [str(v) for v in g.outputs()] == ["conv6_interp@0"]
+    assert g.producer[BlobVersion("data", 0)] < 0
+    assert g.latest["conv5_5"] == BlobVersion("conv5_5", 2)

@@ -1,0 +1,57 @@
+from __future__ import annotations
+
+import pytest
+
+from scnn_surgery.errors import SurgeryError
+from scnn_surgery.net import Net, StateRule, load_net
+
+from .conftest import DATA, shared_path
+
+
+def test_layers_and_rules_are_read() -> None:
+    net = load_net(str(DATA / "phases_inplace.prototxt"))
+    assert net.format == "v2"
+    assert [layer.name for layer in net.layers][:3] == ["data", "data", "conv1"]
+    first = net.layers[0]
+    assert first.tops == ["data", "label"]
+    assert first.include == (StateRule(phase="TRAIN"),)
+    relu = net.layers[4]
+    assert relu.is_in_place and relu.in_place_blobs() == ["conv1"]
+    assert net.layers[7].exclude == (StateRule(phase="TRAIN"),)
+
+
+def test_v1_types_become_v2_names() -> None:
+    net = load_net(str(shared_path("zoo", "legacy", "caffe_v1_flickr_style_train_val.prototxt")))
+    assert net.format == "v1"
+    assert net.layers[0].type == "ImageData"
+    assert {layer.type for layer in net.layers} >= {"Convolution", "ReLU", "Pooling", "LRN"}
+    assert net.layers[0].include[0].phase == "TRAIN"
+
+
+def test_v0_layers_read_inner_layer() -> None:
+    net = load_net(str(shared_path("zoo", "legacy", "caffe_v0_lenet_train.prototxt")))
+    assert net.format == "v0"
+    assert [(x.name, x.type) for x in net.layers[:3]] == [
+        ("mnist", "Data"),
+        ("conv1", "Convolution"),
+        ("pool1", "Pooling"),
+    ]
+    assert net.layers[1].bottoms == ["data"]
+
+
+def test_top_level_inputs_with_input_dim_and_input_shape() -> None:
+    psp = load_net(str(shared_path("golden", "resnet101.prototxt")))
+    assert [(i.name, i.dims) for i in psp.inputs] == [("data", (1, 3, 361, 361))]
+    frcnn = load_net(str(shared_path("zoo", "detection", "faster_rcnn_vgg16_voc_end2end_test.prototxt")))
+    assert [(i.name, i.dims) for i in frcnn.inputs] == [
+        ("data", (1, 3, 224, 224)),
+        ("im_info", (1, 3)),
+    ]
+
+
+def test_mixed_layer_and_layers_is_refused() -> None:
+    from scnn_surgery.document import Document
+
+    doc = Document.parse('layer { name: "a" }\nlayers { name: "b" }\n', "mixed.prototxt")
+    with pytest.raises(SurgeryError, match=r"mixed.prototxt:2:1: the net mixes"):
+        Net.from_document(doc)
