@@ -1,0 +1,726 @@
+"""Generate, render, cost and recognise the Spatial CNN (SCNN) module as Caffe layers.
+
+SCNN (Pan et al., AAAI 2018) passes messages slice by slice across a feature map. The layout
+reproduced here is the one written by the published SCNN-prototxt-generator (and reused by
+Apollo's darkSCNN):
+
+* Vertical stage: ``Slice1`` cuts the input into rows ``slice1_1..H`` (axis 2). The downward
+  pass ``SCNN_D_i`` convolves row i with a 1 x k kernel, applies an in-place ReLU and adds the
+  result to row i+1, giving blob ``SCNN_D_{i+1}``. The upward pass ``SCNN_U_i`` runs from the
+  last row back to the first, adding to the *downward* results. ``Concat1`` (axis 2) restacks
+  the rows into ``SCNN_U``.
+* Horizontal stage: ``Slice2`` cuts into columns ``slice2_1..W`` (axis 3); the rightward
+  ``SCNN_R_i`` and leftward ``SCNN_L_i`` passes use k x 1 kernels; ``Concat2`` (axis 3)
+  gives ``SCNN``.
+
+A pass leaves its first row untouched, so the first row of a downward pass is the slice blob
+itself (``SCNN_D_1`` is a layer, never a blob) and the row a backward pass starts from is the
+forward pass's last row. That is why the published ``Concat1`` takes ``SCNN_U_1..H-1`` plus
+``SCNN_D_H``.
+
+Everything here is pure: no file I/O.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import TypeAlias, Union
+
+from .errors import SurgeryError
+
+ALL_DIRECTIONS = "DULR"
+
+# Caffe's own layer-type names for V1 ("layers { type: ENUM }") files, keyed by the V2 string.
+# Taken from the V1LayerParameter.LayerType enum of BVLC caffe.proto.
+V1_LAYER_TYPES: Mapping[str, str] = {
+    "AbsVal": "ABSVAL",
+    "Accuracy": "ACCURACY",
+    "ArgMax": "ARGMAX",
+    "BNLL": "BNLL",
+    "Concat": "CONCAT",
+    "ContrastiveLoss": "CONTRASTIVE_LOSS",
+    "Convolution": "CONVOLUTION",
+    "Data": "DATA",
+    "Deconvolution": "DECONVOLUTION",
+    "Dropout": "DROPOUT",
+    "DummyData": "DUMMY_DATA",
+    "EuclideanLoss": "EUCLIDEAN_LOSS",
+    "Eltwise": "ELTWISE",
+    "Exp": "EXP",
+    "Flatten": "FLATTEN",
+    "HDF5Data": "HDF5_DATA",
+    "HDF5Output": "HDF5_OUTPUT",
+    "HingeLoss": "HINGE_LOSS",
+    "Im2col": "IM2COL",
+    "ImageData": "IMAGE_DATA",
+    "InfogainLoss": "INFOGAIN_LOSS",
+    "InnerProduct": "INNER_PRODUCT",
+    "LRN": "LRN",
+    "MemoryData": "MEMORY_DATA",
+    "MultinomialLogisticLoss": "MULTINOMIAL_LOGISTIC_LOSS",
+    "MVN": "MVN",
+    "Pooling": "POOLING",
+    "Power": "POWER",
+    "ReLU": "RELU",
+    "Sigmoid": "SIGMOID",
+    "SigmoidCrossEntropyLoss": "SIGMOID_CROSS_ENTROPY_LOSS",
+    "Silence": "SILENCE",
+    "Softmax": "SOFTMAX",
+    "SoftmaxWithLoss": "SOFTMAX_LOSS",
+    "Split": "SPLIT",
+    "Slice": "SLICE",
+    "TanH": "TANH",
+    "WindowData": "WINDOW_DATA",
+    "Threshold": "THRESHOLD",
+}
+
+# In V1 files the slice and concat axis is written with the older field name.
+V1_AXIS_ALIASES: Mapping[str, str] = {"slice_param": "slice_dim", "concat_param": "concat_dim"}
+
+FLOAT32_BYTES = 4
+
+
+class ScnnSpecError(SurgeryError, ValueError):
+    """An SCNN module request that cannot be built; the message is one sentence.
+
+    A SurgeryError so the command line reports it as one line with exit status 1.
+    """
+
+
+@dataclass(frozen=True)
+class Enum:
+    """An unquoted protobuf enum identifier, such as ``SUM``."""
+
+    name: str
+
+
+Value: TypeAlias = Union[str, int, float, bool, Enum, "Fields"]
+"""A protobuf text-format field value; a nested message is a ``Fields`` tuple."""
+
+Fields: TypeAlias = tuple[tuple[str, Value], ...]
+"""Ordered (field name, value) pairs; a repeated field repeats its key."""
+
+
+@dataclass(frozen=True)
+class LayerDef:
+    """One Caffe layer; ``fields`` holds everything except name, type, bottom and top."""
+
+    name: str
+    type: str
+    bottoms: tuple[str, ...]
+    tops: tuple[str, ...]
+    fields: Fields = ()
+
+
+@dataclass(frozen=True)
+class ScnnSpec:
+    """What SCNN module to build.
+
+    ``prefix`` is prepended to every layer, blob and shared-param name the module creates, but
+    not to ``bottom`` (an existing blob) nor to ``top`` (the exact name asked for).
+    ``directions`` is any non-empty set of the letters D, U, L, R; their order in the string does
+    not matter, because the passes always run D, U, R, L as published.
+    """
+
+    height: int
+    width: int
+    channels: int = 128
+    kernel_width: int = 9
+    bottom: str = "conv5_5"
+    directions: str = ALL_DIRECTIONS
+    prefix: str = ""
+    top: str | None = None
+    init_std: float | None = None
+    share_weights: bool = True
+    lr_mult: float = 1.0
+
+    def validate(self) -> None:
+        """Raise ScnnSpecError, with a one-sentence message, if the module cannot be built."""
+        _check_positive_int("height", self.height)
+        _check_positive_int("width", self.width)
+        _check_positive_int("channels", self.channels)
+        _check_kernel_width(self.kernel_width)
+        _check_directions(self.directions)
+        if not self.bottom:
+            raise ScnnSpecError("bottom blob name must not be empty")
+        if self.top is not None and not self.top:
+            raise ScnnSpecError("top blob name must not be empty")
+        if self.init_std is not None and not (math.isfinite(self.init_std) and self.init_std > 0):
+            raise ScnnSpecError(f"init_std must be a finite number above 0, got {self.init_std}")
+        if not (math.isfinite(self.lr_mult) and self.lr_mult >= 0):
+            raise ScnnSpecError(
+                f"lr_mult must be a finite number of at least 0, got {self.lr_mult}"
+            )
+        _check_name_collisions(self)
+
+    def weight_std(self) -> float:
+        """The gaussian std of every message-passing kernel.
+
+        The published generator used sqrt(2 / (k * C * 5)) printed with 5 decimals; the value is
+        rounded the same way here so that the rendered text matches it (0.01863 for k=9, C=128;
+        0.03536 for Apollo's k=5, C=64), except that at least 3 significant digits are kept for
+        very wide layers. An explicit ``init_std`` is used exactly as given.
+        """
+        if self.init_std is not None:
+            return self.init_std
+        exact = math.sqrt(2.0 / (self.kernel_width * self.channels * 5))
+        decimals = max(5, 2 - math.floor(math.log10(exact)))
+        return round(exact, decimals)
+
+
+@dataclass(frozen=True)
+class ModuleCost:
+    """Size of one module for a float32 batch of 1.
+
+    ``macs`` counts output elements x kernel taps x input channels for every convolution, zero
+    padding included. ``activation_bytes`` is the forward storage of every distinct blob the
+    module produces (in-place ReLUs add nothing), as if none were shared.
+    """
+
+    layers: int
+    parameters: int
+    macs: int
+    activation_bytes: int
+
+
+@dataclass(frozen=True)
+class DetectedModule:
+    """An SCNN module found in an existing net.
+
+    ``first_index``/``last_index`` are inclusive positions in the layer list given to
+    ``detect_modules``. ``height`` is None when the module has no vertical stage and ``width``
+    None when it has no horizontal stage (the structure does not record them). ``channels`` and
+    ``kernel`` are None unless convolution parameters were supplied. With a single row (or
+    column) no pass has layers, so D, U and DU cannot be told apart; the default naming decides.
+    """
+
+    prefix: str
+    directions: str
+    height: int | None
+    width: int | None
+    channels: int | None
+    kernel: int | None
+    first_index: int
+    last_index: int
+    bottom: str
+    output: str
+    layer_names: tuple[str, ...]
+
+
+LayerSummary: TypeAlias = tuple[str, str, Sequence[str], Sequence[str]]
+"""(name, V2 type, bottoms, tops) of one layer, as ``detect_modules`` reads a net."""
+
+ConvShape: TypeAlias = tuple[int, int, int]
+"""(num_output, kernel_h, kernel_w) of one convolution layer."""
+
+
+@dataclass(frozen=True)
+class _Stage:
+    """One axis of message passing: its slice/concat number, blob axis and two directions."""
+
+    number: int
+    axis: int
+    forward: str
+    backward: str
+
+    def directions_in(self, directions: str) -> str:
+        return "".join(d for d in (self.forward, self.backward) if d in directions)
+
+
+_VERTICAL = _Stage(number=1, axis=2, forward="D", backward="U")
+_HORIZONTAL = _Stage(number=2, axis=3, forward="R", backward="L")
+_STAGES = (_VERTICAL, _HORIZONTAL)
+
+
+def _check_positive_int(what: str, value: object) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ScnnSpecError(f"{what} must be a positive integer, got {value!r}")
+
+
+def _check_kernel_width(value: object) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ScnnSpecError(f"kernel width must be a positive integer, got {value!r}")
+    if value % 2 == 0:
+        raise ScnnSpecError(f"kernel width must be odd, got {value}")
+
+
+def _check_directions(directions: object) -> None:
+    if (
+        not isinstance(directions, str)
+        or not directions
+        or not set(directions) <= set(ALL_DIRECTIONS)
+        or len(set(directions)) != len(directions)
+    ):
+        raise ScnnSpecError(
+            f"directions must be one or more of the letters D, U, L, R without repeats, "
+            f"got {directions!r}"
+        )
+
+
+def canonical_directions(directions: str) -> str:
+    """The letters of ``directions`` in DULR order, the spelling ``detect_modules`` reports."""
+    return "".join(d for d in ALL_DIRECTIONS if d in directions)
+
+
+def _check_name_collisions(spec: ScnnSpec) -> None:
+    if spec.top is not None and spec.top == spec.bottom:
+        raise ScnnSpecError(f"top blob must differ from the bottom blob {spec.bottom!r}")
+    produced = [top for layer in _build(spec) for top in layer.tops if top not in layer.bottoms]
+    if spec.bottom in produced:
+        raise ScnnSpecError(
+            f"bottom blob {spec.bottom!r} is also a blob the module creates; use a prefix"
+        )
+    if spec.top is not None and produced.count(spec.top) > 1:
+        raise ScnnSpecError(f"top blob {spec.top!r} is already a blob inside the module")
+
+
+def _stages_of(directions: str) -> list[_Stage]:
+    return [stage for stage in _STAGES if stage.directions_in(directions)]
+
+
+def _default_stage_top(spec: ScnnSpec, stage: _Stage) -> str:
+    """Concat1 is named after its last pass (SCNN_U, or SCNN_D if only D runs); Concat2 is SCNN."""
+    if stage is _HORIZONTAL:
+        return f"{spec.prefix}SCNN"
+    last_pass = stage.directions_in(spec.directions)[-1]
+    return f"{spec.prefix}SCNN_{last_pass}"
+
+
+def _slice_layer(name: str, bottom: str, tops: Sequence[str], axis: int) -> LayerDef:
+    # With one top there is no slice_point; Caffe then shares the bottom unchanged.
+    slice_points: Fields = tuple(("slice_point", i) for i in range(1, len(tops)))
+    slice_param: Fields = (("axis", axis), *slice_points)
+    return LayerDef(name, "Slice", (bottom,), tuple(tops), (("slice_param", slice_param),))
+
+
+def _concat_layer(name: str, bottoms: Sequence[str], top: str, axis: int) -> LayerDef:
+    return LayerDef(name, "Concat", tuple(bottoms), (top,), (("concat_param", (("axis", axis),)),))
+
+
+def _conv_layer(
+    spec: ScnnSpec, stage: _Stage, direction: str, name: str, bottom: str, top: str
+) -> LayerDef:
+    k = spec.kernel_width
+    pad = (k - 1) // 2
+    kernel_h, kernel_w, pad_h, pad_w = (1, k, 0, pad) if stage is _VERTICAL else (k, 1, pad, 0)
+    sharing: Fields = (("name", f"{spec.prefix}SCNN_{direction}_w"),) if spec.share_weights else ()
+    param: Fields = (*sharing, ("lr_mult", spec.lr_mult), ("decay_mult", 1.0))
+    weight_filler: Fields = (("type", "gaussian"), ("std", spec.weight_std()))
+    convolution_param: Fields = (
+        ("num_output", spec.channels),
+        ("kernel_h", kernel_h),
+        ("kernel_w", kernel_w),
+        ("pad_h", pad_h),
+        ("pad_w", pad_w),
+        ("stride", 1),
+        ("bias_term", False),
+        ("weight_filler", weight_filler),
+    )
+    fields: Fields = (("param", param), ("convolution_param", convolution_param))
+    return LayerDef(name, "Convolution", (bottom,), (top,), fields)
+
+
+def _message_layers(
+    spec: ScnnSpec, stage: _Stage, direction: str, index: int, source: str, addend: str, result: str
+) -> list[LayerDef]:
+    """Row ``index`` sends its message: conv, in-place ReLU, then a sum into the next row."""
+    stem = f"{spec.prefix}SCNN_{direction}_{index}"
+    message = f"{stem}/message"
+    eltwise_param: Fields = (("operation", Enum("SUM")),)
+    return [
+        _conv_layer(spec, stage, direction, stem, source, message),
+        LayerDef(f"{stem}/relu", "ReLU", (message,), (message,)),
+        LayerDef(
+            f"{stem}/sum",
+            "Eltwise",
+            (message, addend),
+            (result,),
+            (("eltwise_param", eltwise_param),),
+        ),
+    ]
+
+
+def _forward_pass(
+    spec: ScnnSpec, stage: _Stage, rows: Sequence[str]
+) -> tuple[list[LayerDef], list[str]]:
+    """Pass from the first row to the last; returns the layers and the updated rows."""
+    direction = stage.forward
+    updated = list(rows)
+    layers: list[LayerDef] = []
+    for index in range(1, len(rows)):
+        result = f"{spec.prefix}SCNN_{direction}_{index + 1}"
+        layers += _message_layers(
+            spec, stage, direction, index, updated[index - 1], rows[index], result
+        )
+        updated[index] = result
+    return layers, updated
+
+
+def _backward_pass(
+    spec: ScnnSpec, stage: _Stage, rows: Sequence[str]
+) -> tuple[list[LayerDef], list[str]]:
+    """Pass from the last row to the first; returns the layers and the updated rows."""
+    direction = stage.backward
+    updated = list(rows)
+    layers: list[LayerDef] = []
+    for index in range(len(rows), 1, -1):
+        result = f"{spec.prefix}SCNN_{direction}_{index - 1}"
+        layers += _message_layers(
+            spec, stage, direction, index, updated[index - 1], rows[index - 2], result
+        )
+        updated[index - 2] = result
+    return layers, updated
+
+
+def _stage_layers(spec: ScnnSpec, stage: _Stage, source: str, top: str) -> list[LayerDef]:
+    count = spec.height if stage is _VERTICAL else spec.width
+    rows = [f"{spec.prefix}slice{stage.number}_{i}" for i in range(1, count + 1)]
+    layers = [_slice_layer(f"{spec.prefix}Slice{stage.number}", source, rows, stage.axis)]
+    directions = stage.directions_in(spec.directions)
+    if stage.forward in directions:
+        pass_layers, rows = _forward_pass(spec, stage, rows)
+        layers += pass_layers
+    if stage.backward in directions:
+        pass_layers, rows = _backward_pass(spec, stage, rows)
+        layers += pass_layers
+    layers.append(_concat_layer(f"{spec.prefix}Concat{stage.number}", rows, top, stage.axis))
+    return layers
+
+
+def _build(spec: ScnnSpec) -> list[LayerDef]:
+    """The module's layers; assumes the numeric and direction fields are valid."""
+    stages = _stages_of(spec.directions)
+    layers: list[LayerDef] = []
+    source = spec.bottom
+    for stage in stages:
+        is_last = stage is stages[-1]
+        top = spec.top if is_last and spec.top is not None else _default_stage_top(spec, stage)
+        layers += _stage_layers(spec, stage, source, top)
+        source = top
+    return layers
+
+
+def build_module(spec: ScnnSpec) -> list[LayerDef]:
+    """The SCNN module's layers in the published order.
+
+    Raises ScnnSpecError for an invalid spec.
+
+    A height (or width) of 1 leaves nothing to pass messages between, so that stage has no
+    convolutions: it is just a Slice with one top and no slice_point followed by a Concat with
+    one bottom. Caffe accepts both and makes them share the input blob, so the module stays
+    valid and keeps its usual layer and output names. (Following the published files' pattern
+    literally, Concat1 would read ``SCNN_D_1``, a blob that no layer produces.)
+    """
+    spec.validate()
+    return _build(spec)
+
+
+def module_output(spec: ScnnSpec) -> str:
+    """The blob the module's last layer writes."""
+    spec.validate()
+    if spec.top is not None:
+        return spec.top
+    return _default_stage_top(spec, _stages_of(spec.directions)[-1])
+
+
+def module_blob_names(spec: ScnnSpec) -> set[str]:
+    """Every blob the module creates (the bottom it reads is not included)."""
+    return {top for layer in build_module(spec) for top in layer.tops}
+
+
+def module_layer_names(spec: ScnnSpec) -> set[str]:
+    """Every layer name in the module."""
+    return {layer.name for layer in build_module(spec)}
+
+
+def module_cost(spec: ScnnSpec) -> ModuleCost:
+    """Layers, weights, multiply-accumulates and activation storage of the module."""
+    spec.validate()
+    layers = parameters = macs = activations = 0
+    for stage in _stages_of(spec.directions):
+        slices = spec.height if stage is _VERTICAL else spec.width
+        slice_elements = spec.channels * (spec.width if stage is _VERTICAL else spec.height)
+        passes = len(stage.directions_in(spec.directions))
+        messages = slices - 1
+        kernel_weights = spec.channels * spec.channels * spec.kernel_width
+        layers += 2 + passes * 3 * messages
+        if messages:
+            parameters += passes * kernel_weights * (1 if spec.share_weights else messages)
+        macs += passes * messages * slice_elements * spec.channels * spec.kernel_width
+        # Slice and Concat each hold the whole map; every message and every sum holds a slice.
+        activations += 2 * slices * slice_elements + passes * 2 * messages * slice_elements
+    return ModuleCost(layers, parameters, macs, activations * FLOAT32_BYTES)
+
+
+def format_float(x: float) -> str:
+    """Shortest text that reads back as ``x``; whole numbers without a decimal point.
+
+    So 1.0 prints as ``1`` and the default std (already rounded to 5 decimals, see
+    ``ScnnSpec.weight_std``) prints as ``0.01863``, exactly as in the published files.
+    """
+    if math.isnan(x):
+        return "nan"
+    if math.isinf(x):
+        return "inf" if x > 0 else "-inf"
+    if x.is_integer() and abs(x) < 1e15:
+        return str(int(x))
+    return repr(x)
+
+
+def _quote(text: str) -> str:
+    escapes = {"\\": "\\\\", '"': '\\"', "\n": "\\n", "\r": "\\r", "\t": "\\t"}
+    out = []
+    for char in text:
+        if char in escapes:
+            out.append(escapes[char])
+        elif ord(char) < 0x20 or ord(char) == 0x7F:
+            out.append(f"\\{ord(char):03o}")
+        else:
+            out.append(char)
+    return '"' + "".join(out) + '"'
+
+
+def _scalar_text(value: Value) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        return format_float(value)
+    if isinstance(value, Enum):
+        return value.name
+    if isinstance(value, str):
+        return _quote(value)
+    raise TypeError(f"not a scalar field value: {value!r}")
+
+
+def _field_lines(key: str, value: Value, indent: str, depth: int) -> list[str]:
+    pad = indent * depth
+    if isinstance(value, tuple):
+        lines = [f"{pad}{key} {{"]
+        for child_key, child_value in value:
+            lines += _field_lines(child_key, child_value, indent, depth + 1)
+        return [*lines, f"{pad}}}"]
+    return [f"{pad}{key}: {_scalar_text(value)}"]
+
+
+def _param_value(block: Value, key: str) -> Value | None:
+    if not isinstance(block, tuple):
+        return None
+    return next((value for field, value in block if field == key), None)
+
+
+def _v1_param_fields(param_blocks: Sequence[Value]) -> Fields:
+    """ParamSpec blocks as V1's parallel lists: param names, blobs_lr, weight_decay."""
+    columns = (
+        ("name", "param", ""),
+        ("lr_mult", "blobs_lr", 1.0),
+        ("decay_mult", "weight_decay", 1.0),
+        ("share_mode", "blob_share_mode", Enum("STRICT")),
+    )
+    out: list[tuple[str, Value]] = []
+    for v2_key, v1_key, default in columns:
+        values = [_param_value(block, v2_key) for block in param_blocks]
+        if any(value is not None for value in values):
+            out += [(v1_key, default if value is None else value) for value in values]
+    return tuple(out)
+
+
+def _v1_axis_alias(message: Fields, alias: str) -> Fields:
+    """``axis`` as its deprecated alias, which Caffe releases of the V1 era also read."""
+    return tuple(
+        (alias, value)
+        if key == "axis" and isinstance(value, int) and not isinstance(value, bool) and value >= 0
+        else (key, value)
+        for key, value in message
+    )
+
+
+def _v1_fields(fields: Fields) -> Fields:
+    """All ParamSpec blocks become one run of V1 lists where the first block stood."""
+    param_blocks = [value for key, value in fields if key == "param"]
+    out: list[tuple[str, Value]] = []
+    params_written = False
+    for key, value in fields:
+        if key == "param":
+            if not params_written:
+                out += _v1_param_fields(param_blocks)
+                params_written = True
+        elif key in V1_AXIS_ALIASES and isinstance(value, tuple):
+            out.append((key, _v1_axis_alias(value, V1_AXIS_ALIASES[key])))
+        else:
+            out.append((key, value))
+    return tuple(out)
+
+
+def _v1_type(layer_type: str) -> str:
+    try:
+        return V1_LAYER_TYPES[layer_type]
+    except KeyError:
+        raise ValueError(f"layer type {layer_type!r} has no Caffe V1 equivalent") from None
+
+
+def _layer_fields(layer: LayerDef, legacy_v1: bool) -> Fields:
+    type_value: Value = Enum(_v1_type(layer.type)) if legacy_v1 else layer.type
+    head: Fields = (
+        ("name", layer.name),
+        ("type", type_value),
+        *(("bottom", bottom) for bottom in layer.bottoms),
+        *(("top", top) for top in layer.tops),
+    )
+    return head + (_v1_fields(layer.fields) if legacy_v1 else layer.fields)
+
+
+def render_layers(
+    layers: Sequence[LayerDef], indent: str = "  ", newline: str = "\n", legacy_v1: bool = False
+) -> str:
+    """Protobuf text for ``layers``: one ``layer {}`` block each, every line ending in ``newline``.
+
+    ``legacy_v1`` writes Caffe V1 ``layers {}`` blocks instead: enum types (CONVOLUTION, ...),
+    shared weights as ``param: "name"`` with ``blobs_lr`` / ``weight_decay``, and the slice and
+    concat axis as ``slice_dim`` / ``concat_dim``.
+    """
+    block = "layers" if legacy_v1 else "layer"
+    lines: list[str] = []
+    for layer in layers:
+        lines += _field_lines(block, _layer_fields(layer, legacy_v1), indent, 0)
+    return "".join(line + newline for line in lines)
+
+
+def _skeleton(layer: LayerDef | LayerSummary) -> tuple[str, str, tuple[str, ...], tuple[str, ...]]:
+    if isinstance(layer, LayerDef):
+        return layer.name, layer.type, layer.bottoms, layer.tops
+    name, layer_type, bottoms, tops = layer
+    return name, layer_type, tuple(bottoms), tuple(tops)
+
+
+def _matches(expected: Sequence[LayerDef], layers: Sequence[LayerSummary], start: int) -> bool:
+    """Whether ``layers`` from ``start`` is ``expected``, letting the last top have any name."""
+    if start + len(expected) > len(layers):
+        return False
+    for offset, want in enumerate(expected):
+        name, layer_type, bottoms, tops = _skeleton(layers[start + offset])
+        is_last = offset == len(expected) - 1
+        if is_last and len(tops) == 1:
+            tops = want.tops  # the module's output may have been renamed with ``top``
+        if (name, layer_type, bottoms, tops) != _skeleton(want):
+            return False
+    return True
+
+
+def _candidate_specs(
+    layers: Sequence[LayerSummary], start: int, prefix: str, stage: _Stage
+) -> list[ScnnSpec]:
+    """Every module shape that could begin with the Slice at ``start``, most directions first."""
+    _, _, bottoms, tops = layers[start]
+    bottom = bottoms[0]
+    if stage is _HORIZONTAL:
+        return [
+            ScnnSpec(1, len(tops), bottom=bottom, directions=d, prefix=prefix)
+            for d in ("LR", "R", "L")
+        ]
+    height = len(tops)
+    candidates: list[ScnnSpec] = []
+    for vertical in ("DU", "D", "U"):
+        after_vertical = start + 2 + 3 * len(vertical) * (height - 1)
+        width = _slice_width(layers, after_vertical, f"{prefix}Slice2")
+        if width is not None:
+            candidates += [
+                ScnnSpec(height, width, bottom=bottom, directions=vertical + h, prefix=prefix)
+                for h in ("LR", "R", "L")
+            ]
+        candidates.append(ScnnSpec(height, 1, bottom=bottom, directions=vertical, prefix=prefix))
+    return candidates
+
+
+def _slice_width(layers: Sequence[LayerSummary], index: int, name: str) -> int | None:
+    if index >= len(layers):
+        return None
+    layer_name, layer_type, _, tops = layers[index]
+    return len(tops) if (layer_name, layer_type) == (name, "Slice") and tops else None
+
+
+def _conv_geometry(
+    layers: Sequence[LayerSummary], first: int, last: int, conv_params: Mapping[str, ConvShape]
+) -> tuple[int | None, int | None]:
+    """(channels, kernel) from the module's first convolution, when its parameters are known."""
+    for name, layer_type, _, _ in layers[first : last + 1]:
+        if layer_type == "Convolution" and name in conv_params:
+            num_output, kernel_h, kernel_w = conv_params[name]
+            return num_output, kernel_w if kernel_h == 1 else kernel_h
+    return None, None
+
+
+def _match_module_at(
+    layers: Sequence[LayerSummary], start: int, conv_params: Mapping[str, ConvShape]
+) -> DetectedModule | None:
+    name, layer_type, bottoms, tops = layers[start]
+    if layer_type != "Slice" or len(bottoms) != 1 or not tops:
+        return None
+    for stage in _STAGES:
+        suffix = f"Slice{stage.number}"
+        if not name.endswith(suffix):
+            continue
+        prefix = name[: -len(suffix)]
+        best: tuple[int, bool, ScnnSpec, list[LayerDef]] | None = None
+        for spec in _candidate_specs(layers, start, prefix, stage):
+            expected = _build(spec)
+            if not _matches(expected, layers, start):
+                continue
+            actual_output = layers[start + len(expected) - 1][3][0]
+            rank = (len(expected), actual_output == expected[-1].tops[0])
+            if best is None or rank > best[:2]:
+                best = (*rank, spec, expected)
+        if best is not None:
+            return _detected(layers, start, best[2], best[3], conv_params)
+    return None
+
+
+def _detected(
+    layers: Sequence[LayerSummary],
+    start: int,
+    spec: ScnnSpec,
+    expected: Sequence[LayerDef],
+    conv_params: Mapping[str, ConvShape],
+) -> DetectedModule:
+    last = start + len(expected) - 1
+    channels, kernel = _conv_geometry(layers, start, last, conv_params)
+    stages = _stages_of(spec.directions)
+    return DetectedModule(
+        prefix=spec.prefix,
+        directions=canonical_directions(spec.directions),
+        height=spec.height if _VERTICAL in stages else None,
+        width=spec.width if _HORIZONTAL in stages else None,
+        channels=channels,
+        kernel=kernel,
+        first_index=start,
+        last_index=last,
+        bottom=spec.bottom,
+        output=layers[last][3][0],
+        layer_names=tuple(layer.name for layer in expected),
+    )
+
+
+def detect_modules(
+    layers: Sequence[LayerSummary], conv_params: Mapping[str, ConvShape] | None = None
+) -> list[DetectedModule]:
+    """SCNN modules in a net, given each layer's (name, V2 type, bottoms, tops) in file order.
+
+    Recognises the published generator's layout, Apollo's, and any module ``build_module``
+    writes (any prefix, direction subset or output name), as a contiguous run of layers.
+    ``conv_params`` maps convolution layer names to (num_output, kernel_h, kernel_w) and is only
+    used to report ``channels`` and ``kernel``.
+    """
+    params = conv_params or {}
+    found: list[DetectedModule] = []
+    index = 0
+    while index < len(layers):
+        module = _match_module_at(layers, index, params)
+        if module is None:
+            index += 1
+        else:
+            found.append(module)
+            index = module.last_index + 1
+    return found

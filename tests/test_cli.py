@@ -1,0 +1,143 @@
+"""The command line, driven through click's CliRunner."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from scnn_surgery.cli.main import cli
+
+from .conftest import DATA, shared_path
+from .protocmp import parse_layers
+
+
+def run(*args: str, input: bytes | None = None) -> tuple[int, str, str]:
+    result = CliRunner().invoke(cli, list(args), input=input)
+    if result.exception and not isinstance(result.exception, SystemExit):
+        raise result.exception
+    return result.exit_code, result.stdout, result.stderr
+
+
+def test_generate_matches_published_module() -> None:
+    code, out, err = run("generate", "--height", "46", "--width", "46", "--channel", "128",
+                         "--kernel-width", "9", "--bottom", "conv5_5")
+    assert code == 0
+    golden = shared_path("golden", "SCNN.prototxt").read_text()
+    assert parse_layers(out) == parse_layers(golden)
+    assert "544 layers" in err
+
+
+def test_generate_to_file(tmp_path: Path) -> None:
+    target = tmp_path / "m.prototxt"
+    code, out, _ = run("generate", "--height", "2", "--width", "3", "--channel", "4", "-o", str(target))
+    assert code == 0 and out == ""
+    assert target.read_text().startswith("layer {\n")
+
+
+def test_insert_published_example(tmp_path: Path) -> None:
+    target = tmp_path / "out.prototxt"
+    src = shared_path("golden", "resnet101.prototxt")
+    code, out, err = run("insert", str(src), "--after", "conv5_5", "--height", "46",
+                         "--width", "46", "--channel", "128", "-o", str(target))
+    assert code == 0, err
+    assert out == ""
+    golden = shared_path("golden", "resnet101_SCNN.prototxt").read_bytes()
+    produced = target.read_bytes()
+    assert produced[:101833] == golden[:101833]
+    assert "after 'conv5_5/relu'" in err and "rewires conv6" in err
+
+
+def test_insert_reads_stdin_and_writes_stdout() -> None:
+    data = (DATA / "phases_inplace.prototxt").read_bytes()
+    code, out, _ = run("insert", "-", "--after", "conv1", "--height", "8", "--width", "10",
+                       "--channel", "4", "--kernel-width", "3", input=data)
+    assert code == 0
+    assert 'name: "Slice1"' in out
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "message"),
+    [
+        (["generate", "--height", "4", "--width", "4", "--kernel-width", "8"], 1, "odd"),
+        (["generate", "--height", "0", "--width", "4"], 1, "height"),
+        (["generate", "--height", "4", "--width", "-2"], 1, "width"),
+        (["generate", "--height", "4", "--width", "4", "--directions", "UD"], 2, "subset"),
+        (["generate", "--width", "4"], 2, "--height"),
+    ],
+)
+def test_bad_generate_arguments(args: list[str], code: int, message: str) -> None:
+    status, out, err = run(*args)
+    assert status == code
+    assert message in err
+    assert "Traceback" not in err
+
+
+def _bad_insert(tmp_path: Path, model: Path, *extra: str) -> tuple[int, str, Path]:
+    target = tmp_path / "never.prototxt"
+    status, _, err = run("insert", str(model), "--height", "46", "--width", "46",
+                         "--channel", "128", "-o", str(target), *extra)
+    return status, err, target
+
+
+def _one_error_line(err: str) -> str:
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1, err
+    assert "Traceback" not in err
+    return lines[0]
+
+
+def test_syntax_error_location(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.prototxt"
+    bad.write_text('layer {\n  name: "a"\n  top "x"\n}\n')
+    status, err, target = _bad_insert(tmp_path, bad, "--after", "a")
+    assert status == 1 and not target.exists()
+    assert _one_error_line(err) == f"scnn-surgery: error: {bad}:3:7: expected ':' or '{{' after field 'top', found string '\"x\"'"
+
+
+def test_unknown_after_lists_closest(tmp_path: Path) -> None:
+    src = shared_path("golden", "resnet101.prototxt")
+    status, err, target = _bad_insert(tmp_path, src, "--after", "conv5_6")
+    assert status == 1 and not target.exists()
+    assert "closest: " in _one_error_line(err) and "conv5_5" in err
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    status, err, target = _bad_insert(tmp_path, tmp_path / "nope.prototxt", "--after", "x")
+    assert status == 1 and not target.exists()
+    assert "no such file" in _one_error_line(err)
+
+
+def test_binary_file(tmp_path: Path) -> None:
+    weights = tmp_path / "w.caffemodel"
+    weights.write_bytes(b"\n\x05resnet\x12\x00\x01\x02\xff")
+    status, err, target = _bad_insert(tmp_path, weights, "--after", "x")
+    assert status == 1 and not target.exists()
+    assert "binary data" in _one_error_line(err)
+
+
+def test_empty_file(tmp_path: Path) -> None:
+    empty = tmp_path / "empty.prototxt"
+    empty.write_text("")
+    status, err, target = _bad_insert(tmp_path, empty, "--after", "x")
+    assert status == 1 and not target.exists()
+    assert "no layers" in _one_error_line(err)
+
+
+def test_failed_insert_keeps_existing_output(tmp_path: Path) -> None:
+    target = tmp_path / "keep.prototxt"
+    target.write_text("precious")
+    src = shared_path("golden", "resnet101.prototxt")
+    status, _, _ = run("insert", str(src), "--after", "nope", "--height", "46", "--width",
+                       "46", "--channel", "128", "-o", str(target))
+    assert status == 1
+    assert target.read_text() == "precious"
+
+
+def test_python_dash_m_entry_point() -> None:
+    import subprocess
+    import sys
+
+    proc = subprocess.run([sys.executable, "-m", "scnn_surgery", "--help"], capture_output=True, text=True)
+    assert proc.returncode == 0 and "insert" in proc.stdout
