@@ -1,0 +1,1 @@
+"""Generated per-fork schema modules (scripts/gen_proto.py)."""
