@@ -1,0 +1,529 @@
+"""Typed access to a layer's parameters, with Caffe's defaults.
+
+Fields the BVLC schema knows are read from the layer parsed into
+``caffe_pb2.LayerParameter`` (V2), ``V1LayerParameter`` (V1) or
+``V0LayerParameter`` (V0, the inner ``layer {}``), so protobuf supplies the
+defaults. Fork fields the BVLC schema skips (``interp_param``,
+``upsample_param``, ``bn_param``, pooling's ``ceil_mode``, ...) are read from
+the raw :class:`~scnn_surgery.document.Message` tree with small getters that
+take the fork's default.
+
+Each ``*_params`` function returns a frozen dataclass with the values a shape
+rule needs and nothing more.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import weakref
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from google.protobuf import text_format
+
+from .document import Document, Message, Scalar
+from .errors import SurgeryError
+from .net import Layer, Net
+from .schema import caffe_pb2
+
+__all__ = [
+    "ConvParams",
+    "DataSource",
+    "InnerProductParams",
+    "InterpParams",
+    "PoolParams",
+    "PriorBoxParams",
+    "UpsampleParams",
+    "bn_blob_count",
+    "conv_params",
+    "data_source",
+    "fork_param",
+    "inner_product_params",
+    "interp_params",
+    "layer_message",
+    "per_axis",
+    "pool_params",
+    "prior_box_params",
+    "raw_bool",
+    "raw_float",
+    "raw_floats",
+    "raw_has",
+    "raw_int",
+    "raw_ints",
+    "raw_string",
+    "upsample_params",
+]
+
+# ---------------------------------------------------------------------------
+# The parsed protobuf message of a layer
+
+_MESSAGE_CLASS: dict[str, Any] = {
+    "v2": caffe_pb2.LayerParameter,
+    "v1": caffe_pb2.V1LayerParameter,
+    "v0": caffe_pb2.V0LayerParameter,
+}
+
+# Keyed by (id(document), layer index); the entry keeps a weak reference so a
+# recycled id never returns another document's layer.
+_CACHE: dict[tuple[int, int], tuple[weakref.ref[Document], Any]] = {}
+_WATCHED: set[int] = set()
+
+
+def _forget(doc_id: int) -> None:
+    _WATCHED.discard(doc_id)
+    for key in [k for k in _CACHE if k[0] == doc_id]:
+        del _CACHE[key]
+
+
+def layer_message(net: Net, layer: Layer) -> Any:
+    """The layer's body parsed with the BVLC schema; unknown (fork) fields are skipped.
+
+    V2 gives a ``LayerParameter``, V1 a ``V1LayerParameter`` and V0 the inner
+    ``V0LayerParameter``. Text the schema rejects (a wrong value type, an enum
+    value it does not know) raises :class:`SurgeryError` located as FILE:LINE:COL.
+    """
+    doc = net.document
+    key = (id(doc), layer.index)
+    cached = _CACHE.get(key)
+    if cached is not None and cached[0]() is doc:
+        return cached[1]
+    if id(doc) not in _WATCHED:
+        _WATCHED.add(id(doc))
+        weakref.finalize(doc, _forget, id(doc))
+    message = _parse_body(doc, layer)
+    _CACHE[key] = (weakref.ref(doc), message)
+    return message
+
+
+def _parse_body(doc: Document, layer: Layer) -> Any:
+    cls = _MESSAGE_CLASS.get(layer.format, caffe_pb2.LayerParameter)
+    start = layer.body.open + 1
+    text = doc.text[start : layer.body.close]
+    message = cls()
+    try:
+        text_format.Parse(text, message, allow_unknown_field=True)
+    except text_format.ParseError as exc:
+        offset = _offset_in(text, exc.GetLine(), exc.GetColumn())
+        # protobuf prefixes "LINE:COL : 'the source line': "; the location replaces both.
+        what = re.sub(r"^'.*?': ", "", str(exc).split(" : ", 1)[-1])
+        raise SurgeryError(
+            f"{doc.location(start + offset)}: in layer '{layer.name}': {what}"
+        ) from None
+    return message
+
+
+def _offset_in(text: str, line: int | None, column: int | None) -> int:
+    """The offset of a 1-based (line, column) inside ``text``; 0 when unknown."""
+    if not line or line < 1:
+        return 0
+    offset = 0
+    for _ in range(line - 1):
+        nl = text.find("\n", offset)
+        if nl < 0:
+            return offset
+        offset = nl + 1
+    return min(offset + max((column or 1) - 1, 0), len(text))
+
+
+# ---------------------------------------------------------------------------
+# Raw getters for fields the BVLC schema does not know
+
+
+def fork_param(layer: Layer, name: str) -> Message | None:
+    """A fork's ``*_param`` block of the layer, read from the raw text tree."""
+    return layer.body.message(name)
+
+
+def _convert(scalar: Scalar, kind: str, net: Net | None) -> Any:
+    try:
+        if kind == "int":
+            return scalar.as_int()
+        if kind == "float":
+            return scalar.as_float()
+    except ValueError:
+        where = f"{net.document.location(scalar.start)}: " if net is not None else ""
+        raise SurgeryError(f"{where}'{scalar.raw}' is not a valid {kind}") from None
+    return scalar.value
+
+
+def raw_has(msg: Message | None, name: str) -> bool:
+    return msg is not None and msg.get(name) is not None
+
+
+def raw_int(msg: Message | None, name: str, default: int, net: Net | None = None) -> int:
+    s = msg.scalar(name) if msg is not None else None
+    return default if s is None else int(_convert(s, "int", net))
+
+
+def raw_ints(msg: Message | None, name: str, net: Net | None = None) -> list[int]:
+    if msg is None:
+        return []
+    return [int(_convert(s, "int", net)) for s in msg.scalars(name)]
+
+
+def raw_float(msg: Message | None, name: str, default: float, net: Net | None = None) -> float:
+    s = msg.scalar(name) if msg is not None else None
+    return default if s is None else float(_convert(s, "float", net))
+
+
+def raw_floats(msg: Message | None, name: str, net: Net | None = None) -> list[float]:
+    if msg is None:
+        return []
+    return [float(_convert(s, "float", net)) for s in msg.scalars(name)]
+
+
+def raw_bool(msg: Message | None, name: str, default: bool) -> bool:
+    s = msg.scalar(name) if msg is not None else None
+    return default if s is None else s.as_bool()
+
+
+def raw_string(msg: Message | None, name: str, default: str) -> str:
+    s = msg.scalar(name) if msg is not None else None
+    return default if s is None else s.value
+
+
+# ---------------------------------------------------------------------------
+# Convolution (and Deconvolution, DepthwiseConvolution, ConvolutionDepthwise)
+
+
+def per_axis(values: Sequence[int], axes: int, default: int, what: str) -> tuple[int, ...]:
+    """Caffe's rule for a repeated size field: none → default, one → every axis, else one each."""
+    if not values:
+        return (default,) * axes
+    if len(values) == 1:
+        return (values[0],) * axes
+    if len(values) != axes:
+        raise ValueError(f"{what} has {len(values)} values for {axes} spatial axes")
+    return tuple(values)
+
+
+@dataclass(frozen=True)
+class ConvParams:
+    num_output: int | None
+    bias_term: bool
+    group: int | None  # None: not stated (a depthwise fork then uses the input channels)
+    axis: int
+    kernel_size: tuple[int, ...]
+    kernel_hw: tuple[int, int] | None
+    pad: tuple[int, ...]
+    pad_hw: tuple[int, int] | None
+    stride: tuple[int, ...]
+    stride_hw: tuple[int, int] | None
+    dilation: tuple[int, ...]
+
+    def geometry(self, axes: int) -> tuple[tuple[int, ...], ...]:
+        """(kernel, pad, stride, dilation), one value per spatial axis, as Caffe resolves them."""
+        if self.kernel_hw is not None:
+            if axes != 2:
+                raise ValueError("kernel_h/kernel_w need exactly 2 spatial axes")
+            kernel: tuple[int, ...] = self.kernel_hw
+        elif not self.kernel_size:
+            raise ValueError("no kernel_size (or kernel_h and kernel_w) is given")
+        else:
+            kernel = per_axis(self.kernel_size, axes, 0, "kernel_size")
+        if self.pad_hw is not None:
+            if axes != 2:
+                raise ValueError("pad_h/pad_w need exactly 2 spatial axes")
+            pad: tuple[int, ...] = self.pad_hw
+        else:
+            pad = per_axis(self.pad, axes, 0, "pad")
+        if self.stride_hw is not None:
+            if axes != 2:
+                raise ValueError("stride_h/stride_w need exactly 2 spatial axes")
+            stride: tuple[int, ...] = self.stride_hw
+        else:
+            stride = per_axis(self.stride, axes, 1, "stride")
+        dilation = per_axis(self.dilation, axes, 1, "dilation")
+        return kernel, pad, stride, dilation
+
+
+def conv_params(net: Net, layer: Layer) -> ConvParams:
+    msg = layer_message(net, layer)
+    if layer.format == "v0":
+        return ConvParams(
+            num_output=msg.num_output if msg.HasField("num_output") else None,
+            bias_term=msg.biasterm,
+            group=msg.group if msg.HasField("group") else None,
+            axis=1,
+            kernel_size=(msg.kernelsize,) if msg.HasField("kernelsize") else (),
+            kernel_hw=None,
+            pad=(msg.pad,),
+            pad_hw=None,
+            stride=(msg.stride,),
+            stride_hw=None,
+            dilation=(),
+        )
+    p = msg.convolution_param
+    has_kernel_hw = p.HasField("kernel_h") or p.HasField("kernel_w")
+    has_pad_hw = p.HasField("pad_h") or p.HasField("pad_w")
+    has_stride_hw = p.HasField("stride_h") or p.HasField("stride_w")
+    return ConvParams(
+        num_output=p.num_output if p.HasField("num_output") else None,
+        bias_term=p.bias_term,
+        group=p.group if p.HasField("group") else None,
+        axis=p.axis,
+        kernel_size=tuple(p.kernel_size),
+        kernel_hw=(p.kernel_h, p.kernel_w) if has_kernel_hw else None,
+        pad=tuple(p.pad),
+        pad_hw=(p.pad_h, p.pad_w) if has_pad_hw else None,
+        stride=tuple(p.stride),
+        stride_hw=(p.stride_h, p.stride_w) if has_stride_hw else None,
+        dilation=tuple(p.dilation),
+    )
+
+
+# ---------------------------------------------------------------------------
+# Pooling
+
+
+@dataclass(frozen=True)
+class PoolParams:
+    method: str  # MAX, AVE or STOCHASTIC
+    kernel: tuple[int, int] | None  # None: not given (an error unless global)
+    pad: tuple[int, int]
+    stride: tuple[int, int]
+    global_pooling: bool
+    ceil: bool  # CEIL rounding (Caffe's default) or FLOOR
+
+
+def pool_params(net: Net, layer: Layer) -> PoolParams:
+    msg = layer_message(net, layer)
+    if layer.format == "v0":
+        kernel = (msg.kernelsize, msg.kernelsize) if msg.HasField("kernelsize") else None
+        return PoolParams(
+            method=caffe_pb2.V0LayerParameter.PoolMethod.Name(msg.pool),
+            kernel=kernel,
+            pad=(msg.pad, msg.pad),
+            stride=(msg.stride, msg.stride),
+            global_pooling=False,
+            ceil=True,
+        )
+    p = msg.pooling_param
+    kernel2: tuple[int, int] | None = None
+    if p.HasField("kernel_h") or p.HasField("kernel_w"):
+        kernel2 = (p.kernel_h, p.kernel_w)
+    elif p.HasField("kernel_size"):
+        kernel2 = (p.kernel_size, p.kernel_size)
+    pad = (p.pad_h, p.pad_w) if p.HasField("pad_h") or p.HasField("pad_w") else (p.pad, p.pad)
+    if p.HasField("stride_h") or p.HasField("stride_w"):
+        stride = (p.stride_h, p.stride_w)
+    else:
+        stride = (p.stride, p.stride)
+    ceil = p.round_mode == caffe_pb2.PoolingParameter.CEIL
+    # The DenseNet fork (BVLC PR #3057) spells FLOOR rounding as `ceil_mode: false`.
+    ceil = ceil and raw_bool(fork_param(layer, "pooling_param"), "ceil_mode", True)
+    return PoolParams(
+        method=caffe_pb2.PoolingParameter.PoolMethod.Name(p.pool),
+        kernel=kernel2,
+        pad=pad,
+        stride=stride,
+        global_pooling=p.global_pooling,
+        ceil=ceil,
+    )
+
+
+# ---------------------------------------------------------------------------
+# InnerProduct
+
+
+@dataclass(frozen=True)
+class InnerProductParams:
+    num_output: int | None
+    bias_term: bool
+    axis: int
+    transpose: bool
+
+
+def inner_product_params(net: Net, layer: Layer) -> InnerProductParams:
+    msg = layer_message(net, layer)
+    if layer.format == "v0":
+        return InnerProductParams(
+            num_output=msg.num_output if msg.HasField("num_output") else None,
+            bias_term=msg.biasterm,
+            axis=1,
+            transpose=False,
+        )
+    p = msg.inner_product_param
+    return InnerProductParams(
+        num_output=p.num_output if p.HasField("num_output") else None,
+        bias_term=p.bias_term,
+        axis=p.axis,
+        transpose=p.transpose,
+    )
+
+
+# ---------------------------------------------------------------------------
+# Data layers
+
+
+@dataclass(frozen=True)
+class DataSource:
+    """What a data layer's text states about its first top: N, C, H, W (None: not stated)."""
+
+    batch: int | None
+    channels: int | None
+    height: int | None
+    width: int | None
+
+
+def _positive(value: int) -> int | None:
+    return value if value > 0 else None
+
+
+def _crop(transform: Any) -> int | None:
+    return _positive(transform.crop_size) if transform is not None else None
+
+
+def data_source(net: Net, layer: Layer) -> DataSource:
+    """N, C, H, W of a data layer's images, as far as the file states them.
+
+    Crop sizes win over resize sizes; a reader of image files gives 3 channels
+    (1 when ``is_color: false``); a database or window file hides its channels.
+    """
+    msg = layer_message(net, layer)
+    if layer.format == "v0":
+        crop = _positive(msg.cropsize)
+        new_h, new_w = _positive(msg.new_height), _positive(msg.new_width)
+        batch = _positive(msg.batchsize)
+        channels = 3 if layer.type == "ImageData" else None
+        return DataSource(batch, channels, crop or new_h, crop or new_w)
+    transform_crop = _crop(msg.transform_param)
+    kind = layer.type
+    if kind == "Data":
+        p = msg.data_param
+        crop = transform_crop or _positive(p.crop_size)
+        return DataSource(_positive(p.batch_size), None, crop, crop)
+    if kind in ("ImageData", "ImageSegData"):
+        p = msg.image_data_param
+        crop = transform_crop or _positive(p.crop_size)
+        channels = 3 if p.is_color else 1
+        h = crop or _positive(p.new_height)
+        w = crop or _positive(p.new_width)
+        return DataSource(_positive(p.batch_size), channels, h, w)
+    if kind == "WindowData":
+        p = msg.window_data_param
+        crop = transform_crop or _positive(p.crop_size)
+        return DataSource(_positive(p.batch_size), None, crop, crop)
+    if kind == "DenseImageData":
+        raw = fork_param(layer, "dense_image_data_param")
+        channels = 3 if raw_bool(raw, "is_color", True) else 1
+        crop_h = _positive(raw_int(raw, "crop_height", 0, net))
+        crop_w = _positive(raw_int(raw, "crop_width", 0, net))
+        new_h = _positive(raw_int(raw, "new_height", 0, net))
+        new_w = _positive(raw_int(raw, "new_width", 0, net))
+        batch = _positive(raw_int(raw, "batch_size", 1, net))
+        if transform_crop:
+            return DataSource(batch, channels, transform_crop, transform_crop)
+        if crop_h and crop_w:
+            return DataSource(batch, channels, crop_h, crop_w)
+        return DataSource(batch, channels, new_h, new_w)
+    if kind == "MemoryData":
+        p = msg.memory_data_param
+        return DataSource(
+            _positive(p.batch_size), _positive(p.channels), _positive(p.height), _positive(p.width)
+        )
+    return DataSource(None, None, None, None)
+
+
+# ---------------------------------------------------------------------------
+# Fork layers
+
+
+@dataclass(frozen=True)
+class InterpParams:
+    """PSPNet/DeepLab ``interp_param``; ``None`` marks a field that is not given."""
+
+    zoom_factor: int | None
+    shrink_factor: int | None
+    height: int | None
+    width: int | None
+    pad_beg: int
+    pad_end: int
+
+
+def _opt_int(msg: Message | None, name: str, net: Net) -> int | None:
+    return raw_int(msg, name, 0, net) if raw_has(msg, name) else None
+
+
+def interp_params(net: Net, layer: Layer) -> InterpParams:
+    p = fork_param(layer, "interp_param")
+    return InterpParams(
+        zoom_factor=_opt_int(p, "zoom_factor", net),
+        shrink_factor=_opt_int(p, "shrink_factor", net),
+        height=_opt_int(p, "height", net),
+        width=_opt_int(p, "width", net),
+        pad_beg=raw_int(p, "pad_beg", 0, net),
+        pad_end=raw_int(p, "pad_end", 0, net),
+    )
+
+
+@dataclass(frozen=True)
+class UpsampleParams:
+    """SegNet/ENet's ``upsample_param`` (``scale`` defaults to 2 there)."""
+
+    scale: int | None
+    scale_h: int | None
+    scale_w: int | None
+    pad_out_h: bool
+    pad_out_w: bool
+    upsample_h: int | None
+    upsample_w: int | None
+
+
+def upsample_params(net: Net, layer: Layer) -> UpsampleParams:
+    p = fork_param(layer, "upsample_param")
+    return UpsampleParams(
+        scale=_opt_int(p, "scale", net),
+        scale_h=_opt_int(p, "scale_h", net),
+        scale_w=_opt_int(p, "scale_w", net),
+        pad_out_h=raw_bool(p, "pad_out_h", False),
+        pad_out_w=raw_bool(p, "pad_out_w", False),
+        upsample_h=_opt_int(p, "upsample_h", net),
+        upsample_w=_opt_int(p, "upsample_w", net),
+    )
+
+
+@dataclass(frozen=True)
+class PriorBoxParams:
+    min_sizes: tuple[float, ...]
+    max_sizes: tuple[float, ...]
+    aspect_ratios: tuple[float, ...]  # as given, before Caffe adds 1 and the flips
+    flip: bool
+
+    @property
+    def num_priors(self) -> int:
+        """SSD's PriorBoxLayer::LayerSetUp: distinct ratios (1 first, flips added) per min size,
+        plus one per max size."""
+        ratios = [1.0]
+        for ar in self.aspect_ratios:
+            if any(math.isclose(ar, r, abs_tol=1e-6) for r in ratios):
+                continue
+            ratios.append(ar)
+            if self.flip:
+                ratios.append(1.0 / ar)
+        return len(ratios) * len(self.min_sizes) + len(self.max_sizes)
+
+
+def prior_box_params(net: Net, layer: Layer) -> PriorBoxParams:
+    p = fork_param(layer, "prior_box_param")
+    return PriorBoxParams(
+        min_sizes=tuple(raw_floats(p, "min_size", net)),
+        max_sizes=tuple(raw_floats(p, "max_size", net)),
+        aspect_ratios=tuple(raw_floats(p, "aspect_ratio", net)),
+        flip=raw_bool(p, "flip", True),
+    )
+
+
+def bn_blob_count(layer: Layer) -> int:
+    """How many per-channel blobs a fork ``BN`` layer holds.
+
+    PSPNet's BN (``slope_filler``, ``frozen``, ``momentum``) keeps scale, shift,
+    running mean and variance; SegNet/ENet's BN keeps only scale and shift.
+    """
+    p = fork_param(layer, "bn_param")
+    pspnet_fields = ("slope_filler", "frozen", "momentum", "eps")
+    if any(raw_has(p, name) for name in pspnet_fields) or len(layer.body.all("param")) == 4:
+        return 4
+    return 2
