@@ -1,0 +1,666 @@
+"""Rewrite a V0 or V1 net in the current (V2) format, by the rules Caffe's loader applies.
+
+Caffe upgrades old nets in memory every time it reads them, in this order: V0 layers to V1
+(padding layers folded into the next convolution or pooling), data-layer transform fields
+into ``transform_param``, V1 ``layers`` to V2 ``layer``, top-level inputs to an ``Input``
+layer, and BatchNorm ``param`` blocks to fixed statistics.  This pass writes the result as
+text, so the user gets a file Caffe no longer needs to upgrade.
+
+Only V0 goes through the protobuf schema (its layers are rebuilt field by field anyway).
+Every later stage is a set of text edits on the lossless document: a V1 or V2 file keeps
+its comments, layout, number spellings and fields the schema does not know, and only the
+parts an upgrade rule names change.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, replace
+from typing import Any, TypeAlias, Union
+
+from google.protobuf import text_format
+from google.protobuf.descriptor import FieldDescriptor
+from google.protobuf.message import Message as ProtoMessage
+
+from ..document import Document, Edit, Field, Message, Scalar, quote_string
+from ..errors import SurgeryError
+from ..net import V0_TYPE_TO_V1, V1_TYPE_NAMES, Layer, Net
+from ..schema import caffe_pb2
+
+__all__ = ["needs_upgrade", "net_for_reading", "upgrade_document", "upgrade_net"]
+
+UPGRADED_SUFFIX = " (upgraded to V2)"
+
+# V0 field -> (field in the V1 parameter message, {V0 layer type: V1 parameter message}).
+# A V0 field given for a type missing here has no meaning there, and Caffe drops it.
+_CONV_IP = {"conv": "convolution_param", "innerproduct": "inner_product_param"}
+_CONV_POOL = {"conv": "convolution_param", "pool": "pooling_param"}
+_LRN = {"lrn": "lrn_param"}
+_IMAGES = {"images": "image_data_param"}
+_WINDOW = {"window_data": "window_data_param"}
+_V0_ROUTES: dict[str, tuple[str, dict[str, str]]] = {
+    "num_output": ("num_output", _CONV_IP),
+    "biasterm": ("bias_term", _CONV_IP),
+    "weight_filler": ("weight_filler", _CONV_IP),
+    "bias_filler": ("bias_filler", _CONV_IP),
+    "pad": ("pad", _CONV_POOL),
+    "kernelsize": ("kernel_size", _CONV_POOL),
+    "stride": ("stride", _CONV_POOL),
+    "group": ("group", {"conv": "convolution_param"}),
+    "pool": ("pool", {"pool": "pooling_param"}),
+    "dropout_ratio": ("dropout_ratio", {"dropout": "dropout_param"}),
+    "local_size": ("local_size", _LRN),
+    "alpha": ("alpha", _LRN),
+    "beta": ("beta", _LRN),
+    "k": ("k", _LRN),
+    "source": (
+        "source",
+        {
+            "data": "data_param",
+            "hdf5_data": "hdf5_data_param",
+            "images": "image_data_param",
+            "window_data": "window_data_param",
+            "infogain_loss": "infogain_loss_param",
+        },
+    ),
+    "batchsize": (
+        "batch_size",
+        {
+            "data": "data_param",
+            "hdf5_data": "hdf5_data_param",
+            "images": "image_data_param",
+            "window_data": "window_data_param",
+        },
+    ),
+    "rand_skip": ("rand_skip", {"data": "data_param", "images": "image_data_param"}),
+    "shuffle_images": ("shuffle", _IMAGES),
+    "new_height": ("new_height", _IMAGES),
+    "new_width": ("new_width", _IMAGES),
+    "concat_dim": ("concat_dim", {"concat": "concat_param"}),
+    "det_fg_threshold": ("fg_threshold", _WINDOW),
+    "det_bg_threshold": ("bg_threshold", _WINDOW),
+    "det_fg_fraction": ("fg_fraction", _WINDOW),
+    "det_context_pad": ("context_pad", _WINDOW),
+    "det_crop_mode": ("crop_mode", _WINDOW),
+    "hdf5_output_param": ("hdf5_output_param", {"hdf5_output": "hdf5_output_param"}),
+}
+# These go to transform_param whatever the layer type.
+_V0_TRANSFORM_FIELDS = {
+    "scale": "scale",
+    "meanfile": "mean_file",
+    "cropsize": "crop_size",
+    "mirror": "mirror",
+}
+
+# V1 data layers whose parameter message still carried the transform fields.
+_DATA_PARAMS = {
+    "DATA": "data_param",
+    "IMAGE_DATA": "image_data_param",
+    "WINDOW_DATA": "window_data_param",
+}
+_TRANSFORM_FIELDS = ("scale", "mean_file", "crop_size", "mirror")
+
+# V1 per-blob lists -> the ParamSpec field each becomes, in ParamSpec's field order.
+_V1_PARAM_COLUMNS = (
+    ("param", "name"),
+    ("blob_share_mode", "share_mode"),
+    ("blobs_lr", "lr_mult"),
+    ("weight_decay", "decay_mult"),
+)
+_SHARE_MODES = {"0": "STRICT", "1": "PERMISSIVE"}
+
+_INPUT_FIELDS = ("input", "input_dim", "input_shape")
+
+
+
+@dataclass(frozen=True)
+class Leaf:
+    """A scalar as written, with the comment that followed it on its line (if any)."""
+
+    raw: str
+    comment: str = ""
+
+
+# A block of new text: (field name, scalar or nested block).
+Node: TypeAlias = tuple[str, Union[Leaf, "Block"]]
+Block: TypeAlias = tuple[Node, ...]
+
+
+# ---------------------------------------------------------------------------------------
+# Public API
+
+
+def needs_upgrade(net: Net) -> bool:
+    """Whether any of Caffe's upgrade rules would change this net."""
+    doc = net.document
+    return (
+        net.format in ("v0", "v1")
+        or _input_shapes(doc.root) is not None
+        or any(_batch_norm_params_to_fix(layer.body) for layer in _v2_layers(net))
+    )
+
+
+def upgrade_document(doc: Document) -> Document:
+    """The net as Caffe would hold it after upgrading, as V2 text in the file's own style."""
+    return _upgrade_batch_norm(_upgrade_inputs(_upgrade_layers(doc)))
+
+
+def upgrade_net(net: Net) -> Net:
+    """``net`` in the current format; the same object when nothing needs upgrading.
+
+    The new document is labelled ``FILE (upgraded to V2)``: its line numbers are the
+    upgraded text's, not the file's.
+    """
+    if not needs_upgrade(net):
+        return net
+    return Net.from_document(_relabelled(upgrade_document(net.document)))
+
+
+def net_for_reading(net: Net) -> Net:
+    """For read-only commands: V0 and V1 layers as V2, in memory; V2 nets as they are.
+
+    Top-level inputs stay net inputs (as in a V2 file that has them), so a V1 deploy net
+    reads like its V2 twin.
+    """
+    if net.format not in ("v0", "v1"):
+        return net
+    return Net.from_document(_relabelled(_upgrade_layers(net.document)))
+
+
+def _relabelled(doc: Document) -> Document:
+    if doc.source.endswith(UPGRADED_SUFFIX):
+        return doc
+    return replace(doc, source=doc.source + UPGRADED_SUFFIX)
+
+
+def _upgrade_layers(doc: Document) -> Document:
+    net = Net.from_document(doc)
+    if net.format == "v0":
+        doc = _v0_to_v1(doc)
+        net = Net.from_document(doc)
+    if net.format == "v1":
+        doc = _v1_to_v2(net)
+    return doc
+
+
+# ---------------------------------------------------------------------------------------
+# Text helpers
+
+
+def _line_start(text: str, offset: int) -> int:
+    return text.rfind("\n", 0, offset) + 1
+
+
+def _lead(text: str, offset: int) -> str | None:
+    """The indentation before ``offset``, or None when other text precedes it on its line."""
+    before = text[_line_start(text, offset) : offset]
+    return before if not before.strip() else None
+
+
+def _owns_line(text: str, field: Field) -> bool:
+    """Whether ``field`` is the only thing on its line(s), apart from a trailing comment."""
+    if _lead(text, field.start) is None:
+        return False
+    nl = text.find("\n", field.end)
+    rest = text[field.end : nl if nl >= 0 else len(text)].strip()
+    return not rest or rest[0] in ",;#"
+
+
+def _line_after(text: str, offset: int) -> int:
+    nl = text.find("\n", offset)
+    return nl + 1 if nl >= 0 else len(text)
+
+
+def _field_span(text: str, field: Field) -> tuple[int, int, str | None]:
+    """What removing ``field`` removes, and the indentation a replacement line should take.
+
+    A field alone on its line takes the whole line with it; an inline one takes the blanks
+    and separator that follow it.
+    """
+    if _owns_line(text, field):
+        lead = _lead(text, field.start)
+        return _line_start(text, field.start), _line_after(text, field.end), lead
+    end = field.end
+    while end < len(text) and text[end] in " \t":
+        end += 1
+    if end < len(text) and text[end] in ",;":
+        end += 1
+        while end < len(text) and text[end] in " \t":
+            end += 1
+    return field.start, end, None
+
+
+def _render(block: Block, lead: str | None, unit: str, newline: str) -> str:
+    """``block`` as whole lines indented from ``lead``, or inline (ending in a blank) if None."""
+    if lead is None:
+        return "".join(f"{part} " for part in _inline_parts(block))
+    return "".join(f"{line}{newline}" for line in _lines(block, lead, unit))
+
+
+def _lines(block: Block, lead: str, unit: str) -> list[str]:
+    out: list[str] = []
+    for name, value in block:
+        if isinstance(value, Leaf):
+            out.append(f"{lead}{name}: {value.raw}{value.comment}")
+        else:
+            out += [f"{lead}{name} {{", *_lines(value, lead + unit, unit), f"{lead}}}"]
+    return out
+
+
+def _inline_parts(block: Block) -> list[str]:
+    parts: list[str] = []
+    for name, value in block:
+        if isinstance(value, Leaf):
+            parts.append(f"{name}: {value.raw}")
+        else:
+            parts.append(f"{name} {{ {' '.join(_inline_parts(value))} }}")
+    return parts
+
+
+def _append_to_message(doc: Document, message: Message, block: Block) -> Edit:
+    """Insert ``block`` as the last fields of ``message``."""
+    brace_lead = _lead(doc.text, message.close)
+    if brace_lead is not None:
+        offset = _line_start(doc.text, message.close)
+        lines = _render(block, brace_lead + doc.indent, doc.indent, doc.newline)
+        return Edit(offset, offset, lines)
+    return Edit(message.close, message.close, _render(block, None, doc.indent, doc.newline))
+
+
+def _insert_after_field(doc: Document, field: Field, block: Block) -> Edit:
+    """Insert ``block`` as siblings right after ``field``."""
+    text = doc.text
+    if _owns_line(text, field):
+        offset = _line_after(text, field.end)
+        prefix = "" if offset == 0 or text[offset - 1] == "\n" else doc.newline
+        lead = _lead(text, field.start) or ""
+        return Edit(offset, offset, prefix + _render(block, lead, doc.indent, doc.newline))
+    return Edit(field.end, field.end, " " + _render(block, None, doc.indent, doc.newline).rstrip())
+
+
+def _replace_fields(doc: Document, fields: Sequence[Field], block: Block) -> list[Edit]:
+    """Remove ``fields``; ``block`` takes the place of the first of them."""
+    ordered = sorted(fields, key=lambda f: f.start)
+    edits = []
+    for i, field in enumerate(ordered):
+        start, end, lead = _field_span(doc.text, field)
+        new = _render(block, lead, doc.indent, doc.newline) if i == 0 and block else ""
+        edits.append(Edit(start, end, new))
+    return edits
+
+
+def _leaf(text: str, scalar: Scalar) -> Leaf:
+    """``scalar`` as a leaf, keeping a comment that ends its line."""
+    nl = text.find("\n", scalar.end)
+    rest = text[scalar.end : nl if nl >= 0 else len(text)].rstrip()
+    comment = rest.lstrip(" \t,;")
+    if comment.startswith("#"):
+        gap = "".join(c for c in rest[: len(rest) - len(comment)] if c in " \t")
+        return Leaf(scalar.raw, gap + comment)
+    return Leaf(scalar.raw)
+
+
+def _scalar_fields(message: Message, name: str) -> list[Field]:
+    return [f for f in message.all(name) if all(isinstance(v, Scalar) for v in f.values())]
+
+
+# ---------------------------------------------------------------------------------------
+# V0 -> V1 (through the schema)
+
+
+def _v0_to_v1(doc: Document) -> Document:
+    net = caffe_pb2.NetParameter()
+    try:
+        text_format.Parse(doc.text, net)
+    except text_format.ParseError as exc:
+        where = f"{doc.source}:{exc.GetLine()}:{exc.GetColumn()}" if exc.GetLine() else doc.source
+        raise SurgeryError(f"{where}: cannot upgrade this V0 net: {_parse_reason(exc)}") from None
+    upgraded = _upgrade_v0_net(net, doc.source)
+    text = _reindent(text_format.MessageToString(upgraded), doc.indent, doc.newline)
+    return Document.parse(text, doc.source)
+
+
+def _parse_reason(exc: text_format.ParseError) -> str:
+    message = str(exc)
+    return message.split(" : ", 1)[1] if " : " in message else message
+
+
+def _reindent(text: str, unit: str, newline: str) -> str:
+    """protobuf prints two spaces a level; use the file's unit and line ending instead."""
+    out = []
+    for line in text.splitlines():
+        body = line.lstrip(" ")
+        out.append(unit * ((len(line) - len(body)) // 2) + body + newline)
+    return "".join(out)
+
+
+def _upgrade_v0_net(net: caffe_pb2.NetParameter, source: str) -> caffe_pb2.NetParameter:
+    folded = _fold_padding_layers(net, source)
+    out = caffe_pb2.NetParameter()
+    out.CopyFrom(folded)
+    del out.layers[:]
+    for connection in folded.layers:
+        out.layers.add().CopyFrom(_upgrade_v0_layer(connection, source))
+    return out
+
+
+def _fold_padding_layers(net: caffe_pb2.NetParameter, source: str) -> caffe_pb2.NetParameter:
+    """V0 'padding' layers become the ``pad`` of the convolution or pooling they feed."""
+    out = caffe_pb2.NetParameter()
+    out.CopyFrom(net)
+    del out.layers[:]
+    producer: dict[str, int] = {name: -1 for name in net.input}
+    for index, connection in enumerate(net.layers):
+        kind = connection.layer.type
+        if kind != "padding":
+            out.layers.add().CopyFrom(connection)
+        for j, blob in enumerate(connection.bottom):
+            if blob not in producer:
+                raise SurgeryError(
+                    f"{source}: layer '{connection.layer.name}' reads blob '{blob}',"
+                    " which no earlier layer or input produces"
+                )
+            if producer[blob] < 0:
+                continue
+            padding = net.layers[producer[blob]]
+            if padding.layer.type != "padding":
+                continue
+            _check_padding_use(connection, padding, source)
+            target = out.layers[-1]
+            target.layer.pad = padding.layer.pad
+            target.bottom[j] = padding.bottom[0]
+        for blob in connection.top:
+            producer[blob] = index
+    return out
+
+
+def _check_padding_use(
+    connection: caffe_pb2.V1LayerParameter, padding: caffe_pb2.V1LayerParameter, source: str
+) -> None:
+    if connection.layer.type not in ("conv", "pool"):
+        problem = f"is a '{connection.layer.type}' layer, not conv or pool"
+    elif len(connection.bottom) != 1:
+        problem = "has more than one bottom"
+    elif len(padding.bottom) != 1 or len(padding.top) != 1:
+        problem = f"reads padding layer '{padding.layer.name}', which has several bottoms or tops"
+    else:
+        return
+    raise SurgeryError(
+        f"{source}: layer '{connection.layer.name}' follows a padding layer but {problem};"
+        " Caffe cannot upgrade that"
+    )
+
+
+def _upgrade_v0_layer(
+    connection: caffe_pb2.V1LayerParameter, source: str
+) -> caffe_pb2.V1LayerParameter:
+    out = caffe_pb2.V1LayerParameter()
+    if not connection.HasField("layer"):
+        # Already a V1 entry in a mixed file: keep it whole rather than strip it to its blobs.
+        out.CopyFrom(connection)
+        return out
+    out.bottom.extend(connection.bottom)
+    out.top.extend(connection.top)
+    v0 = connection.layer
+    if v0.HasField("name"):
+        out.name = v0.name
+    if v0.HasField("type"):
+        out.type = getattr(caffe_pb2.V1LayerParameter, _v1_enum_of_v0(v0, source))
+    out.blobs.extend(v0.blobs)
+    out.blobs_lr.extend(v0.blobs_lr)
+    out.weight_decay.extend(v0.weight_decay)
+    for descriptor, value in v0.ListFields():
+        target = _v0_target(descriptor.name, v0.type)
+        if target is not None:
+            message_name, field_name = target
+            _assign(getattr(out, message_name), field_name, descriptor, value)
+    return out
+
+
+def _v1_enum_of_v0(v0: caffe_pb2.V0LayerParameter, source: str) -> str:
+    try:
+        return V0_TYPE_TO_V1[v0.type]
+    except KeyError:
+        raise SurgeryError(
+            f"{source}: layer '{v0.name}' has V0 type '{v0.type}', which Caffe cannot upgrade"
+        ) from None
+
+
+def _v0_target(v0_field: str, v0_type: str) -> tuple[str, str] | None:
+    if v0_field in _V0_TRANSFORM_FIELDS:
+        return "transform_param", _V0_TRANSFORM_FIELDS[v0_field]
+    route = _V0_ROUTES.get(v0_field)
+    if route is None or v0_type not in route[1]:
+        return None
+    return route[1][v0_type], route[0]
+
+
+def _assign(
+    message: ProtoMessage, name: str, source_field: FieldDescriptor, value: Any
+) -> None:
+    target = message.DESCRIPTOR.fields_by_name[name]
+    if source_field.enum_type is not None and target.enum_type is not None:
+        # Same enum names (MAX, AVE, ...) in a different enum type.
+        enum_name = source_field.enum_type.values_by_number[value].name
+        value = target.enum_type.values_by_name[enum_name].number
+    if target.message_type is not None:
+        getattr(message, name).CopyFrom(value)
+    elif target.is_repeated:
+        getattr(message, name).append(value)
+    else:
+        setattr(message, name, value)
+
+
+# ---------------------------------------------------------------------------------------
+# V1 -> V2 (text edits), with the data-layer transform fields moved on the way
+
+
+def _v1_to_v2(net: Net) -> Document:
+    doc = net.document
+    edits: list[Edit] = []
+    for layer in net.layers:
+        if layer.format != "v1":
+            continue
+        body = layer.body
+        edits.append(Edit(layer.block.start, layer.block.start + len(layer.block.name), "layer"))
+        edits += _type_edits(body)
+        edits += _param_edits(doc, body)
+        edits += _transform_edits(doc, body)
+    return doc.edited(edits)
+
+
+def _v1_enum(scalar: Scalar) -> str:
+    if scalar.kind == "word" and scalar.raw.lstrip("-").isdigit():
+        number = int(scalar.raw)
+        values = caffe_pb2.V1LayerParameter.LayerType.DESCRIPTOR.values_by_number
+        return str(values[number].name) if number in values else scalar.raw
+    return scalar.value
+
+
+def _type_edits(body: Message) -> list[Edit]:
+    return [
+        Edit(s.start, s.end, quote_string(V1_TYPE_NAMES.get(_v1_enum(s), _v1_enum(s))))
+        for s in body.scalars("type")
+        if s.kind == "word"
+    ]
+
+
+def _param_specs(doc: Document, body: Message) -> Block:
+    """V1's parallel per-blob lists as one ``param`` block per blob."""
+    columns: list[tuple[str, list[Leaf]]] = []
+    for v1_name, v2_name in _V1_PARAM_COLUMNS:
+        values = [
+            _leaf(doc.text, s)
+            for f in _scalar_fields(body, v1_name)
+            for s in f.values()
+            if isinstance(s, Scalar)
+        ]
+        if v1_name == "blob_share_mode":
+            values = [replace(v, raw=_SHARE_MODES.get(v.raw, v.raw)) for v in values]
+        columns.append((v2_name, values))
+    count = max(len(values) for _, values in columns)
+    return tuple(
+        ("param", tuple((name, values[i]) for name, values in columns if i < len(values)))
+        for i in range(count)
+    )
+
+
+def _param_edits(doc: Document, body: Message) -> list[Edit]:
+    fields = [f for v1_name, _ in _V1_PARAM_COLUMNS for f in _scalar_fields(body, v1_name)]
+    if not fields:
+        return []
+    return _replace_fields(doc, fields, _param_specs(doc, body))
+
+
+def _transform_edits(doc: Document, body: Message) -> list[Edit]:
+    """Caffe's data upgrade: scale, mean_file, crop_size and mirror move to transform_param."""
+    types = body.scalars("type")
+    param_name = _DATA_PARAMS.get(_v1_enum(types[-1])) if types else None
+    if param_name is None:
+        return []
+    moved = [
+        f
+        for message in body.messages(param_name)
+        for f in message.fields
+        if f.name in _TRANSFORM_FIELDS and isinstance(f.value, Scalar)
+    ]
+    if not moved:
+        return []
+    edits = _replace_fields(doc, moved, ())
+    latest: dict[str, Leaf] = {}
+    for f in moved:
+        assert isinstance(f.value, Scalar)
+        latest[f.name] = _leaf(doc.text, f.value)
+    existing = body.messages("transform_param")
+    if not existing:
+        anchor = body.all(param_name)[-1]
+        block: Block = (("transform_param", tuple(latest.items())),)
+        edits.append(_insert_after_field(doc, anchor, block))
+        return edits
+    transform = existing[-1]
+    appended: list[Node] = []
+    for name, leaf in latest.items():
+        current = transform.scalar(name)
+        if current is None:
+            appended.append((name, leaf))
+        else:
+            edits.append(Edit(current.start, current.end, leaf.raw))
+    if appended:
+        edits.append(_append_to_message(doc, transform, tuple(appended)))
+    return edits
+
+
+# ---------------------------------------------------------------------------------------
+# Top-level inputs -> an Input layer
+
+
+def _input_shapes(root: Message) -> list[list[Scalar]] | None:
+    """Each input's dims as written, or None when the inputs cannot (or need not) become a layer.
+
+    Inputs without any shape are left alone: Caffe would just drop them, which leaves the
+    layers that read them dangling.
+    """
+    names = root.scalars("input")
+    if not names:
+        return None
+    shapes = root.messages("input_shape")
+    if shapes:
+        if len(shapes) < len(names):
+            return None
+        return [shape.scalars("dim") for shape in shapes[: len(names)]]
+    dims = root.scalars("input_dim")
+    if not dims or len(dims) < 4 * len(names):
+        return None
+    return [dims[4 * i : 4 * i + 4] for i in range(len(names))]
+
+
+def _upgrade_inputs(doc: Document) -> Document:
+    root = doc.root
+    shapes = _input_shapes(root)
+    if shapes is None:
+        return doc
+    layer_block = _input_layer(doc, _free_layer_name(doc, "input"), root.scalars("input"), shapes)
+    fields = [f for f in root.fields if f.name in _INPUT_FIELDS]
+    edits = _replace_fields(doc, fields, ())
+    layers = [f for f in root.fields if f.name in ("layer", "layers")]
+    first = min(f.start for f in fields)
+    anchor = first if not layers or first < layers[0].start else layers[0].start
+    offset = _line_start(doc.text, anchor)
+    edits.append(Edit(offset, offset, _render((layer_block,), "", doc.indent, doc.newline)))
+    return doc.edited(edits)
+
+
+def _input_layer(
+    doc: Document, name: str, tops: Sequence[Scalar], shapes: Sequence[Sequence[Scalar]]
+) -> Node:
+    body: list[Node] = [("name", Leaf(quote_string(name))), ("type", Leaf('"Input"'))]
+    body += [("top", _leaf(doc.text, top)) for top in tops]
+    shape_nodes = tuple(
+        ("shape", tuple(("dim", _leaf(doc.text, dim)) for dim in dims)) for dims in shapes
+    )
+    body.append(("input_param", shape_nodes))
+    return ("layer", tuple(body))
+
+
+def _free_layer_name(doc: Document, wanted: str) -> str:
+    taken = Net.from_document(doc).layer_names
+    name, n = wanted, 0
+    while name in taken:
+        n += 1
+        name = f"{wanted}_{n}"
+    return name
+
+
+# ---------------------------------------------------------------------------------------
+# BatchNorm: the three statistics blobs are never learned
+
+
+@dataclass(frozen=True)
+class _Fix:
+    message: Message
+    field: str
+    scalar: Scalar | None  # None: the field is absent
+
+
+def _v2_layers(net: Net) -> Iterable[Layer]:
+    return (layer for layer in net.layers if layer.format == "v2")
+
+
+def _batch_norm_params_to_fix(body: Message) -> list[_Fix]:
+    """Caffe zeroes lr_mult and decay_mult of a BatchNorm layer that lists three params."""
+    if body.string("type") != "BatchNorm":
+        return []
+    params = body.messages("param")
+    if len(params) != 3:
+        return []
+    fixes = []
+    for param in params:
+        for name in ("lr_mult", "decay_mult"):
+            current = param.scalar(name)
+            if current is None or _nonzero(current):
+                fixes.append(_Fix(param, name, current))
+    return fixes
+
+
+def _nonzero(scalar: Scalar) -> bool:
+    try:
+        return scalar.as_float() != 0
+    except ValueError:
+        return True
+
+
+def _upgrade_batch_norm(doc: Document) -> Document:
+    edits: list[Edit] = []
+    for layer in _v2_layers(Net.from_document(doc)):
+        fixes = _batch_norm_params_to_fix(layer.body)
+        for fix in fixes:
+            if fix.scalar is not None:
+                edits.append(Edit(fix.scalar.start, fix.scalar.end, "0"))
+        absent: dict[int, list[_Fix]] = {}
+        for fix in fixes:
+            if fix.scalar is None:
+                absent.setdefault(fix.message.open, []).append(fix)
+        for group in absent.values():
+            block = tuple((fix.field, Leaf("0")) for fix in group)
+            edits.append(_append_to_message(doc, group[0].message, block))
+    return doc.edited(edits) if edits else doc

@@ -1,0 +1,543 @@
+"""Legacy formats: V0/V1 nets upgraded by Caffe's rules, and insertion that keeps V1 as V1."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from google.protobuf import text_format
+
+import scnn_surgery as ss
+from scnn_surgery.cli.main import cli
+from scnn_surgery.document import Document
+from scnn_surgery.errors import SurgeryError
+from scnn_surgery.net import V1_TYPE_NAMES, Net
+from scnn_surgery.passes.upgrade import (
+    needs_upgrade,
+    net_for_reading,
+    upgrade_document,
+    upgrade_net,
+)
+from scnn_surgery.schema import caffe_pb2
+
+from ..conftest import shared_path
+
+LEGACY = [
+    "caffe_v0_lenet_train",
+    "caffe_v1_flickr_style_train_val",
+    "rcnn_v0_caffenet_fc7_deploy",
+    "rcnn_v1_pascal_finetune_train",
+    "rcnn_v1_vgg16_fc7_deploy",
+]
+V1_NETS = [name for name in LEGACY if "_v1_" in name]
+
+# V1 fields UpgradeV1LayerParameter rewrites; every other field is copied unchanged.
+V1_REWRITTEN = {"type", "param", "blob_share_mode", "blobs_lr", "weight_decay", "layer"}
+V1_DATA_PARAMS = {
+    "DATA": "data_param",
+    "IMAGE_DATA": "image_data_param",
+    "WINDOW_DATA": "window_data_param",
+}
+TRANSFORM_FIELDS = ("scale", "mean_file", "crop_size", "mirror")
+LAYER_BLOCK = re.compile(r"^\s*layer\s*[{:<]", re.MULTILINE)
+V1_BLOCK = re.compile(r"^\s*layers\s*[{:<]", re.MULTILINE)
+
+
+def legacy(name: str) -> Path:
+    return shared_path("zoo", "legacy", f"{name}.prototxt")
+
+
+def strict_parse(text: str) -> caffe_pb2.NetParameter:
+    """Parse with the real schema; any field it does not know raises."""
+    net = caffe_pb2.NetParameter()
+    text_format.Parse(text, net)
+    return net
+
+
+def upgraded(name: str) -> caffe_pb2.NetParameter:
+    return strict_parse(upgrade_net(ss.load(legacy(name))).document.text)
+
+
+def layer(net: caffe_pb2.NetParameter, name: str, index: int = 0) -> caffe_pb2.LayerParameter:
+    return [lay for lay in net.layer if lay.name == name][index]
+
+
+def lr_decay(lay: caffe_pb2.LayerParameter) -> list[tuple[float | None, float | None]]:
+    return [
+        (
+            p.lr_mult if p.HasField("lr_mult") else None,
+            p.decay_mult if p.HasField("decay_mult") else None,
+        )
+        for p in lay.param
+    ]
+
+
+# --- every legacy zoo net ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", LEGACY)
+def test_upgrade_gives_a_clean_v2_net(name: str) -> None:
+    net = ss.load(legacy(name))
+    assert net.format in ("v0", "v1") and needs_upgrade(net)
+    new = upgrade_net(net)
+    assert new.format == "v2"
+    proto = strict_parse(new.document.text)  # no field unknown to caffe.proto
+    assert len(proto.layers) == 0 and len(proto.layer) > 0
+    assert not proto.input and not proto.input_dim and not proto.input_shape
+    assert not V1_BLOCK.search(new.document.text)
+    # a second upgrade changes nothing
+    assert not needs_upgrade(new)
+    assert upgrade_net(new) is new
+    assert upgrade_document(new.document).text == new.document.text
+
+
+@pytest.mark.parametrize("name", LEGACY)
+def test_layers_keep_names_blobs_and_order(name: str) -> None:
+    before = ss.load(legacy(name))
+    after = upgraded(name)
+    layers = [lay for lay in after.layer if lay.type != "Input"]
+    assert [lay.name for lay in layers] == [lay.name for lay in before.layers]
+    assert [lay.type for lay in layers] == [lay.type for lay in before.layers]
+    assert [list(lay.bottom) for lay in layers] == [lay.bottoms for lay in before.layers]
+    assert [list(lay.top) for lay in layers] == [lay.tops for lay in before.layers]
+    assert after.name == (before.name or "")
+
+
+@pytest.mark.parametrize("name", V1_NETS)
+def test_v1_fields_follow_upgrade_v1_layer_parameter(name: str) -> None:
+    v1 = strict_parse(legacy(name).read_text())
+    v2 = upgraded(name)
+    layers = [lay for lay in v2.layer if lay.type != "Input"]
+    assert len(layers) == len(v1.layers)
+    for old, new in zip(v1.layers, layers, strict=True):
+        enum = caffe_pb2.V1LayerParameter.LayerType.Name(old.type)
+        assert new.type == V1_TYPE_NAMES[enum]
+        assert [p.lr_mult for p in new.param][: len(old.blobs_lr)] == list(old.blobs_lr)
+        assert [p.decay_mult for p in new.param][: len(old.weight_decay)] == list(old.weight_decay)
+        assert [p.name for p in new.param][: len(old.param)] == list(old.param)
+        data_param = V1_DATA_PARAMS.get(enum)
+        for descriptor, value in old.ListFields():
+            if descriptor.name in V1_REWRITTEN:
+                continue
+            if descriptor.name in (data_param, "transform_param"):
+                continue  # checked below: the transform fields move between the two
+            assert getattr(new, descriptor.name) == value, (old.name, descriptor.name)
+        if data_param is not None:
+            _check_transform_moved(
+                getattr(old, data_param),
+                old.transform_param,
+                getattr(new, data_param),
+                new.transform_param,
+            )
+
+
+def _check_transform_moved(
+    old_param: caffe_pb2.DataParameter,
+    old_transform: caffe_pb2.TransformationParameter,
+    new_param: caffe_pb2.DataParameter,
+    new_transform: caffe_pb2.TransformationParameter,
+) -> None:
+    expected_transform = caffe_pb2.TransformationParameter()
+    expected_transform.CopyFrom(old_transform)
+    expected_param = type(old_param)()
+    expected_param.CopyFrom(old_param)
+    for field in TRANSFORM_FIELDS:
+        if old_param.HasField(field):
+            setattr(expected_transform, field, getattr(old_param, field))
+            expected_param.ClearField(field)
+    assert new_param == expected_param
+    assert new_transform == expected_transform
+
+
+# --- specific facts, by hand --------------------------------------------------------------
+
+
+def test_v0_lenet() -> None:
+    net = upgraded("caffe_v0_lenet_train")
+    assert net.name == "LeNet"
+    data = layer(net, "mnist")
+    assert data.type == "Data"
+    assert data.data_param.source == "mnist-train-leveldb"
+    assert data.data_param.batch_size == 64
+    assert data.transform_param.scale == pytest.approx(0.00390625)
+    assert list(data.top) == ["data", "label"]
+    conv1 = layer(net, "conv1")
+    assert conv1.type == "Convolution"
+    assert conv1.convolution_param.num_output == 20
+    assert list(conv1.convolution_param.kernel_size) == [5]
+    assert list(conv1.convolution_param.stride) == [1]
+    assert conv1.convolution_param.weight_filler.type == "xavier"
+    assert lr_decay(conv1) == [(1, None), (2, None)]
+    pool1 = layer(net, "pool1")
+    assert pool1.type == "Pooling"
+    assert pool1.pooling_param.pool == caffe_pb2.PoolingParameter.MAX
+    assert (pool1.pooling_param.kernel_size, pool1.pooling_param.stride) == (2, 2)
+    assert layer(net, "ip1").inner_product_param.num_output == 500
+    assert layer(net, "relu1").type == "ReLU"
+    loss = layer(net, "loss")
+    assert loss.type == "SoftmaxWithLoss"
+    assert list(loss.bottom) == ["ip2", "label"]
+
+
+def test_v0_caffenet_deploy_inputs_become_an_input_layer() -> None:
+    net = upgraded("rcnn_v0_caffenet_fc7_deploy")
+    first = net.layer[0]
+    assert (first.name, first.type, list(first.top)) == ("input", "Input", ["data"])
+    assert [list(s.dim) for s in first.input_param.shape] == [[256, 3, 227, 227]]
+    conv2 = layer(net, "conv2")
+    assert list(conv2.convolution_param.pad) == [2]
+    assert list(conv2.convolution_param.kernel_size) == [5]
+    assert conv2.convolution_param.group == 2
+    assert conv2.convolution_param.bias_filler.value == 1
+    assert lr_decay(conv2) == [(1, 1), (2, 0)]
+    assert layer(net, "fc7").inner_product_param.weight_filler.std == pytest.approx(0.005)
+
+
+def test_v1_flickr_style() -> None:
+    net = upgraded("caffe_v1_flickr_style_train_val")
+    train, test = layer(net, "data", 0), layer(net, "data", 1)
+    assert train.type == test.type == "ImageData"
+    assert [r.phase for r in train.include] == [caffe_pb2.TRAIN]
+    assert [r.phase for r in test.include] == [caffe_pb2.TEST]
+    assert (train.transform_param.crop_size, train.transform_param.mirror) == (227, True)
+    assert (test.transform_param.crop_size, test.transform_param.mirror) == (227, False)
+    assert train.image_data_param.new_height == 256
+    conv1 = layer(net, "conv1")
+    assert list(conv1.convolution_param.kernel_size) == [11]
+    assert lr_decay(conv1) == [(1, 1), (2, 0)]
+
+
+def test_v1_window_data_transform_fields_move() -> None:
+    net = upgraded("rcnn_v1_pascal_finetune_train")
+    data = layer(net, "data")
+    assert data.type == "WindowData"
+    window = data.window_data_param
+    for field in ("mean_file", "crop_size", "mirror"):
+        assert not window.HasField(field)
+    assert data.transform_param.mean_file == "../../data/ilsvrc12/imagenet_mean.binaryproto"
+    assert data.transform_param.crop_size == 227
+    assert data.transform_param.mirror is True
+    assert window.source == "window_file_voc_2007_trainval.txt"
+    assert (window.batch_size, window.context_pad, window.crop_mode) == (128, 16, "warp")
+    assert window.fg_threshold == pytest.approx(0.5)
+
+
+def test_v1_vgg16_deploy() -> None:
+    net = upgraded("rcnn_v1_vgg16_fc7_deploy")
+    assert net.name == "VGG_ILSVRC_16_layers"
+    first = net.layer[0]
+    assert (first.type, list(first.top)) == ("Input", ["data"])
+    assert [list(s.dim) for s in first.input_param.shape] == [[100, 3, 224, 224]]
+    conv = layer(net, "conv1_1")
+    assert list(conv.convolution_param.pad) == [1]
+    assert list(conv.convolution_param.kernel_size) == [3]
+    assert len(net.layer) == 38
+
+
+def test_v1_upgrade_only_touches_what_the_rules_name() -> None:
+    original = legacy("rcnn_v1_vgg16_fc7_deploy").read_text()
+    text = upgrade_net(ss.load(legacy("rcnn_v1_vgg16_fc7_deploy"))).document.text
+    body = text[text.index("}\n}\n") + 4 :]  # after the new Input layer
+    as_v1 = re.sub(r'type: "(\w+)"', lambda m: "type: " + _v1_enum(m.group(1)), body)
+    assert as_v1.replace("layer {", "layers {") == original[original.index("layers {") :]
+
+
+def _v1_enum(v2_type: str) -> str:
+    return next(enum for enum, name in V1_TYPE_NAMES.items() if name == v2_type)
+
+
+# --- rules on small nets ------------------------------------------------------------------
+
+V0_PADDED = """\
+name: "padded"
+input: "data"
+input_dim: 1 input_dim: 3 input_dim: 8 input_dim: 8
+layers { layer { name: "pad1" type: "padding" pad: 2 } bottom: "data" top: "pad1" }
+layers {
+  layer { name: "conv1" type: "conv" num_output: 4 kernelsize: 5 biasterm: false group: 1 }
+  bottom: "pad1" top: "conv1"
+}
+layers {
+  layer { name: "pool1" type: "pool" pool: AVE kernelsize: 2 stride: 2 }
+  bottom: "conv1" top: "pool1"
+}
+layers { layer { name: "drop" type: "dropout" dropout_ratio: 0.25 } bottom: "pool1" top: "pool1" }
+"""
+
+
+def test_v0_padding_layer_folds_into_the_next_conv() -> None:
+    net = strict_parse(upgrade_document(Document.parse(V0_PADDED)).text)
+    assert [lay.name for lay in net.layer] == ["input", "conv1", "pool1", "drop"]
+    conv = layer(net, "conv1")
+    assert list(conv.bottom) == ["data"]
+    assert list(conv.convolution_param.pad) == [2]
+    assert conv.convolution_param.bias_term is False
+    assert layer(net, "pool1").pooling_param.pool == caffe_pb2.PoolingParameter.AVE
+    assert layer(net, "drop").dropout_param.dropout_ratio == pytest.approx(0.25)
+
+
+def test_v0_padding_before_a_non_conv_layer_is_refused() -> None:
+    text = V0_PADDED.replace(
+        'name: "conv1" type: "conv" num_output: 4 kernelsize: 5 biasterm: false group: 1',
+        'name: "conv1" type: "relu"',
+    )
+    with pytest.raises(SurgeryError, match=r"conv1.*padding"):
+        upgrade_document(Document.parse(text))
+
+
+def test_v0_unknown_type_is_refused() -> None:
+    text = 'layers { layer { name: "x" type: "warp" } top: "x" }\n'
+    with pytest.raises(SurgeryError, match="'warp'"):
+        upgrade_document(Document.parse(text))
+
+
+V1_SHARED = """\
+name: "shared"  # keep me
+layers {
+  name: "a"
+  type: INNER_PRODUCT
+  bottom: "x"
+  top: "a"
+  param: "w"  # the shared weights
+  param: "b"
+  blob_share_mode: PERMISSIVE
+  blobs_lr: 1
+  blobs_lr: 2
+  weight_decay: 0
+  inner_product_param { num_output: 3 }
+  my_fork_param { k: 1 }
+}
+"""
+
+
+def test_v1_sharing_and_unknown_fields() -> None:
+    text = upgrade_document(Document.parse(V1_SHARED)).text
+    head = 'name: "shared"  # keep me\nlayer {\n  name: "a"\n  type: "InnerProduct"\n'
+    assert text.startswith(head)
+    assert '  param {\n    name: "w"  # the shared weights\n    share_mode: PERMISSIVE\n' in text
+    assert "  my_fork_param { k: 1 }\n" in text  # unknown to caffe.proto, still kept
+    net = strict_parse(text.replace("  my_fork_param { k: 1 }\n", ""))
+    params = net.layer[0].param
+    assert [(p.name, p.lr_mult) for p in params] == [("w", 1), ("b", 2)]
+    assert params[0].share_mode == caffe_pb2.ParamSpec.PERMISSIVE
+    assert params[0].decay_mult == 0 and not params[1].HasField("decay_mult")
+
+
+def test_v1_upgrade_keeps_crlf_and_tabs() -> None:
+    text = V1_SHARED.replace("\n  ", "\n\t").replace("\n", "\r\n")
+    out = upgrade_document(Document.parse(text)).text
+    assert "\n" not in out.replace("\r\n", "")
+    assert '\tparam {\r\n\t\tname: "w"  # the shared weights\r\n' in out
+
+
+def test_v1_data_param_fields_join_an_existing_transform_param() -> None:
+    text = """\
+layers {
+  name: "d"
+  type: DATA
+  top: "x"
+  data_param {
+    source: "db"
+    scale: 0.5  # to [0, 1/2]
+    crop_size: 9
+  }
+  transform_param {
+    crop_size: 7
+  }
+}
+"""
+    out = upgrade_document(Document.parse(text)).text
+    assert (
+        out
+        == """\
+layer {
+  name: "d"
+  type: "Data"
+  top: "x"
+  data_param {
+    source: "db"
+  }
+  transform_param {
+    crop_size: 9
+    scale: 0.5  # to [0, 1/2]
+  }
+}
+"""
+    )
+
+
+def test_v2_inputs_become_an_input_layer_leaving_the_rest_alone() -> None:
+    path = shared_path("zoo", "deploy", "densenet121_deploy.prototxt")
+    original = path.read_text()
+    net = ss.load(path)
+    assert net.format == "v2" and needs_upgrade(net)
+    text = upgrade_net(net).document.text
+    first_layer = original.index("layer {")
+    assert text.endswith(original[first_layer:])  # ceil_mode (a fork's field) included
+    proto = caffe_pb2.NetParameter()
+    text_format.Parse(text, proto, allow_unknown_field=True)
+    assert [list(s.dim) for s in proto.layer[0].input_param.shape] == [[1, 3, 224, 224]]
+    assert not proto.input
+
+
+def test_several_inputs_with_input_shape() -> None:
+    text = (
+        'input: "a"\ninput_shape { dim: 1 dim: 2 }\ninput: "b"\ninput_shape { dim: 3 }\n'
+        'layer { name: "s" type: "Silence" bottom: "a" bottom: "b" }\n'
+    )
+    proto = strict_parse(upgrade_document(Document.parse(text)).text)
+    assert list(proto.layer[0].top) == ["a", "b"]
+    assert [list(s.dim) for s in proto.layer[0].input_param.shape] == [[1, 2], [3]]
+
+
+def test_inputs_without_a_shape_are_left_alone() -> None:
+    text = 'input: "a"\nlayer { name: "r" type: "ReLU" bottom: "a" top: "b" }\n'
+    net = ss.loads(text)
+    assert not needs_upgrade(net)
+    assert upgrade_net(net) is net
+
+
+def test_batch_norm_with_three_params_gets_fixed_statistics() -> None:
+    path = shared_path("zoo", "lane", "apollo_darkscnn_deploy.prototxt")
+    net = ss.load(path)
+    assert needs_upgrade(net)
+    new = upgrade_net(net)
+    proto = strict_parse(new.document.text)
+    norms = [lay for lay in proto.layer if lay.type == "BatchNorm" and len(lay.param) == 3]
+    assert norms
+    for norm in norms:
+        assert lr_decay(norm) == [(0, 0)] * 3
+    assert not needs_upgrade(new)
+
+
+def test_batch_norm_keeps_param_names_and_ignores_other_counts() -> None:
+    text = (
+        'layer { name: "bn" type: "BatchNorm" bottom: "x" top: "x"\n'
+        '  param { name: "m" } param { lr_mult: 1 } param { lr_mult: 0 decay_mult: 0 } }\n'
+        'layer { name: "bn2" type: "BatchNorm" bottom: "x" top: "x" param { lr_mult: 1 } }\n'
+    )
+    proto = strict_parse(upgrade_document(Document.parse(text)).text)
+    assert [p.name for p in proto.layer[0].param] == ["m", "", ""]
+    assert lr_decay(proto.layer[0]) == [(0, 0)] * 3
+    assert lr_decay(proto.layer[1]) == [(1, None)]
+
+
+def test_current_nets_are_returned_as_they_are() -> None:
+    net = ss.loads('layer { name: "r" type: "ReLU" bottom: "a" top: "a" }\n')
+    assert not needs_upgrade(net)
+    assert upgrade_net(net) is net
+    assert net_for_reading(net) is net
+
+
+def test_net_for_reading_upgrades_layers_in_memory_and_keeps_inputs() -> None:
+    path = legacy("rcnn_v1_vgg16_fc7_deploy")
+    net = ss.load(path)
+    read = net_for_reading(net)
+    assert read.format == "v2"
+    assert [i.name for i in read.inputs] == ["data"]
+    assert [lay.name for lay in read.layers] == [lay.name for lay in net.layers]
+    assert read.source.startswith(str(path)) and read.source != net.source
+    assert read.layers[0].body.message("convolution_param") is not None
+    assert net.document.text == path.read_text()
+
+
+def test_net_for_reading_reads_v0_layers() -> None:
+    read = net_for_reading(ss.load(legacy("caffe_v0_lenet_train")))
+    conv1 = next(lay for lay in read.layers if lay.name == "conv1")
+    params = conv1.body.message("convolution_param")
+    assert params is not None and params.string("kernel_size") == "5"
+
+
+# --- insertion ------------------------------------------------------------------------------
+
+# rcnn_v1_vgg16_fc7_deploy at its 224 x 224 input
+VGG_CONV5_3 = ss.InsertOptions(after="conv5_3", height=14, width=14, channels=512, kernel_width=3)
+VGG_POOL5 = ss.InsertOptions(after="pool5", height=7, width=7, channels=512, kernel_width=3)
+# rcnn_v0_caffenet_fc7_deploy at its 227 x 227 input
+CAFFENET_CONV5 = ss.InsertOptions(after="conv5", height=13, width=13, channels=256, kernel_width=3)
+
+
+def test_insert_into_v1_keeps_v1() -> None:
+    net = ss.load(legacy("rcnn_v1_vgg16_fc7_deploy"))
+    result = ss.insert(net, VGG_POOL5)
+    text = result.net.document.text
+    assert not LAYER_BLOCK.search(text), "a V1 file must not get 'layer' blocks"
+    assert result.net.format == "v1"
+    proto = strict_parse(text)
+    assert len(proto.layer) == 0
+    assert len(proto.layers) == len(net.layers) + len(ss.build_module(result.spec))
+    by_name = {lay.name: lay for lay in proto.layers}
+    message = by_name["SCNN_D_1"]
+    assert message.type == caffe_pb2.V1LayerParameter.CONVOLUTION
+    assert list(message.param) == ["SCNN_D_w"]
+    assert list(message.blobs_lr) == [1]
+    assert list(by_name["fc6"].bottom) == ["SCNN"]
+
+
+def test_insert_into_v1_then_upgrade_equals_upgrade_then_insert() -> None:
+    net = ss.load(legacy("rcnn_v1_vgg16_fc7_deploy"))
+    kept_v1 = strict_parse(upgrade_net(ss.insert(net, VGG_CONV5_3).net).document.text)
+    direct = ss.insert(net, replace(VGG_CONV5_3, upgrade=True)).net
+    assert [_axis_as_alias(lay) for lay in strict_parse(direct.document.text).layer] == list(
+        kept_v1.layer
+    )
+
+
+def _axis_as_alias(lay: caffe_pb2.LayerParameter) -> caffe_pb2.LayerParameter:
+    """The V1 writer spells Slice/Concat ``axis`` as slice_dim/concat_dim."""
+    out = caffe_pb2.LayerParameter()
+    out.CopyFrom(lay)
+    if out.HasField("slice_param") and out.slice_param.HasField("axis"):
+        out.slice_param.slice_dim = out.slice_param.axis
+        out.slice_param.ClearField("axis")
+    if out.HasField("concat_param") and out.concat_param.HasField("axis"):
+        out.concat_param.concat_dim = out.concat_param.axis
+        out.concat_param.ClearField("axis")
+    return out
+
+
+def test_insert_into_v1_with_upgrade_writes_v2() -> None:
+    net = ss.load(legacy("rcnn_v1_vgg16_fc7_deploy"))
+    result = ss.insert(net, replace(VGG_POOL5, upgrade=True))
+    assert result.net.format == "v2"
+    proto = strict_parse(result.net.document.text)
+    assert len(proto.layers) == 0
+    assert list(layer(proto, "fc6").bottom) == ["SCNN"]
+
+
+def test_insert_into_v0_needs_upgrade() -> None:
+    net = ss.load(legacy("rcnn_v0_caffenet_fc7_deploy"))
+    with pytest.raises(SurgeryError, match="--upgrade"):
+        ss.insert(net, CAFFENET_CONV5)
+    result = ss.insert(net, replace(CAFFENET_CONV5, upgrade=True))
+    assert result.net.format == "v2"
+    proto = strict_parse(result.net.document.text)
+    assert list(layer(proto, "pool5").bottom) == ["SCNN"]
+    assert layer(proto, "Slice1").bottom[0] == "conv5"
+
+
+def test_cli_upgrade_flag(tmp_path: Path) -> None:
+    source = str(legacy("caffe_v0_lenet_train"))
+    size = [
+        "--after",
+        "conv1",
+        "--height",
+        "24",
+        "--width",
+        "24",
+        "--channel",
+        "20",
+        "--kernel-width",
+        "3",
+    ]
+    refused = CliRunner().invoke(cli, ["insert", source, *size])
+    assert refused.exit_code == 1 and "--upgrade" in refused.stderr
+    target = tmp_path / "out.prototxt"
+    done = CliRunner().invoke(cli, ["insert", source, *size, "--upgrade", "-o", str(target)])
+    assert done.exit_code == 0, done.stderr
+    net = Net.from_document(Document.load(target))
+    assert net.format == "v2"
+    assert next(lay for lay in net.layers if lay.name == "pool1").bottoms == ["SCNN"]
