@@ -20,7 +20,7 @@ install-dev: $(BIN)/activate
 	$(PY) -m pip install --quiet -e '.[dev]'
 
 demo: install
-	$(BIN)/scnn-surgery insert examples/scnn_lane_vgg16.prototxt --after fc7 \
+	$(BIN)/scnn-surgery insert examples/scnn_lane_vgg16.prototxt \
 		-o examples/scnn_lane_vgg16_SCNN.prototxt
 	@echo "wrote examples/scnn_lane_vgg16_SCNN.prototxt"
 

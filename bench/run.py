@@ -33,7 +33,10 @@ def best_of(func: Callable[[], object], repeat: int = 5) -> float:
 
 
 def chain_net(n: int) -> str:
-    lines = ['layer { name: "data" type: "Input" top: "b0" input_param { shape { dim: 1 dim: 8 dim: 6 dim: 6 } } }']
+    lines = [
+        'layer { name: "data" type: "Input" top: "b0"'
+        " input_param { shape { dim: 1 dim: 8 dim: 6 dim: 6 } } }"
+    ]
     for i in range(1, n + 1):
         lines.append(
             f'layer {{ name: "c{i}" type: "Convolution" bottom: "b{i - 1}" top: "b{i}"'
@@ -52,8 +55,12 @@ def main() -> int:
     if GOLDEN.exists():
         text = GOLDEN.read_text()
         t_insert = best_of(lambda: insert_into_text(text, "conv5_5", 46, 46, 128))
-        t_parse = best_of(lambda: text_format.Parse(text, caffe_pb2.NetParameter(), allow_unknown_field=True))
-        rows.append(("insert resnet101 vs text_format.Parse", t_insert, t_parse, t_insert / t_parse))
+        t_parse = best_of(
+            lambda: text_format.Parse(text, caffe_pb2.NetParameter(), allow_unknown_field=True)
+        )
+        rows.append(
+            ("insert resnet101 vs text_format.Parse", t_insert, t_parse, t_insert / t_parse)
+        )
     else:
         print(f"skipping the golden benchmark: {GOLDEN} is absent", file=sys.stderr)
     small, large = chain_net(250), chain_net(1000)

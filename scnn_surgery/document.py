@@ -11,6 +11,7 @@ blank lines, field order, tabs, CRLF, quoting, and fields no schema knows.
 from __future__ import annotations
 
 import bisect
+import os
 import re
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
@@ -302,7 +303,7 @@ class _Parser:
             where = tok.start if tok is not None else len(self.text)
             found = _describe(tok) if tok is not None else "end of file"
             raise self.error(where, f"expected ':' or '{{' after field '{name}', found {found}")
-        end = value[-1].end if isinstance(value, list) and value else self.tokens[self.pos - 1].end
+        end = self.tokens[self.pos - 1].end  # the value's last token: '}', '>', ']' or itself
         field_ = Field(name, value, name_tok.start, end)
         sep = self.peek()
         if sep is not None and sep.kind == "punct" and sep.text in ",;":
@@ -310,7 +311,7 @@ class _Parser:
         return field_
 
     def parse_extension_name(self, open_tok: _Token) -> str:
-        parts = []
+        parts: list[str] = []
         while True:
             tok = self.peek()
             if tok is None:
@@ -356,7 +357,9 @@ class _Parser:
                 raise self.error(tok.start, f"invalid value '{tok.text}' for field '{name}'")
             return Scalar("word", tok.text, tok.text, tok.start, tok.end)
         if tok.kind != "string":
-            raise self.error(tok.start, f"expected a value for field '{name}', found {_describe(tok)}")
+            raise self.error(
+                tok.start, f"expected a value for field '{name}', found {_describe(tok)}"
+            )
         parts = [tok]
         while (nxt := self.peek()) is not None and nxt.kind == "string":
             parts.append(self.take())
@@ -425,7 +428,7 @@ class Document:
         return cls.parse(data.decode("utf-8", "surrogateescape"), source)
 
     @classmethod
-    def load(cls, path: str | Path) -> Document:
+    def load(cls, path: str | os.PathLike[str]) -> Document:
         """Read a file (``-`` for standard input) without any newline translation."""
         if str(path) == "-":
             import sys

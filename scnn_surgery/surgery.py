@@ -10,17 +10,28 @@ from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from .document import Document
 from .errors import SurgeryError
-from .graph import LayerGraph, build_graphs
+from .graph import PHASES, LayerGraph, build_graphs
 from .net import Net
 from .passes.anchor import InsertionPoint, find_insertion_point
+from .passes.autopoint import choose_blob
+from .passes.geometry import PhaseShapes, resolve_sizes
 from .passes.splice import insert_text_edit, insertion_offset, rewire_edits
-from .scnn import ScnnSpec, build_module, module_blob_names, module_layer_names, module_output
+from .passes.upgrade import upgrade_net
+from .scnn import (
+    Fields,
+    LayerDef,
+    ScnnSpec,
+    build_module,
+    module_blob_names,
+    module_layer_names,
+    module_output,
+)
 from .scnn import render_layers as _render_layers
 
 
@@ -85,6 +96,8 @@ class InsertOptions:
     lr_mult: float = 1.0
     phase: str | None = None
     shapes: Mapping[str, Sequence[int]] = field(default_factory=dict)
+    upgrade: bool = False
+    reduce_channels: int | None = None
 
 
 @dataclass
@@ -101,28 +114,26 @@ class InsertResult:
         return module_output(self.spec)
 
 
-# Later stages (shape inference, automatic insertion point) plug in here, so the
-# core stays free of them and each can be tested on its own.
-SizeResolver = Callable[[Net, Sequence[LayerGraph], InsertionPoint, InsertOptions, list[str]], tuple[int, int, int]]
-PointChooser = Callable[[Net, Sequence[LayerGraph], InsertOptions, list[str]], str]
+def _automatic_point(shapes: PhaseShapes, phase: str | None, notes: list[str]) -> str:
+    """The top hidden layer, judged in the chosen phase (TEST, as deployed, by default)."""
+    graph = shapes.select(phase)[-1]
+    blob, why = choose_blob(shapes.net, graph, shapes.of(graph))
+    notes.append(f"chose insertion point '{blob}' automatically: {why}")
+    return blob
 
 
-def _explicit_sizes(
-    net: Net,
-    graphs: Sequence[LayerGraph],
-    point: InsertionPoint,
-    options: InsertOptions,
-    notes: list[str],
-) -> tuple[int, int, int]:
-    if options.height is None or options.width is None or options.channels is None:
-        raise SurgeryError("--height, --width and --channel are required")
-    return options.height, options.width, options.channels
+def _refuse_second_module(net: Net, options: InsertOptions) -> None:
+    """A second module needs its own names: ask for --prefix rather than guess one."""
+    from .compare import find_modules
 
-
-def _require_after(
-    net: Net, graphs: Sequence[LayerGraph], options: InsertOptions, notes: list[str]
-) -> str:
-    raise SurgeryError("--after is required")
+    modules = find_modules(net.layers)
+    if modules and not options.prefix:
+        module, layers = modules[0]
+        raise SurgeryError(
+            f"{net.source}: the net already has an SCNN module (directions {module.directions},"
+            f" layers '{layers[0].name}'..'{layers[-1].name}', output '{module.output}');"
+            " give --prefix to add another"
+        )
 
 
 def _refuse_broken_input(net: Net, graphs: Sequence[LayerGraph]) -> None:
@@ -144,18 +155,53 @@ def existing_names(net: Net) -> set[str]:
     return names
 
 
-def choose_prefix(spec: ScnnSpec, taken: set[str], notes: list[str]) -> ScnnSpec:
+def reduction_layers(spec: ScnnSpec, source: str) -> list[LayerDef]:
+    """A 1x1 Convolution + in-place ReLU from ``source`` to ``spec.channels`` channels,
+    as the published ResNet-101 example does with conv5_5 before its module."""
+    name = reduction_name(spec.prefix)
+    weights: Fields = (("lr_mult", 1), ("decay_mult", 1))
+    bias: Fields = (("lr_mult", 2), ("decay_mult", 0))
+    conv: Fields = (
+        ("num_output", spec.channels),
+        ("kernel_size", 1),
+        ("weight_filler", (("type", "msra"),)),
+        ("bias_filler", (("type", "constant"), ("value", 0))),
+    )
+    return [
+        LayerDef(
+            name,
+            "Convolution",
+            (source,),
+            (name,),
+            (("param", weights), ("param", bias), ("convolution_param", conv)),
+        ),
+        LayerDef(f"{name}/relu", "ReLU", (name,), (name,)),
+    ]
+
+
+def reduction_name(prefix: str) -> str:
+    return f"{prefix}SCNN_reduce"
+
+
+def choose_prefix(
+    spec: ScnnSpec, taken: set[str], notes: list[str], with_reduction: bool = False
+) -> ScnnSpec:
     """Keep the published names unless one collides; then take the first free ``scnnN_``."""
 
     def clashes(candidate: ScnnSpec) -> set[str]:
-        return (module_layer_names(candidate) | module_blob_names(candidate)) & taken
+        names = module_layer_names(candidate) | module_blob_names(candidate)
+        if with_reduction:
+            names |= {reduction_name(candidate.prefix), reduction_name(candidate.prefix) + "/relu"}
+        return names & taken
 
     first = clashes(spec)
     if not first:
         return spec
     if spec.prefix:
         shown = ", ".join(sorted(first)[:5])
-        raise SurgeryError(f"the module's names collide with the net's even with prefix '{spec.prefix}': {shown}")
+        raise SurgeryError(
+            f"the module's names collide with the net's even with prefix '{spec.prefix}': {shown}"
+        )
     for n in range(1, 1000):
         candidate = replace(spec, prefix=f"scnn{n}_")
         if not clashes(candidate):
@@ -167,20 +213,19 @@ def choose_prefix(spec: ScnnSpec, taken: set[str], notes: list[str]) -> ScnnSpec
     raise SurgeryError("could not find a free name prefix for the module")
 
 
-def insert(
-    net: Net,
-    options: InsertOptions,
-    *,
-    sizes: SizeResolver = _explicit_sizes,
-    choose_point: PointChooser = _require_after,
-) -> InsertResult:
+def insert(net: Net, options: InsertOptions) -> InsertResult:
     """Insert an SCNN module into ``net`` and rewire the consumers of its input blob.
 
     The module reads the final version of the blob named by ``options.after``
     (a layer or blob name), so it goes right after the last in-place layer on
     that blob; every layer that read that version, in every phase, reads the
     module's output instead.  Nothing else in the text changes.
+
+    Without ``after`` the top hidden layer is chosen; sizes left as ``None``
+    are inferred, and given ones must agree with inference.
     """
+    if options.upgrade:
+        net = upgrade_net(net)
     if net.format == "v0":
         raise SurgeryError(
             f"{net.source}: V0 (pre-2014) net; insert with --upgrade to rewrite it as V2 first"
@@ -189,10 +234,17 @@ def insert(
         raise SurgeryError(f"{net.source}: the net has no layers")
     graphs = build_graphs(net)
     _refuse_broken_input(net, graphs)
+    _refuse_second_module(net, options)
     notes: list[str] = []
-    after = options.after or choose_point(net, graphs, options, notes)
+    shapes = PhaseShapes(net, graphs, options.shapes)
+    after = options.after or _automatic_point(shapes, options.phase, notes)
     point = find_insertion_point(net, graphs, after)
-    height, width, channels = sizes(net, graphs, point, options, notes)
+    given = {"height": options.height, "width": options.width, "channel": options.channels}
+    if options.reduce_channels is not None:
+        given["channel"] = None
+    height, width, channels = resolve_sizes(shapes, point, given, options.phase, notes)
+    if options.reduce_channels is not None:
+        channels = options.reduce_channels
     spec = ScnnSpec(
         height=height,
         width=width,
@@ -207,23 +259,47 @@ def insert(
         lr_mult=options.lr_mult,
     )
     spec.validate()
-    spec = choose_prefix(spec, existing_names(net), notes)
+    reduce = options.reduce_channels is not None
+    spec = choose_prefix(spec, existing_names(net), notes, with_reduction=reduce)
+    layers = build_module(spec)
+    if reduce:
+        spec = replace(spec, bottom=reduction_name(spec.prefix))
+        layers = [*reduction_layers(spec, point.blob), *build_module(spec)]
     doc = net.document
     block = _render_layers(
-        build_module(spec), indent=doc.indent, newline=doc.newline, legacy_v1=net.format == "v1"
+        layers, indent=doc.indent, newline=doc.newline, legacy_v1=net.format == "v1"
     )
     offset = insertion_offset(doc, point, net.layers[0].block.start)
-    edits = [insert_text_edit(doc, offset, block), *rewire_edits(point.consumers, module_output(spec))]
+    edits = [
+        insert_text_edit(doc, offset, block),
+        *rewire_edits(point.consumers, module_output(spec)),
+    ]
     new_net = Net.from_document(doc.edited(edits))
-    _verify_result(new_net, spec, point)
+    _verify_result(new_net, options, notes)
     return InsertResult(new_net, point, spec, notes)
 
 
-def _verify_result(net: Net, spec: ScnnSpec, point: InsertionPoint) -> None:
-    graphs = build_graphs(net)
-    for graph in graphs:
-        for problem in graph.problems:
-            raise SurgeryError(
-                f"internal error: the result would be invalid: {net.describe(problem.layer)}:"
-                f" {problem.message} (phase {graph.state.phase}); nothing was written"
+def _verify_result(net: Net, options: InsertOptions, notes: list[str]) -> None:
+    """Run ``check`` on the result (with the same ``--shape`` overrides); errors write nothing.
+
+    With ``--phase`` only that phase must be valid: the user chose which HxW the
+    module fits, so the other phase's breakage is reported as a warning.
+    """
+    from .check import check_net, errors_of
+
+    phases = [options.phase] if options.phase else None
+    errors = errors_of(check_net(net, phases=phases, shapes=options.shapes))
+    if options.phase and not errors:
+        other = [p for p in PHASES if p != options.phase]
+        broken = errors_of(check_net(net, phases=other, shapes=options.shapes))
+        if broken:
+            notes.append(
+                f"warning: the result fits phase {options.phase} only; in {other[0]}:"
+                f" {broken[0].message}"
             )
+    if errors:
+        first = errors[0]
+        more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+        raise SurgeryError(
+            f"the result would be invalid: {first.format(net.source)}{more}; nothing was written"
+        )

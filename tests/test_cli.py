@@ -21,8 +21,19 @@ def run(*args: str, input: bytes | None = None) -> tuple[int, str, str]:
 
 
 def test_generate_matches_published_module() -> None:
-    code, out, err = run("generate", "--height", "46", "--width", "46", "--channel", "128",
-                         "--kernel-width", "9", "--bottom", "conv5_5")
+    code, out, err = run(
+        "generate",
+        "--height",
+        "46",
+        "--width",
+        "46",
+        "--channel",
+        "128",
+        "--kernel-width",
+        "9",
+        "--bottom",
+        "conv5_5",
+    )
     assert code == 0
     golden = shared_path("golden", "SCNN.prototxt").read_text()
     assert parse_layers(out) == parse_layers(golden)
@@ -31,7 +42,9 @@ def test_generate_matches_published_module() -> None:
 
 def test_generate_to_file(tmp_path: Path) -> None:
     target = tmp_path / "m.prototxt"
-    code, out, _ = run("generate", "--height", "2", "--width", "3", "--channel", "4", "-o", str(target))
+    code, out, _ = run(
+        "generate", "--height", "2", "--width", "3", "--channel", "4", "-o", str(target)
+    )
     assert code == 0 and out == ""
     assert target.read_text().startswith("layer {\n")
 
@@ -39,8 +52,20 @@ def test_generate_to_file(tmp_path: Path) -> None:
 def test_insert_published_example(tmp_path: Path) -> None:
     target = tmp_path / "out.prototxt"
     src = shared_path("golden", "resnet101.prototxt")
-    code, out, err = run("insert", str(src), "--after", "conv5_5", "--height", "46",
-                         "--width", "46", "--channel", "128", "-o", str(target))
+    code, out, err = run(
+        "insert",
+        str(src),
+        "--after",
+        "conv5_5",
+        "--height",
+        "46",
+        "--width",
+        "46",
+        "--channel",
+        "128",
+        "-o",
+        str(target),
+    )
     assert code == 0, err
     assert out == ""
     golden = shared_path("golden", "resnet101_SCNN.prototxt").read_bytes()
@@ -51,8 +76,21 @@ def test_insert_published_example(tmp_path: Path) -> None:
 
 def test_insert_reads_stdin_and_writes_stdout() -> None:
     data = (DATA / "phases_inplace.prototxt").read_bytes()
-    code, out, _ = run("insert", "-", "--after", "conv1", "--height", "8", "--width", "10",
-                       "--channel", "4", "--kernel-width", "3", input=data)
+    code, out, _ = run(
+        "insert",
+        "-",
+        "--after",
+        "conv1",
+        "--height",
+        "8",
+        "--width",
+        "10",
+        "--channel",
+        "4",
+        "--kernel-width",
+        "3",
+        input=data,
+    )
     assert code == 0
     assert 'name: "Slice1"' in out
 
@@ -68,7 +106,7 @@ def test_insert_reads_stdin_and_writes_stdout() -> None:
     ],
 )
 def test_bad_generate_arguments(args: list[str], code: int, message: str) -> None:
-    status, out, err = run(*args)
+    status, _, err = run(*args)
     assert status == code
     assert message in err
     assert "Traceback" not in err
@@ -76,8 +114,19 @@ def test_bad_generate_arguments(args: list[str], code: int, message: str) -> Non
 
 def _bad_insert(tmp_path: Path, model: Path, *extra: str) -> tuple[int, str, Path]:
     target = tmp_path / "never.prototxt"
-    status, _, err = run("insert", str(model), "--height", "46", "--width", "46",
-                         "--channel", "128", "-o", str(target), *extra)
+    status, _, err = run(
+        "insert",
+        str(model),
+        "--height",
+        "46",
+        "--width",
+        "46",
+        "--channel",
+        "128",
+        "-o",
+        str(target),
+        *extra,
+    )
     return status, err, target
 
 
@@ -93,7 +142,11 @@ def test_syntax_error_location(tmp_path: Path) -> None:
     bad.write_text('layer {\n  name: "a"\n  top "x"\n}\n')
     status, err, target = _bad_insert(tmp_path, bad, "--after", "a")
     assert status == 1 and not target.exists()
-    assert _one_error_line(err) == f"scnn-surgery: error: {bad}:3:7: expected ':' or '{{' after field 'top', found string '\"x\"'"
+    assert (
+        _one_error_line(err)
+        == f"scnn-surgery: error: {bad}:3:7: expected ':' or '{{' after field 'top',"
+        " found string '\"x\"'"
+    )
 
 
 def test_unknown_after_lists_closest(tmp_path: Path) -> None:
@@ -129,8 +182,20 @@ def test_failed_insert_keeps_existing_output(tmp_path: Path) -> None:
     target = tmp_path / "keep.prototxt"
     target.write_text("precious")
     src = shared_path("golden", "resnet101.prototxt")
-    status, _, _ = run("insert", str(src), "--after", "nope", "--height", "46", "--width",
-                       "46", "--channel", "128", "-o", str(target))
+    status, _, _ = run(
+        "insert",
+        str(src),
+        "--after",
+        "nope",
+        "--height",
+        "46",
+        "--width",
+        "46",
+        "--channel",
+        "128",
+        "-o",
+        str(target),
+    )
     assert status == 1
     assert target.read_text() == "precious"
 
@@ -139,5 +204,106 @@ def test_python_dash_m_entry_point() -> None:
     import subprocess
     import sys
 
-    proc = subprocess.run([sys.executable, "-m", "scnn_surgery", "--help"], capture_output=True, text=True)
+    proc = subprocess.run(
+        [sys.executable, "-m", "scnn_surgery", "--help"], capture_output=True, text=True
+    )
     assert proc.returncode == 0 and "insert" in proc.stdout
+
+
+def test_insert_without_options_reproduces_the_golden_run(tmp_path: Path) -> None:
+    src = shared_path("golden", "resnet101.prototxt")
+    auto, explicit = tmp_path / "auto.prototxt", tmp_path / "explicit.prototxt"
+    code, _, err = run("insert", str(src), "-o", str(auto))
+    assert code == 0, err
+    assert "chose insertion point 'conv5_5' automatically" in err
+    assert "inferred 46x46x128" in err
+    run(
+        "insert",
+        str(src),
+        "--after",
+        "conv5_5",
+        "--height",
+        "46",
+        "--width",
+        "46",
+        "--channel",
+        "128",
+        "-o",
+        str(explicit),
+    )
+    assert auto.read_bytes() == explicit.read_bytes()
+
+
+def test_contradicting_height_is_refused_naming_the_inferred_value(tmp_path: Path) -> None:
+    target = tmp_path / "out.prototxt"
+    src = shared_path("golden", "resnet101.prototxt")
+    code, _, err = run(
+        "insert",
+        str(src),
+        "--after",
+        "conv5_5",
+        "--height",
+        "45",
+        "--width",
+        "46",
+        "--channel",
+        "128",
+        "-o",
+        str(target),
+    )
+    assert code == 1 and not target.exists()
+    assert "inferred height 46" in _one_error_line(err) and "--height 45" in err
+
+
+def test_phase_option_and_disagreeing_phases(tmp_path: Path) -> None:
+    src = str(DATA / "two_crops.prototxt")
+    code, _, err = run("insert", src, "-o", str(tmp_path / "a.prototxt"))
+    assert code == 1 and "--phase" in _one_error_line(err)
+    code, out, err = run("insert", src, "--phase", "test")
+    assert code == 0, err
+    assert "inferred 20x20x16" in err and 'top: "SCNN"' in out
+
+
+def test_shape_option_unblocks_a_python_data_layer() -> None:
+    src = str(shared_path("zoo", "segmentation", "fcn32s_voc_train.prototxt"))
+    code, _, err = run("insert", src)
+    assert code == 1 and "--shape data=" in err
+    code, _, err = run(
+        "insert", src, "--shape", "data=1,3,500,500", "--shape", "label=1,1,500,500"
+    )
+    assert code == 0, err
+    assert "chose insertion point" in err
+
+
+def test_bad_shape_option_is_a_usage_error() -> None:
+    code, _, err = run("insert", str(DATA / "two_crops.prototxt"), "--shape", "data=1,x")
+    assert code == 2 and "BLOB=N,C,H,W" in err
+
+
+def test_reduce_channels_adds_a_1x1_conv_before_the_module() -> None:
+    src = str(shared_path("zoo", "deploy", "bvlc_alexnet_deploy.prototxt"))
+    code, out, err = run("insert", src, "--reduce-channels", "64")
+    assert code == 0, err
+    assert "DULR 6x6x64" in err
+    layers = parse_layers(out)
+    names = [x.name for x in layers]
+    reduce = layers[names.index("SCNN_reduce")]
+    assert list(reduce.bottom) == ["pool5"] and reduce.convolution_param.num_output == 64
+    assert reduce.convolution_param.kernel_size == [1]
+    assert names[names.index("SCNN_reduce") + 1] == "SCNN_reduce/relu"
+    assert list(layers[names.index("Slice1")].bottom) == ["SCNN_reduce"]
+    assert list(layers[names.index("fc6")].bottom) == ["SCNN"]
+
+
+def test_large_channel_count_warns() -> None:
+    code, _, err = run("generate", "--height", "3", "--width", "3", "--channel", "512")
+    assert code == 0
+    assert "warning: 512 channels" in err and "128 fits and 512 is too much" in err
+
+
+def test_committed_example_output_is_current() -> None:
+    from .conftest import REPO_ROOT
+
+    code, out, err = run("insert", str(REPO_ROOT / "examples" / "scnn_lane_vgg16.prototxt"))
+    assert code == 0, err
+    assert out == (REPO_ROOT / "examples" / "scnn_lane_vgg16_SCNN.prototxt").read_text()

@@ -19,9 +19,7 @@ def test_zoo_round_trip_is_byte_identical(path: Path) -> None:
     assert Document.from_bytes(data, str(path)).to_bytes() == data
 
 
-@pytest.mark.parametrize(
-    "name", ["resnet101.prototxt", "SCNN.prototxt", "resnet101_SCNN.prototxt"]
-)
+@pytest.mark.parametrize("name", ["resnet101.prototxt", "SCNN.prototxt", "resnet101_SCNN.prototxt"])
 def test_golden_round_trip_is_byte_identical(name: str) -> None:
     path = shared_path("golden", name)
     assert Document.load(path).to_bytes() == path.read_bytes()
@@ -46,8 +44,8 @@ LOSSLESS_FORMS = (
     "# leading comment\r\n"
     "name: 'single'  # trailing\r\n"
     "layer{\r\n"
-    "\tname: \"a\"\ttype: \"Input\"\r\n"
-    "\ttop: \"a\"\r\n"
+    '\tname: "a"\ttype: "Input"\r\n'
+    '\ttop: "a"\r\n'
     "\tinput_param: { shape: { dim: [1, 3, 4, 4] } }\r\n"
     "\tfork_only_field < nested: 1.5e-3 ; other: -inf >\r\n"
     "}\r\n"
@@ -83,9 +81,9 @@ def test_adjacent_strings_concatenate_and_escapes_decode() -> None:
 @pytest.mark.parametrize(
     ("text", "line", "col", "what"),
     [
-        ("layer {\n  name: \"a\"\n", 3, 1, "missing '}' for the '{' at 1:7"),
-        ("layer {\n  name \"a\"\n}\n", 2, 8, "expected ':' or '{' after field 'name'"),
-        ("name: \"unterminated\n", 1, 7, "unterminated string"),
+        ('layer {\n  name: "a"\n', 3, 1, "missing '}' for the '{' at 1:7"),
+        ('layer {\n  name "a"\n}\n', 2, 8, "expected ':' or '{' after field 'name'"),
+        ('name: "unterminated\n', 1, 7, "unterminated string"),
         ("layer { 3: 4 }", 1, 9, "expected a field name"),
         ("a: @", 1, 4, "unexpected character '@'"),
         ("a: [1, 2", 1, 9, "missing ']'"),
@@ -116,7 +114,9 @@ def test_edits_change_only_their_spans() -> None:
     layer = doc.root.message("layer")
     assert layer is not None
     scalar = layer.scalars("bottom")[0]
-    edited = doc.edited([Edit(scalar.start, scalar.end, "'y'"), Edit(len(text), len(text), "z: 1\n")])
+    edited = doc.edited(
+        [Edit(scalar.start, scalar.end, "'y'"), Edit(len(text), len(text), "z: 1\n")]
+    )
     assert edited.text == "layer {\n  bottom: 'y'  # keep\n}\nz: 1\n"
     with pytest.raises(ValueError, match="overlapping"):
         doc.edited([Edit(0, 5, ""), Edit(3, 4, "")])

@@ -1,8 +1,8 @@
 from __future__ import annotations
 
-from scnn_surgery.graph import BlobVersion, NetState, build_graph, build_graphs, layer_included
-from scnn_surgery.net import StateRule, load_net, Net
 from scnn_surgery.document import Document
+from scnn_surgery.graph import BlobVersion, NetState, build_graph, build_graphs, layer_included
+from scnn_surgery.net import Net, StateRule, load_net
 
 from .conftest import DATA, shared_path
 
@@ -15,7 +15,15 @@ def test_phase_filtering_gives_each_phase_its_view() -> None:
     net = _net()
     train, test = build_graphs(net)
     assert train.state.phase == "TRAIN" and test.state.phase == "TEST"
-    assert [x.name for x in train.layers] == ["data", "conv1", "peek", "relu1", "drop1", "score", "loss"]
+    assert [x.name for x in train.layers] == [
+        "data",
+        "conv1",
+        "peek",
+        "relu1",
+        "drop1",
+        "score",
+        "loss",
+    ]
     assert [x.name for x in test.layers] == ["data", "conv1", "peek", "relu1", "score", "aux"]
     assert not train.problems and not test.problems
 

@@ -42,7 +42,9 @@ def test_v0_layers_read_inner_layer() -> None:
 def test_top_level_inputs_with_input_dim_and_input_shape() -> None:
     psp = load_net(str(shared_path("golden", "resnet101.prototxt")))
     assert [(i.name, i.dims) for i in psp.inputs] == [("data", (1, 3, 361, 361))]
-    frcnn = load_net(str(shared_path("zoo", "detection", "faster_rcnn_vgg16_voc_end2end_test.prototxt")))
+    frcnn = load_net(
+        str(shared_path("zoo", "detection", "faster_rcnn_vgg16_voc_end2end_test.prototxt"))
+    )
     assert [(i.name, i.dims) for i in frcnn.inputs] == [
         ("data", (1, 3, 224, 224)),
         ("im_info", (1, 3)),

@@ -41,7 +41,9 @@ def test_published_example_is_reproduced() -> None:
 
 
 def test_generate_equals_published_module() -> None:
-    text = ss.generate(ScnnSpec(height=46, width=46, channels=128, kernel_width=9, bottom="conv5_5"))
+    text = ss.generate(
+        ScnnSpec(height=46, width=46, channels=128, kernel_width=9, bottom="conv5_5")
+    )
     assert parse_layers(text) == parse_layers(_golden("SCNN.prototxt").decode())
 
 
@@ -56,7 +58,9 @@ def test_input_document_is_not_modified() -> None:
 
 def test_insert_in_every_phase_rewires_final_version_consumers() -> None:
     net = ss.load(DATA / "phases_inplace.prototxt")
-    result = ss.insert(net, ss.InsertOptions(after="conv1", height=8, width=10, channels=4, kernel_width=3))
+    result = ss.insert(
+        net, ss.InsertOptions(after="conv1", height=8, width=10, channels=4, kernel_width=3)
+    )
     text = result.net.document.text
     assert "bottom: 'SCNN'" in text  # score kept its single quotes
     aux = next(x for x in result.net.layers if x.name == "aux")
@@ -71,7 +75,10 @@ def test_new_layers_follow_file_indentation_and_newlines(tmp_path: Path) -> None
     crlf_tabs = src.replace("\n  ", "\n\t").replace("\n", "\r\n")
     path = tmp_path / "tabs.prototxt"
     path.write_bytes(crlf_tabs.encode())
-    result = ss.insert(ss.load(path), ss.InsertOptions(after="conv1", height=8, width=10, channels=4, kernel_width=3))
+    result = ss.insert(
+        ss.load(path),
+        ss.InsertOptions(after="conv1", height=8, width=10, channels=4, kernel_width=3),
+    )
     text = result.net.document.text
     assert "\n" not in text.replace("\r\n", "")
     assert '\r\n\tname: "Slice1"\r\n' in text
@@ -79,7 +86,10 @@ def test_new_layers_follow_file_indentation_and_newlines(tmp_path: Path) -> None
 
 def test_name_collision_gets_a_prefix() -> None:
     text = (DATA / "phases_inplace.prototxt").read_text().replace('name: "aux"', 'name: "Concat1"')
-    result = ss.insert(ss.loads(text), ss.InsertOptions(after="conv1", height=8, width=10, channels=4, kernel_width=3))
+    result = ss.insert(
+        ss.loads(text),
+        ss.InsertOptions(after="conv1", height=8, width=10, channels=4, kernel_width=3),
+    )
     assert result.spec.prefix == "scnn1_"
     assert result.output == "scnn1_SCNN"
     assert any("Concat1" in n and "scnn1_" in n for n in result.notes)

@@ -2,35 +2,71 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
 
+from ..errors import UsageError
 from ..scnn import module_cost
-from ..surgery import InsertOptions, insert, load
-from .options import module_options, output_option
+from ..surgery import insert, load
+from ..weights import stage_insert_weights
+from .options import build_insert_options, insert_options, output_option
 from .output import emit, note, report_cost
 
 
 @click.command("insert")
 @click.argument("model", type=click.Path(dir_okay=False, allow_dash=True))
-@click.option("--after", default=None, help="Layer or blob after which the module goes.")
-@module_options(sizes_required=False)
+@insert_options()
 @output_option()
+@click.option(
+    "--weights",
+    type=click.Path(exists=True, dir_okay=False),
+    default=None,
+    help="MODEL's .caffemodel; every layer keeps its blobs (needs --weights-out).",
+)
+@click.option(
+    "--weights-out",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Write the new net's .caffemodel here; the module comes from its fillers.",
+)
+@click.option(
+    "--seed", type=int, default=0, show_default=True, help="Seed for the values drawn from fillers."
+)
 def command(
-    model: str, after: str | None, height: int | None, width: int | None,
-    channels: int | None, kernel_width: int, directions: str, prefix: str | None,
-    top: str | None, init_std: float | None, share_weights: bool, lr_mult: float,
+    model: str,
     output: str | None,
+    weights: str | None,
+    weights_out: str | None,
+    seed: int,
+    **params: Any,
 ) -> None:
     """Insert an SCNN module into MODEL (a prototxt; '-' reads stdin)."""
+    if weights is not None and weights_out is None:
+        raise UsageError("--weights needs --weights-out, the caffemodel to write")
+    if weights_out is not None and weights_out in ("-", output, model):
+        raise UsageError("--weights-out must be a file other than the prototxts")
     net = load(model)
-    options = InsertOptions(
-        after=after, height=height, width=width, channels=channels, kernel_width=kernel_width,
-        directions=directions, prefix=prefix, top=top, init_std=init_std,
-        share_weights=share_weights, lr_mult=lr_mult,
-    )
+    options = build_insert_options(params)
     result = insert(net, options)
     for message in result.notes:
         note(message)
     note(f"inserted at {result.point.describe()}")
-    emit(result.net.document.to_bytes(), output)
+    staged = None
+    if weights_out is not None:
+        added = result.net.layer_names - net.layer_names
+        staged, weight_notes = stage_insert_weights(
+            result.net, added, result.spec, weights, weights_out, seed, options.shapes
+        )
+        for message in weight_notes:
+            note(message)
+    try:
+        emit(result.net.document.to_bytes(), output)
+    except BaseException:
+        if staged is not None:
+            staged.discard()
+        raise
+    if staged is not None:
+        staged.commit()
+        note(f"wrote weights to {weights_out}")
     report_cost(result.spec, module_cost(result.spec))

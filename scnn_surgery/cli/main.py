@@ -32,9 +32,9 @@ def cli() -> None:
 
 
 def _register() -> None:
-    from . import generate, insert
+    from . import batch, check, diff, draw, generate, insert, inspect
 
-    for module in (generate, insert):
+    for module in (generate, insert, inspect, check, diff, draw, batch):
         cli.add_command(module.command)
 
 

@@ -110,9 +110,7 @@ def find_insertion_point(net: Net, graphs: Sequence[LayerGraph], name: str) -> I
     after = chain[-1] if chain else None
     if input_based and after is None and not net.layers:
         raise SurgeryError(f"{net.source}: the net has no layers")
-    point = InsertionPoint(
-        blob, after, tuple(sorted(consumers.values(), key=_consumer_key)), chain
-    )
+    point = InsertionPoint(blob, after, tuple(sorted(consumers.values(), key=_consumer_key)), chain)
     _refuse_early_consumers(net, point)
     return point
 

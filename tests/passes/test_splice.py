@@ -24,7 +24,9 @@ def test_block_goes_after_the_line_and_rewire_keeps_quotes() -> None:
     doc = net.document
     offset = insertion_offset(doc, point, net.layers[0].block.start)
     assert doc.text[offset:].startswith("layer { name: 'c'")
-    new = doc.edited([insert_text_edit(doc, offset, "#new\r\n"), *rewire_edits(point.consumers, "z")])
+    new = doc.edited(
+        [insert_text_edit(doc, offset, "#new\r\n"), *rewire_edits(point.consumers, "z")]
+    )
     assert new.text == NET.replace("layer { name: 'c'", "#new\r\nlayer { name: 'c'").replace(
         "bottom: 'x' top: 'y'", "bottom: 'z' top: 'y'"
     )

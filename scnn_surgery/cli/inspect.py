@@ -1,0 +1,82 @@
+"""``scnn-surgery inspect``: one row per layer with shapes, parameters and MACs."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import click
+
+from ..inspect import InspectReport, inspect_net
+from ..shapes import format_shape
+from ..surgery import load
+from .options import shape_options
+
+
+def _count(value: int | None) -> str:
+    return "?" if value is None else f"{value:,}"
+
+
+def _table(report: InspectReport) -> list[str]:
+    header = ("layer", "type", "bottoms -> tops", "output shape", "params", "MACs")
+    rows = [
+        (
+            r.name,
+            r.type,
+            f"{', '.join(r.bottoms)} -> {', '.join(r.tops)}",
+            " ".join(format_shape(s) for s in r.shapes),
+            _count(r.params),
+            _count(r.macs),
+        )
+        for r in report.rows
+    ]
+    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
+    widths[2] = min(widths[2], 60)
+
+    def line(row: tuple[str, ...]) -> str:
+        cells = [
+            cell.ljust(w) if i < 4 else cell.rjust(w)
+            for i, (cell, w) in enumerate(zip(row, widths, strict=True))
+        ]
+        return "  ".join(cells).rstrip()
+
+    return [line(header), line(tuple("-" * w for w in widths)), *(line(r) for r in rows)]
+
+
+def _summary(report: InspectReport) -> list[str]:
+    lines = [
+        "",
+        f"{len(report.rows)} layers ({report.net.format}, phase {report.phase}):"
+        f" {_count(report.total_params)} parameters, {_count(report.total_macs)} MACs",
+    ]
+    for module in report.modules:
+        lines.append(f"existing {module.describe()}")
+    for message in report.stopped:
+        lines.append(f"shape inference stopped: {message}")
+    for message in report.errors:
+        lines.append(f"error: {message}")
+    if report.suggestion is not None:
+        lines.append(f"suggested insertion point: {report.suggestion} ({report.suggestion_reason})")
+    else:
+        lines.append(f"no insertion point suggested: {report.suggestion_reason}")
+    return lines
+
+
+@click.command("inspect")
+@click.argument("model", type=click.Path(dir_okay=False, allow_dash=True))
+@shape_options()
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON object instead of a table.")
+def command(
+    model: str,
+    shapes: tuple[tuple[str, tuple[int, ...]], ...],
+    phase: str | None,
+    as_json: bool,
+    **_: Any,
+) -> None:
+    """Show every layer of MODEL with its output shapes, parameters and MACs."""
+    report = inspect_net(load(model), phase, dict(shapes))
+    if as_json:
+        click.echo(json.dumps(report.to_json(), indent=2))
+        return
+    for text in [*_table(report), *_summary(report)]:
+        click.echo(text)

@@ -1,0 +1,155 @@
+"""What a net is, layer by layer: shapes, parameters, MACs, modules, and where SCNN would go."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from .compare import ModuleSummary, find_modules, summarise_module
+from .errors import SurgeryError
+from .graph import LayerGraph, NetState, build_graph, build_graphs
+from .net import Layer, Net
+from .passes.autopoint import choose_blob
+from .passes.upgrade import net_for_reading
+from .shapes import MaybeShape, ShapeResult, infer_shapes
+
+
+@dataclass(frozen=True)
+class LayerRow:
+    name: str
+    type: str
+    bottoms: tuple[str, ...]
+    tops: tuple[str, ...]
+    shapes: tuple[MaybeShape, ...]
+    params: int | None
+    macs: int | None
+    line: int
+
+
+@dataclass
+class InspectReport:
+    net: Net
+    phase: str
+    rows: list[LayerRow]
+    blobs: dict[str, MaybeShape]
+    modules: list[ModuleSummary]
+    suggestion: str | None
+    suggestion_reason: str
+    stopped: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+    @property
+    def total_params(self) -> int | None:
+        return _total(r.params for r in self.rows)
+
+    @property
+    def total_macs(self) -> int | None:
+        return _total(r.macs for r in self.rows)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "source": self.net.source,
+            "format": self.net.format,
+            "phase": self.phase,
+            "layers": [
+                {
+                    "name": r.name,
+                    "type": r.type,
+                    "bottom": list(r.bottoms),
+                    "top": list(r.tops),
+                    "shapes": [_shape_json(s) for s in r.shapes],
+                    "params": r.params,
+                    "macs": r.macs,
+                    "line": r.line,
+                }
+                for r in self.rows
+            ],
+            "blobs": {name: _shape_json(s) for name, s in self.blobs.items()},
+            "totals": {"params": self.total_params, "macs": self.total_macs},
+            "modules": [m.to_dict() for m in self.modules],
+            "suggested_insertion_point": self.suggestion,
+            "suggestion_reason": self.suggestion_reason,
+            "stopped": self.stopped,
+            "errors": self.errors,
+        }
+
+
+def _total(values: Any) -> int | None:
+    total = 0
+    for v in values:
+        if v is None:
+            return None
+        total += v
+    return total
+
+
+def _shape_json(shape: MaybeShape) -> list[int | None] | None:
+    return None if shape is None else list(shape)
+
+
+def _rows(net: Net, result: ShapeResult) -> list[LayerRow]:
+    rows = []
+    for layer in result.graph.layers:
+        line, _ = net.document.line_col(layer.block.start)
+        cost = result.cost(layer)
+        rows.append(
+            LayerRow(
+                name=layer.name,
+                type=layer.type,
+                bottoms=tuple(layer.bottoms),
+                tops=tuple(layer.tops),
+                shapes=tuple(result.layer_outputs(layer)),
+                params=cost.params,
+                macs=cost.macs,
+                line=line,
+            )
+        )
+    return rows
+
+
+def _with_measured_sizes(
+    module: ModuleSummary, result: ShapeResult, graph: LayerGraph, first: Layer
+) -> ModuleSummary:
+    """Fill what the module's layout leaves open (W of a D/U-only module) from its input."""
+    version = graph.bottom_binding.get((first.index, 0))
+    shape = result.blob(version) if version is not None else None
+    if shape is None or len(shape) != 4:
+        return module
+    return replace(
+        module,
+        channels=module.channels if module.channels is not None else shape[1],
+        height=module.height if module.height is not None else shape[2],
+        width=module.width if module.width is not None else shape[3],
+    )
+
+
+def inspect_net(
+    net: Net, phase: str | None = None, overrides: Mapping[str, Sequence[int]] | None = None
+) -> InspectReport:
+    """Shapes and costs of every layer in one phase (TEST unless asked), plus modules."""
+    readable = net_for_reading(net)
+    state = NetState(phase or "TEST")
+    graph = build_graph(readable, state)
+    result = infer_shapes(readable, graph, overrides or {})
+    blobs = {name: result.shapes.get(version) for name, version in graph.latest.items()}
+    graphs = build_graphs(readable)
+    modules = [
+        _with_measured_sizes(summarise_module(m, layers, graphs), result, graph, layers[0])
+        for m, layers in find_modules(readable.layers)
+    ]
+    try:
+        suggestion, reason = choose_blob(readable, graph, result)
+    except SurgeryError as exc:
+        suggestion, reason = None, str(exc)
+    return InspectReport(
+        net=readable,
+        phase=state.phase,
+        rows=_rows(readable, result),
+        blobs=blobs,
+        modules=modules,
+        suggestion=suggestion,
+        suggestion_reason=reason,
+        stopped=[s.message for s in result.stopped],
+        errors=[e.message for e in result.errors] + [p.message for p in graph.problems],
+    )

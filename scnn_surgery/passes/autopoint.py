@@ -1,0 +1,276 @@
+"""Choose the insertion point when ``--after`` is omitted: the top hidden layer.
+
+For each net output, walk back to the nearest classifier (a Convolution,
+Deconvolution or InnerProduct), take its input, and follow that back until
+the blob is a spatial map (H, W >= 2).  One candidate is the answer.  With
+several heads, the answer is the deepest spatial blob every candidate is
+computed from (their lowest common ancestor).  When that is not unique, or
+is only the net's input, the choice is ambiguous and refused with the
+candidates listed, so the user can name one with ``--after``.
+
+Bottoms that only lend their shape (PriorBox's, Crop's and Interp's
+reference blob) are not followed: they carry no features to a head.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import networkx as nx
+
+from ..errors import SurgeryError
+from ..graph import BlobVersion, LayerGraph
+from ..net import Net
+from ..shapes import ShapeResult
+
+CLASSIFIER_TYPES = frozenset(
+    {
+        "Convolution",
+        "Deconvolution",
+        "InnerProduct",
+        "DepthwiseConvolution",
+        "ConvolutionDepthwise",
+    }
+)
+PREDICTION_TYPES = frozenset({"Softmax", "Sigmoid", "ArgMax"})
+# layer type -> indices of bottoms read for their shape only (None: every bottom)
+SHAPE_ONLY_BOTTOMS: dict[str, frozenset[int] | None] = {
+    "PriorBox": None,
+    "Crop": frozenset({1}),
+    "Interp": frozenset({1}),
+}
+
+
+def _feature_bottoms(layer_type: str, count: int) -> list[int]:
+    if layer_type not in SHAPE_ONLY_BOTTOMS:
+        return list(range(count))
+    skipped = SHAPE_ONLY_BOTTOMS[layer_type]
+    return [] if skipped is None else [i for i in range(count) if i not in skipped]
+
+
+@dataclass(frozen=True)
+class Candidate:
+    blob: BlobVersion
+    head: str  # the output it was found from
+    classifier: str  # the layer whose input it is (or leads to)
+
+
+def is_spatial(shape: Sequence[int | None] | None) -> bool:
+    return (
+        shape is not None
+        and len(shape) == 4
+        and shape[2] is not None
+        and shape[3] is not None
+        and shape[2] >= 2
+        and shape[3] >= 2
+    )
+
+
+def _classifier_inputs(graph: LayerGraph, output: BlobVersion) -> list[tuple[BlobVersion, str]]:
+    """The inputs of the nearest classifiers above ``output``, searching breadth-first."""
+    found: list[tuple[BlobVersion, str]] = []
+    seen: set[BlobVersion] = set()
+    frontier = [output]
+    while frontier:
+        version = frontier.pop(0)
+        if version in seen:
+            continue
+        seen.add(version)
+        node = graph.producer.get(version)
+        if node is None or node < 0:
+            continue
+        layer = graph.layer(node)
+        bottoms = [graph.bottom_binding.get((layer.index, i)) for i in range(len(layer.bottoms))]
+        if layer.type in CLASSIFIER_TYPES and bottoms and bottoms[0] is not None:
+            found.append((bottoms[0], layer.name))
+            continue
+        for i in _feature_bottoms(layer.type, len(bottoms)):
+            bottom = bottoms[i]
+            if bottom is not None:
+                frontier.append(bottom)
+    return found
+
+
+def _known(shape: Sequence[int | None] | None) -> bool:
+    """Known apart from the batch, which SCNN does not care about (ROIs leave it open)."""
+    return shape is not None and all(d is not None for d in shape[1:])
+
+
+def _walk_to_spatial(
+    graph: LayerGraph, shapes: ShapeResult, version: BlobVersion
+) -> tuple[BlobVersion | None, BlobVersion | None]:
+    """Follow first bottoms back from ``version`` until the blob is a spatial map.
+
+    Only known, non-spatial shapes (a 4096-vector, a 1x1 pooled map) are walked
+    through; an unknown shape stops the walk, because what lies above it is not
+    known to be the map the classifier sees.  The second value is the blob of
+    unknown shape the walk stopped at, if any.
+    """
+    current: BlobVersion | None = version
+    while current is not None and not is_spatial(shapes.blob(current)):
+        if not _known(shapes.blob(current)):
+            return None, current
+        node = graph.producer.get(current)
+        if node is None or node < 0:
+            return None, None
+        current = graph.bottom_binding.get((node, 0))
+    return current, None
+
+
+def _heads(graph: LayerGraph) -> list[tuple[str, BlobVersion]]:
+    """Where the net ends: unconsumed outputs, and the inputs of layers with no top
+    (a V1 loss without a top still gets one from Caffe, so it is a head too)."""
+    heads = [(v.name, v) for v in graph.outputs()]
+    for layer in graph.layers:
+        if not layer.tops and layer.type != "Silence":
+            for i in range(len(layer.bottoms)):
+                version = graph.bottom_binding.get((layer.index, i))
+                if version is not None:
+                    heads.append((layer.name, version))
+    return heads
+
+
+def _prediction_above(graph: LayerGraph, version: BlobVersion) -> BlobVersion | None:
+    """The Softmax/Sigmoid output a map is computed from, with no classifier between.
+
+    A branch that pools a probability map (SCNN's lane-existence head) is a head on
+    a head: its features are those of the classifier that made the probabilities.
+    """
+    current: BlobVersion | None = version
+    while current is not None:
+        node = graph.producer.get(current)
+        if node is None or node < 0:
+            return None
+        layer = graph.layer(node)
+        if layer.type in CLASSIFIER_TYPES:
+            return None
+        if layer.type in PREDICTION_TYPES:
+            return current
+        current = graph.bottom_binding.get((node, 0))
+    return None
+
+
+def find_candidates(graph: LayerGraph, shapes: ShapeResult) -> list[Candidate]:
+    candidates: list[Candidate] = []
+    seen: set[BlobVersion] = set()
+    pending = [(head, output) for head, output in _heads(graph)]
+    while pending:
+        head, output = pending.pop(0)
+        if output in seen:
+            continue
+        seen.add(output)
+        for version, classifier in _classifier_inputs(graph, output):
+            source, _ = _walk_to_spatial(graph, shapes, version)
+            if source is None:
+                continue
+            prediction = _prediction_above(graph, source)
+            if prediction is not None:
+                pending.append((head, prediction))
+            elif all(c.blob != source for c in candidates):
+                candidates.append(Candidate(source, head, classifier))
+    return candidates
+
+
+def _unknown_inputs(graph: LayerGraph, shapes: ShapeResult) -> list[str]:
+    """Classifier inputs whose shape inference could not tell, for the refusal message."""
+    names = []
+    for _, output in _heads(graph):
+        for version, _ in _classifier_inputs(graph, output):
+            _, unknown = _walk_to_spatial(graph, shapes, version)
+            if unknown is not None and unknown.name not in names:
+                names.append(unknown.name)
+    return names
+
+
+def _versions_by_producer(graph: LayerGraph) -> dict[int, list[BlobVersion]]:
+    by_node: dict[int, list[BlobVersion]] = {}
+    for version, node in graph.producer.items():
+        by_node.setdefault(node, []).append(version)
+    return by_node
+
+
+def _blob_ancestors(
+    graph: LayerGraph, by_node: dict[int, list[BlobVersion]], version: BlobVersion
+) -> set[BlobVersion]:
+    """Every blob version ``version`` is computed from, itself included."""
+    node = graph.producer[version]
+    ancestors = {version}
+    for anc in nx.ancestors(graph.graph, node):
+        ancestors.update(by_node.get(anc, ()))
+    return ancestors
+
+
+def _producer_position(graph: LayerGraph, version: BlobVersion) -> int:
+    return graph.producer[version]
+
+
+def _stop_hint(graph: LayerGraph, shapes: ShapeResult) -> str:
+    if shapes.stopped:
+        return f": {shapes.stopped[0].message}"
+    unknown = _unknown_inputs(graph, shapes)
+    if unknown:
+        sources = [
+            layer.name
+            for layer in graph.layers
+            if not layer.bottoms and any(not _known(s) for s in shapes.layer_outputs(layer))
+        ]
+        where = f" (layer '{sources[0]}' does not state its output size)" if sources else ""
+        return (
+            f": the shape of '{unknown[0]}' is unknown{where};"
+            f" give the input size with --shape BLOB=N,C,H,W"
+        )
+    return ""
+
+
+def _computed(graph: LayerGraph, version: BlobVersion) -> bool:
+    """Produced by a layer that reads something: not the net's input or a data layer."""
+    node = graph.producer[version]
+    return node >= 0 and bool(graph.layer(node).bottoms)
+
+
+def _lowest_common_ancestor(
+    graph: LayerGraph, shapes: ShapeResult, candidates: Sequence[Candidate]
+) -> BlobVersion | None:
+    """The deepest spatial blob every candidate derives from, if it is unique."""
+    by_node = _versions_by_producer(graph)
+    common: set[BlobVersion] | None = None
+    for c in candidates:
+        ancestors = _blob_ancestors(graph, by_node, c.blob)
+        common = ancestors if common is None else common & ancestors
+    spatial = [v for v in (common or set()) if _computed(graph, v) and is_spatial(shapes.blob(v))]
+    if not spatial:
+        return None
+    deepest = max(spatial, key=lambda v: (graph.producer[v], v.version))
+    if not set(spatial) <= _blob_ancestors(graph, by_node, deepest):
+        return None  # two branches are equally deep: no single shared blob
+    return deepest
+
+
+def choose_blob(net: Net, graph: LayerGraph, shapes: ShapeResult) -> tuple[str, str]:
+    """The blob name to insert after, and why it was chosen (one sentence)."""
+    candidates = find_candidates(graph, shapes)
+    if not candidates:
+        raise SurgeryError(
+            f"{net.source}: found no spatial feature map feeding a classifier"
+            f" (phase {graph.state.phase}){_stop_hint(graph, shapes)}"
+        )
+    if len(candidates) == 1:
+        c = candidates[0]
+        return c.blob.name, (
+            f"'{c.blob.name}' is the last spatial feature map feeding the classifier"
+            f" '{c.classifier}' of output '{c.head}'"
+        )
+    shared = _lowest_common_ancestor(graph, shapes, candidates)
+    listed = ", ".join(
+        f"{c.blob.name} (feeds {c.classifier} -> {c.head})"
+        for c in sorted(candidates, key=lambda c: _producer_position(graph, c.blob))
+    )
+    if shared is None:
+        raise SurgeryError(
+            f"{net.source}: the insertion point is ambiguous: the heads use different feature"
+            f" maps with no single deepest one in common: {listed}; choose one with --after"
+        )
+    return shared.name, (
+        f"'{shared.name}' is the deepest spatial feature map shared by every head: {listed}"
+    )
