@@ -1,0 +1,87 @@
+"""Batch throughput over ../shared/zoo, against a baseline measured in the same run.
+
+The baseline loads and writes every zoo file without surgery, in this process.
+The batch runs go through the engine that ``scnn-surgery batch`` uses, with 1 and
+2 worker processes and the command line's default options. So worker start-up
+and the transfer of results back to the parent are counted too. Every figure is
+the best of a few runs, each into a fresh output directory.
+"""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from functools import partial
+from pathlib import Path
+from typing import TypeVar
+
+from scnn_surgery.batch import (
+    BatchConfig,
+    BatchReport,
+    Outcome,
+    Source,
+    discover_sources,
+    plan_jobs,
+    run_batch,
+)
+from scnn_surgery.errors import SurgeryError
+from scnn_surgery.surgery import InsertOptions, load, write_bytes_atomic
+
+T = TypeVar("T")
+ROOT = Path(__file__).resolve().parent.parent
+ZOO = ROOT.parent / "shared" / "zoo"
+REPEAT = 2  # each batch run over the zoo takes seconds; the best of two is steady enough
+JOBS = (1, 2)
+
+
+def best_time(run: Callable[[Path], T], repeat: int = REPEAT) -> tuple[float, T]:
+    """The fastest of ``repeat`` runs, and what the last one returned."""
+    times = []
+    for _ in range(repeat):
+        with tempfile.TemporaryDirectory(prefix="scnn-bench-") as out:
+            start = time.perf_counter()
+            result = run(Path(out))
+            times.append(time.perf_counter() - start)
+    return min(times), result
+
+
+def load_and_write(sources: Sequence[Source], out: Path) -> None:
+    for source in sources:
+        try:
+            data = load(source.path).document.to_bytes()
+        except SurgeryError:  # unparsable (a template): batch refuses it at the same point
+            continue
+        target = out.joinpath(*source.relative.parts)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        write_bytes_atomic(target, data)
+
+
+def batch(sources: Sequence[Source], out: Path, jobs: int) -> list[Outcome]:
+    return run_batch(plan_jobs(sources, out, InsertOptions(), BatchConfig()), jobs)
+
+
+def main() -> int:
+    if not ZOO.exists():
+        print(f"skipping the batch benchmark: {ZOO} is absent", file=sys.stderr)
+        return 0
+    sources = discover_sources([str(ZOO)])
+    rows = [("load+write, no surgery", best_time(lambda out: load_and_write(sources, out))[0])]
+    outcomes: list[Outcome] = []
+    for jobs in JOBS:
+        seconds, outcomes = best_time(partial(batch, sources, jobs=jobs))
+        rows.append((f"batch --jobs {jobs}", seconds))
+    counts = BatchReport(tuple(outcomes), JOBS[-1], 0.0).counts()
+    tally = ", ".join(f"{n} {status}" for status, n in counts.items())
+    print(f"batch over {ZOO}: {len(sources)} models ({tally}; default options)")
+    baseline = rows[0][1]
+    print(f"{'run':28} {'seconds':>9} {'models/s':>10} {'x baseline time':>16}")
+    for name, seconds in rows:
+        print(f"{name:28} {seconds:9.3f} {len(sources) / seconds:10.1f} {seconds / baseline:16.2f}")
+    print(f"--jobs 2 speed-up over --jobs 1: {rows[1][1] / rows[2][1]:.2f}x")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,750 @@
+"""Convert many nets at once: find the sources, resolve each model's options, run the
+conversions in worker processes, and report what became of every model.
+
+Workers only compute. Each sends the new text back to the parent, and the parent
+alone writes outputs, atomically. So a worker that crashes, or is killed on Ctrl-C,
+cannot leave a half-written or temporary file behind. A worker converts one model
+at a time, so when one dies the model that killed it is known exactly.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import glob
+import io
+import json
+import math
+import multiprocessing
+import os
+import re
+import signal
+import sys
+import time
+import traceback
+from collections import deque
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from multiprocessing.connection import Connection, wait
+from multiprocessing.context import DefaultContext
+from pathlib import Path, PurePosixPath
+from typing import Any, Literal
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+from .errors import SurgeryError, UsageError
+from .scnn import ScnnSpecError
+from .surgery import InsertOptions, insert, load, write_bytes_atomic
+
+MODEL_SUFFIX = ".prototxt"
+_GLOB_MAGIC = re.compile(r"[*?[]")
+
+# Test-only hooks, read in the worker: a model whose source path contains the
+# value makes its worker die (as if segfaulted or OOM-killed), or hang until killed.
+CRASH_HOOK = "SCNN_SURGERY_TEST_CRASH"
+HANG_HOOK = "SCNN_SURGERY_TEST_HANG"
+
+
+# --- sources ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Source:
+    """One model: where it is, and its path under the output directory."""
+
+    path: Path
+    relative: PurePosixPath
+
+
+def discover_sources(specs: Sequence[str], exclude: Path | None = None) -> list[Source]:
+    """Expand files, directories (every ``*.prototxt`` below) and globs, in a stable order.
+
+    A file reached twice is converted once. Directory and glob expansion skip files
+    under ``exclude`` (the output directory), so an earlier run's outputs are never
+    taken for sources.
+    """
+    excluded = exclude.resolve() if exclude is not None else None
+    found: list[Source] = []
+    seen: set[Path] = set()
+    for spec in specs:
+        for source in _expand(spec, excluded):
+            key = source.path.resolve()
+            if key not in seen:
+                seen.add(key)
+                found.append(source)
+    return found
+
+
+def _expand(spec: str, excluded: Path | None) -> list[Source]:
+    path = Path(spec)
+    if path.is_file():
+        return [Source(path, PurePosixPath(path.name))]
+    if path.is_dir():
+        found = _models_under(path, path, excluded)
+        if not found:
+            raise UsageError(f"{spec}: no {MODEL_SUFFIX} file in this directory")
+        return found
+    if not _GLOB_MAGIC.search(spec):
+        raise UsageError(f"{spec}: no such file or directory")
+    found = _glob_sources(spec, excluded)
+    if not found:
+        raise UsageError(f"{spec}: matches no file")
+    return found
+
+
+def _glob_sources(pattern: str, excluded: Path | None) -> list[Source]:
+    """A glob's matching files as named, and the models under its matching directories."""
+    root = glob_root(pattern)
+    found: list[Source] = []
+    for match in sorted(glob.glob(pattern, recursive=True)):
+        path = Path(match)
+        if path.is_dir():
+            found.extend(_models_under(path, root, excluded))
+        elif path.is_file() and not _is_under(path, excluded):
+            found.append(Source(path, _relative(path, root)))
+    return found
+
+
+def glob_root(pattern: str) -> Path:
+    """The part of a glob before its first wildcard: outputs mirror the tree below it."""
+    fixed: list[str] = []
+    for part in Path(pattern).parts[:-1]:  # the last part names files, never the root
+        if _GLOB_MAGIC.search(part):
+            break
+        fixed.append(part)
+    return Path(*fixed) if fixed else Path(".")
+
+
+def _models_under(directory: Path, root: Path, excluded: Path | None) -> list[Source]:
+    return [
+        Source(path, _relative(path, root))
+        for path in sorted(directory.rglob(f"*{MODEL_SUFFIX}"))
+        if path.is_file() and not _is_under(path, excluded)
+    ]
+
+
+def _relative(path: Path, root: Path) -> PurePosixPath:
+    return PurePosixPath(path.relative_to(root).as_posix())
+
+
+def _is_under(path: Path, directory: Path | None) -> bool:
+    return directory is not None and path.resolve().is_relative_to(directory)
+
+
+# --- per-model settings ----------------------------------------------------------------
+
+
+def _text(value: object) -> str:
+    if not isinstance(value, str):
+        raise ValueError("must be a string")
+    return value
+
+
+def _name(value: object) -> str:
+    text = _text(value)
+    if not text:
+        raise ValueError("must not be empty")
+    return text
+
+
+def _positive_int(value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError("must be a positive integer")
+    return value
+
+
+def _odd_positive_int(value: object) -> int:
+    number = _positive_int(value)
+    if number % 2 == 0:
+        raise ValueError("must be odd")
+    return number
+
+
+def _number(value: object) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise ValueError("must be a finite number")
+    return float(value)
+
+
+def _positive_number(value: object) -> float:
+    number = _number(value)
+    if number <= 0:
+        raise ValueError("must be above 0")
+    return number
+
+
+def _non_negative_number(value: object) -> float:
+    number = _number(value)
+    if number < 0:
+        raise ValueError("must be at least 0")
+    return number
+
+
+def _boolean(value: object) -> bool:
+    if not isinstance(value, bool):
+        raise ValueError("must be true or false")
+    return value
+
+
+def _directions(value: object) -> str:
+    text = _text(value).upper()
+    if not text or "".join(d for d in "DULR" if d in text) != text:
+        raise ValueError("must be a non-empty subset of D, U, L, R in that order")
+    return text
+
+
+def _shapes(value: object) -> dict[str, tuple[int, ...]]:
+    if not isinstance(value, dict):
+        raise ValueError("must be a table of blob = [N, C, H, W]")
+    shapes: dict[str, tuple[int, ...]] = {}
+    for blob, dims in value.items():
+        if not isinstance(dims, list) or not dims:
+            raise ValueError(f"'{blob}' must be a list of dimensions")
+        try:
+            shapes[blob] = tuple(_positive_int(dim) for dim in dims)
+        except ValueError:
+            raise ValueError(f"'{blob}' dimensions must be positive integers") from None
+    return shapes
+
+
+@dataclass(frozen=True)
+class ConfigKey:
+    """A config setting: the :class:`InsertOptions` field it sets and how to check it."""
+
+    option: str
+    convert: Callable[[object], object]
+
+
+# A new insert option is one line here (and dashes in keys work too: kernel-width).
+CONFIG_KEYS: Mapping[str, ConfigKey] = {
+    "after": ConfigKey("after", _name),
+    "height": ConfigKey("height", _positive_int),
+    "width": ConfigKey("width", _positive_int),
+    "channels": ConfigKey("channels", _positive_int),
+    "channel": ConfigKey("channels", _positive_int),
+    "kernel_width": ConfigKey("kernel_width", _odd_positive_int),
+    "directions": ConfigKey("directions", _directions),
+    "prefix": ConfigKey("prefix", _text),
+    "top": ConfigKey("top", _name),
+    "init_std": ConfigKey("init_std", _positive_number),
+    "share_weights": ConfigKey("share_weights", _boolean),
+    "lr_mult": ConfigKey("lr_mult", _non_negative_number),
+    "phase": ConfigKey("phase", _name),
+    "shapes": ConfigKey("shapes", _shapes),
+    "upgrade": ConfigKey("upgrade", _boolean),
+}
+
+
+def pattern_regex(pattern: str) -> re.Pattern[str]:
+    """A path glob: ``*``, ``?`` and ``[...]`` stay within one path segment; ``**`` spans any."""
+    pieces: list[str] = []
+    segments = pattern.strip("/").split("/")
+    for index, segment in enumerate(segments):
+        last = index == len(segments) - 1
+        if segment == "**":
+            pieces.append(".*" if last else "(?:[^/]+/)*")
+        else:
+            pieces.append(_segment_regex(segment) + ("" if last else "/"))
+    return re.compile("".join(pieces))
+
+
+def _segment_regex(segment: str) -> str:
+    out: list[str] = []
+    i = 0
+    while i < len(segment):
+        char = segment[i]
+        if char == "*":
+            out.append("[^/]*")
+        elif char == "?":
+            out.append("[^/]")
+        elif char == "[" and (end := segment.find("]", i + 2)) != -1:
+            body = segment[i + 1 : end]
+            negate = body.startswith("!")
+            body = re.sub(r"([\\^])", r"\\\1", body[1:] if negate else body)
+            out.append(f"[{'^' if negate else ''}{body}]")
+            i = end
+        else:
+            out.append(re.escape(char))
+        i += 1
+    return "".join(out)
+
+
+@dataclass(frozen=True)
+class ConfigRule:
+    """One ``[models."PATTERN"]`` table: settings for the models whose path matches."""
+
+    pattern: str
+    settings: Mapping[str, Any]
+    regex: re.Pattern[str] = field(compare=False, repr=False)
+
+    def matches(self, relative: PurePosixPath) -> bool:
+        return self.regex.fullmatch(relative.as_posix()) is not None
+
+
+@dataclass(frozen=True)
+class BatchConfig:
+    rules: tuple[ConfigRule, ...] = ()
+
+
+def load_config(path: Path) -> BatchConfig:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UsageError(f"{path}: cannot read the config: {exc}") from None
+    return parse_config(text, str(path))
+
+
+def parse_config(text: str, source: str = "<config>") -> BatchConfig:
+    """Parse and check a TOML config; any mistake is a :class:`UsageError` naming it."""
+    try:
+        document = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise UsageError(f"{source}: invalid TOML: {exc}") from None
+    for key in document:
+        if key != "models":
+            raise UsageError(
+                f"{source}: unknown top-level key '{key}'; settings go in"
+                ' [models."PATH-OR-GLOB"] tables'
+            )
+    models = document.get("models", {})
+    if not isinstance(models, dict):
+        raise UsageError(f'{source}: models must be tables: [models."PATH-OR-GLOB"]')
+    rules = (_parse_rule(pattern, table, source) for pattern, table in models.items())
+    return BatchConfig(tuple(rules))
+
+
+def _parse_rule(pattern: str, table: object, source: str) -> ConfigRule:
+    where = f'{source}: [models."{pattern}"]'
+    cleaned = pattern.removeprefix("./")
+    if not cleaned.strip("/"):
+        raise UsageError(f"{where}: the pattern is empty")
+    if not isinstance(table, dict):
+        raise UsageError(f"{where}: must be a table of settings")
+    settings: dict[str, Any] = {}
+    for key, value in table.items():
+        spec = CONFIG_KEYS.get(key.replace("-", "_"))
+        if spec is None:
+            known = ", ".join(sorted(k for k in CONFIG_KEYS if k != "channel"))
+            raise UsageError(f"{where}: unknown setting '{key}' (known: {known})")
+        try:
+            settings[spec.option] = spec.convert(value)
+        except ValueError as exc:
+            raise UsageError(f"{where}: {key} {exc}") from None
+    return ConfigRule(cleaned, settings, pattern_regex(cleaned))
+
+
+def options_for(relative: PurePosixPath, base: InsertOptions, config: BatchConfig) -> InsertOptions:
+    """The command line's options, overridden by every matching rule in file order."""
+    settings: dict[str, Any] = {}
+    for rule in config.rules:
+        if rule.matches(relative):
+            settings.update(rule.settings)
+    return replace(base, **settings)
+
+
+def unused_patterns(config: BatchConfig, sources: Sequence[Source]) -> list[str]:
+    """Patterns that match no model: usually a typo worth a warning."""
+    return [
+        rule.pattern
+        for rule in config.rules
+        if not any(rule.matches(source.relative) for source in sources)
+    ]
+
+
+# --- jobs ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Job:
+    """One conversion; everything a worker needs, so it must pickle."""
+
+    source: str
+    output: str
+    options: InsertOptions
+
+
+def plan_jobs(
+    sources: Sequence[Source], output_dir: Path, base: InsertOptions, config: BatchConfig
+) -> list[Job]:
+    outputs = [output_dir.joinpath(*source.relative.parts) for source in sources]
+    _refuse_clashes(sources, outputs)
+    return [
+        Job(str(source.path), str(output), options_for(source.relative, base, config))
+        for source, output in zip(sources, outputs, strict=True)
+    ]
+
+
+def _refuse_clashes(sources: Sequence[Source], outputs: Sequence[Path]) -> None:
+    source_paths = {source.path.resolve() for source in sources}
+    claimed: dict[Path, Source] = {}
+    for source, output in zip(sources, outputs, strict=True):
+        key = output.resolve()
+        if key in source_paths:
+            raise UsageError(f"{output}: would overwrite a source; choose another output directory")
+        if key in claimed:
+            raise UsageError(
+                f"{claimed[key].path} and {source.path} would both be written to {output};"
+                " convert them in separate runs"
+            )
+        claimed[key] = source
+
+
+def default_jobs() -> int:
+    """The cores this process may use."""
+    if hasattr(os, "sched_getaffinity"):
+        return max(1, len(os.sched_getaffinity(0)))
+    return os.cpu_count() or 1
+
+
+# --- converting one model --------------------------------------------------------------
+
+Status = Literal["converted", "refused", "failed"]
+STATUSES: tuple[Status, ...] = ("converted", "refused", "failed")
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What became of one model. ``data`` carries the new text from worker to parent only."""
+
+    source: str
+    status: Status
+    output: str | None = None
+    reason: str | None = None
+    insertion_point: str | None = None
+    shape: tuple[int, int, int] | None = None  # channels, height, width of the module
+    data: bytes | None = field(default=None, repr=False, compare=False)
+
+    def record(self) -> dict[str, Any]:
+        shape = None
+        if self.shape is not None:
+            shape = dict(zip(("channels", "height", "width"), self.shape, strict=True))
+        return {
+            "source": self.source,
+            "status": self.status,
+            "output": self.output,
+            "reason": self.reason,
+            "insertion_point": self.insertion_point,
+            "shape": shape,
+        }
+
+
+def convert(job: Job) -> Outcome:
+    """Load, insert, and classify: a :class:`SurgeryError` is a refusal, anything else a failure."""
+    try:
+        result = insert(load(job.source), job.options)
+    except (SurgeryError, ScnnSpecError) as exc:
+        return Outcome(job.source, "refused", reason=str(exc))
+    except Exception as exc:  # a bug or an unforeseen input: report it, keep the batch going
+        return Outcome(job.source, "failed", reason=exception_summary(exc))
+    spec = result.spec
+    return Outcome(
+        job.source,
+        "converted",
+        output=job.output,
+        insertion_point=result.point.describe(),
+        shape=(spec.channels, spec.height, spec.width),
+        data=result.net.document.to_bytes(),
+    )
+
+
+def exception_summary(exc: BaseException) -> str:
+    """``Type: message (at file:line)``, the line being where it was raised."""
+    message = str(exc).strip().splitlines()
+    text = f"{type(exc).__name__}: {message[0]}" if message else type(exc).__name__
+    frames = traceback.extract_tb(exc.__traceback__)
+    if frames:
+        text += f" (at {Path(frames[-1].filename).name}:{frames[-1].lineno})"
+    return text
+
+
+def describe_exit(exitcode: int | None) -> str:
+    if exitcode is None:
+        return "vanished"
+    if exitcode < 0:
+        try:
+            return f"was killed by {signal.Signals(-exitcode).name}"
+        except ValueError:
+            return f"was killed by signal {-exitcode}"
+    return f"exited with status {exitcode}"
+
+
+def _run_test_hooks(source: str) -> None:
+    crash = os.environ.get(CRASH_HOOK)
+    if crash and crash in source:
+        if hasattr(signal, "SIGKILL"):
+            os.kill(os.getpid(), signal.SIGKILL)
+        os._exit(70)
+    hang = os.environ.get(HANG_HOOK)
+    if hang and hang in source:
+        while True:
+            time.sleep(3600)
+
+
+def _worker_main(conn: Connection[Outcome, Job | None], parent: int) -> None:
+    # Ctrl-C reaches the whole process group; the parent decides, and kills workers itself.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    while True:
+        # Sibling workers may hold our pipe's other end open, so a parent killed without
+        # cleaning up is noticed this way rather than by end-of-file.
+        while not conn.poll(1.0):
+            if os.getppid() != parent:
+                return
+        try:
+            job = conn.recv()
+        except EOFError:
+            return
+        if job is None:
+            return
+        _run_test_hooks(job.source)
+        conn.send(convert(job))
+
+
+# --- running many ----------------------------------------------------------------------
+
+NO_WORKER = "could not start a worker process"
+
+
+class _Worker:
+    """A worker process and the job it is converting, if any."""
+
+    def __init__(self, context: DefaultContext) -> None:
+        ours, theirs = context.Pipe()
+        self.process = context.Process(
+            target=_worker_main, args=(theirs, os.getpid()), daemon=True,
+            name="scnn-surgery-batch",
+        )
+        self.process.start()
+        theirs.close()  # else the parent never sees end-of-file when the worker dies
+        self.conn: Connection[Job | None, Outcome] = ours
+        self.task: tuple[int, Job] | None = None
+
+    def assign(self, index: int, job: Job) -> bool:
+        try:
+            self.conn.send(job)
+        except OSError:  # it died while idle
+            return False
+        self.task = (index, job)
+        return True
+
+    def finish(self) -> tuple[int, Outcome]:
+        """The outcome of the current job, once :func:`wait` said this worker is ready."""
+        assert self.task is not None
+        index, job = self.task
+        self.task = None
+        try:
+            if self.conn.poll():
+                return index, self.conn.recv()
+        except (EOFError, OSError):
+            pass
+        self.process.join()
+        died = describe_exit(self.process.exitcode)
+        reason = f"worker process {died} while converting this model"
+        return index, Outcome(job.source, "failed", reason=reason)
+
+    def stop(self) -> None:
+        with contextlib.suppress(OSError):
+            self.conn.send(None)
+        self.process.join()
+        self.conn.close()
+
+    def kill(self) -> None:
+        # Workers write nothing, so killing one mid-job cannot leave a partial file.
+        self.process.kill()
+        self.process.join()
+        self.conn.close()
+
+
+def run_batch(
+    jobs: Sequence[Job], workers: int, on_outcome: Callable[[Outcome], None] | None = None
+) -> list[Outcome]:
+    """Convert every job in ``workers`` processes, write the converted ones; outcomes in job order.
+
+    A model that raises, or whose worker dies, is "failed" and the others go on (a dead
+    worker is replaced). On KeyboardInterrupt the workers are killed and the interrupt
+    propagates; every output written by then is complete.
+    """
+    if not jobs:
+        return []
+    context = multiprocessing.get_context()
+    pending = deque(enumerate(jobs))
+    outcomes: dict[int, Outcome] = {}
+
+    def record(index: int, outcome: Outcome) -> None:
+        outcomes[index] = outcome
+        if on_outcome is not None:
+            on_outcome(outcome)
+
+    pool: list[_Worker] = []
+    try:
+        pool.extend(_Worker(context) for _ in range(max(1, min(workers, len(jobs)))))
+        while len(outcomes) < len(jobs):
+            for slot in range(len(pool)):
+                if pool[slot].task is None and pending:
+                    index, job = pending.popleft()
+                    if not _dispatch(pool, slot, index, job, context):
+                        record(index, Outcome(job.source, "failed", reason=NO_WORKER))
+            ready = _ready(pool)
+            for slot, worker in enumerate(pool):
+                if worker in ready:
+                    index, outcome = worker.finish()
+                    if not worker.process.is_alive():
+                        pool[slot] = _Worker(context)
+                    record(index, write_output(outcome))
+    except BaseException:
+        for worker in pool:
+            worker.kill()
+        raise
+    for worker in pool:
+        worker.stop()
+    return [outcomes[index] for index in range(len(jobs))]
+
+
+def _dispatch(
+    pool: list[_Worker], slot: int, index: int, job: Job, context: DefaultContext
+) -> bool:
+    """Hand ``job`` to the worker in ``slot``, replacing it once if it died while idle."""
+    if pool[slot].assign(index, job):
+        return True
+    pool[slot].kill()
+    pool[slot] = _Worker(context)
+    return pool[slot].assign(index, job)
+
+
+def _ready(pool: Sequence[_Worker]) -> set[_Worker]:
+    """Block until some busy worker has an answer or has died; those workers."""
+    busy = [worker for worker in pool if worker.task is not None]
+    if not busy:
+        return set()
+    owner: dict[object, _Worker] = {}
+    handles: list[Connection[Job | None, Outcome] | int] = []
+    for worker in busy:
+        owner[worker.conn] = owner[worker.process.sentinel] = worker
+        handles += [worker.conn, worker.process.sentinel]
+    return {owner[handle] for handle in wait(handles)}
+
+
+def write_output(outcome: Outcome) -> Outcome:
+    """Write a converted model's text (atomically, creating directories); drop the text."""
+    if outcome.status != "converted" or outcome.output is None or outcome.data is None:
+        return replace(outcome, data=None)
+    path = Path(outcome.output)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_bytes_atomic(path, outcome.data)
+    except OSError as exc:
+        reason = f"cannot write {path}: {exc.strerror or exc}"
+        return Outcome(outcome.source, "failed", reason=reason)
+    return replace(outcome, data=None)
+
+
+# --- reports ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class BatchReport:
+    outcomes: tuple[Outcome, ...]
+    workers: int
+    seconds: float
+
+    def counts(self) -> dict[Status, int]:
+        counts: dict[Status, int] = dict.fromkeys(STATUSES, 0)
+        for outcome in self.outcomes:
+            counts[outcome.status] += 1
+        return counts
+
+    @property
+    def all_converted(self) -> bool:
+        return all(outcome.status == "converted" for outcome in self.outcomes)
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "total": len(self.outcomes),
+            **{str(status): n for status, n in self.counts().items()},
+            "workers": self.workers,
+            "seconds": round(self.seconds, 3),
+        }
+
+    def describe(self) -> str:
+        counts = ", ".join(f"{n} {status}" for status, n in self.counts().items())
+        workers = "worker" if self.workers == 1 else "workers"
+        return (
+            f"{len(self.outcomes)} models: {counts}"
+            f" ({self.seconds:.1f} s, {self.workers} {workers})"
+        )
+
+
+REPORT_COLUMNS = ("source", "status", "output", "reason", "insertion_point", "shape")
+
+
+def shape_text(shape: tuple[int, int, int] | None) -> str:
+    """CxHxW, the module's feature map."""
+    return "x".join(str(n) for n in shape) if shape else ""
+
+
+def _text_row(outcome: Outcome) -> list[str]:
+    record = outcome.record()
+    record["shape"] = shape_text(outcome.shape)
+    return ["" if record[column] is None else str(record[column]) for column in REPORT_COLUMNS]
+
+
+def render_json(report: BatchReport) -> str:
+    document = {
+        "models": [outcome.record() for outcome in report.outcomes],
+        "summary": report.summary(),
+    }
+    return json.dumps(document, indent=2) + "\n"
+
+
+def render_csv(report: BatchReport) -> str:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(REPORT_COLUMNS)
+    writer.writerows(_text_row(outcome) for outcome in report.outcomes)
+    return buffer.getvalue()
+
+
+def _markdown_cell(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ")
+
+
+def render_markdown(report: BatchReport) -> str:
+    lines = [
+        "# scnn-surgery batch report",
+        "",
+        f"{report.describe()}.",
+        "",
+        "| " + " | ".join(column.replace("_", " ") for column in REPORT_COLUMNS) + " |",
+        "|" + "---|" * len(REPORT_COLUMNS),
+    ]
+    for outcome in report.outcomes:
+        lines.append("| " + " | ".join(_markdown_cell(cell) for cell in _text_row(outcome)) + " |")
+    return "\n".join(lines) + "\n"
+
+
+REPORT_FORMATS: Mapping[str, Callable[[BatchReport], str]] = {
+    ".json": render_json,
+    ".csv": render_csv,
+    ".md": render_markdown,
+    ".markdown": render_markdown,
+}
+
+
+def report_renderer(path: Path) -> Callable[[BatchReport], str]:
+    """The writer the file's extension asks for; others are a usage error."""
+    renderer = REPORT_FORMATS.get(path.suffix.lower())
+    if renderer is None:
+        known = ", ".join(REPORT_FORMATS)
+        raise UsageError(f"{path}: unknown report format '{path.suffix}' (use {known})")
+    return renderer
+
+
+def write_report(path: Path, report: BatchReport) -> None:
+    text = report_renderer(path)(report)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_bytes_atomic(path, text.encode("utf-8"))
+    except OSError as exc:
+        raise SurgeryError(f"{path}: cannot write the report: {exc.strerror or exc}") from None

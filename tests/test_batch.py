@@ -1,0 +1,382 @@
+"""The batch engine: sources, config, workers (crashes, interrupts) and report writers."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import multiprocessing
+from pathlib import Path, PurePosixPath
+
+import pytest
+
+import scnn_surgery.batch as batch
+from scnn_surgery.batch import (
+    CRASH_HOOK,
+    BatchConfig,
+    BatchReport,
+    Job,
+    Outcome,
+    Source,
+    convert,
+    describe_exit,
+    discover_sources,
+    exception_summary,
+    glob_root,
+    options_for,
+    parse_config,
+    pattern_regex,
+    plan_jobs,
+    render_csv,
+    render_json,
+    render_markdown,
+    report_renderer,
+    run_batch,
+    unused_patterns,
+    write_output,
+)
+from scnn_surgery.errors import UsageError
+from scnn_surgery.surgery import InsertOptions, insert, load
+
+from .conftest import DATA
+
+NET = DATA / "phases_inplace.prototxt"
+FITS = InsertOptions(after="conv1", height=8, width=10, channels=4, kernel_width=3)
+
+
+def make_tree(root: Path, *relatives: str) -> list[Path]:
+    paths = []
+    for relative in relatives:
+        path = root / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(NET.read_bytes())
+        paths.append(path)
+    return paths
+
+
+def expected_bytes(options: InsertOptions = FITS) -> bytes:
+    return insert(load(NET), options).net.document.to_bytes()
+
+
+def leftovers(directory: Path) -> list[Path]:
+    """Temporary files an interrupted atomic write would leave (``.name.xxx.tmp``)."""
+    return [path for path in directory.rglob(".*") if path.is_file()]
+
+
+# --- sources ---------------------------------------------------------------------------
+
+
+def test_directory_is_searched_recursively_and_mirrored(tmp_path: Path) -> None:
+    make_tree(tmp_path / "zoo", "a/x.prototxt", "b/c/y.prototxt", "z.prototxt")
+    (tmp_path / "zoo" / "notes.txt").write_text("not a model")
+    found = discover_sources([str(tmp_path / "zoo")])
+    assert [s.relative for s in found] == [
+        PurePosixPath("a/x.prototxt"),
+        PurePosixPath("b/c/y.prototxt"),
+        PurePosixPath("z.prototxt"),
+    ]
+
+
+def test_file_keeps_its_name_and_any_extension(tmp_path: Path) -> None:
+    [model] = make_tree(tmp_path, "deep/dir/net.pt")
+    assert discover_sources([str(model)]) == [Source(model, PurePosixPath("net.pt"))]
+
+
+def test_glob_mirrors_below_its_fixed_part(tmp_path: Path) -> None:
+    make_tree(tmp_path / "zoo", "lane/a.prototxt", "lane/b.prototxt", "deploy/c.prototxt")
+    found = discover_sources([str(tmp_path / "zoo" / "*" / "a.prototxt"), str(tmp_path / "zoo/d*")])
+    assert [str(s.relative) for s in found] == ["lane/a.prototxt", "deploy/c.prototxt"]
+
+
+def test_glob_root() -> None:
+    assert glob_root("zoo/**/*.prototxt") == Path("zoo")
+    assert glob_root("*.prototxt") == Path(".")
+    assert glob_root("/a/b/x*/y.prototxt") == Path("/a/b")
+
+
+def test_a_file_reached_twice_is_converted_once(tmp_path: Path) -> None:
+    [model] = make_tree(tmp_path / "zoo", "a/x.prototxt")
+    found = discover_sources([str(tmp_path / "zoo"), str(model)])
+    assert found == [Source(model, PurePosixPath("a/x.prototxt"))]
+
+
+def test_output_directory_is_not_taken_for_sources(tmp_path: Path) -> None:
+    make_tree(tmp_path, "x.prototxt", "out/x.prototxt")
+    found = discover_sources([str(tmp_path)], exclude=tmp_path / "out")
+    assert [str(s.relative) for s in found] == ["x.prototxt"]
+
+
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        ("missing.prototxt", "no such file"),
+        ("empty", "no .prototxt file"),
+        ("*.nothing", "matches no"),
+    ],
+)
+def test_sources_naming_nothing_are_usage_errors(tmp_path: Path, spec: str, message: str) -> None:
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(UsageError, match=message):
+        discover_sources([str(tmp_path / spec)])
+
+
+def test_two_models_sharing_an_output_are_refused(tmp_path: Path) -> None:
+    first, second = make_tree(tmp_path, "a/net.prototxt", "b/net.prototxt")
+    sources = discover_sources([str(first), str(second)])
+    with pytest.raises(UsageError, match="would both be written"):
+        plan_jobs(sources, tmp_path / "out", FITS, BatchConfig())
+
+
+def test_an_output_that_is_a_source_is_refused(tmp_path: Path) -> None:
+    make_tree(tmp_path, "zoo/net.prototxt")
+    sources = [Source(tmp_path / "zoo/net.prototxt", PurePosixPath("net.prototxt"))]
+    with pytest.raises(UsageError, match="overwrite a source"):
+        plan_jobs(sources, tmp_path / "zoo", FITS, BatchConfig())
+
+
+# --- config ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("pattern", "path", "matches"),
+    [
+        ("lane/a.prototxt", "lane/a.prototxt", True),
+        ("lane/*", "lane/a.prototxt", True),
+        ("lane/*", "lane/sub/a.prototxt", False),
+        ("*.prototxt", "lane/a.prototxt", False),
+        ("**/*.prototxt", "a.prototxt", True),
+        ("**/*.prototxt", "lane/sub/a.prototxt", True),
+        ("lane/**", "lane/sub/a.prototxt", True),
+        ("lane/?.prototxt", "lane/a.prototxt", True),
+        ("lane/[ab].prototxt", "lane/b.prototxt", True),
+        ("lane/[!ab].prototxt", "lane/b.prototxt", False),
+        ("a+b.prototxt", "a+b.prototxt", True),
+    ],
+)
+def test_pattern_matching(pattern: str, path: str, matches: bool) -> None:
+    assert (pattern_regex(pattern).fullmatch(path) is not None) is matches
+
+
+CONFIG = """
+[models."**"]
+channels = 8
+kernel-width = 5
+
+[models."lane/*.prototxt"]
+after = "fc7"
+directions = "du"
+height = 36
+width = 100
+shapes = { data = [1, 3, 288, 800] }
+
+[models."lane/special.prototxt"]
+channel = 16
+prefix = "lane_"
+share_weights = false
+"""
+
+
+def test_matching_rules_apply_in_file_order_over_the_command_line() -> None:
+    config = parse_config(CONFIG)
+    base = InsertOptions(after="conv5", channels=128, lr_mult=2.0)
+    special = options_for(PurePosixPath("lane/special.prototxt"), base, config)
+    assert special == InsertOptions(
+        after="fc7",
+        height=36,
+        width=100,
+        channels=16,
+        kernel_width=5,
+        directions="DU",
+        prefix="lane_",
+        share_weights=False,
+        lr_mult=2.0,
+        shapes={"data": (1, 3, 288, 800)},
+    )
+    other = options_for(PurePosixPath("deploy/x.prototxt"), base, config)
+    assert other == InsertOptions(after="conv5", channels=8, kernel_width=5, lr_mult=2.0)
+
+
+def test_unused_patterns_are_reported() -> None:
+    config = parse_config(CONFIG)
+    sources = [Source(Path("x"), PurePosixPath("lane/a.prototxt"))]
+    assert unused_patterns(config, sources) == ["lane/special.prototxt"]
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ('[models."a"]\nheigth = 3\n', "unknown setting 'heigth'"),
+        ('[models."a"]\nheight = 0\n', "height must be a positive integer"),
+        ('[models."a"]\nheight = "7"\n', "height must be a positive integer"),
+        ('[models."a"]\nkernel_width = 4\n', "kernel_width must be odd"),
+        ('[models."a"]\ndirections = "UD"\n', "directions must be"),
+        ('[models."a"]\nshare_weights = 1\n', "share_weights must be true or false"),
+        ('[models."a"]\nshapes = { data = [1, 0] }\n', "'data' dimensions"),
+        ('[models."a"]\nlr_mult = -1\n', "lr_mult must be at least 0"),
+        ("[defaults]\nheight = 3\n", "unknown top-level key 'defaults'"),
+        ("models = 3\n", "models must be tables"),
+        ('[models.""]\n', "pattern is empty"),
+        ('[models."a"\n', "invalid TOML"),
+    ],
+)
+def test_config_mistakes_are_usage_errors(text: str, message: str) -> None:
+    with pytest.raises(UsageError, match=message):
+        parse_config(text, "my.toml")
+
+
+def test_every_config_key_sets_an_insert_option() -> None:
+    names = set(InsertOptions.__dataclass_fields__)
+    assert {key.option for key in batch.CONFIG_KEYS.values()} <= names
+
+
+# --- converting one model --------------------------------------------------------------
+
+
+def test_convert_classifies_refusals_and_failures(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    job = Job(str(NET), str(tmp_path / "out.prototxt"), FITS)
+    done = convert(job)
+    assert done.status == "converted" and done.data == expected_bytes()
+    assert done.shape == (4, 8, 10) and done.insertion_point and "conv1" in done.insertion_point
+    unknown = InsertOptions(after="nope", height=8, width=10, channels=4)
+    refused = convert(Job(str(NET), "x", unknown))
+    assert refused.status == "refused" and refused.reason and "nope" in refused.reason
+
+    def explode(*args: object) -> None:
+        raise KeyError("boom")
+
+    monkeypatch.setattr(batch, "insert", explode)
+    failed = convert(job)
+    assert failed.status == "failed"
+    assert failed.reason and failed.reason.startswith("KeyError: 'boom' (at test_batch.py:")
+
+
+def test_exception_summary_and_exit_descriptions() -> None:
+    assert exception_summary(ValueError("")) == "ValueError"
+    assert exception_summary(ValueError("two\nlines")) == "ValueError: two"
+    assert describe_exit(-9) == "was killed by SIGKILL"
+    assert describe_exit(-11) == "was killed by SIGSEGV"
+    assert describe_exit(3) == "exited with status 3"
+
+
+def test_write_output_failure_is_a_failed_model(tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("in the way")
+    outcome = Outcome("src", "converted", output=str(tmp_path / "file" / "x.prototxt"), data=b"x")
+    written = write_output(outcome)
+    assert written.status == "failed" and written.reason and "cannot write" in written.reason
+
+
+# --- workers ---------------------------------------------------------------------------
+
+
+def jobs_for(tmp_path: Path, *relatives: str) -> list[Job]:
+    make_tree(tmp_path / "src", *relatives)
+    sources = discover_sources([str(tmp_path / "src")])
+    return plan_jobs(sources, tmp_path / "out", FITS, BatchConfig())
+
+
+def test_a_crashing_worker_fails_only_its_model(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    jobs = jobs_for(tmp_path, "a.prototxt", "b_KILLME.prototxt", "c.prototxt", "d.prototxt")
+    monkeypatch.setenv(CRASH_HOOK, "KILLME")
+    seen: list[Outcome] = []
+    outcomes = run_batch(jobs, workers=2, on_outcome=seen.append)
+    assert [o.status for o in outcomes] == ["converted", "failed", "converted", "converted"]
+    assert outcomes[1].reason == "worker process was killed by SIGKILL while converting this model"
+    assert sorted(o.source for o in seen) == sorted(j.source for j in jobs)
+    assert not (tmp_path / "out" / "b_KILLME.prototxt").exists()
+    for name in ("a", "c", "d"):
+        assert (tmp_path / "out" / f"{name}.prototxt").read_bytes() == expected_bytes()
+    assert all(o.data is None for o in outcomes)
+    assert multiprocessing.active_children() == []
+
+
+def test_one_worker_survives_many_crashes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    jobs = jobs_for(tmp_path, "KILLME1.prototxt", "KILLME2.prototxt", "ok.prototxt")
+    monkeypatch.setenv(CRASH_HOOK, "KILLME")
+    outcomes = run_batch(jobs, workers=1)
+    assert [o.status for o in outcomes] == ["failed", "failed", "converted"]
+
+
+def test_interrupt_kills_workers_and_leaves_only_complete_outputs(tmp_path: Path) -> None:
+    jobs = jobs_for(tmp_path, *(f"m{i}.prototxt" for i in range(6)))
+
+    def interrupt(outcome: Outcome) -> None:
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        run_batch(jobs, workers=2, on_outcome=interrupt)
+    assert multiprocessing.active_children() == []
+    written = list((tmp_path / "out").iterdir())
+    assert len(written) == 1  # the outcome that triggered the interrupt was written first
+    assert written[0].read_bytes() == expected_bytes()
+    assert leftovers(tmp_path / "out") == []
+
+
+def test_no_jobs_start_no_workers() -> None:
+    assert run_batch([], workers=4) == []
+
+
+# --- reports ---------------------------------------------------------------------------
+
+REPORT = BatchReport(
+    (
+        Outcome(
+            "zoo/a.prototxt",
+            "converted",
+            output="out/a.prototxt",
+            insertion_point="blob 'fc7' (fc7), module after 'fc7'; rewires nothing",
+            shape=(128, 36, 100),
+        ),
+        Outcome("zoo/b.prototxt", "refused", reason="zoo/b.prototxt: pipes | in reasons"),
+        Outcome("zoo/c.prototxt", "failed", reason="KeyError: 'x' (at graph.py:1)"),
+    ),
+    workers=2,
+    seconds=1.23456,
+)
+
+
+def test_json_report_form() -> None:
+    document = json.loads(render_json(REPORT))
+    assert set(document) == {"models", "summary"}
+    assert [m["status"] for m in document["models"]] == ["converted", "refused", "failed"]
+    for model in document["models"]:
+        assert set(model) == {"source", "status", "output", "reason", "insertion_point", "shape"}
+    assert document["models"][0]["shape"] == {"channels": 128, "height": 36, "width": 100}
+    assert document["models"][1]["output"] is None and document["models"][1]["shape"] is None
+    assert document["summary"] == {
+        "total": 3,
+        "converted": 1,
+        "refused": 1,
+        "failed": 1,
+        "workers": 2,
+        "seconds": 1.235,
+    }
+
+
+def test_csv_report_round_trips() -> None:
+    rows = list(csv.DictReader(io.StringIO(render_csv(REPORT))))
+    assert [row["status"] for row in rows] == ["converted", "refused", "failed"]
+    assert rows[0]["shape"] == "128x36x100" and rows[0]["reason"] == ""
+    assert rows[1]["reason"] == "zoo/b.prototxt: pipes | in reasons"
+
+
+def test_markdown_report_escapes_cells() -> None:
+    text = render_markdown(REPORT)
+    assert "3 models: 1 converted, 1 refused, 1 failed (1.2 s, 2 workers)." in text
+    table = [line for line in text.splitlines() if line.startswith("|")]
+    assert len(table) == 2 + 3
+    assert "pipes \\| in reasons" in table[3]
+    assert all(line.replace("\\|", "").count("|") == 7 for line in table)
+
+
+@pytest.mark.parametrize("name", ["r.json", "r.CSV", "r.md", "r.markdown"])
+def test_report_format_follows_the_extension(name: str) -> None:
+    report_renderer(Path(name))
+
+
+def test_unknown_report_extension_is_a_usage_error() -> None:
+    with pytest.raises(UsageError, match=r"unknown report format '\.txt'"):
+        report_renderer(Path("r.txt"))

@@ -1,0 +1,315 @@
+"""``scnn-surgery batch`` end to end: the zoo, config files, reports, exit statuses, Ctrl-C."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+
+from scnn_surgery.batch import CRASH_HOOK, HANG_HOOK, STATUSES, Outcome
+from scnn_surgery.cli.batch import Progress, render_progress
+from scnn_surgery.cli.main import cli
+from scnn_surgery.surgery import InsertOptions, insert, load
+
+from .conftest import DATA, shared_path
+from .zoo_expectations import NAMED_POINTS, REFUSED
+
+NET = DATA / "phases_inplace.prototxt"
+SIZES = (
+    "--after",
+    "conv1",
+    "--height",
+    "8",
+    "--width",
+    "10",
+    "--channel",
+    "4",
+    "--kernel-width",
+    "3",
+)
+
+
+def run(*args: str, env: dict[str, str] | None = None) -> tuple[int, str, str]:
+    result = CliRunner().invoke(cli, list(args), env=env)
+    if result.exception and not isinstance(result.exception, SystemExit):
+        raise result.exception
+    return result.exit_code, result.stdout, result.stderr
+
+
+def make_tree(root: Path, *relatives: str) -> Path:
+    for relative in relatives:
+        path = root / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(NET.read_bytes())
+    return root
+
+
+def expected_bytes(**changes: Any) -> bytes:
+    options = InsertOptions(after="conv1", height=8, width=10, channels=4, kernel_width=3)
+    return insert(load(NET), replace(options, **changes)).net.document.to_bytes()
+
+
+def tree_digest(root: Path) -> dict[str, str]:
+    return {
+        str(path.relative_to(root)): hashlib.sha256(path.read_bytes()).hexdigest()
+        for path in sorted(root.rglob("*"))
+        if path.is_file()
+    }
+
+
+def zoo_config(path: Path) -> Path:
+    """The sweep's named insertion points, as a batch config file."""
+    lines = []
+    for stem, settings in NAMED_POINTS.items():
+        lines.append(f'[models."**/{stem}.prototxt"]')
+        lines += [f"{key} = {json.dumps(value)}" for key, value in settings.items()]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+# --- the zoo ---------------------------------------------------------------------------
+
+
+def test_zoo_batch_matches_the_single_file_sweep(tmp_path: Path) -> None:
+    zoo = tmp_path / "zoo"
+    shutil.copytree(shared_path("zoo"), zoo)
+    before = tree_digest(zoo)
+    out, report = tmp_path / "out", tmp_path / "report.json"
+    config = zoo_config(tmp_path / "zoo.toml")
+    code, stdout, err = run("batch", str(zoo), "-o", str(out), "--jobs", "2",
+                            "--config", str(config), "--report", str(report))
+    assert stdout == "" and "Traceback" not in err
+    models = json.loads(report.read_text())["models"]
+    assert len(models) == 34
+    statuses = {Path(m["source"]).stem: m["status"] for m in models}
+    # The same expectations the single-file sweep (tests/test_zoo_sweep.py) holds insert to.
+    expected = {stem: "refused" if stem in REFUSED else "converted" for stem in statuses}
+    assert statuses == expected
+    for model in models:
+        stem = Path(model["source"]).stem
+        if stem in REFUSED:
+            assert re.search(REFUSED[stem], model["reason"]), model["reason"]
+    assert code == (0 if set(statuses.values()) == {"converted"} else 1)
+    for model in models:
+        mirrored = out / Path(model["source"]).relative_to(zoo)
+        assert mirrored.exists() is (model["status"] == "converted")
+        if model["status"] == "converted":
+            assert model["output"] == str(mirrored)
+    assert tree_digest(zoo) == before
+
+
+# --- config, options, outputs ----------------------------------------------------------
+
+
+def test_config_file_sets_per_model_options(tmp_path: Path) -> None:
+    src = make_tree(tmp_path / "src", "lane/a.prototxt", "lane/b.prototxt", "other/c.prototxt")
+    config = tmp_path / "batch.toml"
+    config.write_text(
+        '[models."lane/*"]\nprefix = "lane_"\ndirections = "DU"\n\n'
+        '[models."lane/b.prototxt"]\nafter = "no_such_layer"\n\n'
+        '[models."typo/*"]\nheight = 3\n'
+    )
+    out = tmp_path / "out"
+    code, _, err = run("batch", str(src), "-o", str(out), "--config", str(config), *SIZES)
+    assert code == 1
+    assert (out / "lane/a.prototxt").read_bytes() == expected_bytes(prefix="lane_", directions="DU")
+    assert not (out / "lane/b.prototxt").exists()
+    assert (out / "other/c.prototxt").read_bytes() == expected_bytes()
+    assert "config pattern 'typo/*' matches no model" in err
+    assert "no_such_layer" in err
+
+
+def test_outputs_mirror_each_source_and_sources_stay_untouched(tmp_path: Path) -> None:
+    first = make_tree(tmp_path / "one", "x/a.prototxt")
+    second = make_tree(tmp_path / "two", "b.prototxt")
+    before = tree_digest(tmp_path)
+    out = tmp_path / "out"
+    code, _, err = run("batch", str(first), str(second / "b.prototxt"), "-o", str(out), *SIZES)
+    assert code == 0, err
+    assert sorted(p.relative_to(out).as_posix() for p in out.rglob("*.prototxt")) == [
+        "b.prototxt",
+        "x/a.prototxt",
+    ]
+    assert {k: v for k, v in tree_digest(tmp_path).items() if not k.startswith("out")} == before
+
+
+# --- reports ---------------------------------------------------------------------------
+
+
+@pytest.fixture
+def mixed_tree(tmp_path: Path) -> Path:
+    src = make_tree(tmp_path / "src", "good.prototxt")
+    (src / "broken.prototxt").write_text("layer {\n")
+    return src
+
+
+def test_report_formats(tmp_path: Path, mixed_tree: Path) -> None:
+    out = tmp_path / "out"
+    for name in ("r.json", "r.csv", "r.md"):
+        code, _, err = run(
+            "batch",
+            str(mixed_tree),
+            "-o",
+            str(out),
+            "--report",
+            str(tmp_path / "reports" / name),
+            *SIZES,
+        )
+        assert code == 1
+        assert f"report written to {tmp_path / 'reports' / name}" in err
+    document = json.loads((tmp_path / "reports/r.json").read_text())
+    assert [(Path(m["source"]).name, m["status"]) for m in document["models"]] == [
+        ("broken.prototxt", "refused"),
+        ("good.prototxt", "converted"),
+    ]
+    assert document["summary"]["total"] == 2 and document["summary"]["refused"] == 1
+    rows = list(csv.DictReader(io.StringIO((tmp_path / "reports/r.csv").read_text())))
+    assert [row["status"] for row in rows] == ["refused", "converted"]
+    assert rows[1]["shape"] == "4x8x10"
+    markdown = (tmp_path / "reports/r.md").read_text()
+    assert "2 models: 1 converted, 1 refused, 0 failed" in markdown
+
+
+def test_summary_table_on_stderr(tmp_path: Path, mixed_tree: Path) -> None:
+    code, _, err = run("batch", str(mixed_tree), "-o", str(tmp_path / "out"), *SIZES)
+    assert code == 1
+    assert "batch: 2 models: 1 converted, 1 refused, 0 failed" in err
+    rows = [line.split() for line in err.splitlines() if line.startswith("  ")]
+    assert rows[:3] == [["converted", "1"], ["refused", "1"], ["failed", "0"]]
+    assert rows[3][:2] == ["refused", str(mixed_tree / "broken.prototxt")]
+    assert "missing '}'" in err
+
+
+# --- exit statuses ---------------------------------------------------------------------
+
+
+def test_exit_zero_when_every_model_converted(tmp_path: Path) -> None:
+    src = make_tree(tmp_path / "src", "a.prototxt", "b.prototxt")
+    code, _, err = run("batch", str(src), "-o", str(tmp_path / "out"), "-j", "2", *SIZES)
+    assert code == 0, err
+
+
+def test_exit_one_when_any_model_failed(tmp_path: Path) -> None:
+    src = make_tree(tmp_path / "src", "a.prototxt", "b_KILLME.prototxt", "c.prototxt")
+    out = tmp_path / "out"
+    code, _, err = run(
+        "batch", str(src), "-o", str(out), "-j", "2", *SIZES, env={CRASH_HOOK: "KILLME"}
+    )
+    assert code == 1
+    assert "worker process was killed by SIGKILL while converting this model" in err
+    assert sorted(p.name for p in out.iterdir()) == ["a.prototxt", "c.prototxt"]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["{src}/nope.prototxt"], "nope.prototxt: no such file or directory"),
+        (["{src}/*.nothing"], "matches no file"),
+        (["{src}", "--jobs", "0"], "--jobs"),
+        (["{src}", "--report", "{tmp}/r.txt"], "unknown report format '.txt'"),
+        (["{src}", "--config", "{tmp}/missing.toml"], "--config"),
+        (["{src}", "--config", "{tmp}/bad.toml"], "unknown setting 'hieght'"),
+        (["{src}", "--directions", "XY"], "--directions"),
+        (["{src}/a.prototxt", "{tmp}/other/a.prototxt"], "would both be written"),
+    ],
+)
+def test_usage_errors_exit_two(tmp_path: Path, args: list[str], message: str) -> None:
+    src = make_tree(tmp_path / "src", "a.prototxt")
+    make_tree(tmp_path / "other", "a.prototxt")
+    (tmp_path / "bad.toml").write_text('[models."*"]\nhieght = 3\n')
+    filled = [arg.format(src=src, tmp=tmp_path) for arg in args]
+    code, _, err = run("batch", *filled, "-o", str(tmp_path / "out"))
+    assert code == 2
+    assert message in err and "Traceback" not in err
+    assert not (tmp_path / "out").exists()
+
+
+def test_output_dir_is_required(tmp_path: Path) -> None:
+    code, _, err = run("batch", str(make_tree(tmp_path / "src", "a.prototxt")))
+    assert code == 2 and "--output-dir" in err
+
+
+# --- progress --------------------------------------------------------------------------
+
+
+def test_no_progress_bar_when_stderr_is_not_a_terminal(tmp_path: Path) -> None:
+    src = make_tree(tmp_path / "src", "a.prototxt", "b.prototxt")
+    _, _, err = run("batch", str(src), "-o", str(tmp_path / "out"), *SIZES)
+    assert "\r" not in err and "[#" not in err
+
+
+class FakeTerminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_progress_bar_on_a_terminal() -> None:
+    stream = FakeTerminal()
+    progress = Progress(2, stream)
+    progress.update(Outcome("a", "converted"))
+    progress.update(Outcome("b", "failed"))
+    progress.clear()
+    frames = stream.getvalue().split("\r")
+    assert frames[1].startswith("[....") and " 0/2 " in frames[1]
+    assert " 2/2  converted 1  refused 0  failed 1" in frames[3]
+    assert frames[-1] == "\x1b[K"
+
+
+def test_render_progress_fits_the_width() -> None:
+    counts = dict.fromkeys(STATUSES, 0)
+    line = render_progress(5, 10, counts, width=60)
+    assert len(line) < 60 and "5/10" in line
+    bar = line[1 : line.index("]")]
+    assert bar.count("#") == bar.count(".") == len(bar) // 2
+
+
+# --- Ctrl-C ----------------------------------------------------------------------------
+
+
+def test_ctrl_c_stops_cleanly_without_partial_outputs(tmp_path: Path) -> None:
+    src = make_tree(tmp_path / "src", "a_HANGME.prototxt", "b.prototxt", "c.prototxt")
+    out = tmp_path / "out"
+    env = {**os.environ, HANG_HOOK: "HANGME"}
+    command = [
+        sys.executable,
+        "-m",
+        "scnn_surgery",
+        "batch",
+        str(src),
+        "-o",
+        str(out),
+        "-j",
+        "2",
+        "--report",
+        str(tmp_path / "r.json"),
+        *SIZES,
+    ]
+    # Its own session, so that killpg reaches the workers too, as a terminal's Ctrl-C does.
+    proc = subprocess.Popen(
+        command, env=env, stderr=subprocess.PIPE, text=True, start_new_session=True
+    )
+    # Once b and c are written, the batch can only be waiting on the hung model.
+    while not ((out / "b.prototxt").exists() and (out / "c.prototxt").exists()):
+        assert proc.poll() is None, proc.communicate()[1]
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGINT)
+    _, err = proc.communicate(timeout=120)  # a guard against hanging, not a speed limit
+    assert proc.returncode == 130, err
+    assert "interrupted after 2 of 3 models" in err and "Traceback" not in err
+    assert sorted(p.name for p in out.rglob("*")) == ["b.prototxt", "c.prototxt"]
+    assert (out / "b.prototxt").read_bytes() == expected_bytes()
+    assert not (tmp_path / "r.json").exists()
