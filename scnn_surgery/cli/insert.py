@@ -56,7 +56,8 @@ def command(
     if weights_out is not None:
         added = result.net.layer_names - net.layer_names
         staged, weight_notes = stage_insert_weights(
-            result.net, added, result.spec, weights, weights_out, seed, options.shapes
+            result.net, added, result.spec, weights, weights_out, seed, options.shapes,
+            options.phase,
         )
         for message in weight_notes:
             note(message)

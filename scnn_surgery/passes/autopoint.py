@@ -211,14 +211,16 @@ def _stop_hint(graph: LayerGraph, shapes: ShapeResult) -> str:
     unknown = _unknown_inputs(graph, shapes)
     if unknown:
         sources = [
-            layer.name
+            layer
             for layer in graph.layers
             if not layer.bottoms and any(not _known(s) for s in shapes.layer_outputs(layer))
         ]
-        where = f" (layer '{sources[0]}' does not state its output size)" if sources else ""
+        if not sources or not sources[0].tops:
+            return f": the shape of '{unknown[0]}' is unknown; give it with --shape"
+        source = sources[0]
         return (
-            f": the shape of '{unknown[0]}' is unknown{where};"
-            f" give the input size with --shape BLOB=N,C,H,W"
+            f": the shape of '{unknown[0]}' is unknown (layer '{source.name}' does not state"
+            f" its output size); give it with --shape {source.tops[0]}=N,C,H,W"
         )
     return ""
 

@@ -1,0 +1,683 @@
+"""Static checks: what Caffe's ``Net::Init`` (and, optionally, a deployment target) refuses.
+
+Each rule reports :class:`Finding` s located by line. Errors are what Caffe
+aborts on; warnings are legal nets that will not do what one expects.
+
+Rules Caffe enforces (``net.cpp``, ``FilterNet``, the layers' ``SetUp``):
+
+* ``unknown-bottom`` - a bottom must be produced earlier in file order, in that phase;
+* ``duplicate-top`` - a top may be produced again only in place (top[i] == bottom[i]);
+* ``include-exclude`` - a layer gives include rules or exclude rules, not both;
+* ``propagate-down`` - propagate_down is given 0 times or once per bottom;
+* ``input-fields`` - top-level input_shape / input_dim agree with the inputs;
+* ``param-count`` - no more ``param {}`` entries than the layer has blobs;
+* ``param-sharing`` - a shared param name has compatible shapes (equal; equal counts
+  with PERMISSIVE) and equal explicit lr_mult / decay_mult;
+* ``batchnorm-param`` - BatchNorm statistics must have lr_mult 0 (a warning: forks differ);
+* ``eltwise-coeff``, ``eltwise-shapes``, ``concat-shapes``, ``slice-shapes``, ``shapes`` -
+  shape agreement, from :mod:`scnn_surgery.shapes`;
+* with weights, ``weights-count``, ``weights-shape``, ``weights-data`` (errors, as in
+  ``CopyTrainedLayersFrom``), ``weights-missing`` and ``weights-unused`` (warnings).
+
+Targets add ``opencv-type`` and ``opencv-blob-data`` (``--target opencv``), and
+``vitis-axis`` and ``vitis-input`` (``--target vitis``, warnings).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+from .document import Message
+from .errors import SurgeryError
+from .graph import LayerGraph, NetState, build_graph, phase_states
+from .net import Layer, Net
+from .params import layer_message
+from .shapes import ShapeResult, format_shape, infer_shapes
+from .weights import (
+    Caffemodel,
+    ParamSpec,
+    blob_matches,
+    blob_shape,
+    blob_value_count,
+    layer_param_blobs,
+    param_blob_count,
+    param_specs,
+)
+
+Severity = Literal["error", "warning"]
+TARGETS = ("opencv", "vitis")
+
+__all__ = ["OPENCV_LAYER_TYPES", "TARGETS", "Finding", "Severity", "check_net", "errors_of"]
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One problem: ``layer`` names the offending layer, ``line`` is 1-based (None: no line)."""
+
+    severity: Severity
+    rule: str
+    message: str
+    layer: str | None
+    line: int | None
+
+    def format(self, source: str) -> str:
+        where = f"{source}:{self.line}" if self.line is not None else source
+        return f"{where}: {self.severity}: {self.message} [{self.rule}]"
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "severity": self.severity,
+            "rule": self.rule,
+            "message": self.message,
+            "layer": self.layer,
+            "line": self.line,
+        }
+
+
+def errors_of(findings: Iterable[Finding]) -> list[Finding]:
+    return [f for f in findings if f.severity == "error"]
+
+
+# Types OpenCV 4.x's Caffe importer can build: the layer factory's registrations
+# (modules/dnn/src/init.cpp) plus the types caffe_importer.cpp rewrites itself.
+OPENCV_LAYER_TYPES = frozenset(
+    {
+        # handled by the importer
+        "Input", "ConvolutionDepthwise", "Axpy",
+        # init.cpp
+        "Slice", "Split", "Concat", "Reshape", "Flatten", "Resize", "Interp", "CropAndResize",
+        "Convolution", "Deconvolution", "Pooling", "ROIPooling", "PSROIPooling", "Reduce",
+        "LRN", "InnerProduct", "Gemm", "MatMul", "Softmax", "SoftMax", "MVN",
+        "ReLU", "ReLU6", "ChannelsPReLU", "PReLU", "Sigmoid", "TanH", "Swish", "Mish", "ELU",
+        "BNLL", "AbsVal", "Power", "Exp", "Ceil", "Floor", "Log", "Round", "Sqrt", "Not",
+        "Acos", "Acosh", "Asin", "Asinh", "Atan", "Atanh", "Cos", "Cosh", "Erf", "HardSwish",
+        "Sin", "Sinh", "Sign", "Shrink", "Softplus", "Softsign", "Tan", "Celu", "HardSigmoid",
+        "Selu", "ThresholdedRelu", "Gelu", "GeluApproximation", "BatchNorm", "MaxUnpool",
+        "Dropout", "Identity", "Silence", "Const", "Arg", "Reciprocal", "Gather",
+        "GatherElements", "LayerNormalization", "Expand", "InstanceNormalization",
+        "Attention", "GroupNormalization", "DepthToSpace", "SpaceToDepth",
+        "Crop", "Eltwise", "NaryEltwise", "Permute", "ShuffleChannel", "PriorBox",
+        "PriorBoxClustered", "Reorg", "Region", "DetectionOutput", "NormalizeBBox",
+        "Normalize", "Shift", "Padding", "Proposal", "Scale", "Compare", "DataAugmentation",
+        "Correlation", "Accum", "FlowWarp", "LSTM", "GRU", "CumSum", "Einsum", "Scatter",
+        "ScatterND", "Tile", "TopK",
+    }
+)  # fmt: skip
+
+
+# ---------------------------------------------------------------------------
+# Where things are
+
+
+def _line(net: Net, offset: int) -> int:
+    return net.document.line_col(offset)[0]
+
+
+def _layer_line(net: Net, layer: Layer) -> int:
+    return _line(net, layer.block.start)
+
+
+def _outer(layer: Layer) -> Message:
+    value = layer.block.value
+    assert isinstance(value, Message)
+    return value
+
+
+def _finding(
+    net: Net, layer: Layer, rule: str, message: str, severity: Severity = "error",
+    offset: int | None = None,
+) -> Finding:
+    line = _line(net, offset) if offset is not None else _layer_line(net, layer)
+    return Finding(severity, rule, f"layer '{layer.name}': {message}", layer.name, line)
+
+
+# ---------------------------------------------------------------------------
+# Rules that do not depend on the phase
+
+
+def _include_exclude(net: Net) -> list[Finding]:
+    out = []
+    for layer in net.layers:
+        if layer.include and layer.exclude:
+            first = _outer(layer).all("exclude")[0]
+            out.append(
+                _finding(
+                    net, layer, "include-exclude",
+                    "gives both include and exclude rules; Caffe wants one kind or the other",
+                    offset=first.start,
+                )
+            )
+    return out
+
+
+def _propagate_down(net: Net) -> list[Finding]:
+    out = []
+    for layer in net.layers:
+        if layer.format == "v0":
+            continue
+        given = _outer(layer).scalars("propagate_down")
+        if given and len(given) != len(layer.bottoms):
+            out.append(
+                _finding(
+                    net, layer, "propagate-down",
+                    f"propagate_down is given {len(given)} times for {len(layer.bottoms)}"
+                    " bottoms; Caffe wants it 0 times or once per bottom",
+                    offset=given[0].start,
+                )
+            )
+    return out
+
+
+def _input_fields(net: Net) -> list[Finding]:
+    root = net.document.root
+    inputs = len(root.scalars("input"))
+    dims = root.scalars("input_dim")
+    shapes = root.all("input_shape")
+    if not dims and not shapes:
+        return []
+    line = _line(net, dims[0].start if dims else shapes[0].start)
+    message = None
+    if dims and shapes:
+        message = "input_shape and input_dim are both given; Caffe takes one or the other"
+    elif dims and len(dims) != 4 * inputs:
+        message = f"{len(dims)} input_dim values for {inputs} inputs (Caffe wants 4 each)"
+    elif shapes and len(shapes) != inputs:
+        message = f"{len(shapes)} input_shape blocks for {inputs} inputs (Caffe wants 1 each)"
+    return [] if message is None else [Finding("error", "input-fields", message, None, line)]
+
+
+def _eltwise_coeff(net: Net) -> list[Finding]:
+    out = []
+    for layer in net.layers:
+        if layer.type != "Eltwise" or layer.format == "v0":
+            continue
+        p = layer_message(net, layer).eltwise_param
+        coeffs = len(p.coeff)
+        if coeffs and coeffs != len(layer.bottoms):
+            out.append(
+                _finding(
+                    net, layer, "eltwise-coeff",
+                    f"{coeffs} coeff values for {len(layer.bottoms)} bottoms; Eltwise takes one"
+                    " coefficient per bottom",
+                )
+            )
+        elif coeffs and p.operation != type(p).SUM:
+            out.append(
+                _finding(net, layer, "eltwise-coeff", "coeff is only allowed with operation SUM")
+            )
+    return out
+
+
+def _batchnorm_params(net: Net) -> list[Finding]:
+    out = []
+    for layer in net.layers:
+        if layer.type != "BatchNorm" or layer.format != "v2":
+            continue
+        learned = [
+            i
+            for i, spec in enumerate(param_specs(net, layer)[:3])
+            if (1.0 if spec.lr_mult is None else spec.lr_mult) != 0
+        ]
+        if learned:
+            # A warning: forks built on Caffe before this check (Apollo's) load such nets.
+            out.append(
+                _finding(
+                    net, layer, "batchnorm-param",
+                    f"{'params' if len(learned) > 1 else 'param'}"
+                    f" {', '.join(map(str, learned))} (statistics, not learned) must have"
+                    " lr_mult 0 in BVLC Caffe; older forks accept other values",
+                    severity="warning",
+                )
+            )
+    return out
+
+
+# ---------------------------------------------------------------------------
+# Rules of one phase
+
+
+@dataclass
+class _Phase:
+    net: Net
+    graph: LayerGraph
+    shapes: ShapeResult | None
+
+    @property
+    def name(self) -> str:
+        return self.graph.state.phase
+
+
+def _producers_after(net: Net, layer: Layer, blob: str) -> Layer | None:
+    return next((x for x in net.layers[layer.index + 1 :] if blob in x.tops), None)
+
+
+def _unknown_bottoms(phase: _Phase) -> list[Finding]:
+    net, graph = phase.net, phase.graph
+    out = []
+    for layer in graph.layers:
+        for i, scalar in enumerate(layer.bottom_scalars):
+            if (layer.index, i) in graph.bottom_binding:
+                continue
+            later = _producers_after(net, layer, scalar.value)
+            hint = ""
+            if later is not None:
+                hint = (
+                    f"; it is produced later, by layer '{later.name}' (line"
+                    f" {_layer_line(net, later)}), and Caffe needs the producer first"
+                )
+            out.append(
+                _finding(
+                    net, layer, "unknown-bottom",
+                    f"bottom '{scalar.value}' is not produced by an earlier layer{hint}",
+                    offset=scalar.start,
+                )
+            )
+    return out
+
+
+def _duplicate_tops(phase: _Phase) -> list[Finding]:
+    net, graph = phase.net, phase.graph
+    producer: dict[str, str] = {i.name: "the net input" for i in net.inputs}
+    out = []
+    for layer in graph.layers:
+        for i, scalar in enumerate(layer.top_scalars):
+            name = scalar.value
+            in_place = i < len(layer.bottoms) and layer.bottoms[i] == name
+            if name in producer and not in_place:
+                out.append(
+                    _finding(
+                        net, layer, "duplicate-top",
+                        f"top '{name}' is already produced by {producer[name]}; only an"
+                        f" in-place layer (top[{i}] == bottom[{i}]) may write it again",
+                        offset=scalar.start,
+                    )
+                )
+            producer.setdefault(name, f"layer '{layer.name}'")
+    return out
+
+
+_SHAPE_RULES = {"Eltwise": "eltwise-shapes", "Concat": "concat-shapes", "Slice": "slice-shapes"}
+
+
+def _shape_errors(phase: _Phase) -> list[Finding]:
+    if phase.shapes is None:
+        return []
+    out = []
+    for problem in phase.shapes.errors:
+        layer = problem.layer
+        if layer is None:
+            out.append(Finding("error", "shapes", problem.message, None, None))
+            continue
+        rule = _SHAPE_RULES.get(layer.type, "shapes")
+        message = _strip_location(phase.net, layer, problem.message)
+        out.append(_finding(phase.net, layer, rule, message))
+    return out
+
+
+def _strip_location(net: Net, layer: Layer, message: str) -> str:
+    """shapes.py prefixes messages with ``layer 'x' (FILE:L:C) (Type): ``; a finding
+    carries the layer and line itself."""
+    prefix = f"{net.describe(layer)} ({layer.type}): "
+    if message.startswith(prefix):
+        return message[len(prefix) :]
+    prefix = f"{net.describe(layer)}: "
+    return message[len(prefix) :] if message.startswith(prefix) else message
+
+
+def _param_blob_shapes(phase: _Phase, layer: Layer) -> list[tuple[int, ...]] | None:
+    if phase.shapes is None:
+        return None
+    try:
+        blobs = layer_param_blobs(phase.net, layer, phase.shapes.layer_inputs(layer))
+    except (SurgeryError, ValueError):
+        return None
+    return None if blobs is None else [b.shape for b in blobs]
+
+
+@dataclass
+class _Owner:
+    layer: Layer
+    index: int
+    shape: tuple[int, ...] | None
+    lr_mult: float | None = None
+    decay_mult: float | None = None
+
+
+def _implicit_specs(net: Net, layer: Layer, count: int | None) -> list[ParamSpec]:
+    """ParamSpecs as ``AppendParam`` sees them: BatchNorm adds ``lr_mult: 0`` for the
+    statistics it was given no param block for."""
+    specs = param_specs(net, layer)
+    if layer.type == "BatchNorm" and count is not None:
+        specs += [ParamSpec("", 0.0, None, False)] * (count - len(specs))
+    return specs
+
+
+def _param_rules(phase: _Phase) -> list[Finding]:
+    net = phase.net
+    owners: dict[str, _Owner] = {}
+    out: list[Finding] = []
+    for layer in phase.graph.layers:
+        count = param_blob_count(net, layer)
+        specs = _implicit_specs(net, layer, count)
+        if count is not None and len(specs) > count:
+            out.append(
+                _finding(
+                    net, layer, "param-count",
+                    f"{len(specs)} param blocks for a {layer.type} layer with {count}"
+                    f" parameter blob{'s' if count != 1 else ''}",
+                )
+            )
+        shapes = _param_blob_shapes(phase, layer) if any(s.name for s in specs) else None
+        for i, spec in enumerate(specs[: count if count is not None else len(specs)]):
+            if not spec.name:
+                continue
+            shape = shapes[i] if shapes is not None and i < len(shapes) else None
+            owner = owners.get(spec.name)
+            if owner is None:
+                owners[spec.name] = _Owner(layer, i, shape, spec.lr_mult, spec.decay_mult)
+                continue
+            out += _sharing_findings(net, layer, spec, shape, owner)
+    return out
+
+
+def _sharing_findings(
+    net: Net, layer: Layer, spec: ParamSpec, shape: tuple[int, ...] | None, owner: _Owner
+) -> list[Finding]:
+    out = []
+    who = f"shared param '{spec.name}' (owned by layer '{owner.layer.name}')"
+    if shape is not None and owner.shape is not None:
+        if spec.permissive and math.prod(shape) != math.prod(owner.shape):
+            out.append(
+                _finding(
+                    net, layer, "param-sharing",
+                    f"{who}: this layer's blob has {math.prod(shape)} values, the owner's"
+                    f" {math.prod(owner.shape)}",
+                )
+            )
+        elif not spec.permissive and shape != owner.shape:
+            out.append(
+                _finding(
+                    net, layer, "param-sharing",
+                    f"{who}: shape {format_shape(shape)} here, {format_shape(owner.shape)} in"
+                    " the owner (use share_mode: PERMISSIVE to compare counts only)",
+                )
+            )
+    for field in ("lr_mult", "decay_mult"):
+        mine = getattr(spec, field)
+        if mine is None:
+            continue
+        theirs = getattr(owner, field)
+        if theirs is None:
+            setattr(owner, field, mine)
+        elif theirs != mine:
+            out.append(
+                _finding(
+                    net, layer, "param-sharing",
+                    f"{who} has mismatched {field}: {mine:g} here, {theirs:g} before",
+                )
+            )
+    return out
+
+
+# ---------------------------------------------------------------------------
+# Weights (Net::CopyTrainedLayersFrom)
+
+
+def _weights_rules(phase: _Phase, weights: Caffemodel) -> list[Finding]:
+    net = phase.net
+    source = weights.source
+    first: dict[str, Layer] = {}
+    for layer in phase.graph.layers:
+        first.setdefault(layer.name, layer)
+    out: list[Finding] = []
+    for entry in weights.layers:
+        target = first.get(entry.name)
+        if target is None:
+            continue
+        layer = target
+        blobs = list(entry.blobs)
+        count = param_blob_count(net, layer)
+        if count is not None and count != len(blobs):
+            out.append(
+                _finding(
+                    net, layer, "weights-count",
+                    f"{source} holds {len(blobs)} blobs for it, but a {layer.type} layer like"
+                    f" this one has {count}",
+                )
+            )
+            continue
+        expected = _param_blob_shapes(phase, layer)
+        for j, blob in enumerate(blobs):
+            stored = blob_shape(blob)
+            if expected is not None and j < len(expected) and not blob_matches(blob, expected[j]):
+                out.append(
+                    _finding(
+                        net, layer, "weights-shape",
+                        f"blob {j} in {source} is {format_shape(stored)}, but the layer needs"
+                        f" {format_shape(expected[j])}",
+                    )
+                )
+            elif blob_value_count(blob) != math.prod(stored):
+                out.append(
+                    _finding(
+                        net, layer, "weights-data",
+                        f"blob {j} in {source} has {blob_value_count(blob)} values for shape"
+                        f" {format_shape(stored)}",
+                    )
+                )
+    stored_names = {entry.name for entry in weights.layers}
+    for name, layer in first.items():
+        if name not in stored_names and param_blob_count(net, layer):
+            out.append(
+                _finding(
+                    net, layer, "weights-missing",
+                    f"has no blobs in {source}; Caffe keeps the values its fillers give",
+                    severity="warning",
+                )
+            )
+    return out
+
+
+def _unused_weights(net: Net, weights: Caffemodel) -> list[Finding]:
+    names = net.layer_names
+    return [
+        Finding(
+            "warning", "weights-unused",
+            f"{weights.source} holds blobs for layer '{entry.name}', which the net does not have;"
+            " Caffe ignores them",
+            entry.name, None,
+        )
+        for entry in weights.layers
+        if entry.name not in names and len(entry.blobs)
+    ]
+
+
+# ---------------------------------------------------------------------------
+# Targets
+
+
+def _opencv_rules(net: Net, weights: Caffemodel | None) -> list[Finding]:
+    out = [
+        _finding(
+            net, layer, "opencv-type",
+            f"OpenCV's Caffe importer has no layer type '{layer.type}' (register a custom"
+            " layer, or remove it for deployment)",
+        )
+        for layer in net.layers
+        if layer.type not in OPENCV_LAYER_TYPES
+    ]
+    if weights is not None:
+        by_name = {layer.name: layer for layer in net.layers}
+        for entry in weights.layers:
+            if any(len(blob.double_data) for blob in entry.blobs) and entry.name in by_name:
+                out.append(
+                    _finding(
+                        net, by_name[entry.name], "opencv-blob-data",
+                        f"{weights.source} stores its blobs as double_data, which OpenCV cannot"
+                        " read (it reads float data)",
+                    )
+                )
+    return out
+
+
+def _declared_axis(net: Net, layer: Layer) -> int:
+    msg = layer_message(net, layer)
+    if layer.format == "v0":
+        return int(msg.concat_dim) if layer.type == "Concat" else 1
+    p = msg.slice_param if layer.type == "Slice" else msg.concat_param
+    alias = "slice_dim" if layer.type == "Slice" else "concat_dim"
+    return int(getattr(p, alias)) if p.HasField(alias) else int(p.axis)
+
+
+def _channel_axis(axis: int, rank: int | None) -> bool:
+    if axis >= 0:
+        return axis == 1
+    # Without a known rank, assume the usual N x C x H x W.
+    return axis + (rank if rank is not None else 4) == 1
+
+
+def _vitis_rules(net: Net, phases: Sequence[_Phase]) -> list[Finding]:
+    out = []
+    for layer in net.layers:
+        if layer.type not in ("Slice", "Concat"):
+            continue
+        axis = _declared_axis(net, layer)
+        rank = _first_rank(phases, layer)
+        if not _channel_axis(axis, rank):
+            out.append(
+                _finding(
+                    net, layer, "vitis-axis",
+                    f"{layer.type} on axis {axis}, not channels: Vitis AI's DPU only"
+                    f" {'slices' if layer.type == 'Slice' else 'concatenates'} along channels,"
+                    " so this layer runs on the CPU",
+                    severity="warning",
+                )
+            )
+    out += _vitis_inputs(net)
+    return out
+
+
+def _first_rank(phases: Sequence[_Phase], layer: Layer) -> int | None:
+    for phase in phases:
+        if phase.shapes is None:
+            continue
+        shapes = phase.shapes.layer_inputs(layer)
+        if shapes and shapes[0] is not None:
+            return len(shapes[0])
+    return None
+
+
+def _vitis_inputs(net: Net) -> list[Finding]:
+    out = []
+    if net.inputs:
+        out.append(
+            Finding(
+                "warning", "vitis-input",
+                "the net declares its input with top-level input fields; Vitis AI wants an"
+                " Input layer named 'data'",
+                None, _line(net, net.inputs[0].scalar.start),
+            )
+        )
+    for layer in net.layers:
+        if layer.type == "Input" and layer.name != "data":
+            out.append(
+                _finding(
+                    net, layer, "vitis-input",
+                    "Vitis AI wants the Input layer to be named 'data'", severity="warning",
+                )
+            )
+    return out
+
+
+# ---------------------------------------------------------------------------
+# The driver
+
+
+PhaseRule = Callable[[_Phase], list[Finding]]
+_PHASE_RULES: tuple[PhaseRule, ...] = (
+    _unknown_bottoms, _duplicate_tops, _shape_errors, _param_rules,
+)  # fmt: skip
+
+
+def _states(net: Net, phases: Sequence[str] | None) -> list[NetState]:
+    if phases is None:
+        return phase_states(net)
+    unknown = [p for p in phases if p not in ("TRAIN", "TEST")]
+    if unknown:
+        raise SurgeryError(f"unknown phase '{unknown[0]}'; use TRAIN or TEST")
+    return [NetState(p) for p in dict.fromkeys(phases)]
+
+
+def _analyse(net: Net, state: NetState, overrides: Mapping[str, Sequence[int]]) -> _Phase:
+    graph = build_graph(net, state)
+    # An override for a blob only one phase has (a TRAIN label) is not an error in the other.
+    mine = {name: dims for name, dims in overrides.items() if name in graph.latest}
+    try:
+        shapes: ShapeResult | None = infer_shapes(net, graph, mine)
+    except SurgeryError:
+        shapes = None
+    return _Phase(net, graph, shapes)
+
+
+def _merge_phases(per_phase: Sequence[tuple[str, list[Finding]]]) -> list[Finding]:
+    """One finding per problem; those seen in some phases only say which."""
+    seen: dict[Finding, list[str]] = {}
+    for phase, findings in per_phase:
+        for finding in findings:
+            seen.setdefault(finding, [])
+            if phase not in seen[finding]:
+                seen[finding].append(phase)
+    every = len(per_phase)
+    out = []
+    for finding, where in seen.items():
+        if len(where) < every:
+            suffix = f" (phase {', '.join(where)})"
+            finding = Finding(
+                finding.severity, finding.rule, finding.message + suffix, finding.layer,
+                finding.line,
+            )
+        out.append(finding)
+    return out
+
+
+def check_net(
+    net: Net,
+    phases: Sequence[str] | None = None,
+    weights: Caffemodel | None = None,
+    target: str | None = None,
+    shapes: Mapping[str, Sequence[int]] | None = None,
+) -> list[Finding]:
+    """Every finding for ``net``, ordered by line.
+
+    ``phases`` limits the phases checked (default: TRAIN and TEST when the net's
+    include/exclude rules tell them apart, else TEST); ``weights`` is a
+    :class:`~scnn_surgery.weights.Caffemodel`; ``target`` is ``"opencv"`` or ``"vitis"``;
+    ``shapes`` overrides blob shapes as ``--shape`` does (for inputs the file leaves open).
+    """
+    if target is not None and target not in TARGETS:
+        raise SurgeryError(f"unknown target '{target}'; use one of {', '.join(TARGETS)}")
+    findings = [
+        *_include_exclude(net),
+        *_propagate_down(net),
+        *_input_fields(net),
+        *_eltwise_coeff(net),
+        *_batchnorm_params(net),
+    ]
+    analysed = [_analyse(net, state, shapes or {}) for state in _states(net, phases)]
+    per_phase = []
+    for phase in analysed:
+        found = [f for rule in _PHASE_RULES for f in rule(phase)]
+        if weights is not None:
+            found += _weights_rules(phase, weights)
+        per_phase.append((phase.name, found))
+    findings += _merge_phases(per_phase)
+    if weights is not None:
+        findings += _unused_weights(net, weights)
+    if target == "opencv":
+        findings += _opencv_rules(net, weights)
+    elif target == "vitis":
+        findings += _vitis_rules(net, analysed)
+    return sorted(findings, key=lambda f: (f.line is None, f.line or 0))

@@ -1,0 +1,924 @@
+"""Caffe ``.caffemodel`` files: read, write, check against a net and fill from fillers.
+
+A caffemodel is a binary ``NetParameter`` whose layers carry their learned
+blobs. Caffe's ``Net::CopyTrainedLayersFrom`` matches them to a net's layers
+by *name* only, so surgery that adds layers keeps every existing blob by
+keeping the source file's layers as they are and adding the new ones.
+
+* V1 files (``layers``, as written before 2015) stay V1: the module's layers
+  are added as V1 layers with legacy 4-D blob dimensions.
+* Fields the schema does not know survive a read/write round trip, because
+  protobuf keeps unknown fields of a parsed binary message and writes them back.
+* New blobs come from the layer's fillers, with Caffe's formulas, drawn from a
+  generator seeded per layer, so one layer's values do not depend on the rest.
+  Layers that share a parameter by name get the owner's blob, stored again in
+  each layer: OpenCV ignores parameter sharing and reads every layer's own blobs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import os
+import tempfile
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from google.protobuf import text_format
+from google.protobuf.message import DecodeError
+
+from .errors import SurgeryError
+from .graph import build_graph, phase_states
+from .net import Layer, Net
+from .params import conv_params, inner_product_params, layer_message
+from .schema import caffe_pb2
+from .scnn import ScnnSpec, build_module, render_layers
+from .shapes import MaybeShape, infer_shapes
+
+__all__ = [
+    "Caffemodel",
+    "ParamBlob",
+    "ParamSpec",
+    "StagedFile",
+    "WeightsResult",
+    "blob_array",
+    "blob_matches",
+    "blob_shape",
+    "blob_value_count",
+    "carry_over",
+    "describe",
+    "fill",
+    "initial_weights",
+    "layer_param_blobs",
+    "make_blob",
+    "param_blob_count",
+    "param_specs",
+    "parse_caffemodel",
+    "read_caffemodel",
+    "stage_file",
+    "stage_insert_weights",
+    "weights_for_insert",
+]
+
+if TYPE_CHECKING:
+    # NumPy is imported where values are made, so that `check` (and `insert` without
+    # weights) runs without it.
+    import numpy as np
+    from numpy.typing import NDArray
+
+    FloatArray = NDArray[np.float32]
+
+BlobDims = tuple[int, ...]
+
+
+# ---------------------------------------------------------------------------
+# The file
+
+
+@dataclass
+class Caffemodel:
+    """A parsed caffemodel; ``message`` is the ``caffe_pb2.NetParameter``."""
+
+    message: Any
+    source: str = "<caffemodel>"
+
+    @property
+    def legacy(self) -> bool:
+        """V1 layout: layers in ``layers`` (V1LayerParameter), as Caffe wrote before 2015."""
+        return len(self.message.layers) > 0 and len(self.message.layer) == 0
+
+    @property
+    def layers(self) -> list[Any]:
+        return list(self.message.layers if self.legacy else self.message.layer)
+
+    def to_bytes(self) -> bytes:
+        data: bytes = self.message.SerializeToString()
+        return data
+
+
+def parse_caffemodel(data: bytes, source: str = "<caffemodel>") -> Caffemodel:
+    message = caffe_pb2.NetParameter()
+    try:
+        message.ParseFromString(data)
+    except DecodeError:
+        hint = ""
+        if data[:200].lstrip().startswith((b"name", b"layer", b"input", b"#")):
+            hint = " (it looks like a prototxt; pass the binary .caffemodel)"
+        raise SurgeryError(f"{source}: not a binary caffemodel{hint}") from None
+    model = Caffemodel(message, source)
+    if len(message.layer) and len(message.layers):
+        raise SurgeryError(
+            f"{source}: the caffemodel has both 'layer' and 'layers' entries, which Caffe refuses"
+        )
+    return model
+
+
+def read_caffemodel(path: str | os.PathLike[str]) -> Caffemodel:
+    p = Path(path)
+    try:
+        data = p.read_bytes()
+    except FileNotFoundError:
+        raise SurgeryError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise SurgeryError(f"{path}: is a directory, not a caffemodel") from None
+    except OSError as exc:
+        raise SurgeryError(f"{path}: cannot read: {exc.strerror}") from None
+    return parse_caffemodel(data, str(path))
+
+
+@dataclass
+class StagedFile:
+    """Bytes already written next to their destination; ``commit`` renames them into place.
+
+    Writing a large caffemodel can fail (a full disk); staging it before the prototxt is
+    written means the only step left afterwards is a rename.
+    """
+
+    path: Path
+    temp: Path | None
+
+    def commit(self) -> None:
+        if self.temp is not None:
+            os.replace(self.temp, self.path)
+            self.temp = None
+
+    def discard(self) -> None:
+        if self.temp is not None:
+            self.temp.unlink(missing_ok=True)
+            self.temp = None
+
+
+def stage_file(path: str | os.PathLike[str], data: bytes) -> StagedFile:
+    target = Path(path)
+    directory = target.parent if str(target.parent) else Path(".")
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=directory)
+    except OSError as exc:
+        raise SurgeryError(f"{path}: cannot write: {exc.strerror}") from None
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        mode = target.stat().st_mode & 0o7777 if target.exists() else 0o666 & ~_umask()
+        os.chmod(tmp, mode)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return StagedFile(target, Path(tmp))
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+# ---------------------------------------------------------------------------
+# Blobs
+
+
+def blob_shape(blob: Any) -> BlobDims:
+    """The shape Caffe gives a stored blob: the legacy 4-D fields when any is set, else
+    ``shape``; OpenCV reads them the same way."""
+    if any(blob.HasField(f) for f in ("num", "channels", "height", "width")):
+        return (blob.num, blob.channels, blob.height, blob.width)
+    return tuple(int(d) for d in blob.shape.dim)
+
+
+def blob_matches(blob: Any, shape: Sequence[int]) -> bool:
+    """Caffe's ``Blob::ShapeEquals``: legacy 4-D dimensions compare with the target's shape
+    padded with leading 1s (so an old (1, 1, N, K) weight fits an (N, K) layer)."""
+    if any(blob.HasField(f) for f in ("num", "channels", "height", "width")):
+        if len(shape) > 4:
+            return False
+        padded = (1,) * (4 - len(shape)) + tuple(shape)
+        return padded == (blob.num, blob.channels, blob.height, blob.width)
+    return tuple(int(d) for d in blob.shape.dim) == tuple(shape)
+
+
+def blob_value_count(blob: Any) -> int:
+    return len(blob.double_data) if len(blob.double_data) else len(blob.data)
+
+
+def blob_array(blob: Any) -> FloatArray:
+    """A stored blob's values as float32 in its shape (``double_data`` is narrowed)."""
+    import numpy as np
+
+    values = blob.double_data if len(blob.double_data) else blob.data
+    array = np.asarray(values, dtype=np.float32)
+    shape = blob_shape(blob)
+    return array.reshape(shape) if shape else array.reshape(())
+
+
+def _packed_floats(field_number: int, values: FloatArray) -> bytes:
+    """One packed ``repeated float`` field, encoded directly: far faster than extending a
+    protobuf repeated field value by value for blobs of millions of weights."""
+    import numpy as np
+
+    payload = np.ascontiguousarray(values, dtype="<f4").tobytes()
+    return _varint((field_number << 3) | 2) + _varint(len(payload)) + payload
+
+
+def _varint(value: int) -> bytes:
+    out = bytearray()
+    while True:
+        byte = value & 0x7F
+        value >>= 7
+        if value:
+            out.append(byte | 0x80)
+        else:
+            out.append(byte)
+            return bytes(out)
+
+
+_DATA_FIELD = 5  # BlobProto.data
+
+
+def make_blob(values: FloatArray, legacy: bool = False) -> Any:
+    """A ``BlobProto`` holding ``values``; ``legacy`` writes the 4-D num/channels/height/width
+    fields (for V1 files and the Caffe releases that read them) instead of ``shape``."""
+    blob = caffe_pb2.BlobProto()
+    shape = tuple(int(d) for d in values.shape)
+    if legacy and len(shape) <= 4:
+        blob.num, blob.channels, blob.height, blob.width = (1,) * (4 - len(shape)) + shape
+    else:
+        blob.shape.dim.extend(shape)
+    blob.MergeFromString(_packed_floats(_DATA_FIELD, values.reshape(-1)))
+    return blob
+
+
+# ---------------------------------------------------------------------------
+# Fillers (include/caffe/filler.hpp)
+
+
+def _fans(shape: BlobDims) -> tuple[int, int]:
+    count = math.prod(shape)
+    fan_in = count // shape[0]
+    fan_out = count // shape[1] if len(shape) > 1 else count
+    return fan_in, fan_out
+
+
+def _variance_n(filler: Any, shape: BlobDims) -> float:
+    fan_in, fan_out = _fans(shape)
+    norm = filler.variance_norm
+    if norm == caffe_pb2.FillerParameter.AVERAGE:
+        return (fan_in + fan_out) / 2.0
+    if norm == caffe_pb2.FillerParameter.FAN_OUT:
+        return float(fan_out)
+    return float(fan_in)
+
+
+def _no_sparse(filler: Any) -> None:
+    if filler.sparse != -1:
+        raise SurgeryError(f"the {filler.type} filler does not support 'sparse'")
+
+
+def _gaussian(filler: Any, shape: BlobDims, rng: np.random.Generator) -> NDArray[np.float64]:
+    if filler.std <= 0:
+        raise SurgeryError(f"gaussian filler std must be above 0, got {filler.std}")
+    data = rng.normal(filler.mean, filler.std, size=shape)
+    if filler.sparse >= 0:
+        if not shape:
+            raise SurgeryError("a sparse gaussian filler needs a blob with axes")
+        # Caffe keeps each weight with probability sparse / num_outputs (shape[0]).
+        keep = rng.random(size=shape) < filler.sparse / shape[0]
+        data = data * keep
+    elif filler.sparse < -1:
+        raise SurgeryError(f"gaussian filler sparse must be at least -1, got {filler.sparse}")
+    return data
+
+
+def _uniform(low: float, high: float, shape: BlobDims, rng: np.random.Generator) -> Any:
+    if low > high:
+        raise SurgeryError(f"uniform filler min {low} is above max {high}")
+    return rng.uniform(low, high, size=shape)
+
+
+def _positive_unitball(shape: BlobDims, rng: np.random.Generator) -> NDArray[np.float64]:
+    data = rng.uniform(0.0, 1.0, size=shape)
+    rows = data.reshape(shape[0] if shape else 1, -1)
+    normalised: NDArray[np.float64] = (rows / rows.sum(axis=1, keepdims=True)).reshape(shape)
+    return normalised
+
+
+def _bilinear(shape: BlobDims) -> NDArray[np.float64]:
+    import numpy as np
+
+    if len(shape) != 4:
+        raise SurgeryError(f"the bilinear filler needs a 4-D blob, got {_dims(shape)}")
+    height, width = shape[2], shape[3]
+    if height != width:
+        raise SurgeryError(f"the bilinear filler needs a square kernel, got {height}x{width}")
+    f = int(np.ceil(width / 2.0))
+    c = (width - 1) / (2.0 * f)
+    index = np.arange(int(np.prod(shape)))
+    x = index % width
+    y = (index // width) % height
+    values: NDArray[np.float64] = (1 - np.abs(x / f - c)) * (1 - np.abs(y / f - c))
+    return values.reshape(shape)
+
+
+def fill(filler: Any, shape: BlobDims, rng: np.random.Generator) -> FloatArray:
+    """Values for a blob of ``shape`` from a ``FillerParameter``, with Caffe's formulas."""
+    import numpy as np
+
+    if 0 in shape:
+        raise SurgeryError(f"cannot fill a blob of shape {_dims(shape)}")
+    kind = filler.type
+    data: Any
+    if kind == "constant":
+        _no_sparse(filler)
+        data = np.full(shape, filler.value)
+    elif kind == "gaussian":
+        data = _gaussian(filler, shape, rng)
+    elif kind == "uniform":
+        _no_sparse(filler)
+        data = _uniform(filler.min, filler.max, shape, rng)
+    elif kind == "positive_unitball":
+        _no_sparse(filler)
+        data = _positive_unitball(shape, rng)
+    elif kind == "xavier":
+        _no_sparse(filler)
+        scale = float(np.sqrt(3.0 / _variance_n(filler, shape)))
+        data = rng.uniform(-scale, scale, size=shape)
+    elif kind == "msra":
+        _no_sparse(filler)
+        data = rng.normal(0.0, float(np.sqrt(2.0 / _variance_n(filler, shape))), size=shape)
+    elif kind == "bilinear":
+        _no_sparse(filler)
+        data = _bilinear(shape)
+    else:
+        raise SurgeryError(f"unknown filler type '{kind}'")
+    return np.asarray(data, dtype=np.float32)
+
+
+def _dims(shape: Sequence[int | None]) -> str:
+    return "x".join("?" if d is None else str(d) for d in shape) if shape else "()"
+
+
+def _constant(value: float) -> Any:
+    filler = caffe_pb2.FillerParameter()
+    filler.type = "constant"
+    filler.value = value
+    return filler
+
+
+# ---------------------------------------------------------------------------
+# What parameter blobs a layer holds
+
+
+@dataclass(frozen=True)
+class ParamBlob:
+    """One parameter blob a layer creates: its shape and the filler Caffe fills it with."""
+
+    shape: BlobDims
+    filler: Any  # caffe_pb2.FillerParameter
+
+
+@dataclass(frozen=True)
+class ParamSpec:
+    """A ``param {}`` entry (or V1's parallel lists): sharing name and explicit multipliers."""
+
+    name: str
+    lr_mult: float | None
+    decay_mult: float | None
+    permissive: bool
+
+
+# BVLC layer types that never hold parameter blobs.
+NO_PARAM_TYPES = frozenset(
+    {
+        "AbsVal", "Accuracy", "ArgMax", "BNLL", "BatchReindex", "Clip", "Concat",
+        "ContrastiveLoss", "Crop", "Data", "Dropout", "DummyData", "ELU", "Eltwise",
+        "EuclideanLoss", "Exp", "Filter", "Flatten", "HDF5Data", "HDF5Output", "HingeLoss",
+        "Im2col", "ImageData", "InfogainLoss", "Input", "LRN", "Log", "MVN", "MemoryData",
+        "MultinomialLogisticLoss", "Pooling", "Power", "ReLU", "Reduction", "Reshape", "SPP",
+        "Sigmoid", "SigmoidCrossEntropyLoss", "Silence", "Slice", "Softmax",
+        "SoftmaxWithLoss", "Split", "Swish", "TanH", "Threshold", "Tile", "WindowData",
+    }
+)  # fmt: skip
+
+
+def _bias_term(net: Net, layer: Layer) -> bool:
+    msg = layer_message(net, layer)
+    kind = layer.type
+    if kind in ("Convolution", "Deconvolution"):
+        return bool(conv_params(net, layer).bias_term)
+    if kind == "InnerProduct":
+        return bool(inner_product_params(net, layer).bias_term)
+    if kind == "Embed":
+        return bool(msg.embed_param.bias_term)
+    if kind == "Scale":
+        return bool(msg.scale_param.bias_term)
+    return False
+
+
+def param_blob_count(net: Net, layer: Layer) -> int | None:
+    """How many parameter blobs Caffe gives the layer; None for types it does not know
+    (fork layers, Python layers) and for V0 layers."""
+    if layer.format == "v0":
+        return None
+    kind = layer.type
+    if kind in NO_PARAM_TYPES:
+        return 0
+    if kind in ("Convolution", "Deconvolution", "InnerProduct", "Embed"):
+        return 1 + int(_bias_term(net, layer))
+    if kind == "BatchNorm":
+        return 3
+    if kind in ("PReLU", "Parameter"):
+        return 1
+    if kind == "Scale":
+        learned_scale = len(layer.bottoms) < 2
+        return int(learned_scale) + int(_bias_term(net, layer))
+    if kind == "Bias":
+        return 1 if len(layer.bottoms) < 2 else 0
+    return None
+
+
+def _canonical(axis: int, rank: int) -> int | None:
+    return axis + rank if -rank <= axis < 0 else (axis if 0 <= axis < rank else None)
+
+
+Dims = tuple[int | None, ...]
+
+
+def _known(dims: Iterable[int | None]) -> BlobDims | None:
+    out = tuple(dims)
+    if any(d is None for d in out):
+        return None
+    return tuple(int(d) for d in out if d is not None)
+
+
+def _span(x: Dims, axis: int, num_axes: int) -> BlobDims | None:
+    """``x[axis : axis + num_axes]`` (to the end for -1), as Scale and Bias size their blob."""
+    start = _canonical(axis, len(x))
+    if start is None or num_axes < -1:
+        return None
+    end = len(x) if num_axes == -1 else start + num_axes
+    return _known(x[start:end]) if end <= len(x) else None
+
+
+def _conv_blobs(net: Net, layer: Layer, x: Dims) -> list[ParamBlob] | None:
+    p = conv_params(net, layer)
+    msg = layer_message(net, layer).convolution_param
+    axis = _canonical(p.axis, len(x))
+    if axis is None or p.num_output is None:
+        return None
+    channels = x[axis]
+    try:
+        kernel = p.geometry(len(x) - axis - 1)[0]
+    except ValueError:
+        return None
+    group = p.group or 1
+    if channels is None or channels % group or p.num_output % group:
+        return None
+    if layer.type == "Deconvolution":
+        weight = (channels, p.num_output // group, *kernel)
+    else:
+        weight = (p.num_output, channels // group, *kernel)
+    blobs = [ParamBlob(weight, msg.weight_filler)]
+    if p.bias_term:
+        blobs.append(ParamBlob((p.num_output,), msg.bias_filler))
+    return blobs
+
+
+def _inner_product_blobs(net: Net, layer: Layer, x: Dims) -> list[ParamBlob] | None:
+    p = inner_product_params(net, layer)
+    msg = layer_message(net, layer).inner_product_param
+    axis = _canonical(p.axis, len(x))
+    inputs = None if axis is None else _known(x[axis:])
+    if inputs is None or p.num_output is None:
+        return None
+    k, n = math.prod(inputs), p.num_output
+    blobs = [ParamBlob((k, n) if p.transpose else (n, k), msg.weight_filler)]
+    if p.bias_term:
+        blobs.append(ParamBlob((n,), msg.bias_filler))
+    return blobs
+
+
+def _scale_blobs(msg: Any, x: Dims, bottoms: Sequence[MaybeShape]) -> list[ParamBlob] | None:
+    p = msg.scale_param
+    blobs: list[ParamBlob] = []
+    if len(bottoms) < 2:
+        span = _span(x, p.axis, p.num_axes)
+        if span is None:
+            return None
+        blobs.append(ParamBlob(span, p.filler if p.HasField("filler") else _constant(1.0)))
+    if p.bias_term:
+        second = bottoms[1] if len(bottoms) > 1 else None
+        if len(bottoms) > 1 and second is None:
+            return None
+        bias = _span(x, p.axis, len(second) if second is not None else p.num_axes)
+        if bias is None:
+            return None
+        blobs.append(ParamBlob(bias, p.bias_filler))
+    return blobs
+
+
+def _batch_norm_blobs(x: Dims) -> list[ParamBlob] | None:
+    channels = 1 if len(x) == 1 else x[1]
+    if channels is None:
+        return None
+    zero = _constant(0.0)  # BatchNormLayer zeroes its statistics rather than filling them
+    return [ParamBlob((channels,), zero), ParamBlob((channels,), zero), ParamBlob((1,), zero)]
+
+
+def _prelu_blobs(msg: Any, x: Dims) -> list[ParamBlob] | None:
+    p = msg.prelu_param
+    filler = p.filler if p.HasField("filler") else _constant(0.25)
+    if len(x) < 2:
+        return None
+    if p.channel_shared:
+        return [ParamBlob((), filler)]
+    return None if x[1] is None else [ParamBlob((x[1],), filler)]
+
+
+def _shape_dependent_blobs(
+    net: Net, layer: Layer, bottoms: Sequence[MaybeShape]
+) -> list[ParamBlob] | None:
+    x = bottoms[0] if bottoms else None
+    if x is None:
+        return None
+    msg = layer_message(net, layer)
+    kind = layer.type
+    if kind in ("Convolution", "Deconvolution"):
+        return _conv_blobs(net, layer, x)
+    if kind == "InnerProduct":
+        return _inner_product_blobs(net, layer, x)
+    if kind == "Scale":
+        return _scale_blobs(msg, x, bottoms)
+    if kind == "BatchNorm":
+        return _batch_norm_blobs(x)
+    if kind == "PReLU":
+        return _prelu_blobs(msg, x)
+    if kind == "Bias":
+        span = _span(x, msg.bias_param.axis, msg.bias_param.num_axes)
+        return None if span is None else [ParamBlob(span, msg.bias_param.filler)]
+    return None
+
+
+def layer_param_blobs(
+    net: Net, layer: Layer, bottoms: Sequence[MaybeShape]
+) -> list[ParamBlob] | None:
+    """The parameter blobs Caffe creates for ``layer`` given its bottoms' shapes, with the
+    fillers it fills them from; None when they cannot be known (unknown type or shape)."""
+    count = param_blob_count(net, layer)
+    if count is None:
+        return None
+    if count == 0:
+        return []
+    msg = layer_message(net, layer)
+    if layer.type == "Parameter":
+        return [ParamBlob(tuple(int(d) for d in msg.parameter_param.shape.dim), _constant(0.0))]
+    if layer.type == "Embed":
+        p = msg.embed_param
+        blobs = [ParamBlob((p.input_dim, p.num_output), p.weight_filler)]
+        if p.bias_term:
+            blobs.append(ParamBlob((p.num_output,), p.bias_filler))
+        return blobs
+    return _shape_dependent_blobs(net, layer, bottoms)
+
+
+def param_specs(net: Net, layer: Layer) -> list[ParamSpec]:
+    """The layer's ParamSpecs as Caffe sees them after upgrading V1 (``param``, ``blobs_lr``,
+    ``weight_decay``, ``blob_share_mode`` become one ``param {}`` each)."""
+    msg = layer_message(net, layer)
+    if layer.format == "v2":
+        return [
+            ParamSpec(
+                name=p.name,
+                lr_mult=p.lr_mult if p.HasField("lr_mult") else None,
+                decay_mult=p.decay_mult if p.HasField("decay_mult") else None,
+                permissive=p.share_mode == caffe_pb2.ParamSpec.PERMISSIVE,
+            )
+            for p in msg.param
+        ]
+    if layer.format == "v1":
+        names, lrs, decays = list(msg.param), list(msg.blobs_lr), list(msg.weight_decay)
+        modes = list(msg.blob_share_mode)
+        size = max(len(names), len(lrs), len(decays), len(modes))
+        return [
+            ParamSpec(
+                name=names[i] if i < len(names) else "",
+                lr_mult=lrs[i] if i < len(lrs) else None,
+                decay_mult=decays[i] if i < len(decays) else None,
+                permissive=i < len(modes)
+                and modes[i] == caffe_pb2.V1LayerParameter.PERMISSIVE,
+            )
+            for i in range(size)
+        ]
+    return []
+
+
+# ---------------------------------------------------------------------------
+# Making a caffemodel for a net
+
+
+@dataclass
+class WeightsResult:
+    model: Caffemodel
+    notes: list[str] = field(default_factory=list)
+
+
+def _require_numpy() -> None:
+    try:
+        import numpy  # noqa: F401
+    except ImportError:
+        raise SurgeryError("making weights needs NumPy ('pip install numpy')") from None
+
+
+def _layer_rng(seed: int, name: str) -> np.random.Generator:
+    import numpy as np
+
+    digest = hashlib.sha256(name.encode("utf-8", "surrogateescape")).digest()
+    return np.random.default_rng([seed, int.from_bytes(digest[:8], "little")])
+
+
+Overrides = Mapping[str, Sequence[int]]
+
+
+def _bottom_shapes(
+    net: Net, overrides: Overrides, phase: str | None
+) -> dict[int, list[MaybeShape]]:
+    """Each layer's bottom shapes, from the first phase that knows them: ``phase`` (the
+    one the module was sized for) or TEST, as deployed, first."""
+    out: dict[int, list[MaybeShape]] = {}
+    states = sorted(phase_states(net), key=lambda s: s.phase != (phase or "TEST"))
+    for state in states:
+        graph = build_graph(net, state)
+        mine = {name: dims for name, dims in overrides.items() if name in graph.latest}
+        shapes = infer_shapes(net, graph, mine)
+        for layer in graph.layers:
+            found = shapes.layer_inputs(layer)
+            current = out.get(layer.index)
+            if current is None or (None in current and None not in found):
+                out[layer.index] = found
+    return out
+
+
+def _module_bottoms(spec: ScnnSpec | None) -> dict[str, list[MaybeShape]]:
+    """A rank-4 input with C channels is all the module's convolutions need, so their
+    blobs are known even when the net's own shapes are not."""
+    if spec is None:
+        return {}
+    return {
+        layer.name: [(None, spec.channels, None, None)]
+        for layer in build_module(spec)
+        if layer.type == "Convolution"
+    }
+
+
+class _Filler:
+    """Fills layers' blobs; a shared parameter name is filled once, by its first layer."""
+
+    def __init__(
+        self,
+        net: Net,
+        seed: int,
+        legacy: bool,
+        spec: ScnnSpec | None,
+        overrides: Overrides,
+        phase: str | None,
+    ) -> None:
+        self.net = net
+        self.seed = seed
+        self.legacy = legacy
+        self.shared: dict[str, FloatArray] = {}
+        self.bottoms = _bottom_shapes(net, overrides, phase)
+        self.module_bottoms = _module_bottoms(spec)
+
+    def _param_blobs(self, layer: Layer) -> list[ParamBlob] | None:
+        specs = layer_param_blobs(self.net, layer, self.bottoms.get(layer.index, []))
+        fallback = self.module_bottoms.get(layer.name)
+        if specs is None and fallback is not None:
+            specs = layer_param_blobs(self.net, layer, fallback)
+        return specs
+
+    def blobs(self, layer: Layer) -> list[Any] | None:
+        specs = self._param_blobs(layer)
+        if specs is None:
+            return None
+        names = [p.name for p in param_specs(self.net, layer)]
+        rng = _layer_rng(self.seed, layer.name)
+        out = []
+        for i, blob in enumerate(specs):
+            name = names[i] if i < len(names) else ""
+            owner = self.shared.get(name) if name else None
+            if owner is not None and owner.size == math.prod(blob.shape):
+                values = owner.reshape(blob.shape)
+            else:
+                values = fill(blob.filler, blob.shape, rng)
+                if name and owner is None:
+                    self.shared[name] = values
+            out.append(make_blob(values, legacy=self.legacy))
+        return out
+
+
+def _copy(message: Any) -> Any:
+    out = type(message)()
+    out.CopyFrom(message)
+    return out
+
+
+def _why_no_blobs(net: Net, layer: Layer) -> str:
+    if param_blob_count(net, layer) is None:
+        return f"scnn-surgery does not know the parameters of type '{layer.type}'"
+    return "the shapes of its inputs are unknown"
+
+
+def _no_blobs_note(net: Net, layer: Layer, where: str) -> str:
+    return f"{net.describe(layer)} is written to {where} without blobs: {_why_no_blobs(net, layer)}"
+
+
+def initial_weights(
+    net: Net,
+    seed: int = 0,
+    spec: ScnnSpec | None = None,
+    shapes: Overrides | None = None,
+    phase: str | None = None,
+) -> WeightsResult:
+    """A caffemodel for ``net`` with every parameter blob drawn from the layer's fillers,
+    each layer stored as Caffe's ``Net::ToProto`` would (its parameters and its blobs).
+    ``shapes`` overrides blob shapes as ``--shape`` does; ``phase`` is the one whose
+    shapes size the blobs first (TEST by default)."""
+    if net.format == "v0":
+        raise SurgeryError(f"{net.source}: a V0 net; upgrade it before making weights for it")
+    _require_numpy()
+    legacy = net.format == "v1"
+    model = caffe_pb2.NetParameter()
+    if net.name is not None:
+        model.name = net.name
+    filler = _Filler(net, seed, legacy, spec, shapes or {}, phase)
+    notes: list[str] = []
+    entries = model.layers if legacy else model.layer
+    for layer in net.layers:
+        entry = _copy(layer_message(net, layer))
+        blobs = filler.blobs(layer)
+        if blobs is None:
+            notes.append(_no_blobs_note(net, layer, "the weights"))
+        else:
+            entry.blobs.extend(blobs)
+        entries.append(entry)
+    return WeightsResult(Caffemodel(model, "<new>"), notes)
+
+
+def _rendered(spec: ScnnSpec, legacy: bool) -> dict[str, Any]:
+    """The module's layers parsed in the given format, by name."""
+    parsed = caffe_pb2.NetParameter()
+    text_format.Parse(render_layers(build_module(spec), legacy_v1=legacy), parsed)
+    return {entry.name: entry for entry in (parsed.layers if legacy else parsed.layer)}
+
+
+def _added_entries(
+    net: Net, added: set[str], spec: ScnnSpec | None, filler: _Filler, legacy: bool
+) -> list[Any]:
+    """The added layers with their blobs, in the caffemodel's format, which may differ from
+    the net's (a V2 net often comes with a V1 caffemodel): the module is then rendered in
+    that format."""
+    translated: dict[str, Any] | None = None
+    entries = []
+    for layer in net.layers:
+        if layer.name not in added:
+            continue
+        if (layer.format == "v1") == legacy:
+            entry = _copy(layer_message(net, layer))
+        else:
+            if translated is None:
+                translated = _rendered(spec, legacy) if spec is not None else {}
+            if layer.name not in translated:
+                kind = "V1" if legacy else "V2"
+                raise SurgeryError(
+                    f"{net.describe(layer)} cannot be added to a {kind} caffemodel;"
+                    " write the net in the caffemodel's format first"
+                )
+            entry = translated[layer.name]
+        blobs = filler.blobs(layer)
+        if blobs is None:
+            raise SurgeryError(
+                f"{net.describe(layer)}: cannot make its blobs, {_why_no_blobs(net, layer)}"
+            )
+        entry.blobs.extend(blobs)
+        entries.append(entry)
+    return entries
+
+
+def carry_over(
+    net: Net,
+    source: Caffemodel,
+    added: Iterable[str],
+    spec: ScnnSpec | None = None,
+    seed: int = 0,
+    shapes: Overrides | None = None,
+    phase: str | None = None,
+) -> WeightsResult:
+    """``source`` plus the ``added`` layers of ``net``, their blobs from their fillers.
+
+    Every source layer stays as it was, so Caffe finds each existing layer's blobs by name
+    and unknown fields survive; the added layers are appended (loaders match layers by
+    name, not position). Existing layers that need blobs the source lacks are filled from
+    their fillers, as Caffe would leave them, and reported in ``notes``. The result shares
+    ``source``'s message, which is extended in place: a caffemodel can be hundreds of
+    megabytes, and copying it would double the memory and the time.
+    """
+    _require_numpy()
+    new = set(added)
+    clash = sorted(new & {entry.name for entry in source.layers})
+    if clash:
+        raise SurgeryError(
+            f"{source.source} already has layers named {', '.join(clash[:3])}, whose blobs"
+            " Caffe would copy into the new layers; insert with --prefix"
+        )
+    legacy = source.legacy
+    filler = _Filler(net, seed, legacy, spec, shapes or {}, phase)
+    notes: list[str] = []
+    new_entries = [
+        *_added_entries(net, new, spec, filler, legacy),
+        *_missing_entries(net, source, new, filler, notes),
+    ]
+    entries = source.message.layers if legacy else source.message.layer
+    for entry in new_entries:
+        entries.add().CopyFrom(entry)
+    return WeightsResult(Caffemodel(source.message, source.source), notes)
+
+
+def _missing_entries(
+    net: Net, source: Caffemodel, skip: set[str], filler: _Filler, notes: list[str]
+) -> list[Any]:
+    """Entries for the net's existing layers that hold parameters but are not in the source."""
+    seen = {entry.name for entry in source.layers} | skip
+    out = []
+    for layer in net.layers:
+        if layer.name in seen or param_blob_count(net, layer) == 0:
+            continue
+        seen.add(layer.name)
+        blobs = filler.blobs(layer)
+        same_format = (layer.format == "v1") == source.legacy
+        if blobs is None or not same_format:
+            if param_blob_count(net, layer) is not None:
+                notes.append(f"{net.describe(layer)} has no blobs in {source.source}")
+            continue
+        entry = _copy(layer_message(net, layer))
+        entry.blobs.extend(blobs)
+        out.append(entry)
+        notes.append(
+            f"{net.describe(layer)} has no blobs in {source.source}; filled from its fillers,"
+            " as Caffe would leave it"
+        )
+    return out
+
+
+def describe(model: Caffemodel) -> str:
+    """The caffemodel as text without blob values (for debugging and tests)."""
+    stripped = _copy(model.message)
+    for entry in stripped.layers if model.legacy else stripped.layer:
+        for blob in entry.blobs:
+            del blob.data[:]
+            del blob.double_data[:]
+    return str(text_format.MessageToString(stripped))
+
+
+def weights_for_insert(
+    net: Net,
+    added: Iterable[str],
+    spec: ScnnSpec | None,
+    source: Caffemodel | None,
+    seed: int = 0,
+    shapes: Overrides | None = None,
+    phase: str | None = None,
+) -> WeightsResult:
+    """The caffemodel to go with an inserted net, checked the way Caffe will load it: the
+    source's blobs plus the added layers', or (without a source) everything from fillers.
+    Only the weights rules decide here; ``insert`` has checked the net itself."""
+    from .check import check_net, errors_of  # check imports this module
+
+    if source is None:
+        made = initial_weights(net, seed, spec, shapes, phase)
+    else:
+        made = carry_over(net, source, added, spec, seed, shapes, phase)
+    phases = [phase] if phase else None
+    found = check_net(net, phases=phases, weights=made.model, shapes=shapes)
+    errors = [f for f in errors_of(found) if f.rule.startswith("weights-")]
+    if errors:
+        more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+        raise SurgeryError(
+            f"the weights would not load: {errors[0].format(net.source)}{more};"
+            " nothing was written"
+        )
+    return made
+
+
+def stage_insert_weights(
+    net: Net,
+    added: Iterable[str],
+    spec: ScnnSpec | None,
+    weights_in: str | None,
+    weights_out: str,
+    seed: int = 0,
+    shapes: Overrides | None = None,
+    phase: str | None = None,
+) -> tuple[StagedFile, list[str]]:
+    """Make and stage ``--weights-out``; the caller commits it once the prototxt is written."""
+    source = read_caffemodel(weights_in) if weights_in is not None else None
+    made = weights_for_insert(net, added, spec, source, seed, shapes, phase)
+    return stage_file(weights_out, made.model.to_bytes()), made.notes

@@ -1,0 +1,279 @@
+"""The inserted nets run in OpenCV DNN, and the module computes SCNN.
+
+OpenCV's Caffe importer (4.x; 5.x removed it) loads each net with the
+caffemodel ``--weights-out`` writes; the module's output is compared with
+``tests/reference_scnn.py``, a NumPy SCNN written from the paper's equations,
+fed with the blob OpenCV computed for the module's input and with the kernels
+stored in the caffemodel. OpenCV ignores param-name sharing, so it only agrees
+with the reference because every layer of a direction stores the same blobs.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from scnn_surgery import ScnnSpec, generate, load, loads
+from scnn_surgery.cli.main import cli
+from scnn_surgery.graph import build_graph
+from scnn_surgery.net import Layer, Net
+from scnn_surgery.params import layer_message
+from scnn_surgery.schema import caffe_pb2
+from scnn_surgery.shapes import infer_shapes
+from scnn_surgery.weights import (
+    Caffemodel,
+    blob_array,
+    initial_weights,
+    layer_param_blobs,
+    make_blob,
+    read_caffemodel,
+)
+
+from .conftest import shared_path
+from .reference_scnn import ORDER, message, relative_error, scnn_forward
+
+REPO = Path(__file__).resolve().parent.parent
+EXAMPLE = REPO / "examples" / "scnn_lane_vgg16.prototxt"
+TOLERANCE = 1e-5
+
+
+@pytest.fixture(scope="module")
+def cv2() -> ModuleType:
+    module: ModuleType = pytest.importorskip(
+        "cv2", reason="OpenCV (opencv-python-headless 4.x) is needed"
+    )
+    if int(module.__version__.split(".")[0]) != 4:
+        pytest.skip(f"OpenCV {module.__version__}: only 4.x has the Caffe importer")
+    return module
+
+
+def kernels(model: Caffemodel, prefix: str = "") -> dict[str, np.ndarray]:
+    """Each direction's kernel as stored, checking every layer of the direction holds it."""
+    out: dict[str, np.ndarray] = {}
+    for entry in model.layers:
+        for direction in ORDER:
+            if entry.name.startswith(f"{prefix}SCNN_{direction}_") and len(entry.blobs):
+                kernel = blob_array(entry.blobs[0])
+                if direction in out:
+                    assert np.array_equal(out[direction], kernel), entry.name
+                else:
+                    out[direction] = kernel
+    return out
+
+
+def opencv_name(layer: Layer) -> str:
+    """OpenCV registers Convolution layers under their top blob's name."""
+    return layer.tops[0] if layer.type == "Convolution" else layer.name
+
+
+def module_input_layer(net: Net, prefix: str = "") -> Layer:
+    slice1 = next(x for x in net.layers if x.name in (f"{prefix}Slice1", f"{prefix}Slice2"))
+    return net.layers[slice1.index - 1]
+
+
+# ---------------------------------------------------------------------------
+# The reference itself, against the paper's equation written as plain loops
+
+
+def loop_pass(x: np.ndarray, kernel: np.ndarray, direction: str) -> np.ndarray:
+    """X'_i = X_i + relu(sum_{c, t} K[o, c, t] * X'_{i-1}[c, pos + t - pad]), slice by slice."""
+    out = x.astype(np.float64).copy()
+    n, channels, height, width = x.shape
+    vertical = direction in "DU"
+    count, length = (height, width) if vertical else (width, height)
+    order = range(count) if direction in "DR" else range(count - 1, -1, -1)
+    k = kernel.shape[-1]
+    pad = (k - 1) // 2
+    previous = None
+    for i in order:
+        if previous is not None:
+            for b in range(n):
+                for o in range(channels):
+                    for pos in range(length):
+                        total = 0.0
+                        for c in range(channels):
+                            for t in range(k):
+                                p = pos + t - pad
+                                if not 0 <= p < length:
+                                    continue
+                                at = (b, c, previous, p) if vertical else (b, c, p, previous)
+                                total += kernel[o, c, t] * out[at]
+                        if vertical:
+                            out[b, o, i, pos] += max(total, 0.0)
+                        else:
+                            out[b, o, pos, i] += max(total, 0.0)
+        previous = i
+    return out
+
+
+def test_reference_matches_the_equation_as_loops() -> None:
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(2, 3, 4, 5))
+    blobs = {
+        "D": rng.normal(size=(3, 3, 1, 3)), "U": rng.normal(size=(3, 3, 1, 3)),
+        "R": rng.normal(size=(3, 3, 3, 1)), "L": rng.normal(size=(3, 3, 3, 1)),
+    }
+    expected = x
+    for direction in "DURL":
+        squeezed = blobs[direction][:, :, 0, :] if direction in "DU" else blobs[direction][..., 0]
+        expected = loop_pass(expected, squeezed, direction)
+    assert relative_error(scnn_forward(x, blobs), expected) < 1e-12
+    # the order the caller names the directions in does not matter
+    reordered = {d: blobs[d] for d in "LRUD"}
+    assert relative_error(scnn_forward(x, reordered), expected) < 1e-12
+
+
+def test_message_is_a_same_padded_correlation() -> None:
+    row = np.array([[[1.0, 2.0, 3.0]]])
+    kernel = np.array([[[0.0, 0.0, 1.0]]])  # picks the right neighbour
+    assert np.array_equal(message(row, kernel), [[[2.0, 3.0, 0.0]]])
+    assert np.array_equal(message(-row, np.array([[[0.0, 1.0, 0.0]]])), [[[0.0, 0.0, 0.0]]])
+
+
+# ---------------------------------------------------------------------------
+# The module alone
+
+
+def module_prototxt(spec: ScnnSpec, batch: int) -> str:
+    dims = f"dim: {batch} dim: {spec.channels} dim: {spec.height} dim: {spec.width}"
+    return (
+        'name: "module"\n'
+        f'layer {{ name: "input" type: "Input" top: "{spec.bottom}"'
+        f" input_param {{ shape {{ {dims} }} }} }}\n" + generate(spec)
+    )
+
+
+MODULES = [
+    (5, 7, 4, 3, "DULR"),
+    (9, 4, 8, 5, "DU"),
+    (3, 11, 6, 9, "LR"),
+    (6, 6, 3, 3, "DR"),
+    (4, 5, 2, 1, "UL"),
+    (1, 5, 3, 3, "DULR"),
+    (7, 1, 4, 3, "D"),
+    (8, 3, 16, 7, "UR"),
+]
+
+
+@pytest.mark.parametrize(("height", "width", "channels", "k", "directions"), MODULES)
+def test_module_matches_the_reference(
+    cv2: Any, height: int, width: int, channels: int, k: int, directions: str
+) -> None:
+    spec = ScnnSpec(height=height, width=width, channels=channels, kernel_width=k,
+                    bottom="features", directions=directions)
+    text = module_prototxt(spec, batch=2)
+    made = initial_weights(loads(text), seed=height * 100 + width, spec=spec)
+    net = cv2.dnn.readNetFromCaffe(bytearray(text.encode()), bytearray(made.model.to_bytes()))
+    x = np.random.default_rng(1).normal(size=(2, channels, height, width)).astype(np.float32)
+    net.setInput(x)
+    output = net.forward(loads(text).layers[-1].name)
+    stored = kernels(made.model)
+    assert set(stored) == {d for d in directions if (d in "DU" and height > 1)
+                           or (d in "LR" and width > 1)}
+    assert output.shape == x.shape
+    assert relative_error(output, scnn_forward(x, stored)) <= TOLERANCE
+
+
+# ---------------------------------------------------------------------------
+# Whole nets, through the command line
+
+
+def run(*args: str) -> str:
+    result = CliRunner().invoke(cli, list(args))
+    if result.exception and not isinstance(result.exception, SystemExit):
+        raise result.exception
+    assert result.exit_code == 0, result.stderr
+    return result.stderr
+
+
+def input_dims(net: Net) -> tuple[int, ...]:
+    if net.inputs and net.inputs[0].dims is not None:
+        return net.inputs[0].dims
+    layer = next(x for x in net.layers if x.type == "Input")
+    return tuple(int(d) for d in layer_message(net, layer).input_param.shape[0].dim)
+
+
+def run_module(cv2: Any, prototxt: Path, weights: Path, batch: int, seed: int) -> float:
+    """Forward ``prototxt`` in OpenCV; the module's relative error against the reference."""
+    net = load(prototxt)
+    engine = cv2.dnn.readNetFromCaffe(str(prototxt), str(weights))
+    dims = input_dims(net)
+    x = np.random.default_rng(seed).uniform(-1, 1, size=(batch, *dims[1:])).astype(np.float32)
+    engine.setInput(x)
+    feed = opencv_name(module_input_layer(net))
+    final = next(x for x in reversed(net.layers) if x.name in ("Concat1", "Concat2"))
+    outputs = list(engine.getUnconnectedOutLayersNames())
+    blobs = engine.forward([feed, final.name, *outputs])
+    module_in, module_out = blobs[0], blobs[1]
+    assert module_in.shape[0] == batch and all(np.isfinite(b).all() for b in blobs)
+    assert float(np.abs(module_in).max()) > 0, "a zero input would prove nothing"
+    return relative_error(module_out, scnn_forward(module_in, kernels(read_caffemodel(weights))))
+
+
+def test_example_runs_end_to_end(cv2: Any, tmp_path: Path) -> None:
+    out, weights = tmp_path / "scnn.prototxt", tmp_path / "scnn.caffemodel"
+    run("insert", str(EXAMPLE), "--after", "fc7", "--height", "36", "--width", "100",
+        "--channel", "128", "-o", str(out), "--weights-out", str(weights))
+    assert run_module(cv2, out, weights, batch=1, seed=0) <= TOLERANCE
+
+
+def plausible_weights(net: Net, seed: int) -> bytes:
+    """Trained-looking weights for a deploy net, which states no useful fillers: He-scaled
+    kernels, small biases, BatchNorm statistics of unit variance."""
+    rng = np.random.default_rng(seed)
+    graph = build_graph(net)
+    shapes = infer_shapes(net, graph)
+    model = caffe_pb2.NetParameter(name=net.name or "")
+    for layer in graph.layers:
+        blobs = layer_param_blobs(net, layer, shapes.layer_inputs(layer))
+        assert blobs is not None, layer.name
+        entry = model.layer.add()
+        entry.CopyFrom(layer_message(net, layer))
+        for i, blob in enumerate(blobs):
+            if layer.type == "BatchNorm":
+                values = [rng.normal(0, 0.1, blob.shape), rng.uniform(0.5, 1.5, blob.shape),
+                          np.ones(blob.shape)][i]
+            elif layer.type == "Scale":
+                values = rng.normal(1.0 if i == 0 else 0.0, 0.1, blob.shape)
+            elif i == 0:
+                fan_in = int(np.prod(blob.shape[1:]))
+                values = rng.normal(0, np.sqrt(2.0 / fan_in), blob.shape)
+            else:
+                values = rng.normal(0, 0.1, blob.shape)
+            entry.blobs.append(make_blob(np.asarray(values, dtype=np.float32)))
+    return model.SerializeToString()
+
+
+ZOO = [
+    ("deploy", "squeezenet_v1_1_deploy", "fire2/squeeze1x1", 56, 56, 16, 9),
+    ("deploy", "mobilenet_v2_deploy", "block_4_2", 28, 28, 32, 5),
+    ("deploy", "bvlc_googlenet_deploy", "inception_3a/output", 28, 28, 256, 3),
+    ("deploy", "resnet50_deploy", "res2a", 56, 56, 256, 3),
+]
+
+
+@pytest.mark.parametrize(
+    ("folder", "stem", "after", "height", "width", "channels", "k"), ZOO, ids=[z[1] for z in ZOO]
+)
+def test_zoo_net_runs_in_opencv(
+    cv2: Any, tmp_path: Path, folder: str, stem: str, after: str, height: int, width: int,
+    channels: int, k: int,
+) -> None:
+    src = shared_path("zoo", folder, f"{stem}.prototxt")
+    trained = tmp_path / "trained.caffemodel"
+    trained.write_bytes(plausible_weights(load(src), seed=3))
+    out, weights = tmp_path / "scnn.prototxt", tmp_path / "scnn.caffemodel"
+    run("insert", str(src), "--after", after, "--height", str(height), "--width", str(width),
+        "--channel", str(channels), "--kernel-width", str(k), "-o", str(out),
+        "--weights", str(trained), "--weights-out", str(weights))
+    before = {e.name: list(e.blobs) for e in read_caffemodel(trained).layers}
+    after_insert = read_caffemodel(weights)
+    for entry in after_insert.layers:
+        if entry.name in before:
+            assert list(entry.blobs) == before[entry.name], entry.name
+    assert run_module(cv2, out, weights, batch=2, seed=4) <= TOLERANCE

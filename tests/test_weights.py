@@ -1,0 +1,493 @@
+"""Caffemodel reading, writing, filling and carry-over (``scnn_surgery.weights``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from scnn_surgery import InsertOptions, ScnnSpec, generate, insert, loads
+from scnn_surgery.check import check_net, errors_of
+from scnn_surgery.cli.main import cli
+from scnn_surgery.errors import SurgeryError
+from scnn_surgery.net import Net
+from scnn_surgery.schema import caffe_pb2
+from scnn_surgery.scnn import module_layer_names
+from scnn_surgery.weights import (
+    Caffemodel,
+    blob_array,
+    blob_matches,
+    blob_shape,
+    carry_over,
+    fill,
+    initial_weights,
+    layer_param_blobs,
+    make_blob,
+    param_blob_count,
+    parse_caffemodel,
+    read_caffemodel,
+)
+
+REPO = Path(__file__).resolve().parent.parent
+EXAMPLE = REPO / "examples" / "scnn_lane_vgg16.prototxt"
+
+
+def filler(kind: str, **fields: Any) -> Any:
+    message = caffe_pb2.FillerParameter(type=kind)
+    for key, value in fields.items():
+        setattr(message, key, value)
+    return message
+
+
+def rng(seed: int = 0) -> np.random.Generator:
+    return np.random.default_rng(seed)
+
+
+# ---------------------------------------------------------------------------
+# Fillers
+
+
+def test_constant_and_uniform_fillers() -> None:
+    assert np.all(fill(filler("constant", value=0.25), (3, 4), rng()) == np.float32(0.25))
+    assert np.all(fill(caffe_pb2.FillerParameter(), (2,), rng()) == 0)  # Caffe's default
+    values = fill(filler("uniform", min=-2.0, max=3.0), (1000,), rng())
+    assert values.dtype == np.float32
+    assert values.min() >= -2.0 and values.max() <= 3.0
+    assert values.max() - values.min() > 4.5
+
+
+def test_gaussian_filler_moments_and_sparsity() -> None:
+    values = fill(filler("gaussian", mean=1.0, std=0.5), (200, 100), rng())
+    assert abs(values.mean() - 1.0) < 0.01 and abs(values.std() - 0.5) < 0.01
+    # sparse: each weight kept with probability sparse / shape[0]
+    sparse = fill(filler("gaussian", std=1.0, sparse=20), (100, 500), rng())
+    assert abs(np.count_nonzero(sparse) / sparse.size - 0.2) < 0.01
+
+
+@pytest.mark.parametrize(
+    ("norm", "n"),
+    [
+        (caffe_pb2.FillerParameter.FAN_IN, 16 * 9),
+        (caffe_pb2.FillerParameter.FAN_OUT, 64 * 9),
+        (caffe_pb2.FillerParameter.AVERAGE, (16 * 9 + 64 * 9) / 2),
+    ],
+)
+def test_xavier_and_msra_follow_variance_norm(norm: int, n: float) -> None:
+    shape = (64, 16, 3, 3)  # fan_in = 16*3*3, fan_out = 64*3*3, as filler.hpp counts them
+    xavier = fill(filler("xavier", variance_norm=norm), shape, rng())
+    bound = np.sqrt(3.0 / n)
+    assert np.abs(xavier).max() <= bound * (1 + 1e-6)
+    assert np.abs(xavier).max() > 0.99 * bound
+    msra = fill(filler("msra", variance_norm=norm), shape, rng())
+    assert abs(msra.std() / np.sqrt(2.0 / n) - 1) < 0.03
+
+
+def test_bilinear_filler_matches_caffes_formula() -> None:
+    four = fill(filler("bilinear"), (2, 1, 4, 4), rng())
+    line = np.array([0.25, 0.75, 0.75, 0.25], dtype=np.float32)
+    assert np.allclose(four[1, 0], np.outer(line, line))
+    three = fill(filler("bilinear"), (1, 1, 3, 3), rng())
+    assert np.allclose(three[0, 0], np.outer([0.5, 1, 0.5], [0.5, 1, 0.5]))
+
+
+def test_positive_unitball_rows_sum_to_one() -> None:
+    values = fill(filler("positive_unitball"), (5, 3, 2), rng())
+    assert np.allclose(values.reshape(5, -1).sum(axis=1), 1.0)
+    assert values.min() >= 0
+
+
+@pytest.mark.parametrize(
+    ("param", "shape", "message"),
+    [
+        (filler("nope"), (2,), "unknown filler type 'nope'"),
+        (filler("bilinear"), (1, 1, 3, 4), "square"),
+        (filler("bilinear"), (3, 3), "4-D"),
+        (filler("gaussian", std=0.0), (2,), "std must be above 0"),
+        (filler("uniform", min=1.0, max=0.0), (2,), "above max"),
+        (filler("xavier", sparse=3), (2, 2), "sparse"),
+    ],
+)
+def test_filler_errors(param: Any, shape: tuple[int, ...], message: str) -> None:
+    with pytest.raises(SurgeryError, match=message):
+        fill(param, shape, rng())
+
+
+# ---------------------------------------------------------------------------
+# Blobs
+
+
+def test_blob_shapes_follow_caffes_shape_equals() -> None:
+    legacy = caffe_pb2.BlobProto(num=1, channels=1, height=10, width=20)
+    assert blob_shape(legacy) == (1, 1, 10, 20)
+    assert blob_matches(legacy, (10, 20))  # an old InnerProduct weight
+    assert blob_matches(legacy, (1, 10, 20))
+    assert not blob_matches(legacy, (20, 10))
+    modern = caffe_pb2.BlobProto()
+    modern.shape.dim.extend([10, 20])
+    assert blob_matches(modern, (10, 20)) and not blob_matches(modern, (1, 10, 20))
+
+
+@pytest.mark.parametrize("legacy", [False, True])
+def test_make_blob_round_trips(legacy: bool) -> None:
+    values = rng().normal(size=(3, 2, 1, 5)).astype(np.float32)
+    blob = caffe_pb2.BlobProto.FromString(make_blob(values, legacy=legacy).SerializeToString())
+    assert blob.HasField("num") == legacy
+    assert np.array_equal(blob_array(blob), values)
+
+
+# ---------------------------------------------------------------------------
+# Which blobs a layer has
+
+PARAM_NET = """
+layer { name: "in" type: "Input" top: "x" top: "ids"
+        input_param { shape { dim: 2 dim: 6 dim: 5 dim: 7 } shape { dim: 2 dim: 3 } } }
+layer { name: "conv" type: "Convolution" bottom: "x" top: "conv"
+        convolution_param { num_output: 4 kernel_h: 1 kernel_w: 3 group: 2 } }
+layer { name: "deconv" type: "Deconvolution" bottom: "conv" top: "deconv"
+        convolution_param { num_output: 6 kernel_size: 4 group: 2 bias_term: false } }
+layer { name: "ip" type: "InnerProduct" bottom: "x" top: "ip"
+        inner_product_param { num_output: 10 axis: 2 } }
+layer { name: "ipt" type: "InnerProduct" bottom: "x" top: "ipt"
+        inner_product_param { num_output: 10 transpose: true bias_term: false } }
+layer { name: "bn" type: "BatchNorm" bottom: "x" top: "bn" }
+layer { name: "scale" type: "Scale" bottom: "bn" top: "scale" scale_param { bias_term: true } }
+layer { name: "scale2" type: "Scale" bottom: "x" bottom: "ip" top: "scale2"
+        scale_param { axis: 0 bias_term: true } }
+layer { name: "bias" type: "Bias" bottom: "x" top: "bias" bias_param { axis: 1 num_axes: 2 } }
+layer { name: "prelu" type: "PReLU" bottom: "x" top: "prelu" }
+layer { name: "prelu1" type: "PReLU" bottom: "x" top: "prelu1"
+        prelu_param { channel_shared: true } }
+layer { name: "embed" type: "Embed" bottom: "ids" top: "embed"
+        embed_param { num_output: 8 input_dim: 30 } }
+layer { name: "relu" type: "ReLU" bottom: "x" top: "relu" }
+layer { name: "odd" type: "MyForkLayer" bottom: "x" top: "odd" }
+"""
+
+EXPECTED_SHAPES = {
+    "conv": [(4, 3, 1, 3), (4,)],
+    "deconv": [(4, 3, 4, 4)],
+    "ip": [(10, 35), (10,)],
+    "ipt": [(210, 10)],
+    "bn": [(6,), (6,), (1,)],
+    "scale": [(6,), (6,)],
+    "scale2": [(2, 6, 5)],
+    "bias": [(6, 5)],
+    "prelu": [(6,)],
+    "prelu1": [()],
+    "embed": [(30, 8), (8,)],
+    "relu": [],
+}
+
+
+def test_param_blob_shapes_per_layer_type() -> None:
+    net = loads(PARAM_NET)
+    from scnn_surgery.graph import build_graph
+    from scnn_surgery.shapes import infer_shapes
+
+    shapes = infer_shapes(net, build_graph(net))
+    for layer in net.layers[1:]:
+        blobs = layer_param_blobs(net, layer, shapes.layer_inputs(layer))
+        if layer.name == "odd":
+            assert blobs is None and param_blob_count(net, layer) is None
+            continue
+        assert blobs is not None, layer.name
+        assert [b.shape for b in blobs] == EXPECTED_SHAPES[layer.name], layer.name
+
+
+def test_default_fillers_are_caffes() -> None:
+    net = loads(PARAM_NET)
+    model = initial_weights(net, seed=3).model
+    by_name = {entry.name: entry for entry in model.layers}
+    assert np.all(blob_array(by_name["scale"].blobs[0]) == 1)  # Scale: constant 1
+    assert np.all(blob_array(by_name["scale"].blobs[1]) == 0)
+    assert np.all(blob_array(by_name["prelu"].blobs[0]) == np.float32(0.25))
+    assert all(np.all(blob_array(b) == 0) for b in by_name["bn"].blobs)
+    assert np.all(blob_array(by_name["conv"].blobs[0]) == 0)  # FillerParameter: constant 0
+    assert len(by_name["odd"].blobs) == 0
+
+
+# ---------------------------------------------------------------------------
+# Weights for a net with a module
+
+
+def module_net(spec: ScnnSpec, batch: int = 1) -> Net:
+    dims = f"dim: {batch} dim: {spec.channels} dim: {spec.height} dim: {spec.width}"
+    head = (
+        f'layer {{ name: "data" type: "Input" top: "{spec.bottom}"'
+        f" input_param {{ shape {{ {dims} }} }} }}\n"
+    )
+    return loads(head + generate(spec))
+
+
+def layers_of(model: Caffemodel, prefix: str) -> list[Any]:
+    return [entry for entry in model.layers if entry.name.startswith(prefix)]
+
+
+def test_every_layer_of_a_direction_holds_the_same_blobs() -> None:
+    spec = ScnnSpec(height=5, width=4, channels=3, kernel_width=3, bottom="x")
+    model = initial_weights(module_net(spec), seed=7, spec=spec).model
+    kernels = {}
+    for direction, shape in (("D", (3, 3, 1, 3)), ("U", (3, 3, 1, 3)), ("R", (3, 3, 3, 1))):
+        convs = [e for e in layers_of(model, f"SCNN_{direction}_") if e.type == "Convolution"]
+        assert len(convs) == (4 if direction in "DU" else 3)
+        first = blob_array(convs[0].blobs[0])
+        assert first.shape == shape
+        assert all(np.array_equal(blob_array(c.blobs[0]), first) for c in convs)
+        kernels[direction] = first
+    assert not np.array_equal(kernels["D"], kernels["U"])
+    assert abs(float(np.std(kernels["D"])) - spec.weight_std()) < spec.weight_std() * 0.5
+
+
+def test_unshared_weights_differ_per_layer() -> None:
+    spec = ScnnSpec(height=3, width=1, channels=2, kernel_width=3, bottom="x", directions="D",
+                    share_weights=False)
+    model = initial_weights(module_net(spec), seed=7, spec=spec).model
+    convs = [e for e in layers_of(model, "SCNN_D_") if e.type == "Convolution"]
+    assert not np.array_equal(blob_array(convs[0].blobs[0]), blob_array(convs[1].blobs[0]))
+
+
+def test_initial_weights_are_reproducible_and_pass_check() -> None:
+    spec = ScnnSpec(height=4, width=3, channels=2, kernel_width=3, bottom="x")
+    net = module_net(spec)
+    first = initial_weights(net, seed=11, spec=spec).model
+    assert first.to_bytes() == initial_weights(net, seed=11, spec=spec).model.to_bytes()
+    assert first.to_bytes() != initial_weights(net, seed=12, spec=spec).model.to_bytes()
+    assert not errors_of(check_net(net, weights=first))
+
+
+def _unknown_field(number: int, payload: bytes) -> bytes:
+    """A length-delimited field the schema does not define."""
+    return bytes([(number << 3) | 2]) + bytes([len(payload)]) + payload
+
+
+def _source_for(net: Net, seed: int = 5) -> Caffemodel:
+    """A trained-looking caffemodel for ``net`` carrying fields no schema knows."""
+    model = initial_weights(net, seed=seed).model.message
+    model.MergeFromString(_unknown_field(15, b"net-level extra"))
+    model.layer[1].MergeFromString(_unknown_field(14, b"layer extra"))  # 14 is free in V2
+    model.layer[1].blobs[0].MergeFromString(_unknown_field(15, b"blob extra"))
+    return parse_caffemodel(model.SerializeToString(), "in.caffemodel")
+
+
+SMALL_NET = """name: "small"
+layer { name: "data" type: "Input" top: "data"
+        input_param { shape { dim: 1 dim: 3 dim: 6 dim: 8 } } }
+layer { name: "conv1" type: "Convolution" bottom: "data" top: "conv1"
+        convolution_param { num_output: 4 kernel_size: 3 pad: 1
+                            weight_filler { type: "xavier" } } }
+layer { name: "relu1" type: "ReLU" bottom: "conv1" top: "conv1" }
+layer { name: "score" type: "Convolution" bottom: "conv1" top: "score"
+        convolution_param { num_output: 2 kernel_size: 1 weight_filler { type: "msra" } } }
+"""
+
+
+def test_carry_over_keeps_every_blob_and_unknown_field() -> None:
+    net = loads(SMALL_NET)
+    source = _source_for(net)
+    before = {e.name: [b.SerializeToString() for b in e.blobs] for e in source.layers}
+    result = insert(net, InsertOptions(after="conv1", height=6, width=8, channels=4,
+                                       kernel_width=3))
+    added = result.net.layer_names - net.layer_names
+    assert added == module_layer_names(result.spec)
+    made = carry_over(result.net, source, added, result.spec, seed=0)
+    data = made.model.to_bytes()
+    for extra in (b"net-level extra", b"layer extra", b"blob extra"):
+        assert extra in data
+    reread = parse_caffemodel(data)
+    for entry in reread.layers:
+        if entry.name in before:
+            assert [b.SerializeToString() for b in entry.blobs] == before[entry.name]
+    assert {e.name for e in reread.layers} == net.layer_names | added
+    assert not errors_of(check_net(result.net, weights=reread))
+
+
+def test_read_write_round_trip_keeps_unknown_fields(tmp_path: Path) -> None:
+    path = tmp_path / "in.caffemodel"
+    source = _source_for(loads(SMALL_NET))
+    path.write_bytes(source.to_bytes())
+    again = read_caffemodel(path).to_bytes()
+    assert again == path.read_bytes()
+    assert b"blob extra" in again
+
+
+def _v1_caffemodel(net: Net) -> bytes:
+    """The V1 layout Caffe wrote before 2015: ``layers`` with enum types and 4-D blobs."""
+    v2 = initial_weights(net, seed=2).model.message
+    v1 = caffe_pb2.NetParameter(name=v2.name)
+    for entry in v2.layer:
+        if entry.type == "Input":  # V1 nets declared inputs with top-level fields
+            continue
+        layer = v1.layers.add(name=entry.name)
+        layer.type = caffe_pb2.V1LayerParameter.LayerType.Value(  # type: ignore[assignment]
+            entry.type.upper()
+        )
+        layer.bottom.extend(entry.bottom)
+        layer.top.extend(entry.top)
+        for blob in entry.blobs:
+            layer.blobs.append(make_blob(blob_array(blob), legacy=True))
+    return v1.SerializeToString()
+
+
+def test_v1_caffemodel_gets_v1_module_layers() -> None:
+    net = loads(SMALL_NET)
+    source = parse_caffemodel(_v1_caffemodel(net), "v1.caffemodel")
+    assert source.legacy
+    result = insert(net, InsertOptions(after="conv1", height=6, width=8, channels=4,
+                                       kernel_width=3, directions="DR"))
+    added = result.net.layer_names - net.layer_names
+    made = carry_over(result.net, source, added, result.spec)
+    reread = parse_caffemodel(made.model.to_bytes())
+    assert reread.legacy and not len(reread.message.layer)
+    d1 = next(e for e in reread.layers if e.name == "SCNN_D_1")
+    assert d1.type == caffe_pb2.V1LayerParameter.CONVOLUTION
+    assert list(d1.param) == ["SCNN_D_w"]
+    assert (d1.blobs[0].num, d1.blobs[0].channels, d1.blobs[0].height) == (4, 4, 1)
+    assert not errors_of(check_net(result.net, weights=reread))
+
+
+def test_source_layer_named_like_the_module_is_refused() -> None:
+    net = loads(SMALL_NET)
+    model = initial_weights(net).model.message
+    model.layer.add(name="SCNN_D_1", type="Convolution")
+    source = parse_caffemodel(model.SerializeToString(), "old.caffemodel")
+    result = insert(net, InsertOptions(after="conv1", height=6, width=8, channels=4,
+                                       kernel_width=3))
+    with pytest.raises(SurgeryError, match="--prefix"):
+        carry_over(result.net, source, result.net.layer_names - net.layer_names, result.spec)
+
+
+def test_missing_existing_layer_is_filled_and_noted() -> None:
+    net = loads(SMALL_NET)
+    model = initial_weights(net).model.message
+    del model.layer[3]  # 'score' has no blobs in the source
+    source = parse_caffemodel(model.SerializeToString(), "partial.caffemodel")
+    result = insert(net, InsertOptions(after="conv1", height=6, width=8, channels=4,
+                                       kernel_width=3))
+    made = carry_over(result.net, source, result.net.layer_names - net.layer_names, result.spec)
+    assert any("'score'" in note and "filled" in note for note in made.notes)
+    assert not errors_of(check_net(result.net, weights=made.model))
+
+
+# ---------------------------------------------------------------------------
+# The command line
+
+
+def run(*args: str) -> tuple[int, str, str]:
+    result = CliRunner().invoke(cli, list(args))
+    if result.exception and not isinstance(result.exception, SystemExit):
+        raise result.exception
+    return result.exit_code, result.stdout, result.stderr
+
+
+def write_small(tmp_path: Path) -> Path:
+    path = tmp_path / "small.prototxt"
+    path.write_text(SMALL_NET)
+    return path
+
+
+INSERT_ARGS = ("--after", "conv1", "--height", "6", "--width", "8", "--channel", "4",
+               "--kernel-width", "3")
+
+
+def test_cli_writes_weights_without_a_source(tmp_path: Path) -> None:
+    src = write_small(tmp_path)
+    out, weights = tmp_path / "out.prototxt", tmp_path / "out.caffemodel"
+    code, _, err = run("insert", str(src), *INSERT_ARGS, "-o", str(out),
+                       "--weights-out", str(weights), "--seed", "3")
+    assert code == 0, err
+    model = read_caffemodel(weights)
+    d = [e for e in model.layers if e.name.startswith("SCNN_D_") and len(e.blobs)]
+    assert len(d) == 5 and all(e.blobs[0] == d[0].blobs[0] for e in d)
+    assert "wrote weights" in err
+
+
+def test_cli_carries_weights_over_and_seed_matters(tmp_path: Path) -> None:
+    src = write_small(tmp_path)
+    source = tmp_path / "in.caffemodel"
+    source.write_bytes(_source_for(loads(SMALL_NET)).to_bytes())
+    outputs: list[bytes] = []
+    for seed in ("1", "1", "2"):
+        weights = tmp_path / f"out{len(outputs)}.caffemodel"
+        code, _, err = run("insert", str(src), *INSERT_ARGS, "-o", str(tmp_path / "o.prototxt"),
+                           "--weights", str(source), "--weights-out", str(weights),
+                           "--seed", seed)
+        assert code == 0, err
+        outputs.append(weights.read_bytes())
+    assert outputs[0] == outputs[1] != outputs[2]
+    assert b"layer extra" in outputs[0]
+
+
+def test_cli_weights_need_weights_out(tmp_path: Path) -> None:
+    src = write_small(tmp_path)
+    source = tmp_path / "in.caffemodel"
+    source.write_bytes(initial_weights(loads(SMALL_NET)).model.to_bytes())
+    out = tmp_path / "out.prototxt"
+    code, _, err = run("insert", str(src), *INSERT_ARGS, "-o", str(out), "--weights", str(source))
+    assert code == 2 and "--weights-out" in err
+    assert not out.exists()
+
+
+def test_cli_writes_nothing_when_the_weights_would_not_load(tmp_path: Path) -> None:
+    src = write_small(tmp_path)
+    other = loads(SMALL_NET.replace("num_output: 4", "num_output: 5"))
+    source = tmp_path / "wrong.caffemodel"
+    source.write_bytes(initial_weights(other).model.to_bytes())
+    out, weights = tmp_path / "out.prototxt", tmp_path / "out.caffemodel"
+    code, _, err = run("insert", str(src), *INSERT_ARGS, "-o", str(out),
+                       "--weights", str(source), "--weights-out", str(weights))
+    assert code == 1
+    assert "weights-shape" in err and "conv1" in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["small.prototxt", "wrong.caffemodel"]
+
+
+def test_cli_refuses_a_prototxt_as_weights(tmp_path: Path) -> None:
+    src = write_small(tmp_path)
+    code, _, err = run("insert", str(src), *INSERT_ARGS, "-o", str(tmp_path / "o.prototxt"),
+                       "--weights", str(src), "--weights-out", str(tmp_path / "o.caffemodel"))
+    assert code == 1 and "not a binary caffemodel" in err
+    assert not (tmp_path / "o.prototxt").exists()
+
+
+def test_example_weights_have_every_layer() -> None:
+    net = loads(EXAMPLE.read_text(), str(EXAMPLE))
+    result = insert(net, InsertOptions(after="fc7", height=36, width=100, channels=128))
+    made = initial_weights(result.net, seed=0, spec=result.spec)
+    assert not made.notes
+    assert not errors_of(check_net(result.net, weights=made.model))
+
+
+V1_NET = """name: "v1"
+input: "data"
+input_dim: 1
+input_dim: 3
+input_dim: 6
+input_dim: 8
+layers { name: "conv1" type: CONVOLUTION bottom: "data" top: "conv1"
+         blobs_lr: 1 blobs_lr: 2
+         convolution_param { num_output: 4 kernel_size: 3 pad: 1
+                             weight_filler { type: "gaussian" std: 0.1 } } }
+layers { name: "relu1" type: RELU bottom: "conv1" top: "conv1" }
+layers { name: "fc" type: INNER_PRODUCT bottom: "conv1" top: "fc"
+         inner_product_param { num_output: 5 weight_filler { type: "xavier" } } }
+"""
+
+
+def test_v1_net_gets_a_v1_caffemodel(tmp_path: Path) -> None:
+    net = loads(V1_NET)
+    made = initial_weights(net, seed=0)
+    assert made.model.legacy
+    by_name = {e.name: e for e in made.model.layers}
+    assert blob_shape(by_name["conv1"].blobs[0]) == (4, 3, 3, 3)
+    assert blob_shape(by_name["fc"].blobs[0]) == (1, 1, 5, 192)  # legacy 4-D, as V1 stored it
+    assert not errors_of(check_net(net, weights=made.model))
+    src = tmp_path / "v1.prototxt"
+    src.write_text(V1_NET)
+    weights = tmp_path / "v1.caffemodel"
+    code, _, err = run("insert", str(src), "--after", "conv1", "--height", "6", "--width", "8",
+                       "--channel", "4", "--kernel-width", "3", "-o", str(tmp_path / "o.prototxt"),
+                       "--weights-out", str(weights))
+    assert code == 0, err
+    assert read_caffemodel(weights).legacy
