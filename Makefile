@@ -33,6 +33,7 @@ lint: install-dev
 
 bench: install
 	$(PY) bench/run.py
+	$(PY) bench/batch.py
 
 proto: install-dev
 	$(PY) scripts/gen_proto.py

@@ -8,7 +8,6 @@
 
 from __future__ import annotations
 
-import statistics
 import sys
 import time
 from collections.abc import Callable
@@ -71,7 +70,6 @@ def main() -> int:
     for name, ours, base, ratio in rows:
         print(f"{name:44} {ours:10.4f} {base:13.4f} {ratio:7.2f}")
     print("scaling: 4x the layers should cost about 4x (linear), not 16x (quadratic)")
-    print(f"median of the two ratios: {statistics.median(r[3] for r in rows):.2f}")
     return 0
 
 
