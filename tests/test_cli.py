@@ -268,9 +268,7 @@ def test_shape_option_unblocks_a_python_data_layer() -> None:
     src = str(shared_path("zoo", "segmentation", "fcn32s_voc_train.prototxt"))
     code, _, err = run("insert", src)
     assert code == 1 and "--shape data=" in err
-    code, _, err = run(
-        "insert", src, "--shape", "data=1,3,500,500", "--shape", "label=1,1,500,500"
-    )
+    code, _, err = run("insert", src, "--shape", "data=1,3,500,500", "--shape", "label=1,1,500,500")
     assert code == 0, err
     assert "chose insertion point" in err
 
@@ -307,3 +305,87 @@ def test_committed_example_output_is_current() -> None:
     code, out, err = run("insert", str(REPO_ROOT / "examples" / "scnn_lane_vgg16.prototxt"))
     assert code == 0, err
     assert out == (REPO_ROOT / "examples" / "scnn_lane_vgg16_SCNN.prototxt").read_text()
+
+
+def test_generate_reproduces_apollo_darkscnn_module() -> None:
+    code, out, err = run(
+        "generate",
+        "--height",
+        "60",
+        "--width",
+        "80",
+        "--channel",
+        "64",
+        "--kernel-width",
+        "5",
+        "--directions",
+        "DU",
+        "--bottom",
+        "reduce2_lane",
+    )
+    assert code == 0, err
+    apollo = parse_layers(
+        shared_path("zoo", "lane", "apollo_darkscnn_deploy.prototxt").read_bytes().decode()
+    )
+    names = [x.name for x in apollo]
+    module = apollo[names.index("Slice1") : names.index("Concat1") + 1]
+    assert parse_layers(out) == module
+
+
+def test_module_options_reach_the_layers() -> None:
+    code, out, _ = run(
+        "generate",
+        "--height",
+        "3",
+        "--width",
+        "4",
+        "--channel",
+        "8",
+        "--kernel-width",
+        "3",
+        "--directions",
+        "DU",
+        "--top",
+        "mp_out",
+        "--init-std",
+        "0.5",
+        "--no-share-weights",
+        "--lr-mult",
+        "2",
+        "--prefix",
+        "x_",
+    )
+    assert code == 0
+    layers = parse_layers(out)
+    convs = [x for x in layers if x.type == "Convolution"]
+    assert {c.name for c in convs} == {"x_SCNN_D_1", "x_SCNN_D_2", "x_SCNN_U_3", "x_SCNN_U_2"}
+    assert all(c.convolution_param.weight_filler.std == 0.5 for c in convs)
+    assert all(not c.param[0].name and c.param[0].lr_mult == 2 for c in convs)
+    assert list(layers[-1].top) == ["mp_out"] and layers[-1].type == "Concat"
+    assert not any(x.type == "Slice" and x.name == "x_Slice2" for x in layers)
+
+
+def test_directions_subset_ends_at_the_vertical_concat() -> None:
+    code, out, _ = run("generate", "--height", "3", "--width", "4", "--directions", "D")
+    assert code == 0
+    layers = parse_layers(out)
+    assert layers[-1].name == "Concat1" and list(layers[-1].top) == ["SCNN_D"]
+
+
+def test_crlf_and_tabs_survive_insert_through_stdin() -> None:
+    src = (DATA / "phases_inplace.prototxt").read_text()
+    data = src.replace("\n  ", "\n\t").replace("\n", "\r\n").replace("layer {", "layer{")
+    result = CliRunner().invoke(
+        cli,
+        ["insert", "-", "--after", "conv1", "--kernel-width", "3", "--phase", "TEST"],
+        input=data.encode(),
+    )
+    assert result.exit_code == 0, result.stderr
+    out = result.stdout_bytes.decode()  # .stdout would fold CRLF
+    head = data[: data.index('layer{\r\n\tname: "score"')]
+    assert out.startswith(head)
+    assert out.endswith(
+        data[data.index('layer{\r\n\tname: "score"') :]
+        .replace("bottom: 'conv1'", "bottom: 'SCNN'")
+        .replace('bottom: "conv1"\r\n\tbottom: "peek"', 'bottom: "SCNN"\r\n\tbottom: "peek"')
+    )
