@@ -14,6 +14,8 @@ Rules Caffe enforces (``net.cpp``, ``FilterNet``, the layers' ``SetUp``):
 * ``param-sharing`` - a shared param name has compatible shapes (equal; equal counts
   with PERMISSIVE) and equal explicit lr_mult / decay_mult;
 * ``batchnorm-param`` - BatchNorm statistics must have lr_mult 0 (a warning: forks differ);
+* ``unknown-field`` - a field the schema (``--proto``, else the guessed dialect) does not
+  know (a warning: the text keeps it verbatim, but nothing checks it);
 * ``eltwise-coeff``, ``eltwise-shapes``, ``concat-shapes``, ``slice-shapes``, ``shapes`` -
   shape agreement, from :mod:`scnn_surgery.shapes`;
 * with weights, ``weights-count``, ``weights-shape``, ``weights-data`` (errors, as in
@@ -26,15 +28,18 @@ Targets add ``opencv-type`` and ``opencv-blob-data`` (``--target opencv``), and
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from .document import Message
+from google.protobuf.descriptor import Descriptor
+
+from .document import Field, Message
 from .errors import SurgeryError
 from .graph import LayerGraph, NetState, build_graph, phase_states
 from .net import Layer, Net
 from .params import layer_message
+from .schema.select import Schema, descriptor_of, schema_for_net
 from .shapes import ShapeResult, format_shape, infer_shapes
 from .weights import (
     Caffemodel,
@@ -230,6 +235,56 @@ def _batchnorm_params(net: Net) -> list[Finding]:
                     f" {', '.join(map(str, learned))} (statistics, not learned) must have"
                     " lr_mult 0 in BVLC Caffe; older forks accept other values",
                     severity="warning",
+                )
+            )
+    return out
+
+
+def _unknown_in(
+    message: Message, desc: Descriptor, prefix: str = "", skip: frozenset[str] = frozenset()
+) -> Iterator[tuple[str, Field]]:
+    """(dotted path, field) for each field of the text that ``desc`` does not have, into
+    sub-messages by each known field's message type."""
+    for field in message.fields:
+        if field.name in skip:
+            continue
+        known = desc.fields_by_name.get(field.name)
+        if known is None:
+            yield prefix + field.name, field
+        elif known.message_type is not None:
+            for value in field.values():
+                if isinstance(value, Message):
+                    yield from _unknown_in(value, known.message_type, f"{prefix}{field.name}.")
+
+
+def _first_per_path(found: Iterable[tuple[str, Field]]) -> dict[str, Field]:
+    """One report per field path: a repeated unknown field is one problem."""
+    first: dict[str, Field] = {}
+    for path, field in found:
+        first.setdefault(path, field)
+    return first
+
+
+_LAYER_FIELDS = frozenset({"layer", "layers"})  # checked per layer, for the layer's name
+
+
+def _unknown_fields(net: Net, schema: Schema) -> list[Finding]:
+    hint = "" if schema.proto is not None else " (give --proto for your fork's caffe.proto)"
+
+    def why(path: str) -> str:
+        return f"field '{path}' is not in {schema.description}; it is kept verbatim{hint}"
+
+    top = _unknown_in(net.document.root, descriptor_of(schema.net), skip=_LAYER_FIELDS)
+    out = [
+        Finding("warning", "unknown-field", why(path), None, _line(net, field.start))
+        for path, field in _first_per_path(top).items()
+    ]
+    for layer in net.layers:
+        desc = descriptor_of(schema.block_class(layer.format))
+        for path, field in _first_per_path(_unknown_in(_outer(layer), desc)).items():
+            out.append(
+                _finding(
+                    net, layer, "unknown-field", why(path), severity="warning", offset=field.start
                 )
             )
     return out
@@ -649,17 +704,20 @@ def check_net(
     weights: Caffemodel | None = None,
     target: str | None = None,
     shapes: Mapping[str, Sequence[int]] | None = None,
+    proto: str | None = None,
 ) -> list[Finding]:
     """Every finding for ``net``, ordered by line.
 
     ``phases`` limits the phases checked (default: TRAIN and TEST when the net's
     include/exclude rules tell them apart, else TEST); ``weights`` is a
     :class:`~scnn_surgery.weights.Caffemodel`; ``target`` is ``"opencv"`` or ``"vitis"``;
-    ``shapes`` overrides blob shapes as ``--shape`` does (for inputs the file leaves open).
+    ``shapes`` overrides blob shapes as ``--shape`` does (for inputs the file leaves open);
+    ``proto`` is the user's fork caffe.proto (default: the dialect the text uses).
     """
     if target is not None and target not in TARGETS:
         raise SurgeryError(f"unknown target '{target}'; use one of {', '.join(TARGETS)}")
     findings = [
+        *_unknown_fields(net, schema_for_net(net, proto)),
         *_include_exclude(net),
         *_propagate_down(net),
         *_input_fields(net),

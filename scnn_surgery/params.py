@@ -43,6 +43,7 @@ __all__ = [
     "inner_product_params",
     "interp_params",
     "layer_message",
+    "layer_message_as",
     "per_axis",
     "pool_params",
     "prior_box_params",
@@ -97,8 +98,15 @@ def layer_message(net: Net, layer: Layer) -> Any:
     return message
 
 
-def _parse_body(doc: Document, layer: Layer) -> Any:
-    cls = _MESSAGE_CLASS.get(layer.format, caffe_pb2.LayerParameter)
+def layer_message_as(net: Net, layer: Layer, message_class: Any) -> Any:
+    """The layer's body parsed into ``message_class`` (a fork's ``LayerParameter``, say),
+    uncached, with the errors of :func:`layer_message`."""
+    return _parse_body(net.document, layer, message_class)
+
+
+def _parse_body(doc: Document, layer: Layer, cls: Any = None) -> Any:
+    if cls is None:
+        cls = _MESSAGE_CLASS.get(layer.format, caffe_pb2.LayerParameter)
     start = layer.body.open + 1
     text = doc.text[start : layer.body.close]
     message = cls()

@@ -98,6 +98,7 @@ class InsertOptions:
     shapes: Mapping[str, Sequence[int]] = field(default_factory=dict)
     upgrade: bool = False
     reduce_channels: int | None = None
+    proto: str | None = None  # the user's fork caffe.proto (default: the guessed dialect)
 
 
 @dataclass
@@ -288,10 +289,12 @@ def _verify_result(net: Net, options: InsertOptions, notes: list[str]) -> None:
     from .check import check_net, errors_of
 
     phases = [options.phase] if options.phase else None
-    errors = errors_of(check_net(net, phases=phases, shapes=options.shapes))
+    errors = errors_of(check_net(net, phases=phases, shapes=options.shapes, proto=options.proto))
     if options.phase and not errors:
         other = [p for p in PHASES if p != options.phase]
-        broken = errors_of(check_net(net, phases=other, shapes=options.shapes))
+        broken = errors_of(
+            check_net(net, phases=other, shapes=options.shapes, proto=options.proto)
+        )
         if broken:
             notes.append(
                 f"warning: the result fits phase {options.phase} only; in {other[0]}:"

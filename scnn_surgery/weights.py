@@ -7,6 +7,10 @@ keeping the source file's layers as they are and adding the new ones.
 
 * V1 files (``layers``, as written before 2015) stay V1: the module's layers
   are added as V1 layers with legacy 4-D blob dimensions.
+* A caffemodel is read with a schema (:class:`~scnn_surgery.schema.select.Schema`): the
+  user's ``--proto``, else the dialect the prototxt uses, since forks give the same field
+  numbers to different messages. The layers written into it are parsed from the prototxt
+  with that schema's classes, so a fork's parameters get the fork's field numbers.
 * Fields the schema does not know survive a read/write round trip, because
   protobuf keeps unknown fields of a parsed binary message and writes them back.
 * New blobs come from the layer's fillers, with Caffe's formulas, drawn from a
@@ -32,8 +36,9 @@ from google.protobuf.message import DecodeError
 from .errors import SurgeryError
 from .graph import build_graph, phase_states
 from .net import Layer, Net
-from .params import conv_params, inner_product_params, layer_message
+from .params import conv_params, inner_product_params, layer_message, layer_message_as
 from .schema import caffe_pb2
+from .schema.select import Schema, dialect_schema, field_class, schema_for_net
 from .scnn import ScnnSpec, build_module, render_layers
 from .shapes import MaybeShape, infer_shapes
 
@@ -79,7 +84,7 @@ BlobDims = tuple[int, ...]
 
 @dataclass
 class Caffemodel:
-    """A parsed caffemodel; ``message`` is the ``caffe_pb2.NetParameter``."""
+    """A parsed caffemodel; ``message`` is its schema's ``NetParameter``."""
 
     message: Any
     source: str = "<caffemodel>"
@@ -98,8 +103,11 @@ class Caffemodel:
         return data
 
 
-def parse_caffemodel(data: bytes, source: str = "<caffemodel>") -> Caffemodel:
-    message = caffe_pb2.NetParameter()
+def parse_caffemodel(
+    data: bytes, source: str = "<caffemodel>", schema: Schema | None = None
+) -> Caffemodel:
+    """Parse with ``schema``'s ``NetParameter`` (default: BVLC's)."""
+    message: Any = (schema or dialect_schema("bvlc")).net()
     try:
         message.ParseFromString(data)
     except DecodeError:
@@ -115,7 +123,7 @@ def parse_caffemodel(data: bytes, source: str = "<caffemodel>") -> Caffemodel:
     return model
 
 
-def read_caffemodel(path: str | os.PathLike[str]) -> Caffemodel:
+def read_caffemodel(path: str | os.PathLike[str], schema: Schema | None = None) -> Caffemodel:
     p = Path(path)
     try:
         data = p.read_bytes()
@@ -125,7 +133,7 @@ def read_caffemodel(path: str | os.PathLike[str]) -> Caffemodel:
         raise SurgeryError(f"{path}: is a directory, not a caffemodel") from None
     except OSError as exc:
         raise SurgeryError(f"{path}: cannot read: {exc.strerror}") from None
-    return parse_caffemodel(data, str(path))
+    return parse_caffemodel(data, str(path), schema)
 
 
 @dataclass
@@ -235,10 +243,11 @@ def _varint(value: int) -> bytes:
 _DATA_FIELD = 5  # BlobProto.data
 
 
-def make_blob(values: FloatArray, legacy: bool = False) -> Any:
-    """A ``BlobProto`` holding ``values``; ``legacy`` writes the 4-D num/channels/height/width
-    fields (for V1 files and the Caffe releases that read them) instead of ``shape``."""
-    blob = caffe_pb2.BlobProto()
+def make_blob(values: FloatArray, legacy: bool = False, blob_class: Any = None) -> Any:
+    """A ``BlobProto`` (``blob_class``, default BVLC's) holding ``values``; ``legacy`` writes
+    the 4-D num/channels/height/width fields (for V1 files and the Caffe releases that read
+    them) instead of ``shape``."""
+    blob = (blob_class or caffe_pb2.BlobProto)()
     shape = tuple(int(d) for d in values.shape)
     if legacy and len(shape) <= 4:
         blob.num, blob.channels, blob.height, blob.width = (1,) * (4 - len(shape)) + shape
@@ -680,10 +689,12 @@ class _Filler:
         spec: ScnnSpec | None,
         overrides: Overrides,
         phase: str | None,
+        blob_class: Any = None,
     ) -> None:
         self.net = net
         self.seed = seed
         self.legacy = legacy
+        self.blob_class = blob_class
         self.shared: dict[str, FloatArray] = {}
         self.bottoms = _bottom_shapes(net, overrides, phase)
         self.module_bottoms = _module_bottoms(spec)
@@ -711,7 +722,7 @@ class _Filler:
                 values = fill(blob.filler, blob.shape, rng)
                 if name and owner is None:
                     self.shared[name] = values
-            out.append(make_blob(values, legacy=self.legacy))
+            out.append(make_blob(values, legacy=self.legacy, blob_class=self.blob_class))
         return out
 
 
@@ -719,6 +730,23 @@ def _copy(message: Any) -> Any:
     out = type(message)()
     out.CopyFrom(message)
     return out
+
+
+def _entry_class(net_class: Any, legacy: bool) -> Any:
+    """The layer message of a caffemodel's ``NetParameter``: ``layers`` (V1) or ``layer``."""
+    return field_class(net_class, "layers" if legacy else "layer")
+
+
+def _blob_class(net_class: Any, legacy: bool) -> Any:
+    return field_class(_entry_class(net_class, legacy), "blobs")
+
+
+def _layer_entry(net: Net, layer: Layer, entry_class: Any) -> Any:
+    """The layer's prototxt as a caffemodel entry of ``entry_class``. The BVLC parse is
+    cached and shared, so it is copied; other schemas parse afresh."""
+    if entry_class is type(layer_message(net, layer)):
+        return _copy(layer_message(net, layer))
+    return layer_message_as(net, layer, entry_class)
 
 
 def _why_no_blobs(net: Net, layer: Layer) -> str:
@@ -737,23 +765,29 @@ def initial_weights(
     spec: ScnnSpec | None = None,
     shapes: Overrides | None = None,
     phase: str | None = None,
+    schema: Schema | None = None,
 ) -> WeightsResult:
     """A caffemodel for ``net`` with every parameter blob drawn from the layer's fillers,
     each layer stored as Caffe's ``Net::ToProto`` would (its parameters and its blobs).
     ``shapes`` overrides blob shapes as ``--shape`` does; ``phase`` is the one whose
-    shapes size the blobs first (TEST by default)."""
+    shapes size the blobs first (TEST by default); ``schema`` is the caffemodel's
+    (default: the dialect the net's text uses)."""
     if net.format == "v0":
         raise SurgeryError(f"{net.source}: a V0 net; upgrade it before making weights for it")
     _require_numpy()
     legacy = net.format == "v1"
-    model = caffe_pb2.NetParameter()
+    model: Any = (schema or schema_for_net(net)).net()
     if net.name is not None:
         model.name = net.name
-    filler = _Filler(net, seed, legacy, spec, shapes or {}, phase)
+    net_class = type(model)
+    filler = _Filler(
+        net, seed, legacy, spec, shapes or {}, phase, _blob_class(net_class, legacy)
+    )
     notes: list[str] = []
     entries = model.layers if legacy else model.layer
+    entry_class = _entry_class(net_class, legacy)
     for layer in net.layers:
-        entry = _copy(layer_message(net, layer))
+        entry = _layer_entry(net, layer, entry_class)
         blobs = filler.blobs(layer)
         if blobs is None:
             notes.append(_no_blobs_note(net, layer, "the weights"))
@@ -763,29 +797,30 @@ def initial_weights(
     return WeightsResult(Caffemodel(model, "<new>"), notes)
 
 
-def _rendered(spec: ScnnSpec, legacy: bool) -> dict[str, Any]:
+def _rendered(spec: ScnnSpec, legacy: bool, net_class: Any) -> dict[str, Any]:
     """The module's layers parsed in the given format, by name."""
-    parsed = caffe_pb2.NetParameter()
+    parsed = net_class()
     text_format.Parse(render_layers(build_module(spec), legacy_v1=legacy), parsed)
     return {entry.name: entry for entry in (parsed.layers if legacy else parsed.layer)}
 
 
 def _added_entries(
-    net: Net, added: set[str], spec: ScnnSpec | None, filler: _Filler, legacy: bool
+    net: Net, added: set[str], spec: ScnnSpec | None, filler: _Filler, net_class: Any
 ) -> list[Any]:
     """The added layers with their blobs, in the caffemodel's format, which may differ from
     the net's (a V2 net often comes with a V1 caffemodel): the module is then rendered in
     that format."""
+    legacy = filler.legacy
     translated: dict[str, Any] | None = None
     entries = []
     for layer in net.layers:
         if layer.name not in added:
             continue
         if (layer.format == "v1") == legacy:
-            entry = _copy(layer_message(net, layer))
+            entry = _layer_entry(net, layer, _entry_class(net_class, legacy))
         else:
             if translated is None:
-                translated = _rendered(spec, legacy) if spec is not None else {}
+                translated = _rendered(spec, legacy, net_class) if spec is not None else {}
             if layer.name not in translated:
                 kind = "V1" if legacy else "V2"
                 raise SurgeryError(
@@ -830,10 +865,13 @@ def carry_over(
             " Caffe would copy into the new layers; insert with --prefix"
         )
     legacy = source.legacy
-    filler = _Filler(net, seed, legacy, spec, shapes or {}, phase)
+    net_class = type(source.message)
+    filler = _Filler(
+        net, seed, legacy, spec, shapes or {}, phase, _blob_class(net_class, legacy)
+    )
     notes: list[str] = []
     new_entries = [
-        *_added_entries(net, new, spec, filler, legacy),
+        *_added_entries(net, new, spec, filler, net_class),
         *_missing_entries(net, source, new, filler, notes),
     ]
     entries = source.message.layers if legacy else source.message.layer
@@ -858,7 +896,7 @@ def _missing_entries(
             if param_blob_count(net, layer) is not None:
                 notes.append(f"{net.describe(layer)} has no blobs in {source.source}")
             continue
-        entry = _copy(layer_message(net, layer))
+        entry = _layer_entry(net, layer, _entry_class(type(source.message), source.legacy))
         entry.blobs.extend(blobs)
         out.append(entry)
         notes.append(
@@ -886,18 +924,22 @@ def weights_for_insert(
     seed: int = 0,
     shapes: Overrides | None = None,
     phase: str | None = None,
+    proto: str | None = None,
 ) -> WeightsResult:
     """The caffemodel to go with an inserted net, checked the way Caffe will load it: the
     source's blobs plus the added layers', or (without a source) everything from fillers.
-    Only the weights rules decide here; ``insert`` has checked the net itself."""
+    Only the weights rules decide here; ``insert`` has checked the net itself. A new
+    caffemodel uses ``proto`` (the user's caffe.proto), else the net's guessed dialect;
+    a source keeps the schema it was read with."""
     from .check import check_net, errors_of  # check imports this module
 
     if source is None:
-        made = initial_weights(net, seed, spec, shapes, phase)
+        schema = schema_for_net(net, proto)
+        made = initial_weights(net, seed, spec, shapes, phase, schema)
     else:
         made = carry_over(net, source, added, spec, seed, shapes, phase)
     phases = [phase] if phase else None
-    found = check_net(net, phases=phases, weights=made.model, shapes=shapes)
+    found = check_net(net, phases=phases, weights=made.model, shapes=shapes, proto=proto)
     errors = [f for f in errors_of(found) if f.rule.startswith("weights-")]
     if errors:
         more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
@@ -917,8 +959,12 @@ def stage_insert_weights(
     seed: int = 0,
     shapes: Overrides | None = None,
     phase: str | None = None,
+    proto: str | None = None,
 ) -> tuple[StagedFile, list[str]]:
-    """Make and stage ``--weights-out``; the caller commits it once the prototxt is written."""
-    source = read_caffemodel(weights_in) if weights_in is not None else None
-    made = weights_for_insert(net, added, spec, source, seed, shapes, phase)
+    """Make and stage ``--weights-out``; the caller commits it once the prototxt is written.
+    Caffemodels are read and written with ``proto`` (the user's caffe.proto), else with
+    the dialect the net's text uses."""
+    schema = schema_for_net(net, proto)
+    source = read_caffemodel(weights_in, schema) if weights_in is not None else None
+    made = weights_for_insert(net, added, spec, source, seed, shapes, phase, proto)
     return stage_file(weights_out, made.model.to_bytes()), made.notes

@@ -26,6 +26,7 @@ from ..batch import (
     unused_patterns,
     write_report,
 )
+from ..schema.select import user_schema
 from .options import build_insert_options, insert_options
 from .output import note
 
@@ -139,11 +140,14 @@ def command(
     if report_file is not None:
         report_renderer(report_file)  # an unknown format is a usage error before any work
     config = load_config(Path(config_path)) if config_path else BatchConfig()
+    base = build_insert_options(params)
+    if base.proto is not None:
+        user_schema(base.proto)  # a broken --proto is one error, not one per model
     out = Path(output_dir)
     found = discover_sources(sources, exclude=out)
     for pattern in unused_patterns(config, found):
         note(f"warning: config pattern '{pattern}' matches no model")
-    planned = plan_jobs(found, out, build_insert_options(params), config)
+    planned = plan_jobs(found, out, base, config)
     workers = min(jobs or default_jobs(), len(planned))
     progress = Progress(len(planned), sys.stderr)
     start = time.perf_counter()

@@ -7,9 +7,10 @@ import json
 import click
 
 from ..check import TARGETS, Finding, check_net, errors_of
+from ..schema.select import schema_for_net
 from ..surgery import load
 from ..weights import read_caffemodel
-from .options import ShapeType
+from .options import ShapeType, proto_option
 from .output import note
 
 
@@ -33,11 +34,13 @@ def _summary(findings: list[Finding]) -> str:
               help="Also check what this deployment target refuses or runs on the CPU.")
 @click.option("--shape", "shapes", type=ShapeType(), multiple=True,
               help="Shape of a blob the file does not state (repeatable).")
+@proto_option()
 @click.option("--json", "as_json", is_flag=True, help="Print the findings as JSON.")
 @click.pass_context
 def command(
     ctx: click.Context, model: str, weights: str | None, phases: tuple[str, ...],
-    target: str | None, shapes: tuple[tuple[str, tuple[int, ...]], ...], as_json: bool,
+    target: str | None, shapes: tuple[tuple[str, tuple[int, ...]], ...], proto: str | None,
+    as_json: bool,
 ) -> None:
     """Check MODEL (a prototxt; '-' reads stdin) as Caffe's Net::Init would.
 
@@ -45,10 +48,11 @@ def command(
     status is 1 when there are errors and 0 when there are only warnings.
     """
     net = load(model)
-    caffemodel = read_caffemodel(weights) if weights is not None else None
+    schema = schema_for_net(net, proto)
+    caffemodel = read_caffemodel(weights, schema) if weights is not None else None
     findings = check_net(
         net, phases=[p.upper() for p in phases] or None, weights=caffemodel, target=target,
-        shapes=dict(shapes),
+        shapes=dict(shapes), proto=proto,
     )
     if as_json:
         report = {

@@ -57,7 +57,7 @@ def command(
         added = result.net.layer_names - net.layer_names
         staged, weight_notes = stage_insert_weights(
             result.net, added, result.spec, weights, weights_out, seed, options.shapes,
-            options.phase,
+            options.phase, options.proto,
         )
         for message in weight_notes:
             note(message)

@@ -147,6 +147,17 @@ def shape_options() -> Callable[[F], F]:
     )
 
 
+def proto_option() -> Callable[[F], F]:
+    """--proto: the user's fork caffe.proto, compiled at run time (no protoc needed)."""
+    return click.option(
+        "--proto",
+        type=click.Path(exists=True, dir_okay=False),
+        default=None,
+        help="Your fork's caffe.proto: read the net's fields and caffemodels with it"
+        " [default: the dialect the net's fields and layer types point to].",
+    )
+
+
 def insert_options() -> Callable[[F], F]:
     """Everything that decides what ``insert`` does; ``batch`` takes the same options."""
     return _stack(
@@ -170,6 +181,7 @@ def insert_options() -> Callable[[F], F]:
             default=False,
             help="Rewrite a V0/V1 net as V2 first; untouched text may change.",
         ),
+        proto_option(),
     )
 
 

@@ -1,0 +1,238 @@
+"""Choosing the schema a net is read with: ``--proto FILE``, else the guessed dialect."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from scnn_surgery import SurgeryError, loads
+from scnn_surgery.cli.main import cli
+from scnn_surgery.schema import DIALECTS, caffe_pb2
+from scnn_surgery.schema.select import (
+    dialect_schema,
+    field_class,
+    schema_for_net,
+    user_schema,
+)
+from scnn_surgery.surgery import load
+
+from .conftest import shared_path
+from .forkproto import MY_PARAM_NET, MY_PARAM_NUMBER, write_fork_proto
+
+
+def run(*args: str) -> tuple[int, str, str]:
+    result = CliRunner().invoke(cli, list(args))
+    if result.exception and not isinstance(result.exception, SystemExit):
+        raise result.exception
+    return result.exit_code, result.stdout, result.stderr
+
+
+# --- guessing ---------------------------------------------------------------
+
+GUESSED = {
+    ("golden", "resnet101.prototxt"): "pspnet",
+    ("golden", "SCNN.prototxt"): "bvlc",
+    ("zoo", "segmentation", "pspnet50_ade20k_473.prototxt"): "pspnet",
+    ("zoo", "segmentation", "segnet_inference.prototxt"): "segnet",
+    ("zoo", "segmentation", "bayesian_segnet_camvid.prototxt"): "segnet",
+    ("zoo", "segmentation", "enet_train_encoder_decoder.prototxt"): "enet",
+    ("zoo", "segmentation", "fcn8s_voc_deploy.prototxt"): "bvlc",
+    ("zoo", "detection", "ssd300_vgg16_voc0712_deploy.prototxt"): "ssd",
+    ("zoo", "detection", "mobilenet_ssd_deploy.prototxt"): "ssd",
+    ("zoo", "detection", "faster_rcnn_vgg16_voc_end2end_test.prototxt"): "fast_rcnn",
+    ("zoo", "detection", "yolov3_darknet_caffe.prototxt"): "mobilenet_yolo",
+    ("zoo", "deploy", "densenet121_deploy.prototxt"): "densenet",
+    ("zoo", "deploy", "resnet50_deploy.prototxt"): "bvlc",
+    ("zoo", "lane", "vpgnet_novp_deploy.prototxt"): "vpgnet",
+    ("zoo", "legacy", "caffe_v1_flickr_style_train_val.prototxt"): "bvlc",
+    ("zoo", "legacy", "rcnn_v0_caffenet_fc7_deploy.prototxt"): "bvlc",
+}
+
+
+@pytest.mark.parametrize(("parts", "dialect"), list(GUESSED.items()), ids=lambda v: str(v))
+def test_the_dialect_is_guessed_from_the_net(parts: tuple[str, ...], dialect: str) -> None:
+    net = load(shared_path(*parts))
+    schema = schema_for_net(net)
+    assert schema.name == dialect and schema.proto is None
+    assert schema.net is DIALECTS[dialect].NetParameter
+    assert schema.layer is DIALECTS[dialect].LayerParameter
+
+
+def test_a_net_without_fork_fields_is_bvlc() -> None:
+    schema = schema_for_net(loads('layer { name: "r" type: "ReLU" bottom: "x" top: "x" }'))
+    assert schema is dialect_schema("bvlc")
+    assert schema.net is caffe_pb2.NetParameter
+    assert schema.v1_layer is caffe_pb2.V1LayerParameter
+    assert schema.v0_layer is caffe_pb2.V0LayerParameter
+    assert schema.description == "the BVLC schema"
+
+
+def test_schema_classes_by_layer_format() -> None:
+    schema = dialect_schema("pspnet")
+    assert schema.block_class("v2") is schema.layer
+    assert schema.block_class("v1") is schema.block_class("v0") is schema.v1_layer
+    assert schema.body_class("v0") is schema.v0_layer
+    assert field_class(schema.layer, "bn_param").DESCRIPTOR.name == "BNParameter"
+    assert schema.description == "the pspnet fork's schema"
+
+
+def test_an_unknown_dialect_is_one_line() -> None:
+    with pytest.raises(SurgeryError, match="unknown Caffe dialect 'caffe2'"):
+        dialect_schema("caffe2")
+
+
+# --- --proto ----------------------------------------------------------------
+
+
+def test_proto_wins_over_the_guess(tmp_path: Path) -> None:
+    proto = write_fork_proto(tmp_path)
+    net = load(shared_path("golden", "resnet101.prototxt"))
+    schema = schema_for_net(net, str(proto))
+    assert schema.proto == str(proto) and schema.name == str(proto)
+    assert schema.description == f"the schema of {proto}"
+    assert schema.net is not caffe_pb2.NetParameter
+    field = schema.layer.DESCRIPTOR.fields_by_name["my_param"]
+    assert field.number == MY_PARAM_NUMBER
+    assert schema.layer().my_param.value == 0.5  # type: ignore[attr-defined]
+
+
+def test_a_proto_is_compiled_once_per_version(tmp_path: Path) -> None:
+    proto = write_fork_proto(tmp_path)
+    first = user_schema(proto)
+    assert user_schema(str(proto)) is first
+    proto.write_text(proto.read_text() + "\nmessage Extra { optional int32 x = 1; }\n")
+    stat = proto.stat()
+    os.utime(proto, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000_000))
+    again = user_schema(proto)
+    assert again is not first
+    assert "Extra" in again.net.DESCRIPTOR.file.message_types_by_name
+
+
+def test_a_missing_proto_is_one_line(tmp_path: Path) -> None:
+    with pytest.raises(SurgeryError, match=r"nowhere\.proto: no such file"):
+        user_schema(tmp_path / "nowhere.proto")
+
+
+def test_a_proto_without_net_parameter_is_refused(tmp_path: Path) -> None:
+    proto = tmp_path / "other.proto"
+    proto.write_text('syntax = "proto2";\nmessage Something { optional int32 x = 1; }\n')
+    with pytest.raises(SurgeryError, match="no top-level message NetParameter"):
+        user_schema(proto)
+
+
+BROKEN = [
+    # (what replaces the anchor, expected message, line offset from the anchor)
+    ("optional MyParameter my_param = 999\n", "expected ';', found 'optional'", 1),
+    ("optional NoSuchParameter my_param = 999;\n", "unknown type 'NoSuchParameter'", 0),
+    # a duplicate is reported where it is defined the second time: BVLC's name = 1, next line
+    ("optional MyParameter my_param = 1;\n", "duplicate field number 1", 1),
+    ("optional MyParameter name = 999;\n", "'caffe.LayerParameter.name' is already defined", 1),
+]
+
+
+@pytest.mark.parametrize(("field", "message", "line_offset"), BROKEN)
+def test_a_malformed_proto_is_one_located_line_and_exit_1(
+    tmp_path: Path, field: str, message: str, line_offset: int
+) -> None:
+    proto = write_fork_proto(tmp_path)
+    text = proto.read_text()
+    good = f"  optional MyParameter my_param = {MY_PARAM_NUMBER};\n"
+    proto.write_text(text.replace(good, "  " + field))
+    line = text[: text.index(good)].count("\n") + 1 + line_offset
+    net = tmp_path / "net.prototxt"
+    net.write_text(MY_PARAM_NET)
+    for command in ("check", "insert"):
+        code, out, err = run(command, str(net), "--proto", str(proto))
+        assert code == 1, (command, err)
+        assert out == ""
+        assert err.count("\n") == 1
+        assert err.startswith(f"scnn-surgery: error: {proto}:{line}:")
+        assert message in err
+    with pytest.raises(SurgeryError, match=rf"^{proto}:{line}:\d+: "):
+        user_schema(proto)
+
+
+def test_a_malformed_proto_stops_batch_before_any_work(tmp_path: Path) -> None:
+    proto = tmp_path / "bad.proto"
+    proto.write_text('syntax = "proto2";\nmessage NetParameter {\n  optional int32 x = ;\n}\n')
+    net = tmp_path / "in" / "net.prototxt"
+    net.parent.mkdir()
+    net.write_text(MY_PARAM_NET)
+    out_dir = tmp_path / "out"
+    code, _, err = run("batch", str(net.parent), "-o", str(out_dir), "--proto", str(proto))
+    assert code == 1
+    assert err == f"scnn-surgery: error: {proto}:3:22: expected an integer, found ';'\n"
+    assert not out_dir.exists()
+
+
+def test_a_missing_proto_is_a_usage_error(tmp_path: Path) -> None:
+    net = tmp_path / "net.prototxt"
+    net.write_text(MY_PARAM_NET)
+    code, _, err = run("check", str(net), "--proto", str(tmp_path / "none.proto"))
+    assert code == 2 and "--proto" in err
+
+
+def test_check_with_proto_knows_the_fork_field(tmp_path: Path) -> None:
+    net = tmp_path / "net.prototxt"
+    net.write_text(MY_PARAM_NET)
+    code, out, err = run("check", str(net))
+    assert code == 0
+    assert "field 'my_param' is not in the BVLC schema" in out
+    assert "[unknown-field]" in out
+
+    proto = write_fork_proto(tmp_path)
+    code, out, err = run("check", str(net), "--proto", str(proto))
+    assert (code, out) == (0, "")
+    assert "no problems found" in err
+
+
+def test_insert_and_batch_take_proto(tmp_path: Path) -> None:
+    proto = write_fork_proto(tmp_path)
+    src = tmp_path / "in" / "net.prototxt"
+    src.parent.mkdir()
+    src.write_text(MY_PARAM_NET)
+    target = tmp_path / "net_SCNN.prototxt"
+    code, _, err = run(
+        "insert", str(src), "--kernel-width", "3", "--proto", str(proto), "-o", str(target)
+    )
+    assert code == 0, err
+    assert "my_param { value: 2.5 size: 3 size: 4 }" in target.read_text()
+
+    out_dir = tmp_path / "out"
+    code, _, err = run(
+        "batch", str(src.parent), "-o", str(out_dir), "--kernel-width", "3", "--proto", str(proto)
+    )
+    assert code == 0, err
+    assert (out_dir / "net.prototxt").read_text() == target.read_text()
+
+
+PARSE_ERRORS = [
+    ("message A {\n  optional int32 x = 1; @\n}\n", "2:25: unexpected character '@'"),
+    ("message A {\n  optional int32 x = 1;\n", "3:1: unexpected end of file"),
+    (
+        "message A {\n  reserved 5;\n  optional int32 x = 5;\n}\n",
+        "3:18: field number 5 is reserved",
+    ),
+    (
+        "message A {\n  extensions 10 to 20;\n  optional int32 x = 15;\n}\n",
+        "3:18: field number 15 is in an extension range of A",
+    ),
+    ("enum E {\n}\n", "1:6: enum E has no values"),
+    ("enum E { X = 0; }\nenum F { X = 1; }\n", "2:10: 'X' is already defined (line 1)"),
+    ('syntax = "proto2";\nimport "nope.proto";\n', "2:8: import 'nope.proto' not found"),
+    ("message A {\n  optional int32 x = 1 [default = 1.5];\n}\n", "2:35: integer default"),
+    ('message A { optional string s = 1 [default = "\\q"]; }', "1:46: unknown escape \\q"),
+]
+
+
+@pytest.mark.parametrize(("source", "located"), PARSE_ERRORS)
+def test_proto_errors_name_line_and_column(tmp_path: Path, source: str, located: str) -> None:
+    proto = tmp_path / "bad.proto"
+    proto.write_text(source)
+    with pytest.raises(SurgeryError) as caught:
+        user_schema(proto)
+    assert str(caught.value).startswith(f"{proto}:{located}")
+    assert "\n" not in str(caught.value)
