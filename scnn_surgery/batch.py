@@ -235,6 +235,8 @@ CONFIG_KEYS: Mapping[str, ConfigKey] = {
     "phase": ConfigKey("phase", _name),
     "shapes": ConfigKey("shapes", _shapes),
     "upgrade": ConfigKey("upgrade", _boolean),
+    "reduce_channels": ConfigKey("reduce_channels", _positive_int),
+    "proto": ConfigKey("proto", _text),
 }
 
 
