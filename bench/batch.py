@@ -27,7 +27,8 @@ from scnn_surgery.batch import (
     run_batch,
 )
 from scnn_surgery.errors import SurgeryError
-from scnn_surgery.surgery import InsertOptions, load, write_bytes_atomic
+from scnn_surgery.files import write_bytes_atomic
+from scnn_surgery.surgery import InsertOptions, load
 
 T = TypeVar("T")
 ROOT = Path(__file__).resolve().parent.parent

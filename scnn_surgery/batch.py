@@ -36,8 +36,9 @@ else:  # pragma: no cover
     import tomli as tomllib
 
 from .errors import SurgeryError, UsageError
+from .files import write_bytes_atomic
 from .scnn import ScnnSpecError
-from .surgery import InsertOptions, insert, load, write_bytes_atomic
+from .surgery import InsertOptions, insert, load
 
 MODEL_SUFFIX = ".prototxt"
 _GLOB_MAGIC = re.compile(r"[*?[]")

@@ -16,9 +16,9 @@ import re
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from .errors import PrototxtSyntaxError, SurgeryError
+from .files import read_input_bytes
 
 __all__ = [
     "Document",
@@ -434,16 +434,7 @@ class Document:
             import sys
 
             return cls.from_bytes(sys.stdin.buffer.read(), "<stdin>")
-        p = Path(path)
-        try:
-            data = p.read_bytes()
-        except FileNotFoundError:
-            raise SurgeryError(f"{path}: no such file") from None
-        except IsADirectoryError:
-            raise SurgeryError(f"{path}: is a directory, not a prototxt file") from None
-        except OSError as exc:
-            raise SurgeryError(f"{path}: cannot read: {exc.strerror}") from None
-        return cls.from_bytes(data, str(path))
+        return cls.from_bytes(read_input_bytes(path, "a prototxt file"), str(path))
 
     def to_bytes(self) -> bytes:
         return self.text.encode("utf-8", "surrogateescape")

@@ -9,13 +9,13 @@
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from .document import Document
 from .errors import SurgeryError
+from .files import write_bytes_atomic
 from .graph import PHASES, LayerGraph, build_graphs
 from .net import Net
 from .passes.anchor import InsertionPoint, find_insertion_point
@@ -49,28 +49,6 @@ def save(net: Net | Document, path: str | os.PathLike[str]) -> None:
     """Write atomically: the file is either the whole new text or untouched."""
     doc = net.document if isinstance(net, Net) else net
     write_bytes_atomic(Path(path), doc.to_bytes())
-
-
-def write_bytes_atomic(path: Path, data: bytes) -> None:
-    directory = path.parent if str(path.parent) else Path(".")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        if path.exists():
-            os.chmod(tmp, path.stat().st_mode & 0o7777)
-        else:
-            os.chmod(tmp, 0o666 & ~_umask())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
 
 
 def generate(spec: ScnnSpec, indent: str = "  ", newline: str = "\n") -> str:

@@ -24,16 +24,15 @@ from __future__ import annotations
 import hashlib
 import math
 import os
-import tempfile
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from google.protobuf import text_format
 from google.protobuf.message import DecodeError
 
 from .errors import SurgeryError
+from .files import StagedFile, read_input_bytes, stage_file
 from .graph import build_graph, phase_states
 from .net import Layer, Net
 from .params import conv_params, inner_product_params, layer_message, layer_message_as
@@ -124,62 +123,7 @@ def parse_caffemodel(
 
 
 def read_caffemodel(path: str | os.PathLike[str], schema: Schema | None = None) -> Caffemodel:
-    p = Path(path)
-    try:
-        data = p.read_bytes()
-    except FileNotFoundError:
-        raise SurgeryError(f"{path}: no such file") from None
-    except IsADirectoryError:
-        raise SurgeryError(f"{path}: is a directory, not a caffemodel") from None
-    except OSError as exc:
-        raise SurgeryError(f"{path}: cannot read: {exc.strerror}") from None
-    return parse_caffemodel(data, str(path), schema)
-
-
-@dataclass
-class StagedFile:
-    """Bytes already written next to their destination; ``commit`` renames them into place.
-
-    Writing a large caffemodel can fail (a full disk); staging it before the prototxt is
-    written means the only step left afterwards is a rename.
-    """
-
-    path: Path
-    temp: Path | None
-
-    def commit(self) -> None:
-        if self.temp is not None:
-            os.replace(self.temp, self.path)
-            self.temp = None
-
-    def discard(self) -> None:
-        if self.temp is not None:
-            self.temp.unlink(missing_ok=True)
-            self.temp = None
-
-
-def stage_file(path: str | os.PathLike[str], data: bytes) -> StagedFile:
-    target = Path(path)
-    directory = target.parent if str(target.parent) else Path(".")
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=directory)
-    except OSError as exc:
-        raise SurgeryError(f"{path}: cannot write: {exc.strerror}") from None
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        mode = target.stat().st_mode & 0o7777 if target.exists() else 0o666 & ~_umask()
-        os.chmod(tmp, mode)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return StagedFile(target, Path(tmp))
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
+    return parse_caffemodel(read_input_bytes(path, "a caffemodel"), str(path), schema)
 
 
 # ---------------------------------------------------------------------------

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import click
 
+from ..files import write_bytes_atomic
 from ..scnn import ModuleCost, ScnnSpec
-from ..surgery import write_bytes_atomic
 
 LARGE_CHANNELS = 256
 
