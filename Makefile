@@ -38,5 +38,8 @@ bench: install
 proto: install-dev
 	$(PY) scripts/gen_proto.py
 
+picture: install
+	$(PY) scripts/make_picture.py docs/example_before_after.png
+
 clean:
 	rm -rf build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache

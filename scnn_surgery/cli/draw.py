@@ -1,0 +1,58 @@
+"""``scnn-surgery draw``: a picture of a net's layer graph through Graphviz."""
+
+from __future__ import annotations
+
+import click
+
+from ..compare import diff_nets
+from ..draw import (
+    Highlights,
+    build_picture,
+    check_renderer,
+    digraph,
+    focus,
+    focus_names,
+    highlights_from,
+    output_format,
+    render,
+)
+from ..errors import UsageError
+from ..graph import NetState
+from ..net import load_net
+from .options import phase_option
+from .output import emit
+
+
+@click.command("draw")
+@click.argument("model", type=click.Path(dir_okay=False, allow_dash=True))
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, allow_dash=True),
+              help="Picture to write: FILE.svg, FILE.png or FILE.dot ('-' prints dot source).")
+@click.option("--against", type=click.Path(dir_okay=False), default=None,
+              help="Highlight what MODEL adds, changes and rewires compared with this net.")
+@click.option("--expand", is_flag=True, help="Draw every layer of an SCNN module.")
+@click.option("--context", type=click.IntRange(min=0), default=None,
+              help="With --against: draw only the layers within this many steps of a change.")
+@phase_option()
+def command(
+    model: str, output: str, against: str | None, expand: bool, context: int | None,
+    phase: str | None,
+) -> None:
+    """Draw MODEL: layers are nodes, blobs are edges labelled with their shapes.
+
+    In-place layers fold into the layer whose output they rewrite, and an SCNN module is
+    one node. SVG and PNG need Graphviz's 'dot' program; .dot output does not.
+    """
+    if context is not None and against is None:
+        raise UsageError("--context needs --against (it shows the part around the changes)")
+    fmt = "dot" if output == "-" else output_format(output)
+    check_renderer(fmt)
+    state = NetState(phase or "TEST")  # Caffe's default phase
+    net = load_net(model)
+    highlights, around = Highlights(), set[str]()
+    if against is not None:
+        diff = diff_nets(load_net(against), net, state.phase)
+        highlights, around = highlights_from(diff), focus_names(diff)
+    picture = build_picture(net, state, highlights, expand)
+    if context is not None:
+        picture = focus(picture, around, context)
+    emit(render(digraph(picture), fmt), output)

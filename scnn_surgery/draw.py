@@ -1,0 +1,430 @@
+"""A picture of one phase of a net: layers as nodes, blobs as edges labelled with shapes.
+
+The picture is first built as a small pure model (:class:`Picture`), then turned into a
+Graphviz graph.  In-place layers (ReLU, BatchNorm, ...) fold into the node of the layer
+whose output they rewrite, and a recognised SCNN module is one node unless expanded.
+Given a diff against another net, added layers and rewired edges are highlighted.
+
+Rendering to SVG or PNG needs Graphviz's ``dot`` program; dot source does not.
+"""
+
+from __future__ import annotations
+
+import importlib
+import shutil
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from .compare import (
+    ModuleSummary,
+    NetDiff,
+    Shape,
+    blob_shapes,
+    find_modules,
+    format_shape,
+    summarise_module,
+)
+from .errors import SurgeryError, UsageError
+from .graph import BlobVersion, LayerGraph, NetState, build_graph
+from .net import Layer, Net
+
+__all__ = [
+    "FORMATS",
+    "Edge",
+    "Highlights",
+    "Node",
+    "Picture",
+    "add_to_graph",
+    "build_picture",
+    "check_renderer",
+    "digraph",
+    "focus",
+    "focus_names",
+    "highlights_from",
+    "output_format",
+    "render",
+]
+
+FORMATS = ("svg", "png", "dot")
+
+INSTALL_DOT_HINT = (
+    "install Graphviz (Debian/Ubuntu: 'apt-get install graphviz', macOS: 'brew install graphviz',"
+    " Windows: 'winget install graphviz'), or write a .dot file instead"
+)
+
+NodeKind = Literal["layer", "input", "module", "output", "elided"]
+Status = Literal["same", "added", "changed"]
+
+_FONT = "Helvetica"
+_NODE_STYLE: dict[NodeKind, dict[str, str]] = {
+    "layer": {"shape": "box", "style": "rounded,filled", "fillcolor": "#ffffff"},
+    "input": {"shape": "ellipse", "style": "filled", "fillcolor": "#eeeeee"},
+    "module": {"shape": "box3d", "style": "filled", "fillcolor": "#dbe8fb", "penwidth": "1.5",
+               "margin": "0.2,0.08"},
+    "output": {"shape": "plaintext"},
+    "elided": {"shape": "plaintext", "fontcolor": "#777777"},
+}
+_STATUS_STYLE: dict[Status, dict[str, str]] = {
+    "same": {},
+    "added": {"fillcolor": "#c9efc4", "color": "#2e7d32", "penwidth": "2"},
+    "changed": {"fillcolor": "#fff1b3", "color": "#b58900", "penwidth": "2"},
+}
+# dot's spline routing and crossing minimisation take minutes on an expanded SCNN module (a
+# Slice fanning out to every row of a long chain); straight edges and short searches take
+# seconds, so pictures with more edges than this get them.
+LARGE_PICTURE_EDGES = 400
+_LARGE_LAYOUT = {"splines": "line", "mclimit": "0.01", "nslimit": "1", "nslimit1": "1"}
+
+_REWIRED_STYLE = {"color": "#d62728", "fontcolor": "#d62728", "penwidth": "2.5"}
+
+
+@dataclass(frozen=True)
+class Highlights:
+    """What to mark, from a diff of another net (before) against the one drawn (after)."""
+
+    added_layers: frozenset[str] = frozenset()
+    changed_layers: frozenset[str] = frozenset()
+    rewired: frozenset[tuple[str, int]] = frozenset()  # (layer name, bottom index)
+    added_modules: frozenset[str] = frozenset()  # module prefixes
+    changed_modules: frozenset[str] = frozenset()
+    removed: tuple[str, ...] = ()  # descriptions: they are not in the picture
+
+
+def highlights_from(diff: NetDiff) -> Highlights:
+    def prefixes(status: str) -> frozenset[str]:
+        return frozenset(m.after.prefix for m in diff.modules if m.status == status and m.after)
+
+    removed_modules = [m.describe() for m in diff.modules if m.status == "removed"]
+    return Highlights(
+        added_layers=frozenset(x.name for x in diff.added),
+        changed_layers=frozenset(x.name for x in diff.changed),
+        rewired=frozenset((r.layer, r.bottom_index) for r in diff.rewired),
+        added_modules=prefixes("added"),
+        changed_modules=prefixes("changed"),
+        removed=tuple(removed_modules + [x.describe() for x in diff.removed]),
+    )
+
+
+@dataclass(frozen=True)
+class Node:
+    id: str
+    label: str
+    kind: NodeKind
+    status: Status = "same"
+    layers: tuple[str, ...] = ()  # the names of the layers it stands for
+
+
+@dataclass(frozen=True)
+class Edge:
+    tail: str
+    head: str
+    label: str
+    rewired: bool = False
+
+
+@dataclass(frozen=True)
+class Picture:
+    title: str
+    nodes: tuple[Node, ...]
+    edges: tuple[Edge, ...]
+    removed: tuple[str, ...] = ()
+
+
+@dataclass
+class _Group:
+    """The layers one node stands for: a head layer and the in-place layers folded into it."""
+
+    head: Layer
+    folded: list[Layer] = field(default_factory=list)
+
+    @property
+    def members(self) -> list[Layer]:
+        return [self.head, *self.folded]
+
+
+def _fold_target(graph: LayerGraph, layer: Layer) -> int | None:
+    """The graph node an in-place layer folds into: the writer of the blob it rewrites."""
+    tops = layer.tops
+    if not tops or tops != layer.bottoms[: len(tops)]:
+        return None
+    version = graph.bottom_binding.get((layer.index, 0))
+    return None if version is None else graph.producer[version]
+
+
+def _module_label(summary: ModuleSummary) -> str:
+    return "\n".join([summary.title, ", ".join(summary.geometry()), f"{summary.layers} layers"])
+
+
+def _layer_label(group: _Group) -> str:
+    lines = [group.head.name, group.head.type]
+    if group.folded:
+        lines.append("+ " + ", ".join(layer.type for layer in group.folded))
+    return "\n".join(lines)
+
+
+def _shape_text(version: BlobVersion, shapes: Mapping[BlobVersion, Shape]) -> str:
+    shape = shapes.get(version)
+    return "" if shape is None else format_shape(shape)
+
+
+def _edge_label(blob: str, version: BlobVersion, shapes: Mapping[BlobVersion, Shape]) -> str:
+    return "\n".join(filter(None, (blob, _shape_text(version, shapes))))
+
+
+class _Builder:
+    """Groups one phase's layers into nodes and their bindings into edges."""
+
+    def __init__(self, graph: LayerGraph, highlights: Highlights, expand: bool) -> None:
+        self.graph = graph
+        self.highlights = highlights
+        self.node_of: dict[int, str] = {}  # graph node (layer index or negative input) -> node id
+        self.groups: dict[str, _Group] = {}
+        self.modules: dict[str, ModuleSummary] = {}
+        if not expand:
+            self._collapse_modules()
+
+    def _collapse_modules(self) -> None:
+        for number, (module, members) in enumerate(find_modules(self.graph.layers)):
+            node_id = f"M{number}"
+            self.modules[node_id] = summarise_module(module, members, [self.graph])
+            self.node_of.update((layer.index, node_id) for layer in members)
+
+    def group_layers(self) -> None:
+        for i, _ in enumerate(self.graph.net.inputs):
+            self.node_of[-(i + 1)] = f"I{i}"
+        for layer in self.graph.layers:
+            if layer.index in self.node_of:
+                continue
+            target = _fold_target(self.graph, layer)
+            host = None if target is None else self.node_of.get(target)
+            # Only a layer's node takes in-place followers; inputs and modules stay as drawn.
+            if host in self.groups:
+                self.groups[host].folded.append(layer)
+                node_id = host
+            else:
+                node_id = f"L{layer.index}"
+                self.groups[node_id] = _Group(layer)
+            self.node_of[layer.index] = node_id
+
+    def nodes(self) -> list[Node]:
+        """One node per input, module and group, in the order the net first uses them."""
+        nodes: dict[str, Node] = {}
+        for i, net_input in enumerate(self.graph.net.inputs):
+            if -(i + 1) in self.graph.graph:
+                nodes[f"I{i}"] = Node(f"I{i}", net_input.name, "input")
+        for layer in self.graph.layers:
+            node_id = self.node_of[layer.index]
+            if node_id in nodes:
+                continue
+            if node_id in self.modules:
+                summary = self.modules[node_id]
+                nodes[node_id] = Node(
+                    node_id, _module_label(summary), "module", self._module_status(summary),
+                    tuple(x.name for x in self.graph.layers if self.node_of[x.index] == node_id),
+                )
+            else:
+                group = self.groups[node_id]
+                kind: NodeKind = "layer" if layer.bottoms else "input"
+                nodes[node_id] = Node(
+                    node_id, _layer_label(group), kind, self._group_status(group),
+                    tuple(x.name for x in group.members),
+                )
+        return list(nodes.values())
+
+    def _module_status(self, summary: ModuleSummary) -> Status:
+        if summary.prefix in self.highlights.added_modules:
+            return "added"
+        return "changed" if summary.prefix in self.highlights.changed_modules else "same"
+
+    def _group_status(self, group: _Group) -> Status:
+        added, changed = self.highlights.added_layers, self.highlights.changed_layers
+        if group.head.name in added:
+            return "added"
+        touched = any(m.name in added or m.name in changed for m in group.members)
+        return "changed" if touched else "same"
+
+    def edges(self, shapes: Mapping[BlobVersion, Shape]) -> tuple[list[Edge], list[Node]]:
+        edges: list[Edge] = []
+        for layer in self.graph.layers:
+            head = self.node_of[layer.index]
+            for i, blob in enumerate(layer.bottoms):
+                version = self.graph.bottom_binding.get((layer.index, i))
+                if version is None:
+                    continue
+                tail = self.node_of[self.graph.producer[version]]
+                if tail != head:
+                    rewired = (layer.name, i) in self.highlights.rewired
+                    edges.append(Edge(tail, head, _edge_label(blob, version, shapes), rewired))
+        outputs: list[Node] = []
+        for number, version in enumerate(self.graph.outputs()):
+            producer = self.graph.producer[version]
+            if producer < 0:
+                continue
+            node_id = f"O{number}"
+            outputs.append(Node(node_id, version.name, "output"))
+            edges.append(Edge(self.node_of[producer], node_id, _shape_text(version, shapes)))
+        return edges, outputs
+
+
+def build_picture(
+    net: Net,
+    state: NetState | None = None,
+    highlights: Highlights | None = None,
+    expand: bool = False,
+) -> Picture:
+    """The picture of ``net`` in ``state`` (TEST by default, as in Caffe)."""
+    graph = build_graph(net, state or NetState())
+    builder = _Builder(graph, highlights or Highlights(), expand)
+    builder.group_layers()
+    edges, outputs = builder.edges(blob_shapes(net, graph))
+    title = net.name or Path(net.source).name
+    return Picture(
+        title, tuple(builder.nodes() + outputs), tuple(edges),
+        (highlights or Highlights()).removed,
+    )
+
+
+def focus_names(diff: NetDiff) -> set[str]:
+    """The layers a picture of a diff should centre on, in either net."""
+    names = {x.name for x in (*diff.added, *diff.removed)}
+    names |= {x.name for x in diff.changed} | {r.layer for r in diff.rewired}
+    for module in diff.modules:
+        names |= {s.placed_after for s in (module.before, module.after) if s is not None}
+    return names
+
+
+def _distances(picture: Picture, sources: set[str]) -> dict[str, int]:
+    """Hops from ``sources`` over the picture's edges, either way (breadth first)."""
+    neighbours: dict[str, set[str]] = {}
+    for edge in picture.edges:
+        neighbours.setdefault(edge.tail, set()).add(edge.head)
+        neighbours.setdefault(edge.head, set()).add(edge.tail)
+    distance = dict.fromkeys(sources, 0)
+    frontier = list(sources)
+    while frontier:
+        node = frontier.pop(0)
+        for other in sorted(neighbours.get(node, ())):
+            if other not in distance:
+                distance[other] = distance[node] + 1
+                frontier.append(other)
+    return distance
+
+
+def focus(picture: Picture, around: set[str], radius: int) -> Picture:
+    """Only the nodes within ``radius`` edges of those holding a layer named in ``around``.
+
+    A cut edge keeps its label and ends in a small "..." node, so the shapes flowing in
+    and out of the shown part stay visible.
+    """
+    sources = {n.id for n in picture.nodes if around & set(n.layers) or n.status != "same"}
+    if not sources:
+        return picture
+    kept = {n for n, d in _distances(picture, sources).items() if d <= radius}
+    nodes = [n for n in picture.nodes if n.id in kept]
+    edges: list[Edge] = []
+    elided: dict[str, Node] = {}
+    for edge in picture.edges:
+        if edge.tail in kept and edge.head in kept:
+            edges.append(edge)
+        elif edge.tail in kept or edge.head in kept:
+            inside = edge.tail if edge.tail in kept else edge.head
+            stub = f"{inside}_{'out' if edge.tail in kept else 'in'}"
+            elided.setdefault(stub, Node(stub, "\u22ee", "elided"))
+            pair = (inside, stub) if edge.tail in kept else (stub, inside)
+            edges.append(Edge(*pair, edge.label, edge.rewired))
+    return Picture(picture.title, tuple(nodes + list(elided.values())), tuple(edges),
+                   picture.removed)
+
+
+# ---------------------------------------------------------------------------
+# Graphviz
+
+
+def _graphviz() -> Any:
+    try:
+        return importlib.import_module("graphviz")
+    except ImportError:
+        raise SurgeryError(
+            "drawing needs the 'graphviz' Python package: pip install graphviz"
+        ) from None
+
+
+def _node_attrs(node: Node) -> dict[str, str]:
+    return {**_NODE_STYLE[node.kind], **_STATUS_STYLE[node.status]}
+
+
+def _dot_text(text: str) -> str:
+    """Text for a dot label: the graphviz package passes backslash escapes through."""
+    return text.replace("\\", "\\\\").replace("\n", "\\n")
+
+
+def add_to_graph(target: Any, picture: Picture, id_prefix: str = "") -> None:
+    """Draw ``picture`` into a graphviz graph or subgraph; ids get ``id_prefix``."""
+    for node in picture.nodes:
+        target.node(id_prefix + node.id, _dot_text(node.label), **_node_attrs(node))
+    for edge in picture.edges:
+        attrs = _REWIRED_STYLE if edge.rewired else {}
+        target.edge(id_prefix + edge.tail, id_prefix + edge.head, _dot_text(edge.label), **attrs)
+    if picture.removed:
+        note = "removed:\n" + "\n".join(_shorten(text) for text in picture.removed)
+        target.node(id_prefix + "removed", _dot_text(note), shape="note", style="filled",
+                    fillcolor="#f8d7da", color="#a12622", fontcolor="#a12622")
+
+
+def _shorten(text: str, limit: int = 60) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "\u2026"
+
+
+def new_digraph(name: str = "net") -> Any:
+    """An empty graph with the house style."""
+    graph = _graphviz().Digraph(name)
+    graph.attr(rankdir="TB", fontname=_FONT, nodesep="0.25", ranksep="0.35")
+    graph.attr("node", fontname=_FONT, fontsize="10", margin="0.12,0.04")
+    graph.attr("edge", fontname=_FONT, fontsize="8", color="#555555", arrowsize="0.7")
+    return graph
+
+
+def digraph(picture: Picture) -> Any:
+    graph = new_digraph()
+    graph.attr(label=_dot_text(picture.title), labelloc="t", fontsize="14")
+    if len(picture.edges) > LARGE_PICTURE_EDGES:
+        graph.attr(**_LARGE_LAYOUT)
+    add_to_graph(graph, picture)
+    return graph
+
+
+def output_format(path: str) -> str:
+    """The output format named by the file's suffix."""
+    suffix = Path(path).suffix.lower().lstrip(".")
+    if suffix not in FORMATS:
+        raise UsageError(
+            f"{path}: cannot tell the picture format; use a .svg, .png or .dot file name"
+        )
+    return suffix
+
+
+def check_renderer(fmt: str) -> None:
+    """Fail early, with a way out, when ``fmt`` needs a ``dot`` program that is missing."""
+    if fmt != "dot" and shutil.which("dot") is None:
+        raise SurgeryError(
+            f"Graphviz's 'dot' program was not found (needed for .{fmt}); {INSTALL_DOT_HINT}"
+        )
+
+
+def render(graph: Any, fmt: str) -> bytes:
+    """The picture in ``fmt``: dot source as is, SVG and PNG through ``dot``."""
+    if fmt == "dot":
+        return str(graph.source).encode()
+    check_renderer(fmt)
+    gv = _graphviz()
+    try:
+        data: bytes = graph.pipe(format=fmt)
+    except gv.ExecutableNotFound:
+        raise SurgeryError(f"Graphviz's 'dot' program was not found; {INSTALL_DOT_HINT}") from None
+    except gv.CalledProcessError as exc:
+        detail = (exc.stderr or b"").decode(errors="replace").strip().splitlines()
+        raise SurgeryError(f"dot failed: {detail[-1] if detail else exc}") from None
+    return data
+

@@ -1,0 +1,182 @@
+"""``scnn-surgery diff`` and ``scnn-surgery draw`` through click's CliRunner."""
+
+# The output writes shapes with the multiplication sign; so do the expectations.
+# ruff: noqa: RUF001
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from scnn_surgery.cli.main import cli
+
+from .conftest import REPO_ROOT, shared_path
+
+needs_dot = pytest.mark.skipif(
+    shutil.which("dot") is None, reason="Graphviz's dot program is not installed"
+)
+
+TINY = 'input: "data"\ninput_shape { dim: 1 dim: 3 dim: 4 dim: 4 }\n' \
+    'layer { name: "conv" type: "Convolution" bottom: "data" top: "conv"\n' \
+    "  convolution_param { num_output: 2 kernel_size: 1 } }\n"
+
+
+def run(*args: str, input: bytes | None = None) -> tuple[int, str, str]:
+    result = CliRunner().invoke(cli, list(args), input=input)
+    if result.exception and not isinstance(result.exception, SystemExit):
+        raise result.exception
+    return result.exit_code, result.stdout, result.stderr
+
+
+def _golden() -> tuple[str, str]:
+    return (str(shared_path("golden", "resnet101.prototxt")),
+            str(shared_path("golden", "resnet101_SCNN.prototxt")))
+
+
+# --- diff -----------------------------------------------------------------------------
+
+
+def test_diff_of_the_published_pair() -> None:
+    before, after = _golden()
+    code, out, err = run("diff", before, after)
+    assert code == 1, err
+    lines = out.splitlines()
+    assert lines[:2] == [f"--- {before}", f"+++ {after}"]
+    assert lines[2:] == [
+        "+ module  SCNN module, directions DULR, 46×46×128, k 9, 544 layers,"
+        " after conv5_5/relu, output SCNN",
+        "~ rewired conv6 bottom 0: conv5_5 → SCNN",
+        "1 module added, 1 bottom rewired",
+    ]
+
+
+def test_diff_json_of_the_published_pair() -> None:
+    code, out, _ = run("diff", *_golden(), "--json")
+    assert code == 1
+    data = json.loads(out)
+    assert set(data) >= {"added", "removed", "changed", "rewired", "modules"}
+    assert data["added"] == data["removed"] == data["changed"] == []
+    assert [(r["layer"], r["bottom_before"], r["bottom_after"]) for r in data["rewired"]] == [
+        ("conv6", "conv5_5", "SCNN")
+    ]
+    assert [(m["status"], m["layers"]) for m in data["modules"]] == [("added", 544)]
+
+
+def test_a_file_diffed_with_itself_exits_0_silently() -> None:
+    path = _golden()[1]
+    assert run("diff", path, path) == (0, "", "")
+    code, out, _ = run("diff", path, path, "--json")
+    assert code == 0 and json.loads(out)["modules"] == []
+
+
+def test_diff_reads_one_side_from_stdin(tmp_path: Path) -> None:
+    a = tmp_path / "a.prototxt"
+    a.write_text(TINY)
+    changed = TINY.replace("num_output: 2", "num_output: 5").encode()
+    code, out, _ = run("diff", str(a), "-", input=changed)
+    assert code == 1
+    assert "convolution_param.num_output: 2 → 5" in out
+
+
+def test_diff_errors_exit_2(tmp_path: Path) -> None:
+    a = tmp_path / "a.prototxt"
+    a.write_text(TINY)
+    code, out, err = run("diff", str(a), str(tmp_path / "missing.prototxt"))
+    assert code == 2 and out == ""
+    assert err.startswith("scnn-surgery: error: ") and "no such file" in err
+    assert err.count("\n") == 1
+    bad = tmp_path / "bad.prototxt"
+    bad.write_text("layer { name: \n")
+    assert run("diff", str(a), str(bad))[0] == 2
+    assert run("diff", "-", "-")[0] == 2
+    assert run("diff", str(a), str(a), "--phase", "VAL")[0] == 2
+
+
+def test_diff_phase_option(tmp_path: Path) -> None:
+    a = tmp_path / "a.prototxt"
+    b = tmp_path / "b.prototxt"
+    a.write_text(TINY)
+    b.write_text(TINY + 'layer { name: "loss" type: "Sigmoid" bottom: "conv" top: "p"'
+                 " include { phase: TRAIN } }\n")
+    assert run("diff", str(a), str(b))[0] == 1
+    assert run("diff", str(a), str(b), "--phase", "test")[0] == 0
+    code, out, _ = run("diff", str(a), str(b), "--phase", "TRAIN")
+    assert code == 1 and "+ layer   loss (Sigmoid)" in out
+
+
+# --- draw -----------------------------------------------------------------------------
+
+
+def test_draw_dot_of_the_published_pair(tmp_path: Path) -> None:
+    before, after = _golden()
+    target = tmp_path / "pair.dot"
+    code, _, err = run("draw", after, "--against", before, "-o", str(target))
+    assert code == 0, err
+    source = target.read_text()
+    assert source.startswith("digraph")
+    assert source.count("SCNN module") == 1
+    assert "SCNN_D_1" not in source  # collapsed
+    assert "#d62728" in source  # the rewired edge into conv6
+
+
+def test_draw_expand_shows_every_module_layer() -> None:
+    code, out, _ = run("draw", _golden()[1], "--expand", "-o", "-")
+    assert code == 0
+    assert "SCNN_D_1/sum" in out and "SCNN module" not in out
+
+
+def test_draw_context_needs_against() -> None:
+    code, _, err = run("draw", _golden()[1], "--context", "2", "-o", "-")
+    assert code == 2 and "--against" in err
+
+
+def test_draw_context_cuts_the_picture_down() -> None:
+    before, after = _golden()
+    code, out, _ = run("draw", after, "--against", before, "--context", "1", "-o", "-")
+    assert code == 0
+    assert "conv6" in out and "conv1_1_3x3_s2" not in out
+
+
+def test_draw_rejects_unknown_formats(tmp_path: Path) -> None:
+    code, _, err = run("draw", _golden()[1], "-o", str(tmp_path / "x.jpg"))
+    assert code == 2 and ".svg, .png or .dot" in err
+    assert not (tmp_path / "x.jpg").exists()
+
+
+def test_draw_without_dot_is_one_clear_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(shutil, "which", lambda name: None)
+    model = tmp_path / "m.prototxt"
+    model.write_text(TINY)
+    code, _, err = run("draw", str(model), "-o", str(tmp_path / "m.svg"))
+    assert code == 1
+    assert err.count("\n") == 1 and "'dot' program was not found" in err
+    assert "apt-get install graphviz" in err
+    assert run("draw", str(model), "-o", str(tmp_path / "m.dot"))[0] == 0
+
+
+@needs_dot
+@pytest.mark.parametrize("suffix, magic", [("svg", b"<?xml"), ("png", b"\x89PNG")])
+def test_draw_renders_svg_and_png(tmp_path: Path, suffix: str, magic: bytes) -> None:
+    target = tmp_path / f"tiny.{suffix}"
+    model = tmp_path / "m.prototxt"
+    model.write_text(TINY)
+    code, _, err = run("draw", str(model), "-o", str(target))
+    assert code == 0, err
+    assert target.read_bytes().startswith(magic)
+
+
+@needs_dot
+def test_the_readme_picture_script(tmp_path: Path) -> None:
+    import runpy
+
+    script = runpy.run_path(str(REPO_ROOT / "scripts" / "make_picture.py"))
+    target = tmp_path / "picture.svg"
+    assert script["main"]([str(target)]) == 0
+    text = target.read_text()
+    assert "SCNN module" in text and "before" in text and "after" in text

@@ -1,0 +1,161 @@
+"""Pictures: folding, module collapse, highlights, focus, and rendering."""
+
+# The output writes shapes with the multiplication sign; so do the expectations.
+# ruff: noqa: RUF001
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+
+from scnn_surgery.compare import diff_nets
+from scnn_surgery.draw import (
+    Picture,
+    build_picture,
+    check_renderer,
+    digraph,
+    focus,
+    focus_names,
+    highlights_from,
+    output_format,
+    render,
+)
+from scnn_surgery.errors import SurgeryError, UsageError
+from scnn_surgery.graph import NetState
+from scnn_surgery.net import Net, load_net
+from scnn_surgery.scnn import ScnnSpec, build_module, render_layers
+from scnn_surgery.surgery import loads
+
+from .conftest import DATA, shared_path
+
+pytest.importorskip("graphviz")
+
+needs_dot = pytest.mark.skipif(
+    shutil.which("dot") is None, reason="Graphviz's dot program is not installed"
+)
+
+BEFORE = """
+input: "data"
+input_shape { dim: 1 dim: 8 dim: 4 dim: 5 }
+layer { name: "conv" type: "Convolution" bottom: "data" top: "feat"
+        convolution_param { num_output: 8 kernel_size: 1 } }
+layer { name: "bn" type: "BatchNorm" bottom: "feat" top: "feat" }
+layer { name: "relu" type: "ReLU" bottom: "feat" top: "feat" }
+"""
+AFTER_TAIL = 'layer { name: "head" type: "Sigmoid" bottom: "SCNN" top: "out" }\n'
+BEFORE_TAIL = 'layer { name: "head" type: "Sigmoid" bottom: "feat" top: "out" }\n'
+SPEC = ScnnSpec(4, 5, channels=8, kernel_width=3, bottom="feat")
+
+
+def _before() -> Net:
+    return loads(BEFORE + BEFORE_TAIL, "before.prototxt")
+
+
+def _after() -> Net:
+    return loads(BEFORE + render_layers(build_module(SPEC)) + AFTER_TAIL, "after.prototxt")
+
+
+def _labels(picture: Picture, kind: str) -> list[str]:
+    return [n.label for n in picture.nodes if n.kind == kind]
+
+
+def test_in_place_chains_fold_into_their_layer() -> None:
+    picture = build_picture(_before())
+    assert _labels(picture, "layer") == ["conv\nConvolution\n+ BatchNorm, ReLU", "head\nSigmoid"]
+    assert _labels(picture, "input") == ["data"]
+    assert next(n.layers for n in picture.nodes if n.kind == "layer") == ("conv", "bn", "relu")
+    # Blobs are edges; the in-place steps inside a node are not.
+    assert [(e.tail, e.head) for e in picture.edges if e.head != "O0"] == [
+        ("I0", "L0"), ("L0", "L3"),
+    ]
+
+
+def test_edges_carry_blob_names_and_shapes() -> None:
+    picture = build_picture(_before())
+    assert [e.label for e in picture.edges] == ["data\n1×8×4×5", "feat\n1×8×4×5", "1×8×4×5"]
+
+
+def test_a_module_is_one_node_unless_expanded() -> None:
+    collapsed = build_picture(_after())
+    [module] = [n for n in collapsed.nodes if n.kind == "module"]
+    assert module.label.startswith("SCNN module\ndirections DULR, 4×5×8, k 3\n")
+    assert len(module.layers) == len(build_module(SPEC))
+    assert len(collapsed.nodes) == 5  # data, conv(+bn, relu), module, head, output
+    expanded = build_picture(_after(), expand=True)
+    assert not _labels(expanded, "module")
+    assert len(expanded.nodes) > len(build_module(SPEC)) // 2
+
+
+def test_against_highlights_added_module_and_rewired_edge() -> None:
+    diff = diff_nets(_before(), _after())
+    picture = build_picture(_after(), highlights=highlights_from(diff))
+    [module] = [n for n in picture.nodes if n.kind == "module"]
+    assert module.status == "added"
+    assert [n.status for n in picture.nodes if n.kind != "module"] == ["same"] * 4
+    rewired = [e for e in picture.edges if e.rewired]
+    assert [(e.tail, e.label.split("\n")[0]) for e in rewired] == [(module.id, "SCNN")]
+    source = digraph(picture).source
+    assert "#d62728" in source and "#c9efc4" in source
+
+
+def test_removed_layers_are_listed_in_a_note() -> None:
+    diff = diff_nets(_after(), _before())
+    picture = build_picture(_before(), highlights=highlights_from(diff))
+    assert picture.removed and picture.removed[0].startswith("SCNN module")
+    assert "removed:" in digraph(picture).source
+
+
+def test_focus_keeps_the_neighbourhood_of_a_change() -> None:
+    diff = diff_nets(_before(), _after())
+    full = build_picture(_after(), highlights=highlights_from(diff))
+    near = focus(full, focus_names(diff), 0)
+    # The module (added), the layer it follows and the layer rewired to it stay; the input
+    # and the output become "..." stubs whose edges keep their labels.
+    assert [n.kind for n in near.nodes] == ["layer", "module", "layer", "elided", "elided"]
+    assert any(e.rewired for e in near.edges)
+    assert [e.label.split("\n")[0] for e in near.edges if e.tail.endswith("_in")] == ["data"]
+
+
+def test_phase_decides_which_layers_are_drawn() -> None:
+    net = load_net(str(DATA / "phases_inplace.prototxt"))
+    train = build_picture(net, NetState("TRAIN"))
+    test = build_picture(net, NetState("TEST"))
+    assert any("Dropout" in label for label in _labels(train, "layer"))
+    assert not any("Dropout" in label for label in _labels(test, "layer"))
+
+
+def test_published_pair_collapses_the_module() -> None:
+    before = load_net(str(shared_path("golden", "resnet101.prototxt")))
+    after = load_net(str(shared_path("golden", "resnet101_SCNN.prototxt")))
+    picture = build_picture(after, highlights=highlights_from(diff_nets(before, after)))
+    assert len(_labels(picture, "module")) == 1
+    assert len(picture.nodes) < len(build_picture(before).nodes) + 3
+    assert sum(e.rewired for e in picture.edges) == 1
+
+
+def test_dot_source_needs_no_dot_program(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(shutil, "which", lambda name: None)
+    data = render(digraph(build_picture(_before())), "dot")
+    assert data.startswith(b"digraph")
+
+
+def test_missing_dot_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(shutil, "which", lambda name: None)
+    with pytest.raises(SurgeryError, match=r"'dot' program was not found.*apt-get install"):
+        check_renderer("svg")
+    with pytest.raises(SurgeryError, match="not found"):
+        render(digraph(build_picture(_before())), "png")
+
+
+def test_output_format_comes_from_the_suffix() -> None:
+    assert [output_format(p) for p in ("a.svg", "b.PNG", "c.dot")] == ["svg", "png", "dot"]
+    with pytest.raises(UsageError):
+        output_format("picture.jpg")
+
+
+@needs_dot
+def test_svg_and_png_render_through_dot() -> None:
+    graph = digraph(build_picture(_after()))
+    assert b"<svg" in render(graph, "svg")
+    assert render(graph, "png").startswith(b"\x89PNG")
