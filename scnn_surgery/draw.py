@@ -17,17 +17,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from .compare import (
-    ModuleSummary,
-    NetDiff,
-    Shape,
-    blob_shapes,
-    find_modules,
-    format_shape,
-    summarise_module,
-)
+from .compare import NetDiff, Shape, blob_shapes, format_shape
 from .errors import SurgeryError, UsageError
 from .graph import BlobVersion, LayerGraph, NetState, build_graph
+from .modules import ModuleSummary, find_modules, summarise_module
 from .net import Layer, Net
 
 __all__ = [

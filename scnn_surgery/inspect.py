@@ -6,9 +6,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from .compare import ModuleSummary, find_modules, summarise_module
 from .errors import SurgeryError
 from .graph import LayerGraph, NetState, build_graph, build_graphs
+from .modules import ModuleSummary, find_modules, summarise_module
 from .net import Layer, Net
 from .passes.autopoint import choose_blob
 from .passes.upgrade import net_for_reading

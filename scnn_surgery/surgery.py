@@ -103,7 +103,7 @@ def _automatic_point(shapes: PhaseShapes, phase: str | None, notes: list[str]) -
 
 def _refuse_second_module(net: Net, options: InsertOptions) -> None:
     """A second module needs its own names: ask for --prefix rather than guess one."""
-    from .compare import find_modules
+    from .modules import find_modules
 
     modules = find_modules(net.layers)
     if modules and not options.prefix:

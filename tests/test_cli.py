@@ -12,6 +12,9 @@ from scnn_surgery.cli.main import cli
 from .conftest import DATA, shared_path
 from .protocmp import parse_layers
 
+SIZES = ("--height", "46", "--width", "46", "--channel", "128")
+PUBLISHED = ("--after", "conv5_5", *SIZES)
+
 
 def run(*args: str, input: bytes | None = None) -> tuple[int, str, str]:
     result = CliRunner().invoke(cli, list(args), input=input)
@@ -23,12 +26,7 @@ def run(*args: str, input: bytes | None = None) -> tuple[int, str, str]:
 def test_generate_matches_published_module() -> None:
     code, out, err = run(
         "generate",
-        "--height",
-        "46",
-        "--width",
-        "46",
-        "--channel",
-        "128",
+        *SIZES,
         "--kernel-width",
         "9",
         "--bottom",
@@ -52,20 +50,7 @@ def test_generate_to_file(tmp_path: Path) -> None:
 def test_insert_published_example(tmp_path: Path) -> None:
     target = tmp_path / "out.prototxt"
     src = shared_path("golden", "resnet101.prototxt")
-    code, out, err = run(
-        "insert",
-        str(src),
-        "--after",
-        "conv5_5",
-        "--height",
-        "46",
-        "--width",
-        "46",
-        "--channel",
-        "128",
-        "-o",
-        str(target),
-    )
+    code, out, err = run("insert", str(src), *PUBLISHED, "-o", str(target))
     assert code == 0, err
     assert out == ""
     golden = shared_path("golden", "resnet101_SCNN.prototxt").read_bytes()
@@ -117,12 +102,7 @@ def _bad_insert(tmp_path: Path, model: Path, *extra: str) -> tuple[int, str, Pat
     status, _, err = run(
         "insert",
         str(model),
-        "--height",
-        "46",
-        "--width",
-        "46",
-        "--channel",
-        "128",
+        *SIZES,
         "-o",
         str(target),
         *extra,
@@ -182,20 +162,7 @@ def test_failed_insert_keeps_existing_output(tmp_path: Path) -> None:
     target = tmp_path / "keep.prototxt"
     target.write_text("precious")
     src = shared_path("golden", "resnet101.prototxt")
-    status, _, _ = run(
-        "insert",
-        str(src),
-        "--after",
-        "nope",
-        "--height",
-        "46",
-        "--width",
-        "46",
-        "--channel",
-        "128",
-        "-o",
-        str(target),
-    )
+    status, _, _ = run("insert", str(src), "--after", "nope", *SIZES, "-o", str(target))
     assert status == 1
     assert target.read_text() == "precious"
 
@@ -220,14 +187,7 @@ def test_insert_without_options_reproduces_the_golden_run(tmp_path: Path) -> Non
     run(
         "insert",
         str(src),
-        "--after",
-        "conv5_5",
-        "--height",
-        "46",
-        "--width",
-        "46",
-        "--channel",
-        "128",
+        *PUBLISHED,
         "-o",
         str(explicit),
     )
