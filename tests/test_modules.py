@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from scnn_surgery.graph import build_graphs
-from scnn_surgery.modules import conv_shapes, find_modules, producer_name, summarise_module
+from scnn_surgery.modules import TIMES, conv_shapes, find_modules, producer_name, summarise_module
 from scnn_surgery.net import load_net
 
 from .conftest import shared_path
@@ -13,7 +13,8 @@ def test_published_module_inside_the_golden_net() -> None:
     assert len(layers) == 544 and layers[0].name == "Slice1" and layers[-1].name == "Concat2"
     summary = summarise_module(module, layers, build_graphs(net))
     assert summary.describe() == (
-        "SCNN module, directions DULR, 46×46×128, k 9, 544 layers, after conv5_5/relu, output SCNN"
+        f"SCNN module, directions DULR, 46{TIMES}46{TIMES}128, k 9, 544 layers,"
+        " after conv5_5/relu, output SCNN"
     )
 
 
