@@ -34,14 +34,11 @@ class InspectReport:
     rows: list[LayerRow]
     blobs: dict[str, MaybeShape]
     modules: list[ModuleSummary]
+    total_params: int | None  # a blob shared by param name counts once, as Caffe stores it
     suggestion: str | None
     suggestion_reason: str
     stopped: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
-
-    @property
-    def total_params(self) -> int | None:
-        return _total(r.params for r in self.rows)
 
     @property
     def total_macs(self) -> int | None:
@@ -148,6 +145,7 @@ def inspect_net(
         rows=_rows(readable, result),
         blobs=blobs,
         modules=modules,
+        total_params=result.total_params(),
         suggestion=suggestion,
         suggestion_reason=reason,
         stopped=[s.message for s in result.stopped],

@@ -23,6 +23,13 @@ def test_golden_report_rows_totals_and_suggestion() -> None:
     assert report.total_params == sum(r.params or 0 for r in report.rows)
 
 
+def test_shared_module_weights_count_once_in_the_total() -> None:
+    with_module = inspect_net(load_net(str(shared_path("golden", "resnet101_SCNN.prototxt"))))
+    without = inspect_net(load_net(str(shared_path("golden", "resnet101.prototxt"))))
+    # four shared 128x128x1x9 kernels, however many rows use them
+    assert with_module.total_params == (without.total_params or 0) + 4 * 128 * 128 * 9
+
+
 def test_existing_module_is_reported_with_measured_width() -> None:
     report = inspect_net(
         load_net(str(shared_path("zoo", "lane", "apollo_darkscnn_deploy.prototxt")))
