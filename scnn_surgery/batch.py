@@ -37,7 +37,7 @@ else:  # pragma: no cover
 
 from .errors import SurgeryError, UsageError
 from .files import write_bytes_atomic
-from .scnn import ScnnSpecError
+from .scnn import ScnnSpecError, parse_directions
 from .surgery import InsertOptions, insert, load
 
 MODEL_SUFFIX = ".prototxt"
@@ -191,10 +191,10 @@ def _boolean(value: object) -> bool:
 
 
 def _directions(value: object) -> str:
-    text = _text(value).upper()
-    if not text or "".join(d for d in "DULR" if d in text) != text:
-        raise ValueError("must be a non-empty subset of D, U, L, R in that order")
-    return text
+    try:
+        return parse_directions(_text(value))
+    except ScnnSpecError:
+        raise ValueError("must be a non-empty set of the letters D, U, L, R") from None
 
 
 def _shapes(value: object) -> dict[str, tuple[int, ...]]:

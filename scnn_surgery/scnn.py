@@ -259,6 +259,18 @@ def _check_directions(directions: object) -> None:
         )
 
 
+def parse_directions(text: str) -> str:
+    """A user's directions (any order, any case) in the DULR spelling; the passes
+    always run D, U, R, L, so only the set of letters matters."""
+    letters = text.strip().upper()
+    if not letters or len(set(letters)) != len(letters) or set(letters) - set(ALL_DIRECTIONS):
+        raise ScnnSpecError(
+            f"directions {text!r} must be a non-empty set of the letters D, U, L, R,"
+            " each at most once"
+        )
+    return canonical_directions(letters)
+
+
 def canonical_directions(directions: str) -> str:
     """The letters of ``directions`` in DULR order, the spelling ``detect_modules`` reports."""
     return "".join(d for d in ALL_DIRECTIONS if d in directions)

@@ -209,7 +209,7 @@ def test_unused_patterns_are_reported() -> None:
         ('[models."a"]\nheight = 0\n', "height must be a positive integer"),
         ('[models."a"]\nheight = "7"\n', "height must be a positive integer"),
         ('[models."a"]\nkernel_width = 4\n', "kernel_width must be odd"),
-        ('[models."a"]\ndirections = "UD"\n', "directions must be"),
+        ('[models."a"]\ndirections = "UUD"\n', "directions must be"),
         ('[models."a"]\nshare_weights = 1\n', "share_weights must be true or false"),
         ('[models."a"]\nshapes = { data = [1, 0] }\n', "'data' dimensions"),
         ('[models."a"]\nlr_mult = -1\n', "lr_mult must be at least 0"),

@@ -86,7 +86,8 @@ def test_insert_reads_stdin_and_writes_stdout() -> None:
         (["generate", "--height", "4", "--width", "4", "--kernel-width", "8"], 1, "odd"),
         (["generate", "--height", "0", "--width", "4"], 1, "height"),
         (["generate", "--height", "4", "--width", "-2"], 1, "width"),
-        (["generate", "--height", "4", "--width", "4", "--directions", "UD"], 2, "subset"),
+        (["generate", "--height", "4", "--width", "4", "--directions", "DD"], 2, "at most once"),
+        (["generate", "--height", "4", "--width", "4", "--directions", "DX"], 2, "letters D, U"),
         (["generate", "--width", "4"], 2, "--height"),
     ],
 )

@@ -8,6 +8,7 @@ from typing import Any, TypeVar
 
 import click
 
+from ..scnn import ScnnSpecError, parse_directions
 from ..surgery import InsertOptions
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -26,13 +27,10 @@ class DirectionsType(click.ParamType[str]):
     name = "DIRS"
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> str:
-        text = str(value).upper()
-        ordered = "".join(d for d in "DULR" if d in text)
-        if not text or len(ordered) != len(text) or ordered != text:
-            self.fail(
-                f"'{value}' is not a non-empty subset of D, U, R, L in that order", param, ctx
-            )
-        return text
+        try:
+            return parse_directions(str(value))
+        except ScnnSpecError as exc:
+            self.fail(str(exc), param, ctx)
 
 
 def module_options(*, sizes_required: bool) -> Callable[[F], F]:
