@@ -23,12 +23,13 @@ from typing import Any
 
 from google.protobuf import text_format
 
-from .document import Document, Message, Scalar
+from .document import Document, Field, Message, Scalar
 from .errors import SurgeryError
 from .net import Layer, Net
 from .schema import caffe_pb2
 
 __all__ = [
+    "item_message",
     "ConvParams",
     "DataSource",
     "InnerProductParams",
@@ -108,17 +109,28 @@ def _parse_body(doc: Document, layer: Layer, cls: Any = None) -> Any:
     if cls is None:
         cls = _MESSAGE_CLASS.get(layer.format, caffe_pb2.LayerParameter)
     start = layer.body.open + 1
-    text = doc.text[start : layer.body.close]
-    message = cls()
+    return _parse_span(doc, start, layer.body.close, cls(), f"in layer '{layer.name}': ")
+
+
+def item_message(net: Net, item: Field, net_class: Any = None) -> Any:
+    """One top-level item of the file (a net-level field such as ``input_dim``, or a
+    whole ``layer``/``layers`` block) as a typed ``NetParameter`` holding just it.
+
+    Fields the schema does not know are skipped here and stay verbatim in the text.
+    """
+    message = (net_class or caffe_pb2.NetParameter)()
+    return _parse_span(net.document, item.start, item.end, message, "")
+
+
+def _parse_span(doc: Document, start: int, end: int, message: Any, context: str) -> Any:
+    text = doc.text[start:end]
     try:
         text_format.Parse(text, message, allow_unknown_field=True)
     except text_format.ParseError as exc:
         offset = _offset_in(text, exc.GetLine(), exc.GetColumn())
         # protobuf prefixes "LINE:COL : 'the source line': "; the location replaces both.
         what = re.sub(r"^'.*?': ", "", str(exc).split(" : ", 1)[-1])
-        raise SurgeryError(
-            f"{doc.location(start + offset)}: in layer '{layer.name}': {what}"
-        ) from None
+        raise SurgeryError(f"{doc.location(start + offset)}: {context}{what}") from None
     return message
 
 

@@ -6,7 +6,7 @@ import pytest
 
 from scnn_surgery.document import Document
 from scnn_surgery.errors import SurgeryError
-from scnn_surgery.net import Layer, Net
+from scnn_surgery.net import Layer, Net, load_net
 from scnn_surgery.params import (
     bn_blob_count,
     conv_params,
@@ -27,6 +27,8 @@ from scnn_surgery.params import (
     upsample_params,
 )
 from scnn_surgery.schema import caffe_pb2
+
+from .conftest import shared_path
 
 
 def _net(text: str) -> Net:
@@ -288,3 +290,16 @@ def test_bn_blob_count_tells_pspnet_from_segnet() -> None:
     segnet = _net('layer { name: "b" type: "BN" bn_param { bn_mode: INFERENCE } }')
     assert bn_blob_count(psp.layers[0]) == 4
     assert bn_blob_count(segnet.layers[0]) == 2
+
+
+def test_every_top_level_item_is_available_typed() -> None:
+    from scnn_surgery.params import item_message
+
+    net = load_net(str(shared_path("golden", "resnet101.prototxt")))
+    items = net.document.root.fields
+    dims = [item_message(net, f).input_dim for f in items if f.name == "input_dim"]
+    assert [list(d) for d in dims] == [[1], [3], [361], [361]]
+    assert item_message(net, items[0]).input == ["data"]
+    first_layer = next(f for f in items if f.name == "layer")
+    (layer,) = item_message(net, first_layer).layer
+    assert layer.name == "conv1_1_3x3_s2" and layer.convolution_param.stride == [2]
