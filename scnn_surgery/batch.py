@@ -36,8 +36,10 @@ else:  # pragma: no cover
     import tomli as tomllib
 
 from .errors import SurgeryError, UsageError
-from .files import write_bytes_atomic
+from .files import read_input_bytes, write_bytes_atomic
+from .graph import PHASES
 from .scnn import ScnnSpecError, parse_directions
+from .shapes import format_shape
 from .surgery import InsertOptions, insert, load
 
 MODEL_SUFFIX = ".prototxt"
@@ -190,6 +192,20 @@ def _boolean(value: object) -> bool:
     return value
 
 
+def _proto_file(value: object) -> str:
+    path = _name(value)
+    if not Path(path).is_file():
+        raise ValueError(f"'{path}' is not a file")
+    return path
+
+
+def _phase(value: object) -> str:
+    phase = _text(value).upper()
+    if phase not in PHASES:
+        raise ValueError(f"must be {' or '.join(PHASES)}")
+    return phase
+
+
 def _directions(value: object) -> str:
     try:
         return parse_directions(_text(value))
@@ -233,11 +249,11 @@ CONFIG_KEYS: Mapping[str, ConfigKey] = {
     "init_std": ConfigKey("init_std", _positive_number),
     "share_weights": ConfigKey("share_weights", _boolean),
     "lr_mult": ConfigKey("lr_mult", _non_negative_number),
-    "phase": ConfigKey("phase", _name),
+    "phase": ConfigKey("phase", _phase),
     "shapes": ConfigKey("shapes", _shapes),
     "upgrade": ConfigKey("upgrade", _boolean),
     "reduce_channels": ConfigKey("reduce_channels", _positive_int),
-    "proto": ConfigKey("proto", _text),
+    "proto": ConfigKey("proto", _proto_file),
 }
 
 
@@ -294,9 +310,11 @@ class BatchConfig:
 
 def load_config(path: Path) -> BatchConfig:
     try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise UsageError(f"{path}: cannot read the config: {exc}") from None
+        text = read_input_bytes(path, "a config file").decode("utf-8")
+    except SurgeryError as exc:  # a bad config file is a usage error, exit status 2
+        raise UsageError(str(exc)) from None
+    except UnicodeDecodeError as exc:
+        raise UsageError(f"{path}: the config is not UTF-8 text ({exc.reason})") from None
     return parse_config(text, str(path))
 
 
@@ -640,6 +658,8 @@ def write_output(outcome: Outcome) -> Outcome:
     except OSError as exc:
         reason = f"cannot write {path}: {exc.strerror or exc}"
         return Outcome(outcome.source, "failed", reason=reason)
+    except SurgeryError as exc:  # already names the file; one output must not stop the batch
+        return Outcome(outcome.source, "failed", reason=str(exc))
     return replace(outcome, data=None)
 
 
@@ -684,7 +704,7 @@ REPORT_COLUMNS = ("source", "status", "output", "reason", "insertion_point", "sh
 
 def shape_text(shape: tuple[int, int, int] | None) -> str:
     """CxHxW, the module's feature map."""
-    return "x".join(str(n) for n in shape) if shape else ""
+    return format_shape(shape) if shape else ""
 
 
 def _text_row(outcome: Outcome) -> list[str]:

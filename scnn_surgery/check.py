@@ -27,6 +27,7 @@ Targets add ``opencv-type`` and ``opencv-blob-data`` (``--target opencv``), and
 
 from __future__ import annotations
 
+import bisect
 import math
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -296,27 +297,40 @@ def _unknown_fields(net: Net, schema: Schema) -> list[Finding]:
 
 @dataclass
 class _Phase:
-    net: Net
     graph: LayerGraph
     shapes: ShapeResult | None
+
+    @property
+    def net(self) -> Net:
+        return self.graph.net
 
     @property
     def name(self) -> str:
         return self.graph.state.phase
 
 
-def _producers_after(net: Net, layer: Layer, blob: str) -> Layer | None:
-    return next((x for x in net.layers[layer.index + 1 :] if blob in x.tops), None)
+def _writers(net: Net) -> dict[str, list[int]]:
+    """For each blob, the indices of the layers that write it, in file order."""
+    out: dict[str, list[int]] = {}
+    for layer in net.layers:
+        for top in dict.fromkeys(layer.tops):
+            out.setdefault(top, []).append(layer.index)
+    return out
 
 
 def _unknown_bottoms(phase: _Phase) -> list[Finding]:
     net, graph = phase.net, phase.graph
+    # One index for the hints: scanning the later layers for each unknown bottom would be
+    # quadratic in a net whose layers are out of order.
+    writers = _writers(net)
     out = []
     for layer in graph.layers:
         for i, scalar in enumerate(layer.bottom_scalars):
             if (layer.index, i) in graph.bottom_binding:
                 continue
-            later = _producers_after(net, layer, scalar.value)
+            indices = writers.get(scalar.value, [])
+            at = bisect.bisect_right(indices, layer.index)
+            later = net.layers[indices[at]] if at < len(indices) else None
             hint = ""
             if later is not None:
                 hint = (
@@ -674,7 +688,7 @@ def _analyse(net: Net, state: NetState, overrides: Mapping[str, Sequence[int]]) 
         shapes: ShapeResult | None = infer_shapes(net, graph, mine)
     except SurgeryError:
         shapes = None
-    return _Phase(net, graph, shapes)
+    return _Phase(graph, shapes)
 
 
 def _merge_phases(per_phase: Sequence[tuple[str, list[Finding]]]) -> list[Finding]:

@@ -24,14 +24,14 @@ from .modules import (
     INPUT_NAME,
     TIMES,
     ModuleSummary,
-    conv_shapes,
     find_modules,
     producer_name,
     summarise_module,
 )
 from .net import Layer, Net
 from .passes.upgrade import net_for_reading
-from .shapes import infer_shapes
+from .shapes import Shape, infer_shapes
+from .shapes import format_shape as _plain_shape
 
 __all__ = [
     "Binding",
@@ -39,31 +39,20 @@ __all__ = [
     "LayerChange",
     "LayerRef",
     "ModuleChange",
-    "ModuleSummary",
     "NetDiff",
     "Rewire",
     "ShapeChange",
     "blob_shapes",
-    "conv_shapes",
     "diff_nets",
     "diff_trees",
-    "find_modules",
     "format_shape",
     "normalised_params",
-    "summarise_module",
 ]
 
 Tree: TypeAlias = "dict[str, list[TreeValue]]"
 """A message as field name -> its values in order; a nested message is a Tree."""
 
 TreeValue: TypeAlias = "str | Tree"
-
-Shape: TypeAlias = tuple[int | None, ...]
-"""A blob shape; None is a dimension the file does not state."""
-
-
-INPUT_UNIT = INPUT_NAME
-"""Caffe's ``UpgradeNetInput`` turns top-level inputs into an ``Input`` layer of this name."""
 
 _WIRING_FIELDS = frozenset({"name", "type", "bottom", "top"})
 _V0_OUTER_FIELDS = frozenset({"layer", "bottom", "top"})
@@ -276,7 +265,7 @@ def _input_unit(net: Net) -> _Unit | None:
     ]
     params: Tree = {"input_param": [{"shape": shapes}]} if shapes else {}
     tops = tuple(i.name for i in net.inputs)
-    return _Unit(INPUT_UNIT, "Input", tops, params, None)
+    return _Unit(INPUT_NAME, "Input", tops, params, None)
 
 
 def _layer_unit(layer: Layer) -> _Unit:
@@ -309,7 +298,8 @@ def _match(
     a: Sequence[_Unit], b: Sequence[_Unit]
 ) -> tuple[list[tuple[_Unit, _Unit]], list[_Unit], list[_Unit]]:
     """(pairs, removed, added): by name, then by order among units of the same name."""
-    b_by_key = dict(_keyed(b))
+    keyed_b = _keyed(b)
+    b_by_key = dict(keyed_b)
     pairs: list[tuple[_Unit, _Unit]] = []
     removed: list[_Unit] = []
     for key, unit in _keyed(a):
@@ -318,7 +308,7 @@ def _match(
             removed.append(unit)
         else:
             pairs.append((unit, other))
-    added = [unit for key, unit in _keyed(b) if key in b_by_key]
+    added = [unit for key, unit in keyed_b if key in b_by_key]
     return pairs, removed, added
 
 
@@ -415,7 +405,8 @@ def blob_shapes(net: Net, graph: LayerGraph) -> dict[BlobVersion, Shape]:
 
 
 def format_shape(shape: Shape) -> str:
-    return TIMES.join("?" if d is None else str(d) for d in shape) or "()"
+    """As :func:`scnn_surgery.shapes.format_shape`, with the multiplication sign."""
+    return _plain_shape(shape).replace("x", TIMES)
 
 
 @dataclass(frozen=True)

@@ -12,16 +12,18 @@ from __future__ import annotations
 
 import importlib
 import shutil
+from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from .compare import NetDiff, Shape, blob_shapes, format_shape
+from .compare import NetDiff, blob_shapes, format_shape
 from .errors import SurgeryError, UsageError
 from .graph import BlobVersion, LayerGraph, NetState, build_graph
 from .modules import ModuleSummary, find_modules, summarise_module
 from .net import Layer, Net
+from .shapes import Shape
 
 __all__ = [
     "FORMATS",
@@ -174,14 +176,14 @@ class _Builder:
         self.highlights = highlights
         self.node_of: dict[int, str] = {}  # graph node (layer index or negative input) -> node id
         self.groups: dict[str, _Group] = {}
-        self.modules: dict[str, ModuleSummary] = {}
+        self.modules: dict[str, tuple[ModuleSummary, list[Layer]]] = {}
         if not expand:
             self._collapse_modules()
 
     def _collapse_modules(self) -> None:
         for number, (module, members) in enumerate(find_modules(self.graph.layers)):
             node_id = f"M{number}"
-            self.modules[node_id] = summarise_module(module, members, [self.graph])
+            self.modules[node_id] = (summarise_module(module, members, [self.graph]), members)
             self.node_of.update((layer.index, node_id) for layer in members)
 
     def group_layers(self) -> None:
@@ -212,10 +214,10 @@ class _Builder:
             if node_id in nodes:
                 continue
             if node_id in self.modules:
-                summary = self.modules[node_id]
+                summary, members = self.modules[node_id]
                 nodes[node_id] = Node(
                     node_id, _module_label(summary), "module", self._module_status(summary),
-                    tuple(x.name for x in self.graph.layers if self.node_of[x.index] == node_id),
+                    tuple(x.name for x in members),
                 )
             else:
                 group = self.groups[node_id]
@@ -295,9 +297,9 @@ def _distances(picture: Picture, sources: set[str]) -> dict[str, int]:
         neighbours.setdefault(edge.tail, set()).add(edge.head)
         neighbours.setdefault(edge.head, set()).add(edge.tail)
     distance = dict.fromkeys(sources, 0)
-    frontier = list(sources)
+    frontier = deque(sources)
     while frontier:
-        node = frontier.pop(0)
+        node = frontier.popleft()
         for other in sorted(neighbours.get(node, ())):
             if other not in distance:
                 distance[other] = distance[node] + 1

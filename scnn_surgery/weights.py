@@ -39,13 +39,12 @@ from .params import conv_params, inner_product_params, layer_message, layer_mess
 from .schema import caffe_pb2
 from .schema.select import Schema, dialect_schema, field_class, schema_for_net
 from .scnn import ScnnSpec, build_module, render_layers
-from .shapes import MaybeShape, infer_shapes
+from .shapes import MaybeShape, format_shape, infer_shapes
 
 __all__ = [
     "Caffemodel",
     "ParamBlob",
     "ParamSpec",
-    "StagedFile",
     "WeightsResult",
     "blob_array",
     "blob_matches",
@@ -61,7 +60,6 @@ __all__ = [
     "param_specs",
     "parse_caffemodel",
     "read_caffemodel",
-    "stage_file",
     "stage_insert_weights",
     "weights_for_insert",
 ]
@@ -110,10 +108,10 @@ def parse_caffemodel(
     try:
         message.ParseFromString(data)
     except DecodeError:
-        hint = ""
+        what = "truncated, or not a binary caffemodel"
         if data[:200].lstrip().startswith((b"name", b"layer", b"input", b"#")):
-            hint = " (it looks like a prototxt; pass the binary .caffemodel)"
-        raise SurgeryError(f"{source}: not a binary caffemodel{hint}") from None
+            what = "not a binary caffemodel; it looks like a prototxt"
+        raise SurgeryError(f"{source}: cannot be decoded ({what})") from None
     model = Caffemodel(message, source)
     if len(message.layer) and len(message.layers):
         raise SurgeryError(
@@ -130,10 +128,14 @@ def read_caffemodel(path: str | os.PathLike[str], schema: Schema | None = None) 
 # Blobs
 
 
+def _has_legacy_dims(blob: Any) -> bool:
+    return any(blob.HasField(f) for f in ("num", "channels", "height", "width"))
+
+
 def blob_shape(blob: Any) -> BlobDims:
     """The shape Caffe gives a stored blob: the legacy 4-D fields when any is set, else
     ``shape``; OpenCV reads them the same way."""
-    if any(blob.HasField(f) for f in ("num", "channels", "height", "width")):
+    if _has_legacy_dims(blob):
         return (blob.num, blob.channels, blob.height, blob.width)
     return tuple(int(d) for d in blob.shape.dim)
 
@@ -141,12 +143,9 @@ def blob_shape(blob: Any) -> BlobDims:
 def blob_matches(blob: Any, shape: Sequence[int]) -> bool:
     """Caffe's ``Blob::ShapeEquals``: legacy 4-D dimensions compare with the target's shape
     padded with leading 1s (so an old (1, 1, N, K) weight fits an (N, K) layer)."""
-    if any(blob.HasField(f) for f in ("num", "channels", "height", "width")):
-        if len(shape) > 4:
-            return False
-        padded = (1,) * (4 - len(shape)) + tuple(shape)
-        return padded == (blob.num, blob.channels, blob.height, blob.width)
-    return tuple(int(d) for d in blob.shape.dim) == tuple(shape)
+    if _has_legacy_dims(blob):
+        return len(shape) <= 4 and (1,) * (4 - len(shape)) + tuple(shape) == blob_shape(blob)
+    return blob_shape(blob) == tuple(shape)
 
 
 def blob_value_count(blob: Any) -> int:
@@ -259,7 +258,7 @@ def _bilinear(shape: BlobDims) -> NDArray[np.float64]:
     import numpy as np
 
     if len(shape) != 4:
-        raise SurgeryError(f"the bilinear filler needs a 4-D blob, got {_dims(shape)}")
+        raise SurgeryError(f"the bilinear filler needs a 4-D blob, got {format_shape(shape)}")
     height, width = shape[2], shape[3]
     if height != width:
         raise SurgeryError(f"the bilinear filler needs a square kernel, got {height}x{width}")
@@ -277,7 +276,7 @@ def fill(filler: Any, shape: BlobDims, rng: np.random.Generator) -> FloatArray:
     import numpy as np
 
     if 0 in shape:
-        raise SurgeryError(f"cannot fill a blob of shape {_dims(shape)}")
+        raise SurgeryError(f"cannot fill a blob of shape {format_shape(shape)}")
     kind = filler.type
     data: Any
     if kind == "constant":
@@ -304,10 +303,6 @@ def fill(filler: Any, shape: BlobDims, rng: np.random.Generator) -> FloatArray:
     else:
         raise SurgeryError(f"unknown filler type '{kind}'")
     return np.asarray(data, dtype=np.float32)
-
-
-def _dims(shape: Sequence[int | None]) -> str:
-    return "x".join("?" if d is None else str(d) for d in shape) if shape else "()"
 
 
 def _constant(value: float) -> Any:

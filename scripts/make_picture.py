@@ -64,11 +64,14 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         data = make_picture(output_format(str(args.output)))
+        args.output.parent.mkdir(parents=True, exist_ok=True)
+        write_bytes_atomic(args.output, data)
     except SurgeryError as exc:
         print(f"make_picture: error: {exc}", file=sys.stderr)
         return 1
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    write_bytes_atomic(args.output, data)
+    except OSError as exc:
+        print(f"make_picture: error: {args.output}: cannot write: {exc.strerror}", file=sys.stderr)
+        return 1
     print(f"wrote {args.output}")
     return 0
 

@@ -35,7 +35,7 @@ from scnn_surgery.batch import (
     unused_patterns,
     write_output,
 )
-from scnn_surgery.errors import UsageError
+from scnn_surgery.errors import SurgeryError, UsageError
 from scnn_surgery.surgery import InsertOptions, insert, load
 
 from .conftest import DATA
@@ -213,6 +213,7 @@ def test_unused_patterns_are_reported() -> None:
         ('[models."a"]\nshare_weights = 1\n', "share_weights must be true or false"),
         ('[models."a"]\nshapes = { data = [1, 0] }\n', "'data' dimensions"),
         ('[models."a"]\nlr_mult = -1\n', "lr_mult must be at least 0"),
+        ('[models."a"]\nphase = "VAL"\n', "phase must be TRAIN or TEST"),
         ("[defaults]\nheight = 3\n", "unknown top-level key 'defaults'"),
         ("models = 3\n", "models must be tables"),
         ('[models.""]\n', "pattern is empty"),
@@ -222,6 +223,20 @@ def test_unused_patterns_are_reported() -> None:
 def test_config_mistakes_are_usage_errors(text: str, message: str) -> None:
     with pytest.raises(UsageError, match=message):
         parse_config(text, "my.toml")
+
+
+def test_config_phase_is_spelled_as_on_the_command_line() -> None:
+    config = parse_config('[models."**"]\nphase = "train"\n')
+    assert options_for(PurePosixPath("a.prototxt"), FITS, config).phase == "TRAIN"
+
+
+def test_config_file_problems_are_usage_errors(tmp_path: Path) -> None:
+    with pytest.raises(UsageError, match="no such file"):
+        batch.load_config(tmp_path / "missing.toml")
+    binary = tmp_path / "binary.toml"
+    binary.write_bytes(b"\xff\xfe")
+    with pytest.raises(UsageError, match="not UTF-8"):
+        batch.load_config(binary)
 
 
 def test_every_config_key_sets_an_insert_option() -> None:
@@ -265,6 +280,19 @@ def test_write_output_failure_is_a_failed_model(tmp_path: Path) -> None:
     outcome = Outcome("src", "converted", output=str(tmp_path / "file" / "x.prototxt"), data=b"x")
     written = write_output(outcome)
     assert written.status == "failed" and written.reason and "cannot write" in written.reason
+
+
+def test_write_output_refused_is_a_failed_model(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def refuse(path: Path, data: bytes) -> None:
+        raise SurgeryError(f"{path}: cannot write: Permission denied")
+
+    monkeypatch.setattr(batch, "write_bytes_atomic", refuse)
+    outcome = Outcome("src", "converted", output=str(tmp_path / "x.prototxt"), data=b"x")
+    written = write_output(outcome)
+    assert written.status == "failed" and written.data is None
+    assert written.reason == f"{tmp_path / 'x.prototxt'}: cannot write: Permission denied"
 
 
 # --- workers ---------------------------------------------------------------------------

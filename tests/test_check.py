@@ -55,6 +55,17 @@ def test_unknown_bottom_names_the_blob_and_its_late_producer() -> None:
     assert f.line == line_of(text, 'bottom: "later"')
 
 
+def test_unknown_bottom_names_the_first_late_producer() -> None:
+    text = (
+        INPUT
+        + 'layer { name: "use" type: "ReLU" bottom: "late" top: "use" }\n'
+        + 'layer { name: "first" type: "ReLU" bottom: "data" top: "late" }\n'
+        + 'layer { name: "again" type: "ReLU" bottom: "late" top: "late" }\n'
+    )
+    f = only(findings(text), "unknown-bottom")
+    assert f.layer == "use" and "layer 'first'" in f.message
+
+
 def test_bottom_missing_in_one_phase_says_which() -> None:
     text = (
         INPUT
@@ -336,6 +347,20 @@ def test_cli_json_and_weights(tmp_path: Path) -> None:
     (finding,) = report["findings"]
     assert finding["rule"] == "weights-shape" and finding["layer"] == "conv"
     assert finding["line"] == 3 and "1x2x3" in finding["message"]
+
+
+def test_cli_truncated_weights_are_one_line(tmp_path: Path) -> None:
+    net = tmp_path / "net.prototxt"
+    net.write_text(WEIGHTED)
+    whole = weights_for(WEIGHTED).SerializeToString()
+    weights = tmp_path / "w.caffemodel"
+    weights.write_bytes(whole[: len(whole) - 5])
+    code, out, err = run("check", str(net), "--weights", str(weights))
+    assert code == 1 and out == ""
+    assert err == (
+        f"scnn-surgery: error: {weights}: cannot be decoded"
+        " (truncated, or not a binary caffemodel)\n"
+    )
 
 
 def test_cli_phase_option(tmp_path: Path) -> None:

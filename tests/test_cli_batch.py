@@ -223,6 +223,7 @@ def test_exit_one_when_any_model_failed(tmp_path: Path) -> None:
         (["{src}", "--report", "{tmp}/r.txt"], "unknown report format '.txt'"),
         (["{src}", "--config", "{tmp}/missing.toml"], "--config"),
         (["{src}", "--config", "{tmp}/bad.toml"], "unknown setting 'hieght'"),
+        (["{src}", "--config", "{tmp}/no_proto.toml"], "proto '{tmp}/nope.proto' is not a file"),
         (["{src}", "--directions", "XY"], "--directions"),
         (["{src}/a.prototxt", "{tmp}/other/a.prototxt"], "would both be written"),
     ],
@@ -231,11 +232,24 @@ def test_usage_errors_exit_two(tmp_path: Path, args: list[str], message: str) ->
     src = make_tree(tmp_path / "src", "a.prototxt")
     make_tree(tmp_path / "other", "a.prototxt")
     (tmp_path / "bad.toml").write_text('[models."*"]\nhieght = 3\n')
+    (tmp_path / "no_proto.toml").write_text(f'[models."*"]\nproto = "{tmp_path}/nope.proto"\n')
     filled = [arg.format(src=src, tmp=tmp_path) for arg in args]
     code, _, err = run("batch", *filled, "-o", str(tmp_path / "out"))
     assert code == 2
-    assert message in err and "Traceback" not in err
+    assert message.format(tmp=tmp_path) in err and "Traceback" not in err
     assert not (tmp_path / "out").exists()
+
+
+def test_a_broken_config_proto_is_one_error_before_any_work(tmp_path: Path) -> None:
+    src = make_tree(tmp_path / "src", "a.prototxt", "b.prototxt")
+    broken = tmp_path / "fork.proto"
+    broken.write_text("message NetParameter {\n  optional int32 x = ;\n}\n")
+    config = tmp_path / "c.toml"
+    config.write_text(f'[models."*"]\nproto = "{broken}"\n')
+    code, _, err = run("batch", str(src), "-o", str(tmp_path / "out"), "--config", str(config))
+    assert code == 1
+    assert err.startswith(f"scnn-surgery: error: {broken}:2:")
+    assert len(err.splitlines()) == 1 and not (tmp_path / "out").exists()
 
 
 def test_output_dir_is_required(tmp_path: Path) -> None:

@@ -18,7 +18,6 @@ from scnn_surgery.schema import (
     DIALECTS,
     ProtoParseError,
     caffe_pb2,
-    dialect_for_layer_types,
     guess_dialect,
     guess_dialect_for_text,
     layer_message_class,
@@ -28,9 +27,10 @@ from scnn_surgery.schema import (
     text_layer_types,
 )
 
-ROOT = Path(__file__).resolve().parent.parent
-PROTO = ROOT / "proto"
-ZOO = ROOT.parent / "shared" / "zoo"
+from .conftest import DATA, REPO_ROOT, SHARED, shared_path
+
+PROTO = REPO_ROOT / "proto"
+ZOO = SHARED / "zoo"
 
 FORKS = [
     "deeplab",
@@ -344,14 +344,14 @@ def test_guess_dialect(types: set[str], fields: set[str], want: str) -> None:
     assert guess_dialect(types, fields) == want
 
 
-def test_dialect_for_layer_types_without_fields() -> None:
-    assert dialect_for_layer_types(["ROIPooling"]) == "fast_rcnn"
-    assert dialect_for_layer_types(["Interp"]) == "deeplab"
-    assert dialect_for_layer_types(["BN", "Interp"]) == "pspnet"
-    assert dialect_for_layer_types(["BN", "Upsample"]) == "segnet"
-    assert dialect_for_layer_types(["Tiling"]) == "vpgnet"
-    assert dialect_for_layer_types(["Convolution"]) == "bvlc"
-    assert dialect_for_layer_types(["SomethingNobodyKnows"]) == "bvlc"
+def test_guess_dialect_without_fields() -> None:
+    assert guess_dialect(["ROIPooling"]) == "fast_rcnn"
+    assert guess_dialect(["Interp"]) == "deeplab"
+    assert guess_dialect(["BN", "Interp"]) == "pspnet"
+    assert guess_dialect(["BN", "Upsample"]) == "segnet"
+    assert guess_dialect(["Tiling"]) == "vpgnet"
+    assert guess_dialect(["Convolution"]) == "bvlc"
+    assert guess_dialect(["SomethingNobodyKnows"]) == "bvlc"
 
 
 def test_text_helpers_skip_comments_strings_and_fillers() -> None:
@@ -388,10 +388,7 @@ GUESS_DIFFERS = {"segmentation/enet_deploy_final.prototxt": "segnet"}
 
 
 def _zoo_text(rel: str) -> str:
-    path = ZOO / rel
-    if not path.exists():
-        pytest.skip(f"zoo file not available: {path}")
-    text = path.read_text(encoding="utf-8")
+    text = shared_path("zoo", rel).read_text(encoding="utf-8")
     # The DeepLab file is a template with unquoted ${...} placeholders.
     return re.sub(r"\$\{(\w+)\}", lambda m: "21" if m.group(1) == "NUM_LABELS" else "x", text)
 
@@ -433,7 +430,7 @@ def test_load_user_proto_matches_generated_bvlc() -> None:
 
     text = ZOO / "deploy/bvlc_googlenet_deploy.prototxt"
     if not text.exists():
-        text = ROOT / "tests" / "data" / "phases_inplace.prototxt"
+        text = DATA / "phases_inplace.prototxt"
     body = text.read_text(encoding="utf-8")
     ours = text_format.Parse(body, mod.NetParameter())
     theirs = text_format.Parse(body, caffe_pb2.NetParameter())
@@ -461,7 +458,7 @@ syntax = "proto2";
 package fork.test;
 /* block
    comment */
-enum Top { A = 0; B = 1; C = -2; }
+enum Top { A = 0; B = 1; C = -2; reserved 5 to 7, 9; reserved "Z"; }
 message Outer {
   enum Mode { ON = 1; OFF = 2; }
   message Inner {
@@ -487,6 +484,7 @@ message Outer {
   optional float gamma = 16 [default = 0.69314718055994529];
   optional string single = 18 [default = 'constant'];
   optional double tiny = 19 [default = 1E-300];
+  optional int32 octal = 024 [default = 017];
   reserved 100 to 110, 200;
   reserved "old_name";
   extensions 1000 to max;
@@ -566,6 +564,8 @@ def test_load_user_proto_agrees_with_protoc(tmp_path: Path) -> None:
         ("message A { optional uint32 x = 1 [default = -1]; }", "out of range"),
         ("enum E { X = 0; } message A { optional E e = 1 [default = Y]; }", "not a value"),
         ("message A { optional int32 x = 0; }", "out of range"),
+        ("message A { optional int32 x = 09; }", "expected an integer, found '09'"),
+        ("message A { optional int32 x = 1 [default = 08]; }", "integer default"),
         ("message A { optional int32 x = 1; optional int32 y = 1; }", "duplicate field number"),
         ("message A { optional int32 x = 1 }", "expected ';'"),
         ('import "nowhere.proto"; message A { }', "not found"),

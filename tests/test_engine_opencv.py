@@ -34,11 +34,10 @@ from scnn_surgery.weights import (
     read_caffemodel,
 )
 
-from .conftest import shared_path
+from .conftest import REPO_ROOT, shared_path
 from .reference_scnn import ORDER, message, relative_error, scnn_forward
 
-REPO = Path(__file__).resolve().parent.parent
-EXAMPLE = REPO / "examples" / "scnn_lane_vgg16.prototxt"
+EXAMPLE = REPO_ROOT / "examples" / "scnn_lane_vgg16.prototxt"
 TOLERANCE = 1e-5
 
 

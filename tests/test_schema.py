@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import importlib.util
 import re
-from pathlib import Path
 from types import ModuleType
 
 import pytest
@@ -13,9 +12,9 @@ from google.protobuf.message import Message
 
 from scnn_surgery.schema import caffe_pb2
 
-ROOT = Path(__file__).resolve().parent.parent
-GEN_SCRIPT = ROOT / "scripts" / "gen_proto.py"
-ZOO = ROOT.parent / "shared" / "zoo"
+from .conftest import REPO_ROOT, shared_path
+
+GEN_SCRIPT = REPO_ROOT / "scripts" / "gen_proto.py"
 
 FD = descriptor.FieldDescriptor
 
@@ -29,7 +28,7 @@ def _load_gen_script() -> ModuleType:
 
 
 def _committed_python_version() -> str:
-    text = (ROOT / "scnn_surgery" / "schema" / "caffe_pb2.py").read_text(encoding="utf-8")
+    text = (REPO_ROOT / "scnn_surgery" / "schema" / "caffe_pb2.py").read_text(encoding="utf-8")
     match = re.search(r"^# Protobuf Python Version: (\S+)$", text, re.MULTILINE)
     assert match
     return match.group(1)
@@ -225,9 +224,7 @@ BVLC_V2_ZOO = [
 
 @pytest.mark.parametrize("rel", BVLC_V2_ZOO)
 def test_zoo_parses_with_bvlc(rel: str) -> None:
-    path = ZOO / rel
-    if not path.exists():
-        pytest.skip(f"zoo file not available: {path}")
+    path = shared_path("zoo", rel)
     net = text_format.Parse(
         path.read_text(encoding="utf-8"), caffe_pb2.NetParameter(), allow_unknown_field=True
     )
@@ -245,8 +242,6 @@ def test_zoo_parses_with_bvlc(rel: str) -> None:
     ],
 )
 def test_legacy_zoo_parses_strictly(rel: str) -> None:
-    path = ZOO / rel
-    if not path.exists():
-        pytest.skip(f"zoo file not available: {path}")
+    path = shared_path("zoo", rel)
     net = text_format.Parse(path.read_text(encoding="utf-8"), caffe_pb2.NetParameter())
     assert len(net.layers) > 0

@@ -31,8 +31,9 @@ from scnn_surgery.weights import (
     read_caffemodel,
 )
 
-REPO = Path(__file__).resolve().parent.parent
-EXAMPLE = REPO / "examples" / "scnn_lane_vgg16.prototxt"
+from .conftest import REPO_ROOT
+
+EXAMPLE = REPO_ROOT / "examples" / "scnn_lane_vgg16.prototxt"
 
 
 def filler(kind: str, **fields: Any) -> Any:

@@ -141,8 +141,9 @@ def command(
         report_renderer(report_file)  # an unknown format is a usage error before any work
     config = load_config(Path(config_path)) if config_path else BatchConfig()
     base = build_insert_options(params)
-    if base.proto is not None:
-        user_schema(base.proto)  # a broken --proto is one error, not one per model
+    protos = [base.proto, *(rule.settings.get("proto") for rule in config.rules)]
+    for proto in dict.fromkeys(p for p in protos if p is not None):
+        user_schema(proto)  # a broken .proto is one error, not one per model
     out = Path(output_dir)
     found = discover_sources(sources, exclude=out)
     for pattern in unused_patterns(config, found):

@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 import types
 from collections.abc import Iterable, Iterator
-from functools import cache
+from functools import cache, lru_cache
 from typing import cast
 
 from google.protobuf.message import Message
@@ -43,7 +43,6 @@ __all__ = [
     "DIALECTS",
     "ProtoParseError",
     "caffe_pb2",
-    "dialect_for_layer_types",
     "guess_dialect",
     "guess_dialect_for_text",
     "known_field_names",
@@ -175,13 +174,6 @@ def guess_dialect(layer_types: Iterable[str], param_field_names: Iterable[str] =
     return min(enumerate(DIALECTS), key=score)[1]
 
 
-def dialect_for_layer_types(
-    types_: Iterable[str], param_field_names: Iterable[str] = ()
-) -> str:
-    """The dialect that knows the custom layer types (see :func:`guess_dialect`)."""
-    return guess_dialect(types_, param_field_names)
-
-
 # Strings and comments are skipped so that their contents are never taken for names.
 _TEXT_TOKEN = re.compile(
     r"""
@@ -189,7 +181,7 @@ _TEXT_TOKEN = re.compile(
     | (?P<comment>\#[^\n]*)
     | (?P<name>[A-Za-z_][A-Za-z0-9_]*)\s*(?P<sep>:\s*[{<]|[:{<])
     | (?P<close>[}>])
-    | (?P<other>.)
+    | (?P<other>[0-9]+|[A-Za-z_][A-Za-z0-9_]*|[^"'\#}>A-Za-z0-9_]+|.)
     """,
     re.VERBOSE | re.DOTALL,
 )
@@ -212,20 +204,30 @@ def _text_names(text: str) -> Iterator[tuple[str, int, str | None]]:
 
 def text_field_names(text: str) -> set[str]:
     """Field names used in a prototxt (any nesting level), ignoring comments."""
-    return {name for name, _, _ in _text_names(text)}
+    return _text_facts(text)[1]
 
 
 def text_layer_types(text: str) -> set[str]:
     """The layers' ``type:`` values (V2 strings, V1 enum names, V0 strings)."""
-    found = set()
+    return _text_facts(text)[0]
+
+
+def _text_facts(text: str) -> tuple[set[str], set[str]]:
+    """(layer types, field names) of a prototxt, in one pass over the text."""
+    types_: set[str] = set()
+    names: set[str] = set()
     for name, end, block in _text_names(text):
-        if name != "type" or block not in _LAYER_BLOCKS:
-            continue
-        value = _TYPE_VALUE.match(text, end)
-        if value:
-            found.add(next(g for g in value.groups() if g is not None))
-    return found
+        names.add(name)
+        if name == "type" and block in _LAYER_BLOCKS:
+            value = _TYPE_VALUE.match(text, end)
+            if value:
+                types_.add(next(g for g in value.groups() if g is not None))
+    return types_, names
 
 
+# One command asks for the dialect of the same text several times (check's schema, the
+# caffemodel's, insert's checks of its result), and scanning a large net costs about as
+# much as parsing it; the same text always gives the same dialect.
+@lru_cache(maxsize=4)
 def guess_dialect_for_text(text: str) -> str:
-    return guess_dialect(text_layer_types(text), text_field_names(text))
+    return guess_dialect(*_text_facts(text))

@@ -201,8 +201,6 @@ class _Scope:
     numbers: dict[int, _Token] = field(default_factory=dict)  # field number -> its name
 
 
-
-
 @dataclass
 class _PendingType:
     """A field whose message/enum type is resolved once every file is parsed."""
@@ -223,7 +221,6 @@ class _Parser:
         self.end = _end_token(source)
         self.pos = 0
         self.file = descriptor_pb2.FileDescriptorProto(name=name)
-        self.scopes: list[_Scope] = []
         self.imports: list[tuple[str, _Token]] = []
         self.pending: list[_PendingType] = []
         self.defaults: list[tuple[descriptor_pb2.FieldDescriptorProto, _Token]] = []
@@ -306,15 +303,9 @@ class _Parser:
     def _integer(self) -> int:
         negative = self._accept("-")
         tok = self._next()
-        if tok.kind != "num" or not re.fullmatch(r"0[xX][0-9A-Fa-f]+|\d+", tok.text):
+        value = _int_literal(tok.text) if tok.kind == "num" else None
+        if value is None:
             raise self._error(f"expected an integer, found {tok.text!r}", tok)
-        text = tok.text
-        if text.lower().startswith("0x"):
-            value = int(text, 16)
-        elif len(text) > 1 and text.startswith("0"):
-            value = int(text, 8)
-        else:
-            value = int(text)
         return -value if negative else value
 
     def _constant(self) -> _Token:
@@ -345,6 +336,31 @@ class _Parser:
             name += "." + self._ident()
         return name
 
+    def _option_statement(self) -> tuple[str, _Token]:
+        """``NAME = CONSTANT ;`` after the word ``option``: the name and the value."""
+        name = self._skip_option_name()
+        self._expect("=")
+        value = self._constant()
+        self._expect(";")
+        return name, value
+
+    def _bracket_options(self) -> list[tuple[_Token, str, _Token]]:
+        """``[NAME = CONSTANT, ...]`` after a field or enum value, if present: each option's
+        first token, name and value."""
+        options: list[tuple[_Token, str, _Token]] = []
+        if not self._accept("["):
+            return options
+        while True:
+            first = self._peek()
+            name = self._skip_option_name()
+            assert first is not None
+            self._expect("=")
+            options.append((first, name, self._constant()))
+            if not self._accept(","):
+                break
+        self._expect("]")
+        return options
+
     # grammar
     def parse(self) -> descriptor_pb2.FileDescriptorProto:
         while self._peek() is not None:
@@ -368,10 +384,7 @@ class _Parser:
                 self.imports.append((self._string().decode(), import_tok))
                 self._expect(";")
             elif word == "option":
-                self._skip_option_name()
-                self._expect("=")
-                self._constant()
-                self._expect(";")
+                self._option_statement()
             elif word == "message":
                 self._message(self.file.message_type, self.file.package)
             elif word == "enum":
@@ -389,7 +402,6 @@ class _Parser:
         proto = container.add(name=name)
         scope = _Scope(proto, _join(parent, name))
         self._define(scope.full_name, name_tok)
-        self.scopes.append(scope)
         self._expect("{")
         while not self._accept("}"):
             if self._accept(";"):
@@ -402,10 +414,7 @@ class _Parser:
             elif word == "enum":
                 self._enum(proto.enum_type, scope.full_name)
             elif word == "option":
-                self._skip_option_name()
-                self._expect("=")
-                self._constant()
-                self._expect(";")
+                self._option_statement()
             elif word == "reserved":
                 self._reserved(proto)
             elif word == "extensions":
@@ -413,7 +422,6 @@ class _Parser:
                     proto.extension_range.add(start=start, end=end)
             else:
                 raise self._error(f"unsupported statement {word!r} in message {name}")
-        self.scopes.pop()
         self._check_numbers(scope)
 
     def _check_numbers(self, scope: _Scope) -> None:
@@ -443,17 +451,21 @@ class _Parser:
         self._expect(";")
         return ranges
 
-    def _reserved(self, proto: descriptor_pb2.DescriptorProto) -> None:
-        tok = self._peek()
-        if tok is not None and tok.kind == "str":
+    def _reserved(
+        self, proto: descriptor_pb2.DescriptorProto | descriptor_pb2.EnumDescriptorProto
+    ) -> None:
+        """Reserved names, or reserved number ranges (inclusive in an enum's descriptor,
+        end-exclusive in a message's)."""
+        if self._peek_kind() == "str":
             while True:
                 proto.reserved_name.append(self._string().decode())
                 if not self._accept(","):
                     break
             self._expect(";")
             return
+        inclusive = isinstance(proto, descriptor_pb2.EnumDescriptorProto)
         for start, end in self._ranges():
-            proto.reserved_range.add(start=start, end=end)
+            proto.reserved_range.add(start=start, end=end - 1 if inclusive else end)
 
     def _field(self, scope: _Scope, label: str) -> None:
         type_tok = self._peek()
@@ -481,25 +493,17 @@ class _Parser:
         else:
             self.pending.append(_PendingType(fd, type_name, scope.full_name, type_tok))
         default: _Token | None = None
-        if self._accept("["):
-            while True:
-                opt_tok = self._peek()
-                opt = self._skip_option_name()
-                self._expect("=")
-                value = self._constant()
-                if opt == "default":
-                    default = value
-                elif opt in ("packed", "deprecated", "lazy"):
-                    if value.text not in ("true", "false"):
-                        raise self._error(f"{opt} must be true or false", value)
-                    setattr(fd.options, opt, value.text == "true")
-                elif opt == "json_name":
-                    fd.json_name = value.text
-                elif not opt.startswith("("):
-                    raise self._error(f"unsupported field option {opt!r}", opt_tok)
-                if not self._accept(","):
-                    break
-            self._expect("]")
+        for opt_tok, opt, value in self._bracket_options():
+            if opt == "default":
+                default = value
+            elif opt in ("packed", "deprecated", "lazy"):
+                if value.text not in ("true", "false"):
+                    raise self._error(f"{opt} must be true or false", value)
+                setattr(fd.options, opt, value.text == "true")
+            elif opt == "json_name":
+                fd.json_name = value.text
+            elif not opt.startswith("("):
+                raise self._error(f"unsupported field option {opt!r}", opt_tok)
         self._expect(";")
         if default is not None:
             if fd.label == _FDP.LABEL_REPEATED:
@@ -520,24 +524,13 @@ class _Parser:
             # "option"/"reserved" followed by "=" are enum values with those names.
             if self._peek_text() == "option" and self._peek_text(1) != "=":
                 self._next()
-                opt = self._skip_option_name()
-                self._expect("=")
-                value = self._constant()
+                opt, value = self._option_statement()
                 if opt == "allow_alias":
                     proto.options.allow_alias = value.text == "true"
-                self._expect(";")
                 continue
             if self._peek_text() == "reserved" and self._peek_text(1) != "=":
                 self._next()
-                if self._peek_kind() == "str":
-                    while True:
-                        proto.reserved_name.append(self._string().decode())
-                        if not self._accept(","):
-                            break
-                    self._expect(";")
-                else:
-                    for start, end in self._ranges():
-                        proto.reserved_range.add(start=start, end=end - 1)
+                self._reserved(proto)
                 continue
             value_tok = self._peek()
             value_proto = proto.value.add(name=self._ident())
@@ -546,19 +539,21 @@ class _Parser:
             self._define(_join(parent, value_proto.name), value_tok)
             self._expect("=")
             value_proto.number = self._integer()
-            if self._accept("["):
-                while True:
-                    opt = self._skip_option_name()
-                    self._expect("=")
-                    val = self._constant()
-                    if opt == "deprecated":
-                        value_proto.options.deprecated = val.text == "true"
-                    if not self._accept(","):
-                        break
-                self._expect("]")
+            for _, opt, val in self._bracket_options():
+                if opt == "deprecated":
+                    value_proto.options.deprecated = val.text == "true"
             self._expect(";")
         if not proto.value:
             raise self._error(f"enum {proto.name} has no values", name_tok)
+
+
+def _int_literal(text: str) -> int | None:
+    """An unsigned decimal, octal (leading 0) or hex (0x) integer, as protoc reads them."""
+    if re.fullmatch(r"0[xX][0-9A-Fa-f]+", text):
+        return int(text, 16)
+    if re.fullmatch(r"0[0-7]*", text):
+        return int(text, 8)
+    return int(text) if re.fullmatch(r"[1-9]\d*", text) else None
 
 
 def _join(parent: str, name: str) -> str:
@@ -667,16 +662,10 @@ def _default_text(
     if kind in _INT_RANGES:
         if tok.kind != "num":
             raise ProtoParseError(f"integer default expected for {fd.name}")
-        digits = text.lstrip("-")
-        if digits.lower().startswith("0x"):
-            value_int = int(digits, 16)
-        elif len(digits) > 1 and digits.startswith("0") and digits.isdigit():
-            value_int = int(digits, 8)
-        elif digits.isdigit():
-            value_int = int(digits)
-        else:
+        magnitude = _int_literal(text.removeprefix("-"))
+        if magnitude is None:
             raise ProtoParseError(f"integer default expected for {fd.name}")
-        value_int = -value_int if text.startswith("-") else value_int
+        value_int = -magnitude if text.startswith("-") else magnitude
         low, high = _INT_RANGES[kind]
         if not low <= value_int <= high:
             raise ProtoParseError(f"default {text} out of range for {fd.name}")
