@@ -16,6 +16,7 @@ import re
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from .errors import PrototxtSyntaxError, SurgeryError
 from .files import read_input_bytes
@@ -206,12 +207,22 @@ def decode_string(literal: str) -> str:
     return out.decode("utf-8", "surrogateescape")
 
 
-def quote_string(value: str) -> str:
-    """Write a value as a double-quoted protobuf text literal."""
-    escaped = (
-        value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n").replace("\r", "\\r")
-    )
-    return f'"{escaped}"'
+_QUOTE_ESCAPES = {"\\": "\\\\", "\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def quote_string(value: str, quote: str = '"') -> str:
+    """Write a value as a protobuf text literal in ``quote`` (``"`` or ``'``)."""
+    out = []
+    for char in value:
+        if char in _QUOTE_ESCAPES:
+            out.append(_QUOTE_ESCAPES[char])
+        elif char == quote:
+            out.append("\\" + quote)
+        elif ord(char) < 0x20 or ord(char) == 0x7F:
+            out.append(f"\\{ord(char):03o}")
+        else:
+            out.append(char)
+    return quote + "".join(out) + quote
 
 
 class _Parser:
@@ -297,6 +308,15 @@ class _Parser:
                 value = self.parse_list(name)
             else:
                 value = self.parse_scalar(name)
+                after = self.peek()
+                if (
+                    value.kind == "word"
+                    and after is not None
+                    and after.kind == "punct"
+                    and after.text in (":", *_CLOSING)
+                ):
+                    # `input_dim:` with nothing after it took the next field's name as its value.
+                    raise self.error(name_tok.start, f"missing value for field '{name}'")
         elif tok is not None and tok.kind == "punct" and tok.text in _CLOSING:
             value = self.parse_message()
         else:
@@ -439,11 +459,11 @@ class Document:
     def to_bytes(self) -> bytes:
         return self.text.encode("utf-8", "surrogateescape")
 
-    @property
+    @cached_property
     def newline(self) -> str:
         return _detect_newline(self.text)
 
-    @property
+    @cached_property
     def indent(self) -> str:
         return _detect_indent(self.text, self.root, self.line_starts)
 
@@ -472,7 +492,12 @@ class Document:
         """Where a new block may start after ``offset``: the start of the next line,
         when nothing but blanks or a comment follows on this one."""
         nl = self.text.find("\n", offset)
-        rest = self.text[offset : nl if nl >= 0 else len(self.text)]
+        end = nl if nl >= 0 else len(self.text)
+        rest = self.text[offset:end]
+        separator = rest.lstrip(" \t\r\f\v")
+        if separator[:1] in (";", ","):  # the field's own separator stays with it
+            offset = end - len(separator) + 1
+            rest = self.text[offset:end]
         if rest.strip() and not rest.strip().startswith("#"):
             return offset
         return nl + 1 if nl >= 0 else len(self.text)

@@ -45,8 +45,11 @@ class StagedFile:
 
 
 def stage_file(path: str | os.PathLike[str], data: bytes) -> StagedFile:
-    """Write ``data`` to a temporary file beside ``path``, with the mode ``path`` would get."""
-    target = Path(path)
+    """Write ``data`` to a temporary file beside ``path``, with the mode ``path`` would get.
+
+    A symbolic link is followed: its target is replaced and the link stays a link.
+    """
+    target = Path(os.path.realpath(path))
     directory = target.parent if str(target.parent) else Path(".")
     try:
         fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=directory)
@@ -61,6 +64,14 @@ def stage_file(path: str | os.PathLike[str], data: bytes) -> StagedFile:
         Path(tmp).unlink(missing_ok=True)
         raise
     return StagedFile(target, Path(tmp))
+
+
+def same_file(a: str | os.PathLike[str], b: str | os.PathLike[str]) -> bool:
+    """Whether both paths name one existing file, however spelled or linked."""
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return False
 
 
 def write_bytes_atomic(path: str | os.PathLike[str], data: bytes) -> None:

@@ -31,6 +31,16 @@ class NetState:
     stages: frozenset[str] = frozenset()
 
 
+def with_declared_state(net: Net, state: NetState) -> NetState:
+    """The state Caffe builds ``net`` in: the file's own ``state {}`` adds its stages and,
+    unless the caller chose a level, gives the level (as the solver merges them)."""
+    declared = net.declared_state
+    if not declared.stages and declared.level is None:
+        return state
+    level = state.level if state.level or declared.level is None else declared.level
+    return NetState(state.phase, level, state.stages | frozenset(declared.stages))
+
+
 def rule_met(rule: StateRule, state: NetState) -> bool:
     if rule.phase is not None and rule.phase != state.phase:
         return False
@@ -103,7 +113,7 @@ class LayerGraph:
 
 def build_graph(net: Net, state: NetState | None = None) -> LayerGraph:
     """The DAG of the layers that run in ``state`` (TEST by default, as in Caffe)."""
-    state = state or NetState()
+    state = with_declared_state(net, state or NetState())
     g = nx.MultiDiGraph()
     included = [layer for layer in net.layers if layer_included(layer, state)]
     lg = LayerGraph(net, state, g, included)
@@ -158,4 +168,4 @@ def phase_states(net: Net) -> list[NetState]:
 
 
 def build_graphs(net: Net, states: Iterable[NetState] | None = None) -> list[LayerGraph]:
-    return [build_graph(net, s) for s in (states or phase_states(net))]
+    return [build_graph(net, s) for s in (phase_states(net) if states is None else states)]

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from .errors import SurgeryError
-from .graph import LayerGraph, NetState, build_graph, build_graphs
+from .graph import LayerGraph, NetState, build_graph, build_graphs, phase_states
 from .modules import ModuleSummary, find_modules, summarise_module
 from .net import Layer, Net
 from .passes.autopoint import choose_blob
@@ -130,10 +130,13 @@ def inspect_net(
     graph = build_graph(readable, state)
     result = infer_shapes(readable, graph, overrides or {})
     blobs = {name: result.shapes.get(version) for name, version in graph.latest.items()}
-    graphs = build_graphs(readable)
+    found = find_modules(readable.layers)
+    # The inspected phase's graph first; the others only matter for a module it lacks.
+    others = [s for s in phase_states(readable) if s.phase != state.phase] if found else []
+    graphs = [graph, *build_graphs(readable, others)]
     modules = [
         _with_measured_sizes(summarise_module(m, layers, graphs), result, graph, layers[0])
-        for m, layers in find_modules(readable.layers)
+        for m, layers in found
     ]
     try:
         suggestion, reason = choose_blob(readable, graph, result)

@@ -107,6 +107,15 @@ class StateRule:
 
 
 @dataclass(frozen=True)
+class DeclaredState:
+    """The net's own ``state {}``: Caffe merges its level and stages into the state a
+    net is built for (its phase is always overridden by the phase asked for)."""
+
+    level: int | None = None
+    stages: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class NetInput:
     """A top-level ``input`` with its dims (from input_dim or input_shape), if stated."""
 
@@ -139,6 +148,11 @@ class Layer:
         return [s.value for s in self.top_scalars]
 
     @property
+    def label(self) -> str:
+        """The name, or the layer's position for a layer without one (Caffe allows that)."""
+        return self.name or f"#{self.index + 1}"
+
+    @property
     def is_in_place(self) -> bool:
         return any(t == b for t, b in zip(self.tops, self.bottoms, strict=False))
 
@@ -150,17 +164,53 @@ class Layer:
         return f"Layer({self.index}, {self.name!r}, {self.type!r})"
 
 
-def _rule(message: Message) -> StateRule:
+def _int(doc: Document, scalar: Scalar, name: str, context: str = "") -> int:
+    """An integer field's value; anything else is a one-line error at the value."""
+    if scalar.kind == "word":
+        try:
+            return scalar.as_int()
+        except ValueError:
+            pass
+    raise SurgeryError(
+        f"{doc.location(scalar.start)}: {context}'{name}' must be an integer, not {scalar.raw}"
+    )
+
+
+def _strings(doc: Document, message: Message, name: str, context: str) -> list[Scalar]:
+    """A string field's values; Caffe's parser refuses a number or a block there."""
+    out: list[Scalar] = []
+    for f in message.all(name):
+        for value in f.values():
+            if not isinstance(value, Scalar) or value.kind != "string":
+                shown = value.raw if isinstance(value, Scalar) else "a block"
+                raise SurgeryError(
+                    f"{doc.location(value.start if isinstance(value, Scalar) else f.start)}:"
+                    f" {context}'{name}' must be a quoted string, not {shown}"
+                )
+            out.append(value)
+    return out
+
+
+# Phase is an enum: protobuf text also accepts its numbers.
+_PHASES = {"TRAIN": "TRAIN", "TEST": "TEST", "0": "TRAIN", "1": "TEST"}
+
+
+def _rule(message: Message, doc: Document, context: str) -> StateRule:
     def opt_int(name: str) -> int | None:
         s = message.scalar(name)
-        return s.as_int() if s is not None else None
+        return _int(doc, s, name, context) if s is not None else None
 
+    phase = message.scalar("phase")
+    if phase is not None and (phase.kind != "word" or phase.value not in _PHASES):
+        raise SurgeryError(
+            f"{doc.location(phase.start)}: {context}'phase' must be TRAIN or TEST, not {phase.raw}"
+        )
     return StateRule(
-        phase=message.string("phase"),
+        phase=_PHASES[phase.value] if phase is not None else None,
         min_level=opt_int("min_level"),
         max_level=opt_int("max_level"),
-        stages=tuple(message.strings("stage")),
-        not_stages=tuple(message.strings("not_stage")),
+        stages=tuple(s.value for s in _strings(doc, message, "stage", context)),
+        not_stages=tuple(s.value for s in _strings(doc, message, "not_stage", context)),
     )
 
 
@@ -184,25 +234,32 @@ def _layer_from_block(index: int, block: Field, source: Document) -> Layer:
             fmt, body = "v1", outer
             enum = outer.string("type", "NONE") or "NONE"
             layer_type = V1_TYPE_NAMES.get(enum, enum)
+    names = _strings(source, body, "name", "")
+    name = names[-1].value if names else ""
+    context = f"in layer '{name}': " if name else ""
+    if fmt != "v1":
+        _strings(source, body, "type", context)  # V1 types are enums, not strings
     return Layer(
         index=index,
         block=block,
         format=fmt,
         body=body,
-        name=body.string("name", "") or "",
+        name=name,
         type=layer_type,
-        bottom_scalars=outer.scalars("bottom"),
-        top_scalars=outer.scalars("top"),
-        include=tuple(_rule(m) for m in outer.messages("include")),
-        exclude=tuple(_rule(m) for m in outer.messages("exclude")),
+        bottom_scalars=_strings(source, outer, "bottom", context),
+        top_scalars=_strings(source, outer, "top", context),
+        include=tuple(_rule(m, source, context) for m in outer.messages("include")),
+        exclude=tuple(_rule(m, source, context) for m in outer.messages("exclude")),
     )
 
 
 def _inputs(doc: Document) -> list[NetInput]:
     root = doc.root
-    names = root.scalars("input")
-    shapes = [tuple(s.as_int() for s in m.scalars("dim")) for m in root.messages("input_shape")]
-    flat_dims = [s.as_int() for s in root.scalars("input_dim")]
+    names = _strings(doc, root, "input", "")
+    shapes = [
+        tuple(_int(doc, s, "dim") for s in m.scalars("dim")) for m in root.messages("input_shape")
+    ]
+    flat_dims = [_int(doc, s, "input_dim") for s in root.scalars("input_dim")]
     out: list[NetInput] = []
     for i, name in enumerate(names):
         dims: tuple[int, ...] | None = None
@@ -214,6 +271,17 @@ def _inputs(doc: Document) -> list[NetInput]:
     return out
 
 
+def _declared_state(doc: Document) -> DeclaredState:
+    state = doc.root.message("state")
+    if state is None:
+        return DeclaredState()
+    level = state.scalar("level")
+    return DeclaredState(
+        level=_int(doc, level, "level", "state ") if level is not None else None,
+        stages=tuple(s.value for s in _strings(doc, state, "stage", "state ")),
+    )
+
+
 @dataclass
 class Net:
     """A document plus its layers and inputs, in file order."""
@@ -222,6 +290,7 @@ class Net:
     layers: list[Layer]
     inputs: list[NetInput]
     format: Format
+    declared_state: DeclaredState = DeclaredState()
 
     @classmethod
     def from_document(cls, doc: Document) -> Net:
@@ -239,7 +308,7 @@ class Net:
             fmt = layers[0].format
             if any(layer.format != fmt for layer in layers):
                 fmt = "v0" if any(layer.format == "v0" for layer in layers) else fmt
-        return cls(doc, layers, _inputs(doc), fmt)
+        return cls(doc, layers, _inputs(doc), fmt, _declared_state(doc))
 
     @property
     def source(self) -> str:
@@ -266,7 +335,8 @@ class Net:
 
     def describe(self, layer: Layer) -> str:
         """How messages name a layer: 'conv6' (FILE:LINE:COL)."""
-        return f"layer '{layer.name}' ({self.layer_location(layer)})"
+        what = f"layer '{layer.name}'" if layer.name else f"unnamed layer {layer.label}"
+        return f"{what} ({self.layer_location(layer)})"
 
 
 def load_net(path: str) -> Net:

@@ -29,7 +29,6 @@ from .net import Layer, Net
 from .schema import caffe_pb2
 
 __all__ = [
-    "item_message",
     "ConvParams",
     "DataSource",
     "InnerProductParams",
@@ -43,6 +42,7 @@ __all__ = [
     "fork_param",
     "inner_product_params",
     "interp_params",
+    "item_message",
     "layer_message",
     "layer_message_as",
     "per_axis",
@@ -238,6 +238,8 @@ class ConvParams:
         if self.kernel_hw is not None:
             if axes != 2:
                 raise ValueError("kernel_h/kernel_w need exactly 2 spatial axes")
+            if self.kernel_size:
+                raise ValueError("give either kernel_size or kernel_h/kernel_w, not both")
             kernel: tuple[int, ...] = self.kernel_hw
         elif not self.kernel_size:
             raise ValueError("no kernel_size (or kernel_h and kernel_w) is given")
@@ -256,6 +258,10 @@ class ConvParams:
         else:
             stride = per_axis(self.stride, axes, 1, "stride")
         dilation = per_axis(self.dilation, axes, 1, "dilation")
+        # Caffe checks the kernel; a zero stride would divide by zero there too.
+        for what, values in (("kernel", kernel), ("stride", stride)):
+            if 0 in values:
+                raise ValueError(f"{what} {'x'.join(map(str, values))} has a zero dimension")
         return kernel, pad, stride, dilation
 
 

@@ -28,53 +28,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TypeAlias, Union
 
+from .document import quote_string
 from .errors import SurgeryError
+from .net import V2_TO_V1_TYPE
 
 ALL_DIRECTIONS = "DULR"
-
-# Caffe's own layer-type names for V1 ("layers { type: ENUM }") files, keyed by the V2 string.
-# Taken from the V1LayerParameter.LayerType enum of BVLC caffe.proto.
-V1_LAYER_TYPES: Mapping[str, str] = {
-    "AbsVal": "ABSVAL",
-    "Accuracy": "ACCURACY",
-    "ArgMax": "ARGMAX",
-    "BNLL": "BNLL",
-    "Concat": "CONCAT",
-    "ContrastiveLoss": "CONTRASTIVE_LOSS",
-    "Convolution": "CONVOLUTION",
-    "Data": "DATA",
-    "Deconvolution": "DECONVOLUTION",
-    "Dropout": "DROPOUT",
-    "DummyData": "DUMMY_DATA",
-    "EuclideanLoss": "EUCLIDEAN_LOSS",
-    "Eltwise": "ELTWISE",
-    "Exp": "EXP",
-    "Flatten": "FLATTEN",
-    "HDF5Data": "HDF5_DATA",
-    "HDF5Output": "HDF5_OUTPUT",
-    "HingeLoss": "HINGE_LOSS",
-    "Im2col": "IM2COL",
-    "ImageData": "IMAGE_DATA",
-    "InfogainLoss": "INFOGAIN_LOSS",
-    "InnerProduct": "INNER_PRODUCT",
-    "LRN": "LRN",
-    "MemoryData": "MEMORY_DATA",
-    "MultinomialLogisticLoss": "MULTINOMIAL_LOGISTIC_LOSS",
-    "MVN": "MVN",
-    "Pooling": "POOLING",
-    "Power": "POWER",
-    "ReLU": "RELU",
-    "Sigmoid": "SIGMOID",
-    "SigmoidCrossEntropyLoss": "SIGMOID_CROSS_ENTROPY_LOSS",
-    "Silence": "SILENCE",
-    "Softmax": "SOFTMAX",
-    "SoftmaxWithLoss": "SOFTMAX_LOSS",
-    "Split": "SPLIT",
-    "Slice": "SLICE",
-    "TanH": "TANH",
-    "WindowData": "WINDOW_DATA",
-    "Threshold": "THRESHOLD",
-}
 
 # In V1 files the slice and concat axis is written with the older field name.
 V1_AXIS_ALIASES: Mapping[str, str] = {"slice_param": "slice_dim", "concat_param": "concat_dim"}
@@ -234,15 +192,14 @@ _HORIZONTAL = _Stage(number=2, axis=3, forward="R", backward="L")
 _STAGES = (_VERTICAL, _HORIZONTAL)
 
 
-def _check_positive_int(what: str, value: object) -> None:
+def _check_positive_int(what: str, value: object) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise ScnnSpecError(f"{what} must be a positive integer, got {value!r}")
+    return value
 
 
 def _check_kernel_width(value: object) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ScnnSpecError(f"kernel width must be a positive integer, got {value!r}")
-    if value % 2 == 0:
+    if _check_positive_int("kernel width", value) % 2 == 0:
         raise ScnnSpecError(f"kernel width must be odd, got {value}")
 
 
@@ -481,19 +438,6 @@ def format_float(x: float) -> str:
     return repr(x)
 
 
-def _quote(text: str) -> str:
-    escapes = {"\\": "\\\\", '"': '\\"', "\n": "\\n", "\r": "\\r", "\t": "\\t"}
-    out = []
-    for char in text:
-        if char in escapes:
-            out.append(escapes[char])
-        elif ord(char) < 0x20 or ord(char) == 0x7F:
-            out.append(f"\\{ord(char):03o}")
-        else:
-            out.append(char)
-    return '"' + "".join(out) + '"'
-
-
 def _scalar_text(value: Value) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
@@ -504,7 +448,7 @@ def _scalar_text(value: Value) -> str:
     if isinstance(value, Enum):
         return value.name
     if isinstance(value, str):
-        return _quote(value)
+        return quote_string(value)
     raise TypeError(f"not a scalar field value: {value!r}")
 
 
@@ -569,7 +513,7 @@ def _v1_fields(fields: Fields) -> Fields:
 
 def _v1_type(layer_type: str) -> str:
     try:
-        return V1_LAYER_TYPES[layer_type]
+        return V2_TO_V1_TYPE[layer_type]
     except KeyError:
         raise ValueError(f"layer type {layer_type!r} has no Caffe V1 equivalent") from None
 

@@ -170,15 +170,19 @@ def deconv_output_size(
 
 
 def pool_output_size(
-    size: int | None, kernel: int, pad: int, stride: int, ceil: bool
+    size: int | None, kernel: int, pad: int, stride: int, ceil: bool, padded: bool | None = None
 ) -> int | None:
     """PoolingLayer::Reshape: CEIL (default) or FLOOR rounding, then the padding correction
-    that keeps the last window starting inside the image (or its left padding)."""
+    that keeps the last window starting inside the image (or its left padding).
+
+    Caffe applies the correction to both axes when either has padding (``pad_h || pad_w``);
+    ``padded`` says so for the layer (default: this axis has padding).
+    """
     if size is None:
         return None
     span = size + 2 * pad - kernel
     out = (-(-span // stride) if ceil else span // stride) + 1
-    if pad and (out - 1) * stride >= size + pad:
+    if (bool(pad) if padded is None else padded) and (out - 1) * stride >= size + pad:
         out -= 1
     return out
 
@@ -310,8 +314,10 @@ def _pooling_rule(ctx: RuleContext) -> list[MaybeShape]:
             raise ShapeError("kernel and stride must be positive")
         if p.pad[0] >= p.kernel[0] or p.pad[1] >= p.kernel[1]:
             raise ShapeError(f"pad {p.pad} must be smaller than kernel {p.kernel}")
+        padded = any(p.pad)
         sizes = [
-            pool_output_size(x[2 + j], p.kernel[j], p.pad[j], p.stride[j], p.ceil) for j in range(2)
+            pool_output_size(x[2 + j], p.kernel[j], p.pad[j], p.stride[j], p.ceil, padded)
+            for j in range(2)
         ]
         out = _positive_dims((x[0], x[1], *sizes), "the output")
     return [out] * ctx.num_tops  # a second top (MAX's argmax mask) has the same shape
@@ -419,6 +425,8 @@ def _slice_rule(ctx: RuleContext) -> list[MaybeShape]:
     axis = _canonical_axis(int(p.slice_dim) if p.HasField("slice_dim") else int(p.axis), len(x))
     points = list(p.slice_point)
     n = ctx.num_tops
+    if not n:
+        raise ShapeError("needs at least one top")
     size = x[axis]
     sizes: list[int | None]
     if points:
@@ -540,6 +548,8 @@ def _argmax_rule(ctx: RuleContext) -> list[MaybeShape]:
     if p.HasField("axis"):
         axis = _canonical_axis(int(p.axis), len(x))
         return [(*x[:axis], p.top_k, *x[axis + 1 :])]
+    if not x:
+        raise ShapeError("needs a bottom with at least one axis")
     shape: list[int | None] = [1] * max(len(x), 3)
     shape[0] = x[0]
     shape[1] = 2 if p.out_max_val else 1
@@ -570,7 +580,7 @@ def _loss_rule(ctx: RuleContext) -> list[MaybeShape]:
 def _softmax_loss_rule(ctx: RuleContext) -> list[MaybeShape]:
     out: list[MaybeShape] = [()]
     if ctx.num_tops > 1:
-        out.append(ctx.bottoms[0])  # the softmax probabilities
+        out.append(ctx.bottoms[0] if ctx.bottoms else None)  # the softmax probabilities
     return out
 
 

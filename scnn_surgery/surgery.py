@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from .document import Document
+from .document import Document, Edit
 from .errors import SurgeryError
 from .files import write_bytes_atomic
 from .graph import PHASES, LayerGraph, build_graphs
@@ -28,8 +28,6 @@ from .scnn import (
     LayerDef,
     ScnnSpec,
     build_module,
-    module_blob_names,
-    module_layer_names,
     module_output,
 )
 from .scnn import render_layers as _render_layers
@@ -124,6 +122,24 @@ def _refuse_broken_input(net: Net, graphs: Sequence[LayerGraph]) -> None:
             )
 
 
+def _refuse_shape_errors(shapes: PhaseShapes, phase: str | None, notes: list[str]) -> None:
+    """What Caffe refuses in the input stays in the result; name it at the input's lines
+    rather than report it later as an invalid result (or hide it behind an unknown size).
+    A ``--shape`` for a blob no phase has is only worth a warning (a batch config may give
+    shapes for many nets)."""
+    graphs = shapes.select(phase)
+    for graph in graphs:
+        for problem in shapes.of(graph).errors:
+            if problem.layer is not None:  # None: a --shape for a blob this phase lacks
+                raise SurgeryError(
+                    f"{problem.message} (phase {graph.state.phase}); fix the input net first"
+                )
+    known = {name for g in graphs for name in g.latest}
+    known.update(name for g in graphs for layer in g.layers for name in layer.bottoms)
+    for name in sorted(set(shapes.overrides) - known):
+        notes.append(f"warning: --shape names blob '{name}', which the net does not have")
+
+
 def existing_names(net: Net) -> set[str]:
     """Every layer, blob and shared-param name already in the net."""
     names = net.layer_names | net.blob_names
@@ -168,11 +184,14 @@ def choose_prefix(
     """Keep the published names unless one collides; then take the first free ``scnnN_``."""
 
     def clashes(candidate: ScnnSpec) -> set[str]:
-        names = module_layer_names(candidate) | module_blob_names(candidate)
+        layers = build_module(candidate)
+        names = {x.name for x in layers} | {top for x in layers for top in x.tops}
         if with_reduction:
             names |= {reduction_name(candidate.prefix), reduction_name(candidate.prefix) + "/relu"}
         return names & taken
 
+    if spec.top is not None and spec.top in taken:  # no prefix is put on the name asked for
+        raise SurgeryError(f"--top '{spec.top}' is already a name in the net; choose another")
     first = clashes(spec)
     if not first:
         return spec
@@ -216,6 +235,7 @@ def insert(net: Net, options: InsertOptions) -> InsertResult:
     _refuse_second_module(net, options)
     notes: list[str] = []
     shapes = PhaseShapes(net, graphs, options.shapes)
+    _refuse_shape_errors(shapes, options.phase, notes)
     after = options.after or _automatic_point(shapes, options.phase, notes)
     point = find_insertion_point(net, graphs, after)
     given = {"height": options.height, "width": options.width, "channel": options.channels}
@@ -240,25 +260,39 @@ def insert(net: Net, options: InsertOptions) -> InsertResult:
     spec.validate()
     reduce = options.reduce_channels is not None
     spec = choose_prefix(spec, existing_names(net), notes, with_reduction=reduce)
-    layers = build_module(spec)
     if reduce:
         spec = replace(spec, bottom=reduction_name(spec.prefix))
-        layers = [*reduction_layers(spec, point.blob), *build_module(spec)]
+    layers = [*(reduction_layers(spec, point.blob) if reduce else []), *build_module(spec)]
     doc = net.document
     block = _render_layers(
         layers, indent=doc.indent, newline=doc.newline, legacy_v1=net.format == "v1"
     )
-    offset = insertion_offset(doc, point, net.layers[0].block.start)
-    edits = [
-        insert_text_edit(doc, offset, block),
-        *rewire_edits(point.consumers, module_output(spec)),
-    ]
+    insertion = insert_text_edit(
+        doc, insertion_offset(doc, point, net.layers[0].block.start), block
+    )
+    edits = [insertion, *rewire_edits(point.consumers, module_output(spec))]
     new_net = Net.from_document(doc.edited(edits))
-    _verify_result(new_net, options, notes)
+    _verify_result(new_net, options, notes, insertion, point)
     return InsertResult(new_net, point, spec, notes)
 
 
-def _verify_result(net: Net, options: InsertOptions, notes: list[str]) -> None:
+def _input_line(result: Document, insertion: Edit, line: int) -> int | None:
+    """The input's line number for a line of the result; None for the module's own lines.
+
+    Every rewired bottom lies after the insertion and keeps its line, so lines only
+    shift by the newlines the insertion added.
+    """
+    start = result.line_starts[line - 1]
+    if start < insertion.start:
+        return line
+    if start >= insertion.start + len(insertion.replacement):
+        return line - insertion.replacement.count("\n")
+    return None
+
+
+def _verify_result(
+    net: Net, options: InsertOptions, notes: list[str], insertion: Edit, point: InsertionPoint
+) -> None:
     """Run ``check`` on the result (with the same ``--shape`` overrides); errors write nothing.
 
     With ``--phase`` only that phase must be valid: the user chose which HxW the
@@ -276,11 +310,30 @@ def _verify_result(net: Net, options: InsertOptions, notes: list[str]) -> None:
         if broken:
             notes.append(
                 f"warning: the result fits phase {options.phase} only; in {other[0]}:"
-                f" {broken[0].message}"
+                f" {broken[0].message}{_missing_hint(point, phase_chosen=True)}"
             )
     if errors:
         first = errors[0]
         more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+        line = None if first.line is None else _input_line(net.document, insertion, first.line)
+        where = replace(first, line=line).format(net.source)
+        if first.line is not None and line is None:
+            where += " (in the inserted module)"
         raise SurgeryError(
-            f"the result would be invalid: {first.format(net.source)}{more}; nothing was written"
+            f"the result would be invalid: {where}{more}{_missing_hint(point, phase_chosen=False)};"
+            " nothing was written"
         )
+
+
+def _missing_hint(point: InsertionPoint, phase_chosen: bool) -> str:
+    """Why the module lacks an input in some phase, and what to do about it."""
+    if not point.missing_phases:
+        return ""
+    phases = ", ".join(point.missing_phases)
+    advice = (
+        "" if phase_chosen else ": choose a blob every phase produces, or one phase with --phase"
+    )
+    return (
+        f"; blob '{point.blob}' is not produced in phase {phases},"
+        f" so the module has no input there{advice}"
+    )

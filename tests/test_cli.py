@@ -350,3 +350,79 @@ def test_crlf_and_tabs_survive_insert_through_stdin() -> None:
         .replace("bottom: 'conv1'", "bottom: 'SCNN'")
         .replace('bottom: "conv1"\r\n\tbottom: "peek"', 'bottom: "SCNN"\r\n\tbottom: "peek"')
     )
+
+
+CLI_NET = (
+    'layer { name: "data" type: "Input" top: "data"'
+    " input_param { shape { dim: 1 dim: 3 dim: 6 dim: 6 } } }\n"
+    'layer { name: "conv1" type: "Convolution" bottom: "data" top: "conv1"'
+    " convolution_param { num_output: 4 kernel_size: 1 } }\n"
+    'layer { name: "relu1" type: "ReLU" bottom: "conv1" top: "conv1" }\n'
+    'layer { name: "fc" type: "Convolution" bottom: "conv1" top: "fc"'
+    " convolution_param { num_output: 2 kernel_size: 1 } }\n"
+)
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "at", "message"),
+    [
+        ('top: "fc"', "top: 5", "5", "in layer 'fc': 'top' must be a quoted string, not 5"),
+        ('layer { name: "relu1"', 'layer: "x"\nlayer { name: "relu1"', "layer:", "'layer' must"),
+        ('top: "fc"', 'top: "fc" include { min_level: x }', "x }", "in layer 'fc': 'min_level'"),
+        ("dim: 6 dim: 6", "dim: x dim: 6", "x", "in layer 'data': Couldn't parse integer: x"),
+        ('"relu1" type: "ReLU"', '"relu1" type: 7', "7", "in layer 'relu1': 'type' must be"),
+        ('{ name: "relu1" type: "ReLU" bottom: "conv1"', "{ bottom: 5", "5", "'bottom' must be"),
+        ('layer { name: "data" type: "Input" top: "data"', 'input_dim: 1.5\nlayer { top: "d"',
+         "1.5", "'input_dim' must be an integer, not 1.5"),
+    ],
+)
+def test_bad_values_are_one_located_line(
+    tmp_path: Path, old: str, new: str, at: str, message: str
+) -> None:
+    from scnn_surgery.document import Document
+
+    assert old in CLI_NET
+    text = CLI_NET.replace(old, new)
+    bad = tmp_path / "bad.prototxt"
+    bad.write_text(text)
+    target = tmp_path / "never.prototxt"
+    status, _, err = run("insert", str(bad), "--kernel-width", "3", "-o", str(target))
+    assert status == 1 and not target.exists()
+    where = Document.parse(text, str(bad)).location(text.index(at))
+    assert _one_error_line(err).startswith(f"scnn-surgery: error: {where}: {message}")
+
+
+def test_a_conv_with_zero_stride_is_refused_at_its_layer(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.prototxt"
+    bad.write_text(CLI_NET.replace("num_output: 4", "num_output: 4 stride: 0"))
+    code, _, err = run("insert", str(bad), "--kernel-width", "3", "-o", str(tmp_path / "o"))
+    assert code == 1
+    assert _one_error_line(err) == (
+        f"scnn-surgery: error: layer 'conv1' ({bad}:2:1) (Convolution): stride 0x0 has a zero"
+        " dimension (phase TEST); fix the input net first"
+    )
+
+
+def test_unnamed_layers_are_described_by_position(tmp_path: Path) -> None:
+    src = tmp_path / "unnamed.prototxt"
+    src.write_text(CLI_NET.replace('name: "relu1" ', ""))
+    code, _, err = run("insert", str(src), "--kernel-width", "3", "-o", str(tmp_path / "o"))
+    assert code == 0, err
+    assert "(conv1 -> #3), module after '#3'; rewires fc" in err
+
+
+def test_the_input_is_never_the_output(tmp_path: Path) -> None:
+    src = tmp_path / "net.prototxt"
+    src.write_text(CLI_NET)
+    (tmp_path / "alias.prototxt").symlink_to(src)
+    for output in (src, tmp_path / "." / "net.prototxt", tmp_path / "alias.prototxt"):
+        code, _, err = run("insert", str(src), "--kernel-width", "3", "-o", str(output))
+        assert code == 2 and "the input is never written" in _one_error_line(err)
+    assert src.read_text() == CLI_NET
+    weights = tmp_path / "w.caffemodel"
+    weights.write_bytes(b"")
+    code, _, err = run(
+        "insert", str(src), "--weights", str(weights), "--weights-out", str(weights),
+        "-o", str(tmp_path / "out.prototxt"),
+    )
+    assert code == 2 and "--weights-out must be" in _one_error_line(err)

@@ -127,3 +127,29 @@ def test_line_end_after_skips_trailing_comment_only() -> None:
     first, second, _ = doc.root.fields
     assert doc.line_end_after(first.end) == doc.text.index("b")
     assert doc.line_end_after(second.end) == second.end
+
+
+def test_line_end_after_keeps_a_fields_separator_with_it() -> None:
+    doc = Document.parse("a { };  # note\nb { } ; c { }\n")
+    first, second, _ = doc.root.fields
+    assert doc.line_end_after(first.end) == doc.text.index("b")
+    assert doc.line_end_after(second.end) == doc.text.index(";", second.end) + 1
+
+
+@pytest.mark.parametrize("value", ['say "hi"', "it's", "tab\there", "nl\r\n", "\x01\x7f", "é"])
+@pytest.mark.parametrize("quote", ['"', "'"])
+def test_quote_string_reads_back_in_either_quote(value: str, quote: str) -> None:
+    literal = quote_string(value, quote)
+    assert literal[0] == literal[-1] == quote
+    assert decode_string(literal) == value
+    assert Document.parse(f"a: {literal}").root.string("a") == value
+
+
+@pytest.mark.parametrize(
+    "text",
+    ['input: "d"\ninput_dim:\nlayer { name: "a" }\n', 'input: "d"\ninput_dim:\nname: "n"\n'],
+)
+def test_an_empty_value_is_named_at_its_field(text: str) -> None:
+    with pytest.raises(PrototxtSyntaxError) as info:
+        Document.parse(text, "bad.prototxt")
+    assert str(info.value) == "bad.prototxt:2:1: missing value for field 'input_dim'"

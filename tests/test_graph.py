@@ -81,3 +81,19 @@ def test_golden_outputs_and_inputs() -> None:
     assert [str(v) for v in g.outputs()] == ["conv6_interp@0"]
     assert g.producer[BlobVersion("data", 0)] < 0
     assert g.latest["conv5_5"] == BlobVersion("conv5_5", 2)
+
+
+def test_the_files_own_state_adds_its_stages_and_level() -> None:
+    doc = Document.parse(
+        'state { stage: "deploy" level: 1 }\n'
+        'layer { name: "train_only" include { not_stage: "deploy" } }\n'
+        'layer { name: "deploy_only" include { stage: "deploy" } }\n'
+        'layer { name: "level_one" include { min_level: 1 } }\n'
+    )
+    net = Net.from_document(doc)
+    for phase in ("TRAIN", "TEST"):
+        graph = build_graph(net, NetState(phase))
+        assert [x.name for x in graph.layers] == ["deploy_only", "level_one"]
+        assert graph.state.stages == frozenset({"deploy"}) and graph.state.level == 1
+    # A level the caller asks for wins over the file's.
+    assert build_graph(net, NetState("TEST", level=3)).state.level == 3

@@ -57,3 +57,46 @@ def test_mixed_layer_and_layers_is_refused() -> None:
     doc = Document.parse('layer { name: "a" }\nlayers { name: "b" }\n', "mixed.prototxt")
     with pytest.raises(SurgeryError, match=r"mixed.prototxt:2:1: the net mixes"):
         Net.from_document(doc)
+
+
+@pytest.mark.parametrize(
+    ("text", "at", "what"),
+    [
+        ('layer { name: "a" top: 5 }', "5", "in layer 'a': 'top' must be a quoted string, not 5"),
+        ("layer { bottom { } }", "bottom", "'bottom' must be a quoted string, not a block"),
+        ("layer { name: 7 }", "7", "'name' must be a quoted string, not 7"),
+        ('layer { name: "a" type: ReLU }', "ReLU", "'type' must be a quoted string, not ReLU"),
+        ("layer { include { min_level: x } }", "x", "'min_level' must be an integer, not x"),
+        ("layer { include { phase: DEPLOY } }", "DEPLOY", "'phase' must be TRAIN or TEST"),
+        ('layer { name: "a" include { stage: 1 } }', "1", "'stage' must be a quoted string, not 1"),
+        ('input: "d"\ninput_dim: 1.5\n', "1.5", "'input_dim' must be an integer, not 1.5"),
+        ('state { level: "1" }', '"1"', "state 'level' must be an integer, not \"1\""),
+    ],
+)
+def test_values_caffe_would_refuse_are_one_located_line(text: str, at: str, what: str) -> None:
+    from scnn_surgery.document import Document
+
+    doc = Document.parse(text, "bad.prototxt")
+    with pytest.raises(SurgeryError) as caught:
+        Net.from_document(doc)
+    message = str(caught.value)
+    assert message.startswith(f"{doc.location(text.index(at))}: ") and what in message
+    assert "\n" not in message
+
+
+def test_numeric_phases_unnamed_layers_and_the_declared_state() -> None:
+    from scnn_surgery.document import Document
+
+    doc = Document.parse(
+        'state { level: 2 stage: "deploy" }\n'
+        'layer { name: "a" include { phase: 1 } exclude { phase: 0 } }\n'
+        'layer { type: "ReLU" bottom: "x" top: "x" }\n',
+        "n.prototxt",
+    )
+    net = Net.from_document(doc)
+    first, unnamed = net.layers
+    assert first.include == (StateRule(phase="TEST"),)
+    assert first.exclude == (StateRule(phase="TRAIN"),)
+    assert unnamed.label == "#2"
+    assert net.describe(unnamed) == "unnamed layer #2 (n.prototxt:3:1)"
+    assert net.declared_state.level == 2 and net.declared_state.stages == ("deploy",)

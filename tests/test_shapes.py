@@ -127,6 +127,22 @@ def test_convolution_group_must_divide_channels() -> None:
     assert "layer 'g'" in r.errors[0].message
 
 
+def test_convolution_zero_kernel_or_stride_and_both_kernel_forms_are_errors() -> None:
+    # BaseConvolutionLayer: CHECK_GT(kernel, 0), "kernel_size or kernel_h/w, not both";
+    # a zero stride would divide by zero in its output-size formula.
+    r = _run(
+        _conv("k0", "x", "num_output: 4 kernel_size: 0")
+        + _conv("s0", "x", "num_output: 4 kernel_size: 1 stride: 0")
+        + _conv("both", "x", "num_output: 4 kernel_size: 3 kernel_h: 1 kernel_w: 3"),
+        {"x": (1, 3, 8, 8)},
+    )
+    messages = [e.message for e in r.errors]
+    assert [r.final(name) for name in ("k0", "s0", "both")] == [None, None, None]
+    assert "layer 'k0'" in messages[0] and "kernel 0x0 has a zero dimension" in messages[0]
+    assert "layer 's0'" in messages[1] and "stride 0x0 has a zero dimension" in messages[1]
+    assert "either kernel_size or kernel_h/kernel_w, not both" in messages[2]
+
+
 def test_convolution_h_w_fields_and_bias_off() -> None:
     r = _clean(
         _run(
@@ -251,6 +267,22 @@ def test_pooling_rounding_modes_global_and_mask_top() -> None:
     assert r.final("glob") == (1, 4, 1, 1)
     # H: ceil((6-2)/2)+1 = 3; W: ceil((9-3)/3)+1 = 3
     assert r.final("rect") == (1, 4, 3, 3)
+
+
+def test_pooling_padding_on_one_axis_corrects_both() -> None:
+    # PoolingLayer::Reshape corrects both axes `if (pad_h_ || pad_w_)`. H (pad 0):
+    # ceil((7-2)/4)+1 = 3, and window 3 would start at 8 >= 7 + 0: corrected to 2.
+    # W (pad 1): ceil((7+2-2)/4)+1 = 3; (3-1)*4 = 8 >= 7 + 1: corrected to 2 as well.
+    r = _clean(
+        _run(
+            _pool("one_pad", "x", "kernel_size: 2 stride: 4 pad_h: 0 pad_w: 1")
+            + _pool("no_pad", "x", "kernel_size: 2 stride: 4"),
+            {"x": (1, 1, 7, 7)},
+        )
+    )
+    assert r.final("one_pad") == (1, 1, 2, 2)
+    assert r.final("no_pad") == (1, 1, 3, 3)  # no padding anywhere: no correction
+    assert pool_output_size(7, 2, 0, 4, True, padded=True) == 2
 
 
 def test_pooling_pad_must_be_smaller_than_kernel() -> None:
@@ -401,6 +433,19 @@ def test_slice_errors() -> None:
     assert "does not split evenly into 3 tops" in messages
     assert "1 slice_points for 3 tops" in messages
     assert "do not fit axis 1 of size 10" in messages
+
+
+def test_degenerate_blob_counts_are_errors_not_crashes() -> None:
+    r = _run(
+        _layer("Slice", "no_tops", ["x"], "", tops=0)
+        + _layer("ArgMax", "scalar_arg", ["s"])
+        + _layer("SoftmaxWithLoss", "lonely", [], "", tops=2),
+        {"x": (1, 10, 4, 4), "s": ()},
+    )
+    messages = " | ".join(e.message for e in r.errors)
+    assert "layer 'no_tops'" in messages and "needs at least one top" in messages
+    assert "layer 'scalar_arg'" in messages and "at least one axis" in messages
+    assert r.final("lonely") == ()
 
 
 def test_concat_axis_legacy_and_mismatch() -> None:

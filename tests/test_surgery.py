@@ -111,3 +111,135 @@ def test_save_is_atomic_and_exact(tmp_path: Path) -> None:
     ss.save(net, out)
     assert out.read_bytes() == _golden("resnet101.prototxt")
     assert [p.name for p in tmp_path.iterdir()] == ["copy.prototxt"]
+
+
+SMALL = (
+    'name: "small"\n'
+    'layer { name: "data" type: "Input" top: "data"'
+    " input_param { shape { dim: 1 dim: 3 dim: 4 dim: 4 } } }\n"
+    'layer { name: "conv1" type: "Convolution" bottom: "data" top: "conv1"'
+    " convolution_param { num_output: 2 kernel_size: 1 } }\n"
+    'layer { name: "fc" type: "Convolution" bottom: "conv1" top: "fc"'
+    " convolution_param { num_output: 2 kernel_size: 1 } }\n"
+)
+READS = 'bottom: "conv1" top: "fc"'
+REWIRED = 'bottom: "SCNN" top: "fc"'
+
+
+def _variant(old: str, new: str, text: str = SMALL) -> str:
+    assert old in text
+    return text.replace(old, new)
+
+
+LOSSLESS_CASES = {
+    "no trailing newline": (SMALL[:-1], READS, REWIRED),
+    "comment after the block": (
+        _variant('} }\nlayer { name: "fc"', '} }  # conv1 } done\nlayer { name: "fc"'),
+        READS,
+        REWIRED,
+    ),
+    "layer{ without spaces": (SMALL.replace("layer {", "layer{"), READS, REWIRED),
+    "CRLF": (SMALL.replace("\n", "\r\n"), READS, REWIRED),
+    "# inside strings": (
+        _variant('name: "fc"', 'name: "f#c # not a comment"'),
+        READS,
+        REWIRED,
+    ),
+    "single quotes": (
+        _variant(READS, "bottom: 'conv1' top: 'fc'"),
+        "bottom: 'conv1' top: 'fc'",
+        "bottom: 'SCNN' top: 'fc'",
+    ),
+    "list syntax": (
+        _variant(READS, 'bottom: ["data", \'conv1\'] top: "fc"').replace(
+            'type: "Convolution" bottom: ["data"', 'type: "Concat" bottom: ["data"'
+        ),
+        "bottom: [\"data\", 'conv1']",
+        "bottom: [\"data\", 'SCNN']",
+    ),
+    "separator after the block": (
+        _variant('} }\nlayer { name: "fc"', "} };\nlayer { name: 'fc'"),
+        READS,
+        REWIRED,
+    ),
+    "two layers on a line": (
+        _variant('} }\nlayer { name: "fc"', '} } layer { name: "fc"'),
+        READS,
+        REWIRED,
+    ),
+    "bottom and a comment split over lines": (
+        _variant(READS, 'bottom: # reads conv1\n    "conv1"\n  top: "fc"'),
+        '"conv1"\n  top',
+        '"SCNN"\n  top',
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(LOSSLESS_CASES))
+def test_only_the_module_and_the_rewired_values_change(case: str) -> None:
+    text, old, new = LOSSLESS_CASES[case]
+    result = ss.insert(ss.loads(text), ss.InsertOptions(after="conv1", kernel_width=3))
+    out = result.net.document.text
+    expected = _variant(old, new, text)
+    # The output is the expected text with one run of module layers (and the newlines
+    # that end them, and start them when the anchor's line goes on) added.
+    before = {x.name for x in ss.loads(text).layers}
+    module = [x for x in result.net.layers if x.name not in before]
+    assert module[0].name == "Slice1" and module[-1].tops == ["SCNN"]
+    assert [x.index for x in module] == list(range(module[0].index, module[-1].index + 1))
+    newline = result.net.document.newline
+    start, end = module[0].block.start, module[-1].block.end + len(newline)
+    assert out[module[-1].block.end : end] == newline
+    assert expected in (out[:start] + out[end:], out[: start - len(newline)] + out[end:])
+
+
+def test_a_blob_missing_in_a_phase_says_so() -> None:
+    text = SMALL + (
+        'layer { name: "aux" type: "ReLU" bottom: "conv1" top: "aux" include { phase: TRAIN } }\n'
+        'layer { name: "aux_fc" type: "Convolution" bottom: "aux" top: "aux_fc"'
+        " include { phase: TRAIN } convolution_param { num_output: 2 kernel_size: 1 } }\n"
+    )
+    net = ss.loads(text, "phased.prototxt")
+    with pytest.raises(SurgeryError) as caught:
+        ss.insert(net, ss.InsertOptions(after="aux", kernel_width=3))
+    message = str(caught.value)
+    assert "(in the inserted module)" in message
+    assert "blob 'aux' is not produced in phase TEST" in message and "--phase" in message
+    result = ss.insert(net, ss.InsertOptions(after="aux", kernel_width=3, phase="TRAIN"))
+    assert any("not produced in phase TEST" in n for n in result.notes)
+
+
+def test_an_invalid_result_is_located_at_the_inputs_line() -> None:
+    text = SMALL + (
+        'layer { name: "odd" type: "ReLU" bottom: "data" top: "odd"\n'
+        "  include { phase: TEST } exclude { phase: TRAIN } }\n"
+    )
+    with pytest.raises(SurgeryError) as caught:
+        ss.insert(ss.loads(text, "odd.prototxt"), ss.InsertOptions(after="conv1", kernel_width=3))
+    line = text[: text.index("exclude")].count("\n") + 1  # the input's line, not the result's
+    assert f"the result would be invalid: odd.prototxt:{line}: error: layer 'odd'" in str(
+        caught.value
+    )
+
+
+def test_a_shape_caffe_refuses_is_named_in_the_input() -> None:
+    text = _variant("kernel_size: 1 } }\nlayer { name: \"fc\"", (
+        "kernel_size: 1 stride: 0 } }\nlayer { name: \"fc\""
+    ))
+    with pytest.raises(SurgeryError) as caught:
+        ss.insert(ss.loads(text, "s.prototxt"), ss.InsertOptions(after="data", kernel_width=3))
+    message = str(caught.value)
+    where = "layer 'conv1' (s.prototxt:3:1) (Convolution)"
+    assert message.startswith(f"{where}: stride 0x0 has a zero dimension")
+    assert "fix the input net first" in message
+
+
+def test_a_top_name_the_net_already_uses_is_refused_at_once() -> None:
+    with pytest.raises(SurgeryError, match=r"^--top 'fc' is already a name in the net"):
+        ss.insert(ss.loads(SMALL), ss.InsertOptions(after="conv1", kernel_width=3, top="fc"))
+
+
+def test_a_shape_for_a_blob_the_net_lacks_is_a_warning() -> None:
+    options = ss.InsertOptions(after="conv1", kernel_width=3, shapes={"nope": (1, 2, 3, 4)})
+    result = ss.insert(ss.loads(SMALL), options)
+    assert "warning: --shape names blob 'nope', which the net does not have" in result.notes

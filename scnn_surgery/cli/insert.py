@@ -7,6 +7,7 @@ from typing import Any
 import click
 
 from ..errors import UsageError
+from ..files import same_file
 from ..scnn import module_cost
 from ..surgery import insert, load
 from ..weights import stage_insert_weights
@@ -44,8 +45,13 @@ def command(
     """Insert an SCNN module into MODEL (a prototxt; '-' reads stdin)."""
     if weights is not None and weights_out is None:
         raise UsageError("--weights needs --weights-out, the caffemodel to write")
-    if weights_out is not None and weights_out in ("-", output, model):
-        raise UsageError("--weights-out must be a file other than the prototxts")
+    if output not in (None, "-") and model != "-" and same_file(output, model):
+        raise UsageError(f"-o {output} is MODEL itself; the input is never written")
+    if weights_out is not None and (
+        weights_out in ("-", output, model)
+        or any(same_file(weights_out, p) for p in (output, model, weights) if p not in (None, "-"))
+    ):
+        raise UsageError("--weights-out must be a file other than the prototxts and --weights")
     net = load(model)
     options = build_insert_options(params)
     result = insert(net, options)

@@ -29,14 +29,20 @@ class Consumer:
 @dataclass(frozen=True)
 class InsertionPoint:
     blob: str
-    after: Layer | None  # None: the blob is a top-level input; the module goes first
     consumers: tuple[Consumer, ...]
     chain: tuple[Layer, ...]  # producer then in-place layers, file order, all phases
+    # Phases without the blob: the module has no include rules, so it has no input there.
+    missing_phases: tuple[str, ...] = ()
+
+    @property
+    def after(self) -> Layer | None:
+        """The layer the module follows; None for a top-level input (the module goes first)."""
+        return self.chain[-1] if self.chain else None
 
     def describe(self) -> str:
-        where = f"after '{self.after.name}'" if self.after else "before the first layer"
-        chain = " -> ".join(layer.name for layer in self.chain)
-        rewired = ", ".join(sorted({c.layer.name for c in self.consumers})) or "nothing"
+        where = f"after '{self.after.label}'" if self.after else "before the first layer"
+        chain = " -> ".join(layer.label for layer in self.chain)
+        rewired = ", ".join(sorted({c.layer.label for c in self.consumers})) or "nothing"
         return f"blob '{self.blob}' ({chain or 'net input'}), module {where}; rewires {rewired}"
 
 
@@ -86,31 +92,25 @@ def _chain_in_phase(
 
 def find_insertion_point(net: Net, graphs: Sequence[LayerGraph], name: str) -> InsertionPoint:
     """Resolve NAME (layer or blob) to the final version of its blob in every phase."""
+    if not net.layers:
+        raise SurgeryError(f"{net.source}: the net has no layers")
     blob, named = resolve_blob(net, name)
     chain_nodes: set[int] = set()
-    input_based = False
     consumers: dict[tuple[int, int], Consumer] = {}
-    seen_in_any_phase = False
+    missing: list[str] = []
     for graph in graphs:
         versions = _chain_in_phase(graph, blob, named)
         if versions is None:
+            missing.append(graph.state.phase)
             continue
-        seen_in_any_phase = True
-        for version in versions:
-            node = graph.producer[version]
-            if node < 0:
-                input_based = True
-            else:
-                chain_nodes.add(node)
+        chain_nodes.update(n for v in versions if (n := graph.producer[v]) >= 0)
         for node, b_index in graph.consumers.get(versions[-1], []):
             consumers[(node, b_index)] = Consumer(net.layers[node], b_index)
-    if not seen_in_any_phase:
+    if len(missing) == len(graphs):
         raise SurgeryError(f"{net.source}: blob '{blob}' is not produced in any phase")
     chain = tuple(net.layers[i] for i in sorted(chain_nodes))
-    after = chain[-1] if chain else None
-    if input_based and after is None and not net.layers:
-        raise SurgeryError(f"{net.source}: the net has no layers")
-    point = InsertionPoint(blob, after, tuple(sorted(consumers.values(), key=_consumer_key)), chain)
+    ordered = tuple(sorted(consumers.values(), key=_consumer_key))
+    point = InsertionPoint(blob, ordered, chain, tuple(missing))
     _refuse_early_consumers(net, point)
     return point
 
@@ -127,7 +127,7 @@ def _refuse_early_consumers(net: Net, point: InsertionPoint) -> None:
         if consumer.layer.index <= point.after.index:
             raise SurgeryError(
                 f"{net.describe(consumer.layer)} reads '{point.blob}' before the end of its"
-                f" in-place chain at '{point.after.name}' in another phase; cannot insert there"
+                f" in-place chain at '{point.after.label}' in another phase; cannot insert there"
             )
         if consumer.layer.tops[consumer.bottom_index : consumer.bottom_index + 1] == [point.blob]:
             raise SurgeryError(

@@ -14,6 +14,7 @@ reference blob) are not followed: they carry no features to a head.
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -71,9 +72,9 @@ def _classifier_inputs(graph: LayerGraph, output: BlobVersion) -> list[tuple[Blo
     """The inputs of the nearest classifiers above ``output``, searching breadth-first."""
     found: list[tuple[BlobVersion, str]] = []
     seen: set[BlobVersion] = set()
-    frontier = [output]
+    frontier = deque([output])
     while frontier:
-        version = frontier.pop(0)
+        version = frontier.popleft()
         if version in seen:
             continue
         seen.add(version)
@@ -154,9 +155,9 @@ def _prediction_above(graph: LayerGraph, version: BlobVersion) -> BlobVersion | 
 def find_candidates(graph: LayerGraph, shapes: ShapeResult) -> list[Candidate]:
     candidates: list[Candidate] = []
     seen: set[BlobVersion] = set()
-    pending = [(head, output) for head, output in _heads(graph)]
+    pending = deque(_heads(graph))
     while pending:
-        head, output = pending.pop(0)
+        head, output = pending.popleft()
         if output in seen:
             continue
         seen.add(output)
@@ -199,10 +200,6 @@ def _blob_ancestors(
     for anc in nx.ancestors(graph.graph, node):
         ancestors.update(by_node.get(anc, ()))
     return ancestors
-
-
-def _producer_position(graph: LayerGraph, version: BlobVersion) -> int:
-    return graph.producer[version]
 
 
 def _stop_hint(graph: LayerGraph, shapes: ShapeResult) -> str:
@@ -266,7 +263,7 @@ def choose_blob(net: Net, graph: LayerGraph, shapes: ShapeResult) -> tuple[str, 
     shared = _lowest_common_ancestor(graph, shapes, candidates)
     listed = ", ".join(
         f"{c.blob.name} (feeds {c.classifier} -> {c.head})"
-        for c in sorted(candidates, key=lambda c: _producer_position(graph, c.blob))
+        for c in sorted(candidates, key=lambda c: graph.producer[c.blob])
     )
     if shared is None:
         raise SurgeryError(

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from ..document import Document, Edit, Scalar
+from ..document import Document, Edit, Scalar, quote_string
 from .anchor import Consumer, InsertionPoint
 
 
@@ -30,9 +30,8 @@ def insert_text_edit(doc: Document, offset: int, block_text: str) -> Edit:
 
 
 def replace_string_value(scalar: Scalar, value: str) -> Edit:
-    quote = scalar.raw[0] if scalar.raw[:1] in ("'", '"') else '"'
-    escaped = value.replace("\\", "\\\\").replace(quote, "\\" + quote)
-    return Edit(scalar.start, scalar.end, f"{quote}{escaped}{quote}")
+    """The new value in the literal's own quote character."""
+    return Edit(scalar.start, scalar.end, quote_string(value, scalar.raw[0]))
 
 
 def rewire_edits(consumers: Iterable[Consumer], new_blob: str) -> list[Edit]:

@@ -55,3 +55,13 @@ def test_layer_with_several_tops_needs_the_blob() -> None:
     doc = Document.parse("layer { name: 'in' type: 'Input' top: 'a' top: 'b' }", "two.prototxt")
     with pytest.raises(SurgeryError, match=r"layer 'in' has several tops \(a, b\)"):
         resolve_blob(Net.from_document(doc), "in")
+
+
+def test_phases_without_the_blob_are_recorded() -> None:
+    doc = Document.parse(
+        "layer { name: 'in' type: 'Input' top: 'x' }\n"
+        "layer { name: 'aux' type: 'ReLU' bottom: 'x' top: 'aux' include { phase: TRAIN } }\n"
+    )
+    net = Net.from_document(doc)
+    assert find_insertion_point(net, build_graphs(net), "aux").missing_phases == ("TEST",)
+    assert find_insertion_point(net, build_graphs(net), "x").missing_phases == ()

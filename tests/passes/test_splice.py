@@ -41,3 +41,10 @@ def test_insertion_mid_line_starts_a_new_line() -> None:
 def test_replace_escapes_for_its_quote() -> None:
     scalar = Document.parse('a: "q"').root.scalars("a")[0]
     assert replace_string_value(scalar, 'it"s').replacement == '"it\\"s"'
+
+
+def test_replace_keeps_single_quotes_and_escapes_what_they_need() -> None:
+    scalar = Document.parse("a: 'q'").root.scalars("a")[0]
+    edit = replace_string_value(scalar, "it's\ta \"blob\"")
+    assert edit.replacement == "'it\\'s\\ta \"blob\"'"
+    assert Document.parse(f"a: {edit.replacement}").root.string("a") == "it's\ta \"blob\""
