@@ -19,7 +19,15 @@ from typing import Any, Literal, TypeAlias
 
 from .document import Field, Message, Scalar, quote_string
 from .errors import SurgeryError
-from .graph import BlobVersion, LayerGraph, NetState, build_graph, layer_included, phase_states
+from .graph import (
+    BlobVersion,
+    LayerGraph,
+    NetState,
+    build_graph,
+    layer_included,
+    phase_states,
+    with_declared_state,
+)
 from .modules import (
     INPUT_NAME,
     TIMES,
@@ -275,7 +283,7 @@ def _layer_unit(layer: Layer) -> _Unit:
 def _selected_layers(net: Net, phase: str | None) -> list[Layer]:
     if phase is None:
         return list(net.layers)
-    state = NetState(phase)
+    state = with_declared_state(net, NetState(phase))
     return [layer for layer in net.layers if layer_included(layer, state)]
 
 

@@ -13,6 +13,7 @@ Types are always reported with their V2 name, so later stages need not care.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Literal
@@ -339,7 +340,6 @@ class Net:
         return f"{what} ({self.layer_location(layer)})"
 
 
-def load_net(path: str) -> Net:
-    """Read a prototxt file (``-`` for stdin) into a :class:`Net`."""
-    doc = Document.load(path)
-    return Net.from_document(doc)
+def load_net(path: str | os.PathLike[str]) -> Net:
+    """Read a prototxt file (``-`` reads standard input) into a lossless :class:`Net`."""
+    return Net.from_document(Document.load(path))

@@ -17,7 +17,7 @@ from .document import Document, Edit
 from .errors import SurgeryError
 from .files import write_bytes_atomic
 from .graph import PHASES, LayerGraph, build_graphs
-from .net import Net
+from .net import Net, load_net
 from .passes.anchor import InsertionPoint, find_insertion_point
 from .passes.autopoint import choose_blob
 from .passes.geometry import PhaseShapes, resolve_sizes
@@ -32,10 +32,7 @@ from .scnn import (
 )
 from .scnn import render_layers as _render_layers
 
-
-def load(path: str | os.PathLike[str]) -> Net:
-    """Read a prototxt file (``"-"`` reads standard input) into a lossless :class:`Net`."""
-    return Net.from_document(Document.load(path))
+load = load_net
 
 
 def loads(text: str, source: str = "<string>") -> Net:
