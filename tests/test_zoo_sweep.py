@@ -109,3 +109,21 @@ def test_refused_nets_convert_with_what_the_message_asks_for() -> None:
         ss.InsertOptions(shapes={"data": (1, 3, 500, 500), "label": (1, 1, 500, 500)}),
     )
     _validate_success(by_stem["fcn32s_voc_train"], fcn)
+
+
+def test_readme_table_is_current() -> None:
+    """The README shows the sweep's result table; it must say what the code does."""
+    if not ZOO:
+        pytest.skip("../shared/zoo is absent")
+    import subprocess
+    import sys
+
+    from .conftest import REPO_ROOT
+
+    table = subprocess.run(
+        [sys.executable, str(REPO_ROOT / "scripts" / "zoo_table.py"), str(ZOO[0].parents[1])],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert table in (REPO_ROOT / "README.md").read_text()
