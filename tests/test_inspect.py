@@ -2,11 +2,15 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from click.testing import CliRunner
 
 from scnn_surgery.cli.main import cli
+from scnn_surgery.graph import NetState, build_graph
 from scnn_surgery.inspect import inspect_net
 from scnn_surgery.net import load_net
+from scnn_surgery.passes.upgrade import net_for_reading
+from scnn_surgery.shapes import infer_shapes
 
 from .conftest import REPO_ROOT, shared_path
 
@@ -83,3 +87,35 @@ def test_v1_net_is_read_as_v2() -> None:
     )
     assert report.blobs["pool5"] == (100, 512, 7, 7)
     assert {r.type for r in report.rows} >= {"Convolution", "InnerProduct"}
+
+
+# The BVLC-compatible zoo nets, with one blob each whose Caffe shape is worked out by
+# hand in tests/test_shapes.py; inspect --json must report the same for every blob.
+BVLC_COMPATIBLE = {
+    "deploy/bvlc_alexnet_deploy.prototxt": ("pool5", [10, 256, 6, 6]),
+    "deploy/bvlc_googlenet_deploy.prototxt": ("inception_3a/output", [10, 256, 28, 28]),
+    "deploy/mobilenet_v2_deploy.prototxt": ("prob", [1, 1000, 1, 1]),
+    "deploy/resnet50_deploy.prototxt": ("res5c", [1, 2048, 7, 7]),
+    "deploy/squeezenet_v1_1_deploy.prototxt": ("prob", [10, 1000, 1, 1]),
+    "detection/yolo_v1_tiny_deploy.prototxt": ("result", [1, 1470]),
+    "segmentation/fcn8s_voc_deploy.prototxt": ("score", [1, 21, 500, 500]),
+    "lane/apollo_denseline_deploy.prototxt": ("conv_out", [1, 9, 80, 192]),
+    "lane/apollo_darkscnn_deploy.prototxt": ("softmax", [1, 13, 480, 640]),
+    "legacy/rcnn_v0_caffenet_fc7_deploy.prototxt": ("fc7", [256, 4096]),
+    "legacy/rcnn_v1_vgg16_fc7_deploy.prototxt": ("fc7", [100, 4096]),
+}
+
+
+@pytest.mark.parametrize("rel", sorted(BVLC_COMPATIBLE))
+def test_inspect_json_blob_shapes_on_bvlc_compatible_zoo_nets(rel: str) -> None:
+    path = shared_path("zoo", *rel.split("/"))
+    result = CliRunner().invoke(cli, ["inspect", str(path), "--json"])
+    assert result.exit_code == 0, result.output
+    blobs = json.loads(result.stdout)["blobs"]
+    blob, shape = BVLC_COMPATIBLE[rel]
+    assert blobs[blob] == shape
+    net = net_for_reading(load_net(str(path)))
+    graph = build_graph(net, NetState("TEST"))
+    shapes = infer_shapes(net, graph)
+    assert not shapes.errors and not shapes.stopped
+    assert blobs == {name: list(shapes.final(name) or []) for name in graph.latest}
