@@ -13,10 +13,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from .check import check_net, errors_of
 from .document import Document, Edit
 from .errors import SurgeryError
 from .files import write_bytes_atomic
 from .graph import PHASES, LayerGraph, build_graphs
+from .modules import find_modules
 from .net import Net, load_net
 from .passes.anchor import InsertionPoint, find_insertion_point
 from .passes.autopoint import choose_blob
@@ -98,8 +100,6 @@ def _automatic_point(shapes: PhaseShapes, phase: str | None, notes: list[str]) -
 
 def _refuse_second_module(net: Net, options: InsertOptions) -> None:
     """A second module needs its own names: ask for --prefix rather than guess one."""
-    from .modules import find_modules
-
     modules = find_modules(net.layers)
     if modules and not options.prefix:
         module, layers = modules[0]
@@ -295,8 +295,6 @@ def _verify_result(
     With ``--phase`` only that phase must be valid: the user chose which HxW the
     module fits, so the other phase's breakage is reported as a warning.
     """
-    from .check import check_net, errors_of
-
     phases = [options.phase] if options.phase else None
     errors = errors_of(check_net(net, phases=phases, shapes=options.shapes, proto=options.proto))
     if options.phase and not errors:
