@@ -95,13 +95,6 @@ class LayerGraph:
     def layer(self, node: int) -> Layer:
         return self.net.layers[node]
 
-    def producer_layer(self, blob: BlobVersion) -> Layer | None:
-        node = self.producer.get(blob)
-        return self.net.layers[node] if node is not None and node >= 0 else None
-
-    def consumer_layers(self, blob: BlobVersion) -> list[tuple[Layer, int]]:
-        return [(self.net.layers[n], i) for n, i in self.consumers.get(blob, [])]
-
     def outputs(self) -> list[BlobVersion]:
         """Final versions nobody consumes: the net's outputs, as Caffe reports them."""
         return [v for v in self.latest.values() if not self.consumers.get(v)]

@@ -977,12 +977,6 @@ class ShapeResult:
         except (ShapeError, ValueError, SurgeryError):
             return _UNKNOWN
 
-    def try_params(self, layer: Layer) -> int | None:
-        return self.cost(layer).params
-
-    def try_macs(self, layer: Layer) -> int | None:
-        return self.cost(layer).macs
-
     def params(self, layer: Layer) -> int:
         """Values in the layer's parameter blobs (weights, biases, BN statistics)."""
         value = self.cost(layer).params
