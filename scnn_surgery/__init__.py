@@ -8,7 +8,7 @@ from .document import Document
 from .errors import PrototxtSyntaxError, SurgeryError, UsageError
 from .net import Layer, Net
 from .scnn import ScnnSpec, build_module, module_output
-from .surgery import InsertOptions, InsertResult, generate, insert, load, loads, save
+from .surgery import InsertOptions, InsertResult, dumps, generate, insert, load, loads, save
 
 __all__ = [
     "Document",
@@ -22,6 +22,7 @@ __all__ = [
     "UsageError",
     "__version__",
     "build_module",
+    "dumps",
     "generate",
     "insert",
     "load",

@@ -36,6 +36,7 @@ else:  # pragma: no cover
     import tomli as tomllib
 
 from .errors import SurgeryError, UsageError
+from .export import export_bytes
 from .files import read_input_bytes, write_bytes_atomic
 from .graph import PHASES
 from .scnn import ScnnSpecError, parse_directions
@@ -467,7 +468,7 @@ def convert(job: Job) -> Outcome:
         output=job.output,
         insertion_point=result.point.describe(),
         shape=(spec.channels, spec.height, spec.width),
-        data=result.net.document.to_bytes(),
+        data=export_bytes(result.net),
     )
 
 

@@ -27,7 +27,6 @@ Targets add ``opencv-type`` and ``opencv-blob-data`` (``--target opencv``), and
 
 from __future__ import annotations
 
-import bisect
 import math
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -35,9 +34,9 @@ from typing import Literal
 
 from google.protobuf.descriptor import Descriptor
 
-from .document import Field, Message
+from .document import Field, Message, Scalar
 from .errors import SurgeryError
-from .graph import LayerGraph, NetState, build_graph, phase_states
+from .graph import LayerGraph, NetState, graph_of, phase_states
 from .net import Layer, Net
 from .params import layer_message
 from .schema.select import Schema, descriptor_of, schema_for_net
@@ -61,15 +60,18 @@ __all__ = ["OPENCV_LAYER_TYPES", "TARGETS", "Finding", "Severity", "check_net", 
 
 @dataclass(frozen=True)
 class Finding:
-    """One problem: ``layer`` names the offending layer, ``line`` is 1-based (None: no line)."""
+    """One problem: ``layer`` names the offending layer, ``line`` is 1-based (None: no line)
+    in ``source``, the file the line belongs to (None: the file checked)."""
 
     severity: Severity
     rule: str
     message: str
     layer: str | None
     line: int | None
+    source: str | None = None
 
     def format(self, source: str) -> str:
+        source = self.source or source
         where = f"{source}:{self.line}" if self.line is not None else source
         return f"{where}: {self.severity}: {self.message} [{self.rule}]"
 
@@ -122,12 +124,16 @@ def _line(net: Net, offset: int) -> int:
     return net.document.line_col(offset)[0]
 
 
-def _layer_line(net: Net, layer: Layer) -> int:
-    return _line(net, layer.block.start)
+def _layer_line(layer: Layer) -> int | None:
+    text = layer.text
+    return None if text is None else text.document.line_col(text.block.start)[0]
 
 
-def _outer(layer: Layer) -> Message:
-    value = layer.block.value
+def _outer(layer: Layer) -> Message | None:
+    """The layer's block as written (None for a layer surgery added)."""
+    if layer.text is None:
+        return None
+    value = layer.text.block.value
     assert isinstance(value, Message)
     return value
 
@@ -136,8 +142,14 @@ def _finding(
     net: Net, layer: Layer, rule: str, message: str, severity: Severity = "error",
     offset: int | None = None,
 ) -> Finding:
-    line = _line(net, offset) if offset is not None else _layer_line(net, layer)
-    return Finding(severity, rule, f"layer '{layer.name}': {message}", layer.name, line)
+    """A finding about a layer, located in the file its text is in (None: an added layer)."""
+    text = layer.text
+    if text is None:
+        return Finding(severity, rule, f"layer '{layer.name}' (added): {message}", layer.name, None)
+    doc = text.document
+    line = doc.line_col(text.block.start if offset is None else offset)[0]
+    source = None if doc is net.document else doc.source
+    return Finding(severity, rule, f"layer '{layer.name}': {message}", layer.name, line, source)
 
 
 # ---------------------------------------------------------------------------
@@ -147,8 +159,9 @@ def _finding(
 def _include_exclude(net: Net) -> list[Finding]:
     out = []
     for layer in net.layers:
-        if layer.include and layer.exclude:
-            first = _outer(layer).all("exclude")[0]
+        outer = _outer(layer)
+        if layer.include and layer.exclude and outer is not None:
+            first = outer.all("exclude")[0]
             out.append(
                 _finding(
                     net, layer, "include-exclude",
@@ -162,9 +175,10 @@ def _include_exclude(net: Net) -> list[Finding]:
 def _propagate_down(net: Net) -> list[Finding]:
     out = []
     for layer in net.layers:
-        if layer.format == "v0":
+        outer = _outer(layer)
+        if layer.format == "v0" or outer is None:
             continue
-        given = _outer(layer).scalars("propagate_down")
+        given = outer.scalars("propagate_down")
         if given and len(given) != len(layer.bottoms):
             out.append(
                 _finding(
@@ -281,14 +295,26 @@ def _unknown_fields(net: Net, schema: Schema) -> list[Finding]:
         for path, field in _first_per_path(top).items()
     ]
     for layer in net.layers:
-        desc = descriptor_of(schema.block_class(layer.format))
-        for path, field in _first_per_path(_unknown_in(_outer(layer), desc)).items():
+        for path, field in _unknown_layer_fields(layer, schema).items():
             out.append(
                 _finding(
                     net, layer, "unknown-field", why(path), severity="warning", offset=field.start
                 )
             )
     return out
+
+
+def _unknown_layer_fields(layer: Layer, schema: Schema) -> dict[str, Field]:
+    outer = _outer(layer)
+    if outer is None:
+        return {}  # written by us, from the schema's own fields
+    key = ("unknown-fields", schema.name, schema.proto)
+    found: dict[str, Field] | None = layer.memo.get(key)
+    if found is None:
+        desc = descriptor_of(schema.block_class(layer.format))
+        found = _first_per_path(_unknown_in(outer, desc))
+        layer.memo[key] = found
+    return found
 
 
 # ---------------------------------------------------------------------------
@@ -309,39 +335,46 @@ class _Phase:
         return self.graph.state.phase
 
 
-def _writers(net: Net) -> dict[str, list[int]]:
-    """For each blob, the indices of the layers that write it, in file order."""
-    out: dict[str, list[int]] = {}
+def _writers(net: Net) -> dict[str, list[Layer]]:
+    """For each blob, the layers that write it, in file order."""
+    out: dict[str, list[Layer]] = {}
     for layer in net.layers:
         for top in dict.fromkeys(layer.tops):
-            out.setdefault(top, []).append(layer.index)
+            out.setdefault(top, []).append(layer)
     return out
+
+
+def _scalar_offset(scalars: Sequence[Scalar] | None, index: int) -> int | None:
+    return scalars[index].start if scalars is not None and index < len(scalars) else None
 
 
 def _unknown_bottoms(phase: _Phase) -> list[Finding]:
     net, graph = phase.net, phase.graph
-    # One index for the hints: scanning the later layers for each unknown bottom would be
-    # quadratic in a net whose layers are out of order.
-    writers = _writers(net)
+    writers: dict[str, list[Layer]] | None = None
     out = []
     for layer in graph.layers:
-        for i, scalar in enumerate(layer.bottom_scalars):
-            if (layer.index, i) in graph.bottom_binding:
+        for i, version in enumerate(graph.bottoms(layer)):
+            if version is not None:
                 continue
-            indices = writers.get(scalar.value, [])
-            at = bisect.bisect_right(indices, layer.index)
-            later = net.layers[indices[at]] if at < len(indices) else None
+            if writers is None:
+                writers = _writers(net)
+            name = layer.bottoms[i]
+            position = net.index_of(layer)
+            later = next((w for w in writers.get(name, []) if net.index_of(w) > position), None)
             hint = ""
             if later is not None:
+                where = _layer_line(later)
+                line = f" (line {where})" if where is not None else ""
                 hint = (
-                    f"; it is produced later, by layer '{later.name}' (line"
-                    f" {_layer_line(net, later)}), and Caffe needs the producer first"
+                    f"; it is produced later, by layer '{later.name}'{line}, and Caffe needs"
+                    " the producer first"
                 )
+            offset = _scalar_offset(layer.text.bottom_scalars if layer.text else None, i)
             out.append(
                 _finding(
                     net, layer, "unknown-bottom",
-                    f"bottom '{scalar.value}' is not produced by an earlier layer{hint}",
-                    offset=scalar.start,
+                    f"bottom '{name}' is not produced by an earlier layer{hint}",
+                    offset=offset,
                 )
             )
     return out
@@ -352,16 +385,16 @@ def _duplicate_tops(phase: _Phase) -> list[Finding]:
     producer: dict[str, str] = {i.name: "the net input" for i in net.inputs}
     out = []
     for layer in graph.layers:
-        for i, scalar in enumerate(layer.top_scalars):
-            name = scalar.value
+        for i, name in enumerate(layer.tops):
             in_place = i < len(layer.bottoms) and layer.bottoms[i] == name
             if name in producer and not in_place:
+                offset = _scalar_offset(layer.text.top_scalars if layer.text else None, i)
                 out.append(
                     _finding(
                         net, layer, "duplicate-top",
                         f"top '{name}' is already produced by {producer[name]}; only an"
                         f" in-place layer (top[{i}] == bottom[{i}]) may write it again",
-                        offset=scalar.start,
+                        offset=offset,
                     )
                 )
             producer.setdefault(name, f"layer '{layer.name}'")
@@ -681,7 +714,7 @@ def _states(net: Net, phases: Sequence[str] | None) -> list[NetState]:
 
 
 def _analyse(net: Net, state: NetState, overrides: Mapping[str, Sequence[int]]) -> _Phase:
-    graph = build_graph(net, state)
+    graph = graph_of(net, state)
     # An override for a blob only one phase has (a TRAIN label) is not an error in the other.
     mine = {name: dims for name, dims in overrides.items() if name in graph.latest}
     try:

@@ -23,11 +23,12 @@ from .graph import (
     BlobVersion,
     LayerGraph,
     NetState,
-    build_graph,
+    graph_of,
     layer_included,
     phase_states,
     with_declared_state,
 )
+from .layerdef import Fields, scalar_text
 from .modules import (
     INPUT_NAME,
     TIMES,
@@ -124,10 +125,24 @@ def _message_tree(fields: Iterable[Field]) -> Tree:
 
 
 def _param_fields(layer: Layer) -> list[Field]:
-    fields = [f for f in layer.body.fields if f.name not in _WIRING_FIELDS]
-    if layer.format == "v0" and isinstance(layer.block.value, Message):
-        fields += [f for f in layer.block.value.fields if f.name not in _V0_OUTER_FIELDS]
+    assert layer.text is not None
+    fields = [f for f in layer.text.body.fields if f.name not in _WIRING_FIELDS]
+    outer = layer.text.block.value
+    if layer.format == "v0" and isinstance(outer, Message):
+        fields += [f for f in outer.fields if f.name not in _V0_OUTER_FIELDS]
     return fields
+
+
+def _definition_tree(fields: Fields) -> Tree:
+    """A layer surgery added, as the tree its text would give."""
+    tree: Tree = {}
+    for key, value in fields:
+        if isinstance(value, tuple):
+            tree.setdefault(key, []).append(_definition_tree(value))
+        else:
+            text = scalar_text(value)
+            tree.setdefault(key, []).append(text if text.startswith('"') else _canonical_word(text))
+    return tree
 
 
 def _v1_params_as_v2(tree: Tree) -> Tree:
@@ -172,6 +187,9 @@ def _alias_axes(tree: Tree) -> Tree:
 
 def normalised_params(layer: Layer) -> Tree:
     """The layer's parameters (all but name, type, bottoms, tops) as a V2-spelled tree."""
+    if layer.text is None:
+        assert layer.definition is not None
+        return _alias_axes(_definition_tree(layer.definition.fields))
     tree = _message_tree(_param_fields(layer))
     if layer.format == "v1":
         if not any(isinstance(v, dict) for v in tree.get("param", [])):
@@ -385,11 +403,11 @@ class Binding:
 
 
 def _bindings(graph: LayerGraph, layer: Layer) -> list[Binding]:
-    out = []
-    for i, blob in enumerate(layer.bottoms):
-        version = graph.bottom_binding.get((layer.index, i))
-        out.append(Binding(blob, None if version is None else producer_name(graph, version)))
-    return out
+    """What each bottom reads: the in-edges of the layer's node."""
+    return [
+        Binding(blob, None if version is None else producer_name(graph, version))
+        for blob, version in zip(layer.bottoms, graph.bottoms(layer), strict=True)
+    ]
 
 
 def blob_shapes(net: Net, graph: LayerGraph) -> dict[BlobVersion, Shape]:
@@ -405,7 +423,7 @@ def blob_shapes(net: Net, graph: LayerGraph) -> dict[BlobVersion, Shape]:
         result = infer_shapes(net, graph)
     except SurgeryError:
         return shapes
-    for version in graph.producer:
+    for version in graph.blob_versions():
         shape = result.blob(version)
         if shape is not None:
             shapes[version] = shape
@@ -593,26 +611,26 @@ class _Modules:
     """One net's modules, and which module each layer (by index) belongs to."""
 
     summaries: dict[str, ModuleSummary] = field(default_factory=dict)
-    of_layer: dict[int, str] = field(default_factory=dict)
+    of_layer: dict[Layer, str] = field(default_factory=dict)
 
     def module_of(self, unit: _Unit) -> str | None:
-        return None if unit.layer is None else self.of_layer.get(unit.layer.index)
+        return None if unit.layer is None else self.of_layer.get(unit.layer)
 
 
-def _modules(layers: Sequence[Layer], graphs: Sequence[LayerGraph]) -> _Modules:
+def _modules(net: Net, layers: Sequence[Layer], graphs: Sequence[LayerGraph]) -> _Modules:
     found = _Modules()
-    for module, members in find_modules(layers):
+    for module, members in find_modules(net, layers):
         # Keyed by prefix: a module keeps its identity across nets through its names.
         found.summaries[module.prefix] = summarise_module(module, members, graphs)
-        found.of_layer.update((layer.index, module.prefix) for layer in members)
+        found.of_layer.update((layer, module.prefix) for layer in members)
     return found
 
 
 def _rewires(
     pairs: Sequence[tuple[_Unit, _Unit]], graphs: Sequence[tuple[LayerGraph, LayerGraph]]
-) -> dict[tuple[int, int], Rewire]:
-    """Rewires keyed by (B layer index, bottom index), phases merged."""
-    found: dict[tuple[int, int], Rewire] = {}
+) -> dict[tuple[Layer, int], Rewire]:
+    """Rewires keyed by (B layer, bottom index), phases merged."""
+    found: dict[tuple[Layer, int], Rewire] = {}
     for graph_a, graph_b in graphs:
         phase = graph_a.state.phase
         for unit_a, unit_b in pairs:
@@ -627,7 +645,7 @@ def _rewires(
                 new = after[i] if i < len(after) else None
                 if old == new:
                     continue
-                key = (lb.index, i)
+                key = (lb, i)
                 seen = found.get(key)
                 phases = (*seen.phases, phase) if seen else (phase,)
                 found[key] = Rewire(lb.name, i, old, new, phases)
@@ -672,13 +690,13 @@ class _Tally:
 
     modules_a: _Modules
     modules_b: _Modules
-    rewired_layers: set[int]
+    rewired_layers: set[Layer]
     added: list[LayerRef] = field(default_factory=list)
     removed: list[LayerRef] = field(default_factory=list)
     changed: list[LayerChange] = field(default_factory=list)
     # For modules in both nets, by prefix: [layers added, removed, changed].
     counts: dict[str, list[int]] = field(default_factory=dict)
-    absorbed: set[int] = field(default_factory=set)  # B layers whose rewires a module reports
+    absorbed: set[Layer] = field(default_factory=set)  # B layers whose rewires a module reports
 
     def __post_init__(self) -> None:
         both = self.modules_a.summaries.keys() & self.modules_b.summaries.keys()
@@ -696,9 +714,9 @@ class _Tally:
                 self.changed.append(LayerChange(unit_b.name, unit_b.type, tuple(fields)))
             return
         if unit_b.layer is not None:
-            self.absorbed.add(unit_b.layer.index)
+            self.absorbed.add(unit_b.layer)
         if module_a == module_b and module_a is not None:
-            rewired = unit_b.layer is not None and unit_b.layer.index in self.rewired_layers
+            rewired = unit_b.layer is not None and unit_b.layer in self.rewired_layers
             if fields or rewired:
                 self._count(module_a, 2)
             return
@@ -729,13 +747,13 @@ def diff_nets(a: Net, b: Net, phase: str | None = None) -> NetDiff:
     layers_a, layers_b = _selected_layers(a, phase), _selected_layers(b, phase)
     units_a, units_b = _units(a, layers_a), _units(b, layers_b)
     states = _states(a, b, phase)
-    graph_pairs = [(build_graph(a, s), build_graph(b, s)) for s in states]
-    modules_a = _modules(layers_a, [ga for ga, _ in graph_pairs])
-    modules_b = _modules(layers_b, [gb for _, gb in graph_pairs])
+    graph_pairs = [(graph_of(a, s), graph_of(b, s)) for s in states]
+    modules_a = _modules(a, layers_a, [ga for ga, _ in graph_pairs])
+    modules_b = _modules(b, layers_b, [gb for _, gb in graph_pairs])
     pairs, removed_units, added_units = _match(units_a, units_b)
     rewires = _rewires(pairs, graph_pairs)
 
-    tally = _Tally(modules_a, modules_b, {index for index, _ in rewires})
+    tally = _Tally(modules_a, modules_b, {layer for layer, _ in rewires})
     for unit_a, unit_b in pairs:
         tally.pair(unit_a, unit_b)
     for unit in removed_units:

@@ -12,18 +12,21 @@ from __future__ import annotations
 
 import importlib
 import shutil
-from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+import networkx as nx
+
 from .compare import NetDiff, blob_shapes, format_shape
 from .errors import SurgeryError, UsageError
-from .graph import BlobVersion, LayerGraph, NetState, build_graph
+from .graph import BlobVersion, LayerGraph, NetState, graph_of
 from .modules import ModuleSummary, find_modules, summarise_module
 from .net import Layer, Net
 from .shapes import Shape
+
+GraphNode = Layer | BlobVersion
 
 __all__ = [
     "FORMATS",
@@ -139,13 +142,16 @@ class _Group:
         return [self.head, *self.folded]
 
 
-def _fold_target(graph: LayerGraph, layer: Layer) -> int | None:
-    """The graph node an in-place layer folds into: the writer of the blob it rewrites."""
+def _fold_target(graph: LayerGraph, layer: Layer) -> GraphNode | None:
+    """The graph node an in-place layer folds into: the writer of the blob it rewrites
+    (the version itself, for a net input)."""
     tops = layer.tops
     if not tops or tops != layer.bottoms[: len(tops)]:
         return None
-    version = graph.bottom_binding.get((layer.index, 0))
-    return None if version is None else graph.producer[version]
+    version = graph.bottom(layer, 0)
+    if version is None:
+        return None
+    return graph.producer(version) or version
 
 
 def _module_label(summary: ModuleSummary) -> str:
@@ -174,23 +180,33 @@ class _Builder:
     def __init__(self, graph: LayerGraph, highlights: Highlights, expand: bool) -> None:
         self.graph = graph
         self.highlights = highlights
-        self.node_of: dict[int, str] = {}  # graph node (layer index or negative input) -> node id
+        self.node_of: dict[GraphNode, str] = {}  # graph node (layer, or input version) -> id
         self.groups: dict[str, _Group] = {}
         self.modules: dict[str, tuple[ModuleSummary, list[Layer]]] = {}
         if not expand:
             self._collapse_modules()
 
     def _collapse_modules(self) -> None:
-        for number, (module, members) in enumerate(find_modules(self.graph.layers)):
+        net = self.graph.net
+        for number, (module, members) in enumerate(find_modules(net, self.graph.layers)):
             node_id = f"M{number}"
             self.modules[node_id] = (summarise_module(module, members, [self.graph]), members)
-            self.node_of.update((layer.index, node_id) for layer in members)
+            self.node_of.update((layer, node_id) for layer in members)
+
+    def _inputs(self) -> list[tuple[str, BlobVersion]]:
+        return [
+            (f"I{i}", version)
+            for i, version in enumerate(
+                v for v in self.graph.blob_versions() if self.graph.net_input(v) is not None
+            )
+        ]
 
     def group_layers(self) -> None:
-        for i, _ in enumerate(self.graph.net.inputs):
-            self.node_of[-(i + 1)] = f"I{i}"
+        for node_id, version in self._inputs():
+            self.node_of[version] = node_id
+        net = self.graph.net
         for layer in self.graph.layers:
-            if layer.index in self.node_of:
+            if layer in self.node_of:
                 continue
             target = _fold_target(self.graph, layer)
             host = None if target is None else self.node_of.get(target)
@@ -199,18 +215,17 @@ class _Builder:
                 self.groups[host].folded.append(layer)
                 node_id = host
             else:
-                node_id = f"L{layer.index}"
+                node_id = f"L{net.index_of(layer)}"
                 self.groups[node_id] = _Group(layer)
-            self.node_of[layer.index] = node_id
+            self.node_of[layer] = node_id
 
     def nodes(self) -> list[Node]:
         """One node per input, module and group, in the order the net first uses them."""
         nodes: dict[str, Node] = {}
-        for i, net_input in enumerate(self.graph.net.inputs):
-            if -(i + 1) in self.graph.graph:
-                nodes[f"I{i}"] = Node(f"I{i}", net_input.name, "input")
+        for node_id, version in self._inputs():
+            nodes[node_id] = Node(node_id, version.name, "input")
         for layer in self.graph.layers:
-            node_id = self.node_of[layer.index]
+            node_id = self.node_of[layer]
             if node_id in nodes:
                 continue
             if node_id in self.modules:
@@ -243,19 +258,19 @@ class _Builder:
     def edges(self, shapes: Mapping[BlobVersion, Shape]) -> tuple[list[Edge], list[Node]]:
         edges: list[Edge] = []
         for layer in self.graph.layers:
-            head = self.node_of[layer.index]
-            for i, blob in enumerate(layer.bottoms):
-                version = self.graph.bottom_binding.get((layer.index, i))
+            head = self.node_of[layer]
+            versions = self.graph.bottoms(layer)
+            for i, (blob, version) in enumerate(zip(layer.bottoms, versions, strict=True)):
                 if version is None:
                     continue
-                tail = self.node_of[self.graph.producer[version]]
+                tail = self.node_of[self.graph.producer(version) or version]
                 if tail != head:
                     rewired = (layer.name, i) in self.highlights.rewired
                     edges.append(Edge(tail, head, _edge_label(blob, version, shapes), rewired))
         outputs: list[Node] = []
         for number, version in enumerate(self.graph.outputs()):
-            producer = self.graph.producer[version]
-            if producer < 0:
+            producer = self.graph.producer(version)
+            if producer is None:
                 continue
             node_id = f"O{number}"
             outputs.append(Node(node_id, version.name, "output"))
@@ -270,7 +285,7 @@ def build_picture(
     expand: bool = False,
 ) -> Picture:
     """The picture of ``net`` in ``state`` (TEST by default, as in Caffe)."""
-    graph = build_graph(net, state or NetState())
+    graph = graph_of(net, state or NetState())
     builder = _Builder(graph, highlights or Highlights(), expand)
     builder.group_layers()
     edges, outputs = builder.edges(blob_shapes(net, graph))
@@ -290,21 +305,14 @@ def focus_names(diff: NetDiff) -> set[str]:
     return names
 
 
-def _distances(picture: Picture, sources: set[str]) -> dict[str, int]:
-    """Hops from ``sources`` over the picture's edges, either way (breadth first)."""
-    neighbours: dict[str, set[str]] = {}
-    for edge in picture.edges:
-        neighbours.setdefault(edge.tail, set()).add(edge.head)
-        neighbours.setdefault(edge.head, set()).add(edge.tail)
-    distance = dict.fromkeys(sources, 0)
-    frontier = deque(sources)
-    while frontier:
-        node = frontier.popleft()
-        for other in sorted(neighbours.get(node, ())):
-            if other not in distance:
-                distance[other] = distance[node] + 1
-                frontier.append(other)
-    return distance
+def _distances(picture: Picture, sources: set[str], radius: int) -> dict[str, int]:
+    """Hops from the nearest of ``sources`` over the picture's edges, either way, up to
+    ``radius``."""
+    hops = nx.Graph()
+    hops.add_nodes_from(n.id for n in picture.nodes)
+    hops.add_edges_from((edge.tail, edge.head) for edge in picture.edges)
+    found: dict[str, int] = nx.multi_source_dijkstra_path_length(hops, sources, cutoff=radius)
+    return found
 
 
 def focus(picture: Picture, around: set[str], radius: int) -> Picture:
@@ -316,7 +324,7 @@ def focus(picture: Picture, around: set[str], radius: int) -> Picture:
     sources = {n.id for n in picture.nodes if around & set(n.layers) or n.status != "same"}
     if not sources:
         return picture
-    kept = {n for n, d in _distances(picture, sources).items() if d <= radius}
+    kept = set(_distances(picture, sources, radius))
     nodes = [n for n in picture.nodes if n.id in kept]
     edges: list[Edge] = []
     elided: dict[str, Node] = {}

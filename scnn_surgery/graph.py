@@ -6,18 +6,23 @@
   (top[i] == bottom[i]) therefore turns version n into n+1.
 * A bottom binds to the latest version produced earlier in file order.
 
-Nodes are layer indices (top-level inputs get negative ids); an edge
-``producer -> consumer`` carries ``blob``, ``version`` and ``bottom_index``.
+The graph is a ``networkx.DiGraph`` with two kinds of node: :class:`~scnn_surgery.net.Layer`
+objects and :class:`BlobVersion` s. An edge ``version -> layer`` is a bottom, ``layer ->
+version`` a top; a layer node's ``bottoms`` and ``tops`` attributes list its versions by
+position (``None`` for a bottom nothing produced). Top-level inputs are versions without a
+producer, with an ``input`` attribute. Caffe's binding rule lives in one place,
+:func:`build_graph`; every question about wiring is answered from this graph.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from typing import Any, NamedTuple
 
 import networkx as nx
 
-from .net import Layer, Net, StateRule
+from .net import Layer, Net, NetInput, StateRule
 
 PHASES = ("TRAIN", "TEST")
 
@@ -60,8 +65,9 @@ def layer_included(layer: Layer, state: NetState) -> bool:
     return not any(rule_met(r, state) for r in layer.exclude)
 
 
-@dataclass(frozen=True)
-class BlobVersion:
+class BlobVersion(NamedTuple):
+    """One version of a blob: version n+1 is what an in-place layer makes of version n."""
+
     name: str
     version: int
 
@@ -77,79 +83,123 @@ class Problem:
     message: str
 
 
-@dataclass
+Node = Layer | BlobVersion
+
+
+@dataclass(eq=False)
 class LayerGraph:
     """One phase's view of a net: which layers run and how blobs flow between them."""
 
     net: Net
     state: NetState
-    graph: nx.MultiDiGraph
-    layers: list[Layer]
-    producer: dict[BlobVersion, int] = field(default_factory=dict)
-    consumers: dict[BlobVersion, list[tuple[int, int]]] = field(default_factory=dict)
-    bottom_binding: dict[tuple[int, int], BlobVersion] = field(default_factory=dict)
-    top_version: dict[tuple[int, int], BlobVersion] = field(default_factory=dict)
+    graph: nx.DiGraph
+    layers: list[Layer]  # the layers of this phase, in file order
     latest: dict[str, BlobVersion] = field(default_factory=dict)
     problems: list[Problem] = field(default_factory=list)
 
-    def layer(self, node: int) -> Layer:
-        return self.net.layers[node]
+    # -- the questions every analysis asks, answered from the graph
+
+    def bottoms(self, layer: Layer) -> list[BlobVersion | None]:
+        """The version each bottom reads (None: nothing earlier produces it)."""
+        return list(self.graph.nodes[layer]["bottoms"])
+
+    def bottom(self, layer: Layer, index: int) -> BlobVersion | None:
+        versions: list[BlobVersion | None] = self.graph.nodes[layer]["bottoms"]
+        return versions[index] if index < len(versions) else None
+
+    def tops(self, layer: Layer) -> list[BlobVersion]:
+        return list(self.graph.nodes[layer]["tops"])
+
+    def top(self, layer: Layer, index: int) -> BlobVersion | None:
+        versions: list[BlobVersion] = self.graph.nodes[layer]["tops"]
+        return versions[index] if index < len(versions) else None
+
+    def producer(self, version: BlobVersion) -> Layer | None:
+        """The layer that wrote this version; None for a top-level input."""
+        for node in self.graph.pred[version]:
+            return node  # type: ignore[no-any-return]
+        return None
+
+    def net_input(self, version: BlobVersion) -> NetInput | None:
+        value: NetInput | None = self.graph.nodes[version].get("input")
+        return value
+
+    def consumers(self, version: BlobVersion) -> list[tuple[Layer, int]]:
+        """(layer, bottom index) of every bottom that reads this version, in file order."""
+        found = [
+            (layer, i)
+            for layer in self.graph.succ[version]
+            for i, bound in enumerate(self.graph.nodes[layer]["bottoms"])
+            if bound == version
+        ]
+        if len(found) > 1:
+            found.sort(key=lambda item: (self.net.index_of(item[0]), item[1]))
+        return found
 
     def outputs(self) -> list[BlobVersion]:
         """Final versions nobody consumes: the net's outputs, as Caffe reports them."""
-        return [v for v in self.latest.values() if not self.consumers.get(v)]
+        return [v for v in self.latest.values() if not self.graph.succ[v]]
 
     def versions(self, name: str) -> list[BlobVersion]:
         last = self.latest.get(name)
         return [] if last is None else [BlobVersion(name, i) for i in range(last.version + 1)]
 
+    def version_before(self, name: str, position: int) -> BlobVersion | None:
+        """The version a bottom at file position ``position`` binds to (Caffe's rule)."""
+        for version in reversed(self.versions(name)):
+            producer = self.producer(version)
+            if producer is None or self.net.index_of(producer) < position:
+                return version
+        return None
+
+    def blob_versions(self) -> Iterator[BlobVersion]:
+        return (node for node in self.graph if isinstance(node, BlobVersion))
+
+    def ancestors(self, node: Node) -> set[Node]:
+        return set(nx.ancestors(self.graph, node))
+
 
 def build_graph(net: Net, state: NetState | None = None) -> LayerGraph:
     """The DAG of the layers that run in ``state`` (TEST by default, as in Caffe)."""
     state = with_declared_state(net, state or NetState())
-    g = nx.MultiDiGraph()
     included = [layer for layer in net.layers if layer_included(layer, state)]
-    lg = LayerGraph(net, state, g, included)
-
-    for i, net_input in enumerate(net.inputs):
-        node = -(i + 1)
-        g.add_node(node, input=net_input.name)
-        _produce(lg, net_input.name, node)
-
+    lg = LayerGraph(net, state, nx.DiGraph(), included)
+    nodes: list[tuple[Node, dict[str, Any]]] = []
+    edges: list[tuple[Node, Node]] = []
+    latest = lg.latest
+    for net_input in net.inputs:
+        nodes.append((_next_version(latest, net_input.name), {"input": net_input}))
     for layer in included:
-        g.add_node(layer.index, layer=layer)
-        for b_index, name in enumerate(layer.bottoms):
-            version = lg.latest.get(name)
-            if version is None:
+        bound: list[BlobVersion | None] = []
+        for name in layer.bottoms:
+            bottom = latest.get(name)
+            bound.append(bottom)
+            if bottom is None:
                 lg.problems.append(
                     Problem(layer, f"bottom '{name}' is not produced by any earlier layer")
                 )
-                continue
-            lg.bottom_binding[(layer.index, b_index)] = version
-            lg.consumers.setdefault(version, []).append((layer.index, b_index))
-            g.add_edge(
-                lg.producer[version],
-                layer.index,
-                blob=name,
-                version=version.version,
-                bottom_index=b_index,
-            )
-        bottoms = layer.bottoms
+            else:
+                edges.append((bottom, layer))
+        made: list[BlobVersion] = []
         for t_index, name in enumerate(layer.tops):
-            in_place = t_index < len(bottoms) and bottoms[t_index] == name
-            if name in lg.latest and not in_place:
+            in_place = t_index < len(layer.bottoms) and layer.bottoms[t_index] == name
+            if name in latest and not in_place:
                 lg.problems.append(
                     Problem(layer, f"top '{name}' is already produced by an earlier layer")
                 )
-            lg.top_version[(layer.index, t_index)] = _produce(lg, name, layer.index)
+            version = _next_version(latest, name)
+            made.append(version)
+            edges.append((layer, version))
+        nodes.append((layer, {"bottoms": bound, "tops": made}))
+    lg.graph.add_nodes_from(nodes)
+    lg.graph.add_edges_from(edges)
     return lg
 
 
-def _produce(lg: LayerGraph, name: str, node: int) -> BlobVersion:
-    previous = lg.latest.get(name)
+def _next_version(latest: dict[str, BlobVersion], name: str) -> BlobVersion:
+    previous = latest.get(name)
     version = BlobVersion(name, 0 if previous is None else previous.version + 1)
-    lg.latest[name] = version
-    lg.producer[version] = node
+    latest[name] = version
     return version
 
 
@@ -160,5 +210,34 @@ def phase_states(net: Net) -> list[NetState]:
     return [NetState()]
 
 
+def graph_of(net: Net, state: NetState | None = None) -> LayerGraph:
+    """The net's graph for ``state``, built once and kept up to date by the edits in
+    :mod:`scnn_surgery.ops`."""
+    key = ("graph", state or NetState())
+    graph: LayerGraph | None = net.caches.get(key)
+    if graph is None:
+        graph = build_graph(net, state)
+        net.caches[key] = graph
+    return graph
+
+
 def build_graphs(net: Net, states: Iterable[NetState] | None = None) -> list[LayerGraph]:
-    return [build_graph(net, s) for s in (phase_states(net) if states is None else states)]
+    """The net's graph for each state (by default each phase its rules tell apart)."""
+    return [graph_of(net, s) for s in (phase_states(net) if states is None else states)]
+
+
+def cached_graphs(net: Net) -> list[LayerGraph]:
+    """The graphs built so far, which an edit must update."""
+    return [g for key, g in net.caches.items() if isinstance(key, tuple) and key[0] == "graph"]
+
+
+def states_for(phases: Sequence[str] | None, nets: Sequence[Net]) -> list[NetState]:
+    """The states to look at: the given phases, or every phase any of ``nets`` tells apart."""
+    if phases is not None:
+        return [NetState(p) for p in dict.fromkeys(phases)]
+    states: list[NetState] = []
+    for net in nets:
+        for state in phase_states(net):
+            if state not in states:
+                states.append(state)
+    return states

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from .errors import SurgeryError
-from .graph import LayerGraph, NetState, build_graph, build_graphs, phase_states
+from .graph import LayerGraph, NetState, build_graphs, graph_of, phase_states
 from .modules import ModuleSummary, find_modules, summarise_module
 from .net import Layer, Net
 from .passes.autopoint import choose_blob
@@ -24,7 +24,7 @@ class LayerRow:
     shapes: tuple[MaybeShape, ...]
     params: int | None
     macs: int | None
-    line: int
+    line: int | None
 
 
 @dataclass
@@ -88,7 +88,7 @@ def _shape_json(shape: MaybeShape) -> list[int | None] | None:
 def _rows(net: Net, result: ShapeResult) -> list[LayerRow]:
     rows = []
     for layer in result.graph.layers:
-        line, _ = net.document.line_col(layer.block.start)
+        line = net.layer_line(layer)
         cost = result.cost(layer)
         rows.append(
             LayerRow(
@@ -109,7 +109,7 @@ def _with_measured_sizes(
     module: ModuleSummary, result: ShapeResult, graph: LayerGraph, first: Layer
 ) -> ModuleSummary:
     """Fill what the module's layout leaves open (W of a D/U-only module) from its input."""
-    version = graph.bottom_binding.get((first.index, 0))
+    version = graph.bottom(first, 0) if first in graph.graph else None
     shape = result.blob(version) if version is not None else None
     if shape is None or len(shape) != 4:
         return module
@@ -127,10 +127,10 @@ def inspect_net(
     """Shapes and costs of every layer in one phase (TEST unless asked), plus modules."""
     readable = net_for_reading(net)
     state = NetState(phase or "TEST")
-    graph = build_graph(readable, state)
+    graph = graph_of(readable, state)
     result = infer_shapes(readable, graph, overrides or {})
     blobs = {name: result.shapes.get(version) for name, version in graph.latest.items()}
-    found = find_modules(readable.layers)
+    found = find_modules(readable)
     # The inspected phase's graph first; the others only matter for a module it lacks.
     others = [s for s in phase_states(readable) if s.phase != state.phase] if found else []
     graphs = [graph, *build_graphs(readable, others)]

@@ -8,54 +8,63 @@ output the module reads.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
-from .document import Message, Scalar
+from .errors import SurgeryError
 from .graph import BlobVersion, LayerGraph
-from .net import Layer
+from .net import Layer, Net
+from .params import conv_params
 from .scnn import ConvShape, DetectedModule, detect_modules
 
 TIMES = "\u00d7"  # MULTIPLICATION SIGN, between the dimensions of a shape
 INPUT_NAME = "input"
 
 
-def _int_or_none(scalar: Scalar | None) -> int | None:
-    if scalar is None:
-        return None
-    try:
-        return scalar.as_int()
-    except ValueError:
-        return None
-
-
-def _conv_shape(param: Message) -> ConvShape | None:
-    num_output = _int_or_none(param.scalar("num_output"))
-    sizes = [_int_or_none(s) for s in param.scalars("kernel_size")]
-    kernel_h = _int_or_none(param.scalar("kernel_h")) or (sizes[0] if sizes else None)
-    kernel_w = _int_or_none(param.scalar("kernel_w")) or (sizes[-1] if sizes else None)
-    if num_output is None or kernel_h is None or kernel_w is None:
-        return None
-    return num_output, kernel_h, kernel_w
-
-
-def conv_shapes(layers: Iterable[Layer]) -> dict[str, ConvShape]:
+def conv_shapes(net: Net, layers: Iterable[Layer]) -> dict[str, ConvShape]:
     """(num_output, kernel_h, kernel_w) of each convolution whose parameters say so."""
     out: dict[str, ConvShape] = {}
     for layer in layers:
-        param = layer.body.message("convolution_param")
-        if layer.type == "Convolution" and param is not None:
-            shape = _conv_shape(param)
-            if shape is not None:
-                out[layer.name] = shape
+        if layer.type != "Convolution" or layer.format == "v0":
+            continue
+        try:
+            p = conv_params(net, layer)
+            kernel = p.kernel_hw or (p.kernel_size[0], p.kernel_size[-1])
+        except (SurgeryError, IndexError):
+            continue
+        if p.num_output is not None:
+            out[layer.name] = (p.num_output, kernel[0], kernel[1])
     return out
 
 
-def find_modules(layers: Sequence[Layer]) -> list[tuple[DetectedModule, list[Layer]]]:
-    """The SCNN modules among ``layers`` (file order), each with its layers."""
-    summaries = [(x.name, x.type, x.bottoms, x.tops) for x in layers]
-    modules = detect_modules(summaries, conv_shapes(layers))
-    return [(m, list(layers[m.first_index : m.last_index + 1])) for m in modules]
+def find_modules(
+    net: Net, layers: Sequence[Layer] | None = None
+) -> list[tuple[DetectedModule, list[Layer]]]:
+    """The SCNN modules among ``layers`` (default: the net's, in file order), each with
+    its layers."""
+    chosen = net.layers if layers is None else layers
+    summaries = [(x.name, x.type, x.bottoms, x.tops) for x in chosen]
+    modules = detect_modules(summaries)
+    if not modules:
+        return []
+    members = [chosen[m.first_index : m.last_index + 1] for m in modules]
+    shapes = conv_shapes(net, (x for group in members for x in group))
+    return [
+        (with_conv_geometry(m, group, shapes), list(group))
+        for m, group in zip(modules, members, strict=True)
+    ]
+
+
+def with_conv_geometry(
+    module: DetectedModule, layers: Sequence[Layer], shapes: dict[str, ConvShape]
+) -> DetectedModule:
+    """The module with channels and kernel from its first convolution's parameters."""
+    for layer in layers:
+        if layer.name in shapes:
+            num_output, kernel_h, kernel_w = shapes[layer.name]
+            kernel = kernel_w if kernel_h == 1 else kernel_h
+            return replace(module, channels=num_output, kernel=kernel)
+    return module
 
 
 @dataclass(frozen=True)
@@ -120,7 +129,7 @@ class ModuleSummary:
 def _placed_after(graphs: Sequence[LayerGraph], first: Layer, bottom: str) -> str:
     """The layer whose output the module reads (the end of an in-place chain)."""
     for graph in graphs:
-        version = graph.bottom_binding.get((first.index, 0))
+        version = graph.bottom(first, 0) if first in graph.graph else None
         if version is not None:
             return producer_name(graph, version)
     return bottom
@@ -147,5 +156,5 @@ def summarise_module(
 def producer_name(graph: LayerGraph, version: BlobVersion) -> str:
     """The layer that wrote this version; top-level inputs read as the ``Input``
     layer Caffe's upgrade makes of them."""
-    node = graph.producer[version]
-    return INPUT_NAME if node < 0 else graph.net.layers[node].name
+    producer = graph.producer(version)
+    return INPUT_NAME if producer is None else producer.name

@@ -1,99 +1,42 @@
-"""The layer-level view of a prototxt: what Caffe's ``Net::Init`` reads from it.
+"""The layer-level IR of a prototxt: what Caffe's ``Net::Init`` reads from it.
 
-:class:`Net` pairs a lossless :class:`~scnn_surgery.document.Document` with
-the facts surgery needs about each layer block (name, type, bottoms, tops,
-include/exclude rules), for all three generations of the format:
+A :class:`Net` is the working model every verb edits. It pairs the lossless
+:class:`~scnn_surgery.document.Document` it was read from with its :class:`Layer` s in
+file order and its top-level inputs, for all three generations of the format (see
+:mod:`scnn_surgery.formats`). Types are always reported with their V2 name, so later stages
+need not care.
 
-* V2: ``layer { name type bottom top ... }``, type a string;
-* V1: ``layers { name type: ENUM bottom top ... }``;
-* V0: ``layers { layer { name type: "conv" ... } bottom top }``.
-
-Types are always reported with their V2 name, so later stages need not care.
+A :class:`Layer` is an immutable value: a layer read from a file remembers where its text
+is (:class:`LayerText`); a layer surgery adds carries its :class:`LayerDef` instead. Verbs
+change a net by replacing its layer list (:mod:`scnn_surgery.ops`), and the exporter
+(:mod:`scnn_surgery.export`) turns the difference from the document into minimal text edits.
 """
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
-from functools import cached_property
-from typing import Literal
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
 
 from .document import Document, Field, Message, Scalar
 from .errors import SurgeryError
+from .formats import V0_TYPE_TO_V1, V1_TYPE_NAMES, V2_TO_V1_TYPE, Format
+from .layerdef import Enum, Fields, LayerDef, Raw
 
-Format = Literal["v2", "v1", "v0", "empty"]
-
-V1_TYPE_NAMES: dict[str, str] = {
-    "NONE": "",
-    "ABSVAL": "AbsVal",
-    "ACCURACY": "Accuracy",
-    "ARGMAX": "ArgMax",
-    "BNLL": "BNLL",
-    "CONCAT": "Concat",
-    "CONTRASTIVE_LOSS": "ContrastiveLoss",
-    "CONVOLUTION": "Convolution",
-    "DECONVOLUTION": "Deconvolution",
-    "DATA": "Data",
-    "DROPOUT": "Dropout",
-    "DUMMY_DATA": "DummyData",
-    "EUCLIDEAN_LOSS": "EuclideanLoss",
-    "ELTWISE": "Eltwise",
-    "EXP": "Exp",
-    "FLATTEN": "Flatten",
-    "HDF5_DATA": "HDF5Data",
-    "HDF5_OUTPUT": "HDF5Output",
-    "HINGE_LOSS": "HingeLoss",
-    "IM2COL": "Im2col",
-    "IMAGE_DATA": "ImageData",
-    "INFOGAIN_LOSS": "InfogainLoss",
-    "INNER_PRODUCT": "InnerProduct",
-    "LRN": "LRN",
-    "MEMORY_DATA": "MemoryData",
-    "MULTINOMIAL_LOGISTIC_LOSS": "MultinomialLogisticLoss",
-    "MVN": "MVN",
-    "POOLING": "Pooling",
-    "POWER": "Power",
-    "RELU": "ReLU",
-    "SIGMOID": "Sigmoid",
-    "SIGMOID_CROSS_ENTROPY_LOSS": "SigmoidCrossEntropyLoss",
-    "SILENCE": "Silence",
-    "SOFTMAX": "Softmax",
-    "SOFTMAX_LOSS": "SoftmaxWithLoss",
-    "SPLIT": "Split",
-    "SLICE": "Slice",
-    "TANH": "TanH",
-    "WINDOW_DATA": "WindowData",
-    "THRESHOLD": "Threshold",
-}
-V2_TO_V1_TYPE: dict[str, str] = {v: k for k, v in V1_TYPE_NAMES.items() if v}
-
-# Caffe's UpgradeV0LayerType: the V0 lower-case names and their V1 enums.
-V0_TYPE_TO_V1: dict[str, str] = {
-    "accuracy": "ACCURACY",
-    "bnll": "BNLL",
-    "concat": "CONCAT",
-    "conv": "CONVOLUTION",
-    "data": "DATA",
-    "dropout": "DROPOUT",
-    "euclidean_loss": "EUCLIDEAN_LOSS",
-    "flatten": "FLATTEN",
-    "hdf5_data": "HDF5_DATA",
-    "hdf5_output": "HDF5_OUTPUT",
-    "im2col": "IM2COL",
-    "images": "IMAGE_DATA",
-    "infogain_loss": "INFOGAIN_LOSS",
-    "innerproduct": "INNER_PRODUCT",
-    "lrn": "LRN",
-    "multinomial_logistic_loss": "MULTINOMIAL_LOGISTIC_LOSS",
-    "pool": "POOLING",
-    "relu": "RELU",
-    "sigmoid": "SIGMOID",
-    "softmax": "SOFTMAX",
-    "softmax_loss": "SOFTMAX_LOSS",
-    "split": "SPLIT",
-    "tanh": "TANH",
-    "window_data": "WINDOW_DATA",
-}
+__all__ = [
+    "V0_TYPE_TO_V1",
+    "V1_TYPE_NAMES",
+    "V2_TO_V1_TYPE",
+    "DeclaredState",
+    "Format",
+    "Layer",
+    "LayerText",
+    "Net",
+    "NetInput",
+    "StateRule",
+    "load_net",
+]
 
 
 @dataclass(frozen=True)
@@ -125,44 +68,101 @@ class NetInput:
     scalar: Scalar
 
 
-@dataclass
-class Layer:
-    """One layer block, with the facts Caffe's net builder reads."""
+@dataclass(frozen=True)
+class LayerText:
+    """Where a layer read from a file is: its block, the message holding its name, type and
+    parameters (V0: the inner ``layer {}``), and its bottom and top literals."""
 
-    index: int
+    document: Document
     block: Field
-    format: Format
-    body: Message  # the message holding name, type and parameters
+    body: Message
+    bottom_scalars: tuple[Scalar, ...]
+    top_scalars: tuple[Scalar, ...]
+
+
+@dataclass(frozen=True, eq=False)
+class Layer:
+    """One layer, with the facts Caffe's net builder reads.
+
+    Layers compare and hash by identity, so they serve as graph nodes; a changed layer is
+    a new value (:meth:`with_bottoms`). ``memo`` caches what is derived from the layer
+    alone (its typed message, shape-rule results), so an unchanged layer shared by two
+    nets (a net and the result of surgery on it) is analysed once.
+    """
+
     name: str
     type: str
-    bottom_scalars: list[Scalar]
-    top_scalars: list[Scalar]
-    include: tuple[StateRule, ...]
-    exclude: tuple[StateRule, ...]
+    bottoms: tuple[str, ...]
+    tops: tuple[str, ...]
+    include: tuple[StateRule, ...] = ()
+    exclude: tuple[StateRule, ...] = ()
+    format: Format = "v2"
+    text: LayerText | None = None
+    definition: LayerDef | None = None
+    memo: dict[Any, Any] = field(default_factory=dict, repr=False)
+
+    @classmethod
+    def from_definition(cls, definition: LayerDef) -> Layer:
+        """A new layer; its include and exclude rules are among its fields."""
+        return cls(
+            name=definition.name,
+            type=definition.type,
+            bottoms=definition.bottoms,
+            tops=definition.tops,
+            include=_definition_rules(definition.fields, "include"),
+            exclude=_definition_rules(definition.fields, "exclude"),
+            definition=definition,
+        )
 
     @property
-    def bottoms(self) -> list[str]:
-        return [s.value for s in self.bottom_scalars]
+    def block(self) -> Field | None:
+        return self.text.block if self.text is not None else None
 
     @property
-    def tops(self) -> list[str]:
-        return [s.value for s in self.top_scalars]
+    def body(self) -> Message | None:
+        """The raw text tree of the layer's parameters; None for a layer surgery added."""
+        return self.text.body if self.text is not None else None
 
-    @property
-    def label(self) -> str:
-        """The name, or the layer's position for a layer without one (Caffe allows that)."""
-        return self.name or f"#{self.index + 1}"
-
-    @property
-    def is_in_place(self) -> bool:
-        return any(t == b for t, b in zip(self.tops, self.bottoms, strict=False))
-
-    def in_place_blobs(self) -> list[str]:
-        """Blobs this layer rewrites in place (top[i] == bottom[i])."""
-        return [t for t, b in zip(self.tops, self.bottoms, strict=False) if t == b]
+    def with_bottoms(self, bottoms: Sequence[str]) -> Layer:
+        """This layer reading other blobs; everything else stays, its text included."""
+        definition = self.definition
+        if definition is not None:
+            definition = LayerDef(
+                definition.name, definition.type, tuple(bottoms), definition.tops, definition.fields
+            )
+        return Layer(
+            self.name, self.type, tuple(bottoms), self.tops, self.include, self.exclude,
+            self.format, self.text, definition,
+        )  # fmt: skip
 
     def __repr__(self) -> str:
-        return f"Layer({self.index}, {self.name!r}, {self.type!r})"
+        return f"Layer({self.name!r}, {self.type!r})"
+
+
+def _definition_rules(fields: Fields, kind: str) -> tuple[StateRule, ...]:
+    """The include (or exclude) rules among a definition's fields."""
+    return tuple(
+        _definition_rule(value) for key, value in fields if key == kind and isinstance(value, tuple)
+    )
+
+
+def _definition_rule(fields: Fields) -> StateRule:
+    found: dict[str, list[str]] = {}
+    for name, item in fields:
+        text = item.text if isinstance(item, Raw) else item.name if isinstance(item, Enum) else item
+        found.setdefault(name, []).append(str(text))
+
+    def last(name: str) -> str | None:
+        return found[name][-1] if name in found else None
+
+    phase, min_level, max_level = last("phase"), last("min_level"), last("max_level")
+    return StateRule(
+        phase=None if phase is None else _PHASES.get(phase, phase),
+        min_level=None if min_level is None else int(min_level, 0),
+        max_level=None if max_level is None else int(max_level, 0),
+        stages=tuple(found.get("stage", [])),
+        not_stages=tuple(found.get("not_stage", [])),
+    )
 
 
 def _int(doc: Document, scalar: Scalar, name: str, context: str = "") -> int:
@@ -215,7 +215,7 @@ def _rule(message: Message, doc: Document, context: str) -> StateRule:
     )
 
 
-def _layer_from_block(index: int, block: Field, source: Document) -> Layer:
+def _layer_from_block(block: Field, source: Document) -> Layer:
     if not isinstance(block.value, Message):
         raise SurgeryError(
             f"{source.location(block.start)}: '{block.name}' must be a message block"
@@ -240,17 +240,17 @@ def _layer_from_block(index: int, block: Field, source: Document) -> Layer:
     context = f"in layer '{name}': " if name else ""
     if fmt != "v1":
         _strings(source, body, "type", context)  # V1 types are enums, not strings
+    bottoms = tuple(_strings(source, outer, "bottom", context))
+    tops = tuple(_strings(source, outer, "top", context))
     return Layer(
-        index=index,
-        block=block,
-        format=fmt,
-        body=body,
         name=name,
         type=layer_type,
-        bottom_scalars=_strings(source, outer, "bottom", context),
-        top_scalars=_strings(source, outer, "top", context),
+        bottoms=tuple(s.value for s in bottoms),
+        tops=tuple(s.value for s in tops),
         include=tuple(_rule(m, source, context) for m in outer.messages("include")),
         exclude=tuple(_rule(m, source, context) for m in outer.messages("exclude")),
+        format=fmt,
+        text=LayerText(source, block, body, bottoms, tops),
     )
 
 
@@ -283,15 +283,22 @@ def _declared_state(doc: Document) -> DeclaredState:
     )
 
 
-@dataclass
+
+@dataclass(eq=False)
 class Net:
-    """A document plus its layers and inputs, in file order."""
+    """A net: the document it was read from, its layers in file order, and its inputs.
+
+    ``layers`` may differ from the document's blocks after surgery (layers added, removed,
+    rewired); :func:`scnn_surgery.export.export_text` writes the result.
+    """
 
     document: Document
     layers: list[Layer]
     inputs: list[NetInput]
     format: Format
     declared_state: DeclaredState = DeclaredState()
+    # Derived data (positions, per-phase graphs) that edits update or drop.
+    caches: dict[Any, Any] = field(default_factory=dict, repr=False)
 
     @classmethod
     def from_document(cls, doc: Document) -> Net:
@@ -303,13 +310,27 @@ class Net:
                 f"{doc.location(first_v1.start)}: the net mixes 'layer' and 'layers' blocks,"
                 " which Caffe refuses"
             )
-        layers = [_layer_from_block(i, b, doc) for i, b in enumerate(blocks)]
+        layers = [_layer_from_block(b, doc) for b in blocks]
         fmt: Format = "empty"
         if layers:
             fmt = layers[0].format
             if any(layer.format != fmt for layer in layers):
                 fmt = "v0" if any(layer.format == "v0" for layer in layers) else fmt
         return cls(doc, layers, _inputs(doc), fmt, _declared_state(doc))
+
+    def copy(self) -> Net:
+        """A net to edit: the same document and layers; of the derived data, only what the
+        document alone decides (keys ``document:*``) carries over."""
+        kept = {k: v for k, v in self.caches.items() if _document_key(k)}
+        return Net(
+            self.document, list(self.layers), self.inputs, self.format, self.declared_state, kept
+        )
+
+    def set_layers(self, layers: Iterable[Layer]) -> None:
+        """Replace the layer list; derived data that depends on it is dropped."""
+        self.layers = list(layers)
+        for key in [k for k in self.caches if not _document_key(k)]:
+            del self.caches[key]
 
     @property
     def source(self) -> str:
@@ -319,11 +340,16 @@ class Net:
     def name(self) -> str | None:
         return self.document.root.string("name")
 
-    @cached_property
+    @property
+    def output_format(self) -> Format:
+        """How new layers are written: V1 into a V1 file, V2 otherwise."""
+        return "v1" if self.format == "v1" else "v2"
+
+    @property
     def layer_names(self) -> set[str]:
         return {layer.name for layer in self.layers}
 
-    @cached_property
+    @property
     def blob_names(self) -> set[str]:
         names = {i.name for i in self.inputs}
         for layer in self.layers:
@@ -331,13 +357,45 @@ class Net:
             names.update(layer.bottoms)
         return names
 
-    def layer_location(self, layer: Layer) -> str:
-        return self.document.location(layer.block.start)
+    def index_of(self, layer: Layer) -> int:
+        """The layer's position in file order."""
+        positions: dict[Layer, int] | None = self.caches.get("positions")
+        if positions is None:
+            positions = {x: i for i, x in enumerate(self.layers)}
+            self.caches["positions"] = positions
+        return positions[layer]
+
+    def in_document(self, layer: Layer) -> bool:
+        """Whether the layer's text is in this net's document (it was read from it)."""
+        return layer.text is not None and layer.text.document is self.document
+
+    def layer_location(self, layer: Layer) -> str | None:
+        """FILE:LINE:COL of the layer's block, in the file it was read from."""
+        if layer.text is None:
+            return None
+        return layer.text.document.location(layer.text.block.start)
+
+    def layer_line(self, layer: Layer) -> int | None:
+        """The layer's line in this net's document (None for a layer it does not hold)."""
+        if not self.in_document(layer):
+            return None
+        assert layer.text is not None
+        return self.document.line_col(layer.text.block.start)[0]
+
+    def label(self, layer: Layer) -> str:
+        """The name, or the layer's position for a layer without one (Caffe allows that)."""
+        return layer.name or f"#{self.index_of(layer) + 1}"
 
     def describe(self, layer: Layer) -> str:
-        """How messages name a layer: 'conv6' (FILE:LINE:COL)."""
-        what = f"layer '{layer.name}'" if layer.name else f"unnamed layer {layer.label}"
-        return f"{what} ({self.layer_location(layer)})"
+        """How messages name a layer: 'conv6' (FILE:LINE:COL), or (added) for a new one."""
+        what = f"layer '{layer.name}'" if layer.name else f"unnamed layer {self.label(layer)}"
+        where = self.layer_location(layer)
+        return f"{what} ({where or 'added'})"
+
+
+def _document_key(key: object) -> bool:
+    """Cached data the document alone decides (the dialect, say), which edits keep."""
+    return isinstance(key, str) and key.startswith("document:")
 
 
 def load_net(path: str | os.PathLike[str]) -> Net:

@@ -16,15 +16,16 @@ from __future__ import annotations
 
 import math
 import re
-import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from google.protobuf import text_format
 
-from .document import Document, Field, Message, Scalar
+from .document import Document, Message, Scalar
 from .errors import SurgeryError
+from .layerdef import Enum as LayerEnum
+from .layerdef import Fields, LayerDef, Raw, Value, v1_fields, v1_type
 from .net import Layer, Net
 from .schema import caffe_pb2
 
@@ -42,19 +43,16 @@ __all__ = [
     "fork_param",
     "inner_product_params",
     "interp_params",
-    "item_message",
     "layer_message",
     "layer_message_as",
     "per_axis",
     "pool_params",
     "prior_box_params",
     "raw_bool",
-    "raw_float",
     "raw_floats",
     "raw_has",
     "raw_int",
     "raw_ints",
-    "raw_string",
     "upsample_params",
 ]
 
@@ -67,59 +65,101 @@ _MESSAGE_CLASS: dict[str, Any] = {
     "v0": caffe_pb2.V0LayerParameter,
 }
 
-# Keyed by (id(document), layer index); the entry keeps a weak reference so a
-# recycled id never returns another document's layer.
-_CACHE: dict[tuple[int, int], tuple[weakref.ref[Document], Any]] = {}
-_WATCHED: set[int] = set()
-
-
-def _forget(doc_id: int) -> None:
-    _WATCHED.discard(doc_id)
-    for key in [k for k in _CACHE if k[0] == doc_id]:
-        del _CACHE[key]
-
-
 def layer_message(net: Net, layer: Layer) -> Any:
-    """The layer's body parsed with the BVLC schema; unknown (fork) fields are skipped.
+    """The layer as a typed message of the BVLC schema; unknown (fork) fields are skipped.
 
     V2 gives a ``LayerParameter``, V1 a ``V1LayerParameter`` and V0 the inner
-    ``V0LayerParameter``. Text the schema rejects (a wrong value type, an enum
-    value it does not know) raises :class:`SurgeryError` located as FILE:LINE:COL.
+    ``V0LayerParameter``; a layer surgery added gives a ``LayerParameter`` built from its
+    definition. Text the schema rejects (a wrong value type, an enum value it does not
+    know) raises :class:`SurgeryError` located as FILE:LINE:COL. Built once per layer.
     """
-    doc = net.document
-    key = (id(doc), layer.index)
-    cached = _CACHE.get(key)
-    if cached is not None and cached[0]() is doc:
-        return cached[1]
-    if id(doc) not in _WATCHED:
-        _WATCHED.add(id(doc))
-        weakref.finalize(doc, _forget, id(doc))
-    message = _parse_body(doc, layer)
-    _CACHE[key] = (weakref.ref(doc), message)
+    message = layer.memo.get("message")
+    if message is None:
+        message = layer_message_as(net, layer, None)
+        layer.memo["message"] = message
     return message
 
 
 def layer_message_as(net: Net, layer: Layer, message_class: Any) -> Any:
-    """The layer's body parsed into ``message_class`` (a fork's ``LayerParameter``, say),
-    uncached, with the errors of :func:`layer_message`."""
-    return _parse_body(net.document, layer, message_class)
+    """The layer as a ``message_class`` (a fork's ``LayerParameter``, say; None: the BVLC
+    class for its format), uncached, with the errors of :func:`layer_message`."""
+    if layer.text is None:
+        assert layer.definition is not None
+        return definition_message(layer.definition, message_class or caffe_pb2.LayerParameter)
+    message = _parse_body(layer.text.document, layer, message_class)
+    if layer.format != "v0" and tuple(message.bottom) != layer.bottoms:
+        del message.bottom[:]
+        message.bottom.extend(layer.bottoms)  # a rewired layer reads what the net says
+    return message
 
 
 def _parse_body(doc: Document, layer: Layer, cls: Any = None) -> Any:
     if cls is None:
         cls = _MESSAGE_CLASS.get(layer.format, caffe_pb2.LayerParameter)
+    assert layer.body is not None
     start = layer.body.open + 1
     return _parse_span(doc, start, layer.body.close, cls(), f"in layer '{layer.name}': ")
 
 
-def item_message(net: Net, item: Field, net_class: Any = None) -> Any:
-    """One top-level item of the file (a net-level field such as ``input_dim``, or a
-    whole ``layer``/``layers`` block) as a typed ``NetParameter`` holding just it.
+# Every convolution of an SCNN pass has the same parameters: build them once.
+_TEMPLATES: dict[tuple[Any, str, Fields], Any] = {}
 
-    Fields the schema does not know are skipped here and stay verbatim in the text.
-    """
-    message = (net_class or caffe_pb2.NetParameter)()
-    return _parse_span(net.document, item.start, item.end, message, "")
+
+def definition_message(definition: LayerDef, message_class: Any) -> Any:
+    """A layer surgery added, as a typed message of ``message_class`` (V2 field names)."""
+    key = (message_class, definition.type, definition.fields)
+    template = _TEMPLATES.get(key)
+    if template is None:
+        if len(_TEMPLATES) > 256:
+            _TEMPLATES.clear()
+        template = message_class()
+        if template.DESCRIPTOR.name == "V1LayerParameter":
+            _fill(template, (("type", LayerEnum(v1_type(definition.type))),))
+            _fill(template, v1_fields(definition.fields))
+        else:
+            template.type = definition.type
+            _fill(template, definition.fields)
+        _TEMPLATES[key] = template
+    message = message_class()
+    message.CopyFrom(template)
+    message.name = definition.name
+    message.bottom.extend(definition.bottoms)
+    message.top.extend(definition.tops)
+    return message
+
+
+def _fill(message: Any, fields: Fields) -> None:
+    stack: list[tuple[Any, Fields]] = [(message, fields)]
+    while stack:
+        target, pairs = stack.pop()
+        descriptor = target.DESCRIPTOR
+        for key, value in pairs:
+            fd = descriptor.fields_by_name[key]
+            repeated = fd.is_repeated
+            if isinstance(value, tuple):
+                child = getattr(target, key).add() if repeated else getattr(target, key)
+                stack.append((child, value))
+                continue
+            scalar = _scalar_for(fd, value)
+            if repeated:
+                getattr(target, key).append(scalar)
+            else:
+                setattr(target, key, scalar)
+
+
+def _scalar_for(fd: Any, value: Value) -> Any:
+    if isinstance(value, Raw):
+        text = value.text
+        if fd.enum_type is not None:
+            return fd.enum_type.values_by_name[text].number if not text[0].isdigit() else int(text)
+        if fd.cpp_type in (fd.CPPTYPE_FLOAT, fd.CPPTYPE_DOUBLE):
+            return float(text.rstrip("fF"))
+        if fd.cpp_type == fd.CPPTYPE_BOOL:
+            return text.lower() in ("true", "t", "1")
+        return int(text, 0)
+    if isinstance(value, LayerEnum):
+        return fd.enum_type.values_by_name[value.name].number
+    return value
 
 
 def _parse_span(doc: Document, start: int, end: int, message: Any, context: str) -> Any:
@@ -153,7 +193,7 @@ def _offset_in(text: str, line: int | None, column: int | None) -> int:
 
 def fork_param(layer: Layer, name: str) -> Message | None:
     """A fork's ``*_param`` block of the layer, read from the raw text tree."""
-    return layer.body.message(name)
+    return layer.body.message(name) if layer.body is not None else None
 
 
 def _convert(scalar: Scalar, kind: str, net: Net | None) -> Any:
@@ -183,11 +223,6 @@ def raw_ints(msg: Message | None, name: str, net: Net | None = None) -> list[int
     return [int(_convert(s, "int", net)) for s in msg.scalars(name)]
 
 
-def raw_float(msg: Message | None, name: str, default: float, net: Net | None = None) -> float:
-    s = msg.scalar(name) if msg is not None else None
-    return default if s is None else float(_convert(s, "float", net))
-
-
 def raw_floats(msg: Message | None, name: str, net: Net | None = None) -> list[float]:
     if msg is None:
         return []
@@ -197,11 +232,6 @@ def raw_floats(msg: Message | None, name: str, net: Net | None = None) -> list[f
 def raw_bool(msg: Message | None, name: str, default: bool) -> bool:
     s = msg.scalar(name) if msg is not None else None
     return default if s is None else s.as_bool()
-
-
-def raw_string(msg: Message | None, name: str, default: str) -> str:
-    s = msg.scalar(name) if msg is not None else None
-    return default if s is None else s.value
 
 
 # ---------------------------------------------------------------------------
@@ -550,6 +580,7 @@ def bn_blob_count(layer: Layer) -> int:
     """
     p = fork_param(layer, "bn_param")
     pspnet_fields = ("slope_filler", "frozen", "momentum", "eps")
-    if any(raw_has(p, name) for name in pspnet_fields) or len(layer.body.all("param")) == 4:
+    params = layer.body.all("param") if layer.body is not None else []
+    if any(raw_has(p, name) for name in pspnet_fields) or len(params) == 4:
         return 4
     return 2

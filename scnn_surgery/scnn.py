@@ -24,18 +24,34 @@ Everything here is pure: no file I/O.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TypeAlias, Union
+from typing import TypeAlias
 
-from .document import quote_string
 from .errors import SurgeryError
-from .net import V2_TO_V1_TYPE
+from .layerdef import Enum, Fields, LayerDef, Value, format_float, render_layers
+
+__all__ = [
+    "ALL_DIRECTIONS",
+    "DetectedModule",
+    "Enum",
+    "Fields",
+    "LayerDef",
+    "ModuleCost",
+    "ScnnSpec",
+    "ScnnSpecError",
+    "Value",
+    "build_module",
+    "canonical_directions",
+    "detect_modules",
+    "format_float",
+    "module_cost",
+    "module_output",
+    "parse_directions",
+    "render_layers",
+]
 
 ALL_DIRECTIONS = "DULR"
-
-# In V1 files the slice and concat axis is written with the older field name.
-V1_AXIS_ALIASES: Mapping[str, str] = {"slice_param": "slice_dim", "concat_param": "concat_dim"}
 
 FLOAT32_BYTES = 4
 
@@ -45,31 +61,6 @@ class ScnnSpecError(SurgeryError, ValueError):
 
     A SurgeryError so the command line reports it as one line with exit status 1.
     """
-
-
-@dataclass(frozen=True)
-class Enum:
-    """An unquoted protobuf enum identifier, such as ``SUM``."""
-
-    name: str
-
-
-Value: TypeAlias = Union[str, int, float, bool, Enum, "Fields"]
-"""A protobuf text-format field value; a nested message is a ``Fields`` tuple."""
-
-Fields: TypeAlias = tuple[tuple[str, Value], ...]
-"""Ordered (field name, value) pairs; a repeated field repeats its key."""
-
-
-@dataclass(frozen=True)
-class LayerDef:
-    """One Caffe layer; ``fields`` holds everything except name, type, bottom and top."""
-
-    name: str
-    type: str
-    bottoms: tuple[str, ...]
-    tops: tuple[str, ...]
-    fields: Fields = ()
 
 
 @dataclass(frozen=True)
@@ -96,6 +87,11 @@ class ScnnSpec:
 
     def validate(self) -> None:
         """Raise ScnnSpecError, with a one-sentence message, if the module cannot be built."""
+        self.validate_sizes()
+        _check_name_collisions(self)
+
+    def validate_sizes(self) -> None:
+        """Everything :meth:`validate` checks except whether its names collide."""
         _check_positive_int("height", self.height)
         _check_positive_int("width", self.width)
         _check_positive_int("channels", self.channels)
@@ -111,7 +107,6 @@ class ScnnSpec:
             raise ScnnSpecError(
                 f"lr_mult must be a finite number of at least 0, got {self.lr_mult}"
             )
-        _check_name_collisions(self)
 
     def weight_std(self) -> float:
         """The gaussian std of every message-passing kernel.
@@ -236,13 +231,43 @@ def canonical_directions(directions: str) -> str:
 def _check_name_collisions(spec: ScnnSpec) -> None:
     if spec.top is not None and spec.top == spec.bottom:
         raise ScnnSpecError(f"top blob must differ from the bottom blob {spec.bottom!r}")
-    produced = [top for layer in _build(spec) for top in layer.tops if top not in layer.bottoms]
-    if spec.bottom in produced:
+    internal = set(_internal_blobs(spec))
+    if spec.bottom in internal:
         raise ScnnSpecError(
             f"bottom blob {spec.bottom!r} is also a blob the module creates; use a prefix"
         )
-    if spec.top is not None and produced.count(spec.top) > 1:
+    if spec.top is not None and spec.top in internal:
         raise ScnnSpecError(f"top blob {spec.top!r} is already a blob inside the module")
+
+
+def _internal_blobs(spec: ScnnSpec) -> Iterator[str]:
+    """Every blob the module writes except its output, named as :func:`_build` names them
+    (without building the layers: a module may have thousands)."""
+    stages = _stages_of(spec.directions)
+    for stage in stages:
+        count = spec.height if stage is _VERTICAL else spec.width
+        yield from (_row_name(spec, stage, i) for i in range(1, count + 1))
+        directions = stage.directions_in(spec.directions)
+        for direction in directions:
+            sources = range(1, count) if direction == stage.forward else range(count, 1, -1)
+            step = 1 if direction == stage.forward else -1
+            for index in sources:
+                yield f"{_message_stem(spec, direction, index)}/message"
+                yield _result_name(spec, direction, index + step)
+        if stage is not stages[-1]:
+            yield _default_stage_top(spec, stage)
+
+
+def _row_name(spec: ScnnSpec, stage: _Stage, index: int) -> str:
+    return f"{spec.prefix}slice{stage.number}_{index}"
+
+
+def _message_stem(spec: ScnnSpec, direction: str, index: int) -> str:
+    return f"{spec.prefix}SCNN_{direction}_{index}"
+
+
+def _result_name(spec: ScnnSpec, direction: str, index: int) -> str:
+    return f"{spec.prefix}SCNN_{direction}_{index}"
 
 
 def _stages_of(directions: str) -> list[_Stage]:
@@ -295,7 +320,7 @@ def _message_layers(
     spec: ScnnSpec, stage: _Stage, direction: str, index: int, source: str, addend: str, result: str
 ) -> list[LayerDef]:
     """Row ``index`` sends its message: conv, in-place ReLU, then a sum into the next row."""
-    stem = f"{spec.prefix}SCNN_{direction}_{index}"
+    stem = _message_stem(spec, direction, index)
     message = f"{stem}/message"
     eltwise_param: Fields = (("operation", Enum("SUM")),)
     return [
@@ -319,7 +344,7 @@ def _forward_pass(
     updated = list(rows)
     layers: list[LayerDef] = []
     for index in range(1, len(rows)):
-        result = f"{spec.prefix}SCNN_{direction}_{index + 1}"
+        result = _result_name(spec, direction, index + 1)
         layers += _message_layers(
             spec, stage, direction, index, updated[index - 1], rows[index], result
         )
@@ -335,7 +360,7 @@ def _backward_pass(
     updated = list(rows)
     layers: list[LayerDef] = []
     for index in range(len(rows), 1, -1):
-        result = f"{spec.prefix}SCNN_{direction}_{index - 1}"
+        result = _result_name(spec, direction, index - 1)
         layers += _message_layers(
             spec, stage, direction, index, updated[index - 1], rows[index - 2], result
         )
@@ -345,7 +370,7 @@ def _backward_pass(
 
 def _stage_layers(spec: ScnnSpec, stage: _Stage, source: str, top: str) -> list[LayerDef]:
     count = spec.height if stage is _VERTICAL else spec.width
-    rows = [f"{spec.prefix}slice{stage.number}_{i}" for i in range(1, count + 1)]
+    rows = [_row_name(spec, stage, i) for i in range(1, count + 1)]
     layers = [_slice_layer(f"{spec.prefix}Slice{stage.number}", source, rows, stage.axis)]
     directions = stage.directions_in(spec.directions)
     if stage.forward in directions:
@@ -371,10 +396,11 @@ def _build(spec: ScnnSpec) -> list[LayerDef]:
     return layers
 
 
-def build_module(spec: ScnnSpec) -> list[LayerDef]:
+def build_module(spec: ScnnSpec, check_names: bool = True) -> list[LayerDef]:
     """The SCNN module's layers in the published order.
 
-    Raises ScnnSpecError for an invalid spec.
+    Raises ScnnSpecError for an invalid spec (``check_names=False``: only for invalid
+    sizes; a caller that prefixes the names afterwards checks them then).
 
     A height (or width) of 1 leaves nothing to pass messages between, so that stage has no
     convolutions: it is just a Slice with one top and no slice_point followed by a Concat with
@@ -382,7 +408,10 @@ def build_module(spec: ScnnSpec) -> list[LayerDef]:
     valid and keeps its usual layer and output names. (Following the published files' pattern
     literally, Concat1 would read ``SCNN_D_1``, a blob that no layer produces.)
     """
-    spec.validate()
+    if check_names:
+        spec.validate()
+    else:
+        spec.validate_sizes()
     return _build(spec)
 
 
@@ -421,128 +450,6 @@ def module_cost(spec: ScnnSpec) -> ModuleCost:
         # Slice and Concat each hold the whole map; every message and every sum holds a slice.
         activations += 2 * slices * slice_elements + passes * 2 * messages * slice_elements
     return ModuleCost(layers, parameters, macs, activations * FLOAT32_BYTES)
-
-
-def format_float(x: float) -> str:
-    """Shortest text that reads back as ``x``; whole numbers without a decimal point.
-
-    So 1.0 prints as ``1`` and the default std (already rounded to 5 decimals, see
-    ``ScnnSpec.weight_std``) prints as ``0.01863``, exactly as in the published files.
-    """
-    if math.isnan(x):
-        return "nan"
-    if math.isinf(x):
-        return "inf" if x > 0 else "-inf"
-    if x.is_integer() and abs(x) < 1e15:
-        return str(int(x))
-    return repr(x)
-
-
-def _scalar_text(value: Value) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, float):
-        return format_float(value)
-    if isinstance(value, Enum):
-        return value.name
-    if isinstance(value, str):
-        return quote_string(value)
-    raise TypeError(f"not a scalar field value: {value!r}")
-
-
-def _field_lines(key: str, value: Value, indent: str, depth: int) -> list[str]:
-    pad = indent * depth
-    if isinstance(value, tuple):
-        lines = [f"{pad}{key} {{"]
-        for child_key, child_value in value:
-            lines += _field_lines(child_key, child_value, indent, depth + 1)
-        return [*lines, f"{pad}}}"]
-    return [f"{pad}{key}: {_scalar_text(value)}"]
-
-
-def _param_value(block: Value, key: str) -> Value | None:
-    if not isinstance(block, tuple):
-        return None
-    return next((value for field, value in block if field == key), None)
-
-
-def _v1_param_fields(param_blocks: Sequence[Value]) -> Fields:
-    """ParamSpec blocks as V1's parallel lists: param names, blobs_lr, weight_decay."""
-    columns = (
-        ("name", "param", ""),
-        ("lr_mult", "blobs_lr", 1.0),
-        ("decay_mult", "weight_decay", 1.0),
-        ("share_mode", "blob_share_mode", Enum("STRICT")),
-    )
-    out: list[tuple[str, Value]] = []
-    for v2_key, v1_key, default in columns:
-        values = [_param_value(block, v2_key) for block in param_blocks]
-        if any(value is not None for value in values):
-            out += [(v1_key, default if value is None else value) for value in values]
-    return tuple(out)
-
-
-def _v1_axis_alias(message: Fields, alias: str) -> Fields:
-    """``axis`` as its deprecated alias, which Caffe releases of the V1 era also read."""
-    return tuple(
-        (alias, value)
-        if key == "axis" and isinstance(value, int) and not isinstance(value, bool) and value >= 0
-        else (key, value)
-        for key, value in message
-    )
-
-
-def _v1_fields(fields: Fields) -> Fields:
-    """All ParamSpec blocks become one run of V1 lists where the first block stood."""
-    param_blocks = [value for key, value in fields if key == "param"]
-    out: list[tuple[str, Value]] = []
-    params_written = False
-    for key, value in fields:
-        if key == "param":
-            if not params_written:
-                out += _v1_param_fields(param_blocks)
-                params_written = True
-        elif key in V1_AXIS_ALIASES and isinstance(value, tuple):
-            out.append((key, _v1_axis_alias(value, V1_AXIS_ALIASES[key])))
-        else:
-            out.append((key, value))
-    return tuple(out)
-
-
-def _v1_type(layer_type: str) -> str:
-    try:
-        return V2_TO_V1_TYPE[layer_type]
-    except KeyError:
-        raise ValueError(f"layer type {layer_type!r} has no Caffe V1 equivalent") from None
-
-
-def _layer_fields(layer: LayerDef, legacy_v1: bool) -> Fields:
-    type_value: Value = Enum(_v1_type(layer.type)) if legacy_v1 else layer.type
-    head: Fields = (
-        ("name", layer.name),
-        ("type", type_value),
-        *(("bottom", bottom) for bottom in layer.bottoms),
-        *(("top", top) for top in layer.tops),
-    )
-    return head + (_v1_fields(layer.fields) if legacy_v1 else layer.fields)
-
-
-def render_layers(
-    layers: Sequence[LayerDef], indent: str = "  ", newline: str = "\n", legacy_v1: bool = False
-) -> str:
-    """Protobuf text for ``layers``: one ``layer {}`` block each, every line ending in ``newline``.
-
-    ``legacy_v1`` writes Caffe V1 ``layers {}`` blocks instead: enum types (CONVOLUTION, ...),
-    shared weights as ``param: "name"`` with ``blobs_lr`` / ``weight_decay``, and the slice and
-    concat axis as ``slice_dim`` / ``concat_dim``.
-    """
-    block = "layers" if legacy_v1 else "layer"
-    lines: list[str] = []
-    for layer in layers:
-        lines += _field_lines(block, _layer_fields(layer, legacy_v1), indent, 0)
-    return "".join(line + newline for line in lines)
 
 
 def _skeleton(layer: LayerDef | LayerSummary) -> tuple[str, str, tuple[str, ...], tuple[str, ...]]:

@@ -910,6 +910,15 @@ COSTS: dict[str, CostRule] = {
 
 def param_names(layer: Layer) -> list[str | None]:
     """The share names of a layer's blobs (``param { name }`` in V2, ``param: "x"`` in V1)."""
+    if layer.body is None:
+        assert layer.definition is not None
+        return [
+            next((v for k, v in value if k == "name" and isinstance(v, str)), None) or None
+            if isinstance(value, tuple)
+            else None
+            for key, value in layer.definition.fields
+            if key == "param"
+        ]
     if layer.format == "v1":
         return [name or None for name in layer.body.strings("param")]
     if layer.format == "v2":
@@ -946,7 +955,7 @@ class ShapeResult:
     stopped: list[StopInfo] = field(default_factory=list)
     errors: list[ShapeProblem] = field(default_factory=list)
     overrides: dict[str, Shape] = field(default_factory=dict)
-    _bottoms: dict[int, list[MaybeShape]] = field(default_factory=dict, repr=False)
+    _bottoms: dict[Layer, list[MaybeShape]] = field(default_factory=dict, repr=False)
 
     def blob(self, version: BlobVersion) -> MaybeShape:
         return self.shapes.get(version)
@@ -959,13 +968,12 @@ class ShapeResult:
         return self.shapes.get(version)
 
     def layer_inputs(self, layer: Layer) -> list[MaybeShape]:
-        return list(self._bottoms.get(layer.index, [None] * len(layer.bottoms)))
+        return list(self._bottoms.get(layer, [None] * len(layer.bottoms)))
 
     def layer_outputs(self, layer: Layer) -> list[MaybeShape]:
-        return [
-            self.shapes.get(v) if (v := self.graph.top_version.get((layer.index, i))) else None
-            for i in range(len(layer.tops))
-        ]
+        if layer not in self.graph.graph:
+            return [None] * len(layer.tops)
+        return [self.shapes.get(v) for v in self.graph.tops(layer)]
 
     def cost(self, layer: Layer) -> Cost:
         rule = COSTS.get(layer.type)
@@ -1045,10 +1053,9 @@ def infer_shapes(
 
 def _infer_inputs(result: ShapeResult, fixed: Mapping[str, Shape]) -> None:
     graph, net = result.graph, result.net
-    by_node = {node: version for version, node in graph.producer.items() if node < 0}
-    for i, net_input in enumerate(net.inputs):
-        version = by_node.get(-(i + 1))
-        if version is None:
+    for version, data in graph.graph.nodes(data=True):
+        net_input = data.get("input") if isinstance(version, BlobVersion) else None
+        if net_input is None:
             continue
         shape: MaybeShape = fixed.get(net_input.name, net_input.dims)
         if shape is None:
@@ -1065,22 +1072,45 @@ def _infer_inputs(result: ShapeResult, fixed: Mapping[str, Shape]) -> None:
 
 def _infer_layer(result: ShapeResult, layer: Layer, fixed: Mapping[str, Shape]) -> None:
     graph = result.graph
-    bottoms: list[MaybeShape] = []
-    for i, name in enumerate(layer.bottoms):
-        version = graph.bottom_binding.get((layer.index, i))
+    bottoms: list[MaybeShape] = [
         # A bottom nothing produces (a fragment's input) can still be given with --shape.
-        bottoms.append(fixed.get(name) if version is None else result.shapes.get(version))
-    result._bottoms[layer.index] = bottoms
+        fixed.get(name) if version is None else result.shapes.get(version)
+        for name, version in zip(layer.bottoms, graph.bottoms(layer), strict=True)
+    ]
+    result._bottoms[layer] = bottoms
     tops = layer.tops
     given = [fixed.get(name) for name in tops]
     outputs: list[MaybeShape] = [None] * len(tops)
     if not tops or any(g is None for g in given):
-        outputs = _run_rule(result, layer, bottoms, given)
+        outputs = _memo_rule(result, layer, bottoms, given)
     outputs = [g if g is not None else s for g, s in zip(given, outputs, strict=True)]
-    for i, shape in enumerate(outputs):
-        version = graph.top_version.get((layer.index, i))
-        if version is not None:
-            result.shapes[version] = shape
+    for version, shape in zip(graph.tops(layer), outputs, strict=True):
+        result.shapes[version] = shape
+
+
+_RuleOutcome = tuple[list[MaybeShape], "StopInfo | None", "ShapeProblem | None"]
+
+
+def _memo_rule(
+    result: ShapeResult, layer: Layer, bottoms: list[MaybeShape], given: list[Shape | None]
+) -> list[MaybeShape]:
+    """A rule's outcome depends only on the layer and its inputs' shapes: an unchanged
+    layer seen again (the net after surgery) is not computed again."""
+    key = ("shape", tuple(bottoms), tuple(g is None for g in given))
+    outcome: _RuleOutcome | None = layer.memo.get(key)
+    if outcome is None:
+        stopped, errors = len(result.stopped), len(result.errors)
+        outputs = _run_rule(result, layer, bottoms, given)
+        stop = result.stopped[stopped] if len(result.stopped) > stopped else None
+        error = result.errors[errors] if len(result.errors) > errors else None
+        layer.memo[key] = (outputs, stop, error)
+        return outputs
+    outputs, stop, error = outcome
+    if stop is not None:
+        result.stopped.append(stop)
+    if error is not None:
+        result.errors.append(error)
+    return list(outputs)
 
 
 def _run_rule(
@@ -1119,7 +1149,7 @@ def _suggest(blobs: Sequence[str]) -> str:
 
 def _stop_message(net: Net, layer: Layer, missing: Sequence[str]) -> str:
     kind = layer.type or "(no type)"
-    if layer.type == "Python":
+    if layer.type == "Python" and layer.body is not None:
         python = layer.body.message("python_param")
         module = python.string("module", "?") if python else "?"
         cls = python.string("layer", "?") if python else "?"

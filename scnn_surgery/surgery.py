@@ -14,25 +14,22 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from .check import check_net, errors_of
-from .document import Document, Edit
+from .document import Document
 from .errors import SurgeryError
+from .export import export_bytes, export_text
 from .files import write_bytes_atomic
 from .graph import PHASES, LayerGraph, build_graphs
+from .layerdef import Fields, LayerDef
+from .layerdef import render_layers as _render_layers
 from .modules import find_modules
 from .net import Net, load_net
+from .ops import add_prefix
 from .passes.anchor import InsertionPoint, find_insertion_point
 from .passes.autopoint import choose_blob
 from .passes.geometry import PhaseShapes, resolve_sizes
-from .passes.splice import insert_text_edit, insertion_offset, rewire_edits
+from .passes.splice import choose_prefix, existing_names, new_layers, splice
 from .passes.upgrade import upgrade_net
-from .scnn import (
-    Fields,
-    LayerDef,
-    ScnnSpec,
-    build_module,
-    module_output,
-)
-from .scnn import render_layers as _render_layers
+from .scnn import ScnnSpec, build_module, module_output
 
 load = load_net
 
@@ -42,10 +39,15 @@ def loads(text: str, source: str = "<string>") -> Net:
     return Net.from_document(Document.parse(text, source))
 
 
+def dumps(net: Net) -> str:
+    """The net's prototxt: its file's text with the net's changes applied."""
+    return export_text(net)
+
+
 def save(net: Net | Document, path: str | os.PathLike[str]) -> None:
     """Write atomically: the file is either the whole new text or untouched."""
-    doc = net.document if isinstance(net, Net) else net
-    write_bytes_atomic(Path(path), doc.to_bytes())
+    data = net.to_bytes() if isinstance(net, Document) else export_bytes(net)
+    write_bytes_atomic(Path(path), data)
 
 
 def generate(spec: ScnnSpec, indent: str = "  ", newline: str = "\n") -> str:
@@ -100,7 +102,7 @@ def _automatic_point(shapes: PhaseShapes, phase: str | None, notes: list[str]) -
 
 def _refuse_second_module(net: Net, options: InsertOptions) -> None:
     """A second module needs its own names: ask for --prefix rather than guess one."""
-    modules = find_modules(net.layers)
+    modules = find_modules(net)
     if modules and not options.prefix:
         module, layers = modules[0]
         raise SurgeryError(
@@ -137,16 +139,6 @@ def _refuse_shape_errors(shapes: PhaseShapes, phase: str | None, notes: list[str
         notes.append(f"warning: --shape names blob '{name}', which the net does not have")
 
 
-def existing_names(net: Net) -> set[str]:
-    """Every layer, blob and shared-param name already in the net."""
-    names = net.layer_names | net.blob_names
-    for layer in net.layers:
-        for param in layer.body.messages("param"):
-            names.update(param.strings("name"))
-        names.update(layer.body.strings("param"))  # V1 sharing: param: "name"
-    return names
-
-
 def reduction_layers(spec: ScnnSpec, source: str) -> list[LayerDef]:
     """A 1x1 Convolution + in-place ReLU from ``source`` to ``spec.channels`` channels,
     as the published ResNet-101 example does with conv5_5 before its module."""
@@ -175,37 +167,12 @@ def reduction_name(prefix: str) -> str:
     return f"{prefix}SCNN_reduce"
 
 
-def choose_prefix(
-    spec: ScnnSpec, taken: set[str], notes: list[str], with_reduction: bool = False
-) -> ScnnSpec:
-    """Keep the published names unless one collides; then take the first free ``scnnN_``."""
-
-    def clashes(candidate: ScnnSpec) -> set[str]:
-        layers = build_module(candidate)
-        names = {x.name for x in layers} | {top for x in layers for top in x.tops}
-        if with_reduction:
-            names |= {reduction_name(candidate.prefix), reduction_name(candidate.prefix) + "/relu"}
-        return names & taken
-
-    if spec.top is not None and spec.top in taken:  # no prefix is put on the name asked for
-        raise SurgeryError(f"--top '{spec.top}' is already a name in the net; choose another")
-    first = clashes(spec)
-    if not first:
-        return spec
-    if spec.prefix:
-        shown = ", ".join(sorted(first)[:5])
-        raise SurgeryError(
-            f"the module's names collide with the net's even with prefix '{spec.prefix}': {shown}"
-        )
-    for n in range(1, 1000):
-        candidate = replace(spec, prefix=f"scnn{n}_")
-        if not clashes(candidate):
-            shown = ", ".join(sorted(first)[:3])
-            notes.append(
-                f"names {shown} already exist in the net; using prefix '{candidate.prefix}'"
-            )
-            return candidate
-    raise SurgeryError("could not find a free name prefix for the module")
+def _module_definitions(spec: ScnnSpec, source: str, reduce: bool) -> list[LayerDef]:
+    """The module (after a reduction from ``source`` when asked), with unprefixed names."""
+    if not reduce:
+        return build_module(spec, check_names=False)
+    module = build_module(replace(spec, bottom=reduction_name("")), check_names=False)
+    return [*reduction_layers(spec, source), *module]
 
 
 def insert(net: Net, options: InsertOptions) -> InsertResult:
@@ -217,7 +184,8 @@ def insert(net: Net, options: InsertOptions) -> InsertResult:
     module's output instead.  Nothing else in the text changes.
 
     Without ``after`` the top hidden layer is chosen; sizes left as ``None``
-    are inferred, and given ones must agree with inference.
+    are inferred, and given ones must agree with inference. ``net`` itself is not
+    changed: the result is a new net.
     """
     if options.upgrade:
         net = upgrade_net(net)
@@ -227,14 +195,15 @@ def insert(net: Net, options: InsertOptions) -> InsertResult:
         )
     if not net.layers:
         raise SurgeryError(f"{net.source}: the net has no layers")
-    graphs = build_graphs(net)
-    _refuse_broken_input(net, graphs)
-    _refuse_second_module(net, options)
+    work = net.copy()
+    graphs = build_graphs(work)
+    _refuse_broken_input(work, graphs)
+    _refuse_second_module(work, options)
     notes: list[str] = []
-    shapes = PhaseShapes(net, graphs, options.shapes)
+    shapes = PhaseShapes(work, graphs, options.shapes)
     _refuse_shape_errors(shapes, options.phase, notes)
     after = options.after or _automatic_point(shapes, options.phase, notes)
-    point = find_insertion_point(net, graphs, after)
+    point = find_insertion_point(work, graphs, after)
     given = {"height": options.height, "width": options.width, "channel": options.channels}
     if options.reduce_channels is not None:
         given["channel"] = None
@@ -248,49 +217,29 @@ def insert(net: Net, options: InsertOptions) -> InsertResult:
         kernel_width=options.kernel_width,
         bottom=point.blob,
         directions=options.directions,
-        prefix=options.prefix or "",
         top=options.top,
         init_std=options.init_std,
         share_weights=options.share_weights,
         lr_mult=options.lr_mult,
     )
-    spec.validate()
     reduce = options.reduce_channels is not None
-    spec = choose_prefix(spec, existing_names(net), notes, with_reduction=reduce)
-    if reduce:
-        spec = replace(spec, bottom=reduction_name(spec.prefix))
-    layers = [*(reduction_layers(spec, point.blob) if reduce else []), *build_module(spec)]
-    doc = net.document
-    block = _render_layers(
-        layers, indent=doc.indent, newline=doc.newline, legacy_v1=net.format == "v1"
-    )
-    insertion = insert_text_edit(
-        doc, insertion_offset(doc, point, net.layers[0].block.start), block
-    )
-    edits = [insertion, *rewire_edits(point.consumers, module_output(spec))]
-    new_net = Net.from_document(doc.edited(edits))
-    _verify_result(new_net, options, notes, insertion, point)
-    return InsertResult(new_net, point, spec, notes)
-
-
-def _input_line(result: Document, insertion: Edit, line: int) -> int | None:
-    """The input's line number for a line of the result; None for the module's own lines.
-
-    Every rewired bottom lies after the insertion and keeps its line, so lines only
-    shift by the newlines the insertion added.
-    """
-    start = result.line_starts[line - 1]
-    if start < insertion.start:
-        return line
-    if start >= insertion.start + len(insertion.replacement):
-        return line - insertion.replacement.count("\n")
-    return None
+    spec.validate_sizes()
+    definitions = _module_definitions(spec, point.blob, reduce)
+    keep = {spec.top} if spec.top is not None else set()
+    prefix = choose_prefix(definitions, existing_names(work), options.prefix, keep, notes)
+    spec = replace(spec, prefix=prefix)
+    spec.validate()
+    definitions = add_prefix(definitions, prefix, keep)
+    splice(work, new_layers(definitions), point, module_output(spec))
+    _verify_result(work, options, notes, point)
+    return InsertResult(work, point, spec, notes)
 
 
 def _verify_result(
-    net: Net, options: InsertOptions, notes: list[str], insertion: Edit, point: InsertionPoint
+    net: Net, options: InsertOptions, notes: list[str], point: InsertionPoint
 ) -> None:
-    """Run ``check`` on the result (with the same ``--shape`` overrides); errors write nothing.
+    """Run ``check`` on the result, in memory (with the same ``--shape`` overrides); errors
+    write nothing. Findings name the input file's lines, or the module.
 
     With ``--phase`` only that phase must be valid: the user chose which HxW the
     module fits, so the other phase's breakage is reported as a warning.
@@ -310,9 +259,8 @@ def _verify_result(
     if errors:
         first = errors[0]
         more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
-        line = None if first.line is None else _input_line(net.document, insertion, first.line)
-        where = replace(first, line=line).format(net.source)
-        if first.line is not None and line is None:
+        where = first.format(net.source)
+        if first.line is None and first.layer is not None:
             where += " (in the inserted module)"
         raise SurgeryError(
             f"the result would be invalid: {where}{more}{_missing_hint(point, phase_chosen=False)};"

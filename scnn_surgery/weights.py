@@ -33,7 +33,7 @@ from google.protobuf.message import DecodeError
 
 from .errors import SurgeryError
 from .files import StagedFile, read_input_bytes, stage_file
-from .graph import build_graph, phase_states
+from .graph import graph_of, phase_states
 from .net import Layer, Net
 from .params import conv_params, inner_product_params, layer_message, layer_message_as
 from .schema import caffe_pb2
@@ -528,9 +528,14 @@ def layer_param_blobs(
     return _shape_dependent_blobs(net, layer, bottoms)
 
 
+_PARAM_FIELDS = frozenset({"param", "blobs_lr", "weight_decay", "blob_share_mode"})
+
+
 def param_specs(net: Net, layer: Layer) -> list[ParamSpec]:
     """The layer's ParamSpecs as Caffe sees them after upgrading V1 (``param``, ``blobs_lr``,
     ``weight_decay``, ``blob_share_mode`` become one ``param {}`` each)."""
+    if layer.text is not None and not any(f.name in _PARAM_FIELDS for f in layer.text.body.fields):
+        return []  # nothing to read, so no need for the typed message
     msg = layer_message(net, layer)
     if layer.format == "v2":
         return [
@@ -588,20 +593,20 @@ Overrides = Mapping[str, Sequence[int]]
 
 def _bottom_shapes(
     net: Net, overrides: Overrides, phase: str | None
-) -> dict[int, list[MaybeShape]]:
+) -> dict[Layer, list[MaybeShape]]:
     """Each layer's bottom shapes, from the first phase that knows them: ``phase`` (the
     one the module was sized for) or TEST, as deployed, first."""
-    out: dict[int, list[MaybeShape]] = {}
+    out: dict[Layer, list[MaybeShape]] = {}
     states = sorted(phase_states(net), key=lambda s: s.phase != (phase or "TEST"))
     for state in states:
-        graph = build_graph(net, state)
+        graph = graph_of(net, state)
         mine = {name: dims for name, dims in overrides.items() if name in graph.latest}
         shapes = infer_shapes(net, graph, mine)
         for layer in graph.layers:
             found = shapes.layer_inputs(layer)
-            current = out.get(layer.index)
+            current = out.get(layer)
             if current is None or (None in current and None not in found):
-                out[layer.index] = found
+                out[layer] = found
     return out
 
 
@@ -639,7 +644,7 @@ class _Filler:
         self.module_bottoms = _module_bottoms(spec)
 
     def _param_blobs(self, layer: Layer) -> list[ParamBlob] | None:
-        specs = layer_param_blobs(self.net, layer, self.bottoms.get(layer.index, []))
+        specs = layer_param_blobs(self.net, layer, self.bottoms.get(layer, []))
         fallback = self.module_bottoms.get(layer.name)
         if specs is None and fallback is not None:
             specs = layer_param_blobs(self.net, layer, fallback)

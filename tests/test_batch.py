@@ -10,6 +10,7 @@ from pathlib import Path, PurePosixPath
 
 import pytest
 
+import scnn_surgery as ss
 import scnn_surgery.batch as batch
 from scnn_surgery.batch import (
     CRASH_HOOK,
@@ -55,7 +56,7 @@ def make_tree(root: Path, *relatives: str) -> list[Path]:
 
 
 def expected_bytes(options: InsertOptions = FITS) -> bytes:
-    return insert(load(NET), options).net.document.to_bytes()
+    return ss.dumps(insert(load(NET), options).net).encode()
 
 
 def leftovers(directory: Path) -> list[Path]:

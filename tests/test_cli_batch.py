@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
+import scnn_surgery as ss
 from scnn_surgery.batch import CRASH_HOOK, HANG_HOOK, STATUSES, Outcome
 from scnn_surgery.cli.batch import Progress, render_progress
 from scnn_surgery.cli.main import cli
@@ -60,7 +61,7 @@ def make_tree(root: Path, *relatives: str) -> Path:
 
 def expected_bytes(**changes: Any) -> bytes:
     options = InsertOptions(after="conv1", height=8, width=10, channels=4, kernel_width=3)
-    return insert(load(NET), replace(options, **changes)).net.document.to_bytes()
+    return ss.dumps(insert(load(NET), replace(options, **changes)).net).encode()
 
 
 def tree_digest(root: Path) -> dict[str, str]:

@@ -72,7 +72,7 @@ def opencv_name(layer: Layer) -> str:
 
 def module_input_layer(net: Net, prefix: str = "") -> Layer:
     slice1 = next(x for x in net.layers if x.name in (f"{prefix}Slice1", f"{prefix}Slice2"))
-    return net.layers[slice1.index - 1]
+    return net.layers[net.index_of(slice1) - 1]
 
 
 # ---------------------------------------------------------------------------

@@ -34,13 +34,16 @@ def test_in_place_layers_make_versions_and_bottoms_bind_latest() -> None:
     assert train.latest["conv1"] == BlobVersion("conv1", 2)
     peek = next(x for x in net.layers if x.name == "peek")
     score = next(x for x in net.layers if x.name == "score")
-    assert train.bottom_binding[(peek.index, 0)] == BlobVersion("conv1", 0)
-    assert train.bottom_binding[(score.index, 0)] == BlobVersion("conv1", 2)
+    assert train.bottom(peek, 0) == BlobVersion("conv1", 0)
+    assert train.bottom(score, 0) == BlobVersion("conv1", 2)
     test = build_graph(net, NetState("TEST"))
-    assert test.bottom_binding[(score.index, 0)] == BlobVersion("conv1", 1)
-    edges = {(u, v, d["blob"], d["version"]) for u, v, d in test.graph.edges(data=True)}
+    assert test.bottom(score, 0) == BlobVersion("conv1", 1)
     conv1 = next(x for x in net.layers if x.name == "conv1")
-    assert (conv1.index, peek.index, "conv1", 0) in edges
+    # layers and blob versions are the nodes; a bottom is an edge version -> layer
+    assert test.graph.has_edge(conv1, BlobVersion("conv1", 0))
+    assert test.graph.has_edge(BlobVersion("conv1", 0), peek)
+    assert test.producer(BlobVersion("conv1", 0)) is conv1
+    assert (peek, 0) in test.consumers(BlobVersion("conv1", 0))
 
 
 def test_caffe_rule_semantics() -> None:
@@ -79,7 +82,8 @@ def test_golden_outputs_and_inputs() -> None:
     net = load_net(str(shared_path("golden", "resnet101.prototxt")))
     (g,) = build_graphs(net)
     assert [str(v) for v in g.outputs()] == ["conv6_interp@0"]
-    assert g.producer[BlobVersion("data", 0)] < 0
+    assert g.producer(BlobVersion("data", 0)) is None
+    assert g.net_input(BlobVersion("data", 0)) is not None
     assert g.latest["conv5_5"] == BlobVersion("conv5_5", 2)
 
 

@@ -9,7 +9,7 @@ from .conftest import shared_path
 
 def test_published_module_inside_the_golden_net() -> None:
     net = load_net(str(shared_path("golden", "resnet101_SCNN.prototxt")))
-    ((module, layers),) = find_modules(net.layers)
+    ((module, layers),) = find_modules(net)
     assert len(layers) == 544 and layers[0].name == "Slice1" and layers[-1].name == "Concat2"
     summary = summarise_module(module, layers, build_graphs(net))
     assert summary.describe() == (
@@ -20,7 +20,7 @@ def test_published_module_inside_the_golden_net() -> None:
 
 def test_conv_shapes_read_kernel_h_w_and_kernel_size() -> None:
     net = load_net(str(shared_path("golden", "resnet101_SCNN.prototxt")))
-    shapes = conv_shapes(net.layers)
+    shapes = conv_shapes(net, net.layers)
     assert shapes["SCNN_D_1"] == (128, 1, 9)
     assert shapes["SCNN_R_3"] == (128, 9, 1)
     assert shapes["conv5_5"] == (128, 1, 1)

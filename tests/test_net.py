@@ -13,10 +13,10 @@ def test_layers_and_rules_are_read() -> None:
     assert net.format == "v2"
     assert [layer.name for layer in net.layers][:3] == ["data", "data", "conv1"]
     first = net.layers[0]
-    assert first.tops == ["data", "label"]
+    assert first.tops == ("data", "label")
     assert first.include == (StateRule(phase="TRAIN"),)
     relu = net.layers[4]
-    assert relu.is_in_place and relu.in_place_blobs() == ["conv1"]
+    assert relu.bottoms == relu.tops == ("conv1",)
     assert net.layers[7].exclude == (StateRule(phase="TRAIN"),)
 
 
@@ -36,7 +36,7 @@ def test_v0_layers_read_inner_layer() -> None:
         ("conv1", "Convolution"),
         ("pool1", "Pooling"),
     ]
-    assert net.layers[1].bottoms == ["data"]
+    assert net.layers[1].bottoms == ("data",)
 
 
 def test_top_level_inputs_with_input_dim_and_input_shape() -> None:
@@ -97,6 +97,6 @@ def test_numeric_phases_unnamed_layers_and_the_declared_state() -> None:
     first, unnamed = net.layers
     assert first.include == (StateRule(phase="TEST"),)
     assert first.exclude == (StateRule(phase="TRAIN"),)
-    assert unnamed.label == "#2"
+    assert net.label(unnamed) == "#2"
     assert net.describe(unnamed) == "unnamed layer #2 (n.prototxt:3:1)"
     assert net.declared_state.level == 2 and net.declared_state.stages == ("deploy",)

@@ -430,19 +430,20 @@ def test_legacy_v1_rendering() -> None:
     assert '  param: "SCNN_D_w"\n  blobs_lr: 2\n  weight_decay: 1\n  convolution_param {\n' in text
     assert "lr_mult" not in text and "decay_mult" not in text
     assert not re.search(r"^  param \{", text, flags=re.M)
-    assert "    slice_dim: 2\n" in text and "    concat_dim: 3\n" in text and "axis" not in text
+    # axis, not slice_dim/concat_dim: V1 messages have it, and OpenCV ignores the old names
+    assert "    axis: 2\n" in text and "    axis: 3\n" in text and "_dim" not in text
     net = parse_net(text)
     assert len(net.layers) == len(build_module(spec)) and not net.layer
     slice1, conv = net.layers[0], net.layers[1]
     assert slice1.type == caffe_pb2.V1LayerParameter.SLICE
-    assert slice1.slice_param.slice_dim == 2 and not slice1.slice_param.HasField("axis")
+    assert slice1.slice_param.axis == 2 and not slice1.slice_param.HasField("slice_dim")
     assert conv.type == caffe_pb2.V1LayerParameter.CONVOLUTION
     assert (list(conv.param), list(conv.blobs_lr), list(conv.weight_decay)) == (
         ["SCNN_D_w"],
         [2],
         [1],
     )
-    assert net.layers[-1].concat_param.concat_dim == 3
+    assert net.layers[-1].concat_param.axis == 3
 
 
 def test_legacy_v1_without_sharing_has_no_param_names() -> None:
@@ -453,7 +454,7 @@ def test_legacy_v1_without_sharing_has_no_param_names() -> None:
 
 
 def test_legacy_v1_refuses_types_it_cannot_name() -> None:
-    with pytest.raises(ValueError, match="layer type 'Interp' has no Caffe V1 equivalent"):
+    with pytest.raises(SurgeryError, match="layer type 'Interp' has no Caffe V1 equivalent"):
         render_layers([LayerDef("i", "Interp", ("a",), ("b",))], legacy_v1=True)
 
 

@@ -25,7 +25,7 @@ def _golden(name: str) -> bytes:
 def test_published_example_is_reproduced() -> None:
     net = ss.load(shared_path("golden", "resnet101.prototxt"))
     result = ss.insert(net, ss.InsertOptions(**PUBLISHED))
-    out = result.net.document.to_bytes()
+    out = ss.dumps(result.net).encode("utf-8", "surrogateescape")
     golden = _golden("resnet101_SCNN.prototxt")
     module_len = len(_golden("SCNN.prototxt"))
     head, tail = golden[:SPLICE_OFFSET], golden[SPLICE_OFFSET + module_len :]
@@ -61,13 +61,13 @@ def test_insert_in_every_phase_rewires_final_version_consumers() -> None:
     result = ss.insert(
         net, ss.InsertOptions(after="conv1", height=8, width=10, channels=4, kernel_width=3)
     )
-    text = result.net.document.text
+    text = ss.dumps(result.net)
     assert "bottom: 'SCNN'" in text  # score kept its single quotes
     aux = next(x for x in result.net.layers if x.name == "aux")
     peek = next(x for x in result.net.layers if x.name == "peek")
-    assert aux.bottoms == ["SCNN", "peek"] and peek.bottoms == ["conv1"]
+    assert aux.bottoms == ("SCNN", "peek") and peek.bottoms == ("conv1",)
     drop = next(x for x in result.net.layers if x.name == "drop1")
-    assert result.net.layers[drop.index + 1].name == "Slice1"
+    assert result.net.layers[result.net.index_of(drop) + 1].name == "Slice1"
 
 
 def test_new_layers_follow_file_indentation_and_newlines(tmp_path: Path) -> None:
@@ -79,7 +79,7 @@ def test_new_layers_follow_file_indentation_and_newlines(tmp_path: Path) -> None
         ss.load(path),
         ss.InsertOptions(after="conv1", height=8, width=10, channels=4, kernel_width=3),
     )
-    text = result.net.document.text
+    text = ss.dumps(result.net)
     assert "\n" not in text.replace("\r\n", "")
     assert '\r\n\tname: "Slice1"\r\n' in text
 
@@ -179,17 +179,24 @@ LOSSLESS_CASES = {
 def test_only_the_module_and_the_rewired_values_change(case: str) -> None:
     text, old, new = LOSSLESS_CASES[case]
     result = ss.insert(ss.loads(text), ss.InsertOptions(after="conv1", kernel_width=3))
-    out = result.net.document.text
+    out = ss.dumps(result.net)
     expected = _variant(old, new, text)
     # The output is the expected text with one run of module layers (and the newlines
     # that end them, and start them when the anchor's line goes on) added.
     before = {x.name for x in ss.loads(text).layers}
-    module = [x for x in result.net.layers if x.name not in before]
-    assert module[0].name == "Slice1" and module[-1].tops == ["SCNN"]
-    assert [x.index for x in module] == list(range(module[0].index, module[-1].index + 1))
-    newline = result.net.document.newline
-    start, end = module[0].block.start, module[-1].block.end + len(newline)
-    assert out[module[-1].block.end : end] == newline
+    read_back = ss.loads(out)
+    module = [x for x in read_back.layers if x.name not in before]
+    assert module[0].name == "Slice1" and module[-1].tops == ("SCNN",)
+    positions = [read_back.index_of(x) for x in module]
+    assert positions == list(range(positions[0], positions[-1] + 1))
+    newline = read_back.document.newline
+    first, last = module[0].block, module[-1].block
+    assert first is not None and last is not None
+    start = first.start
+    # The module ends its own line, or (when the anchor's line went on) the line goes on
+    # after it, so that cutting the module out gives the input back.
+    ends_line = out[last.end : last.end + len(newline)] == newline
+    end = last.end + (len(newline) if ends_line else 0)
     assert expected in (out[:start] + out[end:], out[: start - len(newline)] + out[end:])
 
 

@@ -7,6 +7,7 @@ from typing import Any
 import click
 
 from ..errors import UsageError
+from ..export import export_bytes
 from ..files import same_file
 from ..scnn import module_cost
 from ..surgery import insert, load
@@ -68,7 +69,7 @@ def command(
         for message in weight_notes:
             note(message)
     try:
-        emit(result.net.document.to_bytes(), output)
+        emit(export_bytes(result.net), output)
     except BaseException:
         if staged is not None:
             staged.discard()

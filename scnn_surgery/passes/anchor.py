@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from ..errors import SurgeryError
 from ..graph import BlobVersion, LayerGraph
@@ -33,6 +33,10 @@ class InsertionPoint:
     chain: tuple[Layer, ...]  # producer then in-place layers, file order, all phases
     # Phases without the blob: the module has no include rules, so it has no input there.
     missing_phases: tuple[str, ...] = ()
+    labels: dict[Layer, str] = field(default_factory=dict, compare=False, repr=False)
+
+    def label(self, layer: Layer) -> str:
+        return self.labels.get(layer) or layer.name
 
     @property
     def after(self) -> Layer | None:
@@ -40,9 +44,9 @@ class InsertionPoint:
         return self.chain[-1] if self.chain else None
 
     def describe(self) -> str:
-        where = f"after '{self.after.label}'" if self.after else "before the first layer"
-        chain = " -> ".join(layer.label for layer in self.chain)
-        rewired = ", ".join(sorted({c.layer.label for c in self.consumers})) or "nothing"
+        where = f"after '{self.label(self.after)}'" if self.after else "before the first layer"
+        chain = " -> ".join(self.label(layer) for layer in self.chain)
+        rewired = ", ".join(sorted({self.label(c.layer) for c in self.consumers})) or "nothing"
         return f"blob '{self.blob}' ({chain or 'net input'}), module {where}; rewires {rewired}"
 
 
@@ -72,10 +76,10 @@ def resolve_blob(net: Net, name: str) -> tuple[str, tuple[Layer, ...]]:
 
 def _start_version(graph: LayerGraph, blob: str, named: tuple[Layer, ...]) -> BlobVersion | None:
     for layer in named:
-        for t_index, top in enumerate(layer.tops):
-            version = graph.top_version.get((layer.index, t_index))
-            if top == blob and version is not None:
-                return version
+        if layer in graph.graph:
+            for t_index, top in enumerate(layer.tops):
+                if top == blob:
+                    return graph.top(layer, t_index)
     versions = graph.versions(blob)
     return versions[0] if versions else None
 
@@ -95,41 +99,42 @@ def find_insertion_point(net: Net, graphs: Sequence[LayerGraph], name: str) -> I
     if not net.layers:
         raise SurgeryError(f"{net.source}: the net has no layers")
     blob, named = resolve_blob(net, name)
-    chain_nodes: set[int] = set()
-    consumers: dict[tuple[int, int], Consumer] = {}
+    chain_layers: set[Layer] = set()
+    consumers: dict[tuple[Layer, int], Consumer] = {}
     missing: list[str] = []
     for graph in graphs:
         versions = _chain_in_phase(graph, blob, named)
         if versions is None:
             missing.append(graph.state.phase)
             continue
-        chain_nodes.update(n for v in versions if (n := graph.producer[v]) >= 0)
-        for node, b_index in graph.consumers.get(versions[-1], []):
-            consumers[(node, b_index)] = Consumer(net.layers[node], b_index)
+        chain_layers.update(p for v in versions if (p := graph.producer(v)) is not None)
+        for layer, b_index in graph.consumers(versions[-1]):
+            consumers[(layer, b_index)] = Consumer(layer, b_index)
     if len(missing) == len(graphs):
         raise SurgeryError(f"{net.source}: blob '{blob}' is not produced in any phase")
-    chain = tuple(net.layers[i] for i in sorted(chain_nodes))
-    ordered = tuple(sorted(consumers.values(), key=_consumer_key))
-    point = InsertionPoint(blob, ordered, chain, tuple(missing))
+    chain = tuple(sorted(chain_layers, key=net.index_of))
+    ordered = tuple(
+        sorted(consumers.values(), key=lambda c: (net.index_of(c.layer), c.bottom_index))
+    )
+    labels = {x: net.label(x) for x in (*chain, *(c.layer for c in ordered))}
+    point = InsertionPoint(blob, ordered, chain, tuple(missing), labels)
     _refuse_early_consumers(net, point)
     return point
-
-
-def _consumer_key(c: Consumer) -> tuple[int, int]:
-    return (c.layer.index, c.bottom_index)
 
 
 def _refuse_early_consumers(net: Net, point: InsertionPoint) -> None:
     """A final-version consumer above the insertion point cannot read the module's output."""
     if point.after is None:
         return
+    after = net.index_of(point.after)
     for consumer in point.consumers:
-        if consumer.layer.index <= point.after.index:
+        if net.index_of(consumer.layer) <= after:
             raise SurgeryError(
                 f"{net.describe(consumer.layer)} reads '{point.blob}' before the end of its"
-                f" in-place chain at '{point.after.label}' in another phase; cannot insert there"
+                f" in-place chain at '{net.label(point.after)}' in another phase;"
+                " cannot insert there"
             )
-        if consumer.layer.tops[consumer.bottom_index : consumer.bottom_index + 1] == [point.blob]:
+        if consumer.layer.tops[consumer.bottom_index : consumer.bottom_index + 1] == (point.blob,):
             raise SurgeryError(
                 f"{net.describe(consumer.layer)} works in place on '{point.blob}' after the"
                 " insertion point; insert after it instead"

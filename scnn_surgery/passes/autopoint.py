@@ -15,14 +15,14 @@ reference blob) are not followed: they carry no features to a head.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import networkx as nx
 
 from ..errors import SurgeryError
-from ..graph import BlobVersion, LayerGraph
-from ..net import Net
+from ..graph import BlobVersion, LayerGraph, Node
+from ..net import Layer, Net
 from ..shapes import ShapeResult
 
 CLASSIFIER_TYPES = frozenset(
@@ -68,29 +68,33 @@ def is_spatial(shape: Sequence[int | None] | None) -> bool:
     )
 
 
+def _feature_edge(graph: LayerGraph) -> Callable[[Node, Node], bool]:
+    """Whether an edge carries features towards a head: not into a classifier (the search
+    stops there) and not a bottom read only for its shape."""
+
+    def keep(u: Node, v: Node) -> bool:
+        if not isinstance(v, Layer):
+            return True
+        if v.type in CLASSIFIER_TYPES:
+            return False
+        bound = graph.bottoms(v)
+        return any(bound[i] == u for i in _feature_bottoms(v.type, len(bound)))
+
+    return keep
+
+
 def _classifier_inputs(graph: LayerGraph, output: BlobVersion) -> list[tuple[BlobVersion, str]]:
-    """The inputs of the nearest classifiers above ``output``, searching breadth-first."""
-    found: list[tuple[BlobVersion, str]] = []
-    seen: set[BlobVersion] = set()
-    frontier = deque([output])
-    while frontier:
-        version = frontier.popleft()
-        if version in seen:
-            continue
-        seen.add(version)
-        node = graph.producer.get(version)
-        if node is None or node < 0:
-            continue
-        layer = graph.layer(node)
-        bottoms = [graph.bottom_binding.get((layer.index, i)) for i in range(len(layer.bottoms))]
-        if layer.type in CLASSIFIER_TYPES and bottoms and bottoms[0] is not None:
-            found.append((bottoms[0], layer.name))
-            continue
-        for i in _feature_bottoms(layer.type, len(bottoms)):
-            bottom = bottoms[i]
-            if bottom is not None:
-                frontier.append(bottom)
-    return found
+    """The inputs of the nearest classifiers above ``output``: the classifiers among its
+    ancestors over feature edges, which end at classifiers."""
+    features = nx.subgraph_view(graph.graph, filter_edge=_feature_edge(graph))
+    found = []
+    for node in nx.ancestors(features, output):
+        if isinstance(node, Layer) and node.type in CLASSIFIER_TYPES:
+            source = graph.bottom(node, 0)
+            if source is not None:
+                found.append((source, node))
+    found.sort(key=lambda item: -graph.net.index_of(item[1]))
+    return [(source, layer.name) for source, layer in found]
 
 
 def _known(shape: Sequence[int | None] | None) -> bool:
@@ -112,10 +116,10 @@ def _walk_to_spatial(
     while current is not None and not is_spatial(shapes.blob(current)):
         if not _known(shapes.blob(current)):
             return None, current
-        node = graph.producer.get(current)
-        if node is None or node < 0:
+        producer = graph.producer(current)
+        if producer is None:
             return None, None
-        current = graph.bottom_binding.get((node, 0))
+        current = graph.bottom(producer, 0)
     return current, None
 
 
@@ -125,10 +129,7 @@ def _heads(graph: LayerGraph) -> list[tuple[str, BlobVersion]]:
     heads = [(v.name, v) for v in graph.outputs()]
     for layer in graph.layers:
         if not layer.tops and layer.type != "Silence":
-            for i in range(len(layer.bottoms)):
-                version = graph.bottom_binding.get((layer.index, i))
-                if version is not None:
-                    heads.append((layer.name, version))
+            heads += [(layer.name, v) for v in graph.bottoms(layer) if v is not None]
     return heads
 
 
@@ -140,15 +141,12 @@ def _prediction_above(graph: LayerGraph, version: BlobVersion) -> BlobVersion | 
     """
     current: BlobVersion | None = version
     while current is not None:
-        node = graph.producer.get(current)
-        if node is None or node < 0:
-            return None
-        layer = graph.layer(node)
-        if layer.type in CLASSIFIER_TYPES:
+        layer = graph.producer(current)
+        if layer is None or layer.type in CLASSIFIER_TYPES:
             return None
         if layer.type in PREDICTION_TYPES:
             return current
-        current = graph.bottom_binding.get((node, 0))
+        current = graph.bottom(layer, 0)
     return None
 
 
@@ -184,24 +182,6 @@ def _unknown_inputs(graph: LayerGraph, shapes: ShapeResult) -> list[str]:
     return names
 
 
-def _versions_by_producer(graph: LayerGraph) -> dict[int, list[BlobVersion]]:
-    by_node: dict[int, list[BlobVersion]] = {}
-    for version, node in graph.producer.items():
-        by_node.setdefault(node, []).append(version)
-    return by_node
-
-
-def _blob_ancestors(
-    graph: LayerGraph, by_node: dict[int, list[BlobVersion]], version: BlobVersion
-) -> set[BlobVersion]:
-    """Every blob version ``version`` is computed from, itself included."""
-    node = graph.producer[version]
-    ancestors = {version}
-    for anc in nx.ancestors(graph.graph, node):
-        ancestors.update(by_node.get(anc, ()))
-    return ancestors
-
-
 def _stop_hint(graph: LayerGraph, shapes: ShapeResult) -> str:
     if shapes.stopped:
         return f": {shapes.stopped[0].message}"
@@ -224,26 +204,39 @@ def _stop_hint(graph: LayerGraph, shapes: ShapeResult) -> str:
 
 def _computed(graph: LayerGraph, version: BlobVersion) -> bool:
     """Produced by a layer that reads something: not the net's input or a data layer."""
-    node = graph.producer[version]
-    return node >= 0 and bool(graph.layer(node).bottoms)
+    producer = graph.producer(version)
+    return producer is not None and bool(producer.bottoms)
 
 
-def _lowest_common_ancestor(
+def deepest_common_ancestor(
     graph: LayerGraph, shapes: ShapeResult, candidates: Sequence[Candidate]
 ) -> BlobVersion | None:
-    """The deepest spatial blob every candidate derives from, if it is unique."""
-    by_node = _versions_by_producer(graph)
-    common: set[BlobVersion] | None = None
+    """The deepest spatial map every candidate derives from, if exactly one is deepest.
+
+    The common ancestors are the intersection of each candidate's ``nx.ancestors``;
+    among their computed spatial blob versions the deepest must have all the others
+    among its own ancestors, or two branches are equally deep and there is no answer.
+    """
+    common: set[Node] | None = None
     for c in candidates:
-        ancestors = _blob_ancestors(graph, by_node, c.blob)
-        common = ancestors if common is None else common & ancestors
-    spatial = [v for v in (common or set()) if _computed(graph, v) and is_spatial(shapes.blob(v))]
+        mine = nx.ancestors(graph.graph, c.blob) | {c.blob}
+        common = mine if common is None else common & mine
+    spatial = [
+        v
+        for v in common or ()
+        if isinstance(v, BlobVersion) and _computed(graph, v) and is_spatial(shapes.blob(v))
+    ]
     if not spatial:
         return None
-    deepest = max(spatial, key=lambda v: (graph.producer[v], v.version))
-    if not set(spatial) <= _blob_ancestors(graph, by_node, deepest):
-        return None  # two branches are equally deep: no single shared blob
+    deepest = max(spatial, key=lambda v: _position(graph, v))
+    if not set(spatial) <= nx.ancestors(graph.graph, deepest) | {deepest}:
+        return None
     return deepest
+
+
+def _position(graph: LayerGraph, version: BlobVersion) -> tuple[int, int]:
+    producer = graph.producer(version)
+    return (-1 if producer is None else graph.net.index_of(producer), version.version)
 
 
 def choose_blob(net: Net, graph: LayerGraph, shapes: ShapeResult) -> tuple[str, str]:
@@ -260,10 +253,10 @@ def choose_blob(net: Net, graph: LayerGraph, shapes: ShapeResult) -> tuple[str, 
             f"'{c.blob.name}' is the last spatial feature map feeding the classifier"
             f" '{c.classifier}' of output '{c.head}'"
         )
-    shared = _lowest_common_ancestor(graph, shapes, candidates)
+    shared = deepest_common_ancestor(graph, shapes, candidates)
     listed = ", ".join(
         f"{c.blob.name} (feeds {c.classifier} -> {c.head})"
-        for c in sorted(candidates, key=lambda c: graph.producer[c.blob])
+        for c in sorted(candidates, key=lambda c: _position(graph, c.blob))
     )
     if shared is None:
         raise SurgeryError(

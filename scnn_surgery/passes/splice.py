@@ -1,40 +1,96 @@
-"""Text edits that put a block of layers into a document and rewire its consumers.
+"""Splice a fragment of layers into a net: after a blob's final version, consumers rewired.
 
-Only two kinds of change are made: the module text is inserted at the start
-of the line after the anchor layer's closing brace, and each rewired
-``bottom`` has just its value token replaced (keeping its quote character).
-Every other byte of the file is left as it was.
+The fragment goes right after the last layer of the blob's in-place chain, reads that
+final version, and every layer that read it, in every phase, reads the fragment's output
+instead. Its names are made unique first (a prefix, chosen or given), so nothing it
+writes can change how the net's own bottoms bind.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Sequence
 
-from ..document import Document, Edit, Scalar, quote_string
-from .anchor import Consumer, InsertionPoint
-
-
-def insertion_offset(doc: Document, point: InsertionPoint, first_block_start: int) -> int:
-    """Where the module text starts: the line after the anchor, or above the first layer."""
-    if point.after is None:
-        return doc.text.rfind("\n", 0, first_block_start) + 1
-    return doc.line_end_after(point.after.block.end)
+from ..errors import SurgeryError
+from ..layerdef import LayerDef
+from ..net import Layer, Net
+from ..ops import fragment_names, insert_layers, rewire
+from .anchor import InsertionPoint
 
 
-def insert_text_edit(doc: Document, offset: int, block_text: str) -> Edit:
-    """Insert ``block_text`` at ``offset``, which is at a line start or right after a '}'."""
-    newline = doc.newline
-    at_line_start = offset == 0 or doc.text[offset - 1] == "\n"
-    prefix = "" if at_line_start else newline
-    return Edit(offset, offset, prefix + block_text)
+def free_bottoms(layers: Sequence[LayerDef]) -> list[str]:
+    """The blobs a fragment reads but does not write before reading: its inputs."""
+    written: set[str] = set()
+    inputs: list[str] = []
+    for layer in layers:
+        inputs += [b for b in layer.bottoms if b not in written and b not in inputs]
+        written.update(layer.tops)
+    return inputs
 
 
-def replace_string_value(scalar: Scalar, value: str) -> Edit:
-    """The new value in the literal's own quote character."""
-    return Edit(scalar.start, scalar.end, quote_string(value, scalar.raw[0]))
+def unconsumed_tops(layers: Sequence[LayerDef]) -> list[str]:
+    """The blobs whose last version nothing later in the fragment reads: its outputs."""
+    pending: dict[str, None] = {}
+    for layer in layers:
+        for bottom in layer.bottoms:
+            pending.pop(bottom, None)
+        for top in layer.tops:
+            pending[top] = None
+    return list(pending)
 
 
-def rewire_edits(consumers: Iterable[Consumer], new_blob: str) -> list[Edit]:
-    return [
-        replace_string_value(c.layer.bottom_scalars[c.bottom_index], new_blob) for c in consumers
-    ]
+def existing_names(net: Net) -> set[str]:
+    """Every layer, blob and shared-param name already in the net."""
+    from ..shapes import param_names
+
+    names = net.layer_names | net.blob_names
+    for layer in net.layers:
+        names.update(name for name in param_names(layer) if name)
+    return names
+
+
+def choose_prefix(
+    layers: Sequence[LayerDef],
+    taken: Collection[str],
+    wanted: str | None,
+    keep: Collection[str] = (),
+    notes: list[str] | None = None,
+) -> str:
+    """The prefix for the fragment's names: ``wanted`` if given (it must clear every
+    collision), none if nothing collides, else the first free ``scnnN_``."""
+    names = fragment_names(layers) - set(keep)
+    for name in keep:
+        if name in taken:
+            raise SurgeryError(f"--top '{name}' is already a name in the net; choose another")
+
+    def clashes(prefix: str) -> set[str]:
+        return {prefix + name for name in names} & set(taken)
+
+    if wanted:
+        found = clashes(wanted)
+        if found:
+            shown = ", ".join(sorted(found)[:5])
+            raise SurgeryError(
+                f"the module's names collide with the net's even with prefix '{wanted}': {shown}"
+            )
+        return wanted
+    first = clashes("")
+    if not first:
+        return ""
+    for n in range(1, 1000):
+        candidate = f"scnn{n}_"
+        if not clashes(candidate):
+            if notes is not None:
+                shown = ", ".join(sorted(first)[:3])
+                notes.append(f"names {shown} already exist in the net; using prefix '{candidate}'")
+            return candidate
+    raise SurgeryError("could not find a free name prefix for the module")
+
+
+def new_layers(definitions: Sequence[LayerDef]) -> list[Layer]:
+    return [Layer.from_definition(d) for d in definitions]
+
+
+def splice(net: Net, layers: Sequence[Layer], point: InsertionPoint, output: str) -> None:
+    """Insert ``layers`` after the point's chain and rewire its consumers to ``output``."""
+    insert_layers(net, point.after, layers)
+    rewire(net, [(c.layer, c.bottom_index, output) for c in point.consumers])

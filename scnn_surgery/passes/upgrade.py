@@ -24,7 +24,7 @@ from google.protobuf.message import Message as ProtoMessage
 
 from ..document import Document, Edit, Field, Message, Scalar, quote_string
 from ..errors import SurgeryError
-from ..net import V0_TYPE_TO_V1, V1_TYPE_NAMES, Layer, Net
+from ..net import V0_TYPE_TO_V1, V1_TYPE_NAMES, Net
 from ..schema import caffe_pb2
 
 __all__ = ["needs_upgrade", "net_for_reading", "upgrade_document", "upgrade_net"]
@@ -136,7 +136,7 @@ def needs_upgrade(net: Net) -> bool:
     return (
         net.format in ("v0", "v1")
         or _input_shapes(doc.root) is not None
-        or any(_batch_norm_params_to_fix(layer.body) for layer in _v2_layers(net))
+        or any(_batch_norm_params_to_fix(body) for body in _v2_bodies(net))
     )
 
 
@@ -461,8 +461,9 @@ def _v1_to_v2(net: Net) -> Document:
     for layer in net.layers:
         if layer.format != "v1":
             continue
-        body = layer.body
-        edits.append(Edit(layer.block.start, layer.block.start + len(layer.block.name), "layer"))
+        assert layer.text is not None
+        body, block = layer.text.body, layer.text.block
+        edits.append(Edit(block.start, block.start + len(block.name), "layer"))
         edits += _type_edits(body)
         edits += _param_edits(doc, body)
         edits += _transform_edits(doc, body)
@@ -622,8 +623,8 @@ class _Fix:
     scalar: Scalar | None  # None: the field is absent
 
 
-def _v2_layers(net: Net) -> Iterable[Layer]:
-    return (layer for layer in net.layers if layer.format == "v2")
+def _v2_bodies(net: Net) -> Iterable[Message]:
+    return (x.text.body for x in net.layers if x.format == "v2" and x.text is not None)
 
 
 def _batch_norm_params_to_fix(body: Message) -> list[_Fix]:
@@ -651,8 +652,8 @@ def _nonzero(scalar: Scalar) -> bool:
 
 def _upgrade_batch_norm(doc: Document) -> Document:
     edits: list[Edit] = []
-    for layer in _v2_layers(Net.from_document(doc)):
-        fixes = _batch_norm_params_to_fix(layer.body)
+    for body in _v2_bodies(Net.from_document(doc)):
+        fixes = _batch_norm_params_to_fix(body)
         for fix in fixes:
             if fix.scalar is not None:
                 edits.append(Edit(fix.scalar.start, fix.scalar.end, "0"))

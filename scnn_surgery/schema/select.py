@@ -18,8 +18,9 @@ from google.protobuf import message_factory
 from google.protobuf.descriptor import Descriptor
 from google.protobuf.message import Message
 
+from ..document import Message as DocMessage
 from ..errors import SurgeryError
-from . import DIALECTS, guess_dialect_for_text
+from . import DIALECTS, guess_dialect
 from .protoparse import ProtoParseError, load_user_proto
 
 if TYPE_CHECKING:
@@ -145,4 +146,26 @@ def schema_for_net(net: Net, proto: str | os.PathLike[str] | None = None) -> Sch
     (BVLC when it uses nothing fork-specific)."""
     if proto is not None:
         return user_schema(proto)
-    return dialect_schema(guess_dialect_for_text(net.document.text))
+    return dialect_schema(dialect_of(net))
+
+
+def dialect_of(net: Net) -> str:
+    """The dialect that best explains the net: its layer types and every field name its
+    file uses, read from the parsed tree (once per document)."""
+    key = "document:dialect"
+    found: str | None = net.caches.get(key)
+    if found is None:
+        found = guess_dialect({layer.type for layer in net.layers}, _field_names(net.document.root))
+        net.caches[key] = found
+    return found
+
+
+def _field_names(root: DocMessage) -> set[str]:
+    names: set[str] = set()
+    stack = [root]
+    while stack:
+        message = stack.pop()
+        for f in message.fields:
+            names.add(f.name)
+            stack.extend(v for v in f.values() if isinstance(v, DocMessage))
+    return names

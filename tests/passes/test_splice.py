@@ -1,50 +1,77 @@
+"""The splice pass: a fragment's inputs and outputs, its prefix, and splicing it in."""
+
 from __future__ import annotations
 
-from scnn_surgery.document import Document
-from scnn_surgery.graph import build_graphs
-from scnn_surgery.net import Net
+import pytest
+
+import scnn_surgery as ss
+from scnn_surgery.errors import SurgeryError
+from scnn_surgery.graph import build_graph, build_graphs
+from scnn_surgery.layerdef import LayerDef
 from scnn_surgery.passes.anchor import find_insertion_point
 from scnn_surgery.passes.splice import (
-    insert_text_edit,
-    insertion_offset,
-    replace_string_value,
-    rewire_edits,
+    choose_prefix,
+    existing_names,
+    free_bottoms,
+    new_layers,
+    splice,
+    unconsumed_tops,
 )
 
 NET = (
-    "layer { name: 'in' type: 'Input' top: 'x' }\r\n"
+    "layer { name: 'in' type: 'Input' top: 'x'"
+    " input_param { shape { dim: 1 dim: 2 dim: 4 dim: 4 } } }\r\n"
     "layer { name: 'r' type: 'ReLU' bottom: 'x' top: 'x' }  # relu\r\n"
     "layer { name: 'c' type: 'Sigmoid' bottom: 'x' top: 'y' }\r\n"
 )
 
+FRAGMENT = [
+    LayerDef("f1", "ReLU", ("x",), ("f1",)),
+    LayerDef("f1/inplace", "ReLU", ("f1",), ("f1",)),
+    LayerDef("f2", "Eltwise", ("f1", "x"), ("out",)),
+]
 
-def test_block_goes_after_the_line_and_rewire_keeps_quotes() -> None:
-    net = Net.from_document(Document.parse(NET))
-    point = find_insertion_point(net, build_graphs(net), "x")
-    doc = net.document
-    offset = insertion_offset(doc, point, net.layers[0].block.start)
-    assert doc.text[offset:].startswith("layer { name: 'c'")
-    new = doc.edited(
-        [insert_text_edit(doc, offset, "#new\r\n"), *rewire_edits(point.consumers, "z")]
+
+def test_inputs_are_read_before_written_and_outputs_are_never_read_again() -> None:
+    assert free_bottoms(FRAGMENT) == ["x"]
+    assert unconsumed_tops(FRAGMENT) == ["out"]
+    # an in-place layer at the end still leaves its blob as an output
+    assert unconsumed_tops(FRAGMENT[:2]) == ["f1"]
+
+
+def test_splice_goes_after_the_chain_and_rewires_the_final_version() -> None:
+    net = ss.loads(NET)
+    work = net.copy()
+    point = find_insertion_point(work, build_graphs(work), "x")
+    splice(work, new_layers(FRAGMENT), point, "out")
+    text = ss.dumps(work)
+    assert text == NET.replace(
+        "layer { name: 'c' type: 'Sigmoid' bottom: 'x'",
+        'layer {\r\n  name: "f1"\r\n  type: "ReLU"\r\n  bottom: "x"\r\n  top: "f1"\r\n}\r\n'
+        'layer {\r\n  name: "f1/inplace"\r\n  type: "ReLU"\r\n  bottom: "f1"\r\n'
+        '  top: "f1"\r\n}\r\n'
+        'layer {\r\n  name: "f2"\r\n  type: "Eltwise"\r\n  bottom: "f1"\r\n  bottom: "x"\r\n'
+        '  top: "out"\r\n}\r\n'
+        "layer { name: 'c' type: 'Sigmoid' bottom: 'out'",
     )
-    assert new.text == NET.replace("layer { name: 'c'", "#new\r\nlayer { name: 'c'").replace(
-        "bottom: 'x' top: 'y'", "bottom: 'z' top: 'y'"
-    )
+    # the edited graph is the graph Caffe builds from the written text
+    edited = build_graphs(work)[0]
+    fresh = build_graph(ss.loads(text))
+    assert [x.name for x in edited.layers] == [x.name for x in fresh.layers]
+    assert {(str(v), len(edited.consumers(v))) for v in edited.blob_versions()} == {
+        (str(v), len(fresh.consumers(v))) for v in fresh.blob_versions()
+    }
+    assert net.layers[-1].bottoms == ("x",)  # the input net is untouched
 
 
-def test_insertion_mid_line_starts_a_new_line() -> None:
-    doc = Document.parse("a { } b { }")
-    edit = insert_text_edit(doc, doc.root.fields[0].end, "c { }\n")
-    assert doc.edited([edit]).text == "a { }\nc { }\n b { }"
-
-
-def test_replace_escapes_for_its_quote() -> None:
-    scalar = Document.parse('a: "q"').root.scalars("a")[0]
-    assert replace_string_value(scalar, 'it"s').replacement == '"it\\"s"'
-
-
-def test_replace_keeps_single_quotes_and_escapes_what_they_need() -> None:
-    scalar = Document.parse("a: 'q'").root.scalars("a")[0]
-    edit = replace_string_value(scalar, "it's\ta \"blob\"")
-    assert edit.replacement == "'it\\'s\\ta \"blob\"'"
-    assert Document.parse(f"a: {edit.replacement}").root.string("a") == "it's\ta \"blob\""
+def test_prefix_is_chosen_only_on_a_collision() -> None:
+    net = ss.loads(NET)
+    notes: list[str] = []
+    assert choose_prefix(FRAGMENT, existing_names(net), None, notes=notes) == ""
+    clash = [LayerDef("c", "ReLU", ("x",), ("z",))]
+    assert choose_prefix(clash, existing_names(net), None, notes=notes) == "scnn1_"
+    assert "using prefix 'scnn1_'" in notes[-1]
+    with pytest.raises(SurgeryError, match="even with prefix 'y'"):
+        choose_prefix([LayerDef("a", "ReLU", ("x",), ("",))], {"y"}, "y")
+    with pytest.raises(SurgeryError, match="--top 'y' is already a name"):
+        choose_prefix(FRAGMENT, existing_names(net), None, keep={"y"})
