@@ -15,18 +15,16 @@ rule needs and nothing more.
 from __future__ import annotations
 
 import math
-import re
 import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from google.protobuf import text_format
-
 from .document import Document, Field, Message, Scalar
 from .errors import SurgeryError
 from .net import Layer, Net
 from .schema import caffe_pb2
+from .typed import fill_message
 
 __all__ = [
     "ConvParams",
@@ -108,8 +106,7 @@ def layer_message_as(net: Net, layer: Layer, message_class: Any) -> Any:
 def _parse_body(doc: Document, layer: Layer, cls: Any = None) -> Any:
     if cls is None:
         cls = _MESSAGE_CLASS.get(layer.format, caffe_pb2.LayerParameter)
-    start = layer.body.open + 1
-    return _parse_span(doc, start, layer.body.close, cls(), f"in layer '{layer.name}': ")
+    return fill_message(doc, layer.body, cls(), f"in layer '{layer.name}': ")
 
 
 def item_message(net: Net, item: Field, net_class: Any = None) -> Any:
@@ -118,33 +115,7 @@ def item_message(net: Net, item: Field, net_class: Any = None) -> Any:
 
     Fields the schema does not know are skipped here and stay verbatim in the text.
     """
-    message = (net_class or caffe_pb2.NetParameter)()
-    return _parse_span(net.document, item.start, item.end, message, "")
-
-
-def _parse_span(doc: Document, start: int, end: int, message: Any, context: str) -> Any:
-    text = doc.text[start:end]
-    try:
-        text_format.Parse(text, message, allow_unknown_field=True)
-    except text_format.ParseError as exc:
-        offset = _offset_in(text, exc.GetLine(), exc.GetColumn())
-        # protobuf prefixes "LINE:COL : 'the source line': "; the location replaces both.
-        what = re.sub(r"^'.*?': ", "", str(exc).split(" : ", 1)[-1])
-        raise SurgeryError(f"{doc.location(start + offset)}: {context}{what}") from None
-    return message
-
-
-def _offset_in(text: str, line: int | None, column: int | None) -> int:
-    """The offset of a 1-based (line, column) inside ``text``; 0 when unknown."""
-    if not line or line < 1:
-        return 0
-    offset = 0
-    for _ in range(line - 1):
-        nl = text.find("\n", offset)
-        if nl < 0:
-            return offset
-        offset = nl + 1
-    return min(offset + max((column or 1) - 1, 0), len(text))
+    return fill_message(net.document, [item], (net_class or caffe_pb2.NetParameter)())
 
 
 # ---------------------------------------------------------------------------
