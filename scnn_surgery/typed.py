@@ -23,8 +23,9 @@ wording. The rules are those of protobuf's ``text_format.py``:
   closed enums, string concatenation and UTF-8 checks are protobuf's.
 
 Where protobuf places an error oddly, the location here is the offending token
-instead: a ``string`` that is not UTF-8 (protobuf points after it) and a bad
-value of an unknown field (protobuf gives no location).
+instead: a ``string`` that is not UTF-8 (protobuf points after it), a bad
+value of an unknown field and an ``Any`` of a type protobuf cannot find
+(protobuf gives no location).
 
 Nesting is walked with an explicit stack, never recursion.
 """
@@ -43,7 +44,7 @@ from google.protobuf.message import Message as ProtoMessage
 from .document import Document, Field, Message, Scalar, Value
 from .errors import SurgeryError
 
-__all__ = ["fill_message"]
+__all__ = ["fill_message", "offset_in", "parse_error_reason"]
 
 M = TypeVar("M", bound=ProtoMessage)
 
