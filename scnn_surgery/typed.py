@@ -290,6 +290,10 @@ class _Frame:
         "slot",
         "table",
     )
+    # Set together with ``items``, when a ``[...]`` list is being filled.
+    item_index: int
+    field: Field
+    slot: _Slot | None
 
     def __init__(
         self,
@@ -303,9 +307,6 @@ class _Frame:
         self.fields = fields
         self.index = 0
         self.items: list[Value] | None = None
-        self.item_index = 0
-        self.field: Field | None = None
-        self.slot: _Slot | None = None
         self.done = done
 
 
@@ -405,7 +406,7 @@ class _Filler:
     def next_item(self, frame: _Frame) -> _Frame | None:
         """The next value of a ``[...]`` list; the list is done when none is left."""
         items = frame.items
-        assert items is not None and frame.field is not None
+        assert items is not None
         j = frame.item_index
         if j == len(items):
             frame.items = None
