@@ -58,8 +58,9 @@ def _int_parser(signed: bool, long: bool) -> Callable[[str], int]:
     high = (1 << (63 if long else 31)) - 1 if signed else (1 << (64 if long else 32)) - 1
 
     def parse(text: str) -> int:
-        # A plain decimal (no sign, no leading zero) means the same to int() as to protobuf.
-        if text.isdigit() and (text[0] != "0" or len(text) == 1):
+        # A plain decimal (no sign, no leading zero) means the same to int() as to protobuf;
+        # a long one goes to protobuf, which words int()'s digit-count limit its own way.
+        if len(text) <= 20 and text.isdigit() and (text[0] != "0" or len(text) == 1):
             value = int(text)
             if value > high:
                 raise ValueError(f"Value out of range: {value}")

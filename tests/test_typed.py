@@ -723,3 +723,10 @@ def test_deep_nesting_uses_no_recursion() -> None:
     assert levels == depth
     doc = _nested("zz", depth)
     assert fill_message(doc, doc.root, Kinds()) == Kinds()
+
+
+def test_huge_numbers_are_refused_in_protobuf_words() -> None:
+    digits = "9" * 5000  # beyond int()'s default digit limit
+    assert refusal(f"i32: {digits}") == f"t.prototxt:1:6: Couldn't parse integer: {digits}"
+    assert same(f"zz: {digits} i32: 1").i32 == 1  # a float to the skipper
+    assert same(f"db: {digits}").db == math.inf
