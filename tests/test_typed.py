@@ -175,7 +175,6 @@ def _every_net() -> list[Path]:
 
 
 _NETS = _every_net()
-_BLOCK_CLASS = {"v2": "LayerParameter", "v1": "V1LayerParameter", "v0": "V0LayerParameter"}
 
 
 def test_every_dialect_module_is_compared() -> None:
@@ -206,9 +205,16 @@ def test_every_net_in_every_dialect(path: Path) -> None:
         assert fill_message(doc, doc.root, module.NetParameter()) == reference, dialect
 
 
+def _block_classes(module: Any) -> dict[str, Any]:
+    """The dialect's class of each layer block (forks keep BVLC's V1 and V0 messages)."""
+    v1 = module.NetParameter().layers.add()
+    return {"v2": type(module.NetParameter().layer.add()), "v1": type(v1), "v0": type(v1.layer)}
+
+
 def _compare_layer_by_layer(doc: Document, module: Any) -> None:
+    classes = _block_classes(module)
     for layer in Net.from_document(doc).layers:
-        cls = getattr(module, _BLOCK_CLASS[layer.format])
+        cls = classes[layer.format]
         span = doc.text[layer.body.open + 1 : layer.body.close]
         try:
             reference = text_format.Parse(span, cls(), allow_unknown_field=True)
@@ -218,6 +224,18 @@ def _compare_layer_by_layer(doc: Document, module: Any) -> None:
                 fill_message(doc, layer.body, cls())
             continue
         assert fill_message(doc, layer.body, cls()) == reference, layer.name
+
+
+@pytest.mark.parametrize(
+    "path", [p for p in _NETS if p.parent.name == "legacy"], ids=lambda p: p.stem
+)
+def test_legacy_layers_in_their_block_classes(path: Path) -> None:
+    """V1 ``layers`` as V1LayerParameter and V0's inner ``layer`` as V0LayerParameter, as
+    params.layer_message reads them, in every dialect."""
+    doc = Document.load(path)
+    assert {layer.format for layer in Net.from_document(doc).layers} <= {"v0", "v1"}
+    for module in DIALECTS.values():
+        _compare_layer_by_layer(doc, module)
 
 
 def test_a_refused_net_is_compared_layer_by_layer() -> None:
