@@ -15,12 +15,9 @@ rule needs and nothing more.
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
-
-from google.protobuf import text_format
 
 from .document import Document, Message, Scalar
 from .errors import SurgeryError
@@ -28,6 +25,7 @@ from .layerdef import Enum as LayerEnum
 from .layerdef import Fields, LayerDef, Raw, Value, v1_fields, v1_type
 from .net import Layer, Net
 from .schema import caffe_pb2
+from .typed import fill_message
 
 __all__ = [
     "ConvParams",
@@ -97,8 +95,7 @@ def _parse_body(doc: Document, layer: Layer, cls: Any = None) -> Any:
     if cls is None:
         cls = _MESSAGE_CLASS.get(layer.format, caffe_pb2.LayerParameter)
     assert layer.body is not None
-    start = layer.body.open + 1
-    return _parse_span(doc, start, layer.body.close, cls(), f"in layer '{layer.name}': ")
+    return fill_message(doc, layer.body, cls(), f"in layer '{layer.name}': ")
 
 
 # Every convolution of an SCNN pass has the same parameters: build them once.
@@ -160,31 +157,6 @@ def _scalar_for(fd: Any, value: Value) -> Any:
     if isinstance(value, LayerEnum):
         return fd.enum_type.values_by_name[value.name].number
     return value
-
-
-def _parse_span(doc: Document, start: int, end: int, message: Any, context: str) -> Any:
-    text = doc.text[start:end]
-    try:
-        text_format.Parse(text, message, allow_unknown_field=True)
-    except text_format.ParseError as exc:
-        offset = _offset_in(text, exc.GetLine(), exc.GetColumn())
-        # protobuf prefixes "LINE:COL : 'the source line': "; the location replaces both.
-        what = re.sub(r"^'.*?': ", "", str(exc).split(" : ", 1)[-1])
-        raise SurgeryError(f"{doc.location(start + offset)}: {context}{what}") from None
-    return message
-
-
-def _offset_in(text: str, line: int | None, column: int | None) -> int:
-    """The offset of a 1-based (line, column) inside ``text``; 0 when unknown."""
-    if not line or line < 1:
-        return 0
-    offset = 0
-    for _ in range(line - 1):
-        nl = text.find("\n", offset)
-        if nl < 0:
-            return offset
-        offset = nl + 1
-    return min(offset + max((column or 1) - 1, 0), len(text))
 
 
 # ---------------------------------------------------------------------------

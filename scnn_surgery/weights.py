@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 from google.protobuf import text_format
 from google.protobuf.message import DecodeError
 
+from .document import Document
 from .errors import SurgeryError
 from .files import StagedFile, read_input_bytes, stage_file
 from .graph import graph_of, phase_states
@@ -40,6 +41,7 @@ from .schema import caffe_pb2
 from .schema.select import Schema, dialect_schema, field_class, schema_for_net
 from .scnn import ScnnSpec, build_module, render_layers
 from .shapes import MaybeShape, format_shape, infer_shapes
+from .typed import fill_message
 
 __all__ = [
     "Caffemodel",
@@ -743,8 +745,8 @@ def initial_weights(
 
 def _rendered(spec: ScnnSpec, legacy: bool, net_class: Any) -> dict[str, Any]:
     """The module's layers parsed in the given format, by name."""
-    parsed = net_class()
-    text_format.Parse(render_layers(build_module(spec), legacy_v1=legacy), parsed)
+    doc = Document.parse(render_layers(build_module(spec), legacy_v1=legacy), "<module>")
+    parsed = fill_message(doc, doc.root, net_class(), allow_unknown_fields=False)
     return {entry.name: entry for entry in (parsed.layers if legacy else parsed.layer)}
 
 

@@ -26,6 +26,7 @@ from ..document import Document, Edit, Field, Message, Scalar, quote_string
 from ..errors import SurgeryError
 from ..net import V0_TYPE_TO_V1, V1_TYPE_NAMES, Net
 from ..schema import caffe_pb2
+from ..typed import fill_message
 
 __all__ = ["needs_upgrade", "net_for_reading", "upgrade_document", "upgrade_net"]
 
@@ -309,20 +310,17 @@ def _scalar_fields(message: Message, name: str) -> list[Field]:
 
 
 def _v0_to_v1(doc: Document) -> Document:
-    net = caffe_pb2.NetParameter()
-    try:
-        text_format.Parse(doc.text, net)
-    except text_format.ParseError as exc:
-        where = f"{doc.source}:{exc.GetLine()}:{exc.GetColumn()}" if exc.GetLine() else doc.source
-        raise SurgeryError(f"{where}: cannot upgrade this V0 net: {_parse_reason(exc)}") from None
+    # Strict: a field the schema does not know would be lost in the round trip.
+    net = fill_message(
+        doc,
+        doc.root,
+        caffe_pb2.NetParameter(),
+        "cannot upgrade this V0 net: ",
+        allow_unknown_fields=False,
+    )
     upgraded = _upgrade_v0_net(net, doc.source)
     text = _reindent(text_format.MessageToString(upgraded), doc.indent, doc.newline)
     return Document.parse(text, doc.source)
-
-
-def _parse_reason(exc: text_format.ParseError) -> str:
-    message = str(exc)
-    return message.split(" : ", 1)[1] if " : " in message else message
 
 
 def _reindent(text: str, unit: str, newline: str) -> str:

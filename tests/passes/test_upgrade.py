@@ -294,6 +294,17 @@ def test_v0_unknown_type_is_refused() -> None:
         upgrade_document(Document.parse(text))
 
 
+def test_v0_field_the_schema_does_not_know_is_refused_at_its_name() -> None:
+    # The V0 path re-renders the net from its message, which would drop such a field.
+    text = V0_PADDED.replace("pool: AVE", "pool: AVE\n    fork_knob: 3")
+    with pytest.raises(SurgeryError) as info:
+        upgrade_document(Document.parse(text, "v0.prototxt"))
+    assert str(info.value) == (
+        "v0.prototxt:11:5: cannot upgrade this V0 net:"
+        ' Message type "caffe.V0LayerParameter" has no field named "fork_knob".'
+    )
+
+
 V1_SHARED = """\
 name: "shared"  # keep me
 layers {
