@@ -752,6 +752,7 @@ def check_net(
     target: str | None = None,
     shapes: Mapping[str, Sequence[int]] | None = None,
     proto: str | None = None,
+    errors_only: bool = False,
 ) -> list[Finding]:
     """Every finding for ``net``, ordered by line.
 
@@ -759,18 +760,21 @@ def check_net(
     include/exclude rules tell them apart, else TEST); ``weights`` is a
     :class:`~scnn_surgery.weights.Caffemodel`; ``target`` is ``"opencv"`` or ``"vitis"``;
     ``shapes`` overrides blob shapes as ``--shape`` does (for inputs the file leaves open);
-    ``proto`` is the user's fork caffe.proto (default: the dialect the text uses).
+    ``proto`` is the user's fork caffe.proto (default: the dialect the text uses);
+    ``errors_only`` skips the rules that can only warn (surgery checking its result).
     """
     if target is not None and target not in TARGETS:
         raise SurgeryError(f"unknown target '{target}'; use one of {', '.join(TARGETS)}")
+    schema = schema_for_net(net, proto) if proto is not None or not errors_only else None
     findings = [
-        *_unknown_fields(net, schema_for_net(net, proto)),
         *_include_exclude(net),
         *_propagate_down(net),
         *_input_fields(net),
         *_eltwise_coeff(net),
-        *_batchnorm_params(net),
     ]
+    if not errors_only:
+        assert schema is not None
+        findings += _unknown_fields(net, schema) + _batchnorm_params(net)
     analysed = [_analyse(net, state, shapes or {}) for state in _states(net, phases)]
     per_phase = []
     for phase in analysed:

@@ -15,9 +15,9 @@ rule needs and nothing more.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from .document import Document, Message, Scalar
 from .errors import SurgeryError
@@ -56,6 +56,26 @@ __all__ = [
 
 # ---------------------------------------------------------------------------
 # The parsed protobuf message of a layer
+
+R = TypeVar("R")
+
+
+def _per_layer(read: Callable[[Net, Layer], R]) -> Callable[[Net, Layer], R]:
+    """Read a layer's parameters once: they depend on the layer alone (see ``Layer.memo``)."""
+    key = read.__name__
+
+    def cached(net: Net, layer: Layer) -> R:
+        if key in layer.memo:
+            value: R = layer.memo[key]
+            return value
+        value = read(net, layer)
+        layer.memo[key] = value
+        return value
+
+    cached.__name__ = read.__name__
+    cached.__doc__ = read.__doc__
+    return cached
+
 
 _MESSAGE_CLASS: dict[str, Any] = {
     "v2": caffe_pb2.LayerParameter,
@@ -267,6 +287,7 @@ class ConvParams:
         return kernel, pad, stride, dilation
 
 
+@_per_layer
 def conv_params(net: Net, layer: Layer) -> ConvParams:
     msg = layer_message(net, layer)
     if layer.format == "v0":
@@ -316,6 +337,7 @@ class PoolParams:
     ceil: bool  # CEIL rounding (Caffe's default) or FLOOR
 
 
+@_per_layer
 def pool_params(net: Net, layer: Layer) -> PoolParams:
     msg = layer_message(net, layer)
     if layer.format == "v0":
@@ -364,6 +386,7 @@ class InnerProductParams:
     transpose: bool
 
 
+@_per_layer
 def inner_product_params(net: Net, layer: Layer) -> InnerProductParams:
     msg = layer_message(net, layer)
     if layer.format == "v0":
@@ -404,6 +427,7 @@ def _crop(transform: Any) -> int | None:
     return _positive(transform.crop_size) if transform is not None else None
 
 
+@_per_layer
 def data_source(net: Net, layer: Layer) -> DataSource:
     """N, C, H, W of a data layer's images, as far as the file states them.
 
@@ -475,6 +499,7 @@ def _opt_int(msg: Message | None, name: str, net: Net) -> int | None:
     return raw_int(msg, name, 0, net) if raw_has(msg, name) else None
 
 
+@_per_layer
 def interp_params(net: Net, layer: Layer) -> InterpParams:
     p = fork_param(layer, "interp_param")
     return InterpParams(
@@ -500,6 +525,7 @@ class UpsampleParams:
     upsample_w: int | None
 
 
+@_per_layer
 def upsample_params(net: Net, layer: Layer) -> UpsampleParams:
     p = fork_param(layer, "upsample_param")
     return UpsampleParams(
@@ -534,6 +560,7 @@ class PriorBoxParams:
         return len(ratios) * len(self.min_sizes) + len(self.max_sizes)
 
 
+@_per_layer
 def prior_box_params(net: Net, layer: Layer) -> PriorBoxParams:
     p = fork_param(layer, "prior_box_param")
     return PriorBoxParams(

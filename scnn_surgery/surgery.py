@@ -245,11 +245,17 @@ def _verify_result(
     module fits, so the other phase's breakage is reported as a warning.
     """
     phases = [options.phase] if options.phase else None
-    errors = errors_of(check_net(net, phases=phases, shapes=options.shapes, proto=options.proto))
+    errors = errors_of(
+        check_net(
+            net, phases=phases, shapes=options.shapes, proto=options.proto, errors_only=True
+        )
+    )
     if options.phase and not errors:
         other = [p for p in PHASES if p != options.phase]
         broken = errors_of(
-            check_net(net, phases=other, shapes=options.shapes, proto=options.proto)
+            check_net(
+                net, phases=other, shapes=options.shapes, proto=options.proto, errors_only=True
+            )
         )
         if broken:
             notes.append(
