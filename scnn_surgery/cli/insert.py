@@ -6,12 +6,12 @@ from typing import Any
 
 import click
 
+from ..carry import stage_insert_weights
 from ..errors import UsageError
 from ..export import export_bytes
 from ..files import same_file
 from ..scnn import module_cost
 from ..surgery import insert, load
-from ..weights import stage_insert_weights
 from .options import build_insert_options, insert_options, output_option
 from .output import emit, note, report_cost
 

@@ -1,0 +1,76 @@
+"""The caffemodel that goes with a net after surgery, checked the way Caffe will load it.
+
+:mod:`weights` makes and carries blobs; :mod:`check` reads them; this module, above both,
+puts them together for a command that writes a net and its weights.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from .check import check_net, errors_of
+from .errors import SurgeryError
+from .files import StagedFile, stage_file
+from .net import Net
+from .schema.select import schema_for_net
+from .scnn import ScnnSpec
+from .weights import (
+    Caffemodel,
+    Overrides,
+    WeightsResult,
+    carry_over,
+    initial_weights,
+    read_caffemodel,
+)
+
+
+def weights_for_insert(
+    net: Net,
+    added: Iterable[str],
+    spec: ScnnSpec | None,
+    source: Caffemodel | None,
+    seed: int = 0,
+    shapes: Overrides | None = None,
+    phase: str | None = None,
+    proto: str | None = None,
+) -> WeightsResult:
+    """The caffemodel to go with an inserted net, checked the way Caffe will load it: the
+    source's blobs plus the added layers', or (without a source) everything from fillers.
+    Only the weights rules decide here; ``insert`` has checked the net itself. A new
+    caffemodel uses ``proto`` (the user's caffe.proto), else the net's guessed dialect;
+    a source keeps the schema it was read with."""
+    if source is None:
+        schema = schema_for_net(net, proto)
+        made = initial_weights(net, seed, spec, shapes, phase, schema)
+    else:
+        made = carry_over(net, source, added, spec, seed, shapes, phase)
+    phases = [phase] if phase else None
+    found = check_net(net, phases=phases, weights=made.model, shapes=shapes, proto=proto)
+    errors = [f for f in errors_of(found) if f.rule.startswith("weights-")]
+    if errors:
+        more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+        raise SurgeryError(
+            f"the weights would not load: {errors[0].format(net.source)}{more};"
+            " nothing was written"
+        )
+    return made
+
+
+def stage_insert_weights(
+    net: Net,
+    added: Iterable[str],
+    spec: ScnnSpec | None,
+    weights_in: str | None,
+    weights_out: str,
+    seed: int = 0,
+    shapes: Overrides | None = None,
+    phase: str | None = None,
+    proto: str | None = None,
+) -> tuple[StagedFile, list[str]]:
+    """Make and stage ``--weights-out``; the caller commits it once the prototxt is written.
+    Caffemodels are read and written with ``proto`` (the user's caffe.proto), else with
+    the dialect the net's text uses."""
+    schema = schema_for_net(net, proto)
+    source = read_caffemodel(weights_in, schema) if weights_in is not None else None
+    made = weights_for_insert(net, added, spec, source, seed, shapes, phase, proto)
+    return stage_file(weights_out, made.model.to_bytes()), made.notes
