@@ -12,6 +12,7 @@ from google.protobuf import descriptor_pb2, descriptor_pool, text_format
 from google.protobuf.descriptor import Descriptor
 from google.protobuf.message import Message
 
+import scnn_surgery as ss
 from scnn_surgery import schema
 from scnn_surgery.schema import (
     CUSTOM_LAYER_TYPES,
@@ -19,13 +20,11 @@ from scnn_surgery.schema import (
     ProtoParseError,
     caffe_pb2,
     guess_dialect,
-    guess_dialect_for_text,
     layer_message_class,
     load_user_proto,
     net_message_class,
-    text_field_names,
-    text_layer_types,
 )
+from scnn_surgery.schema.select import dialect_of
 
 from .conftest import DATA, REPO_ROOT, SHARED, shared_path
 
@@ -354,18 +353,19 @@ def test_guess_dialect_without_fields() -> None:
     assert guess_dialect(["SomethingNobodyKnows"]) == "bvlc"
 
 
-def test_text_helpers_skip_comments_strings_and_fillers() -> None:
+def test_dialect_reads_the_tree_not_comments_or_strings() -> None:
     text = """
     # layer { type: "Commented" bn_param { } }
     layer { name: "a" type: "BN" bn_param { slope_filler { type: "msra" } } }
-    layers { type: CONVOLUTION include: { phase: TRAIN } }
+    layer { type: "Convolution" include: { phase: TRAIN } }
     layer { name: "s" type: "Python" python_param { param_str: "fake_field: 1" } }
     """
-    assert text_layer_types(text) == {"BN", "CONVOLUTION", "Python"}
-    names = text_field_names(text)
-    assert {"bn_param", "slope_filler", "include", "phase", "param_str"} <= names
-    assert "fake_field" not in names
-    assert guess_dialect_for_text(text) == "pspnet"
+    net = ss.loads(text)
+    assert {x.type for x in net.layers} == {"BN", "Convolution", "Python"}
+    assert dialect_of(net) == "pspnet"
+    # a field named only inside a string or a comment does not count
+    assert dialect_of(ss.loads('layer { name: "c" type: "Python" python_param {'
+                               ' param_str: "bn_mode: 1" } }  # interp_param { }')) == "bvlc"
 
 
 ZOO_DIALECTS = {
@@ -398,7 +398,7 @@ def test_zoo_fork_files_parse_fully_in_their_dialect(rel: str, dialect: str) -> 
     text = _zoo_text(rel)
     net = text_format.Parse(text, net_message_class(dialect)())
     assert len(net.layer) > 0  # type: ignore[attr-defined]
-    assert guess_dialect_for_text(text) == GUESS_DIFFERS.get(rel, dialect)
+    assert dialect_of(ss.loads(text)) == GUESS_DIFFERS.get(rel, dialect)
 
 
 def test_zoo_apollo_traffic_light_is_not_covered() -> None:

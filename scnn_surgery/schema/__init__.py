@@ -12,10 +12,9 @@ protoc; :mod:`.select` picks the schema a net is read with.
 
 from __future__ import annotations
 
-import re
 import types
-from collections.abc import Iterable, Iterator
-from functools import cache, lru_cache
+from collections.abc import Iterable
+from functools import cache
 from typing import cast
 
 from google.protobuf.message import Message
@@ -172,62 +171,3 @@ def guess_dialect(layer_types: Iterable[str], param_field_names: Iterable[str] =
         return (unknown, -covered, rank)
 
     return min(enumerate(DIALECTS), key=score)[1]
-
-
-# Strings and comments are skipped so that their contents are never taken for names.
-_TEXT_TOKEN = re.compile(
-    r"""
-      (?P<str>"(?:[^"\\\n]|\\.)*"|'(?:[^'\\\n]|\\.)*')
-    | (?P<comment>\#[^\n]*)
-    | (?P<name>[A-Za-z_][A-Za-z0-9_]*)\s*(?P<sep>:\s*[{<]|[:{<])
-    | (?P<close>[}>])
-    | (?P<other>[0-9]+|[A-Za-z_][A-Za-z0-9_]*|[^"'\#}>A-Za-z0-9_]+|.)
-    """,
-    re.VERBOSE | re.DOTALL,
-)
-_TYPE_VALUE = re.compile(r"""\s*(?:"((?:[^"\\\n]|\\.)*)"|'((?:[^'\\\n]|\\.)*)'|([A-Za-z_]\w*))""")
-_LAYER_BLOCKS = frozenset({"layer", "layers"})
-
-
-def _text_names(text: str) -> Iterator[tuple[str, int, str | None]]:
-    """(field name, end offset, enclosing block name) for every field in a prototxt."""
-    blocks: list[str] = []
-    for match in _TEXT_TOKEN.finditer(text):
-        name = match.group("name")
-        if name:
-            yield name, match.end(), blocks[-1] if blocks else None
-            if match.group("sep")[-1] in "{<":
-                blocks.append(name)
-        elif match.group("close") and blocks:
-            blocks.pop()
-
-
-def text_field_names(text: str) -> set[str]:
-    """Field names used in a prototxt (any nesting level), ignoring comments."""
-    return _text_facts(text)[1]
-
-
-def text_layer_types(text: str) -> set[str]:
-    """The layers' ``type:`` values (V2 strings, V1 enum names, V0 strings)."""
-    return _text_facts(text)[0]
-
-
-def _text_facts(text: str) -> tuple[set[str], set[str]]:
-    """(layer types, field names) of a prototxt, in one pass over the text."""
-    types_: set[str] = set()
-    names: set[str] = set()
-    for name, end, block in _text_names(text):
-        names.add(name)
-        if name == "type" and block in _LAYER_BLOCKS:
-            value = _TYPE_VALUE.match(text, end)
-            if value:
-                types_.add(next(g for g in value.groups() if g is not None))
-    return types_, names
-
-
-# One command asks for the dialect of the same text several times (check's schema, the
-# caffemodel's, insert's checks of its result), and scanning a large net costs about as
-# much as parsing it; the same text always gives the same dialect.
-@lru_cache(maxsize=4)
-def guess_dialect_for_text(text: str) -> str:
-    return guess_dialect(*_text_facts(text))
