@@ -28,7 +28,7 @@ Targets add ``opencv-type`` and ``opencv-blob-data`` (``--target opencv``), and
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -40,7 +40,7 @@ from .graph import LayerGraph, NetState, graph_of, phase_states
 from .net import Layer, Net
 from .params import layer_message
 from .schema.select import Schema, descriptor_of, schema_for_net
-from .shapes import ShapeResult, format_shape, infer_shapes
+from .shapes import ShapeOverrides, ShapeResult, format_shape, infer_shapes
 from .weights import (
     Caffemodel,
     ParamSpec,
@@ -410,6 +410,9 @@ def _shape_errors(phase: _Phase) -> list[Finding]:
     out = []
     for problem in phase.shapes.errors:
         layer = problem.layer
+        if problem.override:
+            out.append(Finding("error", "shape-override", problem.message, None, None))
+            continue
         if layer is None:
             out.append(Finding("error", "shapes", problem.message, None, None))
             continue
@@ -713,7 +716,7 @@ def _states(net: Net, phases: Sequence[str] | None) -> list[NetState]:
     return [NetState(p) for p in dict.fromkeys(phases)]
 
 
-def _analyse(net: Net, state: NetState, overrides: Mapping[str, Sequence[int]]) -> _Phase:
+def _analyse(net: Net, state: NetState, overrides: ShapeOverrides) -> _Phase:
     graph = graph_of(net, state)
     # An override for a blob only one phase has (a TRAIN label) is not an error in the other.
     mine = {name: dims for name, dims in overrides.items() if name in graph.latest}
@@ -750,7 +753,7 @@ def check_net(
     phases: Sequence[str] | None = None,
     weights: Caffemodel | None = None,
     target: str | None = None,
-    shapes: Mapping[str, Sequence[int]] | None = None,
+    shapes: ShapeOverrides | None = None,
     proto: str | None = None,
     errors_only: bool = False,
 ) -> list[Finding]:

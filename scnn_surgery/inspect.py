@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -12,7 +11,7 @@ from .modules import ModuleSummary, find_modules, summarise_module
 from .net import Layer, Net
 from .passes.autopoint import choose_blob
 from .passes.upgrade import net_for_reading
-from .shapes import MaybeShape, ShapeResult, infer_shapes
+from .shapes import MaybeShape, ShapeOverrides, ShapeResult, infer_shapes
 
 
 @dataclass(frozen=True)
@@ -122,7 +121,7 @@ def _with_measured_sizes(
 
 
 def inspect_net(
-    net: Net, phase: str | None = None, overrides: Mapping[str, Sequence[int]] | None = None
+    net: Net, phase: str | None = None, overrides: ShapeOverrides | None = None
 ) -> InspectReport:
     """Shapes and costs of every layer in one phase (TEST unless asked), plus modules."""
     readable = net_for_reading(net)

@@ -51,6 +51,7 @@ __all__ = [
     "RuleContext",
     "Shape",
     "ShapeError",
+    "ShapeOverrides",
     "ShapeProblem",
     "ShapeResult",
     "StopInfo",
@@ -65,6 +66,8 @@ __all__ = [
 
 Shape = tuple[int | None, ...]
 MaybeShape = Shape | None
+ShapeOverrides = Mapping[str, Sequence[int | None]]
+"""``--shape`` values by blob; ``None`` leaves a dimension as the file gives it."""
 
 
 class ShapeError(Exception):
@@ -941,10 +944,12 @@ class StopInfo:
 
 @dataclass(frozen=True)
 class ShapeProblem:
-    """A mismatch Caffe would refuse at ``Net::Init``; ``layer`` is None for a bad override."""
+    """A mismatch Caffe would refuse at ``Net::Init``; ``layer`` is None for a bad override.
+    ``override`` marks a ``--shape`` that contradicts what the file states."""
 
     layer: Layer | None
     message: str
+    override: bool = False
 
 
 @dataclass
@@ -1033,11 +1038,17 @@ class ShapeResult:
 def infer_shapes(
     net: Net,
     graph: LayerGraph,
-    overrides: Mapping[str, Sequence[int]] | None = None,
+    overrides: ShapeOverrides | None = None,
 ) -> ShapeResult:
-    """Every blob version's shape in the graph's phase; ``overrides`` (``--shape``) always win."""
+    """Every blob version's shape in the graph's phase.
+
+    ``overrides`` (``--shape``) state what the file cannot: a dimension the file leaves
+    open is taken from them (``None`` in an override leaves it as the file has it), and
+    one that contradicts the file is a problem (``override=True``), never a new truth.
+    """
     fixed: dict[str, Shape] = {
-        name: tuple(int(d) for d in dims) for name, dims in (overrides or {}).items()
+        name: tuple(None if d is None else int(d) for d in dims)
+        for name, dims in (overrides or {}).items()
     }
     result = ShapeResult(net, graph, overrides=fixed)
     known = set(graph.latest).union(*(layer.bottoms for layer in graph.layers))
@@ -1058,7 +1069,7 @@ def _infer_inputs(result: ShapeResult, fixed: Mapping[str, Shape]) -> None:
         net_input = data.get("input") if isinstance(version, BlobVersion) else None
         if net_input is None:
             continue
-        shape: MaybeShape = fixed.get(net_input.name, net_input.dims)
+        shape = _with_override(result, None, net_input.name, net_input.dims, fixed)
         if shape is None:
             result.stopped.append(
                 StopInfo(
@@ -1079,14 +1090,51 @@ def _infer_layer(result: ShapeResult, layer: Layer, fixed: Mapping[str, Shape]) 
         for name, version in zip(layer.bottoms, graph.bottoms(layer), strict=True)
     ]
     result._bottoms[layer] = bottoms
-    tops = layer.tops
-    given = [fixed.get(name) for name in tops]
-    outputs: list[MaybeShape] = [None] * len(tops)
-    if not tops or any(g is None for g in given):
-        outputs = _memo_rule(result, layer, bottoms, given)
-    outputs = [g if g is not None else s for g, s in zip(given, outputs, strict=True)]
-    for version, shape in zip(graph.tops(layer), outputs, strict=True):
-        result.shapes[version] = shape
+    given = [fixed.get(name) for name in layer.tops]
+    outputs = _memo_rule(result, layer, bottoms, given)
+    for version, name, shape in zip(graph.tops(layer), layer.tops, outputs, strict=True):
+        result.shapes[version] = _with_override(result, layer, name, shape, fixed)
+
+
+def _with_override(
+    result: ShapeResult,
+    layer: Layer | None,
+    name: str,
+    computed: MaybeShape,
+    fixed: Mapping[str, Shape],
+) -> MaybeShape:
+    """``computed`` completed by the ``--shape`` for ``name``; a contradiction keeps what
+    the file says and is recorded."""
+    given = fixed.get(name)
+    if given is None:
+        return computed
+    if computed is None:
+        return given
+    agrees = len(given) == len(computed) and all(
+        g is None or c is None or g == c for g, c in zip(given, computed, strict=True)
+    )
+    if not agrees:
+        who = result.net.describe(layer) if layer is not None else "the net's input field"
+        hint = ""
+        if len(given) == len(computed):
+            kept = [None if c is not None else g for g, c in zip(given, computed, strict=True)]
+            hint = f" (write ? for what the file gives: --shape {name}={format_override(kept)})"
+        result.errors.append(
+            ShapeProblem(
+                layer,
+                f"--shape {name}={format_override(given)} contradicts {format_shape(computed)},"
+                f" the shape {who} gives blob '{name}'; --shape only states what the file"
+                f" leaves open{hint}",
+                override=True,
+            )
+        )
+        return computed
+    return tuple(c if g is None else g for g, c in zip(given, computed, strict=True))
+
+
+def format_override(dims: Sequence[int | None]) -> str:
+    """A ``--shape`` value as the user writes it (``?`` for a dimension left to the file)."""
+    return ",".join("?" if d is None else str(d) for d in dims)
 
 
 _RuleOutcome = tuple[list[MaybeShape], "StopInfo | None", "ShapeProblem | None"]
@@ -1131,7 +1179,8 @@ def _run_rule(
     missing = tuple(name for name, g in zip(layer.tops, given, strict=True) if g is None)
     rule = rule_for(layer.type)
     if rule is None:
-        result.stopped.append(StopInfo(layer, missing, _stop_message(net, layer, missing)))
+        if missing or not layer.tops:
+            result.stopped.append(StopInfo(layer, missing, _stop_message(net, layer, missing)))
         return unknown
     ctx = RuleContext(net, layer, bottoms)
     try:
@@ -1139,8 +1188,9 @@ def _run_rule(
     except _Unknown:
         return unknown
     except _NoShape as exc:
-        message = f"{net.describe(layer)}: {exc}; {_suggest(missing)}"
-        result.stopped.append(StopInfo(layer, missing, message))
+        if missing:
+            message = f"{net.describe(layer)}: {exc}; {_suggest(missing)}"
+            result.stopped.append(StopInfo(layer, missing, message))
         return unknown
     except ShapeError as exc:
         result.errors.append(ShapeProblem(layer, f"{net.describe(layer)} ({layer.type}): {exc}"))

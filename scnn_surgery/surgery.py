@@ -9,7 +9,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -30,6 +30,7 @@ from .passes.geometry import PhaseShapes, resolve_sizes
 from .passes.splice import choose_prefix, existing_names, new_layers, splice
 from .passes.upgrade import upgrade_net
 from .scnn import ScnnSpec, build_module, module_output
+from .shapes import ShapeOverrides
 
 load = load_net
 
@@ -72,7 +73,7 @@ class InsertOptions:
     share_weights: bool = True
     lr_mult: float = 1.0
     phase: str | None = None
-    shapes: Mapping[str, Sequence[int]] = field(default_factory=dict)
+    shapes: ShapeOverrides = field(default_factory=dict)
     upgrade: bool = False
     reduce_channels: int | None = None
     proto: str | None = None  # the user's fork caffe.proto (default: the guessed dialect)
@@ -112,13 +113,31 @@ def _refuse_second_module(net: Net, options: InsertOptions) -> None:
         )
 
 
-def _refuse_broken_input(net: Net, graphs: Sequence[LayerGraph]) -> None:
-    for graph in graphs:
-        for problem in graph.problems:
-            raise SurgeryError(
-                f"{net.describe(problem.layer)}: {problem.message} (phase {graph.state.phase});"
-                " fix the input net first"
-            )
+def _working_phase(
+    net: Net, graphs: Sequence[LayerGraph], phase: str | None, notes: list[str]
+) -> str | None:
+    """The phase to fit the module in: the one asked for, or, when the input is already
+    broken in some phase (a TRAIN-only data layer leaves TEST without input), the one
+    phase it works in. A phase broken in the input is then only reported."""
+    broken = {g.state.phase: g.problems[0] for g in graphs if g.problems}
+    if not broken:
+        return phase
+    working = [g.state.phase for g in graphs if not g.problems]
+    chosen = phase if phase is not None else (working[0] if len(working) == 1 else None)
+    if chosen is None or chosen in broken:
+        where = chosen if chosen in broken else next(iter(broken))
+        problem = broken[where]
+        raise SurgeryError(
+            f"{net.describe(problem.layer)}: {problem.message} (phase {where});"
+            " fix the input net first"
+        )
+    for other, problem in broken.items():
+        notes.append(
+            f"warning: phase {other} is broken in the input already"
+            f" ({net.describe(problem.layer)}: {problem.message}); the module is fitted and"
+            f" checked in phase {chosen}{'' if phase else ' (choose with --phase)'}"
+        )
+    return chosen
 
 
 def _refuse_shape_errors(shapes: PhaseShapes, phase: str | None, notes: list[str]) -> None:
@@ -129,6 +148,8 @@ def _refuse_shape_errors(shapes: PhaseShapes, phase: str | None, notes: list[str
     graphs = shapes.select(phase)
     for graph in graphs:
         for problem in shapes.of(graph).errors:
+            if problem.override:  # refused as a contradicting --height is
+                raise SurgeryError(f"{problem.message} (phase {graph.state.phase})")
             if problem.layer is not None:  # None: a --shape for a blob this phase lacks
                 raise SurgeryError(
                     f"{problem.message} (phase {graph.state.phase}); fix the input net first"
@@ -197,17 +218,18 @@ def insert(net: Net, options: InsertOptions) -> InsertResult:
         raise SurgeryError(f"{net.source}: the net has no layers")
     work = net.copy()
     graphs = build_graphs(work)
-    _refuse_broken_input(work, graphs)
-    _refuse_second_module(work, options)
     notes: list[str] = []
+    phase = _working_phase(work, graphs, options.phase, notes)
+    broken = {g.state.phase for g in graphs if g.problems}  # before the edits change them
+    _refuse_second_module(work, options)
     shapes = PhaseShapes(work, graphs, options.shapes)
-    _refuse_shape_errors(shapes, options.phase, notes)
-    after = options.after or _automatic_point(shapes, options.phase, notes)
+    _refuse_shape_errors(shapes, phase, notes)
+    after = options.after or _automatic_point(shapes, phase, notes)
     point = find_insertion_point(work, graphs, after)
     given = {"height": options.height, "width": options.width, "channel": options.channels}
     if options.reduce_channels is not None:
         given["channel"] = None
-    height, width, channels = resolve_sizes(shapes, point, given, options.phase, notes)
+    height, width, channels = resolve_sizes(shapes, point, given, phase, notes)
     if options.reduce_channels is not None:
         channels = options.reduce_channels
     spec = ScnnSpec(
@@ -231,12 +253,16 @@ def insert(net: Net, options: InsertOptions) -> InsertResult:
     spec.validate()
     definitions = add_prefix(definitions, prefix, keep)
     splice(work, new_layers(definitions), point, module_output(spec))
-    _verify_result(work, options, notes, point)
+    _verify_result(work, replace(options, phase=phase), notes, point, broken)
     return InsertResult(work, point, spec, notes)
 
 
 def _verify_result(
-    net: Net, options: InsertOptions, notes: list[str], point: InsertionPoint
+    net: Net,
+    options: InsertOptions,
+    notes: list[str],
+    point: InsertionPoint,
+    broken_in_input: set[str],
 ) -> None:
     """Run ``check`` on the result, in memory (with the same ``--shape`` overrides); errors
     write nothing. Findings name the input file's lines, or the module.
@@ -250,8 +276,8 @@ def _verify_result(
             net, phases=phases, shapes=options.shapes, proto=options.proto, errors_only=True
         )
     )
-    if options.phase and not errors:
-        other = [p for p in PHASES if p != options.phase]
+    other = [p for p in PHASES if p != options.phase and p not in broken_in_input]
+    if options.phase and other and not errors:
         broken = errors_of(
             check_net(
                 net, phases=other, shapes=options.shapes, proto=options.proto, errors_only=True

@@ -24,7 +24,7 @@ from __future__ import annotations
 import hashlib
 import math
 import os
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -40,7 +40,7 @@ from .params import conv_params, inner_product_params, layer_message, layer_mess
 from .schema import caffe_pb2
 from .schema.select import Schema, dialect_schema, field_class, schema_for_net
 from .scnn import ScnnSpec, build_module, render_layers
-from .shapes import MaybeShape, format_shape, infer_shapes
+from .shapes import MaybeShape, ShapeOverrides, format_shape, infer_shapes
 from .typed import fill_message
 
 __all__ = [
@@ -588,7 +588,7 @@ def _layer_rng(seed: int, name: str) -> np.random.Generator:
     return np.random.default_rng([seed, int.from_bytes(digest[:8], "little")])
 
 
-Overrides = Mapping[str, Sequence[int]]
+Overrides = ShapeOverrides
 
 
 def _bottom_shapes(

@@ -396,7 +396,8 @@ EXPLICIT: dict[str, InsertOptions] = {
     "faster_rcnn_vgg16_voc_end2end_test": InsertOptions(after="conv5_3"),
     "caffe_v0_lenet_train": InsertOptions(upgrade=True, after="conv2",
                                           shapes={"data": (64, 1, 28, 28)}),
-    "lenet_train_test": InsertOptions(after="conv2", shapes={"data": (64, 1, 28, 28)}),
+    # TRAIN reads batches of 64 and TEST of 100: the file gives the batch, --shape the rest
+    "lenet_train_test": InsertOptions(after="conv2", shapes={"data": (None, 1, 28, 28)}),  # type: ignore[dict-item]
     "cifar10_full_train_test": InsertOptions(after="conv3", shapes={"data": (100, 3, 32, 32)}),
     "fcn32s_voc_train": InsertOptions(
         after="pool5", shapes={"data": (1, 3, 500, 500), "label": (1, 1, 500, 500)}
@@ -405,9 +406,7 @@ EXPLICIT: dict[str, InsertOptions] = {
         after="pool5",
         shapes={"data": (1, 3, 256, 256), "sem": (1, 1, 256, 256), "geo": (1, 1, 256, 256)},
     ),
-    "enet_train_encoder_decoder": InsertOptions(
-        after="pool0_1", shapes={"data": (1, 3, 32, 64), "label": (1, 1, 32, 64)}
-    ),
+    "enet_train_encoder_decoder": InsertOptions(after="pool0_1"),
     "apollo_darkscnn_deploy": InsertOptions(prefix="extra_"),  # it has a module already
 }
 

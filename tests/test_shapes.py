@@ -27,7 +27,7 @@ from tests.conftest import shared_path, zoo_files, zoo_ids
 
 
 def _result(
-    text: str, phase: str = "TEST", overrides: Mapping[str, Sequence[int]] | None = None
+    text: str, phase: str = "TEST", overrides: Mapping[str, Sequence[int | None]] | None = None
 ) -> ShapeResult:
     net = Net.from_document(Document.parse(text, "t.prototxt"))
     return infer_shapes(net, build_graph(net, NetState(phase)), overrides)
@@ -36,7 +36,7 @@ def _result(
 def _run(
     layers: str,
     inputs: Mapping[str, Sequence[int]] | None = None,
-    overrides: Mapping[str, Sequence[int]] | None = None,
+    overrides: Mapping[str, Sequence[int | None]] | None = None,
 ) -> ShapeResult:
     """Top-level inputs (input + input_shape) followed by the given layer blocks."""
     head = "".join(
@@ -735,11 +735,26 @@ def test_unknown_layer_type_stops_but_other_branches_go_on() -> None:
     assert r.final("side") == (1, 2, 3, 4)
 
 
-def test_overrides_win_and_unknown_names_are_reported() -> None:
-    r = _run(_layer("ReLU", "r", ["x"]), {"x": (1, 2, 3, 4)}, overrides={"x": (5, 6), "nope": (1,)})
-    assert r.final("r") == (5, 6)
-    (error,) = r.errors
-    assert "'nope'" in error.message
+def test_overrides_state_only_what_the_file_leaves_open() -> None:
+    # The file says r is 1x2x3x4: a different --shape is a contradiction, never the shape.
+    r = _run(_layer("ReLU", "r", ["x"]), {"x": (1, 2, 3, 4)}, overrides={"r": (5, 6), "nope": (1,)})
+    assert r.final("r") == (1, 2, 3, 4)
+    contradiction, unknown = sorted(r.errors, key=lambda e: e.override, reverse=True)
+    assert contradiction.override and "--shape r=5,6 contradicts 1x2x3x4" in contradiction.message
+    assert not unknown.override and "'nope'" in unknown.message
+    # Agreeing values, and ? for a dimension the file gives, are fine.
+    agree = _run(_layer("ReLU", "r", ["x"]), {"x": (1, 2, 3, 4)}, overrides={"r": (None, 2, 3, 4)})
+    assert agree.final("r") == (1, 2, 3, 4) and not agree.errors
+
+
+def test_overrides_fill_what_the_file_leaves_open() -> None:
+    text = 'layer { name: "d" type: "Data" top: "data" data_param { batch_size: 8 } }\n'
+    r = _result(text, overrides={"data": (None, 3, 32, 32)})
+    assert r.final("data") == (8, 3, 32, 32) and not r.errors
+    wrong = _result(text, overrides={"data": (1, 3, 32, 32)})
+    (error,) = wrong.errors
+    assert error.override
+    assert "write ? for what the file gives: --shape data=?,3,32,32" in error.message
 
 
 def test_hdf5_and_unshaped_inputs_ask_for_a_shape() -> None:
@@ -785,7 +800,7 @@ def test_every_layer_type_named_in_the_brief_has_a_rule() -> None:
 
 
 def _zoo(
-    rel: str, phase: str = "TEST", overrides: Mapping[str, Sequence[int]] | None = None
+    rel: str, phase: str = "TEST", overrides: Mapping[str, Sequence[int | None]] | None = None
 ) -> ShapeResult:
     net = load_net(str(shared_path(*rel.split("/"))))
     return infer_shapes(net, build_graph(net, NetState(phase)), overrides)

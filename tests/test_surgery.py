@@ -250,3 +250,30 @@ def test_a_shape_for_a_blob_the_net_lacks_is_a_warning() -> None:
     options = ss.InsertOptions(after="conv1", kernel_width=3, shapes={"nope": (1, 2, 3, 4)})
     result = ss.insert(ss.loads(SMALL), options)
     assert "warning: --shape names blob 'nope', which the net does not have" in result.notes
+
+
+def test_a_train_only_file_converts_in_train_and_says_test_was_broken() -> None:
+    """SSD's and R-CNN's *_train files: TEST has no data layer as written."""
+    net = ss.load(DATA / "train_only.prototxt")
+    for phase in ("TRAIN", None):
+        result = ss.insert(net, ss.InsertOptions(phase=phase))
+        assert result.point.blob == "conv1"
+        warning = [n for n in result.notes if n.startswith("warning: phase TEST is broken")]
+        assert len(warning) == 1 and "bottom 'data' is not produced" in warning[0]
+        assert ("choose with --phase" in warning[0]) == (phase is None)
+    with pytest.raises(SurgeryError, match=r"bottom 'data' is not produced .*\(phase TEST\)"):
+        ss.insert(net, ss.InsertOptions(phase="TEST"))
+
+
+def test_a_shape_the_file_states_cannot_be_overridden() -> None:
+    """--shape states only what the file leaves open; a contradiction is refused, naming
+    both, and never becomes the size of the module."""
+    text = SMALL
+    for given in ((1, 2, 9, 9), (1, 2, 4)):
+        with pytest.raises(SurgeryError, match=r"--shape conv1=.* contradicts .*layer 'conv1'"):
+            ss.insert(ss.loads(text), ss.InsertOptions(after="conv1", shapes={"conv1": given}))
+    # What the file leaves open (here nothing) may be given; ? keeps the file's value.
+    agreeing = ss.InsertOptions(after="conv1", shapes={"conv1": (1, 2, 4, 4)})
+    assert ss.insert(ss.loads(text), agreeing).spec.height == 4
+    partial = ss.InsertOptions(after="conv1", shapes={"conv1": (None, 2, 4, 4)})  # type: ignore[dict-item]
+    assert ss.insert(ss.loads(text), partial).spec.width == 4

@@ -23,6 +23,7 @@ import networkx as nx
 from ..errors import SurgeryError
 from ..graph import BlobVersion, LayerGraph, Node
 from ..net import Layer, Net
+from ..params import layer_message
 from ..shapes import ShapeResult
 
 CLASSIFIER_TYPES = frozenset(
@@ -123,14 +124,55 @@ def _walk_to_spatial(
     return current, None
 
 
-def _heads(graph: LayerGraph) -> list[tuple[str, BlobVersion]]:
-    """Where the net ends: unconsumed outputs, and the inputs of layers with no top
-    (a V1 loss without a top still gets one from Caffe, so it is a head too)."""
-    heads = [(v.name, v) for v in graph.outputs()]
+@dataclass(frozen=True)
+class Head:
+    """Where the net ends: an output nobody reads, or what a layer without tops reads."""
+
+    name: str
+    version: BlobVersion
+    loss_weight: float
+
+
+def _loss_weight(graph: LayerGraph, layer: Layer | None, top: int) -> float:
+    """Caffe's weight of a top in the objective: its ``loss_weight``, else 1 for the first
+    top of a loss layer (``LossLayer::LayerSetUp``), else 0."""
+    if layer is None or layer.format == "v0":
+        return 0.0
+    weights = list(layer_message(graph.net, layer).loss_weight)
+    if top < len(weights):
+        return float(weights[top])
+    return 1.0 if top == 0 and layer.type.endswith("Loss") else 0.0
+
+
+def _all_heads(graph: LayerGraph) -> list[Head]:
+    heads = []
+    for version in graph.outputs():
+        producer = graph.producer(version)
+        top = graph.tops(producer).index(version) if producer is not None else 0
+        heads.append(Head(version.name, version, _loss_weight(graph, producer, top)))
     for layer in graph.layers:
         if not layer.tops and layer.type != "Silence":
-            heads += [(layer.name, v) for v in graph.bottoms(layer) if v is not None]
+            # Caffe gives a top-less V1 loss a top of its own, with weight 1.
+            weight = _loss_weight(graph, layer, 0)
+            heads += [Head(layer.name, v, weight) for v in graph.bottoms(layer) if v is not None]
     return heads
+
+
+def main_heads(graph: LayerGraph) -> tuple[list[Head], list[Head]]:
+    """(main, auxiliary): with losses in the net, the heads of the largest loss weight are
+    the main ones; lighter losses (GoogLeNet's two 0.3 classifiers) and the outputs that
+    carry no loss (accuracies) do not pull the insertion point."""
+    heads = _all_heads(graph)
+    heaviest = max((h.loss_weight for h in heads), default=0.0)
+    if heaviest <= 0:
+        return heads, []
+    main = [h for h in heads if h.loss_weight == heaviest]
+    auxiliary = [h for h in heads if 0 < h.loss_weight < heaviest]
+    return main, auxiliary
+
+
+def _heads(graph: LayerGraph) -> list[tuple[str, BlobVersion]]:
+    return [(h.name, h.version) for h in main_heads(graph)[0]]
 
 
 def _prediction_above(graph: LayerGraph, version: BlobVersion) -> BlobVersion | None:
@@ -239,8 +281,25 @@ def _position(graph: LayerGraph, version: BlobVersion) -> tuple[int, int]:
     return (-1 if producer is None else graph.net.index_of(producer), version.version)
 
 
+def _auxiliary_note(graph: LayerGraph) -> str:
+    main, auxiliary = main_heads(graph)
+    if not auxiliary:
+        return ""
+    heaviest = f"{main[0].loss_weight:g}"
+    listed = ", ".join(f"{h.name} ({h.loss_weight:g})" for h in auxiliary)
+    return (
+        f"; the auxiliary heads {listed}, weighted below the main loss's {heaviest},"
+        " are not followed"
+    )
+
+
 def choose_blob(net: Net, graph: LayerGraph, shapes: ShapeResult) -> tuple[str, str]:
     """The blob name to insert after, and why it was chosen (one sentence)."""
+    blob, why = _choose(net, graph, shapes)
+    return blob, why + _auxiliary_note(graph)
+
+
+def _choose(net: Net, graph: LayerGraph, shapes: ShapeResult) -> tuple[str, str]:
     candidates = find_candidates(graph, shapes)
     if not candidates:
         raise SurgeryError(

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from ..errors import SurgeryError
 from ..graph import LayerGraph
 from ..net import Net
-from ..shapes import ShapeResult, format_shape, infer_shapes
+from ..shapes import ShapeOverrides, ShapeResult, format_shape, infer_shapes
 from .anchor import InsertionPoint
 
 DIMENSIONS = (("channel", 1), ("height", 2), ("width", 3))
@@ -25,7 +25,7 @@ class PhaseShapes:
 
     net: Net
     graphs: Sequence[LayerGraph]
-    overrides: Mapping[str, Sequence[int]] = field(default_factory=dict)
+    overrides: ShapeOverrides = field(default_factory=dict)
     _results: dict[int, ShapeResult] = field(default_factory=dict)
 
     def of(self, graph: LayerGraph) -> ShapeResult:

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import pytest
 
+import scnn_surgery as ss
 from scnn_surgery.errors import SurgeryError
 from scnn_surgery.graph import NetState, build_graph
 from scnn_surgery.net import load_net
@@ -68,7 +69,8 @@ def test_unknown_input_size_asks_for_shape() -> None:
     unknown = r"layer 'mnist' does not state its output size.*--shape"
     with pytest.raises(SurgeryError, match=unknown):
         _choose(path)
-    blob, _ = _choose(path, shapes={"data": (64, 1, 28, 28)})
+    # TRAIN reads batches of 64, TEST of 100: the file states the batch, the rest is open
+    blob, _ = _choose(path, shapes={"data": (None, 1, 28, 28)})  # type: ignore[dict-item]
     assert blob == "pool2"
 
 
@@ -78,3 +80,21 @@ def test_is_spatial() -> None:
     assert not is_spatial((1, 4096))
     assert not is_spatial((1, 8, None, 4))
     assert not is_spatial(None)
+
+
+def test_auxiliary_heads_do_not_pull_the_point() -> None:
+    """GoogLeNet's train_val: lighter-weighted auxiliary classifiers (and the accuracies
+    beside them) are not followed; the point is the main head's, as in the deploy net."""
+    path = str(DATA / "aux_heads_train_val.prototxt")
+    for phase in ("TRAIN", "TEST"):
+        blob, why = _choose(path, phase)
+        assert blob == "deep", why
+        assert "auxiliary heads aux/loss (0.3), weighted below the main loss's 1" in why
+    # Without the weights every head counts, and the deepest shared map is the branch point.
+    unweighted = (DATA / "aux_heads_train_val.prototxt").read_text().replace(
+        "loss_weight: 0.3", "loss_weight: 1"
+    )
+    net = ss.loads(unweighted)
+    graph = build_graph(net, NetState("TEST"))
+    blob, why = choose_blob(net, graph, infer_shapes(net, graph))
+    assert blob == "mid" and "shared by every head" in why and "auxiliary" not in why
