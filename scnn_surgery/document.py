@@ -772,6 +772,11 @@ class Document:
     def to_bytes(self) -> bytes:
         return self.text.encode("utf-8", "surrogateescape")
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # The tree is the text's, so pickle and deepcopy carry the text and parse it
+        # again, instead of walking the tree recursively (too deep for them at 100 levels).
+        return (Document.parse, (self.text, self.source))
+
     @cached_property
     def newline(self) -> str:
         return _detect_newline(self.text)

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import copy
+import pickle
 from pathlib import Path
 
 import pytest
@@ -215,6 +217,12 @@ def test_nesting_to_protobufs_limit_is_accepted() -> None:
     # the dataclass-made repr and == recurse, but only as deep as the limit allows
     assert Document.parse(_nested(MAX_DEPTH)).root == doc.root
     assert repr(doc.root).count("Message(") == MAX_DEPTH + 1
+
+
+def test_documents_at_the_limit_pickle_and_copy() -> None:
+    doc = Document.parse(_nested(MAX_DEPTH) + "b: 'x'\n", "deep.prototxt")
+    for twin in (pickle.loads(pickle.dumps(doc)), copy.deepcopy(doc)):
+        assert twin == doc and twin is not doc
 
 
 def test_nesting_past_the_limit_is_refused_at_its_brace() -> None:
