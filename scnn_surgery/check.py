@@ -38,7 +38,7 @@ from .document import Field, Message, Scalar
 from .errors import SurgeryError
 from .graph import LayerGraph, NetState, graph_of, phase_states
 from .net import Layer, Net
-from .params import layer_message
+from .params import eltwise_coeffs, layer_message
 from .schema.select import Schema, descriptor_of, schema_for_net
 from .shapes import ShapeOverrides, ShapeResult, format_shape, infer_shapes
 from .weights import (
@@ -214,8 +214,7 @@ def _eltwise_coeff(net: Net) -> list[Finding]:
     for layer in net.layers:
         if layer.type != "Eltwise" or layer.format == "v0":
             continue
-        p = layer_message(net, layer).eltwise_param
-        coeffs = len(p.coeff)
+        coeffs, is_sum = eltwise_coeffs(net, layer)
         if coeffs and coeffs != len(layer.bottoms):
             out.append(
                 _finding(
@@ -224,7 +223,7 @@ def _eltwise_coeff(net: Net) -> list[Finding]:
                     " coefficient per bottom",
                 )
             )
-        elif coeffs and p.operation != type(p).SUM:
+        elif coeffs and not is_sum:
             out.append(
                 _finding(net, layer, "eltwise-coeff", "coeff is only allowed with operation SUM")
             )
@@ -454,7 +453,7 @@ class _Owner:
 def _implicit_specs(net: Net, layer: Layer, count: int | None) -> list[ParamSpec]:
     """ParamSpecs as ``AppendParam`` sees them: BatchNorm adds ``lr_mult: 0`` for the
     statistics it was given no param block for."""
-    specs = param_specs(net, layer)
+    specs = list(param_specs(net, layer))
     if layer.type == "BatchNorm" and count is not None:
         specs += [ParamSpec("", 0.0, None, False)] * (count - len(specs))
     return specs

@@ -20,7 +20,6 @@ UTF-8.  Comments may hold any bytes, as Caffe's C++ parser allows.
 
 from __future__ import annotations
 
-import gc
 import os
 import re
 import unicodedata
@@ -35,6 +34,7 @@ from typing import Any
 
 from .errors import PrototxtSyntaxError, SurgeryError
 from .files import read_input_bytes
+from .runtime import paused_gc
 
 __all__ = [
     "MAX_DEPTH",
@@ -197,8 +197,9 @@ class Field:
     start: int
     end: int
 
-    def values(self) -> list[Value]:
-        return list(self.value) if isinstance(self.value, list) else [self.value]
+    def values(self) -> Sequence[Value]:
+        """The values given (several for a ``[a, b]`` list); read-only."""
+        return self.value if isinstance(self.value, list) else (self.value,)
 
 
 @dataclass(frozen=True)
@@ -343,8 +344,13 @@ def _utf8_error(
 _QUOTE_ESCAPES = {"\\": "\\\\", "\n": "\\n", "\r": "\\r", "\t": "\\t"}
 
 
+_NEEDS_ESCAPE = re.compile(r"[\x00-\x1f\x7f\\\"']")
+
+
 def quote_string(value: str, quote: str = '"') -> str:
     """Write a value as a protobuf text literal in ``quote`` (``"`` or ``'``)."""
+    if not _NEEDS_ESCAPE.search(value):
+        return quote + value + quote  # the common case: a plain name
     out = []
     for char in value:
         if char in _QUOTE_ESCAPES:
@@ -745,13 +751,8 @@ class Document:
     def parse(cls, text: str, source: str = "<string>") -> Document:
         """Parse protobuf text; syntax errors raise ``PrototxtSyntaxError`` (FILE:LINE:COL)."""
         starts = _line_starts(text)
-        collecting = gc.isenabled()
-        gc.disable()  # the tree has no cycles; collecting while it grows only costs time
-        try:
+        with paused_gc():  # the tree has no cycles; collecting while it grows only costs time
             root = _Parser(text, source, starts).parse()
-        finally:
-            if collecting:
-                gc.enable()
         return cls(text, source, root, starts)
 
     @classmethod

@@ -41,7 +41,8 @@ def insert_layers(net: Net, after: Layer | None, layers: Sequence[Layer]) -> Non
 def _insert_into_graph(graph: LayerGraph, position: int, layers: Sequence[Layer]) -> None:
     included = [layer for layer in layers if layer_included(layer, graph.state)]
     made: dict[str, BlobVersion] = {}
-    g = graph.graph
+    nodes: list[tuple[Layer, dict[str, list[BlobVersion | None] | list[BlobVersion]]]] = []
+    edges: list[tuple[Layer | BlobVersion, Layer | BlobVersion]] = []
     for layer in included:
         bound: list[BlobVersion | None] = []
         for name in layer.bottoms:
@@ -57,9 +58,11 @@ def _insert_into_graph(graph: LayerGraph, position: int, layers: Sequence[Layer]
             version = BlobVersion(name, 0 if previous is None else previous.version + 1)
             made[name] = version
             tops.append(version)
-        g.add_node(layer, bottoms=bound, tops=tops)
-        g.add_edges_from((version, layer) for version in bound if version is not None)
-        g.add_edges_from((layer, version) for version in tops)
+        nodes.append((layer, {"bottoms": bound, "tops": tops}))
+        edges += [(version, layer) for version in bound if version is not None]
+        edges += [(layer, version) for version in tops]
+    graph.graph.add_nodes_from(nodes)
+    graph.graph.add_edges_from(edges)
     graph.latest.update(made)
     members = set(graph.layers).union(included)
     graph.layers = [layer for layer in graph.net.layers if layer in members]

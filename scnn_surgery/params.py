@@ -38,6 +38,7 @@ __all__ = [
     "bn_blob_count",
     "conv_params",
     "data_source",
+    "eltwise_coeffs",
     "fork_param",
     "inner_product_params",
     "interp_params",
@@ -60,16 +61,37 @@ __all__ = [
 R = TypeVar("R")
 
 
-def _per_layer(read: Callable[[Net, Layer], R]) -> Callable[[Net, Layer], R]:
-    """Read a layer's parameters once: they depend on the layer alone (see ``Layer.memo``)."""
+# What is derived from parameters alone, for layers surgery added: every convolution of an
+# SCNN pass has the same definition, so they share it. Bounded: a long-lived process that
+# inserts many modules must not keep them all.
+_ALIKE: dict[tuple[str, Fields], dict[str, Any]] = {}
+
+
+def params_memo(layer: Layer) -> dict[Any, Any]:
+    """Where to keep values that depend only on the layer's type and parameters (not on its
+    name, bottoms or tops): the layer's own memo, shared by equal added layers."""
+    if layer.definition is None:
+        return layer.memo
+    key = (layer.type, layer.definition.fields)
+    memo = _ALIKE.get(key)
+    if memo is None:
+        if len(_ALIKE) > 1024:
+            _ALIKE.clear()
+        memo = _ALIKE[key] = {}
+    return memo
+
+
+def per_params(read: Callable[[Net, Layer], R]) -> Callable[[Net, Layer], R]:
+    """Read a layer's parameters once: they depend on its parameters alone."""
     key = read.__name__
 
     def cached(net: Net, layer: Layer) -> R:
-        if key in layer.memo:
-            value: R = layer.memo[key]
+        memo = params_memo(layer)
+        if key in memo:
+            value: R = memo[key]
             return value
         value = read(net, layer)
-        layer.memo[key] = value
+        memo[key] = value
         return value
 
     cached.__name__ = read.__name__
@@ -287,7 +309,7 @@ class ConvParams:
         return kernel, pad, stride, dilation
 
 
-@_per_layer
+@per_params
 def conv_params(net: Net, layer: Layer) -> ConvParams:
     msg = layer_message(net, layer)
     if layer.format == "v0":
@@ -324,6 +346,17 @@ def conv_params(net: Net, layer: Layer) -> ConvParams:
 
 
 # ---------------------------------------------------------------------------
+# Eltwise
+
+
+@per_params
+def eltwise_coeffs(net: Net, layer: Layer) -> tuple[int, bool]:
+    """How many ``coeff`` values an Eltwise gives, and whether its operation is SUM."""
+    p = layer_message(net, layer).eltwise_param
+    return len(p.coeff), p.operation == caffe_pb2.EltwiseParameter.SUM
+
+
+# ---------------------------------------------------------------------------
 # Pooling
 
 
@@ -337,7 +370,7 @@ class PoolParams:
     ceil: bool  # CEIL rounding (Caffe's default) or FLOOR
 
 
-@_per_layer
+@per_params
 def pool_params(net: Net, layer: Layer) -> PoolParams:
     msg = layer_message(net, layer)
     if layer.format == "v0":
@@ -386,7 +419,7 @@ class InnerProductParams:
     transpose: bool
 
 
-@_per_layer
+@per_params
 def inner_product_params(net: Net, layer: Layer) -> InnerProductParams:
     msg = layer_message(net, layer)
     if layer.format == "v0":
@@ -427,7 +460,7 @@ def _crop(transform: Any) -> int | None:
     return _positive(transform.crop_size) if transform is not None else None
 
 
-@_per_layer
+@per_params
 def data_source(net: Net, layer: Layer) -> DataSource:
     """N, C, H, W of a data layer's images, as far as the file states them.
 
@@ -499,7 +532,7 @@ def _opt_int(msg: Message | None, name: str, net: Net) -> int | None:
     return raw_int(msg, name, 0, net) if raw_has(msg, name) else None
 
 
-@_per_layer
+@per_params
 def interp_params(net: Net, layer: Layer) -> InterpParams:
     p = fork_param(layer, "interp_param")
     return InterpParams(
@@ -525,7 +558,7 @@ class UpsampleParams:
     upsample_w: int | None
 
 
-@_per_layer
+@per_params
 def upsample_params(net: Net, layer: Layer) -> UpsampleParams:
     p = fork_param(layer, "upsample_param")
     return UpsampleParams(
@@ -560,7 +593,7 @@ class PriorBoxParams:
         return len(ratios) * len(self.min_sizes) + len(self.max_sizes)
 
 
-@_per_layer
+@per_params
 def prior_box_params(net: Net, layer: Layer) -> PriorBoxParams:
     p = fork_param(layer, "prior_box_param")
     return PriorBoxParams(

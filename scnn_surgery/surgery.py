@@ -29,6 +29,7 @@ from .passes.autopoint import choose_blob
 from .passes.geometry import PhaseShapes, resolve_sizes
 from .passes.splice import choose_prefix, existing_names, new_layers, splice
 from .passes.upgrade import upgrade_net
+from .runtime import paused_gc
 from .scnn import ScnnSpec, build_module, module_output
 from .shapes import ShapeOverrides
 
@@ -208,6 +209,11 @@ def insert(net: Net, options: InsertOptions) -> InsertResult:
     are inferred, and given ones must agree with inference. ``net`` itself is not
     changed: the result is a new net.
     """
+    with paused_gc():
+        return _insert(net, options)
+
+
+def _insert(net: Net, options: InsertOptions) -> InsertResult:
     if options.upgrade:
         net = upgrade_net(net)
     if net.format == "v0":

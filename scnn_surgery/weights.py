@@ -36,7 +36,14 @@ from .errors import SurgeryError
 from .files import read_input_bytes
 from .graph import graph_of, phase_states
 from .net import Layer, Net
-from .params import conv_params, inner_product_params, layer_message, layer_message_as
+from .params import (
+    conv_params,
+    inner_product_params,
+    layer_message,
+    layer_message_as,
+    params_memo,
+    per_params,
+)
 from .schema import caffe_pb2
 from .schema.select import Schema, dialect_schema, field_class, schema_for_net
 from .scnn import ScnnSpec, build_module, render_layers
@@ -362,6 +369,7 @@ def _bias_term(net: Net, layer: Layer) -> bool:
     return False
 
 
+@per_params
 def param_blob_count(net: Net, layer: Layer) -> int | None:
     """How many parameter blobs Caffe gives the layer; None for types it does not know
     (fork layers, Python layers) and for V0 layers."""
@@ -511,6 +519,17 @@ def layer_param_blobs(
 ) -> list[ParamBlob] | None:
     """The parameter blobs Caffe creates for ``layer`` given its bottoms' shapes, with the
     fillers it fills them from; None when they cannot be known (unknown type or shape)."""
+    memo = params_memo(layer)
+    key = ("param blobs", tuple(bottoms))
+    if key not in memo:
+        memo[key] = _layer_param_blobs(net, layer, bottoms)
+    found: list[ParamBlob] | None = memo[key]
+    return None if found is None else list(found)
+
+
+def _layer_param_blobs(
+    net: Net, layer: Layer, bottoms: Sequence[MaybeShape]
+) -> list[ParamBlob] | None:
     count = param_blob_count(net, layer)
     if count is None:
         return None
@@ -531,14 +550,31 @@ def layer_param_blobs(
 _PARAM_FIELDS = frozenset({"param", "blobs_lr", "weight_decay", "blob_share_mode"})
 
 
-def param_specs(net: Net, layer: Layer) -> list[ParamSpec]:
+def _param_message(net: Net, layer: Layer) -> Any:
+    """The layer's typed message, or, until something needs all of it, just its ParamSpec
+    fields filled from the tree (a fraction of the work for a convolution)."""
+    full = layer.memo.get("message")
+    if full is not None or layer.text is None:
+        return layer_message(net, layer)
+    partial = layer.memo.get("param message")
+    if partial is None:
+        text = layer.text
+        fields = [f for f in text.body.fields if f.name in _PARAM_FIELDS]
+        cls = caffe_pb2.V1LayerParameter if layer.format == "v1" else caffe_pb2.LayerParameter
+        partial = fill_message(text.document, fields, cls(), f"in layer '{layer.name}': ")
+        layer.memo["param message"] = partial
+    return partial
+
+
+@per_params
+def param_specs(net: Net, layer: Layer) -> tuple[ParamSpec, ...]:
     """The layer's ParamSpecs as Caffe sees them after upgrading V1 (``param``, ``blobs_lr``,
     ``weight_decay``, ``blob_share_mode`` become one ``param {}`` each)."""
     if layer.text is not None and not any(f.name in _PARAM_FIELDS for f in layer.text.body.fields):
-        return []  # nothing to read, so no need for the typed message
-    msg = layer_message(net, layer)
+        return ()  # nothing to read, so no need for the typed message
+    msg = _param_message(net, layer)
     if layer.format == "v2":
-        return [
+        return tuple(
             ParamSpec(
                 name=p.name,
                 lr_mult=p.lr_mult if p.HasField("lr_mult") else None,
@@ -546,12 +582,12 @@ def param_specs(net: Net, layer: Layer) -> list[ParamSpec]:
                 permissive=p.share_mode == caffe_pb2.ParamSpec.PERMISSIVE,
             )
             for p in msg.param
-        ]
+        )
     if layer.format == "v1":
         names, lrs, decays = list(msg.param), list(msg.blobs_lr), list(msg.weight_decay)
         modes = list(msg.blob_share_mode)
         size = max(len(names), len(lrs), len(decays), len(modes))
-        return [
+        return tuple(
             ParamSpec(
                 name=names[i] if i < len(names) else "",
                 lr_mult=lrs[i] if i < len(lrs) else None,
@@ -560,8 +596,8 @@ def param_specs(net: Net, layer: Layer) -> list[ParamSpec]:
                 and modes[i] == caffe_pb2.V1LayerParameter.PERMISSIVE,
             )
             for i in range(size)
-        ]
-    return []
+        )
+    return ()
 
 
 # ---------------------------------------------------------------------------
