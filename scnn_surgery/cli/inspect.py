@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from ..inspect import InspectReport, inspect_net
+from ..inspection import InspectReport, inspect_net
 from ..shapes import format_shape
 from ..surgery import load
 from .options import shape_options

@@ -7,7 +7,7 @@ from click.testing import CliRunner
 
 from scnn_surgery.cli.main import cli
 from scnn_surgery.graph import NetState, build_graph
-from scnn_surgery.inspect import inspect_net
+from scnn_surgery.inspection import inspect_net
 from scnn_surgery.net import load_net
 from scnn_surgery.passes.upgrade import net_for_reading
 from scnn_surgery.shapes import infer_shapes
