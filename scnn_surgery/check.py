@@ -39,6 +39,7 @@ from .document import Field, Message
 from .errors import SurgeryError
 from .graph import LayerGraph, NetState, build_graph, phase_states
 from .net import Layer, Net
+from .options import TARGETS
 from .params import layer_message
 from .schema.select import Schema, descriptor_of, schema_for_net
 from .shapes import ShapeResult, format_shape, infer_shapes
@@ -54,7 +55,6 @@ from .weights import (
 )
 
 Severity = Literal["error", "warning"]
-TARGETS = ("opencv", "vitis")
 
 __all__ = ["OPENCV_LAYER_TYPES", "TARGETS", "Finding", "Severity", "check_net", "errors_of"]
 

@@ -83,9 +83,10 @@ def test_insert_reads_stdin_and_writes_stdout() -> None:
 @pytest.mark.parametrize(
     ("args", "code", "message"),
     [
-        (["generate", "--height", "4", "--width", "4", "--kernel-width", "8"], 1, "odd"),
-        (["generate", "--height", "0", "--width", "4"], 1, "height"),
-        (["generate", "--height", "4", "--width", "-2"], 1, "width"),
+        (["generate", "--height", "4", "--width", "4", "--kernel-width", "8"], 2, "odd"),
+        (["generate", "--height", "0", "--width", "4"], 2, "'--height': must be a positive"),
+        (["generate", "--height", "4", "--width", "-2"], 2, "'--width': must be a positive"),
+        (["generate", "--height", "4", "--width", "4", "--top", "slice1_2"], 1, "inside"),
         (["generate", "--height", "4", "--width", "4", "--directions", "DD"], 2, "at most once"),
         (["generate", "--height", "4", "--width", "4", "--directions", "DX"], 2, "letters D, U"),
         (["generate", "--width", "4"], 2, "--height"),

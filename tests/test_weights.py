@@ -9,13 +9,12 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from scnn_surgery import InsertOptions, ScnnSpec, generate, insert, loads
+from scnn_surgery import InsertOptions, ScnnSpec, build_module, generate, insert, loads
 from scnn_surgery.check import check_net, errors_of
 from scnn_surgery.cli.main import cli
 from scnn_surgery.errors import SurgeryError
 from scnn_surgery.net import Net
 from scnn_surgery.schema import caffe_pb2
-from scnn_surgery.scnn import module_layer_names
 from scnn_surgery.weights import (
     Caffemodel,
     blob_array,
@@ -292,7 +291,7 @@ def test_carry_over_keeps_every_blob_and_unknown_field() -> None:
     result = insert(net, InsertOptions(after="conv1", height=6, width=8, channels=4,
                                        kernel_width=3))
     added = result.net.layer_names - net.layer_names
-    assert added == module_layer_names(result.spec)
+    assert added == {layer.name for layer in build_module(result.spec)}
     made = carry_over(result.net, source, added, result.spec, seed=0)
     data = made.model.to_bytes()
     for extra in (b"net-level extra", b"layer extra", b"blob extra"):
