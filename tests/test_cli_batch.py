@@ -20,8 +20,8 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from scnn_surgery.batch import CRASH_HOOK, HANG_HOOK, STATUSES, Outcome
-from scnn_surgery.cli.batch import Progress, render_progress
+from scnn_surgery.batch import CRASH_HOOK, HANG_HOOK, STATUSES
+from scnn_surgery.cli.batch import progress_bar, tally
 from scnn_surgery.cli.main import cli
 from scnn_surgery.surgery import InsertOptions, insert, load
 
@@ -223,7 +223,10 @@ def test_exit_one_when_any_model_failed(tmp_path: Path) -> None:
         (["{src}", "--report", "{tmp}/r.txt"], "unknown report format '.txt'"),
         (["{src}", "--config", "{tmp}/missing.toml"], "--config"),
         (["{src}", "--config", "{tmp}/bad.toml"], "unknown setting 'hieght'"),
-        (["{src}", "--config", "{tmp}/no_proto.toml"], "proto '{tmp}/nope.proto' is not a file"),
+        (
+            ["{src}", "--config", "{tmp}/no_proto.toml"],
+            "proto must name an existing .proto file, got '{tmp}/nope.proto'",
+        ),
         (["{src}", "--directions", "XY"], "--directions"),
         (["{src}/a.prototxt", "{tmp}/other/a.prototxt"], "would both be written"),
     ],
@@ -273,22 +276,25 @@ class FakeTerminal(io.StringIO):
 
 def test_progress_bar_on_a_terminal() -> None:
     stream = FakeTerminal()
-    progress = Progress(2, stream)
-    progress.update(Outcome("a", "converted"))
-    progress.update(Outcome("b", "failed"))
-    progress.clear()
-    frames = stream.getvalue().split("\r")
-    assert frames[1].startswith("[....") and " 0/2 " in frames[1]
-    assert " 2/2  converted 1  refused 0  failed 1" in frames[3]
-    assert frames[-1] == "\x1b[K"
-
-
-def test_render_progress_fits_the_width() -> None:
     counts = dict.fromkeys(STATUSES, 0)
-    line = render_progress(5, 10, counts, width=60)
-    assert len(line) < 60 and "5/10" in line
-    bar = line[1 : line.index("]")]
-    assert bar.count("#") == bar.count(".") == len(bar) // 2
+    with progress_bar(2, tally(counts), stream) as bar:
+        for status in ("converted", "failed"):
+            counts[status] += 1
+            bar.label = tally(counts)
+            bar.update(1)
+    text = re.sub(r"\x1b\[\?25[lh]", "", stream.getvalue())  # click hides the cursor meanwhile
+    frames = [frame.rstrip() for frame in text.split("\r")]
+    assert frames[1].startswith("[-")
+    assert frames[1].endswith("0/2  converted 0  refused 0  failed 0")
+    assert frames[-1].startswith("[#") and "2/2  converted 1  refused 0  failed 1" in frames[-1]
+    assert text.endswith("\n")  # the finished bar stays, and the summary starts a new line
+
+
+def test_no_progress_bar_output_at_all_on_a_pipe() -> None:
+    stream = io.StringIO()
+    with progress_bar(2, "label", stream) as bar:
+        bar.update(2)
+    assert stream.getvalue() == ""
 
 
 # --- Ctrl-C ----------------------------------------------------------------------------
