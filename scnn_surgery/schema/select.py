@@ -20,7 +20,7 @@ from google.protobuf.message import Message
 
 from ..errors import SurgeryError
 from . import DIALECTS, guess_dialect_for_text
-from .protoparse import ProtoParseError, load_user_proto
+from .userproto import compile_proto
 
 if TYPE_CHECKING:
     from ..net import Net
@@ -112,7 +112,7 @@ _USER_SCHEMAS: dict[tuple[str, int], Schema] = {}
 
 
 def user_schema(proto: str | os.PathLike[str]) -> Schema:
-    """The user's fork ``caffe.proto``, compiled without protoc.
+    """The user's fork ``caffe.proto``, compiled by protoc (the ``proto`` extra).
 
     Errors are one-line :class:`SurgeryError` s located as FILE:LINE:COL in the .proto.
     """
@@ -130,14 +130,10 @@ def user_schema(proto: str | os.PathLike[str]) -> Schema:
 
 
 def _compile(proto: str) -> Schema:
-    try:
-        module = load_user_proto(proto)
-    except ProtoParseError as exc:
-        raise SurgeryError(str(exc)) from None
-    net_class = getattr(module, "NetParameter", None)
-    if not isinstance(net_class, type):
+    net = compile_proto(Path(proto)).message_types_by_name.get("NetParameter")
+    if net is None:
         raise SurgeryError(f"{proto}: no top-level message NetParameter; is this a caffe.proto?")
-    return _from_net_class(proto, net_class, proto)
+    return _from_net_class(proto, message_factory.GetMessageClass(net), proto)
 
 
 def schema_for_net(net: Net, proto: str | os.PathLike[str] | None = None) -> Schema:
