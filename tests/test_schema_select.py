@@ -75,7 +75,6 @@ def test_schema_classes_by_layer_format() -> None:
     schema = dialect_schema("pspnet")
     assert schema.block_class("v2") is schema.layer
     assert schema.block_class("v1") is schema.block_class("v0") is schema.v1_layer
-    assert schema.body_class("v0") is schema.v0_layer
     assert field_class(schema.layer, "bn_param").DESCRIPTOR.name == "BNParameter"
     assert schema.description == "the pspnet fork's schema"
 

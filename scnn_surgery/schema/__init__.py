@@ -40,10 +40,7 @@ __all__ = [
     "guess_dialect",
     "guess_dialect_for_text",
     "known_field_names",
-    "layer_message_class",
     "net_message_class",
-    "text_field_names",
-    "text_layer_types",
 ]
 
 # Order doubles as the tie-break preference of guess_dialect.
@@ -120,10 +117,6 @@ def _module(dialect: str) -> types.ModuleType:
         raise KeyError(f"unknown Caffe dialect {dialect!r} (known: {known})") from None
 
 
-def layer_message_class(dialect: str) -> type[Message]:
-    return cast(type[Message], _module(dialect).LayerParameter)
-
-
 def net_message_class(dialect: str) -> type[Message]:
     return cast(type[Message], _module(dialect).NetParameter)
 
@@ -193,16 +186,6 @@ def _text_names(text: str) -> Iterator[tuple[str, int, str | None]]:
                 blocks.append(name)
         elif match.group("close") and blocks:
             blocks.pop()
-
-
-def text_field_names(text: str) -> set[str]:
-    """Field names used in a prototxt (any nesting level), ignoring comments."""
-    return _text_facts(text)[1]
-
-
-def text_layer_types(text: str) -> set[str]:
-    """The layers' ``type:`` values (V2 strings, V1 enum names, V0 strings)."""
-    return _text_facts(text)[0]
 
 
 def _text_facts(text: str) -> tuple[set[str], set[str]]:

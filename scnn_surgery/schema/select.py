@@ -76,11 +76,6 @@ class Schema:
         (a V0 block is a V1 ``layers`` around the V0 ``layer``)."""
         return self.layer if layer_format == "v2" else self.v1_layer
 
-    def body_class(self, layer_format: str) -> type[Message]:
-        """What a :class:`~scnn_surgery.net.Layer`'s ``body`` (name, type, parameters)
-        parses into: the block's message, or for V0 the inner ``V0LayerParameter``."""
-        return self.v0_layer if layer_format == "v0" else self.block_class(layer_format)
-
 
 def _from_net_class(name: str, net_class: type[Message], proto: str | None) -> Schema:
     fields = descriptor_of(net_class).fields_by_name
