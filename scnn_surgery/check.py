@@ -37,9 +37,9 @@ from google.protobuf.descriptor import Descriptor
 
 from .document import Field, Message
 from .errors import SurgeryError
-from .graph import LayerGraph, NetState, build_graph, phase_states
+from .graph import LayerGraph, NetState, build_graph
 from .net import Layer, Net
-from .options import TARGETS
+from .options import TARGETS, selected_states
 from .params import layer_message
 from .schema.select import Schema, descriptor_of, schema_for_net
 from .shapes import ShapeResult, format_shape, infer_shapes
@@ -671,15 +671,6 @@ _PHASE_RULES: tuple[PhaseRule, ...] = (
 )  # fmt: skip
 
 
-def _states(net: Net, phases: Sequence[str] | None) -> list[NetState]:
-    if phases is None:
-        return phase_states(net)
-    unknown = [p for p in phases if p not in ("TRAIN", "TEST")]
-    if unknown:
-        raise SurgeryError(f"unknown phase '{unknown[0]}'; use TRAIN or TEST")
-    return [NetState(p) for p in dict.fromkeys(phases)]
-
-
 def _analyse(net: Net, state: NetState, overrides: Mapping[str, Sequence[int]]) -> _Phase:
     graph = build_graph(net, state)
     # An override for a blob only one phase has (a TRAIN label) is not an error in the other.
@@ -738,7 +729,7 @@ def check_net(
         *_eltwise_coeff(net),
         *_batchnorm_params(net),
     ]
-    analysed = [_analyse(net, state, shapes or {}) for state in _states(net, phases)]
+    analysed = [_analyse(net, state, shapes or {}) for state in selected_states([net], phases)]
     per_phase = []
     for phase in analysed:
         found = [f for rule in _PHASE_RULES for f in rule(phase)]

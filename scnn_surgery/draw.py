@@ -18,12 +18,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from .compare import NetDiff, blob_shapes, format_shape
+from .compare import NetDiff, blob_shapes
 from .errors import SurgeryError, UsageError
 from .graph import BlobVersion, LayerGraph, NetState, build_graph
 from .modules import ModuleSummary, find_modules, summarise_module
 from .net import Layer, Net
-from .shapes import Shape
+from .shapes import Shape, format_shape
 
 __all__ = [
     "FORMATS",
