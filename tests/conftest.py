@@ -84,6 +84,8 @@ def run_cli() -> RunCli:
         result = runner.invoke(cli, list(args), input=input, env=env)
         if result.exception is not None and not isinstance(result.exception, SystemExit):
             raise result.exception
-        return result.exit_code, result.stdout, result.stderr
+        # As written: click's .stdout would turn CRLF into LF.
+        out = result.stdout_bytes.decode("utf-8", "replace")
+        return result.exit_code, out, result.stderr_bytes.decode("utf-8", "replace")
 
     return run

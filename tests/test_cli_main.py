@@ -8,12 +8,11 @@ import sys
 
 import click
 import pytest
-from click.testing import CliRunner
 
 from scnn_surgery import __version__
 from scnn_surgery.cli.main import SUBCOMMANDS, cli
 
-from .conftest import REPO_ROOT
+from .conftest import REPO_ROOT, RunCli
 
 HEAVY = ("networkx", "numpy", "google.protobuf", "graphviz")
 
@@ -51,12 +50,13 @@ def test_start_up_loads_nothing_heavy(args: list[str], status: int) -> None:
     assert not heavy, f"{args} imported {heavy}"
 
 
-def test_help_lists_every_command_without_loading_it() -> None:
+def test_help_lists_every_command_without_loading_it(run_cli: RunCli) -> None:
     code, modules = imported_modules("--help")
     assert code == 0
     assert not {f"scnn_surgery.cli.{entry.module}" for entry in SUBCOMMANDS.values()} & modules
-    result = CliRunner().invoke(cli, ["--help"])
-    listed = re.findall(r"^  (\w+)\s+(.+)$", result.stdout.split("Commands:")[1], re.MULTILINE)
+    code, out, _ = run_cli("--help")
+    assert code == 0
+    listed = re.findall(r"^  (\w+)\s+(.+)$", out.split("Commands:")[1], re.MULTILINE)
     assert [name for name, _ in listed] == list(SUBCOMMANDS)
     for name, summary in listed:
         assert SUBCOMMANDS[name].summary.startswith(summary.strip())
@@ -76,12 +76,12 @@ def test_the_readme_command_table_is_the_registry() -> None:
     assert re.findall(r"^\| `(\w+)` \|", table, re.MULTILINE) == list(SUBCOMMANDS)
 
 
-def test_version() -> None:
-    result = CliRunner().invoke(cli, ["--version"])
-    assert result.exit_code == 0 and __version__ in result.stdout
+def test_version(run_cli: RunCli) -> None:
+    code, out, _ = run_cli("--version")
+    assert code == 0 and __version__ in out
 
 
-def test_no_arguments_shows_the_help() -> None:
-    result = CliRunner().invoke(cli, [])
-    assert "Commands:" in result.stdout + result.stderr
-    assert "error" not in result.stderr
+def test_no_arguments_shows_the_help(run_cli: RunCli) -> None:
+    _, out, err = run_cli()
+    assert "Commands:" in out + err
+    assert "error" not in err

@@ -6,7 +6,6 @@ import re
 
 import click
 import pytest
-from click.testing import CliRunner
 
 from scnn_surgery.batch import parse_config
 from scnn_surgery.cli.main import cli
@@ -14,16 +13,9 @@ from scnn_surgery.cli.options import build_insert_options
 from scnn_surgery.errors import UsageError
 from scnn_surgery.options import InsertOptions, declared_fields
 
-from .conftest import DATA, REPO_ROOT
+from .conftest import DATA, REPO_ROOT, RunCli
 
 NET = str(DATA / "phases_inplace.prototxt")
-
-
-def run(*args: str) -> tuple[int, str, str]:
-    result = CliRunner().invoke(cli, list(args))
-    if result.exception and not isinstance(result.exception, SystemExit):
-        raise result.exception
-    return result.exit_code, result.stdout, result.stderr
 
 
 def spellings(name: str) -> list[list[str]]:
@@ -64,15 +56,15 @@ def test_the_readme_synopses_list_every_flag(command: str, documented_in: list[s
     assert not missing, f"the README's synopsis of {command} lacks {sorted(missing)}"
 
 
-def test_generate_needs_only_the_sizes() -> None:
-    code, out, err = run("generate", "--height", "2", "--width", "2", "--channel", "4")
+def test_generate_needs_only_the_sizes(run_cli: RunCli) -> None:
+    code, out, err = run_cli("generate", "--height", "2", "--width", "2", "--channel", "4")
     assert code == 0 and 'name: "Slice1"' in out and "k9" in err
-    code, _, err = run("generate", "--width", "2")
+    code, _, err = run_cli("generate", "--width", "2")
     assert code == 2 and "Missing option '--height'" in err
 
 
-def test_a_bad_value_gets_the_message_a_config_file_gets() -> None:
-    code, _, err = run("insert", NET, "--kernel-width", "4")
+def test_a_bad_value_gets_the_message_a_config_file_gets(run_cli: RunCli) -> None:
+    code, _, err = run_cli("insert", NET, "--kernel-width", "4")
     assert code == 2
     with pytest.raises(UsageError) as config:
         parse_config('[models."a"]\nkernel_width = 4\n', "c.toml")
@@ -84,23 +76,23 @@ def test_a_bad_value_gets_the_message_a_config_file_gets() -> None:
     )
 
 
-def test_usage_errors_are_one_line_with_status_2() -> None:
+def test_usage_errors_are_one_line_with_status_2(run_cli: RunCli) -> None:
     for args in (["insert"], ["nope"], ["--nope"], ["generate", "--height", "x", "--width", "2"]):
-        code, out, err = run(*args)
+        code, out, err = run_cli(*args)
         assert code == 2 and out == "", args
         assert err.count("\n") == 1 and err.startswith("scnn-surgery: error: "), err
 
 
-def test_repeated_shapes_become_one_mapping() -> None:
-    code, out, err = run(
+def test_repeated_shapes_become_one_mapping(run_cli: RunCli) -> None:
+    code, out, err = run_cli(
         "inspect", NET, "--shape", "data=1,3,8,8", "--shape", "data=2,3,8,8", "--json"
     )
     assert code == 0, err
     assert '"data": [\n      2,' in out
 
 
-def test_bad_shapes_name_the_form() -> None:
-    code, _, err = run("inspect", NET, "--shape", "data=1,x")
+def test_bad_shapes_name_the_form(run_cli: RunCli) -> None:
+    code, _, err = run_cli("inspect", NET, "--shape", "data=1,x")
     assert code == 2 and "BLOB=N,C,H,W, got data=1,x" in err
 
 
@@ -122,8 +114,8 @@ def test_options_reach_insert_options_as_declared() -> None:
     )
 
 
-def test_phase_is_spelled_in_any_case_everywhere() -> None:
-    assert run("inspect", NET, "--phase", "train")[0] == 0
-    assert run("check", NET, "--phase", "train", "--phase", "Test")[0] == 0
-    code, _, err = run("check", NET, "--phase", "VAL")
+def test_phase_is_spelled_in_any_case_everywhere(run_cli: RunCli) -> None:
+    assert run_cli("inspect", NET, "--phase", "train")[0] == 0
+    assert run_cli("check", NET, "--phase", "train", "--phase", "Test")[0] == 0
+    code, _, err = run_cli("check", NET, "--phase", "VAL")
     assert code == 2 and "must be TRAIN or TEST, got 'VAL'" in err

@@ -7,10 +7,8 @@ import re
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
 from scnn_surgery import SurgeryError, loads
-from scnn_surgery.cli.main import cli
 from scnn_surgery.schema import DIALECTS, caffe_pb2
 from scnn_surgery.schema.select import (
     dialect_schema,
@@ -20,16 +18,8 @@ from scnn_surgery.schema.select import (
 )
 from scnn_surgery.surgery import load
 
-from .conftest import shared_path
+from .conftest import RunCli, shared_path
 from .forkproto import MY_PARAM_NET, MY_PARAM_NUMBER, write_fork_proto
-
-
-def run(*args: str) -> tuple[int, str, str]:
-    result = CliRunner().invoke(cli, list(args))
-    if result.exception and not isinstance(result.exception, SystemExit):
-        raise result.exception
-    return result.exit_code, result.stdout, result.stderr
-
 
 # --- guessing ---------------------------------------------------------------
 
@@ -135,7 +125,7 @@ BROKEN = [
 
 @pytest.mark.parametrize(("field", "message", "line_offset"), BROKEN)
 def test_a_malformed_proto_is_one_located_line_and_exit_1(
-    tmp_path: Path, field: str, message: str, line_offset: int
+    tmp_path: Path, field: str, message: str, line_offset: int, run_cli: RunCli
 ) -> None:
     proto = write_fork_proto(tmp_path)
     text = proto.read_text()
@@ -145,7 +135,7 @@ def test_a_malformed_proto_is_one_located_line_and_exit_1(
     net = tmp_path / "net.prototxt"
     net.write_text(MY_PARAM_NET)
     for command in ("check", "insert"):
-        code, out, err = run(command, str(net), "--proto", str(proto))
+        code, out, err = run_cli(command, str(net), "--proto", str(proto))
         assert code == 1, (command, err)
         assert out == ""
         assert err.count("\n") == 1
@@ -155,54 +145,54 @@ def test_a_malformed_proto_is_one_located_line_and_exit_1(
         user_schema(proto)
 
 
-def test_a_malformed_proto_stops_batch_before_any_work(tmp_path: Path) -> None:
+def test_a_malformed_proto_stops_batch_before_any_work(tmp_path: Path, run_cli: RunCli) -> None:
     proto = tmp_path / "bad.proto"
     proto.write_text('syntax = "proto2";\nmessage NetParameter {\n  optional int32 x = ;\n}\n')
     net = tmp_path / "in" / "net.prototxt"
     net.parent.mkdir()
     net.write_text(MY_PARAM_NET)
     out_dir = tmp_path / "out"
-    code, _, err = run("batch", str(net.parent), "-o", str(out_dir), "--proto", str(proto))
+    code, _, err = run_cli("batch", str(net.parent), "-o", str(out_dir), "--proto", str(proto))
     assert code == 1
     assert err == f"scnn-surgery: error: {proto}:3:22: Expected field number\n"
     assert not out_dir.exists()
 
 
-def test_a_missing_proto_is_a_usage_error(tmp_path: Path) -> None:
+def test_a_missing_proto_is_a_usage_error(tmp_path: Path, run_cli: RunCli) -> None:
     net = tmp_path / "net.prototxt"
     net.write_text(MY_PARAM_NET)
-    code, _, err = run("check", str(net), "--proto", str(tmp_path / "none.proto"))
+    code, _, err = run_cli("check", str(net), "--proto", str(tmp_path / "none.proto"))
     assert code == 2 and "--proto" in err
 
 
-def test_check_with_proto_knows_the_fork_field(tmp_path: Path) -> None:
+def test_check_with_proto_knows_the_fork_field(tmp_path: Path, run_cli: RunCli) -> None:
     net = tmp_path / "net.prototxt"
     net.write_text(MY_PARAM_NET)
-    code, out, err = run("check", str(net))
+    code, out, err = run_cli("check", str(net))
     assert code == 0
     assert "field 'my_param' is not in the BVLC schema" in out
     assert "[unknown-field]" in out
 
     proto = write_fork_proto(tmp_path)
-    code, out, err = run("check", str(net), "--proto", str(proto))
+    code, out, err = run_cli("check", str(net), "--proto", str(proto))
     assert (code, out) == (0, "")
     assert "no problems found" in err
 
 
-def test_insert_and_batch_take_proto(tmp_path: Path) -> None:
+def test_insert_and_batch_take_proto(tmp_path: Path, run_cli: RunCli) -> None:
     proto = write_fork_proto(tmp_path)
     src = tmp_path / "in" / "net.prototxt"
     src.parent.mkdir()
     src.write_text(MY_PARAM_NET)
     target = tmp_path / "net_SCNN.prototxt"
-    code, _, err = run(
+    code, _, err = run_cli(
         "insert", str(src), "--kernel-width", "3", "--proto", str(proto), "-o", str(target)
     )
     assert code == 0, err
     assert "my_param { value: 2.5 size: 3 size: 4 }" in target.read_text()
 
     out_dir = tmp_path / "out"
-    code, _, err = run(
+    code, _, err = run_cli(
         "batch", str(src.parent), "-o", str(out_dir), "--kernel-width", "3", "--proto", str(proto)
     )
     assert code == 0, err
