@@ -107,24 +107,23 @@ def _odd_positive_int(value: object) -> int:
     return number
 
 
-def _finite(value: object, requirement: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+def _number(value: object, requirement: str, holds: Callable[[float], bool]) -> float:
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | float)
+        or not math.isfinite(value)
+        or not holds(value)
+    ):
         raise OptionValueError(f"must be a finite number {requirement}, got {value!r}")
     return float(value)
 
 
 def _positive_float(value: object) -> float:
-    number = _finite(value, "above 0")
-    if number <= 0:
-        raise OptionValueError(f"must be a finite number above 0, got {value!r}")
-    return number
+    return _number(value, "above 0", lambda x: x > 0)
 
 
 def _non_negative_float(value: object) -> float:
-    number = _finite(value, "of at least 0")
-    if number < 0:
-        raise OptionValueError(f"must be a finite number of at least 0, got {value!r}")
-    return number
+    return _number(value, "of at least 0", lambda x: x >= 0)
 
 
 def _bool(value: object) -> bool:
