@@ -1,32 +1,67 @@
-"""scnn-surgery: surgery on Caffe prototxt nets, starting with Spatial CNN insertion."""
+"""scnn-surgery: surgery on Caffe prototxt nets, starting with Spatial CNN insertion.
+
+The public names are loaded on first use (PEP 562), so importing the package, as the command
+line does before it knows which command runs, costs nothing.
+"""
 
 from __future__ import annotations
 
+import importlib
+from typing import TYPE_CHECKING, Any
+
 __version__ = "0.1.0"
 
-from .document import Document
-from .errors import PrototxtSyntaxError, SurgeryError, UsageError
-from .net import Layer, Net
-from .scnn import ScnnSpec, build_module, module_output
-from .surgery import InsertOptions, InsertResult, dumps, generate, insert, load, loads, save
+if TYPE_CHECKING:  # what type checkers see; at run time __getattr__ loads them
+    from .document import Document as Document
+    from .errors import PrototxtSyntaxError as PrototxtSyntaxError
+    from .errors import SurgeryError as SurgeryError
+    from .errors import UsageError as UsageError
+    from .net import Layer as Layer
+    from .net import Net as Net
+    from .options import InsertOptions as InsertOptions
+    from .scnn import ScnnSpec as ScnnSpec
+    from .scnn import build_module as build_module
+    from .scnn import module_output as module_output
+    from .surgery import InsertResult as InsertResult
+    from .surgery import dumps as dumps
+    from .surgery import generate as generate
+    from .surgery import insert as insert
+    from .surgery import load as load
+    from .surgery import loads as loads
+    from .surgery import save as save
 
-__all__ = [
-    "Document",
-    "InsertOptions",
-    "InsertResult",
-    "Layer",
-    "Net",
-    "PrototxtSyntaxError",
-    "ScnnSpec",
-    "SurgeryError",
-    "UsageError",
-    "__version__",
-    "build_module",
-    "dumps",
-    "generate",
-    "insert",
-    "load",
-    "loads",
-    "module_output",
-    "save",
-]
+# Public name -> the module that defines it.
+_EXPORTS = {
+    "Document": ".document",
+    "InsertOptions": ".options",
+    "InsertResult": ".surgery",
+    "Layer": ".net",
+    "Net": ".net",
+    "PrototxtSyntaxError": ".errors",
+    "ScnnSpec": ".scnn",
+    "SurgeryError": ".errors",
+    "UsageError": ".errors",
+    "build_module": ".scnn",
+    "dumps": ".surgery",
+    "generate": ".surgery",
+    "insert": ".surgery",
+    "load": ".surgery",
+    "loads": ".surgery",
+    "module_output": ".scnn",
+    "save": ".surgery",
+}
+
+__all__ = ["__version__", *_EXPORTS]
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module, __name__), name)
+    globals()[name] = value  # later lookups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_EXPORTS})

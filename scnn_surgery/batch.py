@@ -14,7 +14,6 @@ import csv
 import glob
 import io
 import json
-import math
 import multiprocessing
 import os
 import re
@@ -38,10 +37,9 @@ else:  # pragma: no cover
 from .errors import SurgeryError, UsageError
 from .export import export_bytes
 from .files import read_input_bytes, write_bytes_atomic
-from .graph import PHASES
-from .scnn import ScnnSpecError, parse_directions
+from .options import InsertOptions, OptionValueError, declared_fields
 from .shapes import format_shape
-from .surgery import InsertOptions, insert, load
+from .surgery import insert, load
 
 MODEL_SUFFIX = ".prototxt"
 _GLOB_MAGIC = re.compile(r"[*?[]")
@@ -141,93 +139,6 @@ def _is_under(path: Path, directory: Path | None) -> bool:
 # --- per-model settings ----------------------------------------------------------------
 
 
-def _text(value: object) -> str:
-    if not isinstance(value, str):
-        raise ValueError("must be a string")
-    return value
-
-
-def _name(value: object) -> str:
-    text = _text(value)
-    if not text:
-        raise ValueError("must not be empty")
-    return text
-
-
-def _positive_int(value: object) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError("must be a positive integer")
-    return value
-
-
-def _odd_positive_int(value: object) -> int:
-    number = _positive_int(value)
-    if number % 2 == 0:
-        raise ValueError("must be odd")
-    return number
-
-
-def _number(value: object) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        raise ValueError("must be a finite number")
-    return float(value)
-
-
-def _positive_number(value: object) -> float:
-    number = _number(value)
-    if number <= 0:
-        raise ValueError("must be above 0")
-    return number
-
-
-def _non_negative_number(value: object) -> float:
-    number = _number(value)
-    if number < 0:
-        raise ValueError("must be at least 0")
-    return number
-
-
-def _boolean(value: object) -> bool:
-    if not isinstance(value, bool):
-        raise ValueError("must be true or false")
-    return value
-
-
-def _proto_file(value: object) -> str:
-    path = _name(value)
-    if not Path(path).is_file():
-        raise ValueError(f"'{path}' is not a file")
-    return path
-
-
-def _phase(value: object) -> str:
-    phase = _text(value).upper()
-    if phase not in PHASES:
-        raise ValueError(f"must be {' or '.join(PHASES)}")
-    return phase
-
-
-def _directions(value: object) -> str:
-    try:
-        return parse_directions(_text(value))
-    except ScnnSpecError:
-        raise ValueError("must be a non-empty set of the letters D, U, L, R") from None
-
-
-def _shapes(value: object) -> dict[str, tuple[int, ...]]:
-    if not isinstance(value, dict):
-        raise ValueError("must be a table of blob = [N, C, H, W]")
-    shapes: dict[str, tuple[int, ...]] = {}
-    for blob, dims in value.items():
-        if not isinstance(dims, list) or not dims:
-            raise ValueError(f"'{blob}' must be a list of dimensions")
-        try:
-            shapes[blob] = tuple(_positive_int(dim) for dim in dims)
-        except ValueError:
-            raise ValueError(f"'{blob}' dimensions must be positive integers") from None
-    return shapes
-
-
 @dataclass(frozen=True)
 class ConfigKey:
     """A config setting: the :class:`InsertOptions` field it sets and how to check it."""
@@ -236,26 +147,17 @@ class ConfigKey:
     convert: Callable[[object], object]
 
 
-# A new insert option is one line here (and dashes in keys work too: kernel-width).
-CONFIG_KEYS: Mapping[str, ConfigKey] = {
-    "after": ConfigKey("after", _name),
-    "height": ConfigKey("height", _positive_int),
-    "width": ConfigKey("width", _positive_int),
-    "channels": ConfigKey("channels", _positive_int),
-    "channel": ConfigKey("channels", _positive_int),
-    "kernel_width": ConfigKey("kernel_width", _odd_positive_int),
-    "directions": ConfigKey("directions", _directions),
-    "prefix": ConfigKey("prefix", _text),
-    "top": ConfigKey("top", _name),
-    "init_std": ConfigKey("init_std", _positive_number),
-    "share_weights": ConfigKey("share_weights", _boolean),
-    "lr_mult": ConfigKey("lr_mult", _non_negative_number),
-    "phase": ConfigKey("phase", _phase),
-    "shapes": ConfigKey("shapes", _shapes),
-    "upgrade": ConfigKey("upgrade", _boolean),
-    "reduce_channels": ConfigKey("reduce_channels", _positive_int),
-    "proto": ConfigKey("proto", _proto_file),
-}
+def _config_keys() -> dict[str, ConfigKey]:
+    """Each option's field name and aliases, checked by the option's own converter."""
+    keys: dict[str, ConfigKey] = {}
+    for item, declared in declared_fields():
+        for key in (item.name, *declared.aliases):
+            keys[key] = ConfigKey(item.name, declared.kind.check)
+    return keys
+
+
+# Dashes in keys work too: kernel-width.
+CONFIG_KEYS: Mapping[str, ConfigKey] = _config_keys()
 
 
 def pattern_regex(pattern: str) -> re.Pattern[str]:
@@ -349,11 +251,11 @@ def _parse_rule(pattern: str, table: object, source: str) -> ConfigRule:
     for key, value in table.items():
         spec = CONFIG_KEYS.get(key.replace("-", "_"))
         if spec is None:
-            known = ", ".join(sorted(k for k in CONFIG_KEYS if k != "channel"))
+            known = ", ".join(sorted({k.option for k in CONFIG_KEYS.values()}))
             raise UsageError(f"{where}: unknown setting '{key}' (known: {known})")
         try:
             settings[spec.option] = spec.convert(value)
-        except ValueError as exc:
+        except OptionValueError as exc:
             raise UsageError(f"{where}: {key} {exc}") from None
     return ConfigRule(cleaned, settings, pattern_regex(cleaned))
 
@@ -457,7 +359,7 @@ def convert(job: Job) -> Outcome:
     """Load, insert, and classify: a :class:`SurgeryError` is a refusal, anything else a failure."""
     try:
         result = insert(load(job.source), job.options)
-    except (SurgeryError, ScnnSpecError) as exc:
+    except SurgeryError as exc:
         return Outcome(job.source, "refused", reason=str(exc))
     except Exception as exc:  # a bug or an unforeseen input: report it, keep the batch going
         return Outcome(job.source, "failed", reason=exception_summary(exc))

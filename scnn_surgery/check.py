@@ -36,8 +36,9 @@ from google.protobuf.descriptor import Descriptor
 
 from .document import Field, Message, Scalar
 from .errors import SurgeryError
-from .graph import LayerGraph, NetState, graph_of, phase_states
+from .graph import LayerGraph, NetState, graph_of, selected_states
 from .net import Layer, Net
+from .options import TARGETS
 from .params import eltwise_coeffs, layer_message
 from .schema.select import Schema, descriptor_of, schema_for_net
 from .shapes import ShapeOverrides, ShapeResult, format_shape, infer_shapes
@@ -53,7 +54,6 @@ from .weights import (
 )
 
 Severity = Literal["error", "warning"]
-TARGETS = ("opencv", "vitis")
 
 __all__ = ["OPENCV_LAYER_TYPES", "TARGETS", "Finding", "Severity", "check_net", "errors_of"]
 
@@ -706,15 +706,6 @@ _PHASE_RULES: tuple[PhaseRule, ...] = (
 )  # fmt: skip
 
 
-def _states(net: Net, phases: Sequence[str] | None) -> list[NetState]:
-    if phases is None:
-        return phase_states(net)
-    unknown = [p for p in phases if p not in ("TRAIN", "TEST")]
-    if unknown:
-        raise SurgeryError(f"unknown phase '{unknown[0]}'; use TRAIN or TEST")
-    return [NetState(p) for p in dict.fromkeys(phases)]
-
-
 def _analyse(net: Net, state: NetState, overrides: ShapeOverrides) -> _Phase:
     graph = graph_of(net, state)
     # An override for a blob only one phase has (a TRAIN label) is not an error in the other.
@@ -777,7 +768,7 @@ def check_net(
     if not errors_only:
         assert schema is not None
         findings += _unknown_fields(net, schema) + _batchnorm_params(net)
-    analysed = [_analyse(net, state, shapes or {}) for state in _states(net, phases)]
+    analysed = [_analyse(net, state, shapes or {}) for state in selected_states([net], phases)]
     per_phase = []
     for phase in analysed:
         found = [f for rule in _PHASE_RULES for f in rule(phase)]

@@ -25,13 +25,12 @@ from .graph import (
     NetState,
     graph_of,
     layer_included,
-    phase_states,
+    selected_states,
     with_declared_state,
 )
 from .layerdef import Fields, scalar_text
 from .modules import (
     INPUT_NAME,
-    TIMES,
     ModuleSummary,
     find_modules,
     producer_name,
@@ -39,8 +38,7 @@ from .modules import (
 )
 from .net import Layer, Net
 from .passes.upgrade import net_for_reading
-from .shapes import Shape, infer_shapes
-from .shapes import format_shape as _plain_shape
+from .shapes import Shape, format_shape, infer_shapes
 
 __all__ = [
     "Binding",
@@ -54,7 +52,6 @@ __all__ = [
     "blob_shapes",
     "diff_nets",
     "diff_trees",
-    "format_shape",
     "normalised_params",
 ]
 
@@ -430,11 +427,6 @@ def blob_shapes(net: Net, graph: LayerGraph) -> dict[BlobVersion, Shape]:
     return shapes
 
 
-def format_shape(shape: Shape) -> str:
-    """As :func:`scnn_surgery.shapes.format_shape`, with the multiplication sign."""
-    return _plain_shape(shape).replace("x", TIMES)
-
-
 @dataclass(frozen=True)
 class Rewire:
     """A bottom of a layer present in both nets that now reads something else."""
@@ -596,16 +588,6 @@ def _module_sign(change: ModuleChange) -> str:
     return {"added": "+", "removed": "-", "changed": "~"}[change.status]
 
 
-def _states(a: Net, b: Net, phase: str | None) -> list[NetState]:
-    if phase is not None:
-        return [NetState(phase)]
-    states: list[NetState] = []
-    for state in phase_states(a) + phase_states(b):
-        if state not in states:
-            states.append(state)
-    return states
-
-
 @dataclass
 class _Modules:
     """One net's modules, and which module each layer (by index) belongs to."""
@@ -746,7 +728,7 @@ def diff_nets(a: Net, b: Net, phase: str | None = None) -> NetDiff:
     a, b = (net_for_reading(n) if n.format == "v0" else n for n in (a, b))
     layers_a, layers_b = _selected_layers(a, phase), _selected_layers(b, phase)
     units_a, units_b = _units(a, layers_a), _units(b, layers_b)
-    states = _states(a, b, phase)
+    states = selected_states([a, b], None if phase is None else [phase])
     graph_pairs = [(graph_of(a, s), graph_of(b, s)) for s in states]
     modules_a = _modules(a, layers_a, [ga for ga, _ in graph_pairs])
     modules_b = _modules(b, layers_b, [gb for _, gb in graph_pairs])

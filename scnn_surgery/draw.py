@@ -19,12 +19,12 @@ from typing import Any, Literal
 
 import networkx as nx
 
-from .compare import NetDiff, blob_shapes, format_shape
+from .compare import NetDiff, blob_shapes
 from .errors import SurgeryError, UsageError
 from .graph import BlobVersion, LayerGraph, NetState, graph_of
 from .modules import ModuleSummary, find_modules, summarise_module
 from .net import Layer, Net
-from .shapes import Shape
+from .shapes import Shape, format_shape
 
 GraphNode = Layer | BlobVersion
 

@@ -22,9 +22,9 @@ from typing import Any, NamedTuple
 
 import networkx as nx
 
+from .errors import SurgeryError
 from .net import Layer, Net, NetInput, StateRule
-
-PHASES = ("TRAIN", "TEST")
+from .options import PHASES as PHASES
 
 
 @dataclass(frozen=True)
@@ -231,13 +231,16 @@ def cached_graphs(net: Net) -> list[LayerGraph]:
     return [g for key, g in net.caches.items() if isinstance(key, tuple) and key[0] == "graph"]
 
 
-def states_for(phases: Sequence[str] | None, nets: Sequence[Net]) -> list[NetState]:
-    """The states to look at: the given phases, or every phase any of ``nets`` tells apart."""
+def selected_states(nets: Sequence[Net], phases: Sequence[str] | None) -> list[NetState]:
+    """The states a phase selection means: each phase given (TRAIN, TEST, once each), or by
+    default the states worth looking at in any of ``nets`` (TRAIN and TEST when their
+    include/exclude rules tell them apart, else TEST)."""
     if phases is not None:
+        unknown = [p for p in phases if p not in PHASES]
+        if unknown:
+            raise SurgeryError(f"unknown phase '{unknown[0]}'; use TRAIN or TEST")
         return [NetState(p) for p in dict.fromkeys(phases)]
     states: list[NetState] = []
     for net in nets:
-        for state in phase_states(net):
-            if state not in states:
-                states.append(state)
+        states.extend(s for s in phase_states(net) if s not in states)
     return states

@@ -23,6 +23,7 @@ Everything here is pure: no file I/O.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -47,11 +48,17 @@ __all__ = [
     "format_float",
     "module_cost",
     "module_output",
-    "parse_directions",
     "render_layers",
 ]
-
-ALL_DIRECTIONS = "DULR"
+from .options import (
+    ALL_DIRECTIONS,
+    BOTTOM,
+    DIRECTIONS,
+    Kind,
+    OptionValueError,
+    check_value,
+    declaration,
+)
 
 FLOAT32_BYTES = 4
 
@@ -91,21 +98,18 @@ class ScnnSpec:
         _check_name_collisions(self)
 
     def validate_sizes(self) -> None:
-        """Everything :meth:`validate` checks except whether its names collide."""
-        _check_positive_int("height", self.height)
-        _check_positive_int("width", self.width)
-        _check_positive_int("channels", self.channels)
-        _check_kernel_width(self.kernel_width)
-        _check_directions(self.directions)
-        if not self.bottom:
-            raise ScnnSpecError("bottom blob name must not be empty")
-        if self.top is not None and not self.top:
-            raise ScnnSpecError("top blob name must not be empty")
-        if self.init_std is not None and not (math.isfinite(self.init_std) and self.init_std > 0):
-            raise ScnnSpecError(f"init_std must be a finite number above 0, got {self.init_std}")
-        if not (math.isfinite(self.lr_mult) and self.lr_mult >= 0):
+        """Everything :meth:`validate` checks except whether its names collide; the values
+        are checked by the same converters as the command line's options."""
+        try:
+            for item in dataclasses.fields(self):
+                value = getattr(self, item.name)
+                if value is not None or item.default is not None:  # None: left to the default
+                    check_value(item.name, _option_kind(item.name), value)
+        except OptionValueError as exc:
+            raise ScnnSpecError(str(exc)) from None
+        if canonical_directions(self.directions) != DIRECTIONS.check(self.directions):
             raise ScnnSpecError(
-                f"lr_mult must be a finite number of at least 0, got {self.lr_mult}"
+                f"directions must be upper-case letters D, U, L, R, got {self.directions!r}"
             )
 
     def weight_std(self) -> float:
@@ -121,6 +125,11 @@ class ScnnSpec:
         exact = math.sqrt(2.0 / (self.kernel_width * self.channels * 5))
         decimals = max(5, 2 - math.floor(math.log10(exact)))
         return round(exact, decimals)
+
+
+def _option_kind(name: str) -> Kind[object]:
+    """A spec field is checked as the option of the same name is (bottom: generate's)."""
+    return BOTTOM.kind if name == "bottom" else declaration(name).kind
 
 
 @dataclass(frozen=True)
@@ -185,42 +194,6 @@ class _Stage:
 _VERTICAL = _Stage(number=1, axis=2, forward="D", backward="U")
 _HORIZONTAL = _Stage(number=2, axis=3, forward="R", backward="L")
 _STAGES = (_VERTICAL, _HORIZONTAL)
-
-
-def _check_positive_int(what: str, value: object) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ScnnSpecError(f"{what} must be a positive integer, got {value!r}")
-    return value
-
-
-def _check_kernel_width(value: object) -> None:
-    if _check_positive_int("kernel width", value) % 2 == 0:
-        raise ScnnSpecError(f"kernel width must be odd, got {value}")
-
-
-def _check_directions(directions: object) -> None:
-    if (
-        not isinstance(directions, str)
-        or not directions
-        or not set(directions) <= set(ALL_DIRECTIONS)
-        or len(set(directions)) != len(directions)
-    ):
-        raise ScnnSpecError(
-            f"directions must be one or more of the letters D, U, L, R without repeats, "
-            f"got {directions!r}"
-        )
-
-
-def parse_directions(text: str) -> str:
-    """A user's directions (any order, any case) in the DULR spelling; the passes
-    always run D, U, R, L, so only the set of letters matters."""
-    letters = text.strip().upper()
-    if not letters or len(set(letters)) != len(letters) or set(letters) - set(ALL_DIRECTIONS):
-        raise ScnnSpecError(
-            f"directions {text!r} must be a non-empty set of the letters D, U, L, R,"
-            " each at most once"
-        )
-    return canonical_directions(letters)
 
 
 def canonical_directions(directions: str) -> str:
@@ -421,16 +394,6 @@ def module_output(spec: ScnnSpec) -> str:
     if spec.top is not None:
         return spec.top
     return _default_stage_top(spec, _stages_of(spec.directions)[-1])
-
-
-def module_blob_names(spec: ScnnSpec) -> set[str]:
-    """Every blob the module creates (the bottom it reads is not included)."""
-    return {top for layer in build_module(spec) for top in layer.tops}
-
-
-def module_layer_names(spec: ScnnSpec) -> set[str]:
-    """Every layer name in the module."""
-    return {layer.name for layer in build_module(spec)}
 
 
 def module_cost(spec: ScnnSpec) -> ModuleCost:

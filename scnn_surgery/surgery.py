@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from .check import check_net, errors_of
@@ -24,6 +24,7 @@ from .layerdef import render_layers as _render_layers
 from .modules import find_modules
 from .net import Net, load_net
 from .ops import add_prefix
+from .options import InsertOptions as InsertOptions  # still importable from here
 from .passes.anchor import InsertionPoint, find_insertion_point
 from .passes.autopoint import choose_blob
 from .passes.geometry import PhaseShapes, resolve_sizes
@@ -31,7 +32,6 @@ from .passes.splice import choose_prefix, existing_names, new_layers, splice
 from .passes.upgrade import upgrade_net
 from .runtime import paused_gc
 from .scnn import ScnnSpec, build_module, module_output
-from .shapes import ShapeOverrides
 
 load = load_net
 
@@ -56,28 +56,6 @@ def generate(spec: ScnnSpec, indent: str = "  ", newline: str = "\n") -> str:
     """The module's layers as prototxt text (a fragment of ``layer`` blocks)."""
     spec.validate()
     return _render_layers(build_module(spec), indent=indent, newline=newline)
-
-
-@dataclass(frozen=True)
-class InsertOptions:
-    """What to insert and where; ``None`` sizes are inferred from the net."""
-
-    after: str | None = None
-    height: int | None = None
-    width: int | None = None
-    channels: int | None = None
-    kernel_width: int = 9
-    directions: str = "DULR"
-    prefix: str | None = None
-    top: str | None = None
-    init_std: float | None = None
-    share_weights: bool = True
-    lr_mult: float = 1.0
-    phase: str | None = None
-    shapes: ShapeOverrides = field(default_factory=dict)
-    upgrade: bool = False
-    reduce_channels: int | None = None
-    proto: str | None = None  # the user's fork caffe.proto (default: the guessed dialect)
 
 
 @dataclass

@@ -9,9 +9,14 @@ folder the tests that need it are skipped with a reason; CI sets
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Protocol
 
 import pytest
+from click.testing import CliRunner
+
+from scnn_surgery.cli.main import cli
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SHARED = REPO_ROOT.parent / "shared"
@@ -50,3 +55,37 @@ def zoo_ids(paths: list[Path]) -> list[str]:
 @pytest.fixture
 def golden() -> Path:
     return shared_path("golden")
+
+
+class RunCli(Protocol):
+    def __call__(
+        self,
+        *args: str,
+        input: str | bytes | None = None,
+        env: Mapping[str, str | None] | None = None,
+    ) -> tuple[int, str, str]: ...
+
+
+@pytest.fixture
+def run_cli() -> RunCli:
+    """Run ``scnn-surgery ARGS`` in this process: (exit status, stdout, stderr).
+
+    An exception other than the exit the command line chose is re-raised, so a bug shows
+    its traceback instead of passing for an exit status. (click >= 8.2 keeps stdout and
+    stderr apart on its own; there is no ``mix_stderr`` any more.)
+    """
+    runner = CliRunner()
+
+    def run(
+        *args: str,
+        input: str | bytes | None = None,
+        env: Mapping[str, str | None] | None = None,
+    ) -> tuple[int, str, str]:
+        result = runner.invoke(cli, list(args), input=input, env=env)
+        if result.exception is not None and not isinstance(result.exception, SystemExit):
+            raise result.exception
+        # As written: click's .stdout would turn CRLF into LF.
+        out = result.stdout_bytes.decode("utf-8", "replace")
+        return result.exit_code, out, result.stderr_bytes.decode("utf-8", "replace")
+
+    return run

@@ -8,15 +8,13 @@ from typing import Any
 
 import numpy as np
 import pytest
-from click.testing import CliRunner
 
 from scnn_surgery import InsertOptions, SurgeryError, insert, load, loads
 from scnn_surgery.check import Finding, check_net, errors_of
-from scnn_surgery.cli.main import cli
 from scnn_surgery.schema import caffe_pb2
 from scnn_surgery.weights import initial_weights, make_blob, parse_caffemodel
 
-from .conftest import zoo_files, zoo_ids
+from .conftest import RunCli, zoo_files, zoo_ids
 
 INPUT = (
     'layer { name: "data" type: "Input" top: "data"\n'
@@ -311,37 +309,30 @@ def test_vitis_target_warns_about_axes_and_inputs() -> None:
 # The command line and insert
 
 
-def run(*args: str, input: bytes | None = None) -> tuple[int, str, str]:
-    result = CliRunner().invoke(cli, list(args), input=input)
-    if result.exception and not isinstance(result.exception, SystemExit):
-        raise result.exception
-    return result.exit_code, result.stdout, result.stderr
-
-
-def test_cli_exit_status_and_lines(tmp_path: Path) -> None:
+def test_cli_exit_status_and_lines(tmp_path: Path, run_cli: RunCli) -> None:
     bad = tmp_path / "bad.prototxt"
     bad.write_text(INPUT + 'layer { name: "r" type: "ReLU" bottom: "nope" top: "r" }\n')
-    code, out, err = run("check", str(bad))
+    code, out, err = run_cli("check", str(bad))
     assert code == 1
     assert out.startswith(f"{bad}:3: error: layer 'r': bottom 'nope'")
     assert "[unknown-bottom]" in out and "1 error, 0 warnings" in err
     warn = tmp_path / "warn.prototxt"
     warn.write_text(INPUT + 'layer { name: "s" type: "Slice" bottom: "data" top: "a" top: "b"\n'
                     "  slice_param { axis: 2 } }\n")
-    code, out, _ = run("check", str(warn), "--target", "vitis")
+    code, out, _ = run_cli("check", str(warn), "--target", "vitis")
     assert code == 0 and "warning" in out
-    code, _, err = run("check", "-", input=INPUT.encode())
+    code, _, err = run_cli("check", "-", input=INPUT.encode())
     assert code == 0 and "no problems found" in err
 
 
-def test_cli_json_and_weights(tmp_path: Path) -> None:
+def test_cli_json_and_weights(tmp_path: Path, run_cli: RunCli) -> None:
     net = tmp_path / "net.prototxt"
     net.write_text(WEIGHTED)
     model = weights_for(WEIGHTED)
     model.layer[1].blobs[0].CopyFrom(make_blob(np.zeros((1, 2, 3), np.float32)))
     weights = tmp_path / "w.caffemodel"
     weights.write_bytes(model.SerializeToString())
-    code, out, _ = run("check", str(net), "--weights", str(weights), "--json")
+    code, out, _ = run_cli("check", str(net), "--weights", str(weights), "--json")
     report = json.loads(out)
     assert code == 1 and report["errors"] == 1
     (finding,) = report["findings"]
@@ -349,13 +340,13 @@ def test_cli_json_and_weights(tmp_path: Path) -> None:
     assert finding["line"] == 3 and "1x2x3" in finding["message"]
 
 
-def test_cli_truncated_weights_are_one_line(tmp_path: Path) -> None:
+def test_cli_truncated_weights_are_one_line(tmp_path: Path, run_cli: RunCli) -> None:
     net = tmp_path / "net.prototxt"
     net.write_text(WEIGHTED)
     whole = weights_for(WEIGHTED).SerializeToString()
     weights = tmp_path / "w.caffemodel"
     weights.write_bytes(whole[: len(whole) - 5])
-    code, out, err = run("check", str(net), "--weights", str(weights))
+    code, out, err = run_cli("check", str(net), "--weights", str(weights))
     assert code == 1 and out == ""
     assert err == (
         f"scnn-surgery: error: {weights}: cannot be decoded"
@@ -363,18 +354,18 @@ def test_cli_truncated_weights_are_one_line(tmp_path: Path) -> None:
     )
 
 
-def test_cli_phase_option(tmp_path: Path) -> None:
+def test_cli_phase_option(tmp_path: Path, run_cli: RunCli) -> None:
     net = tmp_path / "net.prototxt"
     net.write_text(
         INPUT
         + 'layer { name: "aux" type: "ReLU" bottom: "data" top: "aux" include { phase: TRAIN } }\n'
         + 'layer { name: "use" type: "ReLU" bottom: "aux" top: "use" }\n'
     )
-    assert run("check", str(net), "--phase", "train")[0] == 0
-    assert run("check", str(net), "--phase", "TEST")[0] == 1
+    assert run_cli("check", str(net), "--phase", "train")[0] == 0
+    assert run_cli("check", str(net), "--phase", "TEST")[0] == 1
 
 
-def test_insert_refuses_a_result_check_rejects(tmp_path: Path) -> None:
+def test_insert_refuses_a_result_check_rejects(tmp_path: Path, run_cli: RunCli) -> None:
     text = INPUT + (
         'layer { name: "c" type: "Convolution" bottom: "data" top: "c"\n'
         "  include { phase: TEST } exclude { phase: TRAIN }\n"
@@ -385,7 +376,7 @@ def test_insert_refuses_a_result_check_rejects(tmp_path: Path) -> None:
     src = tmp_path / "in.prototxt"
     src.write_text(text)
     out = tmp_path / "out.prototxt"
-    code, _, err = run("insert", str(src), "--after", "c", "-o", str(out))
+    code, _, err = run_cli("insert", str(src), "--after", "c", "-o", str(out))
     assert code == 1 and "the result would be invalid" in err and not out.exists()
 
 

@@ -7,14 +7,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from click.testing import CliRunner
 
 import scnn_surgery as ss
 from scnn_surgery import InsertOptions, insert, load, loads
 from scnn_surgery.check import Finding, check_net
-from scnn_surgery.cli.main import cli
 
-from .conftest import shared_path
+from .conftest import RunCli, shared_path
 from .forkproto import BVLC_PROTO, MY_PARAM_NET, write_fork_proto
 
 HINT = "it is kept verbatim (give --proto for your fork's caffe.proto)"
@@ -144,12 +142,12 @@ def test_a_users_proto_that_knows_the_field_silences_it(tmp_path: Path) -> None:
     )
 
 
-def test_unknown_fields_are_warnings_and_kept_verbatim(tmp_path: Path) -> None:
+def test_unknown_fields_are_warnings_and_kept_verbatim(tmp_path: Path, run_cli: RunCli) -> None:
     path = tmp_path / "net.prototxt"
     path.write_text(MY_PARAM_NET)
-    result = CliRunner().invoke(cli, ["check", str(path), "--json"])
-    assert result.exit_code == 0
-    report = json.loads(result.stdout)
+    code, out, _ = run_cli("check", str(path), "--json")
+    assert code == 0
+    report = json.loads(out)
     assert (report["errors"], report["warnings"]) == (0, 1)
     assert report["findings"][0]["rule"] == "unknown-field"
 

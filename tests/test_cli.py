@@ -1,30 +1,20 @@
-"""The command line, driven through click's CliRunner."""
+"""The command line, driven through the run_cli fixture (click's CliRunner)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
-from scnn_surgery.cli.main import cli
-
-from .conftest import DATA, shared_path
+from .conftest import DATA, RunCli, shared_path
 from .protocmp import parse_layers
 
 SIZES = ("--height", "46", "--width", "46", "--channel", "128")
 PUBLISHED = ("--after", "conv5_5", *SIZES)
 
 
-def run(*args: str, input: bytes | None = None) -> tuple[int, str, str]:
-    result = CliRunner().invoke(cli, list(args), input=input)
-    if result.exception and not isinstance(result.exception, SystemExit):
-        raise result.exception
-    return result.exit_code, result.stdout, result.stderr
-
-
-def test_generate_matches_published_module() -> None:
-    code, out, err = run(
+def test_generate_matches_published_module(run_cli: RunCli) -> None:
+    code, out, err = run_cli(
         "generate",
         *SIZES,
         "--kernel-width",
@@ -38,19 +28,19 @@ def test_generate_matches_published_module() -> None:
     assert "544 layers" in err
 
 
-def test_generate_to_file(tmp_path: Path) -> None:
+def test_generate_to_file(tmp_path: Path, run_cli: RunCli) -> None:
     target = tmp_path / "m.prototxt"
-    code, out, _ = run(
+    code, out, _ = run_cli(
         "generate", "--height", "2", "--width", "3", "--channel", "4", "-o", str(target)
     )
     assert code == 0 and out == ""
     assert target.read_text().startswith("layer {\n")
 
 
-def test_insert_published_example(tmp_path: Path) -> None:
+def test_insert_published_example(tmp_path: Path, run_cli: RunCli) -> None:
     target = tmp_path / "out.prototxt"
     src = shared_path("golden", "resnet101.prototxt")
-    code, out, err = run("insert", str(src), *PUBLISHED, "-o", str(target))
+    code, out, err = run_cli("insert", str(src), *PUBLISHED, "-o", str(target))
     assert code == 0, err
     assert out == ""
     golden = shared_path("golden", "resnet101_SCNN.prototxt").read_bytes()
@@ -59,9 +49,9 @@ def test_insert_published_example(tmp_path: Path) -> None:
     assert "after 'conv5_5/relu'" in err and "rewires conv6" in err
 
 
-def test_insert_reads_stdin_and_writes_stdout() -> None:
+def test_insert_reads_stdin_and_writes_stdout(run_cli: RunCli) -> None:
     data = (DATA / "phases_inplace.prototxt").read_bytes()
-    code, out, _ = run(
+    code, out, _ = run_cli(
         "insert",
         "-",
         "--after",
@@ -83,24 +73,27 @@ def test_insert_reads_stdin_and_writes_stdout() -> None:
 @pytest.mark.parametrize(
     ("args", "code", "message"),
     [
-        (["generate", "--height", "4", "--width", "4", "--kernel-width", "8"], 1, "odd"),
-        (["generate", "--height", "0", "--width", "4"], 1, "height"),
-        (["generate", "--height", "4", "--width", "-2"], 1, "width"),
+        (["generate", "--height", "4", "--width", "4", "--kernel-width", "8"], 2, "odd"),
+        (["generate", "--height", "0", "--width", "4"], 2, "'--height': must be a positive"),
+        (["generate", "--height", "4", "--width", "-2"], 2, "'--width': must be a positive"),
+        (["generate", "--height", "4", "--width", "4", "--top", "slice1_2"], 1, "inside"),
         (["generate", "--height", "4", "--width", "4", "--directions", "DD"], 2, "at most once"),
         (["generate", "--height", "4", "--width", "4", "--directions", "DX"], 2, "letters D, U"),
         (["generate", "--width", "4"], 2, "--height"),
     ],
 )
-def test_bad_generate_arguments(args: list[str], code: int, message: str) -> None:
-    status, _, err = run(*args)
+def test_bad_generate_arguments(args: list[str], code: int, message: str, run_cli: RunCli) -> None:
+    status, _, err = run_cli(*args)
     assert status == code
     assert message in err
     assert "Traceback" not in err
 
 
-def _bad_insert(tmp_path: Path, model: Path, *extra: str) -> tuple[int, str, Path]:
+def _bad_insert(
+    run_cli: RunCli, tmp_path: Path, model: Path, *extra: str
+) -> tuple[int, str, Path]:
     target = tmp_path / "never.prototxt"
-    status, _, err = run(
+    status, _, err = run_cli(
         "insert",
         str(model),
         *SIZES,
@@ -118,10 +111,10 @@ def _one_error_line(err: str) -> str:
     return lines[0]
 
 
-def test_syntax_error_location(tmp_path: Path) -> None:
+def test_syntax_error_location(tmp_path: Path, run_cli: RunCli) -> None:
     bad = tmp_path / "bad.prototxt"
     bad.write_text('layer {\n  name: "a"\n  top "x"\n}\n')
-    status, err, target = _bad_insert(tmp_path, bad, "--after", "a")
+    status, err, target = _bad_insert(run_cli, tmp_path, bad, "--after", "a")
     assert status == 1 and not target.exists()
     assert (
         _one_error_line(err)
@@ -130,40 +123,40 @@ def test_syntax_error_location(tmp_path: Path) -> None:
     )
 
 
-def test_unknown_after_lists_closest(tmp_path: Path) -> None:
+def test_unknown_after_lists_closest(tmp_path: Path, run_cli: RunCli) -> None:
     src = shared_path("golden", "resnet101.prototxt")
-    status, err, target = _bad_insert(tmp_path, src, "--after", "conv5_6")
+    status, err, target = _bad_insert(run_cli, tmp_path, src, "--after", "conv5_6")
     assert status == 1 and not target.exists()
     assert "closest: " in _one_error_line(err) and "conv5_5" in err
 
 
-def test_missing_file(tmp_path: Path) -> None:
-    status, err, target = _bad_insert(tmp_path, tmp_path / "nope.prototxt", "--after", "x")
+def test_missing_file(tmp_path: Path, run_cli: RunCli) -> None:
+    status, err, target = _bad_insert(run_cli, tmp_path, tmp_path / "nope.prototxt", "--after", "x")
     assert status == 1 and not target.exists()
     assert "no such file" in _one_error_line(err)
 
 
-def test_binary_file(tmp_path: Path) -> None:
+def test_binary_file(tmp_path: Path, run_cli: RunCli) -> None:
     weights = tmp_path / "w.caffemodel"
     weights.write_bytes(b"\n\x05resnet\x12\x00\x01\x02\xff")
-    status, err, target = _bad_insert(tmp_path, weights, "--after", "x")
+    status, err, target = _bad_insert(run_cli, tmp_path, weights, "--after", "x")
     assert status == 1 and not target.exists()
     assert "binary data" in _one_error_line(err)
 
 
-def test_empty_file(tmp_path: Path) -> None:
+def test_empty_file(tmp_path: Path, run_cli: RunCli) -> None:
     empty = tmp_path / "empty.prototxt"
     empty.write_text("")
-    status, err, target = _bad_insert(tmp_path, empty, "--after", "x")
+    status, err, target = _bad_insert(run_cli, tmp_path, empty, "--after", "x")
     assert status == 1 and not target.exists()
     assert "no layers" in _one_error_line(err)
 
 
-def test_failed_insert_keeps_existing_output(tmp_path: Path) -> None:
+def test_failed_insert_keeps_existing_output(tmp_path: Path, run_cli: RunCli) -> None:
     target = tmp_path / "keep.prototxt"
     target.write_text("precious")
     src = shared_path("golden", "resnet101.prototxt")
-    status, _, _ = run("insert", str(src), "--after", "nope", *SIZES, "-o", str(target))
+    status, _, _ = run_cli("insert", str(src), "--after", "nope", *SIZES, "-o", str(target))
     assert status == 1
     assert target.read_text() == "precious"
 
@@ -178,14 +171,14 @@ def test_python_dash_m_entry_point() -> None:
     assert proc.returncode == 0 and "insert" in proc.stdout
 
 
-def test_insert_without_options_reproduces_the_golden_run(tmp_path: Path) -> None:
+def test_insert_without_options_reproduces_the_golden_run(tmp_path: Path, run_cli: RunCli) -> None:
     src = shared_path("golden", "resnet101.prototxt")
     auto, explicit = tmp_path / "auto.prototxt", tmp_path / "explicit.prototxt"
-    code, _, err = run("insert", str(src), "-o", str(auto))
+    code, _, err = run_cli("insert", str(src), "-o", str(auto))
     assert code == 0, err
     assert "chose insertion point 'conv5_5' automatically" in err
     assert "inferred 46x46x128" in err
-    run(
+    run_cli(
         "insert",
         str(src),
         *PUBLISHED,
@@ -195,10 +188,12 @@ def test_insert_without_options_reproduces_the_golden_run(tmp_path: Path) -> Non
     assert auto.read_bytes() == explicit.read_bytes()
 
 
-def test_contradicting_height_is_refused_naming_the_inferred_value(tmp_path: Path) -> None:
+def test_contradicting_height_is_refused_naming_the_inferred_value(
+    tmp_path: Path, run_cli: RunCli
+) -> None:
     target = tmp_path / "out.prototxt"
     src = shared_path("golden", "resnet101.prototxt")
-    code, _, err = run(
+    code, _, err = run_cli(
         "insert",
         str(src),
         "--after",
@@ -216,32 +211,34 @@ def test_contradicting_height_is_refused_naming_the_inferred_value(tmp_path: Pat
     assert "inferred height 46" in _one_error_line(err) and "--height 45" in err
 
 
-def test_phase_option_and_disagreeing_phases(tmp_path: Path) -> None:
+def test_phase_option_and_disagreeing_phases(tmp_path: Path, run_cli: RunCli) -> None:
     src = str(DATA / "two_crops.prototxt")
-    code, _, err = run("insert", src, "-o", str(tmp_path / "a.prototxt"))
+    code, _, err = run_cli("insert", src, "-o", str(tmp_path / "a.prototxt"))
     assert code == 1 and "--phase" in _one_error_line(err)
-    code, out, err = run("insert", src, "--phase", "test")
+    code, out, err = run_cli("insert", src, "--phase", "test")
     assert code == 0, err
     assert "inferred 20x20x16" in err and 'top: "SCNN"' in out
 
 
-def test_shape_option_unblocks_a_python_data_layer() -> None:
+def test_shape_option_unblocks_a_python_data_layer(run_cli: RunCli) -> None:
     src = str(shared_path("zoo", "segmentation", "fcn32s_voc_train.prototxt"))
-    code, _, err = run("insert", src)
+    code, _, err = run_cli("insert", src)
     assert code == 1 and "--shape data=" in err
-    code, _, err = run("insert", src, "--shape", "data=1,3,500,500", "--shape", "label=1,1,500,500")
+    code, _, err = run_cli(
+        "insert", src, "--shape", "data=1,3,500,500", "--shape", "label=1,1,500,500"
+    )
     assert code == 0, err
     assert "chose insertion point" in err
 
 
-def test_bad_shape_option_is_a_usage_error() -> None:
-    code, _, err = run("insert", str(DATA / "two_crops.prototxt"), "--shape", "data=1,x")
+def test_bad_shape_option_is_a_usage_error(run_cli: RunCli) -> None:
+    code, _, err = run_cli("insert", str(DATA / "two_crops.prototxt"), "--shape", "data=1,x")
     assert code == 2 and "BLOB=N,C,H,W" in err
 
 
-def test_reduce_channels_adds_a_1x1_conv_before_the_module() -> None:
+def test_reduce_channels_adds_a_1x1_conv_before_the_module(run_cli: RunCli) -> None:
     src = str(shared_path("zoo", "deploy", "bvlc_alexnet_deploy.prototxt"))
-    code, out, err = run("insert", src, "--reduce-channels", "64")
+    code, out, err = run_cli("insert", src, "--reduce-channels", "64")
     assert code == 0, err
     assert "DULR 6x6x64" in err
     layers = parse_layers(out)
@@ -254,22 +251,22 @@ def test_reduce_channels_adds_a_1x1_conv_before_the_module() -> None:
     assert list(layers[names.index("fc6")].bottom) == ["SCNN"]
 
 
-def test_large_channel_count_warns() -> None:
-    code, _, err = run("generate", "--height", "3", "--width", "3", "--channel", "512")
+def test_large_channel_count_warns(run_cli: RunCli) -> None:
+    code, _, err = run_cli("generate", "--height", "3", "--width", "3", "--channel", "512")
     assert code == 0
     assert "warning: 512 channels" in err and "128 fits and 512 is too much" in err
 
 
-def test_committed_example_output_is_current() -> None:
+def test_committed_example_output_is_current(run_cli: RunCli) -> None:
     from .conftest import REPO_ROOT
 
-    code, out, err = run("insert", str(REPO_ROOT / "examples" / "scnn_lane_vgg16.prototxt"))
+    code, out, err = run_cli("insert", str(REPO_ROOT / "examples" / "scnn_lane_vgg16.prototxt"))
     assert code == 0, err
     assert out == (REPO_ROOT / "examples" / "scnn_lane_vgg16_SCNN.prototxt").read_text()
 
 
-def test_generate_reproduces_apollo_darkscnn_module() -> None:
-    code, out, err = run(
+def test_generate_reproduces_apollo_darkscnn_module(run_cli: RunCli) -> None:
+    code, out, err = run_cli(
         "generate",
         "--height",
         "60",
@@ -293,8 +290,8 @@ def test_generate_reproduces_apollo_darkscnn_module() -> None:
     assert parse_layers(out) == module
 
 
-def test_module_options_reach_the_layers() -> None:
-    code, out, _ = run(
+def test_module_options_reach_the_layers(run_cli: RunCli) -> None:
+    code, out, _ = run_cli(
         "generate",
         "--height",
         "3",
@@ -326,23 +323,21 @@ def test_module_options_reach_the_layers() -> None:
     assert not any(x.type == "Slice" and x.name == "x_Slice2" for x in layers)
 
 
-def test_directions_subset_ends_at_the_vertical_concat() -> None:
-    code, out, _ = run("generate", "--height", "3", "--width", "4", "--directions", "D")
+def test_directions_subset_ends_at_the_vertical_concat(run_cli: RunCli) -> None:
+    code, out, _ = run_cli("generate", "--height", "3", "--width", "4", "--directions", "D")
     assert code == 0
     layers = parse_layers(out)
     assert layers[-1].name == "Concat1" and list(layers[-1].top) == ["SCNN_D"]
 
 
-def test_crlf_and_tabs_survive_insert_through_stdin() -> None:
+def test_crlf_and_tabs_survive_insert_through_stdin(run_cli: RunCli) -> None:
     src = (DATA / "phases_inplace.prototxt").read_text()
     data = src.replace("\n  ", "\n\t").replace("\n", "\r\n").replace("layer {", "layer{")
-    result = CliRunner().invoke(
-        cli,
-        ["insert", "-", "--after", "conv1", "--kernel-width", "3", "--phase", "TEST"],
+    code, out, err = run_cli(
+        "insert", "-", "--after", "conv1", "--kernel-width", "3", "--phase", "TEST",
         input=data.encode(),
-    )
-    assert result.exit_code == 0, result.stderr
-    out = result.stdout_bytes.decode()  # .stdout would fold CRLF
+    )  # fmt: skip
+    assert code == 0, err
     head = data[: data.index('layer{\r\n\tname: "score"')]
     assert out.startswith(head)
     assert out.endswith(
@@ -377,7 +372,7 @@ CLI_NET = (
     ],
 )
 def test_bad_values_are_one_located_line(
-    tmp_path: Path, old: str, new: str, at: str, message: str
+    tmp_path: Path, old: str, new: str, at: str, message: str, run_cli: RunCli
 ) -> None:
     from scnn_surgery.document import Document
 
@@ -386,16 +381,16 @@ def test_bad_values_are_one_located_line(
     bad = tmp_path / "bad.prototxt"
     bad.write_text(text)
     target = tmp_path / "never.prototxt"
-    status, _, err = run("insert", str(bad), "--kernel-width", "3", "-o", str(target))
+    status, _, err = run_cli("insert", str(bad), "--kernel-width", "3", "-o", str(target))
     assert status == 1 and not target.exists()
     where = Document.parse(text, str(bad)).location(text.index(at))
     assert _one_error_line(err).startswith(f"scnn-surgery: error: {where}: {message}")
 
 
-def test_a_conv_with_zero_stride_is_refused_at_its_layer(tmp_path: Path) -> None:
+def test_a_conv_with_zero_stride_is_refused_at_its_layer(tmp_path: Path, run_cli: RunCli) -> None:
     bad = tmp_path / "bad.prototxt"
     bad.write_text(CLI_NET.replace("num_output: 4", "num_output: 4 stride: 0"))
-    code, _, err = run("insert", str(bad), "--kernel-width", "3", "-o", str(tmp_path / "o"))
+    code, _, err = run_cli("insert", str(bad), "--kernel-width", "3", "-o", str(tmp_path / "o"))
     assert code == 1
     assert _one_error_line(err) == (
         f"scnn-surgery: error: layer 'conv1' ({bad}:2:1) (Convolution): stride 0x0 has a zero"
@@ -403,25 +398,25 @@ def test_a_conv_with_zero_stride_is_refused_at_its_layer(tmp_path: Path) -> None
     )
 
 
-def test_unnamed_layers_are_described_by_position(tmp_path: Path) -> None:
+def test_unnamed_layers_are_described_by_position(tmp_path: Path, run_cli: RunCli) -> None:
     src = tmp_path / "unnamed.prototxt"
     src.write_text(CLI_NET.replace('name: "relu1" ', ""))
-    code, _, err = run("insert", str(src), "--kernel-width", "3", "-o", str(tmp_path / "o"))
+    code, _, err = run_cli("insert", str(src), "--kernel-width", "3", "-o", str(tmp_path / "o"))
     assert code == 0, err
     assert "(conv1 -> #3), module after '#3'; rewires fc" in err
 
 
-def test_the_input_is_never_the_output(tmp_path: Path) -> None:
+def test_the_input_is_never_the_output(tmp_path: Path, run_cli: RunCli) -> None:
     src = tmp_path / "net.prototxt"
     src.write_text(CLI_NET)
     (tmp_path / "alias.prototxt").symlink_to(src)
     for output in (src, tmp_path / "." / "net.prototxt", tmp_path / "alias.prototxt"):
-        code, _, err = run("insert", str(src), "--kernel-width", "3", "-o", str(output))
+        code, _, err = run_cli("insert", str(src), "--kernel-width", "3", "-o", str(output))
         assert code == 2 and "the input is never written" in _one_error_line(err)
     assert src.read_text() == CLI_NET
     weights = tmp_path / "w.caffemodel"
     weights.write_bytes(b"")
-    code, _, err = run(
+    code, _, err = run_cli(
         "insert", str(src), "--weights", str(weights), "--weights-out", str(weights),
         "-o", str(tmp_path / "out.prototxt"),
     )

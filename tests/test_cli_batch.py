@@ -18,15 +18,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from click.testing import CliRunner
 
 import scnn_surgery as ss
-from scnn_surgery.batch import CRASH_HOOK, HANG_HOOK, STATUSES, Outcome
-from scnn_surgery.cli.batch import Progress, render_progress
-from scnn_surgery.cli.main import cli
+from scnn_surgery.batch import CRASH_HOOK, HANG_HOOK, STATUSES
+from scnn_surgery.cli.batch import progress_bar, tally
 from scnn_surgery.surgery import InsertOptions, insert, load
 
-from .conftest import DATA, shared_path
+from .conftest import DATA, RunCli, shared_path
 from .zoo_expectations import NAMED_POINTS, REFUSED
 
 NET = DATA / "phases_inplace.prototxt"
@@ -42,13 +40,6 @@ SIZES = (
     "--kernel-width",
     "3",
 )
-
-
-def run(*args: str, env: dict[str, str] | None = None) -> tuple[int, str, str]:
-    result = CliRunner().invoke(cli, list(args), env=env)
-    if result.exception and not isinstance(result.exception, SystemExit):
-        raise result.exception
-    return result.exit_code, result.stdout, result.stderr
 
 
 def make_tree(root: Path, *relatives: str) -> Path:
@@ -85,13 +76,13 @@ def zoo_config(path: Path) -> Path:
 # --- the zoo ---------------------------------------------------------------------------
 
 
-def test_zoo_batch_matches_the_single_file_sweep(tmp_path: Path) -> None:
+def test_zoo_batch_matches_the_single_file_sweep(tmp_path: Path, run_cli: RunCli) -> None:
     zoo = tmp_path / "zoo"
     shutil.copytree(shared_path("zoo"), zoo)
     before = tree_digest(zoo)
     out, report = tmp_path / "out", tmp_path / "report.json"
     config = zoo_config(tmp_path / "zoo.toml")
-    code, stdout, err = run("batch", str(zoo), "-o", str(out), "--jobs", "2",
+    code, stdout, err = run_cli("batch", str(zoo), "-o", str(out), "--jobs", "2",
                             "--config", str(config), "--report", str(report))
     assert stdout == "" and "Traceback" not in err
     models = json.loads(report.read_text())["models"]
@@ -116,7 +107,7 @@ def test_zoo_batch_matches_the_single_file_sweep(tmp_path: Path) -> None:
 # --- config, options, outputs ----------------------------------------------------------
 
 
-def test_config_file_sets_per_model_options(tmp_path: Path) -> None:
+def test_config_file_sets_per_model_options(tmp_path: Path, run_cli: RunCli) -> None:
     src = make_tree(tmp_path / "src", "lane/a.prototxt", "lane/b.prototxt", "other/c.prototxt")
     config = tmp_path / "batch.toml"
     config.write_text(
@@ -125,7 +116,7 @@ def test_config_file_sets_per_model_options(tmp_path: Path) -> None:
         '[models."typo/*"]\nheight = 3\n'
     )
     out = tmp_path / "out"
-    code, _, err = run("batch", str(src), "-o", str(out), "--config", str(config), *SIZES)
+    code, _, err = run_cli("batch", str(src), "-o", str(out), "--config", str(config), *SIZES)
     assert code == 1
     assert (out / "lane/a.prototxt").read_bytes() == expected_bytes(prefix="lane_", directions="DU")
     assert not (out / "lane/b.prototxt").exists()
@@ -134,12 +125,14 @@ def test_config_file_sets_per_model_options(tmp_path: Path) -> None:
     assert "no_such_layer" in err
 
 
-def test_outputs_mirror_each_source_and_sources_stay_untouched(tmp_path: Path) -> None:
+def test_outputs_mirror_each_source_and_sources_stay_untouched(
+    tmp_path: Path, run_cli: RunCli
+) -> None:
     first = make_tree(tmp_path / "one", "x/a.prototxt")
     second = make_tree(tmp_path / "two", "b.prototxt")
     before = tree_digest(tmp_path)
     out = tmp_path / "out"
-    code, _, err = run("batch", str(first), str(second / "b.prototxt"), "-o", str(out), *SIZES)
+    code, _, err = run_cli("batch", str(first), str(second / "b.prototxt"), "-o", str(out), *SIZES)
     assert code == 0, err
     assert sorted(p.relative_to(out).as_posix() for p in out.rglob("*.prototxt")) == [
         "b.prototxt",
@@ -158,10 +151,10 @@ def mixed_tree(tmp_path: Path) -> Path:
     return src
 
 
-def test_report_formats(tmp_path: Path, mixed_tree: Path) -> None:
+def test_report_formats(tmp_path: Path, mixed_tree: Path, run_cli: RunCli) -> None:
     out = tmp_path / "out"
     for name in ("r.json", "r.csv", "r.md"):
-        code, _, err = run(
+        code, _, err = run_cli(
             "batch",
             str(mixed_tree),
             "-o",
@@ -185,8 +178,8 @@ def test_report_formats(tmp_path: Path, mixed_tree: Path) -> None:
     assert "2 models: 1 converted, 1 refused, 0 failed" in markdown
 
 
-def test_summary_table_on_stderr(tmp_path: Path, mixed_tree: Path) -> None:
-    code, _, err = run("batch", str(mixed_tree), "-o", str(tmp_path / "out"), *SIZES)
+def test_summary_table_on_stderr(tmp_path: Path, mixed_tree: Path, run_cli: RunCli) -> None:
+    code, _, err = run_cli("batch", str(mixed_tree), "-o", str(tmp_path / "out"), *SIZES)
     assert code == 1
     assert "batch: 2 models: 1 converted, 1 refused, 0 failed" in err
     rows = [line.split() for line in err.splitlines() if line.startswith("  ")]
@@ -198,16 +191,16 @@ def test_summary_table_on_stderr(tmp_path: Path, mixed_tree: Path) -> None:
 # --- exit statuses ---------------------------------------------------------------------
 
 
-def test_exit_zero_when_every_model_converted(tmp_path: Path) -> None:
+def test_exit_zero_when_every_model_converted(tmp_path: Path, run_cli: RunCli) -> None:
     src = make_tree(tmp_path / "src", "a.prototxt", "b.prototxt")
-    code, _, err = run("batch", str(src), "-o", str(tmp_path / "out"), "-j", "2", *SIZES)
+    code, _, err = run_cli("batch", str(src), "-o", str(tmp_path / "out"), "-j", "2", *SIZES)
     assert code == 0, err
 
 
-def test_exit_one_when_any_model_failed(tmp_path: Path) -> None:
+def test_exit_one_when_any_model_failed(tmp_path: Path, run_cli: RunCli) -> None:
     src = make_tree(tmp_path / "src", "a.prototxt", "b_KILLME.prototxt", "c.prototxt")
     out = tmp_path / "out"
-    code, _, err = run(
+    code, _, err = run_cli(
         "batch", str(src), "-o", str(out), "-j", "2", *SIZES, env={CRASH_HOOK: "KILLME"}
     )
     assert code == 1
@@ -224,46 +217,53 @@ def test_exit_one_when_any_model_failed(tmp_path: Path) -> None:
         (["{src}", "--report", "{tmp}/r.txt"], "unknown report format '.txt'"),
         (["{src}", "--config", "{tmp}/missing.toml"], "--config"),
         (["{src}", "--config", "{tmp}/bad.toml"], "unknown setting 'hieght'"),
-        (["{src}", "--config", "{tmp}/no_proto.toml"], "proto '{tmp}/nope.proto' is not a file"),
+        (
+            ["{src}", "--config", "{tmp}/no_proto.toml"],
+            "proto must name an existing .proto file, got '{tmp}/nope.proto'",
+        ),
         (["{src}", "--directions", "XY"], "--directions"),
         (["{src}/a.prototxt", "{tmp}/other/a.prototxt"], "would both be written"),
     ],
 )
-def test_usage_errors_exit_two(tmp_path: Path, args: list[str], message: str) -> None:
+def test_usage_errors_exit_two(
+    tmp_path: Path, args: list[str], message: str, run_cli: RunCli
+) -> None:
     src = make_tree(tmp_path / "src", "a.prototxt")
     make_tree(tmp_path / "other", "a.prototxt")
     (tmp_path / "bad.toml").write_text('[models."*"]\nhieght = 3\n')
     (tmp_path / "no_proto.toml").write_text(f'[models."*"]\nproto = "{tmp_path}/nope.proto"\n')
     filled = [arg.format(src=src, tmp=tmp_path) for arg in args]
-    code, _, err = run("batch", *filled, "-o", str(tmp_path / "out"))
+    code, _, err = run_cli("batch", *filled, "-o", str(tmp_path / "out"))
     assert code == 2
     assert message.format(tmp=tmp_path) in err and "Traceback" not in err
     assert not (tmp_path / "out").exists()
 
 
-def test_a_broken_config_proto_is_one_error_before_any_work(tmp_path: Path) -> None:
+def test_a_broken_config_proto_is_one_error_before_any_work(
+    tmp_path: Path, run_cli: RunCli
+) -> None:
     src = make_tree(tmp_path / "src", "a.prototxt", "b.prototxt")
     broken = tmp_path / "fork.proto"
     broken.write_text("message NetParameter {\n  optional int32 x = ;\n}\n")
     config = tmp_path / "c.toml"
     config.write_text(f'[models."*"]\nproto = "{broken}"\n')
-    code, _, err = run("batch", str(src), "-o", str(tmp_path / "out"), "--config", str(config))
+    code, _, err = run_cli("batch", str(src), "-o", str(tmp_path / "out"), "--config", str(config))
     assert code == 1
     assert err.startswith(f"scnn-surgery: error: {broken}:2:")
     assert len(err.splitlines()) == 1 and not (tmp_path / "out").exists()
 
 
-def test_output_dir_is_required(tmp_path: Path) -> None:
-    code, _, err = run("batch", str(make_tree(tmp_path / "src", "a.prototxt")))
+def test_output_dir_is_required(tmp_path: Path, run_cli: RunCli) -> None:
+    code, _, err = run_cli("batch", str(make_tree(tmp_path / "src", "a.prototxt")))
     assert code == 2 and "--output-dir" in err
 
 
 # --- progress --------------------------------------------------------------------------
 
 
-def test_no_progress_bar_when_stderr_is_not_a_terminal(tmp_path: Path) -> None:
+def test_no_progress_bar_when_stderr_is_not_a_terminal(tmp_path: Path, run_cli: RunCli) -> None:
     src = make_tree(tmp_path / "src", "a.prototxt", "b.prototxt")
-    _, _, err = run("batch", str(src), "-o", str(tmp_path / "out"), *SIZES)
+    _, _, err = run_cli("batch", str(src), "-o", str(tmp_path / "out"), *SIZES)
     assert "\r" not in err and "[#" not in err
 
 
@@ -274,22 +274,25 @@ class FakeTerminal(io.StringIO):
 
 def test_progress_bar_on_a_terminal() -> None:
     stream = FakeTerminal()
-    progress = Progress(2, stream)
-    progress.update(Outcome("a", "converted"))
-    progress.update(Outcome("b", "failed"))
-    progress.clear()
-    frames = stream.getvalue().split("\r")
-    assert frames[1].startswith("[....") and " 0/2 " in frames[1]
-    assert " 2/2  converted 1  refused 0  failed 1" in frames[3]
-    assert frames[-1] == "\x1b[K"
-
-
-def test_render_progress_fits_the_width() -> None:
     counts = dict.fromkeys(STATUSES, 0)
-    line = render_progress(5, 10, counts, width=60)
-    assert len(line) < 60 and "5/10" in line
-    bar = line[1 : line.index("]")]
-    assert bar.count("#") == bar.count(".") == len(bar) // 2
+    with progress_bar(2, tally(counts), stream) as bar:
+        for status in ("converted", "failed"):
+            counts[status] += 1
+            bar.label = tally(counts)
+            bar.update(1)
+    text = re.sub(r"\x1b\[\?25[lh]", "", stream.getvalue())  # click hides the cursor meanwhile
+    frames = [frame.rstrip() for frame in text.split("\r")]
+    assert frames[1].startswith("[-")
+    assert frames[1].endswith("0/2  converted 0  refused 0  failed 0")
+    assert frames[-1].startswith("[#") and "2/2  converted 1  refused 0  failed 1" in frames[-1]
+    assert text.endswith("\n")  # the finished bar stays, and the summary starts a new line
+
+
+def test_no_progress_bar_output_at_all_on_a_pipe() -> None:
+    stream = io.StringIO()
+    with progress_bar(2, "label", stream) as bar:
+        bar.update(2)
+    assert stream.getvalue() == ""
 
 
 # --- Ctrl-C ----------------------------------------------------------------------------

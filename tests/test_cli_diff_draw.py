@@ -10,11 +10,8 @@ import shutil
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
-from scnn_surgery.cli.main import cli
-
-from .conftest import REPO_ROOT, shared_path
+from .conftest import REPO_ROOT, RunCli, shared_path
 
 needs_dot = pytest.mark.skipif(
     shutil.which("dot") is None, reason="Graphviz's dot program is not installed"
@@ -25,13 +22,6 @@ TINY = 'input: "data"\ninput_shape { dim: 1 dim: 3 dim: 4 dim: 4 }\n' \
     "  convolution_param { num_output: 2 kernel_size: 1 } }\n"
 
 
-def run(*args: str, input: bytes | None = None) -> tuple[int, str, str]:
-    result = CliRunner().invoke(cli, list(args), input=input)
-    if result.exception and not isinstance(result.exception, SystemExit):
-        raise result.exception
-    return result.exit_code, result.stdout, result.stderr
-
-
 def _golden() -> tuple[str, str]:
     return (str(shared_path("golden", "resnet101.prototxt")),
             str(shared_path("golden", "resnet101_SCNN.prototxt")))
@@ -40,9 +30,9 @@ def _golden() -> tuple[str, str]:
 # --- diff -----------------------------------------------------------------------------
 
 
-def test_diff_of_the_published_pair() -> None:
+def test_diff_of_the_published_pair(run_cli: RunCli) -> None:
     before, after = _golden()
-    code, out, err = run("diff", before, after)
+    code, out, err = run_cli("diff", before, after)
     assert code == 1, err
     lines = out.splitlines()
     assert lines[:2] == [f"--- {before}", f"+++ {after}"]
@@ -54,8 +44,8 @@ def test_diff_of_the_published_pair() -> None:
     ]
 
 
-def test_diff_json_of_the_published_pair() -> None:
-    code, out, _ = run("diff", *_golden(), "--json")
+def test_diff_json_of_the_published_pair(run_cli: RunCli) -> None:
+    code, out, _ = run_cli("diff", *_golden(), "--json")
     assert code == 1
     data = json.loads(out)
     assert set(data) >= {"added", "removed", "changed", "rewired", "modules"}
@@ -66,55 +56,55 @@ def test_diff_json_of_the_published_pair() -> None:
     assert [(m["status"], m["layers"]) for m in data["modules"]] == [("added", 544)]
 
 
-def test_a_file_diffed_with_itself_exits_0_silently() -> None:
+def test_a_file_diffed_with_itself_exits_0_silently(run_cli: RunCli) -> None:
     path = _golden()[1]
-    assert run("diff", path, path) == (0, "", "")
-    code, out, _ = run("diff", path, path, "--json")
+    assert run_cli("diff", path, path) == (0, "", "")
+    code, out, _ = run_cli("diff", path, path, "--json")
     assert code == 0 and json.loads(out)["modules"] == []
 
 
-def test_diff_reads_one_side_from_stdin(tmp_path: Path) -> None:
+def test_diff_reads_one_side_from_stdin(tmp_path: Path, run_cli: RunCli) -> None:
     a = tmp_path / "a.prototxt"
     a.write_text(TINY)
     changed = TINY.replace("num_output: 2", "num_output: 5").encode()
-    code, out, _ = run("diff", str(a), "-", input=changed)
+    code, out, _ = run_cli("diff", str(a), "-", input=changed)
     assert code == 1
     assert "convolution_param.num_output: 2 → 5" in out
 
 
-def test_diff_errors_exit_2(tmp_path: Path) -> None:
+def test_diff_errors_exit_2(tmp_path: Path, run_cli: RunCli) -> None:
     a = tmp_path / "a.prototxt"
     a.write_text(TINY)
-    code, out, err = run("diff", str(a), str(tmp_path / "missing.prototxt"))
+    code, out, err = run_cli("diff", str(a), str(tmp_path / "missing.prototxt"))
     assert code == 2 and out == ""
     assert err.startswith("scnn-surgery: error: ") and "no such file" in err
     assert err.count("\n") == 1
     bad = tmp_path / "bad.prototxt"
     bad.write_text("layer { name: \n")
-    assert run("diff", str(a), str(bad))[0] == 2
-    assert run("diff", "-", "-")[0] == 2
-    assert run("diff", str(a), str(a), "--phase", "VAL")[0] == 2
+    assert run_cli("diff", str(a), str(bad))[0] == 2
+    assert run_cli("diff", "-", "-")[0] == 2
+    assert run_cli("diff", str(a), str(a), "--phase", "VAL")[0] == 2
 
 
-def test_diff_phase_option(tmp_path: Path) -> None:
+def test_diff_phase_option(tmp_path: Path, run_cli: RunCli) -> None:
     a = tmp_path / "a.prototxt"
     b = tmp_path / "b.prototxt"
     a.write_text(TINY)
     b.write_text(TINY + 'layer { name: "loss" type: "Sigmoid" bottom: "conv" top: "p"'
                  " include { phase: TRAIN } }\n")
-    assert run("diff", str(a), str(b))[0] == 1
-    assert run("diff", str(a), str(b), "--phase", "test")[0] == 0
-    code, out, _ = run("diff", str(a), str(b), "--phase", "TRAIN")
+    assert run_cli("diff", str(a), str(b))[0] == 1
+    assert run_cli("diff", str(a), str(b), "--phase", "test")[0] == 0
+    code, out, _ = run_cli("diff", str(a), str(b), "--phase", "TRAIN")
     assert code == 1 and "+ layer   loss (Sigmoid)" in out
 
 
 # --- draw -----------------------------------------------------------------------------
 
 
-def test_draw_dot_of_the_published_pair(tmp_path: Path) -> None:
+def test_draw_dot_of_the_published_pair(tmp_path: Path, run_cli: RunCli) -> None:
     before, after = _golden()
     target = tmp_path / "pair.dot"
-    code, _, err = run("draw", after, "--against", before, "-o", str(target))
+    code, _, err = run_cli("draw", after, "--against", before, "-o", str(target))
     assert code == 0, err
     source = target.read_text()
     assert source.startswith("digraph")
@@ -123,50 +113,52 @@ def test_draw_dot_of_the_published_pair(tmp_path: Path) -> None:
     assert "#d62728" in source  # the rewired edge into conv6
 
 
-def test_draw_expand_shows_every_module_layer() -> None:
-    code, out, _ = run("draw", _golden()[1], "--expand", "-o", "-")
+def test_draw_expand_shows_every_module_layer(run_cli: RunCli) -> None:
+    code, out, _ = run_cli("draw", _golden()[1], "--expand", "-o", "-")
     assert code == 0
     assert "SCNN_D_1/sum" in out and "SCNN module" not in out
 
 
-def test_draw_context_needs_against() -> None:
-    code, _, err = run("draw", _golden()[1], "--context", "2", "-o", "-")
+def test_draw_context_needs_against(run_cli: RunCli) -> None:
+    code, _, err = run_cli("draw", _golden()[1], "--context", "2", "-o", "-")
     assert code == 2 and "--against" in err
 
 
-def test_draw_context_cuts_the_picture_down() -> None:
+def test_draw_context_cuts_the_picture_down(run_cli: RunCli) -> None:
     before, after = _golden()
-    code, out, _ = run("draw", after, "--against", before, "--context", "1", "-o", "-")
+    code, out, _ = run_cli("draw", after, "--against", before, "--context", "1", "-o", "-")
     assert code == 0
     assert "conv6" in out and "conv1_1_3x3_s2" not in out
 
 
-def test_draw_rejects_unknown_formats(tmp_path: Path) -> None:
-    code, _, err = run("draw", _golden()[1], "-o", str(tmp_path / "x.jpg"))
+def test_draw_rejects_unknown_formats(tmp_path: Path, run_cli: RunCli) -> None:
+    code, _, err = run_cli("draw", _golden()[1], "-o", str(tmp_path / "x.jpg"))
     assert code == 2 and ".svg, .png or .dot" in err
     assert not (tmp_path / "x.jpg").exists()
 
 
 def test_draw_without_dot_is_one_clear_line(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, run_cli: RunCli
 ) -> None:
     monkeypatch.setattr(shutil, "which", lambda name: None)
     model = tmp_path / "m.prototxt"
     model.write_text(TINY)
-    code, _, err = run("draw", str(model), "-o", str(tmp_path / "m.svg"))
+    code, _, err = run_cli("draw", str(model), "-o", str(tmp_path / "m.svg"))
     assert code == 1
     assert err.count("\n") == 1 and "'dot' program was not found" in err
     assert "apt-get install graphviz" in err
-    assert run("draw", str(model), "-o", str(tmp_path / "m.dot"))[0] == 0
+    assert run_cli("draw", str(model), "-o", str(tmp_path / "m.dot"))[0] == 0
 
 
 @needs_dot
 @pytest.mark.parametrize("suffix, magic", [("svg", b"<?xml"), ("png", b"\x89PNG")])
-def test_draw_renders_svg_and_png(tmp_path: Path, suffix: str, magic: bytes) -> None:
+def test_draw_renders_svg_and_png(
+    tmp_path: Path, suffix: str, magic: bytes, run_cli: RunCli
+) -> None:
     target = tmp_path / f"tiny.{suffix}"
     model = tmp_path / "m.prototxt"
     model.write_text(TINY)
-    code, _, err = run("draw", str(model), "-o", str(target))
+    code, _, err = run_cli("draw", str(model), "-o", str(target))
     assert code == 0, err
     assert target.read_bytes().startswith(magic)
 

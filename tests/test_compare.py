@@ -358,7 +358,7 @@ def test_changed_blob_shapes_are_reported() -> None:
         ("pool1", (1, 16, 4, 4), (1, 32, 4, 4)),
         ("cat", (1, 32, 4, 4), (1, 64, 4, 4)),
     ]
-    assert "~ shape   cat: 1×32×4×4 → 1×64×4×4" in diff.lines()
+    assert "~ shape   cat: 1x32x4x4 → 1x64x4x4" in diff.lines()
 
 
 def test_input_dims_count_as_shapes_when_inference_fails(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -3,33 +3,23 @@
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
-from google.protobuf import descriptor_pb2, descriptor_pool, text_format
+from google.protobuf import descriptor_pool, text_format
 from google.protobuf.descriptor import Descriptor
 from google.protobuf.message import Message
 
 import scnn_surgery as ss
-from scnn_surgery import schema
 from scnn_surgery.schema import (
     CUSTOM_LAYER_TYPES,
     DIALECTS,
-    ProtoParseError,
     caffe_pb2,
     guess_dialect,
-    layer_message_class,
-    load_user_proto,
     net_message_class,
 )
-from scnn_surgery.schema.select import dialect_of
+from scnn_surgery.schema.select import dialect_of, dialect_schema
 
-from .conftest import DATA, REPO_ROOT, SHARED, shared_path
-
-PROTO = REPO_ROOT / "proto"
-ZOO = SHARED / "zoo"
+from .conftest import shared_path
 
 FORKS = [
     "deeplab",
@@ -42,6 +32,11 @@ FORKS = [
     "densenet",
     "vpgnet",
 ]
+
+
+def layer_message_class(dialect: str) -> type[Message]:
+    """The dialect's LayerParameter, as shape inference and check get it."""
+    return dialect_schema(dialect).layer
 
 
 def layer(dialect: str, text: str) -> Message:
@@ -64,8 +59,6 @@ def test_registry() -> None:
     assert layer_message_class("bvlc") is caffe_pb2.LayerParameter
     assert net_message_class("bvlc") is caffe_pb2.NetParameter
     assert set(CUSTOM_LAYER_TYPES) == set(DIALECTS)
-    with pytest.raises(KeyError, match="unknown Caffe dialect"):
-        layer_message_class("caffe2")
 
 
 @pytest.mark.parametrize("dialect", FORKS)
@@ -353,7 +346,7 @@ def test_guess_dialect_without_fields() -> None:
     assert guess_dialect(["SomethingNobodyKnows"]) == "bvlc"
 
 
-def test_dialect_reads_the_tree_not_comments_or_strings() -> None:
+def test_the_guess_skips_comments_and_strings() -> None:
     text = """
     # layer { type: "Commented" bn_param { } }
     layer { name: "a" type: "BN" bn_param { slope_filler { type: "msra" } } }
@@ -363,9 +356,15 @@ def test_dialect_reads_the_tree_not_comments_or_strings() -> None:
     net = ss.loads(text)
     assert {x.type for x in net.layers} == {"BN", "Convolution", "Python"}
     assert dialect_of(net) == "pspnet"
-    # a field named only inside a string or a comment does not count
-    assert dialect_of(ss.loads('layer { name: "c" type: "Python" python_param {'
-                               ' param_str: "bn_mode: 1" } }  # interp_param { }')) == "bvlc"
+    # Fork words only in a comment or a string do not make a fork.
+    plain = """
+    # layer { type: "Interp" bn_param { bn_mode: INFERENCE } }
+    layer { name: "p" type: "Python" python_param { param_str: "ceil_mode: false" } }
+    layer { name: "c" type: "Convolution" convolution_param { num_output: 1 } }
+    """
+    assert dialect_of(ss.loads(plain)) == "bvlc"
+    # ... while the same words as fields do.
+    assert dialect_of(ss.loads("layer { pooling_param { ceil_mode: false } }")) == "densenet"
 
 
 ZOO_DIALECTS = {
@@ -407,173 +406,3 @@ def test_zoo_apollo_traffic_light_is_not_covered() -> None:
         text_format.Parse(text, net_message_class("ssd")())
     net = text_format.Parse(text, caffe_pb2.NetParameter(), allow_unknown_field=True)
     assert {"RPNProposalSSD", "RCNNProposal", "DFMBPSROIAlign"} <= {lyr.type for lyr in net.layer}
-
-
-# --- load_user_proto ---------------------------------------------------------
-
-
-def _file_proto(desc: object) -> descriptor_pb2.FileDescriptorProto:
-    fdp = descriptor_pb2.FileDescriptorProto()
-    desc.CopyToProto(fdp)  # type: ignore[attr-defined]
-    return fdp
-
-
-def test_load_user_proto_matches_generated_bvlc() -> None:
-    mod = load_user_proto(PROTO / "caffe.proto")
-    assert _file_proto(mod.DESCRIPTOR) == _file_proto(caffe_pb2.DESCRIPTOR)
-    assert mod.NetParameter is not caffe_pb2.NetParameter
-    assert mod.DESCRIPTOR.pool is not descriptor_pool.Default()
-    assert mod.TEST == 1 and mod.Phase.Name(0) == "TRAIN"
-    assert mod.PoolingParameter.AVE == 1
-    assert mod.V1LayerParameter.LayerType.Value("DECONVOLUTION") == 39
-    assert mod.ConvolutionParameter().bias_term is True
-
-    text = ZOO / "deploy/bvlc_googlenet_deploy.prototxt"
-    if not text.exists():
-        text = DATA / "phases_inplace.prototxt"
-    body = text.read_text(encoding="utf-8")
-    ours = text_format.Parse(body, mod.NetParameter())
-    theirs = text_format.Parse(body, caffe_pb2.NetParameter())
-    assert ours.SerializeToString(deterministic=True) == theirs.SerializeToString(
-        deterministic=True
-    )
-    assert text_format.MessageToString(ours) == text_format.MessageToString(theirs)
-
-
-def test_load_user_proto_twice_does_not_clash() -> None:
-    first = load_user_proto(PROTO / "caffe.proto")
-    second = load_user_proto(PROTO / "caffe.proto")
-    assert first.LayerParameter is not second.LayerParameter
-
-
-@pytest.mark.parametrize("dialect", FORKS)
-def test_load_user_proto_with_imports_matches_generated_dialects(dialect: str) -> None:
-    mod = load_user_proto(PROTO / "dialects" / f"{dialect}.proto", include_paths=[PROTO])
-    assert _file_proto(mod.DESCRIPTOR) == _file_proto(DIALECTS[dialect].DESCRIPTOR)
-
-
-TRICKY = r"""
-// A fork-style file exercising the supported proto2 subset.
-syntax = "proto2";
-package fork.test;
-/* block
-   comment */
-enum Top { A = 0; B = 1; C = -2; reserved 5 to 7, 9; reserved "Z"; }
-message Outer {
-  enum Mode { ON = 1; OFF = 2; }
-  message Inner {
-    optional Mode mode = 1 [default = OFF];
-    optional Outer.Mode mode2 = 2;
-    optional .fork.test.Top top = 3 [default = C];
-  }
-  optional Inner inner = 1;
-  repeated Inner inners = 2;
-  optional float f = 3 [default = 1e-5];
-  optional float g = 4 [default = .999];
-  optional double d = 5 [default = -1.5E38];
-  optional int32 i = 6 [default = -16];
-  optional uint32 u = 7 [default = 0x1F];
-  optional string s = 8 [default = "a\"b\n\x41\101 'q'"];
-  optional bytes b = 9 [default = "\001\xff'z"];
-  optional bool flag = 10 [default = true, deprecated = true];
-  repeated int64 packed_ints = 11 [packed = true];
-  optional float pinf = 12 [default = inf];
-  optional float ninf = 13 [default = -inf];
-  optional sint64 big = 14 [default = -9223372036854775808];
-  required fixed32 req = 15;
-  optional float gamma = 16 [default = 0.69314718055994529];
-  optional string single = 18 [default = 'constant'];
-  optional double tiny = 19 [default = 1E-300];
-  optional int32 octal = 024 [default = 017];
-  reserved 100 to 110, 200;
-  reserved "old_name";
-  extensions 1000 to max;
-  optional Top t = 17 [default = B];
-}
-message Other { optional Outer.Inner x = 1; repeated Top tops = 2; }
-"""
-
-
-def _protoc_descriptor(tmp_path: Path, name: str) -> descriptor_pb2.FileDescriptorProto:
-    out = tmp_path / "set.pb"
-    cmd = [
-        sys.executable,
-        "-m",
-        "grpc_tools.protoc",
-        f"-I{tmp_path}",
-        f"--descriptor_set_out={out}",
-        name,
-    ]
-    subprocess.run(cmd, check=True, capture_output=True)
-    fds = descriptor_pb2.FileDescriptorSet.FromString(out.read_bytes())
-    fdp = fds.file[0]
-    for msg in fdp.message_type:
-        _strip_json_names(msg)
-    return fdp
-
-
-def _strip_json_names(msg: descriptor_pb2.DescriptorProto) -> None:
-    for fd in msg.field:
-        fd.ClearField("json_name")
-    for nested in msg.nested_type:
-        _strip_json_names(nested)
-
-
-def test_load_user_proto_ignores_options(tmp_path: Path) -> None:
-    path = tmp_path / "opts.proto"
-    path.write_text(
-        'syntax = "proto2"; package p; option optimize_for = SPEED;'
-        " message M { option deprecated = true;"
-        '  optional int32 x = 1 [(my.opt) = 3, json_name = "X"]; }'
-        " enum E { option allow_alias = true; A = 0; B = 0 [deprecated = true]; }",
-        encoding="utf-8",
-    )
-    mod = load_user_proto(path)
-    assert mod.M(x=3).x == 3
-    assert mod.E.Value("B") == 0
-
-
-def test_load_user_proto_agrees_with_protoc(tmp_path: Path) -> None:
-    pytest.importorskip("grpc_tools", reason="grpcio-tools is not installed")
-    (tmp_path / "fork.proto").write_text(TRICKY, encoding="utf-8")
-    mod = load_user_proto(tmp_path / "fork.proto")
-    expected = _protoc_descriptor(tmp_path, "fork.proto")
-    # Straight from the parser, before any pool re-renders default values.
-    raw = schema._build_files(tmp_path / "fork.proto", [])
-    assert raw == [expected]
-    pool = descriptor_pool.DescriptorPool()
-    assert _file_proto(mod.DESCRIPTOR) == _file_proto(
-        pool.AddSerializedFile(expected.SerializeToString())
-    )
-    outer = mod.Outer()
-    assert outer.s == "a\"b\nAA 'q'"
-    assert outer.b == b"\x01\xff'z"
-    assert outer.inner.mode == mod.Outer.OFF
-    assert outer.inner.top == mod.C == -2
-    assert outer.big == -(2**63)
-
-
-@pytest.mark.parametrize(
-    ("source", "message"),
-    [
-        ('syntax = "proto3"; message A { int32 x = 1; }', "only proto2"),
-        ("message A { oneof o { int32 x = 1; } }", "unsupported statement 'oneof'"),
-        ("message A { map<string, int32> m = 1; }", "unsupported statement 'map'"),
-        ("message A { optional Missing m = 1; }", "unknown type 'Missing'"),
-        ("message A { optional int32 x = 1 [default = 1.5]; }", "integer default"),
-        ("message A { optional uint32 x = 1 [default = -1]; }", "out of range"),
-        ("enum E { X = 0; } message A { optional E e = 1 [default = Y]; }", "not a value"),
-        ("message A { optional int32 x = 0; }", "out of range"),
-        ("message A { optional int32 x = 09; }", "expected an integer, found '09'"),
-        ("message A { optional int32 x = 1 [default = 08]; }", "integer default"),
-        ("message A { optional int32 x = 1; optional int32 y = 1; }", "duplicate field number"),
-        ("message A { optional int32 x = 1 }", "expected ';'"),
-        ('import "nowhere.proto"; message A { }', "not found"),
-        ("message A { optional int32 x = 1; ", "end of file"),
-    ],
-)
-def test_load_user_proto_errors(tmp_path: Path, source: str, message: str) -> None:
-    path = tmp_path / "bad.proto"
-    path.write_text(source, encoding="utf-8")
-    with pytest.raises(ProtoParseError, match=message):
-        load_user_proto(path)

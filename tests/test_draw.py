@@ -73,7 +73,7 @@ def test_in_place_chains_fold_into_their_layer() -> None:
 
 def test_edges_carry_blob_names_and_shapes() -> None:
     picture = build_picture(_before())
-    assert [e.label for e in picture.edges] == ["data\n1×8×4×5", "feat\n1×8×4×5", "1×8×4×5"]
+    assert [e.label for e in picture.edges] == ["data\n1x8x4x5", "feat\n1x8x4x5", "1x8x4x5"]
 
 
 def test_a_module_is_one_node_unless_expanded() -> None:

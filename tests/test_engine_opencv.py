@@ -16,10 +16,8 @@ from typing import Any
 
 import numpy as np
 import pytest
-from click.testing import CliRunner
 
 from scnn_surgery import ScnnSpec, generate, load, loads
-from scnn_surgery.cli.main import cli
 from scnn_surgery.graph import build_graph
 from scnn_surgery.net import Layer, Net
 from scnn_surgery.params import layer_message
@@ -34,7 +32,7 @@ from scnn_surgery.weights import (
     read_caffemodel,
 )
 
-from .conftest import REPO_ROOT, shared_path
+from .conftest import REPO_ROOT, RunCli, shared_path
 from .reference_scnn import ORDER, message, relative_error, scnn_forward
 
 EXAMPLE = REPO_ROOT / "examples" / "scnn_lane_vgg16.prototxt"
@@ -182,14 +180,6 @@ def test_module_matches_the_reference(
 # Whole nets, through the command line
 
 
-def run(*args: str) -> str:
-    result = CliRunner().invoke(cli, list(args))
-    if result.exception and not isinstance(result.exception, SystemExit):
-        raise result.exception
-    assert result.exit_code == 0, result.stderr
-    return result.stderr
-
-
 def input_dims(net: Net) -> tuple[int, ...]:
     if net.inputs and net.inputs[0].dims is not None:
         return net.inputs[0].dims
@@ -214,10 +204,13 @@ def run_module(cv2: Any, prototxt: Path, weights: Path, batch: int, seed: int) -
     return relative_error(module_out, scnn_forward(module_in, kernels(read_caffemodel(weights))))
 
 
-def test_example_runs_end_to_end(cv2: Any, tmp_path: Path) -> None:
+def test_example_runs_end_to_end(cv2: Any, tmp_path: Path, run_cli: RunCli) -> None:
     out, weights = tmp_path / "scnn.prototxt", tmp_path / "scnn.caffemodel"
-    run("insert", str(EXAMPLE), "--after", "fc7", "--height", "36", "--width", "100",
-        "--channel", "128", "-o", str(out), "--weights-out", str(weights))
+    code, _, err = run_cli(
+        "insert", str(EXAMPLE), "--after", "fc7", "--height", "36", "--width", "100",
+        "--channel", "128", "-o", str(out), "--weights-out", str(weights),
+    )  # fmt: skip
+    assert code == 0, err
     assert run_module(cv2, out, weights, batch=1, seed=0) <= TOLERANCE
 
 
@@ -261,15 +254,18 @@ ZOO = [
 )
 def test_zoo_net_runs_in_opencv(
     cv2: Any, tmp_path: Path, folder: str, stem: str, after: str, height: int, width: int,
-    channels: int, k: int,
+    channels: int, k: int, run_cli: RunCli,
 ) -> None:
     src = shared_path("zoo", folder, f"{stem}.prototxt")
     trained = tmp_path / "trained.caffemodel"
     trained.write_bytes(plausible_weights(load(src), seed=3))
     out, weights = tmp_path / "scnn.prototxt", tmp_path / "scnn.caffemodel"
-    run("insert", str(src), "--after", after, "--height", str(height), "--width", str(width),
+    code, _, err = run_cli(
+        "insert", str(src), "--after", after, "--height", str(height), "--width", str(width),
         "--channel", str(channels), "--kernel-width", str(k), "-o", str(out),
-        "--weights", str(trained), "--weights-out", str(weights))
+        "--weights", str(trained), "--weights-out", str(weights),
+    )  # fmt: skip
+    assert code == 0, err
     before = {e.name: list(e.blobs) for e in read_caffemodel(trained).layers}
     after_insert = read_caffemodel(weights)
     for entry in after_insert.layers:

@@ -1,7 +1,18 @@
 from __future__ import annotations
 
+import pytest
+
+import scnn_surgery as ss
 from scnn_surgery.document import Document
-from scnn_surgery.graph import BlobVersion, NetState, build_graph, build_graphs, layer_included
+from scnn_surgery.errors import SurgeryError
+from scnn_surgery.graph import (
+    BlobVersion,
+    NetState,
+    build_graph,
+    build_graphs,
+    layer_included,
+    selected_states,
+)
 from scnn_surgery.net import Net, StateRule, load_net
 
 from .conftest import DATA, shared_path
@@ -101,3 +112,16 @@ def test_the_files_own_state_adds_its_stages_and_level() -> None:
         assert graph.state.stages == frozenset({"deploy"}) and graph.state.level == 1
     # A level the caller asks for wins over the file's.
     assert build_graph(net, NetState("TEST", level=3)).state.level == 3
+
+
+def test_selected_states_default_to_what_the_nets_tell_apart() -> None:
+    plain = ss.loads('layer { name: "r" type: "ReLU" bottom: "x" top: "x" }')
+    phased = ss.load(DATA / "phases_inplace.prototxt")
+    assert selected_states([plain], None) == [NetState("TEST")]
+    assert selected_states([plain, phased], None) == [NetState("TEST"), NetState("TRAIN")]
+    assert selected_states([phased], ["TEST", "TEST"]) == [NetState("TEST")]
+
+
+def test_selected_states_refuse_an_unknown_phase() -> None:
+    with pytest.raises(SurgeryError, match="unknown phase 'VAL'; use TRAIN or TEST"):
+        selected_states([], ["VAL"])

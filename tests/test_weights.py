@@ -7,15 +7,12 @@ from typing import Any
 
 import numpy as np
 import pytest
-from click.testing import CliRunner
 
-from scnn_surgery import InsertOptions, ScnnSpec, generate, insert, loads
+from scnn_surgery import InsertOptions, ScnnSpec, build_module, generate, insert, loads
 from scnn_surgery.check import check_net, errors_of
-from scnn_surgery.cli.main import cli
 from scnn_surgery.errors import SurgeryError
 from scnn_surgery.net import Net
 from scnn_surgery.schema import caffe_pb2
-from scnn_surgery.scnn import module_layer_names
 from scnn_surgery.weights import (
     Caffemodel,
     blob_array,
@@ -31,7 +28,7 @@ from scnn_surgery.weights import (
     read_caffemodel,
 )
 
-from .conftest import REPO_ROOT
+from .conftest import REPO_ROOT, RunCli
 
 EXAMPLE = REPO_ROOT / "examples" / "scnn_lane_vgg16.prototxt"
 
@@ -292,7 +289,7 @@ def test_carry_over_keeps_every_blob_and_unknown_field() -> None:
     result = insert(net, InsertOptions(after="conv1", height=6, width=8, channels=4,
                                        kernel_width=3))
     added = result.net.layer_names - net.layer_names
-    assert added == module_layer_names(result.spec)
+    assert added == {layer.name for layer in build_module(result.spec)}
     made = carry_over(result.net, source, added, result.spec, seed=0)
     data = made.model.to_bytes()
     for extra in (b"net-level extra", b"layer extra", b"blob extra"):
@@ -376,13 +373,6 @@ def test_missing_existing_layer_is_filled_and_noted() -> None:
 # The command line
 
 
-def run(*args: str) -> tuple[int, str, str]:
-    result = CliRunner().invoke(cli, list(args))
-    if result.exception and not isinstance(result.exception, SystemExit):
-        raise result.exception
-    return result.exit_code, result.stdout, result.stderr
-
-
 def write_small(tmp_path: Path) -> Path:
     path = tmp_path / "small.prototxt"
     path.write_text(SMALL_NET)
@@ -393,10 +383,10 @@ INSERT_ARGS = ("--after", "conv1", "--height", "6", "--width", "8", "--channel",
                "--kernel-width", "3")
 
 
-def test_cli_writes_weights_without_a_source(tmp_path: Path) -> None:
+def test_cli_writes_weights_without_a_source(tmp_path: Path, run_cli: RunCli) -> None:
     src = write_small(tmp_path)
     out, weights = tmp_path / "out.prototxt", tmp_path / "out.caffemodel"
-    code, _, err = run("insert", str(src), *INSERT_ARGS, "-o", str(out),
+    code, _, err = run_cli("insert", str(src), *INSERT_ARGS, "-o", str(out),
                        "--weights-out", str(weights), "--seed", "3")
     assert code == 0, err
     model = read_caffemodel(weights)
@@ -405,14 +395,14 @@ def test_cli_writes_weights_without_a_source(tmp_path: Path) -> None:
     assert "wrote weights" in err
 
 
-def test_cli_carries_weights_over_and_seed_matters(tmp_path: Path) -> None:
+def test_cli_carries_weights_over_and_seed_matters(tmp_path: Path, run_cli: RunCli) -> None:
     src = write_small(tmp_path)
     source = tmp_path / "in.caffemodel"
     source.write_bytes(_source_for(loads(SMALL_NET)).to_bytes())
     outputs: list[bytes] = []
     for seed in ("1", "1", "2"):
         weights = tmp_path / f"out{len(outputs)}.caffemodel"
-        code, _, err = run("insert", str(src), *INSERT_ARGS, "-o", str(tmp_path / "o.prototxt"),
+        code, _, err = run_cli("insert", str(src), *INSERT_ARGS, "-o", str(tmp_path / "o.prototxt"),
                            "--weights", str(source), "--weights-out", str(weights),
                            "--seed", seed)
         assert code == 0, err
@@ -421,32 +411,36 @@ def test_cli_carries_weights_over_and_seed_matters(tmp_path: Path) -> None:
     assert b"layer extra" in outputs[0]
 
 
-def test_cli_weights_need_weights_out(tmp_path: Path) -> None:
+def test_cli_weights_need_weights_out(tmp_path: Path, run_cli: RunCli) -> None:
     src = write_small(tmp_path)
     source = tmp_path / "in.caffemodel"
     source.write_bytes(initial_weights(loads(SMALL_NET)).model.to_bytes())
     out = tmp_path / "out.prototxt"
-    code, _, err = run("insert", str(src), *INSERT_ARGS, "-o", str(out), "--weights", str(source))
+    code, _, err = run_cli(
+        "insert", str(src), *INSERT_ARGS, "-o", str(out), "--weights", str(source)
+    )
     assert code == 2 and "--weights-out" in err
     assert not out.exists()
 
 
-def test_cli_writes_nothing_when_the_weights_would_not_load(tmp_path: Path) -> None:
+def test_cli_writes_nothing_when_the_weights_would_not_load(
+    tmp_path: Path, run_cli: RunCli
+) -> None:
     src = write_small(tmp_path)
     other = loads(SMALL_NET.replace("num_output: 4", "num_output: 5"))
     source = tmp_path / "wrong.caffemodel"
     source.write_bytes(initial_weights(other).model.to_bytes())
     out, weights = tmp_path / "out.prototxt", tmp_path / "out.caffemodel"
-    code, _, err = run("insert", str(src), *INSERT_ARGS, "-o", str(out),
+    code, _, err = run_cli("insert", str(src), *INSERT_ARGS, "-o", str(out),
                        "--weights", str(source), "--weights-out", str(weights))
     assert code == 1
     assert "weights-shape" in err and "conv1" in err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["small.prototxt", "wrong.caffemodel"]
 
 
-def test_cli_refuses_a_prototxt_as_weights(tmp_path: Path) -> None:
+def test_cli_refuses_a_prototxt_as_weights(tmp_path: Path, run_cli: RunCli) -> None:
     src = write_small(tmp_path)
-    code, _, err = run("insert", str(src), *INSERT_ARGS, "-o", str(tmp_path / "o.prototxt"),
+    code, _, err = run_cli("insert", str(src), *INSERT_ARGS, "-o", str(tmp_path / "o.prototxt"),
                        "--weights", str(src), "--weights-out", str(tmp_path / "o.caffemodel"))
     assert code == 1 and "not a binary caffemodel" in err
     assert not (tmp_path / "o.prototxt").exists()
@@ -476,7 +470,7 @@ layers { name: "fc" type: INNER_PRODUCT bottom: "conv1" top: "fc"
 """
 
 
-def test_v1_net_gets_a_v1_caffemodel(tmp_path: Path) -> None:
+def test_v1_net_gets_a_v1_caffemodel(tmp_path: Path, run_cli: RunCli) -> None:
     net = loads(V1_NET)
     made = initial_weights(net, seed=0)
     assert made.model.legacy
@@ -487,7 +481,7 @@ def test_v1_net_gets_a_v1_caffemodel(tmp_path: Path) -> None:
     src = tmp_path / "v1.prototxt"
     src.write_text(V1_NET)
     weights = tmp_path / "v1.caffemodel"
-    code, _, err = run("insert", str(src), "--after", "conv1", "--height", "6", "--width", "8",
+    code, _, err = run_cli("insert", str(src), "--after", "conv1", "--height", "6", "--width", "8",
                        "--channel", "4", "--kernel-width", "3", "-o", str(tmp_path / "o.prototxt"),
                        "--weights-out", str(weights))
     assert code == 0, err

@@ -11,14 +11,13 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from click.testing import CliRunner
 
 from scnn_surgery import loads
-from scnn_surgery.cli.main import cli
 from scnn_surgery.schema import DIALECTS, caffe_pb2
 from scnn_surgery.schema.select import dialect_schema, user_schema
 from scnn_surgery.weights import initial_weights, make_blob, parse_caffemodel, read_caffemodel
 
+from .conftest import RunCli
 from .forkproto import MY_PARAM_NET, MY_PARAM_NUMBER, write_fork_proto
 
 pspnet_pb2 = DIALECTS["pspnet"]
@@ -54,13 +53,6 @@ layer {
 layer { name: "conv1/relu" type: "ReLU" bottom: "conv1" top: "conv1" }
 layer { name: "up" type: "Interp" bottom: "conv1" top: "up" interp_param { zoom_factor: 2 } }
 """
-
-
-def run(*args: str) -> tuple[int, str, str]:
-    result = CliRunner().invoke(cli, list(args))
-    if result.exception and not isinstance(result.exception, SystemExit):
-        raise result.exception
-    return result.exit_code, result.stdout, result.stderr
 
 
 def by_name(message: Any) -> dict[str, Any]:
@@ -101,13 +93,13 @@ def test_new_weights_are_written_in_the_guessed_dialect() -> None:
     assert again == message
 
 
-def test_a_pspnet_caffemodel_round_trips_through_insert(tmp_path: Path) -> None:
+def test_a_pspnet_caffemodel_round_trips_through_insert(tmp_path: Path, run_cli: RunCli) -> None:
     net = tmp_path / "psp.prototxt"
     net.write_text(PSP_NET)
     source = tmp_path / "psp.caffemodel"
     source.write_bytes(trained_pspnet_caffemodel())
     out = tmp_path / "psp_SCNN.caffemodel"
-    code, _, err = run(
+    code, _, err = run_cli(
         "insert", str(net), "--after", "conv1/relu", "--kernel-width", "3",
         "--weights", str(source), "--weights-out", str(out), "-o", str(tmp_path / "o.prototxt"),
     )  # fmt: skip
@@ -127,26 +119,26 @@ def test_a_pspnet_caffemodel_round_trips_through_insert(tmp_path: Path) -> None:
     added = [entry for entry in after.layer if entry.name not in by_name(before)]
     assert added and all(len(entry.blobs) for entry in added if entry.type == "Convolution")
 
-    code, out_text, err = run("check", str(tmp_path / "o.prototxt"), "--weights", str(out))
+    code, out_text, err = run_cli("check", str(tmp_path / "o.prototxt"), "--weights", str(out))
     assert code == 0, out_text + err
     assert "weights-" not in out_text
 
 
-def test_check_accepts_a_pspnet_caffemodel(tmp_path: Path) -> None:
+def test_check_accepts_a_pspnet_caffemodel(tmp_path: Path, run_cli: RunCli) -> None:
     net = tmp_path / "psp.prototxt"
     net.write_text(PSP_NET)
     weights = tmp_path / "psp.caffemodel"
     weights.write_bytes(trained_pspnet_caffemodel())
-    code, out, err = run("check", str(net), "--weights", str(weights))
+    code, out, err = run_cli("check", str(net), "--weights", str(weights))
     assert (code, out) == (0, ""), err
 
 
-def test_a_users_proto_encodes_its_fields_with_its_numbers(tmp_path: Path) -> None:
+def test_a_users_proto_encodes_its_fields_with_its_numbers(tmp_path: Path, run_cli: RunCli) -> None:
     proto = write_fork_proto(tmp_path)
     net = tmp_path / "net.prototxt"
     net.write_text(MY_PARAM_NET)
     out = tmp_path / "net.caffemodel"
-    code, _, err = run(
+    code, _, err = run_cli(
         "insert", str(net), "--kernel-width", "3", "--proto", str(proto),
         "--weights-out", str(out), "-o", str(tmp_path / "o.prototxt"),
     )  # fmt: skip
@@ -170,7 +162,7 @@ def test_a_users_proto_encodes_its_fields_with_its_numbers(tmp_path: Path) -> No
 
     # carried over under the same proto, the source's my_param survives
     again = tmp_path / "again.caffemodel"
-    code, _, err = run(
+    code, _, err = run_cli(
         "insert", str(tmp_path / "o.prototxt"), "--kernel-width", "3", "--prefix", "second_",
         "--proto", str(proto), "--weights", str(out), "--weights-out", str(again),
         "-o", str(tmp_path / "o2.prototxt"),

@@ -13,7 +13,6 @@ from scnn_surgery.document import Document
 from scnn_surgery.errors import SurgeryError
 from scnn_surgery.graph import build_graphs
 from scnn_surgery.schema import caffe_pb2
-from scnn_surgery.scnn import build_module
 from scnn_surgery.shapes import infer_shapes
 
 from .conftest import zoo_files, zoo_ids
@@ -30,7 +29,8 @@ def _assert_only_module_and_rewiring_changed(
     original: str, result: ss.InsertResult, out_net: ss.Net
 ) -> None:
     """Cut the module's blocks out and undo the rewiring: the original must come back."""
-    names = {x.name for x in build_module(result.spec)} | {f"{result.spec.prefix}SCNN_reduce"}
+    names = {layer.name for layer in ss.build_module(result.spec)}
+    names.add(f"{result.spec.prefix}SCNN_reduce")
     module = [layer for layer in out_net.layers if layer.name in names]
     indices = [out_net.index_of(layer) for layer in module]
     assert indices == list(range(indices[0], indices[-1] + 1)), "module is not contiguous"

@@ -2,73 +2,44 @@
 
 from __future__ import annotations
 
-import shutil
 import sys
 import time
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 import click
 
-from ..batch import (
-    STATUSES,
-    BatchConfig,
-    BatchReport,
-    Outcome,
-    Status,
-    default_jobs,
-    discover_sources,
-    load_config,
-    plan_jobs,
-    report_renderer,
-    run_batch,
-    unused_patterns,
-    write_report,
-)
-from ..schema.select import user_schema
 from .options import build_insert_options, insert_options
 from .output import note
+
+if TYPE_CHECKING:
+    from click._termui_impl import ProgressBar
+
+    from ..batch import BatchReport, Outcome, Status
 
 INTERRUPTED = 130
 
 
-def render_progress(done: int, total: int, counts: Mapping[Status, int], width: int) -> str:
-    tally = "  ".join(f"{status} {counts.get(status, 0)}" for status in STATUSES)
-    text = f" {done}/{total}  {tally}"
-    bar_width = max(10, min(40, width - len(text) - 3))
-    filled = bar_width * done // total if total else bar_width
-    return f"[{'#' * filled}{'.' * (bar_width - filled)}]{text}"[: max(width - 1, 1)]
+def tally(counts: Mapping[Status, int]) -> str:
+    """``converted 3  refused 1  failed 0``, shown after the bar."""
+    return "  ".join(f"{status} {n}" for status, n in counts.items())
 
 
-class Progress:
-    """Counts outcomes; draws a one-line bar on ``stream`` only when it is a terminal."""
-
-    def __init__(self, total: int, stream: TextIO) -> None:
-        self.total = total
-        self.stream = stream
-        self.counts: dict[Status, int] = dict.fromkeys(STATUSES, 0)
-        self.draw = stream.isatty()
-        self._show()
-
-    @property
-    def done(self) -> int:
-        return sum(self.counts.values())
-
-    def update(self, outcome: Outcome) -> None:
-        self.counts[outcome.status] += 1
-        self._show()
-
-    def clear(self) -> None:
-        if self.draw:
-            self.stream.write("\r\x1b[K")
-            self.stream.flush()
-
-    def _show(self) -> None:
-        if self.draw:
-            width = shutil.get_terminal_size().columns
-            self.stream.write("\r" + render_progress(self.done, self.total, self.counts, width))
-            self.stream.flush()
+def progress_bar(total: int, label: str, stream: TextIO) -> ProgressBar[int]:
+    """Click's bar with the tally as its label, drawn only on a terminal: to a file or a
+    pipe nothing at all is written (click itself would print the label once)."""
+    return click.progressbar(
+        length=total,
+        label=label,
+        bar_template="[%(bar)s]  %(info)s  %(label)s",
+        file=stream,
+        hidden=not stream.isatty(),
+        show_pos=True,
+        show_eta=False,
+        show_percent=False,
+        width=0,  # as wide as the terminal allows
+    )
 
 
 def short_reason(outcome: Outcome) -> str:
@@ -136,6 +107,22 @@ def command(
     Exit status: 0 when every model converted, 1 when any was refused or failed,
     2 for usage errors, 130 when interrupted.
     """
+    # Here rather than at the top: parsing the arguments (or --help) need not load them.
+    from ..batch import (
+        STATUSES,
+        BatchConfig,
+        BatchReport,
+        default_jobs,
+        discover_sources,
+        load_config,
+        plan_jobs,
+        report_renderer,
+        run_batch,
+        unused_patterns,
+        write_report,
+    )
+    from ..schema.select import user_schema
+
     report_file = Path(report_path) if report_path else None
     if report_file is not None:
         report_renderer(report_file)  # an unknown format is a usage error before any work
@@ -150,18 +137,25 @@ def command(
         note(f"warning: config pattern '{pattern}' matches no model")
     planned = plan_jobs(found, out, base, config)
     workers = min(jobs or default_jobs(), len(planned))
-    progress = Progress(len(planned), sys.stderr)
+    counts: dict[Status, int] = dict.fromkeys(STATUSES, 0)
     start = time.perf_counter()
-    try:
-        outcomes = run_batch(planned, workers, progress.update)
-    except KeyboardInterrupt:
-        progress.clear()
+    with progress_bar(len(planned), tally(counts), sys.stderr) as bar:
+
+        def advance(outcome: Outcome) -> None:
+            counts[outcome.status] += 1
+            bar.label = tally(counts)
+            bar.update(1)
+
+        try:
+            outcomes = run_batch(planned, workers, advance)
+        except KeyboardInterrupt:
+            outcomes = None
+    if outcomes is None:
         note(
-            f"interrupted after {progress.done} of {len(planned)} models; the outputs written"
-            " are complete and nothing is half-written"
+            f"interrupted after {sum(counts.values())} of {len(planned)} models; the outputs"
+            " written are complete and nothing is half-written"
         )
         sys.exit(INTERRUPTED)
-    progress.clear()
     report = BatchReport(tuple(outcomes), workers, time.perf_counter() - start)
     note(f"batch: {report.describe()}")
     for line in summary_table(report):

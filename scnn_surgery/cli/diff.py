@@ -3,18 +3,24 @@
 from __future__ import annotations
 
 import sys
+from typing import TYPE_CHECKING
 
 import click
 
-from ..compare import NetDiff, diff_nets
 from ..errors import SurgeryError
-from ..net import load_net
-from .options import phase_option
+from .options import insert_option
+
+if TYPE_CHECKING:
+    from ..compare import NetDiff
 
 SAME, DIFFERENT, TROUBLE = 0, 1, 2
 
 
 def _diff_files(a: str, b: str, phase: str | None) -> NetDiff:
+    # Here rather than at the top: parsing the arguments (or --help) need not load them.
+    from ..compare import diff_nets
+    from ..net import load_net
+
     if a == "-" and b == "-":
         raise SurgeryError("only one of the two nets can come from standard input")
     return diff_nets(load_net(a), load_net(b), phase)
@@ -32,7 +38,7 @@ def _print_text(result: NetDiff, a: str, b: str) -> None:
 @click.command("diff")
 @click.argument("a", type=click.Path(dir_okay=False, allow_dash=True))
 @click.argument("b", type=click.Path(dir_okay=False, allow_dash=True))
-@phase_option()
+@insert_option("phase")
 @click.option("--json", "as_json", is_flag=True, help="Print the differences as JSON.")
 def command(a: str, b: str, phase: str | None, as_json: bool) -> None:
     """Compare the layer graphs of nets A and B: layers added, removed and changed,

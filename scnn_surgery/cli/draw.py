@@ -4,22 +4,8 @@ from __future__ import annotations
 
 import click
 
-from ..compare import diff_nets
-from ..draw import (
-    Highlights,
-    build_picture,
-    check_renderer,
-    digraph,
-    focus,
-    focus_names,
-    highlights_from,
-    output_format,
-    render,
-)
 from ..errors import UsageError
-from ..graph import NetState
-from ..net import load_net
-from .options import phase_option
+from .options import insert_option
 from .output import emit
 
 
@@ -32,7 +18,7 @@ from .output import emit
 @click.option("--expand", is_flag=True, help="Draw every layer of an SCNN module.")
 @click.option("--context", type=click.IntRange(min=0), default=None,
               help="With --against: draw only the layers within this many steps of a change.")
-@phase_option()
+@insert_option("phase")
 def command(
     model: str, output: str, against: str | None, expand: bool, context: int | None,
     phase: str | None,
@@ -42,6 +28,22 @@ def command(
     In-place layers fold into the layer whose output they rewrite, and an SCNN module is
     one node. SVG and PNG need Graphviz's 'dot' program; .dot output does not.
     """
+    # Here rather than at the top: parsing the arguments (or --help) need not load them.
+    from ..compare import diff_nets
+    from ..draw import (
+        Highlights,
+        build_picture,
+        check_renderer,
+        digraph,
+        focus,
+        focus_names,
+        highlights_from,
+        output_format,
+        render,
+    )
+    from ..graph import NetState
+    from ..net import load_net
+
     if context is not None and against is None:
         raise UsageError("--context needs --against (it shows the part around the changes)")
     fmt = "dot" if output == "-" else output_format(output)

@@ -1,47 +1,26 @@
-"""``scnn-surgery generate``: print an SCNN module as prototxt layers."""
+"""``scnn-surgery generate``: print an SCNN module as prototxt layers.
+
+Only the light modules are imported here (no networkx, protobuf or numpy): generating a
+module never reads a net.
+"""
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
 
-from ..scnn import ScnnSpec, module_cost
-from ..surgery import generate
+from ..scnn import ScnnSpec, build_module, module_cost, render_layers
 from .options import module_options, output_option
 from .output import emit, report_cost
 
 
 @click.command("generate")
-@module_options(sizes_required=True)
-@click.option("--bottom", default="conv5_5", show_default=True, help="Blob the module reads.")
+@module_options(required=("height", "width"), bottom=ScnnSpec.bottom)
 @output_option()
-def command(
-    height: int,
-    width: int,
-    channels: int | None,
-    kernel_width: int,
-    directions: str,
-    prefix: str | None,
-    top: str | None,
-    init_std: float | None,
-    share_weights: bool,
-    lr_mult: float,
-    bottom: str,
-    output: str | None,
-) -> None:
+def command(output: str | None, **params: Any) -> None:
     """Print the SCNN module for an H x W x C feature map."""
-    spec = ScnnSpec(
-        height=height,
-        width=width,
-        channels=128 if channels is None else channels,
-        kernel_width=kernel_width,
-        bottom=bottom,
-        directions=directions,
-        prefix=prefix or "",
-        top=top,
-        init_std=init_std,
-        share_weights=share_weights,
-        lr_mult=lr_mult,
-    )
-    text = generate(spec)
-    emit(text.encode(), output)
+    # An option left out keeps ScnnSpec's default (128 channels, no prefix).
+    spec = ScnnSpec(**{name: value for name, value in params.items() if value is not None})
+    emit(render_layers(build_module(spec)).encode(), output)
     report_cost(spec, module_cost(spec))

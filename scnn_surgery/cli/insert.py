@@ -6,14 +6,25 @@ from typing import Any
 
 import click
 
-from ..carry import stage_insert_weights
 from ..errors import UsageError
-from ..export import export_bytes
 from ..files import same_file
 from ..scnn import module_cost
-from ..surgery import insert, load
 from .options import build_insert_options, insert_options, output_option
 from .output import emit, note, report_cost
+
+
+def _refuse_clashing_files(
+    model: str, output: str | None, weights: str | None, weights_out: str | None
+) -> None:
+    if weights is not None and weights_out is None:
+        raise UsageError("--weights needs --weights-out, the caffemodel to write")
+    if output not in (None, "-") and model != "-" and same_file(output, model):
+        raise UsageError(f"-o {output} is MODEL itself; the input is never written")
+    if weights_out is not None and (
+        weights_out in ("-", output, model)
+        or any(same_file(weights_out, p) for p in (output, model, weights) if p not in (None, "-"))
+    ):
+        raise UsageError("--weights-out must be a file other than the prototxts and --weights")
 
 
 @click.command("insert")
@@ -44,15 +55,12 @@ def command(
     **params: Any,
 ) -> None:
     """Insert an SCNN module into MODEL (a prototxt; '-' reads stdin)."""
-    if weights is not None and weights_out is None:
-        raise UsageError("--weights needs --weights-out, the caffemodel to write")
-    if output not in (None, "-") and model != "-" and same_file(output, model):
-        raise UsageError(f"-o {output} is MODEL itself; the input is never written")
-    if weights_out is not None and (
-        weights_out in ("-", output, model)
-        or any(same_file(weights_out, p) for p in (output, model, weights) if p not in (None, "-"))
-    ):
-        raise UsageError("--weights-out must be a file other than the prototxts and --weights")
+    # Here rather than at the top: parsing the arguments (or --help) need not load them.
+    from ..carry import stage_insert_weights
+    from ..export import export_bytes
+    from ..surgery import insert, load
+
+    _refuse_clashing_files(model, output, weights, weights_out)
     net = load(model)
     options = build_insert_options(params)
     result = insert(net, options)

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+import sys
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
 
 import click
 
-from ..inspect import InspectReport, inspect_net
-from ..shapes import format_shape
-from ..surgery import load
-from .options import shape_options
+from .options import insert_option
+
+if TYPE_CHECKING:
+    from ..inspection import InspectReport
 
 
 def _count(value: int | None) -> str:
@@ -18,6 +20,8 @@ def _count(value: int | None) -> str:
 
 
 def _table(report: InspectReport) -> list[str]:
+    from ..shapes import format_shape
+
     header = ("layer", "type", "bottoms -> tops", "output shape", "params", "MACs")
     rows = [
         (
@@ -64,19 +68,22 @@ def _summary(report: InspectReport) -> list[str]:
 
 @click.command("inspect")
 @click.argument("model", type=click.Path(dir_okay=False, allow_dash=True))
-@shape_options()
+@insert_option("shapes")
+@insert_option("phase")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON object instead of a table.")
 def command(
-    model: str,
-    shapes: tuple[tuple[str, tuple[int, ...]], ...],
-    phase: str | None,
-    as_json: bool,
-    **_: Any,
+    model: str, shapes: Mapping[str, Sequence[int]], phase: str | None, as_json: bool
 ) -> None:
     """Show every layer of MODEL with its output shapes, parameters and MACs."""
-    report = inspect_net(load(model), phase, dict(shapes))
+    # Here rather than at the top: parsing the arguments (or --help) need not load them.
+    from ..inspection import inspect_net
+    from ..surgery import load
+
+    report = inspect_net(load(model), phase, shapes)
     if as_json:
         click.echo(json.dumps(report.to_json(), indent=2))
-        return
-    for text in [*_table(report), *_summary(report)]:
-        click.echo(text)
+    else:
+        for text in [*_table(report), *_summary(report)]:
+            click.echo(text)
+    if report.errors:  # what could be shown was shown; the net (or request) is still wrong
+        sys.exit(1)

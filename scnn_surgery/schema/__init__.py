@@ -6,8 +6,8 @@ is 45, with different contents -- so each fork gets its own generated module in
 its own proto package (``scnn_surgery.dialect.<name>``), which lets all of
 them live in the default descriptor pool next to ``caffe``.
 
-:mod:`.protoparse` compiles a user's fork ``caffe.proto`` (``--proto``) without
-protoc; :mod:`.select` picks the schema a net is read with.
+:mod:`.userproto` compiles a user's fork ``caffe.proto`` (``--proto``) with protoc;
+:mod:`.select` picks the schema a net is read with.
 """
 
 from __future__ import annotations
@@ -32,24 +32,13 @@ from .dialects import (
     vpgnet_pb2,
 )
 
-# The .proto compiler lives in its own module; these names stay importable from here.
-# (_build_files is what the protoc-agreement test compares.)
-from .protoparse import ProtoParseError, load_user_proto
-from .protoparse import _build_files as _build_files
-
 __all__ = [
     "CUSTOM_LAYER_TYPES",
     "DIALECTS",
-    "ProtoParseError",
     "caffe_pb2",
     "guess_dialect",
-    "guess_dialect_for_text",
     "known_field_names",
-    "layer_message_class",
-    "load_user_proto",
     "net_message_class",
-    "text_field_names",
-    "text_layer_types",
 ]
 
 # Order doubles as the tie-break preference of guess_dialect.
@@ -124,10 +113,6 @@ def _module(dialect: str) -> types.ModuleType:
     except KeyError:
         known = ", ".join(DIALECTS)
         raise KeyError(f"unknown Caffe dialect {dialect!r} (known: {known})") from None
-
-
-def layer_message_class(dialect: str) -> type[Message]:
-    return cast(type[Message], _module(dialect).LayerParameter)
 
 
 def net_message_class(dialect: str) -> type[Message]:

@@ -21,7 +21,7 @@ from google.protobuf.message import Message
 from ..document import Message as DocMessage
 from ..errors import SurgeryError
 from . import DIALECTS, guess_dialect
-from .protoparse import ProtoParseError, load_user_proto
+from .userproto import compile_proto
 
 if TYPE_CHECKING:
     from ..net import Net
@@ -77,11 +77,6 @@ class Schema:
         (a V0 block is a V1 ``layers`` around the V0 ``layer``)."""
         return self.layer if layer_format == "v2" else self.v1_layer
 
-    def body_class(self, layer_format: str) -> type[Message]:
-        """What a :class:`~scnn_surgery.net.Layer`'s ``body`` (name, type, parameters)
-        parses into: the block's message, or for V0 the inner ``V0LayerParameter``."""
-        return self.v0_layer if layer_format == "v0" else self.block_class(layer_format)
-
 
 def _from_net_class(name: str, net_class: type[Message], proto: str | None) -> Schema:
     fields = descriptor_of(net_class).fields_by_name
@@ -113,7 +108,7 @@ _USER_SCHEMAS: dict[tuple[str, int], Schema] = {}
 
 
 def user_schema(proto: str | os.PathLike[str]) -> Schema:
-    """The user's fork ``caffe.proto``, compiled without protoc.
+    """The user's fork ``caffe.proto``, compiled by protoc (the ``proto`` extra).
 
     Errors are one-line :class:`SurgeryError` s located as FILE:LINE:COL in the .proto.
     """
@@ -131,14 +126,10 @@ def user_schema(proto: str | os.PathLike[str]) -> Schema:
 
 
 def _compile(proto: str) -> Schema:
-    try:
-        module = load_user_proto(proto)
-    except ProtoParseError as exc:
-        raise SurgeryError(str(exc)) from None
-    net_class = getattr(module, "NetParameter", None)
-    if not isinstance(net_class, type):
+    net = compile_proto(Path(proto)).message_types_by_name.get("NetParameter")
+    if net is None:
         raise SurgeryError(f"{proto}: no top-level message NetParameter; is this a caffe.proto?")
-    return _from_net_class(proto, net_class, proto)
+    return _from_net_class(proto, message_factory.GetMessageClass(net), proto)
 
 
 def schema_for_net(net: Net, proto: str | os.PathLike[str] | None = None) -> Schema:

@@ -7,11 +7,9 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 from google.protobuf import text_format
 
 import scnn_surgery as ss
-from scnn_surgery.cli.main import cli
 from scnn_surgery.document import Document
 from scnn_surgery.errors import SurgeryError
 from scnn_surgery.net import V1_TYPE_NAMES, Net
@@ -23,7 +21,7 @@ from scnn_surgery.passes.upgrade import (
 )
 from scnn_surgery.schema import caffe_pb2
 
-from ..conftest import shared_path
+from ..conftest import RunCli, shared_path
 
 LEGACY = [
     "caffe_v0_lenet_train",
@@ -530,7 +528,7 @@ def test_insert_into_v0_needs_upgrade() -> None:
     assert layer(proto, "Slice1").bottom[0] == "conv5"
 
 
-def test_cli_upgrade_flag(tmp_path: Path) -> None:
+def test_cli_upgrade_flag(tmp_path: Path, run_cli: RunCli) -> None:
     source = str(legacy("caffe_v0_lenet_train"))
     size = [
         "--after",
@@ -544,11 +542,11 @@ def test_cli_upgrade_flag(tmp_path: Path) -> None:
         "--kernel-width",
         "3",
     ]
-    refused = CliRunner().invoke(cli, ["insert", source, *size])
-    assert refused.exit_code == 1 and "--upgrade" in refused.stderr
+    code, _, err = run_cli("insert", source, *size)
+    assert code == 1 and "--upgrade" in err
     target = tmp_path / "out.prototxt"
-    done = CliRunner().invoke(cli, ["insert", source, *size, "--upgrade", "-o", str(target)])
-    assert done.exit_code == 0, done.stderr
+    code, _, err = run_cli("insert", source, *size, "--upgrade", "-o", str(target))
+    assert code == 0, err
     net = Net.from_document(Document.load(target))
     assert net.format == "v2"
     assert next(lay for lay in net.layers if lay.name == "pool1").bottoms == ("SCNN",)

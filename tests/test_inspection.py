@@ -3,16 +3,14 @@ from __future__ import annotations
 import json
 
 import pytest
-from click.testing import CliRunner
 
-from scnn_surgery.cli.main import cli
 from scnn_surgery.graph import NetState, build_graph
-from scnn_surgery.inspect import inspect_net
+from scnn_surgery.inspection import inspect_net
 from scnn_surgery.net import load_net
 from scnn_surgery.passes.upgrade import net_for_reading
 from scnn_surgery.shapes import infer_shapes
 
-from .conftest import REPO_ROOT, shared_path
+from .conftest import REPO_ROOT, RunCli, shared_path
 
 
 def test_golden_report_rows_totals_and_suggestion() -> None:
@@ -49,12 +47,12 @@ def test_existing_module_is_reported_with_measured_width() -> None:
     assert module.placed_after == "reduce2_lane_relu"
 
 
-def test_json_has_layers_and_final_blob_shapes() -> None:
-    result = CliRunner().invoke(
-        cli, ["inspect", str(REPO_ROOT / "examples" / "scnn_lane_vgg16.prototxt"), "--json"]
+def test_json_has_layers_and_final_blob_shapes(run_cli: RunCli) -> None:
+    code, out, err = run_cli(
+        "inspect", str(REPO_ROOT / "examples" / "scnn_lane_vgg16.prototxt"), "--json"
     )
-    assert result.exit_code == 0, result.output
-    data = json.loads(result.stdout)
+    assert code == 0, err
+    data = json.loads(out)
     assert data["layers"][0] == {
         "name": "data",
         "type": "Input",
@@ -70,15 +68,13 @@ def test_json_has_layers_and_final_blob_shapes() -> None:
     assert data["suggested_insertion_point"] == "fc7"
 
 
-def test_table_and_phase_and_shape_options() -> None:
+def test_table_and_phase_and_shape_options(run_cli: RunCli) -> None:
     path = str(shared_path("zoo", "train_val", "lenet_train_test.prototxt"))
-    result = CliRunner().invoke(
-        cli, ["inspect", path, "--phase", "TRAIN", "--shape", "data=64,1,28,28"]
-    )
-    assert result.exit_code == 0, result.output
-    assert "phase TRAIN" in result.stdout
-    assert "64x50x4x4" in result.stdout  # pool2
-    assert "suggested insertion point: pool2" in result.stdout
+    code, out, err = run_cli("inspect", path, "--phase", "TRAIN", "--shape", "data=64,1,28,28")
+    assert code == 0, err
+    assert "phase TRAIN" in out
+    assert "64x50x4x4" in out  # pool2
+    assert "suggested insertion point: pool2" in out
 
 
 def test_v1_net_is_read_as_v2() -> None:
@@ -107,11 +103,11 @@ BVLC_COMPATIBLE = {
 
 
 @pytest.mark.parametrize("rel", sorted(BVLC_COMPATIBLE))
-def test_inspect_json_blob_shapes_on_bvlc_compatible_zoo_nets(rel: str) -> None:
+def test_inspect_json_blob_shapes_on_bvlc_compatible_zoo_nets(rel: str, run_cli: RunCli) -> None:
     path = shared_path("zoo", *rel.split("/"))
-    result = CliRunner().invoke(cli, ["inspect", str(path), "--json"])
-    assert result.exit_code == 0, result.output
-    blobs = json.loads(result.stdout)["blobs"]
+    code, out, err = run_cli("inspect", str(path), "--json")
+    assert code == 0, err
+    blobs = json.loads(out)["blobs"]
     blob, shape = BVLC_COMPATIBLE[rel]
     assert blobs[blob] == shape
     net = net_for_reading(load_net(str(path)))

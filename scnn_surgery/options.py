@@ -1,0 +1,374 @@
+"""The insert and module options, each declared once.
+
+Every field of :class:`InsertOptions` carries its declaration in its metadata: the kind of
+value it takes (with the one converter for that kind), its help, its command-line flag when
+that is not ``--field-name``, and the other spellings a batch config accepts. The click options
+of ``insert``, ``generate`` and ``batch`` (``scnn_surgery.cli.options``), batch's TOML keys
+(``scnn_surgery.batch``) and :meth:`ScnnSpec.validate` are all derived from these.
+
+A converter raises :class:`OptionValueError` with a phrase that follows the option's name
+(``must be a positive integer, got 0``), so the command line, a config file and a library
+caller are told the same thing.
+
+The command line imports this module to parse its arguments, so it imports nothing heavy.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import Field, dataclass, field, fields
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Generic, TypeGuard, TypeVar
+
+if TYPE_CHECKING:
+    pass
+
+PHASES = ("TRAIN", "TEST")  # Caffe's Phase enum
+TARGETS = ("opencv", "vitis")  # deployment targets whose refusals ``check --target`` knows
+ALL_DIRECTIONS = "DULR"  # the message-passing directions, in the order the passes run
+
+T = TypeVar("T")
+
+
+class OptionValueError(ValueError):
+    """A value an option refuses. The message follows the option's name:
+    ``height must be a positive integer, got 0``."""
+
+
+# --- kinds of values ------------------------------------------------------------------
+
+
+def _as_is(text: str) -> object:
+    return text
+
+
+def _int_text(text: str) -> object:
+    """Command-line text as an integer, or unchanged so the check names what was given."""
+    try:
+        return int(text)
+    except ValueError:
+        return text
+
+
+def _float_text(text: str) -> object:
+    try:
+        return float(text)
+    except ValueError:
+        return text
+
+
+@dataclass(frozen=True)
+class Kind(Generic[T]):
+    """One kind of option value and its one converter.
+
+    ``check`` takes a typed value (a config file's, a library caller's, a parsed argument) and
+    returns it in canonical form or raises :class:`OptionValueError`; ``parse`` first turns
+    command-line text into such a value.
+    """
+
+    metavar: str
+    check: Callable[[object], T]
+    parse: Callable[[str], object] = _as_is
+
+    def from_text(self, text: str) -> T:
+        return self.check(self.parse(text))
+
+
+def _text(value: object) -> str:
+    if not isinstance(value, str):
+        raise OptionValueError(f"must be a string, got {value!r}")
+    return value
+
+
+def _name(value: object) -> str:
+    if not isinstance(value, str) or not value:
+        raise OptionValueError(f"must be a non-empty name, got {value!r}")
+    return value
+
+
+def _is_positive_int(value: object) -> TypeGuard[int]:
+    return isinstance(value, int) and not isinstance(value, bool) and value > 0
+
+
+def _positive_int(value: object) -> int:
+    if not _is_positive_int(value):
+        raise OptionValueError(f"must be a positive integer, got {value!r}")
+    return value
+
+
+def _odd_positive_int(value: object) -> int:
+    number = _positive_int(value)
+    if number % 2 == 0:
+        raise OptionValueError(f"must be odd, got {number}")
+    return number
+
+
+def _number(value: object, requirement: str, holds: Callable[[float], bool]) -> float:
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | float)
+        or not math.isfinite(value)
+        or not holds(value)
+    ):
+        raise OptionValueError(f"must be a finite number {requirement}, got {value!r}")
+    return float(value)
+
+
+def _positive_float(value: object) -> float:
+    return _number(value, "above 0", lambda x: x > 0)
+
+
+def _non_negative_float(value: object) -> float:
+    return _number(value, "of at least 0", lambda x: x >= 0)
+
+
+def _bool(value: object) -> bool:
+    if not isinstance(value, bool):
+        raise OptionValueError(f"must be true or false, got {value!r}")
+    return value
+
+
+def _directions(value: object) -> str:
+    """Any non-empty set of D, U, L, R, in any order and case, spelled in DULR order: the
+    passes always run down, up, right, left, so only the set of letters matters."""
+    letters = value.strip().upper() if isinstance(value, str) else ""
+    if not letters or len(set(letters)) != len(letters) or set(letters) - set(ALL_DIRECTIONS):
+        raise OptionValueError(
+            f"must be a non-empty set of the letters D, U, L, R, each at most once, got {value!r}"
+        )
+    return "".join(d for d in ALL_DIRECTIONS if d in letters)
+
+
+def _phase(value: object) -> str:
+    phase = value.upper() if isinstance(value, str) else None
+    if phase not in PHASES:
+        raise OptionValueError(f"must be {' or '.join(PHASES)}, got {value!r}")
+    return phase
+
+
+_SHAPE_RULE = (
+    "must give each blob one or more positive integer dimensions (? for one the file gives),"
+    " BLOB=N,C,H,W"
+)
+LEFT_TO_FILE = "?"
+
+
+def _blob_shape(blob: object, dims: object) -> tuple[str, tuple[int | None, ...]]:
+    """One blob's shape: a name and one or more positive dimensions, ``None`` (written
+    ``?``) for a dimension the file itself gives."""
+    if isinstance(dims, list | tuple):
+        dims = tuple(None if d == LEFT_TO_FILE or d is None else d for d in dims)
+    if (
+        isinstance(blob, str)
+        and blob
+        and isinstance(dims, tuple)
+        and dims
+        and all(d is None or _is_positive_int(d) for d in dims)
+    ):
+        return blob, dims
+    shown = ",".join(map(str, dims)) if isinstance(dims, list | tuple) else repr(dims)
+    raise OptionValueError(f"{_SHAPE_RULE}, got {blob}={shown}")
+
+
+def _shape_text(text: str) -> object:
+    """``BLOB=N,C,H,W`` as a (blob, dims) pair, or unchanged when it is not that form."""
+    blob, sep, dims = text.rpartition("=")
+    if not sep:
+        return text
+    return blob, tuple(
+        LEFT_TO_FILE if d.strip() == LEFT_TO_FILE else _int_text(d.strip()) for d in dims.split(",")
+    )
+
+
+def _one_shape(value: object) -> tuple[str, tuple[int | None, ...]]:
+    if not isinstance(value, tuple) or len(value) != 2:
+        raise OptionValueError(f"{_SHAPE_RULE}, got {value!r}")
+    return _blob_shape(*value)
+
+
+def _shapes(value: object) -> dict[str, tuple[int | None, ...]]:
+    if not isinstance(value, Mapping):
+        raise OptionValueError(f"{_SHAPE_RULE}, got {value!r}")
+    return dict(_blob_shape(blob, dims) for blob, dims in value.items())
+
+
+def _proto_file(value: object) -> str:
+    if not isinstance(value, str) or not Path(value).is_file():
+        raise OptionValueError(f"must name an existing .proto file, got {value!r}")
+    return value
+
+
+TEXT = Kind("TEXT", _text)
+NAME = Kind("NAME", _name)
+POSITIVE_INT = Kind("N", _positive_int, _int_text)
+ODD_POSITIVE_INT = Kind("K", _odd_positive_int, _int_text)
+POSITIVE_FLOAT = Kind("X", _positive_float, _float_text)
+NON_NEGATIVE_FLOAT = Kind("X", _non_negative_float, _float_text)
+BOOL = Kind("BOOL", _bool)
+DIRECTIONS = Kind("DIRS", _directions)
+PHASE = Kind("TRAIN|TEST", _phase)
+SHAPE = Kind("BLOB=N,C,H,W", _one_shape, _shape_text)  # one --shape argument
+SHAPES = Kind("BLOB=N,C,H,W", _shapes)  # all of them, a config's table
+PROTO_FILE = Kind("FILE", _proto_file)
+
+
+# --- declarations ---------------------------------------------------------------------
+
+_DECLARATION = "scnn_surgery.option"
+
+
+@dataclass(frozen=True)
+class Declaration:
+    """How one option is spelled, explained and checked."""
+
+    kind: Kind[Any]
+    help: str
+    flag: str | None = None  # the command-line flag, when not --field-name
+    aliases: tuple[str, ...] = ()  # other config-file keys for it
+    module: bool = False  # shapes the module itself, so ``generate`` takes it too
+    show_default: bool = False
+
+
+def declare(
+    kind: Kind[Any],
+    help: str,
+    *,
+    flag: str | None = None,
+    aliases: tuple[str, ...] = (),
+    module: bool = False,
+    show_default: bool = False,
+) -> Mapping[str, Declaration]:
+    """Field metadata declaring an option."""
+    return {_DECLARATION: Declaration(kind, help, flag, aliases, module, show_default)}
+
+
+@dataclass(frozen=True)
+class InsertOptions:
+    """What to insert and where; ``None`` sizes are inferred from the net."""
+
+    after: str | None = field(
+        default=None,
+        metadata=declare(
+            NAME,
+            "Layer or blob after which the module goes [default: the top hidden layer,"
+            " chosen automatically].",
+        ),
+    )
+    height: int | None = field(
+        default=None,
+        metadata=declare(POSITIVE_INT, "Feature-map height H (rows).", module=True),
+    )
+    width: int | None = field(
+        default=None,
+        metadata=declare(POSITIVE_INT, "Feature-map width W (columns).", module=True),
+    )
+    channels: int | None = field(
+        default=None,
+        metadata=declare(
+            POSITIVE_INT,
+            "Channels C of the feature map [generate: 128; insert: inferred].",
+            flag="--channel",
+            aliases=("channel",),
+            module=True,
+        ),
+    )
+    kernel_width: int = field(
+        default=9,
+        metadata=declare(
+            ODD_POSITIVE_INT,
+            "Message-passing kernel width k (odd).",
+            module=True,
+            show_default=True,
+        ),
+    )
+    directions: str = field(
+        default=ALL_DIRECTIONS,
+        metadata=declare(
+            DIRECTIONS,
+            "Directions to pass messages in, a subset of DULR.",
+            module=True,
+            show_default=True,
+        ),
+    )
+    prefix: str | None = field(
+        default=None,
+        metadata=declare(TEXT, "Namespace every module name with this prefix.", module=True),
+    )
+    top: str | None = field(
+        default=None, metadata=declare(NAME, "Name of the module's output blob.", module=True)
+    )
+    init_std: float | None = field(
+        default=None,
+        metadata=declare(
+            POSITIVE_FLOAT, "Gaussian filler std [default: sqrt(2/(k*C*5))].", module=True
+        ),
+    )
+    share_weights: bool = field(
+        default=True,
+        metadata=declare(BOOL, "Give every row/column its own weights.", module=True),
+    )
+    lr_mult: float = field(
+        default=1.0,
+        metadata=declare(
+            NON_NEGATIVE_FLOAT, "lr_mult of the module's weights.", module=True, show_default=True
+        ),
+    )
+    phase: str | None = field(
+        default=None, metadata=declare(PHASE, "Use this phase's view of a train/test net.")
+    )
+    shapes: Mapping[str, Sequence[int | None]] = field(
+        default_factory=dict,
+        metadata=declare(
+            SHAPES, "Shape of a blob the file does not state (repeatable).", flag="--shape"
+        ),
+    )
+    upgrade: bool = field(
+        default=False,
+        metadata=declare(BOOL, "Rewrite a V0/V1 net as V2 first; untouched text may change."),
+    )
+    reduce_channels: int | None = field(
+        default=None,
+        metadata=declare(
+            POSITIVE_INT, "First map the blob to N channels with a 1x1 Convolution + ReLU."
+        ),
+    )
+    proto: str | None = field(
+        default=None,
+        metadata=declare(
+            PROTO_FILE,
+            "Your fork's caffe.proto: read the net's fields and caffemodels with it"
+            " [default: the dialect the net's fields and layer types point to].",
+        ),
+    )
+
+
+# The blob generate's module reads; insert finds it itself, so it is no InsertOptions field.
+BOTTOM = Declaration(NAME, "Blob the module reads.", show_default=True)
+
+
+def declared_fields() -> Iterator[tuple[Field[Any], Declaration]]:
+    """Every option of :class:`InsertOptions` with its declaration, in field order."""
+    for item in fields(InsertOptions):
+        yield item, item.metadata[_DECLARATION]
+
+
+def declaration(name: str) -> Declaration:
+    """The declaration of the :class:`InsertOptions` field ``name``."""
+    for item, declared in declared_fields():
+        if item.name == name:
+            return declared
+    raise KeyError(name)
+
+
+def check_value(what: str, kind: Kind[T], value: object) -> T:
+    """``value`` converted by ``kind``; a refusal names ``what`` first."""
+    try:
+        return kind.check(value)
+    except OptionValueError as exc:
+        raise OptionValueError(f"{what} {exc}") from None
+
+
+# --- phases ---------------------------------------------------------------------------
+
+

@@ -1,0 +1,58 @@
+"""``import scnn_surgery``: public names loaded on first use, and typed for mypy."""
+
+from __future__ import annotations
+
+import ast
+import importlib
+import subprocess
+import sys
+
+import pytest
+
+import scnn_surgery as ss
+from scnn_surgery import _EXPORTS
+
+from .conftest import REPO_ROOT
+
+
+def test_importing_the_package_loads_no_submodule() -> None:
+    code = "import sys, scnn_surgery; print(sorted(m for m in sys.modules if 'scnn_surgery.' in m))"
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert proc.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize("name", sorted(_EXPORTS))
+def test_every_public_name_resolves_to_its_module(name: str) -> None:
+    module = importlib.import_module(_EXPORTS[name], "scnn_surgery")
+    assert getattr(ss, name) is getattr(module, name)
+    assert name in ss.__all__ and name in dir(ss)
+
+
+def test_an_unknown_name_is_an_attribute_error() -> None:
+    with pytest.raises(AttributeError, match="has no attribute 'nope'"):
+        ss.nope  # type: ignore[attr-defined]  # noqa: B018
+
+
+def test_type_checkers_see_the_same_names() -> None:
+    """The TYPE_CHECKING imports (what mypy sees) name each export from its module."""
+    tree = ast.parse((REPO_ROOT / "scnn_surgery" / "__init__.py").read_text(encoding="utf-8"))
+    block = next(node for node in tree.body if isinstance(node, ast.If))
+    seen = {
+        alias.asname or alias.name: "." * node.level + (node.module or "")
+        for node in block.body
+        if isinstance(node, ast.ImportFrom)
+        for alias in node.names
+    }
+    assert seen == _EXPORTS
+
+
+def test_the_library_api_works_end_to_end() -> None:
+    net = ss.loads(
+        'layer { name: "data" type: "Input" top: "data"'
+        " input_param { shape { dim: 1 dim: 4 dim: 6 dim: 5 } } }\n"
+        'layer { name: "conv1" type: "Convolution" bottom: "data" top: "conv1"'
+        " convolution_param { num_output: 4 kernel_size: 3 pad: 1 } }\n"
+    )
+    result = ss.insert(net, ss.InsertOptions(after="conv1", kernel_width=3))
+    assert result.spec.height == 6 and result.spec.width == 5
+    assert ss.generate(ss.ScnnSpec(2, 2, channels=4)).startswith("layer {")
