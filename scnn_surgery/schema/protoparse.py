@@ -21,6 +21,9 @@ from google.protobuf import descriptor, descriptor_pb2, descriptor_pool, message
 from google.protobuf.internal import enum_type_wrapper
 from google.protobuf.message import Message
 
+from ..errors import SurgeryError
+from ..files import read_input_bytes
+
 __all__ = ["ProtoParseError", "load_user_proto"]
 
 
@@ -675,13 +678,11 @@ def _default_text(
 
 def _parse_file(path: Path, name: str) -> _Parser:
     try:
-        source = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ProtoParseError(f"{path}: no such file") from None
+        source = read_input_bytes(path, "a .proto file").decode("utf-8")
     except UnicodeDecodeError as exc:
         raise ProtoParseError(f"{path}: not UTF-8 text ({exc.reason})") from None
-    except OSError as exc:
-        raise ProtoParseError(f"{path}: cannot read: {exc.strerror}") from None
+    except SurgeryError as exc:  # missing, unreadable, not a regular file, too large
+        raise ProtoParseError(str(exc)) from None
     parser = _Parser(source, str(path), name)
     parser.parse()
     return parser
