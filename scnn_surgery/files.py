@@ -43,7 +43,7 @@ _READ_CHUNK = 4 * MiB
 
 def format_bytes(size: int) -> str:
     """A size for messages: ``3.4 GiB``, ``256 MiB``, ``12 KiB``, ``7 bytes``."""
-    for unit, scale in (("GiB", GiB), ("MiB", MiB), ("KiB", 2**10)):
+    for unit, scale in (("TiB", 2**40), ("GiB", GiB), ("MiB", MiB), ("KiB", 2**10)):
         if size >= scale:
             value = size / scale
             return f"{value:.0f} {unit}" if value == int(value) else f"{value:.1f} {unit}"
