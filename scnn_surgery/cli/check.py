@@ -7,6 +7,7 @@ import json
 import click
 
 from ..check import TARGETS, Finding, check_net, errors_of
+from ..files import STDOUT, check_output_paths, named
 from ..schema.select import schema_for_net
 from ..surgery import load
 from ..weights import read_caffemodel
@@ -47,6 +48,9 @@ def command(
     Prints one line per finding, FILE:LINE: severity: message [rule]. The exit
     status is 1 when there are errors and 0 when there are only warnings.
     """
+    check_output_paths(
+        [*named("MODEL", model), *named("--weights", weights), *named("--proto", proto)], [STDOUT]
+    )
     net = load(model)
     schema = schema_for_net(net, proto)
     caffemodel = read_caffemodel(weights, schema) if weights is not None else None

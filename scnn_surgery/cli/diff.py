@@ -8,6 +8,7 @@ import click
 
 from ..compare import NetDiff, diff_nets
 from ..errors import SurgeryError
+from ..files import STDOUT, check_output_paths, named
 from ..net import load_net
 from .options import phase_option
 
@@ -17,6 +18,7 @@ SAME, DIFFERENT, TROUBLE = 0, 1, 2
 def _diff_files(a: str, b: str, phase: str | None) -> NetDiff:
     if a == "-" and b == "-":
         raise SurgeryError("only one of the two nets can come from standard input")
+    check_output_paths([*named("A", a), *named("B", b)], [STDOUT])
     return diff_nets(load_net(a), load_net(b), phase)
 
 

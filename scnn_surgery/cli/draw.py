@@ -17,6 +17,7 @@ from ..draw import (
     render,
 )
 from ..errors import UsageError
+from ..files import check_output_paths, named
 from ..graph import NetState
 from ..net import load_net
 from .options import phase_option
@@ -42,6 +43,7 @@ def command(
     In-place layers fold into the layer whose output they rewrite, and an SCNN module is
     one node. SVG and PNG need Graphviz's 'dot' program; .dot output does not.
     """
+    check_output_paths([*named("MODEL", model), *named("--against", against)], named("-o", output))
     if context is not None and against is None:
         raise UsageError("--context needs --against (it shows the part around the changes)")
     fmt = "dot" if output == "-" else output_format(output)

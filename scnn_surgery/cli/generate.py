@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from ..files import STDIO, check_output_paths, named
 from ..scnn import ScnnSpec, module_cost
 from ..surgery import generate
 from .options import module_options, output_option
@@ -29,6 +30,7 @@ def command(
     output: str | None,
 ) -> None:
     """Print the SCNN module for an H x W x C feature map."""
+    check_output_paths([], named("-o", STDIO if output is None else output))
     spec = ScnnSpec(
         height=height,
         width=width,

@@ -7,6 +7,7 @@ from typing import Any
 
 import click
 
+from ..files import STDOUT, check_output_paths, named
 from ..inspect import InspectReport, inspect_net
 from ..shapes import format_shape
 from ..surgery import load
@@ -74,6 +75,7 @@ def command(
     **_: Any,
 ) -> None:
     """Show every layer of MODEL with its output shapes, parameters and MACs."""
+    check_output_paths(named("MODEL", model), [STDOUT])
     report = inspect_net(load(model), phase, dict(shapes))
     if as_json:
         click.echo(json.dumps(report.to_json(), indent=2))
