@@ -460,11 +460,3 @@ def write_bytes_atomic(path: str | os.PathLike[str], data: bytes) -> None:
     with OutputFiles() as outputs:
         outputs.stage(path, data)
         outputs.commit()
-
-
-def same_file(a: str | os.PathLike[str], b: str | os.PathLike[str]) -> bool:
-    """Whether both paths name one existing file, however spelled or linked."""
-    try:
-        return os.path.samefile(a, b)
-    except OSError:
-        return False

@@ -20,7 +20,6 @@ from scnn_surgery.files import (
     format_bytes,
     named,
     read_input_bytes,
-    same_file,
     stage_file,
     write_bytes_atomic,
 )
@@ -60,15 +59,6 @@ def test_writing_through_a_link_replaces_its_target(tmp_path: Path) -> None:
     link.symlink_to(target.name)
     write_bytes_atomic(link, b"new")
     assert link.is_symlink() and target.read_bytes() == b"new"
-
-
-def test_same_file_sees_through_spellings_and_links(tmp_path: Path) -> None:
-    target = tmp_path / "a.prototxt"
-    target.write_text("x")
-    (tmp_path / "l.prototxt").symlink_to(target)
-    assert same_file(target, tmp_path / "." / "a.prototxt")
-    assert same_file(tmp_path / "l.prototxt", target)
-    assert not same_file(target, tmp_path / "absent")
 
 
 # ---------------------------------------------------------------------------
