@@ -14,6 +14,7 @@ half-written, left behind, or an input overwritten.
 from __future__ import annotations
 
 import contextlib
+import io
 import os
 import secrets
 import signal
@@ -61,7 +62,21 @@ def _too_large(name: str, what: str, size: int | None, limit: int) -> SurgeryErr
     )
 
 
+def _refuse_device_stdin(what: str) -> None:
+    """``- < /dev/zero`` would be read up to the limit; a terminal is a device too, but
+    one a person types a net into."""
+    try:
+        mode = os.fstat(sys.stdin.fileno()).st_mode
+    except (OSError, ValueError, AttributeError, io.UnsupportedOperation):
+        return  # not a real descriptor (an embedding application, a test runner)
+    if stat.S_ISCHR(mode) and not sys.stdin.isatty():
+        raise SurgeryError(
+            f"<stdin>: a device, not {what}; redirect a file or a pipe to standard input"
+        )
+
+
 def _read_stdin(what: str, limit: int) -> bytes:
+    _refuse_device_stdin(what)
     stream = sys.stdin.buffer
     chunks: list[bytes] = []
     total = 0

@@ -589,6 +589,16 @@ def test_a_device_or_pipe_is_not_read(files: Path) -> None:
     assert code == 1 and "not a regular file" in _one_error_line(err)
 
 
+def test_a_device_on_stdin_is_not_read() -> None:
+    with open("/dev/zero", "rb") as zero:
+        proc = _cli("insert", "-", stdin=zero)
+    assert proc.returncode == 1
+    assert proc.stderr.decode() == (
+        "scnn-surgery: error: <stdin>: a device, not a prototxt; redirect a file or a pipe to"
+        " standard input\n"
+    )
+
+
 def test_stdin_is_read_up_to_a_stated_limit(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(files_module, "MAX_TEXT_BYTES", 4096)
     code, _, err = run("inspect", "-", input=b"# padding\n" * 500)
