@@ -724,7 +724,7 @@ def _why_no_blobs(net: Net, layer: Layer) -> str:
 _BLOB_OVERHEAD = 32  # a BlobProto's tags, lengths and shape: a few bytes per blob
 
 
-def planned_bytes(blobs: Iterable[ParamBlob]) -> int:
+def _planned_bytes(blobs: Iterable[ParamBlob]) -> int:
     """Bytes the blobs take in a caffemodel, as float32 values."""
     return sum(math.prod(b.shape) * FLOAT32_BYTES + _BLOB_OVERHEAD for b in blobs)
 
@@ -770,11 +770,15 @@ def _left_out_notes(
         if param_blob_count(net, layer) is None:
             continue
         unknown = filler.unknown_input(layer)
-        blob, shape = unknown if unknown is not None else ("?", None)
+        if unknown is None:
+            why, remedy = "its parameters do not fit its inputs", ""
+        else:
+            blob, shape = unknown
+            why = f"the shape of its input '{blob}' is {format_shape(shape)}"
+            remedy = f", or give --shape {blob}=N,C,H,W to store it"
         notes.append(
-            f"{net.describe(layer)} is left out of {where}: the shape of its input '{blob}' is"
-            f" {format_shape(shape)}, so its blobs cannot be sized; Caffe initialises it from"
-            f" its fillers when it loads it, or give --shape {blob}=N,C,H,W to store it"
+            f"{net.describe(layer)} is left out of {where}: {why}, so its blobs cannot be"
+            f" sized; Caffe initialises it from its fillers when it loads it{remedy}"
         )
     return notes
 
@@ -816,7 +820,7 @@ def initial_weights(
     kept = [(layer, _layer_entry(net, layer, entry_class), blobs)
             for layer, blobs in planned if blobs is not None]  # fmt: skip
     size = model.ByteSize() + sum(
-        entry.ByteSize() + _BLOB_OVERHEAD + planned_bytes(blobs) for _, entry, blobs in kept
+        entry.ByteSize() + _BLOB_OVERHEAD + _planned_bytes(blobs) for _, entry, blobs in kept
     )
     check_caffemodel_size(size, source, spec)
     entries = model.layers if legacy else model.layer
@@ -904,7 +908,7 @@ def carry_over(
     )
     stored = {entry.name for entry in source.layers}
     growth = sum(
-        planned_bytes(blobs)
+        _planned_bytes(blobs)
         for layer in net.layers
         if (layer.name in new or layer.name not in stored)
         and (blobs := filler.plan(layer)) is not None
