@@ -256,7 +256,7 @@ def _anonymous_file(directory: Path) -> int | None:
     if flag is None or not os.path.isdir("/proc/self/fd"):
         return None
     try:
-        return os.open(directory, flag | os.O_WRONLY, 0o600)
+        return os.open(directory, flag | os.O_RDWR, 0o600)
     except OSError:
         return None
 
@@ -304,9 +304,29 @@ class StagedFile:
                     with contextlib.suppress(FileExistsError):
                         os.link(f"/proc/self/fd/{self.fd}", name.name, dst_dir_fd=directory)
                         self.temp = name
+            except OSError:  # a /proc that does not allow it: copy the bytes out instead
+                self.temp = self._copied()
             finally:
                 os.close(directory)
         return self.temp
+
+    def _copied(self) -> Path:
+        assert self.fd is not None
+        fd, temp = tempfile.mkstemp(
+            prefix=f".{self.path.name}.", suffix=".tmp", dir=self.path.parent
+        )
+        try:
+            info = os.fstat(self.fd)
+            offset = 0
+            while offset < info.st_size:
+                offset += os.sendfile(fd, self.fd, offset, info.st_size - offset)
+            os.fchmod(fd, stat.S_IMODE(info.st_mode))
+        except BaseException:
+            os.unlink(temp)
+            raise
+        finally:
+            os.close(fd)
+        return Path(temp)
 
     def commit(self) -> None:
         try:

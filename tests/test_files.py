@@ -8,6 +8,7 @@ import stat
 import sys
 import threading
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -255,3 +256,19 @@ def test_a_pipe_or_device_is_written_to_not_replaced(tmp_path: Path) -> None:
     reader.join()
     assert received == [b"streamed"]
     assert stat.S_ISFIFO(fifo.stat().st_mode) and _names(tmp_path) == ["pipe"]
+
+
+def test_a_proc_that_refuses_links_falls_back_to_a_copy(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real_link = os.link
+
+    def link(src: str, dst: str, **kwargs: Any) -> None:
+        if str(src).startswith("/proc/"):
+            raise PermissionError(errno.EPERM, "Operation not permitted")
+        real_link(src, dst, **kwargs)
+
+    monkeypatch.setattr(os, "link", link)
+    target = tmp_path / "w.caffemodel"
+    write_bytes_atomic(target, b"blobs" * 1000)
+    assert target.read_bytes() == b"blobs" * 1000 and _names(tmp_path) == ["w.caffemodel"]
