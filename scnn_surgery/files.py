@@ -186,7 +186,7 @@ def _file_key(path: str, stdio_fd: int) -> FileKey | None:
     return ("inode", info.st_dev, info.st_ino)
 
 
-def _check_output_path(output: NamedPath) -> None:
+def _check_output_path(output: NamedPath, creates_directories: bool) -> None:
     path = output.path
     if path == "":
         raise UsageError(f"{output.label} '': an empty path names no file")
@@ -195,7 +195,7 @@ def _check_output_path(output: NamedPath) -> None:
     if path.endswith(("/", os.sep)) or os.path.isdir(path):
         raise UsageError(f"{output.as_output()}: names a directory; give a file name")
     parent = os.path.dirname(os.path.realpath(path))
-    if not os.path.isdir(parent):
+    if not creates_directories and not os.path.isdir(parent):
         directory = os.path.dirname(path)
         raise UsageError(f"{output.as_output()}: directory {directory} does not exist")
 
@@ -211,12 +211,15 @@ def _stdout_note(output: NamedPath) -> str:
     return " (the shell's '>' has already emptied it)" if empty else ""
 
 
-def check_output_paths(inputs: Sequence[NamedPath], outputs: Sequence[NamedPath]) -> None:
+def check_output_paths(
+    inputs: Sequence[NamedPath], outputs: Sequence[NamedPath], creates_directories: bool = False
+) -> None:
     """Refuse, as usage errors, outputs that cannot name a file, outputs that are one of
     the inputs however spelled or linked, and two outputs naming one file. An output
-    ``-`` is standard output, which matters when it is redirected to a file."""
+    ``-`` is standard output, which matters when it is redirected to a file. A missing
+    directory is refused too, unless the command ``creates_directories``."""
     for output in outputs:
-        _check_output_path(output)
+        _check_output_path(output, creates_directories)
     input_keys = [(item, _file_key(item.path, 0)) for item in inputs]
     claimed: list[tuple[NamedPath, FileKey]] = []
     for output in outputs:

@@ -149,7 +149,7 @@ def command(
     found = discover_sources(sources, exclude=out)
     inputs = [NamedPath("SRC", str(source.path)) for source in found]
     inputs += [*named("--config", config_path), *named("--proto", base.proto)]
-    check_output_paths(inputs, named("--report", report_path))
+    check_output_paths(inputs, named("--report", report_path), creates_directories=True)
     for pattern in unused_patterns(config, found):
         note(f"warning: config pattern '{pattern}' matches no model")
     planned = plan_jobs(found, out, base, config)
