@@ -382,10 +382,10 @@ def stage_file(path: str | os.PathLike[str], data: bytes) -> StagedFile:
     """Write ``data`` beside ``path``, with the mode ``path`` would get; nothing is visible
     at ``path`` until ``commit``. A symbolic link is followed: its target is replaced and
     the link stays a link."""
-    target = Path(os.path.realpath(path))
-    existing = _existing_mode(target)
+    existing = _existing_mode(Path(path))
     if existing is not None and not stat.S_ISREG(existing):
-        return StagedFile(target, stream=data)
+        return StagedFile(Path(path), stream=data)  # /dev/stdout is a link /proc resolves
+    target = Path(os.path.realpath(path))
     mode = existing & 0o7777 if existing is not None else 0o666 & ~_umask()
     staged = StagedFile(target)
     try:

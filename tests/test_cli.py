@@ -577,6 +577,11 @@ def test_stdout_appended_to_the_model_is_refused(files: Path, command: str) -> N
     assert (files / "net.prototxt").read_text() == CLI_NET
 
 
+def test_output_to_dev_stdout_writes_into_the_pipe() -> None:
+    proc = _cli("generate", "--height", "2", "--width", "2", "-o", "/dev/stdout")
+    assert proc.returncode == 0 and proc.stdout.startswith(b"layer {")
+
+
 # --- bounded resources ----------------------------------------------------------------------
 
 
