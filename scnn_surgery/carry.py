@@ -10,15 +10,16 @@ from collections.abc import Iterable
 
 from .check import check_net, errors_of
 from .errors import SurgeryError
-from .files import StagedFile, stage_file
+from .files import OutputFiles
 from .net import Net
 from .schema.select import schema_for_net
-from .scnn import ScnnSpec
+from .scnn import ScnnSpec, estimate_module
+from .shapes import ShapeOverrides
 from .weights import (
     Caffemodel,
-    Overrides,
     WeightsResult,
     carry_over,
+    check_caffemodel_size,
     initial_weights,
     read_caffemodel,
 )
@@ -30,20 +31,21 @@ def weights_for_insert(
     spec: ScnnSpec | None,
     source: Caffemodel | None,
     seed: int = 0,
-    shapes: Overrides | None = None,
+    shapes: ShapeOverrides | None = None,
     phase: str | None = None,
     proto: str | None = None,
+    destination: str = "the new caffemodel",
 ) -> WeightsResult:
     """The caffemodel to go with an inserted net, checked the way Caffe will load it: the
     source's blobs plus the added layers', or (without a source) everything from fillers.
     Only the weights rules decide here; ``insert`` has checked the net itself. A new
     caffemodel uses ``proto`` (the user's caffe.proto), else the net's guessed dialect;
-    a source keeps the schema it was read with."""
+    a source keeps the schema it was read with. ``destination`` names it in messages."""
     if source is None:
         schema = schema_for_net(net, proto)
-        made = initial_weights(net, seed, spec, shapes, phase, schema)
+        made = initial_weights(net, seed, spec, shapes, phase, schema, destination)
     else:
-        made = carry_over(net, source, added, spec, seed, shapes, phase)
+        made = carry_over(net, source, added, spec, seed, shapes, phase, destination)
     phases = [phase] if phase else None
     found = check_net(net, phases=phases, weights=made.model, shapes=shapes, proto=proto)
     errors = [f for f in errors_of(found) if f.rule.startswith("weights-")]
@@ -57,20 +59,27 @@ def weights_for_insert(
 
 
 def stage_insert_weights(
+    outputs: OutputFiles,
     net: Net,
     added: Iterable[str],
     spec: ScnnSpec | None,
     weights_in: str | None,
     weights_out: str,
     seed: int = 0,
-    shapes: Overrides | None = None,
+    shapes: ShapeOverrides | None = None,
     phase: str | None = None,
     proto: str | None = None,
-) -> tuple[StagedFile, list[str]]:
-    """Make and stage ``--weights-out``; the caller commits it once the prototxt is written.
-    Caffemodels are read and written with ``proto`` (the user's caffe.proto), else with
-    the dialect the net's text uses."""
+) -> list[str]:
+    """Make ``--weights-out`` and stage it in ``outputs``, which commits it together with
+    the prototxt; returns the notes. Caffemodels are read and written with ``proto`` (the
+    user's caffe.proto), else with the dialect the net's text uses. A module whose kernels
+    alone would make the file too large for protobuf is refused before anything is read."""
+    if spec is not None:
+        check_caffemodel_size(estimate_module(spec).weight_bytes, weights_out, spec)
     schema = schema_for_net(net, proto)
     source = read_caffemodel(weights_in, schema) if weights_in is not None else None
-    made = weights_for_insert(net, added, spec, source, seed, shapes, phase, proto)
-    return stage_file(weights_out, made.model.to_bytes()), made.notes
+    made = weights_for_insert(
+        net, added, spec, source, seed, shapes, phase, proto, destination=weights_out
+    )
+    outputs.stage(weights_out, made.model.to_bytes())
+    return made.notes

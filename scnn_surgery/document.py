@@ -764,11 +764,8 @@ class Document:
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> Document:
         """Read a file (``-`` for standard input) without any newline translation."""
-        if str(path) == "-":
-            import sys
-
-            return cls.from_bytes(sys.stdin.buffer.read(), "<stdin>")
-        return cls.from_bytes(read_input_bytes(path, "a prototxt file"), str(path))
+        source = "<stdin>" if str(path) == "-" else str(path)
+        return cls.from_bytes(read_input_bytes(path, "a prototxt"), source)
 
     def to_bytes(self) -> bytes:
         return self.text.encode("utf-8", "surrogateescape")

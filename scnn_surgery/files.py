@@ -1,85 +1,500 @@
-"""Reading inputs and writing outputs: one-line errors, and no half-written files."""
+"""Reading inputs and writing outputs: one-line errors, bounded reads, and no file that is
+half-written, left behind, or an input overwritten.
+
+* Inputs are regular files or standard input, read up to a stated limit, so a device
+  (``/dev/zero``), a pipe or a runaway file is refused instead of filling the memory.
+* :func:`check_output_paths` refuses, before any work, an output that is an input however
+  it is spelled (relative, ``./``, symbolic or hard link, standard input or output
+  redirected from or to the file), two outputs naming one file, and paths that cannot name
+  a file (empty, a directory, a missing directory).
+* :class:`OutputFiles` stages every output beside its destination and then renames them
+  all into place, or none: a prototxt and its caffemodel are committed together.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
+import secrets
+import signal
+import stat
+import sys
 import tempfile
-from dataclasses import dataclass
+import threading
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
+from types import FrameType, TracebackType
 
-from .errors import SurgeryError
+from .errors import SurgeryError, UsageError
+
+MiB = 2**20
+GiB = 2**30
+
+# Far above any real net (ResNet-152, one of the longest published prototxts, is about
+# 0.2 MiB), and low enough that a runaway input is refused before it costs gigabytes.
+MAX_TEXT_BYTES = 256 * MiB
+# Protobuf cannot parse a message of 2 GiB or more, so neither can Caffe nor OpenCV.
+MAX_CAFFEMODEL_BYTES = 2 * GiB - 1
+
+STDIO = "-"
+_READ_CHUNK = 4 * MiB
 
 
-def read_input_bytes(path: str | os.PathLike[str], what: str) -> bytes:
-    """The file's bytes; a missing or unreadable file is a one-line SurgeryError."""
+def format_bytes(size: int) -> str:
+    """A size for messages: ``3.4 GiB``, ``256 MiB``, ``12 KiB``, ``7 bytes``."""
+    for unit, scale in (("TiB", 2**40), ("GiB", GiB), ("MiB", MiB), ("KiB", 2**10)):
+        if size >= scale:
+            value = size / scale
+            return f"{value:.0f} {unit}" if value == int(value) else f"{value:.1f} {unit}"
+    return f"{size} bytes"
+
+
+# ---------------------------------------------------------------------------
+# Reading
+
+
+def _too_large(name: str, what: str, size: int | None, limit: int) -> SurgeryError:
+    found = f"more than {format_bytes(limit)}" if size is None else f"{size:,} bytes"
+    return SurgeryError(
+        f"{name}: {found}; scnn-surgery reads at most {format_bytes(limit)} for {what}"
+    )
+
+
+def _refuse_device_stdin(what: str) -> None:
+    """``- < /dev/zero`` would be read up to the limit; a terminal is a device too, but
+    one a person types a net into."""
     try:
-        return Path(path).read_bytes()
+        mode = os.fstat(sys.stdin.fileno()).st_mode
+    except (OSError, ValueError, AttributeError, io.UnsupportedOperation):
+        return  # not a real descriptor (an embedding application, a test runner)
+    if stat.S_ISCHR(mode) and not sys.stdin.isatty():
+        raise SurgeryError(
+            f"<stdin>: a device, not {what}; redirect a file or a pipe to standard input"
+        )
+
+
+def _read_stdin(what: str, limit: int) -> bytes:
+    _refuse_device_stdin(what)
+    stream = sys.stdin.buffer
+    chunks: list[bytes] = []
+    total = 0
+    while chunk := stream.read(min(_READ_CHUNK, limit + 1 - total)):
+        chunks.append(chunk)
+        total += len(chunk)
+        if total > limit:
+            raise _too_large("<stdin>", what, None, limit)
+    return b"".join(chunks)
+
+
+def _open_regular(path: str | os.PathLike[str], what: str) -> int:
+    """A descriptor for a regular file. O_NONBLOCK keeps a FIFO from blocking the open
+    until a writer comes; such a file is refused right after, by its type."""
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
     except FileNotFoundError:
         raise SurgeryError(f"{path}: no such file") from None
-    except IsADirectoryError:
-        raise SurgeryError(f"{path}: is a directory, not {what}") from None
     except OSError as exc:
+        if os.path.isdir(path):
+            raise SurgeryError(f"{path}: is a directory, not {what}") from None
         raise SurgeryError(f"{path}: cannot read: {exc.strerror}") from None
+    mode = os.fstat(fd).st_mode
+    if stat.S_ISREG(mode):
+        return fd
+    os.close(fd)
+    if stat.S_ISDIR(mode):
+        raise SurgeryError(f"{path}: is a directory, not {what}")
+    raise SurgeryError(
+        f"{path}: not a regular file (a device, pipe or socket), so not read as {what};"
+        " scnn-surgery reads regular files, and a prototxt from standard input as '-'"
+    )
 
 
-@dataclass
-class StagedFile:
-    """Bytes already written next to their destination; ``commit`` renames them into place.
+def read_input_bytes(
+    path: str | os.PathLike[str], what: str, limit: int | None = None
+) -> bytes:
+    """The bytes of a regular file, or of standard input for ``-``, at most ``limit`` of
+    them (default: ``MAX_TEXT_BYTES``); anything else is a one-line SurgeryError."""
+    limit = MAX_TEXT_BYTES if limit is None else limit
+    if str(path) == STDIO:
+        return _read_stdin(what, limit)
+    fd = _open_regular(path, what)
+    with os.fdopen(fd, "rb") as handle:
+        size = os.fstat(handle.fileno()).st_size
+        if size > limit:
+            raise _too_large(str(path), what, size, limit)
+        try:
+            data = handle.read(limit + 1)  # the file may grow while it is read
+        except OSError as exc:
+            raise SurgeryError(f"{path}: cannot read: {exc.strerror}") from None
+    if len(data) > limit:
+        raise _too_large(str(path), what, None, limit)
+    return data
 
-    Writing a large file can fail (a full disk); staging it first means the only step
-    left afterwards is a rename, which either happens whole or not at all.
-    """
 
-    path: Path
-    temp: Path | None
-
-    def commit(self) -> None:
-        if self.temp is not None:
-            os.replace(self.temp, self.path)
-            self.temp = None
-
-    def discard(self) -> None:
-        if self.temp is not None:
-            self.temp.unlink(missing_ok=True)
-            self.temp = None
+# ---------------------------------------------------------------------------
+# Which files a command reads and writes
 
 
-def stage_file(path: str | os.PathLike[str], data: bytes) -> StagedFile:
-    """Write ``data`` to a temporary file beside ``path``, with the mode ``path`` would get.
+@dataclass(frozen=True)
+class NamedPath:
+    """A path as the user gave it, with the option or argument that gave it ('-o',
+    'MODEL', '--weights'); ``-`` is standard input or output."""
 
-    A symbolic link is followed: its target is replaced and the link stays a link.
-    """
-    target = Path(os.path.realpath(path))
-    directory = target.parent if str(target.parent) else Path(".")
+    label: str
+    path: str
+
+    def as_input(self) -> str:
+        if self.path == STDIO:
+            return f"{self.label} '-' (standard input)"
+        return f"{self.label} {self.path}"
+
+    def as_output(self) -> str:
+        return "standard output" if self.path == STDIO else f"{self.label} {self.path}"
+
+
+STDOUT = NamedPath("standard output", STDIO)
+
+
+def named(label: str, path: str | os.PathLike[str] | None) -> list[NamedPath]:
+    """``[NamedPath]`` for a given path, ``[]`` for an option not given."""
+    return [] if path is None else [NamedPath(label, os.fspath(path))]
+
+
+FileKey = tuple[object, ...]
+
+
+def _stdio_key(fd: int) -> FileKey | None:
+    """Standard input or output redirected from or to a regular file is that file."""
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=directory)
-    except OSError as exc:
-        raise SurgeryError(f"{path}: cannot write: {exc.strerror}") from None
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        mode = target.stat().st_mode & 0o7777 if target.exists() else 0o666 & ~_umask()
-        os.chmod(tmp, mode)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return StagedFile(target, Path(tmp))
+        info = os.fstat(fd)
+    except (OSError, ValueError):
+        return None
+    return ("inode", info.st_dev, info.st_ino) if stat.S_ISREG(info.st_mode) else None
 
 
-def same_file(a: str | os.PathLike[str], b: str | os.PathLike[str]) -> bool:
-    """Whether both paths name one existing file, however spelled or linked."""
+def _file_key(path: str, stdio_fd: int) -> FileKey | None:
+    """What makes two spellings one file: its inode when it exists (so links and hard
+    links match), else its absolute path with every link resolved."""
+    if path == STDIO:
+        return _stdio_key(stdio_fd)
     try:
-        return os.path.samefile(a, b)
+        info = os.stat(path)
     except OSError:
-        return False
+        return ("new", os.path.realpath(path))
+    return ("inode", info.st_dev, info.st_ino)
 
 
-def write_bytes_atomic(path: str | os.PathLike[str], data: bytes) -> None:
-    """The file is either the whole new content or untouched."""
-    stage_file(path, data).commit()
+def _check_output_path(output: NamedPath, creates_directories: bool) -> None:
+    path = output.path
+    if path == "":
+        raise UsageError(f"{output.label} '': an empty path names no file")
+    if path == STDIO:
+        return
+    if path.endswith(("/", os.sep)) or os.path.isdir(path):
+        raise UsageError(f"{output.as_output()}: names a directory; give a file name")
+    parent = os.path.dirname(os.path.realpath(path))
+    if not creates_directories and not os.path.isdir(parent):
+        directory = os.path.dirname(path)
+        raise UsageError(f"{output.as_output()}: directory {directory} does not exist")
+
+
+def _stdout_note(output: NamedPath) -> str:
+    """Said when the shell has already truncated the input to redirect into it."""
+    if output.path != STDIO:
+        return ""
+    try:
+        empty = os.fstat(1).st_size == 0
+    except (OSError, ValueError):
+        return ""
+    return " (the shell's '>' has already emptied it)" if empty else ""
+
+
+def check_output_paths(
+    inputs: Sequence[NamedPath], outputs: Sequence[NamedPath], creates_directories: bool = False
+) -> None:
+    """Refuse, as usage errors, outputs that cannot name a file, outputs that are one of
+    the inputs however spelled or linked, and two outputs naming one file. An output
+    ``-`` is standard output, which matters when it is redirected to a file. A missing
+    directory is refused too, unless the command ``creates_directories``."""
+    for output in outputs:
+        _check_output_path(output, creates_directories)
+    input_keys = [(item, _file_key(item.path, 0)) for item in inputs]
+    claimed: list[tuple[NamedPath, FileKey]] = []
+    for output in outputs:
+        key = _file_key(output.path, 1)
+        if key is None:
+            continue
+        for item, item_key in input_keys:
+            if item_key == key:
+                raise UsageError(
+                    f"{output.as_output()} is the same file as {item.as_input()}"
+                    f"{_stdout_note(output)};"
+                    " the input is never written"
+                )
+        for other, other_key in claimed:
+            if other_key == key:
+                raise UsageError(
+                    f"{other.as_output()} and {output.as_output()} name the same file;"
+                    " give each output its own"
+                )
+        claimed.append((output, key))
+
+
+# ---------------------------------------------------------------------------
+# Writing
 
 
 def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
     return mask
+
+
+def _anonymous_file(directory: Path) -> int | None:
+    """An unnamed file in ``directory`` (Linux O_TMPFILE): nothing is left behind even if
+    the process is killed while writing. None where the system or file system lacks it."""
+    flag = getattr(os, "O_TMPFILE", None)
+    if flag is None or not os.path.isdir("/proc/self/fd"):
+        return None
+    try:
+        return os.open(directory, flag | os.O_RDWR, 0o600)
+    except OSError:
+        return None
+
+
+def _temporary_name(directory: Path, name: str) -> Path:
+    return directory / f".{name}.{secrets.token_hex(4)}.tmp"
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
+
+
+@dataclass
+class StagedFile:
+    """Bytes written beside their destination; ``commit`` renames them into place.
+
+    Writing a large file can fail (a full disk); staging it first means the only step
+    left afterwards is a rename, which either happens whole or not at all. The bytes sit
+    in an unnamed file where the system allows it, else in a hidden temporary file. A
+    destination that is a device or a pipe (``/dev/null``) is written at commit instead,
+    since renaming over it would replace the device.
+    """
+
+    path: Path
+    fd: int | None = None
+    temp: Path | None = None
+    stream: bytes | None = None
+
+    @property
+    def pending(self) -> bool:
+        return self.fd is not None or self.temp is not None or self.stream is not None
+
+    def _named(self) -> Path:
+        """The staged bytes under a temporary name beside the destination."""
+        if self.temp is None:
+            assert self.fd is not None
+            # A directory descriptor makes os.link call linkat(AT_SYMLINK_FOLLOW), which
+            # follows /proc/self/fd/N to the unnamed file; plain link(2) would not.
+            directory = os.open(self.path.parent, os.O_RDONLY)
+            try:
+                while self.temp is None:
+                    name = _temporary_name(self.path.parent, self.path.name)
+                    with contextlib.suppress(FileExistsError):
+                        os.link(f"/proc/self/fd/{self.fd}", name.name, dst_dir_fd=directory)
+                        self.temp = name
+            except OSError:  # a /proc that does not allow it: copy the bytes out instead
+                self.temp = self._copied()
+            finally:
+                os.close(directory)
+        return self.temp
+
+    def _copied(self) -> Path:
+        assert self.fd is not None
+        fd, temp = tempfile.mkstemp(
+            prefix=f".{self.path.name}.", suffix=".tmp", dir=self.path.parent
+        )
+        try:
+            info = os.fstat(self.fd)
+            offset = 0
+            while offset < info.st_size:
+                offset += os.sendfile(fd, self.fd, offset, info.st_size - offset)
+            os.fchmod(fd, stat.S_IMODE(info.st_mode))
+        except BaseException:
+            os.unlink(temp)
+            raise
+        finally:
+            os.close(fd)
+        return Path(temp)
+
+    def commit(self) -> None:
+        try:
+            if self.stream is not None:
+                with open(self.path, "wb") as handle:
+                    handle.write(self.stream)
+            elif self.pending:
+                os.replace(self._named(), self.path)
+                self.temp = None
+        except OSError as exc:
+            raise SurgeryError(f"{self.path}: cannot write: {exc.strerror}") from None
+        finally:
+            self.discard()
+
+    def discard(self) -> None:
+        self.stream = None
+        if self.fd is not None:
+            os.close(self.fd)
+            self.fd = None
+        if self.temp is not None:
+            self.temp.unlink(missing_ok=True)
+            self.temp = None
+
+
+def _existing_mode(target: Path) -> int | None:
+    try:
+        return target.stat().st_mode
+    except OSError:
+        return None
+
+
+def _write_staged(staged: StagedFile, data: bytes, mode: int) -> None:
+    staged.fd = _anonymous_file(staged.path.parent)
+    if staged.fd is not None:
+        _write_all(staged.fd, data)
+        os.fchmod(staged.fd, mode)
+        return
+    fd, temp = tempfile.mkstemp(
+        prefix=f".{staged.path.name}.", suffix=".tmp", dir=staged.path.parent
+    )
+    staged.temp = Path(temp)
+    try:
+        _write_all(fd, data)
+    finally:
+        os.close(fd)
+    os.chmod(temp, mode)
+
+
+def stage_file(path: str | os.PathLike[str], data: bytes) -> StagedFile:
+    """Write ``data`` beside ``path``, with the mode ``path`` would get; nothing is visible
+    at ``path`` until ``commit``. A symbolic link is followed: its target is replaced and
+    the link stays a link."""
+    existing = _existing_mode(Path(path))
+    if existing is not None and not stat.S_ISREG(existing):
+        return StagedFile(Path(path), stream=data)  # /dev/stdout is a link /proc resolves
+    target = Path(os.path.realpath(path))
+    mode = existing & 0o7777 if existing is not None else 0o666 & ~_umask()
+    staged = StagedFile(target)
+    try:
+        _write_staged(staged, data, mode)
+    except OSError as exc:
+        staged.discard()
+        raise SurgeryError(f"{path}: cannot write: {exc.strerror}") from None
+    except BaseException:
+        staged.discard()
+        raise
+    return staged
+
+
+def _backup(path: Path) -> Path | None:
+    """A hard link to the file ``path`` holds now, to put back if a later commit fails."""
+    mode = _existing_mode(path)
+    if mode is None or not stat.S_ISREG(mode):
+        return None
+    name = _temporary_name(path.parent, path.name)
+    try:
+        os.link(path, name)
+    except OSError:
+        return None
+    return name
+
+
+def _restore(path: Path, backup: Path | None, existed: bool) -> None:
+    with contextlib.suppress(OSError):
+        if backup is not None:
+            os.replace(backup, path)
+        elif not existed:
+            path.unlink()
+
+
+def _raise_exit(signum: int, _frame: FrameType | None) -> None:
+    raise SystemExit(128 + signum)
+
+
+@contextlib.contextmanager
+def _termination_unwinds() -> Iterator[None]:
+    """SIGTERM and SIGHUP unwind like Ctrl-C (so staged files are removed) instead of
+    killing the process on the spot; only the main thread can set handlers."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    saved = {}
+    for name in ("SIGTERM", "SIGHUP"):
+        signum = getattr(signal, name, None)
+        if signum is not None and signal.getsignal(signum) == signal.SIG_DFL:
+            saved[signum] = signal.signal(signum, _raise_exit)
+    try:
+        yield
+    finally:
+        for signum, handler in saved.items():
+            signal.signal(signum, handler)
+
+
+@dataclass
+class OutputFiles:
+    """Outputs written together: ``stage`` each, then ``commit`` renames all of them into
+    place, or, if one rename fails, puts back what the others replaced. Leaving the
+    ``with`` block without committing (an error, Ctrl-C, SIGTERM) removes every staged
+    file."""
+
+    staged: list[StagedFile] = field(default_factory=list)
+    _signals: contextlib.ExitStack = field(default_factory=contextlib.ExitStack)
+
+    def __enter__(self) -> OutputFiles:
+        self._signals.enter_context(_termination_unwinds())
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        value: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        try:
+            self.discard()
+        finally:
+            self._signals.close()
+
+    def stage(self, path: str | os.PathLike[str], data: bytes) -> None:
+        self.staged.append(stage_file(path, data))
+
+    def discard(self) -> None:
+        for staged in self.staged:
+            staged.discard()
+
+    def commit(self) -> None:
+        undo: list[tuple[Path, Path | None, bool]] = []
+        complete = False
+        try:
+            for index, staged in enumerate(self.staged):
+                if index < len(self.staged) - 1:
+                    existed = staged.path.exists()
+                    undo.append((staged.path, _backup(staged.path), existed))
+                staged.commit()
+            complete = True
+        finally:
+            for path, backup, existed in reversed(undo):
+                if not complete:
+                    _restore(path, backup, existed)
+                if backup is not None:
+                    backup.unlink(missing_ok=True)
+
+
+def write_bytes_atomic(path: str | os.PathLike[str], data: bytes) -> None:
+    """The file is either the whole new content or untouched."""
+    with OutputFiles() as outputs:
+        outputs.stage(path, data)
+        outputs.commit()

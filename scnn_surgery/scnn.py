@@ -30,7 +30,8 @@ from dataclasses import dataclass
 from typing import TypeAlias
 
 from .errors import SurgeryError
-from .layerdef import Enum, Fields, LayerDef, Value, format_float, render_layers
+from .files import MiB, format_bytes
+from .layerdef import Enum, Fields, LayerDef, Value, format_float, render_layers, scalar_text
 
 __all__ = [
     "ALL_DIRECTIONS",
@@ -61,6 +62,13 @@ from .options import (
 )
 
 FLOAT32_BYTES = 4
+
+# Published modules are under 1 MiB of text (the largest real feature maps give a few
+# MiB). insert holds about 60 bytes of memory per byte of module text and takes about a
+# millisecond per layer, so this bound keeps the worst case to a few GiB and minutes.
+MAX_MODULE_TEXT_BYTES = 64 * MiB
+# num_output, kernel_h/kernel_w and slice_point are uint32 fields of caffe.proto.
+MAX_UINT32 = 2**32 - 1
 
 
 class ScnnSpecError(SurgeryError, ValueError):
@@ -111,6 +119,8 @@ class ScnnSpec:
             raise ScnnSpecError(
                 f"directions must be upper-case letters D, U, L, R, got {self.directions!r}"
             )
+        _check_size(self)  # before anything is built: a module may be billions of layers
+        _check_uint32_fields(self)
 
     def weight_std(self) -> float:
         """The gaussian std of every message-passing kernel.
@@ -145,6 +155,22 @@ class ModuleCost:
     parameters: int
     macs: int
     activation_bytes: int
+
+
+@dataclass(frozen=True)
+class ModuleEstimate:
+    """How big a module is, known before it is built.
+
+    ``text_bytes`` bounds its prototxt text in the default layout (two-space indent, either
+    format) from above: every name is counted at its longest. ``weight_bytes`` is what its
+    kernels take in a caffemodel, where every convolution stores its own copy, as Caffe's
+    ``Net::ToProto`` writes shared parameters.
+    """
+
+    layers: int
+    convolutions: int
+    text_bytes: int
+    weight_bytes: int
 
 
 @dataclass(frozen=True)
@@ -194,6 +220,31 @@ class _Stage:
 _VERTICAL = _Stage(number=1, axis=2, forward="D", backward="U")
 _HORIZONTAL = _Stage(number=2, axis=3, forward="R", backward="L")
 _STAGES = (_VERTICAL, _HORIZONTAL)
+
+
+def _check_uint32_fields(spec: ScnnSpec) -> None:
+    for what, value, field_name in (
+        ("channels", spec.channels, "num_output"),
+        ("kernel width", spec.kernel_width, "kernel_w"),
+        ("height", spec.height, "slice_point"),
+        ("width", spec.width, "slice_point"),
+    ):
+        if value > MAX_UINT32:
+            raise ScnnSpecError(
+                f"{what} must be at most {MAX_UINT32:,} (Caffe's {field_name} is a uint32),"
+                f" got {value:,}"
+            )
+
+
+def _check_size(spec: ScnnSpec) -> None:
+    estimate = estimate_module(spec)
+    if estimate.text_bytes > MAX_MODULE_TEXT_BYTES:
+        raise ScnnSpecError(
+            f"a {spec.height}x{spec.width} module would be {estimate.layers:,} layers and about"
+            f" {format_bytes(estimate.text_bytes)} of prototxt, over the"
+            f" {format_bytes(MAX_MODULE_TEXT_BYTES)} scnn-surgery writes; published modules"
+            " are under 1 MiB"
+        )
 
 
 def canonical_directions(directions: str) -> str:
@@ -394,6 +445,59 @@ def module_output(spec: ScnnSpec) -> str:
     if spec.top is not None:
         return spec.top
     return _default_stage_top(spec, _stages_of(spec.directions)[-1])
+
+
+def _text_size(layers: Sequence[LayerDef]) -> int:
+    """Bytes of ``layers`` rendered in whichever format is longer."""
+    return max(
+        len(render_layers(layers, legacy_v1=legacy).encode("utf-8", "surrogateescape"))
+        for legacy in (False, True)
+    )
+
+
+def _line_size(key: str, value: Value, depth: int) -> int:
+    line = f"{'  ' * depth}{key}: {scalar_text(value)}\n"
+    return len(line.encode("utf-8", "surrogateescape"))
+
+
+def _stage_text_bound(spec: ScnnSpec, stage: _Stage, source: str, top: str) -> int:
+    """Text of one stage with every name at its longest: the Slice and Concat grow by a
+    line (or two) per row, and each message adds its three layers."""
+    rows = spec.height if stage is _VERTICAL else spec.width
+    row = f"{spec.prefix}slice{stage.number}_{rows}"
+    directions = stage.directions_in(spec.directions)
+    blobs = [row, *(f"{spec.prefix}SCNN_{d}_{rows}" for d in directions)]
+    longest = max(blobs, key=len)
+    slice_layer = _slice_layer(f"{spec.prefix}Slice{stage.number}", source, [row], stage.axis)
+    concat = _concat_layer(f"{spec.prefix}Concat{stage.number}", [longest], top, stage.axis)
+    per_row = (
+        _line_size("top", row, 1) + _line_size("slice_point", rows, 2)
+        + _line_size("bottom", longest, 1)
+    )
+    size = _text_size([slice_layer, concat]) + (rows - 1) * per_row
+    for direction in directions:
+        message = _message_layers(spec, stage, direction, rows, longest, longest, longest)
+        size += (rows - 1) * _text_size(message)
+    return size
+
+
+def estimate_module(spec: ScnnSpec) -> ModuleEstimate:
+    """Layers, text and caffemodel bytes of the module, without building it; needs only
+    valid sizes and directions (``validate`` uses it before anything is built)."""
+    layers = convolutions = text = 0
+    source = spec.bottom
+    stages = _stages_of(spec.directions)
+    for stage in stages:
+        rows = spec.height if stage is _VERTICAL else spec.width
+        passes = len(stage.directions_in(spec.directions))
+        layers += 2 + passes * 3 * (rows - 1)
+        convolutions += passes * (rows - 1)
+        is_last = stage is stages[-1]
+        top = spec.top if is_last and spec.top is not None else _default_stage_top(spec, stage)
+        text += _stage_text_bound(spec, stage, source, top)
+        source = top
+    kernel = spec.channels * spec.channels * spec.kernel_width * FLOAT32_BYTES
+    return ModuleEstimate(layers, convolutions, text, convolutions * kernel)
 
 
 def module_cost(spec: ScnnSpec) -> ModuleCost:

@@ -33,7 +33,7 @@ from google.protobuf.message import DecodeError
 
 from .document import Document
 from .errors import SurgeryError
-from .files import read_input_bytes
+from .files import MAX_CAFFEMODEL_BYTES, format_bytes, read_input_bytes
 from .graph import graph_of, phase_states
 from .net import Layer, Net
 from .params import (
@@ -46,7 +46,7 @@ from .params import (
 )
 from .schema import caffe_pb2
 from .schema.select import Schema, dialect_schema, field_class, schema_for_net
-from .scnn import ScnnSpec, build_module, render_layers
+from .scnn import FLOAT32_BYTES, ScnnSpec, build_module, estimate_module, render_layers
 from .shapes import MaybeShape, ShapeOverrides, format_shape, infer_shapes
 from .typed import fill_message
 
@@ -60,6 +60,7 @@ __all__ = [
     "blob_shape",
     "blob_value_count",
     "carry_over",
+    "check_caffemodel_size",
     "describe",
     "fill",
     "initial_weights",
@@ -128,7 +129,8 @@ def parse_caffemodel(
 
 
 def read_caffemodel(path: str | os.PathLike[str], schema: Schema | None = None) -> Caffemodel:
-    return parse_caffemodel(read_input_bytes(path, "a caffemodel"), str(path), schema)
+    data = read_input_bytes(path, "a caffemodel", MAX_CAFFEMODEL_BYTES)
+    return parse_caffemodel(data, str(path), schema)
 
 
 # ---------------------------------------------------------------------------
@@ -355,10 +357,25 @@ NO_PARAM_TYPES = frozenset(
 )  # fmt: skip
 
 
+# Fork layer types that hold no parameter blobs either (PSPNet/DeepLab Interp, SSD's
+# Permute/PriorBox/DetectionOutput, SegNet's and YOLOv3's Upsample, Fast R-CNN's ROIPooling,
+# MobileNet-YOLO's detection output, SegNet's data layer).
+FORK_NO_PARAM_TYPES = frozenset(
+    {
+        "DenseImageData", "DetectionOutput", "Interp", "Permute", "PriorBox", "ROIPooling",
+        "Upsample", "Yolov3DetectionOutput",
+    }
+)  # fmt: skip
+
+# Fork convolutions whose blobs are a Convolution's; the group defaults to the channels.
+DEPTHWISE_TYPES = frozenset({"DepthwiseConvolution", "ConvolutionDepthwise"})
+CONVOLUTION_TYPES = frozenset({"Convolution", "Deconvolution", *DEPTHWISE_TYPES})
+
+
 def _bias_term(net: Net, layer: Layer) -> bool:
     msg = layer_message(net, layer)
     kind = layer.type
-    if kind in ("Convolution", "Deconvolution"):
+    if kind in CONVOLUTION_TYPES:
         return bool(conv_params(net, layer).bias_term)
     if kind == "InnerProduct":
         return bool(inner_product_params(net, layer).bias_term)
@@ -376,9 +393,9 @@ def param_blob_count(net: Net, layer: Layer) -> int | None:
     if layer.format == "v0":
         return None
     kind = layer.type
-    if kind in NO_PARAM_TYPES:
+    if kind in NO_PARAM_TYPES or kind in FORK_NO_PARAM_TYPES:
         return 0
-    if kind in ("Convolution", "Deconvolution", "InnerProduct", "Embed"):
+    if kind in CONVOLUTION_TYPES or kind in ("InnerProduct", "Embed"):
         return 1 + int(_bias_term(net, layer))
     if kind == "BatchNorm":
         return 3
@@ -426,8 +443,9 @@ def _conv_blobs(net: Net, layer: Layer, x: Dims) -> list[ParamBlob] | None:
         kernel = p.geometry(len(x) - axis - 1)[0]
     except ValueError:
         return None
-    group = p.group or 1
-    if channels is None or channels % group or p.num_output % group:
+    depthwise_default = channels if layer.type in DEPTHWISE_TYPES else 1
+    group = p.group or depthwise_default
+    if channels is None or group is None or channels % group or p.num_output % group:
         return None
     if layer.type == "Deconvolution":
         weight = (channels, p.num_output // group, *kernel)
@@ -498,7 +516,7 @@ def _shape_dependent_blobs(
         return None
     msg = layer_message(net, layer)
     kind = layer.type
-    if kind in ("Convolution", "Deconvolution"):
+    if kind in CONVOLUTION_TYPES:
         return _conv_blobs(net, layer, x)
     if kind == "InnerProduct":
         return _inner_product_blobs(net, layer, x)
@@ -679,17 +697,26 @@ class _Filler:
         self.bottoms = _bottom_shapes(net, overrides, phase)
         self.module_bottoms = _module_bottoms(spec)
 
-    def _param_blobs(self, layer: Layer) -> list[ParamBlob] | None:
+    def plan(self, layer: Layer) -> list[ParamBlob] | None:
+        """The layer's blobs and fillers, before any value is drawn; None when unknown."""
         specs = layer_param_blobs(self.net, layer, self.bottoms.get(layer, []))
         fallback = self.module_bottoms.get(layer.name)
         if specs is None and fallback is not None:
             specs = layer_param_blobs(self.net, layer, fallback)
         return specs
 
+    def unknown_input(self, layer: Layer) -> tuple[str, MaybeShape] | None:
+        """The first bottom whose shape is not fully known, with what is known of it."""
+        for name, shape in zip(layer.bottoms, self.bottoms.get(layer, []), strict=False):
+            if shape is None or None in shape:
+                return name, shape
+        return None
+
     def blobs(self, layer: Layer) -> list[Any] | None:
-        specs = self._param_blobs(layer)
-        if specs is None:
-            return None
+        specs = self.plan(layer)
+        return None if specs is None else self.make(layer, specs)
+
+    def make(self, layer: Layer, specs: Sequence[ParamBlob]) -> list[Any]:
         names = [p.name for p in param_specs(self.net, layer)]
         rng = _layer_rng(self.seed, layer.name)
         out = []
@@ -735,8 +762,66 @@ def _why_no_blobs(net: Net, layer: Layer) -> str:
     return "the shapes of its inputs are unknown"
 
 
-def _no_blobs_note(net: Net, layer: Layer, where: str) -> str:
-    return f"{net.describe(layer)} is written to {where} without blobs: {_why_no_blobs(net, layer)}"
+_BLOB_OVERHEAD = 32  # a BlobProto's tags, lengths and shape: a few bytes per blob
+
+
+def _planned_bytes(blobs: Iterable[ParamBlob]) -> int:
+    """Bytes the blobs take in a caffemodel, as float32 values."""
+    return sum(math.prod(b.shape) * FLOAT32_BYTES + _BLOB_OVERHEAD for b in blobs)
+
+
+def check_caffemodel_size(size: int, where: str, spec: ScnnSpec | None) -> None:
+    """Refuse a caffemodel that protobuf (and so Caffe and OpenCV) could not read back."""
+    if size <= MAX_CAFFEMODEL_BYTES:
+        return
+    advice = ""
+    if spec is not None:
+        module = estimate_module(spec)
+        c, k = spec.channels, spec.kernel_width
+        advice = (
+            f"; the SCNN module's {module.convolutions} convolutions hold"
+            f" {format_bytes(module.weight_bytes)} of it (a {c}x{c}x1x{k} kernel each, since"
+            " every layer stores its own copy); map the blob to fewer channels first with"
+            " --reduce-channels 128"
+        )
+    raise SurgeryError(
+        f"{where}: the caffemodel would be {format_bytes(size)} ({size:,} bytes), over the"
+        f" {format_bytes(MAX_CAFFEMODEL_BYTES + 1)} that protobuf, Caffe and OpenCV can read"
+        f"{advice}; nothing was written"
+    )
+
+
+def _left_out_notes(
+    net: Net, filler: _Filler, layers: Sequence[Layer], where: str
+) -> list[str]:
+    """One note for the layers of types scnn-surgery does not know, one per layer whose
+    inputs' shapes are unknown."""
+    unknown_types = [layer for layer in layers if param_blob_count(net, layer) is None]
+    notes = []
+    if unknown_types:
+        kinds = ", ".join(dict.fromkeys(layer.type for layer in unknown_types))
+        names = ", ".join(f"'{layer.name}'" for layer in unknown_types[:3])
+        more = f" and {len(unknown_types) - 3} more" if len(unknown_types) > 3 else ""
+        notes.append(
+            f"{len(unknown_types)} layer{'s' * (len(unknown_types) != 1)} of types"
+            f" scnn-surgery does not know the parameters of ({kinds}: {names}{more}) are left"
+            f" out of {where}; Caffe initialises them from their fillers when it loads it"
+        )
+    for layer in layers:
+        if param_blob_count(net, layer) is None:
+            continue
+        unknown = filler.unknown_input(layer)
+        if unknown is None:
+            why, remedy = "its parameters do not fit its inputs", ""
+        else:
+            blob, shape = unknown
+            why = f"the shape of its input '{blob}' is {format_shape(shape)}"
+            remedy = f", or give --shape {blob}=N,C,H,W to store it"
+        notes.append(
+            f"{net.describe(layer)} is left out of {where}: {why}, so its blobs cannot be"
+            f" sized; Caffe initialises it from its fillers when it loads it{remedy}"
+        )
+    return notes
 
 
 def initial_weights(
@@ -746,12 +831,20 @@ def initial_weights(
     shapes: Overrides | None = None,
     phase: str | None = None,
     schema: Schema | None = None,
+    source: str = "the new caffemodel",
 ) -> WeightsResult:
     """A caffemodel for ``net`` with every parameter blob drawn from the layer's fillers,
     each layer stored as Caffe's ``Net::ToProto`` would (its parameters and its blobs).
     ``shapes`` overrides blob shapes as ``--shape`` does; ``phase`` is the one whose
     shapes size the blobs first (TEST by default); ``schema`` is the caffemodel's
-    (default: the dialect the net's text uses)."""
+    (default: the dialect the net's text uses); ``source`` names the file in messages.
+
+    A layer whose blobs cannot be sized (a type scnn-surgery does not know, or inputs of
+    unknown shape, such as a Data layer's channels) is left out, with a note: Caffe then
+    initialises it from its fillers when it loads the net, which is what would have been
+    stored, whereas an entry with the wrong number of blobs would stop the load. The size
+    is known before any value is drawn, and a caffemodel over protobuf's 2 GiB is refused.
+    """
     if net.format == "v0":
         raise SurgeryError(f"{net.source}: a V0 net; upgrade it before making weights for it")
     _require_numpy()
@@ -763,18 +856,20 @@ def initial_weights(
     filler = _Filler(
         net, seed, legacy, spec, shapes or {}, phase, _blob_class(net_class, legacy)
     )
-    notes: list[str] = []
-    entries = model.layers if legacy else model.layer
     entry_class = _entry_class(net_class, legacy)
-    for layer in net.layers:
-        entry = _layer_entry(net, layer, entry_class)
-        blobs = filler.blobs(layer)
-        if blobs is None:
-            notes.append(_no_blobs_note(net, layer, "the weights"))
-        else:
-            entry.blobs.extend(blobs)
+    planned = [(layer, filler.plan(layer)) for layer in net.layers]
+    kept = [(layer, _layer_entry(net, layer, entry_class), blobs)
+            for layer, blobs in planned if blobs is not None]  # fmt: skip
+    size = model.ByteSize() + sum(
+        entry.ByteSize() + _BLOB_OVERHEAD + _planned_bytes(blobs) for _, entry, blobs in kept
+    )
+    check_caffemodel_size(size, source, spec)
+    entries = model.layers if legacy else model.layer
+    for layer, entry, blobs in kept:
+        entry.blobs.extend(filler.make(layer, blobs))
         entries.append(entry)
-    return WeightsResult(Caffemodel(model, "<new>"), notes)
+    left_out = [layer for layer, blobs in planned if blobs is None]
+    return WeightsResult(Caffemodel(model, source), _left_out_notes(net, filler, left_out, source))
 
 
 def _rendered(spec: ScnnSpec, legacy: bool, net_class: Any) -> dict[str, Any]:
@@ -826,6 +921,7 @@ def carry_over(
     seed: int = 0,
     shapes: Overrides | None = None,
     phase: str | None = None,
+    destination: str = "the new caffemodel",
 ) -> WeightsResult:
     """``source`` plus the ``added`` layers of ``net``, their blobs from their fillers.
 
@@ -834,7 +930,9 @@ def carry_over(
     name, not position). Existing layers that need blobs the source lacks are filled from
     their fillers, as Caffe would leave them, and reported in ``notes``. The result shares
     ``source``'s message, which is extended in place: a caffemodel can be hundreds of
-    megabytes, and copying it would double the memory and the time.
+    megabytes, and copying it would double the memory and the time. It is named
+    ``destination`` in messages, and refused, before any value is drawn, if it would be
+    over protobuf's 2 GiB.
     """
     _require_numpy()
     new = set(added)
@@ -849,6 +947,14 @@ def carry_over(
     filler = _Filler(
         net, seed, legacy, spec, shapes or {}, phase, _blob_class(net_class, legacy)
     )
+    stored = {entry.name for entry in source.layers}
+    growth = sum(
+        _planned_bytes(blobs)
+        for layer in net.layers
+        if (layer.name in new or layer.name not in stored)
+        and (blobs := filler.plan(layer)) is not None
+    )
+    check_caffemodel_size(source.message.ByteSize() + growth, destination, spec)
     notes: list[str] = []
     new_entries = [
         *_added_entries(net, new, spec, filler, net_class),
@@ -857,7 +963,7 @@ def carry_over(
     entries = source.message.layers if legacy else source.message.layer
     for entry in new_entries:
         entries.add().CopyFrom(entry)
-    return WeightsResult(Caffemodel(source.message, source.source), notes)
+    return WeightsResult(Caffemodel(source.message, destination), notes)
 
 
 def _missing_entries(

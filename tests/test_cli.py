@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+import errno
+import os
+import subprocess
+import sys
 from pathlib import Path
+from typing import IO, Any
 
 import pytest
 
-from .conftest import DATA, RunCli, shared_path
+from scnn_surgery import files as files_module
+from scnn_surgery.cli import insert as insert_cli
+
+from .conftest import DATA, REPO_ROOT, RunCli, shared_path
 from .protocmp import parse_layers
 
 SIZES = ("--height", "46", "--width", "46", "--channel", "128")
@@ -255,6 +263,7 @@ def test_large_channel_count_warns(run_cli: RunCli) -> None:
     code, _, err = run_cli("generate", "--height", "3", "--width", "3", "--channel", "512")
     assert code == 0
     assert "warning: 512 channels" in err and "128 fits and 512 is too much" in err
+    assert "--reduce-channels 128" in err
 
 
 def test_committed_example_output_is_current(run_cli: RunCli) -> None:
@@ -406,18 +415,222 @@ def test_unnamed_layers_are_described_by_position(tmp_path: Path, run_cli: RunCl
     assert "(conv1 -> #3), module after '#3'; rewires fc" in err
 
 
-def test_the_input_is_never_the_output(tmp_path: Path, run_cli: RunCli) -> None:
-    src = tmp_path / "net.prototxt"
-    src.write_text(CLI_NET)
-    (tmp_path / "alias.prototxt").symlink_to(src)
-    for output in (src, tmp_path / "." / "net.prototxt", tmp_path / "alias.prototxt"):
-        code, _, err = run_cli("insert", str(src), "--kernel-width", "3", "-o", str(output))
-        assert code == 2 and "the input is never written" in _one_error_line(err)
-    assert src.read_text() == CLI_NET
-    weights = tmp_path / "w.caffemodel"
-    weights.write_bytes(b"")
-    code, _, err = run_cli(
-        "insert", str(src), "--weights", str(weights), "--weights-out", str(weights),
-        "-o", str(tmp_path / "out.prototxt"),
+# --- no input is ever written; no output is ever half-written or left behind ---------------
+
+
+@pytest.fixture
+def files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """net.prototxt, its caffemodel, links to both, and a fork proto, in the working directory."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "net.prototxt").write_text(CLI_NET)
+    (tmp_path / "soft.prototxt").symlink_to("net.prototxt")
+    os.link(tmp_path / "net.prototxt", tmp_path / "hard.prototxt")
+    (tmp_path / "in.caffemodel").write_bytes(_weights_for(CLI_NET))
+    (tmp_path / "fork.proto").write_bytes((REPO_ROOT / "proto" / "caffe.proto").read_bytes())
+    return tmp_path
+
+
+def _weights_for(text: str) -> bytes:
+    from scnn_surgery import loads
+    from scnn_surgery.weights import initial_weights
+
+    return initial_weights(loads(text)).model.to_bytes()
+
+
+def _snapshot(directory: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted(directory.iterdir()) if p.is_file()}
+
+
+INSERT_K3 = ("insert", "net.prototxt", "--kernel-width", "3")
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        ((*INSERT_K3, "-o", "net.prototxt"), "-o net.prototxt is the same file as MODEL"),
+        ((*INSERT_K3, "-o", "./net.prototxt"), "-o ./net.prototxt is the same file as MODEL"),
+        ((*INSERT_K3, "-o", "{dir}/net.prototxt"), "is the same file as MODEL net.prototxt"),
+        ((*INSERT_K3, "-o", "soft.prototxt"), "-o soft.prototxt is the same file as MODEL"),
+        ((*INSERT_K3, "-o", "hard.prototxt"), "-o hard.prototxt is the same file as MODEL"),
+        ((*INSERT_K3, "--weights", "in.caffemodel", "--weights-out", "w.caffemodel",
+          "-o", "in.caffemodel"), "-o in.caffemodel is the same file as --weights in.caffemodel"),
+        ((*INSERT_K3, "--weights", "in.caffemodel", "--weights-out", "./in.caffemodel",
+          "-o", "o.prototxt"), "--weights-out ./in.caffemodel is the same file as --weights"),
+        ((*INSERT_K3, "--weights-out", "soft.prototxt", "-o", "o.prototxt"),
+         "--weights-out soft.prototxt is the same file as MODEL net.prototxt"),
+        ((*INSERT_K3, "--weights-out", "o.prototxt", "-o", "./o.prototxt"),
+         "-o ./o.prototxt and --weights-out o.prototxt name the same file"),
+        ((*INSERT_K3, "--proto", "fork.proto", "-o", "fork.proto"),
+         "-o fork.proto is the same file as --proto fork.proto"),
+        (("draw", "net.prototxt", "-o", "hard.prototxt"), "-o hard.prototxt is the same file as"),
+        (("draw", "soft.prototxt", "--against", "in.caffemodel", "-o", "in.caffemodel"),
+         "-o in.caffemodel is the same file as --against in.caffemodel"),
+    ],
+)  # fmt: skip
+def test_an_output_that_is_an_input_is_a_usage_error(
+    files: Path, args: tuple[str, ...], message: str, run_cli: RunCli
+) -> None:
+    before = _snapshot(files)
+    code, out, err = run_cli(*(arg.format(dir=files) for arg in args))
+    assert code == 2 and out == ""
+    line = _one_error_line(err)
+    assert message in line
+    assert line.endswith(("; the input is never written", "; give each output its own"))
+    assert _snapshot(files) == before
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        ((*INSERT_K3, "-o", ""), "-o '': an empty path names no file"),
+        ((*INSERT_K3, "-o", "o.prototxt", "--weights-out", ""),
+         "--weights-out '': an empty path names no file"),
+        ((*INSERT_K3, "-o", "o.prototxt", "--weights-out", "-"), "a caffemodel is binary"),
+        ((*INSERT_K3, "-o", "sub/"), "-o sub/: names a directory; give a file name"),
+        ((*INSERT_K3, "-o", "absent/o.prototxt"), "directory absent does not exist"),
+        (("generate", "--height", "3", "--width", "3", "-o", ""), "-o '': an empty path"),
+        (("draw", "net.prototxt", "-o", ""), "-o '': an empty path names no file"),
+    ],
+)  # fmt: skip
+def test_outputs_that_cannot_name_a_file_are_usage_errors(
+    files: Path, args: tuple[str, ...], message: str, run_cli: RunCli
+) -> None:
+    before = _snapshot(files)
+    code, out, err = run_cli(*args)
+    assert code == 2 and out == ""
+    assert message in _one_error_line(err)
+    assert _snapshot(files) == before and not (files / "sub").exists()
+    assert not [p for p in files.parent.iterdir() if p.name.endswith(".tmp")]
+
+
+def test_prototxt_and_caffemodel_are_committed_together_or_not_at_all(
+    files: Path, monkeypatch: pytest.MonkeyPatch, run_cli: RunCli
+) -> None:
+    (files / "o.prototxt").write_text("old")
+    real_replace = os.replace
+
+    def failing_replace(src: str | os.PathLike[str], dst: str | os.PathLike[str]) -> None:
+        if Path(dst).name == "o.prototxt":
+            raise OSError(errno.EIO, "Input/output error")
+        return real_replace(src, dst)
+
+    monkeypatch.setattr(os, "replace", failing_replace)
+    before = _snapshot(files)
+    code, _, err = run_cli(*INSERT_K3, "-o", "o.prototxt", "--weights-out", "w.caffemodel")
+    assert code == 1 and "o.prototxt: cannot write: Input/output error" in err
+    assert _snapshot(files) == before  # the caffemodel was renamed into place, then taken back
+
+
+@pytest.mark.parametrize("interruption", [KeyboardInterrupt, MemoryError])
+def test_an_interrupted_insert_leaves_no_file(
+    files: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    interruption: type[BaseException],
+    run_cli: RunCli,
+) -> None:
+    def interrupted(*_: object) -> None:
+        raise interruption()
+
+    monkeypatch.setattr(insert_cli, "write_output", interrupted)  # after the weights are staged
+    before = _snapshot(files)
+    args = (*INSERT_K3, "-o", "o.prototxt", "--weights-out", "w.caffemodel")
+    if interruption is KeyboardInterrupt:
+        code, _, _ = run_cli(*args)
+        assert code == 130
+    else:  # not the command line's to handle: it reaches the caller, after the cleanup
+        with pytest.raises(interruption):
+            run_cli(*args)
+    assert _snapshot(files) == before
+    assert sorted(p.name for p in files.iterdir()) == sorted(
+        ["net.prototxt", "soft.prototxt", "hard.prototxt", "in.caffemodel", "fork.proto"]
     )
-    assert code == 2 and "--weights-out must be" in _one_error_line(err)
+
+
+def _cli(*args: str, stdin: IO[bytes] | None = None, stdout: IO[bytes] | None = None) -> Any:
+    command = [sys.executable, "-m", "scnn_surgery", *args]
+    return subprocess.run(
+        command, stdin=stdin, stdout=stdout or subprocess.PIPE, stderr=subprocess.PIPE, check=False
+    )
+
+
+def test_stdin_redirected_from_the_output_is_refused(files: Path) -> None:
+    with open(files / "net.prototxt", "rb") as stdin:
+        proc = _cli("insert", "-", "--kernel-width", "3", "-o", "net.prototxt", stdin=stdin)
+    assert proc.returncode == 2
+    assert proc.stderr.decode() == (
+        "scnn-surgery: error: -o net.prototxt is the same file as MODEL '-' (standard input);"
+        " the input is never written\n"
+    )
+    with open(files / "hard.prototxt", "rb") as stdin:
+        proc = _cli("draw", "-", "-o", "soft.prototxt", stdin=stdin)
+    assert proc.returncode == 2 and b"the input is never written" in proc.stderr
+    assert (files / "net.prototxt").read_text() == CLI_NET
+
+
+@pytest.mark.parametrize("command", ["insert", "inspect", "check"])
+def test_stdout_appended_to_the_model_is_refused(files: Path, command: str) -> None:
+    with open(files / "net.prototxt", "ab") as stdout:
+        proc = _cli(command, "net.prototxt", stdout=stdout)
+    assert proc.returncode == 2
+    assert proc.stderr.decode() == (
+        "scnn-surgery: error: standard output is the same file as MODEL net.prototxt;"
+        " the input is never written\n"
+    )
+    assert (files / "net.prototxt").read_text() == CLI_NET
+
+
+def test_output_to_dev_stdout_writes_into_the_pipe() -> None:
+    proc = _cli("generate", "--height", "2", "--width", "2", "-o", "/dev/stdout")
+    assert proc.returncode == 0 and proc.stdout.startswith(b"layer {")
+
+
+# --- bounded resources ----------------------------------------------------------------------
+
+
+def test_a_device_or_pipe_is_not_read(files: Path, run_cli: RunCli) -> None:
+    code, _, err = run_cli("insert", "/dev/zero", "-o", "o.prototxt")
+    assert code == 1
+    assert _one_error_line(err).startswith("scnn-surgery: error: /dev/zero: not a regular file")
+    os.mkfifo(files / "pipe.prototxt")  # nobody writes it: reading it would wait forever
+    code, _, err = run_cli("inspect", "pipe.prototxt")
+    assert code == 1 and "not a regular file" in _one_error_line(err)
+
+
+def test_a_device_on_stdin_is_not_read() -> None:
+    with open("/dev/zero", "rb") as zero:
+        proc = _cli("insert", "-", stdin=zero)
+    assert proc.returncode == 1
+    assert proc.stderr.decode() == (
+        "scnn-surgery: error: <stdin>: a device, not a prototxt; redirect a file or a pipe to"
+        " standard input\n"
+    )
+
+
+def test_stdin_is_read_up_to_a_stated_limit(
+    monkeypatch: pytest.MonkeyPatch, run_cli: RunCli
+) -> None:
+    monkeypatch.setattr(files_module, "MAX_TEXT_BYTES", 4096)
+    code, _, err = run_cli("inspect", "-", input=b"# padding\n" * 500)
+    assert code == 1
+    assert _one_error_line(err) == (
+        "scnn-surgery: error: <stdin>: more than 4 KiB; scnn-surgery reads at most 4 KiB for a"
+        " prototxt"
+    )
+
+
+def test_a_huge_module_is_refused_before_it_is_built(files: Path, run_cli: RunCli) -> None:
+    code, out, err = run_cli("generate", "--height", "99999999999", "--width", "4")
+    assert code == 1 and out == ""
+    assert "layers and about" in err and "over the 64 MiB scnn-surgery writes" in err
+    # an input whose size the file leaves open, given huge with --shape
+    open_input = CLI_NET.replace(' input_param { shape { dim: 1 dim: 3 dim: 6 dim: 6 } }', "")
+    (files / "open.prototxt").write_text(open_input)
+    huge = "data=1,3,99999999,99999999"
+    code, _, err = run_cli(
+        "insert", "open.prototxt", "--kernel-width", "3", "--shape", huge, "-o", "o.prototxt"
+    )
+    assert code == 1
+    assert _one_error_line(err).startswith(
+        "scnn-surgery: error: a 99999999x99999999 module would be 1,199,999,980 layers and"
+    )
+    assert not (files / "o.prototxt").exists()

@@ -331,3 +331,20 @@ def test_ctrl_c_stops_cleanly_without_partial_outputs(tmp_path: Path) -> None:
     assert sorted(p.name for p in out.rglob("*")) == ["b.prototxt", "c.prototxt"]
     assert (out / "b.prototxt").read_bytes() == expected_bytes()
     assert not (tmp_path / "r.json").exists()
+
+
+def test_a_report_that_would_overwrite_an_input_is_a_usage_error(
+    tmp_path: Path, run_cli: RunCli
+) -> None:
+    src = make_tree(tmp_path / "src", "good.prototxt")
+    model = tmp_path / "model.md"  # a source given by name may have any extension
+    model.write_bytes((src / "good.prototxt").read_bytes())
+    config = tmp_path / "settings.md"
+    config.write_text('[models."**"]\nkernel_width = 3\n')
+    for report in (model, config):
+        before = report.read_bytes()
+        spelled = str(tmp_path / "." / report.name)
+        code, _, err = run_cli("batch", str(model), "-o", str(tmp_path / "out"), "--config",
+                           str(config), "--report", spelled, *SIZES)  # fmt: skip
+        assert code == 2 and "the input is never written" in err
+        assert report.read_bytes() == before and not (tmp_path / "out").exists()

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -172,3 +174,36 @@ def test_the_readme_picture_script(tmp_path: Path) -> None:
     assert script["main"]([str(target)]) == 0
     text = target.read_text()
     assert "SCNN module" in text and "before" in text and "after" in text
+
+
+@pytest.mark.parametrize("suffix", [".dot", ".svg", ".png"])
+def test_draw_never_replaces_a_net_with_its_picture(
+    tmp_path: Path, suffix: str, run_cli: RunCli
+) -> None:
+    model = tmp_path / f"net{suffix}"  # a prototxt may have any name
+    model.write_text(TINY)
+    other = tmp_path / f"other{suffix}"
+    other.write_text(TINY)
+    for args in (
+        [str(model), "-o", str(model)],
+        [str(model), "-o", str(tmp_path / "." / model.name)],
+        [str(model), "--against", str(other), "-o", str(other)],
+    ):
+        code, out, err = run_cli("draw", *args)
+        assert code == 2 and out == ""
+        assert err.endswith("is the same file as"
+                            f" {'MODEL' if '--against' not in args else '--against'}"
+                            f" {args[0] if '--against' not in args else other};"
+                            " the input is never written\n")  # fmt: skip
+    assert model.read_text() == other.read_text() == TINY
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([model.name, other.name])
+
+
+def test_diff_refuses_stdout_appended_to_a_net(tmp_path: Path) -> None:
+    a = tmp_path / "a.prototxt"
+    a.write_text(TINY)
+    with open(a, "ab") as stdout:
+        proc = subprocess.run([sys.executable, "-m", "scnn_surgery", "diff", str(a), str(a)],
+                              stdout=stdout, stderr=subprocess.PIPE, check=False)  # fmt: skip
+    assert proc.returncode == 2 and b"the input is never written" in proc.stderr
+    assert a.read_text() == TINY

@@ -1,11 +1,29 @@
 from __future__ import annotations
 
+import errno
+import io
+import os
+import signal
+import stat
+import sys
+import threading
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from scnn_surgery.errors import SurgeryError
-from scnn_surgery.files import read_input_bytes, same_file, stage_file, write_bytes_atomic
+from scnn_surgery import files
+from scnn_surgery.errors import SurgeryError, UsageError
+from scnn_surgery.files import (
+    NamedPath,
+    OutputFiles,
+    check_output_paths,
+    format_bytes,
+    named,
+    read_input_bytes,
+    stage_file,
+    write_bytes_atomic,
+)
 
 
 def test_read_errors_are_one_line(tmp_path: Path) -> None:
@@ -44,10 +62,213 @@ def test_writing_through_a_link_replaces_its_target(tmp_path: Path) -> None:
     assert link.is_symlink() and target.read_bytes() == b"new"
 
 
-def test_same_file_sees_through_spellings_and_links(tmp_path: Path) -> None:
-    target = tmp_path / "a.prototxt"
-    target.write_text("x")
-    (tmp_path / "l.prototxt").symlink_to(target)
-    assert same_file(target, tmp_path / "." / "a.prototxt")
-    assert same_file(tmp_path / "l.prototxt", target)
-    assert not same_file(target, tmp_path / "absent")
+# ---------------------------------------------------------------------------
+# Reading: regular files and standard input only, up to a stated limit
+
+
+def test_devices_and_pipes_are_refused_without_reading_them(tmp_path: Path) -> None:
+    with pytest.raises(SurgeryError, match=r"^/dev/zero: not a regular file"):
+        read_input_bytes("/dev/zero", "a prototxt")
+    fifo = tmp_path / "net.prototxt"
+    os.mkfifo(fifo)  # opening it for reading would block until a writer came
+    with pytest.raises(SurgeryError, match="not a regular file"):
+        read_input_bytes(fifo, "a prototxt")
+
+
+def test_a_file_over_the_limit_is_refused_naming_the_limit(tmp_path: Path) -> None:
+    big = tmp_path / "big.prototxt"
+    big.write_bytes(b"#" * 2049)
+    with pytest.raises(SurgeryError) as refused:
+        read_input_bytes(big, "a prototxt", limit=2048)
+    assert str(refused.value) == (
+        f"{big}: 2,049 bytes; scnn-surgery reads at most 2 KiB for a prototxt"
+    )
+    assert read_input_bytes(big, "a prototxt", limit=4096) == b"#" * 2049
+
+
+def test_stdin_is_read_up_to_the_limit(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(files, "MAX_TEXT_BYTES", 1024)
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(b"x" * 1024)))
+    assert read_input_bytes("-", "a prototxt") == b"x" * 1024
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(b"x" * 1025)))
+    with pytest.raises(SurgeryError, match=r"^<stdin>: more than 1 KiB; .* at most 1 KiB"):
+        read_input_bytes("-", "a prototxt")
+
+
+def test_format_bytes() -> None:
+    assert [format_bytes(n) for n in (7, 2048, 256 * 2**20, 3_623_878_656)] == [
+        "7 bytes", "2 KiB", "256 MiB", "3.4 GiB",
+    ]
+
+
+# ---------------------------------------------------------------------------
+# Output paths: never an input, never a directory, never empty
+
+
+def _refusal(inputs: list[NamedPath], outputs: list[NamedPath]) -> str:
+    with pytest.raises(UsageError) as refused:
+        check_output_paths(inputs, outputs)
+    assert refused.value.exit_code == 2
+    return str(refused.value)
+
+
+def test_an_output_that_is_an_input_is_refused_however_spelled(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    model = tmp_path / "net.prototxt"
+    model.write_text("x")
+    (tmp_path / "soft.prototxt").symlink_to(model)
+    os.link(model, tmp_path / "hard.prototxt")
+    monkeypatch.chdir(tmp_path)
+    spellings = ["net.prototxt", "./net.prototxt", str(model), "soft.prototxt", "hard.prototxt",
+                 f"../{tmp_path.name}/net.prototxt"]  # fmt: skip
+    for spelling in spellings:
+        message = _refusal(named("MODEL", "net.prototxt"), named("-o", spelling))
+        assert message == (
+            f"-o {spelling} is the same file as MODEL net.prototxt; the input is never written"
+        )
+    check_output_paths(named("MODEL", model), named("-o", "other.prototxt"))
+
+
+def test_two_outputs_naming_one_file_are_refused(tmp_path: Path) -> None:
+    new = tmp_path / "new.prototxt"
+    message = _refusal([], [*named("-o", new), *named("--weights-out", tmp_path / "." / new.name)])
+    assert message.endswith("name the same file; give each output its own")
+
+
+@pytest.mark.parametrize(
+    ("path", "message"),
+    [
+        ("", "-o '': an empty path names no file"),
+        ("{tmp}", "-o {tmp}: names a directory; give a file name"),
+        ("{tmp}/new/", "-o {tmp}/new/: names a directory; give a file name"),
+        ("{tmp}/absent/out.prototxt", "-o {tmp}/absent/out.prototxt: directory {tmp}/absent does"
+         " not exist"),
+    ],
+)  # fmt: skip
+def test_outputs_that_cannot_name_a_file_are_usage_errors(
+    tmp_path: Path, path: str, message: str
+) -> None:
+    output = path.format(tmp=tmp_path)
+    assert _refusal([], named("-o", output)) == message.format(tmp=tmp_path)
+    assert list(tmp_path.iterdir()) == []
+
+
+# ---------------------------------------------------------------------------
+# Staging and committing
+
+
+def _names(directory: Path) -> list[str]:
+    return sorted(p.name for p in directory.iterdir())
+
+
+def test_outputs_are_committed_together(tmp_path: Path) -> None:
+    text, weights = tmp_path / "net.prototxt", tmp_path / "net.caffemodel"
+    with OutputFiles() as outputs:
+        outputs.stage(weights, b"blobs")
+        outputs.stage(text, b"layers")
+        assert _names(tmp_path) == []  # staged files are not even visible by name
+        outputs.commit()
+    assert (text.read_bytes(), weights.read_bytes()) == (b"layers", b"blobs")
+    assert _names(tmp_path) == ["net.caffemodel", "net.prototxt"]
+
+
+def test_a_failed_commit_puts_back_what_was_already_replaced(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    text, weights = tmp_path / "net.prototxt", tmp_path / "net.caffemodel"
+    text.write_bytes(b"old layers")
+    real_replace = os.replace
+
+    def replace(src: str | os.PathLike[str], dst: str | os.PathLike[str]) -> None:
+        if Path(dst) == text:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real_replace(src, dst)
+
+    monkeypatch.setattr(os, "replace", replace)
+    with (
+        pytest.raises(SurgeryError, match=r"net\.prototxt: cannot write: No space left"),
+        OutputFiles() as outputs,
+    ):
+        outputs.stage(weights, b"blobs")
+        outputs.stage(text, b"new layers")
+        outputs.commit()
+    assert not weights.exists()  # committed first, then taken back
+    assert text.read_bytes() == b"old layers"
+    assert _names(tmp_path) == ["net.prototxt"]
+
+
+def test_a_failed_commit_restores_a_replaced_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    text, weights = tmp_path / "net.prototxt", tmp_path / "net.caffemodel"
+    weights.write_bytes(b"old blobs")
+    real_replace = os.replace
+
+    def replace(src: str | os.PathLike[str], dst: str | os.PathLike[str]) -> None:
+        if Path(dst) == text:
+            raise OSError(errno.EIO, "Input/output error")
+        return real_replace(src, dst)
+
+    monkeypatch.setattr(os, "replace", replace)
+    with pytest.raises(SurgeryError), OutputFiles() as outputs:
+        outputs.stage(weights, b"new blobs")
+        outputs.stage(text, b"layers")
+        outputs.commit()
+    assert weights.read_bytes() == b"old blobs"
+    assert _names(tmp_path) == ["net.caffemodel"]
+
+
+@pytest.mark.parametrize("anonymous", [True, False])
+@pytest.mark.parametrize("interruption", [KeyboardInterrupt, RuntimeError])
+def test_nothing_staged_survives_an_interruption(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, anonymous: bool,
+    interruption: type[BaseException],
+) -> None:  # fmt: skip
+    if not anonymous:  # where O_TMPFILE is missing, a hidden named file is used
+        monkeypatch.setattr(files, "_anonymous_file", lambda directory: None)
+    target = tmp_path / "net.prototxt"
+    target.write_bytes(b"old")
+    with pytest.raises(interruption), OutputFiles() as outputs:
+        outputs.stage(target, b"new")
+        outputs.stage(tmp_path / "net.caffemodel", b"blobs")
+        raise interruption()
+    assert _names(tmp_path) == ["net.prototxt"] and target.read_bytes() == b"old"
+
+
+def test_sigterm_unwinds_and_removes_staged_files(tmp_path: Path) -> None:
+    with pytest.raises(SystemExit) as stopped, OutputFiles() as outputs:
+        outputs.stage(tmp_path / "net.prototxt", b"new")
+        signal.raise_signal(signal.SIGTERM)
+    assert stopped.value.code == 128 + signal.SIGTERM
+    assert _names(tmp_path) == []
+    assert signal.getsignal(signal.SIGTERM) == signal.SIG_DFL
+
+
+def test_a_pipe_or_device_is_written_to_not_replaced(tmp_path: Path) -> None:
+    """Renaming over /dev/null would replace the device with a regular file."""
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    received: list[bytes] = []
+    reader = threading.Thread(target=lambda: received.append(fifo.read_bytes()))
+    reader.start()
+    write_bytes_atomic(fifo, b"streamed")
+    reader.join()
+    assert received == [b"streamed"]
+    assert stat.S_ISFIFO(fifo.stat().st_mode) and _names(tmp_path) == ["pipe"]
+
+
+def test_a_proc_that_refuses_links_falls_back_to_a_copy(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real_link = os.link
+
+    def link(src: str, dst: str, **kwargs: Any) -> None:
+        if str(src).startswith("/proc/"):
+            raise PermissionError(errno.EPERM, "Operation not permitted")
+        real_link(src, dst, **kwargs)
+
+    monkeypatch.setattr(os, "link", link)
+    target = tmp_path / "w.caffemodel"
+    write_bytes_atomic(target, b"blobs" * 1000)
+    assert target.read_bytes() == b"blobs" * 1000 and _names(tmp_path) == ["w.caffemodel"]

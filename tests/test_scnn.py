@@ -17,6 +17,7 @@ from scnn_surgery.errors import SurgeryError
 from scnn_surgery.schema import caffe_pb2
 from scnn_surgery.schema.dialects import pspnet_pb2
 from scnn_surgery.scnn import (
+    MAX_MODULE_TEXT_BYTES,
     DetectedModule,
     Enum,
     Fields,
@@ -26,6 +27,7 @@ from scnn_surgery.scnn import (
     ScnnSpecError,
     build_module,
     detect_modules,
+    estimate_module,
     format_float,
     module_cost,
     module_output,
@@ -487,6 +489,60 @@ def test_module_cost_of_the_published_module() -> None:
     assert cost.layers == 544
     assert cost.parameters == 4 * 128 * 128 * 9
     assert cost.macs == 4 * 45 * (128 * 46) * 128 * 9
+
+
+# --- size estimate ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "spec",
+    [
+        GOLDEN_SPEC,
+        APOLLO_SPEC,
+        ScnnSpec(1, 1, 4, 3, "x"),
+        ScnnSpec(9, 10, 8, 3, "x", directions="UR", prefix="p_", top="out"),
+        ScnnSpec(120, 7, 8, 5, "x", directions="L", share_weights=False),
+        ScnnSpec(3, 1000, 8, 3, "x", prefix="\u00e9t\u00e9/"),  # names of several bytes a character
+    ],
+)
+def test_estimate_bounds_the_text_closely_in_both_formats(spec: ScnnSpec) -> None:
+    layers = build_module(spec)
+    estimate = estimate_module(spec)
+    assert estimate.layers == len(layers) == module_cost(spec).layers
+    assert estimate.convolutions == sum(layer.type == "Convolution" for layer in layers)
+    for legacy in (False, True):
+        actual = len(render_layers(layers, legacy_v1=legacy).encode())
+        assert actual <= estimate.text_bytes <= 1.05 * actual + 100
+
+
+def test_estimate_counts_every_convolutions_own_copy_of_the_kernel() -> None:
+    # As Net::ToProto writes them: each of the 4 * 45 convolutions stores 128*128*9 floats.
+    assert estimate_module(GOLDEN_SPEC).weight_bytes == 4 * 45 * 128 * 128 * 9 * 4
+
+
+def test_a_module_too_large_to_write_is_refused_before_it_is_built() -> None:
+    spec = ScnnSpec(99_999_999_999, 5, 128, 9, "x")
+    with pytest.raises(ScnnSpecError) as refused:
+        build_module(spec)  # building it would take terabytes
+    message = str(refused.value)
+    assert message.startswith("a 99999999999x5 module would be 600,000,000,016 layers and about")
+    assert message.endswith(" TiB of prototxt, over the 64 MiB scnn-surgery writes; published"
+                            " modules are under 1 MiB")  # fmt: skip
+    largest = ScnnSpec(40_000, 1, 128, 9, "x", directions="DU")
+    assert estimate_module(largest).text_bytes <= MAX_MODULE_TEXT_BYTES
+    largest.validate()
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "caffe_field"),
+    [("channels", 2**32, "num_output"), ("kernel_width", 2**32 + 1, "kernel_w")],
+)
+def test_sizes_beyond_caffes_uint32_fields_are_refused(
+    field: str, value: int, caffe_field: str
+) -> None:
+    spec = replace(ScnnSpec(4, 4, 8, 3, "x"), **{field: value})
+    with pytest.raises(ScnnSpecError, match=f"Caffe's {caffe_field} is a uint32"):
+        spec.validate()
 
 
 # --- detection ----------------------------------------------------------------------------------

@@ -9,8 +9,10 @@ import numpy as np
 import pytest
 
 from scnn_surgery import InsertOptions, ScnnSpec, build_module, generate, insert, loads
+from scnn_surgery import weights as weights_module
 from scnn_surgery.check import check_net, errors_of
 from scnn_surgery.errors import SurgeryError
+from scnn_surgery.files import MAX_CAFFEMODEL_BYTES
 from scnn_surgery.net import Net
 from scnn_surgery.schema import caffe_pb2
 from scnn_surgery.weights import (
@@ -19,6 +21,7 @@ from scnn_surgery.weights import (
     blob_matches,
     blob_shape,
     carry_over,
+    check_caffemodel_size,
     fill,
     initial_weights,
     layer_param_blobs,
@@ -28,7 +31,7 @@ from scnn_surgery.weights import (
     read_caffemodel,
 )
 
-from .conftest import REPO_ROOT, RunCli
+from .conftest import REPO_ROOT, RunCli, shared_path
 
 EXAMPLE = REPO_ROOT / "examples" / "scnn_lane_vgg16.prototxt"
 
@@ -204,7 +207,7 @@ def test_default_fillers_are_caffes() -> None:
     assert np.all(blob_array(by_name["prelu"].blobs[0]) == np.float32(0.25))
     assert all(np.all(blob_array(b) == 0) for b in by_name["bn"].blobs)
     assert np.all(blob_array(by_name["conv"].blobs[0]) == 0)  # FillerParameter: constant 0
-    assert len(by_name["odd"].blobs) == 0
+    assert "odd" not in by_name  # unknown parameters: left for Caffe to fill
 
 
 # ---------------------------------------------------------------------------
@@ -486,3 +489,129 @@ def test_v1_net_gets_a_v1_caffemodel(tmp_path: Path, run_cli: RunCli) -> None:
                        "--weights-out", str(weights))
     assert code == 0, err
     assert read_caffemodel(weights).legacy
+
+
+# ---------------------------------------------------------------------------
+# Nets whose data layers do not state their shapes; caffemodels protobuf cannot read
+
+TRAIN_VAL_NET = """name: "tv"
+layer { name: "data" type: "Data" top: "data" top: "label" include { phase: TRAIN }
+        transform_param { crop_size: 12 } data_param { source: "train_lmdb" batch_size: 8 } }
+layer { name: "data" type: "Data" top: "data" top: "label" include { phase: TEST }
+        transform_param { crop_size: 12 } data_param { source: "val_lmdb" batch_size: 2 } }
+layer { name: "conv1" type: "Convolution" bottom: "data" top: "conv1"
+        convolution_param { num_output: 4 kernel_size: 3 weight_filler { type: "xavier" } } }
+layer { name: "relu1" type: "ReLU" bottom: "conv1" top: "conv1" }
+layer { name: "conv2" type: "Convolution" bottom: "conv1" top: "conv2"
+        convolution_param { num_output: 6 kernel_size: 3 } }
+layer { name: "bn2" type: "BatchNorm" bottom: "conv2" top: "conv2" }
+layer { name: "scale2" type: "Scale" bottom: "conv2" top: "conv2" scale_param { bias_term: true } }
+layer { name: "fc" type: "InnerProduct" bottom: "conv2" top: "fc"
+        inner_product_param { num_output: 3 } }
+layer { name: "loss" type: "SoftmaxWithLoss" bottom: "fc" bottom: "label" top: "loss" }
+"""
+
+
+def test_train_val_weights_without_a_source_leave_unsizable_layers_to_caffe(
+    tmp_path: Path, run_cli: RunCli
+) -> None:
+    src = tmp_path / "tv.prototxt"
+    src.write_text(TRAIN_VAL_NET)
+    out, weights = tmp_path / "o.prototxt", tmp_path / "w.caffemodel"
+    code, _, err = run_cli("insert", str(src), "--kernel-width", "3", "-o", str(out),
+                       "--weights-out", str(weights))  # fmt: skip
+    assert code == 0, err
+    assert "<new>" not in err
+    assert (
+        f"layer 'conv1' ({src}:6:1) is left out of {weights}: the shape of its input 'data' is"
+        " 2x?x12x12, so its blobs cannot be sized; Caffe initialises it from its fillers when it"
+        " loads it, or give --shape data=N,C,H,W to store it"
+    ) in err
+    stored = {entry.name: entry for entry in read_caffemodel(weights).layers}
+    assert "conv1" not in stored
+    assert [blob_shape(b) for b in stored["conv2"].blobs] == [(6, 4, 3, 3), (6,)]
+    assert [len(stored[name].blobs) for name in ("bn2", "scale2", "fc")] == [3, 2, 2]
+    assert len(stored["data"].blobs) == 0  # as Net::ToProto writes a layer without blobs
+    code, found, _ = run_cli("check", str(out), "--weights", str(weights))
+    assert code == 0 and "conv1" in found and "weights-missing" in found
+
+    code, _, err = run_cli("insert", str(src), "--kernel-width", "3", "-o", str(out),
+                       "--shape", "data=?,3,?,?", "--weights-out", str(weights))  # fmt: skip
+    assert code == 0, err
+    stored = {entry.name: entry for entry in read_caffemodel(weights).layers}
+    assert [blob_shape(b) for b in stored["conv1"].blobs] == [(4, 3, 3, 3), (4,)]
+
+
+def test_a_published_train_val_net_gets_weights_without_a_source(
+    tmp_path: Path, run_cli: RunCli
+) -> None:
+    src = shared_path("zoo", "train_val", "squeezenet_v1_0_train_val.prototxt")
+    weights = tmp_path / "w.caffemodel"
+    out = str(tmp_path / "o.prototxt")
+    code, _, err = run_cli("insert", str(src), "--channel", "512", "-o", out,
+                           "--weights-out", str(weights))  # fmt: skip
+    assert code == 0, err
+    assert "<new>" not in err and "layer 'conv1'" in err and "--shape data=N,C,H,W" in err
+    stored = {entry.name for entry in read_caffemodel(weights).layers}
+    assert {"conv10", "fire9/expand3x3", "SCNN_D_1"} <= stored
+
+
+def test_fork_layers_without_parameters_and_depthwise_convolutions() -> None:
+    net = loads("""input: "data" input_shape { dim: 1 dim: 8 dim: 6 dim: 6 }
+layer { name: "dw" type: "DepthwiseConvolution" bottom: "data" top: "dw"
+        convolution_param { num_output: 8 kernel_size: 3 bias_term: false } }
+layer { name: "dw2" type: "ConvolutionDepthwise" bottom: "dw" top: "dw2"
+        convolution_param { num_output: 8 kernel_size: 3 group: 8 } }
+layer { name: "up" type: "Upsample" bottom: "dw2" top: "up" }
+""")
+    by_name = {layer.name: layer for layer in net.layers}
+    assert param_blob_count(net, by_name["up"]) == 0
+    made = initial_weights(net, seed=0)
+    stored = {entry.name: entry for entry in made.model.layers}
+    assert [blob_shape(b) for b in stored["dw"].blobs] == [(8, 1, 3, 3)]  # group = channels
+    assert [blob_shape(b) for b in stored["dw2"].blobs] == [(8, 1, 3, 3), (8,)]
+    assert len(stored["up"].blobs) == 0 and not made.notes
+
+
+def test_check_caffemodel_size_names_the_size_and_the_remedy() -> None:
+    spec = ScnnSpec(7, 7, 2048, 9, "res5c")
+    check_caffemodel_size(MAX_CAFFEMODEL_BYTES, "w.caffemodel", spec)
+    with pytest.raises(SurgeryError) as refused:
+        check_caffemodel_size(3_623_878_656, "w.caffemodel", spec)
+    assert str(refused.value) == (
+        "w.caffemodel: the caffemodel would be 3.4 GiB (3,623,878,656 bytes), over the 2 GiB"
+        " that protobuf, Caffe and OpenCV can read; the SCNN module's 24 convolutions hold 3.4"
+        " GiB of it (a 2048x2048x1x9 kernel each, since every layer stores its own copy); map"
+        " the blob to fewer channels first with --reduce-channels 128; nothing was written"
+    )
+
+
+@pytest.mark.parametrize(
+    ("extra", "size"), [((), "3.4 GiB"), (("--reduce-channels", "3000"), "7.2 GiB")]
+)
+def test_a_caffemodel_protobuf_cannot_read_is_refused_before_anything_is_written(
+    tmp_path: Path, extra: tuple[str, ...], size: str, run_cli: RunCli
+) -> None:
+    src = shared_path("zoo", "deploy", "resnet50_deploy.prototxt")
+    out, weights = tmp_path / "o.prototxt", tmp_path / "w.caffemodel"
+    code, _, err = run_cli(
+        "insert", str(src), *extra, "-o", str(out), "--weights-out", str(weights)
+    )
+    assert code == 1
+    last = err.strip().splitlines()[-1]
+    assert last.startswith(f"scnn-surgery: error: {weights}: the caffemodel would be {size}")
+    assert "--reduce-channels 128; nothing was written" in last
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_carrying_weights_over_is_refused_past_protobufs_limit(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, run_cli: RunCli
+) -> None:
+    src = write_small(tmp_path)
+    source = tmp_path / "in.caffemodel"
+    source.write_bytes(_source_for(loads(SMALL_NET)).to_bytes())
+    monkeypatch.setattr(weights_module, "MAX_CAFFEMODEL_BYTES", source.stat().st_size + 100)
+    code, _, err = run_cli("insert", str(src), *INSERT_ARGS, "-o", str(tmp_path / "o.prototxt"),
+                       "--weights", str(source), "--weights-out", str(tmp_path / "w.caffemodel"))
+    assert code == 1 and "the caffemodel would be" in err and "nothing was written" in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.caffemodel", "small.prototxt"]

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 import click
 
+from ..files import NamedPath, check_output_paths, named
 from .options import build_insert_options, insert_options
 from .output import note
 
@@ -133,6 +134,9 @@ def command(
         user_schema(proto)  # a broken .proto is one error, not one per model
     out = Path(output_dir)
     found = discover_sources(sources, exclude=out)
+    inputs = [NamedPath("SRC", str(source.path)) for source in found]
+    inputs += [*named("--config", config_path), *named("--proto", base.proto)]
+    check_output_paths(inputs, named("--report", report_path), creates_directories=True)
     for pattern in unused_patterns(config, found):
         note(f"warning: config pattern '{pattern}' matches no model")
     planned = plan_jobs(found, out, base, config)

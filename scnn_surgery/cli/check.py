@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 import click
 
+from ..files import STDOUT, check_output_paths, named
 from ..options import PHASE, TARGETS
 from .options import KindType, insert_option
 from .output import note
@@ -45,6 +46,9 @@ def command(
     Prints one line per finding, FILE:LINE: severity: message [rule]. The exit
     status is 1 when there are errors and 0 when there are only warnings.
     """
+    check_output_paths(
+        [*named("MODEL", model), *named("--weights", weights), *named("--proto", proto)], [STDOUT]
+    )
     # Here rather than at the top: parsing the arguments (or --help) need not load them.
     from ..check import check_net, errors_of
     from ..schema.select import schema_for_net

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 import click
 
 from ..errors import SurgeryError
+from ..files import STDOUT, check_output_paths, named
 from .options import insert_option
 
 if TYPE_CHECKING:
@@ -23,6 +24,7 @@ def _diff_files(a: str, b: str, phase: str | None) -> NetDiff:
 
     if a == "-" and b == "-":
         raise SurgeryError("only one of the two nets can come from standard input")
+    check_output_paths([*named("A", a), *named("B", b)], [STDOUT])
     return diff_nets(load_net(a), load_net(b), phase)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from ..errors import UsageError
+from ..files import check_output_paths, named
 from .options import insert_option
 from .output import emit
 
@@ -28,6 +29,7 @@ def command(
     In-place layers fold into the layer whose output they rewrite, and an SCNN module is
     one node. SVG and PNG need Graphviz's 'dot' program; .dot output does not.
     """
+    check_output_paths([*named("MODEL", model), *named("--against", against)], named("-o", output))
     # Here rather than at the top: parsing the arguments (or --help) need not load them.
     from ..compare import diff_nets
     from ..draw import (

@@ -10,6 +10,7 @@ from typing import Any
 
 import click
 
+from ..files import STDIO, check_output_paths, named
 from ..scnn import ScnnSpec, build_module, module_cost, render_layers
 from .options import module_options, output_option
 from .output import emit, report_cost
@@ -20,6 +21,7 @@ from .output import emit, report_cost
 @output_option()
 def command(output: str | None, **params: Any) -> None:
     """Print the SCNN module for an H x W x C feature map."""
+    check_output_paths([], named("-o", STDIO if output is None else output))
     # An option left out keeps ScnnSpec's default (128 channels, no prefix).
     spec = ScnnSpec(**{name: value for name, value in params.items() if value is not None})
     emit(render_layers(build_module(spec)).encode(), output)

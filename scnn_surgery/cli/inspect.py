@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 import click
 
+from ..files import STDOUT, check_output_paths, named
 from .options import insert_option
 
 if TYPE_CHECKING:
@@ -75,6 +76,7 @@ def command(
     model: str, shapes: Mapping[str, Sequence[int]], phase: str | None, as_json: bool
 ) -> None:
     """Show every layer of MODEL with its output shapes, parameters and MACs."""
+    check_output_paths(named("MODEL", model), [STDOUT])
     # Here rather than at the top: parsing the arguments (or --help) need not load them.
     from ..inspection import inspect_net
     from ..surgery import load

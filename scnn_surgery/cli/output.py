@@ -3,22 +3,29 @@
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
 import click
 
-from ..files import write_bytes_atomic
+from ..files import STDIO, OutputFiles
 from ..scnn import ModuleCost, ScnnSpec
 
 LARGE_CHANNELS = 256
 
 
-def emit(data: bytes, output: str | None) -> None:
-    if output is None or output == "-":
+def write_output(outputs: OutputFiles, data: bytes, output: str | None) -> None:
+    """Print ``data`` (no ``-o``, or ``-o -``), or stage it for ``outputs.commit()``."""
+    if output is None or output == STDIO:
         sys.stdout.buffer.write(data)
         sys.stdout.buffer.flush()
     else:
-        write_bytes_atomic(Path(output), data)
+        outputs.stage(output, data)
+
+
+def emit(data: bytes, output: str | None) -> None:
+    """Print ``data``, or write it to the file atomically."""
+    with OutputFiles() as outputs:
+        write_output(outputs, data, output)
+        outputs.commit()
 
 
 def note(message: str) -> None:
@@ -34,5 +41,6 @@ def report_cost(spec: ScnnSpec, cost: ModuleCost) -> None:
     if spec.channels > LARGE_CHANNELS:
         note(
             f"warning: {spec.channels} channels is a lot for SCNN; the published advice is that"
-            " 128 fits and 512 is too much (reduce channels with a 1x1 conv first)"
+            " 128 fits and 512 is too much (insert --reduce-channels 128 maps the blob to 128"
+            " channels with a 1x1 convolution first)"
         )
