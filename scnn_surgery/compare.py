@@ -501,6 +501,30 @@ class LayerRef:
 
 
 @dataclass(frozen=True)
+class FragmentChange:
+    """Neighbouring layers only one net has (a spliced fragment), reported as one entry."""
+
+    status: Literal["added", "removed"]
+    layers: tuple[LayerRef, ...]
+    after: str | None  # the layer the run follows in its net (None: the first layer)
+    output: str | None  # the blob the rest of that net reads from it, if any
+
+    def describe(self) -> str:
+        first, last = self.layers[0].name, self.layers[-1].name
+        where = f"after {self.after}" if self.after is not None else "before every layer"
+        reads = f", output {self.output}" if self.output is not None else ", read by nothing"
+        return f"{len(self.layers)} layers {first}..{last}, {where}{reads}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "status": self.status,
+            "layers": [x.to_dict() for x in self.layers],
+            "after": self.after,
+            "output": self.output,
+        }
+
+
+@dataclass(frozen=True)
 class LayerChange:
     """A layer in both nets whose type, tops or parameters differ."""
 
@@ -530,12 +554,13 @@ class NetDiff:
     modules: tuple[ModuleChange, ...] = ()
     shapes: tuple[ShapeChange, ...] = ()
     phases: tuple[str, ...] = ("TEST",)
+    fragments: tuple[FragmentChange, ...] = ()
 
     @property
     def is_empty(self) -> bool:
         return not (
             self.added or self.removed or self.changed or self.rewired or self.modules
-            or self.shapes
+            or self.shapes or self.fragments
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -546,6 +571,7 @@ class NetDiff:
             "rewired": [x.to_dict() for x in self.rewired],
             "modules": [x.to_dict() for x in self.modules],
             "shapes": [x.to_dict() for x in self.shapes],
+            "fragments": [x.to_dict() for x in self.fragments],
             "phases": list(self.phases),
         }
 
@@ -558,6 +584,10 @@ class NetDiff:
     def lines(self) -> list[str]:
         """The diff as text, one entry a line: + added, - removed, ~ changed."""
         out = [f"{_module_sign(m)} module  {m.describe()}" for m in self.modules]
+        out += [
+            f"{'+' if f.status == 'added' else '-'} fragment {f.describe()}"
+            for f in self.fragments
+        ]
         out += [f"+ layer   {x.describe()}" for x in self.added]
         out += [f"- layer   {x.describe()}" for x in self.removed]
         for change in self.changed:
@@ -572,8 +602,13 @@ class NetDiff:
         def modules(status: str) -> int:
             return sum(m.status == status for m in self.modules)
 
+        def fragments(status: str) -> int:
+            return sum(f.status == status for f in self.fragments)
+
         entries = [
             (modules("added"), "module", "added"), (modules("removed"), "module", "removed"),
+            (fragments("added"), "fragment", "added"),
+            (fragments("removed"), "fragment", "removed"),
             (modules("changed"), "module", "changed"), (len(self.added), "layer", "added"),
             (len(self.removed), "layer", "removed"), (len(self.changed), "layer", "changed"),
             (len(self.rewired), "bottom", "rewired"), (len(self.shapes), "blob shape", "changed"),
@@ -745,13 +780,61 @@ def diff_nets(a: Net, b: Net, phase: str | None = None) -> NetDiff:
 
     reported_rewires = tuple(r for key, r in rewires.items() if key[0] not in tally.absorbed)
     skip_blobs = _module_blobs(units_a, modules_a) | _module_blobs(units_b, modules_b)
+    added_runs = _runs(units_b, {id(u) for u in added_units if modules_b.module_of(u) is None})
+    removed_runs = _runs(units_a, {id(u) for u in removed_units if modules_a.module_of(u) is None})
+    fragments = [
+        *_fragments("added", added_runs, units_b, reported_rewires),
+        *_fragments("removed", removed_runs, units_a, reported_rewires),
+    ]
+    in_fragments = {x for f in fragments for x in f.layers}
     return NetDiff(
-        added=tuple(tally.added), removed=tuple(tally.removed), changed=tuple(tally.changed),
+        added=tuple(x for x in tally.added if x not in in_fragments),
+        removed=tuple(x for x in tally.removed if x not in in_fragments),
+        changed=tuple(tally.changed),
         rewired=reported_rewires,
         modules=tuple(_module_changes(modules_a, modules_b, tally.counts)),
         shapes=tuple(_shape_changes(graph_pairs, skip_blobs)),
         phases=tuple(s.phase for s in states),
+        fragments=tuple(fragments),
     )
+
+
+def _runs(units: Sequence[_Unit], chosen: set[int]) -> list[list[_Unit]]:
+    """Maximal runs of neighbouring ``chosen`` units (by id), in file order."""
+    runs: list[list[_Unit]] = []
+    previous = False
+    for unit in units:
+        picked = id(unit) in chosen
+        if picked and previous:
+            runs[-1].append(unit)
+        elif picked:
+            runs.append([unit])
+        previous = picked
+    return runs
+
+
+def _fragments(
+    status: Literal["added", "removed"],
+    runs: Sequence[Sequence[_Unit]],
+    units: Sequence[_Unit],
+    rewires: Sequence[Rewire],
+) -> list[FragmentChange]:
+    """Runs of two or more new (or gone) layers, one entry each: a spliced fragment."""
+    position = {id(u): i for i, u in enumerate(units)}
+    out = []
+    for run in runs:
+        if len(run) < 2:
+            continue
+        before = position[id(run[0])] - 1
+        after = units[before].name if before >= 0 else None
+        written = {top for unit in run for top in unit.tops}
+        # what the rest of the net read from it: now (added), or before (removed)
+        sides = [r.after if status == "added" else r.before for r in rewires]
+        read = [side.blob for side in sides if side is not None and side.blob in written]
+        output = read[0] if read else None
+        layers = tuple(LayerRef(u.name, u.type) for u in run)
+        out.append(FragmentChange(status, layers, after, output))
+    return out
 
 
 def _module_changes(

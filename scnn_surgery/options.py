@@ -193,6 +193,33 @@ def _shapes(value: object) -> dict[str, tuple[int | None, ...]]:
     return dict(_blob_shape(blob, dims) for blob, dims in value.items())
 
 
+_BIND_RULE = "must map a blob the fragment reads to a blob of the net, FRAG_BLOB=NET_BLOB"
+
+
+def _bind_pair(fragment_blob: object, net_blob: object) -> tuple[str, str]:
+    if isinstance(fragment_blob, str) and fragment_blob and isinstance(net_blob, str) and net_blob:
+        return fragment_blob, net_blob
+    raise OptionValueError(f"{_BIND_RULE}, got {fragment_blob}={net_blob}")
+
+
+def _bind_text(text: str) -> object:
+    """``FRAG=NET`` as a pair, or unchanged when it is not that form."""
+    fragment_blob, sep, net_blob = text.partition("=")
+    return (fragment_blob, net_blob) if sep else text
+
+
+def _one_bind(value: object) -> tuple[str, str]:
+    if not isinstance(value, tuple) or len(value) != 2:
+        raise OptionValueError(f"{_BIND_RULE}, got {value!r}")
+    return _bind_pair(*value)
+
+
+def _binds(value: object) -> dict[str, str]:
+    if not isinstance(value, Mapping):
+        raise OptionValueError(f"{_BIND_RULE}, got {value!r}")
+    return dict(_bind_pair(k, v) for k, v in value.items())
+
+
 def _proto_file(value: object) -> str:
     if not isinstance(value, str) or not Path(value).is_file():
         raise OptionValueError(f"must name an existing .proto file, got {value!r}")
@@ -211,6 +238,8 @@ PHASE = Kind("TRAIN|TEST", _phase)
 SHAPE = Kind("BLOB=N,C,H,W", _one_shape, _shape_text)  # one --shape argument
 SHAPES = Kind("BLOB=N,C,H,W", _shapes)  # all of them, a config's table
 PROTO_FILE = Kind("FILE", _proto_file)
+BIND = Kind("FRAG_BLOB=NET_BLOB", _one_bind, _bind_text)  # one --bind argument
+BINDS = Kind("FRAG_BLOB=NET_BLOB", _binds)  # all of them, a config's table
 
 
 # --- declarations ---------------------------------------------------------------------
@@ -241,6 +270,38 @@ def declare(
 ) -> Mapping[str, Declaration]:
     """Field metadata declaring an option."""
     return {_DECLARATION: Declaration(kind, help, flag, aliases, module, show_default)}
+
+
+# Options several verbs take, declared once: each class gets its own field from these.
+
+
+def _phase_field() -> Any:
+    return field(
+        default=None, metadata=declare(PHASE, "Use this phase's view of a train/test net.")
+    )
+
+
+def _shapes_field() -> Any:
+    return field(
+        default_factory=dict,
+        metadata=declare(
+            SHAPES,
+            "Shape of a blob the file does not state; ? keeps a dimension it gives"
+            " (repeatable).",
+            flag="--shape",
+        ),
+    )
+
+
+def _proto_field() -> Any:
+    return field(
+        default=None,
+        metadata=declare(
+            PROTO_FILE,
+            "Your fork's caffe.proto: read the net's fields and caffemodels with it"
+            " [default: the dialect the net's fields and layer types point to].",
+        ),
+    )
 
 
 @dataclass(frozen=True)
@@ -314,15 +375,8 @@ class InsertOptions:
             NON_NEGATIVE_FLOAT, "lr_mult of the module's weights.", module=True, show_default=True
         ),
     )
-    phase: str | None = field(
-        default=None, metadata=declare(PHASE, "Use this phase's view of a train/test net.")
-    )
-    shapes: Mapping[str, Sequence[int | None]] = field(
-        default_factory=dict,
-        metadata=declare(
-            SHAPES, "Shape of a blob the file does not state (repeatable).", flag="--shape"
-        ),
-    )
+    phase: str | None = _phase_field()
+    shapes: Mapping[str, Sequence[int | None]] = _shapes_field()
     upgrade: bool = field(
         default=False,
         metadata=declare(BOOL, "Rewrite a V0/V1 net as V2 first; untouched text may change."),
@@ -333,29 +387,86 @@ class InsertOptions:
             POSITIVE_INT, "First map the blob to N channels with a 1x1 Convolution + ReLU."
         ),
     )
-    proto: str | None = field(
+    proto: str | None = _proto_field()
+
+
+@dataclass(frozen=True)
+class SpliceOptions:
+    """Where a fragment goes, what it reads and what reads it."""
+
+    after: str | None = field(
         default=None,
         metadata=declare(
-            PROTO_FILE,
-            "Your fork's caffe.proto: read the net's fields and caffemodels with it"
-            " [default: the dialect the net's fields and layer types point to].",
+            NAME,
+            "Layer or blob after which the fragment goes; its one input reads it"
+            " [default: the top hidden layer, chosen as insert chooses].",
         ),
     )
+    binds: Mapping[str, str] = field(
+        default_factory=dict,
+        metadata=declare(
+            BINDS,
+            "Read the net's blob NET_BLOB where the fragment reads FRAG_BLOB (repeatable;"
+            " needed for each input when the fragment has several).",
+            flag="--bind",
+        ),
+    )
+    output: str | None = field(
+        default=None,
+        metadata=declare(
+            NAME,
+            "The fragment's blob the rewired layers read [default: its one output].",
+            flag="--output",
+            aliases=("fragment_output",),
+        ),
+    )
+    branch: bool = field(
+        default=False,
+        metadata=declare(BOOL, "Add the fragment beside the net (a new head): rewire nothing."),
+    )
+    prefix: str | None = field(
+        default=None,
+        metadata=declare(
+            TEXT, "Namespace the fragment's names [default: only when they collide]."
+        ),
+    )
+    phase: str | None = _phase_field()
+    shapes: Mapping[str, Sequence[int | None]] = _shapes_field()
+    proto: str | None = _proto_field()
+
+
+@dataclass(frozen=True)
+class StripOptions:
+    """Which module to take out."""
+
+    prefix: str | None = field(
+        default=None,
+        metadata=declare(
+            TEXT, "The prefix of the module to strip, when the net has several."
+        ),
+    )
+    phase: str | None = _phase_field()
+    shapes: Mapping[str, Sequence[int | None]] = _shapes_field()
+    proto: str | None = _proto_field()
 
 
 # The blob generate's module reads; insert finds it itself, so it is no InsertOptions field.
 BOTTOM = Declaration(NAME, "Blob the module reads.", show_default=True)
 
+OptionsClass = type[InsertOptions] | type[SpliceOptions] | type[StripOptions]
 
-def declared_fields() -> Iterator[tuple[Field[Any], Declaration]]:
-    """Every option of :class:`InsertOptions` with its declaration, in field order."""
-    for item in fields(InsertOptions):
+
+def declared_fields(
+    options: OptionsClass = InsertOptions,
+) -> Iterator[tuple[Field[Any], Declaration]]:
+    """Every option of ``options`` (a verb's options class) with its declaration, in order."""
+    for item in fields(options):
         yield item, item.metadata[_DECLARATION]
 
 
-def declaration(name: str) -> Declaration:
-    """The declaration of the :class:`InsertOptions` field ``name``."""
-    for item, declared in declared_fields():
+def declaration(name: str, options: OptionsClass = InsertOptions) -> Declaration:
+    """The declaration of the field ``name`` of ``options``."""
+    for item, declared in declared_fields(options):
         if item.name == name:
             return declared
     raise KeyError(name)

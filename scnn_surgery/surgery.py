@@ -9,29 +9,35 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from .check import check_net, errors_of
+from .check import Finding, check_net, errors_of
 from .document import Document
-from .errors import SurgeryError
+from .errors import SurgeryError, UsageError
 from .export import export_bytes, export_text
 from .files import write_bytes_atomic
-from .graph import PHASES, LayerGraph, build_graphs
-from .layerdef import Fields, LayerDef
+from .graph import PHASES, BlobVersion, LayerGraph, NetState, build_graphs, graph_of
+from .layerdef import Fields, LayerDef, v1_type
 from .layerdef import render_layers as _render_layers
-from .modules import find_modules
-from .net import Net, load_net
-from .ops import add_prefix
+from .modules import ModuleSummary, find_modules, summarise_module
+from .net import Layer, Net, load_net
+from .ops import add_prefix, remove_layers, rewire
+from .ops import fragment_names as definition_names
 from .options import InsertOptions as InsertOptions  # still importable from here
-from .passes.anchor import InsertionPoint, find_insertion_point
+from .options import SpliceOptions as SpliceOptions
+from .options import StripOptions as StripOptions
+from .passes.anchor import InsertionPoint, find_insertion_point, resolve_blob
 from .passes.autopoint import choose_blob
+from .passes.fragment import Fragment, fragment_names, read_fragment, renamed
 from .passes.geometry import PhaseShapes, resolve_sizes
-from .passes.splice import choose_prefix, existing_names, new_layers, splice
+from .passes.splice import choose_prefix, existing_names, new_layers
+from .passes.splice import splice as splice_layers
 from .passes.upgrade import upgrade_net
 from .runtime import paused_gc
-from .scnn import ScnnSpec, build_module, module_output
+from .scnn import DetectedModule, ScnnSpec, build_module, module_output
+from .shapes import ShapeOverrides
 
 load = load_net
 
@@ -232,44 +238,52 @@ def _insert(net: Net, options: InsertOptions) -> InsertResult:
     spec.validate_sizes()
     definitions = _module_definitions(spec, point.blob, reduce)
     keep = {spec.top} if spec.top is not None else set()
-    prefix = choose_prefix(definitions, existing_names(work), options.prefix, keep, notes)
+    names = definition_names(definitions)
+    prefix = choose_prefix(names, existing_names(work), options.prefix, keep, notes)
     spec = replace(spec, prefix=prefix)
     spec.validate()
     definitions = add_prefix(definitions, prefix, keep)
-    splice(work, new_layers(definitions), point, module_output(spec))
-    _verify_result(work, replace(options, phase=phase), notes, point, broken)
+    splice_layers(work, new_layers(definitions), point, module_output(spec))
+    checks = Checks(phase, options.shapes, options.proto, broken)
+    _verify_result(work, checks, notes, point)
     return InsertResult(work, point, spec, notes)
 
 
-def _verify_result(
-    net: Net,
-    options: InsertOptions,
-    notes: list[str],
-    point: InsertionPoint,
-    broken_in_input: set[str],
-) -> None:
-    """Run ``check`` on the result, in memory (with the same ``--shape`` overrides); errors
-    write nothing. Findings name the input file's lines, or the module.
+@dataclass(frozen=True)
+class Checks:
+    """How a verb's result is checked: the phase it was fitted in (None: every phase), the
+    ``--shape`` values, the user's caffe.proto, and the phases broken in the input already."""
 
-    With ``--phase`` only that phase must be valid: the user chose which HxW the
-    module fits, so the other phase's breakage is reported as a warning.
+    phase: str | None
+    shapes: ShapeOverrides
+    proto: str | None
+    broken_in_input: Collection[str] = ()
+
+
+def _verify_result(
+    net: Net, checks: Checks, notes: list[str], point: InsertionPoint | None = None
+) -> None:
+    """Run ``check`` on the result, in memory (with the same ``--shape`` values); errors
+    write nothing. Findings name the lines of the file a layer was read from, or say the
+    layer was added.
+
+    With a phase only that phase must be valid: the user chose which HxW the module
+    fits, so the other phase's breakage is reported as a warning.
     """
-    phases = [options.phase] if options.phase else None
-    errors = errors_of(
-        check_net(
-            net, phases=phases, shapes=options.shapes, proto=options.proto, errors_only=True
+
+    def errors_in(phases: Sequence[str] | None) -> list[Finding]:
+        found = check_net(
+            net, phases=phases, shapes=checks.shapes, proto=checks.proto, errors_only=True
         )
-    )
-    other = [p for p in PHASES if p != options.phase and p not in broken_in_input]
-    if options.phase and other and not errors:
-        broken = errors_of(
-            check_net(
-                net, phases=other, shapes=options.shapes, proto=options.proto, errors_only=True
-            )
-        )
+        return errors_of(found)
+
+    errors = errors_in([checks.phase] if checks.phase else None)
+    other = [p for p in PHASES if p != checks.phase and p not in checks.broken_in_input]
+    if checks.phase and other and not errors:
+        broken = errors_in(other)
         if broken:
             notes.append(
-                f"warning: the result fits phase {options.phase} only; in {other[0]}:"
+                f"warning: the result fits phase {checks.phase} only; in {other[0]}:"
                 f" {broken[0].message}{_missing_hint(point, phase_chosen=True)}"
             )
     if errors:
@@ -284,9 +298,9 @@ def _verify_result(
         )
 
 
-def _missing_hint(point: InsertionPoint, phase_chosen: bool) -> str:
+def _missing_hint(point: InsertionPoint | None, phase_chosen: bool) -> str:
     """Why the module lacks an input in some phase, and what to do about it."""
-    if not point.missing_phases:
+    if point is None or not point.missing_phases:
         return ""
     phases = ", ".join(point.missing_phases)
     advice = (
@@ -296,3 +310,275 @@ def _missing_hint(point: InsertionPoint, phase_chosen: bool) -> str:
         f"; blob '{point.blob}' is not produced in phase {phases},"
         f" so the module has no input there{advice}"
     )
+
+
+# ---------------------------------------------------------------------------
+# splice: any fragment
+
+
+@dataclass
+class SpliceResult:
+    """The new net, the fragment's layers in it, and what was decided on the way."""
+
+    net: Net
+    point: InsertionPoint
+    output: str | None  # the blob the rewired layers now read (None: spliced as a branch)
+    prefix: str
+    added: list[Layer]
+    notes: list[str]
+
+
+def splice(net: Net, fragment: Net, options: SpliceOptions) -> SpliceResult:
+    """Splice ``fragment`` (a net of layers only) into ``net``.
+
+    Its inputs (the blobs it reads before writing them) read the net's blobs: with one
+    input, the final version of ``options.after`` (or of the point insert would choose);
+    with several, each as ``options.binds`` says. Its output (its one unconsumed top, or
+    ``options.output``) is read by every layer that read that version, in every phase,
+    unless ``options.branch``. Colliding names get a prefix. ``net`` is not changed.
+    """
+    with paused_gc():
+        return _splice(net, fragment, options)
+
+
+def _splice(net: Net, fragment_net: Net, options: SpliceOptions) -> SpliceResult:
+    _refuse_v0(net, "splice into it")
+    fragment = read_fragment(fragment_net)
+    work = net.copy()
+    graphs = build_graphs(work)
+    notes: list[str] = []
+    phase = _working_phase(work, graphs, options.phase, notes)
+    broken = {g.state.phase for g in graphs if g.problems}
+    shapes = PhaseShapes(work, graphs, options.shapes)
+    _refuse_shape_errors(shapes, phase, notes)
+    binds = _checked_binds(work, fragment, options.binds)
+    after = options.after
+    unbound = [blob for blob in fragment.inputs if blob not in binds]
+    if len(unbound) > 1:
+        listed = ", ".join(unbound)
+        raise SurgeryError(
+            f"{fragment.source}: the fragment reads {len(unbound)} blobs the net must give"
+            f" ({listed}); bind each with --bind FRAG_BLOB=NET_BLOB"
+        )
+    if after is None and not unbound and len(set(binds.values())) > 1:
+        raise SurgeryError(
+            "the fragment reads several of the net's blobs; say with --after which one's"
+            " consumers read its output"
+        )
+    if after is None and not unbound and binds:
+        after = next(iter(binds.values()))
+    if after is None:
+        after = _automatic_point(shapes, phase, notes)
+    point = find_insertion_point(work, graphs, after)
+    if unbound:
+        binds[unbound[0]] = point.blob
+    anchor = _splice_anchor(work, graphs, point, binds)
+    output = _fragment_output(fragment, options)
+    prefix = choose_prefix(
+        fragment_names(fragment), existing_names(work), options.prefix, notes=notes
+    )
+    fragment = renamed(fragment, prefix, binds)
+    if work.output_format == "v1":
+        for layer in fragment.layers:
+            v1_type(layer.type)  # refused now, not when the text is written
+    rewired_to = None if output is None else prefix + output
+    splice_layers(work, fragment.layers, point, rewired_to, anchor)
+    _verify_result(work, Checks(phase, options.shapes, options.proto, broken), notes, point)
+    return SpliceResult(work, point, rewired_to, prefix, list(fragment.layers), notes)
+
+
+def _refuse_v0(net: Net, doing: str) -> None:
+    if net.format == "v0":
+        raise SurgeryError(
+            f"{net.source}: V0 (pre-2014) net; upgrade it first (scnn-surgery upgrade) to"
+            f" {doing}"
+        )
+    if not net.layers:
+        raise SurgeryError(f"{net.source}: the net has no layers")
+
+
+def _checked_binds(net: Net, fragment: Fragment, binds: Mapping[str, str]) -> dict[str, str]:
+    for fragment_blob, net_blob in binds.items():
+        if fragment_blob not in fragment.inputs:
+            reads = ", ".join(fragment.inputs) or "nothing from the net"
+            raise SurgeryError(
+                f"--bind {fragment_blob}={net_blob}: the fragment does not read"
+                f" '{fragment_blob}' from the net (it reads {reads})"
+            )
+        resolve_blob(net, net_blob)  # an unknown name gets the closest ones
+    return dict(binds)
+
+
+def _splice_anchor(
+    net: Net, graphs: Sequence[LayerGraph], point: InsertionPoint, binds: Mapping[str, str]
+) -> Layer | None:
+    """The layer the fragment follows: after the final version of every blob it reads."""
+    ends = [point.after]
+    ends += [find_insertion_point(net, graphs, blob).after for blob in set(binds.values())]
+    known = [layer for layer in ends if layer is not None]
+    anchor = max(known, key=net.index_of) if known else None
+    if anchor is not None:
+        position = net.index_of(anchor)
+        early = [c.layer for c in point.consumers if net.index_of(c.layer) <= position]
+        if early:
+            raise SurgeryError(
+                f"{net.describe(early[0])} reads '{point.blob}' before '{net.label(anchor)}',"
+                " which the fragment must follow to read every blob it needs; cannot splice"
+                " there"
+            )
+    return anchor
+
+
+def _fragment_output(fragment: Fragment, options: SpliceOptions) -> str | None:
+    """The fragment blob the rewired layers read; None for a branch."""
+    if options.output is not None:
+        written = {top for layer in fragment.layers for top in layer.tops}
+        if options.output not in written:
+            raise SurgeryError(
+                f"--output {options.output}: the fragment writes no blob of that name"
+                f" (its outputs: {', '.join(fragment.outputs) or 'none'})"
+            )
+        if options.branch:
+            raise UsageError("--output names what rewired layers read; --branch rewires nothing")
+        return options.output
+    if options.branch:
+        return None
+    if len(fragment.outputs) != 1:
+        listed = ", ".join(fragment.outputs) or "none"
+        raise SurgeryError(
+            f"{fragment.source}: the fragment has {len(fragment.outputs)} outputs ({listed});"
+            " name the one the net reads with --output, or splice it beside the net with"
+            " --branch"
+        )
+    return fragment.outputs[0]
+
+
+# ---------------------------------------------------------------------------
+# strip: an SCNN module out again
+
+
+@dataclass
+class StripResult:
+    """The net without the module; its consumers read what the module read."""
+
+    net: Net
+    module: ModuleSummary
+    removed: list[Layer]
+    reads: str  # the blob the module read, which its consumers read now
+    notes: list[str]
+
+
+def strip(net: Net, options: StripOptions | None = None) -> StripResult:
+    """Take out an SCNN module that ``inspect`` recognises (ours, the published
+    generator's, Apollo's), with the 1x1 reduction ``insert --reduce-channels`` put before
+    it, and rewire its consumers to the blob it read. ``net`` is not changed."""
+    with paused_gc():
+        return _strip(net, options or StripOptions())
+
+
+def _strip(net: Net, options: StripOptions) -> StripResult:
+    _refuse_v0(net, "strip it")
+    work = net.copy()
+    graphs = build_graphs(work)
+    notes: list[str] = []
+    phase = _working_phase(work, graphs, options.phase, notes)
+    broken = {g.state.phase for g in graphs if g.problems}
+    module, members = _module_to_strip(work, options.prefix)
+    members = _reduction_before(work, module, members) + members
+    first = members[0]
+    reads = first.bottoms[0]
+    consumers = _module_consumers(work, graphs, members, module.output)
+    read_versions = {
+        graph.state: graph.bottom(first, 0) for graph in graphs if first in graph.graph
+    }
+    rewired = rewire(work, [(layer, i, reads) for layer, i in consumers])
+    remove_layers(work, set(members))
+    _refuse_changed_bindings(work, read_versions, [rewired[c] for c, _ in consumers], reads)
+    summary = summarise_module(module, members, graphs)
+    _verify_result(work, Checks(phase, options.shapes, options.proto, broken), notes)
+    return StripResult(work, summary, members, reads, notes)
+
+
+def _module_to_strip(net: Net, prefix: str | None) -> tuple[DetectedModule, list[Layer]]:
+    modules = find_modules(net)
+    if not modules:
+        raise SurgeryError(f"{net.source}: the net has no SCNN module to strip")
+    if prefix is not None:
+        chosen = [(m, layers) for m, layers in modules if m.prefix == prefix]
+        if not chosen:
+            listed = ", ".join(f"'{m.prefix}'" for m, _ in modules)
+            raise SurgeryError(
+                f"{net.source}: no SCNN module has prefix '{prefix}' (the net's: {listed})"
+            )
+        return chosen[0]
+    if len(modules) > 1:
+        listed = ", ".join(f"'{m.prefix}' (output {m.output})" for m, _ in modules)
+        raise SurgeryError(
+            f"{net.source}: the net has {len(modules)} SCNN modules ({listed}); choose one"
+            " with --prefix"
+        )
+    return modules[0]
+
+
+def _reduction_before(net: Net, module: DetectedModule, members: list[Layer]) -> list[Layer]:
+    """The 1x1 Convolution + in-place ReLU ``--reduce-channels`` put right before the
+    module, when the module reads it and nothing else does."""
+    name = reduction_name(module.prefix)
+    position = net.index_of(members[0])
+    if module.bottom != name or position < 2:
+        return []
+    conv, relu = net.layers[position - 2], net.layers[position - 1]
+    if (conv.name, conv.type, conv.tops) != (name, "Convolution", (name,)):
+        return []
+    expected_relu = (f"{name}/relu", "ReLU", (name,), (name,))
+    if (relu.name, relu.type, relu.bottoms, relu.tops) != expected_relu:
+        return []
+    others = [x for x in net.layers if name in x.bottoms and x not in (relu, *members)]
+    return [] if others or len(conv.bottoms) != 1 else [conv, relu]
+
+
+def _module_consumers(
+    net: Net, graphs: Sequence[LayerGraph], members: Sequence[Layer], output: str
+) -> list[tuple[Layer, int]]:
+    """Every bottom outside the module that reads what the module wrote, in any phase; a
+    layer outside it that writes into the module's blobs in place cannot be undone."""
+    inside = set(members)
+    found: dict[tuple[Layer, int], None] = {}
+    for graph in graphs:
+        for version in (v for m in members if m in graph.graph for v in graph.tops(m)):
+            for layer, index in graph.consumers(version):
+                if layer in inside:
+                    continue
+                if layer.tops[index : index + 1] == (version.name,):
+                    raise SurgeryError(
+                        f"{net.describe(layer)} works in place on the module's '{version.name}';"
+                        " strip cannot give it back the blob the module read"
+                    )
+                if version.name != output:
+                    raise SurgeryError(
+                        f"{net.describe(layer)} reads '{version.name}' from inside the module;"
+                        " strip can only rewire what reads the module's output"
+                    )
+                found[(layer, index)] = None
+    return sorted(found, key=lambda item: (net.index_of(item[0]), item[1]))
+
+
+def _refuse_changed_bindings(
+    net: Net,
+    read_versions: Mapping[NetState, BlobVersion | None],
+    rewired: Sequence[Layer],
+    blob: str,
+) -> None:
+    """After the strip every rewired layer must read the version the module read."""
+    for state, version in read_versions.items():
+        graph = graph_of(net, state)
+        for layer in rewired:
+            if layer not in graph.graph:
+                continue
+            pairs = zip(layer.bottoms, graph.bottoms(layer), strict=True)
+            bound = [v for b, v in pairs if b == blob]
+            if any(v != version for v in bound):
+                raise SurgeryError(
+                    f"{net.describe(layer)} would read another version of '{blob}' than the"
+                    f" module read (phase {state.phase}); strip cannot undo the module there"
+                )

@@ -14,6 +14,7 @@ from scnn_surgery.errors import SurgeryError
 from scnn_surgery.graph import build_graphs
 from scnn_surgery.schema import caffe_pb2
 from scnn_surgery.shapes import infer_shapes
+from scnn_surgery.surgery import StripOptions, strip
 
 from .conftest import zoo_files, zoo_ids
 from .zoo_expectations import MUST_CONVERT, NAMED_POINTS, REFUSED
@@ -46,6 +47,10 @@ def _assert_only_module_and_rewiring_changed(
     )
     assert restored == original
     assert count == len(result.point.consumers)
+    # ... and the strip verb undoes it byte for byte
+    stripped = strip(out_net, StripOptions(prefix=result.spec.prefix))
+    assert ss.dumps(stripped.net) == original
+    assert stripped.reads == result.point.blob
 
 
 def _validate_success(path: Path, result: ss.InsertResult) -> None:

@@ -26,6 +26,10 @@ SUBCOMMANDS: dict[str, Subcommand] = {
     "insert": Subcommand(
         "insert", "Put a module into a net, rewire its consumers, check, write."
     ),
+    "splice": Subcommand(
+        "splice", "Put any fragment of layers into a net after a blob, and rewire."
+    ),
+    "strip": Subcommand("strip", "Take an SCNN module out again, and rewire its consumers."),
     "inspect": Subcommand(
         "inspect", "Shapes, parameters and MACs per layer; modules; suggested point."
     ),

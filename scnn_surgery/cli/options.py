@@ -15,6 +15,8 @@ from typing import Any, TypeVar
 import click
 
 from ..options import (
+    BIND,
+    BINDS,
     BOOL,
     BOTTOM,
     SHAPE,
@@ -22,6 +24,7 @@ from ..options import (
     Declaration,
     InsertOptions,
     Kind,
+    OptionsClass,
     OptionValueError,
     declaration,
     declared_fields,
@@ -64,10 +67,14 @@ def _flag(name: str, declared: Declaration, default: object) -> str:
     return f"--{dashed}"
 
 
-def _shapes_dict(
-    _ctx: click.Context, _param: click.Parameter, value: tuple[tuple[str, tuple[int, ...]], ...]
-) -> dict[str, tuple[int, ...]]:
+def _as_dict(
+    _ctx: click.Context, _param: click.Parameter, value: tuple[tuple[str, Any], ...]
+) -> dict[str, Any]:
     return dict(value)
+
+
+# A table-valued declaration is given as a repeatable option, one pair each.
+_ONE_OF: dict[Kind[Any], Kind[Any]] = {SHAPES: SHAPE, BINDS: BIND}
 
 
 def declared_option(
@@ -85,10 +92,11 @@ def declared_option(
         return click.option(
             flag, name, is_flag=True, default=default, flag_value=not default, help=text
         )
-    if declared.kind is SHAPES:  # repeatable, one BLOB=N,C,H,W each
+    one = _ONE_OF.get(declared.kind)
+    if one is not None:  # repeatable, one BLOB=N,C,H,W (or FRAG=NET) each
         return click.option(
-            flag, name, type=KindType(SHAPE), metavar=SHAPE.metavar, multiple=True,
-            callback=_shapes_dict, help=text,
+            flag, name, type=KindType(one), metavar=one.metavar, multiple=True,
+            callback=_as_dict, help=text,
         )  # fmt: skip
     # No default at all, rather than default=None: click counts None as a value given.
     defaults: dict[str, Any] = {} if default is None else {"default": default}
@@ -139,10 +147,12 @@ def module_options(*, required: Iterable[str], bottom: str) -> Callable[[F], F]:
     )
 
 
-def output_option() -> Callable[[F], F]:
+def output_option(long_flag: bool = True) -> Callable[[F], F]:
+    """``-o FILE`` (also ``--output``, unless a verb uses that name for something else)."""
+    flags = ("-o", "--output") if long_flag else ("-o",)
     return click.option(
-        "-o",
-        "--output",
+        *flags,
+        "output",
         type=click.Path(dir_okay=False, allow_dash=True),
         default=None,
         help="Write here instead of standard output.",
@@ -153,3 +163,27 @@ def build_insert_options(params: Mapping[str, Any]) -> InsertOptions:
     """InsertOptions from the values of the options above (other keys are ignored)."""
     names = {item.name for item, _ in declared_fields()}
     return InsertOptions(**{key: value for key, value in params.items() if key in names})
+
+
+def verb_options(
+    options: OptionsClass, *, rename: Mapping[str, str] | None = None
+) -> Callable[[F], F]:
+    """Every option a verb's options class declares; ``rename`` maps a field to the
+    keyword the command receives it as (when the field's name is taken by another option)."""
+    names = rename or {}
+    return _stack(
+        declared_option(names.get(item.name, item.name), declared, _default(item))
+        for item, declared in declared_fields(options)
+    )
+
+
+def build_verb_options(
+    options: OptionsClass, params: Mapping[str, Any], *, rename: Mapping[str, str] | None = None
+) -> Any:
+    """An instance of ``options`` from the values of :func:`verb_options`."""
+    names = rename or {}
+    values = {
+        item.name: params[names.get(item.name, item.name)]
+        for item, _ in declared_fields(options)
+    }
+    return options(**values)

@@ -13,29 +13,18 @@ from collections.abc import Collection, Sequence
 from ..errors import SurgeryError
 from ..layerdef import LayerDef
 from ..net import Layer, Net
-from ..ops import fragment_names, insert_layers, rewire
+from ..ops import insert_layers, rewire
 from .anchor import InsertionPoint
+from .fragment import free_bottoms, unconsumed_tops
 
-
-def free_bottoms(layers: Sequence[LayerDef]) -> list[str]:
-    """The blobs a fragment reads but does not write before reading: its inputs."""
-    written: set[str] = set()
-    inputs: list[str] = []
-    for layer in layers:
-        inputs += [b for b in layer.bottoms if b not in written and b not in inputs]
-        written.update(layer.tops)
-    return inputs
-
-
-def unconsumed_tops(layers: Sequence[LayerDef]) -> list[str]:
-    """The blobs whose last version nothing later in the fragment reads: its outputs."""
-    pending: dict[str, None] = {}
-    for layer in layers:
-        for bottom in layer.bottoms:
-            pending.pop(bottom, None)
-        for top in layer.tops:
-            pending[top] = None
-    return list(pending)
+__all__ = [
+    "choose_prefix",
+    "existing_names",
+    "free_bottoms",
+    "new_layers",
+    "splice",
+    "unconsumed_tops",
+]
 
 
 def existing_names(net: Net) -> set[str]:
@@ -49,15 +38,15 @@ def existing_names(net: Net) -> set[str]:
 
 
 def choose_prefix(
-    layers: Sequence[LayerDef],
+    names: Collection[str],
     taken: Collection[str],
     wanted: str | None,
     keep: Collection[str] = (),
     notes: list[str] | None = None,
 ) -> str:
-    """The prefix for the fragment's names: ``wanted`` if given (it must clear every
+    """The prefix for a fragment's ``names``: ``wanted`` if given (it must clear every
     collision), none if nothing collides, else the first free ``scnnN_``."""
-    names = fragment_names(layers) - set(keep)
+    names = set(names) - set(keep)
     for name in keep:
         if name in taken:
             raise SurgeryError(f"--top '{name}' is already a name in the net; choose another")
@@ -70,7 +59,7 @@ def choose_prefix(
         if found:
             shown = ", ".join(sorted(found)[:5])
             raise SurgeryError(
-                f"the module's names collide with the net's even with prefix '{wanted}': {shown}"
+                f"the names collide with the net's even with prefix '{wanted}': {shown}"
             )
         return wanted
     first = clashes("")
@@ -90,7 +79,15 @@ def new_layers(definitions: Sequence[LayerDef]) -> list[Layer]:
     return [Layer.from_definition(d) for d in definitions]
 
 
-def splice(net: Net, layers: Sequence[Layer], point: InsertionPoint, output: str) -> None:
-    """Insert ``layers`` after the point's chain and rewire its consumers to ``output``."""
-    insert_layers(net, point.after, layers)
-    rewire(net, [(c.layer, c.bottom_index, output) for c in point.consumers])
+def splice(
+    net: Net,
+    layers: Sequence[Layer],
+    point: InsertionPoint,
+    output: str | None,
+    after: Layer | None = None,
+) -> None:
+    """Insert ``layers`` after ``after`` (default: the end of the point's chain) and rewire
+    the point's consumers to ``output`` (None: a branch beside the net, nothing rewired)."""
+    insert_layers(net, point.after if after is None else after, layers)
+    if output is not None:
+        rewire(net, [(c.layer, c.bottom_index, output) for c in point.consumers])

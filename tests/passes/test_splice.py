@@ -8,6 +8,7 @@ import scnn_surgery as ss
 from scnn_surgery.errors import SurgeryError
 from scnn_surgery.graph import build_graph, build_graphs
 from scnn_surgery.layerdef import LayerDef
+from scnn_surgery.ops import fragment_names as definition_names
 from scnn_surgery.passes.anchor import find_insertion_point
 from scnn_surgery.passes.splice import (
     choose_prefix,
@@ -67,11 +68,11 @@ def test_splice_goes_after_the_chain_and_rewires_the_final_version() -> None:
 def test_prefix_is_chosen_only_on_a_collision() -> None:
     net = ss.loads(NET)
     notes: list[str] = []
-    assert choose_prefix(FRAGMENT, existing_names(net), None, notes=notes) == ""
-    clash = [LayerDef("c", "ReLU", ("x",), ("z",))]
-    assert choose_prefix(clash, existing_names(net), None, notes=notes) == "scnn1_"
+    names = definition_names(FRAGMENT)
+    assert choose_prefix(names, existing_names(net), None, notes=notes) == ""
+    assert choose_prefix({"c", "z"}, existing_names(net), None, notes=notes) == "scnn1_"
     assert "using prefix 'scnn1_'" in notes[-1]
     with pytest.raises(SurgeryError, match="even with prefix 'y'"):
-        choose_prefix([LayerDef("a", "ReLU", ("x",), ("",))], {"y"}, "y")
+        choose_prefix({"a", ""}, {"y"}, "y")
     with pytest.raises(SurgeryError, match="--top 'y' is already a name"):
-        choose_prefix(FRAGMENT, existing_names(net), None, keep={"y"})
+        choose_prefix(names, existing_names(net), None, keep={"y"})

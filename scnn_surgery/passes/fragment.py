@@ -1,0 +1,138 @@
+"""A fragment to splice: a prototxt of layers, its inputs and outputs, its names made unique.
+
+A fragment is read like any net (its layers keep their text, so its own problems are
+located in its own file); V0/V1 fragments are read as V2. Renaming (a prefix for names that
+collide, a net blob for an input) edits only the name tokens of its document, so its
+comments, field order and line numbers are kept.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from ..document import Edit, Message, Scalar, quote_string
+from ..errors import SurgeryError
+from ..net import Layer, Net
+from .upgrade import net_for_reading
+
+
+@dataclass(frozen=True)
+class Fragment:
+    """The layers to splice, in order, with the blobs they read from the net and write."""
+
+    net: Net
+    inputs: tuple[str, ...]  # read before written: the net must provide them
+    outputs: tuple[str, ...]  # written and not read again inside the fragment
+
+    @property
+    def layers(self) -> list[Layer]:
+        return self.net.layers
+
+    @property
+    def source(self) -> str:
+        return self.net.source
+
+
+class Wired(Protocol):
+    """A layer or a layer definition: what its wiring says."""
+
+    @property
+    def bottoms(self) -> tuple[str, ...]: ...
+
+    @property
+    def tops(self) -> tuple[str, ...]: ...
+
+
+def free_bottoms(layers: Iterable[Wired]) -> list[str]:
+    """The blobs the layers read before (or without) writing them: their inputs."""
+    written: set[str] = set()
+    inputs: list[str] = []
+    for layer in layers:
+        inputs += [b for b in layer.bottoms if b not in written and b not in inputs]
+        written.update(layer.tops)
+    return inputs
+
+
+def unconsumed_tops(layers: Iterable[Wired]) -> list[str]:
+    """The blobs whose last version nothing later among the layers reads: their outputs."""
+    pending: dict[str, None] = {}
+    for layer in layers:
+        for bottom in layer.bottoms:
+            pending.pop(bottom, None)
+        for top in layer.tops:
+            pending[top] = None
+    return list(pending)
+
+
+def read_fragment(net: Net) -> Fragment:
+    """The fragment in a net read from a file; refused when it is not only layers."""
+    if net.inputs:
+        raise SurgeryError(
+            f"{net.document.location(net.inputs[0].scalar.start)}: a fragment holds only layers;"
+            " its inputs are the blobs it reads from the net (bind them with --bind)"
+        )
+    if not net.layers:
+        raise SurgeryError(f"{net.source}: the fragment has no layers")
+    readable = net_for_reading(net)
+    return Fragment(
+        readable, tuple(free_bottoms(readable.layers)), tuple(unconsumed_tops(readable.layers))
+    )
+
+
+def shared_param_names(layer: Layer) -> list[Scalar]:
+    """The ``name`` literals of the layer's ``param {}`` blocks (V2)."""
+    if layer.body is None:
+        return []
+    found: list[Scalar] = []
+    for param in layer.body.messages("param"):
+        found += [s for s in param.scalars("name") if s.kind == "string"]
+    return found
+
+
+def fragment_names(fragment: Fragment) -> set[str]:
+    """Every name the fragment brings: its layers, the blobs it writes, its shared params."""
+    names: set[str] = set()
+    for layer in fragment.layers:
+        names.add(layer.name)
+        names.update(layer.tops)
+        names.update(s.value for s in shared_param_names(layer))
+    return names
+
+
+def renamed(fragment: Fragment, prefix: str, binds: Mapping[str, str]) -> Fragment:
+    """The fragment with ``prefix`` on every name it brings and each bound input reading
+    the net's blob: token edits of its document, which keeps its lines."""
+    if not prefix and all(k == v for k, v in binds.items()):
+        return fragment
+    names = fragment_names(fragment)
+    edits: list[Edit] = []
+    written: set[str] = set()
+    for layer in fragment.layers:
+        text = layer.text
+        assert text is not None  # a fragment is read from a file
+        edits += _renames(_name_literals(text.body), lambda n: prefix + n if n in names else n)
+        edits += _renames(
+            text.bottom_scalars,
+            lambda n: prefix + n if n in written else binds.get(n, n),
+        )
+        edits += _renames(text.top_scalars, lambda n: prefix + n)
+        edits += _renames(shared_param_names(layer), lambda n: prefix + n)
+        written.update(layer.tops)
+    document = fragment.net.document.edited(edits)
+    net = Net.from_document(document)
+    return Fragment(net, tuple(free_bottoms(net.layers)), tuple(unconsumed_tops(net.layers)))
+
+
+def _name_literals(body: Message) -> list[Scalar]:
+    return [s for s in body.scalars("name") if s.kind == "string"]
+
+
+def _renames(scalars: Sequence[Scalar], new_name: Callable[[str], str]) -> list[Edit]:
+    edits = []
+    for scalar in scalars:
+        value = new_name(scalar.value)
+        if value != scalar.value:
+            edits.append(Edit(scalar.start, scalar.end, quote_string(value, scalar.raw[0])))
+    return edits
