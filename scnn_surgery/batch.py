@@ -37,9 +37,16 @@ else:  # pragma: no cover
 from .errors import SurgeryError, UsageError
 from .export import export_bytes
 from .files import read_input_bytes, write_bytes_atomic
-from .options import InsertOptions, OptionValueError, declared_fields
+from .options import (
+    InsertOptions,
+    OptionsClass,
+    OptionValueError,
+    SpliceOptions,
+    StripOptions,
+    declared_fields,
+)
 from .shapes import format_shape
-from .surgery import insert, load
+from .surgery import insert, load, splice, strip
 
 MODEL_SUFFIX = ".prototxt"
 _GLOB_MAGIC = re.compile(r"[*?[]")
@@ -139,25 +146,35 @@ def _is_under(path: Path, directory: Path | None) -> bool:
 # --- per-model settings ----------------------------------------------------------------
 
 
+Verb = Literal["insert", "splice", "strip"]
+# What batch can do to every model, and the options each verb is given per model.
+VERBS: Mapping[Verb, OptionsClass] = {
+    "insert": InsertOptions,
+    "splice": SpliceOptions,
+    "strip": StripOptions,
+}
+AnyOptions = InsertOptions | SpliceOptions | StripOptions
+
+
 @dataclass(frozen=True)
 class ConfigKey:
-    """A config setting: the :class:`InsertOptions` field it sets and how to check it."""
+    """A config setting: the options field it sets and how to check it."""
 
     option: str
     convert: Callable[[object], object]
 
 
-def _config_keys() -> dict[str, ConfigKey]:
-    """Each option's field name and aliases, checked by the option's own converter."""
+def config_keys(verb: Verb = "insert") -> dict[str, ConfigKey]:
+    """Each of the verb's options by field name and aliases, checked by the option's own
+    converter. (Dashes in keys work too: kernel-width.)"""
     keys: dict[str, ConfigKey] = {}
-    for item, declared in declared_fields():
+    for item, declared in declared_fields(VERBS[verb]):
         for key in (item.name, *declared.aliases):
             keys[key] = ConfigKey(item.name, declared.kind.check)
     return keys
 
 
-# Dashes in keys work too: kernel-width.
-CONFIG_KEYS: Mapping[str, ConfigKey] = _config_keys()
+CONFIG_KEYS: Mapping[str, ConfigKey] = config_keys("insert")
 
 
 def pattern_regex(pattern: str) -> re.Pattern[str]:
@@ -211,17 +228,17 @@ class BatchConfig:
     rules: tuple[ConfigRule, ...] = ()
 
 
-def load_config(path: Path) -> BatchConfig:
+def load_config(path: Path, verb: Verb = "insert") -> BatchConfig:
     try:
         text = read_input_bytes(path, "a config file").decode("utf-8")
     except SurgeryError as exc:  # a bad config file is a usage error, exit status 2
         raise UsageError(str(exc)) from None
     except UnicodeDecodeError as exc:
         raise UsageError(f"{path}: the config is not UTF-8 text ({exc.reason})") from None
-    return parse_config(text, str(path))
+    return parse_config(text, str(path), verb)
 
 
-def parse_config(text: str, source: str = "<config>") -> BatchConfig:
+def parse_config(text: str, source: str = "<config>", verb: Verb = "insert") -> BatchConfig:
     """Parse and check a TOML config; any mistake is a :class:`UsageError` naming it."""
     try:
         document = tomllib.loads(text)
@@ -236,11 +253,14 @@ def parse_config(text: str, source: str = "<config>") -> BatchConfig:
     models = document.get("models", {})
     if not isinstance(models, dict):
         raise UsageError(f'{source}: models must be tables: [models."PATH-OR-GLOB"]')
-    rules = (_parse_rule(pattern, table, source) for pattern, table in models.items())
+    keys = config_keys(verb)
+    rules = (_parse_rule(pattern, table, source, keys) for pattern, table in models.items())
     return BatchConfig(tuple(rules))
 
 
-def _parse_rule(pattern: str, table: object, source: str) -> ConfigRule:
+def _parse_rule(
+    pattern: str, table: object, source: str, keys: Mapping[str, ConfigKey] = CONFIG_KEYS
+) -> ConfigRule:
     where = f'{source}: [models."{pattern}"]'
     cleaned = pattern.removeprefix("./")
     if not cleaned.strip("/"):
@@ -249,9 +269,9 @@ def _parse_rule(pattern: str, table: object, source: str) -> ConfigRule:
         raise UsageError(f"{where}: must be a table of settings")
     settings: dict[str, Any] = {}
     for key, value in table.items():
-        spec = CONFIG_KEYS.get(key.replace("-", "_"))
+        spec = keys.get(key.replace("-", "_"))
         if spec is None:
-            known = ", ".join(sorted({k.option for k in CONFIG_KEYS.values()}))
+            known = ", ".join(sorted({k.option for k in keys.values()}))
             raise UsageError(f"{where}: unknown setting '{key}' (known: {known})")
         try:
             settings[spec.option] = spec.convert(value)
@@ -260,7 +280,7 @@ def _parse_rule(pattern: str, table: object, source: str) -> ConfigRule:
     return ConfigRule(cleaned, settings, pattern_regex(cleaned))
 
 
-def options_for(relative: PurePosixPath, base: InsertOptions, config: BatchConfig) -> InsertOptions:
+def options_for(relative: PurePosixPath, base: AnyOptions, config: BatchConfig) -> Any:
     """The command line's options, overridden by every matching rule in file order."""
     settings: dict[str, Any] = {}
     for rule in config.rules:
@@ -287,16 +307,25 @@ class Job:
 
     source: str
     output: str
-    options: InsertOptions
+    options: AnyOptions
+    fragment: str | None = None  # what ``splice`` puts in
+
+    @property
+    def verb(self) -> Verb:
+        return next(verb for verb, cls in VERBS.items() if isinstance(self.options, cls))
 
 
 def plan_jobs(
-    sources: Sequence[Source], output_dir: Path, base: InsertOptions, config: BatchConfig
+    sources: Sequence[Source],
+    output_dir: Path,
+    base: AnyOptions,
+    config: BatchConfig,
+    fragment: str | None = None,
 ) -> list[Job]:
     outputs = [output_dir.joinpath(*source.relative.parts) for source in sources]
     _refuse_clashes(sources, outputs)
     return [
-        Job(str(source.path), str(output), options_for(source.relative, base, config))
+        Job(str(source.path), str(output), options_for(source.relative, base, config), fragment)
         for source, output in zip(sources, outputs, strict=True)
     ]
 
@@ -340,6 +369,8 @@ class Outcome:
     insertion_point: str | None = None
     shape: tuple[int, int, int] | None = None  # channels, height, width of the module
     data: bytes | None = field(default=None, repr=False, compare=False)
+    verb: Verb = "insert"
+    summary: str | None = None  # what was done, in a sentence (splice and strip)
 
     def record(self) -> dict[str, Any]:
         shape = None
@@ -352,26 +383,49 @@ class Outcome:
             "reason": self.reason,
             "insertion_point": self.insertion_point,
             "shape": shape,
+            "verb": self.verb,
+            "summary": self.summary,
         }
 
 
 def convert(job: Job) -> Outcome:
-    """Load, insert, and classify: a :class:`SurgeryError` is a refusal, anything else a failure."""
+    """Load, run the verb, and classify: a :class:`SurgeryError` is a refusal, anything
+    else a failure."""
     try:
-        result = insert(load(job.source), job.options)
+        return _converted(job)
     except SurgeryError as exc:
-        return Outcome(job.source, "refused", reason=str(exc))
+        return Outcome(job.source, "refused", reason=str(exc), verb=job.verb)
     except Exception as exc:  # a bug or an unforeseen input: report it, keep the batch going
-        return Outcome(job.source, "failed", reason=exception_summary(exc))
-    spec = result.spec
+        return Outcome(job.source, "failed", reason=exception_summary(exc), verb=job.verb)
+
+
+def _converted(job: Job) -> Outcome:
+    options = job.options
+    if isinstance(options, InsertOptions):
+        result = insert(load(job.source), options)
+        spec = result.spec
+        return Outcome(
+            job.source, "converted", output=job.output,
+            insertion_point=result.point.describe(),
+            shape=(spec.channels, spec.height, spec.width),
+            data=export_bytes(result.net),
+        )  # fmt: skip
+    if isinstance(options, SpliceOptions):
+        assert job.fragment is not None
+        spliced = splice(load(job.source), load(job.fragment), options)
+        reads = f"rewires to '{spliced.output}'" if spliced.output else "a branch"
+        return Outcome(
+            job.source, "converted", output=job.output, verb="splice",
+            insertion_point=spliced.point.describe(),
+            summary=f"spliced {len(spliced.added)} layers of {job.fragment}; {reads}",
+            data=export_bytes(spliced.net),
+        )  # fmt: skip
+    stripped = strip(load(job.source), options)
     return Outcome(
-        job.source,
-        "converted",
-        output=job.output,
-        insertion_point=result.point.describe(),
-        shape=(spec.channels, spec.height, spec.width),
-        data=export_bytes(result.net),
-    )
+        job.source, "converted", output=job.output, verb="strip",
+        summary=f"stripped {stripped.module.describe()}; its consumers read '{stripped.reads}'",
+        data=export_bytes(stripped.net),
+    )  # fmt: skip
 
 
 def exception_summary(exc: BaseException) -> str:
@@ -466,7 +520,7 @@ class _Worker:
         self.process.join()
         died = describe_exit(self.process.exitcode)
         reason = f"worker process {died} while converting this model"
-        return index, Outcome(job.source, "failed", reason=reason)
+        return index, Outcome(job.source, "failed", reason=reason, verb=job.verb)
 
     def stop(self) -> None:
         with contextlib.suppress(OSError):
@@ -509,7 +563,8 @@ def run_batch(
                 if pool[slot].task is None and pending:
                     index, job = pending.popleft()
                     if not _dispatch(pool, slot, index, job, context):
-                        record(index, Outcome(job.source, "failed", reason=NO_WORKER))
+                        failed = Outcome(job.source, "failed", reason=NO_WORKER, verb=job.verb)
+                        record(index, failed)
             ready = _ready(pool)
             for slot, worker in enumerate(pool):
                 if worker in ready:
@@ -560,9 +615,9 @@ def write_output(outcome: Outcome) -> Outcome:
         write_bytes_atomic(path, outcome.data)
     except OSError as exc:
         reason = f"cannot write {path}: {exc.strerror or exc}"
-        return Outcome(outcome.source, "failed", reason=reason)
+        return Outcome(outcome.source, "failed", reason=reason, verb=outcome.verb)
     except SurgeryError as exc:  # already names the file; one output must not stop the batch
-        return Outcome(outcome.source, "failed", reason=str(exc))
+        return Outcome(outcome.source, "failed", reason=str(exc), verb=outcome.verb)
     return replace(outcome, data=None)
 
 
@@ -602,7 +657,9 @@ class BatchReport:
         )
 
 
-REPORT_COLUMNS = ("source", "status", "output", "reason", "insertion_point", "shape")
+REPORT_COLUMNS = (
+    "source", "status", "output", "reason", "insertion_point", "shape", "verb", "summary",
+)  # fmt: skip
 
 
 def shape_text(shape: tuple[int, int, int] | None) -> str:

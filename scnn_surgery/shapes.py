@@ -367,6 +367,26 @@ def _same_rule(ctx: RuleContext) -> list[MaybeShape]:
     return [x] * ctx.num_tops
 
 
+def _scale_rule(ctx: RuleContext) -> list[MaybeShape]:
+    """Scale and Bias: bottom 0's shape; a second bottom (the factors) must equal bottom 0's
+    axes from ``axis`` on (``ScaleLayer::Reshape``; a scalar goes anywhere)."""
+    if len(ctx.bottoms) < 2:
+        return _same_rule(ctx)
+    x, factors = ctx.shape(0), ctx.shape(1)
+    message = ctx.message
+    param = message.scale_param if ctx.layer.type == "Scale" else message.bias_param
+    axis = 0 if not factors else _canonical_axis(param.axis, len(x))
+    span = x[axis : axis + len(factors)]
+    if len(span) < len(factors) or any(
+        a is not None and b is not None and a != b for a, b in zip(span, factors, strict=False)
+    ):
+        raise ShapeError(
+            f"bottom '{ctx.bottom_name(1)}' {format_shape(factors)} must equal bottom"
+            f" '{ctx.bottom_name(0)}' {format_shape(x)} from axis {axis} on"
+        )
+    return [x] * ctx.num_tops
+
+
 def _no_tops_rule(ctx: RuleContext) -> list[MaybeShape]:
     return [None] * ctx.num_tops
 
@@ -703,13 +723,15 @@ def _detections_rule(ctx: RuleContext) -> list[MaybeShape]:
 # The registry
 
 _SAME_SHAPE = (
-    *("AbsVal", "BatchNorm", "Bias", "BN", "BNLL", "Clip", "Dropout", "ELU", "Exp"),
+    *("AbsVal", "BatchNorm", "BN", "BNLL", "Clip", "Dropout", "ELU", "Exp"),
     *("HardSigmoid", "Log", "LRN", "Mish", "MVN", "Normalize", "Power", "PReLU", "ReLU"),
-    *("ReLU6", "Scale", "Sigmoid", "Softmax", "Split", "Swish", "TanH", "Threshold"),
+    *("ReLU6", "Sigmoid", "Softmax", "Split", "Swish", "TanH", "Threshold"),
 )
 
 RULES: dict[str, Rule] = {
     **dict.fromkeys(_SAME_SHAPE, _same_rule),
+    "Scale": _scale_rule,
+    "Bias": _scale_rule,
     "Input": _input_rule,
     "DummyData": _dummy_data_rule,
     "Data": _data_rule,

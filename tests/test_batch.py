@@ -372,7 +372,10 @@ def test_json_report_form() -> None:
     assert set(document) == {"models", "summary"}
     assert [m["status"] for m in document["models"]] == ["converted", "refused", "failed"]
     for model in document["models"]:
-        assert set(model) == {"source", "status", "output", "reason", "insertion_point", "shape"}
+        assert set(model) == {
+            "source", "status", "output", "reason", "insertion_point", "shape", "verb", "summary",
+        }  # fmt: skip
+        assert model["verb"] == "insert"
     assert document["models"][0]["shape"] == {"channels": 128, "height": 36, "width": 100}
     assert document["models"][1]["output"] is None and document["models"][1]["shape"] is None
     assert document["summary"] == {
@@ -398,7 +401,7 @@ def test_markdown_report_escapes_cells() -> None:
     table = [line for line in text.splitlines() if line.startswith("|")]
     assert len(table) == 2 + 3
     assert "pipes \\| in reasons" in table[3]
-    assert all(line.replace("\\|", "").count("|") == 7 for line in table)
+    assert all(line.replace("\\|", "").count("|") == 9 for line in table)
 
 
 @pytest.mark.parametrize("name", ["r.json", "r.CSV", "r.md", "r.markdown"])

@@ -348,3 +348,49 @@ def test_a_report_that_would_overwrite_an_input_is_a_usage_error(
                            str(config), "--report", spelled, *SIZES)  # fmt: skip
         assert code == 2 and "the input is never written" in err
         assert report.read_bytes() == before and not (tmp_path / "out").exists()
+
+
+def test_batch_strips_a_zoo_of_scnn_nets_in_one_command(tmp_path: Path, run_cli: RunCli) -> None:
+    zoo = tmp_path / "zoo"
+    zoo.mkdir()
+    (zoo / "resnet101_SCNN.prototxt").write_bytes(
+        shared_path("golden", "resnet101_SCNN.prototxt").read_bytes()
+    )
+    (zoo / "dark.prototxt").write_bytes(
+        shared_path("zoo", "lane", "apollo_darkscnn_deploy.prototxt").read_bytes()
+    )
+    (zoo / "plain.prototxt").write_text(
+        'layer { name: "d" type: "Input" top: "d" input_param { shape { dim: 1 } } }\n'
+    )
+    report = tmp_path / "r.json"
+    code, _, err = run_cli(
+        "batch", str(zoo), "-o", str(tmp_path / "out"), "--verb", "strip", "--report", str(report)
+    )
+    assert code == 1, err  # plain.prototxt has no module: refused, the others stripped
+    out = tmp_path / "out"
+    assert (out / "resnet101_SCNN.prototxt").read_bytes() == shared_path(
+        "golden", "resnet101.prototxt"
+    ).read_bytes()
+    records = {Path(r["source"]).name: r for r in json.loads(report.read_text())["models"]}
+    assert records["dark.prototxt"]["verb"] == "strip"
+    assert "its consumers read 'reduce2_lane'" in records["dark.prototxt"]["summary"]
+    assert records["plain.prototxt"]["status"] == "refused"
+
+
+def test_batch_splices_a_fragment_into_every_model(tmp_path: Path, run_cli: RunCli) -> None:
+    net = shared_path("zoo", "deploy", "resnet50_deploy.prototxt")
+    fragment = DATA / "se_block.prototxt"
+    code, _, err = run_cli(
+        "batch", str(net), "-o", str(tmp_path / "out"), "--verb", "splice",
+        "--fragment", str(fragment), "--after", "res5c",
+    )  # fmt: skip
+    assert code == 0, err
+    assert 'bottom: "se/out"' in (tmp_path / "out" / net.name).read_text()
+
+
+def test_batch_refuses_options_of_another_verb(tmp_path: Path, run_cli: RunCli) -> None:
+    out = str(tmp_path / "out")
+    code, _, err = run_cli("batch", str(DATA), "-o", out, "--verb", "strip", "--height", "3")
+    assert code == 2 and "--verb strip takes no --height" in err
+    code, _, err = run_cli("batch", str(DATA), "-o", out, "--verb", "splice")
+    assert code == 2 and "--fragment FILE goes with --verb splice" in err

@@ -1168,3 +1168,16 @@ def test_every_zoo_net_infers_without_errors(path: Path, phase: str) -> None:
     assert not r.errors, [e.message for e in r.errors]
     for layer in r.graph.layers:
         r.cost(layer)
+
+
+def test_scale_factors_must_match_the_axes_they_scale() -> None:
+    layers = (
+        'layer { name: "f" type: "Flatten" bottom: "g" top: "f" }\n'
+        'layer { name: "s" type: "Scale" bottom: "x" bottom: "f" top: "y"'
+        " scale_param { axis: 0 } }\n"
+    )
+    good = _run(layers, {"x": (2, 8, 4, 4), "g": (2, 8, 1, 1)})
+    assert not good.errors and good.final("y") == (2, 8, 4, 4)
+    bad = _run(layers, {"x": (2, 8, 4, 4), "g": (2, 16, 1, 1)})
+    (error,) = bad.errors
+    assert "bottom 'f' 2x16 must equal bottom 'x' 2x8x4x4 from axis 0 on" in error.message

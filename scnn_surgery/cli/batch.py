@@ -10,14 +10,21 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 import click
 
+from ..errors import UsageError
 from ..files import NamedPath, check_output_paths, named
-from .options import build_insert_options, insert_options
+from ..options import SpliceOptions, declared_fields
+from .options import build_verb_options, insert_options, verb_options
 from .output import note
 
 if TYPE_CHECKING:
     from click._termui_impl import ProgressBar
 
-    from ..batch import BatchReport, Outcome, Status
+    from ..batch import AnyOptions, BatchReport, Outcome, Status, Verb
+
+# Light (no networkx): the batch module is imported only when the command runs.
+VERB_NAMES = ("insert", "splice", "strip")
+INSERT_FIELDS = frozenset({"after", "prefix", "phase", "shapes", "proto"})
+SPLICE_RENAMED = {"output": "fragment_output"}
 
 INTERRUPTED = 130
 
@@ -41,6 +48,30 @@ def progress_bar(total: int, label: str, stream: TextIO) -> ProgressBar[int]:
         show_percent=False,
         width=0,  # as wide as the terminal allows
     )
+
+
+def _verb_options(
+    ctx: click.Context, verb: Verb, fragment: str | None, params: dict[str, Any]
+) -> AnyOptions:
+    """The verb's options from the command line; an option of another verb is refused."""
+    from ..batch import VERBS
+
+    options_class = VERBS[verb]
+    mine = {item.name for item, _ in declared_fields(options_class)}
+    mine |= {SPLICE_RENAMED.get(name, name) for name in mine}
+    given = [
+        name for name in params
+        if name not in mine
+        and ctx.get_parameter_source(name) is click.core.ParameterSource.COMMANDLINE
+    ]  # fmt: skip
+    if given:
+        flag = given[0].replace("_", "-")
+        raise UsageError(f"--verb {verb} takes no --{flag}")
+    if (fragment is not None) != (verb == "splice"):
+        raise UsageError("--fragment FILE goes with --verb splice, and only with it")
+    rename = SPLICE_RENAMED if verb == "splice" else None
+    options: AnyOptions = build_verb_options(options_class, params, rename=rename)
+    return options
 
 
 def short_reason(outcome: Outcome) -> str:
@@ -91,16 +122,37 @@ def summary_table(report: BatchReport) -> list[str]:
     default=None,
     help="TOML file of per-model settings (see the README).",
 )
+@click.option(
+    "--verb",
+    type=click.Choice(VERB_NAMES),
+    default="insert",
+    show_default=True,
+    help="What to do to every model: insert a module, splice --fragment, strip a module.",
+)
+@click.option(
+    "--fragment",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="With --verb splice: the prototxt of layers to splice into every model.",
+)
 @insert_options()
+@verb_options(SpliceOptions, skip=INSERT_FIELDS, rename=SPLICE_RENAMED)
+@click.pass_context
 def command(
+    ctx: click.Context,
+    /,
     sources: tuple[str, ...],
     output_dir: str,
     jobs: int | None,
     report_path: str | None,
     config_path: str | None,
+    verb: Verb,
+    fragment: str | None,
     **params: Any,
 ) -> None:
-    """Insert an SCNN module into every model in SRC... (files, directories, globs).
+    """Insert an SCNN module into every model in SRC... (files, directories, globs), or
+    splice a fragment into each (--verb splice --fragment FILE), or strip each one's
+    module (--verb strip).
 
     Directories are searched for *.prototxt recursively; outputs keep each model's
     path relative to its SRC under OUTPUT_DIR. Sources are never modified.
@@ -127,8 +179,8 @@ def command(
     report_file = Path(report_path) if report_path else None
     if report_file is not None:
         report_renderer(report_file)  # an unknown format is a usage error before any work
-    config = load_config(Path(config_path)) if config_path else BatchConfig()
-    base = build_insert_options(params)
+    base = _verb_options(ctx, verb, fragment, params)
+    config = load_config(Path(config_path), verb) if config_path else BatchConfig()
     protos = [base.proto, *(rule.settings.get("proto") for rule in config.rules)]
     for proto in dict.fromkeys(p for p in protos if p is not None):
         user_schema(proto)  # a broken .proto is one error, not one per model
@@ -136,10 +188,11 @@ def command(
     found = discover_sources(sources, exclude=out)
     inputs = [NamedPath("SRC", str(source.path)) for source in found]
     inputs += [*named("--config", config_path), *named("--proto", base.proto)]
+    inputs += named("--fragment", fragment)
     check_output_paths(inputs, named("--report", report_path), creates_directories=True)
     for pattern in unused_patterns(config, found):
         note(f"warning: config pattern '{pattern}' matches no model")
-    planned = plan_jobs(found, out, base, config)
+    planned = plan_jobs(found, out, base, config, fragment)
     workers = min(jobs or default_jobs(), len(planned))
     counts: dict[Status, int] = dict.fromkeys(STATUSES, 0)
     start = time.perf_counter()

@@ -8,7 +8,7 @@ with batch's config keys.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import MISSING, Field
 from typing import Any, TypeVar
 
@@ -166,14 +166,18 @@ def build_insert_options(params: Mapping[str, Any]) -> InsertOptions:
 
 
 def verb_options(
-    options: OptionsClass, *, rename: Mapping[str, str] | None = None
+    options: OptionsClass,
+    *,
+    rename: Mapping[str, str] | None = None,
+    skip: Collection[str] = (),
 ) -> Callable[[F], F]:
-    """Every option a verb's options class declares; ``rename`` maps a field to the
-    keyword the command receives it as (when the field's name is taken by another option)."""
+    """Every option a verb's options class declares but ``skip``; ``rename`` maps a field to
+    the keyword the command receives it as (when its name is taken by another option)."""
     names = rename or {}
     return _stack(
         declared_option(names.get(item.name, item.name), declared, _default(item))
         for item, declared in declared_fields(options)
+        if item.name not in skip
     )
 
 
