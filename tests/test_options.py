@@ -26,6 +26,8 @@ from scnn_surgery.options import (
     SHAPES,
     InsertOptions,
     OptionValueError,
+    SpliceOptions,
+    StripOptions,
     declaration,
     declared_fields,
 )
@@ -160,14 +162,20 @@ def test_config_keys_are_the_fields_and_their_aliases() -> None:
 
 
 def test_the_readme_lists_every_config_key() -> None:
-    readme = (REPO_ROOT / "README.md").read_text(encoding="utf-8")
-    match = re.search(r"^Keys: (.+?)\. An unknown key", readme, re.MULTILINE | re.DOTALL)
-    assert match, "the README's batch section lists the config keys after 'Keys: '"
-    listed = match.group(1).replace("\n", " ")
+    readme = (REPO_ROOT / "README.md").read_text(encoding="utf-8").replace("\n", " ")
+    match = re.search(
+        r"Keys: (.+?)\. With `--verb splice` the keys are splice's \((.+?)\), with"
+        r" `--verb strip` strip's \((.+?)\)\. An unknown key",
+        readme,
+    )
+    assert match, "the README's batch section lists each verb's config keys"
+    listed, spliced, stripped = match.groups()
     primary = re.findall(r"`(\w+)`", re.sub(r"\(or [^)]*\)", "", listed))
     aliases = re.findall(r"\(or `(\w+)`\)", listed)
     assert primary == [item.name for item, _ in declared_fields()]
     assert sorted(aliases) == sorted(a for _, how in declared_fields() for a in how.aliases)
+    for text, options in ((spliced, SpliceOptions), (stripped, StripOptions)):
+        assert re.findall(r"`(\w+)`", text) == [item.name for item, _ in declared_fields(options)]
 
 
 def test_a_config_value_is_refused_with_the_option_message() -> None:
