@@ -21,7 +21,7 @@ Rules Caffe enforces (``net.cpp``, ``FilterNet``, the layers' ``SetUp``):
 * with weights, ``weights-count``, ``weights-shape``, ``weights-data`` (errors, as in
   ``CopyTrainedLayersFrom``), ``weights-missing`` and ``weights-unused`` (warnings).
 
-Targets add ``opencv-type`` and ``opencv-blob-data`` (``--target opencv``), and
+Targets add ``opencv-type``, ``opencv-blob-data`` and ``opencv-axis`` (``--target opencv``), and
 ``vitis-axis`` and ``vitis-input`` (``--target vitis``, warnings).
 """
 
@@ -613,6 +613,7 @@ def _opencv_rules(net: Net, weights: Caffemodel | None) -> list[Finding]:
         for layer in net.layers
         if layer.type not in OPENCV_LAYER_TYPES
     ]
+    out += _opencv_old_axes(net)
     if weights is not None:
         by_name = {layer.name: layer for layer in net.layers}
         for entry in weights.layers:
@@ -624,6 +625,29 @@ def _opencv_rules(net: Net, weights: Caffemodel | None) -> list[Finding]:
                         " read (it reads float data)",
                     )
                 )
+    return out
+
+
+_OLD_AXES = {"Slice": ("slice_param", "slice_dim"), "Concat": ("concat_param", "concat_dim")}
+
+
+def _opencv_old_axes(net: Net) -> list[Finding]:
+    """OpenCV's importer reads only ``axis``: a ``slice_dim``/``concat_dim`` (V1's spelling)
+    is ignored and the layer works on axis 1 instead."""
+    out = []
+    for layer in net.layers:
+        if layer.type not in _OLD_AXES or layer.format == "v0":
+            continue
+        block, old = _OLD_AXES[layer.type]
+        param = getattr(layer_message(net, layer), block)
+        if param.HasField(old) and not param.HasField("axis"):
+            out.append(
+                _finding(
+                    net, layer, "opencv-axis",
+                    f"{old}: {getattr(param, old)} is ignored by OpenCV's importer, which reads"
+                    f" only axis (so it works on axis 1); write axis: {getattr(param, old)}",
+                )
+            )
     return out
 
 

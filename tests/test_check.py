@@ -411,3 +411,21 @@ def test_every_converted_zoo_net_passes(path: Path) -> None:
     result = insert(net, options)
     found = check_net(result.net, shapes=options.shapes)
     assert not errors_of(found), [f.format(path.name) for f in errors_of(found)]
+
+
+def test_opencv_flags_the_v1_axis_names_it_ignores() -> None:
+    text = (
+        'input: "x"\ninput_dim: 1\ninput_dim: 2\ninput_dim: 4\ninput_dim: 4\n'
+        'layers { name: "s" type: SLICE bottom: "x" top: "a" top: "b"'
+        " slice_param { slice_dim: 2 } }\n"
+        'layers { name: "c" type: CONCAT bottom: "a" bottom: "b" top: "y"'
+        " concat_param { concat_dim: 2 } }\n"
+        'layers { name: "ok" type: CONCAT bottom: "a" bottom: "b" top: "z"'
+        " concat_param { axis: 2 } }\n"
+    )
+    found = check_net(loads(text, "v1.prototxt"), target="opencv")
+    axes = [f for f in found if f.rule == "opencv-axis"]
+    assert [(f.layer, f.severity) for f in axes] == [("s", "error"), ("c", "error")]
+    assert "slice_dim: 2 is ignored by OpenCV's importer" in axes[0].message
+    assert "write axis: 2" in axes[0].message
+    assert not [f for f in check_net(loads(text, "v1.prototxt")) if f.rule == "opencv-axis"]

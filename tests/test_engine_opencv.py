@@ -32,7 +32,7 @@ from scnn_surgery.weights import (
     read_caffemodel,
 )
 
-from .conftest import REPO_ROOT, RunCli, shared_path
+from .conftest import DATA, REPO_ROOT, RunCli, shared_path
 from .reference_scnn import ORDER, message, relative_error, scnn_forward
 
 EXAMPLE = REPO_ROOT / "examples" / "scnn_lane_vgg16.prototxt"
@@ -221,10 +221,11 @@ def plausible_weights(net: Net, seed: int) -> bytes:
     graph = build_graph(net)
     shapes = infer_shapes(net, graph)
     model = caffe_pb2.NetParameter(name=net.name or "")
+    entries = model.layers if net.format == "v1" else model.layer  # a V1 net, a V1 caffemodel
     for layer in graph.layers:
         blobs = layer_param_blobs(net, layer, shapes.layer_inputs(layer))
         assert blobs is not None, layer.name
-        entry = model.layer.add()
+        entry = entries.add()
         entry.CopyFrom(layer_message(net, layer))
         for i, blob in enumerate(blobs):
             if layer.type == "BatchNorm":
@@ -237,7 +238,8 @@ def plausible_weights(net: Net, seed: int) -> bytes:
                 values = rng.normal(0, np.sqrt(2.0 / fan_in), blob.shape)
             else:
                 values = rng.normal(0, 0.1, blob.shape)
-            entry.blobs.append(make_blob(np.asarray(values, dtype=np.float32)))
+            legacy = net.format == "v1"
+            entry.blobs.append(make_blob(np.asarray(values, dtype=np.float32), legacy=legacy))
     return model.SerializeToString()
 
 
@@ -272,3 +274,26 @@ def test_zoo_net_runs_in_opencv(
         if entry.name in before:
             assert list(entry.blobs) == before[entry.name], entry.name
     assert run_module(cv2, out, weights, batch=2, seed=4) <= TOLERANCE
+
+
+def test_a_v1_net_with_its_caffemodel_runs_after_insert(
+    cv2: Any, tmp_path: Path, run_cli: RunCli
+) -> None:
+    """Into a V1 file the module is written as V1 layers, with axis (not slice_dim or
+    concat_dim, which OpenCV ignores); the V1 caffemodel stays V1."""
+    src = DATA / "v1_small_deploy.prototxt"
+    trained = tmp_path / "trained.caffemodel"
+    trained.write_bytes(plausible_weights(load(src), seed=5))
+    out, weights = tmp_path / "scnn.prototxt", tmp_path / "scnn.caffemodel"
+    code, _, err = run_cli(
+        "insert", str(src), "--kernel-width", "3", "-o", str(out),
+        "--weights", str(trained), "--weights-out", str(weights),
+    )  # fmt: skip
+    assert code == 0, err
+    text = out.read_text()
+    assert "\nlayer {" not in text and "type: SLICE" in text
+    assert "slice_dim" not in text and "concat_dim" not in text
+    assert read_caffemodel(weights).legacy
+    code, found, _ = run_cli("check", str(out), "--weights", str(weights), "--target", "opencv")
+    assert code == 0, found
+    assert run_module(cv2, out, weights, batch=1, seed=6) <= TOLERANCE
