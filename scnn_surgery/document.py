@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import os
 import re
+import sys
 import unicodedata
 from bisect import bisect_right
 from collections import Counter
@@ -445,6 +446,7 @@ class _Parser:
         append = root_fields.append
         closer: str | None = None
         pos = _skip(text, 0)
+        intern = sys.intern  # a net repeats a few dozen field names thousands of times
         while True:
             if closer == "]":
                 pos = self.list_step(pos)
@@ -454,7 +456,7 @@ class _Parser:
                     if word is not None:
                         start = pos + len(name) + len(sep)
                         end = start + len(word)
-                        append(Field(name, Scalar("word", word, word, start, end), pos, end))
+                        append(Field(intern(name), Scalar("word", word, word, start, end), pos, end))
                         pos = end + len(trail)
                         continue
                     if string is not None:
@@ -465,12 +467,13 @@ class _Parser:
                             value = string[1:-1]
                         else:
                             value = self.string_value(string, start, after)
-                        append(Field(name, Scalar("string", string, value, start, end), pos, end))
+                        scalar = Scalar("string", string, value, start, end)
+                        append(Field(intern(name), scalar, pos, end))
                         pos = after
                         continue
                 if opener is not None:
                     brace = pos + len(name) + len(sep)
-                    self.open_message(name, pos, brace, opener)
+                    self.open_message(intern(name), pos, brace, opener)
                     pos = brace + 1 + len(trail)
                 elif close is not None and close == closer:
                     self.close(pos)

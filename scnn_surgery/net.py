@@ -68,7 +68,7 @@ class NetInput:
     scalar: Scalar
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class LayerText:
     """Where a layer read from a file is: its block, the message holding its name, type and
     parameters (V0: the inner ``layer {}``), and its bottom and top literals."""
@@ -80,7 +80,7 @@ class LayerText:
     top_scalars: tuple[Scalar, ...]
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True, eq=False, slots=True)
 class Layer:
     """One layer, with the facts Caffe's net builder reads.
 

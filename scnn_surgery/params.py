@@ -120,6 +120,25 @@ def layer_message(net: Net, layer: Layer) -> Any:
     return message
 
 
+def part_message(net: Net, layer: Layer, name: str) -> Any:
+    """The layer's typed message with only its ``name`` field filled (say
+    ``convolution_param``), which is all a reader of that field needs: building the whole
+    message costs several times as much time and memory. The whole one is used if it
+    exists; a V0 layer or one surgery added always gives it."""
+    full = layer.memo.get("message")
+    if full is not None or layer.text is None or layer.format == "v0":
+        return full if full is not None else layer_message(net, layer)
+    key = ("part", name)
+    part = layer.memo.get(key)
+    if part is None:
+        text = layer.text
+        fields = text.body.all(name)
+        cls = _MESSAGE_CLASS.get(layer.format, caffe_pb2.LayerParameter)
+        part = fill_message(text.document, fields, cls(), f"in layer '{layer.name}': ")
+        layer.memo[key] = part
+    return part
+
+
 def layer_message_as(net: Net, layer: Layer, message_class: Any) -> Any:
     """The layer as a ``message_class`` (a fork's ``LayerParameter``, say; None: the BVLC
     class for its format), uncached, with the errors of :func:`layer_message`."""
@@ -311,7 +330,7 @@ class ConvParams:
 
 @per_params
 def conv_params(net: Net, layer: Layer) -> ConvParams:
-    msg = layer_message(net, layer)
+    msg = part_message(net, layer, "convolution_param")
     if layer.format == "v0":
         return ConvParams(
             num_output=msg.num_output if msg.HasField("num_output") else None,
@@ -352,7 +371,7 @@ def conv_params(net: Net, layer: Layer) -> ConvParams:
 @per_params
 def eltwise_coeffs(net: Net, layer: Layer) -> tuple[int, bool]:
     """How many ``coeff`` values an Eltwise gives, and whether its operation is SUM."""
-    p = layer_message(net, layer).eltwise_param
+    p = part_message(net, layer, "eltwise_param").eltwise_param
     return len(p.coeff), p.operation == caffe_pb2.EltwiseParameter.SUM
 
 
@@ -372,7 +391,7 @@ class PoolParams:
 
 @per_params
 def pool_params(net: Net, layer: Layer) -> PoolParams:
-    msg = layer_message(net, layer)
+    msg = part_message(net, layer, "pooling_param")
     if layer.format == "v0":
         kernel = (msg.kernelsize, msg.kernelsize) if msg.HasField("kernelsize") else None
         return PoolParams(
@@ -421,7 +440,7 @@ class InnerProductParams:
 
 @per_params
 def inner_product_params(net: Net, layer: Layer) -> InnerProductParams:
-    msg = layer_message(net, layer)
+    msg = part_message(net, layer, "inner_product_param")
     if layer.format == "v0":
         return InnerProductParams(
             num_output=msg.num_output if msg.HasField("num_output") else None,

@@ -22,7 +22,7 @@ import itertools
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from .errors import SurgeryError
 from .graph import BlobVersion, LayerGraph
@@ -63,6 +63,8 @@ __all__ = [
     "pool_output_size",
     "rule_for",
 ]
+
+T = TypeVar("T")
 
 Shape = tuple[int | None, ...]
 MaybeShape = Shape | None
@@ -982,8 +984,14 @@ class ShapeResult:
     stopped: list[StopInfo] = field(default_factory=list)
     errors: list[ShapeProblem] = field(default_factory=list)
     overrides: dict[str, Shape] = field(default_factory=dict)
-    _bottoms: dict[Layer, list[MaybeShape]] = field(default_factory=dict, repr=False)
+    _bottoms: dict[Layer, tuple[MaybeShape, ...]] = field(default_factory=dict, repr=False)
     _alike: dict[Any, _RuleOutcome] = field(default_factory=dict, repr=False)
+    # One object for equal values: a net of 10^5 layers has a handful of distinct shapes.
+    _pool: dict[Any, Any] = field(default_factory=dict, repr=False)
+
+    def _shared(self, value: T) -> T:
+        shared: T = self._pool.setdefault(value, value)
+        return shared
 
     def blob(self, version: BlobVersion) -> MaybeShape:
         return self.shapes.get(version)
@@ -996,7 +1004,8 @@ class ShapeResult:
         return self.shapes.get(version)
 
     def layer_inputs(self, layer: Layer) -> list[MaybeShape]:
-        return list(self._bottoms.get(layer, [None] * len(layer.bottoms)))
+        found = self._bottoms.get(layer)
+        return [None] * len(layer.bottoms) if found is None else list(found)
 
     def layer_outputs(self, layer: Layer) -> list[MaybeShape]:
         if layer not in self.graph.graph:
@@ -1106,16 +1115,18 @@ def _infer_inputs(result: ShapeResult, fixed: Mapping[str, Shape]) -> None:
 
 def _infer_layer(result: ShapeResult, layer: Layer, fixed: Mapping[str, Shape]) -> None:
     graph = result.graph
-    bottoms: list[MaybeShape] = [
-        # A bottom nothing produces (a fragment's input) can still be given with --shape.
-        fixed.get(name) if version is None else result.shapes.get(version)
-        for name, version in zip(layer.bottoms, graph.bottoms(layer), strict=True)
-    ]
+    bottoms = result._shared(
+        tuple(
+            # A bottom nothing produces (a fragment's input) can still be given with --shape.
+            fixed.get(name) if version is None else result.shapes.get(version)
+            for name, version in zip(layer.bottoms, graph.bottoms(layer), strict=True)
+        )
+    )
     result._bottoms[layer] = bottoms
     given = [fixed.get(name) for name in layer.tops]
     outputs = _memo_rule(result, layer, bottoms, given)
     for version, name, shape in zip(graph.tops(layer), layer.tops, outputs, strict=True):
-        result.shapes[version] = _with_override(result, layer, name, shape, fixed)
+        result.shapes[version] = result._shared(_with_override(result, layer, name, shape, fixed))
 
 
 def _with_override(
@@ -1159,15 +1170,18 @@ def format_override(dims: Sequence[int | None]) -> str:
     return ",".join("?" if d is None else str(d) for d in dims)
 
 
-_RuleOutcome = tuple[list[MaybeShape], "StopInfo | None", "ShapeProblem | None"]
+_RuleOutcome = tuple[tuple[MaybeShape, ...], "StopInfo | None", "ShapeProblem | None"]
 
 
 def _memo_rule(
-    result: ShapeResult, layer: Layer, bottoms: list[MaybeShape], given: list[Shape | None]
-) -> list[MaybeShape]:
+    result: ShapeResult,
+    layer: Layer,
+    bottoms: tuple[MaybeShape, ...],
+    given: list[Shape | None],
+) -> tuple[MaybeShape, ...]:
     """A rule's outcome depends only on the layer and its inputs' shapes: an unchanged
     layer seen again (the net after surgery) is not computed again."""
-    key = ("shape", tuple(bottoms), tuple(g is None for g in given))
+    key = result._shared(("shape", bottoms, tuple(g is None for g in given)))
     outcome: _RuleOutcome | None = layer.memo.get(key)
     # Layers surgery added with equal parameters (every convolution of an SCNN pass)
     # give equal shapes for equal inputs; only clean outcomes are shared, since a
@@ -1177,10 +1191,10 @@ def _memo_rule(
         outcome = result._alike.get(alike)
     if outcome is None:
         stopped, errors = len(result.stopped), len(result.errors)
-        outputs = _run_rule(result, layer, bottoms, given)
+        outputs = result._shared(tuple(map(result._shared, _run_rule(result, layer, list(bottoms), given))))
         stop = result.stopped[stopped] if len(result.stopped) > stopped else None
         error = result.errors[errors] if len(result.errors) > errors else None
-        layer.memo[key] = (outputs, stop, error)
+        layer.memo[key] = result._shared((outputs, stop, error))
         if alike is not None and stop is None and error is None:
             result._alike[alike] = (outputs, None, None)
         return outputs
@@ -1189,7 +1203,7 @@ def _memo_rule(
         result.stopped.append(stop)
     if error is not None:
         result.errors.append(error)
-    return list(outputs)
+    return outputs
 
 
 def _run_rule(

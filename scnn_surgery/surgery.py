@@ -220,6 +220,7 @@ def _insert(net: Net, options: InsertOptions) -> InsertResult:
     if options.reduce_channels is not None:
         given["channel"] = None
     height, width, channels = resolve_sizes(shapes, point, given, phase, notes)
+    del shapes  # the input's shapes; the result is inferred again (per layer, memoized)
     if options.reduce_channels is not None:
         channels = options.reduce_channels
     spec = ScnnSpec(
@@ -369,6 +370,7 @@ def _splice(net: Net, fragment_net: Net, options: SpliceOptions) -> SpliceResult
         after = next(iter(binds.values()))
     if after is None:
         after = _automatic_point(shapes, phase, notes)
+    del shapes  # the input's shapes; the result is inferred again (per layer, memoized)
     point = find_insertion_point(work, graphs, after)
     if unbound:
         binds[unbound[0]] = point.blob

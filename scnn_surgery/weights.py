@@ -42,6 +42,7 @@ from .params import (
     layer_message,
     layer_message_as,
     params_memo,
+    part_message,
     per_params,
 )
 from .schema import caffe_pb2
@@ -373,16 +374,15 @@ CONVOLUTION_TYPES = frozenset({"Convolution", "Deconvolution", *DEPTHWISE_TYPES}
 
 
 def _bias_term(net: Net, layer: Layer) -> bool:
-    msg = layer_message(net, layer)
     kind = layer.type
     if kind in CONVOLUTION_TYPES:
         return bool(conv_params(net, layer).bias_term)
     if kind == "InnerProduct":
         return bool(inner_product_params(net, layer).bias_term)
     if kind == "Embed":
-        return bool(msg.embed_param.bias_term)
+        return bool(part_message(net, layer, "embed_param").embed_param.bias_term)
     if kind == "Scale":
-        return bool(msg.scale_param.bias_term)
+        return bool(part_message(net, layer, "scale_param").scale_param.bias_term)
     return False
 
 
