@@ -456,7 +456,8 @@ class _Parser:
                     if word is not None:
                         start = pos + len(name) + len(sep)
                         end = start + len(word)
-                        append(Field(intern(name), Scalar("word", word, word, start, end), pos, end))
+                        scalar = Scalar("word", word, word, start, end)
+                        append(Field(intern(name), scalar, pos, end))
                         pos = end + len(trail)
                         continue
                     if string is not None:

@@ -1191,7 +1191,8 @@ def _memo_rule(
         outcome = result._alike.get(alike)
     if outcome is None:
         stopped, errors = len(result.stopped), len(result.errors)
-        outputs = result._shared(tuple(map(result._shared, _run_rule(result, layer, list(bottoms), given))))
+        computed = _run_rule(result, layer, list(bottoms), given)
+        outputs = result._shared(tuple(map(result._shared, computed)))
         stop = result.stopped[stopped] if len(result.stopped) > stopped else None
         error = result.errors[errors] if len(result.errors) > errors else None
         layer.memo[key] = result._shared((outputs, stop, error))
