@@ -296,3 +296,10 @@ def _missing_hint(point: InsertionPoint, phase_chosen: bool) -> str:
         f"; blob '{point.blob}' is not produced in phase {phases},"
         f" so the module has no input there{advice}"
     )
+
+
+# The verbs beyond insert live in their own module; they are part of this API.
+from .verbs import RemoveResult as RemoveResult  # noqa: E402
+from .verbs import UpgradeResult as UpgradeResult  # noqa: E402
+from .verbs import remove as remove  # noqa: E402
+from .verbs import upgrade as upgrade  # noqa: E402

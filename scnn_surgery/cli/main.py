@@ -26,6 +26,10 @@ SUBCOMMANDS: dict[str, Subcommand] = {
     "insert": Subcommand(
         "insert", "Put a module into a net, rewire its consumers, check, write."
     ),
+    "remove": Subcommand(
+        "remove", "Take layers out of a net, bridging their readers, check, write."
+    ),
+    "upgrade": Subcommand("upgrade", "Rewrite a V0 or V1 net as V2, by Caffe's upgrade rules."),
     "inspect": Subcommand(
         "inspect", "Shapes, parameters and MACs per layer; modules; suggested point."
     ),
