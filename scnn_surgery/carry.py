@@ -58,8 +58,7 @@ def weights_for_net(
     if errors:
         more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
         raise SurgeryError(
-            f"the weights would not load: {errors[0].format(net.source)}{more};"
-            " nothing was written"
+            f"the weights would not load: {errors[0].format(net.source)}{more}; nothing was written"
         )
     return made
 

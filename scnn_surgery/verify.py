@@ -32,9 +32,7 @@ def check_result(
 ) -> list[str]:
     """Refuse ``after`` if it has errors ``before`` did not; returns warning notes for the
     errors it kept from ``before``. ``before`` is checked only when ``after`` has errors."""
-    found = errors_of(
-        check_net(after, phases=phases, shapes=shapes, proto=proto, errors_only=True)
-    )
+    found = errors_of(check_net(after, phases=phases, shapes=shapes, proto=proto, errors_only=True))
     if not found:
         return []
     known = Counter(

@@ -48,8 +48,7 @@ def command(
     from ..surgery import load, remove
 
     result = remove(load(model), layers, shapes=shapes, proto=proto)
-    for message in result.notes:
-        note(message)
+    notes = list(result.notes)  # said once everything is written: a refusal is one line
     with OutputFiles() as outputs:
         if weights_out is not None:
             gone = {layer.name for layer in result.removed}
@@ -57,9 +56,11 @@ def command(
                 outputs, result.net, weights, weights_out, removed=gone, seed=seed,
                 shapes=shapes, proto=proto,
             ):  # fmt: skip
-                note(message)
+                notes.append(message)
         write_result(outputs, export_bytes(result.net), where)
         outputs.commit()
+    for message in notes:
+        note(message)
     if weights_out is not None:
         note(f"wrote weights to {weights_out}")
     if in_place:

@@ -48,8 +48,7 @@ def command(
 
     net = load(model)
     result = upgrade(net, shapes=shapes, proto=proto)
-    for message in result.notes:
-        note(message)
+    notes = list(result.notes)  # said once everything is written: a refusal is one line
     with OutputFiles() as outputs:
         if weights_out is not None:
             for message in stage_weights(
@@ -57,9 +56,11 @@ def command(
                 removed=net.layer_names - result.net.layer_names, seed=seed, shapes=shapes,
                 proto=proto,
             ):  # fmt: skip
-                note(message)
+                notes.append(message)
         write_result(outputs, export_bytes(result.net), where, unchanged=not result.changed)
         outputs.commit()
+    for message in notes:
+        note(message)
     if weights_out is not None:
         note(f"wrote weights to {weights_out}")
     if in_place and result.changed:

@@ -126,9 +126,7 @@ def _resolve(graph: LayerGraph, origin: Origin, removed: set[Layer]) -> Origin |
 Expected = dict[tuple[Layer, int], dict[str, Origin]]
 
 
-def _plan(
-    graphs: Sequence[LayerGraph], removed: set[Layer]
-) -> tuple[Expected, list[_Break]]:
+def _plan(graphs: Sequence[LayerGraph], removed: set[Layer]) -> tuple[Expected, list[_Break]]:
     """What each remaining bottom must read after the removal, per phase."""
     expected: Expected = {}
     breaks: list[_Break] = []
