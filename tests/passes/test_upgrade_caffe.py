@@ -18,7 +18,7 @@ from scnn_surgery.passes.upgrade import upgrade_net
 from scnn_surgery.schema import caffe_pb2
 
 from ..caffe_upgrade import CaffeFatal, upgrade_net_proto_text
-from ..conftest import DATA, SHARED, shared_path
+from ..conftest import DATA, SHARED, shared_path, zoo_files, zoo_ids
 
 ZOO_LEGACY = [
     "caffe_v0_lenet_train",
@@ -69,6 +69,24 @@ def test_zoo_legacy_nets_upgrade_as_caffe_upgrades_them(name: str) -> None:
 @pytest.mark.parametrize("name", OURS)
 def test_rules_the_zoo_does_not_reach_upgrade_as_caffe_does(name: str) -> None:
     assert_upgrade_matches_caffe(DATA / "legacy" / f"{name}.prototxt")
+
+
+def caffe_reads(path: Path) -> bool:
+    """Whether BVLC's caffe.proto parses the net (a fork's fields it cannot)."""
+    try:
+        parsed(path.read_text())
+    except text_format.ParseError:
+        return False
+    return True
+
+
+READABLE = [path for path in zoo_files() if caffe_reads(path)]
+
+
+@pytest.mark.parametrize("path", READABLE, ids=zoo_ids(READABLE))
+def test_every_zoo_net_caffe_can_read_upgrades_as_caffe_upgrades_it(path: Path) -> None:
+    """Current nets too: only their inputs and BatchNorm params change."""
+    assert_upgrade_matches_caffe(path)
 
 
 # --- the oracle itself, on facts read from Caffe's code -------------------------------------
