@@ -63,9 +63,12 @@ def remove(
 
 def _same_name_notes(net: Net, names: Sequence[str], chosen: Sequence[Layer]) -> list[str]:
     """Said when one name stands for several layers (per-phase variants), all removed."""
+    by_name: dict[str, list[Layer]] = {}
+    for layer in chosen:
+        by_name.setdefault(layer.name, []).append(layer)
     notes = []
     for name in dict.fromkeys(names):
-        same = [layer for layer in chosen if layer.name == name]
+        same = by_name.get(name, [])
         if len(same) > 1:
             where = ", ".join(net.layer_location(x) or "?" for x in same)
             notes.append(f"'{name}' names {len(same)} layers ({where}); removing all of them")

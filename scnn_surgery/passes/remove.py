@@ -57,21 +57,23 @@ class Removal:
 def select_layers(net: Net, names: Iterable[str]) -> list[Layer]:
     """The layers ``names`` name, in file order: every layer of a name (per-phase variants
     share one), or ``#N`` for the N-th layer of the file (an unnamed one, say)."""
+    by_name: dict[str, list[Layer]] = {}
+    for layer in net.layers:
+        by_name.setdefault(layer.name, []).append(layer)
     chosen: set[Layer] = set()
     for name in names:
-        found = _named(net, name)
+        found = by_name.get(name) or _numbered(net, name)
         if not found:
-            suggestions = closest_names(name, net.layer_names - {""})
+            suggestions = closest_names(name, set(by_name) - {""})
             hint = f"; closest: {', '.join(suggestions)}" if suggestions else ""
             raise SurgeryError(f"{net.source}: no layer named '{name}'{hint}")
         chosen.update(found)
     return [layer for layer in net.layers if layer in chosen]
 
 
-def _named(net: Net, name: str) -> list[Layer]:
-    found = [layer for layer in net.layers if layer.name == name]
-    if found or not name.startswith("#") or not name[1:].isdigit():
-        return found
+def _numbered(net: Net, name: str) -> list[Layer]:
+    if not name.startswith("#") or not name[1:].isdigit():
+        return []
     position = int(name[1:])
     if not 1 <= position <= len(net.layers):
         raise SurgeryError(f"{net.source}: no layer {name}; the net has {len(net.layers)} layers")
@@ -250,7 +252,9 @@ def remove(net: Net, layers: Sequence[Layer]) -> Removal:
     labels = ", ".join(f"'{net.label(x)}'" for x in layers[:3]) + (
         f" and {len(layers) - 3} more" if len(layers) > 3 else ""
     )
-    renamed = rewire(net, [(r.layer, r.bottom_index, r.after) for r in rewirings])
+    # Removing first drops the cached graphs, which the edited net no longer matches, so
+    # the rewiring need not keep them up to date, bottom by bottom.
     remove_layers(net, removed)
+    renamed = rewire(net, [(r.layer, r.bottom_index, r.after) for r in rewirings])
     _verify(net, states, expected, renamed, labels)
     return Removal(tuple(layers), tuple(rewirings))

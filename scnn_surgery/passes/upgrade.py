@@ -679,7 +679,8 @@ def _nonzero(scalar: Scalar) -> bool:
 
 def _upgrade_batch_norm(doc: Document) -> Document:
     edits: list[Edit] = []
-    for body in _v2_bodies(Net.from_document(doc)):
+    layers = [f.value for f in doc.root.fields if f.name == "layer"]
+    for body in (x for x in layers if isinstance(x, Message)):
         fixes = _batch_norm_params_to_fix(body)
         for fix in fixes:
             if fix.scalar is not None:
