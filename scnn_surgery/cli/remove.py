@@ -33,7 +33,7 @@ def command(
 
     An in-place layer simply goes; the readers of a one-bottom, one-top layer read its
     bottom instead, in every phase. A name shared by several layers (per-phase variants)
-    removes them all; #N names the N-th layer of the file.
+    removes them all; '#N' (quoted for the shell) names the N-th layer of the file.
     """
     where = destination(model, output, in_place)
     check_weights_options(weights, weights_out)

@@ -62,6 +62,11 @@ def select_layers(net: Net, names: Iterable[str]) -> list[Layer]:
         by_name.setdefault(layer.name, []).append(layer)
     chosen: set[Layer] = set()
     for name in names:
+        if not name:
+            raise SurgeryError(
+                f"{net.source}: an empty name names no layer; give an unnamed layer as #N,"
+                " its position in the file"
+            )
         found = by_name.get(name) or _numbered(net, name)
         if not found:
             suggestions = closest_names(name, set(by_name) - {""})

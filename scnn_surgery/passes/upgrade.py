@@ -4,7 +4,9 @@ Caffe upgrades old nets in memory every time it reads them, in this order: V0 la
 (padding layers folded into the next convolution or pooling), data-layer transform fields
 into ``transform_param``, V1 ``layers`` to V2 ``layer``, top-level inputs to an ``Input``
 layer, and BatchNorm ``param`` blocks to fixed statistics.  This pass writes the result as
-text, so the user gets a file Caffe no longer needs to upgrade.
+text, so the user gets a file Caffe no longer needs to upgrade; read back, it is the message
+Caffe's ``upgrade_net_proto_text`` writes, field for field (``tests/caffe_upgrade.py``, a
+transcription of Caffe's rules, is the oracle the tests compare it with).
 
 Only V0 goes through the protobuf schema (its layers are rebuilt field by field anyway).
 Every later stage is a set of text edits on the lossless document: a V1 or V2 file keeps

@@ -146,6 +146,7 @@ def test_a_name_removes_every_layer_so_named_and_a_number_one() -> None:
         ("relu", r"no layer named 'relu'; closest: relu1"),
         ("#0", r"no layer #0; the net has 9 layers"),
         ("#10", r"no layer #10; the net has 9 layers"),
+        ("", r"an empty name names no layer; give an unnamed layer as #N"),
     ],
 )
 def test_unknown_names_are_refused_with_the_closest(name: str, message: str) -> None:
