@@ -23,18 +23,24 @@ if TYPE_CHECKING:  # what type checkers see; at run time __getattr__ loads them
     from .scnn import build_module as build_module
     from .scnn import module_output as module_output
     from .surgery import InsertResult as InsertResult
+    from .surgery import RemoveResult as RemoveResult
+    from .surgery import UpgradeResult as UpgradeResult
     from .surgery import dumps as dumps
     from .surgery import generate as generate
     from .surgery import insert as insert
     from .surgery import load as load
     from .surgery import loads as loads
+    from .surgery import remove as remove
     from .surgery import save as save
+    from .surgery import upgrade as upgrade
 
 # Public name -> the module that defines it.
 _EXPORTS = {
     "Document": ".document",
     "InsertOptions": ".options",
     "InsertResult": ".surgery",
+    "RemoveResult": ".surgery",
+    "UpgradeResult": ".surgery",
     "Layer": ".net",
     "Net": ".net",
     "PrototxtSyntaxError": ".errors",
@@ -48,7 +54,9 @@ _EXPORTS = {
     "load": ".surgery",
     "loads": ".surgery",
     "module_output": ".scnn",
+    "remove": ".surgery",
     "save": ".surgery",
+    "upgrade": ".surgery",
 }
 
 __all__ = ["__version__", *_EXPORTS]

@@ -1,7 +1,8 @@
 """The caffemodel that goes with a net after surgery, checked the way Caffe will load it.
 
 :mod:`weights` makes and carries blobs; :mod:`check` reads them; this module, above both,
-puts them together for a command that writes a net and its weights.
+puts them together for a command that writes a net and its weights. Every verb uses
+:func:`stage_weights`, saying which layers it added and which it took out.
 """
 
 from __future__ import annotations
@@ -25,6 +26,75 @@ from .weights import (
 )
 
 
+def weights_for_net(
+    net: Net,
+    source: Caffemodel | None,
+    *,
+    added: Iterable[str] = (),
+    removed: Iterable[str] = (),
+    spec: ScnnSpec | None = None,
+    seed: int = 0,
+    shapes: ShapeOverrides | None = None,
+    phase: str | None = None,
+    proto: str | None = None,
+    destination: str = "the new caffemodel",
+) -> WeightsResult:
+    """The caffemodel to go with ``net`` after any verb, checked the way Caffe will load it:
+    ``source``'s layers by name, less the ``removed`` layers' (when no layer of that name is
+    left), plus the ``added`` layers' blobs from their fillers (``spec``: the SCNN module
+    among them, so its kernels are sized even where the net's shapes are not); without a
+    source, everything from fillers. Only the weights rules decide here; the verb has
+    checked the net itself. A new caffemodel uses ``proto`` (the user's caffe.proto), else
+    the net's guessed dialect; a source keeps the schema it was read with, and its format
+    (V1 stays V1). ``destination`` names it in messages."""
+    if source is None:
+        schema = schema_for_net(net, proto)
+        made = initial_weights(net, seed, spec, shapes, phase, schema, destination)
+    else:
+        made = carry_over(net, source, added, spec, seed, shapes, phase, destination, removed)
+    phases = [phase] if phase else None
+    found = check_net(net, phases=phases, weights=made.model, shapes=shapes, proto=proto)
+    errors = [f for f in errors_of(found) if f.rule.startswith("weights-")]
+    if errors:
+        more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+        raise SurgeryError(
+            f"the weights would not load: {errors[0].format(net.source)}{more}; nothing was written"
+        )
+    return made
+
+
+def stage_weights(
+    outputs: OutputFiles,
+    net: Net,
+    weights_in: str | None,
+    weights_out: str,
+    *,
+    added: Iterable[str] = (),
+    removed: Iterable[str] = (),
+    spec: ScnnSpec | None = None,
+    seed: int = 0,
+    shapes: ShapeOverrides | None = None,
+    phase: str | None = None,
+    proto: str | None = None,
+) -> list[str]:
+    """Make ``--weights-out`` for any verb's ``net`` and stage it in ``outputs``, which
+    commits it together with the prototxt; returns the notes. ``added`` and ``removed``
+    name the layers the verb added and took out (see :func:`weights_for_net`).
+    Caffemodels are read and written with ``proto`` (the user's caffe.proto), else with
+    the dialect the net's text uses. A module whose kernels alone would make the file too
+    large for protobuf is refused before anything is read."""
+    if spec is not None:
+        check_caffemodel_size(estimate_module(spec).weight_bytes, weights_out, spec)
+    schema = schema_for_net(net, proto)
+    source = read_caffemodel(weights_in, schema) if weights_in is not None else None
+    made = weights_for_net(
+        net, source, added=added, removed=removed, spec=spec, seed=seed, shapes=shapes,
+        phase=phase, proto=proto, destination=weights_out,
+    )  # fmt: skip
+    outputs.stage(weights_out, made.model.to_bytes())
+    return made.notes
+
+
 def weights_for_insert(
     net: Net,
     added: Iterable[str],
@@ -36,26 +106,11 @@ def weights_for_insert(
     proto: str | None = None,
     destination: str = "the new caffemodel",
 ) -> WeightsResult:
-    """The caffemodel to go with an inserted net, checked the way Caffe will load it: the
-    source's blobs plus the added layers', or (without a source) everything from fillers.
-    Only the weights rules decide here; ``insert`` has checked the net itself. A new
-    caffemodel uses ``proto`` (the user's caffe.proto), else the net's guessed dialect;
-    a source keeps the schema it was read with. ``destination`` names it in messages."""
-    if source is None:
-        schema = schema_for_net(net, proto)
-        made = initial_weights(net, seed, spec, shapes, phase, schema, destination)
-    else:
-        made = carry_over(net, source, added, spec, seed, shapes, phase, destination)
-    phases = [phase] if phase else None
-    found = check_net(net, phases=phases, weights=made.model, shapes=shapes, proto=proto)
-    errors = [f for f in errors_of(found) if f.rule.startswith("weights-")]
-    if errors:
-        more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
-        raise SurgeryError(
-            f"the weights would not load: {errors[0].format(net.source)}{more};"
-            " nothing was written"
-        )
-    return made
+    """:func:`weights_for_net` for ``insert``, with its positional arguments."""
+    return weights_for_net(
+        net, source, added=added, spec=spec, seed=seed, shapes=shapes, phase=phase,
+        proto=proto, destination=destination,
+    )  # fmt: skip
 
 
 def stage_insert_weights(
@@ -70,16 +125,8 @@ def stage_insert_weights(
     phase: str | None = None,
     proto: str | None = None,
 ) -> list[str]:
-    """Make ``--weights-out`` and stage it in ``outputs``, which commits it together with
-    the prototxt; returns the notes. Caffemodels are read and written with ``proto`` (the
-    user's caffe.proto), else with the dialect the net's text uses. A module whose kernels
-    alone would make the file too large for protobuf is refused before anything is read."""
-    if spec is not None:
-        check_caffemodel_size(estimate_module(spec).weight_bytes, weights_out, spec)
-    schema = schema_for_net(net, proto)
-    source = read_caffemodel(weights_in, schema) if weights_in is not None else None
-    made = weights_for_insert(
-        net, added, spec, source, seed, shapes, phase, proto, destination=weights_out
-    )
-    outputs.stage(weights_out, made.model.to_bytes())
-    return made.notes
+    """:func:`stage_weights` for ``insert``, with its positional arguments."""
+    return stage_weights(
+        outputs, net, weights_in, weights_out, added=added, spec=spec, seed=seed,
+        shapes=shapes, phase=phase, proto=proto,
+    )  # fmt: skip

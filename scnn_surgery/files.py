@@ -211,13 +211,26 @@ def _stdout_note(output: NamedPath) -> str:
     return " (the shell's '>' has already emptied it)" if empty else ""
 
 
+def _never_written(item: NamedPath, in_place: bool) -> str:
+    """Why an input may not be an output, and, where the command offers it, how to ask."""
+    if in_place and item.label == "MODEL" and item.path != STDIO:
+        return "the input is never written unless you ask with --in-place"
+    return "the input is never written"
+
+
 def check_output_paths(
-    inputs: Sequence[NamedPath], outputs: Sequence[NamedPath], creates_directories: bool = False
+    inputs: Sequence[NamedPath],
+    outputs: Sequence[NamedPath],
+    creates_directories: bool = False,
+    *,
+    in_place: bool = False,
 ) -> None:
     """Refuse, as usage errors, outputs that cannot name a file, outputs that are one of
     the inputs however spelled or linked, and two outputs naming one file. An output
     ``-`` is standard output, which matters when it is redirected to a file. A missing
-    directory is refused too, unless the command ``creates_directories``."""
+    directory is refused too, unless the command ``creates_directories``. A command that
+    offers ``--in-place`` says so when an output is its MODEL (``in_place``); the option
+    itself names MODEL as an output, and MODEL is then not among ``inputs``."""
     for output in outputs:
         _check_output_path(output, creates_directories)
     input_keys = [(item, _file_key(item.path, 0)) for item in inputs]
@@ -230,8 +243,7 @@ def check_output_paths(
             if item_key == key:
                 raise UsageError(
                     f"{output.as_output()} is the same file as {item.as_input()}"
-                    f"{_stdout_note(output)};"
-                    " the input is never written"
+                    f"{_stdout_note(output)}; {_never_written(item, in_place)}"
                 )
         for other, other_key in claimed:
             if other_key == key:
@@ -361,10 +373,31 @@ def _existing_mode(target: Path) -> int | None:
         return None
 
 
-def _write_staged(staged: StagedFile, data: bytes, mode: int) -> None:
+def _keep_owner(fd: int, owner: tuple[int, int] | None) -> None:
+    """Give the new file the replaced file's owner and group where the system lets us (a
+    user may give a file only to a group they are in); the mode is set after, since a
+    change of owner clears set-user-ID bits."""
+    if owner is None or not hasattr(os, "fchown"):
+        return
+    with contextlib.suppress(OSError):
+        os.fchown(fd, *owner)
+
+
+def _existing_owner(target: Path) -> tuple[int, int] | None:
+    try:
+        info = target.stat()
+    except OSError:
+        return None
+    return info.st_uid, info.st_gid
+
+
+def _write_staged(
+    staged: StagedFile, data: bytes, mode: int, owner: tuple[int, int] | None = None
+) -> None:
     staged.fd = _anonymous_file(staged.path.parent)
     if staged.fd is not None:
         _write_all(staged.fd, data)
+        _keep_owner(staged.fd, owner)
         os.fchmod(staged.fd, mode)
         return
     fd, temp = tempfile.mkstemp(
@@ -373,6 +406,7 @@ def _write_staged(staged: StagedFile, data: bytes, mode: int) -> None:
     staged.temp = Path(temp)
     try:
         _write_all(fd, data)
+        _keep_owner(fd, owner)
     finally:
         os.close(fd)
     os.chmod(temp, mode)
@@ -381,7 +415,8 @@ def _write_staged(staged: StagedFile, data: bytes, mode: int) -> None:
 def stage_file(path: str | os.PathLike[str], data: bytes) -> StagedFile:
     """Write ``data`` beside ``path``, with the mode ``path`` would get; nothing is visible
     at ``path`` until ``commit``. A symbolic link is followed: its target is replaced and
-    the link stays a link."""
+    the link stays a link. A file replaced keeps its mode, and its owner and group where
+    the system allows."""
     existing = _existing_mode(Path(path))
     if existing is not None and not stat.S_ISREG(existing):
         return StagedFile(Path(path), stream=data)  # /dev/stdout is a link /proc resolves
@@ -389,7 +424,7 @@ def stage_file(path: str | os.PathLike[str], data: bytes) -> StagedFile:
     mode = existing & 0o7777 if existing is not None else 0o666 & ~_umask()
     staged = StagedFile(target)
     try:
-        _write_staged(staged, data, mode)
+        _write_staged(staged, data, mode, _existing_owner(target))
     except OSError as exc:
         staged.discard()
         raise SurgeryError(f"{path}: cannot write: {exc.strerror}") from None

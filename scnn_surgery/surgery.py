@@ -584,3 +584,10 @@ def _refuse_changed_bindings(
                     f"{net.describe(layer)} would read another version of '{blob}' than the"
                     f" module read (phase {state.phase}); strip cannot undo the module there"
                 )
+
+
+# The verbs beyond insert live in their own module; they are part of this API.
+from .verbs import RemoveResult as RemoveResult  # noqa: E402
+from .verbs import UpgradeResult as UpgradeResult  # noqa: E402
+from .verbs import remove as remove  # noqa: E402
+from .verbs import upgrade as upgrade  # noqa: E402

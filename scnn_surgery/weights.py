@@ -922,11 +922,13 @@ def carry_over(
     shapes: Overrides | None = None,
     phase: str | None = None,
     destination: str = "the new caffemodel",
+    removed: Iterable[str] = (),
 ) -> WeightsResult:
-    """``source`` plus the ``added`` layers of ``net``, their blobs from their fillers.
+    """``source`` plus the ``added`` layers of ``net``, their blobs from their fillers, less
+    the ``removed`` layers' entries (those of a name no layer of ``net`` still has).
 
-    Every source layer stays as it was, so Caffe finds each existing layer's blobs by name
-    and unknown fields survive; the added layers are appended (loaders match layers by
+    Every other source layer stays as it was, so Caffe finds each existing layer's blobs by
+    name and unknown fields survive; the added layers are appended (loaders match layers by
     name, not position). Existing layers that need blobs the source lacks are filled from
     their fillers, as Caffe would leave them, and reported in ``notes``. The result shares
     ``source``'s message, which is extended in place: a caffemodel can be hundreds of
@@ -942,6 +944,8 @@ def carry_over(
             f"{source.source} already has layers named {', '.join(clash[:3])}, whose blobs"
             " Caffe would copy into the new layers; insert with --prefix"
         )
+    _refuse_v0_entries(source)
+    notes = _drop_entries(source, set(removed) - net.layer_names, destination)
     legacy = source.legacy
     net_class = type(source.message)
     filler = _Filler(
@@ -955,7 +959,6 @@ def carry_over(
         and (blobs := filler.plan(layer)) is not None
     )
     check_caffemodel_size(source.message.ByteSize() + growth, destination, spec)
-    notes: list[str] = []
     new_entries = [
         *_added_entries(net, new, spec, filler, net_class),
         *_missing_entries(net, source, new, filler, notes),
@@ -964,6 +967,30 @@ def carry_over(
     for entry in new_entries:
         entries.add().CopyFrom(entry)
     return WeightsResult(Caffemodel(source.message, destination), notes)
+
+
+def _refuse_v0_entries(source: Caffemodel) -> None:
+    """A V0 caffemodel keeps names and blobs inside each entry's V0 ``layer``, which
+    nothing here reads by name; say so rather than carry blobs no layer would find."""
+    if source.legacy and any(entry.HasField("layer") for entry in source.message.layers):
+        raise SurgeryError(
+            f"{source.source}: a V0 (pre-2014) caffemodel, whose blobs sit in V0 'layer'"
+            " entries; convert it with Caffe's upgrade_net_proto_binary first"
+        )
+
+
+def _drop_entries(source: Caffemodel, names: set[str], destination: str) -> list[str]:
+    """Take the entries of ``names`` out of ``source`` (in place); a note says which."""
+    entries = source.message.layers if source.legacy else source.message.layer
+    doomed = [i for i, entry in enumerate(entries) if entry.name in names]
+    dropped = list(dict.fromkeys(entries[i].name for i in doomed))
+    for i in reversed(doomed):
+        del entries[i]
+    if not dropped:
+        return []
+    shown = ", ".join(f"'{n}'" for n in dropped[:5])
+    more = f" and {len(dropped) - 5} more" if len(dropped) > 5 else ""
+    return [f"the removed layers' blobs are left out of {destination}: {shown}{more}"]
 
 
 def _missing_entries(

@@ -475,7 +475,13 @@ def test_an_output_that_is_an_input_is_a_usage_error(
     assert code == 2 and out == ""
     line = _one_error_line(err)
     assert message in line
-    assert line.endswith(("; the input is never written", "; give each output its own"))
+    assert line.endswith(
+        (
+            "; the input is never written",
+            "; the input is never written unless you ask with --in-place",
+            "; give each output its own",
+        )
+    )
     assert _snapshot(files) == before
 
 
@@ -531,7 +537,7 @@ def test_an_interrupted_insert_leaves_no_file(
     def interrupted(*_: object) -> None:
         raise interruption()
 
-    monkeypatch.setattr(insert_cli, "write_output", interrupted)  # after the weights are staged
+    monkeypatch.setattr(insert_cli, "write_result", interrupted)  # after the weights are staged
     before = _snapshot(files)
     args = (*INSERT_K3, "-o", "o.prototxt", "--weights-out", "w.caffemodel")
     if interruption is KeyboardInterrupt:
@@ -572,9 +578,10 @@ def test_stdout_appended_to_the_model_is_refused(files: Path, command: str) -> N
     with open(files / "net.prototxt", "ab") as stdout:
         proc = _cli(command, "net.prototxt", stdout=stdout)
     assert proc.returncode == 2
+    hint = " unless you ask with --in-place" if command == "insert" else ""
     assert proc.stderr.decode() == (
         "scnn-surgery: error: standard output is the same file as MODEL net.prototxt;"
-        " the input is never written\n"
+        f" the input is never written{hint}\n"
     )
     assert (files / "net.prototxt").read_text() == CLI_NET
 

@@ -38,6 +38,9 @@ def imported_modules(*args: str) -> tuple[int, set[str]]:
         (["--help"], 0),
         (["generate", "--height", "4", "--width", "5", "--channel", "8"], 0),
         (["insert", "net.prototxt", "--kernel-width", "4"], 2),  # a usage error
+        (["remove", "net.prototxt", "x", "-o", "o.prototxt", "--in-place"], 2),
+        (["upgrade", "-", "--in-place"], 2),
+        (["remove", "--help"], 0),
         (["inspect"], 2),
         (["nope"], 2),
     ],

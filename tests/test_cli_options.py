@@ -44,7 +44,12 @@ def test_insert_and_batch_take_one_option_per_field() -> None:
 
 @pytest.mark.parametrize(
     ("command", "documented_in"),
-    [("generate", ["generate"]), ("insert", ["insert", "generate"])],
+    [
+        ("generate", ["generate"]),
+        ("insert", ["insert", "generate"]),
+        ("remove", ["remove"]),
+        ("upgrade", ["upgrade"]),
+    ],
 )
 def test_the_readme_synopses_list_every_flag(command: str, documented_in: list[str]) -> None:
     text = " ".join(readme_synopsis(name) for name in documented_in)

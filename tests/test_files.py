@@ -130,6 +130,30 @@ def test_an_output_that_is_an_input_is_refused_however_spelled(
     check_output_paths(named("MODEL", model), named("-o", "other.prototxt"))
 
 
+def test_a_command_with_in_place_says_how_to_ask_for_model_to_be_written(tmp_path: Path) -> None:
+    model = tmp_path / "net.prototxt"
+    model.write_text("x")
+    weights = tmp_path / "w.caffemodel"
+    weights.write_text("w")
+    with pytest.raises(UsageError, match=r"; the input is never written unless you ask with"
+                       r" --in-place$"):  # fmt: skip
+        check_output_paths(named("MODEL", model), named("-o", model), in_place=True)
+    with pytest.raises(UsageError, match=r"--weights .*; the input is never written$"):
+        check_output_paths(named("--weights", weights), named("-o", weights), in_place=True)
+
+
+def test_a_replaced_file_keeps_its_owner_and_group(tmp_path: Path) -> None:
+    target = tmp_path / "net.prototxt"
+    target.write_text("old")
+    owner = (4242, 4343) if os.geteuid() == 0 else (os.getuid(), os.getgid())
+    os.chown(target, *owner)
+    target.chmod(0o604)
+    write_bytes_atomic(target, b"new")
+    info = target.stat()
+    assert target.read_bytes() == b"new"
+    assert (info.st_uid, info.st_gid) == owner and stat.S_IMODE(info.st_mode) == 0o604
+
+
 def test_two_outputs_naming_one_file_are_refused(tmp_path: Path) -> None:
     new = tmp_path / "new.prototxt"
     message = _refusal([], [*named("-o", new), *named("--weights-out", tmp_path / "." / new.name)])

@@ -6,52 +6,42 @@ from typing import Any
 
 import click
 
-from ..errors import UsageError
-from ..files import STDIO, OutputFiles, check_output_paths, named
+from ..files import OutputFiles, named
 from ..scnn import module_cost
-from .options import build_insert_options, insert_options, output_option
-from .output import note, report_cost, write_output
+from .options import (
+    build_insert_options,
+    check_weights_options,
+    insert_options,
+    output_options,
+    weights_options,
+)
+from .output import check_verb_paths, destination, note, report_cost, write_result
 
 
 @click.command("insert")
 @click.argument("model", type=click.Path(dir_okay=False, allow_dash=True))
 @insert_options()
-@output_option()
-@click.option(
-    "--weights",
-    type=click.Path(exists=True, dir_okay=False),
-    default=None,
-    help="MODEL's .caffemodel; every layer keeps its blobs (needs --weights-out).",
-)
-@click.option(
-    "--weights-out",
-    type=click.Path(dir_okay=False),
-    default=None,
-    help="Write the new net's .caffemodel here; the module comes from its fillers.",
-)
-@click.option(
-    "--seed", type=int, default=0, show_default=True, help="Seed for the values drawn from fillers."
-)
+@output_options()
+@weights_options(new_layers="the module comes from its fillers")
 def command(
     model: str,
     output: str | None,
+    in_place: bool,
     weights: str | None,
     weights_out: str | None,
     seed: int,
     **params: Any,
 ) -> None:
     """Insert an SCNN module into MODEL (a prototxt; '-' reads stdin)."""
-    if weights is not None and weights_out is None:
-        raise UsageError("--weights needs --weights-out, the caffemodel to write")
-    if weights_out == STDIO:
-        raise UsageError("--weights-out -: a caffemodel is binary; give it a file")
-    inputs = [*named("MODEL", model), *named("--weights", weights)]
-    check_output_paths(
-        [*inputs, *named("--proto", params.get("proto"))],
-        [*named("-o", STDIO if output is None else output), *named("--weights-out", weights_out)],
+    where = destination(model, output, in_place)
+    check_weights_options(weights, weights_out)
+    check_verb_paths(
+        where,
+        [*named("--weights", weights), *named("--proto", params.get("proto"))],
+        named("--weights-out", weights_out),
     )
     # Here rather than at the top: parsing the arguments (or --help) need not load them.
-    from ..carry import stage_insert_weights
+    from ..carry import stage_weights
     from ..export import export_bytes
     from ..surgery import insert, load
 
@@ -63,15 +53,17 @@ def command(
     note(f"inserted at {result.point.describe()}")
     with OutputFiles() as outputs:
         if weights_out is not None:
-            added = result.net.layer_names - net.layer_names
-            weight_notes = stage_insert_weights(
-                outputs, result.net, added, result.spec, weights, weights_out, seed,
-                options.shapes, options.phase, options.proto,
-            )
+            weight_notes = stage_weights(
+                outputs, result.net, weights, weights_out,
+                added=result.net.layer_names - net.layer_names, spec=result.spec, seed=seed,
+                shapes=options.shapes, phase=options.phase, proto=options.proto,
+            )  # fmt: skip
             for message in weight_notes:
                 note(message)
-        write_output(outputs, export_bytes(result.net), output)
+        write_result(outputs, export_bytes(result.net), where)
         outputs.commit()
     if weights_out is not None:
         note(f"wrote weights to {weights_out}")
+    if in_place:
+        note(f"replaced {model}")
     report_cost(result.spec, module_cost(result.spec))

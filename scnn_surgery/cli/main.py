@@ -30,6 +30,10 @@ SUBCOMMANDS: dict[str, Subcommand] = {
         "splice", "Put any fragment of layers into a net after a blob, and rewire."
     ),
     "strip": Subcommand("strip", "Take an SCNN module out again, and rewire its consumers."),
+    "remove": Subcommand(
+        "remove", "Take layers out of a net, bridging their readers, check, write."
+    ),
+    "upgrade": Subcommand("upgrade", "Rewrite a V0 or V1 net as V2, by Caffe's upgrade rules."),
     "inspect": Subcommand(
         "inspect", "Shapes, parameters and MACs per layer; modules; suggested point."
     ),

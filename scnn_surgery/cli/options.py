@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 
 import click
 
+from ..errors import UsageError
 from ..options import (
     BIND,
     BINDS,
@@ -157,6 +158,60 @@ def output_option(long_flag: bool = True) -> Callable[[F], F]:
         default=None,
         help="Write here instead of standard output.",
     )
+
+
+def output_options() -> Callable[[F], F]:
+    """Where a verb writes the net it made: ``-o/--output`` (default: standard output) or
+    ``--in-place``, which replaces MODEL; the command gets ``output`` and ``in_place``, and
+    :func:`scnn_surgery.cli.output.destination` refuses the two together."""
+    return _stack(
+        [
+            output_option(),
+            click.option(
+                "--in-place",
+                "in_place",
+                is_flag=True,
+                help="Replace MODEL with the result: atomically, only once it passed check,"
+                " keeping MODEL's permissions (and a symbolic link to it a link).",
+            ),
+        ]
+    )
+
+
+def weights_options(*, new_layers: str) -> Callable[[F], F]:
+    """``--weights``, ``--weights-out`` and ``--seed``: the caffemodel a verb carries over
+    to its net; ``new_layers`` says where the blobs of layers without any come from."""
+    return _stack(
+        [
+            click.option(
+                "--weights",
+                type=click.Path(exists=True, dir_okay=False),
+                default=None,
+                help="MODEL's .caffemodel; every layer keeps its blobs (needs --weights-out).",
+            ),
+            click.option(
+                "--weights-out",
+                type=click.Path(dir_okay=False),
+                default=None,
+                help=f"Write the new net's .caffemodel here; {new_layers}.",
+            ),
+            click.option(
+                "--seed",
+                type=int,
+                default=0,
+                show_default=True,
+                help="Seed for the values drawn from fillers.",
+            ),
+        ]
+    )
+
+
+def check_weights_options(weights: str | None, weights_out: str | None) -> None:
+    """What ``--weights`` and ``--weights-out`` refuse before the paths are compared."""
+    if weights is not None and weights_out is None:
+        raise UsageError("--weights needs --weights-out, the caffemodel to write")
+    if weights_out == "-":
+        raise UsageError("--weights-out -: a caffemodel is binary; give it a file")
 
 
 def build_insert_options(params: Mapping[str, Any]) -> InsertOptions:

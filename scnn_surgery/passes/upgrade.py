@@ -4,7 +4,9 @@ Caffe upgrades old nets in memory every time it reads them, in this order: V0 la
 (padding layers folded into the next convolution or pooling), data-layer transform fields
 into ``transform_param``, V1 ``layers`` to V2 ``layer``, top-level inputs to an ``Input``
 layer, and BatchNorm ``param`` blocks to fixed statistics.  This pass writes the result as
-text, so the user gets a file Caffe no longer needs to upgrade.
+text, so the user gets a file Caffe no longer needs to upgrade; read back, it is the message
+Caffe's ``upgrade_net_proto_text`` writes, field for field (``tests/caffe_upgrade.py``, a
+transcription of Caffe's rules, is the oracle the tests compare it with).
 
 Only V0 goes through the protobuf schema (its layers are rebuilt field by field anyway).
 Every later stage is a set of text edits on the lossless document: a V1 or V2 file keeps
@@ -113,7 +115,6 @@ _SHARE_MODES = {"0": "STRICT", "1": "PERMISSIVE"}
 _INPUT_FIELDS = ("input", "input_dim", "input_shape")
 
 
-
 @dataclass(frozen=True)
 class Leaf:
     """A scalar as written, with the comment that followed it on its line (if any)."""
@@ -136,7 +137,7 @@ def needs_upgrade(net: Net) -> bool:
     doc = net.document
     return (
         net.format in ("v0", "v1")
-        or _input_shapes(doc.root) is not None
+        or bool(doc.root.scalars("input"))
         or any(_batch_norm_params_to_fix(body) for body in _v2_bodies(net))
     )
 
@@ -333,12 +334,18 @@ def _reindent(text: str, unit: str, newline: str) -> str:
 
 
 def _upgrade_v0_net(net: caffe_pb2.NetParameter, source: str) -> caffe_pb2.NetParameter:
+    """Caffe's UpgradeV0Net starts from an empty net: only the name, the layers, the inputs
+    with their dims and force_backward survive (V0 predates every other net-level field)."""
     folded = _fold_padding_layers(net, source)
     out = caffe_pb2.NetParameter()
-    out.CopyFrom(folded)
-    del out.layers[:]
+    if folded.HasField("name"):
+        out.name = folded.name
     for connection in folded.layers:
         out.layers.add().CopyFrom(_upgrade_v0_layer(connection, source))
+    out.input.extend(folded.input)
+    out.input_dim.extend(folded.input_dim)
+    if folded.HasField("force_backward"):
+        out.force_backward = folded.force_backward
     return out
 
 
@@ -393,12 +400,16 @@ def _upgrade_v0_layer(
     connection: caffe_pb2.V1LayerParameter, source: str
 ) -> caffe_pb2.V1LayerParameter:
     out = caffe_pb2.V1LayerParameter()
-    if not connection.HasField("layer"):
-        # Already a V1 entry in a mixed file: keep it whole rather than strip it to its blobs.
-        out.CopyFrom(connection)
-        return out
     out.bottom.extend(connection.bottom)
     out.top.extend(connection.top)
+    if not connection.HasField("layer"):
+        # A V1 entry in a V0 file: Caffe keeps only its blobs, so say so rather than
+        # write a layer without a name or type.
+        raise SurgeryError(
+            f"{source}: layer '{connection.name}' is written as V1 in a V0 net; Caffe's"
+            " upgrade keeps only its bottoms and tops, so write it as V0 (or the whole net"
+            " as V1) first"
+        )
     v0 = connection.layer
     if v0.HasField("name"):
         out.name = v0.name
@@ -433,9 +444,7 @@ def _v0_target(v0_field: str, v0_type: str) -> tuple[str, str] | None:
     return route[1][v0_type], route[0]
 
 
-def _assign(
-    message: ProtoMessage, name: str, source_field: FieldDescriptor, value: Any
-) -> None:
+def _assign(message: ProtoMessage, name: str, source_field: FieldDescriptor, value: Any) -> None:
     target = message.DESCRIPTOR.fields_by_name[name]
     if source_field.enum_type is not None and target.enum_type is not None:
         # Same enum names (MAX, AVE, ...) in a different enum type.
@@ -455,6 +464,8 @@ def _assign(
 
 def _v1_to_v2(net: Net) -> Document:
     doc = net.document
+    bodies = [x.text.body for x in net.layers if x.format == "v1" and x.text is not None]
+    data_upgrade = any(_moved_transform_fields(body) for body in bodies)
     edits: list[Edit] = []
     for layer in net.layers:
         if layer.format != "v1":
@@ -464,7 +475,8 @@ def _v1_to_v2(net: Net) -> Document:
         edits.append(Edit(block.start, block.start + len(block.name), "layer"))
         edits += _type_edits(body)
         edits += _param_edits(doc, body)
-        edits += _transform_edits(doc, body)
+        if data_upgrade:
+            edits += _transform_edits(doc, body)
     return doc.edited(edits)
 
 
@@ -511,20 +523,33 @@ def _param_edits(doc: Document, body: Message) -> list[Edit]:
     return _replace_fields(doc, fields, _param_specs(doc, body))
 
 
-def _transform_edits(doc: Document, body: Message) -> list[Edit]:
-    """Caffe's data upgrade: scale, mean_file, crop_size and mirror move to transform_param."""
+def _data_param_name(body: Message) -> str | None:
+    """The parameter message of a V1 data layer that once held the transform fields."""
     types = body.scalars("type")
-    param_name = _DATA_PARAMS.get(_v1_enum(types[-1])) if types else None
+    return _DATA_PARAMS.get(_v1_enum(types[-1])) if types else None
+
+
+def _moved_transform_fields(body: Message) -> list[Field]:
+    param_name = _data_param_name(body)
     if param_name is None:
         return []
-    moved = [
+    return [
         f
         for message in body.messages(param_name)
         for f in message.fields
         if f.name in _TRANSFORM_FIELDS and isinstance(f.value, Scalar)
     ]
-    if not moved:
+
+
+def _transform_edits(doc: Document, body: Message) -> list[Edit]:
+    """Caffe's data upgrade, run when any data layer needs it: scale, mean_file, crop_size
+    and mirror move to transform_param. Caffe's code takes both messages of every data
+    layer as it goes (``mutable_transform_param()``), so each of them ends up present,
+    empty if nothing moved into it; the text says so too, to be the same message."""
+    param_name = _data_param_name(body)
+    if param_name is None:
         return []
+    moved = _moved_transform_fields(body)
     edits = _replace_fields(doc, moved, ())
     latest: dict[str, Leaf] = {}
     for f in moved:
@@ -532,9 +557,12 @@ def _transform_edits(doc: Document, body: Message) -> list[Edit]:
         latest[f.name] = _leaf(doc.text, f.value)
     existing = body.messages("transform_param")
     if not existing:
-        anchor = body.all(param_name)[-1]
         block: Block = (("transform_param", tuple(latest.items())),)
-        edits.append(_insert_after_field(doc, anchor, block))
+        params = body.all(param_name)
+        if params:
+            edits.append(_insert_after_field(doc, params[-1], block))
+        else:
+            edits.append(_append_to_message(doc, body, ((param_name, ()), *block)))
         return edits
     transform = existing[-1]
     appended: list[Node] = []
@@ -546,6 +574,8 @@ def _transform_edits(doc: Document, body: Message) -> list[Edit]:
             edits.append(Edit(current.start, current.end, leaf.raw))
     if appended:
         edits.append(_append_to_message(doc, transform, tuple(appended)))
+    if not body.all(param_name):
+        edits.append(_append_to_message(doc, body, ((param_name, ()),)))
     return edits
 
 
@@ -553,61 +583,62 @@ def _transform_edits(doc: Document, body: Message) -> list[Edit]:
 # Top-level inputs -> an Input layer
 
 
-def _input_shapes(root: Message) -> list[list[Scalar]] | None:
-    """Each input's dims as written, or None when the inputs cannot (or need not) become a layer.
+def _input_shapes(doc: Document) -> list[list[Scalar]] | None:
+    """Each input's dims as written; None when the inputs have none at all.
 
-    Inputs without any shape are left alone: Caffe would just drop them, which leaves the
-    layers that read them dangling.
+    Caffe's UpgradeNetInput takes every input's shape from ``input_shape`` when there is
+    one, else four ``input_dim`` each; inputs with neither (as old caffemodels carry them)
+    are just dropped. Too few shapes for the inputs is a net Caffe crashes on.
     """
+    root = doc.root
     names = root.scalars("input")
-    if not names:
-        return None
     shapes = root.messages("input_shape")
+    dims = root.scalars("input_dim")
     if shapes:
         if len(shapes) < len(names):
-            return None
+            raise _input_count_error(doc, names, f"{len(shapes)} input_shape")
         return [shape.scalars("dim") for shape in shapes[: len(names)]]
-    dims = root.scalars("input_dim")
-    if not dims or len(dims) < 4 * len(names):
-        return None
-    return [dims[4 * i : 4 * i + 4] for i in range(len(names))]
+    if dims:
+        if len(dims) < 4 * len(names):
+            raise _input_count_error(doc, names, f"{len(dims)} input_dim (4 per input)")
+        return [dims[4 * i : 4 * i + 4] for i in range(len(names))]
+    return None
+
+
+def _input_count_error(doc: Document, names: Sequence[Scalar], given: str) -> SurgeryError:
+    return SurgeryError(
+        f"{doc.location(names[0].start)}: {len(names)} top-level inputs but {given};"
+        " Caffe cannot upgrade them into an Input layer"
+    )
 
 
 def _upgrade_inputs(doc: Document) -> Document:
     root = doc.root
-    shapes = _input_shapes(root)
-    if shapes is None:
-        return doc
-    layer_block = _input_layer(doc, _free_layer_name(doc, "input"), root.scalars("input"), shapes)
+    if not root.scalars("input"):
+        return doc  # Caffe leaves input_dim or input_shape without an input alone
+    shapes = _input_shapes(doc)
     fields = [f for f in root.fields if f.name in _INPUT_FIELDS]
     edits = _replace_fields(doc, fields, ())
-    layers = [f for f in root.fields if f.name in ("layer", "layers")]
-    first = min(f.start for f in fields)
-    anchor = first if not layers or first < layers[0].start else layers[0].start
-    offset = _line_start(doc.text, anchor)
-    edits.append(Edit(offset, offset, _render((layer_block,), "", doc.indent, doc.newline)))
+    if shapes is not None:
+        layer_block = _input_layer(doc, root.scalars("input"), shapes)
+        layers = [f for f in root.fields if f.name in ("layer", "layers")]
+        first = min(f.start for f in fields)
+        anchor = first if not layers or first < layers[0].start else layers[0].start
+        offset = _line_start(doc.text, anchor)
+        edits.append(Edit(offset, offset, _render((layer_block,), "", doc.indent, doc.newline)))
     return doc.edited(edits)
 
 
-def _input_layer(
-    doc: Document, name: str, tops: Sequence[Scalar], shapes: Sequence[Sequence[Scalar]]
-) -> Node:
-    body: list[Node] = [("name", Leaf(quote_string(name))), ("type", Leaf('"Input"'))]
+def _input_layer(doc: Document, tops: Sequence[Scalar], shapes: Sequence[Sequence[Scalar]]) -> Node:
+    """Caffe names the layer "input" even when a layer of that name exists: names need
+    not be unique in Caffe, and an Input layer has no blobs to be loaded by name."""
+    body: list[Node] = [("name", Leaf('"input"')), ("type", Leaf('"Input"'))]
     body += [("top", _leaf(doc.text, top)) for top in tops]
     shape_nodes = tuple(
         ("shape", tuple(("dim", _leaf(doc.text, dim)) for dim in dims)) for dims in shapes
     )
     body.append(("input_param", shape_nodes))
     return ("layer", tuple(body))
-
-
-def _free_layer_name(doc: Document, wanted: str) -> str:
-    taken = Net.from_document(doc).layer_names
-    name, n = wanted, 0
-    while name in taken:
-        n += 1
-        name = f"{wanted}_{n}"
-    return name
 
 
 # ---------------------------------------------------------------------------------------
@@ -650,7 +681,8 @@ def _nonzero(scalar: Scalar) -> bool:
 
 def _upgrade_batch_norm(doc: Document) -> Document:
     edits: list[Edit] = []
-    for body in _v2_bodies(Net.from_document(doc)):
+    layers = [f.value for f in doc.root.fields if f.name == "layer"]
+    for body in (x for x in layers if isinstance(x, Message)):
         fixes = _batch_norm_params_to_fix(body)
         for fix in fixes:
             if fix.scalar is not None:

@@ -402,11 +402,44 @@ def test_several_inputs_with_input_shape() -> None:
     assert [list(s.dim) for s in proto.layer[0].input_param.shape] == [[1, 2], [3]]
 
 
-def test_inputs_without_a_shape_are_left_alone() -> None:
+def test_inputs_without_a_shape_are_dropped_as_caffe_drops_them() -> None:
     text = 'input: "a"\nlayer { name: "r" type: "ReLU" bottom: "a" top: "b" }\n'
     net = ss.loads(text)
-    assert not needs_upgrade(net)
-    assert upgrade_net(net) is net
+    assert needs_upgrade(net)
+    assert (
+        upgrade_net(net).document.text == 'layer { name: "r" type: "ReLU" bottom: "a" top: "b" }\n'
+    )
+
+
+@pytest.mark.parametrize(
+    "inputs",
+    [
+        'input: "a"\ninput: "b"\ninput_shape { dim: 1 }\n',
+        'input: "a"\ninput_dim: 1\ninput_dim: 2\n',
+    ],
+)
+def test_inputs_with_too_few_shapes_are_refused(inputs: str) -> None:
+    net = ss.loads(inputs + 'layer { name: "r" type: "ReLU" bottom: "a" top: "b" }\n', "n.prototxt")
+    with pytest.raises(
+        SurgeryError, match=r"^n.prototxt:1:8: \d top-level inputs but .*Input layer"
+    ):
+        upgrade_net(net)
+
+
+def test_the_input_layer_is_named_input_even_when_a_layer_has_that_name() -> None:
+    text = 'input: "a"\ninput_dim: 1\ninput_dim: 1\ninput_dim: 1\ninput_dim: 1\n'
+    text += 'layer { name: "input" type: "ReLU" bottom: "a" top: "a" }\n'
+    proto = strict_parse(upgrade_document(Document.parse(text)).text)
+    assert [(lay.name, lay.type) for lay in proto.layer] == [("input", "Input"), ("input", "ReLU")]
+
+
+def test_a_v1_entry_in_a_v0_net_is_refused() -> None:
+    text = (
+        'layers { layer { name: "r" type: "relu" } bottom: "a" top: "a" }\n'
+        'layers { name: "s" type: RELU bottom: "a" top: "a" }\n'
+    )
+    with pytest.raises(SurgeryError, match=r"layer 's' is written as V1 in a V0 net"):
+        upgrade_net(ss.loads('input: "a"\n' + text, "n.prototxt"))
 
 
 def test_batch_norm_with_three_params_gets_fixed_statistics() -> None:

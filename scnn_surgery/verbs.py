@@ -1,0 +1,139 @@
+"""The verbs beyond ``insert``: ``remove`` and ``upgrade``, as library functions.
+
+Each one works on a copy of the net (the net given is never changed), edits it with the
+graph operations of :mod:`scnn_surgery.ops` or a text pass, and checks the result in memory
+(:func:`scnn_surgery.verify.check_result`) before returning it; ``surgery`` re-exports them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from .errors import SurgeryError
+from .net import Layer, Net
+from .passes.remove import Removal, Rewiring, select_layers
+from .passes.remove import remove as remove_from_net
+from .passes.upgrade import upgrade_net
+from .runtime import paused_gc
+from .shapes import ShapeOverrides
+from .verify import check_result
+
+
+@dataclass
+class RemoveResult:
+    """The net without the layers, and what happened to their readers."""
+
+    net: Net
+    removed: tuple[Layer, ...]
+    rewired: tuple[Rewiring, ...]
+    notes: list[str]
+
+
+def remove(
+    net: Net,
+    names: Sequence[str],
+    *,
+    shapes: ShapeOverrides | None = None,
+    proto: str | None = None,
+) -> RemoveResult:
+    """Remove the layers ``names`` name (every layer of a name; ``#N`` is the N-th layer).
+
+    An in-place layer simply goes; the readers of a one-bottom, one-top layer read its
+    bottom instead, in every phase; a layer nothing reads goes whatever its shape. Anything
+    else is refused, naming the layers that would break. The result is checked (with
+    ``shapes`` and ``proto`` as ``check`` takes them); ``net`` itself is not changed.
+    """
+    if net.format == "v0":
+        raise SurgeryError(
+            f"{net.source}: V0 (pre-2014) net; rewrite it as V2 first with 'scnn-surgery upgrade'"
+        )
+    if not names:
+        raise SurgeryError("name at least one layer to remove")
+    with paused_gc():
+        work = net.copy()
+        chosen = select_layers(work, names)
+        notes = _same_name_notes(work, names, chosen)
+        described = {layer: work.describe(layer) for layer in chosen}
+        removal = remove_from_net(work, chosen)
+        notes += _removal_notes(removal, described)
+        notes += check_result(net, work, shapes=shapes, proto=proto)
+    return RemoveResult(work, removal.layers, removal.rewired, notes)
+
+
+def _same_name_notes(net: Net, names: Sequence[str], chosen: Sequence[Layer]) -> list[str]:
+    """Said when one name stands for several layers (per-phase variants), all removed."""
+    by_name: dict[str, list[Layer]] = {}
+    for layer in chosen:
+        by_name.setdefault(layer.name, []).append(layer)
+    notes = []
+    for name in dict.fromkeys(names):
+        same = by_name.get(name, [])
+        if len(same) > 1:
+            where = ", ".join(net.layer_location(x) or "?" for x in same)
+            notes.append(f"'{name}' names {len(same)} layers ({where}); removing all of them")
+    return notes
+
+
+def _removal_notes(removal: Removal, described: dict[Layer, str]) -> list[str]:
+    by_layer: dict[Layer, list[Rewiring]] = {}
+    for rewiring in removal.rewired:
+        by_layer.setdefault(rewiring.layer, []).append(rewiring)
+    rewired = "; ".join(
+        f"'{layer.name}' bottom {', '.join(str(r.bottom_index) for r in changes)}:"
+        f" {changes[0].before} -> {changes[0].after}"
+        for layer, changes in by_layer.items()
+    )
+    names = ", ".join(described[x] for x in removal.layers)
+    notes = [f"removed {names}"]
+    if rewired:
+        notes.append(f"rewired {rewired}")
+    return notes
+
+
+@dataclass
+class UpgradeResult:
+    """The net in the current format (the same net when nothing needed upgrading)."""
+
+    net: Net
+    changed: bool
+    notes: list[str]
+
+
+def upgrade(
+    net: Net, *, shapes: ShapeOverrides | None = None, proto: str | None = None
+) -> UpgradeResult:
+    """``net`` rewritten by Caffe's upgrade rules (V0 -> V1 -> V2, data transform fields,
+    top-level inputs, BatchNorm statistics), as ``upgrade_net_proto_text`` would write it,
+    in the file's own layout wherever a rule does not touch the text; the result is
+    checked. A net already current is returned as it is, with a note."""
+    with paused_gc():
+        upgraded = upgrade_net(net)
+        if upgraded is net:
+            return UpgradeResult(net, False, [f"{net.source}: already in the current format"])
+        notes = [f"{net.source}: {_upgrade_summary(net, upgraded)}"]
+        notes += check_result(net, upgraded, shapes=shapes, proto=proto)
+    return UpgradeResult(upgraded, True, notes)
+
+
+def _upgrade_summary(before: Net, after: Net) -> str:
+    done = []
+    if before.format in ("v0", "v1"):
+        done.append(f"{len(before.layers)} layers rewritten from {before.format.upper()} to V2")
+    if before.inputs and not after.inputs:
+        made = any(x.type == "Input" and x.name == "input" for x in after.layers[:1])
+        names = ", ".join(f"'{i.name}'" for i in before.inputs)
+        done.append(
+            f"top-level input {names} made an Input layer 'input'"
+            if made
+            else f"top-level input {names} without dims dropped, as Caffe drops it"
+        )
+    fixed = sum(
+        1
+        for layer in after.layers
+        if layer.type == "BatchNorm" and layer.body is not None
+        and len(layer.body.messages("param")) == 3
+    )  # fmt: skip
+    if fixed and before.format == "v2":
+        done.append(f"lr_mult and decay_mult of {fixed} BatchNorm layers set to 0")
+    return "; ".join(done) or "upgraded"

@@ -1,0 +1,130 @@
+"""The upgrade pass against Caffe's own rules: the oracle in ``tests/caffe_upgrade.py``.
+
+For every legacy net of the zoo (and the nets under ``tests/data/legacy``, written to reach
+the rules the zoo does not), the ``NetParameter`` parsed from our upgraded text must equal
+the message Caffe's ``upgrade_net_proto_text`` makes of the original, field for field
+(presence included: an empty ``transform_param {}`` is a field).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from google.protobuf import text_format
+
+import scnn_surgery as ss
+from scnn_surgery.passes.upgrade import upgrade_net
+from scnn_surgery.schema import caffe_pb2
+
+from ..caffe_upgrade import CaffeFatal, upgrade_net_proto_text
+from ..conftest import DATA, SHARED, shared_path, zoo_files, zoo_ids
+
+ZOO_LEGACY = [
+    "caffe_v0_lenet_train",
+    "caffe_v1_flickr_style_train_val",
+    "rcnn_v0_caffenet_fc7_deploy",
+    "rcnn_v1_pascal_finetune_train",
+    "rcnn_v1_vgg16_fc7_deploy",
+]
+OURS = sorted(p.stem for p in (DATA / "legacy").glob("*.prototxt"))
+
+
+def parsed(text: str) -> caffe_pb2.NetParameter:
+    message = caffe_pb2.NetParameter()
+    text_format.Parse(text, message)
+    return message
+
+
+def differences(a: caffe_pb2.NetParameter, b: caffe_pb2.NetParameter) -> str:
+    import difflib
+
+    lines = difflib.unified_diff(
+        text_format.MessageToString(a).splitlines(),
+        text_format.MessageToString(b).splitlines(),
+        "caffe",
+        "ours",
+        lineterm="",
+    )
+    return "\n".join(lines)
+
+
+def assert_upgrade_matches_caffe(path: Path) -> None:
+    text = path.read_text()
+    caffe = upgrade_net_proto_text(text)
+    ours = parsed(upgrade_net(ss.load(path)).document.text)
+    assert ours == caffe, differences(caffe, ours)
+
+
+def test_every_legacy_zoo_net_is_covered() -> None:
+    shared_path("zoo", "legacy")
+    assert sorted(p.stem for p in (SHARED / "zoo" / "legacy").glob("*.prototxt")) == ZOO_LEGACY
+
+
+@pytest.mark.parametrize("name", ZOO_LEGACY)
+def test_zoo_legacy_nets_upgrade_as_caffe_upgrades_them(name: str) -> None:
+    assert_upgrade_matches_caffe(shared_path("zoo", "legacy", f"{name}.prototxt"))
+
+
+@pytest.mark.parametrize("name", OURS)
+def test_rules_the_zoo_does_not_reach_upgrade_as_caffe_does(name: str) -> None:
+    assert_upgrade_matches_caffe(DATA / "legacy" / f"{name}.prototxt")
+
+
+def caffe_reads(path: Path) -> bool:
+    """Whether BVLC's caffe.proto parses the net (a fork's fields it cannot)."""
+    try:
+        parsed(path.read_text())
+    except text_format.ParseError:
+        return False
+    return True
+
+
+READABLE = [path for path in zoo_files() if caffe_reads(path)]
+
+
+@pytest.mark.parametrize("path", READABLE, ids=zoo_ids(READABLE))
+def test_every_zoo_net_caffe_can_read_upgrades_as_caffe_upgrades_it(path: Path) -> None:
+    """Current nets too: only their inputs and BatchNorm params change."""
+    assert_upgrade_matches_caffe(path)
+
+
+# --- the oracle itself, on facts read from Caffe's code -------------------------------------
+
+
+def test_oracle_v0_padding_layers_fold_and_net_fields_reset() -> None:
+    caffe = upgrade_net_proto_text((DATA / "legacy" / "v0_padding.prototxt").read_text())
+    assert [layer.name for layer in caffe.layer] == [
+        "input",
+        "conv1",
+        "pool1",
+        "drop",
+        "norm",
+        "fc",
+    ]
+    conv, pool = caffe.layer[1], caffe.layer[2]
+    assert list(conv.bottom) == ["data"] and list(conv.convolution_param.pad) == [2]
+    assert list(pool.bottom) == ["conv1"] and pool.pooling_param.pad == 1
+    assert pool.pooling_param.pool == caffe_pb2.PoolingParameter.AVE
+    assert caffe.force_backward and not caffe.HasField("debug_info")
+
+
+def test_oracle_data_upgrade_touches_every_data_layer() -> None:
+    caffe = upgrade_net_proto_text((DATA / "legacy" / "v1_data_layers.prototxt").read_text())
+    train, test = caffe.layer[0], caffe.layer[1]
+    assert train.transform_param.scale == pytest.approx(1 / 256)
+    assert train.transform_param.mirror  # the data_param's value wins
+    assert not train.data_param.HasField("scale")
+    assert test.HasField("transform_param") and test.transform_param.ByteSize() == 0
+
+
+def test_oracle_stops_where_caffe_stops() -> None:
+    unknown = 'layers { layer { name: "x" type: "madeup" } top: "x" }\n'
+    with pytest.raises(CaffeFatal, match="Unknown layer name"):
+        upgrade_net_proto_text(unknown)
+    padded_relu = (
+        'input: "a"\nlayers { layer { name: "p" type: "padding" pad: 1 } bottom: "a" top: "p" }\n'
+        'layers { layer { name: "r" type: "relu" } bottom: "p" top: "r" }\n'
+    )
+    with pytest.raises(CaffeFatal, match="Padding layer input"):
+        upgrade_net_proto_text(padded_relu)
