@@ -297,3 +297,67 @@ def test_a_v1_net_with_its_caffemodel_runs_after_insert(
     code, found, _ = run_cli("check", str(out), "--weights", str(weights), "--target", "opencv")
     assert code == 0, found
     assert run_module(cv2, out, weights, batch=1, seed=6) <= TOLERANCE
+
+
+def test_a_spliced_se_block_runs_with_its_caffemodel(
+    cv2: Any, tmp_path: Path, run_cli: RunCli
+) -> None:
+    """The fragment's blobs come from its fillers, the net's are carried by name; OpenCV's
+    output of the block equals squeeze-and-excitation computed in NumPy from those blobs."""
+    src = shared_path("zoo", "deploy", "resnet50_deploy.prototxt")
+    trained = tmp_path / "trained.caffemodel"
+    trained.write_bytes(plausible_weights(load(src), seed=7))
+    out, weights = tmp_path / "se.prototxt", tmp_path / "se.caffemodel"
+    code, _, err = run_cli(
+        "splice", str(src), str(DATA / "se_block.prototxt"), "--after", "res5c", "-o", str(out),
+        "--weights", str(trained), "--weights-out", str(weights),
+    )  # fmt: skip
+    assert code == 0, err
+    stored = {e.name: [blob_array(b) for b in e.blobs] for e in read_caffemodel(weights).layers}
+    for entry in read_caffemodel(trained).layers:  # the net's own blobs are carried as they were
+        assert all(
+            np.array_equal(a, b)
+            for a, b in zip(stored[entry.name], map(blob_array, entry.blobs), strict=True)
+        )
+    engine = cv2.dnn.readNetFromCaffe(str(out), str(weights))
+    x = np.random.default_rng(8).uniform(-1, 1, size=(1, 3, 224, 224)).astype(np.float32)
+    engine.setInput(x)
+    features, excited = engine.forward(["res5c_relu", "se/excite"])  # the ReLU'd map it reads
+    squeeze = features.mean(axis=(2, 3))
+    w1, b1 = stored["se/reduce"][0][:, :, 0, 0], stored["se/reduce"][1]
+    w2, b2 = stored["se/expand"][0][:, :, 0, 0], stored["se/expand"][1]
+    logits = np.maximum(squeeze @ w1.T + b1, 0) @ w2.T + b2
+    gate = 0.5 * (1 + np.tanh(logits / 2))  # the sigmoid, without overflow
+    assert 0 < float(gate.mean()) < 1  # some channels pass, some are gated off
+    assert relative_error(excited, features * gate[:, :, None, None]) <= TOLERANCE
+
+
+def test_a_stripped_net_with_its_caffemodel_computes_what_the_net_did(
+    cv2: Any, tmp_path: Path, run_cli: RunCli
+) -> None:
+    """insert, then strip with the caffemodel carried both ways: the stripped net and its
+    weights give OpenCV the original net's output exactly."""
+    src = shared_path("zoo", "deploy", "squeezenet_v1_1_deploy.prototxt")
+    trained = tmp_path / "trained.caffemodel"
+    trained.write_bytes(plausible_weights(load(src), seed=9))
+    scnn, scnn_weights = tmp_path / "scnn.prototxt", tmp_path / "scnn.caffemodel"
+    code, _, err = run_cli(
+        "insert", str(src), "--after", "fire2/squeeze1x1", "--kernel-width", "3",
+        "-o", str(scnn), "--weights", str(trained), "--weights-out", str(scnn_weights),
+    )  # fmt: skip
+    assert code == 0, err
+    plain, plain_weights = tmp_path / "plain.prototxt", tmp_path / "plain.caffemodel"
+    code, _, err = run_cli(
+        "strip", str(scnn), "-o", str(plain),
+        "--weights", str(scnn_weights), "--weights-out", str(plain_weights),
+    )  # fmt: skip
+    assert code == 0, err
+    assert plain.read_bytes() == src.read_bytes()
+    assert not any(e.name.startswith("SCNN_") for e in read_caffemodel(plain_weights).layers)
+    x = np.random.default_rng(10).uniform(-1, 1, size=(1, 3, 227, 227)).astype(np.float32)
+    outputs = []
+    for prototxt, caffemodel in ((src, trained), (plain, plain_weights)):
+        engine = cv2.dnn.readNetFromCaffe(str(prototxt), str(caffemodel))
+        engine.setInput(x)
+        outputs.append(engine.forward())
+    assert np.array_equal(outputs[0], outputs[1])

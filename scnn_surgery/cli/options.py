@@ -160,13 +160,14 @@ def output_option(long_flag: bool = True) -> Callable[[F], F]:
     )
 
 
-def output_options() -> Callable[[F], F]:
+def output_options(long_flag: bool = True) -> Callable[[F], F]:
     """Where a verb writes the net it made: ``-o/--output`` (default: standard output) or
     ``--in-place``, which replaces MODEL; the command gets ``output`` and ``in_place``, and
-    :func:`scnn_surgery.cli.output.destination` refuses the two together."""
+    :func:`scnn_surgery.cli.output.destination` refuses the two together. ``long_flag``
+    False leaves ``--output`` to the verb (splice's names a fragment blob)."""
     return _stack(
         [
-            output_option(),
+            output_option(long_flag),
             click.option(
                 "--in-place",
                 "in_place",
