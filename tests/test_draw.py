@@ -12,6 +12,7 @@ import pytest
 from scnn_surgery.compare import diff_nets
 from scnn_surgery.draw import (
     Picture,
+    before_highlights,
     build_picture,
     check_renderer,
     digraph,
@@ -104,6 +105,29 @@ def test_removed_layers_are_listed_in_a_note() -> None:
     picture = build_picture(_before(), highlights=highlights_from(diff))
     assert picture.removed and picture.removed[0].startswith("SCNN module")
     assert "removed:" in digraph(picture).source
+
+
+def test_the_net_before_shows_what_goes_away() -> None:
+    removing = diff_nets(_after(), _before())  # the module is removed, head rewired back
+    picture = build_picture(_after(), highlights=before_highlights(removing))
+    [module] = [n for n in picture.nodes if n.kind == "module"]
+    assert module.status == "removed" and not picture.removed
+    assert [e.label.split("\n")[0] for e in picture.edges if e.rewired] == ["SCNN"]
+    assert "#f8d7da" in digraph(picture).source
+    adding = diff_nets(_before(), _after())  # in the net before, only the rewired edge shows
+    before = build_picture(_before(), highlights=before_highlights(adding))
+    assert {n.status for n in before.nodes} == {"same"}
+    assert [e.label.split("\n")[0] for e in before.edges if e.rewired] == ["feat"]
+
+
+def test_a_removed_in_place_layer_changes_the_layer_it_folds_into() -> None:
+    without_relu = loads(BEFORE.replace(
+        'layer { name: "relu" type: "ReLU" bottom: "feat" top: "feat" }\n', ""
+    ) + BEFORE_TAIL, "b.prototxt")
+    diff = diff_nets(_before(), without_relu)
+    picture = build_picture(_before(), highlights=before_highlights(diff))
+    [conv] = [n for n in picture.nodes if n.label.startswith("conv")]
+    assert conv.status == "changed" and "ReLU" in conv.label
 
 
 def test_focus_keeps_the_neighbourhood_of_a_change() -> None:
