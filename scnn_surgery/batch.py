@@ -37,7 +37,9 @@ else:  # pragma: no cover
 from .errors import SurgeryError, UsageError
 from .export import export_bytes
 from .files import read_input_bytes, write_bytes_atomic
+from .net import Net
 from .options import InsertOptions, OptionValueError, declared_fields
+from .scnn import ModuleCost, ScnnSpec, module_cost
 from .shapes import format_shape
 from .surgery import insert, load
 
@@ -288,15 +290,28 @@ class Job:
     source: str
     output: str
     options: InsertOptions
+    # Draw the change with this many layers around it (None: no picture); an HTML report
+    # shows it, and the worker makes it, so the parent only collects.
+    picture_context: int | None = None
 
 
 def plan_jobs(
-    sources: Sequence[Source], output_dir: Path, base: InsertOptions, config: BatchConfig
+    sources: Sequence[Source],
+    output_dir: Path,
+    base: InsertOptions,
+    config: BatchConfig,
+    *,
+    picture_context: int | None = None,
 ) -> list[Job]:
     outputs = [output_dir.joinpath(*source.relative.parts) for source in sources]
     _refuse_clashes(sources, outputs)
     return [
-        Job(str(source.path), str(output), options_for(source.relative, base, config))
+        Job(
+            str(source.path),
+            str(output),
+            options_for(source.relative, base, config),
+            picture_context,
+        )
         for source, output in zip(sources, outputs, strict=True)
     ]
 
@@ -340,6 +355,16 @@ class Outcome:
     insertion_point: str | None = None
     shape: tuple[int, int, int] | None = None  # channels, height, width of the module
     data: bytes | None = field(default=None, repr=False, compare=False)
+    # For the HTML report: why the point, the module and its cost, insert's notes, the
+    # time insert took, and the picture of the change (an <svg> element) or why there is none.
+    point_reason: str | None = None
+    placed_after: str | None = None  # the layer the module follows (None: first in the net)
+    spec: ScnnSpec | None = None
+    cost: ModuleCost | None = None
+    notes: tuple[str, ...] = ()
+    seconds: float | None = None
+    picture: str | None = field(default=None, repr=False, compare=False)
+    picture_note: str | None = None
 
     def record(self) -> dict[str, Any]:
         shape = None
@@ -357,21 +382,53 @@ class Outcome:
 
 def convert(job: Job) -> Outcome:
     """Load, insert, and classify: a :class:`SurgeryError` is a refusal, anything else a failure."""
+    start = time.perf_counter()
     try:
-        result = insert(load(job.source), job.options)
+        before = load(job.source)
+        result = insert(before, job.options)
     except SurgeryError as exc:
-        return Outcome(job.source, "refused", reason=str(exc))
+        return Outcome(job.source, "refused", reason=str(exc), seconds=_since(start))
     except Exception as exc:  # a bug or an unforeseen input: report it, keep the batch going
-        return Outcome(job.source, "failed", reason=exception_summary(exc))
-    spec = result.spec
-    return Outcome(
+        return Outcome(
+            job.source, "failed", reason=exception_summary(exc), seconds=_since(start)
+        )
+    spec, point = result.spec, result.point
+    outcome = Outcome(
         job.source,
         "converted",
         output=job.output,
-        insertion_point=result.point.describe(),
+        insertion_point=point.describe(),
         shape=(spec.channels, spec.height, spec.width),
         data=export_bytes(result.net),
+        point_reason=result.point_reason,
+        placed_after=None if point.after is None else point.label(point.after),
+        spec=spec,
+        cost=module_cost(spec),
+        notes=tuple(result.notes),
+        seconds=_since(start),
     )
+    if job.picture_context is None:
+        return outcome
+    return _with_picture(outcome, before, result.net, job)
+
+
+def _since(start: float) -> float:
+    return time.perf_counter() - start
+
+
+def _with_picture(outcome: Outcome, before: Net, after: Net, job: Job) -> Outcome:
+    """The outcome with the picture of its change; a picture that cannot be made is a note
+    on the model, never a failure of it."""
+    from .changeview import change_svg  # only HTML reports need pictures
+
+    assert job.picture_context is not None
+    try:
+        svg = change_svg(before, after, job.options.phase, job.picture_context)
+    except SurgeryError as exc:
+        return replace(outcome, picture_note=f"no picture: {exc}")
+    except Exception as exc:  # a picture is a courtesy: a bug in drawing keeps the model
+        return replace(outcome, picture_note=f"no picture: {exception_summary(exc)}")
+    return replace(outcome, picture=svg)
 
 
 def exception_summary(exc: BaseException) -> str:
@@ -570,10 +627,24 @@ def write_output(outcome: Outcome) -> Outcome:
 
 
 @dataclass(frozen=True)
+class RunInfo:
+    """How a batch was run, for a report that shows it (the HTML page)."""
+
+    sources: tuple[str, ...]
+    output_dir: str
+    options: InsertOptions
+    config: str | None = None
+    rules: tuple[ConfigRule, ...] = ()
+    jobs: tuple[Job, ...] = ()
+    pictures_note: str | None = None  # why there are no pictures, when there are none
+
+
+@dataclass(frozen=True)
 class BatchReport:
     outcomes: tuple[Outcome, ...]
     workers: int
     seconds: float
+    run: RunInfo | None = None
 
     def counts(self) -> dict[Status, int]:
         counts: dict[Status, int] = dict.fromkeys(STATUSES, 0)
@@ -650,12 +721,33 @@ def render_markdown(report: BatchReport) -> str:
     return "\n".join(lines) + "\n"
 
 
+def render_html(report: BatchReport) -> str:
+    from .htmlreport import batch_page  # only this format needs it
+
+    return batch_page(report)
+
+
 REPORT_FORMATS: Mapping[str, Callable[[BatchReport], str]] = {
     ".json": render_json,
     ".csv": render_csv,
     ".md": render_markdown,
     ".markdown": render_markdown,
+    ".html": render_html,
+    ".htm": render_html,
 }
+HTML_REPORTS = frozenset({".html", ".htm"})
+
+
+def picture_plan(report: Path | None) -> tuple[int | None, str | None]:
+    """How much context the workers draw around each change (None: no pictures), and why
+    there are none when an HTML report wants them: without Graphviz's ``dot`` the report
+    is the table, with a note."""
+    if report is None or report.suffix.lower() not in HTML_REPORTS:
+        return None, None
+    from .changeview import PICTURE_CONTEXT, missing_dot_note
+
+    missing = missing_dot_note()
+    return (None, missing) if missing else (PICTURE_CONTEXT, None)
 
 
 def report_renderer(path: Path) -> Callable[[BatchReport], str]:
