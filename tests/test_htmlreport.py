@@ -412,6 +412,24 @@ def test_batch_page_sorts_filters_and_opens_in_a_browser(tmp_path: Path, run_cli
 
 
 @needs_browser
+def test_diff_page_in_a_browser(tmp_path: Path, run_cli: RunCli) -> None:
+    before = shared_path("golden", "resnet101.prototxt")
+    after = shared_path("golden", "resnet101_SCNN.prototxt")
+    page = tmp_path / "diff.html"
+    code, _, err = run_cli("diff", str(before), str(after), "--html", str(page))
+    assert code == 1, err
+    dom = Elements(dump_dom(page))
+    assert [e.attrs["data-filter-key"] for e in dom.find("tbody", "item")] == [
+        "module", "rewired",
+    ]
+    if shutil.which("dot"):
+        assert len(dom.find("div", "pair")) == 1
+        assert len(dom.find("figure")) == 2 and len(dom.find("svg")) == 2
+    png = screenshot(page, tmp_path / "diff.png", size="1280,1400")
+    assert _colours(png) > 50
+
+
+@needs_browser
 @needs_dot
 def test_the_zoo_on_one_page(tmp_path: Path, run_cli: RunCli) -> None:
     page = tmp_path / "zoo.html"
