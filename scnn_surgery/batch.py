@@ -41,7 +41,7 @@ from .net import Net
 from .options import InsertOptions, OptionValueError, declared_fields
 from .scnn import ModuleCost, ScnnSpec, module_cost
 from .shapes import format_shape
-from .surgery import insert, load
+from .surgery import InsertResult, insert, load
 
 MODEL_SUFFIX = ".prototxt"
 _GLOB_MAGIC = re.compile(r"[*?[]")
@@ -409,21 +409,25 @@ def convert(job: Job) -> Outcome:
     )
     if job.picture_context is None:
         return outcome
-    return _with_picture(outcome, before, result.net, job)
+    return _with_picture(outcome, before, result, job)
 
 
 def _since(start: float) -> float:
     return time.perf_counter() - start
 
 
-def _with_picture(outcome: Outcome, before: Net, after: Net, job: Job) -> Outcome:
+def _with_picture(outcome: Outcome, before: Net, result: InsertResult, job: Job) -> Outcome:
     """The outcome with the picture of its change; a picture that cannot be made is a note
     on the model, never a failure of it."""
-    from .changeview import change_svg  # only HTML reports need pictures
+    from .changeview import change_svg, inserted_svg  # only HTML reports need pictures
 
     assert job.picture_context is not None
+    phase, context = job.options.phase, job.picture_context
     try:
-        svg = change_svg(before, after, job.options.phase, job.picture_context)
+        if job.options.upgrade:  # the whole net was rewritten: only a diff tells what changed
+            svg = change_svg(before, result.net, phase, context)
+        else:
+            svg = inserted_svg(before, result, phase, context)
     except SurgeryError as exc:
         return replace(outcome, picture_note=f"no picture: {exc}")
     except Exception as exc:  # a picture is a courtesy: a bug in drawing keeps the model

@@ -19,6 +19,7 @@ from typing import Literal
 
 from .compare import LayerChange, ModuleChange, NetDiff, diff_nets
 from .draw import (
+    Highlights,
     Picture,
     before_highlights,
     build_picture,
@@ -32,6 +33,7 @@ from .errors import SurgeryError
 from .graph import PHASES, NetState, graph_of
 from .modules import ModuleSummary
 from .net import Net
+from .surgery import InsertResult, reduction_name
 
 __all__ = [
     "PICTURE_CONTEXT",
@@ -42,6 +44,8 @@ __all__ = [
     "diff_entries",
     "diff_view",
     "embeddable_svg",
+    "insert_highlights",
+    "inserted_svg",
     "missing_dot_note",
     "picture_state",
     "place_pictures",
@@ -148,9 +152,49 @@ def change_svg(
     """
     state = picture_state(after, phase)
     diff = diff_nets(before, after, state.phase)
-    picture = build_picture(after, state, highlights_from(diff))
-    shown = focus(picture, focus_names(diff), radius)
-    return _svg(shown, f"{picture.title}: around the change, phase {state.phase}")
+    return _around(after, state, highlights_from(diff), focus_names(diff), radius)
+
+
+def insert_highlights(before: Net, result: InsertResult) -> tuple[Highlights, set[str]]:
+    """What ``draw --against`` would mark after an insert, and the layers it would centre
+    on, read from the insert itself: the module, any layers added with it, the consumers
+    rewired, and the layer the module follows. Not for ``--upgrade``, whose rewriting of
+    the whole net only a diff can tell apart from the insert."""
+    point = result.point
+    added = result.net.layer_names - before.layer_names
+    rewired = {(c.layer.name, c.bottom_index) for c in point.consumers}
+    highlights = Highlights(
+        added_layers=frozenset(added),
+        rewired=frozenset(rewired),
+        added_modules=frozenset({result.spec.prefix}),
+    )
+    around = added | {name for name, _ in rewired}
+    # The layer the module follows: the reduction's ReLU when it maps the channels first.
+    reduced = f"{reduction_name(result.spec.prefix)}/relu"
+    if reduced in added:
+        around.add(reduced)
+    elif point.after is not None:
+        around.add(point.after.name)
+    return highlights, around
+
+
+def inserted_svg(
+    before: Net, result: InsertResult, phase: str | None = None, radius: int = PICTURE_CONTEXT
+) -> str:
+    """:func:`change_svg` for the result of an insert, without diffing the two nets (most
+    of the cost of a picture); the picture is the same."""
+    state = picture_state(result.net, phase)
+    highlights, around = insert_highlights(before, result)
+    return _around(result.net, state, highlights, around, radius)
+
+
+def _around(
+    net: Net, state: NetState, highlights: Highlights, around: set[str], radius: int
+) -> str:
+    picture = build_picture(net, state, highlights)
+    title = f"{picture.title}, phase {state.phase}"
+    shown = replace(focus(picture, around, radius), title=title)
+    return _svg(shown, f"{title}: around the change")
 
 
 # --- diff: the listing and the places it changed ----------------------------------------

@@ -7,20 +7,24 @@ from __future__ import annotations
 
 import shutil
 import xml.etree.ElementTree as ElementTree
+from pathlib import Path
 
 import pytest
 
 import scnn_surgery.changeview as changeview
 from scnn_surgery.changeview import (
+    PICTURE_CONTEXT,
     change_svg,
     diff_entries,
     diff_view,
     embeddable_svg,
+    insert_highlights,
     missing_dot_note,
     picture_state,
     place_pictures,
 )
 from scnn_surgery.compare import diff_nets
+from scnn_surgery.draw import Picture, build_picture, focus, focus_names, highlights_from
 from scnn_surgery.errors import SurgeryError
 from scnn_surgery.graph import NetState
 from scnn_surgery.net import Net
@@ -126,6 +130,54 @@ def test_change_svg_escapes_hostile_names() -> None:
     svg = change_svg(*_converted(hostile))
     assert "<script" not in svg and "</svg><" not in svg
     assert "&lt;/svg&gt;&lt;script&gt;alert(1)&lt;/script&gt;&amp;amp" in svg
+
+
+def _both_ways(before: Net, options: InsertOptions) -> tuple[Picture, Picture]:
+    """The picture around an insert, from a diff as draw --against makes it, and from the
+    insert itself as batch's workers make it."""
+    result = insert(before, options)
+    state = picture_state(result.net, options.phase)
+    diff = diff_nets(before, result.net, state.phase)
+    by_diff = build_picture(result.net, state, highlights_from(diff))
+    highlights, around = insert_highlights(before, result)
+    by_insert = build_picture(result.net, state, highlights)
+    radius = PICTURE_CONTEXT
+    return focus(by_diff, focus_names(diff), radius), focus(by_insert, around, radius)
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        InsertOptions(kernel_width=3),
+        InsertOptions(kernel_width=3, reduce_channels=4),
+        InsertOptions(kernel_width=3, prefix="p_", after="conv"),
+    ],
+    ids=["automatic", "reduced", "prefixed"],
+)
+def test_an_insert_draws_as_its_diff_does(options: InsertOptions) -> None:
+    by_diff, by_insert = _both_ways(loads(NET, "net.prototxt"), options)
+    assert by_insert == by_diff
+    assert any(n.status == "added" for n in by_insert.nodes)
+
+
+@pytest.mark.parametrize(
+    ("path", "options"),
+    [
+        ("deploy/bvlc_googlenet_deploy.prototxt", InsertOptions()),
+        ("deploy/squeezenet_v1_1_deploy.prototxt", InsertOptions()),
+        ("detection/ssd300_vgg16_voc0712_deploy.prototxt", InsertOptions()),
+        ("lane/apollo_darkscnn_deploy.prototxt", InsertOptions(after="conv7_2", prefix="b_")),
+        ("train_val/bvlc_alexnet_train_val.prototxt", InsertOptions(phase="TRAIN")),
+        ("train_val/squeezenet_v1_0_train_val.prototxt", InsertOptions()),
+        ("deploy/resnet50_deploy.prototxt", InsertOptions(reduce_channels=128)),
+    ],
+    ids=lambda value: Path(value).stem if isinstance(value, str) else "",
+)
+def test_zoo_inserts_draw_as_their_diffs_do(path: str, options: InsertOptions) -> None:
+    from scnn_surgery.net import load_net
+
+    by_diff, by_insert = _both_ways(load_net(shared_path("zoo", *path.split("/"))), options)
+    assert by_insert == by_diff
 
 
 def test_picture_phase_is_the_one_the_net_works_in() -> None:
