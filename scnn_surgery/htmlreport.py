@@ -382,10 +382,9 @@ def _detail(row: _Row, report: BatchReport) -> str:
         facts.append(("Notes", f"<ul>{items}</ul>"))
     body = [_facts(facts)]
     if outcome.picture is not None:
-        phase = (row.job.options.phase if row.job else None) or "TEST, or the one the net has"
         body.append(
-            f"<figure>{outcome.picture}<figcaption>Around the change, phase {esc(phase)}"
-            f": the module (green) and the bottoms it rewires (red).</figcaption></figure>"
+            f"<figure>{outcome.picture}<figcaption>Around the change: the module (green) and"
+            " the bottoms it rewires (red).</figcaption></figure>"
         )
     elif outcome.picture_note:
         body.append(f'<p class="note">{esc(outcome.picture_note)}</p>')

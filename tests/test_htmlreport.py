@@ -6,15 +6,22 @@ in a real browser (headless Chromium; skipped, with the reason, where it is abse
 
 from __future__ import annotations
 
+import fnmatch
 import html
 import json
 import re
 import shutil
+import sys
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
 
 from scnn_surgery.batch import BatchReport, Job, Outcome, RunInfo, parse_config
 from scnn_surgery.changeview import DiffView, diff_view
@@ -25,7 +32,7 @@ from scnn_surgery.scnn import ScnnSpec, module_cost
 from scnn_surgery.surgery import dumps, insert, loads
 
 from .browser import dump_dom, needs_browser, screenshot
-from .conftest import DATA, RunCli, shared_path
+from .conftest import DATA, REPO_ROOT, RunCli, shared_path
 
 needs_dot = pytest.mark.skipif(
     shutil.which("dot") is None, reason="Graphviz's dot program is not installed"
@@ -442,3 +449,25 @@ def test_the_zoo_on_one_page(tmp_path: Path, run_cli: RunCli) -> None:
     assert len(models) == 34
     converted = [m for m in models if m.attrs["data-filter-key"] == "converted"]
     assert len(dom.find("svg")) == len(converted) > 20
+
+
+@needs_browser
+def test_the_readme_screenshot_script(tmp_path: Path) -> None:
+    import runpy
+
+    page = tmp_path / "report.html"
+    page.write_text(batch_page(REPORT), encoding="utf-8")
+    script = runpy.run_path(str(REPO_ROOT / "scripts" / "report_screenshot.py"))
+    target = tmp_path / "shot.png"
+    assert script["main"]([str(page), str(target)]) == 0
+    assert _colours(target) > 50 and _has_colour(target, (0xC9, 0xEF, 0xC4))
+
+
+def test_the_page_assets_are_package_data() -> None:
+    project = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    patterns = project["tool"]["setuptools"]["package-data"]["scnn_surgery"]
+    assets = sorted((REPO_ROOT / "scnn_surgery" / "htmlassets").iterdir())
+    assert [a.name for a in assets] == ["report.css", "report.js"]
+    for asset in assets:
+        relative = asset.relative_to(REPO_ROOT / "scnn_surgery").as_posix()
+        assert any(fnmatch.fnmatch(relative, pattern) for pattern in patterns), relative
