@@ -4,7 +4,8 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PY := $(BIN)/python
 
-.PHONY: install install-test install-dev demo test lint typecheck bench proto picture clean
+.PHONY: install install-test install-dev demo test lint typecheck bench proto picture report \
+	report-picture clean
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -40,6 +41,17 @@ proto: install-dev
 
 picture: install
 	$(PY) scripts/make_picture.py docs/example_before_after.png
+
+# The shared zoo converted, as one HTML page; batch exits 1 because some models are refused.
+ZOO ?= ../shared/zoo
+report: install
+	rm -rf build/zoo
+	$(BIN)/scnn-surgery batch $(ZOO) -o build/zoo --report build/zoo_report.html || [ $$? -eq 1 ]
+	@ls -l build/zoo_report.html
+
+# The README's screenshot of that page (needs Chromium, and Graphviz's dot for the pictures).
+report-picture: report
+	$(PY) scripts/report_screenshot.py build/zoo_report.html docs/zoo_report.png
 
 clean:
 	rm -rf build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache

@@ -5,10 +5,14 @@ The batch runs go through the engine that ``scnn-surgery batch`` uses, with 1 an
 2 worker processes and the command line's default options. So worker start-up
 and the transfer of results back to the parent are counted too. Every figure is
 the best of a few runs, each into a fresh output directory.
+
+With Graphviz's dot, the HTML report's cost is measured too: the batch with the workers
+drawing every change, plus writing the page, against the same batch without pictures.
 """
 
 from __future__ import annotations
 
+import shutil
 import sys
 import tempfile
 import time
@@ -26,6 +30,7 @@ from scnn_surgery.batch import (
     plan_jobs,
     run_batch,
 )
+from scnn_surgery.changeview import PICTURE_CONTEXT
 from scnn_surgery.errors import SurgeryError
 from scnn_surgery.files import write_bytes_atomic
 from scnn_surgery.surgery import InsertOptions, load
@@ -35,6 +40,8 @@ ROOT = Path(__file__).resolve().parent.parent
 ZOO = ROOT.parent / "shared" / "zoo"
 REPEAT = 2  # each batch run over the zoo takes seconds; the best of two is steady enough
 JOBS = (1, 2)
+HTML_GOAL = 2.5  # batch with pictures and the page / batch alone, with the most workers
+PAGE_GOAL_MIB = 3.0  # the zoo's page: "under a few MB"
 
 
 def best_time(run: Callable[[Path], T], repeat: int = REPEAT) -> tuple[float, T]:
@@ -59,8 +66,32 @@ def load_and_write(sources: Sequence[Source], out: Path) -> None:
         write_bytes_atomic(target, data)
 
 
-def batch(sources: Sequence[Source], out: Path, jobs: int) -> list[Outcome]:
-    return run_batch(plan_jobs(sources, out, InsertOptions(), BatchConfig()), jobs)
+def batch(
+    sources: Sequence[Source], out: Path, jobs: int, pictures: int | None = None
+) -> list[Outcome]:
+    planned = plan_jobs(sources, out, InsertOptions(), BatchConfig(), picture_context=pictures)
+    return run_batch(planned, jobs)
+
+
+def html_report(sources: Sequence[Source], out: Path, jobs: int) -> str:
+    """What ``batch --report zoo.html`` does: pictures in the workers, then the page."""
+    from scnn_surgery.htmlreport import batch_page
+
+    outcomes = batch(sources, out, jobs, PICTURE_CONTEXT)
+    return batch_page(BatchReport(tuple(outcomes), jobs, 0.0))
+
+
+def html_row(sources: Sequence[Source], plain: float) -> None:
+    if shutil.which("dot") is None:
+        print("HTML report: skipped, Graphviz's dot is not installed")
+        return
+    seconds, page = best_time(partial(html_report, sources, jobs=JOBS[-1]))
+    size = len(page.encode()) / 2**20
+    print(
+        f"HTML report, --jobs {JOBS[-1]}: {seconds:.3f} s, {seconds / plain:.2f}x the batch"
+        f" without pictures (goal <= {HTML_GOAL}x); page {size:.2f} MiB"
+        f" (goal < {PAGE_GOAL_MIB} MiB)"
+    )
 
 
 def main() -> int:
@@ -81,6 +112,7 @@ def main() -> int:
     for name, seconds in rows:
         print(f"{name:28} {seconds:9.3f} {len(sources) / seconds:10.1f} {seconds / baseline:16.2f}")
     print(f"--jobs 2 speed-up over --jobs 1: {rows[1][1] / rows[2][1]:.2f}x")
+    html_row(sources, rows[-1][1])
     return 0
 
 

@@ -37,6 +37,7 @@ else:  # pragma: no cover
 from .errors import SurgeryError, UsageError
 from .export import export_bytes
 from .files import read_input_bytes, write_bytes_atomic
+from .net import Net
 from .options import (
     InsertOptions,
     OptionsClass,
@@ -45,8 +46,9 @@ from .options import (
     StripOptions,
     declared_fields,
 )
+from .scnn import ModuleCost, ScnnSpec, module_cost
 from .shapes import format_shape
-from .surgery import insert, load, splice, strip
+from .surgery import InsertResult, insert, load, splice, strip
 
 MODEL_SUFFIX = ".prototxt"
 _GLOB_MAGIC = re.compile(r"[*?[]")
@@ -309,6 +311,9 @@ class Job:
     output: str
     options: AnyOptions
     fragment: str | None = None  # what ``splice`` puts in
+    # Draw the change with this many layers around it (None: no picture); an HTML report
+    # shows it, and the worker makes it, so the parent only collects.
+    picture_context: int | None = None
 
     @property
     def verb(self) -> Verb:
@@ -321,11 +326,19 @@ def plan_jobs(
     base: AnyOptions,
     config: BatchConfig,
     fragment: str | None = None,
+    *,
+    picture_context: int | None = None,
 ) -> list[Job]:
     outputs = [output_dir.joinpath(*source.relative.parts) for source in sources]
     _refuse_clashes(sources, outputs)
     return [
-        Job(str(source.path), str(output), options_for(source.relative, base, config), fragment)
+        Job(
+            str(source.path),
+            str(output),
+            options_for(source.relative, base, config),
+            fragment,
+            picture_context,
+        )
         for source, output in zip(sources, outputs, strict=True)
     ]
 
@@ -371,6 +384,16 @@ class Outcome:
     data: bytes | None = field(default=None, repr=False, compare=False)
     verb: Verb = "insert"
     summary: str | None = None  # what was done, in a sentence (splice and strip)
+    # For the HTML report: why the point, the module and its cost, the verb's notes, the
+    # time it took, and the picture of the change (an <svg> element) or why there is none.
+    point_reason: str | None = None
+    placed_after: str | None = None  # the layer the module follows (None: first in the net)
+    spec: ScnnSpec | None = None
+    cost: ModuleCost | None = None
+    notes: tuple[str, ...] = ()
+    seconds: float | None = None
+    picture: str | None = field(default=None, repr=False, compare=False)
+    picture_note: str | None = None
 
     def record(self) -> dict[str, Any]:
         shape = None
@@ -391,41 +414,82 @@ class Outcome:
 def convert(job: Job) -> Outcome:
     """Load, run the verb, and classify: a :class:`SurgeryError` is a refusal, anything
     else a failure."""
+    start = time.perf_counter()
     try:
-        return _converted(job)
+        before = load(job.source)
+        outcome, after = _converted(job, before)
     except SurgeryError as exc:
-        return Outcome(job.source, "refused", reason=str(exc), verb=job.verb)
+        return Outcome(
+            job.source, "refused", reason=str(exc), verb=job.verb, seconds=_since(start)
+        )
     except Exception as exc:  # a bug or an unforeseen input: report it, keep the batch going
-        return Outcome(job.source, "failed", reason=exception_summary(exc), verb=job.verb)
+        return Outcome(
+            job.source, "failed", reason=exception_summary(exc), verb=job.verb,
+            seconds=_since(start),
+        )  # fmt: skip
+    outcome = replace(outcome, seconds=_since(start))
+    if job.picture_context is None:
+        return outcome
+    return _with_picture(outcome, before, after, job)
 
 
-def _converted(job: Job) -> Outcome:
+def _converted(job: Job, before: Net) -> tuple[Outcome, InsertResult | Net]:
+    """The outcome of the verb on ``before``, and what a picture of it is drawn from."""
     options = job.options
     if isinstance(options, InsertOptions):
-        result = insert(load(job.source), options)
-        spec = result.spec
+        result = insert(before, options)
+        spec, point = result.spec, result.point
         return Outcome(
             job.source, "converted", output=job.output,
-            insertion_point=result.point.describe(),
+            insertion_point=point.describe(),
             shape=(spec.channels, spec.height, spec.width),
             data=export_bytes(result.net),
-        )  # fmt: skip
+            point_reason=result.point_reason,
+            placed_after=None if point.after is None else point.label(point.after),
+            spec=spec, cost=module_cost(spec), notes=tuple(result.notes),
+        ), result  # fmt: skip
     if isinstance(options, SpliceOptions):
         assert job.fragment is not None
-        spliced = splice(load(job.source), load(job.fragment), options)
+        spliced = splice(before, load(job.fragment), options)
         reads = f"rewires to '{spliced.output}'" if spliced.output else "a branch"
         return Outcome(
             job.source, "converted", output=job.output, verb="splice",
             insertion_point=spliced.point.describe(),
             summary=f"spliced {len(spliced.added)} layers of {job.fragment}; {reads}",
-            data=export_bytes(spliced.net),
-        )  # fmt: skip
-    stripped = strip(load(job.source), options)
+            data=export_bytes(spliced.net), notes=tuple(spliced.notes),
+        ), spliced.net  # fmt: skip
+    stripped = strip(before, options)
     return Outcome(
         job.source, "converted", output=job.output, verb="strip",
         summary=f"stripped {stripped.module.describe()}; its consumers read '{stripped.reads}'",
-        data=export_bytes(stripped.net),
-    )  # fmt: skip
+        data=export_bytes(stripped.net), notes=tuple(stripped.notes),
+    ), stripped.net  # fmt: skip
+
+
+def _since(start: float) -> float:
+    return time.perf_counter() - start
+
+
+def _with_picture(outcome: Outcome, before: Net, after: InsertResult | Net, job: Job) -> Outcome:
+    """The outcome with the picture of its change; a picture that cannot be made is a note
+    on the model, never a failure of it."""
+    from .changeview import change_svg, inserted_svg  # only HTML reports need pictures
+
+    assert job.picture_context is not None
+    phase, context = job.options.phase, job.picture_context
+    try:
+        if isinstance(after, Net):
+            svg = change_svg(before, after, phase, context)
+        elif isinstance(job.options, InsertOptions) and job.options.upgrade:
+            # the whole net was rewritten: only a diff tells what changed
+            svg = change_svg(before, after.net, phase, context)
+        else:
+            svg = inserted_svg(before, after, phase, context)
+    except SurgeryError as exc:
+        return replace(outcome, picture_note=f"no picture: {exc}")
+    except Exception as exc:  # a picture is a courtesy: a bug in drawing keeps the model
+        return replace(outcome, picture_note=f"no picture: {exception_summary(exc)}")
+    return replace(outcome, picture=svg)
 
 
 def exception_summary(exc: BaseException) -> str:
@@ -625,10 +689,24 @@ def write_output(outcome: Outcome) -> Outcome:
 
 
 @dataclass(frozen=True)
+class RunInfo:
+    """How a batch was run, for a report that shows it (the HTML page)."""
+
+    sources: tuple[str, ...]
+    output_dir: str
+    options: AnyOptions
+    config: str | None = None
+    rules: tuple[ConfigRule, ...] = ()
+    jobs: tuple[Job, ...] = ()
+    pictures_note: str | None = None  # why there are no pictures, when there are none
+
+
+@dataclass(frozen=True)
 class BatchReport:
     outcomes: tuple[Outcome, ...]
     workers: int
     seconds: float
+    run: RunInfo | None = None
 
     def counts(self) -> dict[Status, int]:
         counts: dict[Status, int] = dict.fromkeys(STATUSES, 0)
@@ -707,12 +785,33 @@ def render_markdown(report: BatchReport) -> str:
     return "\n".join(lines) + "\n"
 
 
+def render_html(report: BatchReport) -> str:
+    from .htmlreport import batch_page  # only this format needs it
+
+    return batch_page(report)
+
+
 REPORT_FORMATS: Mapping[str, Callable[[BatchReport], str]] = {
     ".json": render_json,
     ".csv": render_csv,
     ".md": render_markdown,
     ".markdown": render_markdown,
+    ".html": render_html,
+    ".htm": render_html,
 }
+HTML_REPORTS = frozenset({".html", ".htm"})
+
+
+def picture_plan(report: Path | None) -> tuple[int | None, str | None]:
+    """How much context the workers draw around each change (None: no pictures), and why
+    there are none when an HTML report wants them: without Graphviz's ``dot`` the report
+    is the table, with a note."""
+    if report is None or report.suffix.lower() not in HTML_REPORTS:
+        return None, None
+    from .changeview import PICTURE_CONTEXT, missing_dot_note
+
+    missing = missing_dot_note()
+    return (None, missing) if missing else (PICTURE_CONTEXT, None)
 
 
 def report_renderer(path: Path) -> Callable[[BatchReport], str]:

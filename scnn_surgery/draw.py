@@ -35,6 +35,7 @@ __all__ = [
     "Node",
     "Picture",
     "add_to_graph",
+    "before_highlights",
     "build_picture",
     "check_renderer",
     "digraph",
@@ -53,7 +54,7 @@ INSTALL_DOT_HINT = (
 )
 
 NodeKind = Literal["layer", "input", "module", "output", "elided"]
-Status = Literal["same", "added", "changed"]
+Status = Literal["same", "added", "changed", "removed"]
 
 _FONT = "Helvetica"
 _NODE_STYLE: dict[NodeKind, dict[str, str]] = {
@@ -68,6 +69,8 @@ _STATUS_STYLE: dict[Status, dict[str, str]] = {
     "same": {},
     "added": {"fillcolor": "#c9efc4", "color": "#2e7d32", "penwidth": "2"},
     "changed": {"fillcolor": "#fff1b3", "color": "#b58900", "penwidth": "2"},
+    # Only in a picture of the net before: what the other net no longer has.
+    "removed": {"fillcolor": "#f8d7da", "color": "#a12622", "penwidth": "2"},
 }
 # dot's spline routing and crossing minimisation take minutes on an expanded SCNN module (a
 # Slice fanning out to every row of a long chain); straight edges and short searches take
@@ -80,7 +83,8 @@ _REWIRED_STYLE = {"color": "#d62728", "fontcolor": "#d62728", "penwidth": "2.5"}
 
 @dataclass(frozen=True)
 class Highlights:
-    """What to mark, from a diff of another net (before) against the one drawn (after)."""
+    """What to mark, from a diff of another net (before) against the one drawn (after), or,
+    for a picture of the net before, what the diff takes away from it."""
 
     added_layers: frozenset[str] = frozenset()
     changed_layers: frozenset[str] = frozenset()
@@ -88,6 +92,8 @@ class Highlights:
     added_modules: frozenset[str] = frozenset()  # module prefixes
     changed_modules: frozenset[str] = frozenset()
     removed: tuple[str, ...] = ()  # descriptions: they are not in the picture
+    removed_layers: frozenset[str] = frozenset()  # in the picture: it is of the net before
+    removed_modules: frozenset[str] = frozenset()
 
 
 def highlights_from(diff: NetDiff) -> Highlights:
@@ -96,12 +102,37 @@ def highlights_from(diff: NetDiff) -> Highlights:
 
     removed_modules = [m.describe() for m in diff.modules if m.status == "removed"]
     return Highlights(
-        added_layers=frozenset(x.name for x in diff.added),
+        added_layers=frozenset(x.name for x in diff.added) | _fragment_layers(diff, "added"),
         changed_layers=frozenset(x.name for x in diff.changed),
         rewired=frozenset((r.layer, r.bottom_index) for r in diff.rewired),
         added_modules=prefixes("added"),
         changed_modules=prefixes("changed"),
-        removed=tuple(removed_modules + [x.describe() for x in diff.removed]),
+        removed=tuple(
+            removed_modules
+            + [x.describe() for x in diff.removed]
+            + [f.describe() for f in diff.fragments if f.status == "removed"]
+        ),
+    )
+
+
+def _fragment_layers(diff: NetDiff, status: str) -> frozenset[str]:
+    """The layers of the runs a diff reports as one entry (spliced fragments)."""
+    return frozenset(x.name for f in diff.fragments if f.status == status for x in f.layers)
+
+
+def before_highlights(diff: NetDiff) -> Highlights:
+    """What to mark in a picture of the net a diff starts from: removed layers and modules,
+    changed ones, and the bottoms that will read something else."""
+
+    def prefixes(status: str) -> frozenset[str]:
+        return frozenset(m.before.prefix for m in diff.modules if m.status == status and m.before)
+
+    return Highlights(
+        changed_layers=frozenset(x.name for x in diff.changed),
+        rewired=frozenset((r.layer, r.bottom_index) for r in diff.rewired),
+        changed_modules=prefixes("changed"),
+        removed_layers=frozenset(x.name for x in diff.removed) | _fragment_layers(diff, "removed"),
+        removed_modules=prefixes("removed"),
     )
 
 
@@ -246,12 +277,17 @@ class _Builder:
     def _module_status(self, summary: ModuleSummary) -> Status:
         if summary.prefix in self.highlights.added_modules:
             return "added"
+        if summary.prefix in self.highlights.removed_modules:
+            return "removed"
         return "changed" if summary.prefix in self.highlights.changed_modules else "same"
 
     def _group_status(self, group: _Group) -> Status:
         added, changed = self.highlights.added_layers, self.highlights.changed_layers
         if group.head.name in added:
             return "added"
+        if group.head.name in self.highlights.removed_layers:
+            return "removed"
+        changed = changed | self.highlights.removed_layers  # a removed in-place member
         touched = any(m.name in added or m.name in changed for m in group.members)
         return "changed" if touched else "same"
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import Field, dataclass, field, fields
+from dataclasses import MISSING, Field, dataclass, field, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Generic, TypeGuard, TypeVar
 
@@ -470,6 +470,45 @@ def declaration(name: str, options: OptionsClass = InsertOptions) -> Declaration
         if item.name == name:
             return declared
     raise KeyError(name)
+
+
+def command_line_flag(name: str, declared: Declaration, default: object) -> str:
+    """How the option is spelled on the command line: its own flag, or ``--field-name``."""
+    if declared.flag is not None:
+        return declared.flag
+    dashed = name.replace("_", "-")
+    if declared.kind is BOOL and default is True:
+        return f"--no-{dashed}"  # a flag can only switch a default off
+    return f"--{dashed}"
+
+
+def _argument_text(value: object) -> str:
+    if isinstance(value, float):
+        return format(value, "g")
+    return str(value)
+
+
+def as_arguments(options: InsertOptions | SpliceOptions | StripOptions) -> list[str]:
+    """The command-line arguments that ask for ``options``: every option not at its default."""
+    arguments: list[str] = []
+    for item, declared in declared_fields(type(options)):
+        value = getattr(options, item.name)
+        default = item.default_factory() if item.default_factory is not MISSING else item.default
+        if value == default:
+            continue
+        flag = command_line_flag(item.name, declared, default)
+        if declared.kind is BOOL:
+            arguments.append(flag)
+        elif declared.kind is SHAPES:
+            for blob, dims in value.items():
+                shown = ",".join(LEFT_TO_FILE if d is None else str(d) for d in dims)
+                arguments += [flag, f"{blob}={shown}"]
+        elif declared.kind is BINDS:
+            for inner, outer in value.items():
+                arguments += [flag, f"{inner}={outer}"]
+        else:
+            arguments += [flag, _argument_text(value)]
+    return arguments
 
 
 def check_value(what: str, kind: Kind[T], value: object) -> T:

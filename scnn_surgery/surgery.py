@@ -72,18 +72,23 @@ class InsertResult:
     point: InsertionPoint
     spec: ScnnSpec
     notes: list[str]
+    point_reason: str = ""  # why the point is where it is, in a few words
+
 
     @property
     def output(self) -> str:
         return module_output(self.spec)
 
 
-def _automatic_point(shapes: PhaseShapes, phase: str | None, notes: list[str]) -> str:
-    """The top hidden layer, judged in the chosen phase (TEST, as deployed, by default)."""
+def _automatic_point(
+    shapes: PhaseShapes, phase: str | None, notes: list[str]
+) -> tuple[str, str]:
+    """The top hidden layer, judged in the chosen phase (TEST, as deployed, by default),
+    and why."""
     graph = shapes.select(phase)[-1]
     blob, why = choose_blob(shapes.net, graph, shapes.of(graph))
     notes.append(f"chose insertion point '{blob}' automatically: {why}")
-    return blob
+    return blob, why
 
 
 def _refuse_second_module(net: Net, options: InsertOptions) -> None:
@@ -214,7 +219,10 @@ def _insert(net: Net, options: InsertOptions) -> InsertResult:
     _refuse_second_module(work, options)
     shapes = PhaseShapes(work, graphs, options.shapes)
     _refuse_shape_errors(shapes, phase, notes)
-    after = options.after or _automatic_point(shapes, phase, notes)
+    if options.after:
+        after, why = options.after, f"given: --after {options.after}"
+    else:
+        after, why = _automatic_point(shapes, phase, notes)
     point = find_insertion_point(work, graphs, after)
     given = {"height": options.height, "width": options.width, "channel": options.channels}
     if options.reduce_channels is not None:
@@ -247,7 +255,7 @@ def _insert(net: Net, options: InsertOptions) -> InsertResult:
     splice_layers(work, new_layers(definitions), point, module_output(spec))
     checks = Checks(phase, options.shapes, options.proto, broken)
     _verify_result(work, checks, notes, point)
-    return InsertResult(work, point, spec, notes)
+    return InsertResult(work, point, spec, notes, why)
 
 
 @dataclass(frozen=True)
@@ -369,7 +377,7 @@ def _splice(net: Net, fragment_net: Net, options: SpliceOptions) -> SpliceResult
     if after is None and not unbound and binds:
         after = next(iter(binds.values()))
     if after is None:
-        after = _automatic_point(shapes, phase, notes)
+        after, _ = _automatic_point(shapes, phase, notes)
     del shapes  # the input's shapes; the result is inferred again (per layer, memoized)
     point = find_insertion_point(work, graphs, after)
     if unbound:

@@ -6,6 +6,8 @@ import csv
 import io
 import json
 import multiprocessing
+import shutil
+from dataclasses import replace
 from pathlib import Path, PurePosixPath
 
 import pytest
@@ -27,6 +29,7 @@ from scnn_surgery.batch import (
     options_for,
     parse_config,
     pattern_regex,
+    picture_plan,
     plan_jobs,
     render_csv,
     render_json,
@@ -36,12 +39,17 @@ from scnn_surgery.batch import (
     unused_patterns,
     write_output,
 )
+from scnn_surgery.changeview import PICTURE_CONTEXT
 from scnn_surgery.errors import SurgeryError, UsageError
+from scnn_surgery.scnn import module_cost
 from scnn_surgery.surgery import InsertOptions, insert, load
 
 from .conftest import DATA
 
 NET = DATA / "phases_inplace.prototxt"
+needs_dot = pytest.mark.skipif(
+    shutil.which("dot") is None, reason="Graphviz's dot program is not installed"
+)
 FITS = InsertOptions(after="conv1", height=8, width=10, channels=4, kernel_width=3)
 
 
@@ -268,6 +276,43 @@ def test_convert_classifies_refusals_and_failures(
     assert failed.reason and failed.reason.startswith("KeyError: 'boom' (at test_batch.py:")
 
 
+def test_convert_keeps_what_the_html_report_shows(tmp_path: Path) -> None:
+    done = convert(Job(str(NET), str(tmp_path / "out.prototxt"), FITS))
+    assert done.point_reason == "given: --after conv1" and done.placed_after == "drop1"
+    assert done.spec is not None and (done.spec.height, done.spec.width) == (8, 10)
+    assert done.cost == module_cost(done.spec)
+    assert done.seconds is not None and done.seconds > 0
+    assert done.picture is None and done.picture_note is None  # not asked for
+
+
+@needs_dot
+def test_the_workers_draw_the_pictures(tmp_path: Path) -> None:
+    jobs = [replace(job, picture_context=1) for job in jobs_for(tmp_path, "a.prototxt")]
+    [outcome] = run_batch(jobs, workers=1)
+    assert outcome.picture is not None and outcome.picture.startswith("<svg ")
+    assert "SCNN module" in outcome.picture and outcome.picture_note is None
+
+
+def test_a_picture_that_cannot_be_drawn_is_a_note(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(shutil, "which", lambda name: None)
+    job = Job(str(NET), str(tmp_path / "out.prototxt"), FITS, picture_context=2)
+    done = convert(job)
+    assert done.status == "converted" and done.picture is None
+    assert done.picture_note and done.picture_note.startswith("no picture: Graphviz's 'dot'")
+
+
+def test_picture_plan(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert picture_plan(None) == (None, None)
+    assert picture_plan(Path("r.json")) == (None, None)
+    monkeypatch.setattr(shutil, "which", lambda name: "/usr/bin/dot")
+    assert picture_plan(Path("r.HTML")) == (PICTURE_CONTEXT, None)
+    monkeypatch.setattr(shutil, "which", lambda name: None)
+    context, note = picture_plan(Path("r.htm"))
+    assert context is None and note and "'dot' program was not found" in note
+
+
 def test_exception_summary_and_exit_descriptions() -> None:
     assert exception_summary(ValueError("")) == "ValueError"
     assert exception_summary(ValueError("two\nlines")) == "ValueError: two"
@@ -404,7 +449,7 @@ def test_markdown_report_escapes_cells() -> None:
     assert all(line.replace("\\|", "").count("|") == 9 for line in table)
 
 
-@pytest.mark.parametrize("name", ["r.json", "r.CSV", "r.md", "r.markdown"])
+@pytest.mark.parametrize("name", ["r.json", "r.CSV", "r.md", "r.markdown", "r.html", "r.htm"])
 def test_report_format_follows_the_extension(name: str) -> None:
     report_renderer(Path(name))
 

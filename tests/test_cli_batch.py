@@ -178,6 +178,36 @@ def test_report_formats(tmp_path: Path, mixed_tree: Path, run_cli: RunCli) -> No
     assert "2 models: 1 converted, 1 refused, 0 failed" in markdown
 
 
+def test_html_report_pictures_each_converted_model(
+    tmp_path: Path, mixed_tree: Path, run_cli: RunCli
+) -> None:
+    report = tmp_path / "reports" / "r.html"
+    code, _, err = run_cli("batch", str(mixed_tree), "-o", str(tmp_path / "out"), "--report",
+                           str(report), *SIZES)
+    assert code == 1 and f"report written to {report}" in err
+    page = report.read_text()
+    assert page.count('<tbody class="item"') == 2
+    assert "missing &#x27;}&#x27;" in page  # the refusal's reason, escaped
+    if shutil.which("dot"):
+        assert page.count("<svg") == 1 and "warning" not in err
+
+
+def test_html_report_without_dot_is_the_table_with_a_note(
+    tmp_path: Path, mixed_tree: Path, run_cli: RunCli
+) -> None:
+    nowhere = tmp_path / "empty"
+    nowhere.mkdir()
+    report = tmp_path / "r.html"
+    code, _, err = run_cli("batch", str(mixed_tree), "-o", str(tmp_path / "out"), "--report",
+                           str(report), *SIZES, env={"PATH": str(nowhere)})
+    assert code == 1
+    assert "warning: Graphviz's 'dot' program was not found, so the pictures are left out" in err
+    page = report.read_text()
+    assert "<svg" not in page and page.count('<tbody class="item"') == 2
+    assert "program was not found, so the pictures are left out" in page
+    assert (tmp_path / "out" / "good.prototxt").read_bytes() == expected_bytes()
+
+
 def test_summary_table_on_stderr(tmp_path: Path, mixed_tree: Path, run_cli: RunCli) -> None:
     code, _, err = run_cli("batch", str(mixed_tree), "-o", str(tmp_path / "out"), *SIZES)
     assert code == 1

@@ -88,6 +88,55 @@ def test_diff_errors_exit_2(tmp_path: Path, run_cli: RunCli) -> None:
     assert run_cli("diff", str(a), str(a), "--phase", "VAL")[0] == 2
 
 
+def test_diff_html_writes_a_page_and_still_lists(tmp_path: Path, run_cli: RunCli) -> None:
+    before, after = _golden()
+    page = tmp_path / "pages" / "diff.html"
+    page.parent.mkdir()
+    code, out, err = run_cli("diff", before, after, "--html", str(page))
+    assert code == 1, err
+    assert out.splitlines()[-1] == "1 module added, 1 bottom rewired"  # the listing, as ever
+    text = page.read_text()
+    assert text.startswith("<!DOCTYPE html>") and text.count('<tbody class="item"') == 2
+    if shutil.which("dot"):
+        assert text.count("<svg") == 2 and err == ""
+
+
+def test_diff_html_without_dot_is_the_listing_with_a_note(
+    tmp_path: Path, run_cli: RunCli
+) -> None:
+    a, b = tmp_path / "a.prototxt", tmp_path / "b.prototxt"
+    a.write_text(TINY)
+    b.write_text(TINY.replace("num_output: 2", "num_output: 5"))
+    nowhere = tmp_path / "empty"
+    nowhere.mkdir()
+    page = tmp_path / "d.html"
+    code, _, err = run_cli("diff", str(a), str(b), "--html", str(page),
+                           env={"PATH": str(nowhere)})
+    assert code == 1
+    assert err.count("\n") == 1 and "'dot' program was not found" in err
+    text = page.read_text()
+    assert "<svg" not in text and "convolution_param.num_output" in text
+
+
+def test_diff_html_of_equal_nets_exits_0(tmp_path: Path, run_cli: RunCli) -> None:
+    a = tmp_path / "a.prototxt"
+    a.write_text(TINY)
+    page = tmp_path / "same.html"
+    assert run_cli("diff", str(a), str(a), "--html", str(page)) == (0, "", "")
+    assert "The nets do not differ." in page.read_text()
+
+
+@pytest.mark.parametrize("which", ["A", "B"])
+def test_diff_html_never_replaces_a_net(tmp_path: Path, which: str, run_cli: RunCli) -> None:
+    a, b = tmp_path / "a.prototxt", tmp_path / "b.prototxt"
+    a.write_text(TINY)
+    b.write_text(TINY)
+    target = a if which == "A" else b
+    code, _, err = run_cli("diff", str(a), str(b), "--html", str(target))
+    assert code == 2 and f"is the same file as {which}" in err
+    assert target.read_text() == TINY
+
+
 def test_diff_phase_option(tmp_path: Path, run_cli: RunCli) -> None:
     a = tmp_path / "a.prototxt"
     b = tmp_path / "b.prototxt"

@@ -12,6 +12,7 @@ import pytest
 from scnn_surgery.compare import diff_nets
 from scnn_surgery.draw import (
     Picture,
+    before_highlights,
     build_picture,
     check_renderer,
     digraph,
@@ -106,6 +107,29 @@ def test_removed_layers_are_listed_in_a_note() -> None:
     assert "removed:" in digraph(picture).source
 
 
+def test_the_net_before_shows_what_goes_away() -> None:
+    removing = diff_nets(_after(), _before())  # the module is removed, head rewired back
+    picture = build_picture(_after(), highlights=before_highlights(removing))
+    [module] = [n for n in picture.nodes if n.kind == "module"]
+    assert module.status == "removed" and not picture.removed
+    assert [e.label.split("\n")[0] for e in picture.edges if e.rewired] == ["SCNN"]
+    assert "#f8d7da" in digraph(picture).source
+    adding = diff_nets(_before(), _after())  # in the net before, only the rewired edge shows
+    before = build_picture(_before(), highlights=before_highlights(adding))
+    assert {n.status for n in before.nodes} == {"same"}
+    assert [e.label.split("\n")[0] for e in before.edges if e.rewired] == ["feat"]
+
+
+def test_a_removed_in_place_layer_changes_the_layer_it_folds_into() -> None:
+    without_relu = loads(BEFORE.replace(
+        'layer { name: "relu" type: "ReLU" bottom: "feat" top: "feat" }\n', ""
+    ) + BEFORE_TAIL, "b.prototxt")
+    diff = diff_nets(_before(), without_relu)
+    picture = build_picture(_before(), highlights=before_highlights(diff))
+    [conv] = [n for n in picture.nodes if n.label.startswith("conv")]
+    assert conv.status == "changed" and "ReLU" in conv.label
+
+
 def test_focus_keeps_the_neighbourhood_of_a_change() -> None:
     diff = diff_nets(_before(), _after())
     full = build_picture(_after(), highlights=highlights_from(diff))
@@ -159,3 +183,24 @@ def test_svg_and_png_render_through_dot() -> None:
     graph = digraph(build_picture(_after()))
     assert b"<svg" in render(graph, "svg")
     assert render(graph, "png").startswith(b"\x89PNG")
+
+
+def test_a_spliced_fragment_is_drawn_added_and_removed() -> None:
+    from scnn_surgery.surgery import SpliceOptions, splice
+
+    fragment = loads(
+        'layer { name: "mix" type: "Convolution" bottom: "x" top: "mix"\n'
+        "        convolution_param { num_output: 8 kernel_size: 1 } }\n"
+        'layer { name: "mix/relu" type: "ReLU" bottom: "mix" top: "mix" }\n',
+        "fragment.prototxt",
+    )
+    spliced = splice(_before(), fragment, SpliceOptions(after="feat")).net
+    names = {layer.name for layer in spliced.layers} - {layer.name for layer in _before().layers}
+    adding = diff_nets(_before(), spliced)
+    assert not adding.added and adding.fragments  # the diff lists the run as one entry
+    after = build_picture(spliced, highlights=highlights_from(adding))
+    drawn = {name for n in after.nodes if n.status == "added" for name in n.layers}
+    assert drawn == names
+    removing = diff_nets(spliced, _before())
+    before = build_picture(spliced, highlights=before_highlights(removing))
+    assert {name for n in before.nodes if n.status == "removed" for name in n.layers} == names

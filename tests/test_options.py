@@ -8,11 +8,13 @@ from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
+import click
 import pytest
 
 import scnn_surgery as ss
 from scnn_surgery import surgery
 from scnn_surgery.batch import CONFIG_KEYS, parse_config
+from scnn_surgery.cli.options import build_insert_options, insert_options
 from scnn_surgery.errors import UsageError
 from scnn_surgery.options import (
     DIRECTIONS,
@@ -28,6 +30,7 @@ from scnn_surgery.options import (
     OptionValueError,
     SpliceOptions,
     StripOptions,
+    as_arguments,
     declaration,
     declared_fields,
 )
@@ -187,3 +190,35 @@ def test_a_config_value_is_refused_with_the_option_message() -> None:
 def test_a_config_shape_table_becomes_the_option_value() -> None:
     config = parse_config('[models."**"]\nshapes = { data = [1, 3, 8, 8] }\nchannel = 16\n')
     assert config.rules[0].settings == {"shapes": {"data": (1, 3, 8, 8)}, "channels": 16}
+
+
+# --- the options as a command line ----------------------------------------------------
+
+
+def test_defaults_need_no_arguments() -> None:
+    assert as_arguments(InsertOptions()) == []
+
+
+def test_options_spelled_as_typed() -> None:
+    options = InsertOptions(
+        after="fc7", channels=64, kernel_width=5, share_weights=False, upgrade=True,
+        init_std=0.25, shapes={"data": (1, 3, None, None)}, phase="TEST",
+    )
+    assert as_arguments(options) == [
+        "--after", "fc7", "--channel", "64", "--kernel-width", "5", "--init-std", "0.25",
+        "--no-share-weights", "--phase", "TEST", "--shape", "data=1,3,?,?", "--upgrade",
+    ]
+
+
+def test_arguments_parse_back_to_the_options() -> None:
+    """What as_arguments writes, insert reads as the same options."""
+    seen: list[InsertOptions] = []
+
+    @insert_options()
+    def command(**params: Any) -> None:
+        seen.append(build_insert_options(params))
+
+    options = InsertOptions(after="fc7", directions="DU", lr_mult=2.0, share_weights=False,
+                            shapes={"data": (1, 3, 8, 8)}, reduce_channels=32)
+    click.command()(command).main(as_arguments(options), standalone_mode=False)
+    assert seen == [options]

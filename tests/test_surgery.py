@@ -277,3 +277,12 @@ def test_a_shape_the_file_states_cannot_be_overridden() -> None:
     assert ss.insert(ss.loads(text), agreeing).spec.height == 4
     partial = ss.InsertOptions(after="conv1", shapes={"conv1": (None, 2, 4, 4)})  # type: ignore[dict-item]
     assert ss.insert(ss.loads(text), partial).spec.width == 4
+
+
+def test_the_result_says_why_the_point_is_where_it_is() -> None:
+    net = ss.load(DATA / "phases_inplace.prototxt")
+    given = ss.insert(net, ss.InsertOptions(after="conv1", height=8, width=10, channels=4))
+    assert given.point_reason == "given: --after conv1"
+    chosen = ss.insert(ss.load(shared_path("golden", "resnet101.prototxt")), ss.InsertOptions())
+    assert chosen.point_reason and "'conv6'" in chosen.point_reason
+    assert f"automatically: {chosen.point_reason}" in chosen.notes[0]

@@ -113,7 +113,8 @@ def summary_table(report: BatchReport) -> list[str]:
     "report_path",
     type=click.Path(dir_okay=False),
     default=None,
-    help="Also write a report: .json, .csv or .md, by the file's extension.",
+    help="Also write a report: .json, .csv, .md, or .html (a page with pictures), by the"
+    " file's extension.",
 )
 @click.option(
     "--config",
@@ -165,9 +166,11 @@ def command(
         STATUSES,
         BatchConfig,
         BatchReport,
+        RunInfo,
         default_jobs,
         discover_sources,
         load_config,
+        picture_plan,
         plan_jobs,
         report_renderer,
         run_batch,
@@ -192,7 +195,10 @@ def command(
     check_output_paths(inputs, named("--report", report_path), creates_directories=True)
     for pattern in unused_patterns(config, found):
         note(f"warning: config pattern '{pattern}' matches no model")
-    planned = plan_jobs(found, out, base, config, fragment)
+    picture_context, pictures_note = picture_plan(report_file)
+    if pictures_note is not None:
+        note(f"warning: {pictures_note}")
+    planned = plan_jobs(found, out, base, config, fragment, picture_context=picture_context)
     workers = min(jobs or default_jobs(), len(planned))
     counts: dict[Status, int] = dict.fromkeys(STATUSES, 0)
     start = time.perf_counter()
@@ -213,7 +219,10 @@ def command(
             " written are complete and nothing is half-written"
         )
         sys.exit(INTERRUPTED)
-    report = BatchReport(tuple(outcomes), workers, time.perf_counter() - start)
+    run = RunInfo(
+        sources, output_dir, base, config_path, config.rules, tuple(planned), pictures_note
+    )
+    report = BatchReport(tuple(outcomes), workers, time.perf_counter() - start, run)
     note(f"batch: {report.describe()}")
     for line in summary_table(report):
         click.echo(f"  {line}", err=True)

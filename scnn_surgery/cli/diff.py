@@ -10,6 +10,7 @@ import click
 from ..errors import SurgeryError
 from ..files import STDOUT, check_output_paths, named
 from .options import insert_option
+from .output import emit, note
 
 if TYPE_CHECKING:
     from ..compare import NetDiff
@@ -17,15 +18,25 @@ if TYPE_CHECKING:
 SAME, DIFFERENT, TROUBLE = 0, 1, 2
 
 
-def _diff_files(a: str, b: str, phase: str | None) -> NetDiff:
+def _diff_files(a: str, b: str, phase: str | None, html: str | None) -> NetDiff:
     # Here rather than at the top: parsing the arguments (or --help) need not load them.
     from ..compare import diff_nets
     from ..net import load_net
 
     if a == "-" and b == "-":
         raise SurgeryError("only one of the two nets can come from standard input")
-    check_output_paths([*named("A", a), *named("B", b)], [STDOUT])
-    return diff_nets(load_net(a), load_net(b), phase)
+    check_output_paths([*named("A", a), *named("B", b)], [STDOUT, *named("--html", html)])
+    nets = load_net(a), load_net(b)
+    result = diff_nets(*nets, phase)
+    if html is not None:
+        from ..changeview import diff_view
+        from ..htmlreport import diff_page
+
+        view = diff_view((a, b), nets, result, phase)
+        if view.pictures_note:
+            note(f"warning: {view.pictures_note}")
+        emit(diff_page(view).encode("utf-8"), html)
+    return result
 
 
 def _print_text(result: NetDiff, a: str, b: str) -> None:
@@ -42,7 +53,9 @@ def _print_text(result: NetDiff, a: str, b: str) -> None:
 @click.argument("b", type=click.Path(dir_okay=False, allow_dash=True))
 @insert_option("phase")
 @click.option("--json", "as_json", is_flag=True, help="Print the differences as JSON.")
-def command(a: str, b: str, phase: str | None, as_json: bool) -> None:
+@click.option("--html", type=click.Path(dir_okay=False), default=None,
+              help="Also write the differences as a page, with both nets drawn around each.")
+def command(a: str, b: str, phase: str | None, as_json: bool, html: str | None) -> None:
     """Compare the layer graphs of nets A and B: layers added, removed and changed,
     rewired bottoms, changed blob shapes; an SCNN module is one entry.
 
@@ -50,7 +63,7 @@ def command(a: str, b: str, phase: str | None, as_json: bool) -> None:
     Exit status: 0 when the nets do not differ, 1 when they do, 2 on error.
     """
     try:
-        result = _diff_files(a, b, phase)
+        result = _diff_files(a, b, phase, html)
     except SurgeryError as exc:
         # Not left to the group: its exit status 1 would read as "different".
         click.echo(f"scnn-surgery: error: {exc}", err=True)

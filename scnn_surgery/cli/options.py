@@ -27,6 +27,7 @@ from ..options import (
     Kind,
     OptionsClass,
     OptionValueError,
+    command_line_flag,
     declaration,
     declared_fields,
 )
@@ -59,15 +60,6 @@ def _stack(decorators: Iterable[Callable[[F], F]]) -> Callable[[F], F]:
     return apply
 
 
-def _flag(name: str, declared: Declaration, default: object) -> str:
-    if declared.flag is not None:
-        return declared.flag
-    dashed = name.replace("_", "-")
-    if declared.kind is BOOL and default is True:
-        return f"--no-{dashed}"  # a flag can only switch a default off
-    return f"--{dashed}"
-
-
 def _as_dict(
     _ctx: click.Context, _param: click.Parameter, value: tuple[tuple[str, Any], ...]
 ) -> dict[str, Any]:
@@ -87,7 +79,7 @@ def declared_option(
     help: str | None = None,
 ) -> Callable[[F], F]:
     """The click option for one declaration; its value reaches the command as ``name``."""
-    flag = _flag(name, declared, default)
+    flag = command_line_flag(name, declared, default)
     text = declared.help if help is None else help
     if declared.kind is BOOL:
         return click.option(
