@@ -728,10 +728,14 @@ def _detect_newline(text: str) -> str:
     return "\r\n" if crlf and crlf * 2 >= text.count("\n") else "\n"
 
 
+_INDENT_SAMPLE = 1000  # fields one level deep: a file's style is settled long before
+
+
 def _detect_indent(text: str, root: Message) -> str:
     """The unit of indentation: the most common lead of fields one level deep."""
     leads: Counter[str] = Counter()
     rfind = text.rfind
+    seen = 0
     for top in root.fields:
         if not isinstance(top.value, Message):
             continue
@@ -739,6 +743,9 @@ def _detect_indent(text: str, root: Message) -> str:
             lead = text[rfind("\n", 0, inner.start) + 1 : inner.start]
             if lead and not lead.strip():
                 leads[lead] += 1
+        seen += len(top.value.fields)
+        if seen >= _INDENT_SAMPLE:
+            break
     return leads.most_common(1)[0][0] if leads else "  "
 
 

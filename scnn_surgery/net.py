@@ -179,8 +179,12 @@ def _int(doc: Document, scalar: Scalar, name: str, context: str = "") -> int:
 
 def _strings(doc: Document, message: Message, name: str, context: str) -> list[Scalar]:
     """A string field's values; Caffe's parser refuses a number or a block there."""
+    return _string_values(doc, message.all(name), name, context)
+
+
+def _string_values(doc: Document, fields: Iterable[Field], name: str, context: str) -> list[Scalar]:
     out: list[Scalar] = []
-    for f in message.all(name):
+    for f in fields:
         for value in f.values():
             if not isinstance(value, Scalar) or value.kind != "string":
                 shown = value.raw if isinstance(value, Scalar) else "a block"
@@ -190,6 +194,22 @@ def _strings(doc: Document, message: Message, name: str, context: str) -> list[S
                 )
             out.append(value)
     return out
+
+
+_LAYER_KEYS = frozenset({"name", "type", "bottom", "top", "include", "exclude"})
+
+
+def _layer_fields(message: Message) -> dict[str, list[Field]]:
+    """The fields a layer's wiring is read from, by name, in one pass over its block."""
+    found: dict[str, list[Field]] = {key: [] for key in _LAYER_KEYS}
+    for f in message.fields:
+        if f.name in _LAYER_KEYS:
+            found[f.name].append(f)
+    return found
+
+
+def _messages_of(fields: Iterable[Field]) -> list[Message]:
+    return [v for f in fields for v in f.values() if isinstance(v, Message)]
 
 
 # Phase is an enum: protobuf text also accepts its numbers.
@@ -221,10 +241,12 @@ def _layer_from_block(block: Field, source: Document) -> Layer:
             f"{source.location(block.start)}: '{block.name}' must be a message block"
         )
     outer = block.value
+    keyed = _layer_fields(outer)
     fmt: Format
     if block.name == "layer":
         fmt, body = "v2", outer
-        layer_type = outer.string("type", "") or ""
+        types = [v for f in keyed["type"] for v in f.values() if isinstance(v, Scalar)]
+        layer_type = types[-1].value if types else ""
     else:
         inner = outer.message("layer")
         if inner is not None:
@@ -235,20 +257,21 @@ def _layer_from_block(block: Field, source: Document) -> Layer:
             fmt, body = "v1", outer
             enum = outer.string("type", "NONE") or "NONE"
             layer_type = V1_TYPE_NAMES.get(enum, enum)
-    names = _strings(source, body, "name", "")
+    own = keyed if body is outer else _layer_fields(body)
+    names = _string_values(source, own["name"], "name", "")
     name = names[-1].value if names else ""
     context = f"in layer '{name}': " if name else ""
     if fmt != "v1":
-        _strings(source, body, "type", context)  # V1 types are enums, not strings
-    bottoms = tuple(_strings(source, outer, "bottom", context))
-    tops = tuple(_strings(source, outer, "top", context))
+        _string_values(source, own["type"], "type", context)  # V1 types are enums, not strings
+    bottoms = tuple(_string_values(source, keyed["bottom"], "bottom", context))
+    tops = tuple(_string_values(source, keyed["top"], "top", context))
     return Layer(
         name=name,
         type=layer_type,
         bottoms=tuple(s.value for s in bottoms),
         tops=tuple(s.value for s in tops),
-        include=tuple(_rule(m, source, context) for m in outer.messages("include")),
-        exclude=tuple(_rule(m, source, context) for m in outer.messages("exclude")),
+        include=tuple(_rule(m, source, context) for m in _messages_of(keyed["include"])),
+        exclude=tuple(_rule(m, source, context) for m in _messages_of(keyed["exclude"])),
         format=fmt,
         text=LayerText(source, block, body, bottoms, tops),
     )

@@ -24,6 +24,7 @@ Everything here is pure: no file I/O.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -481,6 +482,7 @@ def _stage_text_bound(spec: ScnnSpec, stage: _Stage, source: str, top: str) -> i
     return size
 
 
+@functools.lru_cache(maxsize=64)  # every validate() asks, several times per insert
 def estimate_module(spec: ScnnSpec) -> ModuleEstimate:
     """Layers, text and caffemodel bytes of the module, without building it; needs only
     valid sizes and directions (``validate`` uses it before anything is built)."""

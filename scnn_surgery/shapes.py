@@ -24,6 +24,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+from .document import Message, Scalar
 from .errors import SurgeryError
 from .graph import BlobVersion, LayerGraph
 from .net import Layer, Net
@@ -949,8 +950,25 @@ def param_names(layer: Layer) -> list[str | None]:
     if layer.format == "v1":
         return [name or None for name in layer.body.strings("param")]
     if layer.format == "v2":
-        return [m.string("name") or None for m in layer.body.messages("param")]
+        return [
+            _share_name(block)
+            for f in layer.body.fields
+            if f.name == "param"
+            for block in f.values()
+            if isinstance(block, Message)
+        ]
     return []
+
+
+def _share_name(block: Message) -> str | None:
+    """``name`` of one ``param {}`` block (the last one given, as protobuf keeps)."""
+    found = None
+    for inner in block.fields:
+        if inner.name == "name":
+            for value in inner.values():
+                if isinstance(value, Scalar):
+                    found = value.value
+    return found or None
 
 
 # ---------------------------------------------------------------------------

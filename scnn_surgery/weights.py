@@ -24,6 +24,8 @@ from __future__ import annotations
 import hashlib
 import math
 import os
+import re
+import struct
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -31,10 +33,11 @@ from typing import TYPE_CHECKING, Any
 from google.protobuf import text_format
 from google.protobuf.message import DecodeError
 
-from .document import Document
+from .document import Document, Message, Scalar
 from .errors import SurgeryError
 from .files import MAX_CAFFEMODEL_BYTES, format_bytes, read_input_bytes
 from .graph import graph_of, phase_states
+from .layerdef import Enum
 from .net import Layer, Net
 from .params import (
     conv_params,
@@ -584,12 +587,112 @@ def _param_message(net: Net, layer: Layer) -> Any:
     return partial
 
 
+# The common case, ``param { name: "w" lr_mult: 1 decay_mult: 0 }``, is read straight from
+# the tree or the definition: filling typed messages for it was most of checking a result.
+# Anything else (V1's lists, a repeated or unknown key, a number protobuf reads its own
+# way) takes the typed message, which also gives the located error for bad text.
+_PLAIN_FLOAT = re.compile(
+    r"-?(?:[1-9][0-9]*(?:\.[0-9]*)?|0(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][-+]?[0-9]+)?\Z"
+)
+_SHARE_MODES = {"STRICT": False, "PERMISSIVE": True}
+_Plain = str | float | bool
+
+
+def _as_float32(text: str) -> float | None:
+    """The value a ``float`` field holds for plain decimal ``text``; None when protobuf
+    should read it (anything else, or out of float's range)."""
+    if not _PLAIN_FLOAT.match(text):
+        return None
+    try:
+        value: float = struct.unpack("<f", struct.pack("<f", float(text)))[0]
+    except OverflowError:
+        return None
+    return value
+
+
+def _plain_spec(values: dict[str, _Plain]) -> ParamSpec:
+    lr, decay = values.get("lr_mult"), values.get("decay_mult")
+    return ParamSpec(
+        name=str(values.get("name", "")),
+        lr_mult=None if lr is None else float(lr),
+        decay_mult=None if decay is None else float(decay),
+        permissive=bool(values.get("share_mode", False)),
+    )
+
+
+def _plain_text_value(key: str, value: object) -> _Plain | None:
+    if not isinstance(value, Scalar):
+        return None
+    if key == "name":
+        return value.value if value.kind == "string" else None
+    if value.kind != "word":
+        return None
+    if key == "share_mode":
+        return _SHARE_MODES.get(value.value)
+    return _as_float32(value.value)
+
+
+def _plain_definition_value(key: str, value: object) -> _Plain | None:
+    if key == "name":
+        return value if isinstance(value, str) else None
+    if key == "share_mode":
+        return _SHARE_MODES.get(value.name) if isinstance(value, Enum) else None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return _as_float32(repr(float(value)))
+
+
+def _plain_param_specs(layer: Layer) -> tuple[ParamSpec, ...] | None:
+    if layer.format != "v2":
+        return None
+    if layer.text is not None:
+        blocks: list[list[tuple[str, object]]] = []
+        for field_ in layer.text.body.fields:
+            if field_.name != "param":
+                continue
+            if not isinstance(field_.value, Message):
+                return None
+            blocks.append([(f.name, f.value) for f in field_.value.fields])
+        read = _plain_text_value
+    else:
+        assert layer.definition is not None
+        blocks = []
+        for key, value in layer.definition.fields:
+            if key != "param":
+                continue
+            if not isinstance(value, tuple):
+                return None
+            blocks.append(list(value))
+        read = _plain_definition_value
+    specs = []
+    for block in blocks:
+        values: dict[str, _Plain] = {}
+        for key, item in block:
+            if key not in _PARAM_KEYS or key in values:
+                return None
+            plain = read(key, item)
+            if plain is None:
+                return None
+            values[key] = plain
+        specs.append(_plain_spec(values))
+    return tuple(specs)
+
+
+_PARAM_KEYS = frozenset({"name", "lr_mult", "decay_mult", "share_mode"})
+
+
 @per_params
 def param_specs(net: Net, layer: Layer) -> tuple[ParamSpec, ...]:
     """The layer's ParamSpecs as Caffe sees them after upgrading V1 (``param``, ``blobs_lr``,
     ``weight_decay``, ``blob_share_mode`` become one ``param {}`` each)."""
     if layer.text is not None and not any(f.name in _PARAM_FIELDS for f in layer.text.body.fields):
         return ()  # nothing to read, so no need for the typed message
+    plain = _plain_param_specs(layer)
+    return plain if plain is not None else typed_param_specs(net, layer)
+
+
+def typed_param_specs(net: Net, layer: Layer) -> tuple[ParamSpec, ...]:
+    """:func:`param_specs` read from the layer's typed message, whatever its text."""
     msg = _param_message(net, layer)
     if layer.format == "v2":
         return tuple(

@@ -615,3 +615,56 @@ def test_carrying_weights_over_is_refused_past_protobufs_limit(
                        "--weights", str(source), "--weights-out", str(tmp_path / "w.caffemodel"))
     assert code == 1 and "the caffemodel would be" in err and "nothing was written" in err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in.caffemodel", "small.prototxt"]
+
+
+PARAM_TEXTS = [
+    'param { name: "w" lr_mult: 1 decay_mult: 0 } param { lr_mult: 2.5e-1 share_mode: PERMISSIVE }',
+    'param { lr_mult: 0.1 decay_mult: -3 } param { }',
+    'param { lr_mult: 1e39 }',  # beyond float: protobuf's reading, not ours
+    'param { lr_mult: 0x10 }',
+    'param { lr_mult: 1.0f }',
+    'param { lr_mult: inf decay_mult: 01.5 }',
+    'param { share_mode: 1 }',
+    'param: { name: "a" } param < name: "b" >',
+]
+
+
+@pytest.mark.parametrize("params", PARAM_TEXTS)
+def test_plain_param_blocks_read_as_protobuf_reads_them(params: str) -> None:
+    from scnn_surgery.weights import param_specs, typed_param_specs
+
+    net = loads(
+        'layer { name: "c" type: "Convolution" bottom: "x" top: "y" '
+        + params
+        + " convolution_param { num_output: 1 kernel_size: 1 } }\n"
+    )
+    [layer] = net.layers
+
+    def outcome(read: Any) -> object:
+        try:
+            return read(net, layer)
+        except SurgeryError as exc:
+            return str(exc)
+
+    assert outcome(param_specs) == outcome(typed_param_specs)
+
+
+def test_param_specs_of_the_zoo_and_of_a_module_are_protobufs() -> None:
+    """The direct reading of ``param {}`` blocks agrees with the typed message, layer by
+    layer, for every net of the zoo and for the layers insert adds."""
+    from scnn_surgery.net import load_net
+    from scnn_surgery.weights import param_specs, typed_param_specs
+
+    from .conftest import zoo_files
+
+    nets = [load_net(path) for path in zoo_files() if "${" not in path.read_text()]
+    golden = loads(shared_path("golden", "resnet101.prototxt").read_text())
+    nets.append(insert(golden, InsertOptions(lr_mult=0.5)).net)
+    compared = 0
+    for net in nets:
+        if net.format == "v0":
+            continue
+        for layer in net.layers:
+            assert param_specs(net, layer) == typed_param_specs(net, layer), layer.name
+            compared += bool(param_specs(net, layer))
+    assert compared > 1000
