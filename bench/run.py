@@ -35,6 +35,7 @@ from google.protobuf import text_format
 
 import scnn_surgery as ss
 from scnn_surgery.document import Document, Message
+from scnn_surgery.runtime import clear_content_caches
 from scnn_surgery.schema import caffe_pb2
 from scnn_surgery.typed import fill_message
 
@@ -101,16 +102,19 @@ def v1_chain_net(n: int) -> str:
 
 
 def remove_from_text(text: str, types: tuple[str, ...]) -> None:
+    clear_content_caches()
     net = ss.loads(text)
     names = sorted({layer.name for layer in net.layers if layer.type in types})
     ss.dumps(ss.remove(net, names).net)
 
 
 def upgrade_text(text: str) -> None:
+    clear_content_caches()
     ss.dumps(ss.upgrade(ss.loads(text)).net)
 
 
 def insert_into_text(text: str, after: str, h: int, w: int, c: int) -> None:
+    clear_content_caches()
     ss.insert(ss.loads(text), ss.InsertOptions(after=after, height=h, width=w, channels=c))
 
 
@@ -154,7 +158,9 @@ def load_row(name: str, path: Path) -> Row:
 
 
 def insert_job(text: str, options: ss.InsertOptions) -> None:
-    """The whole job in-process: load, insert (check included), write the text."""
+    """The whole job in-process: load, insert (check included), write the text; as for a
+    first net, with nothing learnt from the runs before (their parameter blocks)."""
+    clear_content_caches()
     ss.dumps(ss.insert(ss.loads(text), options).net)
 
 

@@ -39,7 +39,7 @@ from .errors import SurgeryError
 from .graph import LayerGraph, NetState, graph_of, selected_states
 from .net import Layer, Net
 from .options import TARGETS
-from .params import eltwise_coeffs, layer_message
+from .params import eltwise_coeffs, layer_message, per_params
 from .schema.select import Schema, descriptor_of, schema_for_net
 from .shapes import ShapeOverrides, ShapeResult, format_shape, infer_shapes
 from .weights import (
@@ -459,13 +459,20 @@ def _implicit_specs(net: Net, layer: Layer, count: int | None) -> list[ParamSpec
     return specs
 
 
+@per_params
+def _param_facts(net: Net, layer: Layer) -> tuple[int | None, tuple[ParamSpec, ...], bool]:
+    """The layer's parameter blob count, its ParamSpecs, and whether any is shared by name."""
+    count = param_blob_count(net, layer)
+    specs = tuple(_implicit_specs(net, layer, count))
+    return count, specs, any(s.name for s in specs)
+
+
 def _param_rules(phase: _Phase) -> list[Finding]:
     net = phase.net
     owners: dict[str, _Owner] = {}
     out: list[Finding] = []
     for layer in phase.graph.layers:
-        count = param_blob_count(net, layer)
-        specs = _implicit_specs(net, layer, count)
+        count, specs, named = _param_facts(net, layer)
         if count is not None and len(specs) > count:
             out.append(
                 _finding(
@@ -474,7 +481,9 @@ def _param_rules(phase: _Phase) -> list[Finding]:
                     f" parameter blob{'s' if count != 1 else ''}",
                 )
             )
-        shapes = _param_blob_shapes(phase, layer) if any(s.name for s in specs) else None
+        if not named:
+            continue
+        shapes = _param_blob_shapes(phase, layer)
         for i, spec in enumerate(specs[: count if count is not None else len(specs)]):
             if not spec.name:
                 continue

@@ -24,6 +24,7 @@ from .errors import SurgeryError
 from .layerdef import Enum as LayerEnum
 from .layerdef import Fields, LayerDef, Raw, Value, v1_fields, v1_type
 from .net import Layer, Net
+from .runtime import content_cache
 from .schema import caffe_pb2
 from .typed import fill_message
 
@@ -64,7 +65,11 @@ R = TypeVar("R")
 # What is derived from parameters alone, for layers surgery added: every convolution of an
 # SCNN pass has the same definition, so they share it. Bounded: a long-lived process that
 # inserts many modules must not keep them all.
-_ALIKE: dict[tuple[str, Fields], dict[str, Any]] = {}
+_ALIKE: dict[tuple[str, Fields, int], dict[str, Any]] = {}
+content_cache(_ALIKE.clear)
+
+
+_ALIKE_MEMO = "params memo"
 
 
 def params_memo(layer: Layer) -> dict[Any, Any]:
@@ -72,12 +77,17 @@ def params_memo(layer: Layer) -> dict[Any, Any]:
     name, bottoms or tops): the layer's own memo, shared by equal added layers."""
     if layer.definition is None:
         return layer.memo
-    key = (layer.type, layer.definition.fields)
+    memo: dict[Any, Any] | None = layer.memo.get(_ALIKE_MEMO)
+    if memo is not None:
+        return memo
+    # The number of bottoms too: a Scale or Bias learns its factor only from one bottom.
+    key = (layer.type, layer.definition.fields, len(layer.bottoms))
     memo = _ALIKE.get(key)
     if memo is None:
         if len(_ALIKE) > 1024:
             _ALIKE.clear()
         memo = _ALIKE[key] = {}
+    layer.memo[_ALIKE_MEMO] = memo  # hashing the fields again on every read costs more
     return memo
 
 
@@ -133,10 +143,23 @@ def part_message(net: Net, layer: Layer, name: str) -> Any:
     if part is None:
         text = layer.text
         fields = text.body.all(name)
-        cls = _MESSAGE_CLASS.get(layer.format, caffe_pb2.LayerParameter)
-        part = fill_message(text.document, fields, cls(), f"in layer '{layer.name}': ")
+        source = text.document.text
+        # Equal text is an equal message: most of a net's convolutions repeat a few blocks.
+        # The messages are only read, so layers (and nets) share them.
+        written = (layer.format, name, *(source[f.start : f.end] for f in fields))
+        part = _PARTS.get(written)
+        if part is None:
+            cls = _MESSAGE_CLASS.get(layer.format, caffe_pb2.LayerParameter)
+            part = fill_message(text.document, fields, cls(), f"in layer '{layer.name}': ")
+            if len(_PARTS) > 4096:
+                _PARTS.clear()
+            _PARTS[written] = part
         layer.memo[key] = part
     return part
+
+
+_PARTS: dict[tuple[str, ...], Any] = {}
+content_cache(_PARTS.clear)
 
 
 def layer_message_as(net: Net, layer: Layer, message_class: Any) -> Any:
@@ -161,6 +184,7 @@ def _parse_body(doc: Document, layer: Layer, cls: Any = None) -> Any:
 
 # Every convolution of an SCNN pass has the same parameters: build them once.
 _TEMPLATES: dict[tuple[Any, str, Fields], Any] = {}
+content_cache(_TEMPLATES.clear)
 
 
 def definition_message(definition: LayerDef, message_class: Any) -> Any:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import gc
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 
@@ -22,3 +22,20 @@ def paused_gc() -> Iterator[None]:
     finally:
         if collecting:
             gc.enable()
+
+
+_CONTENT_CACHES: list[Callable[[], None]] = []
+
+
+def content_cache(clear: Callable[[], None]) -> Callable[[], None]:
+    """Register how to empty a process-wide cache of what was read from nets (parameter
+    blocks, module estimates), as opposed to what the schema alone decides."""
+    _CONTENT_CACHES.append(clear)
+    return clear
+
+
+def clear_content_caches() -> None:
+    """Forget everything learnt from nets read so far: the next net is read as if it were
+    the first (what a benchmark of one file must measure)."""
+    for clear in _CONTENT_CACHES:
+        clear()

@@ -61,6 +61,7 @@ from .options import (
     check_value,
     declaration,
 )
+from .runtime import content_cache
 
 FLOAT32_BYTES = 4
 
@@ -500,6 +501,9 @@ def estimate_module(spec: ScnnSpec) -> ModuleEstimate:
         source = top
     kernel = spec.channels * spec.channels * spec.kernel_width * FLOAT32_BYTES
     return ModuleEstimate(layers, convolutions, text, convolutions * kernel)
+
+
+content_cache(estimate_module.cache_clear)
 
 
 def module_cost(spec: ScnnSpec) -> ModuleCost:

@@ -36,6 +36,7 @@ from .params import (
     inner_product_params,
     interp_params,
     layer_message,
+    params_memo,
     pool_params,
     prior_box_params,
     raw_bool,
@@ -1003,7 +1004,6 @@ class ShapeResult:
     errors: list[ShapeProblem] = field(default_factory=list)
     overrides: dict[str, Shape] = field(default_factory=dict)
     _bottoms: dict[Layer, tuple[MaybeShape, ...]] = field(default_factory=dict, repr=False)
-    _alike: dict[Any, _RuleOutcome] = field(default_factory=dict, repr=False)
     # One object for equal values: a net of 10^5 layers has a handful of distinct shapes.
     _pool: dict[Any, Any] = field(default_factory=dict, repr=False)
 
@@ -1107,8 +1107,9 @@ def infer_shapes(
                 ShapeProblem(None, f"--shape names blob '{name}', which this phase does not have")
             )
     _infer_inputs(result, fixed)
+    nodes = graph.graph.nodes
     for layer in graph.layers:
-        _infer_layer(result, layer, fixed)
+        _infer_layer(result, layer, nodes[layer], fixed)
     return result
 
 
@@ -1131,20 +1132,33 @@ def _infer_inputs(result: ShapeResult, fixed: Mapping[str, Shape]) -> None:
         result.shapes[version] = shape
 
 
-def _infer_layer(result: ShapeResult, layer: Layer, fixed: Mapping[str, Shape]) -> None:
-    graph = result.graph
-    bottoms = result._shared(
-        tuple(
-            # A bottom nothing produces (a fragment's input) can still be given with --shape.
-            fixed.get(name) if version is None else result.shapes.get(version)
-            for name, version in zip(layer.bottoms, graph.bottoms(layer), strict=True)
+def _infer_layer(
+    result: ShapeResult, layer: Layer, node: Mapping[str, Any], fixed: Mapping[str, Shape]
+) -> None:
+    """One layer's tops from its bottoms; ``node`` is its data in the graph (the versions
+    it reads and writes)."""
+    shapes, shared = result.shapes, result._shared
+    bound: list[BlobVersion | None] = node["bottoms"]
+    if fixed:
+        # A bottom nothing produces (a fragment's input) can still be given with --shape.
+        found = tuple(
+            fixed.get(name) if version is None else shapes.get(version)
+            for name, version in zip(layer.bottoms, bound, strict=True)
         )
-    )
+        given = [fixed.get(name) for name in layer.tops]
+    else:
+        found = tuple(None if version is None else shapes.get(version) for version in bound)
+        given = [None] * len(layer.tops)
+    bottoms = shared(found)
     result._bottoms[layer] = bottoms
-    given = [fixed.get(name) for name in layer.tops]
     outputs = _memo_rule(result, layer, bottoms, given)
-    for version, name, shape in zip(graph.tops(layer), layer.tops, outputs, strict=True):
-        result.shapes[version] = result._shared(_with_override(result, layer, name, shape, fixed))
+    made: list[BlobVersion] = node["tops"]
+    if not fixed:
+        for version, shape in zip(made, outputs, strict=True):
+            shapes[version] = shape
+        return
+    for version, name, shape in zip(made, layer.tops, outputs, strict=True):
+        shapes[version] = shared(_with_override(result, layer, name, shape, fixed))
 
 
 def _with_override(
@@ -1204,9 +1218,9 @@ def _memo_rule(
     # Layers surgery added with equal parameters (every convolution of an SCNN pass)
     # give equal shapes for equal inputs; only clean outcomes are shared, since a
     # message names its own layer.
-    alike = None if layer.definition is None else (layer.type, layer.definition.fields, key)
+    alike = None if layer.definition is None else params_memo(layer)
     if outcome is None and alike is not None:
-        outcome = result._alike.get(alike)
+        outcome = alike.get(key)
     if outcome is None:
         stopped, errors = len(result.stopped), len(result.errors)
         computed = _run_rule(result, layer, list(bottoms), given)
@@ -1215,7 +1229,7 @@ def _memo_rule(
         error = result.errors[errors] if len(result.errors) > errors else None
         layer.memo[key] = result._shared((outputs, stop, error))
         if alike is not None and stop is None and error is None:
-            result._alike[alike] = (outputs, None, None)
+            alike[key] = (outputs, None, None)
         return outputs
     outputs, stop, error = outcome
     if stop is not None:

@@ -26,7 +26,7 @@ import math
 import os
 import re
 import struct
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -48,6 +48,7 @@ from .params import (
     part_message,
     per_params,
 )
+from .runtime import content_cache
 from .schema import caffe_pb2
 from .schema.select import Schema, dialect_schema, field_class, schema_for_net
 from .scnn import FLOAT32_BYTES, ScnnSpec, build_module, estimate_module, render_layers
@@ -645,37 +646,56 @@ def _plain_definition_value(key: str, value: object) -> _Plain | None:
 def _plain_param_specs(layer: Layer) -> tuple[ParamSpec, ...] | None:
     if layer.format != "v2":
         return None
-    if layer.text is not None:
-        blocks: list[list[tuple[str, object]]] = []
-        for field_ in layer.text.body.fields:
-            if field_.name != "param":
-                continue
-            if not isinstance(field_.value, Message):
-                return None
-            blocks.append([(f.name, f.value) for f in field_.value.fields])
-        read = _plain_text_value
-    else:
+    if layer.text is None:
         assert layer.definition is not None
-        blocks = []
+        definition_specs = []
         for key, value in layer.definition.fields:
             if key != "param":
                 continue
-            if not isinstance(value, tuple):
+            spec = _plain_block(list(value), _plain_definition_value) if isinstance(
+                value, tuple
+            ) else None
+            if spec is None:
                 return None
-            blocks.append(list(value))
-        read = _plain_definition_value
+            definition_specs.append(spec)
+        return tuple(definition_specs)
+    source = layer.text.document.text
     specs = []
-    for block in blocks:
-        values: dict[str, _Plain] = {}
-        for key, item in block:
-            if key not in _PARAM_KEYS or key in values:
+    for field_ in layer.text.body.fields:
+        if field_.name != "param":
+            continue
+        block = field_.value
+        if not isinstance(block, Message):
+            return None
+        written = source[block.open : block.close]  # a net repeats a few blocks many times
+        spec = _PLAIN_BLOCKS.get(written)
+        if spec is None:
+            spec = _plain_block([(f.name, f.value) for f in block.fields], _plain_text_value)
+            if spec is None:
                 return None
-            plain = read(key, item)
-            if plain is None:
-                return None
-            values[key] = plain
-        specs.append(_plain_spec(values))
+            if len(_PLAIN_BLOCKS) > 4096:
+                _PLAIN_BLOCKS.clear()
+            _PLAIN_BLOCKS[written] = spec
+        specs.append(spec)
     return tuple(specs)
+
+
+_PLAIN_BLOCKS: dict[str, ParamSpec] = {}
+content_cache(_PLAIN_BLOCKS.clear)
+
+
+def _plain_block(
+    block: list[tuple[str, object]], read: Callable[[str, object], _Plain | None]
+) -> ParamSpec | None:
+    values: dict[str, _Plain] = {}
+    for key, item in block:
+        if key not in _PARAM_KEYS or key in values:
+            return None
+        plain = read(key, item)
+        if plain is None:
+            return None
+        values[key] = plain
+    return _plain_spec(values)
 
 
 _PARAM_KEYS = frozenset({"name", "lr_mult", "decay_mult", "share_mode"})

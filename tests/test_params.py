@@ -287,3 +287,35 @@ def test_bn_blob_count_tells_pspnet_from_segnet() -> None:
     assert bn_blob_count(segnet.layers[0]) == 2
 
 
+
+
+def test_equal_parameter_text_is_read_once_and_shared() -> None:
+    from scnn_surgery.params import part_message
+    from scnn_surgery.runtime import clear_content_caches
+
+    clear_content_caches()
+    conv = "convolution_param { num_output: %d kernel_size: 3 }"
+    net = Net.from_document(Document.parse("".join(
+        f'layer {{ name: "c{i}" type: "Convolution" bottom: "x" top: "y{i}" {conv % n} }}\n'
+        for i, n in enumerate((8, 8, 16))
+    )))  # fmt: skip
+    a, b, c = (part_message(net, layer, "convolution_param") for layer in net.layers)
+    assert a is b and a is not c
+    assert (b.convolution_param.num_output, c.convolution_param.num_output) == (8, 16)
+    other, d = _only(f'layer {{ name: "d" type: "Convolution" {conv % 8} }}')
+    assert part_message(other, d, "convolution_param") is a  # another net too
+    clear_content_caches()
+    again, e = _only(f'layer {{ name: "e" type: "Convolution" {conv % 8} }}')
+    assert part_message(again, e, "convolution_param") is not a
+
+
+def test_added_layers_share_readings_only_with_the_same_bottom_count() -> None:
+    from scnn_surgery.layerdef import LayerDef
+    from scnn_surgery.weights import param_blob_count
+
+    fields = (("scale_param", (("bias_term", True),)),)
+    one = Layer.from_definition(LayerDef("s1", "Scale", ("x",), ("y",), fields))
+    two = Layer.from_definition(LayerDef("s2", "Scale", ("x", "f"), ("z",), fields))
+    net = Net.from_document(Document.parse(""))
+    assert param_blob_count(net, one) == 2  # a learned factor and a bias
+    assert param_blob_count(net, two) == 1  # the factor is the second bottom
