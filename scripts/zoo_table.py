@@ -6,6 +6,7 @@ Usage: python scripts/zoo_table.py [ZOO_DIR]   (default: ../shared/zoo)
 from __future__ import annotations
 
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 
 import scnn_surgery as ss
@@ -16,30 +17,41 @@ sys.path.insert(0, str(ROOT))
 from tests.zoo_expectations import NAMED_POINTS  # noqa: E402
 
 
-def row(path: Path, zoo: Path) -> str:
+def outcome(path: Path) -> ss.InsertResult | str:
+    """What insert with the sweep's options makes of ``path``: its result, or its refusal."""
+    options = ss.InsertOptions(**NAMED_POINTS.get(path.stem, {}))  # type: ignore[arg-type]
+    try:
+        return ss.insert(ss.load(path), options)
+    except SurgeryError as exc:
+        return str(exc)
+
+
+def row(path: Path, zoo: Path, done: ss.InsertResult | str) -> str:
     named = NAMED_POINTS.get(path.stem, {})
-    options = ss.InsertOptions(**named)  # type: ignore[arg-type]
     name = path.relative_to(zoo).as_posix()
     how = f"`--after {named['after']}`" if "after" in named else "automatic"
-    try:
-        result = ss.insert(ss.load(path), options)
-    except SurgeryError as exc:
-        reason = str(exc).replace(str(path), "FILE").replace("|", "\\|")
+    if isinstance(done, str):
+        reason = done.replace(str(path), "FILE").replace("|", "\\|")
         return f"| {name} | refused | {how} | {reason} |"
-    spec = result.spec
-    after = result.point.after.name if result.point.after else "(input)"
+    spec = done.spec
+    after = done.point.after.name if done.point.after else "(input)"
     return (
-        f"| {name} | converted | {how} | `{result.point.blob}` after `{after}`,"
+        f"| {name} | converted | {how} | `{done.point.blob}` after `{after}`,"
         f" {spec.height}x{spec.width}x{spec.channels} |"
     )
 
 
+def table(zoo: Path, outcomes: Mapping[Path, ss.InsertResult | str]) -> str:
+    """The Markdown table, one row per net in path order."""
+    lines = ["| net | result | point | where, HxWxC / reason |", "|---|---|---|---|"]
+    lines += [row(path, zoo, outcomes[path]) for path in sorted(outcomes)]
+    return "".join(line + "\n" for line in lines)
+
+
 def main() -> int:
     zoo = Path(sys.argv[1]) if len(sys.argv) > 1 else ROOT.parent / "shared" / "zoo"
-    print("| net | result | point | where, HxWxC / reason |")
-    print("|---|---|---|---|")
-    for path in sorted(zoo.rglob("*.prototxt")):
-        print(row(path, zoo))
+    paths = sorted(zoo.rglob("*.prototxt"))
+    sys.stdout.write(table(zoo, {path: outcome(path) for path in paths}))
     return 0
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
@@ -17,6 +18,8 @@ import pytest
 from click.testing import CliRunner
 
 from scnn_surgery.cli.main import cli
+from scnn_surgery.options import InsertOptions
+from scnn_surgery.surgery import InsertResult
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SHARED = REPO_ROOT.parent / "shared"
@@ -89,3 +92,38 @@ def run_cli() -> RunCli:
         return result.exit_code, out, result.stderr_bytes.decode("utf-8", "replace")
 
     return run
+
+
+@dataclass(frozen=True)
+class ZooInsert:
+    """What ``insert`` with the sweep's options made of one zoo net: the result, or the
+    refusal's one-line message."""
+
+    path: Path
+    options: InsertOptions
+    result: InsertResult | None
+    refusal: str | None
+
+
+def zoo_options(stem: str) -> InsertOptions:
+    """The sweep's options for a zoo net: none, except the points NAMED_POINTS gives."""
+    from .zoo_expectations import NAMED_POINTS
+
+    return InsertOptions(**NAMED_POINTS.get(stem, {}))  # type: ignore[arg-type]
+
+
+@pytest.fixture(scope="session")
+def zoo_inserts() -> dict[str, ZooInsert]:
+    """Every zoo net inserted into once per test session, by stem; the sweep, check, the
+    batch and the README table read these instead of converting the zoo again each."""
+    from scnn_surgery import insert, load
+    from scnn_surgery.errors import SurgeryError
+
+    done: dict[str, ZooInsert] = {}
+    for path in zoo_files():
+        options = zoo_options(path.stem)
+        try:
+            done[path.stem] = ZooInsert(path, options, insert(load(path), options), None)
+        except SurgeryError as exc:
+            done[path.stem] = ZooInsert(path, options, None, str(exc))
+    return done

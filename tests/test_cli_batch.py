@@ -22,9 +22,10 @@ import pytest
 import scnn_surgery as ss
 from scnn_surgery.batch import CRASH_HOOK, HANG_HOOK, STATUSES
 from scnn_surgery.cli.batch import progress_bar, tally
+from scnn_surgery.export import export_bytes
 from scnn_surgery.surgery import InsertOptions, insert, load
 
-from .conftest import DATA, RunCli, shared_path
+from .conftest import DATA, RunCli, ZooInsert, shared_path
 from .zoo_expectations import NAMED_POINTS, REFUSED
 
 NET = DATA / "phases_inplace.prototxt"
@@ -76,7 +77,9 @@ def zoo_config(path: Path) -> Path:
 # --- the zoo ---------------------------------------------------------------------------
 
 
-def test_zoo_batch_matches_the_single_file_sweep(tmp_path: Path, run_cli: RunCli) -> None:
+def test_zoo_batch_matches_the_single_file_sweep(
+    tmp_path: Path, run_cli: RunCli, zoo_inserts: dict[str, ZooInsert]
+) -> None:
     zoo = tmp_path / "zoo"
     shutil.copytree(shared_path("zoo"), zoo)
     before = tree_digest(zoo)
@@ -99,8 +102,14 @@ def test_zoo_batch_matches_the_single_file_sweep(tmp_path: Path, run_cli: RunCli
     for model in models:
         mirrored = out / Path(model["source"]).relative_to(zoo)
         assert mirrored.exists() is (model["status"] == "converted")
+        single = zoo_inserts[Path(model["source"]).stem]  # the same net, the same options
         if model["status"] == "converted":
             assert model["output"] == str(mirrored)
+            assert single.result is not None
+            assert mirrored.read_bytes() == export_bytes(single.result.net)
+        else:
+            assert single.refusal is not None
+            assert model["reason"] == single.refusal.replace(str(single.path), model["source"])
     assert tree_digest(zoo) == before
 
 
