@@ -258,17 +258,26 @@ def _unknown_in(
     message: Message, desc: Descriptor, prefix: str = "", skip: frozenset[str] = frozenset()
 ) -> Iterator[tuple[str, Field]]:
     """(dotted path, field) for each field of the text that ``desc`` does not have, into
-    sub-messages by each known field's message type."""
-    for field in message.fields:
-        if field.name in skip:
+    sub-messages by each known field's message type, depth first. A stack, not recursion:
+    a user's .proto may nest a message in itself as deep as the text does."""
+    stack = [(iter(message.fields), desc, prefix)]
+    while stack:
+        fields, schema, path = stack[-1]
+        field = next(fields, None)
+        if field is None:
+            stack.pop()
             continue
-        known = desc.fields_by_name.get(field.name)
+        if len(stack) == 1 and field.name in skip:
+            continue
+        known = schema.fields_by_name.get(field.name)
         if known is None:
-            yield prefix + field.name, field
+            yield path + field.name, field
         elif known.message_type is not None:
-            for value in field.values():
-                if isinstance(value, Message):
-                    yield from _unknown_in(value, known.message_type, f"{prefix}{field.name}.")
+            stack.extend(
+                (iter(value.fields), known.message_type, f"{path}{field.name}.")
+                for value in reversed(field.values())
+                if isinstance(value, Message)
+            )
 
 
 def _first_per_path(found: Iterable[tuple[str, Field]]) -> dict[str, Field]:
