@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
+from pathlib import Path
 
 import click
 import pytest
@@ -12,7 +13,7 @@ import pytest
 from scnn_surgery import __version__
 from scnn_surgery.cli.main import SUBCOMMANDS, cli
 
-from .conftest import REPO_ROOT, RunCli
+from .conftest import REPO_ROOT, RunCli, shallow_stack
 
 HEAVY = ("networkx", "numpy", "google.protobuf", "graphviz")
 
@@ -85,3 +86,87 @@ def test_no_arguments_shows_the_help(run_cli: RunCli) -> None:
     _, out, err = run_cli()
     assert "Commands:" in out + err
     assert "error" not in err
+
+
+# --- hostile nesting: every command, at the limit and past it -----------------------------
+
+NEST_NET = """name: "nest"
+layer {
+  name: "data"
+  type: "Input"
+  top: "data"
+  input_param { shape { dim: 1 dim: 3 dim: 16 dim: 16 } }
+}
+layer {
+  name: "conv1"
+  type: "Convolution"
+  bottom: "data"
+  top: "conv1"
+  convolution_param { num_output: 8 kernel_size: 3 pad: 1 }
+}
+layer {
+  name: "relu1"
+  type: "ReLU"
+  bottom: "conv1"
+  top: "conv1"
+  @NEST@
+}
+layer {
+  name: "fc"
+  type: "Convolution"
+  bottom: "conv1"
+  top: "fc"
+  convolution_param { num_output: 2 kernel_size: 1 }
+}
+"""
+
+
+def nested_net(depth: int, leaf: str = "v: 1") -> str:
+    """The net with ``depth`` levels of messages in relu1 (its ``layer`` block counts)."""
+    inner = depth - 1
+    return NEST_NET.replace("@NEST@", "a { " * inner + leaf + " }" * inner)
+
+
+def nest_commands(tmp_path: Path, depth: int) -> list[list[str]]:
+    net = tmp_path / f"nest{depth}.prototxt"
+    net.write_text(nested_net(depth))
+    other = tmp_path / f"other{depth}.prototxt"
+    other.write_text(nested_net(min(depth, 100), leaf="v: 2"))
+    out = str(tmp_path / "out")
+    return [
+        ["insert", str(net), "-o", f"{out}.prototxt"],
+        ["inspect", str(net)],
+        ["inspect", "--json", str(net)],
+        ["check", str(net)],
+        ["check", "--json", str(net)],
+        ["diff", str(net), str(other)],
+        ["diff", "--json", str(other), str(net)],
+        ["draw", str(net), "-o", f"{out}.dot"],
+        ["draw", str(net), "--against", str(other), "-o", f"{out}.dot"],
+    ]
+
+
+def test_every_command_takes_nesting_at_the_limit_without_recursion(
+    tmp_path: Path, run_cli: RunCli
+) -> None:
+    for args in nest_commands(tmp_path, 100):
+        expected, _, err = run_cli(*args)  # once with the usual limit: imports, caches
+        assert expected in (0, 1), err
+        with shallow_stack():
+            code, _, err = run_cli(*args)
+        assert (code, err.count("Traceback")) == (expected, 0), (args, err)
+    code, out, _ = run_cli(*nest_commands(tmp_path, 100)[5])
+    assert code == 1 and ".a.a.a.v: 1 → 2\n" in out  # diff reached the leaf
+
+
+@pytest.mark.parametrize("depth", [101, 10_000])
+def test_every_command_refuses_nesting_past_the_limit_in_one_line(
+    depth: int, tmp_path: Path, run_cli: RunCli
+) -> None:
+    for args in nest_commands(tmp_path, depth):
+        code, out, err = run_cli(*args)
+        assert code == (2 if args[0] == "diff" else 1), (args, err)
+        assert out == ""
+        line = f"scnn-surgery: error: {tmp_path}/nest{depth}.prototxt:20:401: "
+        assert err.startswith(line) and err.count("\n") == 1, err
+        assert "nesting deeper than 100 levels (protobuf's limit)" in err

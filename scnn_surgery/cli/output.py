@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import sys
-
 import click
 
 from ..files import STDIO, OutputFiles
 from ..scnn import ModuleCost, ScnnSpec
+from .stdio import write_stdout
 
 LARGE_CHANNELS = 256
 
@@ -15,8 +14,7 @@ LARGE_CHANNELS = 256
 def write_output(outputs: OutputFiles, data: bytes, output: str | None) -> None:
     """Print ``data`` (no ``-o``, or ``-o -``), or stage it for ``outputs.commit()``."""
     if output is None or output == STDIO:
-        sys.stdout.buffer.write(data)
-        sys.stdout.buffer.flush()
+        write_stdout(data)
     else:
         outputs.stage(output, data)
 
