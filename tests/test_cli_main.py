@@ -11,9 +11,9 @@ import click
 import pytest
 
 from scnn_surgery import __version__
-from scnn_surgery.cli.main import SUBCOMMANDS, cli
+from scnn_surgery.cli.main import DEBUG_ENV, SUBCOMMANDS, cli
 
-from .conftest import REPO_ROOT, RunCli, shallow_stack
+from .conftest import DATA, REPO_ROOT, RunCli, shallow_stack
 
 HEAVY = ("networkx", "numpy", "google.protobuf", "graphviz")
 
@@ -170,3 +170,50 @@ def test_every_command_refuses_nesting_past_the_limit_in_one_line(
         line = f"scnn-surgery: error: {tmp_path}/nest{depth}.prototxt:20:401: "
         assert err.startswith(line) and err.count("\n") == 1, err
         assert "nesting deeper than 100 levels (protobuf's limit)" in err
+
+
+# --- errors nobody foresaw, and diff's exit status ------------------------------------------
+
+
+def test_an_unexpected_error_is_one_line_naming_where_it_was_raised(
+    monkeypatch: pytest.MonkeyPatch, run_cli: RunCli
+) -> None:
+    def broken(*_: object, **__: object) -> None:
+        raise ZeroDivisionError("integer modulo by zero")
+
+    monkeypatch.setattr("scnn_surgery.inspection.inspect_net", broken)
+    monkeypatch.setattr("scnn_surgery.compare.diff_nets", broken)
+    net = str(DATA / "phases_inplace.prototxt")
+    raised_at = f"test_cli_main.py:{broken.__code__.co_firstlineno + 1}"
+    for args, status in ((["inspect", net], 1), (["diff", net, net], 2)):
+        code, out, err = run_cli(*args, env={DEBUG_ENV: None})
+        assert (code, out) == (status, "")
+        assert err == (
+            "scnn-surgery: error: internal error: ZeroDivisionError: integer modulo by zero"
+            f" (at {raised_at}); this is a bug in scnn-surgery, please report it with the"
+            " input (set SCNN_SURGERY_DEBUG=1 for the traceback)\n"
+        )
+    with pytest.raises(ZeroDivisionError):  # and the traceback, when asked for
+        run_cli("inspect", net, env={DEBUG_ENV: "1"})
+
+
+def test_every_diff_error_exits_2_not_1_which_means_different(
+    tmp_path: Path, run_cli: RunCli
+) -> None:
+    net = str(DATA / "phases_inplace.prototxt")
+    bad = tmp_path / "bad.prototxt"
+    bad.write_text('layer { name: "a" top "x" }\n')
+    cases = [
+        ["diff", net],  # a missing argument
+        ["diff", net, net, "--bogus"],  # an unknown option
+        ["diff", net, net, "--phase", "DEPLOY"],  # a bad value
+        ["diff", "-", "-"],  # two standard inputs
+        ["diff", net, str(tmp_path / "absent.prototxt")],  # no such file
+        ["diff", net, str(bad)],  # a syntax error
+        ["diff", net, str(tmp_path)],  # a directory
+        ["diff", net, "/dev/zero"],  # a device
+    ]
+    for args in cases:
+        code, out, err = run_cli(*args)
+        assert (code, out) == (2, ""), (args, err)
+        assert err.startswith("scnn-surgery: error: ") and err.count("\n") == 1, (args, err)

@@ -139,8 +139,8 @@ class SurgeryGroup(click.Group):
                 return super().invoke(ctx)
             finally:  # also on sys.exit: a failing write must not pass for success
                 flush_stdout()
-        except click.exceptions.NoArgsIsHelpError:
-            raise
+        except (click.exceptions.NoArgsIsHelpError, click.exceptions.Exit, click.Abort):
+            raise  # click's own ways out: the help, ctx.exit(), an aborted prompt
         except click.UsageError as exc:  # a subcommand's arguments, or an unknown command
             _fail(_usage_line(exc), UsageError.exit_code)
         except SurgeryError as exc:
