@@ -259,6 +259,28 @@ def test_initial_weights_are_reproducible_and_pass_check() -> None:
     assert not errors_of(check_net(net, weights=first))
 
 
+def test_a_negative_seed_is_refused_in_one_line(tmp_path: Path, run_cli: RunCli) -> None:
+    spec = ScnnSpec(height=2, width=2, channels=2, kernel_width=3, bottom="x")
+    with pytest.raises(SurgeryError, match=r"^seed -1: a seed is a whole number, 0 or more$"):
+        initial_weights(module_net(spec), seed=-1, spec=spec)
+    net = tmp_path / "net.prototxt"
+    net.write_text(
+        'layer { name: "x" type: "Input" top: "x"'
+        " input_param { shape { dim: 1 dim: 2 dim: 2 dim: 2 } } }\n"
+    )
+    out = tmp_path / "out.caffemodel"
+    code, _, err = run_cli("insert", str(net), "--after", "x", "--kernel-width", "3",
+                           "--weights-out", str(out), "--seed", "-1", "-o", "-")  # fmt: skip
+    assert code == 2 and not out.exists()
+    assert err == (
+        "scnn-surgery: error: Invalid value for '--seed': -1 is not in the range x>=0;"
+        " see 'scnn-surgery insert --help'\n"
+    )
+    code, _, err = run_cli("insert", str(net), "--after", "x", "--kernel-width", "3",
+                           "--weights-out", str(out), "--seed", str(2**80), "-o", "-")  # fmt: skip
+    assert code == 0 and out.exists(), err  # any size of seed numpy takes
+
+
 def _unknown_field(number: int, payload: bytes) -> bytes:
     """A length-delimited field the schema does not define."""
     return bytes([(number << 3) | 2]) + bytes([len(payload)]) + payload

@@ -30,7 +30,8 @@ from .output import note, report_cost, write_output
     help="Write the new net's .caffemodel here; the module comes from its fillers.",
 )
 @click.option(
-    "--seed", type=int, default=0, show_default=True, help="Seed for the values drawn from fillers."
+    "--seed", type=click.IntRange(min=0), default=0, show_default=True,
+    help="Seed for the values drawn from fillers (0 or more).",
 )
 def command(
     model: str,
