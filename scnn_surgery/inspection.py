@@ -137,10 +137,14 @@ def inspect_net(
         _with_measured_sizes(summarise_module(m, layers, graphs), result, graph, layers[0])
         for m, layers in found
     ]
+    errors = [e.message for e in result.errors]
+    errors += [f"{readable.describe(p.layer)}: {p.message}" for p in graph.problems]
     try:
         suggestion, reason = choose_blob(readable, graph, result)
     except SurgeryError as exc:
         suggestion, reason = None, str(exc)
+    if errors:  # a point in a net Caffe refuses would only mislead
+        suggestion, reason = None, "the net has errors (listed above); fix them first"
     return InspectReport(
         net=readable,
         phase=state.phase,
@@ -151,5 +155,5 @@ def inspect_net(
         suggestion=suggestion,
         suggestion_reason=reason,
         stopped=[s.message for s in result.stopped],
-        errors=[e.message for e in result.errors] + [p.message for p in graph.problems],
+        errors=errors,
     )
