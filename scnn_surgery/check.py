@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 from google.protobuf.descriptor import Descriptor
@@ -739,10 +739,7 @@ def _merge_phases(per_phase: Sequence[tuple[str, list[Finding]]]) -> list[Findin
     for finding, where in seen.items():
         if len(where) < every:
             suffix = f" (phase {', '.join(where)})"
-            finding = Finding(
-                finding.severity, finding.rule, finding.message + suffix, finding.layer,
-                finding.line,
-            )
+            finding = replace(finding, message=finding.message + suffix)
         out.append(finding)
     return out
 

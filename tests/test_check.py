@@ -11,6 +11,7 @@ import pytest
 
 from scnn_surgery import InsertOptions, SurgeryError, insert, load, loads
 from scnn_surgery.check import Finding, check_net, errors_of
+from scnn_surgery.ops import insert_layers
 from scnn_surgery.schema import caffe_pb2
 from scnn_surgery.weights import initial_weights, make_blob, parse_caffemodel
 
@@ -411,3 +412,20 @@ def test_every_converted_zoo_net_passes(path: Path) -> None:
     result = insert(net, options)
     found = check_net(result.net, shapes=options.shapes)
     assert not errors_of(found), [f.format(path.name) for f in errors_of(found)]
+
+
+def test_a_finding_about_a_layer_from_another_file_names_that_file_in_one_phase() -> None:
+    net = loads(INPUT, "net.prototxt")
+    other_text = (
+        "# a fragment\n"
+        'layer { name: "train_only" type: "ReLU" bottom: "nosuch" top: "t"\n'
+        "        include { phase: TRAIN } }\n"
+    )
+    (stray,) = loads(other_text, "fragment.prototxt").layers
+    insert_layers(net, net.layers[-1], [stray])
+    (finding,) = errors_of(check_net(net))
+    assert finding.source == "fragment.prototxt" and finding.line == 2
+    assert finding.format(net.source) == (
+        "fragment.prototxt:2: error: layer 'train_only': bottom 'nosuch' is not produced by an"
+        " earlier layer (phase TRAIN) [unknown-bottom]"
+    )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -637,3 +638,24 @@ def test_carrying_weights_over_is_refused_past_protobufs_limit(
                        "--weights", str(source), "--weights-out", str(tmp_path / "w.caffemodel"))
     assert code == 1 and "the caffemodel would be" in err and "nothing was written" in err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in.caffemodel", "small.prototxt"]
+
+
+def test_layers_missing_from_the_caffemodel_are_named_at_the_inputs_lines(
+    tmp_path: Path, run_cli: RunCli
+) -> None:
+    source = shared_path("golden", "resnet101.prototxt")
+    lines = source.read_text().splitlines()
+    stored = caffe_pb2.NetParameter(name="empty")  # every layer is missing from it
+    weights = tmp_path / "empty.caffemodel"
+    weights.write_bytes(stored.SerializeToString())
+    code, _, err = run_cli(
+        "insert", str(source), "--after", "conv5_5", "--weights", str(weights),
+        "--weights-out", str(tmp_path / "out.caffemodel"), "-o", str(tmp_path / "out.prototxt"),
+    )  # fmt: skip
+    assert code == 0, err
+    missing = re.findall(rf"layer '([^']+)' \({re.escape(str(source))}:(\d+):1\) has no blobs", err)
+    assert len(missing) > 100
+    for name, line in missing:  # each at its own block in the input, never the output's line
+        assert lines[int(line) - 1] == "layer {" and lines[int(line)] == f'  name: "{name}"'
+    assert ("conv6", "6841") in missing  # 14347 in the output, after the module's layers
+    assert "out.prototxt:" not in err
