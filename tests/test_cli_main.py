@@ -217,3 +217,40 @@ def test_every_diff_error_exits_2_not_1_which_means_different(
         code, out, err = run_cli(*args)
         assert (code, out) == (2, ""), (args, err)
         assert err.startswith("scnn-surgery: error: ") and err.count("\n") == 1, (args, err)
+
+
+BAD_TEXT = [
+    (b"\xef\xbb\xbf" + NEST_NET.encode(), "1:1: UTF-8 byte-order mark at the start of {net}"),
+    (NEST_NET.replace("@NEST@", 'a: "x\\400"').encode(),
+     "20:8: bad escape '\\400' in a string: an octal escape is one byte, \\0 to \\377"),
+    (NEST_NET.replace("@NEST@", 'a: "x\\U00110000"').encode(),
+     "20:8: bad escape '\\U00110000' in a string: beyond U+10FFFF"),
+    (NEST_NET.replace('name: "relu1"', 'name: "r\xff\xfe"').encode("latin-1"),
+     "16:11: invalid UTF-8 in a string: bytes 0xFF 0xFE"),
+    (NEST_NET.replace('name: "relu1"', 'name: "r\\xff"').encode(),
+     "16:11: invalid UTF-8 in a string: escape '\\xff' (byte 0xFF)"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("data", "message"), BAD_TEXT, ids=["bom", "octal", "U", "raw", "x"])
+def test_every_command_names_a_bad_string_at_its_place(
+    data: bytes, message: str, tmp_path: Path, run_cli: RunCli
+) -> None:
+    net = tmp_path / "nest1.prototxt"
+    net.write_bytes(data.replace(b"@NEST@", b""))
+    good = tmp_path / "good.prototxt"
+    good.write_text(nested_net(1))
+    out = str(tmp_path / "out")
+    commands = [
+        ["insert", str(net), "-o", f"{out}.prototxt"],
+        ["inspect", str(net)],
+        ["check", str(net)],
+        ["diff", str(good), str(net)],
+        ["draw", str(net), "-o", f"{out}.svg"],
+        ["draw", str(good), "--against", str(net), "-o", f"{out}.dot"],
+    ]
+    for args in commands:
+        code, stdout, err = run_cli(*args)
+        assert (code, stdout) == (2 if args[0] == "diff" else 1, ""), (args, err)
+        assert err == f"scnn-surgery: error: {net}:{message.format(net=net)}\n"
+    assert not list(tmp_path.glob("out*"))
