@@ -209,7 +209,7 @@ def _insert(net: Net, options: InsertOptions) -> InsertResult:
     shapes = PhaseShapes(work, graphs, options.shapes)
     _refuse_shape_errors(shapes, phase, notes)
     after = options.after or _automatic_point(shapes, phase, notes)
-    point = find_insertion_point(work, graphs, after)
+    point = find_insertion_point(work, graphs, after, as_blob=not options.after)
     given = {"height": options.height, "width": options.width, "channel": options.channels}
     if options.reduce_channels is not None:
         given["channel"] = None

@@ -277,3 +277,11 @@ def test_a_shape_the_file_states_cannot_be_overridden() -> None:
     assert ss.insert(ss.loads(text), agreeing).spec.height == 4
     partial = ss.InsertOptions(after="conv1", shapes={"conv1": (None, 2, 4, 4)})  # type: ignore[dict-item]
     assert ss.insert(ss.loads(text), partial).spec.width == 4
+
+
+def test_an_automatic_point_is_a_blob_even_when_a_layer_has_its_name() -> None:
+    from .passes.test_anchor import CROSSED
+
+    result = ss.insert(ss.loads(CROSSED, "crossed.prototxt"), ss.InsertOptions(kernel_width=3))
+    assert result.point.blob == "a"  # the classifier's input, not layer a's output 'x'
+    assert [c.layer.name for c in result.point.consumers] == ["fc"]
