@@ -9,8 +9,10 @@ from .errors import SurgeryError
 from .graph import LayerGraph, NetState, build_graphs, graph_of, phase_states
 from .modules import ModuleSummary, find_modules, summarise_module
 from .net import Layer, Net
+from .passes.advice import Alternative, decoder_alternative
 from .passes.autopoint import choose_blob
 from .passes.upgrade import net_for_reading
+from .scnn import ScnnSpec
 from .shapes import MaybeShape, ShapeOverrides, ShapeResult, infer_shapes
 
 
@@ -38,6 +40,8 @@ class InspectReport:
     suggestion_reason: str
     stopped: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+    # A second suggestion, when the first is a fine decoder map: the encoder's bottleneck.
+    alternative: Alternative | None = None
 
     @property
     def total_macs(self) -> int | None:
@@ -66,6 +70,8 @@ class InspectReport:
             "modules": [m.to_dict() for m in self.modules],
             "suggested_insertion_point": self.suggestion,
             "suggestion_reason": self.suggestion_reason,
+            "alternative_insertion_point": self.alternative.blob if self.alternative else None,
+            "alternative_reason": self.alternative.reason if self.alternative else None,
             "stopped": self.stopped,
             "errors": self.errors,
         }
@@ -156,4 +162,18 @@ def inspect_net(
         suggestion_reason=reason,
         stopped=[s.message for s in result.stopped],
         errors=errors,
+        alternative=_alternative(graph, result, suggestion),
     )
+
+
+def _alternative(graph: LayerGraph, result: ShapeResult, blob: str | None) -> Alternative | None:
+    """The encoder's bottleneck, when the suggested point is a fine decoder map."""
+    shape = result.final(blob) if blob is not None else None
+    if blob is None or shape is None or len(shape) != 4 or None in shape[1:]:
+        return None
+    _, channels, height, width = shape
+    assert channels is not None and height is not None and width is not None
+    try:
+        return decoder_alternative(graph, result, blob, ScnnSpec(height, width, channels))
+    except SurgeryError:  # a map too large to size a module for
+        return None

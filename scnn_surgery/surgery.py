@@ -25,6 +25,7 @@ from .modules import find_modules
 from .net import Net, load_net
 from .ops import add_prefix
 from .options import InsertOptions as InsertOptions  # still importable from here
+from .passes.advice import advise
 from .passes.anchor import InsertionPoint, find_insertion_point
 from .passes.autopoint import choose_blob
 from .passes.geometry import PhaseShapes, resolve_sizes
@@ -235,6 +236,7 @@ def _insert(net: Net, options: InsertOptions) -> InsertResult:
     prefix = choose_prefix(definitions, existing_names(work), options.prefix, keep, notes)
     spec = replace(spec, prefix=prefix)
     spec.validate()
+    notes += advise(shapes, point, spec, module_output(spec), phase, automatic=not options.after)
     definitions = add_prefix(definitions, prefix, keep)
     splice(work, new_layers(definitions), point, module_output(spec))
     _verify_result(work, replace(options, phase=phase), notes, point, broken)

@@ -63,6 +63,11 @@ def _summary(report: InspectReport) -> list[str]:
         lines.append(f"error: {message}")
     if report.suggestion is not None:
         lines.append(f"suggested insertion point: {report.suggestion} ({report.suggestion_reason})")
+        if report.alternative is not None:
+            lines.append(
+                f"alternative insertion point: {report.alternative.blob}"
+                f" ({report.alternative.reason})"
+            )
     else:
         lines.append(f"no insertion point suggested: {report.suggestion_reason}")
     return lines
