@@ -597,8 +597,8 @@ class PriorBoxParams:
             if any(math.isclose(ar, r, abs_tol=1e-6) for r in ratios):
                 continue
             ratios.append(ar)
-            if self.flip:
-                ratios.append(1.0 / ar)
+            if self.flip:  # C++ float division: 1/0 is inf there, one more (useless) prior
+                ratios.append(1.0 / ar if ar else math.inf)
         return len(ratios) * len(self.min_sizes) + len(self.max_sizes)
 
 
