@@ -40,7 +40,14 @@ from google.protobuf.descriptor import Descriptor
 from .document import Field, Message, Scalar
 from .errors import SurgeryError
 from .graph import LayerGraph, NetState, graph_of, selected_states
-from .layerrules import AxisField, axis_problems, blob_counts, count_problems, type_label
+from .layerrules import (
+    AxisField,
+    axis_problems,
+    blob_counts,
+    count_problems,
+    reads_parameters,
+    type_label,
+)
 from .net import Layer, Net
 from .options import TARGETS
 from .params import eltwise_coeffs, layer_message
@@ -434,13 +441,15 @@ def _layer_structure(phase: _Phase, layer: Layer) -> list[Finding]:
     net = phase.net
     if layer.format == "v0":
         return []
-    try:
-        message = layer_message(net, layer)
-    except SurgeryError:
-        return []  # the schema refuses it; the shape rules say where
+    message = None
+    if reads_parameters(layer.type):
+        try:
+            message = layer_message(net, layer)
+        except SurgeryError:
+            return []  # the schema refuses it; the shape rules say where
     out = []
     counts = blob_counts(layer.type, message)
-    if counts is not None:
+    if counts is not None and not counts.fits(len(layer.bottoms), len(layer.tops)):
         out += [
             _finding(net, layer, problem.rule, problem.message,
                      offset=_blob_offset(layer, problem.rule, problem.extra))
@@ -448,8 +457,10 @@ def _layer_structure(phase: _Phase, layer: Layer) -> list[Finding]:
                 type_label(layer.type, message), counts, len(layer.bottoms), len(layer.tops)
             )
         ]  # fmt: skip
-    inputs = phase.shapes.layer_inputs(layer) if phase.shapes is not None else []
-    if inputs and inputs[0] is not None:
+    if message is None or phase.shapes is None or not layer.bottoms:
+        return out
+    inputs = phase.shapes.layer_inputs(layer)
+    if inputs[0] is not None:
         out += [
             _finding(net, layer, "axis-range", problem.message,
                      offset=_axis_offset(layer, problem.field))

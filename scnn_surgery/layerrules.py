@@ -27,6 +27,17 @@ class Counts:
     auto_tops: bool = False  # AutoTopBlobs: Net::Init adds the missing ones
     equal: bool = False  # EqualNumBottomTopBlobs
 
+    def fits(self, bottoms: int, tops: int) -> bool:
+        """Whether ``CheckBlobCounts`` lets these through (the common case, asked first)."""
+        (low_b, high_b), (low_t, high_t) = self.bottoms, self.tops
+        return (
+            (low_b is None or bottoms >= low_b)
+            and (high_b is None or bottoms <= high_b)
+            and (self.auto_tops or low_t is None or tops >= low_t)
+            and (high_t is None or tops <= high_t)
+            and (not self.equal or bottoms == tops)
+        )
+
 
 def _exact(bottoms: int, tops: int, auto_tops: bool = False) -> Counts:
     return Counts((bottoms, bottoms), (tops, tops), auto_tops)
@@ -83,8 +94,15 @@ _FIXED: Mapping[str, Counts] = {
 _RECURRENT_STATES = {"RNN": 1, "LSTM": 2}
 
 
+def reads_parameters(layer_type: str) -> bool:
+    """Whether the counts or axes of ``layer_type`` depend on its parameters; for the
+    other types :func:`blob_counts` and :func:`type_label` take ``message=None``."""
+    return layer_type in ("Pooling", *_RECURRENT_STATES) or layer_type in _AXES
+
+
 def blob_counts(layer_type: str, message: Any) -> Counts | None:
-    """The counts a BVLC ``layer_type`` takes, given its parameters (a ``LayerParameter``)."""
+    """The counts a BVLC ``layer_type`` takes, given its parameters (a ``LayerParameter``;
+    None will do where :func:`reads_parameters` says they do not matter)."""
     if layer_type == "Pooling":
         is_max = not message.HasField("pooling_param") or message.pooling_param.pool == 0
         return Counts((1, 1), (1, 2 if is_max else 1))
@@ -104,6 +122,8 @@ _POOL_METHODS = ("MAX", "AVE", "STOCHASTIC")
 
 def type_label(layer_type: str, message: Any) -> str:
     """The type as its counts depend on it: ``AVE Pooling`` (only MAX pooling has a mask)."""
+    if message is None:
+        return layer_type
     if layer_type == "Pooling" and message.HasField("pooling_param"):
         method = message.pooling_param.pool
         return f"{_POOL_METHODS[method] if method < len(_POOL_METHODS) else method} Pooling"

@@ -111,3 +111,16 @@ def test_axes_as_canonical_axis_index_takes_them(
 ) -> None:
     found = [p.message for p in axis_problems(layer_type, message(text), rank, "x")]
     assert found == ([] if expected is None else [expected])
+
+
+def test_fits_agrees_with_the_problems_it_stands_in_for() -> None:
+    kinds = ["Softmax", "Eltwise", "Concat", "Bias", "Silence", "SoftmaxWithLoss", "Convolution",
+             "Crop", "Data", "Slice", "Input"]  # fmt: skip
+    for kind in kinds:
+        counts = blob_counts(kind, message())
+        assert counts is not None
+        for bottoms in range(5):
+            for tops in range(5):
+                assert counts.fits(bottoms, tops) == (
+                    count_problems(kind, counts, bottoms, tops) == []
+                ), (kind, bottoms, tops)
