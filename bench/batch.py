@@ -105,7 +105,7 @@ def main() -> int:
     for jobs in JOBS:
         seconds, outcomes = best_time(partial(batch, sources, jobs=jobs))
         rows.append((f"batch --jobs {jobs}", seconds))
-    counts = BatchReport(tuple(outcomes), JOBS[-1], 0.0).counts()
+    counts = BatchReport(tuple(outcomes), JOBS[-1], 0.0).shown_counts()
     tally = ", ".join(f"{n} {status}" for status, n in counts.items())
     print(f"batch over {ZOO}: {len(sources)} models ({tally}; default options)")
     baseline = rows[0][1]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import errno
 import glob
 import io
 import json
@@ -18,6 +19,7 @@ import multiprocessing
 import os
 import re
 import signal
+import stat
 import sys
 import time
 import traceback
@@ -70,52 +72,120 @@ class Source:
     relative: PurePosixPath
 
 
+@dataclass(frozen=True)
+class Skipped:
+    """A path that looked like a model but cannot be read as one, and why."""
+
+    path: Path
+    reason: str
+
+
+@dataclass
+class Discovery:
+    """What the sources name: the models to convert, and the paths skipped with a reason."""
+
+    sources: list[Source] = field(default_factory=list)
+    skipped: list[Skipped] = field(default_factory=list)
+
+
 def discover_sources(specs: Sequence[str], exclude: Path | None = None) -> list[Source]:
-    """Expand files, directories (every ``*.prototxt`` below) and globs, in a stable order.
+    """The models :func:`find_sources` finds (without the paths it skips)."""
+    return find_sources(specs, exclude).sources
+
+
+def find_sources(specs: Sequence[str], exclude: Path | None = None) -> Discovery:
+    """Expand files, directories (every ``*.prototxt`` below, through links to
+    directories) and globs, in a stable order.
 
     A file reached twice is converted once. Directory and glob expansion skip files
     under ``exclude`` (the output directory), so an earlier run's outputs are never
-    taken for sources.
+    taken for sources. A named pipe, a device, a dangling link or a link loop is not
+    read: it is listed as skipped, with the reason.
     """
     excluded = exclude.resolve() if exclude is not None else None
-    found: list[Source] = []
+    found = Discovery()
     seen: set[Path] = set()
     for spec in specs:
-        for source in _expand(spec, excluded):
+        expanded = _expand(spec, excluded)
+        for source in expanded.sources:
             key = source.path.resolve()
             if key not in seen:
                 seen.add(key)
-                found.append(source)
+                found.sources.append(source)
+        for skipped in expanded.skipped:
+            if skipped.path not in seen:
+                seen.add(skipped.path)
+                found.skipped.append(skipped)
     return found
 
 
-def _expand(spec: str, excluded: Path | None) -> list[Source]:
+def unreadable_reason(path: Path) -> str | None:
+    """Why ``path`` is not a model file to read (None: a regular file, or a link to one)."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            return "a symbolic link loop"
+        if os.path.islink(path):
+            return f"a symbolic link to {os.readlink(path)}, which does not exist"
+        return f"cannot be read: {exc.strerror}"
+    if stat.S_ISREG(mode):
+        return None
+    if stat.S_ISDIR(mode):
+        return "a directory"
+    if stat.S_ISFIFO(mode):
+        return "a named pipe (FIFO), not a regular file"
+    if stat.S_ISSOCK(mode):
+        return "a socket, not a regular file"
+    return "a device, not a regular file"
+
+
+def _expand(spec: str, excluded: Path | None) -> Discovery:
     path = Path(spec)
-    if path.is_file():
-        return [Source(path, PurePosixPath(path.name))]
     if path.is_dir():
         found = _models_under(path, path, excluded)
-        if not found:
-            raise UsageError(f"{spec}: no {MODEL_SUFFIX} file in this directory")
+        if not found.sources and not found.skipped:
+            raise UsageError(f"{spec}: {_why_no_model(path, excluded)}")
         return found
+    if os.path.lexists(path):
+        reason = unreadable_reason(path)
+        if reason is None:
+            return Discovery([Source(path, PurePosixPath(path.name))])
+        return Discovery(skipped=[Skipped(path, reason)])
     if not _GLOB_MAGIC.search(spec):
         raise UsageError(f"{spec}: no such file or directory")
     found = _glob_sources(spec, excluded)
-    if not found:
+    if not found.sources and not found.skipped:
         raise UsageError(f"{spec}: matches no file")
     return found
 
 
-def _glob_sources(pattern: str, excluded: Path | None) -> list[Source]:
+def _why_no_model(directory: Path, excluded: Path | None) -> str:
+    everywhere = _models_under(directory, directory, None)
+    if everywhere.sources or everywhere.skipped:
+        return (
+            f"every {MODEL_SUFFIX} file in this directory is under the output directory"
+            f" {excluded}, whose files are never taken as sources"
+        )
+    return f"no {MODEL_SUFFIX} file in this directory (searched recursively, through links)"
+
+
+def _glob_sources(pattern: str, excluded: Path | None) -> Discovery:
     """A glob's matching files as named, and the models under its matching directories."""
     root = glob_root(pattern)
-    found: list[Source] = []
+    found = Discovery()
     for match in sorted(glob.glob(pattern, recursive=True)):
         path = Path(match)
         if path.is_dir():
-            found.extend(_models_under(path, root, excluded))
-        elif path.is_file() and not _is_under(path, excluded):
-            found.append(Source(path, _relative(path, root)))
+            below = _models_under(path, root, excluded)
+            found.sources += below.sources
+            found.skipped += below.skipped
+        elif not _is_under(path, excluded):
+            reason = unreadable_reason(path)
+            if reason is None:
+                found.sources.append(Source(path, _relative(path, root)))
+            else:
+                found.skipped.append(Skipped(path, reason))
     return found
 
 
@@ -129,12 +199,48 @@ def glob_root(pattern: str) -> Path:
     return Path(*fixed) if fixed else Path(".")
 
 
-def _models_under(directory: Path, root: Path, excluded: Path | None) -> list[Source]:
-    return [
-        Source(path, _relative(path, root))
-        for path in sorted(directory.rglob(f"*{MODEL_SUFFIX}"))
-        if path.is_file() and not _is_under(path, excluded)
-    ]
+def _models_under(directory: Path, root: Path, excluded: Path | None) -> Discovery:
+    """Every ``*.prototxt`` below ``directory``, walked breadth first with a queue. Links to
+    directories are followed, each directory once and never one that holds ``directory``
+    (a link back up); a directory that cannot be listed is skipped with the reason."""
+    found = Discovery()
+    top = directory.resolve()
+    visited: set[tuple[int, int]] = set()
+    pending = deque([directory])
+    while pending:
+        current = pending.popleft()
+        try:
+            info = current.stat()
+            if (info.st_dev, info.st_ino) in visited:
+                continue
+            visited.add((info.st_dev, info.st_ino))
+            entries = sorted(os.scandir(current), key=lambda entry: entry.name)
+        except OSError as exc:
+            found.skipped.append(Skipped(current, f"cannot list this directory: {exc.strerror}"))
+            continue
+        for entry in entries:
+            path = Path(entry.path)
+            if _is_under(path, excluded):
+                continue
+            if _is_directory(entry):
+                if not top.is_relative_to(path.resolve()):
+                    pending.append(path)
+            elif entry.name.endswith(MODEL_SUFFIX):
+                reason = unreadable_reason(path)
+                if reason is None:
+                    found.sources.append(Source(path, _relative(path, root)))
+                else:
+                    found.skipped.append(Skipped(path, reason))
+    found.sources.sort(key=lambda source: source.relative)
+    found.skipped.sort(key=lambda skipped: skipped.path)
+    return found
+
+
+def _is_directory(entry: os.DirEntry[str]) -> bool:
+    try:
+        return entry.is_dir()  # through a link
+    except OSError:  # a link loop: not a directory, and reported if it names a model
+        return False
 
 
 def _relative(path: Path, root: Path) -> PurePosixPath:
@@ -142,7 +248,12 @@ def _relative(path: Path, root: Path) -> PurePosixPath:
 
 
 def _is_under(path: Path, directory: Path | None) -> bool:
-    return directory is not None and path.resolve().is_relative_to(directory)
+    if directory is None:
+        return False
+    try:
+        return path.resolve().is_relative_to(directory)
+    except (OSError, RuntimeError):  # a link loop resolves nowhere
+        return False
 
 
 # --- per-model settings ----------------------------------------------------------------
@@ -367,8 +478,11 @@ def default_jobs() -> int:
 
 # --- converting one model --------------------------------------------------------------
 
-Status = Literal["converted", "refused", "failed"]
-STATUSES: tuple[Status, ...] = ("converted", "refused", "failed")
+Status = Literal["converted", "refused", "failed", "skipped", "interrupted"]
+STATUSES: tuple[Status, ...] = ("converted", "refused", "failed", "skipped", "interrupted")
+# Shown even at 0 in summaries; "skipped" (a source that is not a readable file) and
+# "interrupted" (Ctrl-C came first) only when they happened.
+USUAL_STATUSES: tuple[Status, ...] = ("converted", "refused", "failed")
 
 
 @dataclass(frozen=True)
@@ -409,6 +523,10 @@ class Outcome:
             "verb": self.verb,
             "summary": self.summary,
         }
+
+
+def skipped_outcome(skipped: Skipped) -> Outcome:
+    return Outcome(str(skipped.path), "skipped", reason=f"{skipped.path}: {skipped.reason}")
 
 
 def convert(job: Job) -> Outcome:
@@ -547,6 +665,16 @@ def _worker_main(conn: Connection[Outcome, Job | None], parent: int) -> None:
 # --- running many ----------------------------------------------------------------------
 
 NO_WORKER = "could not start a worker process"
+NOT_FINISHED = "the batch was interrupted before this model was converted"
+
+
+class BatchInterrupted(KeyboardInterrupt):
+    """Ctrl-C during :func:`run_batch`: ``outcomes`` holds every job's outcome, in job
+    order, those that had not finished marked "interrupted"."""
+
+    def __init__(self, outcomes: list[Outcome]) -> None:
+        super().__init__()
+        self.outcomes = outcomes
 
 
 class _Worker:
@@ -605,8 +733,9 @@ def run_batch(
     """Convert every job in ``workers`` processes, write the converted ones; outcomes in job order.
 
     A model that raises, or whose worker dies, is "failed" and the others go on (a dead
-    worker is replaced). On KeyboardInterrupt the workers are killed and the interrupt
-    propagates; every output written by then is complete.
+    worker is replaced). On KeyboardInterrupt the workers are killed and
+    :class:`BatchInterrupted` (a KeyboardInterrupt) carries the outcomes so far; every
+    output written by then is complete.
     """
     if not jobs:
         return []
@@ -636,13 +765,22 @@ def run_batch(
                     if not worker.process.is_alive():
                         pool[slot] = _Worker(context)
                     record(index, write_output(outcome))
-    except BaseException:
+    except BaseException as exc:
         for worker in pool:
             worker.kill()
+        if isinstance(exc, KeyboardInterrupt) and not isinstance(exc, BatchInterrupted):
+            raise BatchInterrupted(_so_far(jobs, outcomes)) from None
         raise
     for worker in pool:
         worker.stop()
     return [outcomes[index] for index in range(len(jobs))]
+
+
+def _so_far(jobs: Sequence[Job], outcomes: Mapping[int, Outcome]) -> list[Outcome]:
+    return [
+        outcomes.get(index) or Outcome(job.source, "interrupted", reason=NOT_FINISHED)
+        for index, job in enumerate(jobs)
+    ]
 
 
 def _dispatch(
@@ -714,6 +852,10 @@ class BatchReport:
             counts[outcome.status] += 1
         return counts
 
+    def shown_counts(self) -> dict[Status, int]:
+        """The usual statuses, and the others that happened."""
+        return shown_counts(self.counts())
+
     @property
     def all_converted(self) -> bool:
         return all(outcome.status == "converted" for outcome in self.outcomes)
@@ -727,12 +869,17 @@ class BatchReport:
         }
 
     def describe(self) -> str:
-        counts = ", ".join(f"{n} {status}" for status, n in self.counts().items())
+        counts = ", ".join(f"{n} {status}" for status, n in self.shown_counts().items())
         workers = "worker" if self.workers == 1 else "workers"
+        models = "model" if len(self.outcomes) == 1 else "models"
         return (
-            f"{len(self.outcomes)} models: {counts}"
+            f"{len(self.outcomes)} {models}: {counts}"
             f" ({self.seconds:.1f} s, {self.workers} {workers})"
         )
+
+
+def shown_counts(counts: Mapping[Status, int]) -> dict[Status, int]:
+    return {s: n for s, n in counts.items() if n or s in USUAL_STATUSES}
 
 
 REPORT_COLUMNS = (

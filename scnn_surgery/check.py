@@ -16,6 +16,9 @@ Rules Caffe enforces (``net.cpp``, ``FilterNet``, the layers' ``SetUp``):
 * ``batchnorm-param`` - BatchNorm statistics must have lr_mult 0 (a warning: forks differ);
 * ``unknown-field`` - a field the schema (``--proto``, else the guessed dialect) does not
   know (a warning: the text keeps it verbatim, but nothing checks it);
+* ``bottom-count``, ``top-count`` - as many bottoms and tops as the BVLC type takes
+  (``CheckBlobCounts``; :mod:`scnn_surgery.layerrules`);
+* ``axis-range`` - an axis within the bottom's axes (``CanonicalAxisIndex``);
 * ``eltwise-coeff``, ``eltwise-shapes``, ``concat-shapes``, ``slice-shapes``, ``shapes`` -
   shape agreement, from :mod:`scnn_surgery.shapes`;
 * with weights, ``weights-count``, ``weights-shape``, ``weights-data`` (errors, as in
@@ -29,7 +32,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 from google.protobuf.descriptor import Descriptor
@@ -37,6 +40,14 @@ from google.protobuf.descriptor import Descriptor
 from .document import Field, Message, Scalar
 from .errors import SurgeryError
 from .graph import LayerGraph, NetState, graph_of, selected_states
+from .layerrules import (
+    AxisField,
+    axis_problems,
+    blob_counts,
+    count_problems,
+    reads_parameters,
+    type_label,
+)
 from .net import Layer, Net
 from .options import TARGETS
 from .params import eltwise_coeffs, layer_message, per_params
@@ -258,17 +269,26 @@ def _unknown_in(
     message: Message, desc: Descriptor, prefix: str = "", skip: frozenset[str] = frozenset()
 ) -> Iterator[tuple[str, Field]]:
     """(dotted path, field) for each field of the text that ``desc`` does not have, into
-    sub-messages by each known field's message type."""
-    for field in message.fields:
-        if field.name in skip:
+    sub-messages by each known field's message type, depth first. A stack, not recursion:
+    a user's .proto may nest a message in itself as deep as the text does."""
+    stack = [(iter(message.fields), desc, prefix)]
+    while stack:
+        fields, schema, path = stack[-1]
+        field = next(fields, None)
+        if field is None:
+            stack.pop()
             continue
-        known = desc.fields_by_name.get(field.name)
+        if len(stack) == 1 and field.name in skip:
+            continue
+        known = schema.fields_by_name.get(field.name)
         if known is None:
-            yield prefix + field.name, field
+            yield path + field.name, field
         elif known.message_type is not None:
-            for value in field.values():
-                if isinstance(value, Message):
-                    yield from _unknown_in(value, known.message_type, f"{prefix}{field.name}.")
+            stack.extend(
+                (iter(value.fields), known.message_type, f"{path}{field.name}.")
+                for value in reversed(field.values())
+                if isinstance(value, Message)
+            )
 
 
 def _first_per_path(found: Iterable[tuple[str, Field]]) -> dict[str, Field]:
@@ -401,6 +421,60 @@ def _duplicate_tops(phase: _Phase) -> list[Finding]:
 
 
 _SHAPE_RULES = {"Eltwise": "eltwise-shapes", "Concat": "concat-shapes", "Slice": "slice-shapes"}
+
+
+def _blob_offset(layer: Layer, rule: str, index: int | None) -> int | None:
+    if index is None or layer.text is None:
+        return None
+    scalars = layer.text.bottom_scalars if rule == "bottom-count" else layer.text.top_scalars
+    return _scalar_offset(scalars, index)
+
+
+def _axis_offset(layer: Layer, field: AxisField) -> int | None:
+    params = layer.body.message(field.message) if layer.body is not None else None
+    value = params.scalar(field.field) if params is not None else None
+    return None if value is None else value.start
+
+
+def _layer_structure(phase: _Phase, layer: Layer) -> list[Finding]:
+    """Blob counts and axes as the BVLC type's header and CanonicalAxisIndex allow."""
+    net = phase.net
+    if layer.format == "v0":
+        return []
+    message = None
+    if reads_parameters(layer.type):
+        try:
+            message = layer_message(net, layer)
+        except SurgeryError:
+            return []  # the schema refuses it; the shape rules say where
+    out = []
+    counts = blob_counts(layer.type, message)
+    if counts is not None and not counts.fits(len(layer.bottoms), len(layer.tops)):
+        out += [
+            _finding(net, layer, problem.rule, problem.message,
+                     offset=_blob_offset(layer, problem.rule, problem.extra))
+            for problem in count_problems(
+                type_label(layer.type, message), counts, len(layer.bottoms), len(layer.tops)
+            )
+        ]  # fmt: skip
+    if message is None or phase.shapes is None or not layer.bottoms:
+        return out
+    inputs = phase.shapes.layer_inputs(layer)
+    if inputs[0] is not None:
+        out += [
+            _finding(net, layer, "axis-range", problem.message,
+                     offset=_axis_offset(layer, problem.field))
+            for problem in axis_problems(layer.type, message, len(inputs[0]), layer.bottoms[0])
+        ]  # fmt: skip
+    return out
+
+
+def _structure_and_shapes(phase: _Phase) -> list[Finding]:
+    """Blob counts and axes, then the shape errors of the layers they leave alone (a
+    Crop given one bottom is a count problem, not a second one about shapes)."""
+    out = [f for layer in phase.graph.layers for f in _layer_structure(phase, layer)]
+    flagged = {f.layer for f in out}
+    return out + [f for f in _shape_errors(phase) if f.layer not in flagged or f.layer is None]
 
 
 def _shape_errors(phase: _Phase) -> list[Finding]:
@@ -735,7 +809,7 @@ def _vitis_inputs(net: Net) -> list[Finding]:
 
 PhaseRule = Callable[[_Phase], list[Finding]]
 _PHASE_RULES: tuple[PhaseRule, ...] = (
-    _unknown_bottoms, _duplicate_tops, _shape_errors, _param_rules,
+    _unknown_bottoms, _duplicate_tops, _structure_and_shapes, _param_rules,
 )  # fmt: skip
 
 
@@ -763,10 +837,7 @@ def _merge_phases(per_phase: Sequence[tuple[str, list[Finding]]]) -> list[Findin
     for finding, where in seen.items():
         if len(where) < every:
             suffix = f" (phase {', '.join(where)})"
-            finding = Finding(
-                finding.severity, finding.rule, finding.message + suffix, finding.layer,
-                finding.line,
-            )
+            finding = replace(finding, message=finding.message + suffix)
         out.append(finding)
     return out
 

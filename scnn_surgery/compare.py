@@ -13,7 +13,7 @@ Everything here is pure: no file I/O.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypeAlias
 
@@ -109,16 +109,31 @@ def _scalar_text(scalar: Scalar) -> str:
     return _canonical_word(scalar.value)
 
 
-def _tree_value(value: Scalar | Message) -> TreeValue:
-    return _scalar_text(value) if isinstance(value, Scalar) else _message_tree(value.fields)
-
-
 def _message_tree(fields: Iterable[Field]) -> Tree:
-    tree: Tree = {}
-    for f in fields:
-        for value in f.values():
-            tree.setdefault(f.name, []).append(_tree_value(value))
-    return tree
+    """The fields as a tree, built with an explicit stack: the text's nesting is the
+    user's, so it is never walked by recursion."""
+    root: Tree = {}
+    stack: list[tuple[Iterator[tuple[str, Scalar | Message]], Tree]] = [
+        (_field_values(fields), root)
+    ]
+    while stack:
+        values, tree = stack[-1]
+        item = next(values, None)
+        if item is None:
+            stack.pop()
+            continue
+        name, value = item
+        if isinstance(value, Scalar):
+            tree.setdefault(name, []).append(_scalar_text(value))
+        else:
+            child: Tree = {}
+            tree.setdefault(name, []).append(child)
+            stack.append((_field_values(value.fields), child))
+    return root
+
+
+def _field_values(fields: Iterable[Field]) -> Iterator[tuple[str, Scalar | Message]]:
+    return ((f.name, value) for f in fields for value in f.values())
 
 
 def _param_fields(layer: Layer) -> list[Field]:
@@ -132,14 +147,23 @@ def _param_fields(layer: Layer) -> list[Field]:
 
 def _definition_tree(fields: Fields) -> Tree:
     """A layer surgery added, as the tree its text would give."""
-    tree: Tree = {}
-    for key, value in fields:
+    root: Tree = {}
+    stack: list[tuple[Iterator[tuple[str, Any]], Tree]] = [(iter(fields), root)]
+    while stack:
+        items, tree = stack[-1]
+        item = next(items, None)
+        if item is None:
+            stack.pop()
+            continue
+        key, value = item
         if isinstance(value, tuple):
-            tree.setdefault(key, []).append(_definition_tree(value))
+            child: Tree = {}
+            tree.setdefault(key, []).append(child)
+            stack.append((iter(value), child))
         else:
             text = scalar_text(value)
             tree.setdefault(key, []).append(text if text.startswith('"') else _canonical_word(text))
-    return tree
+    return root
 
 
 def _v1_params_as_v2(tree: Tree) -> Tree:
@@ -195,16 +219,44 @@ def normalised_params(layer: Layer) -> Tree:
     return _alias_axes(tree)
 
 
+def _tree_items(tree: Tree) -> Iterator[tuple[str, TreeValue]]:
+    return ((key, value) for key, values in tree.items() for value in values)
+
+
 def render_value(value: TreeValue) -> str:
     """A value as one line of protobuf text."""
     if isinstance(value, str):
         return value
-    inner = " ".join(
-        f"{key} {render_value(v)}" if isinstance(v, dict) else f"{key}: {v}"
-        for key, values in value.items()
-        for v in values
-    )
-    return f"{{ {inner} }}" if inner else "{ }"
+    parts = ["{"]
+    stack = [_tree_items(value)]
+    while stack:
+        item = next(stack[-1], None)
+        if item is None:
+            stack.pop()
+            parts.append("}")
+        elif isinstance(item[1], dict):
+            parts.append(f"{item[0]} {{")
+            stack.append(_tree_items(item[1]))
+        else:
+            parts.append(f"{item[0]}: {item[1]}")
+    return " ".join(parts)
+
+
+def same_values(a: Sequence[TreeValue], b: Sequence[TreeValue]) -> bool:
+    """``a == b`` for values of trees, without the recursion of Python's own comparison."""
+    stack = [(a, b)]
+    while stack:
+        left, right = stack.pop()
+        if len(left) != len(right):
+            return False
+        for x, y in zip(left, right, strict=True):
+            if isinstance(x, dict) and isinstance(y, dict):
+                if x.keys() != y.keys():
+                    return False
+                stack.extend((x[key], y[key]) for key in x)
+            elif isinstance(x, dict) or isinstance(y, dict) or x != y:
+                return False
+    return True
 
 
 @dataclass(frozen=True)
@@ -237,17 +289,36 @@ def _all_messages(values: Sequence[TreeValue]) -> bool:
 
 
 def diff_trees(a: Tree, b: Tree, prefix: str = "") -> list[FieldChange]:
-    """Field-by-field differences; repeated messages are compared index by index."""
+    """Field-by-field differences; repeated messages are compared index by index.
+
+    Nested messages are compared depth first, in field order, with an explicit stack."""
     changes: list[FieldChange] = []
+    stack = [_tree_differences(a, b, prefix)]
+    while stack:
+        item = next(stack[-1], None)
+        if item is None:
+            stack.pop()
+        elif isinstance(item, FieldChange):
+            changes.append(item)
+        else:
+            stack.append(_tree_differences(*item))
+    return changes
+
+
+def _tree_differences(
+    a: Tree, b: Tree, prefix: str
+) -> Iterator[FieldChange | tuple[Tree, Tree, str]]:
+    """One level of :func:`diff_trees`: its changes, and the pairs of messages to descend
+    into, in order."""
     for name in _union_keys(a, b):
         before, after = a.get(name, []), b.get(name, [])
-        if before == after:
+        if same_values(before, after):
             continue
         path = prefix + name
         if not (_all_messages(before) and _all_messages(after)):
-            changes.append(FieldChange(
+            yield FieldChange(
                 path, tuple(map(render_value, before)), tuple(map(render_value, after))
-            ))
+            )
             continue
         count = max(len(before), len(after))
         for i in range(count):
@@ -255,14 +326,13 @@ def diff_trees(a: Tree, b: Tree, prefix: str = "") -> list[FieldChange]:
             old = before[i] if i < len(before) else None
             new = after[i] if i < len(after) else None
             if isinstance(old, dict) and isinstance(new, dict):
-                changes += diff_trees(old, new, item + ".")
-            elif old != new:
-                changes.append(FieldChange(
+                yield old, new, item + "."
+            elif old is None or new is None or not same_values([old], [new]):
+                yield FieldChange(
                     item,
                     () if old is None else (render_value(old),),
                     () if new is None else (render_value(new),),
-                ))
-    return changes
+                )
 
 
 # ---------------------------------------------------------------------------

@@ -11,7 +11,9 @@ Rendering to SVG or PNG needs Graphviz's ``dot`` program; dot source does not.
 from __future__ import annotations
 
 import importlib
+import re
 import shutil
+import subprocess
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -42,6 +44,7 @@ __all__ = [
     "focus",
     "focus_names",
     "highlights_from",
+    "node_places",
     "output_format",
     "render",
 ]
@@ -185,15 +188,35 @@ def _fold_target(graph: LayerGraph, layer: Layer) -> GraphNode | None:
     return graph.producer(version) or version
 
 
+# Characters a label cannot hold as they are: controls (dot stops at a NUL and acts on a
+# newline), the line and paragraph separators, and the lone surrogates that stand for the
+# bytes of a file name that is not UTF-8.
+_UNSHOWABLE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]")
+_ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def _escape(char: str) -> str:
+    code = ord(char)
+    if 0xDC80 <= code <= 0xDCFF:  # surrogateescape's stand-in for a byte
+        return f"\\x{code - 0xDC00:02x}"
+    return _ESCAPES.get(char) or (f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}")
+
+
+def _shown(text: str) -> str:
+    """A name as one line of a label, with what a label cannot show written as an escape."""
+    return _UNSHOWABLE.sub(lambda match: _escape(match.group()), text)
+
+
 def _module_label(summary: ModuleSummary) -> str:
-    return "\n".join([summary.title, ", ".join(summary.geometry()), f"{summary.layers} layers"])
+    lines = [summary.title, ", ".join(summary.geometry()), f"{summary.layers} layers"]
+    return "\n".join(map(_shown, lines))
 
 
 def _layer_label(group: _Group) -> str:
     lines = [group.head.name, group.head.type]
     if group.folded:
         lines.append("+ " + ", ".join(layer.type for layer in group.folded))
-    return "\n".join(lines)
+    return "\n".join(map(_shown, lines))
 
 
 def _shape_text(version: BlobVersion, shapes: Mapping[BlobVersion, Shape]) -> str:
@@ -202,7 +225,7 @@ def _shape_text(version: BlobVersion, shapes: Mapping[BlobVersion, Shape]) -> st
 
 
 def _edge_label(blob: str, version: BlobVersion, shapes: Mapping[BlobVersion, Shape]) -> str:
-    return "\n".join(filter(None, (blob, _shape_text(version, shapes))))
+    return "\n".join(filter(None, (_shown(blob), _shape_text(version, shapes))))
 
 
 class _Builder:
@@ -254,7 +277,7 @@ class _Builder:
         """One node per input, module and group, in the order the net first uses them."""
         nodes: dict[str, Node] = {}
         for node_id, version in self._inputs():
-            nodes[node_id] = Node(node_id, version.name, "input")
+            nodes[node_id] = Node(node_id, _shown(version.name), "input")
         for layer in self.graph.layers:
             node_id = self.node_of[layer]
             if node_id in nodes:
@@ -309,7 +332,7 @@ class _Builder:
             if producer is None:
                 continue
             node_id = f"O{number}"
-            outputs.append(Node(node_id, version.name, "output"))
+            outputs.append(Node(node_id, _shown(version.name), "output"))
             edges.append(Edge(self.node_of[producer], node_id, _shape_text(version, shapes)))
         return edges, outputs
 
@@ -325,10 +348,10 @@ def build_picture(
     builder = _Builder(graph, highlights or Highlights(), expand)
     builder.group_layers()
     edges, outputs = builder.edges(blob_shapes(net, graph))
-    title = net.name or Path(net.source).name
+    title = _shown(net.name or Path(net.source).name)
     return Picture(
         title, tuple(builder.nodes() + outputs), tuple(edges),
-        (highlights or Highlights()).removed,
+        tuple(map(_shown, (highlights or Highlights()).removed)),
     )
 
 
@@ -394,9 +417,10 @@ def _node_attrs(node: Node) -> dict[str, str]:
     return {**_NODE_STYLE[node.kind], **_STATUS_STYLE[node.status]}
 
 
-def _dot_text(text: str) -> str:
-    """Text for a dot label: the graphviz package passes backslash escapes through."""
-    return text.replace("\\", "\\\\").replace("\n", "\\n")
+def _dot_text(text: str) -> Any:
+    """Text for a dot label: the graphviz package passes backslash escapes through, and
+    would take a label in angle brackets (a blob named '<out>') for HTML."""
+    return _graphviz().nohtml(text.replace("\\", "\\\\").replace("\n", "\\n"))
 
 
 def add_to_graph(target: Any, picture: Picture, id_prefix: str = "") -> None:
@@ -452,18 +476,56 @@ def check_renderer(fmt: str) -> None:
         )
 
 
-def render(graph: Any, fmt: str) -> bytes:
-    """The picture in ``fmt``: dot source as is, SVG and PNG through ``dot``."""
-    if fmt == "dot":
-        return str(graph.source).encode()
-    check_renderer(fmt)
-    gv = _graphviz()
-    try:
-        data: bytes = graph.pipe(format=fmt)
-    except gv.ExecutableNotFound:
-        raise SurgeryError(f"Graphviz's 'dot' program was not found; {INSTALL_DOT_HINT}") from None
-    except gv.CalledProcessError as exc:
-        detail = (exc.stderr or b"").decode(errors="replace").strip().splitlines()
-        raise SurgeryError(f"dot failed: {detail[-1] if detail else exc}") from None
-    return data
+def node_places(picture: Picture, net: Net) -> dict[str, str]:
+    """For each node id, the first layer it stands for and where that is written, to name
+    the layer when dot refuses a node."""
+    by_name = {layer.name: layer for layer in net.layers}
+    places: dict[str, str] = {}
+    for node in picture.nodes:
+        layer = by_name.get(node.layers[0]) if node.layers else None
+        if layer is not None:
+            where = net.layer_location(layer) or "added"
+            places[node.id] = f"layer '{_shorten(_shown(layer.name))}' ({where})"
+    return places
 
+
+_STATEMENT_IDS = re.compile(r"^\s*(\w+)(?:\s*->\s*(\w+))?")
+_DOT_LINE = re.compile(r"\bline (\d+)\b")
+
+
+def _dot_failure(stderr: bytes, source: str, places: Mapping[str, str]) -> str:
+    """dot's error as one line, with the layer of the statement it names, if any."""
+    lines = [line.strip() for line in stderr.decode(errors="replace").splitlines()]
+    errors = [line for line in lines if line.startswith("Error:")] or [x for x in lines if x]
+    if not errors:
+        return "dot failed without a message"
+    message = re.sub(r"^Error:\s*(<stdin>:\s*)?", "", errors[0])
+    number = _DOT_LINE.search(message)
+    statement = source.splitlines()[int(number.group(1)) - 1] if number else ""
+    ids = _STATEMENT_IDS.match(statement)
+    if ids is not None:
+        tail, head = ids.groups()
+        if head is not None and head in places:
+            return f"dot failed on an edge into {places[head]}: {message}"
+        if tail in places:
+            return f"dot failed on {places[tail]}: {message}"
+    return f"dot failed: {message}"
+
+
+def render(graph: Any, fmt: str, places: Mapping[str, str] | None = None) -> bytes:
+    """The picture in ``fmt``: dot source as is, SVG and PNG through ``dot``. ``places``
+    (from :func:`node_places`) names the layer of a node dot refuses."""
+    source = str(graph.source)
+    if fmt == "dot":
+        return source.encode()
+    check_renderer(fmt)
+    dot = shutil.which("dot") or "dot"
+    try:
+        proc = subprocess.run(
+            [dot, f"-T{fmt}"], input=source.encode(), capture_output=True, check=False
+        )
+    except OSError as exc:
+        raise SurgeryError(f"Graphviz's 'dot' program could not run: {exc.strerror}") from None
+    if proc.returncode != 0 or not proc.stdout:
+        raise SurgeryError(_dot_failure(proc.stderr, source, places or {}))
+    return proc.stdout

@@ -257,7 +257,7 @@ def _rows(report: BatchReport) -> list[_Row]:
     ]
 
 
-_STATUS_ORDER = {"converted": 0, "refused": 1, "failed": 2}
+_STATUS_ORDER = {"converted": 0, "refused": 1, "failed": 2, "skipped": 3, "interrupted": 4}
 _COLUMNS = (
     ("Model", "text", ""),
     ("Status", "number", ""),
@@ -410,7 +410,9 @@ def _is_point_note(note: str, outcome: Outcome) -> bool:
 
 
 def _batch_header(report: BatchReport) -> list[str]:
-    counts = report.counts()
+    from .batch import shown_counts
+
+    counts = shown_counts(report.counts())
     total = len(report.outcomes)
     badges = " ".join(
         f'<span class="status {status}">{n} {status}</span>' for status, n in counts.items()
@@ -477,8 +479,10 @@ def _rules_html(run: RunInfo) -> str:
 def batch_page(report: BatchReport) -> str:
     """The batch report as one HTML page: a summary, then a row per model that opens on
     its details and the picture of its change."""
+    from .batch import shown_counts
+
     rows = _rows(report)
-    counts = report.counts()
+    counts = shown_counts(report.counts())
     chips = [_chip(status, n, status) for status, n in counts.items()]
     body = [*_batch_header(report), "<main>"]
     body.append(_toolbar(chips, len(rows), "model name", openers=True))

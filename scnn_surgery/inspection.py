@@ -9,8 +9,10 @@ from .errors import SurgeryError
 from .graph import LayerGraph, NetState, build_graphs, graph_of, phase_states
 from .modules import ModuleSummary, find_modules, summarise_module
 from .net import Layer, Net
+from .passes.advice import Alternative, decoder_alternative
 from .passes.autopoint import choose_blob
 from .passes.upgrade import net_for_reading
+from .scnn import ScnnSpec
 from .shapes import MaybeShape, ShapeOverrides, ShapeResult, infer_shapes
 
 
@@ -38,6 +40,8 @@ class InspectReport:
     suggestion_reason: str
     stopped: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+    # A second suggestion, when the first is a fine decoder map: the encoder's bottleneck.
+    alternative: Alternative | None = None
 
     @property
     def total_macs(self) -> int | None:
@@ -66,6 +70,8 @@ class InspectReport:
             "modules": [m.to_dict() for m in self.modules],
             "suggested_insertion_point": self.suggestion,
             "suggestion_reason": self.suggestion_reason,
+            "alternative_insertion_point": self.alternative.blob if self.alternative else None,
+            "alternative_reason": self.alternative.reason if self.alternative else None,
             "stopped": self.stopped,
             "errors": self.errors,
         }
@@ -137,10 +143,14 @@ def inspect_net(
         _with_measured_sizes(summarise_module(m, layers, graphs), result, graph, layers[0])
         for m, layers in found
     ]
+    errors = [e.message for e in result.errors]
+    errors += [f"{readable.describe(p.layer)}: {p.message}" for p in graph.problems]
     try:
         suggestion, reason = choose_blob(readable, graph, result)
     except SurgeryError as exc:
         suggestion, reason = None, str(exc)
+    if errors:  # a point in a net Caffe refuses would only mislead
+        suggestion, reason = None, "the net has errors (listed above); fix them first"
     return InspectReport(
         net=readable,
         phase=state.phase,
@@ -151,5 +161,19 @@ def inspect_net(
         suggestion=suggestion,
         suggestion_reason=reason,
         stopped=[s.message for s in result.stopped],
-        errors=[e.message for e in result.errors] + [p.message for p in graph.problems],
+        errors=errors,
+        alternative=_alternative(graph, result, suggestion),
     )
+
+
+def _alternative(graph: LayerGraph, result: ShapeResult, blob: str | None) -> Alternative | None:
+    """The encoder's bottleneck, when the suggested point is a fine decoder map."""
+    shape = result.final(blob) if blob is not None else None
+    if blob is None or shape is None or len(shape) != 4 or None in shape[1:]:
+        return None
+    _, channels, height, width = shape
+    assert channels is not None and height is not None and width is not None
+    try:
+        return decoder_alternative(graph, result, blob, ScnnSpec(height, width, channels))
+    except SurgeryError:  # a map too large to size a module for
+        return None

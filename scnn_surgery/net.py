@@ -15,7 +15,7 @@ change a net by replacing its layer list (:mod:`scnn_surgery.ops`), and the expo
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -392,18 +392,26 @@ class Net:
         """Whether the layer's text is in this net's document (it was read from it)."""
         return layer.text is not None and layer.text.document is self.document
 
+    def written(self, layer: Layer) -> Layer:
+        """The layer as the file has it: for a net upgraded in memory to be read (see
+        :data:`ORIGINS`), the layer it was upgraded from."""
+        origins: Mapping[Layer, Layer] | None = self.caches.get(ORIGINS)
+        return layer if origins is None else origins.get(layer, layer)
+
     def layer_location(self, layer: Layer) -> str | None:
         """FILE:LINE:COL of the layer's block, in the file it was read from."""
-        if layer.text is None:
+        text = self.written(layer).text
+        if text is None:
             return None
-        return layer.text.document.location(layer.text.block.start)
+        return text.document.location(text.block.start)
 
     def layer_line(self, layer: Layer) -> int | None:
-        """The layer's line in this net's document (None for a layer it does not hold)."""
+        """The layer's line in this net's file (None for a layer it does not hold)."""
         if not self.in_document(layer):
             return None
-        assert layer.text is not None
-        return self.document.line_col(layer.text.block.start)[0]
+        text = self.written(layer).text
+        assert text is not None
+        return text.document.line_col(text.block.start)[0]
 
     def label(self, layer: Layer) -> str:
         """The name, or the layer's position for a layer without one (Caffe allows that)."""
@@ -414,6 +422,11 @@ class Net:
         what = f"layer '{layer.name}'" if layer.name else f"unnamed layer {self.label(layer)}"
         where = self.layer_location(layer)
         return f"{what} ({where or 'added'})"
+
+
+# The cache key of a net upgraded in memory for reading (V0/V1 read as V2): each upgraded
+# layer -> the layer of the file, so that messages name the file's own lines.
+ORIGINS = "document:origins"
 
 
 def _document_key(key: object) -> bool:

@@ -320,6 +320,15 @@ class ConvParams:
     stride_hw: tuple[int, int] | None
     dilation: tuple[int, ...]
 
+    def groups(self, channels: int | None, depthwise: bool) -> int | None:
+        """Caffe's group count: as given, else the input channels for a depthwise fork type,
+        else 1 (None: channels nobody knows). Zero is refused: Caffe divides by it."""
+        if self.group == 0:
+            raise ValueError("group 0: a convolution has at least one group (Caffe divides by it)")
+        if self.group is not None:
+            return self.group
+        return channels if depthwise else 1
+
     def geometry(self, axes: int) -> tuple[tuple[int, ...], ...]:
         """(kernel, pad, stride, dilation), one value per spatial axis, as Caffe resolves them."""
         if self.kernel_hw is not None:
@@ -631,8 +640,8 @@ class PriorBoxParams:
             if any(math.isclose(ar, r, abs_tol=1e-6) for r in ratios):
                 continue
             ratios.append(ar)
-            if self.flip:
-                ratios.append(1.0 / ar)
+            if self.flip:  # C++ float division: 1/0 is inf there, one more (useless) prior
+                ratios.append(1.0 / ar if ar else math.inf)
         return len(ratios) * len(self.min_sizes) + len(self.max_sizes)
 
 

@@ -265,12 +265,12 @@ def _conv_like(ctx: RuleContext, deconv: bool, depthwise: bool) -> list[MaybeSha
     for i in range(len(ctx.bottoms)):
         x = ctx.shape(i)
         axis = _canonical_axis(p.axis, len(x))
+        channels = x[axis]
         try:
             kernel, pad, stride, dilation = p.geometry(len(x) - axis - 1)
+            group = p.groups(channels, depthwise)
         except ValueError as exc:
             raise ShapeError(str(exc)) from None
-        channels = x[axis]
-        group = p.group if p.group is not None else (channels if depthwise else 1)
         if group is not None:
             if channels is not None and channels % group:
                 raise ShapeError(f"{channels} input channels do not divide into {group} groups")
@@ -816,7 +816,7 @@ def _conv_cost(ctx: RuleContext, tops: list[MaybeShape]) -> Cost:
     kernel = p.geometry(len(x) - axis - 1)[0]
     channels = x[axis]
     depthwise = ctx.layer.type in ("DepthwiseConvolution", "ConvolutionDepthwise")
-    group = p.group if p.group is not None else (channels if depthwise else 1)
+    group = p.groups(channels, depthwise)  # a ValueError: cost() reports it unknown
     if channels is None or group is None:
         return _UNKNOWN
     taps = math.prod(kernel)

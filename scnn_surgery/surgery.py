@@ -28,6 +28,7 @@ from .ops import fragment_names as definition_names
 from .options import InsertOptions as InsertOptions  # still importable from here
 from .options import SpliceOptions as SpliceOptions
 from .options import StripOptions as StripOptions
+from .passes.advice import advise
 from .passes.anchor import InsertionPoint, find_insertion_point, resolve_blob
 from .passes.autopoint import choose_blob
 from .passes.fragment import Fragment, fragment_names, read_fragment, renamed
@@ -223,12 +224,11 @@ def _insert(net: Net, options: InsertOptions) -> InsertResult:
         after, why = options.after, f"given: --after {options.after}"
     else:
         after, why = _automatic_point(shapes, phase, notes)
-    point = find_insertion_point(work, graphs, after)
+    point = find_insertion_point(work, graphs, after, as_blob=not options.after)
     given = {"height": options.height, "width": options.width, "channel": options.channels}
     if options.reduce_channels is not None:
         given["channel"] = None
     height, width, channels = resolve_sizes(shapes, point, given, phase, notes)
-    del shapes  # the input's shapes; the result is inferred again (per layer, memoized)
     if options.reduce_channels is not None:
         channels = options.reduce_channels
     spec = ScnnSpec(
@@ -251,8 +251,11 @@ def _insert(net: Net, options: InsertOptions) -> InsertResult:
     prefix = choose_prefix(names, existing_names(work), options.prefix, keep, notes)
     spec = replace(spec, prefix=prefix)
     spec.validate()
+    output = module_output(spec)
+    notes += advise(shapes, point, spec, output, phase, automatic=not options.after)
+    del shapes  # the input's shapes; the result is inferred again (per layer, memoized)
     definitions = add_prefix(definitions, prefix, keep)
-    splice_layers(work, new_layers(definitions), point, module_output(spec))
+    splice_layers(work, new_layers(definitions), point, output)
     checks = Checks(phase, options.shapes, options.proto, broken)
     _verify_result(work, checks, notes, point)
     return InsertResult(work, point, spec, notes, why)
@@ -379,7 +382,7 @@ def _splice(net: Net, fragment_net: Net, options: SpliceOptions) -> SpliceResult
     if after is None:
         after, _ = _automatic_point(shapes, phase, notes)
     del shapes  # the input's shapes; the result is inferred again (per layer, memoized)
-    point = find_insertion_point(work, graphs, after)
+    point = find_insertion_point(work, graphs, after, as_blob=not options.after)
     if unbound:
         binds[unbound[0]] = point.blob
     anchor = _splice_anchor(work, graphs, point, binds)
@@ -424,7 +427,9 @@ def _splice_anchor(
 ) -> Layer | None:
     """The layer the fragment follows: after the final version of every blob it reads."""
     ends = [point.after]
-    ends += [find_insertion_point(net, graphs, blob).after for blob in set(binds.values())]
+    ends += [
+        find_insertion_point(net, graphs, blob, as_blob=True).after for blob in set(binds.values())
+    ]
     known = [layer for layer in ends if layer is not None]
     anchor = max(known, key=net.index_of) if known else None
     if anchor is not None:

@@ -445,10 +445,9 @@ def _conv_blobs(net: Net, layer: Layer, x: Dims) -> list[ParamBlob] | None:
     channels = x[axis]
     try:
         kernel = p.geometry(len(x) - axis - 1)[0]
+        group = p.groups(channels, layer.type in DEPTHWISE_TYPES)
     except ValueError:
         return None
-    depthwise_default = channels if layer.type in DEPTHWISE_TYPES else 1
-    group = p.group or depthwise_default
     if channels is None or group is None or channels % group or p.num_output % group:
         return None
     if layer.type == "Deconvolution":
@@ -761,6 +760,8 @@ def _require_numpy() -> None:
 def _layer_rng(seed: int, name: str) -> np.random.Generator:
     import numpy as np
 
+    if seed < 0:  # numpy's seed sequences take non-negative entropy only
+        raise SurgeryError(f"seed {seed}: a seed is a whole number, 0 or more")
     digest = hashlib.sha256(name.encode("utf-8", "surrogateescape")).digest()
     return np.random.default_rng([seed, int.from_bytes(digest[:8], "little")])
 

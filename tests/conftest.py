@@ -8,8 +8,11 @@ folder the tests that need it are skipped with a reason; CI sets
 
 from __future__ import annotations
 
+import inspect
 import os
-from collections.abc import Mapping
+import sys
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -17,7 +20,7 @@ from typing import Protocol
 import pytest
 from click.testing import CliRunner
 
-from scnn_surgery.cli.main import cli
+from scnn_surgery.cli.main import DEBUG_ENV, cli
 from scnn_surgery.options import InsertOptions
 from scnn_surgery.surgery import InsertResult
 
@@ -55,6 +58,19 @@ def zoo_ids(paths: list[Path]) -> list[str]:
     return [p.stem for p in paths]
 
 
+@contextmanager
+def shallow_stack(frames: int = 80) -> Iterator[None]:
+    """The recursion limit ``frames`` above the current depth: plenty for a command's own
+    calls (once its imports and caches are warm), far too little for recursion once per
+    level of a tree nested 100 deep."""
+    saved = sys.getrecursionlimit()
+    sys.setrecursionlimit(len(inspect.stack(0)) + frames)
+    try:
+        yield
+    finally:
+        sys.setrecursionlimit(saved)
+
+
 @pytest.fixture
 def golden() -> Path:
     return shared_path("golden")
@@ -75,7 +91,9 @@ def run_cli() -> RunCli:
 
     An exception other than the exit the command line chose is re-raised, so a bug shows
     its traceback instead of passing for an exit status. (click >= 8.2 keeps stdout and
-    stderr apart on its own; there is no ``mix_stderr`` any more.)
+    stderr apart on its own; there is no ``mix_stderr`` any more.) The command group's
+    one-line report of an unexpected error is turned off for the same reason
+    (``SCNN_SURGERY_DEBUG``); a test of that report passes ``env={DEBUG_ENV: None}``.
     """
     runner = CliRunner()
 
@@ -84,7 +102,8 @@ def run_cli() -> RunCli:
         input: str | bytes | None = None,
         env: Mapping[str, str | None] | None = None,
     ) -> tuple[int, str, str]:
-        result = runner.invoke(cli, list(args), input=input, env=env)
+        settings = {DEBUG_ENV: "1", **(env or {})}
+        result = runner.invoke(cli, list(args), input=input, env=settings)
         if result.exception is not None and not isinstance(result.exception, SystemExit):
             raise result.exception
         # As written: click's .stdout would turn CRLF into LF.

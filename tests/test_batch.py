@@ -6,6 +6,7 @@ import csv
 import io
 import json
 import multiprocessing
+import os
 import shutil
 from dataclasses import replace
 from pathlib import Path, PurePosixPath
@@ -20,11 +21,13 @@ from scnn_surgery.batch import (
     BatchReport,
     Job,
     Outcome,
+    Skipped,
     Source,
     convert,
     describe_exit,
     discover_sources,
     exception_summary,
+    find_sources,
     glob_root,
     options_for,
     parse_config,
@@ -119,7 +122,7 @@ def test_output_directory_is_not_taken_for_sources(tmp_path: Path) -> None:
     ("spec", "message"),
     [
         ("missing.prototxt", "no such file"),
-        ("empty", "no .prototxt file"),
+        ("empty", "no .prototxt file in this directory"),
         ("*.nothing", "matches no"),
     ],
 )
@@ -127,6 +130,66 @@ def test_sources_naming_nothing_are_usage_errors(tmp_path: Path, spec: str, mess
     (tmp_path / "empty").mkdir()
     with pytest.raises(UsageError, match=message):
         discover_sources([str(tmp_path / spec)])
+
+
+def _odd_entries(zoo: Path) -> None:
+    """A named pipe, a dangling link and a link loop, each named like a model."""
+    os.mkfifo(zoo / "fifo.prototxt")
+    (zoo / "dangling.prototxt").symlink_to("nowhere.prototxt")
+    (zoo / "loop.prototxt").symlink_to("loop.prototxt")
+
+
+def test_paths_that_are_not_files_are_listed_as_skipped_with_the_reason(tmp_path: Path) -> None:
+    zoo = tmp_path / "zoo"
+    make_tree(zoo, "a.prototxt")
+    _odd_entries(zoo)
+    found = find_sources([str(zoo)])
+    assert found.sources == [Source(zoo / "a.prototxt", PurePosixPath("a.prototxt"))]
+    dangling = "a symbolic link to nowhere.prototxt, which does not exist"
+    assert found.skipped == [
+        Skipped(zoo / "dangling.prototxt", dangling),
+        Skipped(zoo / "fifo.prototxt", "a named pipe (FIFO), not a regular file"),
+        Skipped(zoo / "loop.prototxt", "a symbolic link loop"),
+    ]  # fmt: skip
+    named = find_sources([str(zoo / "fifo.prototxt"), str(zoo / "loop.prototxt")])
+    assert [s.reason for s in named.skipped] == [
+        "a named pipe (FIFO), not a regular file", "a symbolic link loop"
+    ]  # a SRC that exists is named for what it is, never "no such file"
+    assert [s.path.name for s in find_sources([str(zoo / "*.prototxt")]).skipped] == [
+        "dangling.prototxt", "fifo.prototxt", "loop.prototxt"
+    ]
+
+
+def test_links_to_directories_are_followed_once(tmp_path: Path) -> None:
+    make_tree(tmp_path, "zoo/a.prototxt", "elsewhere/b.prototxt")
+    (tmp_path / "zoo" / "linked").symlink_to(tmp_path / "elsewhere")
+    (tmp_path / "zoo" / "up").symlink_to("..")  # a way round forever, but for the check
+    found = find_sources([str(tmp_path / "zoo")])
+    assert [str(s.relative) for s in found.sources] == ["a.prototxt", "linked/b.prototxt"]
+    assert found.skipped == []
+
+
+def test_a_directory_whose_models_are_all_outputs_says_so(tmp_path: Path) -> None:
+    make_tree(tmp_path, "zoo/out/x.prototxt")
+    with pytest.raises(UsageError) as info:
+        find_sources([str(tmp_path / "zoo")], exclude=tmp_path / "zoo" / "out")
+    assert str(info.value) == (
+        f"{tmp_path}/zoo: every .prototxt file in this directory is under the output"
+        f" directory {tmp_path}/zoo/out, whose files are never taken as sources"
+    )
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root reads every directory")
+def test_a_directory_that_cannot_be_listed_is_skipped(tmp_path: Path) -> None:
+    make_tree(tmp_path, "zoo/a.prototxt", "zoo/locked/b.prototxt")
+    (tmp_path / "zoo" / "locked").chmod(0)
+    try:
+        found = find_sources([str(tmp_path / "zoo")])
+    finally:
+        (tmp_path / "zoo" / "locked").chmod(0o755)
+    assert found.skipped == [
+        Skipped(tmp_path / "zoo" / "locked", "cannot list this directory: Permission denied")
+    ]
 
 
 def test_two_models_sharing_an_output_are_refused(tmp_path: Path) -> None:
@@ -428,6 +491,8 @@ def test_json_report_form() -> None:
         "converted": 1,
         "refused": 1,
         "failed": 1,
+        "skipped": 0,
+        "interrupted": 0,
         "workers": 2,
         "seconds": 1.235,
     }

@@ -11,6 +11,7 @@ import pytest
 
 from scnn_surgery import InsertOptions, SurgeryError, insert, load, loads
 from scnn_surgery.check import Finding, check_net, errors_of
+from scnn_surgery.ops import insert_layers
 from scnn_surgery.schema import caffe_pb2
 from scnn_surgery.weights import initial_weights, make_blob, parse_caffemodel
 
@@ -432,3 +433,74 @@ def test_opencv_flags_the_v1_axis_names_it_ignores() -> None:
     assert "slice_dim: 2 is ignored by OpenCV's importer" in axes[0].message
     assert "write axis: 2" in axes[0].message
     assert not [f for f in check_net(loads(text, "v1.prototxt")) if f.rule == "opencv-axis"]
+
+
+def test_a_finding_about_a_layer_from_another_file_names_that_file_in_one_phase() -> None:
+    net = loads(INPUT, "net.prototxt")
+    other_text = (
+        "# a fragment\n"
+        'layer { name: "train_only" type: "ReLU" bottom: "nosuch" top: "t"\n'
+        "        include { phase: TRAIN } }\n"
+    )
+    (stray,) = loads(other_text, "fragment.prototxt").layers
+    insert_layers(net, net.layers[-1], [stray])
+    (finding,) = errors_of(check_net(net))
+    assert finding.source == "fragment.prototxt" and finding.line == 2
+    assert finding.format(net.source) == (
+        "fragment.prototxt:2: error: layer 'train_only': bottom 'nosuch' is not produced by an"
+        " earlier layer (phase TRAIN) [unknown-bottom]"
+    )
+
+
+# --- blob counts and axis ranges of the BVLC types ------------------------------------------
+
+STRUCTURE = INPUT + (
+    'layer { name: "prob" type: "Softmax" bottom: "data" top: "prob"\n'
+    "        softmax_param {\n"
+    "          axis: 9\n"
+    "        } }\n"
+    'layer { name: "two" type: "Softmax" bottom: "data" bottom: "prob" top: "two" }\n'
+    'layer { name: "crop" type: "Crop" bottom: "data" top: "crop" }\n'
+    'layer { name: "cat" type: "Concat" bottom: "data" bottom: "data" top: "cat"\n'
+    "        concat_param { axis: -5 } }\n"
+    'layer { name: "loss" type: "SoftmaxWithLoss" bottom: "data" bottom: "prob" }\n'
+)
+
+
+def test_counts_and_axes_are_located_rules() -> None:
+    found = [f for f in findings(STRUCTURE) if f.severity == "error"]
+    assert [(f.rule, f.line, f.message) for f in found] == [
+        ("axis-range", line_of(STRUCTURE, "axis: 9"),
+         "layer 'prob': softmax_param.axis 9 is out of range for the 4-axis bottom 'data'"
+         " (Caffe takes -4 to 3)"),
+        ("bottom-count", line_of(STRUCTURE, 'bottom: "prob" top: "two"'),
+         "layer 'two': a Softmax layer takes 1 bottom, not 2"),
+        ("bottom-count", line_of(STRUCTURE, '"crop"'),
+         "layer 'crop': a Crop layer takes 2 bottoms, not 1"),
+        ("axis-range", line_of(STRUCTURE, "axis: -5"),
+         "layer 'cat': concat_param.axis -5 is out of range for the 4-axis bottom 'data'"
+         " (Caffe takes -4 to 3)"),
+    ]  # fmt: skip  (the shape rules' own words for crop and cat are not repeated)
+
+
+def test_a_v1_layer_is_counted_by_its_v2_type(run_cli: RunCli, tmp_path: Path) -> None:
+    text = (
+        'input: "data"\ninput_dim: 1\ninput_dim: 3\ninput_dim: 4\ninput_dim: 4\n'
+        'layers { name: "relu" type: RELU bottom: "data" bottom: "data" top: "r" }\n'
+    )
+    net = tmp_path / "v1.prototxt"
+    net.write_text(text)
+    code, out, _ = run_cli("check", str(net))
+    assert code == 1
+    assert out == (
+        f"{net}:6: error: layer 'relu': a ReLU layer takes 1 bottom, not 2 [bottom-count]\n"
+    )
+
+
+def test_the_published_nets_pass_the_count_and_axis_rules() -> None:
+    for path in zoo_files():
+        if "template" in path.name:
+            continue  # ${...} placeholders make it invalid until substituted
+        net = load(str(path))
+        rules = {f.rule for f in check_net(net)}
+        assert not rules & {"bottom-count", "top-count", "axis-range"}, path

@@ -12,7 +12,7 @@ import scnn_surgery as ss
 from scnn_surgery import InsertOptions, insert, load, loads
 from scnn_surgery.check import Finding, check_net
 
-from .conftest import RunCli, shared_path
+from .conftest import RunCli, shallow_stack, shared_path
 from .forkproto import BVLC_PROTO, MY_PARAM_NET, write_fork_proto
 
 HINT = "it is kept verbatim (give --proto for your fork's caffe.proto)"
@@ -207,3 +207,26 @@ def test_golden_resnet101_is_read_as_pspnet_and_fully_known() -> None:
     found = check_net(net, proto=str(BVLC_PROTO))
     names = {f.message.split("'")[3] for f in found if f.rule == "unknown-field"}
     assert {"bn_param", "interp_param"} <= names
+
+
+def test_a_proto_nesting_a_message_in_itself_is_walked_without_recursion(
+    tmp_path: Path,
+) -> None:
+    text = BVLC_PROTO.read_text(encoding="utf-8")
+    anchor = "message LayerParameter {\n"
+    proto = tmp_path / "nested.proto"
+    proto.write_text(
+        text.replace(anchor, f"{anchor}  optional Nest nest = 999;\n")
+        + "message Nest { optional Nest nest = 1; optional int32 v = 2; }\n",
+        encoding="utf-8",
+    )
+    inner = 98  # the layer block and the first nest are two of the 100 levels
+    net = MY_PARAM_NET.replace(
+        "my_param { value: 2.5 size: 3 size: 4 }",
+        "nest { " + "nest { " * inner + "v: 1 stray: 2" + " }" * inner + " }",
+    )
+    unknown(net, proto=str(proto))  # warm
+    with shallow_stack():
+        (f,) = unknown(net, proto=str(proto))
+    assert f.message.startswith(f"layer 'conv1': field '{'nest.' * 99}stray' is not in ")
+    assert f.line == line_of(net, "nest {")

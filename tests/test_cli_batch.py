@@ -262,6 +262,9 @@ def test_exit_one_when_any_model_failed(tmp_path: Path, run_cli: RunCli) -> None
         ),
         (["{src}", "--directions", "XY"], "--directions"),
         (["{src}/a.prototxt", "{tmp}/other/a.prototxt"], "would both be written"),
+        (["{src}", "--report", ""], "--report '': an empty path names no file"),
+        (["{src}", "--after", ""], "'--after': must be a non-empty name, got ''"),
+        (["{src}", "--config", "{tmp}/empty_after.toml"], "after must be a non-empty name"),
     ],
 )
 def test_usage_errors_exit_two(
@@ -271,11 +274,34 @@ def test_usage_errors_exit_two(
     make_tree(tmp_path / "other", "a.prototxt")
     (tmp_path / "bad.toml").write_text('[models."*"]\nhieght = 3\n')
     (tmp_path / "no_proto.toml").write_text(f'[models."*"]\nproto = "{tmp_path}/nope.proto"\n')
+    (tmp_path / "empty_after.toml").write_text('[models."*"]\nafter = ""\n')
     filled = [arg.format(src=src, tmp=tmp_path) for arg in args]
     code, _, err = run_cli("batch", *filled, "-o", str(tmp_path / "out"))
     assert code == 2
     assert message.format(tmp=tmp_path) in err and "Traceback" not in err
     assert not (tmp_path / "out").exists()
+
+
+def test_paths_that_are_not_files_are_reported_as_skipped(tmp_path: Path, run_cli: RunCli) -> None:
+    src = make_tree(tmp_path / "src", "a.prototxt")
+    os.mkfifo(src / "fifo.prototxt")  # read, it would wait for a writer forever
+    (src / "dangling.prototxt").symlink_to("gone.prototxt")
+    (src / "loop.prototxt").symlink_to("loop.prototxt")
+    report = tmp_path / "r.json"
+    code, _, err = run_cli(
+        "batch", str(src), "-o", str(tmp_path / "out"), "--report", str(report), *SIZES
+    )
+    assert code == 1
+    assert "batch: 4 models: 1 converted, 0 refused, 0 failed, 3 skipped" in err
+    assert f"skipped     {src}/fifo.prototxt      a named pipe (FIFO), not a regular file" in err
+    assert f"skipped     {src}/loop.prototxt      a symbolic link loop" in err
+    models = {Path(m["source"]).name: m for m in json.loads(report.read_text())["models"]}
+    assert models["dangling.prototxt"]["status"] == "skipped"
+    assert models["dangling.prototxt"]["reason"] == (
+        f"{src}/dangling.prototxt: a symbolic link to gone.prototxt, which does not exist"
+    )
+    assert models["a.prototxt"]["status"] == "converted"
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["a.prototxt"]
 
 
 def test_a_broken_config_proto_is_one_error_before_any_work(
@@ -337,7 +363,7 @@ def test_no_progress_bar_output_at_all_on_a_pipe() -> None:
 # --- Ctrl-C ----------------------------------------------------------------------------
 
 
-def test_ctrl_c_stops_cleanly_without_partial_outputs(tmp_path: Path) -> None:
+def test_ctrl_c_stops_cleanly_and_reports_what_finished(tmp_path: Path) -> None:
     src = make_tree(tmp_path / "src", "a_HANGME.prototxt", "b.prototxt", "c.prototxt")
     out = tmp_path / "out"
     env = {**os.environ, HANG_HOOK: "HANGME"}
@@ -369,7 +395,16 @@ def test_ctrl_c_stops_cleanly_without_partial_outputs(tmp_path: Path) -> None:
     assert "interrupted after 2 of 3 models" in err and "Traceback" not in err
     assert sorted(p.name for p in out.rglob("*")) == ["b.prototxt", "c.prototxt"]
     assert (out / "b.prototxt").read_bytes() == expected_bytes()
-    assert not (tmp_path / "r.json").exists()
+    report = json.loads((tmp_path / "r.json").read_text())
+    assert [(Path(m["source"]).name, m["status"]) for m in report["models"]] == [
+        ("a_HANGME.prototxt", "interrupted"), ("b.prototxt", "converted"),
+        ("c.prototxt", "converted"),
+    ]  # fmt: skip
+    assert report["models"][0]["reason"] == (
+        "the batch was interrupted before this model was converted"
+    )
+    assert report["summary"]["interrupted"] == 1 and report["summary"]["converted"] == 2
+    assert "report written to" in err
 
 
 def test_a_report_that_would_overwrite_an_input_is_a_usage_error(

@@ -256,3 +256,40 @@ def test_diff_refuses_stdout_appended_to_a_net(tmp_path: Path) -> None:
                               stdout=stdout, stderr=subprocess.PIPE, check=False)  # fmt: skip
     assert proc.returncode == 2 and b"the input is never written" in proc.stderr
     assert a.read_text() == TINY
+
+
+@needs_dot
+@pytest.mark.parametrize("suffix", ["svg", "png"])
+def test_a_name_dot_cannot_take_is_one_line_naming_the_layer(
+    tmp_path: Path, suffix: str, run_cli: RunCli
+) -> None:
+    huge = "r" * 100_000  # over the 16,384 bytes dot 2.x reads in one quoted string
+    model = tmp_path / "m.prototxt"
+    model.write_text(TINY.replace('name: "conv"', f'name: "{huge}"'))
+    target = tmp_path / f"m.{suffix}"
+    code, out, err = run_cli("draw", str(model), "-o", str(target))
+    if code == 0:  # a dot without that limit draws it
+        assert target.stat().st_size > 0
+        return
+    assert (code, out, err.count("\n")) == (1, "", 1), err
+    assert err.startswith(f"scnn-surgery: error: dot failed on layer '{'r' * 59}…' ({model}:3:1): ")
+    assert not target.exists()
+
+
+@pytest.mark.parametrize("where", ["MODEL", "--against"])
+def test_raw_bytes_in_a_name_never_reach_graphviz(
+    tmp_path: Path, where: str, run_cli: RunCli
+) -> None:
+    good = tmp_path / "good.prototxt"
+    good.write_text(TINY)
+    bad = tmp_path / "bad.prototxt"
+    bad.write_bytes(TINY.encode().replace(b'name: "conv"', b'name: "c\xff\xfe"'))
+    model, against = (bad, good) if where == "MODEL" else (good, bad)
+    for suffix in ("svg", "dot"):
+        code, out, err = run_cli("draw", str(model), "--against", str(against),
+                                 "-o", str(tmp_path / f"x.{suffix}"))  # fmt: skip
+        assert (code, out) == (1, "")
+        assert err == (
+            f"scnn-surgery: error: {bad}:3:17: invalid UTF-8 in a string: bytes 0xFF 0xFE\n"
+        )
+    assert not list(tmp_path.glob("x.*"))

@@ -127,3 +127,14 @@ def test_phase_is_spelled_in_any_case_everywhere(run_cli: RunCli) -> None:
     assert run_cli("check", NET, "--phase", "train", "--phase", "Test")[0] == 0
     code, _, err = run_cli("check", NET, "--phase", "VAL")
     assert code == 2 and "must be TRAIN or TEST, got 'VAL'" in err
+
+
+@pytest.mark.parametrize("name", ["after", "top"])
+def test_an_empty_name_is_refused_not_taken_as_absent(name: str, run_cli: RunCli) -> None:
+    net = str(DATA / "phases_inplace.prototxt")
+    code, out, err = run_cli("insert", net, f"--{name}", "", "--kernel-width", "3")
+    assert (code, out) == (2, "")
+    assert err == (
+        f"scnn-surgery: error: Invalid value for '--{name}': must be a non-empty name, got '';"
+        " see 'scnn-surgery insert --help'\n"
+    )

@@ -9,14 +9,21 @@ import json
 
 import pytest
 
-from scnn_surgery.compare import FieldChange, diff_nets, normalised_params
+from scnn_surgery.compare import (
+    FieldChange,
+    diff_nets,
+    diff_trees,
+    normalised_params,
+    render_value,
+    same_values,
+)
 from scnn_surgery.errors import SurgeryError
 from scnn_surgery.net import Net, load_net
 from scnn_surgery.passes.upgrade import upgrade_net
 from scnn_surgery.scnn import ScnnSpec, build_module, render_layers
 from scnn_surgery.surgery import loads
 
-from .conftest import DATA, shared_path
+from .conftest import DATA, shallow_stack, shared_path
 
 V2_NET = """
 name: "tiny"
@@ -373,3 +380,41 @@ def test_input_dims_count_as_shapes_when_inference_fails(monkeypatch: pytest.Mon
     assert [(s.blob, s.after) for s in diff.shapes] == [("data", (1, 3, 8, 9))]
     [change] = diff.changed
     assert change.name == "input"
+
+
+# --- nesting as deep as the parser allows, compared without recursion ----------------------
+
+
+def _deep_layer(depth: int, leaf: str) -> str:
+    inner = depth - 1  # the layer block is the first level
+    return (
+        'layer { name: "r" type: "ReLU" bottom: "x" top: "x" '
+        + "a { " * inner + leaf + " }" * inner + " }\n"
+    )  # fmt: skip
+
+
+def test_trees_nested_to_the_parsers_limit_are_compared_without_recursion() -> None:
+    before = loads('input: "x"\n' + _deep_layer(100, "v: 1 w: 3"), "a.prototxt")
+    after = loads('input: "x"\n' + _deep_layer(100, "v: 2 w: 3"), "b.prototxt")
+    diff_nets(before, after)  # warm: imports and caches
+    with shallow_stack():
+        params = normalised_params(after.layers[0])
+        diff = diff_nets(before, after)
+    (change,) = diff.changed
+    assert change.fields == (FieldChange("a." * 99 + "v", ("1",), ("2",)),)
+    with shallow_stack():
+        text = render_value(params)
+        assert same_values([params], [normalised_params(after.layers[0])])
+        assert not same_values([params], [normalised_params(before.layers[0])])
+    assert text == "{ " + "a { " * 99 + "v: 2 w: 3" + " }" * 99 + " }"
+
+
+def test_a_message_against_a_scalar_is_one_change_with_both_rendered() -> None:
+    tree_a = {"a": [{"b": [{"c": ["1"]}]}]}
+    tree_b = {"a": [{"b": ["7"]}], "d": [{}]}
+    assert diff_trees(tree_a, tree_b) == [
+        FieldChange("a.b", ("{ c: 1 }",), ("7",)),
+        FieldChange("d", (), ("{ }",)),
+    ]
+    assert same_values([tree_a], [{"a": [{"b": [{"c": ["1"]}]}]}])
+    assert not same_values([tree_a], [{"a": [{"b": [{"c": ["1"], "e": ["2"]}]}]}])

@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import shutil
+import subprocess
 
 import pytest
 
@@ -19,6 +20,7 @@ from scnn_surgery.draw import (
     focus,
     focus_names,
     highlights_from,
+    node_places,
     output_format,
     render,
 )
@@ -204,3 +206,86 @@ def test_a_spliced_fragment_is_drawn_added_and_removed() -> None:
     removing = diff_nets(spliced, _before())
     before = build_picture(spliced, highlights=before_highlights(removing))
     assert {name for n in before.nodes if n.status == "removed" for name in n.layers} == names
+
+
+# --- names a label cannot hold as they are ------------------------------------------------
+
+ODD = [
+    ("quote", 'a\\"b'),  # as written in the prototxt
+    ("backslash", "a\\\\b\\\\"),
+    ("html", "<b>x</b>"),
+    ("braces and bars", "{a|b} [c]"),
+    ("non-ASCII", "конв1 — é"),
+    ("newline", "a\\nb"),
+    ("controls", "a\\000b\\001\\t\\177"),
+    ("separator", "a\\u2028b"),
+]
+
+
+def _odd_net(name: str) -> Net:
+    return loads(
+        f'name: "{name}"\ninput: "{name}"\ninput_shape {{ dim: 1 dim: 2 dim: 4 dim: 4 }}\n'
+        f'layer {{ name: "{name}" type: "Convolution" bottom: "{name}" top: "<{name}>"\n'
+        "  convolution_param { num_output: 2 kernel_size: 1 } }\n",
+        "odd.prototxt",
+    )
+
+
+@pytest.mark.parametrize(("case", "name"), ODD, ids=[case for case, _ in ODD])
+def test_every_name_is_shown_as_text_in_every_part_of_the_picture(case: str, name: str) -> None:
+    net = _odd_net(name)
+    actual = net.layers[0].name
+    picture = build_picture(net)
+    labels = [n.label for n in picture.nodes] + [e.label for e in picture.edges]
+    shown = picture.title
+    assert "\n" not in shown and "\x00" not in shown
+    assert all("\x00" not in label and "\u2028" not in label for label in labels)
+    if actual.isprintable():
+        assert shown == actual and f"<{actual}>" in labels
+    source = render(digraph(picture), "dot").decode()
+    assert f"label={_quoted(shown)}" in source  # quoted: never HTML, never cut
+
+
+def _quoted(text: str) -> str:
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def test_control_characters_are_written_as_escapes() -> None:
+    picture = build_picture(_odd_net("a\\000b\\001\\n\\t\\177\\u2028c"))
+    assert picture.title == "a\\x00b\\x01\\n\\t\\x7f\\u2028c"
+
+
+@needs_dot
+@pytest.mark.parametrize(("case", "name"), ODD, ids=[case for case, _ in ODD])
+def test_odd_names_render_through_dot(case: str, name: str) -> None:
+    graph = digraph(build_picture(_odd_net(name)))
+    assert b"<svg" in render(graph, "svg")
+    assert render(graph, "png").startswith(b"\x89PNG")
+
+
+def test_dots_error_names_the_layer_of_the_line_it_refused(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    net = _before()
+    picture = build_picture(net)
+    graph = digraph(picture)
+    source = str(graph.source).splitlines()
+    line = next(i for i, text in enumerate(source, 1) if "label=\"conv\\n" in text)
+    stderr = (
+        f"Warning: something harmless\nError: <stdin>: syntax error in line {line} scanning a"
+        ' quoted string (missing endquote? longer than 16384?)\nString starting:"conv'
+    ).encode()
+
+    def failing_dot(*_: object, **__: object) -> subprocess.CompletedProcess[bytes]:
+        return subprocess.CompletedProcess([], 1, b"", stderr)
+
+    monkeypatch.setattr(shutil, "which", lambda name: "/usr/bin/dot")
+    monkeypatch.setattr(subprocess, "run", failing_dot)
+    with pytest.raises(SurgeryError) as info:
+        render(graph, "svg", node_places(picture, net))
+    assert str(info.value) == (
+        "dot failed on layer 'conv' (before.prototxt:4:1): syntax error in line"
+        f" {line} scanning a quoted string (missing endquote? longer than 16384?)"
+    )
+    with pytest.raises(SurgeryError, match=r"^dot failed: syntax error in line"):
+        render(graph, "svg")  # without places, dot's own words

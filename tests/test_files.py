@@ -25,6 +25,8 @@ from scnn_surgery.files import (
     write_bytes_atomic,
 )
 
+from .conftest import DATA, RunCli
+
 
 def test_read_errors_are_one_line(tmp_path: Path) -> None:
     with pytest.raises(SurgeryError, match=r"absent: no such file$"):
@@ -296,3 +298,67 @@ def test_a_proc_that_refuses_links_falls_back_to_a_copy(
     target = tmp_path / "w.caffemodel"
     write_bytes_atomic(target, b"blobs" * 1000)
     assert target.read_bytes() == b"blobs" * 1000 and _names(tmp_path) == ["w.caffemodel"]
+
+
+# --- a full disk ----------------------------------------------------------------------------
+
+
+def _disk_full(*_: object) -> None:
+    raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+
+def test_a_full_disk_is_one_line_and_leaves_the_target_and_no_temporary(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    target = tmp_path / "out.prototxt"
+    target.write_bytes(b"old")
+    monkeypatch.setattr(files, "_write_all", _disk_full)
+    with pytest.raises(SurgeryError) as info:
+        write_bytes_atomic(target, b"new")
+    assert str(info.value) == f"{target}: cannot write: No space left on device"
+    assert [p.name for p in tmp_path.iterdir()] == ["out.prototxt"]
+    assert target.read_bytes() == b"old"
+
+
+def test_every_command_writing_a_file_reports_a_full_disk_in_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, run_cli: RunCli
+) -> None:
+    net = DATA / "phases_inplace.prototxt"
+    monkeypatch.setattr(files, "_write_all", _disk_full)
+    out = tmp_path / "out"
+    cases = [
+        ["generate", "--height", "2", "--width", "2", "-o", f"{out}.prototxt"],
+        ["insert", str(net), "--after", "conv1", "--kernel-width", "3", "-o", f"{out}.prototxt"],
+        ["insert", str(net), "--after", "conv1", "--kernel-width", "3", "-o", "-",
+         "--weights-out", f"{out}.caffemodel"],
+        ["draw", str(net), "-o", f"{out}.dot"],
+        ["batch", str(net), "-o", str(tmp_path / "zoo"), "--after", "conv1", "--kernel-width",
+         "3", "--report", f"{out}.json"],
+    ]  # fmt: skip
+    for args in cases:
+        code, _, err = run_cli(*args)
+        assert code == 1, (args, err)
+        assert "No space left on device" in err and "Traceback" not in err, err
+        assert not list(tmp_path.glob("out*")) and not list(tmp_path.glob(".out*")), args
+    code, _, err = run_cli(*cases[0])
+    assert err == f"scnn-surgery: error: {out}.prototxt: cannot write: No space left on device\n"
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full")
+def test_output_to_dev_full_is_one_line(tmp_path: Path) -> None:
+    import subprocess
+
+    net = str(DATA / "phases_inplace.prototxt")
+    for args in (
+        ["generate", "--height", "2", "--width", "2"],
+        ["insert", net, "--after", "conv1", "--kernel-width", "3"],
+    ):
+        proc = subprocess.run(
+            [sys.executable, "-m", "scnn_surgery", *args, "-o", "/dev/full"],
+            capture_output=True,
+            check=False,
+        )
+        assert proc.returncode == 1
+        assert proc.stderr.decode().splitlines()[-1] == (
+            "scnn-surgery: error: /dev/full: cannot write: No space left on device"
+        )

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -115,3 +116,66 @@ def test_inspect_json_blob_shapes_on_bvlc_compatible_zoo_nets(rel: str, run_cli:
     shapes = infer_shapes(net, graph)
     assert not shapes.errors and not shapes.stopped
     assert blobs == {name: list(shapes.final(name) or []) for name in graph.latest}
+
+
+BROKEN = """name: "broken"
+layer {
+  name: "data"
+  type: "Input"
+  top: "data"
+  input_param { shape { dim: 1 dim: 3 dim: 8 dim: 8 } }
+}
+layer {
+  name: "conv1"
+  type: "Convolution"
+  bottom: "data"
+  top: "conv1"
+  convolution_param { num_output: 4 kernel_size: 3 pad: 1 }
+}
+layer {
+  name: "prob"
+  type: "Softmax"
+  bottom: "nosuch"
+  top: "prob"
+}
+"""
+
+
+def test_a_broken_net_shows_what_it_can_names_the_layer_and_suggests_nothing(
+    tmp_path: Path, run_cli: RunCli
+) -> None:
+    net = tmp_path / "broken.prototxt"
+    net.write_text(BROKEN)
+    code, out, err = run_cli("inspect", str(net))
+    assert code == 1 and err == ""
+    assert "conv1" in out  # the rows it could work out
+    assert out.endswith(
+        f"error: layer 'prob' ({net}:15:1): bottom 'nosuch' is not produced by any earlier"
+        " layer\nno insertion point suggested: the net has errors (listed above); fix them"
+        " first\n"
+    )
+    code, out, _ = run_cli("inspect", "--json", str(net))
+    report = json.loads(out)
+    assert code == 1 and report["suggested_insertion_point"] is None
+    assert report["errors"] == [
+        f"layer 'prob' ({net}:15:1): bottom 'nosuch' is not produced by any earlier layer"
+    ]
+
+
+def test_a_v1_net_read_as_v2_is_located_in_its_own_file(tmp_path: Path) -> None:
+    text = (
+        'name: "v1"\ninput: "data"\ninput_dim: 1\ninput_dim: 3\ninput_dim: 8\ninput_dim: 8\n'
+        'layers {\n  name: "conv1"\n  type: CONVOLUTION\n  bottom: "data"\n  top: "conv1"\n'
+        "  blobs_lr: 1\n  blobs_lr: 2\n"  # two lines here, two param blocks upgraded
+        "  convolution_param { num_output: 4 kernel_size: 3 }\n}\n"
+        'layers {\n  name: "conv2"\n  type: CONVOLUTION\n  bottom: "conv1"\n  top: "conv2"\n'
+        "  convolution_param { num_output: 4 kernel_size: 3 group: 0 }\n}\n"
+    )
+    net = tmp_path / "v1.prototxt"
+    net.write_text(text)
+    report = inspect_net(load_net(str(net)))
+    assert [row.line for row in report.rows] == [7, 16]
+    assert report.errors == [
+        f"layer 'conv2' ({net}:16:1) (Convolution): group 0: a convolution has at least one"
+        " group (Caffe divides by it)"
+    ]

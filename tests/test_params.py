@@ -270,6 +270,8 @@ def test_upsample_params() -> None:
         ("min_size: 30 aspect_ratio: 2 flip: false", 2),
         # Two min sizes multiply the ratios; two max sizes add one each.
         ("min_size: 10 min_size: 20 max_size: 15 max_size: 25 aspect_ratio: 2", 2 * 3 + 2),
+        # A zero ratio is C++'s 1/0 = inf when flipped: two more priors, no division error.
+        ("min_size: 30 aspect_ratio: 0", 3),
     ],
 )
 def test_prior_box_num_priors(body: str, priors: int) -> None:

@@ -23,7 +23,7 @@ from scnn_surgery.shapes import (
     infer_shapes,
     pool_output_size,
 )
-from tests.conftest import shared_path, zoo_files, zoo_ids
+from tests.conftest import RunCli, shared_path, zoo_files, zoo_ids
 
 
 def _result(
@@ -125,6 +125,46 @@ def test_convolution_group_must_divide_channels() -> None:
     assert r.final("g") is None
     assert "30 input channels do not divide into 4 groups" in r.errors[0].message
     assert "layer 'g'" in r.errors[0].message
+
+
+@pytest.mark.parametrize("kind", ["Convolution", "Deconvolution", "DepthwiseConvolution"])
+def test_group_zero_is_a_located_error_not_a_division(kind: str) -> None:
+    # group is a uint32 in caffe.proto; Caffe divides the channels by it (CHECK_EQ(C % g, 0)).
+    r = _run(_conv("g0", "x", "num_output: 4 group: 0 kernel_size: 1", kind), {"x": (1, 4, 8, 8)})
+    (error,) = r.errors
+    assert error.message == (
+        f"layer 'g0' (t.prototxt:3:1) ({kind}): group 0: a convolution has at least one group"
+        " (Caffe divides by it)"
+    )
+    layer = _find(r, "g0")
+    assert r.final("g0") is None and r.cost(layer).params is None
+
+
+@pytest.mark.parametrize("kind", ["Convolution", "Deconvolution", "DepthwiseConvolution"])
+def test_group_zero_is_one_line_in_every_command(
+    kind: str, tmp_path: Path, run_cli: RunCli
+) -> None:
+    net = tmp_path / "g0.prototxt"
+    net.write_text(
+        'layer { name: "data" type: "Input" top: "data"\n'
+        "  input_param { shape { dim: 1 dim: 4 dim: 8 dim: 8 } } }\n"
+        + _conv("g0", "data", "num_output: 4 group: 0 kernel_size: 1", kind)
+        + _conv("fc", "g0", "num_output: 2 kernel_size: 1")
+    )
+    where = f"layer 'g0' ({net}:3:1) ({kind}): group 0: a convolution has at least one group"
+    code, _, err = run_cli("insert", str(net), "-o", str(tmp_path / "o.prototxt"),
+                           "--weights-out", str(tmp_path / "o.caffemodel"))  # fmt: skip
+    assert code == 1 and err == f"scnn-surgery: error: {where} (Caffe divides by it)" \
+        " (phase TEST); fix the input net first\n"
+    assert not list(tmp_path.glob("o.*"))
+    code, out, _ = run_cli("check", str(net))
+    assert code == 1 and f"{net}:3: error: layer 'g0': group 0: a convolution" in out
+    code, out, _ = run_cli("inspect", str(net))
+    assert code == 1 and f"error: {where}" in out
+    code, out, err = run_cli("draw", str(net), "-o", "-")
+    assert code == 0 and "g0" in out
+    code, out, err = run_cli("diff", str(net), str(net))
+    assert (code, out, err) == (0, "", "")
 
 
 def test_convolution_zero_kernel_or_stride_and_both_kernel_forms_are_errors() -> None:

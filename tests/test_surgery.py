@@ -286,3 +286,11 @@ def test_the_result_says_why_the_point_is_where_it_is() -> None:
     chosen = ss.insert(ss.load(shared_path("golden", "resnet101.prototxt")), ss.InsertOptions())
     assert chosen.point_reason and "'conv6'" in chosen.point_reason
     assert f"automatically: {chosen.point_reason}" in chosen.notes[0]
+
+
+def test_an_automatic_point_is_a_blob_even_when_a_layer_has_its_name() -> None:
+    from .passes.test_anchor import CROSSED
+
+    result = ss.insert(ss.loads(CROSSED, "crossed.prototxt"), ss.InsertOptions(kernel_width=3))
+    assert result.point.blob == "a"  # the classifier's input, not layer a's output 'x'
+    assert [c.layer.name for c in result.point.consumers] == ["fc"]

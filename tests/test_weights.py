@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -257,6 +258,28 @@ def test_initial_weights_are_reproducible_and_pass_check() -> None:
     assert first.to_bytes() == initial_weights(net, seed=11, spec=spec).model.to_bytes()
     assert first.to_bytes() != initial_weights(net, seed=12, spec=spec).model.to_bytes()
     assert not errors_of(check_net(net, weights=first))
+
+
+def test_a_negative_seed_is_refused_in_one_line(tmp_path: Path, run_cli: RunCli) -> None:
+    spec = ScnnSpec(height=2, width=2, channels=2, kernel_width=3, bottom="x")
+    with pytest.raises(SurgeryError, match=r"^seed -1: a seed is a whole number, 0 or more$"):
+        initial_weights(module_net(spec), seed=-1, spec=spec)
+    net = tmp_path / "net.prototxt"
+    net.write_text(
+        'layer { name: "x" type: "Input" top: "x"'
+        " input_param { shape { dim: 1 dim: 2 dim: 2 dim: 2 } } }\n"
+    )
+    out = tmp_path / "out.caffemodel"
+    code, _, err = run_cli("insert", str(net), "--after", "x", "--kernel-width", "3",
+                           "--weights-out", str(out), "--seed", "-1", "-o", "-")  # fmt: skip
+    assert code == 2 and not out.exists()
+    assert err == (
+        "scnn-surgery: error: Invalid value for '--seed': -1 is not in the range x>=0;"
+        " see 'scnn-surgery insert --help'\n"
+    )
+    code, _, err = run_cli("insert", str(net), "--after", "x", "--kernel-width", "3",
+                           "--weights-out", str(out), "--seed", str(2**80), "-o", "-")  # fmt: skip
+    assert code == 0 and out.exists(), err  # any size of seed numpy takes
 
 
 def _unknown_field(number: int, payload: bytes) -> bytes:
@@ -668,3 +691,24 @@ def test_param_specs_of_the_zoo_and_of_a_module_are_protobufs() -> None:
             assert param_specs(net, layer) == typed_param_specs(net, layer), layer.name
             compared += bool(param_specs(net, layer))
     assert compared > 1000
+
+
+def test_layers_missing_from_the_caffemodel_are_named_at_the_inputs_lines(
+    tmp_path: Path, run_cli: RunCli
+) -> None:
+    source = shared_path("golden", "resnet101.prototxt")
+    lines = source.read_text().splitlines()
+    stored = caffe_pb2.NetParameter(name="empty")  # every layer is missing from it
+    weights = tmp_path / "empty.caffemodel"
+    weights.write_bytes(stored.SerializeToString())
+    code, _, err = run_cli(
+        "insert", str(source), "--after", "conv5_5", "--weights", str(weights),
+        "--weights-out", str(tmp_path / "out.caffemodel"), "-o", str(tmp_path / "out.prototxt"),
+    )  # fmt: skip
+    assert code == 0, err
+    missing = re.findall(rf"layer '([^']+)' \({re.escape(str(source))}:(\d+):1\) has no blobs", err)
+    assert len(missing) > 100
+    for name, line in missing:  # each at its own block in the input, never the output's line
+        assert lines[int(line) - 1] == "layer {" and lines[int(line)] == f'  name: "{name}"'
+    assert ("conv6", "6841") in missing  # 14347 in the output, after the module's layers
+    assert "out.prototxt:" not in err

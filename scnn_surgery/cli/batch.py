@@ -30,8 +30,11 @@ INTERRUPTED = 130
 
 
 def tally(counts: Mapping[Status, int]) -> str:
-    """``converted 3  refused 1  failed 0``, shown after the bar."""
-    return "  ".join(f"{status} {n}" for status, n in counts.items())
+    """``converted 3  refused 1  failed 0``, shown after the bar (other statuses once
+    they happen)."""
+    from ..batch import shown_counts
+
+    return "  ".join(f"{status} {n}" for status, n in shown_counts(counts).items())
 
 
 def progress_bar(total: int, label: str, stream: TextIO) -> ProgressBar[int]:
@@ -82,11 +85,11 @@ def short_reason(outcome: Outcome) -> str:
 
 def summary_table(report: BatchReport) -> list[str]:
     """Counts per status, then one row per model that did not convert, with its reason."""
-    lines = [f"{status:<10} {count:>5}" for status, count in report.counts().items()]
+    lines = [f"{status:<11} {count:>5}" for status, count in report.shown_counts().items()]
     problems = [outcome for outcome in report.outcomes if outcome.status != "converted"]
     width = max((len(outcome.source) for outcome in problems), default=0)
     lines += [
-        f"{outcome.status:<10} {outcome.source:<{width}}  {short_reason(outcome)}"
+        f"{outcome.status:<11} {outcome.source:<{width}}  {short_reason(outcome)}"
         for outcome in problems
     ]
     return lines
@@ -158,22 +161,25 @@ def command(
     Directories are searched for *.prototxt recursively; outputs keep each model's
     path relative to its SRC under OUTPUT_DIR. Sources are never modified.
 
-    Exit status: 0 when every model converted, 1 when any was refused or failed,
-    2 for usage errors, 130 when interrupted.
+    Exit status: 0 when every model converted, 1 when any was refused, failed or
+    skipped (a path that is not a readable file), 2 for usage errors, 130 when
+    interrupted (the report is still written).
     """
     # Here rather than at the top: parsing the arguments (or --help) need not load them.
     from ..batch import (
         STATUSES,
         BatchConfig,
+        BatchInterrupted,
         BatchReport,
         RunInfo,
         default_jobs,
-        discover_sources,
+        find_sources,
         load_config,
         picture_plan,
         plan_jobs,
         report_renderer,
         run_batch,
+        skipped_outcome,
         unused_patterns,
         write_report,
     )
@@ -188,7 +194,8 @@ def command(
     for proto in dict.fromkeys(p for p in protos if p is not None):
         user_schema(proto)  # a broken .proto is one error, not one per model
     out = Path(output_dir)
-    found = discover_sources(sources, exclude=out)
+    discovery = find_sources(sources, exclude=out)
+    found = discovery.sources
     inputs = [NamedPath("SRC", str(source.path)) for source in found]
     inputs += [*named("--config", config_path), *named("--proto", base.proto)]
     inputs += named("--fragment", fragment)
@@ -211,23 +218,26 @@ def command(
 
         try:
             outcomes = run_batch(planned, workers, advance)
-        except KeyboardInterrupt:
-            outcomes = None
-    if outcomes is None:
+            interrupted = False
+        except BatchInterrupted as stop:
+            outcomes, interrupted = stop.outcomes, True
+    if interrupted:
         note(
             f"interrupted after {sum(counts.values())} of {len(planned)} models; the outputs"
             " written are complete and nothing is half-written"
         )
-        sys.exit(INTERRUPTED)
+    skipped = [skipped_outcome(item) for item in discovery.skipped]
     run = RunInfo(
         sources, output_dir, base, config_path, config.rules, tuple(planned), pictures_note
     )
-    report = BatchReport(tuple(outcomes), workers, time.perf_counter() - start, run)
+    report = BatchReport(tuple(outcomes + skipped), workers, time.perf_counter() - start, run)
     note(f"batch: {report.describe()}")
     for line in summary_table(report):
         click.echo(f"  {line}", err=True)
     if report_file is not None:
         write_report(report_file, report)
         note(f"report written to {report_file}")
+    if interrupted:
+        sys.exit(INTERRUPTED)
     if not report.all_converted:
         sys.exit(1)

@@ -12,6 +12,7 @@ from ..files import STDOUT, check_output_paths, named
 from ..options import PHASE, TARGETS
 from .options import KindType, insert_option
 from .output import note
+from .stdio import echo
 
 if TYPE_CHECKING:
     from ..check import Finding
@@ -71,9 +72,9 @@ def command(
             "warnings": len(findings) - errors,
             "findings": [f.as_dict() for f in findings],
         }
-        click.echo(json.dumps(report, indent=2))
+        echo(json.dumps(report, indent=2))
     else:
         for finding in findings:
-            click.echo(finding.format(net.source))
+            echo(finding.format(net.source))
         note(f"{net.source}: {_summary(findings, errors)}")
     ctx.exit(1 if errors else 0)

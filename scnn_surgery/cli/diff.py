@@ -7,10 +7,11 @@ from typing import TYPE_CHECKING
 
 import click
 
-from ..errors import SurgeryError
+from ..errors import UsageError
 from ..files import STDOUT, check_output_paths, named
 from .options import insert_option
 from .output import emit, note
+from .stdio import echo
 
 if TYPE_CHECKING:
     from ..compare import NetDiff
@@ -24,7 +25,7 @@ def _diff_files(a: str, b: str, phase: str | None, html: str | None) -> NetDiff:
     from ..net import load_net
 
     if a == "-" and b == "-":
-        raise SurgeryError("only one of the two nets can come from standard input")
+        raise UsageError("only one of the two nets can come from standard input")
     check_output_paths([*named("A", a), *named("B", b)], [STDOUT, *named("--html", html)])
     nets = load_net(a), load_net(b)
     result = diff_nets(*nets, phase)
@@ -42,10 +43,10 @@ def _diff_files(a: str, b: str, phase: str | None, html: str | None) -> NetDiff:
 def _print_text(result: NetDiff, a: str, b: str) -> None:
     if result.is_empty:
         return
-    click.echo(f"--- {a}\n+++ {b}")
+    echo(f"--- {a}\n+++ {b}")
     for line in result.lines():
-        click.echo(line)
-    click.echo(result.counts())
+        echo(line)
+    echo(result.counts())
 
 
 @click.command("diff")
@@ -62,14 +63,11 @@ def command(a: str, b: str, phase: str | None, as_json: bool, html: str | None) 
     Without --phase every layer is compared, and the wiring in each phase.
     Exit status: 0 when the nets do not differ, 1 when they do, 2 on error.
     """
-    try:
-        result = _diff_files(a, b, phase, html)
-    except SurgeryError as exc:
-        # Not left to the group: its exit status 1 would read as "different".
-        click.echo(f"scnn-surgery: error: {exc}", err=True)
-        sys.exit(TROUBLE)
+    # Every error exits 2 (TROUBLE), as the group's registry says for diff: its 1 would
+    # read as "different".
+    result = _diff_files(a, b, phase, html)
     if as_json:
-        click.echo(result.to_json())
+        echo(result.to_json())
     else:
         _print_text(result, a, b)
     sys.exit(SAME if result.is_empty else DIFFERENT)

@@ -40,6 +40,7 @@ def command(
         focus,
         focus_names,
         highlights_from,
+        node_places,
         output_format,
         render,
     )
@@ -59,4 +60,4 @@ def command(
     picture = build_picture(net, state, highlights, expand)
     if context is not None:
         picture = focus(picture, around, context)
-    emit(render(digraph(picture), fmt), output)
+    emit(render(digraph(picture), fmt, node_places(picture, net)), output)

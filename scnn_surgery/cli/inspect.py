@@ -11,6 +11,7 @@ import click
 
 from ..files import STDOUT, check_output_paths, named
 from .options import insert_option
+from .stdio import echo
 
 if TYPE_CHECKING:
     from ..inspection import InspectReport
@@ -62,6 +63,11 @@ def _summary(report: InspectReport) -> list[str]:
         lines.append(f"error: {message}")
     if report.suggestion is not None:
         lines.append(f"suggested insertion point: {report.suggestion} ({report.suggestion_reason})")
+        if report.alternative is not None:
+            lines.append(
+                f"alternative insertion point: {report.alternative.blob}"
+                f" ({report.alternative.reason})"
+            )
     else:
         lines.append(f"no insertion point suggested: {report.suggestion_reason}")
     return lines
@@ -83,9 +89,9 @@ def command(
 
     report = inspect_net(load(model), phase, shapes)
     if as_json:
-        click.echo(json.dumps(report.to_json(), indent=2))
+        echo(json.dumps(report.to_json(), indent=2))
     else:
         for text in [*_table(report), *_summary(report)]:
-            click.echo(text)
+            echo(text)
     if report.errors:  # what could be shown was shown; the net (or request) is still wrong
         sys.exit(1)

@@ -6,19 +6,28 @@ Each subcommand lives in its own module, imported only when that subcommand runs
 
 from __future__ import annotations
 
+import errno
 import importlib
+import os
 import sys
+import traceback
 from typing import Any, NamedTuple, NoReturn
 
 import click
 
 from .. import __version__
 from ..errors import SurgeryError, UsageError
+from .stdio import flush_stdout
+
+# Set (to anything but 0) to see the traceback of an unexpected error instead of its line.
+DEBUG_ENV = "SCNN_SURGERY_DEBUG"
 
 
 class Subcommand(NamedTuple):  # not a dataclass: importing dataclasses costs --help
     module: str  # under scnn_surgery.cli; it defines ``command``
     summary: str  # the one line --help lists it with
+    # The exit status of every error; diff's 1 means "the nets differ", so its errors exit 2.
+    error_status: int = SurgeryError.exit_code
 
 
 SUBCOMMANDS: dict[str, Subcommand] = {
@@ -38,7 +47,9 @@ SUBCOMMANDS: dict[str, Subcommand] = {
         "inspect", "Shapes, parameters and MACs per layer; modules; suggested point."
     ),
     "check": Subcommand("check", "Caffe's static rules, with a caffemodel or a deployment target."),
-    "diff": Subcommand("diff", "Structural diff of two nets (a module is one entry)."),
+    "diff": Subcommand(
+        "diff", "Structural diff of two nets (a module is one entry).", UsageError.exit_code
+    ),
     "draw": Subcommand("draw", "A picture of the layer graph (Graphviz)."),
     "batch": Subcommand("batch", "Insert into every model of a zoo, in parallel, with a report."),
 }
@@ -47,6 +58,48 @@ SUBCOMMANDS: dict[str, Subcommand] = {
 def _fail(message: str, exit_code: int) -> NoReturn:
     click.echo(f"scnn-surgery: error: {message}", err=True)
     sys.exit(exit_code)
+
+
+def _error_status(ctx: click.Context, exc: SurgeryError | None = None) -> int:
+    entry = SUBCOMMANDS.get(ctx.invoked_subcommand or "")
+    if entry is not None and entry.error_status != SurgeryError.exit_code:
+        return entry.error_status
+    return exc.exit_code if exc is not None else SurgeryError.exit_code
+
+
+def _quiet_stdout() -> None:
+    """Standard output is a closed pipe: point it at nothing, so that the interpreter's
+    last flush does not report it either."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError, AttributeError):
+        pass
+
+
+def _os_error_line(exc: OSError) -> str:
+    reason = exc.strerror or str(exc)
+    return f"{exc.filename}: {reason}" if exc.filename else reason
+
+
+def _internal_error_line(exc: Exception) -> str:
+    """A bug (or a case nobody foresaw) as one line: what was raised, and where."""
+    if isinstance(exc, MemoryError):
+        return "out of memory"
+    message = str(exc).strip().splitlines()
+    text = f"{type(exc).__name__}: {message[0]}" if message else type(exc).__name__
+    frames = traceback.extract_tb(exc.__traceback__)
+    if frames:
+        text += f" (at {os.path.basename(frames[-1].filename)}:{frames[-1].lineno})"
+    return (
+        f"internal error: {text}; this is a bug in scnn-surgery, please report it with the"
+        f" input (set {DEBUG_ENV}=1 for the traceback)"
+    )
+
+
+def _debugging() -> bool:
+    return os.environ.get(DEBUG_ENV, "") not in ("", "0")
 
 
 def _usage_line(error: click.UsageError) -> str:
@@ -90,16 +143,28 @@ class SurgeryGroup(click.Group):
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
-            return super().invoke(ctx)
-        except click.exceptions.NoArgsIsHelpError:
-            raise
+            try:
+                return super().invoke(ctx)
+            finally:  # also on sys.exit: a failing write must not pass for success
+                flush_stdout()
+        except (click.exceptions.NoArgsIsHelpError, click.exceptions.Exit, click.Abort):
+            raise  # click's own ways out: the help, ctx.exit(), an aborted prompt
         except click.UsageError as exc:  # a subcommand's arguments, or an unknown command
             _fail(_usage_line(exc), UsageError.exit_code)
         except SurgeryError as exc:
-            _fail(str(exc), exc.exit_code)
+            _fail(str(exc), _error_status(ctx, exc))
         except KeyboardInterrupt:
             click.echo("scnn-surgery: interrupted", err=True)
             sys.exit(130)
+        except OSError as exc:
+            if exc.errno == errno.EPIPE:  # the reader has gone (| head): nobody to tell
+                _quiet_stdout()
+                sys.exit(_error_status(ctx))
+            _fail(_os_error_line(exc), _error_status(ctx))
+        except Exception as exc:
+            if _debugging():
+                raise
+            _fail(_internal_error_line(exc), _error_status(ctx))
 
 
 @click.group(

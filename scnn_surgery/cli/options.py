@@ -190,10 +190,10 @@ def weights_options(*, new_layers: str) -> Callable[[F], F]:
             ),
             click.option(
                 "--seed",
-                type=int,
+                type=click.IntRange(min=0),
                 default=0,
                 show_default=True,
-                help="Seed for the values drawn from fillers.",
+                help="Seed for the values drawn from fillers (0 or more).",
             ),
         ]
     )

@@ -3,7 +3,6 @@ and notes on stderr."""
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Sequence
 from typing import NamedTuple
 
@@ -12,6 +11,7 @@ import click
 from ..errors import UsageError
 from ..files import STDIO, STDOUT, NamedPath, OutputFiles, check_output_paths, named
 from ..scnn import ModuleCost, ScnnSpec
+from .stdio import write_stdout
 
 LARGE_CHANNELS = 256
 
@@ -19,8 +19,7 @@ LARGE_CHANNELS = 256
 def write_output(outputs: OutputFiles, data: bytes, output: str | None) -> None:
     """Print ``data`` (no ``-o``, or ``-o -``), or stage it for ``outputs.commit()``."""
     if output is None or output == STDIO:
-        sys.stdout.buffer.write(data)
-        sys.stdout.buffer.flush()
+        write_stdout(data)
     else:
         outputs.stage(output, data)
 

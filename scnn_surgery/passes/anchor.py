@@ -55,13 +55,20 @@ def closest_names(name: str, candidates: Sequence[str] | set[str], n: int = 5) -
 
 
 def resolve_blob(net: Net, name: str) -> tuple[str, tuple[Layer, ...]]:
-    """The blob ``name`` refers to (a layer's top or a blob), and the layers so named."""
+    """The blob ``name`` refers to (a layer's top or a blob), and the layers so named.
+
+    A name that is a layer's whose output is another blob, and a blob too, is refused:
+    picking one without a word could put the module where nobody asked."""
     named = tuple(layer for layer in net.layers if layer.name == name)
+    tops = {t for layer in named for t in layer.tops}
+    if named and name not in tops and name in net.blob_names and tops:
+        raise _ambiguous(net, name, named, sorted(tops))
     if named:
-        tops = {t for layer in named for t in layer.tops}
         if name in tops or len(tops) == 1:
             return (name if name in tops else tops.pop()), named
         if not tops:
+            if name in net.blob_names:
+                return name, ()
             raise SurgeryError(f"{net.source}: layer '{name}' has no top blob to attach to")
         listed = ", ".join(sorted(tops))
         raise SurgeryError(
@@ -72,6 +79,42 @@ def resolve_blob(net: Net, name: str) -> tuple[str, tuple[Layer, ...]]:
     suggestions = closest_names(name, net.layer_names | net.blob_names)
     hint = f"; closest: {', '.join(suggestions)}" if suggestions else ""
     raise SurgeryError(f"{net.source}: no layer or blob named '{name}'{hint}")
+
+
+def _meanings(net: Net, name: str) -> set[str]:
+    """Every blob ``--after name`` could mean."""
+    tops = {t for layer in net.layers if layer.name == name for t in layer.tops}
+    meant = {name} if name in tops else tops
+    return meant | ({name} if name in net.blob_names else set())
+
+
+def _spelling(net: Net, blob: str, candidates: Sequence[str]) -> str | None:
+    """The first candidate that means ``blob`` and nothing else."""
+    return next((c for c in candidates if c and _meanings(net, c) == {blob}), None)
+
+
+def _ambiguous(
+    net: Net, name: str, named: Sequence[Layer], tops: Sequence[str]
+) -> SurgeryError:
+    writers = [layer for layer in net.layers if name in layer.tops]
+    layers = " and ".join(net.describe(layer) for layer in named)
+    outputs = ", ".join(f"'{top}'" for top in tops)
+    written = (
+        f"written by {net.describe(writers[0])}" if writers else "one of the net's inputs"
+    )
+    ways = []
+    for top in tops:
+        spelled = _spelling(net, top, [top])
+        if spelled is not None:
+            ways.append(f"--after {spelled} for the output of layer '{name}'")
+    spelled = _spelling(net, name, [layer.name for layer in writers])
+    if spelled is not None:
+        ways.append(f"--after {spelled} for blob '{name}'")
+    advice = "; ".join(ways) if ways else "rename the layer or the blob to tell them apart"
+    return SurgeryError(
+        f"{net.source}: --after {name} is ambiguous: it names {layers}, whose output is"
+        f" blob {outputs}, and blob '{name}', {written}; say which: {advice}"
+    )
 
 
 def _start_version(graph: LayerGraph, blob: str, named: tuple[Layer, ...]) -> BlobVersion | None:
@@ -94,11 +137,14 @@ def _chain_in_phase(
     return [BlobVersion(blob, v) for v in range(start.version, final.version + 1)]
 
 
-def find_insertion_point(net: Net, graphs: Sequence[LayerGraph], name: str) -> InsertionPoint:
-    """Resolve NAME (layer or blob) to the final version of its blob in every phase."""
+def find_insertion_point(
+    net: Net, graphs: Sequence[LayerGraph], name: str, *, as_blob: bool = False
+) -> InsertionPoint:
+    """Resolve NAME (layer or blob; a blob only, with ``as_blob``, as for a point chosen
+    automatically) to the final version of its blob in every phase."""
     if not net.layers:
         raise SurgeryError(f"{net.source}: the net has no layers")
-    blob, named = resolve_blob(net, name)
+    blob, named = (name, ()) if as_blob else resolve_blob(net, name)
     chain_layers: set[Layer] = set()
     consumers: dict[tuple[Layer, int], Consumer] = {}
     missing: list[str] = []

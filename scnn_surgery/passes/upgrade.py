@@ -26,7 +26,7 @@ from google.protobuf.message import Message as ProtoMessage
 
 from ..document import Document, Edit, Field, Message, Scalar, quote_string
 from ..errors import SurgeryError
-from ..net import V0_TYPE_TO_V1, V1_TYPE_NAMES, Net
+from ..net import ORIGINS, V0_TYPE_TO_V1, V1_TYPE_NAMES, Layer, Net
 from ..schema import caffe_pb2
 from ..typed import fill_message
 
@@ -166,7 +166,24 @@ def net_for_reading(net: Net) -> Net:
     """
     if net.format not in ("v0", "v1"):
         return net
-    return Net.from_document(_relabelled(_upgrade_layers(net.document)))
+    readable = Net.from_document(_relabelled(_upgrade_layers(net.document)))
+    readable.caches[ORIGINS] = _origins(net.layers, readable.layers)
+    return readable
+
+
+def _origins(written: Sequence[Layer], upgraded: Sequence[Layer]) -> dict[Layer, Layer]:
+    """Each upgraded layer's layer in the file, by name and order among equal names (V0's
+    padding layers, folded away, have no upgraded layer)."""
+    def keyed(layers: Sequence[Layer]) -> dict[tuple[str, int], Layer]:
+        seen: dict[str, int] = {}
+        out = {}
+        for layer in layers:
+            seen[layer.name] = seen.get(layer.name, -1) + 1
+            out[(layer.name, seen[layer.name])] = layer
+        return out
+
+    files = keyed(written)
+    return {layer: files[key] for key, layer in keyed(upgraded).items() if key in files}
 
 
 def _relabelled(doc: Document) -> Document:

@@ -65,3 +65,52 @@ def test_phases_without_the_blob_are_recorded() -> None:
     net = Net.from_document(doc)
     assert find_insertion_point(net, build_graphs(net), "aux").missing_phases == ("TEST",)
     assert find_insertion_point(net, build_graphs(net), "x").missing_phases == ()
+
+
+# Layer 'a' writes blob 'x'; layer 'b' writes blob 'a'. "--after a" could mean either.
+CROSSED = """layer { name: "data" type: "Input" top: "data"
+        input_param { shape { dim: 1 dim: 3 dim: 8 dim: 8 } } }
+layer { name: "a" type: "Convolution" bottom: "data" top: "x"
+        convolution_param { num_output: 4 kernel_size: 3 pad: 1 } }
+layer { name: "b" type: "Convolution" bottom: "x" top: "a"
+        convolution_param { num_output: 4 kernel_size: 3 pad: 1 } }
+layer { name: "fc" type: "Convolution" bottom: "a" top: "fc"
+        convolution_param { num_output: 2 kernel_size: 1 } }
+"""
+
+
+def _crossed(text: str = CROSSED) -> Net:
+    return Net.from_document(Document.parse(text, "crossed.prototxt"))
+
+
+def test_a_layer_name_that_is_also_another_blob_is_refused_with_both_spellings() -> None:
+    net = _crossed()
+    with pytest.raises(SurgeryError) as info:
+        find_insertion_point(net, build_graphs(net), "a")
+    assert str(info.value) == (
+        "crossed.prototxt: --after a is ambiguous: it names layer 'a' (crossed.prototxt:3:1),"
+        " whose output is blob 'x', and blob 'a', written by layer 'b' (crossed.prototxt:5:1);"
+        " say which: --after x for the output of layer 'a'; --after b for blob 'a'"
+    )
+    assert find_insertion_point(net, build_graphs(net), "x").blob == "x"
+    assert find_insertion_point(net, build_graphs(net), "b").blob == "a"
+    point = find_insertion_point(net, build_graphs(net), "a", as_blob=True)
+    assert point.blob == "a" and [c.layer.name for c in point.consumers] == ["fc"]
+
+
+def test_without_a_spelling_that_tells_them_apart_the_advice_is_to_rename() -> None:
+    # 'x' is also a layer (writing 'y'), and 'b' is also a blob: neither spelling is plain.
+    text = CROSSED.replace('top: "fc"', 'top: "b"').replace(
+        'layer { name: "fc"', 'layer { name: "x" type: "ReLU" bottom: "data" top: "y" }\n'
+        'layer { name: "fc"',
+    )
+    net = _crossed(text)
+    with pytest.raises(SurgeryError, match=r"say which: rename the layer or the blob"):
+        resolve_blob(net, "a")
+
+
+def test_a_layer_without_tops_named_like_a_blob_means_the_blob() -> None:
+    text = CROSSED + 'layer { name: "a" type: "Silence" bottom: "fc" }\n'
+    text = text.replace('name: "a" type: "Convolution"', 'name: "conv" type: "Convolution"')
+    net = _crossed(text)
+    assert resolve_blob(net, "a")[0] == "a"

@@ -1,0 +1,50 @@
+"""Standard output for the commands: a write that fails (a full disk, ``> /dev/full``) is a
+one-line error naming standard output, never a traceback.
+
+A closed pipe (``| head``) is left as the ``BrokenPipeError`` it is: the reader has gone,
+so the command group stops quietly instead of reporting it.
+"""
+
+from __future__ import annotations
+
+import errno
+import sys
+
+import click
+
+from ..errors import SurgeryError
+
+STDOUT_NAME = "standard output"
+
+
+def _failed(exc: OSError) -> BaseException:
+    if exc.errno == errno.EPIPE:
+        return exc
+    return SurgeryError(f"{STDOUT_NAME}: cannot write: {exc.strerror or exc}")
+
+
+def write_stdout(data: bytes) -> None:
+    """Write ``data`` to standard output and flush it."""
+    try:
+        sys.stdout.buffer.write(data)
+        sys.stdout.buffer.flush()
+    except OSError as exc:
+        raise _failed(exc) from None
+
+
+def echo(text: str = "") -> None:
+    """``click.echo`` to standard output (which flushes each line)."""
+    try:
+        click.echo(text)
+    except OSError as exc:
+        raise _failed(exc) from None
+
+
+def flush_stdout() -> None:
+    """What is still buffered, written now, while an error can still be reported."""
+    try:
+        sys.stdout.flush()
+    except OSError as exc:
+        raise _failed(exc) from None
+    except ValueError:  # already closed (an embedding application)
+        pass

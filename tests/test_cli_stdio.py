@@ -1,0 +1,69 @@
+"""Standard output that cannot be written: a full disk is one line, a closed pipe is quiet.
+
+Real processes: the point is what a shell sees (``> /dev/full``, ``| head``).
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from .conftest import DATA
+
+NET = str(DATA / "phases_inplace.prototxt")
+SMALL = ("--height", "4", "--width", "4", "--channel", "4", "--kernel-width", "3")
+FULL = "scnn-surgery: error: standard output: cannot write: No space left on device\n"
+
+
+def commands(tmp_path: Path) -> list[list[str]]:
+    other = tmp_path / "other.prototxt"  # a renamed layer, and a field no schema knows
+    text = Path(NET).read_text().replace('name: "conv1"', 'name: "conv1x"\n  stray: 1', 1)
+    other.write_text(text)
+    return [
+        ["generate", *SMALL],
+        ["insert", NET, "--after", "conv1", "--kernel-width", "3"],
+        ["inspect", NET],
+        ["inspect", "--json", NET],
+        ["check", str(other)],  # a warning, printed on standard output
+        ["check", "--json", NET],
+        ["diff", NET, str(other)],
+        ["diff", "--json", NET, str(other)],
+        ["draw", NET, "-o", "-"],
+    ]
+
+
+def run(args: list[str], stdout: int | object) -> subprocess.CompletedProcess[bytes]:
+    return subprocess.run(
+        [sys.executable, "-m", "scnn_surgery", *args],
+        stdout=stdout,  # type: ignore[arg-type]
+        stderr=subprocess.PIPE,
+        check=False,
+    )
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full")
+def test_a_full_disk_on_standard_output_is_one_line(tmp_path: Path) -> None:
+    for args in commands(tmp_path):
+        with open("/dev/full", "wb") as full:
+            proc = run(args, full)
+        err = proc.stderr.decode()
+        assert proc.returncode == (2 if args[0] == "diff" else 1), (args, err)
+        assert err.endswith(FULL) and "Traceback" not in err, (args, err)
+
+
+def test_a_reader_that_went_away_ends_the_command_quietly(tmp_path: Path) -> None:
+    for args in commands(tmp_path):
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "scnn_surgery", *args],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        assert proc.stdout is not None and proc.stderr is not None
+        proc.stdout.close()  # as `| head -0` would
+        err = proc.stderr.read().decode()
+        status = proc.wait()
+        assert "Traceback" not in err and "Broken pipe" not in err, (args, err)
+        assert status == (2 if args[0] == "diff" else 1), (args, err)
