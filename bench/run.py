@@ -35,7 +35,7 @@ from google.protobuf import text_format
 
 import scnn_surgery as ss
 from scnn_surgery.document import Document, Message
-from scnn_surgery.runtime import clear_content_caches
+from scnn_surgery.runtime import clear_content_caches, paused_gc
 from scnn_surgery.schema import caffe_pb2
 from scnn_surgery.typed import fill_message
 
@@ -158,10 +158,12 @@ def load_row(name: str, path: Path) -> Row:
 
 
 def insert_job(text: str, options: ss.InsertOptions) -> None:
-    """The whole job in-process: load, insert (check included), write the text; as for a
-    first net, with nothing learnt from the runs before (their parameter blocks)."""
+    """The whole job in-process, as the command line runs it: load, insert (check
+    included), write the text, and free it all, with the cyclic collector paused for the
+    command; as for a first net, with nothing learnt from the runs before."""
     clear_content_caches()
-    ss.dumps(ss.insert(ss.loads(text), options).net)
+    with paused_gc():
+        ss.dumps(ss.insert(ss.loads(text), options).net)
 
 
 def paired(

@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import csv
 import errno
+import gc
 import glob
 import io
 import json
@@ -646,6 +647,10 @@ def _run_test_hooks(source: str) -> None:
 def _worker_main(conn: Connection[Outcome, Job | None], parent: int) -> None:
     # Ctrl-C reaches the whole process group; the parent decides, and kills workers itself.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # A worker lives for many models: what it inherited from the parent (which may have
+    # paused the collector) is set aside for good, and the collector runs as usual.
+    gc.freeze()
+    gc.enable()
     while True:
         # Sibling workers may hold our pipe's other end open, so a parent killed without
         # cleaning up is noticed this way rather than by end-of-file.

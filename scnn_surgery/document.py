@@ -728,7 +728,7 @@ def _detect_newline(text: str) -> str:
     return "\r\n" if crlf and crlf * 2 >= text.count("\n") else "\n"
 
 
-_INDENT_SAMPLE = 1000  # fields one level deep: a file's style is settled long before
+_INDENT_SAMPLE = 200  # fields one level deep: a file's style is settled long before
 
 
 def _detect_indent(text: str, root: Message) -> str:

@@ -16,8 +16,9 @@ producer, with an ``input`` attribute. Caffe's binding rule lives in one place,
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+import weakref
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import InitVar, dataclass, field
 from typing import Any, NamedTuple
 
 import networkx as nx
@@ -90,12 +91,34 @@ Node = Layer | BlobVersion
 class LayerGraph:
     """One phase's view of a net: which layers run and how blobs flow between them."""
 
-    net: Net
+    owner: InitVar[Net]
     state: NetState
     graph: nx.DiGraph
     layers: list[Layer]  # the layers of this phase, in file order
     latest: dict[str, BlobVersion] = field(default_factory=dict)
     problems: list[Problem] = field(default_factory=list)
+    _net: Callable[[], Net | None] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self, owner: Net) -> None:
+        self._net = lambda: owner
+
+    @property
+    def net(self) -> Net:
+        net = self._net()
+        if net is None:
+            raise SurgeryError("internal error: a net's cached graph outlived the net")
+        return net
+
+    def cache_in(self, net: Net, key: object) -> None:
+        """Keep this graph in ``net``'s caches without a reference cycle, so that a net
+        nobody refers to is freed at once, by reference counting: its graph refers back
+        to it weakly, and the networkx graph (whose views refer to it, a cycle of its own)
+        is emptied when this graph goes, letting go of the layers and through them the
+        text. Otherwise each net waited for the cyclic collector, which then walked
+        every object of every net still waiting."""
+        self._net = weakref.ref(net)
+        weakref.finalize(self, self.graph.clear)
+        net.caches[key] = self
 
     # -- the questions every analysis asks, answered from the graph
 
@@ -217,7 +240,7 @@ def graph_of(net: Net, state: NetState | None = None) -> LayerGraph:
     graph: LayerGraph | None = net.caches.get(key)
     if graph is None:
         graph = build_graph(net, state)
-        net.caches[key] = graph
+        graph.cache_in(net, key)
     return graph
 
 

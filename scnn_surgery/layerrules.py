@@ -100,6 +100,17 @@ def reads_parameters(layer_type: str) -> bool:
     return layer_type in ("Pooling", *_RECURRENT_STATES) or layer_type in _AXES
 
 
+def parameter_field(layer_type: str) -> str | None:
+    """The one ``*_param`` field the counts and axes of ``layer_type`` read, if any: all a
+    reader needs filled in the layer's message."""
+    if layer_type == "Pooling":
+        return "pooling_param"
+    if layer_type in _RECURRENT_STATES:
+        return "recurrent_param"
+    fields = _AXES.get(layer_type)
+    return fields[0].message if fields else None
+
+
 def blob_counts(layer_type: str, message: Any) -> Counts | None:
     """The counts a BVLC ``layer_type`` takes, given its parameters (a ``LayerParameter``;
     None will do where :func:`reads_parameters` says they do not matter)."""

@@ -104,13 +104,14 @@ class Layer:
     @classmethod
     def from_definition(cls, definition: LayerDef) -> Layer:
         """A new layer; its include and exclude rules are among its fields."""
+        ruled = any(key == "include" or key == "exclude" for key, _ in definition.fields)
         return cls(
             name=definition.name,
             type=definition.type,
             bottoms=definition.bottoms,
             tops=definition.tops,
-            include=_definition_rules(definition.fields, "include"),
-            exclude=_definition_rules(definition.fields, "exclude"),
+            include=_definition_rules(definition.fields, "include") if ruled else (),
+            exclude=_definition_rules(definition.fields, "exclude") if ruled else (),
             definition=definition,
         )
 

@@ -125,3 +125,30 @@ def test_selected_states_default_to_what_the_nets_tell_apart() -> None:
 def test_selected_states_refuse_an_unknown_phase() -> None:
     with pytest.raises(SurgeryError, match="unknown phase 'VAL'; use TRAIN or TEST"):
         selected_states([], ["VAL"])
+
+
+def test_a_net_is_freed_when_the_last_reference_goes() -> None:
+    """A net and its cached graphs hold no reference cycle: with the cyclic collector
+    paused (as the command line runs) a net goes as soon as nothing refers to it."""
+    import gc
+    import weakref
+
+    from scnn_surgery.graph import graph_of
+    from scnn_surgery.surgery import InsertOptions, insert, loads
+
+    from .conftest import DATA
+
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        net = loads((DATA / "phases_inplace.prototxt").read_text())
+        result = insert(net, InsertOptions(after="conv1", height=8, width=10, channels=4))
+        kept = graph_of(result.net)
+        nets = weakref.ref(net), weakref.ref(result.net)
+        del net, result
+        assert nets[0]() is None and nets[1]() is None
+        with pytest.raises(SurgeryError, match="outlived the net"):
+            kept.net  # noqa: B018
+    finally:
+        if collecting:
+            gc.enable()

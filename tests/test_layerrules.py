@@ -124,3 +124,14 @@ def test_fits_agrees_with_the_problems_it_stands_in_for() -> None:
                 assert counts.fits(bottoms, tops) == (
                     count_problems(kind, counts, bottoms, tops) == []
                 ), (kind, bottoms, tops)
+
+
+def test_each_type_reads_one_parameter_field() -> None:
+    """check fills only that field of a layer's message, so a type's axes must all be in it."""
+    from scnn_surgery.layerrules import _AXES, parameter_field, reads_parameters
+
+    for layer_type, fields in _AXES.items():
+        assert {f.message for f in fields} == {parameter_field(layer_type)}
+    assert parameter_field("Pooling") == "pooling_param"
+    assert parameter_field("LSTM") == "recurrent_param"
+    assert parameter_field("ReLU") is None and not reads_parameters("ReLU")

@@ -17,6 +17,7 @@ import click
 
 from .. import __version__
 from ..errors import SurgeryError, UsageError
+from ..runtime import paused_gc
 from .stdio import flush_stdout
 
 # Set (to anything but 0) to see the traceback of an unexpected error instead of its line.
@@ -144,7 +145,10 @@ class SurgeryGroup(click.Group):
     def invoke(self, ctx: click.Context) -> Any:
         try:
             try:
-                return super().invoke(ctx)
+                # One command is one pass over a few nets, which reference counting frees
+                # (they hold no cycles): the cyclic collector would only walk them.
+                with paused_gc():
+                    return super().invoke(ctx)
             finally:  # also on sys.exit: a failing write must not pass for success
                 flush_stdout()
         except (click.exceptions.NoArgsIsHelpError, click.exceptions.Exit, click.Abort):

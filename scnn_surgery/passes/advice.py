@@ -15,12 +15,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import networkx as nx
 
-from ..graph import BlobVersion, LayerGraph
+from ..graph import BlobVersion, LayerGraph, Node
 from ..net import Layer
 from ..scnn import ScnnSpec, module_cost
 from ..shapes import MaybeShape, ShapeResult, format_shape
@@ -64,11 +64,11 @@ def _grows(shapes: ShapeResult, layer: Layer) -> bool:
     return before is None or after is None or after > before
 
 
-def _upsampling(graph: LayerGraph, shapes: ShapeResult, version: BlobVersion) -> list[Layer]:
-    """The layers among ``version``'s ancestors that make their map larger, in file order."""
+def _upsampling(graph: LayerGraph, shapes: ShapeResult, ancestors: set[Node]) -> list[Layer]:
+    """The layers among ``ancestors`` that make their map larger, in file order."""
     found = [
         node
-        for node in nx.ancestors(graph.graph, version)
+        for node in ancestors
         if isinstance(node, Layer) and node.type in UPSAMPLING_TYPES and _grows(shapes, node)
     ]
     return sorted(found, key=graph.net.index_of)
@@ -114,11 +114,12 @@ def _bottleneck(
     return max(level, key=lambda node: _position(graph, node))
 
 
-def _largest_area(graph: LayerGraph, shapes: ShapeResult, version: BlobVersion) -> int | None:
-    """The area of the finest map ``version`` derives from: the input's resolution."""
+def _largest_area(shapes: ShapeResult, nodes: Iterable[Node]) -> int | None:
+    """The area of the finest map among ``nodes`` (a map and its ancestors: the input's
+    resolution)."""
     areas = [
         area
-        for node in nx.ancestors(graph.graph, version) | {version}
+        for node in nodes
         if isinstance(node, BlobVersion) and (area := _area(shapes.blob(node))) is not None
     ]
     return max(areas, default=None)
@@ -143,9 +144,12 @@ def decoder_alternative(
     area = _area(shapes.blob(version)) if version is not None else None
     if version is None or area is None:
         return None
-    upsampling = _upsampling(graph, shapes, version)
-    largest = _largest_area(graph, shapes, version)
-    if not upsampling or largest is None or area <= largest * FINE_AREA_SHARE:
+    ancestors: set[Node] = nx.ancestors(graph.graph, version)
+    upsampling = _upsampling(graph, shapes, ancestors)
+    if not upsampling:
+        return None
+    largest = _largest_area(shapes, [*ancestors, version])
+    if largest is None or area <= largest * FINE_AREA_SHARE:
         return None
     bottleneck = _bottleneck(graph, shapes, upsampling)
     if bottleneck is None:
