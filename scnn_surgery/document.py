@@ -27,7 +27,7 @@ import unicodedata
 from bisect import bisect_right
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cached_property
 from itertools import accumulate, repeat
 from operator import add
@@ -426,12 +426,15 @@ _Frame = tuple[list[Any], str | None, str | None, int, int]
 
 
 class _Parser:
-    def __init__(self, text: str, source: str, line_starts: Sequence[int]) -> None:
+    def __init__(self, text: str, source: str) -> None:
         self.text = text
         self.source = source
-        self.line_starts = line_starts
         self.stack: list[_Frame] = [([], None, None, -1, -1)]
         self.depth = 0  # messages open, the root not counted
+
+    @cached_property
+    def line_starts(self) -> list[int]:
+        return _line_starts(self.text)  # only an error needs them
 
     def error(self, offset: int, what: str) -> PrototxtSyntaxError:
         line, col = _line_col(self.line_starts, offset)
@@ -756,15 +759,18 @@ class Document:
     text: str
     source: str
     root: Message
-    line_starts: list[int] = field(repr=False)
 
     @classmethod
     def parse(cls, text: str, source: str = "<string>") -> Document:
         """Parse protobuf text; syntax errors raise ``PrototxtSyntaxError`` (FILE:LINE:COL)."""
-        starts = _line_starts(text)
         with paused_gc():  # the tree has no cycles; collecting while it grows only costs time
-            root = _Parser(text, source, starts).parse()
-        return cls(text, source, root, starts)
+            root = _Parser(text, source).parse()
+        return cls(text, source, root)
+
+    @cached_property
+    def line_starts(self) -> list[int]:
+        """Where each line begins: computed when a location is first asked for."""
+        return _line_starts(self.text)
 
     @classmethod
     def from_bytes(cls, data: bytes, source: str = "<bytes>") -> Document:

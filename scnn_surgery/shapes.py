@@ -1205,6 +1205,17 @@ def format_override(dims: Sequence[int | None]) -> str:
 _RuleOutcome = tuple[tuple[MaybeShape, ...], "StopInfo | None", "ShapeProblem | None"]
 
 
+class _AllOpen(dict[int, tuple[bool, ...]]):
+    """``(True,) * n``, made once per n: no top is given with --shape (the usual case)."""
+
+    def __missing__(self, n: int) -> tuple[bool, ...]:
+        self[n] = (True,) * n
+        return self[n]
+
+
+_ALL_OPEN = _AllOpen()
+
+
 def _memo_rule(
     result: ShapeResult,
     layer: Layer,
@@ -1213,7 +1224,9 @@ def _memo_rule(
 ) -> tuple[MaybeShape, ...]:
     """A rule's outcome depends only on the layer and its inputs' shapes: an unchanged
     layer seen again (the net after surgery) is not computed again."""
-    key = result._shared(("shape", bottoms, tuple(g is None for g in given)))
+    n = len(given)
+    open_tops = _ALL_OPEN[n] if given.count(None) == n else tuple(g is None for g in given)
+    key = ("shape", bottoms, open_tops)
     outcome: _RuleOutcome | None = layer.memo.get(key)
     # Layers surgery added with equal parameters (every convolution of an SCNN pass)
     # give equal shapes for equal inputs; only clean outcomes are shared, since a
