@@ -727,7 +727,7 @@ def _nested(name: str, depth: int) -> Document:
         end = close + (depth - 1 - level)
         body = Message(inner, start + len(name) + 1, end)
         inner = [Field(name, body, start, end + 1)]
-    return Document(text, "deep.prototxt", Message(inner, -1, len(text)), [0])
+    return Document(text, "deep.prototxt", Message(inner, -1, len(text)))
 
 
 def test_deep_nesting_uses_no_recursion() -> None:
