@@ -19,11 +19,15 @@ if TYPE_CHECKING:  # what type checkers see; at run time __getattr__ loads them
     from .net import Layer as Layer
     from .net import Net as Net
     from .options import InsertOptions as InsertOptions
+    from .options import SpliceOptions as SpliceOptions
+    from .options import StripOptions as StripOptions
     from .scnn import ScnnSpec as ScnnSpec
     from .scnn import build_module as build_module
     from .scnn import module_output as module_output
     from .surgery import InsertResult as InsertResult
     from .surgery import RemoveResult as RemoveResult
+    from .surgery import SpliceResult as SpliceResult
+    from .surgery import StripResult as StripResult
     from .surgery import UpgradeResult as UpgradeResult
     from .surgery import dumps as dumps
     from .surgery import generate as generate
@@ -32,6 +36,8 @@ if TYPE_CHECKING:  # what type checkers see; at run time __getattr__ loads them
     from .surgery import loads as loads
     from .surgery import remove as remove
     from .surgery import save as save
+    from .surgery import splice as splice
+    from .surgery import strip as strip
     from .surgery import upgrade as upgrade
 
 # Public name -> the module that defines it.
@@ -40,6 +46,10 @@ _EXPORTS = {
     "InsertOptions": ".options",
     "InsertResult": ".surgery",
     "RemoveResult": ".surgery",
+    "SpliceOptions": ".options",
+    "SpliceResult": ".surgery",
+    "StripOptions": ".options",
+    "StripResult": ".surgery",
     "UpgradeResult": ".surgery",
     "Layer": ".net",
     "Net": ".net",
@@ -56,6 +66,8 @@ _EXPORTS = {
     "module_output": ".scnn",
     "remove": ".surgery",
     "save": ".surgery",
+    "splice": ".surgery",
+    "strip": ".surgery",
     "upgrade": ".surgery",
 }
 
