@@ -12,7 +12,7 @@ from typing import IO, Any
 import pytest
 
 from scnn_surgery import files as files_module
-from scnn_surgery.cli import insert as insert_cli
+from scnn_surgery.cli import verb as verb_cli
 
 from .conftest import DATA, REPO_ROOT, RunCli, shared_path
 from .protocmp import parse_layers
@@ -534,10 +534,10 @@ def test_an_interrupted_insert_leaves_no_file(
     interruption: type[BaseException],
     run_cli: RunCli,
 ) -> None:
-    def interrupted(*_: object) -> None:
+    def interrupted(*_: object, **__: object) -> None:
         raise interruption()
 
-    monkeypatch.setattr(insert_cli, "write_result", interrupted)  # after the weights are staged
+    monkeypatch.setattr(verb_cli, "write_result", interrupted)  # after the weights are staged
     before = _snapshot(files)
     args = (*INSERT_K3, "-o", "o.prototxt", "--weights-out", "w.caffemodel")
     if interruption is KeyboardInterrupt:

@@ -6,16 +6,9 @@ from typing import Any
 
 import click
 
-from ..files import OutputFiles, named
 from ..options import StripOptions
-from .options import (
-    build_verb_options,
-    check_weights_options,
-    output_options,
-    verb_options,
-    weights_options,
-)
-from .output import check_verb_paths, destination, note, write_result
+from .options import build_verb_options, output_options, verb_options, weights_options
+from .verb import Carry, Weights, finish, prepare
 
 
 @click.command("strip")
@@ -35,30 +28,14 @@ def command(
     """Strip the SCNN module from MODEL ('-' reads stdin): ours, the published
     generator's or Apollo's, with the 1x1 reduction insert put before it; its consumers
     read the blob the module read."""
-    where = destination(model, output, in_place)
-    check_weights_options(weights, weights_out)
-    check_verb_paths(
-        where,
-        [*named("--weights", weights), *named("--proto", params["proto"])],
-        named("--weights-out", weights_out),
-    )
+    given = Weights(weights, weights_out, seed)
+    where = prepare(model, output, in_place, given, proto=params["proto"])
     # Here rather than at the top: parsing the arguments (or --help) need not load them.
-    from ..carry import stage_weights
-    from ..export import export_bytes
     from ..surgery import load, strip
 
     options = build_verb_options(StripOptions, params)
     result = strip(load(model), options)
-    notes = list(result.notes)  # said once everything is written: a refusal is one line
-    notes.append(f"stripped {result.module.describe()}; its consumers read '{result.reads}' again")
-    with OutputFiles() as outputs:
-        if weights_out is not None:
-            removed = {layer.name for layer in result.removed}
-            notes += stage_weights(
-                outputs, result.net, weights, weights_out, removed=removed, seed=seed,
-                shapes=options.shapes, phase=options.phase, proto=options.proto,
-            )  # fmt: skip
-        write_result(outputs, export_bytes(result.net), where)
-        outputs.commit()
-    for message in notes:
-        note(message)
+    done = f"stripped {result.module.describe()}; its consumers read '{result.reads}' again"
+    removed = {layer.name for layer in result.removed}
+    carry = Carry(removed=removed, shapes=options.shapes, phase=options.phase, proto=options.proto)
+    finish(where, result.net, [*result.notes, done], given, carry)

@@ -6,9 +6,8 @@ from collections.abc import Mapping, Sequence
 
 import click
 
-from ..files import OutputFiles, named
-from .options import check_weights_options, insert_option, output_options, weights_options
-from .output import check_verb_paths, destination, note, write_result
+from .options import insert_option, output_options, weights_options
+from .verb import Carry, Weights, finish, prepare
 
 
 @click.command("upgrade")
@@ -34,34 +33,13 @@ def command(
     Text no rule touches is kept byte for byte. A net already current is written as it
     is (with --in-place, not written at all).
     """
-    where = destination(model, output, in_place)
-    check_weights_options(weights, weights_out)
-    check_verb_paths(
-        where,
-        [*named("--weights", weights), *named("--proto", proto)],
-        named("--weights-out", weights_out),
-    )
+    given = Weights(weights, weights_out, seed)
+    where = prepare(model, output, in_place, given, proto=proto)
     # Here rather than at the top: parsing the arguments (or --help) need not load them.
-    from ..carry import stage_weights
-    from ..export import export_bytes
     from ..surgery import load, upgrade
 
     net = load(model)
     result = upgrade(net, shapes=shapes, proto=proto)
-    notes = list(result.notes)  # said once everything is written: a refusal is one line
-    with OutputFiles() as outputs:
-        if weights_out is not None:
-            for message in stage_weights(
-                outputs, result.net, weights, weights_out,
-                removed=net.layer_names - result.net.layer_names, seed=seed, shapes=shapes,
-                proto=proto,
-            ):  # fmt: skip
-                notes.append(message)
-        write_result(outputs, export_bytes(result.net), where, unchanged=not result.changed)
-        outputs.commit()
-    for message in notes:
-        note(message)
-    if weights_out is not None:
-        note(f"wrote weights to {weights_out}")
-    if in_place and result.changed:
-        note(f"replaced {model}")
+    removed = net.layer_names - result.net.layer_names
+    carry = Carry(removed=removed, shapes=shapes, proto=proto)
+    finish(where, result.net, result.notes, given, carry, changed=result.changed)
