@@ -9,16 +9,15 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from .check import Finding, check_net, errors_of
 from .document import Document
 from .errors import SurgeryError, UsageError
 from .export import export_bytes, export_text
 from .files import write_bytes_atomic
-from .graph import PHASES, BlobVersion, LayerGraph, NetState, build_graphs, graph_of
+from .graph import BlobVersion, LayerGraph, NetState, build_graphs, graph_of
 from .layerdef import Fields, LayerDef, v1_type
 from .layerdef import render_layers as _render_layers
 from .modules import ModuleSummary, find_modules, summarise_module
@@ -38,7 +37,7 @@ from .passes.splice import splice as splice_layers
 from .passes.upgrade import upgrade_net
 from .runtime import paused_gc
 from .scnn import DetectedModule, ScnnSpec, build_module, module_output
-from .shapes import ShapeOverrides
+from .verify import Checks, check_fitted
 
 load = load_net
 
@@ -256,72 +255,9 @@ def _insert(net: Net, options: InsertOptions) -> InsertResult:
     del shapes  # the input's shapes; the result is inferred again (per layer, memoized)
     definitions = add_prefix(definitions, prefix, keep)
     splice_layers(work, new_layers(definitions), point, output)
-    checks = Checks(phase, options.shapes, options.proto, broken)
-    _verify_result(work, checks, notes, point)
+    checks = Checks(phase, options.shapes, options.proto, broken, "the inserted module")
+    notes += check_fitted(work, checks, point)
     return InsertResult(work, point, spec, notes, why)
-
-
-@dataclass(frozen=True)
-class Checks:
-    """How a verb's result is checked: the phase it was fitted in (None: every phase), the
-    ``--shape`` values, the user's caffe.proto, and the phases broken in the input already."""
-
-    phase: str | None
-    shapes: ShapeOverrides
-    proto: str | None
-    broken_in_input: Collection[str] = ()
-
-
-def _verify_result(
-    net: Net, checks: Checks, notes: list[str], point: InsertionPoint | None = None
-) -> None:
-    """Run ``check`` on the result, in memory (with the same ``--shape`` values); errors
-    write nothing. Findings name the lines of the file a layer was read from, or say the
-    layer was added.
-
-    With a phase only that phase must be valid: the user chose which HxW the module
-    fits, so the other phase's breakage is reported as a warning.
-    """
-
-    def errors_in(phases: Sequence[str] | None) -> list[Finding]:
-        found = check_net(
-            net, phases=phases, shapes=checks.shapes, proto=checks.proto, errors_only=True
-        )
-        return errors_of(found)
-
-    errors = errors_in([checks.phase] if checks.phase else None)
-    other = [p for p in PHASES if p != checks.phase and p not in checks.broken_in_input]
-    if checks.phase and other and not errors:
-        broken = errors_in(other)
-        if broken:
-            notes.append(
-                f"warning: the result fits phase {checks.phase} only; in {other[0]}:"
-                f" {broken[0].message}{_missing_hint(point, phase_chosen=True)}"
-            )
-    if errors:
-        first = errors[0]
-        more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
-        where = first.format(net.source)
-        if first.line is None and first.layer is not None:
-            where += " (in the inserted module)"
-        raise SurgeryError(
-            f"the result would be invalid: {where}{more}{_missing_hint(point, phase_chosen=False)};"
-            " nothing was written"
-        )
-
-
-def _missing_hint(point: InsertionPoint | None, phase_chosen: bool) -> str:
-    """Why the module lacks an input in some phase, and what to do about it."""
-    if point is None or not point.missing_phases:
-        return ""
-    phases = ", ".join(point.missing_phases)
-    advice = (
-        "" if phase_chosen else ": choose a blob every phase produces, or one phase with --phase"
-    )
-    return (
-        f"; blob '{point.blob}' is not produced in phase {phases},"
-        f" so the module has no input there{advice}"
-    )
 
 
 # ---------------------------------------------------------------------------
@@ -396,7 +332,8 @@ def _splice(net: Net, fragment_net: Net, options: SpliceOptions) -> SpliceResult
             v1_type(layer.type)  # refused now, not when the text is written
     rewired_to = None if output is None else prefix + output
     splice_layers(work, fragment.layers, point, rewired_to, anchor)
-    _verify_result(work, Checks(phase, options.shapes, options.proto, broken), notes, point)
+    checks = Checks(phase, options.shapes, options.proto, broken, "the spliced fragment")
+    notes += check_fitted(work, checks, point)
     return SpliceResult(work, point, rewired_to, prefix, list(fragment.layers), notes)
 
 
@@ -510,7 +447,7 @@ def _strip(net: Net, options: StripOptions) -> StripResult:
     remove_layers(work, set(members))
     _refuse_changed_bindings(work, read_versions, [rewired[c] for c, _ in consumers], reads)
     summary = summarise_module(module, members, graphs)
-    _verify_result(work, Checks(phase, options.shapes, options.proto, broken), notes)
+    notes += check_fitted(work, Checks(phase, options.shapes, options.proto, broken))
     return StripResult(work, summary, members, reads, notes)
 
 
