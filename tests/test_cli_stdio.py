@@ -67,3 +67,24 @@ def test_a_reader_that_went_away_ends_the_command_quietly(tmp_path: Path) -> Non
         status = proc.wait()
         assert "Traceback" not in err and "Broken pipe" not in err, (args, err)
         assert status == (2 if args[0] == "diff" else 1), (args, err)
+
+
+@pytest.mark.parametrize("unbuffered", ["", "1"], ids=["buffered", "PYTHONUNBUFFERED"])
+def test_a_reader_that_reads_part_and_goes_is_no_success(unbuffered: str) -> None:
+    """Unbuffered, standard output is a raw file whose write may take only part of a large
+    text; what it did not take must not be dropped as if written."""
+    import os
+
+    big = ("--height", "120", "--width", "120", "--channel", "4", "--kernel-width", "3")
+    env = {**os.environ, "PYTHONUNBUFFERED": unbuffered}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "scnn_surgery", "generate", *big],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+    )
+    assert proc.stdout is not None and proc.stderr is not None
+    assert len(proc.stdout.read(10)) == 10  # as `| head -c 10` would
+    proc.stdout.close()
+    err = proc.stderr.read().decode()
+    assert proc.wait() == 1 and "Traceback" not in err, err

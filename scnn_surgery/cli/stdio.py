@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import errno
 import sys
+from typing import BinaryIO
 
 import click
 
@@ -26,10 +27,21 @@ def _failed(exc: OSError) -> BaseException:
 def write_stdout(data: bytes) -> None:
     """Write ``data`` to standard output and flush it."""
     try:
-        sys.stdout.buffer.write(data)
+        _write_all(sys.stdout.buffer, data)
         sys.stdout.buffer.flush()
     except OSError as exc:
         raise _failed(exc) from None
+
+
+def _write_all(stream: BinaryIO, data: bytes) -> None:
+    """Every byte of ``data``: unbuffered (``PYTHONUNBUFFERED``), standard output is a raw
+    file whose write may take only part of it, and the rest would be lost in silence."""
+    view = memoryview(data)
+    while view:
+        written = stream.write(view)
+        if written is None:  # a non-blocking stream that would block: try again
+            continue
+        view = view[written:]
 
 
 def echo(text: str = "") -> None:
