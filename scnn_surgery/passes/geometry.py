@@ -49,6 +49,17 @@ def _stop_reason(result: ShapeResult) -> str:
     return ""
 
 
+def _how_to_change(name: str, wanted: int) -> str:
+    """What to do instead of giving a size the net does not have: the sizes only confirm
+    what inference finds."""
+    if name == "channel":
+        return (
+            f"to map the blob to {wanted} channels first, use --reduce-channels {wanted}"
+            f" (in a batch config, reduce_channels = {wanted}); otherwise omit --channel"
+        )
+    return f"omit --{name}, or change the net's input size in the file"
+
+
 def resolve_sizes(
     shapes: PhaseShapes,
     point: InsertionPoint,
@@ -90,7 +101,7 @@ def resolve_sizes(
             if user is not None and user != value:
                 raise SurgeryError(
                     f"--{name} {user} contradicts the inferred {name} {value} of blob"
-                    f" '{point.blob}'; omit it or fix the net's input size"
+                    f" '{point.blob}'; {_how_to_change(name, user)}"
                 )
             chosen[name] = value
         elif user is not None:

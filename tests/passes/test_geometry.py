@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import pytest
 
+import scnn_surgery as ss
 from scnn_surgery.errors import SurgeryError
 from scnn_surgery.graph import build_graphs
 from scnn_surgery.net import load_net
@@ -60,3 +61,12 @@ def test_unknown_dimension_can_be_supplied() -> None:
     with pytest.raises(SurgeryError, match="cannot infer the height of blob 'pool2'"):
         _resolve(path, "pool2", NONE)
     assert _resolve(path, "pool2", {"height": 4, "width": 4, "channel": None}) == (4, 4, 50)
+
+
+def test_a_channel_count_the_blob_does_not_have_points_to_reduce_channels() -> None:
+    net = ss.load(shared_path("golden", "resnet101.prototxt"))
+    with pytest.raises(SurgeryError) as caught:
+        ss.insert(net, ss.InsertOptions(after="conv5_5", channels=64))
+    message = str(caught.value)
+    assert message.startswith("--channel 64 contradicts the inferred channel 128 of blob")
+    assert "use --reduce-channels 64 (in a batch config, reduce_channels = 64)" in message
