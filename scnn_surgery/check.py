@@ -51,7 +51,14 @@ from .layerrules import (
 )
 from .net import Layer, Net
 from .options import TARGETS
-from .params import eltwise_coeffs, layer_message, params_memo, part_message, per_params
+from .params import (
+    eltwise_coeffs,
+    layer_message,
+    params_memo,
+    part_message,
+    per_params,
+    validate_layer,
+)
 from .schema.select import Schema, descriptor_of, schema_for_net
 from .shapes import ShapeOverrides, ShapeResult, format_shape, infer_shapes
 from .weights import (
@@ -466,7 +473,7 @@ def _structure_findings(phase: _Phase, layer: Layer) -> list[Finding]:
         try:
             message = part_message(net, layer, name)
         except SurgeryError:
-            return []  # the schema refuses it; the shape rules say where
+            return []  # the schema refuses it: validate_layer has said where
     out = []
     counts = blob_counts(layer.type, message)
     if counts is not None and not counts.fits(len(layer.bottoms), len(layer.tops)):
@@ -883,6 +890,8 @@ def check_net(
     if target is not None and target not in TARGETS:
         raise SurgeryError(f"unknown target '{target}'; use one of {', '.join(TARGETS)}")
     schema = schema_for_net(net, proto) if proto is not None or not errors_only else None
+    for layer in net.layers:  # what Caffe's parser refuses is refused, located, first
+        validate_layer(net, layer)
     findings = [
         *_include_exclude(net),
         *_propagate_down(net),

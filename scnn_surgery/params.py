@@ -115,6 +115,7 @@ _MESSAGE_CLASS: dict[str, Any] = {
     "v0": caffe_pb2.V0LayerParameter,
 }
 
+
 def layer_message(net: Net, layer: Layer) -> Any:
     """The layer as a typed message of the BVLC schema; unknown (fork) fields are skipped.
 
@@ -160,6 +161,32 @@ def part_message(net: Net, layer: Layer, name: str) -> Any:
 
 _PARTS: dict[tuple[str, ...], Any] = {}
 content_cache(_PARTS.clear)
+
+
+_WIRING = frozenset({"name", "bottom", "top"})
+_VALID: dict[tuple[str, ...], None] = {}
+content_cache(_VALID.clear)
+
+
+def validate_layer(net: Net, layer: Layer) -> None:
+    """Raise the located error Caffe's parser gives for the layer's text (a value of the
+    wrong type, an enum value the schema does not know), whether or not anything reads
+    that field. A layer's parameters as written, once known good, are not read again:
+    most layers of a net repeat a few blocks."""
+    text = layer.text
+    if text is None or "message" in layer.memo:
+        return  # added by surgery, or read whole already
+    source = text.document.text
+    written = (
+        layer.format,
+        *(source[f.start : f.end] for f in text.body.fields if f.name not in _WIRING),
+    )
+    if written in _VALID:
+        return
+    layer_message_as(net, layer, None)
+    if len(_VALID) > 4096:
+        _VALID.clear()
+    _VALID[written] = None
 
 
 def layer_message_as(net: Net, layer: Layer, message_class: Any) -> Any:

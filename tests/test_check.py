@@ -504,3 +504,34 @@ def test_the_published_nets_pass_the_count_and_axis_rules() -> None:
         net = load(str(path))
         rules = {f.rule for f in check_net(net)}
         assert not rules & {"bottom-count", "top-count", "axis-range"}, path
+
+
+BAD_VALUES = [  # (the field, its bad token, what the parser says)
+    ("relu_param { negative_slope: abc }", "abc", "Couldn't parse float: abc"),
+    ("relu_param { engine: WARP }", "WARP", "has no value named WARP"),
+    ('loss_weight: "x"', '"x"', "Couldn't parse float"),
+]
+
+
+@pytest.mark.parametrize(("field", "token", "says"), BAD_VALUES, ids=["float", "enum", "string"])
+def test_a_value_caffe_cannot_parse_is_refused_where_nothing_reads_it(
+    field: str, token: str, says: str, run_cli: RunCli, tmp_path: Path
+) -> None:
+    text = (
+        'layer { name: "data" type: "Input" top: "data" input_param { shape { dim: 1 dim: 3'
+        " dim: 8 dim: 8 } } }\n"
+        'layer { name: "conv1" type: "Convolution" bottom: "data" top: "conv1"'
+        " convolution_param { num_output: 4 kernel_size: 3 } }\n"
+        f'layer {{ name: "relu1" type: "ReLU" bottom: "conv1" top: "conv1" {field} }}\n'
+        'layer { name: "fc" type: "InnerProduct" bottom: "conv1" top: "fc"'
+        " inner_product_param { num_output: 2 } }\n"
+    )
+    net = tmp_path / "bad.prototxt"
+    net.write_text(text)
+    column = text.splitlines()[2].index(token) + 1
+    for args in (["check", str(net)], ["insert", str(net), "-o", str(tmp_path / "o")]):
+        code, out, err = run_cli(*args)
+        assert (code, out) == (1, ""), err
+        assert err.startswith(f"scnn-surgery: error: {net}:3:{column}: in layer 'relu1': ")
+        assert says in err and err.count("\n") == 1
+    assert not (tmp_path / "o").exists()
