@@ -15,7 +15,8 @@ byte for byte.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+import re
+from collections.abc import Iterator, Sequence, Set
 
 from .document import Document, Edit, Field, Message, Scalar, quote_string
 from .layerdef import Fields, LayerDef, Raw, Renderer, Value
@@ -53,10 +54,12 @@ def net_edits(net: Net) -> Iterator[Edit]:
     doc = net.document
     blocks = [f for f in doc.root.fields if f.name in ("layer", "layers")]
     present = {id(x.text.block): x for x in net.layers if x.text and net.in_document(x)}
-    yield from _removals(doc, [b for b in blocks if id(b) not in present])
+    insertions = list(_insertions(net, blocks))
+    kept = {edit.start for edit in insertions}
+    yield from _removals(doc, [b for b in blocks if id(b) not in present], kept)
     for layer in present.values():
         yield from _token_edits(layer)
-    yield from _insertions(net, blocks)
+    yield from insertions
 
 
 # ---------------------------------------------------------------------------
@@ -148,8 +151,9 @@ def _message_fields(message: Message) -> Fields:
 # Removed layers
 
 
-def _removals(doc: Document, removed: Sequence[Field]) -> Iterator[Edit]:
-    """One cut per run of removed blocks that are neighbours in the file."""
+def _removals(doc: Document, removed: Sequence[Field], kept: Set[int]) -> Iterator[Edit]:
+    """One cut per run of removed blocks that are neighbours in the file; ``kept`` are
+    the offsets where new layers go, which no cut may take in."""
     if not removed:
         return
     siblings = doc.root.fields
@@ -161,23 +165,35 @@ def _removals(doc: Document, removed: Sequence[Field]) -> Iterator[Edit]:
         else:
             runs.append([block])
     for run in runs:
-        yield _cut(doc, run, siblings[index[id(run[0])] - 1] if index[id(run[0])] else None)
+        previous = siblings[index[id(run[0])] - 1] if index[id(run[0])] else None
+        yield _cut(doc, run, previous, kept)
 
 
-def _cut(doc: Document, run: Sequence[Field], previous: Field | None) -> Edit:
+_BLANKS = re.compile(r"[ \t\f\v]*")
+
+
+def _cut(doc: Document, run: Sequence[Field], previous: Field | None, kept: Set[int]) -> Edit:
     text = doc.text
-    start = run[0].start
+    start, end = run[0].start, run[-1].end
     line_start = text.rfind("\n", 0, start) + 1
-    if not text[line_start:start].strip(" \t\f\v"):
-        start = line_start
-    end = doc.line_end_after(run[-1].end)
-    ends_line = end == len(text) or text[end - 1] == "\n"
-    if start == line_start and not ends_line and previous is not None:
-        # What follows shares the run's last line: join it to the line before, as it was
-        # before a run of new layers was inserted there (see _insertion).
-        gap = text[previous.end : start]
-        if gap in ("\n", "\r\n"):
+    if text[line_start:start].strip(" \t\f\v"):
+        # Something else starts the line: take the run and the blanks before it, and
+        # leave the line's end (and a comment on it) where it is.
+        if previous is not None and not text[previous.end : start].strip(" \t\f\v"):
             start = previous.end
+        return Edit(start, end, "")
+    start = line_start
+    end = doc.line_end_after(end)
+    ends_line = text[end - 1] == "\n"  # at the end of a file without one, it does not
+    if not ends_line and previous is not None:
+        # What follows shares the run's last line (or the file ends there): join it to
+        # the line before, as it was before a run of new layers was inserted there (see
+        # _insertion), unless new layers go in between.
+        gap = text[previous.end : start]
+        if gap in ("\n", "\r\n") and not any(previous.end <= k <= start for k in kept):
+            return Edit(previous.end, end, "")
+    if not ends_line:  # what follows on the line moves to its start
+        end = _BLANKS.match(text, end).end()  # type: ignore[union-attr]
     return Edit(start, end, "")
 
 

@@ -101,3 +101,41 @@ def test_edits_apply_in_order_and_never_overlap() -> None:
     assert apply_edits("abc", [Edit(1, 1, "X"), Edit(0, 1, "")]) == "Xbc"
     with pytest.raises(ValueError, match="overlapping"):
         apply_edits("abc", [Edit(0, 2, ""), Edit(1, 3, "")])
+
+
+@pytest.mark.parametrize("layout", sorted(LAYOUTS))
+def test_removing_what_was_inserted_at_the_end_gives_the_file_back(layout: str) -> None:
+    text = LAYOUTS[layout]
+    net = ss.loads(text)
+    insert_layers(net, net.layers[-1], [Layer.from_definition(d) for d in NEW])
+    read_back = ss.loads(export_text(net), "out.prototxt")
+    remove_layers(read_back, [x for x in read_back.layers if x.name in ("n", "m")])
+    assert export_text(read_back) == text
+
+
+def test_a_block_after_another_on_its_line_goes_alone() -> None:
+    text = (
+        'layer { name: "a" type: "Input" top: "x" } layer { name: "b" type: "ReLU"'
+        ' bottom: "x" top: "x" }  # on b\n'
+        "# about c\n"
+        'layer { name: "c" type: "ReLU" bottom: "x" top: "y" }\n'
+    )
+    net = ss.loads(text)
+    remove_layers(net, [net.layers[1]])
+    assert export_text(net) == text.replace(
+        ' layer { name: "b" type: "ReLU" bottom: "x" top: "x" }', ""
+    )
+
+
+def test_a_cut_never_takes_in_where_new_layers_go() -> None:
+    text = (
+        'layer { name: "a" type: "Input" top: "x" }\n'
+        'layer { name: "b" type: "ReLU" bottom: "x" top: "x" } layer { name: "c" type:'
+        ' "ReLU" bottom: "x" top: "y" }\n'
+    )
+    net = ss.loads(text)
+    insert_layers(net, net.layers[0], [Layer.from_definition(NEW[0])])
+    remove_layers(net, [x for x in net.layers if x.name == "b"])
+    out = export_text(net)
+    assert out.startswith(text.splitlines()[0] + "\nlayer {\n  name: \"n\"")
+    assert out.endswith('}\nlayer { name: "c" type: "ReLU" bottom: "x" top: "y" }\n')
