@@ -256,7 +256,7 @@ def _insert(net: Net, options: InsertOptions) -> InsertResult:
     definitions = add_prefix(definitions, prefix, keep)
     splice_layers(work, new_layers(definitions), point, output)
     checks = Checks(phase, options.shapes, options.proto, broken, "the inserted module")
-    notes += check_fitted(work, checks, point)
+    notes += check_fitted(net, work, checks, point)
     return InsertResult(work, point, spec, notes, why)
 
 
@@ -333,7 +333,7 @@ def _splice(net: Net, fragment_net: Net, options: SpliceOptions) -> SpliceResult
     rewired_to = None if output is None else prefix + output
     splice_layers(work, fragment.layers, point, rewired_to, anchor)
     checks = Checks(phase, options.shapes, options.proto, broken, "the spliced fragment")
-    notes += check_fitted(work, checks, point)
+    notes += check_fitted(net, work, checks, point)
     return SpliceResult(work, point, rewired_to, prefix, list(fragment.layers), notes)
 
 
@@ -447,7 +447,7 @@ def _strip(net: Net, options: StripOptions) -> StripResult:
     remove_layers(work, set(members))
     _refuse_changed_bindings(work, read_versions, [rewired[c] for c, _ in consumers], reads)
     summary = summarise_module(module, members, graphs)
-    notes += check_fitted(work, Checks(phase, options.shapes, options.proto, broken))
+    notes += check_fitted(net, work, Checks(phase, options.shapes, options.proto, broken))
     return StripResult(work, summary, members, reads, notes)
 
 

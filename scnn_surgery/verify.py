@@ -4,12 +4,15 @@ Every verb runs ``check`` on the net it made (the edited IR, never a re-parse of
 output), with one of two policies:
 
 * :func:`check_fitted` for the verbs that fit something to the net (insert, splice,
-  strip): the phase they were fitted in must be valid; with a phase chosen, the other
-  phase's breakage is a warning, since the user chose which map the module fits.
+  strip): the phase they were fitted in must have no error the input did not have; with
+  a phase chosen, the other phase's breakage is a warning, since the user chose which map
+  the module fits.
 * :func:`check_result` for the verbs that only take out or rewrite (remove, upgrade): an
-  error the verb brought in refuses the result; an error the input had already stays the
-  input's, so it is reported as a warning rather than blamed on the verb (removing a
-  Dropout from a net whose TRAIN phase lacks its data layer is still a fine edit).
+  error the verb brought in, in any phase, refuses the result.
+
+Either way an error the input had already stays the input's: it is reported as a warning
+rather than blamed on the verb (removing a Dropout from a net whose TRAIN phase lacks its
+data layer is still a fine edit).
 """
 
 from __future__ import annotations
@@ -54,30 +57,38 @@ class Checks:
     added: str = "an added layer"  # what a finding without a line is in
 
 
-def check_fitted(net: Net, checks: Checks, point: InsertionPoint | None = None) -> list[str]:
-    """Refuse ``net`` if its working phase has errors (with the same ``--shape`` values);
-    returns the warnings. Findings name the lines of the file a layer was read from, or
-    say the layer was added."""
+def check_fitted(
+    before: Net, net: Net, checks: Checks, point: InsertionPoint | None = None
+) -> list[str]:
+    """Refuse ``net``, made from ``before``, if its working phase has errors ``before``
+    did not have (with the same ``--shape`` values); returns the warnings, among them the
+    errors it kept from ``before``. Findings name the lines of the file a layer was read
+    from, or say the layer was added."""
 
-    def errors_in(phases: Sequence[str] | None) -> list[Finding]:
+    def errors_in(model: Net, phases: Sequence[str] | None) -> list[Finding]:
         found = check_net(
-            net, phases=phases, shapes=checks.shapes, proto=checks.proto, errors_only=True
+            model, phases=phases, shapes=checks.shapes, proto=checks.proto, errors_only=True
         )
         return errors_of(found)
 
-    errors = errors_in([checks.phase] if checks.phase else None)
+    working = [checks.phase] if checks.phase else None
+    errors = errors_in(net, working)
+    notes: list[str] = []
     if errors:
-        raise _refusal(errors, net, _missing_hint(point, phase_chosen=False), checks.added)
+        new, kept = _brought_in(errors, errors_in(before, working))
+        if new:
+            raise _refusal(new, net, _missing_hint(point, phase_chosen=False), checks.added)
+        notes.append(_kept_warning(kept, net))
     other = [p for p in PHASES if p != checks.phase and p not in checks.broken_in_input]
     if not checks.phase or not other:
-        return []
-    broken = errors_in(other)
-    if not broken:
-        return []
-    return [
-        f"warning: the result fits phase {checks.phase} only; in {other[0]}:"
-        f" {broken[0].message}{_missing_hint(point, phase_chosen=True)}"
-    ]
+        return notes
+    broken = errors_in(net, other)
+    if broken:
+        notes.append(
+            f"warning: the result fits phase {checks.phase} only; in {other[0]}:"
+            f" {broken[0].message}{_missing_hint(point, phase_chosen=True)}"
+        )
+    return notes
 
 
 def _missing_hint(point: InsertionPoint | None, phase_chosen: bool) -> str:
@@ -103,6 +114,30 @@ def _key(finding: Finding) -> tuple[str, str | None, str]:
     return finding.rule, finding.layer, finding.message
 
 
+def _brought_in(
+    found: Sequence[Finding], known: Sequence[Finding]
+) -> tuple[list[Finding], list[Finding]]:
+    """``found`` split into the errors that are new and those ``known`` had already."""
+    left = Counter(_key(f) for f in known)
+    new: list[Finding] = []
+    kept: list[Finding] = []
+    for finding in found:
+        if left[_key(finding)] > 0:
+            left[_key(finding)] -= 1
+            kept.append(finding)
+        else:
+            new.append(finding)
+    return new, kept
+
+
+def _kept_warning(kept: Sequence[Finding], net: Net) -> str:
+    more = f" (and {len(kept) - 1} more)" if len(kept) > 1 else ""
+    return (
+        f"warning: the input has this error already, and so has the result:"
+        f" {kept[0].format(net.source)}{more}"
+    )
+
+
 def check_result(
     before: Net,
     after: Net,
@@ -113,27 +148,15 @@ def check_result(
 ) -> list[str]:
     """Refuse ``after`` if it has errors ``before`` did not; returns warning notes for the
     errors it kept from ``before``. ``before`` is checked only when ``after`` has errors."""
-    found = errors_of(check_net(after, phases=phases, shapes=shapes, proto=proto, errors_only=True))
+    def errors_in(model: Net) -> list[Finding]:
+        return errors_of(
+            check_net(model, phases=phases, shapes=shapes, proto=proto, errors_only=True)
+        )
+
+    found = errors_in(after)
     if not found:
         return []
-    known = Counter(
-        _key(f)
-        for f in errors_of(
-            check_net(before, phases=phases, shapes=shapes, proto=proto, errors_only=True)
-        )
-    )
-    new: list[Finding] = []
-    kept: list[Finding] = []
-    for finding in found:
-        if known[_key(finding)] > 0:
-            known[_key(finding)] -= 1
-            kept.append(finding)
-        else:
-            new.append(finding)
+    new, kept = _brought_in(found, errors_in(before))
     if new:
         raise _refusal(new, after)
-    more = f" (and {len(kept) - 1} more)" if len(kept) > 1 else ""
-    return [
-        f"warning: the input has this error already, and so has the result:"
-        f" {kept[0].format(after.source)}{more}"
-    ]
+    return [_kept_warning(kept, after)]

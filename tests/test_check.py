@@ -372,7 +372,9 @@ def test_insert_refuses_a_result_check_rejects(tmp_path: Path, run_cli: RunCli) 
         "  include { phase: TEST } exclude { phase: TRAIN }\n"
         "  convolution_param { num_output: 4 kernel_size: 1 } }\n"
     )
-    with pytest.raises(SurgeryError, match="include-exclude"):
+    # The input's include-and-exclude is its own; what refuses the result is new: the
+    # module reads 'c', which TRAIN does not make.
+    with pytest.raises(SurgeryError, match=r"bottom 'c' is not produced .* \(phase TRAIN\)"):
         insert(loads(text), InsertOptions(after="c", height=6, width=8, channels=4))
     src = tmp_path / "in.prototxt"
     src.write_text(text)

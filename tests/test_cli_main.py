@@ -278,3 +278,18 @@ def test_batch_refuses_a_deeply_nested_model_and_goes_on(tmp_path: Path, run_cli
     assert (code, out) == (1, "") and "Traceback" not in err
     assert "nesting deeper than 100 levels (protobuf's limit)" in err
     assert (tmp_path / "out" / "fine.prototxt").is_file()
+
+
+def test_an_error_naming_a_layer_with_a_line_break_is_still_one_line(
+    tmp_path: Path, run_cli: RunCli
+) -> None:
+    net = tmp_path / "nl.prototxt"
+    net.write_text(
+        'layer { name: "data" type: "Input" top: "data" input_param { shape { dim: 1 } } }\n'
+        'layer { name: "c\\nINJECTED: fake" type: "ReLU" bottom: "nope\\u2028more" top: "c" }\n'
+    )
+    code, out, err = run_cli("check", str(net))
+    assert code == 1 and err.count("\n") <= 1
+    code, out, err = run_cli("insert", str(net), "-o", str(tmp_path / "o.prototxt"))
+    assert code == 1 and out == "" and err.count("\n") == 1
+    assert "layer 'c\\nINJECTED: fake'" in err and "'nope\\u2028more'" in err

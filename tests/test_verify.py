@@ -50,3 +50,25 @@ def test_the_input_s_kind_of_error_in_another_layer_is_new() -> None:
     rewire(edited, [(edited.layers[2], 1, "gone")])
     with pytest.raises(SurgeryError, match=r"'gone'"):
         check_result(net, edited)
+
+
+PROPAGATE = """\
+layer { name: "data" type: "Input" top: "data"
+        input_param { shape { dim: 1 dim: 3 dim: 8 dim: 8 } } }
+layer { name: "conv1" type: "Convolution" bottom: "data" top: "conv1" propagate_down: true
+        propagate_down: false convolution_param { num_output: 4 kernel_size: 3 pad: 1 } }
+layer { name: "fc" type: "InnerProduct" bottom: "conv1" top: "fc"
+        inner_product_param { num_output: 2 } }
+"""
+
+
+def test_a_fitted_result_keeps_the_inputs_errors_as_warnings() -> None:
+    """insert, splice and strip blame only what they brought in, as remove does."""
+    net = ss.loads(PROPAGATE, "pd.prototxt")
+    result = ss.insert(net, ss.InsertOptions(after="conv1", kernel_width=3))
+    [warning] = [n for n in result.notes if "has this error already" in n]
+    assert "pd.prototxt:3: error: layer 'conv1': propagate_down is given 2 times" in warning
+    # A shape error is refused at once: the module's sizes cannot be known past it.
+    bad = ss.loads(PROPAGATE.replace("kernel_size: 3 pad: 1", "kernel_size: 3 pad: 1 group: 3"))
+    with pytest.raises(SurgeryError, match=r"does not divide into 3 groups.*fix the input net"):
+        ss.insert(bad, ss.InsertOptions(after="conv1", kernel_width=3))

@@ -12,7 +12,7 @@ from ..files import STDOUT, check_output_paths, named
 from ..options import PHASE, TARGETS
 from .options import KindType, insert_option
 from .output import note
-from .stdio import echo
+from .stdio import echo, one_line
 
 if TYPE_CHECKING:
     from ..check import Finding
@@ -75,6 +75,6 @@ def command(
         echo(json.dumps(report, indent=2))
     else:
         for finding in findings:
-            echo(finding.format(net.source))
+            echo(one_line(finding.format(net.source)))
         note(f"{net.source}: {_summary(findings, errors)}")
     ctx.exit(1 if errors else 0)

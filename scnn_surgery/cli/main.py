@@ -18,7 +18,7 @@ import click
 from .. import __version__
 from ..errors import SurgeryError, UsageError
 from ..runtime import paused_gc
-from .stdio import flush_stdout
+from .stdio import flush_stdout, one_line
 
 # Set (to anything but 0) to see the traceback of an unexpected error instead of its line.
 DEBUG_ENV = "SCNN_SURGERY_DEBUG"
@@ -57,7 +57,7 @@ SUBCOMMANDS: dict[str, Subcommand] = {
 
 
 def _fail(message: str, exit_code: int) -> NoReturn:
-    click.echo(f"scnn-surgery: error: {message}", err=True)
+    click.echo(f"scnn-surgery: error: {one_line(message)}", err=True)
     sys.exit(exit_code)
 
 

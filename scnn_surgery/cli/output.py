@@ -11,7 +11,7 @@ import click
 from ..errors import UsageError
 from ..files import STDIO, STDOUT, NamedPath, OutputFiles, check_output_paths, named
 from ..scnn import ModuleCost, ScnnSpec
-from .stdio import write_stdout
+from .stdio import one_line, write_stdout
 
 LARGE_CHANNELS = 256
 
@@ -82,7 +82,7 @@ def emit(data: bytes, output: str | None) -> None:
 
 
 def note(message: str) -> None:
-    click.echo(f"scnn-surgery: {message}", err=True)
+    click.echo(f"scnn-surgery: {one_line(message)}", err=True)
 
 
 def report_cost(spec: ScnnSpec, cost: ModuleCost) -> None:

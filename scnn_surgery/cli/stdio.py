@@ -8,6 +8,7 @@ so the command group stops quietly instead of reporting it.
 from __future__ import annotations
 
 import errno
+import re
 import sys
 from typing import BinaryIO
 
@@ -16,6 +17,16 @@ import click
 from ..errors import SurgeryError
 
 STDOUT_NAME = "standard output"
+
+
+# Line breaks and other controls a message can carry from the input (a layer named
+# "a\nb"), written as escapes so that one message stays one line.
+_CONTROLS = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def one_line(message: str) -> str:
+    """``message`` with the controls it carries written as escapes."""
+    return _CONTROLS.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), message)
 
 
 def _failed(exc: OSError) -> BaseException:
