@@ -1180,21 +1180,34 @@ def _with_override(
     )
     if not agrees:
         who = result.net.describe(layer) if layer is not None else "the net's input field"
-        hint = ""
-        if len(given) == len(computed):
-            kept = [None if c is not None else g for g, c in zip(given, computed, strict=True)]
-            hint = f" (write ? for what the file gives: --shape {name}={format_override(kept)})"
         result.errors.append(
             ShapeProblem(
                 layer,
                 f"--shape {name}={format_override(given)} contradicts {format_shape(computed)},"
-                f" the shape {who} gives blob '{name}'; --shape only states what the file"
-                f" leaves open{hint}",
+                f" the shape {who} gives blob '{name}'; {_override_hint(name, given, computed)}",
                 override=True,
             )
         )
         return computed
     return tuple(c if g is None else g for g, c in zip(given, computed, strict=True))
+
+
+def _override_hint(name: str, given: Sequence[int | None], computed: Shape) -> str:
+    """How to write what was meant: --shape only states what the file leaves open."""
+    if len(given) != len(computed):
+        return (
+            f"blob '{name}' has {len(computed)} dimensions, and --shape gives {len(given)}"
+        )
+    if all(c is not None for c in computed):
+        return (
+            "the file states all of it, and --shape only states what the file leaves open;"
+            " to change it, change the file"
+        )
+    kept = [None if c is not None else g for g, c in zip(given, computed, strict=True)]
+    return (
+        "--shape only states what the file leaves open"
+        f" (write ? for what the file gives: --shape {name}={format_override(kept)})"
+    )
 
 
 def format_override(dims: Sequence[int | None]) -> str:

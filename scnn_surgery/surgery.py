@@ -28,7 +28,7 @@ from .options import InsertOptions as InsertOptions  # still importable from her
 from .options import SpliceOptions as SpliceOptions
 from .options import StripOptions as StripOptions
 from .passes.advice import advise
-from .passes.anchor import InsertionPoint, find_insertion_point, resolve_blob
+from .passes.anchor import InsertionPoint, closest_names, find_insertion_point, resolve_blob
 from .passes.autopoint import choose_blob
 from .passes.fragment import Fragment, fragment_names, read_fragment, renamed
 from .passes.geometry import PhaseShapes, resolve_sizes
@@ -133,8 +133,7 @@ def _working_phase(
 def _refuse_shape_errors(shapes: PhaseShapes, phase: str | None, notes: list[str]) -> None:
     """What Caffe refuses in the input stays in the result; name it at the input's lines
     rather than report it later as an invalid result (or hide it behind an unknown size).
-    A ``--shape`` for a blob no phase has is only worth a warning (a batch config may give
-    shapes for many nets)."""
+    A ``--shape`` for a blob no phase has is refused: it is most likely a misspelling."""
     graphs = shapes.select(phase)
     for graph in graphs:
         for problem in shapes.of(graph).errors:
@@ -146,8 +145,11 @@ def _refuse_shape_errors(shapes: PhaseShapes, phase: str | None, notes: list[str
                 )
     known = {name for g in graphs for name in g.latest}
     known.update(name for g in graphs for layer in g.layers for name in layer.bottoms)
-    for name in sorted(set(shapes.overrides) - known):
-        notes.append(f"warning: --shape names blob '{name}', which the net does not have")
+    unknown = sorted(set(shapes.overrides) - known)
+    if unknown:
+        suggestions = closest_names(unknown[0], known)
+        hint = f"; closest: {', '.join(suggestions)}" if suggestions else ""
+        raise SurgeryError(f"--shape names blob '{unknown[0]}', which the net does not have{hint}")
 
 
 def reduction_layers(spec: ScnnSpec, source: str) -> list[LayerDef]:

@@ -245,10 +245,29 @@ def test_a_top_name_the_net_already_uses_is_refused_at_once() -> None:
         ss.insert(ss.loads(SMALL), ss.InsertOptions(after="conv1", kernel_width=3, top="fc"))
 
 
-def test_a_shape_for_a_blob_the_net_lacks_is_a_warning() -> None:
-    options = ss.InsertOptions(after="conv1", kernel_width=3, shapes={"nope": (1, 2, 3, 4)})
-    result = ss.insert(ss.loads(SMALL), options)
-    assert "warning: --shape names blob 'nope', which the net does not have" in result.notes
+def test_a_shape_for_a_blob_the_net_lacks_is_refused_with_the_closest_names() -> None:
+    options = ss.InsertOptions(after="conv1", kernel_width=3, shapes={"dta": (1, 2, 3, 4)})
+    with pytest.raises(
+        SurgeryError, match=r"^--shape names blob 'dta', which the net does not have; closest: data"
+    ):
+        ss.insert(ss.loads(SMALL), options)
+
+
+@pytest.mark.parametrize(
+    ("shape", "says"),
+    [
+        ((1, 3, 8), "blob 'data' has 4 dimensions, and --shape gives 3"),
+        ((1, 3, 5, 5), "the file states all of it, and --shape only states what the file"
+                       " leaves open; to change it, change the file"),
+    ],
+)  # fmt: skip
+def test_a_shape_the_file_states_otherwise_says_what_to_do(
+    shape: tuple[int, ...], says: str
+) -> None:
+    options = ss.InsertOptions(after="conv1", kernel_width=3, shapes={"data": shape})
+    with pytest.raises(SurgeryError) as caught:
+        ss.insert(ss.loads(SMALL), options)
+    assert says in str(caught.value)
 
 
 def test_a_train_only_file_converts_in_train_and_says_test_was_broken() -> None:
