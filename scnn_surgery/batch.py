@@ -573,7 +573,7 @@ def _converted(job: Job, before: Net) -> tuple[Outcome, InsertResult | Net]:
         reads = f"rewires to '{spliced.output}'" if spliced.output else "a branch"
         return Outcome(
             job.source, "converted", output=job.output, verb="splice",
-            insertion_point=spliced.point.describe(),
+            insertion_point=spliced.point.describe("fragment", spliced.output is not None),
             summary=f"spliced {len(spliced.added)} layers of {job.fragment}; {reads}",
             data=export_bytes(spliced.net), notes=tuple(spliced.notes),
         ), spliced.net  # fmt: skip

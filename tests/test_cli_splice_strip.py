@@ -15,7 +15,7 @@ def test_splice_writes_the_net_with_the_fragment(tmp_path: Path, run_cli: RunCli
     )
     assert code == 0, err
     assert stdout == ""
-    assert "spliced 7 layers" in err and "rewires to 'se/out'" in err
+    assert "spliced 7 layers" in err and "rewires pool5; they read 'se/out'" in err
     assert '\tbottom: "se/out"\n' in out.read_text()
     code, listing, _ = run_cli("diff", str(net), str(out))
     assert code == 1
@@ -42,3 +42,13 @@ def test_strip_gives_the_published_net_back(tmp_path: Path, run_cli: RunCli) -> 
     assert "its consumers read 'conv5_5' again" in err
     code, _, err = run_cli("strip", str(DATA / "phases_inplace.prototxt"))
     assert code == 1 and "has no SCNN module to strip" in err
+
+
+def test_a_branch_is_said_to_rewire_nothing(run_cli: RunCli) -> None:
+    net = shared_path("zoo", "deploy", "resnet50_deploy.prototxt")
+    code, _, err = run_cli("splice", str(net), str(DATA / "se_block.prototxt"), "--after",
+                           "res5c", "--branch", "-o", "-")  # fmt: skip
+    assert code == 0, err
+    [said] = [line for line in err.splitlines() if "spliced" in line]
+    assert said.endswith("fragment after 'res5c_relu'; a branch, rewiring nothing")
+    assert "rewires pool5" not in said

@@ -45,11 +45,9 @@ def command(
 
     options = build_verb_options(SpliceOptions, params, rename=RENAMED)
     result = splice(load(model), load(fragment), options)
-    reads = f"rewires to '{result.output}'" if result.output else "as a branch, rewiring nothing"
-    done = (
-        f"spliced {len(result.added)} layers from {fragment} at {result.point.describe()};"
-        f" {reads}"
-    )
+    where_to = result.point.describe("fragment", rewiring=result.output is not None)
+    reads = f"they read '{result.output}'" if result.output else "a branch, rewiring nothing"
+    done = f"spliced {len(result.added)} layers from {fragment} at {where_to}; {reads}"
     added = {layer.name for layer in result.added}
     carry = Carry(added=added, shapes=options.shapes, phase=options.phase, proto=options.proto)
     finish(where, result.net, [*result.notes, done], given, carry)

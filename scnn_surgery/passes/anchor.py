@@ -43,11 +43,15 @@ class InsertionPoint:
         """The layer the module follows; None for a top-level input (the module goes first)."""
         return self.chain[-1] if self.chain else None
 
-    def describe(self) -> str:
+    def describe(self, what: str = "module", rewiring: bool = True) -> str:
+        """Where ``what`` goes, and (``rewiring``) which layers will read its output."""
         where = f"after '{self.label(self.after)}'" if self.after else "before the first layer"
         chain = " -> ".join(self.label(layer) for layer in self.chain)
+        placed = f"blob '{self.blob}' ({chain or 'net input'}), {what} {where}"
+        if not rewiring:
+            return placed
         rewired = ", ".join(sorted({self.label(c.layer) for c in self.consumers})) or "nothing"
-        return f"blob '{self.blob}' ({chain or 'net input'}), module {where}; rewires {rewired}"
+        return f"{placed}; rewires {rewired}"
 
 
 def closest_names(name: str, candidates: Sequence[str] | set[str], n: int = 5) -> list[str]:
