@@ -33,7 +33,8 @@ from .errors import SurgeryError
 from .graph import PHASES, NetState, graph_of
 from .modules import ModuleSummary
 from .net import Net
-from .surgery import InsertResult, reduction_name
+from .scnn import reduction_name
+from .surgery import InsertResult
 
 __all__ = [
     "PICTURE_CONTEXT",
@@ -199,7 +200,7 @@ def _around(
 
 # --- diff: the listing and the places it changed ----------------------------------------
 
-EntryKind = Literal["module", "layer", "rewired", "shape"]
+EntryKind = Literal["module", "fragment", "layer", "rewired", "shape"]
 EntryChange = Literal["added", "removed", "changed"]
 
 
@@ -229,14 +230,18 @@ def _values(values: tuple[str, ...]) -> str:
 
 
 def diff_entries(diff: NetDiff) -> list[DiffEntry]:
-    """The listing in ``diff``'s own order: modules, layers added, removed and changed,
-    rewires, then shapes."""
+    """The listing in ``diff``'s own order: modules, fragments, layers added, removed and
+    changed, rewires, then shapes."""
     phases = diff.phases
 
     def alone(**what: tuple[object, ...]) -> NetDiff:
         return NetDiff(phases=phases, **what)  # type: ignore[arg-type]
 
     entries: list[DiffEntry] = [_module_entry(m, alone(modules=(m,))) for m in diff.modules]
+    entries += [
+        DiffEntry("fragment", f.status, f.describe(), alone(fragments=(f,)))
+        for f in diff.fragments
+    ]
     entries += [DiffEntry("layer", "added", x.describe(), alone(added=(x,))) for x in diff.added]
     entries += [
         DiffEntry("layer", "removed", x.describe(), alone(removed=(x,))) for x in diff.removed

@@ -504,7 +504,13 @@ def batch_page(report: BatchReport) -> str:
 
 # --- the diff page ---------------------------------------------------------------------
 
-_KIND_LABELS = {"module": "modules", "layer": "layers", "rewired": "rewired", "shape": "shapes"}
+_KIND_LABELS = {
+    "module": "modules",
+    "fragment": "fragments",
+    "layer": "layers",
+    "rewired": "rewired",
+    "shape": "shapes",
+}
 
 
 def _fields_table(fields: Sequence[tuple[str, str, str]]) -> str:

@@ -15,7 +15,7 @@ from .errors import SurgeryError
 from .graph import BlobVersion, LayerGraph
 from .net import Layer, Net
 from .params import conv_params
-from .scnn import ConvShape, DetectedModule, detect_modules
+from .scnn import ConvShape, DetectedModule, detect_modules, reduction_name
 
 TIMES = "\u00d7"  # MULTIPLICATION SIGN, between the dimensions of a shape
 INPUT_NAME = "input"
@@ -158,3 +158,21 @@ def producer_name(graph: LayerGraph, version: BlobVersion) -> str:
     layer Caffe's upgrade makes of them."""
     producer = graph.producer(version)
     return INPUT_NAME if producer is None else producer.name
+
+
+def reduction_before(net: Net, module: DetectedModule, members: Sequence[Layer]) -> list[Layer]:
+    """The 1x1 Convolution + in-place ReLU ``--reduce-channels`` put right before the
+    module, when the module reads it and nothing else does: part of the module, for
+    ``strip`` and ``diff`` alike."""
+    name = reduction_name(module.prefix)
+    position = net.index_of(members[0])
+    if module.bottom != name or position < 2:
+        return []
+    conv, relu = net.layers[position - 2], net.layers[position - 1]
+    if (conv.name, conv.type, conv.tops) != (name, "Convolution", (name,)):
+        return []
+    expected_relu = (f"{name}/relu", "ReLU", (name,), (name,))
+    if (relu.name, relu.type, relu.bottoms, relu.tops) != expected_relu:
+        return []
+    others = [x for x in net.layers if name in x.bottoms and x not in (relu, *members)]
+    return [] if others or len(conv.bottoms) != 1 else [conv, relu]

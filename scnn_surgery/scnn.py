@@ -441,6 +441,12 @@ def build_module(spec: ScnnSpec, check_names: bool = True) -> list[LayerDef]:
     return _build(spec)
 
 
+def reduction_name(prefix: str) -> str:
+    """The 1x1 convolution ``insert --reduce-channels`` puts before a module (and its
+    in-place ReLU's name, with ``/relu``)."""
+    return f"{prefix}SCNN_reduce"
+
+
 def module_output(spec: ScnnSpec) -> str:
     """The blob the module's last layer writes."""
     spec.validate()

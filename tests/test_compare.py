@@ -9,6 +9,7 @@ import json
 
 import pytest
 
+import scnn_surgery as ss
 from scnn_surgery.compare import (
     FieldChange,
     diff_nets,
@@ -418,3 +419,16 @@ def test_a_message_against_a_scalar_is_one_change_with_both_rendered() -> None:
     ]
     assert same_values([tree_a], [{"a": [{"b": [{"c": ["1"]}]}]}])
     assert not same_values([tree_a], [{"a": [{"b": [{"c": ["1"], "e": ["2"]}]}]}])
+
+
+def test_a_reduction_before_a_module_is_part_of_it() -> None:
+    """``insert --reduce-channels`` puts a 1x1 convolution before the module; strip takes
+    it out with the module, and diff lists it with the module, not as a fragment."""
+    net = ss.load(shared_path("golden", "resnet101.prototxt"))
+    result = ss.insert(net, ss.InsertOptions(after="conv5_5", reduce_channels=64))
+    diff = diff_nets(net, result.net)
+    assert not diff.fragments and not diff.added
+    [module] = diff.modules
+    assert module.status == "added"
+    [rewire] = diff.rewired
+    assert rewire.layer == "conv6"

@@ -497,3 +497,18 @@ def test_batch_page_of_another_verb(tmp_path: Path, run_cli: RunCli, verb: str) 
     if verb == "splice":  # the fragment's layers are drawn as added
         assert "se/excite" in html.unescape(page) and "#c9efc4" in page
     assert "no picture" not in text
+
+
+@needs_dot
+def test_diff_page_lists_a_spliced_fragment_and_draws_it() -> None:
+    from scnn_surgery.surgery import SpliceOptions, splice
+
+    before = loads(shared_path("zoo", "deploy", "resnet50_deploy.prototxt").read_text(), "a")
+    fragment = loads((DATA / "se_block.prototxt").read_text(), "se_block.prototxt")
+    after = loads(dumps(splice(before, fragment, SpliceOptions(after="res5c")).net), "b")
+    page = diff_page(diff_view(("a", "b"), (before, after), diff_nets(before, after), None))
+    entries = Elements(page).find("tbody", "item")
+    assert [e.attrs["data-filter-key"] for e in entries] == ["fragment", "rewired"]
+    text = _texts(page)
+    assert "7 layers se/squeeze..se/excite, after res5c_relu, output se/out" in text
+    assert len(Elements(page).find("svg")) >= 2 and "#c9efc4" in page  # drawn, added green
