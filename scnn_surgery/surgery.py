@@ -18,7 +18,7 @@ from .errors import SurgeryError, UsageError
 from .export import export_bytes, export_text
 from .files import write_bytes_atomic
 from .graph import BlobVersion, LayerGraph, NetState, build_graphs, graph_of
-from .layerdef import Fields, LayerDef, v1_type
+from .layerdef import Fields, LayerDef
 from .layerdef import render_layers as _render_layers
 from .modules import ModuleSummary, find_modules, summarise_module
 from .net import Layer, Net, load_net
@@ -30,12 +30,19 @@ from .options import StripOptions as StripOptions
 from .passes.advice import advise
 from .passes.anchor import InsertionPoint, find_insertion_point, resolve_blob
 from .passes.autopoint import choose_blob
-from .passes.fragment import Fragment, fragment_names, read_fragment, renamed
+from .passes.fragment import (
+    Fragment,
+    fragment_names,
+    read_fragment,
+    refuse_unwritable_in_v1,
+    renamed,
+)
 from .passes.geometry import PhaseShapes, resolve_sizes
 from .passes.splice import choose_prefix, existing_names, new_layers
 from .passes.splice import splice as splice_layers
 from .passes.upgrade import upgrade_net
 from .runtime import paused_gc
+from .schema.select import descriptor_of, schema_for_net
 from .scnn import DetectedModule, ScnnSpec, build_module, module_output
 from .verify import Checks, check_fitted
 
@@ -326,10 +333,10 @@ def _splice(net: Net, fragment_net: Net, options: SpliceOptions) -> SpliceResult
     prefix = choose_prefix(
         fragment_names(fragment), existing_names(work), options.prefix, notes=notes
     )
+    if work.output_format == "v1":  # refused now, not when the text is written
+        v1_layer = schema_for_net(work, options.proto).v1_layer
+        refuse_unwritable_in_v1(fragment, descriptor_of(v1_layer).fields_by_name)
     fragment = renamed(fragment, prefix, binds)
-    if work.output_format == "v1":
-        for layer in fragment.layers:
-            v1_type(layer.type)  # refused now, not when the text is written
     rewired_to = None if output is None else prefix + output
     splice_layers(work, fragment.layers, point, rewired_to, anchor)
     checks = Checks(phase, options.shapes, options.proto, broken, "the spliced fragment")

@@ -129,3 +129,51 @@ def test_strip_after_splice_of_a_module_is_the_identity() -> None:
     spliced = splice(net, module, SpliceOptions(after="res5c"))
     back = strip(ss.loads(ss.dumps(spliced.net)))
     assert ss.dumps(back.net) == ss.dumps(net)
+
+
+V1_SMALL = DATA / "v1_small_deploy.prototxt"
+
+
+@pytest.mark.parametrize(
+    ("field", "name", "column"),
+    [
+        ("propagate_down: false", "propagate_down", 3),
+        ("phase: TEST", "phase", 3),
+        ("flatten_param { axis: 1 }", "flatten_param", 3),
+        ("param { lr_mult: 0 } propagate_down: true", "propagate_down", 24),
+        ("param { lr_mult: 0 fork_rank: 2 }", "fork_rank", 22),
+    ],
+)
+def test_a_field_a_v1_layer_cannot_have_is_refused_at_the_fragments_line(
+    field: str, name: str, column: int
+) -> None:
+    """V1's ``layers {}`` has no such field (nor its parallel param lists one for a fork's
+    ParamSpec field): Caffe could not read the result, or the field would be lost."""
+    fragment = ss.loads(
+        'layer {\n  name: "f" type: "Convolution" bottom: "x" top: "y"\n'
+        f"  {field}\n  convolution_param {{ num_output: 8 kernel_size: 1 }}\n}}\n",
+        "frag.prototxt",
+    )
+    with pytest.raises(SurgeryError) as caught:
+        splice(ss.load(V1_SMALL), fragment, SpliceOptions(after="conv2"))
+    message = str(caught.value)
+    assert message.startswith(f"frag.prototxt:3:{column}: in layer 'f': ")
+    assert f"'{name}'" in message and "V1" in message
+
+
+def test_a_fragments_type_v1_cannot_spell_is_refused_at_its_line() -> None:
+    fragment = ss.loads('layer {\n  name: "s"\n  type: "Scale" bottom: "x" top: "y" }\n', "f.txt")
+    with pytest.raises(SurgeryError, match=r"^f\.txt:3:3: .*'Scale' has no Caffe V1 equivalent"):
+        splice(ss.load(V1_SMALL), fragment, SpliceOptions(after="conv2"))
+
+
+def test_a_fragment_with_only_v1_fields_is_written_into_a_v1_net() -> None:
+    fragment = ss.loads(
+        'layer { name: "f" type: "Convolution" bottom: "x" top: "y" loss_weight: 0\n'
+        '  exclude { stage: "x" } param { name: "w" lr_mult: 0 decay_mult: 0 }\n'
+        "  convolution_param { num_output: 8 kernel_size: 1 } }\n",
+        "frag.prototxt",
+    )
+    text = ss.dumps(splice(ss.load(V1_SMALL), fragment, SpliceOptions(after="conv2")).net)
+    assert '  param: "w"\n  blobs_lr: 0\n  weight_decay: 0\n' in text
+    assert not errors_of(check_net(ss.loads(text)))

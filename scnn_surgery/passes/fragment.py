@@ -8,12 +8,13 @@ comments, field order and line numbers are kept.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
 from ..document import Edit, Message, Scalar, quote_string
 from ..errors import SurgeryError
+from ..layerdef import V1_PARAM_KEYS, v1_type
 from ..net import Layer, Net
 from .upgrade import net_for_reading
 
@@ -79,6 +80,51 @@ def read_fragment(net: Net) -> Fragment:
     return Fragment(
         readable, tuple(free_bottoms(readable.layers)), tuple(unconsumed_tops(readable.layers))
     )
+
+
+_WIRING = frozenset({"name", "type", "bottom", "top"})
+
+
+def refuse_unwritable_in_v1(fragment: Fragment, v1_fields: Collection[str]) -> None:
+    """Into a V1 file the fragment is written as ``layers {}`` blocks: a type V1 cannot
+    spell, or a field ``v1_fields`` (V1LayerParameter's) lacks after the ParamSpec blocks
+    become V1's lists, is refused at its own position, since Caffe could not read the
+    result (or the field would be lost). A V1 ``layer`` field would make the block V0."""
+    allowed = set(v1_fields) - {"layer"}
+    for layer in fragment.layers:
+        text = layer.text
+        assert text is not None  # a fragment is read from a file
+        where = f"in layer '{layer.name}': " if layer.name else ""
+        try:
+            v1_type(layer.type)
+        except SurgeryError as exc:
+            types = text.body.all("type")
+            at = types[-1].start if types else text.block.start
+            raise SurgeryError(f"{text.document.location(at)}: {where}{exc}") from None
+        for field in text.body.fields:
+            if field.name in _WIRING:
+                continue
+            if field.name == "param":
+                unknown = [
+                    inner
+                    for block in field.values()
+                    if isinstance(block, Message)
+                    for inner in block.fields
+                    if inner.name not in V1_PARAM_KEYS
+                ]
+                if unknown:
+                    raise SurgeryError(
+                        f"{text.document.location(unknown[0].start)}: {where}a V1 layer"
+                        f" keeps only the {', '.join(V1_PARAM_KEYS)} of a 'param' block,"
+                        f" not '{unknown[0].name}', so the layer cannot be written into a V1"
+                        " (layers {}) file; upgrade the file first"
+                    )
+            elif field.name not in allowed:
+                raise SurgeryError(
+                    f"{text.document.location(field.start)}: {where}a V1 layer has no field"
+                    f" '{field.name}', so the layer cannot be written into a V1 (layers {{}})"
+                    " file; upgrade the file first"
+                )
 
 
 def shared_param_names(layer: Layer) -> list[Scalar]:
