@@ -253,14 +253,17 @@ def fork_param(layer: Layer, name: str) -> Message | None:
     return layer.body.message(name) if layer.body is not None else None
 
 
-def _convert(scalar: Scalar, kind: str, net: Net | None) -> Any:
+def _convert(scalar: Scalar, kind: str, layer: Layer | None) -> Any:
+    """The value; a bad one is located in the file the layer's text is in (a spliced
+    fragment's own file, not the net's)."""
     try:
         if kind == "int":
             return scalar.as_int()
         if kind == "float":
             return scalar.as_float()
     except ValueError:
-        where = f"{net.document.location(scalar.start)}: " if net is not None else ""
+        text = layer.text if layer is not None else None
+        where = f"{text.document.location(scalar.start)}: " if text is not None else ""
         raise SurgeryError(f"{where}'{scalar.raw}' is not a valid {kind}") from None
     return scalar.value
 
@@ -269,21 +272,22 @@ def raw_has(msg: Message | None, name: str) -> bool:
     return msg is not None and msg.get(name) is not None
 
 
-def raw_int(msg: Message | None, name: str, default: int, net: Net | None = None) -> int:
+def raw_int(msg: Message | None, name: str, default: int, layer: Layer | None = None) -> int:
+    """``msg``'s int field ``name`` (``msg`` is a block of ``layer``'s text)."""
     s = msg.scalar(name) if msg is not None else None
-    return default if s is None else int(_convert(s, "int", net))
+    return default if s is None else int(_convert(s, "int", layer))
 
 
-def raw_ints(msg: Message | None, name: str, net: Net | None = None) -> list[int]:
+def raw_ints(msg: Message | None, name: str, layer: Layer | None = None) -> list[int]:
     if msg is None:
         return []
-    return [int(_convert(s, "int", net)) for s in msg.scalars(name)]
+    return [int(_convert(s, "int", layer)) for s in msg.scalars(name)]
 
 
-def raw_floats(msg: Message | None, name: str, net: Net | None = None) -> list[float]:
+def raw_floats(msg: Message | None, name: str, layer: Layer | None = None) -> list[float]:
     if msg is None:
         return []
-    return [float(_convert(s, "float", net)) for s in msg.scalars(name)]
+    return [float(_convert(s, "float", layer)) for s in msg.scalars(name)]
 
 
 def raw_bool(msg: Message | None, name: str, default: bool) -> bool:
@@ -546,11 +550,11 @@ def data_source(net: Net, layer: Layer) -> DataSource:
     if kind == "DenseImageData":
         raw = fork_param(layer, "dense_image_data_param")
         channels = 3 if raw_bool(raw, "is_color", True) else 1
-        crop_h = _positive(raw_int(raw, "crop_height", 0, net))
-        crop_w = _positive(raw_int(raw, "crop_width", 0, net))
-        new_h = _positive(raw_int(raw, "new_height", 0, net))
-        new_w = _positive(raw_int(raw, "new_width", 0, net))
-        batch = _positive(raw_int(raw, "batch_size", 1, net))
+        crop_h = _positive(raw_int(raw, "crop_height", 0, layer))
+        crop_w = _positive(raw_int(raw, "crop_width", 0, layer))
+        new_h = _positive(raw_int(raw, "new_height", 0, layer))
+        new_w = _positive(raw_int(raw, "new_width", 0, layer))
+        batch = _positive(raw_int(raw, "batch_size", 1, layer))
         if transform_crop:
             return DataSource(batch, channels, transform_crop, transform_crop)
         if crop_h and crop_w:
@@ -580,20 +584,20 @@ class InterpParams:
     pad_end: int
 
 
-def _opt_int(msg: Message | None, name: str, net: Net) -> int | None:
-    return raw_int(msg, name, 0, net) if raw_has(msg, name) else None
+def _opt_int(msg: Message | None, name: str, layer: Layer) -> int | None:
+    return raw_int(msg, name, 0, layer) if raw_has(msg, name) else None
 
 
 @per_params
 def interp_params(net: Net, layer: Layer) -> InterpParams:
     p = fork_param(layer, "interp_param")
     return InterpParams(
-        zoom_factor=_opt_int(p, "zoom_factor", net),
-        shrink_factor=_opt_int(p, "shrink_factor", net),
-        height=_opt_int(p, "height", net),
-        width=_opt_int(p, "width", net),
-        pad_beg=raw_int(p, "pad_beg", 0, net),
-        pad_end=raw_int(p, "pad_end", 0, net),
+        zoom_factor=_opt_int(p, "zoom_factor", layer),
+        shrink_factor=_opt_int(p, "shrink_factor", layer),
+        height=_opt_int(p, "height", layer),
+        width=_opt_int(p, "width", layer),
+        pad_beg=raw_int(p, "pad_beg", 0, layer),
+        pad_end=raw_int(p, "pad_end", 0, layer),
     )
 
 
@@ -614,13 +618,13 @@ class UpsampleParams:
 def upsample_params(net: Net, layer: Layer) -> UpsampleParams:
     p = fork_param(layer, "upsample_param")
     return UpsampleParams(
-        scale=_opt_int(p, "scale", net),
-        scale_h=_opt_int(p, "scale_h", net),
-        scale_w=_opt_int(p, "scale_w", net),
+        scale=_opt_int(p, "scale", layer),
+        scale_h=_opt_int(p, "scale_h", layer),
+        scale_w=_opt_int(p, "scale_w", layer),
         pad_out_h=raw_bool(p, "pad_out_h", False),
         pad_out_w=raw_bool(p, "pad_out_w", False),
-        upsample_h=_opt_int(p, "upsample_h", net),
-        upsample_w=_opt_int(p, "upsample_w", net),
+        upsample_h=_opt_int(p, "upsample_h", layer),
+        upsample_w=_opt_int(p, "upsample_w", layer),
     )
 
 
@@ -649,9 +653,9 @@ class PriorBoxParams:
 def prior_box_params(net: Net, layer: Layer) -> PriorBoxParams:
     p = fork_param(layer, "prior_box_param")
     return PriorBoxParams(
-        min_sizes=tuple(raw_floats(p, "min_size", net)),
-        max_sizes=tuple(raw_floats(p, "max_size", net)),
-        aspect_ratios=tuple(raw_floats(p, "aspect_ratio", net)),
+        min_sizes=tuple(raw_floats(p, "min_size", layer)),
+        max_sizes=tuple(raw_floats(p, "max_size", layer)),
+        aspect_ratios=tuple(raw_floats(p, "aspect_ratio", layer)),
         flip=raw_bool(p, "flip", True),
     )
 

@@ -333,8 +333,8 @@ def _pooling_rule(ctx: RuleContext) -> list[MaybeShape]:
 def _roi_pooling_rule(ctx: RuleContext) -> list[MaybeShape]:
     x = _four_axes(ctx.shape(0), "feature map")
     p = fork_param(ctx.layer, "roi_pooling_param")
-    pooled_h = raw_int(p, "pooled_h", 0, ctx.net)
-    pooled_w = raw_int(p, "pooled_w", 0, ctx.net)
+    pooled_h = raw_int(p, "pooled_h", 0, ctx.layer)
+    pooled_w = raw_int(p, "pooled_w", 0, ctx.layer)
     if pooled_h <= 0 or pooled_w <= 0:
         raise ShapeError("roi_pooling_param needs positive pooled_h and pooled_w")
     rois = ctx.bottoms[1] if len(ctx.bottoms) > 1 else None
@@ -586,7 +586,7 @@ def _argmax_rule(ctx: RuleContext) -> list[MaybeShape]:
 
 def _permute_rule(ctx: RuleContext) -> list[MaybeShape]:
     x = ctx.shape(0)
-    order = raw_ints(fork_param(ctx.layer, "permute_param"), "order", ctx.net)
+    order = raw_ints(fork_param(ctx.layer, "permute_param"), "order", ctx.layer)
     if len(set(order)) != len(order) or any(not 0 <= o < len(x) for o in order):
         raise ShapeError(f"order {order} is not a permutation of {len(x)} axes")
     # PermuteLayer appends the axes the order leaves out, in their original order.
@@ -696,7 +696,7 @@ def _times(d: int | None, k: int) -> int | None:
 def _tiling_rule(ctx: RuleContext) -> list[MaybeShape]:
     """VPGNet's Tiling: channels fold into tile_dim x tile_dim spatial blocks."""
     x = _four_axes(ctx.shape(0))
-    tile = raw_int(fork_param(ctx.layer, "tiling_param"), "tile_dim", 0, ctx.net)
+    tile = raw_int(fork_param(ctx.layer, "tiling_param"), "tile_dim", 0, ctx.layer)
     if tile <= 0:
         raise ShapeError("tiling_param needs a positive tile_dim")
     c = x[1]

@@ -111,9 +111,18 @@ def test_raw_getters_take_the_default_when_absent() -> None:
 
 
 def test_raw_int_reports_a_bad_value_with_its_location() -> None:
-    net, layer = _only('layer { name: "t" type: "Tiling" tiling_param { tile_dim: four } }')
+    _, layer = _only('layer { name: "t" type: "Tiling" tiling_param { tile_dim: four } }')
     with pytest.raises(SurgeryError, match=r"t\.prototxt:1:\d+: 'four' is not a valid int"):
-        raw_int(fork_param(layer, "tiling_param"), "tile_dim", 0, net)
+        raw_int(fork_param(layer, "tiling_param"), "tile_dim", 0, layer)
+
+
+def test_a_bad_fork_value_is_located_in_the_layers_own_file() -> None:
+    """A layer spliced in from a fragment keeps its text in the fragment's document."""
+    net = _net('layer { name: "data" type: "Input" top: "data" }')
+    text = '# one\nlayer { name: "i" type: "Interp"\n  interp_param { height: 2.5 } }'
+    fragment = Net.from_document(Document.parse(text, "f.txt"))
+    with pytest.raises(SurgeryError, match=r"^f\.txt:3:26: '2\.5' is not a valid int"):
+        interp_params(net, fragment.layers[0])
 
 
 # --- convolution and pooling ----------------------------------------------------
