@@ -355,6 +355,9 @@ def _refuse_v0(net: Net, doing: str) -> None:
 
 
 def _checked_binds(net: Net, fragment: Fragment, binds: Mapping[str, str]) -> dict[str, str]:
+    """Each fragment input with the net blob it reads: a layer's name means the blob it
+    writes, as for --after; an unknown name gets the closest ones."""
+    resolved: dict[str, str] = {}
     for fragment_blob, net_blob in binds.items():
         if fragment_blob not in fragment.inputs:
             reads = ", ".join(fragment.inputs) or "nothing from the net"
@@ -362,8 +365,8 @@ def _checked_binds(net: Net, fragment: Fragment, binds: Mapping[str, str]) -> di
                 f"--bind {fragment_blob}={net_blob}: the fragment does not read"
                 f" '{fragment_blob}' from the net (it reads {reads})"
             )
-        resolve_blob(net, net_blob)  # an unknown name gets the closest ones
-    return dict(binds)
+        resolved[fragment_blob] = resolve_blob(net, net_blob)[0]
+    return resolved
 
 
 def _splice_anchor(

@@ -177,3 +177,27 @@ def test_a_fragment_with_only_v1_fields_is_written_into_a_v1_net() -> None:
     text = ss.dumps(splice(ss.load(V1_SMALL), fragment, SpliceOptions(after="conv2")).net)
     assert '  param: "w"\n  blobs_lr: 0\n  weight_decay: 0\n' in text
     assert not errors_of(check_net(ss.loads(text)))
+
+
+def test_a_bind_may_name_a_layer_for_the_blob_it_writes() -> None:
+    """``--bind x=relu1`` means the blob relu1 writes (conv1, in place), as --after does."""
+    net = ss.loads(
+        'layer { name: "data" type: "Input" top: "data"'
+        " input_param { shape { dim: 1 dim: 3 dim: 8 dim: 8 } } }\n"
+        'layer { name: "conv1" type: "Convolution" bottom: "data" top: "conv1"'
+        " convolution_param { num_output: 4 kernel_size: 3 pad: 1 } }\n"
+        'layer { name: "relu1" type: "ReLU" bottom: "conv1" top: "conv1" }\n'
+        'layer { name: "fc" type: "InnerProduct" bottom: "conv1" top: "fc"'
+        " inner_product_param { num_output: 2 } }\n",
+        "net.prototxt",
+    )
+    fragment = ss.loads(
+        'layer { name: "f1" type: "Convolution" bottom: "x" top: "y"'
+        " convolution_param { num_output: 4 kernel_size: 1 } }\n",
+        "frag.prototxt",
+    )
+    result = splice(net, fragment, SpliceOptions(binds={"x": "relu1"}))
+    assert result.point.blob == "conv1" and result.added[0].bottoms == ("conv1",)
+    assert [x.name for x in result.net.layers] == ["data", "conv1", "relu1", "f1", "fc"]
+    fc = result.net.layers[-1]
+    assert fc.bottoms == ("y",)
