@@ -21,7 +21,7 @@ from typing import Any
 
 from .document import Document, Field, Message, Scalar
 from .errors import SurgeryError
-from .formats import V0_TYPE_TO_V1, V1_TYPE_NAMES, V2_TO_V1_TYPE, Format
+from .formats import V0_TYPE_TO_V1, V1_TYPE_NAMES, V2_TO_V1_TYPE, Format, v1_enum_name
 from .layerdef import Enum, Fields, LayerDef, Raw
 
 __all__ = [
@@ -256,7 +256,7 @@ def _layer_from_block(block: Field, source: Document) -> Layer:
             layer_type = V1_TYPE_NAMES.get(V0_TYPE_TO_V1.get(v0_type, ""), v0_type)
         else:
             fmt, body = "v1", outer
-            enum = outer.string("type", "NONE") or "NONE"
+            enum = v1_enum_name(outer.string("type", "NONE") or "NONE")
             layer_type = V1_TYPE_NAMES.get(enum, enum)
     own = keyed if body is outer else _layer_fields(body)
     names = _string_values(source, own["name"], "name", "")

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import pytest
 
+from scnn_surgery.document import Document
 from scnn_surgery.errors import SurgeryError
 from scnn_surgery.net import Net, StateRule, load_net
 
@@ -26,6 +27,18 @@ def test_v1_types_become_v2_names() -> None:
     assert net.layers[0].type == "ImageData"
     assert {layer.type for layer in net.layers} >= {"Convolution", "ReLU", "Pooling", "LRN"}
     assert net.layers[0].include[0].phase == "TRAIN"
+
+
+def test_a_v1_type_given_by_its_enum_number_is_read_as_its_name() -> None:
+    """Protobuf text takes an enum's number too (``type: 4`` is CONVOLUTION, in hex too)."""
+    text = (
+        'layers { name: "c" type: 4 bottom: "x" top: "c" }\n'
+        'layers { name: "r" type: 0x12 bottom: "c" top: "c" }\n'
+        'layers { name: "p" type: RELU bottom: "c" top: "p" }\n'
+        'layers { name: "u" type: 99 bottom: "p" top: "u" }\n'
+    )
+    net = Net.from_document(Document.parse(text, "v1.prototxt"))
+    assert [x.type for x in net.layers] == ["Convolution", "ReLU", "ReLU", "99"]
 
 
 def test_v0_layers_read_inner_layer() -> None:
