@@ -333,16 +333,32 @@ class ConvParams:
             return self.group
         return channels if depthwise else 1
 
+    def refusal(self) -> str | None:
+        """What BaseConvolutionLayer::LayerSetUp aborts on whatever the input's shape: a
+        size given both ways, no kernel, no output channels (None: nothing)."""
+        both = (
+            ("kernel_size", "kernel_h/kernel_w", self.kernel_size, self.kernel_hw),
+            ("stride", "stride_h/stride_w", self.stride, self.stride_hw),
+            ("pad", "pad_h/pad_w", self.pad, self.pad_hw),
+        )
+        for single, pair, values, hw in both:
+            if hw is not None and values:
+                return f"give either {single} or {pair}, not both"
+        if self.kernel_hw is None and not self.kernel_size:
+            return "no kernel_size (or kernel_h and kernel_w) is given"
+        if self.num_output == 0:
+            return "num_output must be positive"
+        return None
+
     def geometry(self, axes: int) -> tuple[tuple[int, ...], ...]:
         """(kernel, pad, stride, dilation), one value per spatial axis, as Caffe resolves them."""
+        problem = self.refusal()
+        if problem is not None:
+            raise ValueError(problem)
         if self.kernel_hw is not None:
             if axes != 2:
                 raise ValueError("kernel_h/kernel_w need exactly 2 spatial axes")
-            if self.kernel_size:
-                raise ValueError("give either kernel_size or kernel_h/kernel_w, not both")
             kernel: tuple[int, ...] = self.kernel_hw
-        elif not self.kernel_size:
-            raise ValueError("no kernel_size (or kernel_h and kernel_w) is given")
         else:
             kernel = per_axis(self.kernel_size, axes, 0, "kernel_size")
         if self.pad_hw is not None:
@@ -424,6 +440,43 @@ class PoolParams:
     stride: tuple[int, int]
     global_pooling: bool
     ceil: bool  # CEIL rounding (Caffe's default) or FLOOR
+    given: frozenset[str] = frozenset()  # which of POOL_SIZE_FIELDS the text sets
+
+    def refusal(self) -> str | None:
+        """What PoolingLayer::LayerSetUp aborts on, whatever the input's shape, in the order
+        it checks (None: nothing). A zero stride, which it does not check, would divide by
+        zero in its output-size formula."""
+        given = self.given
+        if self.global_pooling:
+            if given & {"kernel_size", "kernel_h", "kernel_w"}:
+                return (
+                    "global_pooling takes its kernel from the input's size; kernel_size,"
+                    " kernel_h and kernel_w cannot be given with it"
+                )
+        elif ("kernel_size" in given) == ({"kernel_h", "kernel_w"} <= given):
+            return "give the kernel as kernel_size, or as kernel_h and kernel_w, one of the two"
+        for single in ("pad", "stride"):
+            pair = given & {f"{single}_h", f"{single}_w"}
+            if pair and (single in given or len(pair) == 1):
+                return f"give {single}, or both {single}_h and {single}_w, one of the two"
+        if self.global_pooling:
+            if self.pad != (0, 0) or self.stride != (1, 1):
+                return "global_pooling allows only pad 0 and stride 1"
+            return None
+        assert self.kernel is not None  # refused above when not given
+        if min(self.kernel) <= 0 or min(self.stride) <= 0:
+            return "kernel and stride must be positive"
+        if any(self.pad) and self.method == "STOCHASTIC":
+            return "Caffe implements padding only for MAX and AVE pooling, not STOCHASTIC"
+        if self.pad[0] >= self.kernel[0] or self.pad[1] >= self.kernel[1]:
+            return f"pad {self.pad} must be smaller than kernel {self.kernel}"
+        return None
+
+
+POOL_SIZE_FIELDS = (
+    "kernel_size", "kernel_h", "kernel_w", "pad", "pad_h", "pad_w", "stride", "stride_h",
+    "stride_w",
+)  # fmt: skip
 
 
 @per_params
@@ -431,6 +484,7 @@ def pool_params(net: Net, layer: Layer) -> PoolParams:
     msg = part_message(net, layer, "pooling_param")
     if layer.format == "v0":
         kernel = (msg.kernelsize, msg.kernelsize) if msg.HasField("kernelsize") else None
+        v0_names = (("kernelsize", "kernel_size"), ("pad", "pad"), ("stride", "stride"))
         return PoolParams(
             method=caffe_pb2.V0LayerParameter.PoolMethod.Name(msg.pool),
             kernel=kernel,
@@ -438,18 +492,19 @@ def pool_params(net: Net, layer: Layer) -> PoolParams:
             stride=(msg.stride, msg.stride),
             global_pooling=False,
             ceil=True,
+            given=frozenset(v1 for v0, v1 in v0_names if msg.HasField(v0)),  # as upgraded
         )
     p = msg.pooling_param
+    given = frozenset(name for name in POOL_SIZE_FIELDS if p.HasField(name))
+    # As PoolingLayer::LayerSetUp resolves them: kernel_size wins over kernel_h/kernel_w,
+    # pad_h (stride_h) over pad (stride); what it refuses is in PoolParams.refusal.
     kernel2: tuple[int, int] | None = None
-    if p.HasField("kernel_h") or p.HasField("kernel_w"):
-        kernel2 = (p.kernel_h, p.kernel_w)
-    elif p.HasField("kernel_size"):
+    if "kernel_size" in given:
         kernel2 = (p.kernel_size, p.kernel_size)
-    pad = (p.pad_h, p.pad_w) if p.HasField("pad_h") or p.HasField("pad_w") else (p.pad, p.pad)
-    if p.HasField("stride_h") or p.HasField("stride_w"):
-        stride = (p.stride_h, p.stride_w)
-    else:
-        stride = (p.stride, p.stride)
+    elif "kernel_h" in given or "kernel_w" in given:
+        kernel2 = (p.kernel_h, p.kernel_w)
+    pad = (p.pad_h, p.pad_w) if "pad_h" in given else (p.pad, p.pad)
+    stride = (p.stride_h, p.stride_w) if "stride_h" in given else (p.stride, p.stride)
     ceil = p.round_mode == caffe_pb2.PoolingParameter.CEIL
     # The DenseNet fork (BVLC PR #3057) spells FLOOR rounding as `ceil_mode: false`.
     ceil = ceil and raw_bool(fork_param(layer, "pooling_param"), "ceil_mode", True)
@@ -460,6 +515,7 @@ def pool_params(net: Net, layer: Layer) -> PoolParams:
         stride=stride,
         global_pooling=p.global_pooling,
         ceil=ceil,
+        given=given,
     )
 
 

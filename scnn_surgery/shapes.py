@@ -261,6 +261,9 @@ def _conv_like(ctx: RuleContext, deconv: bool, depthwise: bool) -> list[MaybeSha
     p = conv_params(ctx.net, ctx.layer)
     if p.num_output is None:
         raise ShapeError("convolution_param gives no num_output")
+    problem = p.refusal()  # Caffe refuses these before it reads the input's shape
+    if problem is not None:
+        raise ShapeError(problem)
     out: list[MaybeShape] = []
     for i in range(len(ctx.bottoms)):
         x = ctx.shape(i)
@@ -308,19 +311,15 @@ def _four_axes(x: Shape, what: str = "input") -> Shape:
 
 
 def _pooling_rule(ctx: RuleContext) -> list[MaybeShape]:
-    x = _four_axes(ctx.shape(0))
     p = pool_params(ctx.net, ctx.layer)
+    problem = p.refusal()  # Caffe refuses these before it reads the input's shape
+    if problem is not None:
+        raise ShapeError(problem)
+    x = _four_axes(ctx.shape(0))
     if p.global_pooling:
-        if p.pad != (0, 0) or p.stride != (1, 1):
-            raise ShapeError("global_pooling allows only pad 0 and stride 1")
         out: Shape = (x[0], x[1], 1, 1)
     else:
-        if p.kernel is None:
-            raise ShapeError("pooling_param gives no kernel_size")
-        if min(p.kernel) <= 0 or min(p.stride) <= 0:
-            raise ShapeError("kernel and stride must be positive")
-        if p.pad[0] >= p.kernel[0] or p.pad[1] >= p.kernel[1]:
-            raise ShapeError(f"pad {p.pad} must be smaller than kernel {p.kernel}")
+        assert p.kernel is not None  # refused when not given
         padded = any(p.pad)
         sizes = [
             pool_output_size(x[2 + j], p.kernel[j], p.pad[j], p.stride[j], p.ceil, padded)

@@ -167,6 +167,19 @@ def test_pool_rounding_round_mode_and_densenet_ceil_mode() -> None:
     assert (p.kernel, p.stride, p.pad, p.method) == ((3, 3), (2, 1), (1, 1), "MAX")
 
 
+def test_pool_params_resolve_sizes_as_caffe_and_keep_what_was_given() -> None:
+    base = 'layer {{ name: "p" type: "Pooling" pooling_param {{ {} }} }}'
+    p = pool_params(*_only(base.format("kernel_size: 3 kernel_h: 2 pad: 1 pad_h: 0 pad_w: 2")))
+    assert (p.kernel, p.pad) == ((3, 3), (0, 2))  # kernel_size wins, pad_h/pad_w win
+    assert p.given == {"kernel_size", "kernel_h", "pad", "pad_h", "pad_w"}
+    assert p.refusal() == "give pad, or both pad_h and pad_w, one of the two"
+    conv = 'layer {{ name: "c" type: "Convolution" convolution_param {{ {} }} }}'
+    c = conv_params(*_only(conv.format("num_output: 2 kernel_size: 3 stride: 1 stride_h: 2")))
+    assert c.refusal() == "give either stride or stride_h/stride_w, not both"
+    with pytest.raises(ValueError, match="stride or stride_h/stride_w, not both"):
+        c.geometry(2)
+
+
 def test_pool_params_v0() -> None:
     net, layer = _only(
         'layers { layer { name: "p" type: "pool" pool: AVE kernelsize: 3 stride: 2 } }'
