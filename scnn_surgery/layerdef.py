@@ -126,6 +126,21 @@ def _v1_param_fields(param_blocks: Sequence[Value]) -> Fields:
     return tuple(out)
 
 
+def definition_param_names(fields: Fields) -> list[str | None]:
+    """Each blob's share name in a layer's fields, None where it is not shared: a V2
+    ``param {}`` block's ``name`` (the last one, as protobuf keeps), a V1 ``param: "x"``."""
+    out: list[str | None] = []
+    for key, value in fields:
+        if key != "param":
+            continue
+        if isinstance(value, tuple):
+            names = [v for k, v in value if k == "name" and isinstance(v, str)]
+            out.append(names[-1] or None if names else None)
+        else:
+            out.append(value or None if isinstance(value, str) else None)
+    return out
+
+
 def v1_fields(fields: Fields) -> Fields:
     """All ParamSpec blocks become one run of V1 lists where the first block stood.
 

@@ -24,10 +24,9 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from .document import Message, Scalar
 from .errors import SurgeryError
 from .graph import BlobVersion, LayerGraph
-from .net import Layer, Net
+from .net import Layer, Net, param_names
 from .params import (
     bn_blob_count,
     conv_params,
@@ -61,7 +60,6 @@ __all__ = [
     "deconv_output_size",
     "format_shape",
     "infer_shapes",
-    "param_names",
     "pool_output_size",
     "rule_for",
 ]
@@ -934,41 +932,6 @@ COSTS: dict[str, CostRule] = {
     "Normalize": _elementwise_cost(_normalize_blobs),
     "Embed": _embed_cost,
 }
-
-
-def param_names(layer: Layer) -> list[str | None]:
-    """The share names of a layer's blobs (``param { name }`` in V2, ``param: "x"`` in V1)."""
-    if layer.body is None:
-        assert layer.definition is not None
-        return [
-            next((v for k, v in value if k == "name" and isinstance(v, str)), None) or None
-            if isinstance(value, tuple)
-            else None
-            for key, value in layer.definition.fields
-            if key == "param"
-        ]
-    if layer.format == "v1":
-        return [name or None for name in layer.body.strings("param")]
-    if layer.format == "v2":
-        return [
-            _share_name(block)
-            for f in layer.body.fields
-            if f.name == "param"
-            for block in f.values()
-            if isinstance(block, Message)
-        ]
-    return []
-
-
-def _share_name(block: Message) -> str | None:
-    """``name`` of one ``param {}`` block (the last one given, as protobuf keeps)."""
-    found = None
-    for inner in block.fields:
-        if inner.name == "name":
-            for value in inner.values():
-                if isinstance(value, Scalar):
-                    found = value.value
-    return found or None
 
 
 # ---------------------------------------------------------------------------

@@ -22,8 +22,7 @@ from .layerdef import Fields, LayerDef
 from .layerdef import render_layers as _render_layers
 from .modules import ModuleSummary, find_modules, summarise_module
 from .net import Layer, Net, load_net
-from .ops import add_prefix, remove_layers, rewire
-from .ops import fragment_names as definition_names
+from .ops import add_prefix, definition_names, remove_layers, rewire
 from .options import InsertOptions as InsertOptions  # still importable from here
 from .options import SpliceOptions as SpliceOptions
 from .options import StripOptions as StripOptions

@@ -15,7 +15,7 @@ from typing import Protocol
 from ..document import Edit, Message, Scalar, quote_string
 from ..errors import SurgeryError
 from ..layerdef import V1_PARAM_KEYS, v1_type
-from ..net import Layer, Net
+from ..net import Layer, Net, param_name_scalars, param_names
 from .upgrade import net_for_reading
 
 
@@ -127,23 +127,13 @@ def refuse_unwritable_in_v1(fragment: Fragment, v1_fields: Collection[str]) -> N
                 )
 
 
-def shared_param_names(layer: Layer) -> list[Scalar]:
-    """The ``name`` literals of the layer's ``param {}`` blocks (V2)."""
-    if layer.body is None:
-        return []
-    found: list[Scalar] = []
-    for param in layer.body.messages("param"):
-        found += [s for s in param.scalars("name") if s.kind == "string"]
-    return found
-
-
 def fragment_names(fragment: Fragment) -> set[str]:
     """Every name the fragment brings: its layers, the blobs it writes, its shared params."""
     names: set[str] = set()
     for layer in fragment.layers:
         names.add(layer.name)
         names.update(layer.tops)
-        names.update(s.value for s in shared_param_names(layer))
+        names.update(name for name in param_names(layer) if name)
     return names
 
 
@@ -164,7 +154,8 @@ def renamed(fragment: Fragment, prefix: str, binds: Mapping[str, str]) -> Fragme
             lambda n: prefix + n if n in written else binds.get(n, n),
         )
         edits += _renames(text.top_scalars, lambda n: prefix + n)
-        edits += _renames(shared_param_names(layer), lambda n: prefix + n)
+        shared = [s for block in param_name_scalars(layer) for s in block]
+        edits += _renames(shared, lambda n: prefix + n if n else n)  # "" shares nothing
         written.update(layer.tops)
     document = fragment.net.document.edited(edits)
     net = Net.from_document(document)
