@@ -456,7 +456,8 @@ ORIGINS = "document:origins"
 
 
 def _document_key(key: object) -> bool:
-    """Cached data the document alone decides (the dialect, say), which edits keep."""
+    """Cached data the document alone decides (the origins of a net upgraded for reading,
+    say), which edits keep."""
     return isinstance(key, str) and key.startswith("document:")
 
 
