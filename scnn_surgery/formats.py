@@ -85,3 +85,22 @@ V0_TYPE_TO_V1: dict[str, str] = {
 }
 
 
+
+
+def v1_enum_name(word: str) -> str:
+    """A V1 ``type`` word as its enum name: protobuf text takes the enum's number too
+    (``type: 4``, or ``0x4``, is CONVOLUTION). A name, or a number the enum does not have,
+    is returned as it is (the schema check reports the latter at its position)."""
+    if not word[:1].isdigit() and word[:1] != "-":
+        return word
+    # Only a type given by its number needs protobuf, which `generate` must not import.
+    from google.protobuf import text_format
+
+    from .schema import caffe_pb2
+
+    try:
+        number = text_format.ParseInteger(word, is_signed=True)
+    except ValueError:
+        return word
+    values = caffe_pb2.V1LayerParameter.LayerType.DESCRIPTOR.values_by_number
+    return str(values[number].name) if number in values else word

@@ -137,6 +137,12 @@ class LayerGraph:
         versions: list[BlobVersion] = self.graph.nodes[layer]["tops"]
         return versions[index] if index < len(versions) else None
 
+    def position(self, version: BlobVersion) -> tuple[int, int]:
+        """Where a version is made: its producer's place in the file (-1 for an input),
+        then its version; later positions sort after earlier ones."""
+        producer = self.producer(version)
+        return (-1 if producer is None else self.net.index_of(producer), version.version)
+
     def producer(self, version: BlobVersion) -> Layer | None:
         """The layer that wrote this version; None for a top-level input."""
         for node in self.graph.pred[version]:

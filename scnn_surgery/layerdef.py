@@ -105,20 +105,40 @@ def _param_value(block: Value, key: str) -> Value | None:
     return next((value for field, value in block if field == key), None)
 
 
+# Each ParamSpec field, its V1 list and the value V1 gives a blob that does not state it.
+_V1_PARAM_COLUMNS: tuple[tuple[str, str, Value], ...] = (
+    ("name", "param", ""),
+    ("lr_mult", "blobs_lr", 1.0),
+    ("decay_mult", "weight_decay", 1.0),
+    ("share_mode", "blob_share_mode", Enum("STRICT")),
+)
+V1_PARAM_KEYS: dict[str, str] = {v2: v1 for v2, v1, _ in _V1_PARAM_COLUMNS}
+"""The V1 list each ``param {}`` field becomes; a field not here has no V1 spelling."""
+
+
 def _v1_param_fields(param_blocks: Sequence[Value]) -> Fields:
     """ParamSpec blocks as V1's parallel lists: param names, blobs_lr, weight_decay."""
-    columns = (
-        ("name", "param", ""),
-        ("lr_mult", "blobs_lr", 1.0),
-        ("decay_mult", "weight_decay", 1.0),
-        ("share_mode", "blob_share_mode", Enum("STRICT")),
-    )
     out: list[tuple[str, Value]] = []
-    for v2_key, v1_key, default in columns:
+    for v2_key, v1_key, default in _V1_PARAM_COLUMNS:
         values = [_param_value(block, v2_key) for block in param_blocks]
         if any(value is not None for value in values):
             out += [(v1_key, default if value is None else value) for value in values]
     return tuple(out)
+
+
+def definition_param_names(fields: Fields) -> list[str | None]:
+    """Each blob's share name in a layer's fields, None where it is not shared: a V2
+    ``param {}`` block's ``name`` (the last one, as protobuf keeps), a V1 ``param: "x"``."""
+    out: list[str | None] = []
+    for key, value in fields:
+        if key != "param":
+            continue
+        if isinstance(value, tuple):
+            names = [v for k, v in value if k == "name" and isinstance(v, str)]
+            out.append(names[-1] or None if names else None)
+        else:
+            out.append(value or None if isinstance(value, str) else None)
+    return out
 
 
 def v1_fields(fields: Fields) -> Fields:

@@ -21,8 +21,8 @@ from typing import Any
 
 from .document import Document, Field, Message, Scalar
 from .errors import SurgeryError
-from .formats import V0_TYPE_TO_V1, V1_TYPE_NAMES, V2_TO_V1_TYPE, Format
-from .layerdef import Enum, Fields, LayerDef, Raw
+from .formats import V0_TYPE_TO_V1, V1_TYPE_NAMES, V2_TO_V1_TYPE, Format, v1_enum_name
+from .layerdef import Enum, Fields, LayerDef, Raw, definition_param_names
 
 __all__ = [
     "V0_TYPE_TO_V1",
@@ -36,6 +36,8 @@ __all__ = [
     "NetInput",
     "StateRule",
     "load_net",
+    "param_name_scalars",
+    "param_names",
 ]
 
 
@@ -138,6 +140,29 @@ class Layer:
 
     def __repr__(self) -> str:
         return f"Layer({self.name!r}, {self.type!r})"
+
+
+def param_name_scalars(layer: Layer) -> list[tuple[Scalar, ...]]:
+    """The literals naming each of the layer's blobs for sharing, one tuple per blob: a V2
+    ``param {}`` block's string ``name`` values (the last one counts), a V1 ``param: "x"``.
+    None for a layer surgery added: it has no text to rename."""
+    body = layer.body
+    if body is None or layer.format == "v0":
+        return []
+    if layer.format == "v1":
+        return [(s,) for s in body.scalars("param") if s.kind == "string"]
+    return [
+        tuple(s for s in block.scalars("name") if s.kind == "string")
+        for block in body.messages("param")
+    ]
+
+
+def param_names(layer: Layer) -> list[str | None]:
+    """Each blob's share name (``param { name }``, V1 ``param: "x"``), None where it is not
+    shared, from the layer's text or its definition."""
+    if layer.text is None and layer.definition is not None:
+        return definition_param_names(layer.definition.fields)
+    return [block[-1].value or None if block else None for block in param_name_scalars(layer)]
 
 
 def _definition_rules(fields: Fields, kind: str) -> tuple[StateRule, ...]:
@@ -256,7 +281,7 @@ def _layer_from_block(block: Field, source: Document) -> Layer:
             layer_type = V1_TYPE_NAMES.get(V0_TYPE_TO_V1.get(v0_type, ""), v0_type)
         else:
             fmt, body = "v1", outer
-            enum = outer.string("type", "NONE") or "NONE"
+            enum = v1_enum_name(outer.string("type", "NONE") or "NONE")
             layer_type = V1_TYPE_NAMES.get(enum, enum)
     own = keyed if body is outer else _layer_fields(body)
     names = _string_values(source, own["name"], "name", "")
@@ -431,7 +456,8 @@ ORIGINS = "document:origins"
 
 
 def _document_key(key: object) -> bool:
-    """Cached data the document alone decides (the dialect, say), which edits keep."""
+    """Cached data the document alone decides (the origins of a net upgraded for reading,
+    say), which edits keep."""
     return isinstance(key, str) and key.startswith("document:")
 
 

@@ -9,7 +9,8 @@ the net already has) drops the graphs instead, and they are rebuilt on demand.
 * :func:`insert_layers` - new layers after a layer (or before every layer);
 * :func:`rewire` - bottoms that read another blob;
 * :func:`remove_layers` - layers taken out;
-* :func:`add_prefix` - a fragment's names, made unique before it goes in.
+* :func:`add_prefix` - a fragment's names, made unique before it goes in
+  (:func:`definition_names` lists them).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from collections.abc import Collection, Iterable, Mapping, Sequence
 import networkx as nx
 
 from .graph import BlobVersion, LayerGraph, Problem, cached_graphs, layer_included
-from .layerdef import Fields, LayerDef, Value
+from .layerdef import Fields, LayerDef, Value, definition_param_names
 from .net import Layer, Net
 
 
@@ -135,27 +136,15 @@ def _drop_graphs(net: Net) -> None:
 # Names
 
 
-def fragment_names(layers: Iterable[LayerDef]) -> set[str]:
-    """Every name a fragment brings: its layers, the blobs it writes, its shared params."""
+def definition_names(layers: Iterable[LayerDef]) -> set[str]:
+    """Every name the definitions bring: their layers, the blobs they write, their share
+    names."""
     names: set[str] = set()
     for layer in layers:
         names.add(layer.name)
         names.update(layer.tops)
-        names.update(shared_param_names(layer.fields))
+        names.update(name for name in definition_param_names(layer.fields) if name)
     return names
-
-
-def shared_param_names(fields: Fields) -> list[str]:
-    """The ``param { name }`` names (and V1 ``param: "name"``) in a layer's fields."""
-    found: list[str] = []
-    for key, value in fields:
-        if key != "param":
-            continue
-        if isinstance(value, str):
-            found.append(value)
-        elif isinstance(value, tuple):
-            found += [v for k, v in value if k == "name" and isinstance(v, str)]
-    return found
 
 
 def add_prefix(
@@ -166,7 +155,7 @@ def add_prefix(
     fragment wrote before it, so the blobs it reads from the net keep their names."""
     if not prefix:
         return list(layers)
-    renamed = {name: prefix + name for name in fragment_names(layers) if name not in keep}
+    renamed = {name: prefix + name for name in definition_names(layers) if name not in keep}
     written: set[str] = set()
     out = []
     for layer in layers:

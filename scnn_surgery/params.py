@@ -280,14 +280,17 @@ def fork_param(layer: Layer, name: str) -> Message | None:
     return layer.body.message(name) if layer.body is not None else None
 
 
-def _convert(scalar: Scalar, kind: str, net: Net | None) -> Any:
+def _convert(scalar: Scalar, kind: str, layer: Layer | None) -> Any:
+    """The value; a bad one is located in the file the layer's text is in (a spliced
+    fragment's own file, not the net's)."""
     try:
         if kind == "int":
             return scalar.as_int()
         if kind == "float":
             return scalar.as_float()
     except ValueError:
-        where = f"{net.document.location(scalar.start)}: " if net is not None else ""
+        text = layer.text if layer is not None else None
+        where = f"{text.document.location(scalar.start)}: " if text is not None else ""
         raise SurgeryError(f"{where}'{scalar.raw}' is not a valid {kind}") from None
     return scalar.value
 
@@ -296,21 +299,22 @@ def raw_has(msg: Message | None, name: str) -> bool:
     return msg is not None and msg.get(name) is not None
 
 
-def raw_int(msg: Message | None, name: str, default: int, net: Net | None = None) -> int:
+def raw_int(msg: Message | None, name: str, default: int, layer: Layer | None = None) -> int:
+    """``msg``'s int field ``name`` (``msg`` is a block of ``layer``'s text)."""
     s = msg.scalar(name) if msg is not None else None
-    return default if s is None else int(_convert(s, "int", net))
+    return default if s is None else int(_convert(s, "int", layer))
 
 
-def raw_ints(msg: Message | None, name: str, net: Net | None = None) -> list[int]:
+def raw_ints(msg: Message | None, name: str, layer: Layer | None = None) -> list[int]:
     if msg is None:
         return []
-    return [int(_convert(s, "int", net)) for s in msg.scalars(name)]
+    return [int(_convert(s, "int", layer)) for s in msg.scalars(name)]
 
 
-def raw_floats(msg: Message | None, name: str, net: Net | None = None) -> list[float]:
+def raw_floats(msg: Message | None, name: str, layer: Layer | None = None) -> list[float]:
     if msg is None:
         return []
-    return [float(_convert(s, "float", net)) for s in msg.scalars(name)]
+    return [float(_convert(s, "float", layer)) for s in msg.scalars(name)]
 
 
 def raw_bool(msg: Message | None, name: str, default: bool) -> bool:
@@ -356,16 +360,32 @@ class ConvParams:
             return self.group
         return channels if depthwise else 1
 
+    def refusal(self) -> str | None:
+        """What BaseConvolutionLayer::LayerSetUp aborts on whatever the input's shape: a
+        size given both ways, no kernel, no output channels (None: nothing)."""
+        both = (
+            ("kernel_size", "kernel_h/kernel_w", self.kernel_size, self.kernel_hw),
+            ("stride", "stride_h/stride_w", self.stride, self.stride_hw),
+            ("pad", "pad_h/pad_w", self.pad, self.pad_hw),
+        )
+        for single, pair, values, hw in both:
+            if hw is not None and values:
+                return f"give either {single} or {pair}, not both"
+        if self.kernel_hw is None and not self.kernel_size:
+            return "no kernel_size (or kernel_h and kernel_w) is given"
+        if self.num_output == 0:
+            return "num_output must be positive"
+        return None
+
     def geometry(self, axes: int) -> tuple[tuple[int, ...], ...]:
         """(kernel, pad, stride, dilation), one value per spatial axis, as Caffe resolves them."""
+        problem = self.refusal()
+        if problem is not None:
+            raise ValueError(problem)
         if self.kernel_hw is not None:
             if axes != 2:
                 raise ValueError("kernel_h/kernel_w need exactly 2 spatial axes")
-            if self.kernel_size:
-                raise ValueError("give either kernel_size or kernel_h/kernel_w, not both")
             kernel: tuple[int, ...] = self.kernel_hw
-        elif not self.kernel_size:
-            raise ValueError("no kernel_size (or kernel_h and kernel_w) is given")
         else:
             kernel = per_axis(self.kernel_size, axes, 0, "kernel_size")
         if self.pad_hw is not None:
@@ -447,6 +467,43 @@ class PoolParams:
     stride: tuple[int, int]
     global_pooling: bool
     ceil: bool  # CEIL rounding (Caffe's default) or FLOOR
+    given: frozenset[str] = frozenset()  # which of POOL_SIZE_FIELDS the text sets
+
+    def refusal(self) -> str | None:
+        """What PoolingLayer::LayerSetUp aborts on, whatever the input's shape, in the order
+        it checks (None: nothing). A zero stride, which it does not check, would divide by
+        zero in its output-size formula."""
+        given = self.given
+        if self.global_pooling:
+            if given & {"kernel_size", "kernel_h", "kernel_w"}:
+                return (
+                    "global_pooling takes its kernel from the input's size; kernel_size,"
+                    " kernel_h and kernel_w cannot be given with it"
+                )
+        elif ("kernel_size" in given) == ({"kernel_h", "kernel_w"} <= given):
+            return "give the kernel as kernel_size, or as kernel_h and kernel_w, one of the two"
+        for single in ("pad", "stride"):
+            pair = given & {f"{single}_h", f"{single}_w"}
+            if pair and (single in given or len(pair) == 1):
+                return f"give {single}, or both {single}_h and {single}_w, one of the two"
+        if self.global_pooling:
+            if self.pad != (0, 0) or self.stride != (1, 1):
+                return "global_pooling allows only pad 0 and stride 1"
+            return None
+        assert self.kernel is not None  # refused above when not given
+        if min(self.kernel) <= 0 or min(self.stride) <= 0:
+            return "kernel and stride must be positive"
+        if any(self.pad) and self.method == "STOCHASTIC":
+            return "Caffe implements padding only for MAX and AVE pooling, not STOCHASTIC"
+        if self.pad[0] >= self.kernel[0] or self.pad[1] >= self.kernel[1]:
+            return f"pad {self.pad} must be smaller than kernel {self.kernel}"
+        return None
+
+
+POOL_SIZE_FIELDS = (
+    "kernel_size", "kernel_h", "kernel_w", "pad", "pad_h", "pad_w", "stride", "stride_h",
+    "stride_w",
+)  # fmt: skip
 
 
 @per_params
@@ -454,6 +511,7 @@ def pool_params(net: Net, layer: Layer) -> PoolParams:
     msg = part_message(net, layer, "pooling_param")
     if layer.format == "v0":
         kernel = (msg.kernelsize, msg.kernelsize) if msg.HasField("kernelsize") else None
+        v0_names = (("kernelsize", "kernel_size"), ("pad", "pad"), ("stride", "stride"))
         return PoolParams(
             method=caffe_pb2.V0LayerParameter.PoolMethod.Name(msg.pool),
             kernel=kernel,
@@ -461,18 +519,19 @@ def pool_params(net: Net, layer: Layer) -> PoolParams:
             stride=(msg.stride, msg.stride),
             global_pooling=False,
             ceil=True,
+            given=frozenset(v1 for v0, v1 in v0_names if msg.HasField(v0)),  # as upgraded
         )
     p = msg.pooling_param
+    given = frozenset(name for name in POOL_SIZE_FIELDS if p.HasField(name))
+    # As PoolingLayer::LayerSetUp resolves them: kernel_size wins over kernel_h/kernel_w,
+    # pad_h (stride_h) over pad (stride); what it refuses is in PoolParams.refusal.
     kernel2: tuple[int, int] | None = None
-    if p.HasField("kernel_h") or p.HasField("kernel_w"):
-        kernel2 = (p.kernel_h, p.kernel_w)
-    elif p.HasField("kernel_size"):
+    if "kernel_size" in given:
         kernel2 = (p.kernel_size, p.kernel_size)
-    pad = (p.pad_h, p.pad_w) if p.HasField("pad_h") or p.HasField("pad_w") else (p.pad, p.pad)
-    if p.HasField("stride_h") or p.HasField("stride_w"):
-        stride = (p.stride_h, p.stride_w)
-    else:
-        stride = (p.stride, p.stride)
+    elif "kernel_h" in given or "kernel_w" in given:
+        kernel2 = (p.kernel_h, p.kernel_w)
+    pad = (p.pad_h, p.pad_w) if "pad_h" in given else (p.pad, p.pad)
+    stride = (p.stride_h, p.stride_w) if "stride_h" in given else (p.stride, p.stride)
     ceil = p.round_mode == caffe_pb2.PoolingParameter.CEIL
     # The DenseNet fork (BVLC PR #3057) spells FLOOR rounding as `ceil_mode: false`.
     ceil = ceil and raw_bool(fork_param(layer, "pooling_param"), "ceil_mode", True)
@@ -483,6 +542,7 @@ def pool_params(net: Net, layer: Layer) -> PoolParams:
         stride=stride,
         global_pooling=p.global_pooling,
         ceil=ceil,
+        given=given,
     )
 
 
@@ -573,11 +633,11 @@ def data_source(net: Net, layer: Layer) -> DataSource:
     if kind == "DenseImageData":
         raw = fork_param(layer, "dense_image_data_param")
         channels = 3 if raw_bool(raw, "is_color", True) else 1
-        crop_h = _positive(raw_int(raw, "crop_height", 0, net))
-        crop_w = _positive(raw_int(raw, "crop_width", 0, net))
-        new_h = _positive(raw_int(raw, "new_height", 0, net))
-        new_w = _positive(raw_int(raw, "new_width", 0, net))
-        batch = _positive(raw_int(raw, "batch_size", 1, net))
+        crop_h = _positive(raw_int(raw, "crop_height", 0, layer))
+        crop_w = _positive(raw_int(raw, "crop_width", 0, layer))
+        new_h = _positive(raw_int(raw, "new_height", 0, layer))
+        new_w = _positive(raw_int(raw, "new_width", 0, layer))
+        batch = _positive(raw_int(raw, "batch_size", 1, layer))
         if transform_crop:
             return DataSource(batch, channels, transform_crop, transform_crop)
         if crop_h and crop_w:
@@ -607,20 +667,20 @@ class InterpParams:
     pad_end: int
 
 
-def _opt_int(msg: Message | None, name: str, net: Net) -> int | None:
-    return raw_int(msg, name, 0, net) if raw_has(msg, name) else None
+def _opt_int(msg: Message | None, name: str, layer: Layer) -> int | None:
+    return raw_int(msg, name, 0, layer) if raw_has(msg, name) else None
 
 
 @per_params
 def interp_params(net: Net, layer: Layer) -> InterpParams:
     p = fork_param(layer, "interp_param")
     return InterpParams(
-        zoom_factor=_opt_int(p, "zoom_factor", net),
-        shrink_factor=_opt_int(p, "shrink_factor", net),
-        height=_opt_int(p, "height", net),
-        width=_opt_int(p, "width", net),
-        pad_beg=raw_int(p, "pad_beg", 0, net),
-        pad_end=raw_int(p, "pad_end", 0, net),
+        zoom_factor=_opt_int(p, "zoom_factor", layer),
+        shrink_factor=_opt_int(p, "shrink_factor", layer),
+        height=_opt_int(p, "height", layer),
+        width=_opt_int(p, "width", layer),
+        pad_beg=raw_int(p, "pad_beg", 0, layer),
+        pad_end=raw_int(p, "pad_end", 0, layer),
     )
 
 
@@ -641,13 +701,13 @@ class UpsampleParams:
 def upsample_params(net: Net, layer: Layer) -> UpsampleParams:
     p = fork_param(layer, "upsample_param")
     return UpsampleParams(
-        scale=_opt_int(p, "scale", net),
-        scale_h=_opt_int(p, "scale_h", net),
-        scale_w=_opt_int(p, "scale_w", net),
+        scale=_opt_int(p, "scale", layer),
+        scale_h=_opt_int(p, "scale_h", layer),
+        scale_w=_opt_int(p, "scale_w", layer),
         pad_out_h=raw_bool(p, "pad_out_h", False),
         pad_out_w=raw_bool(p, "pad_out_w", False),
-        upsample_h=_opt_int(p, "upsample_h", net),
-        upsample_w=_opt_int(p, "upsample_w", net),
+        upsample_h=_opt_int(p, "upsample_h", layer),
+        upsample_w=_opt_int(p, "upsample_w", layer),
     )
 
 
@@ -676,9 +736,9 @@ class PriorBoxParams:
 def prior_box_params(net: Net, layer: Layer) -> PriorBoxParams:
     p = fork_param(layer, "prior_box_param")
     return PriorBoxParams(
-        min_sizes=tuple(raw_floats(p, "min_size", net)),
-        max_sizes=tuple(raw_floats(p, "max_size", net)),
-        aspect_ratios=tuple(raw_floats(p, "aspect_ratio", net)),
+        min_sizes=tuple(raw_floats(p, "min_size", layer)),
+        max_sizes=tuple(raw_floats(p, "max_size", layer)),
+        aspect_ratios=tuple(raw_floats(p, "aspect_ratio", layer)),
         flip=raw_bool(p, "flip", True),
     )
 

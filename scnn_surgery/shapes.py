@@ -24,10 +24,9 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from .document import Message, Scalar
 from .errors import SurgeryError
 from .graph import BlobVersion, LayerGraph
-from .net import Layer, Net
+from .net import Layer, Net, param_names
 from .params import (
     bn_blob_count,
     conv_params,
@@ -61,7 +60,6 @@ __all__ = [
     "deconv_output_size",
     "format_shape",
     "infer_shapes",
-    "param_names",
     "pool_output_size",
     "rule_for",
 ]
@@ -261,6 +259,9 @@ def _conv_like(ctx: RuleContext, deconv: bool, depthwise: bool) -> list[MaybeSha
     p = conv_params(ctx.net, ctx.layer)
     if p.num_output is None:
         raise ShapeError("convolution_param gives no num_output")
+    problem = p.refusal()  # Caffe refuses these before it reads the input's shape
+    if problem is not None:
+        raise ShapeError(problem)
     out: list[MaybeShape] = []
     for i in range(len(ctx.bottoms)):
         x = ctx.shape(i)
@@ -308,19 +309,15 @@ def _four_axes(x: Shape, what: str = "input") -> Shape:
 
 
 def _pooling_rule(ctx: RuleContext) -> list[MaybeShape]:
-    x = _four_axes(ctx.shape(0))
     p = pool_params(ctx.net, ctx.layer)
+    problem = p.refusal()  # Caffe refuses these before it reads the input's shape
+    if problem is not None:
+        raise ShapeError(problem)
+    x = _four_axes(ctx.shape(0))
     if p.global_pooling:
-        if p.pad != (0, 0) or p.stride != (1, 1):
-            raise ShapeError("global_pooling allows only pad 0 and stride 1")
         out: Shape = (x[0], x[1], 1, 1)
     else:
-        if p.kernel is None:
-            raise ShapeError("pooling_param gives no kernel_size")
-        if min(p.kernel) <= 0 or min(p.stride) <= 0:
-            raise ShapeError("kernel and stride must be positive")
-        if p.pad[0] >= p.kernel[0] or p.pad[1] >= p.kernel[1]:
-            raise ShapeError(f"pad {p.pad} must be smaller than kernel {p.kernel}")
+        assert p.kernel is not None  # refused when not given
         padded = any(p.pad)
         sizes = [
             pool_output_size(x[2 + j], p.kernel[j], p.pad[j], p.stride[j], p.ceil, padded)
@@ -333,8 +330,8 @@ def _pooling_rule(ctx: RuleContext) -> list[MaybeShape]:
 def _roi_pooling_rule(ctx: RuleContext) -> list[MaybeShape]:
     x = _four_axes(ctx.shape(0), "feature map")
     p = fork_param(ctx.layer, "roi_pooling_param")
-    pooled_h = raw_int(p, "pooled_h", 0, ctx.net)
-    pooled_w = raw_int(p, "pooled_w", 0, ctx.net)
+    pooled_h = raw_int(p, "pooled_h", 0, ctx.layer)
+    pooled_w = raw_int(p, "pooled_w", 0, ctx.layer)
     if pooled_h <= 0 or pooled_w <= 0:
         raise ShapeError("roi_pooling_param needs positive pooled_h and pooled_w")
     rois = ctx.bottoms[1] if len(ctx.bottoms) > 1 else None
@@ -586,7 +583,7 @@ def _argmax_rule(ctx: RuleContext) -> list[MaybeShape]:
 
 def _permute_rule(ctx: RuleContext) -> list[MaybeShape]:
     x = ctx.shape(0)
-    order = raw_ints(fork_param(ctx.layer, "permute_param"), "order", ctx.net)
+    order = raw_ints(fork_param(ctx.layer, "permute_param"), "order", ctx.layer)
     if len(set(order)) != len(order) or any(not 0 <= o < len(x) for o in order):
         raise ShapeError(f"order {order} is not a permutation of {len(x)} axes")
     # PermuteLayer appends the axes the order leaves out, in their original order.
@@ -696,7 +693,7 @@ def _times(d: int | None, k: int) -> int | None:
 def _tiling_rule(ctx: RuleContext) -> list[MaybeShape]:
     """VPGNet's Tiling: channels fold into tile_dim x tile_dim spatial blocks."""
     x = _four_axes(ctx.shape(0))
-    tile = raw_int(fork_param(ctx.layer, "tiling_param"), "tile_dim", 0, ctx.net)
+    tile = raw_int(fork_param(ctx.layer, "tiling_param"), "tile_dim", 0, ctx.layer)
     if tile <= 0:
         raise ShapeError("tiling_param needs a positive tile_dim")
     c = x[1]
@@ -935,41 +932,6 @@ COSTS: dict[str, CostRule] = {
     "Normalize": _elementwise_cost(_normalize_blobs),
     "Embed": _embed_cost,
 }
-
-
-def param_names(layer: Layer) -> list[str | None]:
-    """The share names of a layer's blobs (``param { name }`` in V2, ``param: "x"`` in V1)."""
-    if layer.body is None:
-        assert layer.definition is not None
-        return [
-            next((v for k, v in value if k == "name" and isinstance(v, str)), None) or None
-            if isinstance(value, tuple)
-            else None
-            for key, value in layer.definition.fields
-            if key == "param"
-        ]
-    if layer.format == "v1":
-        return [name or None for name in layer.body.strings("param")]
-    if layer.format == "v2":
-        return [
-            _share_name(block)
-            for f in layer.body.fields
-            if f.name == "param"
-            for block in f.values()
-            if isinstance(block, Message)
-        ]
-    return []
-
-
-def _share_name(block: Message) -> str | None:
-    """``name`` of one ``param {}`` block (the last one given, as protobuf keeps)."""
-    found = None
-    for inner in block.fields:
-        if inner.name == "name":
-            for value in inner.values():
-                if isinstance(value, Scalar):
-                    found = value.value
-    return found or None
 
 
 # ---------------------------------------------------------------------------

@@ -18,24 +18,30 @@ from .errors import SurgeryError, UsageError
 from .export import export_bytes, export_text
 from .files import write_bytes_atomic
 from .graph import BlobVersion, LayerGraph, NetState, build_graphs, graph_of
-from .layerdef import Fields, LayerDef, v1_type
+from .layerdef import Fields, LayerDef
 from .layerdef import render_layers as _render_layers
 from .modules import ModuleSummary, find_modules, reduction_before, summarise_module
 from .net import Layer, Net, load_net
-from .ops import add_prefix, remove_layers, rewire
-from .ops import fragment_names as definition_names
+from .ops import add_prefix, definition_names, remove_layers, rewire
 from .options import InsertOptions as InsertOptions  # still importable from here
 from .options import SpliceOptions as SpliceOptions
 from .options import StripOptions as StripOptions
 from .passes.advice import advise
 from .passes.anchor import InsertionPoint, closest_names, find_insertion_point, resolve_blob
 from .passes.autopoint import choose_blob
-from .passes.fragment import Fragment, fragment_names, read_fragment, renamed
+from .passes.fragment import (
+    Fragment,
+    fragment_names,
+    read_fragment,
+    refuse_unwritable_in_v1,
+    renamed,
+)
 from .passes.geometry import PhaseShapes, resolve_sizes
 from .passes.splice import choose_prefix, existing_names, new_layers
 from .passes.splice import splice as splice_layers
 from .passes.upgrade import upgrade_net
 from .runtime import paused_gc
+from .schema.select import descriptor_of, schema_for_net
 from .scnn import DetectedModule, ScnnSpec, build_module, module_output, reduction_name
 from .verify import Checks, check_fitted
 
@@ -324,10 +330,10 @@ def _splice(net: Net, fragment_net: Net, options: SpliceOptions) -> SpliceResult
     prefix = choose_prefix(
         fragment_names(fragment), existing_names(work), options.prefix, notes=notes
     )
+    if work.output_format == "v1":  # refused now, not when the text is written
+        v1_layer = schema_for_net(work, options.proto).v1_layer
+        refuse_unwritable_in_v1(fragment, descriptor_of(v1_layer).fields_by_name)
     fragment = renamed(fragment, prefix, binds)
-    if work.output_format == "v1":
-        for layer in fragment.layers:
-            v1_type(layer.type)  # refused now, not when the text is written
     rewired_to = None if output is None else prefix + output
     splice_layers(work, fragment.layers, point, rewired_to, anchor)
     checks = Checks(phase, options.shapes, options.proto, broken, "the spliced fragment")
@@ -346,6 +352,9 @@ def _refuse_v0(net: Net, doing: str) -> None:
 
 
 def _checked_binds(net: Net, fragment: Fragment, binds: Mapping[str, str]) -> dict[str, str]:
+    """Each fragment input with the net blob it reads: a layer's name means the blob it
+    writes, as for --after; an unknown name gets the closest ones."""
+    resolved: dict[str, str] = {}
     for fragment_blob, net_blob in binds.items():
         if fragment_blob not in fragment.inputs:
             reads = ", ".join(fragment.inputs) or "nothing from the net"
@@ -353,8 +362,8 @@ def _checked_binds(net: Net, fragment: Fragment, binds: Mapping[str, str]) -> di
                 f"--bind {fragment_blob}={net_blob}: the fragment does not read"
                 f" '{fragment_blob}' from the net (it reads {reads})"
             )
-        resolve_blob(net, net_blob)  # an unknown name gets the closest ones
-    return dict(binds)
+        resolved[fragment_blob] = resolve_blob(net, net_blob)[0]
+    return resolved
 
 
 def _splice_anchor(

@@ -35,12 +35,14 @@ from google.protobuf.message import DecodeError
 
 from .document import Document, Message, Scalar
 from .errors import SurgeryError
+from .export import definition_of
 from .files import MAX_CAFFEMODEL_BYTES, format_bytes, read_input_bytes
 from .graph import graph_of, phase_states
 from .layerdef import Enum
 from .net import Layer, Net
 from .params import (
     conv_params,
+    definition_message,
     inner_product_params,
     layer_message,
     layer_message_as,
@@ -874,10 +876,17 @@ def _blob_class(net_class: Any, legacy: bool) -> Any:
 
 def _layer_entry(net: Net, layer: Layer, entry_class: Any) -> Any:
     """The layer's prototxt as a caffemodel entry of ``entry_class``. The BVLC parse is
-    cached and shared, so it is copied; other schemas parse afresh."""
+    cached and shared, so it is copied; other schemas parse afresh. V2 text (a fragment
+    spliced into a V1 net) becomes the V1 layer the prototxt shows for a V1 entry."""
     if entry_class is type(layer_message(net, layer)):
         return _copy(layer_message(net, layer))
+    if layer.text is not None and layer.format == "v2" and _is_v1_entry(entry_class):
+        return definition_message(definition_of(layer), entry_class)
     return layer_message_as(net, layer, entry_class)
+
+
+def _is_v1_entry(entry_class: Any) -> bool:
+    return bool(entry_class.DESCRIPTOR.name == "V1LayerParameter")
 
 
 def _why_no_blobs(net: Net, layer: Layer) -> str:
@@ -1015,7 +1024,7 @@ def _added_entries(
     for layer in net.layers:
         if layer.name not in added:
             continue
-        if (layer.format == "v1") == legacy:
+        if (layer.format == "v1") == legacy or (legacy and layer.text is not None):
             entry = _layer_entry(net, layer, _entry_class(net_class, legacy))
         else:
             if translated is None:

@@ -537,3 +537,25 @@ def test_a_value_caffe_cannot_parse_is_refused_where_nothing_reads_it(
         assert err.startswith(f"scnn-surgery: error: {net}:3:{column}: in layer 'relu1': ")
         assert says in err and err.count("\n") == 1
     assert not (tmp_path / "o").exists()
+
+
+def test_conv_and_pooling_parameters_caffe_refuses_are_errors_at_their_layers() -> None:
+    """BaseConvolutionLayer's and PoolingLayer's LayerSetUp abort on these."""
+    net = loads(
+        'layer { name: "data" type: "Input" top: "data"'
+        " input_param { shape { dim: 1 dim: 3 dim: 8 dim: 8 } } }\n"
+        'layer { name: "conv1" type: "Convolution" bottom: "data" top: "conv1"'
+        " convolution_param { num_output: 4 kernel_size: 3 pad: 1 pad_h: 2 pad_w: 0 } }\n"
+        'layer { name: "pool1" type: "Pooling" bottom: "conv1" top: "pool1"'
+        " pooling_param { pool: MAX kernel_size: 2 stride: 2 pad_h: 1 } }\n"
+        'layer { name: "pool2" type: "Pooling" bottom: "pool1" top: "pool2"'
+        " pooling_param { pool: MAX kernel_size: 2 global_pooling: true } }\n",
+        "padboth.prototxt",
+    )
+    found = errors_of(check_net(net))
+    assert [(f.layer, f.line, f.rule) for f in found] == [
+        ("conv1", 2, "shapes"), ("pool1", 3, "shapes"), ("pool2", 4, "shapes"),
+    ]  # fmt: skip
+    assert "pad or pad_h/pad_w, not both" in found[0].message
+    assert "pad, or both pad_h and pad_w" in found[1].message
+    assert "global_pooling" in found[2].message

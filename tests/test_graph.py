@@ -57,6 +57,16 @@ def test_in_place_layers_make_versions_and_bottoms_bind_latest() -> None:
     assert (peek, 0) in test.consumers(BlobVersion("conv1", 0))
 
 
+def test_a_versions_position_is_its_producers_place_in_the_file_then_its_version() -> None:
+    net = _net()
+    train = build_graph(net, NetState("TRAIN"))
+    conv1 = next(x for x in net.layers if x.name == "conv1")
+    first, last = BlobVersion("conv1", 0), train.latest["conv1"]
+    assert train.position(first) == (net.index_of(conv1), 0)
+    assert train.position(first) < train.position(last)
+    assert train.position(BlobVersion("data", 0))[0] == 0  # the data layer comes first
+
+
 def test_caffe_rule_semantics() -> None:
     doc = Document.parse(
         'layer { name: "a" include { phase: TRAIN stage: "s" } include { min_level: 2 } }\n'

@@ -2,8 +2,10 @@ from __future__ import annotations
 
 import pytest
 
+from scnn_surgery.document import Document
 from scnn_surgery.errors import SurgeryError
-from scnn_surgery.net import Net, StateRule, load_net
+from scnn_surgery.layerdef import LayerDef
+from scnn_surgery.net import Layer, Net, StateRule, load_net, param_name_scalars, param_names
 
 from .conftest import DATA, shared_path
 
@@ -26,6 +28,18 @@ def test_v1_types_become_v2_names() -> None:
     assert net.layers[0].type == "ImageData"
     assert {layer.type for layer in net.layers} >= {"Convolution", "ReLU", "Pooling", "LRN"}
     assert net.layers[0].include[0].phase == "TRAIN"
+
+
+def test_a_v1_type_given_by_its_enum_number_is_read_as_its_name() -> None:
+    """Protobuf text takes an enum's number too (``type: 4`` is CONVOLUTION, in hex too)."""
+    text = (
+        'layers { name: "c" type: 4 bottom: "x" top: "c" }\n'
+        'layers { name: "r" type: 0x12 bottom: "c" top: "c" }\n'
+        'layers { name: "p" type: RELU bottom: "c" top: "p" }\n'
+        'layers { name: "u" type: 99 bottom: "p" top: "u" }\n'
+    )
+    net = Net.from_document(Document.parse(text, "v1.prototxt"))
+    assert [x.type for x in net.layers] == ["Convolution", "ReLU", "ReLU", "99"]
 
 
 def test_v0_layers_read_inner_layer() -> None:
@@ -100,3 +114,25 @@ def test_numeric_phases_unnamed_layers_and_the_declared_state() -> None:
     assert net.label(unnamed) == "#2"
     assert net.describe(unnamed) == "unnamed layer #2 (n.prototxt:3:1)"
     assert net.declared_state.level == 2 and net.declared_state.stages == ("deploy",)
+
+
+def test_share_names_are_read_per_blob_from_any_layer() -> None:
+    """One reader for V2 blocks, V1 lists and definitions: a name per blob (None: the
+    blob is not shared), and the literals that spell them, for renaming."""
+    v2 = Net.from_document(Document.parse(
+        'layer { name: "c" type: "Convolution" param { name: "w" name: "w2" lr_mult: 1 }'
+        ' param { lr_mult: 2 } param { name: "" } }', "v2.prototxt",
+    )).layers[0]
+    assert param_names(v2) == ["w2", None, None]
+    assert [[s.value for s in block] for block in param_name_scalars(v2)] == [["w", "w2"], [], [""]]
+    v1 = Net.from_document(Document.parse(
+        'layers { name: "c" type: CONVOLUTION param: "a" param: "" blobs_lr: 1 }', "v1.prototxt"
+    )).layers[0]
+    assert param_names(v1) == ["a", None]
+    assert [[s.value for s in block] for block in param_name_scalars(v1)] == [["a"], [""]]
+    added = Layer.from_definition(LayerDef(
+        "c", "Convolution", ("x",), ("y",),
+        (("param", (("name", "w"), ("lr_mult", 1))), ("param", (("lr_mult", 2),))),
+    ))
+    assert param_names(added) == ["w", None]
+    assert param_name_scalars(added) == []  # no text to rename

@@ -6,7 +6,13 @@ import scnn_surgery as ss
 from scnn_surgery.graph import NetState, build_graph, build_graphs, cached_graphs
 from scnn_surgery.layerdef import Enum, LayerDef
 from scnn_surgery.net import Layer, Net, StateRule
-from scnn_surgery.ops import add_prefix, insert_layers, remove_layers, rewire
+from scnn_surgery.ops import (
+    add_prefix,
+    definition_names,
+    insert_layers,
+    remove_layers,
+    rewire,
+)
 
 from .conftest import DATA
 
@@ -127,3 +133,12 @@ def test_prefix_renames_what_the_fragment_brings_but_not_what_it_reads() -> None
     assert (b.name, b.bottoms, b.tops) == ("p_b", ("p_x",), ("out",))
     assert b.fields[0] == ("param", (("name", "p_w"), ("lr_mult", 1)))
     assert add_prefix(fragment, "") == fragment
+
+
+def test_definition_names_are_the_layers_the_blobs_they_write_and_their_share_names() -> None:
+    layers = [
+        LayerDef("a", "Convolution", ("x",), ("b",), (("param", (("name", "w"),)),)),
+        LayerDef("r", "ReLU", ("b",), ("b",)),
+        LayerDef("v1", "Convolution", ("b",), ("c",), (("param", "u"), ("blobs_lr", 1))),
+    ]
+    assert definition_names(layers) == {"a", "b", "w", "r", "v1", "c", "u"}

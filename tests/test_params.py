@@ -111,9 +111,18 @@ def test_raw_getters_take_the_default_when_absent() -> None:
 
 
 def test_raw_int_reports_a_bad_value_with_its_location() -> None:
-    net, layer = _only('layer { name: "t" type: "Tiling" tiling_param { tile_dim: four } }')
+    _, layer = _only('layer { name: "t" type: "Tiling" tiling_param { tile_dim: four } }')
     with pytest.raises(SurgeryError, match=r"t\.prototxt:1:\d+: 'four' is not a valid int"):
-        raw_int(fork_param(layer, "tiling_param"), "tile_dim", 0, net)
+        raw_int(fork_param(layer, "tiling_param"), "tile_dim", 0, layer)
+
+
+def test_a_bad_fork_value_is_located_in_the_layers_own_file() -> None:
+    """A layer spliced in from a fragment keeps its text in the fragment's document."""
+    net = _net('layer { name: "data" type: "Input" top: "data" }')
+    text = '# one\nlayer { name: "i" type: "Interp"\n  interp_param { height: 2.5 } }'
+    fragment = Net.from_document(Document.parse(text, "f.txt"))
+    with pytest.raises(SurgeryError, match=r"^f\.txt:3:26: '2\.5' is not a valid int"):
+        interp_params(net, fragment.layers[0])
 
 
 # --- convolution and pooling ----------------------------------------------------
@@ -156,6 +165,19 @@ def test_pool_rounding_round_mode_and_densenet_ceil_mode() -> None:
     assert not pool_params(*_only(base.format("ceil_mode: false"))).ceil
     p = pool_params(*_only(base.format("stride_h: 2 stride_w: 1 pad: 1")))
     assert (p.kernel, p.stride, p.pad, p.method) == ((3, 3), (2, 1), (1, 1), "MAX")
+
+
+def test_pool_params_resolve_sizes_as_caffe_and_keep_what_was_given() -> None:
+    base = 'layer {{ name: "p" type: "Pooling" pooling_param {{ {} }} }}'
+    p = pool_params(*_only(base.format("kernel_size: 3 kernel_h: 2 pad: 1 pad_h: 0 pad_w: 2")))
+    assert (p.kernel, p.pad) == ((3, 3), (0, 2))  # kernel_size wins, pad_h/pad_w win
+    assert p.given == {"kernel_size", "kernel_h", "pad", "pad_h", "pad_w"}
+    assert p.refusal() == "give pad, or both pad_h and pad_w, one of the two"
+    conv = 'layer {{ name: "c" type: "Convolution" convolution_param {{ {} }} }}'
+    c = conv_params(*_only(conv.format("num_output: 2 kernel_size: 3 stride: 1 stride_h: 2")))
+    assert c.refusal() == "give either stride or stride_h/stride_w, not both"
+    with pytest.raises(ValueError, match="stride or stride_h/stride_w, not both"):
+        c.geometry(2)
 
 
 def test_pool_params_v0() -> None:

@@ -9,14 +9,16 @@ from pathlib import Path
 import pytest
 
 from scnn_surgery import SurgeryError, loads
+from scnn_surgery.ops import insert_layers, remove_layers
 from scnn_surgery.schema import DIALECTS, caffe_pb2
 from scnn_surgery.schema.select import (
+    dialect_of,
     dialect_schema,
     field_class,
     schema_for_net,
     user_schema,
 )
-from scnn_surgery.surgery import load
+from scnn_surgery.surgery import SpliceOptions, load, splice
 
 from .conftest import RunCli, shared_path
 from .forkproto import MY_PARAM_NET, MY_PARAM_NUMBER, write_fork_proto
@@ -72,6 +74,35 @@ def test_schema_classes_by_layer_format() -> None:
 def test_an_unknown_dialect_is_one_line() -> None:
     with pytest.raises(SurgeryError, match="unknown Caffe dialect 'caffe2'"):
         dialect_schema("caffe2")
+
+
+PLAIN = (
+    'layer { name: "data" type: "Input" top: "data"'
+    " input_param { shape { dim: 1 dim: 3 dim: 8 dim: 8 } } }\n"
+    'layer { name: "conv1" type: "Convolution" bottom: "data" top: "conv1"'
+    " convolution_param { num_output: 4 kernel_size: 3 pad: 1 } }\n"
+    'layer { name: "relu1" type: "ReLU" bottom: "conv1" top: "conv1" }\n'
+)
+INTERP = (
+    'layer { name: "up" type: "Interp" bottom: "x" top: "y" interp_param { zoom_factor: 2 } }\n'
+)
+
+
+def test_the_dialect_follows_the_layers_a_splice_brings_from_another_file() -> None:
+    net = loads(PLAIN, "plain.prototxt")
+    assert dialect_of(net) == "bvlc"  # cached on the input
+    result = splice(net, loads(INTERP, "frag.prototxt"), SpliceOptions(after="conv1"))
+    assert dialect_of(result.net) == "deeplab"  # its type and its interp_param
+    assert dialect_of(net) == "bvlc"
+
+
+def test_the_dialect_follows_edits_of_the_net_itself() -> None:
+    net = loads(PLAIN + INTERP.replace('"x"', '"conv1"'), "net.prototxt")
+    assert dialect_of(net) == "deeplab"
+    remove_layers(net, [net.layers[-1]])
+    assert dialect_of(net) == "bvlc"  # the removed layer's text no longer counts
+    insert_layers(net, net.layers[-1], loads(INTERP, "more.prototxt").layers)
+    assert dialect_of(net) == "deeplab"
 
 
 # --- --proto ----------------------------------------------------------------

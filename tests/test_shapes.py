@@ -333,6 +333,63 @@ def test_pooling_pad_must_be_smaller_than_kernel() -> None:
     assert "must be smaller than kernel" in r.errors[0].message
 
 
+@pytest.mark.parametrize(
+    ("kind", "param", "says"),
+    [
+        ("Convolution", "num_output: 4 kernel_size: 3 pad: 1 pad_h: 2 pad_w: 0",
+         "either pad or pad_h/pad_w, not both"),
+        ("Convolution", "num_output: 4 kernel_size: 3 stride: 2 stride_h: 1 stride_w: 1",
+         "either stride or stride_h/stride_w, not both"),
+        ("Deconvolution", "num_output: 4 kernel_size: 3 kernel_h: 3 kernel_w: 3",
+         "either kernel_size or kernel_h/kernel_w, not both"),
+        ("Convolution", "num_output: 4 stride: 2", "no kernel_size"),
+        ("Convolution", "num_output: 0 kernel_size: 3", "num_output must be positive"),
+    ],
+)  # fmt: skip
+def test_convolution_parameters_caffe_refuses(kind: str, param: str, says: str) -> None:
+    """BaseConvolutionLayer::LayerSetUp's checks, reported whether or not the input's
+    shape is known."""
+    for inputs in ({"x": (1, 3, 8, 8)}, {}):
+        head = "" if inputs else _layer("Python", "x", [])
+        r = _run(head + _conv("c", "x", param, kind=kind), inputs)
+        assert [e.layer.name for e in r.errors if e.layer] == ["c"]
+        assert says in r.errors[0].message
+
+
+@pytest.mark.parametrize(
+    ("param", "says"),
+    [
+        ("pool: MAX kernel_size: 2 global_pooling: true", "global_pooling takes its kernel"),
+        ("global_pooling: true kernel_h: 2 kernel_w: 2", "global_pooling takes its kernel"),
+        ("kernel_size: 2 kernel_h: 2 kernel_w: 2", "kernel_size, or as kernel_h and kernel_w"),
+        ("kernel_h: 2", "kernel_size, or as kernel_h and kernel_w"),
+        ("stride: 2", "kernel_size, or as kernel_h and kernel_w"),
+        ("kernel_size: 2 stride: 2 pad_h: 1", "pad, or both pad_h and pad_w"),
+        ("kernel_size: 2 pad: 1 pad_h: 1 pad_w: 1", "pad, or both pad_h and pad_w"),
+        ("kernel_size: 2 stride_w: 2", "stride, or both stride_h and stride_w"),
+        ("kernel_size: 2 stride: 1 stride_h: 2 stride_w: 2", "stride, or both stride_h and"),
+        ("kernel_size: 0", "kernel and stride must be positive"),
+        ("kernel_h: 2 kernel_w: 2 stride: 0", "kernel and stride must be positive"),
+        ("global_pooling: true stride: 2", "only pad 0 and stride 1"),
+        ("kernel_size: 2 pad: 2", "must be smaller than kernel"),
+        ("pool: STOCHASTIC kernel_size: 3 pad: 1", "padding only for MAX and AVE"),
+    ],
+)
+def test_pooling_parameters_caffe_refuses(param: str, says: str) -> None:
+    """PoolingLayer::LayerSetUp's checks, reported whether or not the input's shape is known."""
+    for inputs in ({"x": (1, 3, 8, 8)}, {}):
+        head = "" if inputs else _layer("Python", "x", [])
+        r = _run(head + _pool("p", "x", param), inputs)
+        assert [e.layer.name for e in r.errors if e.layer] == ["p"], param
+        assert says in r.errors[0].message
+
+
+def test_pooling_kernel_size_wins_over_a_lone_kernel_h() -> None:
+    """Caffe accepts kernel_size with only one of kernel_h/kernel_w, and uses kernel_size."""
+    r = _clean(_run(_pool("p", "x", "kernel_size: 3 kernel_h: 2 stride: 3"), {"x": (1, 1, 9, 9)}))
+    assert r.final("p") == (1, 1, 3, 3)
+
+
 # --- InnerProduct, Flatten, Reshape ----------------------------------------------
 
 

@@ -129,3 +129,75 @@ def test_strip_after_splice_of_a_module_is_the_identity() -> None:
     spliced = splice(net, module, SpliceOptions(after="res5c"))
     back = strip(ss.loads(ss.dumps(spliced.net)))
     assert ss.dumps(back.net) == ss.dumps(net)
+
+
+V1_SMALL = DATA / "v1_small_deploy.prototxt"
+
+
+@pytest.mark.parametrize(
+    ("field", "name", "column"),
+    [
+        ("propagate_down: false", "propagate_down", 3),
+        ("phase: TEST", "phase", 3),
+        ("flatten_param { axis: 1 }", "flatten_param", 3),
+        ("param { lr_mult: 0 } propagate_down: true", "propagate_down", 24),
+        ("param { lr_mult: 0 fork_rank: 2 }", "fork_rank", 22),
+    ],
+)
+def test_a_field_a_v1_layer_cannot_have_is_refused_at_the_fragments_line(
+    field: str, name: str, column: int
+) -> None:
+    """V1's ``layers {}`` has no such field (nor its parallel param lists one for a fork's
+    ParamSpec field): Caffe could not read the result, or the field would be lost."""
+    fragment = ss.loads(
+        'layer {\n  name: "f" type: "Convolution" bottom: "x" top: "y"\n'
+        f"  {field}\n  convolution_param {{ num_output: 8 kernel_size: 1 }}\n}}\n",
+        "frag.prototxt",
+    )
+    with pytest.raises(SurgeryError) as caught:
+        splice(ss.load(V1_SMALL), fragment, SpliceOptions(after="conv2"))
+    message = str(caught.value)
+    assert message.startswith(f"frag.prototxt:3:{column}: in layer 'f': ")
+    assert f"'{name}'" in message and "V1" in message
+
+
+def test_a_fragments_type_v1_cannot_spell_is_refused_at_its_line() -> None:
+    fragment = ss.loads('layer {\n  name: "s"\n  type: "Scale" bottom: "x" top: "y" }\n', "f.txt")
+    with pytest.raises(SurgeryError, match=r"^f\.txt:3:3: .*'Scale' has no Caffe V1 equivalent"):
+        splice(ss.load(V1_SMALL), fragment, SpliceOptions(after="conv2"))
+
+
+def test_a_fragment_with_only_v1_fields_is_written_into_a_v1_net() -> None:
+    fragment = ss.loads(
+        'layer { name: "f" type: "Convolution" bottom: "x" top: "y" loss_weight: 0\n'
+        '  exclude { stage: "x" } param { name: "w" lr_mult: 0 decay_mult: 0 }\n'
+        "  convolution_param { num_output: 8 kernel_size: 1 } }\n",
+        "frag.prototxt",
+    )
+    text = ss.dumps(splice(ss.load(V1_SMALL), fragment, SpliceOptions(after="conv2")).net)
+    assert '  param: "w"\n  blobs_lr: 0\n  weight_decay: 0\n' in text
+    assert not errors_of(check_net(ss.loads(text)))
+
+
+def test_a_bind_may_name_a_layer_for_the_blob_it_writes() -> None:
+    """``--bind x=relu1`` means the blob relu1 writes (conv1, in place), as --after does."""
+    net = ss.loads(
+        'layer { name: "data" type: "Input" top: "data"'
+        " input_param { shape { dim: 1 dim: 3 dim: 8 dim: 8 } } }\n"
+        'layer { name: "conv1" type: "Convolution" bottom: "data" top: "conv1"'
+        " convolution_param { num_output: 4 kernel_size: 3 pad: 1 } }\n"
+        'layer { name: "relu1" type: "ReLU" bottom: "conv1" top: "conv1" }\n'
+        'layer { name: "fc" type: "InnerProduct" bottom: "conv1" top: "fc"'
+        " inner_product_param { num_output: 2 } }\n",
+        "net.prototxt",
+    )
+    fragment = ss.loads(
+        'layer { name: "f1" type: "Convolution" bottom: "x" top: "y"'
+        " convolution_param { num_output: 4 kernel_size: 1 } }\n",
+        "frag.prototxt",
+    )
+    result = splice(net, fragment, SpliceOptions(binds={"x": "relu1"}))
+    assert result.point.blob == "conv1" and result.added[0].bottoms == ("conv1",)
+    assert [x.name for x in result.net.layers] == ["data", "conv1", "relu1", "f1", "fc"]
+    fc = result.net.layers[-1]
+    assert fc.bottoms == ("y",)

@@ -9,7 +9,16 @@ from typing import Any
 import numpy as np
 import pytest
 
-from scnn_surgery import InsertOptions, ScnnSpec, build_module, generate, insert, loads
+from scnn_surgery import (
+    InsertOptions,
+    ScnnSpec,
+    SpliceOptions,
+    build_module,
+    generate,
+    insert,
+    loads,
+    splice,
+)
 from scnn_surgery import weights as weights_module
 from scnn_surgery.check import check_net, errors_of
 from scnn_surgery.errors import SurgeryError
@@ -512,6 +521,28 @@ def test_v1_net_gets_a_v1_caffemodel(tmp_path: Path, run_cli: RunCli) -> None:
                        "--weights-out", str(weights))
     assert code == 0, err
     assert read_caffemodel(weights).legacy
+
+
+V2_FRAGMENT = """layer { name: "f1" type: "Convolution" bottom: "x" top: "y"
+  param { name: "fw" lr_mult: 0 } param { lr_mult: 2 }
+  convolution_param { num_output: 4 kernel_size: 1 weight_filler { type: "xavier" } } }
+"""
+
+
+def test_a_v2_fragment_spliced_into_a_v1_net_gets_v1_entries() -> None:
+    """Its text is V2; the caffemodel entry is the V1 layer the prototxt shows."""
+    net = loads(V1_NET)
+    spliced = splice(net, loads(V2_FRAGMENT, "frag.prototxt"), SpliceOptions(after="conv1"))
+    fresh = initial_weights(spliced.net, seed=0).model
+    v1_source = initial_weights(net, seed=0).model
+    carried = carry_over(spliced.net, v1_source, ["f1"]).model
+    for model in (fresh, carried):
+        reread = parse_caffemodel(model.to_bytes())
+        f1 = next(e for e in reread.layers if e.name == "f1")
+        assert f1.type == caffe_pb2.V1LayerParameter.CONVOLUTION
+        assert list(f1.param) == ["fw", ""] and list(f1.blobs_lr) == [0, 2]
+        assert blob_shape(f1.blobs[0]) == (4, 4, 1, 1)
+        assert not errors_of(check_net(spliced.net, weights=reread))
 
 
 # ---------------------------------------------------------------------------

@@ -83,11 +83,6 @@ def _feature_input(graph: LayerGraph, layer: Layer) -> BlobVersion | None:
     return None
 
 
-def _position(graph: LayerGraph, version: BlobVersion) -> tuple[int, int]:
-    producer = graph.producer(version)
-    return (-1 if producer is None else graph.net.index_of(producer), version.version)
-
-
 def _bottleneck(
     graph: LayerGraph, shapes: ShapeResult, upsampling: Sequence[Layer]
 ) -> BlobVersion | None:
@@ -111,7 +106,7 @@ def _bottleneck(
         return _feature_input(graph, upsampling[0])
     lowest = min(area for area, _ in sized)
     level = [node for area, node in sized if area <= lowest * LEVEL_TOLERANCE]
-    return max(level, key=lambda node: _position(graph, node))
+    return max(level, key=lambda node: graph.position(node))
 
 
 def _largest_area(shapes: ShapeResult, nodes: Iterable[Node]) -> int | None:

@@ -270,15 +270,10 @@ def deepest_common_ancestor(
     ]
     if not spatial:
         return None
-    deepest = max(spatial, key=lambda v: _position(graph, v))
+    deepest = max(spatial, key=lambda v: graph.position(v))
     if not set(spatial) <= nx.ancestors(graph.graph, deepest) | {deepest}:
         return None
     return deepest
-
-
-def _position(graph: LayerGraph, version: BlobVersion) -> tuple[int, int]:
-    producer = graph.producer(version)
-    return (-1 if producer is None else graph.net.index_of(producer), version.version)
 
 
 def _auxiliary_note(graph: LayerGraph) -> str:
@@ -315,7 +310,7 @@ def _choose(net: Net, graph: LayerGraph, shapes: ShapeResult) -> tuple[str, str]
     shared = deepest_common_ancestor(graph, shapes, candidates)
     listed = ", ".join(
         f"{c.blob.name} (feeds {c.classifier} -> {c.head})"
-        for c in sorted(candidates, key=lambda c: _position(graph, c.blob))
+        for c in sorted(candidates, key=lambda c: graph.position(c.blob))
     )
     if shared is None:
         raise SurgeryError(

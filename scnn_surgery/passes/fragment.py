@@ -8,13 +8,14 @@ comments, field order and line numbers are kept.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
 from ..document import Edit, Message, Scalar, quote_string
 from ..errors import SurgeryError
-from ..net import Layer, Net
+from ..layerdef import V1_PARAM_KEYS, v1_type
+from ..net import Layer, Net, param_name_scalars, param_names
 from .upgrade import net_for_reading
 
 
@@ -81,14 +82,49 @@ def read_fragment(net: Net) -> Fragment:
     )
 
 
-def shared_param_names(layer: Layer) -> list[Scalar]:
-    """The ``name`` literals of the layer's ``param {}`` blocks (V2)."""
-    if layer.body is None:
-        return []
-    found: list[Scalar] = []
-    for param in layer.body.messages("param"):
-        found += [s for s in param.scalars("name") if s.kind == "string"]
-    return found
+_WIRING = frozenset({"name", "type", "bottom", "top"})
+
+
+def refuse_unwritable_in_v1(fragment: Fragment, v1_fields: Collection[str]) -> None:
+    """Into a V1 file the fragment is written as ``layers {}`` blocks: a type V1 cannot
+    spell, or a field ``v1_fields`` (V1LayerParameter's) lacks after the ParamSpec blocks
+    become V1's lists, is refused at its own position, since Caffe could not read the
+    result (or the field would be lost). A V1 ``layer`` field would make the block V0."""
+    allowed = set(v1_fields) - {"layer"}
+    for layer in fragment.layers:
+        text = layer.text
+        assert text is not None  # a fragment is read from a file
+        where = f"in layer '{layer.name}': " if layer.name else ""
+        try:
+            v1_type(layer.type)
+        except SurgeryError as exc:
+            types = text.body.all("type")
+            at = types[-1].start if types else text.block.start
+            raise SurgeryError(f"{text.document.location(at)}: {where}{exc}") from None
+        for field in text.body.fields:
+            if field.name in _WIRING:
+                continue
+            if field.name == "param":
+                unknown = [
+                    inner
+                    for block in field.values()
+                    if isinstance(block, Message)
+                    for inner in block.fields
+                    if inner.name not in V1_PARAM_KEYS
+                ]
+                if unknown:
+                    raise SurgeryError(
+                        f"{text.document.location(unknown[0].start)}: {where}a V1 layer"
+                        f" keeps only the {', '.join(V1_PARAM_KEYS)} of a 'param' block,"
+                        f" not '{unknown[0].name}', so the layer cannot be written into a V1"
+                        " (layers {}) file; upgrade the file first"
+                    )
+            elif field.name not in allowed:
+                raise SurgeryError(
+                    f"{text.document.location(field.start)}: {where}a V1 layer has no field"
+                    f" '{field.name}', so the layer cannot be written into a V1 (layers {{}})"
+                    " file; upgrade the file first"
+                )
 
 
 def fragment_names(fragment: Fragment) -> set[str]:
@@ -97,7 +133,7 @@ def fragment_names(fragment: Fragment) -> set[str]:
     for layer in fragment.layers:
         names.add(layer.name)
         names.update(layer.tops)
-        names.update(s.value for s in shared_param_names(layer))
+        names.update(name for name in param_names(layer) if name)
     return names
 
 
@@ -118,7 +154,8 @@ def renamed(fragment: Fragment, prefix: str, binds: Mapping[str, str]) -> Fragme
             lambda n: prefix + n if n in written else binds.get(n, n),
         )
         edits += _renames(text.top_scalars, lambda n: prefix + n)
-        edits += _renames(shared_param_names(layer), lambda n: prefix + n)
+        shared = [s for block in param_name_scalars(layer) for s in block]
+        edits += _renames(shared, lambda n: prefix + n if n else n)  # "" shares nothing
         written.update(layer.tops)
     document = fragment.net.document.edited(edits)
     net = Net.from_document(document)

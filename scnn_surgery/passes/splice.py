@@ -12,7 +12,7 @@ from collections.abc import Collection, Sequence
 
 from ..errors import SurgeryError
 from ..layerdef import LayerDef
-from ..net import Layer, Net
+from ..net import Layer, Net, param_names
 from ..ops import insert_layers, rewire
 from .anchor import InsertionPoint
 from .fragment import free_bottoms, unconsumed_tops
@@ -29,8 +29,6 @@ __all__ = [
 
 def existing_names(net: Net) -> set[str]:
     """Every layer, blob and shared-param name already in the net."""
-    from ..shapes import param_names
-
     names = net.layer_names | net.blob_names
     for layer in net.layers:
         names.update(name for name in param_names(layer) if name)

@@ -26,6 +26,7 @@ from google.protobuf.message import Message as ProtoMessage
 
 from ..document import Document, Edit, Field, Message, Scalar, quote_string
 from ..errors import SurgeryError
+from ..formats import v1_enum_name
 from ..net import ORIGINS, V0_TYPE_TO_V1, V1_TYPE_NAMES, Layer, Net
 from ..schema import caffe_pb2
 from ..typed import fill_message
@@ -498,11 +499,7 @@ def _v1_to_v2(net: Net) -> Document:
 
 
 def _v1_enum(scalar: Scalar) -> str:
-    if scalar.kind == "word" and scalar.raw.lstrip("-").isdigit():
-        number = int(scalar.raw)
-        values = caffe_pb2.V1LayerParameter.LayerType.DESCRIPTOR.values_by_number
-        return str(values[number].name) if number in values else scalar.raw
-    return scalar.value
+    return v1_enum_name(scalar.value) if scalar.kind == "word" else scalar.value
 
 
 def _type_edits(body: Message) -> list[Edit]:

@@ -9,6 +9,7 @@ holds. The classes come from ``NetParameter``'s own fields (``layer`` and
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -18,13 +19,15 @@ from google.protobuf import message_factory
 from google.protobuf.descriptor import Descriptor
 from google.protobuf.message import Message
 
+from ..document import Document
 from ..document import Message as DocMessage
 from ..errors import SurgeryError
+from ..layerdef import Fields
 from . import DIALECTS, guess_dialect
 from .userproto import compile_proto
 
 if TYPE_CHECKING:
-    from ..net import Net
+    from ..net import Layer, Net
 
 __all__ = [
     "Schema",
@@ -140,23 +143,50 @@ def schema_for_net(net: Net, proto: str | os.PathLike[str] | None = None) -> Sch
     return dialect_schema(dialect_of(net))
 
 
+_DIALECT = "dialect"  # not a document: key: the layers decide, and edits change them
+
+
 def dialect_of(net: Net) -> str:
     """The dialect that best explains the net: its layer types and every field name its
-    file uses, read from the parsed tree (once per document)."""
-    key = "document:dialect"
-    found: str | None = net.caches.get(key)
-    if found is None:
-        found = guess_dialect({layer.type for layer in net.layers}, _field_names(net.document.root))
-        net.caches[key] = found
+    text uses (its own file's, and a spliced layer's in the file it came from), read from
+    the parsed trees; kept until the net's layers change."""
+    layers = tuple(net.layers)
+    cached: tuple[tuple[Layer, ...], str] | None = net.caches.get(_DIALECT)
+    if cached is not None and cached[0] == layers:
+        return cached[1]
+    found = guess_dialect({layer.type for layer in layers}, _field_names(net.document, layers))
+    net.caches[_DIALECT] = (layers, found)
     return found
 
 
-def _field_names(root: DocMessage) -> set[str]:
-    names: set[str] = set()
-    stack = [root]
+def _field_names(document: Document, layers: Sequence[Layer]) -> set[str]:
+    """Every field name of the document outside its layer blocks, and of each layer: its
+    text (wherever it is) or its definition. A block the net no longer has does not count."""
+    names = {f.name for f in document.root.fields}
+    stack = [
+        v
+        for f in document.root.fields
+        if f.name not in ("layer", "layers")
+        for v in f.values()
+        if isinstance(v, DocMessage)
+    ]
+    definitions: dict[int, Fields] = {}
+    for layer in layers:
+        if layer.text is not None:
+            block = layer.text.block.value
+            if isinstance(block, DocMessage):
+                stack.append(block)
+        elif layer.definition is not None:
+            definitions[id(layer.definition.fields)] = layer.definition.fields
     while stack:
         message = stack.pop()
         for f in message.fields:
             names.add(f.name)
             stack.extend(v for v in f.values() if isinstance(v, DocMessage))
+    pending = list(definitions.values())
+    while pending:
+        for key, value in pending.pop():
+            names.add(key)
+            if isinstance(value, tuple):
+                pending.append(value)
     return names

@@ -51,3 +51,11 @@ def test_a_v1_fragment_is_read_as_v2() -> None:
 def test_the_se_block_in_tests_data() -> None:
     fragment = read_fragment(ss.load(DATA / "se_block.prototxt"))
     assert fragment.inputs == ("x",) and fragment.outputs == ("se/out",)
+
+
+def test_an_empty_share_name_shares_nothing_and_stays_empty() -> None:
+    text = 'layer { name: "c" type: "Convolution" bottom: "x" top: "c" param { name: "" } }\n'
+    fragment = read_fragment(ss.loads(text, "f.prototxt"))
+    assert fragment_names(fragment) == {"c"}
+    new = renamed(fragment, "p_", {})
+    assert new.net.document.text == text.replace('"c"', '"p_c"')

@@ -8,7 +8,7 @@ import scnn_surgery as ss
 from scnn_surgery.errors import SurgeryError
 from scnn_surgery.graph import build_graph, build_graphs
 from scnn_surgery.layerdef import LayerDef
-from scnn_surgery.ops import fragment_names as definition_names
+from scnn_surgery.ops import definition_names
 from scnn_surgery.passes.anchor import find_insertion_point
 from scnn_surgery.passes.splice import (
     choose_prefix,
