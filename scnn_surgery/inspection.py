@@ -42,6 +42,11 @@ class InspectReport:
     errors: list[str] = field(default_factory=list)
     # A second suggestion, when the first is a fine decoder map: the encoder's bottleneck.
     alternative: Alternative | None = None
+    written_format: str = ""  # the file's own (V0 and V1 are read upgraded); "" for net's
+
+    @property
+    def format(self) -> str:
+        return self.written_format or self.net.format
 
     @property
     def total_macs(self) -> int | None:
@@ -50,7 +55,7 @@ class InspectReport:
     def to_json(self) -> dict[str, Any]:
         return {
             "source": self.net.source,
-            "format": self.net.format,
+            "format": self.format,
             "phase": self.phase,
             "layers": [
                 {
@@ -151,6 +156,12 @@ def inspect_net(
         suggestion, reason = None, str(exc)
     if errors:  # a point in a net Caffe refuses would only mislead
         suggestion, reason = None, "the net has errors (listed above); fix them first"
+    elif modules and suggestion is not None:  # insert would refuse a second one as it is
+        listed = ", ".join(f"'{m.output}'" for m in modules)
+        reason = (
+            f"{reason}; the net has an SCNN module already (output {listed}), so insert"
+            " needs --prefix for another"
+        )
     return InspectReport(
         net=readable,
         phase=state.phase,
@@ -163,6 +174,7 @@ def inspect_net(
         stopped=[s.message for s in result.stopped],
         errors=errors,
         alternative=_alternative(graph, result, suggestion),
+        written_format=net.format,
     )
 
 

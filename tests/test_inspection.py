@@ -179,3 +179,17 @@ def test_a_v1_net_read_as_v2_is_located_in_its_own_file(tmp_path: Path) -> None:
         f"layer 'conv2' ({net}:16:1) (Convolution): group 0: a convolution has at least one"
         " group (Caffe divides by it)"
     ]
+
+
+def test_the_suggestion_for_a_net_with_a_module_says_insert_needs_a_prefix() -> None:
+    report = inspect_net(load_net(shared_path("golden", "resnet101_SCNN.prototxt")))
+    assert report.suggestion == "SCNN"
+    assert report.suggestion_reason.endswith(
+        "the net has an SCNN module already (output 'SCNN'), so insert needs --prefix for another"
+    )
+
+
+def test_a_legacy_file_is_named_by_its_own_format() -> None:
+    path = shared_path("zoo", "legacy", "rcnn_v0_caffenet_fc7_deploy.prototxt")
+    report = inspect_net(load_net(path))
+    assert report.format == "v0" and report.to_json()["format"] == "v0"

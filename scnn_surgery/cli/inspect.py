@@ -52,7 +52,7 @@ def _table(report: InspectReport) -> list[str]:
 def _summary(report: InspectReport) -> list[str]:
     lines = [
         "",
-        f"{len(report.rows)} layers ({report.net.format}, phase {report.phase}):"
+        f"{len(report.rows)} layers ({report.format}, phase {report.phase}):"
         f" {_count(report.total_params)} parameters, {_count(report.total_macs)} MACs",
     ]
     for module in report.modules:
