@@ -50,7 +50,7 @@ __all__ = [
     "render",
 ]
 
-FORMATS = ("svg", "png", "dot")
+FORMATS = ("svg", "png", "pdf", "dot")
 
 INSTALL_DOT_HINT = (
     "install Graphviz (Debian/Ubuntu: 'apt-get install graphviz', macOS: 'brew install graphviz',"
@@ -482,7 +482,7 @@ def output_format(path: str) -> str:
     suffix = Path(path).suffix.lower().lstrip(".")
     if suffix not in FORMATS:
         raise UsageError(
-            f"{path}: cannot tell the picture format; use a .svg, .png or .dot file name"
+            f"{path}: cannot tell the picture format; use a .svg, .png, .pdf or .dot file name"
         )
     return suffix
 
@@ -532,7 +532,7 @@ def _dot_failure(stderr: bytes, source: str, places: Mapping[str, str]) -> str:
 
 
 def render(graph: Any, fmt: str, places: Mapping[str, str] | None = None) -> bytes:
-    """The picture in ``fmt``: dot source as is, SVG and PNG through ``dot``. ``places``
+    """The picture in ``fmt``: dot source as is, SVG, PNG and PDF through ``dot``. ``places``
     (from :func:`node_places`) names the layer of a node dot refuses."""
     source = str(graph.source)
     if fmt == "dot":

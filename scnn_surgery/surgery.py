@@ -158,6 +158,19 @@ def _refuse_shape_errors(shapes: PhaseShapes, phase: str | None, notes: list[str
         raise SurgeryError(f"--shape names blob '{unknown[0]}', which the net does not have{hint}")
 
 
+def _reduced_readers(point: InsertionPoint, channels: int, reduced: int) -> list[str]:
+    """``--reduce-channels`` changes what the rewired layers read: say so, since weights
+    made for them no longer fit."""
+    if channels == reduced or not point.consumers:
+        return []
+    readers = ", ".join(sorted({point.label(c.layer) for c in point.consumers}))
+    return [
+        f"warning: --reduce-channels {reduced}: the module's output has {reduced} channels"
+        f" where '{point.blob}' had {channels}, so what learned weights for {channels} after"
+        f" it (from {readers} on) needs retraining: a caffemodel's blobs for it no longer fit"
+    ]
+
+
 def reduction_layers(spec: ScnnSpec, source: str) -> list[LayerDef]:
     """A 1x1 Convolution + in-place ReLU from ``source`` to ``spec.channels`` channels,
     as the published ResNet-101 example does with conv5_5 before its module."""
@@ -233,6 +246,7 @@ def _insert(net: Net, options: InsertOptions) -> InsertResult:
         given["channel"] = None
     height, width, channels = resolve_sizes(shapes, point, given, phase, notes)
     if options.reduce_channels is not None:
+        notes += _reduced_readers(point, channels, options.reduce_channels)
         channels = options.reduce_channels
     spec = ScnnSpec(
         height=height,

@@ -11,12 +11,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from .errors import SurgeryError
+from .graph import graph_of, phase_states
 from .net import Layer, Net
 from .passes.remove import Removal, Rewiring, select_layers
 from .passes.remove import remove as remove_from_net
 from .passes.upgrade import upgrade_net
 from .runtime import paused_gc
-from .shapes import ShapeOverrides
+from .shapes import ShapeOverrides, format_shape, infer_shapes
 from .verify import check_result
 
 
@@ -58,7 +59,43 @@ def remove(
         removal = remove_from_net(work, chosen)
         notes += _removal_notes(removal, described)
         notes += check_result(net, work, shapes=shapes, proto=proto)
+        notes += _reshaped_readers(net, work, removal, shapes or {})
     return RemoveResult(work, removal.layers, removal.rewired, notes)
+
+
+def _reshaped_readers(
+    before: Net, after: Net, removal: Removal, overrides: ShapeOverrides
+) -> list[str]:
+    """Warnings for the readers that now get a map of another shape: bridging a layer
+    that changed its input's shape (a convolution, a pooling) is valid, but what the
+    readers and the layers after them compute, and the weights they need, change."""
+    if not removal.rewired:
+        return []
+    now = {id(layer.text): layer for layer in after.layers if layer.text is not None}
+    seen: set[tuple[str, int]] = set()
+    notes = []
+    for state in phase_states(before):
+        old_graph, new_graph = graph_of(before, state), graph_of(after, state)
+        old_shapes = infer_shapes(before, old_graph, overrides)
+        new_shapes = infer_shapes(after, new_graph, overrides)
+        for change in removal.rewired:
+            reader = now.get(id(change.layer.text))
+            key = (change.layer.name, change.bottom_index)
+            if reader is None or key in seen or reader not in new_graph.graph:
+                continue
+            if change.layer not in old_graph.graph:
+                continue
+            was = old_shapes.layer_inputs(change.layer)[change.bottom_index]
+            gets = new_shapes.layer_inputs(reader)[change.bottom_index]
+            if was is None or gets is None or was == gets:
+                continue
+            seen.add(key)
+            notes.append(
+                f"warning: '{reader.name}' now reads '{change.after}' ({format_shape(gets)})"
+                f" where it read '{change.before}' ({format_shape(was)}): what it and the"
+                " layers after it compute changes, and weights made for it no longer fit"
+            )
+    return notes
 
 
 def _same_name_notes(net: Net, names: Sequence[str], chosen: Sequence[Layer]) -> list[str]:

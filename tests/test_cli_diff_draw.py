@@ -184,7 +184,7 @@ def test_draw_context_cuts_the_picture_down(run_cli: RunCli) -> None:
 
 def test_draw_rejects_unknown_formats(tmp_path: Path, run_cli: RunCli) -> None:
     code, _, err = run_cli("draw", _golden()[1], "-o", str(tmp_path / "x.jpg"))
-    assert code == 2 and ".svg, .png or .dot" in err
+    assert code == 2 and ".svg, .png, .pdf or .dot" in err
     assert not (tmp_path / "x.jpg").exists()
 
 

@@ -181,10 +181,11 @@ def test_output_format_comes_from_the_suffix() -> None:
 
 
 @needs_dot
-def test_svg_and_png_render_through_dot() -> None:
+def test_svg_png_and_pdf_render_through_dot() -> None:
     graph = digraph(build_picture(_after()))
     assert b"<svg" in render(graph, "svg")
     assert render(graph, "png").startswith(b"\x89PNG")
+    assert render(graph, "pdf").startswith(b"%PDF")
 
 
 def test_a_spliced_fragment_is_drawn_added_and_removed() -> None:

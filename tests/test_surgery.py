@@ -312,3 +312,13 @@ def test_an_automatic_point_is_a_blob_even_when_a_layer_has_its_name() -> None:
     result = ss.insert(ss.loads(CROSSED, "crossed.prototxt"), ss.InsertOptions(kernel_width=3))
     assert result.point.blob == "a"  # the classifier's input, not layer a's output 'x'
     assert [c.layer.name for c in result.point.consumers] == ["fc"]
+
+
+def test_reducing_channels_warns_that_what_follows_needs_retraining() -> None:
+    net = ss.load(shared_path("zoo", "deploy", "resnet50_deploy.prototxt"))
+    result = ss.insert(net, ss.InsertOptions(reduce_channels=128, kernel_width=5))
+    assert (
+        "warning: --reduce-channels 128: the module's output has 128 channels where 'res5c'"
+        " had 2048, so what learned weights for 2048 after it (from pool5 on) needs"
+        " retraining: a caffemodel's blobs for it no longer fit"
+    ) in result.notes

@@ -182,3 +182,16 @@ def test_removing_dropout_and_lrn_layers_across_the_zoo(path: Path) -> None:
     assert ss.dumps(result.net) == expected_text(net, set(names), rewired)
     again = ss.loads(ss.dumps(result.net))
     assert [x.name for x in again.layers] == [x.name for x in net.layers if x.name not in names]
+
+
+def test_bridging_a_layer_that_changed_the_shape_warns_its_readers() -> None:
+    net = ss.load(shared_path("zoo", "deploy", "bvlc_alexnet_deploy.prototxt"))
+    result = ss.remove(net, ["conv3"])
+    [warning] = [n for n in result.notes if n.startswith("warning:")]
+    assert warning == (
+        "warning: 'relu3' now reads 'pool2' (10x256x13x13) where it read 'conv3'"
+        " (10x384x13x13): what it and the layers after it compute changes, and weights made"
+        " for it no longer fit"
+    )
+    same_shape = ss.remove(net, ["norm1", "drop6"])  # LRN keeps the shape: nothing to say
+    assert not [n for n in same_shape.notes if n.startswith("warning:")]
