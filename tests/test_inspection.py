@@ -193,3 +193,13 @@ def test_a_legacy_file_is_named_by_its_own_format() -> None:
     path = shared_path("zoo", "legacy", "rcnn_v0_caffenet_fc7_deploy.prototxt")
     report = inspect_net(load_net(path))
     assert report.format == "v0" and report.to_json()["format"] == "v0"
+
+
+def test_a_slice_of_many_tops_keeps_its_row_short(run_cli: RunCli) -> None:
+    net = shared_path("zoo", "lane", "apollo_darkscnn_deploy.prototxt")
+    code, out, _ = run_cli("inspect", str(net))
+    assert code == 0
+    table = out.split("\n\n")[0].splitlines()
+    assert max(len(line) for line in table) < 200
+    [slice1] = [line for line in table if line.startswith("Slice1 ")]
+    assert "reduce2_lane -> slice1_1, ..., slice1_60 (60)" in slice1

@@ -21,6 +21,14 @@ def _count(value: int | None) -> str:
     return "?" if value is None else f"{value:,}"
 
 
+def _listed(items: Sequence[str], separator: str) -> str:
+    """A row's blobs or shapes; a Slice's dozens of tops shortened to the first and last
+    (``--json`` lists them all)."""
+    if len(items) <= 3:
+        return separator.join(items)
+    return f"{items[0]}{separator}...{separator}{items[-1]} ({len(items)})"
+
+
 def _table(report: InspectReport) -> list[str]:
     from ..shapes import format_shape
 
@@ -29,8 +37,8 @@ def _table(report: InspectReport) -> list[str]:
         (
             r.name,
             r.type,
-            f"{', '.join(r.bottoms)} -> {', '.join(r.tops)}",
-            " ".join(format_shape(s) for s in r.shapes),
+            f"{_listed(r.bottoms, ', ')} -> {_listed(r.tops, ', ')}",
+            _listed([format_shape(s) for s in r.shapes], " "),
             _count(r.params),
             _count(r.macs),
         )
@@ -38,6 +46,7 @@ def _table(report: InspectReport) -> list[str]:
     ]
     widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
     widths[2] = min(widths[2], 60)
+    widths[3] = min(widths[3], 40)
 
     def line(row: tuple[str, ...]) -> str:
         cells = [
