@@ -1116,7 +1116,8 @@ def _drop_entries(source: Caffemodel, names: set[str], destination: str) -> list
     """Take the entries of ``names`` out of ``source`` (in place); a note says which."""
     entries = source.message.layers if source.legacy else source.message.layer
     doomed = [i for i, entry in enumerate(entries) if entry.name in names]
-    dropped = list(dict.fromkeys(entries[i].name for i in doomed))
+    # Caffe writes an entry for every layer, blobs or not; only blobs are worth a word.
+    dropped = list(dict.fromkeys(entries[i].name for i in doomed if len(entries[i].blobs)))
     for i in reversed(doomed):
         del entries[i]
     if not dropped:
