@@ -889,7 +889,7 @@ def check_net(
     """
     if target is not None and target not in TARGETS:
         raise SurgeryError(f"unknown target '{target}'; use one of {', '.join(TARGETS)}")
-    schema = schema_for_net(net, proto) if proto is not None or not errors_only else None
+    schema = None if errors_only else schema_for_net(net, proto)  # only warnings need it
     for layer in net.layers:  # what Caffe's parser refuses is refused, located, first
         validate_layer(net, layer)
     findings = [

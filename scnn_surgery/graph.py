@@ -106,7 +106,10 @@ class LayerGraph:
     def net(self) -> Net:
         net = self._net()
         if net is None:
-            raise SurgeryError("internal error: a net's cached graph outlived the net")
+            raise SurgeryError(
+                "this graph's net is gone (a net's graphs refer to it weakly); keep a"
+                " reference to the net while its graph is in use"
+            )
         return net
 
     def cache_in(self, net: Net, key: object) -> None:

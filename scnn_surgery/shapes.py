@@ -21,7 +21,7 @@ from __future__ import annotations
 import itertools
 import math
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
 
 from .errors import SurgeryError
@@ -1215,15 +1215,21 @@ def _memo_rule(
         outputs = result._shared(tuple(map(result._shared, computed)))
         stop = result.stopped[stopped] if len(result.stopped) > stopped else None
         error = result.errors[errors] if len(result.errors) > errors else None
-        layer.memo[key] = result._shared((outputs, stop, error))
+        # Kept without the layer, which would refer to itself through its memo: a cycle
+        # only the cyclic collector frees (with the layer's whole document).
+        layer.memo[key] = (
+            outputs,
+            None if stop is None else replace(stop, layer=None),
+            None if error is None else replace(error, layer=None),
+        )
         if alike is not None and stop is None and error is None:
             alike[key] = (outputs, None, None)
         return outputs
     outputs, stop, error = outcome
     if stop is not None:
-        result.stopped.append(stop)
+        result.stopped.append(replace(stop, layer=layer))
     if error is not None:
-        result.errors.append(error)
+        result.errors.append(replace(error, layer=layer))
     return outputs
 
 

@@ -157,7 +157,7 @@ def test_a_net_is_freed_when_the_last_reference_goes() -> None:
         nets = weakref.ref(net), weakref.ref(result.net)
         del net, result
         assert nets[0]() is None and nets[1]() is None
-        with pytest.raises(SurgeryError, match="outlived the net"):
+        with pytest.raises(SurgeryError, match="net is gone"):
             kept.net  # noqa: B018
     finally:
         if collecting:

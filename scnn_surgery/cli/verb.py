@@ -45,7 +45,8 @@ def prepare(
     inputs: Sequence[NamedPath] = (),
     proto: str | None = None,
 ) -> Destination:
-    """Where the verb writes, once every path was checked: no output may be an input."""
+    """Where the verb writes, once every path was checked (no output may be an input) and
+    ``--proto`` compiled."""
     where = destination(model, output, in_place)
     check_weights_options(weights.source, weights.out)
     check_verb_paths(
@@ -53,6 +54,10 @@ def prepare(
         [*inputs, *named("--weights", weights.source), *named("--proto", proto)],
         named("--weights-out", weights.out),
     )
+    if proto is not None:  # a broken .proto is refused before the net is read
+        from ..schema.select import user_schema
+
+        user_schema(proto)
     return where
 
 
