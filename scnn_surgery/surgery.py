@@ -22,6 +22,7 @@ from .graph import PHASES, BlobVersion, LayerGraph, NetState, build_graphs, grap
 from .layerdef import Fields, LayerDef, v1_type
 from .layerdef import render_layers as _render_layers
 from .modules import ModuleSummary, find_modules, summarise_module
+from .modules import reduction_name as reduction_name  # still importable from here
 from .net import Layer, Net, load_net
 from .ops import add_prefix, remove_layers, rewire
 from .ops import fragment_names as definition_names
@@ -173,10 +174,6 @@ def reduction_layers(spec: ScnnSpec, source: str) -> list[LayerDef]:
         ),
         LayerDef(f"{name}/relu", "ReLU", (name,), (name,)),
     ]
-
-
-def reduction_name(prefix: str) -> str:
-    return f"{prefix}SCNN_reduce"
 
 
 def _module_definitions(spec: ScnnSpec, source: str, reduce: bool) -> list[LayerDef]:
@@ -499,7 +496,6 @@ def _strip(net: Net, options: StripOptions) -> StripResult:
     phase = _working_phase(work, graphs, options.phase, notes)
     broken = {g.state.phase for g in graphs if g.problems}
     module, members = _module_to_strip(work, options.prefix)
-    members = _reduction_before(work, module, members) + members
     first = members[0]
     reads = first.bottoms[0]
     consumers = _module_consumers(work, graphs, members, module.output)
@@ -533,23 +529,6 @@ def _module_to_strip(net: Net, prefix: str | None) -> tuple[DetectedModule, list
             " with --prefix"
         )
     return modules[0]
-
-
-def _reduction_before(net: Net, module: DetectedModule, members: list[Layer]) -> list[Layer]:
-    """The 1x1 Convolution + in-place ReLU ``--reduce-channels`` put right before the
-    module, when the module reads it and nothing else does."""
-    name = reduction_name(module.prefix)
-    position = net.index_of(members[0])
-    if module.bottom != name or position < 2:
-        return []
-    conv, relu = net.layers[position - 2], net.layers[position - 1]
-    if (conv.name, conv.type, conv.tops) != (name, "Convolution", (name,)):
-        return []
-    expected_relu = (f"{name}/relu", "ReLU", (name,), (name,))
-    if (relu.name, relu.type, relu.bottoms, relu.tops) != expected_relu:
-        return []
-    others = [x for x in net.layers if name in x.bottoms and x not in (relu, *members)]
-    return [] if others or len(conv.bottoms) != 1 else [conv, relu]
 
 
 def _module_consumers(
