@@ -163,6 +163,12 @@ class Style:
     top_first: frozenset[int]  # layers that list their top before their bottom
     comment_text: str
     same_line: frozenset[int] = frozenset()  # layers followed by the next on their line
+    fancy: frozenset[int] = frozenset()  # layers whose name and tops use escapes
+    fancy_kind: str = "octal"  # "octal" | "hex" | "split" (adjacent strings)
+    odd_ints: frozenset[int] = frozenset()  # layers whose numbers are hex or octal
+    exp_floats: bool = False  # floats as 5e-01, .5
+    field_comments: frozenset[int] = frozenset()  # layers with a comment after each bottom
+    trailer: bool = False  # a net-level field after the layers
 
     def joins_next(self, index: int) -> bool:
         """Whether layer ``index`` is followed by the next one on its last line."""
@@ -270,7 +276,9 @@ class _Builder:
                 params: Block = ()
                 if self.draw(st.booleans()):
                     params = (("relu_param", (("negative_slope", Raw("0.1")),)),)
-                self.add(GenLayer(f"relu{n}", "ReLU", (blob.name,), (blob.name,), params, rule))
+                # Caffe's name is optional: an unnamed layer is '#N' to the tool
+                name = "" if self.draw(st.integers(0, 9)) == 0 else f"relu{n}"
+                self.add(GenLayer(name, "ReLU", (blob.name,), (blob.name,), params, rule))
             elif op == "Dropout":
                 params = (("dropout_param", (("dropout_ratio", Raw("0.5")),)),)
                 rule = rule or (("include", "TRAIN") if self.train_test else None)
@@ -278,19 +286,29 @@ class _Builder:
             elif op == "TanH":
                 self.add(GenLayer(f"tanh{n}", "TanH", (blob.name,), (blob.name,), (), rule))
             else:
-                bn = (("batch_norm_param", (("use_global_stats", Enum("true")),)),)
+                bn: Block = (("batch_norm_param", (("use_global_stats", Enum("true")),)),)
+                if self.draw(st.booleans()):  # the statistics' three blobs (upgrade fixes them)
+                    bn = (("param", (("lr_mult", 0),)),) * 3 + bn
                 self.add(GenLayer(f"bn{n}", "BatchNorm", (blob.name,), (blob.name,), bn, rule))
                 scale = (("scale_param", (("bias_term", Enum("true")),)),)
                 self.add(GenLayer(f"scale{n}", "Scale", (blob.name,), (blob.name,), scale, rule))
 
     # -- producers ----------------------------------------------------------------
 
-    def conv(self, bottom: Blob, *, same: bool = False, channels: int | None = None) -> Blob:
+    def conv(
+        self,
+        bottom: Blob,
+        *,
+        same: bool = False,
+        channels: int | None = None,
+        kernel: int | None = None,
+        share: str | None = None,
+    ) -> Blob:
         c, h, w = bottom.chw
         n = self.number()
         out_c = channels if channels is not None else self.draw(st.integers(1, 16))
         if same:
-            kh = kw = self.draw(st.sampled_from([1, 3]))
+            kh = kw = kernel or self.draw(st.sampled_from([1, 3]))
             ph, pw, sh, sw = kh // 2, kw // 2, 1, 1
         else:
             kh = self.draw(st.sampled_from([k for k in (1, 2, 3) if k <= h + 2]))
@@ -308,11 +326,18 @@ class _Builder:
         fields += _pair("stride", sh, sw, skip_one=True)
         if self.draw(st.booleans()):
             fields.append(("weight_filler", (("type", "msra"),)))
-        if out_c % 2 == 0 and c % 2 == 0 and self.draw(st.integers(0, 5)) == 0:
+        if share is None and out_c % 2 == c % 2 == 0 and self.draw(st.integers(0, 5)) == 0:
             fields.append(("group", 2))
         name = f"conv{n}"
-        layer = GenLayer(name, "Convolution", (bottom.name,), (name,),
-                         (("convolution_param", tuple(fields)),))
+        params: Block = (("convolution_param", tuple(fields)),)
+        if share is not None:  # Caffe shares blobs by param name
+            if self.fmt == "v1":
+                params = (("param", f"{share}_w"), ("param", f"{share}_b"),
+                          ("blobs_lr", Raw("1")), ("blobs_lr", Raw("2")), *params)
+            else:
+                params = (("param", (("name", f"{share}_w"), ("lr_mult", Raw("1")))),
+                          ("param", (("name", f"{share}_b"), ("lr_mult", Raw("2")))), *params)
+        layer = GenLayer(name, "Convolution", (bottom.name,), (name,), params)
         out = (out_c, conv_out(h, kh, ph, sh), conv_out(w, kw, pw, sw))
         return self.produce(layer, out)
 
@@ -342,9 +367,14 @@ class _Builder:
         Eltwise (equal shapes) or a Concat (along channels)."""
         c1 = self.draw(st.integers(1, 16))
         c2 = c1 if kind == "Eltwise" else self.draw(st.integers(1, 16))
-        a = self.conv(bottom, same=True, channels=c1)
+        share = None
+        kernel = self.draw(st.sampled_from([1, 3]))
+        if kind == "Eltwise" and self.draw(st.booleans()):
+            share = f"shared{self.count}"  # both branches one convolution's weights
+        a = self.conv(bottom, same=True, channels=c1, kernel=kernel, share=share)
         self.in_place_chain(a)
-        b = self.conv(bottom, same=True, channels=c2)
+        b = self.conv(bottom, same=True, channels=c2, kernel=kernel if share else None,
+                      share=share)
         self.in_place_chain(b)
         return self.join(kind, a, b)
 
@@ -437,7 +467,12 @@ def _head(b: _Builder, top: Blob) -> tuple[int, ...] | None:
                    test_rule if b.train_test else None))
     if not b.train_test:
         return None
-    b.add(GenLayer("loss", "SoftmaxWithLoss", (score.name, "label"), ("loss",), (),
+    extra: Block = ()
+    if b.draw(st.booleans()):
+        extra = (("loss_weight", Raw("1")),)
+        if b.fmt == "v2":  # V1 has no propagate_down
+            extra += (("propagate_down", Enum("true")), ("propagate_down", Enum("false")))
+    b.add(GenLayer("loss", "SoftmaxWithLoss", (score.name, "label"), ("loss",), extra,
                    ("include", "TRAIN")))
     return label
 
@@ -453,21 +488,26 @@ def gen_nets(draw: st.DrawFn, formats: Sequence[str] = ("v1", "v2")) -> GenNet:
     chw = (draw(st.integers(1, 4)), draw(st.integers(2, 12)), draw(st.integers(2, 12)))
     batch = {"TRAIN": draw(st.integers(1, 3)), "TEST": draw(st.integers(1, 3))}
     inputs: tuple[GenInput, ...] = ()
+    names = ("data", "data_b") if draw(st.integers(0, 3)) == 0 else ("data",)
     if not train_test:
         batch["TRAIN"] = batch["TEST"]
         style = draw(st.sampled_from(["input_dim", "input_shape"] + (["layer"] * (fmt == "v2"))))
         dims = (batch["TEST"], *chw)
         if style == "layer":
-            b.add(GenLayer("data", "Input", (), ("data",),
-                           (("input_param", (("shape", shape_block(dims)),)),)))
+            shapes = tuple(("shape", shape_block(dims)) for _ in names)
+            b.add(GenLayer("data", "Input", (), names, (("input_param", shapes),)))
         else:
-            inputs = (GenInput("data", dims, style == "input_shape"),)
+            inputs = tuple(GenInput(name, dims, style == "input_shape") for name in names)
     else:
+        names = ("data",)
         _data_layers(b, chw, batch, None)  # the label is fixed once the head is known
-    b.shapes["data"] = chw
-    if min(chw[1:]) >= 2:
-        b.points.append("data")
+    for name in names:
+        b.shapes[name] = chw
+        if min(chw[1:]) >= 2:
+            b.points.append(name)
     current = Blob("data", chw)
+    if len(names) == 2:  # two inputs, joined first
+        current = b.join("Eltwise", current, Blob("data_b", chw))
     for _ in range(draw(st.integers(1, 5))):
         block = draw(st.sampled_from(["conv", "conv", "pool", "eltwise", "concat", "residual",
                                       "peek"]))
@@ -544,17 +584,55 @@ def styles(draw: st.DrawFn, layer_count: int) -> Style:
         top_first=some(10),
         comment_text=draw(st.sampled_from(COMMENT_TEXTS)),
         same_line=some(draw(st.sampled_from([0, 0, 0, 30]))),
+        fancy=some(draw(st.sampled_from([0, 20, 40]))),
+        fancy_kind=draw(st.sampled_from(["octal", "hex", "split"])),
+        odd_ints=some(draw(st.sampled_from([0, 0, 30]))),
+        exp_floats=draw(st.integers(0, 3)) == 0,
+        field_comments=some(draw(st.sampled_from([0, 20]))),
+        trailer=draw(st.integers(0, 3)) == 0,
     )
 
 
-def _scalar(value: Value, single: bool) -> str:
-    if isinstance(value, (Enum, Raw)):
+class Fancy(str):
+    """A string to write with an escape (or split into adjacent strings)."""
+
+
+def _spelled(text: str, quote: str, kind: str) -> str:
+    """``text`` quoted, its first character written as an escape, or the string split
+    in two adjacent strings (which protobuf joins)."""
+    if not text:
+        return quote * 2
+    first, rest = text[0], text[1:]
+    if kind == "octal":
+        return f"{quote}\\{ord(first):03o}{rest}{quote}"
+    if kind == "hex":
+        return f"{quote}\\x{ord(first):02x}{rest}{quote}"
+    return f"{quote}{first}{quote} {quote}{rest}{quote}"
+
+
+def _number(value: int | float | Raw, odd_ints: bool, exp_floats: bool) -> str:
+    if isinstance(value, Raw):
+        number = float(value)
+        if not exp_floats or number == int(number):
+            return str(value)
+        text = f"{number:e}" if abs(number) >= 1 else f"{number:g}".replace("0.", ".", 1)
+        return text
+    if isinstance(value, int) and odd_ints and value >= 8:
+        return f"{value:#x}" if value % 2 else f"0{value:o}"
+    return repr(value)
+
+
+def _scalar(value: Value, single: bool, style: Style | None = None, index: int = -1) -> str:
+    quote = "'" if single else '"'
+    if isinstance(value, Fancy) and style is not None:
+        return _spelled(value, quote, style.fancy_kind)
+    if isinstance(value, Enum):
         return str(value)
     if isinstance(value, bool):
         return "true" if value else "false"
-    if isinstance(value, (int, float)):
-        return repr(value)
-    quote = "'" if single else '"'
+    if isinstance(value, (int, float, Raw)):
+        odd = style is not None and index in style.odd_ints
+        return _number(value, odd, style is not None and style.exp_floats)
     return f"{quote}{value}{quote}"
 
 
@@ -562,32 +640,39 @@ class _Writer:
     def __init__(self, style: Style) -> None:
         self.style = style
 
-    def items(self, block: Block, depth: int, inline: bool, single: bool) -> list[str]:
+    def items(
+        self, block: Block, depth: int, inline: bool, single: bool, index: int = -1
+    ) -> list[str]:
         """Each field of ``block`` as one line (without indentation) or, ``inline``, one
-        line for the whole block."""
+        line for the whole block; ``index`` is the layer's, for its style."""
         out = []
-        colon = ":" if self.style.colon_blocks else ""
+        s = self.style
+        colon = ":" if s.colon_blocks else ""
         for key, value in block:
             if isinstance(value, tuple):
-                inner = self.items(value, depth + 1, True, single)
-                if inline or self.style.inline_params:
+                inner = self.items(value, depth + 1, True, single, index)
+                if inline or s.inline_params:
                     out.append(f"{key}{colon} {{ {' '.join(inner)} }}")
                 else:
-                    nested = self.items(value, depth + 1, False, single)
-                    pad = self.style.indent
+                    nested = self.items(value, depth + 1, False, single, index)
+                    pad = s.indent
                     body = [pad * (depth + 1) + x for x in nested]
                     out.append("\n".join([f"{key}{colon} {{", *body, pad * depth + "}"]))
             else:
-                out.append(f"{key}: {_scalar(value, single)}")
+                line = f"{key}: {_scalar(value, single, s, index)}"
+                if key == "bottom" and not inline and index in s.field_comments:
+                    line += f"  # {s.comment_text}"
+                out.append(line)
         return out
 
     def layer(self, layer: GenLayer, index: int, fmt: str) -> str:
         s = self.style
         single = index in s.quote_single
-        head: Block = (("name", layer.name),)
+        fancy = Fancy if index in s.fancy else str
+        head: Block = (("name", fancy(layer.name)),) if layer.name else ()
         head += (("type", Enum(V1_TYPES[layer.type])),) if fmt == "v1" else (("type", layer.type),)
         wiring: Block = tuple(("bottom", x) for x in layer.bottoms)
-        tops: Block = tuple(("top", x) for x in layer.tops)
+        tops: Block = tuple(("top", fancy(x)) for x in layer.tops)
         wiring = tops + wiring if index in s.top_first else wiring + tops
         rule: Block = ()
         if layer.phase_rule is not None:
@@ -597,8 +682,9 @@ class _Writer:
         keyword = "layers" if fmt == "v1" else "layer"
         comment = f"  # {s.comment_text}" if index in s.trailing else ""
         if index in s.compact:
-            return f"{keyword} {{ {' '.join(self.items(block, 1, True, single))} }}{comment}"
-        lines = [s.indent + x for x in self.items(block, 1, False, single)]
+            fields = " ".join(self.items(block, 1, True, single, index))
+            return f"{keyword} {{ {fields} }}{comment}"
+        lines = [s.indent + x for x in self.items(block, 1, False, single, index)]
         return "\n".join([f"{keyword} {{{comment}", *lines, "}"])
 
     def net(self, net: GenNet) -> str:
@@ -625,6 +711,8 @@ class _Writer:
                 parts.append(f"{s.indent}# {s.comment_text}".rstrip())
             if index in s.blank:
                 parts.append("")
+        if s.trailer:  # net-level fields may follow the layers
+            parts.append("force_backward: true")
         text = "\n".join(parts) + ("\n" if s.final_newline else "")
         return text.replace("\n", s.newline)
 
