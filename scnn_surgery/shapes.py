@@ -68,6 +68,9 @@ __all__ = [
 
 T = TypeVar("T")
 
+# Blob::Reshape: CHECK_LE(shape[i], INT_MAX / count_) << "blob size exceeds INT_MAX"
+INT_MAX = 2**31 - 1
+
 Shape = tuple[int | None, ...]
 MaybeShape = Shape | None
 ShapeOverrides = Mapping[str, Sequence[int | None]]
@@ -1174,7 +1177,7 @@ def _with_override(
     if given is None:
         return computed
     if computed is None:
-        return given
+        return _within_int_max(result, layer, name, given)
     agrees = len(given) == len(computed) and all(
         g is None or c is None or g == c for g, c in zip(given, computed, strict=True)
     )
@@ -1194,7 +1197,27 @@ def _with_override(
             )
         )
         return computed
-    return tuple(c if g is None else g for g, c in zip(given, computed, strict=True))
+    merged = tuple(c if g is None else g for g, c in zip(given, computed, strict=True))
+    return _within_int_max(result, layer, name, merged)
+
+
+def _within_int_max(
+    result: ShapeResult, layer: Layer | None, name: str, shape: MaybeShape
+) -> MaybeShape:
+    """A ``--shape`` that makes a blob larger than Caffe's blobs hold is refused as the
+    override it is (the file did not ask for it)."""
+    values = _prod([d for d in shape or () if d is not None])
+    if values is None or values <= INT_MAX:
+        return shape
+    result.errors.append(
+        ShapeProblem(
+            layer,
+            f"--shape {name}={format_override(shape or ())} makes blob '{name}' hold"
+            f" {values:,} values, more than a Caffe blob holds ({INT_MAX:,}, INT_MAX)",
+            override=True,
+        )
+    )
+    return None
 
 
 def format_override(dims: Sequence[int | None]) -> str:
@@ -1267,6 +1290,16 @@ def _run_rule(
     except SurgeryError as exc:
         result.errors.append(ShapeProblem(layer, str(exc)))
         return unknown
+    for name, shape in zip(layer.tops, outputs, strict=False):
+        values = _prod([d for d in shape or () if d is not None])
+        if values is not None and values > INT_MAX:
+            message = (
+                f"{net.describe(layer)} ({layer.type}): top '{name}' would be"
+                f" {format_shape(shape)}, {values:,} values, more than a Caffe blob holds"
+                f" ({INT_MAX:,}, INT_MAX)"
+            )
+            result.errors.append(ShapeProblem(layer, message))
+            return unknown
     return (list(outputs) + unknown)[:n]
 
 

@@ -38,7 +38,7 @@ from .passes.splice import choose_prefix, existing_names, new_layers
 from .passes.splice import splice as splice_layers
 from .passes.upgrade import upgrade_net
 from .runtime import paused_gc
-from .scnn import DetectedModule, ScnnSpec, build_module, module_output
+from .scnn import DetectedModule, ScnnSpec, ScnnSpecError, build_module, module_output
 from .shapes import ShapeOverrides
 
 load = load_net
@@ -241,7 +241,12 @@ def _insert(net: Net, options: InsertOptions) -> InsertResult:
         lr_mult=options.lr_mult,
     )
     reduce = options.reduce_channels is not None
-    spec.validate_sizes()
+    try:
+        spec.validate_sizes()
+    except ScnnSpecError as exc:  # sizes inferred from the file: say where they come from
+        raise SurgeryError(
+            f"{net.source}: blob '{point.blob}' is {height}x{width}x{channels} (HxWxC): {exc}"
+        ) from None
     definitions = _module_definitions(spec, point.blob, reduce)
     keep = {spec.top} if spec.top is not None else set()
     names = definition_names(definitions)
