@@ -201,6 +201,14 @@ def conv_out(size: int, kernel: int, pad: int, stride: int) -> int:
     return (size + 2 * pad - kernel) // stride + 1
 
 
+def deconv_out(size: int, kernel: int, pad: int, stride: int, dilation: int = 1) -> int:
+    return stride * (size - 1) + dilation * (kernel - 1) + 1 - 2 * pad
+
+
+def dilated_out(size: int, kernel: int, pad: int, stride: int, dilation: int) -> int:
+    return (size + 2 * pad - (dilation * (kernel - 1) + 1)) // stride + 1
+
+
 def pool_out(size: int, kernel: int, pad: int, stride: int) -> int:
     pooled = -(-(size + 2 * pad - kernel) // stride) + 1  # ceil
     if pad and (pooled - 1) * stride >= size + pad:
@@ -221,6 +229,14 @@ V1_TYPES = {
     "Softmax": "SOFTMAX",
     "SoftmaxWithLoss": "SOFTMAX_LOSS",
     "DummyData": "DUMMY_DATA",
+    "Deconvolution": "DECONVOLUTION",
+    "Split": "SPLIT",
+    "Slice": "SLICE",
+    "LRN": "LRN",
+    "Power": "POWER",
+    "AbsVal": "ABSVAL",
+    "BNLL": "BNLL",
+    "Flatten": "FLATTEN",
 }
 
 
@@ -355,6 +371,119 @@ class _Builder:
         layer = GenLayer(name, "Pooling", (bottom.name,), (name,), (("pooling_param", fields),))
         out = (c, pool_out(h, kernel, pad, stride), pool_out(w, kernel, pad, stride))
         return self.produce(layer, out)
+
+    def deconv(self, bottom: Blob) -> Blob:
+        _, h, w = bottom.chw
+        n = self.number()
+        out_c = self.draw(st.integers(1, 16))
+        kernel = self.draw(st.sampled_from([1, 2, 3, 4]))
+        stride = self.draw(st.sampled_from([1, 2])) if max(h, w) <= 8 else 1
+        pad = self.draw(st.integers(0, (kernel - 1) // 2))
+        out_h, out_w = deconv_out(h, kernel, pad, stride), deconv_out(w, kernel, pad, stride)
+        fields: Block = (("num_output", out_c), ("kernel_size", kernel), ("stride", stride))
+        fields += (("pad", pad),) if pad else ()
+        name = f"deconv{n}"
+        layer = GenLayer(name, "Deconvolution", (bottom.name,), (name,),
+                         (("convolution_param", fields),))
+        return self.produce(layer, (out_c, out_h, out_w))
+
+    def dilated(self, bottom: Blob) -> Blob:
+        """A 3x3 convolution with dilation 2 (padded to keep the map when it is small)."""
+        _, h, w = bottom.chw
+        n = self.number()
+        out_c = self.draw(st.integers(1, 16))
+        pad = self.draw(st.sampled_from([1, 2])) if min(h, w) >= 3 else 2
+        fields: Block = (("num_output", out_c), ("kernel_size", 3), ("pad", pad),
+                         ("dilation", 2))
+        name = f"dil{n}"
+        layer = GenLayer(name, "Convolution", (bottom.name,), (name,),
+                         (("convolution_param", fields),))
+        return self.produce(layer, (out_c, dilated_out(h, 3, pad, 1, 2),
+                                    dilated_out(w, 3, pad, 1, 2)))
+
+    def split(self, bottom: Blob) -> Blob:
+        """A Split into two copies, joined again."""
+        n = self.number()
+        tops = (f"split{n}_a", f"split{n}_b")
+        self.add(GenLayer(f"split{n}", "Split", (bottom.name,), tops))
+        for top in tops:
+            self.shapes[top] = bottom.chw
+        a, b = (Blob(t, bottom.chw) for t in tops)
+        return self.join(self.draw(st.sampled_from(["Eltwise", "Concat"])), a, b)
+
+    def slice(self, bottom: Blob) -> Blob:
+        """Channels sliced in two and concatenated the other way round."""
+        c, h, w = bottom.chw
+        if c < 2:
+            return self.elementwise(bottom)
+        n = self.number()
+        point = self.draw(st.integers(1, c - 1))
+        axis: Block = (("slice_dim", 1),) if self.fmt == "v1" else (("axis", 1),)
+        tops = (f"slice{n}_a", f"slice{n}_b")
+        params = (("slice_param", (*axis, ("slice_point", point))),)
+        self.add(GenLayer(f"slice{n}", "Slice", (bottom.name,), tops, params))
+        a, b = Blob(tops[0], (point, h, w)), Blob(tops[1], (c - point, h, w))
+        for blob in (a, b):
+            self.shapes[blob.name] = blob.chw
+        return self.join("Concat", b, a)
+
+    def crop(self, bottom: Blob) -> Blob:
+        """A padded 1x1 convolution makes a larger map; Crop cuts it to ``bottom``'s H, W."""
+        _, h, w = bottom.chw
+        grown = self.number()
+        pad = self.draw(st.integers(1, 2))
+        out_c = self.draw(st.integers(1, 16))
+        big = self.produce(
+            GenLayer(f"grow{grown}", "Convolution", (bottom.name,), (f"grow{grown}",),
+                     (("convolution_param", (("num_output", out_c), ("kernel_size", 1),
+                                             ("pad", pad))),)),
+            (out_c, h + 2 * pad, w + 2 * pad),
+        )
+        n = self.number()
+        offset = self.draw(st.integers(0, 2 * pad))
+        fields: Block = (("axis", 2), ("offset", offset)) if self.draw(st.booleans()) else (
+            ("offset", offset),)  # axis 2 is the default
+        layer = GenLayer(f"crop{n}", "Crop", (big.name, bottom.name), (f"crop{n}",),
+                         (("crop_param", fields),))
+        return self.produce(layer, (out_c, h, w))
+
+    def elementwise(self, bottom: Blob) -> Blob:
+        """A layer that keeps the shape and works out of place: LRN, Power, AbsVal, BNLL."""
+        n = self.number()
+        kind = self.draw(st.sampled_from(["LRN", "Power", "AbsVal", "BNLL"]))
+        params: Block = ()
+        if kind == "LRN":
+            region = self.draw(st.sampled_from(["ACROSS_CHANNELS", "WITHIN_CHANNEL"]))
+            params = (("lrn_param", (("local_size", self.draw(st.sampled_from([1, 3, 5]))),
+                                     ("norm_region", Enum(region)))),)
+        elif kind == "Power":
+            params = (("power_param", (("power", Raw("2")), ("scale", Raw("0.5")))),)
+        name = f"{kind.lower()}{n}"
+        return self.produce(GenLayer(name, kind, (bottom.name,), (name,), params), bottom.chw)
+
+    def three_way(self, bottom: Blob) -> Blob:
+        """Three convolutions joined by one Eltwise."""
+        c = self.draw(st.integers(1, 16))
+        branches = [self.conv(bottom, same=True, channels=c) for _ in range(3)]
+        name = self.join_name("Eltwise")
+        return self.produce(
+            GenLayer(name, "Eltwise", tuple(x.name for x in branches), (name,)), branches[0].chw
+        )
+
+    def concat_spatial(self, bottom: Blob) -> Blob:
+        """Two convolutions concatenated along H (axis 2) or W (axis 3)."""
+        axis = self.draw(st.sampled_from([2, 3]))
+        c = self.draw(st.integers(1, 16))
+        a = self.conv(bottom, same=True, channels=c)
+        b = self.conv(bottom, same=True, channels=c)
+        name = self.join_name("Concat")
+        field = ("concat_dim", axis) if self.fmt == "v1" else ("axis", axis)
+        chw = list(a.chw)
+        chw[axis - 1] += b.chw[axis - 1]
+        return self.produce(
+            GenLayer(name, "Concat", (a.name, b.name), (name,), (("concat_param", (field,)),)),
+            (chw[0], chw[1], chw[2]),
+        )
 
     def join_name(self, kind: str) -> str:
         self.joins += 1
@@ -509,13 +638,19 @@ def gen_nets(draw: st.DrawFn, formats: Sequence[str] = ("v1", "v2")) -> GenNet:
     if len(names) == 2:  # two inputs, joined first
         current = b.join("Eltwise", current, Blob("data_b", chw))
     for _ in range(draw(st.integers(1, 5))):
-        block = draw(st.sampled_from(["conv", "conv", "pool", "eltwise", "concat", "residual",
-                                      "peek"]))
+        kinds = ["conv", "conv", "pool", "eltwise", "concat", "residual", "peek", "deconv",
+                 "dilated", "split", "slice", "elementwise", "three_way", "concat_spatial"]
+        block = draw(st.sampled_from(kinds + (["crop"] if fmt == "v2" else [])))
         if block == "pool" and min(current.chw[1:]) < 2:
             block = "conv"
         if block == "conv":
             current = b.conv(current)
             b.in_place_chain(current)
+        elif block in ("deconv", "dilated"):
+            current = getattr(b, block)(current)
+            b.in_place_chain(current)
+        elif block in ("split", "slice", "crop", "elementwise", "three_way", "concat_spatial"):
+            current = getattr(b, block)(current)
         elif block == "pool":
             current = b.pool(current)
         elif block == "peek":
