@@ -291,10 +291,10 @@ def clean(path: Path) -> bool:
 
 
 def names_a_place(message: str, ws: Workspace) -> bool:
-    """The message names a file (with its line, for a text error) or a layer."""
-    if "layer '" in message or re.search(r"\blayers? '", message):
+    """The message names a layer, or a file (with its line, for a text error)."""
+    if re.search(r"\blayers? '", message):
         return True
-    return any(str(path) in message for path in ws.inputs)
+    return any(f"{path}:" in message for path in ws.inputs)
 
 
 def assert_refusal(
@@ -331,6 +331,22 @@ def assert_result(command: Command, code: int, out: str, err: str, input_clean: 
     elif command.kind == "dot":
         assert command.output is not None
         assert command.output.read_text(encoding="utf-8").lstrip().startswith("digraph"), where
+
+
+def assert_strip_gives_back(run_cli: RunCli, insert: Command, ws: Workspace) -> None:
+    """Whatever odd text insert took (the input had no module, or it would have asked for
+    --prefix), strip gives it back byte for byte; after ``insert --upgrade``, it gives
+    what ``upgrade`` makes of it."""
+    assert insert.output is not None
+    expected = ws.model
+    if "--upgrade" in insert.args:
+        expected = ws.out("upgraded.prototxt")
+        code, _, err = run_cli("upgrade", str(ws.model), "-o", str(expected))
+        assert code == 0, err
+    stripped = ws.out("stripped.prototxt")
+    code, _, err = run_cli("strip", str(insert.output), "-o", str(stripped))
+    assert code == 0, err
+    assert stripped.read_bytes() == expected.read_bytes()
 
 
 def assert_batch(code: int, out: str, err: str, ws: Workspace, broken: SurgeryError | None) -> None:
@@ -383,6 +399,8 @@ def run_every_command(run_cli: RunCli, base: Base, kind: str, data: bytes) -> No
                 else:
                     assert_result(command, code, out, err, input_clean)
                     event(f"{command.args[0]}: ok")
+                    if command.args[0] == "insert":
+                        assert_strip_gives_back(run_cli, command, ws)
         after = {path: digest(path) for path in ws.inputs}
         assert after == before, "an input was changed"
 
