@@ -26,6 +26,7 @@ from typing import Any, TypeVar
 
 from .document import Message, Scalar
 from .errors import SurgeryError
+from .formats import V0_TYPE_TO_V1
 from .graph import BlobVersion, LayerGraph
 from .net import Layer, Net
 from .params import (
@@ -44,6 +45,7 @@ from .params import (
     raw_ints,
     upsample_params,
 )
+from .schema import caffe_pb2
 
 __all__ = [
     "COSTS",
@@ -112,6 +114,15 @@ class RuleContext:
     def message(self) -> Any:
         """The layer parsed with the BVLC schema (see :func:`params.layer_message`)."""
         return layer_message(self.net, self.layer)
+
+    def param(self, name: str) -> Any:
+        """The layer's ``name`` message (``flatten_param``, say). A V0 or V1 layer has no
+        such field for some types (V1's FLATTEN, V0's "flatten"): Caffe's upgrade leaves
+        them the defaults, and so does this."""
+        message = self.message
+        if name in message.DESCRIPTOR.fields_by_name:
+            return getattr(message, name)
+        return getattr(caffe_pb2.LayerParameter(), name)
 
     def shape(self, index: int = 0) -> Shape:
         """Bottom ``index``'s shape; a rule that needs an unknown one yields unknown tops."""
@@ -202,7 +213,7 @@ def pool_output_size(
 
 
 def _input_rule(ctx: RuleContext) -> list[MaybeShape]:
-    shapes = [tuple(int(d) for d in s.dim) for s in ctx.message.input_param.shape]
+    shapes = [tuple(int(d) for d in s.dim) for s in ctx.param("input_param").shape]
     if not shapes:
         raise _NoShape("its input_param states no shape")
     if len(shapes) not in (1, ctx.num_tops):
@@ -211,7 +222,7 @@ def _input_rule(ctx: RuleContext) -> list[MaybeShape]:
 
 
 def _dummy_data_rule(ctx: RuleContext) -> list[MaybeShape]:
-    p = ctx.message.dummy_data_param
+    p = ctx.param("dummy_data_param")
     n = ctx.num_tops
     if len(p.shape):
         shapes = [tuple(int(d) for d in s.dim) for s in p.shape]
@@ -361,7 +372,7 @@ def _inner_product_rule(ctx: RuleContext) -> list[MaybeShape]:
 
 def _embed_rule(ctx: RuleContext) -> list[MaybeShape]:
     x = ctx.shape(0)
-    return [(*x, ctx.message.embed_param.num_output)]
+    return [(*x, ctx.param("embed_param").num_output)]
 
 
 # ---------------------------------------------------------------------------
@@ -380,8 +391,7 @@ def _scale_rule(ctx: RuleContext) -> list[MaybeShape]:
     if len(ctx.bottoms) < 2:
         return _same_rule(ctx)
     x, factors = ctx.shape(0), ctx.shape(1)
-    message = ctx.message
-    param = message.scale_param if ctx.layer.type == "Scale" else message.bias_param
+    param = ctx.param("scale_param" if ctx.layer.type == "Scale" else "bias_param")
     axis = 0 if not factors else _canonical_axis(param.axis, len(x))
     span = x[axis : axis + len(factors)]
     if len(span) < len(factors) or any(
@@ -427,10 +437,9 @@ def _eltwise_rule(ctx: RuleContext) -> list[MaybeShape]:
 
 
 def _concat_axis(ctx: RuleContext) -> int:
-    msg = ctx.message
     if ctx.layer.format == "v0":
-        return int(msg.concat_dim)
-    p = msg.concat_param
+        return int(ctx.message.concat_dim)
+    p = ctx.param("concat_param")
     return int(p.concat_dim) if p.HasField("concat_dim") else int(p.axis)
 
 
@@ -450,8 +459,7 @@ def _concat_rule(ctx: RuleContext) -> list[MaybeShape]:
 
 def _slice_rule(ctx: RuleContext) -> list[MaybeShape]:
     x = ctx.shape(0)
-    msg = ctx.message
-    p = msg.slice_param
+    p = ctx.param("slice_param")
     axis = _canonical_axis(int(p.slice_dim) if p.HasField("slice_dim") else int(p.axis), len(x))
     points = list(p.slice_point)
     n = ctx.num_tops
@@ -490,7 +498,7 @@ def _crop_rule(ctx: RuleContext) -> list[MaybeShape]:
             f"'{ctx.bottom_name(0)}' is {format_shape(x)} but the reference "
             f"'{ctx.bottom_name(1)}' is {format_shape(ref)}"
         )
-    p = ctx.message.crop_param
+    p = ctx.param("crop_param")
     axis = _canonical_axis(int(p.axis), len(x))
     offsets = list(p.offset)
     cropped = len(x) - axis
@@ -511,7 +519,7 @@ def _crop_rule(ctx: RuleContext) -> list[MaybeShape]:
 
 def _reshape_rule(ctx: RuleContext) -> list[MaybeShape]:
     x = ctx.shape(0)
-    p = ctx.message.reshape_param
+    p = ctx.param("reshape_param")
     dims = [int(d) for d in p.shape.dim]
     start = p.axis if p.axis >= 0 else len(x) + p.axis + 1
     if not 0 <= start <= len(x):
@@ -552,7 +560,7 @@ def _reshape_rule(ctx: RuleContext) -> list[MaybeShape]:
 
 def _flatten_rule(ctx: RuleContext) -> list[MaybeShape]:
     x = ctx.shape(0)
-    p = ctx.message.flatten_param
+    p = ctx.param("flatten_param")
     start = _canonical_axis(int(p.axis), len(x))
     end = _canonical_axis(int(p.end_axis), len(x), "end_axis")
     return [(*x[:start], _prod(x[start : end + 1]), *x[end + 1 :])]
@@ -560,7 +568,7 @@ def _flatten_rule(ctx: RuleContext) -> list[MaybeShape]:
 
 def _tile_rule(ctx: RuleContext) -> list[MaybeShape]:
     x = ctx.shape(0)
-    p = ctx.message.tile_param
+    p = ctx.param("tile_param")
     axis = _canonical_axis(int(p.axis), len(x))
     size = x[axis]
     return [(*x[:axis], None if size is None else size * p.tiles, *x[axis + 1 :])]
@@ -568,13 +576,13 @@ def _tile_rule(ctx: RuleContext) -> list[MaybeShape]:
 
 def _reduction_rule(ctx: RuleContext) -> list[MaybeShape]:
     x = ctx.shape(0)
-    axis = _canonical_axis(int(ctx.message.reduction_param.axis), len(x))
+    axis = _canonical_axis(int(ctx.param("reduction_param").axis), len(x))
     return [x[:axis]]
 
 
 def _argmax_rule(ctx: RuleContext) -> list[MaybeShape]:
     x = ctx.shape(0)
-    p = ctx.message.argmax_param
+    p = ctx.param("argmax_param")
     if p.HasField("axis"):
         axis = _canonical_axis(int(p.axis), len(x))
         return [(*x[:axis], p.top_k, *x[axis + 1 :])]
@@ -621,7 +629,7 @@ def _accuracy_rule(ctx: RuleContext) -> list[MaybeShape]:
         if x is None:
             out.append(None)
         else:
-            axis = _canonical_axis(int(ctx.message.accuracy_param.axis), len(x))
+            axis = _canonical_axis(int(ctx.param("accuracy_param").axis), len(x))
             out.append((x[axis],))  # per-class accuracy
     return out
 
@@ -883,7 +891,7 @@ def _bn_blobs(ctx: RuleContext, x: Shape) -> tuple[int, ...] | None:
 
 
 def _prelu_blobs(ctx: RuleContext, x: Shape) -> tuple[int, ...] | None:
-    return (1,) if ctx.message.prelu_param.channel_shared else _channel_blobs(x, 1)
+    return (1,) if ctx.param("prelu_param").channel_shared else _channel_blobs(x, 1)
 
 
 def _normalize_blobs(ctx: RuleContext, x: Shape) -> tuple[int, ...] | None:
@@ -898,7 +906,7 @@ def _axis_span(x: Shape, axis: int, num_axes: int) -> int | None:
 
 
 def _scale_blobs(ctx: RuleContext, x: Shape) -> tuple[int, ...] | None:
-    p = ctx.message.scale_param
+    p = ctx.param("scale_param")
     if len(ctx.bottoms) > 1:
         # The scale comes from bottom 1; only the optional bias is a parameter.
         other = ctx.bottoms[1]
@@ -913,13 +921,13 @@ def _scale_blobs(ctx: RuleContext, x: Shape) -> tuple[int, ...] | None:
 def _bias_blobs(ctx: RuleContext, x: Shape) -> tuple[int, ...] | None:
     if len(ctx.bottoms) > 1:
         return ()
-    p = ctx.message.bias_param
+    p = ctx.param("bias_param")
     span = _axis_span(x, int(p.axis), int(p.num_axes))
     return None if span is None else (span,)
 
 
 def _embed_cost(ctx: RuleContext, tops: list[MaybeShape]) -> Cost:
-    p = ctx.message.embed_param
+    p = ctx.param("embed_param")
     weights = p.input_dim * p.num_output
     return Cost((weights, p.num_output) if p.bias_term else (weights,), 0)
 
@@ -1269,6 +1277,12 @@ def _run_rule(
     n = len(layer.tops)
     unknown: list[MaybeShape] = [None] * n
     missing = tuple(name for name, g in zip(layer.tops, given, strict=True) if g is None)
+    if layer.format == "v0" and layer.body is not None:
+        v0_type = layer.body.string("type", "") or ""
+        if v0_type not in V0_TYPE_TO_V1:  # UpgradeV0LayerType stops there
+            message = f"{net.describe(layer)}: V0 type '{v0_type}', which Caffe cannot upgrade"
+            result.errors.append(ShapeProblem(layer, message))
+            return unknown
     rule = rule_for(layer.type)
     if rule is None:
         if missing or not layer.tops:

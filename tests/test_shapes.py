@@ -196,6 +196,27 @@ def test_a_shape_override_over_int_max_values_is_refused_as_an_override() -> Non
     assert r.final("d") is None
 
 
+def test_legacy_layers_without_the_v2_param_field_take_caffes_defaults() -> None:
+    """Found by the mutation suite: V1's FLATTEN (V1LayerParameter has no flatten_param)
+    and V0's "flatten" stopped check and draw with an AttributeError. Caffe's upgrade
+    gives them a default flatten_param: axis 1 to the end."""
+    head = 'input: "data"\ninput_dim: 2\ninput_dim: 3\ninput_dim: 4\ninput_dim: 5\n'
+    v1 = _result(head + 'layers { name: "f" type: FLATTEN bottom: "data" top: "f" }\n')
+    assert _clean(v1).final("f") == (2, 60)
+    v0 = _result(head + 'layers { layer { name: "f" type: "flatten" } bottom: "data" top: "f" }\n')
+    assert _clean(v0).final("f") == (2, 60)
+
+
+def test_a_v0_type_caffe_cannot_upgrade_is_an_error_at_its_layer() -> None:
+    """A V0 layer of a type UpgradeV0LayerType does not know (here a V2 name) is Caffe's
+    error, not a V2 rule run on a V0 message."""
+    r = _result('layers { layer { name: "d" type: "Input" } top: "data" }\n')
+    (error,) = r.errors
+    assert error.message == (
+        "layer 'd' (t.prototxt:1:1): V0 type 'Input', which Caffe cannot upgrade"
+    )
+
+
 def test_convolution_zero_kernel_or_stride_and_both_kernel_forms_are_errors() -> None:
     # BaseConvolutionLayer: CHECK_GT(kernel, 0), "kernel_size or kernel_h/w, not both";
     # a zero stride would divide by zero in its output-size formula.
