@@ -11,7 +11,8 @@ the same C, H and W) are listed as the net's ``points``.
 Profiles: ``ci`` (the default) is derandomized (a fixed seed), has no deadline and no
 example database, so ``make test`` and CI run the same examples every time; ``dev``
 (``SCNN_SURGERY_HYPOTHESIS=dev``) draws new examples each run and keeps failures in
-``.hypothesis/`` for local exploration.
+``.hypothesis/`` for local exploration; ``SCNN_SURGERY_HYPOTHESIS_SCALE=10`` runs ten times
+as many examples.
 """
 
 from __future__ import annotations
@@ -75,8 +76,13 @@ def counted(test: Callable[P, R]) -> Callable[P, R]:
     return run
 
 
+SCALE_ENV = "SCNN_SURGERY_HYPOTHESIS_SCALE"
+
+
 def budget(test_name: str) -> int:
-    return BUDGETS[test_name]
+    """The test's examples, times ``SCNN_SURGERY_HYPOTHESIS_SCALE`` (default 1) for a
+    longer local search."""
+    return max(1, round(BUDGETS[test_name] * float(os.environ.get(SCALE_ENV) or 1)))
 
 
 # ---------------------------------------------------------------------------

@@ -168,10 +168,79 @@ def deep_nesting(draw: st.DrawFn, data: bytes) -> bytes:
     return data[:at] + b" " + nest + b" " + data[at:]
 
 
+def _layer_blocks(data: bytes) -> list[tuple[int, int]]:
+    """The spans of the top-level layer blocks (braces counted; strings and comments in
+    generated and zoo nets hold no braces that matter here, a guess is fine for mutating)."""
+    spans = []
+    for start in (m.start() for m in re.finditer(rb"(?m)^[ \t]*layers?\s*\{", data)):
+        depth, at = 0, data.index(b"{", start)
+        while at < len(data):
+            depth += {ord("{"): 1, ord("}"): -1}.get(data[at], 0)
+            at += 1
+            if depth == 0:
+                spans.append((start, at))
+                break
+    return spans
+
+
+def drop_layer(draw: st.DrawFn, data: bytes) -> bytes:
+    blocks = _layer_blocks(data)
+    if not blocks:
+        return data
+    start, end = draw(st.sampled_from(blocks))
+    return data[:start] + data[end:]
+
+
+def duplicate_layer(draw: st.DrawFn, data: bytes) -> bytes:
+    blocks = _layer_blocks(data)
+    if not blocks:
+        return data
+    start, end = draw(st.sampled_from(blocks))
+    return data[:end] + b"\n" + data[start:end] + data[end:]
+
+
+def swap_layers(draw: st.DrawFn, data: bytes) -> bytes:
+    """Two layers trade places: bottoms may now name tops written later."""
+    blocks = _layer_blocks(data)
+    if len(blocks) < 2:
+        return data
+    i = draw(st.integers(0, len(blocks) - 2))
+    j = draw(st.integers(i + 1, len(blocks) - 1))
+    (a0, a1), (b0, b1) = blocks[i], blocks[j]
+    return data[:a0] + data[b0:b1] + data[a1:b0] + data[a0:a1] + data[b1:]
+
+
+def phase_rule(draw: st.DrawFn, data: bytes) -> bytes:
+    """A random layer kept to one phase: what reads it in the other phase loses its input."""
+    blocks = _layer_blocks(data)
+    if not blocks:
+        return data
+    start, _ = draw(st.sampled_from(blocks))
+    at = data.index(b"{", start) + 1
+    rule = draw(st.sampled_from([b"include", b"exclude"]))
+    phase = draw(st.sampled_from([b"TRAIN", b"TEST"]))
+    return data[:at] + b" " + rule + b" { phase: " + phase + b" } " + data[at:]
+
+
+def retype(draw: st.DrawFn, data: bytes) -> bytes:
+    """A layer's type changed: to another known type, an unknown one, or a Python layer."""
+    types = _positions(data, rb"""\btype\s*:\s*(["']?[A-Za-z_0-9]+["']?)""")
+    found = _pick(draw, types)
+    if found is None:
+        return data
+    v1 = not found.group(1).startswith((b'"', b"'"))
+    choices = [b"POOLING", b"CONCAT", b"ELTWISE", b"SLICE", b"SPLIT", b"INNER_PRODUCT", b"FOO"]
+    if not v1:
+        choices = [b'"Pooling"', b'"Concat"', b'"Eltwise"', b'"Slice"', b'"Reshape"',
+                   b'"Crop"', b'"Python"', b'"Input"', b'"Interp"', b'"Foo"', b'""']
+    return _replace_group(data, found, 1, draw(st.sampled_from(choices)))
+
+
 MUTATIONS: dict[str, Callable[[st.DrawFn, bytes], bytes]] = {
     f.__name__: f
     for f in (truncate, drop_brace, random_bytes, nul, bom_crlf, undefined_bottom, cycle,
-              duplicate_top, bad_number, bad_enum, deep_nesting)
+              duplicate_top, bad_number, bad_enum, deep_nesting, drop_layer, duplicate_layer,
+              swap_layers, phase_rule, retype)
 }
 
 
