@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from functools import wraps
 from typing import Any, ParamSpec, TypeVar
 
-from hypothesis import settings
+from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 
 PROFILE_ENV = "SCNN_SURGERY_HYPOTHESIS"
@@ -33,10 +33,15 @@ PROFILES = ("ci", "dev")
 
 def register_profiles() -> str:
     """Register the profiles and load the one ``SCNN_SURGERY_HYPOTHESIS`` names."""
+    # too_slow is a timing check, and this machine's load is nobody's test result
+    quiet = [HealthCheck.too_slow]
     settings.register_profile(
-        "ci", derandomize=True, deadline=None, print_blob=True, database=None
+        "ci", derandomize=True, deadline=None, print_blob=True, database=None,
+        suppress_health_check=quiet,
     )
-    settings.register_profile("dev", derandomize=False, deadline=None, print_blob=True)
+    settings.register_profile(
+        "dev", derandomize=False, deadline=None, print_blob=True, suppress_health_check=quiet
+    )
     chosen = os.environ.get(PROFILE_ENV) or "ci"
     if chosen not in PROFILES:
         raise RuntimeError(f"{PROFILE_ENV}={chosen!r}: use one of {', '.join(PROFILES)}")

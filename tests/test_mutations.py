@@ -495,11 +495,15 @@ def _removable(net: Net) -> str:
 ZOO_BASES = [_zoo_base(p) for p in ZOO]
 
 
+# run_cli keeps nothing between calls, so one fixture serves every example.
+FIXTURE_OK = [HealthCheck.function_scoped_fixture, HealthCheck.too_slow]
+
+
 @pytest.mark.skipif(not ZOO_BASES, reason="../shared/zoo is absent")
 @pytest.mark.parametrize("kind", KINDS)
 @settings(
     max_examples=per_kind("test_every_command_on_a_mutated_zoo_net"),
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+    suppress_health_check=FIXTURE_OK,
 )
 @given(data=st.data())
 @counted
@@ -529,7 +533,7 @@ def generated_bases(draw: st.DrawFn) -> Base:
 @pytest.mark.parametrize("kind", KINDS)
 @settings(
     max_examples=per_kind("test_every_command_on_a_mutated_generated_net"),
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+    suppress_health_check=FIXTURE_OK,
 )
 @given(data=st.data())
 @counted
