@@ -907,4 +907,15 @@ def insert_cases(draw: st.DrawFn, automatic: bool = False) -> InsertCase:
         options["after"] = after
     if reduce is not None:
         options["reduce_channels"] = reduce
+    extras = draw(st.sets(st.sampled_from(["prefix", "top", "no_share", "lr", "std"])))
+    if "prefix" in extras:
+        options["prefix"] = draw(st.sampled_from(["p_", "scnn/", "x1-", "Concat"]))
+    if "top" in extras:
+        options["top"] = draw(st.sampled_from(["scnn_out", "SCNN_out/x", "features"]))
+    if "no_share" in extras:
+        options["share_weights"] = False
+    if "lr" in extras:
+        options["lr_mult"] = draw(st.sampled_from([0.0, 0.5, 2.0]))
+    if "std" in extras:
+        options["init_std"] = draw(st.sampled_from([0.01, 1e-3, 0.5]))
     return InsertCase(written, after, kernel, directions, reduce, options)
