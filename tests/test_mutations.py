@@ -2,7 +2,8 @@
 
 Each example mutates a net (truncation, a dropped brace, random bytes, a NUL, a BOM with
 CRLF, an undefined bottom, a cycle, a duplicate top, a bad number, a bad enum, deep
-nesting) and runs every command on it through ``run_cli``. Each command either succeeds
+nesting; and a dropped, duplicated, swapped or retyped layer, or a phase rule on a random
+one) and runs every command on it through ``run_cli``. Each command either succeeds
 with a result that reads back, or refuses with exactly one line on stderr, ``scnn-surgery:
 error: ...``, naming the place (the file and its line, or a layer), with nothing on stdout
 and no output file. No command prints a traceback, hangs, or changes its input.
