@@ -33,7 +33,6 @@ from .errors import SurgeryError
 from .graph import PHASES, NetState, graph_of
 from .modules import ModuleSummary
 from .net import Net
-from .scnn import reduction_name
 from .surgery import InsertResult
 
 __all__ = [
@@ -170,11 +169,7 @@ def insert_highlights(before: Net, result: InsertResult) -> tuple[Highlights, se
         added_modules=frozenset({result.spec.prefix}),
     )
     around = added | {name for name, _ in rewired}
-    # The layer the module follows: the reduction's ReLU when it maps the channels first.
-    reduced = f"{reduction_name(result.spec.prefix)}/relu"
-    if reduced in added:
-        around.add(reduced)
-    elif point.after is not None:
+    if point.after is not None:  # the layer the module (and any reduction in it) follows
         around.add(point.after.name)
     return highlights, around
 

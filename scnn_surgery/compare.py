@@ -34,7 +34,6 @@ from .modules import (
     ModuleSummary,
     find_modules,
     producer_name,
-    reduction_before,
     summarise_module,
 )
 from .net import Layer, Net
@@ -710,8 +709,7 @@ def _modules(net: Net, layers: Sequence[Layer], graphs: Sequence[LayerGraph]) ->
     for module, members in find_modules(net, layers):
         # Keyed by prefix: a module keeps its identity across nets through its names.
         found.summaries[module.prefix] = summarise_module(module, members, graphs)
-        reduction = reduction_before(net, module, members)
-        found.of_layer.update((layer, module.prefix) for layer in [*reduction, *members])
+        found.of_layer.update((layer, module.prefix) for layer in members)
     return found
 
 

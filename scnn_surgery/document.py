@@ -33,7 +33,7 @@ from itertools import accumulate, repeat
 from operator import add
 from typing import Any
 
-from .errors import PrototxtSyntaxError, SurgeryError
+from .errors import PrototxtSyntaxError
 from .files import read_input_bytes
 from .runtime import paused_gc
 
@@ -752,6 +752,17 @@ def _detect_indent(text: str, root: Message) -> str:
     return leads.most_common(1)[0][0] if leads else "  "
 
 
+def _nul_error(data: bytes, offset: int, source: str) -> PrototxtSyntaxError:
+    """A NUL byte: binary data, located at its line and column (in characters, as every
+    text error is), decoding only the line it is on."""
+    line_start = data.rfind(b"\n", 0, offset) + 1
+    column = len(data[line_start:offset].decode("utf-8", "surrogateescape")) + 1
+    line = data.count(b"\n", 0, offset) + 1
+    return PrototxtSyntaxError(
+        source, line, column, "a NUL byte: binary data, not a prototxt (a .caffemodel?)"
+    )
+
+
 @dataclass
 class Document:
     """A parsed prototxt that remembers every byte of its text."""
@@ -774,8 +785,9 @@ class Document:
 
     @classmethod
     def from_bytes(cls, data: bytes, source: str = "<bytes>") -> Document:
-        if b"\0" in data:
-            raise SurgeryError(f"{source}: binary data, not a prototxt (a .caffemodel?)")
+        nul = data.find(b"\0")
+        if nul >= 0:
+            raise _nul_error(data, nul, source)
         return cls.parse(data.decode("utf-8", "surrogateescape"), source)
 
     @classmethod

@@ -26,7 +26,6 @@ from .errors import SurgeryError, UsageError
 from .graph import BlobVersion, LayerGraph, NetState, graph_of
 from .modules import ModuleSummary, find_modules, summarise_module
 from .net import Layer, Net
-from .scnn import reduction_name
 from .shapes import Shape, format_shape
 
 GraphNode = Layer | BlobVersion
@@ -106,9 +105,7 @@ def highlights_from(diff: NetDiff) -> Highlights:
 
     removed_modules = [m.describe() for m in diff.modules if m.status == "removed"]
     return Highlights(
-        added_layers=frozenset(x.name for x in diff.added)
-        | _fragment_layers(diff, "added")
-        | _reductions(diff, "added"),
+        added_layers=frozenset(x.name for x in diff.added) | _fragment_layers(diff, "added"),
         changed_layers=frozenset(x.name for x in diff.changed),
         rewired=frozenset((r.layer, r.bottom_index) for r in diff.rewired),
         added_modules=prefixes("added"),
@@ -118,19 +115,6 @@ def highlights_from(diff: NetDiff) -> Highlights:
             + [x.describe() for x in diff.removed]
             + [f.describe() for f in diff.fragments if f.status == "removed"]
         ),
-    )
-
-
-def _reductions(diff: NetDiff, status: str) -> frozenset[str]:
-    """The 1x1 reduction a module added (or removed) may have, which the diff counts in
-    the module and a picture draws as the layer it is."""
-    prefixes = [
-        summary.prefix
-        for m in diff.modules
-        if m.status == status and (summary := m.after if status == "added" else m.before)
-    ]
-    return frozenset(
-        name for p in prefixes for name in (reduction_name(p), f"{reduction_name(p)}/relu")
     )
 
 
@@ -150,9 +134,7 @@ def before_highlights(diff: NetDiff) -> Highlights:
         changed_layers=frozenset(x.name for x in diff.changed),
         rewired=frozenset((r.layer, r.bottom_index) for r in diff.rewired),
         changed_modules=prefixes("changed"),
-        removed_layers=frozenset(x.name for x in diff.removed)
-        | _fragment_layers(diff, "removed")
-        | _reductions(diff, "removed"),
+        removed_layers=frozenset(x.name for x in diff.removed) | _fragment_layers(diff, "removed"),
         removed_modules=prefixes("removed"),
     )
 

@@ -41,7 +41,8 @@ def find_modules(
     net: Net, layers: Sequence[Layer] | None = None
 ) -> list[tuple[DetectedModule, list[Layer]]]:
     """The SCNN modules among ``layers`` (default: the net's, in file order), each with
-    its layers."""
+    its layers: the reduction ``insert --reduce-channels`` put in front of one included,
+    as insert added it and strip takes it out."""
     chosen = net.layers if layers is None else layers
     summaries = [(x.name, x.type, x.bottoms, x.tops) for x in chosen]
     modules = detect_modules(summaries)
@@ -49,10 +50,29 @@ def find_modules(
         return []
     members = [chosen[m.first_index : m.last_index + 1] for m in modules]
     shapes = conv_shapes(net, (x for group in members for x in group))
-    return [
-        (with_conv_geometry(m, group, shapes), list(group))
-        for m, group in zip(modules, members, strict=True)
-    ]
+    found = []
+    for detected, group in zip(modules, members, strict=True):
+        module = with_conv_geometry(detected, group, shapes)
+        found.append((module, reduction_before(net, module, group) + list(group)))
+    return found
+
+
+def reduction_before(net: Net, module: DetectedModule, members: Sequence[Layer]) -> list[Layer]:
+    """The 1x1 Convolution + in-place ReLU ``--reduce-channels`` put right before the
+    module, when the module reads it and nothing else does: part of the module for
+    ``strip`` and ``diff``."""
+    name = reduction_name(module.prefix)
+    position = net.index_of(members[0])
+    if module.bottom != name or position < 2:
+        return []
+    conv, relu = net.layers[position - 2], net.layers[position - 1]
+    if (conv.name, conv.type, conv.tops) != (name, "Convolution", (name,)):
+        return []
+    expected_relu = (f"{name}/relu", "ReLU", (name,), (name,))
+    if (relu.name, relu.type, relu.bottoms, relu.tops) != expected_relu:
+        return []
+    others = [x for x in net.layers if name in x.bottoms and x not in (relu, *members)]
+    return [] if others or len(conv.bottoms) != 1 else [conv, relu]
 
 
 def with_conv_geometry(
@@ -158,21 +178,3 @@ def producer_name(graph: LayerGraph, version: BlobVersion) -> str:
     layer Caffe's upgrade makes of them."""
     producer = graph.producer(version)
     return INPUT_NAME if producer is None else producer.name
-
-
-def reduction_before(net: Net, module: DetectedModule, members: Sequence[Layer]) -> list[Layer]:
-    """The 1x1 Convolution + in-place ReLU ``--reduce-channels`` put right before the
-    module, when the module reads it and nothing else does: part of the module, for
-    ``strip`` and ``diff`` alike."""
-    name = reduction_name(module.prefix)
-    position = net.index_of(members[0])
-    if module.bottom != name or position < 2:
-        return []
-    conv, relu = net.layers[position - 2], net.layers[position - 1]
-    if (conv.name, conv.type, conv.tops) != (name, "Convolution", (name,)):
-        return []
-    expected_relu = (f"{name}/relu", "ReLU", (name,), (name,))
-    if (relu.name, relu.type, relu.bottoms, relu.tops) != expected_relu:
-        return []
-    others = [x for x in net.layers if name in x.bottoms and x not in (relu, *members)]
-    return [] if others or len(conv.bottoms) != 1 else [conv, relu]

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
 
 from .errors import SurgeryError
+from .formats import V0_TYPE_TO_V1
 from .graph import BlobVersion, LayerGraph
 from .net import Layer, Net, param_names
 from .params import (
@@ -43,6 +44,7 @@ from .params import (
     raw_ints,
     upsample_params,
 )
+from .schema import caffe_pb2
 
 __all__ = [
     "COSTS",
@@ -65,6 +67,9 @@ __all__ = [
 ]
 
 T = TypeVar("T")
+
+# Blob::Reshape: CHECK_LE(shape[i], INT_MAX / count_) << "blob size exceeds INT_MAX"
+INT_MAX = 2**31 - 1
 
 Shape = tuple[int | None, ...]
 MaybeShape = Shape | None
@@ -107,6 +112,15 @@ class RuleContext:
     def message(self) -> Any:
         """The layer parsed with the BVLC schema (see :func:`params.layer_message`)."""
         return layer_message(self.net, self.layer)
+
+    def param(self, name: str) -> Any:
+        """The layer's ``name`` message (``flatten_param``, say). A V0 or V1 layer has no
+        such field for some types (V1's FLATTEN, V0's "flatten"): Caffe's upgrade leaves
+        them the defaults, and so does this."""
+        message = self.message
+        if name in message.DESCRIPTOR.fields_by_name:
+            return getattr(message, name)
+        return getattr(caffe_pb2.LayerParameter(), name)
 
     def shape(self, index: int = 0) -> Shape:
         """Bottom ``index``'s shape; a rule that needs an unknown one yields unknown tops."""
@@ -197,7 +211,7 @@ def pool_output_size(
 
 
 def _input_rule(ctx: RuleContext) -> list[MaybeShape]:
-    shapes = [tuple(int(d) for d in s.dim) for s in ctx.message.input_param.shape]
+    shapes = [tuple(int(d) for d in s.dim) for s in ctx.param("input_param").shape]
     if not shapes:
         raise _NoShape("its input_param states no shape")
     if len(shapes) not in (1, ctx.num_tops):
@@ -206,7 +220,7 @@ def _input_rule(ctx: RuleContext) -> list[MaybeShape]:
 
 
 def _dummy_data_rule(ctx: RuleContext) -> list[MaybeShape]:
-    p = ctx.message.dummy_data_param
+    p = ctx.param("dummy_data_param")
     n = ctx.num_tops
     if len(p.shape):
         shapes = [tuple(int(d) for d in s.dim) for s in p.shape]
@@ -355,7 +369,7 @@ def _inner_product_rule(ctx: RuleContext) -> list[MaybeShape]:
 
 def _embed_rule(ctx: RuleContext) -> list[MaybeShape]:
     x = ctx.shape(0)
-    return [(*x, ctx.message.embed_param.num_output)]
+    return [(*x, ctx.param("embed_param").num_output)]
 
 
 # ---------------------------------------------------------------------------
@@ -374,8 +388,7 @@ def _scale_rule(ctx: RuleContext) -> list[MaybeShape]:
     if len(ctx.bottoms) < 2:
         return _same_rule(ctx)
     x, factors = ctx.shape(0), ctx.shape(1)
-    message = ctx.message
-    param = message.scale_param if ctx.layer.type == "Scale" else message.bias_param
+    param = ctx.param("scale_param" if ctx.layer.type == "Scale" else "bias_param")
     axis = 0 if not factors else _canonical_axis(param.axis, len(x))
     span = x[axis : axis + len(factors)]
     if len(span) < len(factors) or any(
@@ -421,10 +434,9 @@ def _eltwise_rule(ctx: RuleContext) -> list[MaybeShape]:
 
 
 def _concat_axis(ctx: RuleContext) -> int:
-    msg = ctx.message
     if ctx.layer.format == "v0":
-        return int(msg.concat_dim)
-    p = msg.concat_param
+        return int(ctx.message.concat_dim)
+    p = ctx.param("concat_param")
     return int(p.concat_dim) if p.HasField("concat_dim") else int(p.axis)
 
 
@@ -444,8 +456,7 @@ def _concat_rule(ctx: RuleContext) -> list[MaybeShape]:
 
 def _slice_rule(ctx: RuleContext) -> list[MaybeShape]:
     x = ctx.shape(0)
-    msg = ctx.message
-    p = msg.slice_param
+    p = ctx.param("slice_param")
     axis = _canonical_axis(int(p.slice_dim) if p.HasField("slice_dim") else int(p.axis), len(x))
     points = list(p.slice_point)
     n = ctx.num_tops
@@ -484,7 +495,7 @@ def _crop_rule(ctx: RuleContext) -> list[MaybeShape]:
             f"'{ctx.bottom_name(0)}' is {format_shape(x)} but the reference "
             f"'{ctx.bottom_name(1)}' is {format_shape(ref)}"
         )
-    p = ctx.message.crop_param
+    p = ctx.param("crop_param")
     axis = _canonical_axis(int(p.axis), len(x))
     offsets = list(p.offset)
     cropped = len(x) - axis
@@ -505,7 +516,7 @@ def _crop_rule(ctx: RuleContext) -> list[MaybeShape]:
 
 def _reshape_rule(ctx: RuleContext) -> list[MaybeShape]:
     x = ctx.shape(0)
-    p = ctx.message.reshape_param
+    p = ctx.param("reshape_param")
     dims = [int(d) for d in p.shape.dim]
     start = p.axis if p.axis >= 0 else len(x) + p.axis + 1
     if not 0 <= start <= len(x):
@@ -546,7 +557,7 @@ def _reshape_rule(ctx: RuleContext) -> list[MaybeShape]:
 
 def _flatten_rule(ctx: RuleContext) -> list[MaybeShape]:
     x = ctx.shape(0)
-    p = ctx.message.flatten_param
+    p = ctx.param("flatten_param")
     start = _canonical_axis(int(p.axis), len(x))
     end = _canonical_axis(int(p.end_axis), len(x), "end_axis")
     return [(*x[:start], _prod(x[start : end + 1]), *x[end + 1 :])]
@@ -554,7 +565,7 @@ def _flatten_rule(ctx: RuleContext) -> list[MaybeShape]:
 
 def _tile_rule(ctx: RuleContext) -> list[MaybeShape]:
     x = ctx.shape(0)
-    p = ctx.message.tile_param
+    p = ctx.param("tile_param")
     axis = _canonical_axis(int(p.axis), len(x))
     size = x[axis]
     return [(*x[:axis], None if size is None else size * p.tiles, *x[axis + 1 :])]
@@ -562,13 +573,13 @@ def _tile_rule(ctx: RuleContext) -> list[MaybeShape]:
 
 def _reduction_rule(ctx: RuleContext) -> list[MaybeShape]:
     x = ctx.shape(0)
-    axis = _canonical_axis(int(ctx.message.reduction_param.axis), len(x))
+    axis = _canonical_axis(int(ctx.param("reduction_param").axis), len(x))
     return [x[:axis]]
 
 
 def _argmax_rule(ctx: RuleContext) -> list[MaybeShape]:
     x = ctx.shape(0)
-    p = ctx.message.argmax_param
+    p = ctx.param("argmax_param")
     if p.HasField("axis"):
         axis = _canonical_axis(int(p.axis), len(x))
         return [(*x[:axis], p.top_k, *x[axis + 1 :])]
@@ -615,7 +626,7 @@ def _accuracy_rule(ctx: RuleContext) -> list[MaybeShape]:
         if x is None:
             out.append(None)
         else:
-            axis = _canonical_axis(int(ctx.message.accuracy_param.axis), len(x))
+            axis = _canonical_axis(int(ctx.param("accuracy_param").axis), len(x))
             out.append((x[axis],))  # per-class accuracy
     return out
 
@@ -877,7 +888,7 @@ def _bn_blobs(ctx: RuleContext, x: Shape) -> tuple[int, ...] | None:
 
 
 def _prelu_blobs(ctx: RuleContext, x: Shape) -> tuple[int, ...] | None:
-    return (1,) if ctx.message.prelu_param.channel_shared else _channel_blobs(x, 1)
+    return (1,) if ctx.param("prelu_param").channel_shared else _channel_blobs(x, 1)
 
 
 def _normalize_blobs(ctx: RuleContext, x: Shape) -> tuple[int, ...] | None:
@@ -892,7 +903,7 @@ def _axis_span(x: Shape, axis: int, num_axes: int) -> int | None:
 
 
 def _scale_blobs(ctx: RuleContext, x: Shape) -> tuple[int, ...] | None:
-    p = ctx.message.scale_param
+    p = ctx.param("scale_param")
     if len(ctx.bottoms) > 1:
         # The scale comes from bottom 1; only the optional bias is a parameter.
         other = ctx.bottoms[1]
@@ -907,13 +918,13 @@ def _scale_blobs(ctx: RuleContext, x: Shape) -> tuple[int, ...] | None:
 def _bias_blobs(ctx: RuleContext, x: Shape) -> tuple[int, ...] | None:
     if len(ctx.bottoms) > 1:
         return ()
-    p = ctx.message.bias_param
+    p = ctx.param("bias_param")
     span = _axis_span(x, int(p.axis), int(p.num_axes))
     return None if span is None else (span,)
 
 
 def _embed_cost(ctx: RuleContext, tops: list[MaybeShape]) -> Cost:
-    p = ctx.message.embed_param
+    p = ctx.param("embed_param")
     weights = p.input_dim * p.num_output
     return Cost((weights, p.num_output) if p.bias_term else (weights,), 0)
 
@@ -1136,7 +1147,7 @@ def _with_override(
     if given is None:
         return computed
     if computed is None:
-        return given
+        return _within_int_max(result, layer, name, given)
     agrees = len(given) == len(computed) and all(
         g is None or c is None or g == c for g, c in zip(given, computed, strict=True)
     )
@@ -1151,7 +1162,27 @@ def _with_override(
             )
         )
         return computed
-    return tuple(c if g is None else g for g, c in zip(given, computed, strict=True))
+    merged = tuple(c if g is None else g for g, c in zip(given, computed, strict=True))
+    return _within_int_max(result, layer, name, merged)
+
+
+def _within_int_max(
+    result: ShapeResult, layer: Layer | None, name: str, shape: MaybeShape
+) -> MaybeShape:
+    """A ``--shape`` that makes a blob larger than Caffe's blobs hold is refused as the
+    override it is (the file did not ask for it)."""
+    values = _prod([d for d in shape or () if d is not None])
+    if values is None or values <= INT_MAX:
+        return shape
+    result.errors.append(
+        ShapeProblem(
+            layer,
+            f"--shape {name}={format_override(shape or ())} makes blob '{name}' hold"
+            f" {values:,} values, more than a Caffe blob holds ({INT_MAX:,}, INT_MAX)",
+            override=True,
+        )
+    )
+    return None
 
 
 def _override_hint(name: str, given: Sequence[int | None], computed: Shape) -> str:
@@ -1240,6 +1271,12 @@ def _run_rule(
     n = len(layer.tops)
     unknown: list[MaybeShape] = [None] * n
     missing = tuple(name for name, g in zip(layer.tops, given, strict=True) if g is None)
+    if layer.format == "v0" and layer.body is not None:
+        v0_type = layer.body.string("type", "") or ""
+        if v0_type not in V0_TYPE_TO_V1:  # UpgradeV0LayerType stops there
+            message = f"{net.describe(layer)}: V0 type '{v0_type}', which Caffe cannot upgrade"
+            result.errors.append(ShapeProblem(layer, message))
+            return unknown
     rule = rule_for(layer.type)
     if rule is None:
         if missing or not layer.tops:
@@ -1261,6 +1298,16 @@ def _run_rule(
     except SurgeryError as exc:
         result.errors.append(ShapeProblem(layer, str(exc)))
         return unknown
+    for name, shape in zip(layer.tops, outputs, strict=False):
+        values = _prod([d for d in shape or () if d is not None])
+        if values is not None and values > INT_MAX:
+            message = (
+                f"{net.describe(layer)} ({layer.type}): top '{name}' would be"
+                f" {format_shape(shape)}, {values:,} values, more than a Caffe blob holds"
+                f" ({INT_MAX:,}, INT_MAX)"
+            )
+            result.errors.append(ShapeProblem(layer, message))
+            return unknown
     return (list(outputs) + unknown)[:n]
 
 

@@ -20,7 +20,7 @@ from .files import write_bytes_atomic
 from .graph import BlobVersion, LayerGraph, NetState, build_graphs, graph_of
 from .layerdef import Fields, LayerDef
 from .layerdef import render_layers as _render_layers
-from .modules import ModuleSummary, find_modules, reduction_before, summarise_module
+from .modules import ModuleSummary, find_modules, summarise_module
 from .net import Layer, Net, load_net
 from .ops import add_prefix, definition_names, remove_layers, rewire
 from .options import InsertOptions as InsertOptions  # still importable from here
@@ -42,7 +42,14 @@ from .passes.splice import splice as splice_layers
 from .passes.upgrade import upgrade_net
 from .runtime import paused_gc
 from .schema.select import descriptor_of, schema_for_net
-from .scnn import DetectedModule, ScnnSpec, build_module, module_output, reduction_name
+from .scnn import (
+    DetectedModule,
+    ScnnSpec,
+    ScnnSpecError,
+    build_module,
+    module_output,
+    reduction_name,
+)
 from .verify import Checks, check_fitted
 
 load = load_net
@@ -261,7 +268,12 @@ def _insert(net: Net, options: InsertOptions) -> InsertResult:
         lr_mult=options.lr_mult,
     )
     reduce = options.reduce_channels is not None
-    spec.validate_sizes()
+    try:
+        spec.validate_sizes()
+    except ScnnSpecError as exc:  # sizes inferred from the file: say where they come from
+        raise SurgeryError(
+            f"{net.source}: blob '{point.blob}' is {height}x{width}x{channels} (HxWxC): {exc}"
+        ) from None
     definitions = _module_definitions(spec, point.blob, reduce)
     keep = {spec.top} if spec.top is not None else set()
     names = definition_names(definitions)
@@ -457,7 +469,6 @@ def _strip(net: Net, options: StripOptions) -> StripResult:
     phase = _working_phase(work, graphs, options.phase, notes)
     broken = {g.state.phase for g in graphs if g.problems}
     module, members = _module_to_strip(work, options.prefix)
-    members = reduction_before(work, module, members) + members
     first = members[0]
     reads = first.bottoms[0]
     consumers = _module_consumers(work, graphs, members, module.output)

@@ -24,9 +24,13 @@ from scnn_surgery.cli.main import DEBUG_ENV, cli
 from scnn_surgery.options import InsertOptions
 from scnn_surgery.surgery import InsertResult
 
+from .strategies import BUDGETS, EXAMPLES_RUN, register_profiles
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SHARED = REPO_ROOT.parent / "shared"
 DATA = Path(__file__).resolve().parent / "data"
+# Loaded before any test module is imported, so every @settings builds on it.
+HYPOTHESIS_PROFILE = register_profiles()
 
 
 def require_shared() -> bool:
@@ -146,3 +150,14 @@ def zoo_inserts() -> dict[str, ZooInsert]:
         except SurgeryError as exc:
             done[path.stem] = ZooInsert(path, options, None, str(exc))
     return done
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """How many Hypothesis examples each property and mutation test ran (issue 13 asks for
+    at least 1,000 a run), under which profile."""
+    if not EXAMPLES_RUN:
+        return
+    terminalreporter.section(f"Hypothesis examples (profile {HYPOTHESIS_PROFILE})")
+    for name, count in sorted(EXAMPLES_RUN.items()):
+        terminalreporter.write_line(f"{count:6d}  {name}  (asked {BUDGETS.get(name, '?')})")
+    terminalreporter.write_line(f"{sum(EXAMPLES_RUN.values()):6d}  in all")

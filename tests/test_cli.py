@@ -632,12 +632,22 @@ def test_a_huge_module_is_refused_before_it_is_built(files: Path, run_cli: RunCl
     # an input whose size the file leaves open, given huge with --shape
     open_input = CLI_NET.replace(' input_param { shape { dim: 1 dim: 3 dim: 6 dim: 6 } }', "")
     (files / "open.prototxt").write_text(open_input)
-    huge = "data=1,3,99999999,99999999"
+    tall = "data=1,3,99999999,4"
     code, _, err = run_cli(
-        "insert", "open.prototxt", "--kernel-width", "3", "--shape", huge, "-o", "o.prototxt"
+        "insert", "open.prototxt", "--kernel-width", "3", "--shape", tall, "-o", "o.prototxt"
     )
     assert code == 1
     assert _one_error_line(err).startswith(
-        "scnn-surgery: error: a 99999999x99999999 module would be 1,199,999,980 layers and"
+        "scnn-surgery: error: open.prototxt: blob 'conv1' is 99999999x4x4 (HxWxC): a 99999999x4"
+        " module would be 600,000,010 layers and"
+    )
+    assert not (files / "o.prototxt").exists()
+    # a map beyond what a Caffe blob holds is refused as the --shape it comes from
+    huge = "data=1,3,99999999,99999999"
+    code, _, err = run_cli("insert", "open.prototxt", "--shape", huge, "-o", "o.prototxt")
+    assert code == 1 and _one_error_line(err) == (
+        "scnn-surgery: error: --shape data=1,3,99999999,99999999 makes blob 'data' hold"
+        " 29,999,999,400,000,003 values, more than a Caffe blob holds (2,147,483,647, INT_MAX)"
+        " (phase TEST)"
     )
     assert not (files / "o.prototxt").exists()

@@ -350,6 +350,23 @@ def test_a_resized_module_is_one_changed_entry() -> None:
     assert "k 3 → k 5" in module.describe()
 
 
+def test_the_reduction_insert_put_before_a_module_is_part_of_it() -> None:
+    """insert --reduce-channels adds a 1x1 Convolution + ReLU the module reads: the diff
+    counts them in the module (as strip takes them out with it), never as a separate
+    fragment 'read by nothing'."""
+    from scnn_surgery.surgery import InsertOptions, dumps, insert
+
+    net = load_net(str(DATA / "phases_inplace.prototxt"))
+    options = InsertOptions(after="conv1", kernel_width=3, reduce_channels=4)
+    inserted = loads(dumps(insert(net, options).net))
+    diff = diff_nets(net, inserted)
+    assert not (diff.added or diff.fragments or diff.changed or diff.removed)
+    [module] = diff.modules
+    assert module.status == "added" and "after drop1" in module.describe()  # (TRAIN)
+    assert module.layers == len(inserted.layers) - len(net.layers)
+    assert {(r.layer, r.bottom_index) for r in diff.rewired} == {("score", 0), ("aux", 0)}
+
+
 def test_summary_line_counts_each_kind() -> None:
     diff = diff_nets(_v2(), _changed(V2_NET, "lr_mult: 2", "lr_mult: 3"))
     assert diff.counts() == "1 layer changed"

@@ -113,6 +113,16 @@ def test_binary_input_is_refused() -> None:
         Document.from_bytes(b"\n\x05conv1\x00\x12", "w.caffemodel")
 
 
+def test_a_nul_byte_is_refused_at_its_line_and_column() -> None:
+    """Found by the mutation suite: the refusal named only the file."""
+    data = "layer {\n  name: 'é' # \x00\n}\n".encode()
+    with pytest.raises(PrototxtSyntaxError) as info:
+        Document.from_bytes(data, "net.prototxt")
+    assert str(info.value) == (
+        "net.prototxt:2:15: a NUL byte: binary data, not a prototxt (a .caffemodel?)"
+    )
+
+
 def test_missing_file_is_one_line(tmp_path: Path) -> None:
     with pytest.raises(SurgeryError, match="no such file"):
         Document.load(tmp_path / "absent.prototxt")

@@ -31,3 +31,19 @@ def test_producer_name_of_a_net_input_is_input() -> None:
     (graph,) = build_graphs(net)
     assert producer_name(graph, graph.latest["data"]) == "input"
     assert producer_name(graph, graph.latest["conv5_5"]) == "conv5_5/relu"
+
+
+def test_the_reduction_insert_put_in_front_belongs_to_the_module() -> None:
+    """insert --reduce-channels adds SCNN_reduce + its ReLU before the module: inspect, draw,
+    diff and strip all see them as the module's, and its kernel is still the module's."""
+    from scnn_surgery.surgery import InsertOptions, dumps, insert, loads
+
+    from .conftest import DATA
+
+    net = load_net(str(DATA / "phases_inplace.prototxt"))
+    options = InsertOptions(after="conv1", kernel_width=3, reduce_channels=4)
+    inserted = loads(dumps(insert(net, options).net))
+    ((module, layers),) = find_modules(inserted)
+    assert [x.name for x in layers[:3]] == ["SCNN_reduce", "SCNN_reduce/relu", "Slice1"]
+    assert len(layers) == len(inserted.layers) - len(net.layers)
+    assert (module.kernel, module.channels) == (3, 4)

@@ -167,6 +167,56 @@ def test_group_zero_is_one_line_in_every_command(
     assert (code, out, err) == (0, "", "")
 
 
+def test_a_top_over_int_max_values_is_an_error_as_in_blob_reshape() -> None:
+    """Found by the mutation suite (pad: 2147483648 is a valid uint32): Caffe's
+    Blob::Reshape stops at a blob of more than INT_MAX values; so does inference, at the
+    layer, instead of handing insert a 4294967301-row map."""
+    r = _run(_conv("big", "x", "num_output: 4 kernel_size: 3 pad: 2147483648"),
+             {"x": (1, 4, 7, 7)})  # fmt: skip
+    (error,) = r.errors
+    assert error.message == (
+        "layer 'big' (t.prototxt:3:1) (Convolution): top 'big' would be"
+        " 1x4x4294967301x4294967301, 73,786,976,466,636,898,404 values, more than a Caffe blob"
+        " holds (2,147,483,647, INT_MAX)"
+    )
+    assert r.final("big") is None
+    # at the limit itself it is fine: 1 x 2 x 32768 x 32767 = 2,147,418,112
+    fits = _run(_conv("ok", "x", "num_output: 2 kernel_size: 1"), {"x": (1, 4, 32768, 32767)})
+    assert _clean(fits).final("ok") == (1, 2, 32768, 32767)
+
+
+def test_a_shape_override_over_int_max_values_is_refused_as_an_override() -> None:
+    r = _result('layer { name: "d" type: "Input" top: "d" }\n',
+                overrides={"d": (1, 3, 99999, 99999)})  # fmt: skip
+    (error,) = r.errors
+    assert error.override and error.message == (
+        "--shape d=1,3,99999,99999 makes blob 'd' hold 29,999,400,003 values, more than a"
+        " Caffe blob holds (2,147,483,647, INT_MAX)"
+    )
+    assert r.final("d") is None
+
+
+def test_legacy_layers_without_the_v2_param_field_take_caffes_defaults() -> None:
+    """Found by the mutation suite: V1's FLATTEN (V1LayerParameter has no flatten_param)
+    and V0's "flatten" stopped check and draw with an AttributeError. Caffe's upgrade
+    gives them a default flatten_param: axis 1 to the end."""
+    head = 'input: "data"\ninput_dim: 2\ninput_dim: 3\ninput_dim: 4\ninput_dim: 5\n'
+    v1 = _result(head + 'layers { name: "f" type: FLATTEN bottom: "data" top: "f" }\n')
+    assert _clean(v1).final("f") == (2, 60)
+    v0 = _result(head + 'layers { layer { name: "f" type: "flatten" } bottom: "data" top: "f" }\n')
+    assert _clean(v0).final("f") == (2, 60)
+
+
+def test_a_v0_type_caffe_cannot_upgrade_is_an_error_at_its_layer() -> None:
+    """A V0 layer of a type UpgradeV0LayerType does not know (here a V2 name) is Caffe's
+    error, not a V2 rule run on a V0 message."""
+    r = _result('layers { layer { name: "d" type: "Input" } top: "data" }\n')
+    (error,) = r.errors
+    assert error.message == (
+        "layer 'd' (t.prototxt:1:1): V0 type 'Input', which Caffe cannot upgrade"
+    )
+
+
 def test_convolution_zero_kernel_or_stride_and_both_kernel_forms_are_errors() -> None:
     # BaseConvolutionLayer: CHECK_GT(kernel, 0), "kernel_size or kernel_h/w, not both";
     # a zero stride would divide by zero in its output-size formula.
