@@ -10,18 +10,25 @@ the net already has) drops the graphs instead, and they are rebuilt on demand.
 * :func:`rewire` - bottoms that read another blob;
 * :func:`remove_layers` - layers taken out;
 * :func:`add_prefix` - a fragment's names, made unique before it goes in
-  (:func:`definition_names` lists them).
+  (:func:`definition_names` lists them);
+* :func:`set_param`, :func:`add_param`, :func:`remove_param` - a layer's parameter values
+  (:mod:`scnn_surgery.values`); :func:`set_net_field`, :func:`add_net_field`,
+  :func:`remove_net_field` - the net's own fields (``input_dim``, ``input_shape``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Mapping, Sequence
+from dataclasses import replace
 
 import networkx as nx
 
+from .document import Document, Edit
+from .export import revision_start
 from .graph import BlobVersion, LayerGraph, Problem, cached_graphs, layer_included
 from .layerdef import Fields, LayerDef, Value, definition_param_names
-from .net import Layer, Net
+from .net import Layer, Net, NetInput, layer_from_block, net_inputs
+from .values import Change, ParamPath, apply_edits, definition_change, message_edits
 
 
 def insert_layers(net: Net, after: Layer | None, layers: Sequence[Layer]) -> None:
@@ -185,3 +192,100 @@ def _renamed_params(fields: Fields, renamed: Mapping[str, str]) -> Fields:
         return value
 
     return tuple((key, param(value) if key == "param" else value) for key, value in fields)
+
+
+# ---------------------------------------------------------------------------
+# Values
+
+
+def set_param(net: Net, layer: Layer, path: ParamPath, value: Value) -> Layer:
+    """Set the field ``path`` of ``layer`` (added when missing); returns the new layer,
+    which takes the old one's place in the net and its graphs."""
+    return change_param(net, layer, Change("set", path, value))
+
+
+def add_param(net: Net, layer: Layer, path: ParamPath, value: Value) -> Layer:
+    """Add another occurrence of the (repeated) field ``path``, after its last one."""
+    return change_param(net, layer, Change("add", path, value))
+
+
+def remove_param(net: Net, layer: Layer, path: ParamPath) -> Layer:
+    """Remove the field ``path`` (every occurrence of an unindexed name); nothing when
+    it is absent."""
+    return change_param(net, layer, Change("remove", path))
+
+
+def change_param(net: Net, layer: Layer, change: Change) -> Layer:
+    new = changed_layer(layer, change)
+    if new is not layer:
+        _replace_layers(net, {layer: new})
+    return new
+
+
+def changed_layer(layer: Layer, change: Change) -> Layer:
+    """``layer`` with ``change`` made: a new definition for a layer surgery added, a
+    revised text for one read from a file."""
+    if layer.text is None:
+        assert layer.definition is not None
+        return layer.with_wiring(definition=definition_change(layer.definition, change))
+    edits = message_edits(layer.text.document, layer.text.body, change)
+    if not edits:
+        return layer
+    return revised_layer(layer, edits)
+
+
+def revised_layer(layer: Layer, edits: Sequence[Edit]) -> Layer:
+    """``layer`` with text edits of its block made: the block (with the start of its
+    line) is read again on its own, so readers of its parameters see the new values."""
+    text = layer.text
+    assert text is not None
+    if text.home is None:
+        base = revision_start(text)
+        segment = text.document.text[base : text.block.end]
+    else:
+        base, segment = 0, text.document.text
+    where = f"{text.original.document.source} (layer '{layer.name}' as changed)"
+    document = Document.parse(apply_edits(segment, edits, base), where)
+    read = layer_from_block(document.root.fields[-1], document)
+    assert read.text is not None
+    revised = replace(read.text, home=text.original)
+    return Layer(
+        layer.name, read.type, layer.bottoms, layer.tops, read.include, read.exclude,
+        layer.format, revised,
+    )  # fmt: skip
+
+
+def set_net_field(net: Net, path: ParamPath, value: Value) -> None:
+    """Set a field of the net itself (``input_dim[2]``, ``input_shape[0].dim[3]``)."""
+    change_net_field(net, Change("set", path, value))
+
+
+def add_net_field(net: Net, path: ParamPath, value: Value) -> None:
+    change_net_field(net, Change("add", path, value))
+
+
+def remove_net_field(net: Net, path: ParamPath) -> None:
+    change_net_field(net, Change("remove", path))
+
+
+def change_net_field(net: Net, change: Change) -> None:
+    """A net-level change, kept as edits of the net's document; the inputs it states are
+    read again (a set replaces an earlier set of the same value)."""
+    doc = net.document
+    edits = message_edits(doc, doc.root, change)
+    if not edits:
+        return
+    spans = {(e.start, e.end) for e in edits if e.start != e.end}
+    kept = [e for e in net.field_edits if e.start == e.end or (e.start, e.end) not in spans]
+    net.field_edits = [*kept, *edits]
+    net.inputs = _restated_inputs(net)
+    _drop_graphs(net)
+
+
+def _restated_inputs(net: Net) -> list[NetInput]:
+    """The inputs as the edited text states them; each keeps its literal in the file."""
+    edited = Document.parse(apply_edits(net.document.text, net.field_edits), net.source)
+    old = {i.name: i.scalar for i in net_inputs(net.document)}
+    return [
+        NetInput(i.name, i.dims, old.get(i.name, i.scalar)) for i in net_inputs(edited)
+    ]

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
-from typing import Any, TypeAlias, Union
+from typing import Any
 
 from google.protobuf import text_format
 from google.protobuf.descriptor import FieldDescriptor
@@ -29,6 +29,16 @@ from ..errors import SurgeryError
 from ..formats import v1_enum_name
 from ..net import ORIGINS, V0_TYPE_TO_V1, V1_TYPE_NAMES, Layer, Net
 from ..schema import caffe_pb2
+from ..textedit import (
+    Block,
+    Leaf,
+    Node,
+    append_to_message,
+    field_span,
+    insert_after_field,
+    line_start,
+    render_block,
+)
 from ..typed import fill_message
 
 __all__ = ["needs_upgrade", "net_for_reading", "upgrade_document", "upgrade_net"]
@@ -116,19 +126,6 @@ _SHARE_MODES = {"0": "STRICT", "1": "PERMISSIVE"}
 _INPUT_FIELDS = ("input", "input_dim", "input_shape")
 
 
-@dataclass(frozen=True)
-class Leaf:
-    """A scalar as written, with the comment that followed it on its line (if any)."""
-
-    raw: str
-    comment: str = ""
-
-
-# A block of new text: (field name, scalar or nested block).
-Node: TypeAlias = tuple[str, Union[Leaf, "Block"]]
-Block: TypeAlias = tuple[Node, ...]
-
-
 # ---------------------------------------------------------------------------------------
 # Public API
 
@@ -203,108 +200,13 @@ def _upgrade_layers(doc: Document) -> Document:
     return doc
 
 
-# ---------------------------------------------------------------------------------------
-# Text helpers
-
-
-def _line_start(text: str, offset: int) -> int:
-    return text.rfind("\n", 0, offset) + 1
-
-
-def _lead(text: str, offset: int) -> str | None:
-    """The indentation before ``offset``, or None when other text precedes it on its line."""
-    before = text[_line_start(text, offset) : offset]
-    return before if not before.strip() else None
-
-
-def _owns_line(text: str, field: Field) -> bool:
-    """Whether ``field`` is the only thing on its line(s), apart from a trailing comment."""
-    if _lead(text, field.start) is None:
-        return False
-    nl = text.find("\n", field.end)
-    rest = text[field.end : nl if nl >= 0 else len(text)].strip()
-    return not rest or rest[0] in ",;#"
-
-
-def _line_after(text: str, offset: int) -> int:
-    nl = text.find("\n", offset)
-    return nl + 1 if nl >= 0 else len(text)
-
-
-def _field_span(text: str, field: Field) -> tuple[int, int, str | None]:
-    """What removing ``field`` removes, and the indentation a replacement line should take.
-
-    A field alone on its line takes the whole line with it; an inline one takes the blanks
-    and separator that follow it.
-    """
-    if _owns_line(text, field):
-        lead = _lead(text, field.start)
-        return _line_start(text, field.start), _line_after(text, field.end), lead
-    end = field.end
-    while end < len(text) and text[end] in " \t":
-        end += 1
-    if end < len(text) and text[end] in ",;":
-        end += 1
-        while end < len(text) and text[end] in " \t":
-            end += 1
-    return field.start, end, None
-
-
-def _render(block: Block, lead: str | None, unit: str, newline: str) -> str:
-    """``block`` as whole lines indented from ``lead``, or inline (ending in a blank) if None."""
-    if lead is None:
-        return "".join(f"{part} " for part in _inline_parts(block))
-    return "".join(f"{line}{newline}" for line in _lines(block, lead, unit))
-
-
-def _lines(block: Block, lead: str, unit: str) -> list[str]:
-    out: list[str] = []
-    for name, value in block:
-        if isinstance(value, Leaf):
-            out.append(f"{lead}{name}: {value.raw}{value.comment}")
-        else:
-            out += [f"{lead}{name} {{", *_lines(value, lead + unit, unit), f"{lead}}}"]
-    return out
-
-
-def _inline_parts(block: Block) -> list[str]:
-    parts: list[str] = []
-    for name, value in block:
-        if isinstance(value, Leaf):
-            parts.append(f"{name}: {value.raw}")
-        else:
-            parts.append(f"{name} {{ {' '.join(_inline_parts(value))} }}")
-    return parts
-
-
-def _append_to_message(doc: Document, message: Message, block: Block) -> Edit:
-    """Insert ``block`` as the last fields of ``message``."""
-    brace_lead = _lead(doc.text, message.close)
-    if brace_lead is not None:
-        offset = _line_start(doc.text, message.close)
-        lines = _render(block, brace_lead + doc.indent, doc.indent, doc.newline)
-        return Edit(offset, offset, lines)
-    return Edit(message.close, message.close, _render(block, None, doc.indent, doc.newline))
-
-
-def _insert_after_field(doc: Document, field: Field, block: Block) -> Edit:
-    """Insert ``block`` as siblings right after ``field``."""
-    text = doc.text
-    if _owns_line(text, field):
-        offset = _line_after(text, field.end)
-        prefix = "" if offset == 0 or text[offset - 1] == "\n" else doc.newline
-        lead = _lead(text, field.start) or ""
-        return Edit(offset, offset, prefix + _render(block, lead, doc.indent, doc.newline))
-    return Edit(field.end, field.end, " " + _render(block, None, doc.indent, doc.newline).rstrip())
-
-
 def _replace_fields(doc: Document, fields: Sequence[Field], block: Block) -> list[Edit]:
     """Remove ``fields``; ``block`` takes the place of the first of them."""
     ordered = sorted(fields, key=lambda f: f.start)
     edits = []
     for i, field in enumerate(ordered):
-        start, end, lead = _field_span(doc.text, field)
-        new = _render(block, lead, doc.indent, doc.newline) if i == 0 and block else ""
+        start, end, lead = field_span(doc.text, field)
+        new = render_block(block, lead, doc.indent, doc.newline) if i == 0 and block else ""
         edits.append(Edit(start, end, new))
     return edits
 
@@ -574,9 +476,9 @@ def _transform_edits(doc: Document, body: Message) -> list[Edit]:
         block: Block = (("transform_param", tuple(latest.items())),)
         params = body.all(param_name)
         if params:
-            edits.append(_insert_after_field(doc, params[-1], block))
+            edits.append(insert_after_field(doc, params[-1], block))
         else:
-            edits.append(_append_to_message(doc, body, ((param_name, ()), *block)))
+            edits.append(append_to_message(doc, body, ((param_name, ()), *block)))
         return edits
     transform = existing[-1]
     appended: list[Node] = []
@@ -587,9 +489,9 @@ def _transform_edits(doc: Document, body: Message) -> list[Edit]:
         else:
             edits.append(Edit(current.start, current.end, leaf.raw))
     if appended:
-        edits.append(_append_to_message(doc, transform, tuple(appended)))
+        edits.append(append_to_message(doc, transform, tuple(appended)))
     if not body.all(param_name):
-        edits.append(_append_to_message(doc, body, ((param_name, ()),)))
+        edits.append(append_to_message(doc, body, ((param_name, ()),)))
     return edits
 
 
@@ -638,8 +540,9 @@ def _upgrade_inputs(doc: Document) -> Document:
         layers = [f for f in root.fields if f.name in ("layer", "layers")]
         first = min(f.start for f in fields)
         anchor = first if not layers or first < layers[0].start else layers[0].start
-        offset = _line_start(doc.text, anchor)
-        edits.append(Edit(offset, offset, _render((layer_block,), "", doc.indent, doc.newline)))
+        offset = line_start(doc.text, anchor)
+        new = render_block((layer_block,), "", doc.indent, doc.newline)
+        edits.append(Edit(offset, offset, new))
     return doc.edited(edits)
 
 
@@ -707,5 +610,5 @@ def _upgrade_batch_norm(doc: Document) -> Document:
                 absent.setdefault(fix.message.open, []).append(fix)
         for group in absent.values():
             block = tuple((fix.field, Leaf("0")) for fix in group)
-            edits.append(_append_to_message(doc, group[0].message, block))
+            edits.append(append_to_message(doc, group[0].message, block))
     return doc.edited(edits) if edits else doc
