@@ -1,0 +1,442 @@
+"""``fold-bn``: fold each BatchNorm (and a Scale after it) into the layer before it.
+
+A BatchNorm at inference computes ``(x - mean) / sqrt(var + eps)`` per channel, with the
+statistics Caffe stores divided by its third blob (the moving-average factor; 0 gives 0);
+a Scale after it multiplies by ``gamma`` and adds ``beta``. Both are affine per channel, so
+a Convolution, Deconvolution or InnerProduct whose output only they read can compute the
+result itself: its weights times ``a = gamma / sqrt(var + eps)`` along its output channels,
+and bias ``(bias - mean) * a + beta``. The arithmetic is done in float64 and stored as
+float32, the caffemodel's type.
+
+A pair is folded only where that is exact in every phase: the BatchNorm reads a
+convolution (or inner product) of one bottom and one top whose output nothing else reads,
+runs in the same phases as it, uses its stored statistics (``use_global_stats``, which TEST
+implies) and the convolution's weights are not shared by name with another layer. Every
+other BatchNorm is kept, and the reason listed. The layers go by
+:func:`~scnn_surgery.passes.remove.remove` (in place they simply go; otherwise their readers
+read the convolution's output), and the convolution gets ``bias_term: true``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from .carry import weights_for_net
+from .errors import SurgeryError
+from .graph import LayerGraph, graph_of, layer_included, phase_states
+from .net import Layer, Net, param_names
+from .ops import set_param
+from .params import conv_params, inner_product_params, layer_message
+from .passes.anchor import closest_names
+from .passes.remove import remove as remove_from_net
+from .shapes import ShapeOverrides
+from .verify import check_result
+from .weights import Caffemodel, blob_shape, make_blob
+
+if TYPE_CHECKING:
+    import numpy as np
+    from numpy.typing import NDArray
+
+    Float64Array = NDArray[np.float64]
+
+CONVOLUTIONS = frozenset(
+    {"Convolution", "Deconvolution", "DepthwiseConvolution", "ConvolutionDepthwise"}
+)
+FOLDABLE = CONVOLUTIONS | {"InnerProduct"}
+
+
+@dataclass(frozen=True)
+class Fold:
+    """A BatchNorm, and the Scale after it if any, to fold into ``target``."""
+
+    target: Layer
+    batch_norm: Layer
+    scale: Layer | None
+
+    @property
+    def removed(self) -> tuple[Layer, ...]:
+        return (self.batch_norm,) if self.scale is None else (self.batch_norm, self.scale)
+
+
+@dataclass(frozen=True)
+class Kept:
+    """A BatchNorm that stays, and why."""
+
+    layer: Layer
+    reason: str
+
+
+class _Unfoldable(Exception):
+    """Why a BatchNorm cannot be folded (internal: becomes a :class:`Kept`)."""
+
+
+# ---------------------------------------------------------------------------
+# Which BatchNorms fold
+
+
+def plan_folds(
+    net: Net, only: Sequence[str] | None = None
+) -> tuple[list[Fold], list[Kept]]:
+    """The folds ``net`` allows, and the BatchNorms kept with the reason; ``only`` limits
+    both to the groups one of whose layers (the BatchNorm, its Scale or the layer it
+    folds into) it names. An unknown name is refused with the closest names."""
+    graphs = [graph_of(net, state) for state in phase_states(net)]
+    folds: list[Fold] = []
+    kept: list[Kept] = []
+    for layer in net.layers:
+        if layer.type != "BatchNorm":
+            continue
+        try:
+            folds.append(_fold_for(net, graphs, layer))
+        except _Unfoldable as why:
+            kept.append(Kept(layer, str(why)))
+    if only is None:
+        return folds, kept
+    wanted = _names_in(net, only)
+    chosen = [f for f in folds if wanted & {x.name for x in (f.target, *f.removed)}]
+    return chosen, [k for k in kept if k.layer.name in wanted]
+
+
+def _names_in(net: Net, names: Iterable[str]) -> set[str]:
+    known = net.layer_names
+    for name in names:
+        if name not in known:
+            close = closest_names(name, known - {""})
+            hint = f"; closest: {', '.join(close)}" if close else ""
+            raise SurgeryError(f"{net.source}: no layer named '{name}'{hint}")
+    return set(names)
+
+
+def _fold_for(net: Net, graphs: Sequence[LayerGraph], batch_norm: Layer) -> Fold:
+    if len(batch_norm.bottoms) != 1 or len(batch_norm.tops) != 1:
+        raise _Unfoldable("it does not have one bottom and one top")
+    found: set[tuple[Layer, Layer | None]] = set()
+    for graph in graphs:
+        if batch_norm in graph.graph:
+            found.add(_fold_in(net, graph, batch_norm))
+    if not found:
+        raise _Unfoldable("it runs in no phase")
+    if len(found) > 1:
+        raise _Unfoldable("it reads a different layer in each phase")
+    ((target, scale),) = found
+    together = (target, batch_norm) if scale is None else (target, batch_norm, scale)
+    for graph in graphs:
+        if len({layer_included(x, graph.state) for x in together}) > 1:
+            raise _Unfoldable(
+                f"'{target.name}' and it do not run in the same phases"
+                + ("" if scale is None else f" as '{scale.name}'")
+            )
+    _refuse_shared(net, target)
+    return Fold(target, batch_norm, scale)
+
+
+def _fold_in(net: Net, graph: LayerGraph, batch_norm: Layer) -> tuple[Layer, Layer | None]:
+    """(the layer it folds into, the Scale that folds with it) in one phase."""
+    version = graph.bottom(batch_norm, 0)
+    target = None if version is None else graph.producer(version)
+    if version is None or target is None:
+        raise _Unfoldable(f"no layer before it writes '{batch_norm.bottoms[0]}'")
+    if target.type not in FOLDABLE:
+        raise _Unfoldable(
+            f"it reads '{target.name}', a {target.type or 'layer without a type'},"
+            " not a Convolution, Deconvolution or InnerProduct"
+        )
+    if len(target.bottoms) != 1 or len(target.tops) != 1:
+        raise _Unfoldable(f"'{target.name}' does not have one bottom and one top")
+    readers = [x for x, _ in graph.consumers(version) if x is not batch_norm]
+    if readers:
+        raise _Unfoldable(
+            f"'{target.name}''s output '{version.name}' is also read by '{readers[0].name}'"
+            f" (phase {graph.state.phase})"
+        )
+    _refuse_batch_statistics(net, batch_norm, graph.state.phase)
+    _refuse_other_axis(net, target)
+    return target, _scale_after(net, graph, batch_norm)
+
+
+def _refuse_batch_statistics(net: Net, batch_norm: Layer, phase: str) -> None:
+    p = layer_message(net, batch_norm).batch_norm_param
+    stored = p.use_global_stats if p.HasField("use_global_stats") else phase == "TEST"
+    if not stored:
+        raise _Unfoldable(
+            f"it normalises with the batch's own statistics in {phase} (use_global_stats is"
+            " not true), which no fixed weights can compute"
+        )
+
+
+def _refuse_other_axis(net: Net, target: Layer) -> None:
+    """BatchNorm normalises axis 1: the target's outputs must be along it."""
+    if target.type == "InnerProduct":
+        axis = inner_product_params(net, target).axis
+    else:
+        axis = conv_params(net, target).axis
+    if axis != 1:
+        raise _Unfoldable(f"'{target.name}' writes its outputs along axis {axis}, not 1")
+
+
+def _scale_after(net: Net, graph: LayerGraph, batch_norm: Layer) -> Layer | None:
+    """The Scale that only reads the BatchNorm's output, per channel, with its own blob."""
+    output = graph.top(batch_norm, 0)
+    readers = [] if output is None else graph.consumers(output)
+    if len(readers) != 1:
+        return None
+    scale = readers[0][0]
+    if scale.type != "Scale" or len(scale.bottoms) != 1 or len(scale.tops) != 1:
+        return None
+    p = layer_message(net, scale).scale_param
+    return scale if p.axis in (1, -3) and p.num_axes == 1 else None
+
+
+def _refuse_shared(net: Net, target: Layer) -> None:
+    names = {n for n in param_names(target) if n}
+    if not names:
+        return
+    for other in net.layers:
+        if other is not target and names & {n for n in param_names(other) if n}:
+            raise _Unfoldable(f"'{target.name}' shares its weights with '{other.name}'")
+
+
+# ---------------------------------------------------------------------------
+# The numbers
+
+
+def _values(blob: Any) -> Float64Array:
+    import numpy as np
+
+    values = blob.double_data if len(blob.double_data) else blob.data
+    return np.asarray(values, dtype=np.float64)
+
+
+def _entries(model: Caffemodel, name: str) -> list[Any]:
+    return [entry for entry in model.layers if entry.name == name]
+
+
+def _blobs_of(model: Caffemodel, layer: Layer, count: int) -> list[Any]:
+    """The blobs Caffe copies into ``layer`` (the last entry of its name wins)."""
+    entries = [e for e in _entries(model, layer.name) if len(e.blobs)]
+    if not entries:
+        raise _Unfoldable(f"{model.source} has no blobs for '{layer.name}'")
+    blobs = list(entries[-1].blobs)
+    if len(blobs) != count:
+        raise _Unfoldable(
+            f"'{layer.name}' has {len(blobs)} blobs in {model.source}, not {count}"
+        )
+    return blobs
+
+
+def channel_affine(
+    mean: Float64Array,
+    variance: Float64Array,
+    factor: float,
+    eps: float,
+    gamma: Float64Array | None,
+    beta: Float64Array | None,
+) -> tuple[Float64Array, Float64Array]:
+    """(a, c) with BatchNorm-then-Scale(x) == a * x + c per channel, as Caffe computes it:
+    the statistics are divided by the moving-average factor (0 leaves them 0)."""
+    import numpy as np
+
+    correction = 0.0 if factor == 0 else 1.0 / factor
+    a = 1.0 / np.sqrt(variance * correction + eps)
+    c = -mean * correction * a
+    if gamma is not None:
+        a, c = a * gamma, c * gamma
+    if beta is not None:
+        c = c + beta
+    return a, c
+
+
+def folded_weights(
+    kind: str, weight: Float64Array, shape: Sequence[int], a: Float64Array,
+    group: int = 1, transpose: bool = False,
+) -> Float64Array:  # fmt: skip
+    """``weight`` (stored with ``shape``) with output channel o multiplied by a[o]."""
+    outputs = len(a)
+    if kind == "Deconvolution":
+        # (inputs, outputs / group, kernel...): output g * (outputs / group) + j is axis 1
+        # of the inputs of group g.
+        per_group = outputs // group
+        grid = weight.reshape(group, -1, per_group, int(weight.size // (shape[0] * per_group)))
+        return (grid * a.reshape(group, 1, per_group, 1)).reshape(-1)
+    if kind == "InnerProduct" and transpose:
+        return (weight.reshape(-1, outputs) * a.reshape(1, outputs)).reshape(-1)
+    return (weight.reshape(outputs, -1) * a.reshape(outputs, 1)).reshape(-1)
+
+
+@dataclass(frozen=True)
+class FoldedBlobs:
+    """The new blobs of one target, as float64 values with the shapes to store them in."""
+
+    weight: Float64Array
+    weight_shape: tuple[int, ...]
+    bias: Float64Array
+
+
+def fold_numbers(net: Net, fold: Fold, model: Caffemodel) -> FoldedBlobs:
+    """The target's weight and bias with the fold's layers computed in (float64)."""
+    target = fold.target
+    if target.type == "InnerProduct":
+        p_ip = inner_product_params(net, target)
+        outputs, bias_term, group, transpose = p_ip.num_output, p_ip.bias_term, 1, p_ip.transpose
+    else:
+        p = conv_params(net, target)
+        outputs, bias_term, transpose = p.num_output, p.bias_term, False
+        group = p.group or 1
+        if target.type in ("DepthwiseConvolution", "ConvolutionDepthwise"):
+            group = 1  # the kernel's output axis is 0 whatever the groups
+    if outputs is None:
+        raise _Unfoldable(f"'{target.name}' states no num_output")
+    blobs = _blobs_of(model, target, 2 if bias_term else 1)
+    statistics = _blobs_of(model, fold.batch_norm, 3)
+    mean, variance, factor = (_values(b) for b in statistics)
+    if len(mean) != outputs or len(variance) != outputs or len(factor) != 1:
+        raise _Unfoldable(
+            f"its statistics hold {len(mean)} channels, but '{target.name}' writes {outputs}"
+        )
+    gamma = beta = None
+    if fold.scale is not None:
+        p_scale = layer_message(net, fold.scale).scale_param
+        scale_blobs = _blobs_of(model, fold.scale, 2 if p_scale.bias_term else 1)
+        gamma = _values(scale_blobs[0])
+        beta = _values(scale_blobs[1]) if p_scale.bias_term else None
+        if len(gamma) != outputs or (beta is not None and len(beta) != outputs):
+            raise _Unfoldable(f"'{fold.scale.name}' does not hold {outputs} channels")
+    eps = float(layer_message(net, fold.batch_norm).batch_norm_param.eps)
+    a, c = channel_affine(mean, variance, float(factor[0]), eps, gamma, beta)
+    weight = _values(blobs[0])
+    shape = blob_shape(blobs[0])
+    if weight.size % outputs or (target.type == "Deconvolution" and outputs % group):
+        raise _Unfoldable(f"'{target.name}''s weights do not fit its {outputs} outputs")
+    import numpy as np
+
+    bias = _values(blobs[1]) if bias_term else np.zeros(outputs)
+    if len(bias) != outputs:
+        raise _Unfoldable(f"'{target.name}''s bias does not hold {outputs} values")
+    new_weight = folded_weights(target.type, weight, shape, a, group, transpose)
+    return FoldedBlobs(new_weight, shape, bias * a + c)
+
+
+def store_folded(model: Caffemodel, target: Layer, blobs: FoldedBlobs) -> None:
+    """Replace ``target``'s blobs in every entry of its name (in place); an entry that
+    records ``bias_term: false`` records true."""
+    import numpy as np
+
+    for entry in _entries(model, target.name):
+        if not len(entry.blobs):
+            continue
+        old = list(entry.blobs)
+        blob_class = type(old[0])
+        legacy_weight = _legacy(old[0])
+        bias_like = old[1] if len(old) > 1 else None
+        weight = make_blob(
+            blobs.weight.astype(np.float32).reshape(blobs.weight_shape),
+            legacy_weight, blob_class,
+        )  # fmt: skip
+        bias_values = blobs.bias.astype(np.float32)
+        if bias_like is not None:
+            bias_values = bias_values.reshape(blob_shape(bias_like))
+            bias = make_blob(bias_values, _legacy(bias_like), blob_class)
+        else:
+            bias = make_blob(bias_values, model.legacy or legacy_weight, blob_class)
+        del entry.blobs[:]
+        entry.blobs.extend([weight, bias])
+        for part in ("convolution_param", "inner_product_param"):
+            if entry.HasField(part) and getattr(entry, part).HasField("bias_term"):
+                getattr(entry, part).bias_term = True
+
+
+def _legacy(blob: Any) -> bool:
+    return any(blob.HasField(f) for f in ("num", "channels", "height", "width"))
+
+
+# ---------------------------------------------------------------------------
+# The verb
+
+
+@dataclass
+class FoldResult:
+    """The net without the folded layers, its caffemodel, and what was (not) folded."""
+
+    net: Net
+    weights: Caffemodel
+    folded: list[Fold]
+    kept: list[Kept]
+    notes: list[str]
+
+
+def fold_bn(
+    net: Net,
+    weights: Caffemodel,
+    *,
+    only: Sequence[str] | None = None,
+    shapes: ShapeOverrides | None = None,
+    proto: str | None = None,
+    destination: str = "the new caffemodel",
+) -> FoldResult:
+    """Fold every BatchNorm ``net`` allows (of ``only``'s groups, when given) into the layer
+    before it, with ``weights``' values; ``net`` and ``weights`` are not changed."""
+    if net.format == "v0":
+        raise SurgeryError(
+            f"{net.source}: V0 (pre-2014) net; rewrite it as V2 first with 'scnn-surgery upgrade'"
+        )
+    work = net.copy()
+    planned, kept = plan_folds(work, only)
+    model = Caffemodel(_copy_message(weights.message), destination)
+    model_source = Caffemodel(model.message, weights.source)
+    folds: list[Fold] = []
+    numbers: list[FoldedBlobs] = []
+    for fold in planned:
+        try:
+            numbers.append(fold_numbers(work, fold, model_source))
+            folds.append(fold)
+        except _Unfoldable as why:
+            kept.append(Kept(fold.batch_norm, str(why)))
+    kept.sort(key=lambda k: work.index_of(k.layer))
+    notes = [_kept_note(work, k) for k in kept]
+    if not folds:
+        notes.insert(0, f"{net.source}: no BatchNorm folded")
+        return FoldResult(net, weights, [], kept, notes)
+    gone = sorted((x for f in folds for x in f.removed), key=work.index_of)
+    remove_from_net(work, gone)
+    set_bias_terms(work, [f.target for f in folds])
+    for fold, blobs in zip(folds, numbers, strict=True):
+        store_folded(model, fold.target, blobs)
+    notes.insert(0, _folded_note(folds))
+    notes += check_result(net, work, shapes=shapes, proto=proto)
+    made = weights_for_net(
+        work, model, removed={x.name for x in gone}, shapes=shapes, proto=proto,
+        destination=destination,
+    )  # fmt: skip
+    return FoldResult(work, made.model, folds, kept, notes + made.notes)
+
+
+def _copy_message(message: Any) -> Any:
+    copy = type(message)()
+    copy.CopyFrom(message)
+    return copy
+
+
+def _folded_note(folds: Sequence[Fold]) -> str:
+    scales = sum(1 for f in folds if f.scale is not None)
+    also = f" and {scales} Scale layer{'s' if scales != 1 else ''}" if scales else ""
+    plural = "s" if len(folds) != 1 else ""
+    return f"folded {len(folds)} BatchNorm layer{plural}{also} into the layers before them"
+
+
+def _kept_note(net: Net, kept: Kept) -> str:
+    return f"kept {net.describe(kept.layer)}: {kept.reason}"
+
+
+def set_bias_terms(net: Net, targets: Iterable[Layer]) -> None:
+    """``bias_term: true`` where a target states false (true is Caffe's default)."""
+    by_name = {x.name for x in targets}
+    for layer in list(net.layers):
+        if layer.name not in by_name:
+            continue
+        if layer.type == "InnerProduct":
+            if not inner_product_params(net, layer).bias_term:
+                set_param(net, layer, "inner_product_param.bias_term", True)
+        elif not conv_params(net, layer).bias_term:
+            set_param(net, layer, "convolution_param.bias_term", True)
