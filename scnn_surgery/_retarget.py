@@ -1,0 +1,548 @@
+"""``retarget``: change the input size a net states, and what depends on it.
+
+* The sizes the file states are rewritten, each changed dimension as its own value token:
+  an ``Input`` layer's ``input_param { shape { dim } }``, top-level ``input_dim`` or
+  ``input_shape``.
+* Every SCNN module (ours, the published generator's, Apollo's) whose map changes size is
+  generated again for the new map with its own prefix, directions, channels, kernel,
+  filler, learning rate and weight sharing, and put where it was: its slices depend on H
+  and W. With a caffemodel, every new layer of a direction gets that direction's trained
+  kernel, so the module's training survives the change of resolution.
+* A layer that states a size for the old map is refused unless ``rescale``: an ``Interp``
+  with an explicit height or width (scaled as the input is), and a Pooling whose window is
+  the whole old map (ResNet's ``pool5``) or a bin of a pyramid whose bins an ``Interp``
+  brings back to the map (PSPNet): the window is fitted to the new map, keeping the bins.
+* A layer whose weights would change shape (an InnerProduct whose input grows) is refused
+  unless ``reshape_weights``: a trained caffemodel would no longer fit it. Allowed, it is a
+  warning, and its stale blobs are left out of the caffemodel (refilled from its fillers).
+
+The result is checked like every verb's; ``inspect`` of it shows the new sizes.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any
+
+import networkx as nx
+
+from .errors import SurgeryError
+from .graph import LayerGraph, graph_of, phase_states
+from .modules import TIMES, find_modules
+from .net import Layer, Net, param_names
+from .ops import insert_layers, remove_layers, remove_param, set_net_field, set_param
+from .params import interp_params, layer_message, pool_params
+from .passes.anchor import closest_names
+from .scnn import DetectedModule, ScnnSpec, build_module, module_output
+from .shapes import MaybeShape, ShapeOverrides, ShapeResult, infer_shapes
+from .values import read_path
+from .verify import check_result
+from .weights import Caffemodel, layer_param_blobs
+
+if TYPE_CHECKING:
+    pass
+
+Dims = tuple[int, ...]
+Request = Mapping[str, Sequence[int | None]]
+
+
+# ---------------------------------------------------------------------------
+# The sizes the file states
+
+
+@dataclass(frozen=True)
+class StatedSize:
+    """Where the file states one blob's size: the net itself (``layer`` None) or an Input
+    layer, the path of each dimension's value, and the dimensions."""
+
+    blob: str
+    layer: Layer | None
+    paths: tuple[str, ...]
+    dims: Dims
+
+
+def stated_sizes(net: Net) -> dict[str, list[StatedSize]]:
+    """Every input size the file states, by blob (an Input layer per phase may state one
+    blob twice)."""
+    found: dict[str, list[StatedSize]] = {}
+    root = net.document.root
+    by_shape = bool(root.messages("input_shape"))
+    for i, net_input in enumerate(net.inputs):
+        if net_input.dims is None:
+            continue
+        rank = len(net_input.dims)
+        paths = tuple(
+            f"input_shape[{i}].dim[{j}]" if by_shape else f"input_dim[{4 * i + j}]"
+            for j in range(rank)
+        )
+        found.setdefault(net_input.name, []).append(
+            StatedSize(net_input.name, None, paths, net_input.dims)
+        )
+    for layer in net.layers:
+        if layer.type != "Input" or layer.body is None or layer.format != "v2":
+            continue
+        params = layer.body.messages("input_param")
+        shapes = params[-1].messages("shape") if params else []
+        for t, top in enumerate(layer.tops):
+            k = t if len(shapes) > 1 else 0
+            if k >= len(shapes):
+                continue
+            dims = tuple(s.as_int() for s in shapes[k].scalars("dim"))
+            paths = tuple(f"input_param.shape[{k}].dim[{j}]" for j in range(len(dims)))
+            found.setdefault(top, []).append(StatedSize(top, layer, paths, dims))
+    return found
+
+
+def _new_dims(net: Net, stated: StatedSize, wanted: Sequence[int | None]) -> Dims:
+    if len(wanted) != len(stated.dims):
+        raise SurgeryError(
+            f"{net.source}: '{stated.blob}' has {len(stated.dims)} dimensions"
+            f" ({_shape(stated.dims)}), but --input gives {len(wanted)}"
+        )
+    dims = tuple(old if new is None else new for old, new in zip(stated.dims, wanted, strict=True))
+    if any(d <= 0 for d in dims):
+        raise SurgeryError(f"--input {stated.blob}: every dimension must be positive")
+    return dims
+
+
+def _shape(dims: Sequence[int | None]) -> str:
+    return TIMES.join("?" if d is None else str(d) for d in dims)
+
+
+def _restate(net: Net, request: Request) -> dict[str, tuple[Dims, Dims]]:
+    """Rewrite the requested sizes in ``net`` (in place); blob -> (old, new) dims."""
+    sizes = stated_sizes(net)
+    changed: dict[str, tuple[Dims, Dims]] = {}
+    for blob, wanted in request.items():
+        if blob not in sizes:
+            close = closest_names(blob, set(sizes))
+            hint = f"; it states {', '.join(sorted(sizes))}" if sizes else ""
+            hint = f"; closest: {', '.join(close)}" if close else hint
+            raise SurgeryError(
+                f"{net.source}: the file states no size for '{blob}' (an Input layer,"
+                f" input_dim or input_shape){hint}"
+            )
+        for stated in sizes[blob]:
+            dims = _new_dims(net, stated, wanted)
+            _refuse_shared_shape(net, stated, request)
+            changed[blob] = (stated.dims, dims)
+            layer = stated.layer
+            for path, old, new in zip(stated.paths, stated.dims, dims, strict=True):
+                if old == new:
+                    continue
+                if layer is None:
+                    set_net_field(net, path, new)
+                else:
+                    layer = set_param(net, layer, path, new)
+    return changed
+
+
+def _refuse_shared_shape(net: Net, stated: StatedSize, request: Request) -> None:
+    """An Input layer with one shape for several tops: they change together."""
+    layer = stated.layer
+    if layer is None or layer.body is None or len(layer.tops) < 2:
+        return
+    if len(layer.body.messages("input_param")[-1].messages("shape")) > 1:
+        return
+    others = [t for t in layer.tops if t != stated.blob]
+    wanted = request[stated.blob]
+    if any(tuple(request.get(t, ())) != tuple(wanted) for t in others):
+        raise SurgeryError(
+            f"{net.describe(layer)} states one shape for {', '.join(layer.tops)}; give"
+            " --input for each of them, with the same size"
+        )
+
+
+# ---------------------------------------------------------------------------
+# SCNN modules
+
+
+@dataclass(frozen=True)
+class Regenerated:
+    """A module made again for a new map: its spec and the layer names before and after."""
+
+    spec: ScnnSpec
+    old_size: tuple[int | None, int | None]
+    before: tuple[str, ...]
+    after: tuple[str, ...]
+
+
+def _module_spec(net: Net, module: DetectedModule, members: Sequence[Layer]) -> ScnnSpec:
+    """The spec that generates ``module`` as it is: its convolutions' filler, learning rate
+    and sharing read from the first of them."""
+    spec = ScnnSpec(
+        height=module.height or 1,
+        width=module.width or 1,
+        channels=module.channels or 128,
+        kernel_width=module.kernel or 9,
+        bottom=module.bottom,
+        directions=module.directions,
+        prefix=module.prefix,
+    )
+    conv = next((x for x in members if x.type == "Convolution"), None)
+    if conv is not None:
+        message = layer_message(net, conv)
+        share = any(param_names(conv))
+        lr_mult = float(message.param[0].lr_mult) if len(message.param) else 1.0
+        spec = replace(spec, share_weights=share, lr_mult=lr_mult)
+        std = _stated_std(conv)
+        if std is not None and std != spec.weight_std():
+            spec = replace(spec, init_std=std)
+    if module_output(spec) != module.output:
+        spec = replace(spec, top=module.output)
+    return spec
+
+
+def _stated_std(conv: Layer) -> float | None:
+    """The filler's std as written (a float32 read back would print 0.01863 long)."""
+    if conv.body is None:
+        definition = conv.definition
+        if definition is None:
+            return None
+        for key, value in definition.fields:
+            if key == "convolution_param" and isinstance(value, tuple):
+                for inner_key, inner in value:
+                    if inner_key == "weight_filler" and isinstance(inner, tuple):
+                        std = dict(inner).get("std")
+                        return None if std is None else float(str(std))
+        return None
+    found = read_path(conv.body, "convolution_param.weight_filler.std")
+    return float(found.raw) if found is not None and hasattr(found, "raw") else None
+
+
+def _regenerate_modules(net: Net, overrides: ShapeOverrides) -> list[Regenerated]:
+    """Each module whose input map changed size, generated again for it (``net`` edited)."""
+    done: list[Regenerated] = []
+    for module, layers in find_modules(net):
+        members = [x for x in layers if x.name in set(module.layer_names)]
+        first = members[0]
+        size = _map_size(net, first, overrides)
+        if size is None:
+            raise SurgeryError(
+                f"{net.describe(first)}: the size of the map the SCNN module"
+                f" '{module.prefix or 'SCNN'}' reads is not known at the new input size"
+            )
+        old = (module.height, module.width)
+        new_h = size[0] if module.height is not None else None
+        new_w = size[1] if module.width is not None else None
+        if (new_h, new_w) == old:
+            continue
+        spec = _module_spec(net, module, members)
+        new_spec = replace(spec, height=new_h or 1, width=new_w or 1)
+        definitions = build_module(new_spec, check_names=False)
+        position = net.index_of(first)
+        anchor = net.layers[position - 1] if position else None
+        remove_layers(net, members)
+        insert_layers(net, anchor, [Layer.from_definition(d) for d in definitions])
+        done.append(Regenerated(
+            new_spec, old, tuple(x.name for x in members), tuple(d.name for d in definitions)
+        ))  # fmt: skip
+    return done
+
+
+def _map_size(net: Net, layer: Layer, overrides: ShapeOverrides) -> tuple[int, int] | None:
+    for state in phase_states(net):
+        graph = graph_of(net, state)
+        if layer not in graph.graph:
+            continue
+        shape = infer_shapes(net, graph, overrides).layer_inputs(layer)[0]
+        if shape is not None and len(shape) == 4 and shape[2] and shape[3]:
+            return int(shape[2]), int(shape[3])
+    return None
+
+
+# ---------------------------------------------------------------------------
+# Sizes stated for the old map
+
+
+@dataclass(frozen=True)
+class Rescale:
+    """A layer that states a size for the old map: what it says, and the fields that say
+    it for the new one."""
+
+    layer: Layer
+    what: str
+    sets: tuple[tuple[str, int], ...]
+    removes: tuple[str, ...] = ()
+
+
+def _ratio(changed: Mapping[str, tuple[Dims, Dims]]) -> tuple[float, float]:
+    """How much the (first) input map grows, per spatial axis."""
+    for old, new in changed.values():
+        if len(old) == 4 and (old[2:] != new[2:]):
+            return new[2] / old[2], new[3] / old[3]
+    return 1.0, 1.0
+
+
+def _stated_for_old_map(
+    net: Net, work: Net, ratio: tuple[float, float], overrides: ShapeOverrides
+) -> list[Rescale]:
+    found: dict[Layer, Rescale] = {}
+    for state in phase_states(net):
+        old_graph, new_graph = graph_of(net, state), graph_of(work, state)
+        old_shapes = infer_shapes(net, old_graph, overrides)
+        new_shapes = infer_shapes(work, new_graph, overrides)
+        for layer in old_graph.layers:
+            if layer in found or layer not in new_graph.graph:
+                continue
+            if layer.type == "Interp" and ratio != (1.0, 1.0):
+                fix = _interp_rescale(net, layer, ratio)
+            elif layer.type == "Pooling":
+                fix = _pool_rescale(net, old_graph, layer, old_shapes, new_shapes)
+            else:
+                fix = None
+            if fix is not None:
+                found[layer] = fix
+    return sorted(found.values(), key=lambda f: net.index_of(f.layer))
+
+
+def _interp_rescale(net: Net, layer: Layer, ratio: tuple[float, float]) -> Rescale | None:
+    p = interp_params(net, layer)
+    if p.height is None and p.width is None:
+        return None
+    sets = []
+    if p.height is not None:
+        sets.append(("interp_param.height", max(1, round(p.height * ratio[0]))))
+    if p.width is not None:
+        sets.append(("interp_param.width", max(1, round(p.width * ratio[1]))))
+    old = _shape([p.height, p.width])
+    new = _shape([v for _, v in sets] if len(sets) == 2 else [sets[0][1]])
+    return Rescale(layer, f"resizes to an explicit {old}, which would be {new} for the new map",
+                   tuple(sets))  # fmt: skip
+
+
+def _pool_rescale(
+    net: Net, graph: LayerGraph, layer: Layer, old: ShapeResult, new: ShapeResult
+) -> Rescale | None:
+    p = pool_params(net, layer)
+    before, after = old.layer_inputs(layer)[0], new.layer_inputs(layer)[0]
+    if p.global_pooling or p.kernel is None or not _spatial(before) or not _spatial(after):
+        return None
+    assert before is not None and after is not None
+    ins_old, ins_new = (int(before[2]), int(before[3])), (int(after[2]), int(after[3]))  # type: ignore[arg-type]
+    if ins_old == ins_new:
+        return None
+    kernel, stride = [p.kernel[0], p.kernel[1]], [p.stride[0], p.stride[1]]
+    reasons = []
+    for axis in (0, 1):
+        k, s, n_old, n_new = p.kernel[axis], p.stride[axis], ins_old[axis], ins_new[axis]
+        if k == n_old and n_old > 1 and p.pad[axis] == 0:
+            kernel[axis] = n_new
+            stride[axis] = n_new if s == k else s
+            reasons.append(f"the whole old {_shape(ins_old)} map")
+        elif k == s and n_old % k == 0 and n_old // k > 1 and _feeds_interp(net, graph, layer):
+            bins = n_old // k
+            kernel[axis] = stride[axis] = math.ceil(n_new / bins)
+            reasons.append(f"{bins} bins of a pyramid over the old {_shape(ins_old)} map")
+    if not reasons:
+        return None
+    what = (
+        f"pools a {_shape(p.kernel)} window, {reasons[0]};"
+        f" for the new {_shape(ins_new)} map it would be {_shape(kernel)}"
+        + ("" if tuple(stride) == p.stride else f" with stride {_shape(stride)}")
+    )
+    new_kernel, new_stride = (kernel[0], kernel[1]), (stride[0], stride[1])
+    sets, removes = _pool_fields(p.given, "kernel", p.kernel, new_kernel, "kernel_size")
+    more_sets, more_removes = _pool_fields(p.given, "stride", p.stride, new_stride, "stride")
+    return Rescale(layer, what, sets + more_sets, removes + more_removes)
+
+
+def _pool_fields(
+    given: frozenset[str], stem: str, old: tuple[int, int], new: tuple[int, int], single: str
+) -> tuple[tuple[tuple[str, int], ...], tuple[str, ...]]:
+    """The pooling_param fields that state ``new`` (unchanged: none), in the file's form
+    where it can say it (one value for both axes), else as _h and _w."""
+    if old == new:
+        return (), ()
+    pair = (f"{stem}_h", f"{stem}_w")
+    if new[0] == new[1] and not (set(pair) & given):
+        return ((f"pooling_param.{single}", new[0]),), ()
+    removes = (f"pooling_param.{single}",) if single in given else ()
+    return ((f"pooling_param.{pair[0]}", new[0]), (f"pooling_param.{pair[1]}", new[1])), removes
+
+
+def _spatial(shape: MaybeShape) -> bool:
+    return shape is not None and len(shape) == 4 and all(d is not None for d in shape[2:])
+
+
+def _feeds_interp(net: Net, graph: LayerGraph, layer: Layer, depth: int = 6) -> bool:
+    """Whether an Interp with an explicit size follows within a few layers (the pyramid
+    of PSPNet: pool, convolution, BatchNorm, ReLU, Interp back to the map)."""
+    reached = nx.single_source_shortest_path_length(graph.graph, layer, cutoff=2 * depth)
+    return any(
+        isinstance(node, Layer) and node.type == "Interp"
+        and interp_params(net, node).height is not None
+        for node in reached
+    )  # fmt: skip
+
+
+def _apply_rescales(net: Net, fixes: Sequence[Rescale]) -> None:
+    for fix in fixes:
+        layer = fix.layer
+        for path in fix.removes:
+            layer = remove_param(net, layer, path)
+        for path, value in fix.sets:
+            layer = set_param(net, layer, path, value)
+
+
+# ---------------------------------------------------------------------------
+# Weights that would change shape
+
+
+def _weight_changes(
+    net: Net, work: Net, skip: set[str], overrides: ShapeOverrides
+) -> list[tuple[Layer, str]]:
+    """Each layer whose parameter blobs change shape, with a sentence naming both sizes."""
+    found: dict[Layer, str] = {}
+    for state in phase_states(net):
+        old_graph, new_graph = graph_of(net, state), graph_of(work, state)
+        old_shapes = infer_shapes(net, old_graph, overrides)
+        new_shapes = infer_shapes(work, new_graph, overrides)
+        current = {x.name: x for x in new_graph.layers}
+        for layer in old_graph.layers:
+            now = layer if layer in new_graph.graph else current.get(layer.name)
+            if layer in found or layer.name in skip or now is None:
+                continue
+            before = layer_param_blobs(net, layer, old_shapes.layer_inputs(layer))
+            after = layer_param_blobs(work, now, new_shapes.layer_inputs(now))
+            if before is None or after is None:
+                continue
+            old_dims = [b.shape for b in before]
+            new_dims = [b.shape for b in after]
+            if old_dims != new_dims:
+                changed = next(
+                    (o, n) for o, n in zip(old_dims, new_dims, strict=False) if o != n
+                ) if len(old_dims) == len(new_dims) else (old_dims[0], new_dims[0])
+                found[layer] = (
+                    f"{net.describe(layer)}: its weights would change shape, from"
+                    f" {_shape(changed[0])} to {_shape(changed[1])} (its input"
+                    f" {_shape(old_shapes.layer_inputs(layer)[0] or ())} becomes"
+                    f" {_shape(new_shapes.layer_inputs(now)[0] or ())})"
+                )
+    return sorted(found.items(), key=lambda item: net.index_of(item[0]))
+
+
+# ---------------------------------------------------------------------------
+# The verb
+
+
+@dataclass
+class RetargetResult:
+    """The net at its new input size and what changed with it."""
+
+    net: Net
+    notes: list[str]
+    sizes: dict[str, tuple[Dims, Dims]]
+    modules: list[Regenerated]
+    rescaled: list[Rescale]
+    reshaped: list[str]  # layers whose weights change shape (--reshape-weights)
+
+    @property
+    def changed(self) -> bool:
+        return any(old != new for old, new in self.sizes.values())
+
+    @property
+    def added(self) -> list[str]:
+        return [n for m in self.modules for n in m.after if n not in set(m.before)]
+
+    @property
+    def removed(self) -> list[str]:
+        return [n for m in self.modules for n in m.before if n not in set(m.after)]
+
+
+def retarget(
+    net: Net,
+    inputs: Request,
+    *,
+    reshape_weights: bool = False,
+    rescale: bool = False,
+    shapes: ShapeOverrides | None = None,
+    proto: str | None = None,
+) -> RetargetResult:
+    """``net`` with the input sizes ``inputs`` gives (blob -> dims; None keeps a
+    dimension), its SCNN modules generated again for their new maps; ``net`` itself is not
+    changed. Refused: a blob whose size the file does not state, a layer that states a
+    size for the old map (unless ``rescale``), one whose weights would change shape
+    (unless ``reshape_weights``, then a warning)."""
+    if net.format == "v0":
+        raise SurgeryError(
+            f"{net.source}: V0 (pre-2014) net; rewrite it as V2 first with 'scnn-surgery upgrade'"
+        )
+    if not inputs:
+        raise SurgeryError("give at least one --input BLOB=N,C,H,W")
+    overrides = shapes or {}
+    work = net.copy()
+    sizes = _restate(work, inputs)
+    said = [f"{blob}: {_shape(old)} -> {_shape(new)}" for blob, (old, new) in sizes.items()]
+    if all(old == new for old, new in sizes.values()):
+        return RetargetResult(net, [f"{net.source}: already {'; '.join(said)}"], sizes, [], [], [])
+    notes = [f"retargeted {'; '.join(said)}"]
+    modules = _regenerate_modules(work, overrides)
+    fixes = _stated_for_old_map(net, work, _ratio(sizes), overrides)
+    if fixes and not rescale:
+        first = fixes[0]
+        more = f" (and {len(fixes) - 1} more)" if len(fixes) > 1 else ""
+        raise SurgeryError(
+            f"{net.describe(first.layer)} {first.what}{more}; give --rescale to scale it"
+        )
+    if fixes:
+        _apply_rescales(work, fixes)
+        modules += _regenerate_modules(work, overrides)
+        notes += [f"rescaled {net.describe(f.layer)}: it {f.what}" for f in fixes]
+    for module in modules:
+        name = module.spec.prefix or "SCNN"
+        notes.append(
+            f"regenerated the SCNN module '{name}' for a {module.spec.height}{TIMES}"
+            f"{module.spec.width} map (was {_shape(module.old_size)}): {len(module.after)} layers"
+        )
+    module_names = {n for m in modules for n in (*m.before, *m.after)}
+    changes = _weight_changes(net, work, module_names, overrides)
+    if changes and not reshape_weights:
+        more = f" (and {len(changes) - 1} more)" if len(changes) > 1 else ""
+        raise SurgeryError(
+            f"{changes[0][1]}{more}: a trained caffemodel would no longer fit; give"
+            " --reshape-weights if you will retrain it"
+        )
+    notes += [f"warning: {why}; retrain it" for _, why in changes]
+    notes += check_result(net, work, shapes=shapes, proto=proto)
+    return RetargetResult(work, notes, sizes, modules, fixes, [x.name for x, _ in changes])
+
+
+def adjust_weights(result: RetargetResult, model: Caffemodel) -> list[str]:
+    """The caffemodel (carried by name, edited in place) for the retargeted net: the new
+    layers of each module direction get the direction's trained kernel; the blobs of
+    layers whose weights changed shape are refilled by the caller (left out here)."""
+    notes = []
+    entries: dict[str, list[Any]] = {}
+    for entry in model.layers:
+        entries.setdefault(entry.name, []).append(entry)
+    for module in result.modules:
+        kept = set(module.before) & set(module.after)
+        for direction in module.spec.directions:
+            stem = f"{module.spec.prefix}SCNN_{direction}_"
+            trained = [
+                e for name in module.before if name in kept and _in_direction(name, stem)
+                for e in entries.get(name, []) if len(e.blobs)
+            ]  # fmt: skip
+            if not trained:
+                continue
+            kernel = list(trained[0].blobs)
+            if any(list(e.blobs) != kernel for e in trained[1:]):
+                notes.append(
+                    f"the '{stem}*' layers of {model.source} hold different kernels (not"
+                    " shared); the new ones keep their fillers' values"
+                )
+                continue
+            for name in module.after:
+                if name in kept or not _in_direction(name, stem):
+                    continue
+                for entry in entries.get(name, []):
+                    del entry.blobs[:]
+                    entry.blobs.extend(kernel)
+    return notes
+
+
+def _in_direction(name: str, stem: str) -> bool:
+    return name.startswith(stem) and name[len(stem):].isdigit()
