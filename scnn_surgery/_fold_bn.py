@@ -27,7 +27,7 @@ from .carry import weights_for_net
 from .errors import SurgeryError
 from .graph import LayerGraph, graph_of, layer_included, phase_states
 from .net import Layer, Net, param_names
-from .ops import set_param
+from .ops import set_param, set_tops
 from .params import conv_params, inner_product_params, layer_message
 from .passes.anchor import closest_names
 from .passes.remove import remove as remove_from_net
@@ -54,6 +54,7 @@ class Fold:
     target: Layer
     batch_norm: Layer
     scale: Layer | None
+    output: str | None = None  # a net output the fold writes elsewhere: the target's top now
 
     @property
     def removed(self) -> tuple[Layer, ...]:
@@ -129,7 +130,20 @@ def _fold_for(net: Net, graphs: Sequence[LayerGraph], batch_norm: Layer) -> Fold
                 + ("" if scale is None else f" as '{scale.name}'")
             )
     _refuse_shared(net, target)
-    return Fold(target, batch_norm, scale)
+    last = batch_norm if scale is None else scale
+    output = last.tops[0] if last.tops[0] != target.tops[0] and _is_output(graphs, last) else None
+    return Fold(target, batch_norm, scale, output)
+
+
+def _is_output(graphs: Sequence[LayerGraph], layer: Layer) -> bool:
+    """Whether nothing reads what the layer writes, in any phase: a net output, whose name
+    the fold keeps (the target writes it) rather than bridging to the target's."""
+    for graph in graphs:
+        if layer in graph.graph:
+            version = graph.top(layer, 0)
+            if version is None or graph.consumers(version):
+                return False
+    return True
 
 
 def _fold_in(net: Net, graph: LayerGraph, batch_norm: Layer) -> tuple[Layer, Layer | None]:
@@ -400,6 +414,10 @@ def fold_bn(
         return FoldResult(net, weights, [], kept, notes)
     gone = sorted((x for f in folds for x in f.removed), key=work.index_of)
     remove_from_net(work, gone)
+    for fold in folds:
+        if fold.output is not None:
+            target = next(x for x in work.layers if x.name == fold.target.name)
+            set_tops(work, target, [fold.output])
     set_bias_terms(work, [f.target for f in folds])
     for fold, blobs in zip(folds, numbers, strict=True):
         store_folded(model, fold.target, blobs)

@@ -1,0 +1,161 @@
+"""fold-bn: the folded net computes what the unfolded one did, in OpenCV, on random weights."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from scnn_surgery import load, loads
+from scnn_surgery._fold_bn import channel_affine, fold_bn, folded_weights
+from scnn_surgery.errors import SurgeryError
+from scnn_surgery.export import export_bytes
+from scnn_surgery.weights import Caffemodel, blob_array, parse_caffemodel
+
+from ..conftest import shared_path
+from ..reference_scnn import relative_error
+from .enginecheck import input_shape, opencv, outputs, random_weights
+
+TOLERANCE = 1e-5
+
+SMALL = """name: "small"
+layer { name: "data" type: "Input" top: "data" input_param { shape { dim: 2 dim: 4 dim: 9 dim: 9 } } }
+layer { name: "conv1" type: "Convolution" bottom: "data" top: "conv1"
+  convolution_param { num_output: 6 kernel_size: 3 pad: 1 bias_term: false } }
+layer { name: "bn1" type: "BatchNorm" bottom: "conv1" top: "conv1" batch_norm_param { eps: 0.001 } }
+layer { name: "scale1" type: "Scale" bottom: "conv1" top: "conv1" scale_param { bias_term: true } }
+layer { name: "relu1" type: "ReLU" bottom: "conv1" top: "conv1" }
+layer { name: "up" type: "Deconvolution" bottom: "conv1" top: "up"
+  convolution_param { num_output: 4 kernel_size: 2 stride: 2 } }
+layer { name: "up_bn" type: "BatchNorm" bottom: "up" top: "up_bn" }
+layer { name: "up_scale" type: "Scale" bottom: "up_bn" top: "up_scaled" }
+layer { name: "side" type: "Convolution" bottom: "up_scaled" top: "side"
+  convolution_param { num_output: 3 kernel_size: 1 } }
+layer { name: "side_relu" type: "ReLU" bottom: "side" top: "side" }
+layer { name: "side_bn" type: "BatchNorm" bottom: "side" top: "side_bn" }
+layer { name: "fc" type: "InnerProduct" bottom: "side_bn" top: "fc" inner_product_param { num_output: 5 } }
+layer { name: "fc_bn" type: "BatchNorm" bottom: "fc" top: "fc_bn" }
+layer { name: "branch" type: "Convolution" bottom: "up_scaled" top: "branch"
+  convolution_param { num_output: 2 kernel_size: 1 } }
+layer { name: "peek" type: "ReLU" bottom: "branch" top: "peek" }
+layer { name: "branch_bn" type: "BatchNorm" bottom: "branch" top: "branch" }
+"""
+
+
+def fold_and_compare(source: Path, seed: int) -> tuple[float, list[str]]:
+    """The largest relative difference between the outputs before and after folding."""
+    cv2 = opencv()
+    net = load(source)
+    trained = random_weights(net, seed)
+    result = fold_bn(net, parse_caffemodel(trained, "trained.caffemodel"))
+    x = np.random.default_rng(seed + 1).uniform(-1, 1, input_shape(net)).astype(np.float32)
+    before = outputs(cv2, source.read_bytes(), trained, x)
+    after = outputs(cv2, export_bytes(result.net), result.weights.to_bytes(), x)
+    assert before.keys() == after.keys()
+    worst = max(relative_error(after[k], before[k].astype(np.float64)) for k in before)
+    return worst, result.notes
+
+
+@pytest.mark.parametrize(
+    ("folder", "stem", "folds"),
+    [("deploy", "resnet50_deploy", 53), ("deploy", "mobilenet_v2_deploy", 53)],
+)
+def test_folded_zoo_net_equals_the_unfolded_one_in_opencv(
+    tmp_path: Path, folder: str, stem: str, folds: int
+) -> None:
+    worst, notes = fold_and_compare(shared_path("zoo", folder, f"{stem}.prototxt"), 3)
+    assert notes[0] == f"folded {folds} BatchNorm layers and {folds} Scale layers into the layers before them"
+    assert worst <= TOLERANCE
+
+
+def test_small_net_folds_convolution_deconvolution_and_inner_product(tmp_path: Path) -> None:
+    """In place and not, with and without a Scale (with and without bias), and two kept."""
+    source = tmp_path / "small.prototxt"
+    source.write_text(SMALL)
+    worst, notes = fold_and_compare(source, 5)
+    assert worst <= TOLERANCE
+    assert notes[0] == "folded 3 BatchNorm layers and 2 Scale layers into the layers before them"
+    assert any("kept layer 'side_bn'" in n and "a ReLU, not a Convolution" in n for n in notes)
+    assert any("kept layer 'branch_bn'" in n and "also read by 'peek'" in n for n in notes)
+
+
+def test_only_the_text_of_the_folded_layers_changes(tmp_path: Path) -> None:
+    net = loads(SMALL, "small.prototxt")
+    model = parse_caffemodel(random_weights(net, 1))
+    result = fold_bn(net, model, only=["conv1"])
+    text = export_bytes(result.net).decode()
+    expected = SMALL.replace("bias_term: false", "bias_term: true")
+    expected = "".join(
+        line for line in expected.splitlines(keepends=True)
+        if '"bn1"' not in line and '"scale1"' not in line
+    )  # fmt: skip
+    assert text == expected
+    stored = {e.name: [blob_array(b) for b in e.blobs] for e in result.weights.layers}
+    assert "bn1" not in stored and "scale1" not in stored and "up_bn" in stored
+    assert [w.shape for w in stored["conv1"]] == [(6, 4, 3, 3), (6,)]
+    assert {e.name for e in model.layers} >= {"bn1", "scale1"}  # the given one is unchanged
+
+
+def test_unknown_only_name_is_refused_with_the_closest() -> None:
+    net = loads(SMALL, "small.prototxt")
+    with pytest.raises(SurgeryError, match="no layer named 'conv_1'; closest: conv1"):
+        fold_bn(net, parse_caffemodel(random_weights(net, 1)), only=["conv_1"])
+
+
+def test_batch_statistics_in_train_are_kept() -> None:
+    text = SMALL.replace(
+        'top: "conv1" batch_norm_param { eps: 0.001 } }',
+        'top: "conv1" batch_norm_param { eps: 0.001 } include { phase: TRAIN } }',
+    ).replace('name: "scale1" type: "Scale"', 'name: "scale1" type: "Scale" include { phase: TRAIN }')
+    net = loads(text, "train.prototxt")
+    result = fold_bn(net, parse_caffemodel(random_weights(net, 1)), only=["bn1"])
+    assert result.folded == []
+    assert "batch's own statistics in TRAIN" in result.kept[0].reason
+
+
+def _deconv_reference(x: np.ndarray, w: np.ndarray, group: int) -> np.ndarray:
+    """A 2x2 stride-2 grouped deconvolution written out: output o = g * (O / g) + j."""
+    n, c, h, wd = x.shape
+    per_group = w.shape[1]
+    out = np.zeros((n, group * per_group, 2 * h, 2 * wd))
+    for ci in range(c):
+        g = ci // (c // group)
+        for j in range(per_group):
+            for ky in range(2):
+                for kx in range(2):
+                    out[:, g * per_group + j, ky::2, kx::2] += x[:, ci] * w[ci, j, ky, kx]
+    return out
+
+
+def test_grouped_deconvolution_and_transposed_inner_product_fold_exactly() -> None:
+    """OpenCV 4.x computes neither as Caffe does (it ignores InnerProduct's transpose and
+    misapplies a BatchNorm after a grouped Deconvolution), so these are checked in NumPy."""
+    rng = np.random.default_rng(0)
+    mean, variance, gamma, beta = (rng.uniform(0.5, 2, 4) for _ in range(4))
+    a, c = channel_affine(mean, variance, 2.0, 1e-5, gamma, beta)
+    expected_a = gamma / np.sqrt(variance / 2 + 1e-5)
+    assert np.allclose(a, expected_a) and np.allclose(c, beta - mean / 2 * expected_a)
+    x = rng.normal(size=(1, 6, 3, 3))
+    w = rng.normal(size=(6, 2, 2, 2))  # 6 inputs, 2 groups of 2 outputs
+    folded = folded_weights("Deconvolution", w.reshape(-1), w.shape, a, group=2)
+    after = _deconv_reference(x, folded.reshape(w.shape), 2)
+    before = _deconv_reference(x, w, 2) * a.reshape(1, 4, 1, 1)
+    assert np.allclose(after, before)
+    w_ip = rng.normal(size=(5, 4))  # transposed: (inputs, outputs)
+    folded_ip = folded_weights("InnerProduct", w_ip.reshape(-1), w_ip.shape, a, transpose=True)
+    v = rng.normal(size=(3, 5))
+    assert np.allclose(v @ folded_ip.reshape(5, 4), (v @ w_ip) * a)
+
+
+def test_a_zero_moving_average_factor_leaves_zero_statistics() -> None:
+    a, c = channel_affine(np.array([3.0]), np.array([5.0]), 0.0, 1e-5, None, None)
+    assert a[0] == pytest.approx(1 / np.sqrt(1e-5)) and c[0] == 0
+
+
+def test_weights_are_required_blobs_present() -> None:
+    net = loads(SMALL, "small.prototxt")
+    model = parse_caffemodel(random_weights(net, 1))
+    del model.message.layer[[e.name for e in model.message.layer].index("bn1")]
+    result = fold_bn(net, Caffemodel(model.message, "w.caffemodel"), only=["bn1"])
+    assert result.kept[0].reason == "w.caffemodel has no blobs for 'bn1'"
