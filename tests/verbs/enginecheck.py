@@ -80,7 +80,9 @@ def outputs(cv2: Any, prototxt: bytes, weights: bytes, x: np.ndarray) -> dict[st
     }
     blobs = [softmax_input.get(b, b) for b in blobs]
     last_writer = {top: layer.name for layer in graph.layers for top in layer.tops}
-    engine = cv2.dnn.readNetFromCaffe(np.frombuffer(prototxt, np.uint8), np.frombuffer(weights, np.uint8))
+    engine = cv2.dnn.readNetFromCaffe(
+        np.frombuffer(prototxt, np.uint8), np.frombuffer(weights, np.uint8)
+    )
     engine.setInput(x)
     found = engine.forward([last_writer[b] for b in blobs])
     return dict(zip(blobs, found, strict=True))

@@ -20,7 +20,8 @@ from .enginecheck import input_shape, opencv, outputs, random_weights
 TOLERANCE = 1e-5
 
 SMALL = """name: "small"
-layer { name: "data" type: "Input" top: "data" input_param { shape { dim: 2 dim: 4 dim: 9 dim: 9 } } }
+layer { name: "data" type: "Input" top: "data"
+  input_param { shape { dim: 2 dim: 4 dim: 9 dim: 9 } } }
 layer { name: "conv1" type: "Convolution" bottom: "data" top: "conv1"
   convolution_param { num_output: 6 kernel_size: 3 pad: 1 bias_term: false } }
 layer { name: "bn1" type: "BatchNorm" bottom: "conv1" top: "conv1" batch_norm_param { eps: 0.001 } }
@@ -34,7 +35,8 @@ layer { name: "side" type: "Convolution" bottom: "up_scaled" top: "side"
   convolution_param { num_output: 3 kernel_size: 1 } }
 layer { name: "side_relu" type: "ReLU" bottom: "side" top: "side" }
 layer { name: "side_bn" type: "BatchNorm" bottom: "side" top: "side_bn" }
-layer { name: "fc" type: "InnerProduct" bottom: "side_bn" top: "fc" inner_product_param { num_output: 5 } }
+layer { name: "fc" type: "InnerProduct" bottom: "side_bn" top: "fc"
+  inner_product_param { num_output: 5 } }
 layer { name: "fc_bn" type: "BatchNorm" bottom: "fc" top: "fc_bn" }
 layer { name: "branch" type: "Convolution" bottom: "up_scaled" top: "branch"
   convolution_param { num_output: 2 kernel_size: 1 } }
@@ -65,7 +67,9 @@ def test_folded_zoo_net_equals_the_unfolded_one_in_opencv(
     tmp_path: Path, folder: str, stem: str, folds: int
 ) -> None:
     worst, notes = fold_and_compare(shared_path("zoo", folder, f"{stem}.prototxt"), 3)
-    assert notes[0] == f"folded {folds} BatchNorm layers and {folds} Scale layers into the layers before them"
+    assert notes[0] == (
+        f"folded {folds} BatchNorm layers and {folds} Scale layers into the layers before them"
+    )
     assert worst <= TOLERANCE
 
 
@@ -107,7 +111,8 @@ def test_batch_statistics_in_train_are_kept() -> None:
     text = SMALL.replace(
         'top: "conv1" batch_norm_param { eps: 0.001 } }',
         'top: "conv1" batch_norm_param { eps: 0.001 } include { phase: TRAIN } }',
-    ).replace('name: "scale1" type: "Scale"', 'name: "scale1" type: "Scale" include { phase: TRAIN }')
+    )
+    text = text.replace('"scale1" type: "Scale"', '"scale1" type: "Scale" include { phase: TRAIN }')
     net = loads(text, "train.prototxt")
     result = fold_bn(net, parse_caffemodel(random_weights(net, 1)), only=["bn1"])
     assert result.folded == []
