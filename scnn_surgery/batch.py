@@ -42,16 +42,13 @@ from .export import export_bytes
 from .files import read_input_bytes, write_bytes_atomic
 from .net import Net
 from .options import (
-    InsertOptions,
-    OptionsClass,
     OptionValueError,
-    SpliceOptions,
-    StripOptions,
     declared_fields,
 )
-from .scnn import ModuleCost, ScnnSpec, module_cost
+from .scnn import ModuleCost, ScnnSpec
 from .shapes import format_shape
-from .surgery import InsertResult, insert, load, splice, strip
+from .surgery import InsertResult, load
+from .verbs import REGISTRY, options_class, verb_of_options, verb_spec
 
 MODEL_SUFFIX = ".prototxt"
 _GLOB_MAGIC = re.compile(r"[*?[]")
@@ -260,14 +257,8 @@ def _is_under(path: Path, directory: Path | None) -> bool:
 # --- per-model settings ----------------------------------------------------------------
 
 
-Verb = Literal["insert", "splice", "strip"]
-# What batch can do to every model, and the options each verb is given per model.
-VERBS: Mapping[Verb, OptionsClass] = {
-    "insert": InsertOptions,
-    "splice": SpliceOptions,
-    "strip": StripOptions,
-}
-AnyOptions = InsertOptions | SpliceOptions | StripOptions
+Verb = str  # a verb of the registry (scnn_surgery.verbs.REGISTRY); batch can do each
+AnyOptions = Any  # the verb's options class (options.py), per model
 
 
 @dataclass(frozen=True)
@@ -282,7 +273,7 @@ def config_keys(verb: Verb = "insert") -> dict[str, ConfigKey]:
     """Each of the verb's options by field name and aliases, checked by the option's own
     converter. (Dashes in keys work too: kernel-width.)"""
     keys: dict[str, ConfigKey] = {}
-    for item, declared in declared_fields(VERBS[verb]):
+    for item, declared in declared_fields(options_class(verb)):
         for key in (item.name, *declared.aliases):
             keys[key] = ConfigKey(item.name, declared.kind.check)
     return keys
@@ -429,7 +420,7 @@ class Job:
 
     @property
     def verb(self) -> Verb:
-        return next(verb for verb, cls in VERBS.items() if isinstance(self.options, cls))
+        return verb_of_options(self.options)
 
 
 def plan_jobs(
@@ -552,58 +543,37 @@ def convert(job: Job) -> Outcome:
     return _with_picture(outcome, before, after, job)
 
 
-def _converted(job: Job, before: Net) -> tuple[Outcome, InsertResult | Net]:
-    """The outcome of the verb on ``before``, and what a picture of it is drawn from."""
-    options = job.options
-    if isinstance(options, InsertOptions):
-        result = insert(before, options)
-        spec, point = result.spec, result.point
-        return Outcome(
-            job.source, "converted", output=job.output,
-            insertion_point=point.describe(),
-            shape=(spec.channels, spec.height, spec.width),
-            data=export_bytes(result.net),
-            point_reason=result.point_reason,
-            placed_after=None if point.after is None else point.label(point.after),
-            spec=spec, cost=module_cost(spec), notes=tuple(result.notes),
-        ), result  # fmt: skip
-    if isinstance(options, SpliceOptions):
-        assert job.fragment is not None
-        spliced = splice(before, load(job.fragment), options)
-        reads = f"rewires to '{spliced.output}'" if spliced.output else "a branch"
-        return Outcome(
-            job.source, "converted", output=job.output, verb="splice",
-            insertion_point=spliced.point.describe("fragment", spliced.output is not None),
-            summary=f"spliced {len(spliced.added)} layers of {job.fragment}; {reads}",
-            data=export_bytes(spliced.net), notes=tuple(spliced.notes),
-        ), spliced.net  # fmt: skip
-    stripped = strip(before, options)
+def _converted(job: Job, before: Net) -> tuple[Outcome, Any]:
+    """The outcome of the verb on ``before``, and its result (what a picture is drawn from)."""
+    spec = verb_spec(job.verb)
+    reads = REGISTRY[job.verb].inputs
+    inputs = [load(job.fragment)] if reads and job.fragment is not None else []
+    result = spec.run(before, inputs, job.options)
+    details: dict[str, Any] = {"summary": getattr(result, "done", None)}
+    if spec.report is not None:
+        details.update(spec.report(result))
     return Outcome(
-        job.source, "converted", output=job.output, verb="strip",
-        summary=f"stripped {stripped.module.describe()}; its consumers read '{stripped.reads}'",
-        data=export_bytes(stripped.net), notes=tuple(stripped.notes),
-    ), stripped.net  # fmt: skip
+        job.source, "converted", output=job.output, verb=job.verb,
+        data=export_bytes(result.net), notes=tuple(result.notes), **details,
+    ), result  # fmt: skip
 
 
 def _since(start: float) -> float:
     return time.perf_counter() - start
 
 
-def _with_picture(outcome: Outcome, before: Net, after: InsertResult | Net, job: Job) -> Outcome:
+def _with_picture(outcome: Outcome, before: Net, after: Any, job: Job) -> Outcome:
     """The outcome with the picture of its change; a picture that cannot be made is a note
     on the model, never a failure of it."""
     from .changeview import change_svg, inserted_svg  # only HTML reports need pictures
 
     assert job.picture_context is not None
-    phase, context = job.options.phase, job.picture_context
+    phase, context = getattr(job.options, "phase", None), job.picture_context
     try:
-        if isinstance(after, Net):
-            svg = change_svg(before, after, phase, context)
-        elif isinstance(job.options, InsertOptions) and job.options.upgrade:
-            # the whole net was rewritten: only a diff tells what changed
-            svg = change_svg(before, after.net, phase, context)
-        else:
+        if isinstance(after, InsertResult) and not job.options.upgrade:
             svg = inserted_svg(before, after, phase, context)
+        else:  # the whole net may be rewritten (insert --upgrade): a diff tells what changed
+            svg = change_svg(before, after.net, phase, context)
     except SurgeryError as exc:
         return replace(outcome, picture_note=f"no picture: {exc}")
     except Exception as exc:  # a picture is a courtesy: a bug in drawing keeps the model

@@ -28,7 +28,7 @@ from .document import Document, Edit
 from .export import revision_start
 from .graph import BlobVersion, LayerGraph, Problem, cached_graphs, layer_included
 from .layerdef import Fields, LayerDef, Value, definition_param_names
-from .net import Layer, Net, NetInput, layer_from_block, net_inputs
+from .net import Layer, Net, NetInput, layer_from_block, net_inputs, param_name_scalars
 from .values import Change, ParamPath, apply_edits, definition_change, message_edits
 
 
@@ -180,15 +180,70 @@ def add_prefix(
         bottoms = tuple(renamed.get(b, b) if b in written else b for b in layer.bottoms)
         written.update(layer.tops)
         out.append(
-            LayerDef(
-                renamed.get(layer.name, layer.name),
-                layer.type,
-                bottoms,
-                tuple(renamed.get(t, t) for t in layer.tops),
-                _renamed_params(layer.fields, renamed),
+            rename_definition(
+                layer,
+                name=renamed.get(layer.name, layer.name),
+                bottoms=bottoms,
+                tops=tuple(renamed.get(t, t) for t in layer.tops),
+                params=renamed,
             )
         )
     return out
+
+
+def rename_definition(
+    definition: LayerDef,
+    *,
+    name: str,
+    bottoms: Sequence[str],
+    tops: Sequence[str],
+    params: Mapping[str, str],
+) -> LayerDef:
+    """``definition`` under another name, reading and writing other blobs, its shared
+    params (``param { name }``) renamed as ``params`` says."""
+    fields = _renamed_params(definition.fields, params)
+    return LayerDef(name, definition.type, tuple(bottoms), tuple(tops), fields)
+
+
+def rename_layer(
+    layer: Layer,
+    *,
+    name: str | None = None,
+    bottoms: Sequence[str] | None = None,
+    tops: Sequence[str] | None = None,
+    params: Mapping[str, str] | None = None,
+) -> Layer:
+    """The one way names change (``--prefix``, a fragment's names, ``rename``): the layer
+    under another name, reading and writing other blobs, its shared params renamed as
+    ``params`` says. A layer read from a file keeps its text; the exporter writes the new
+    names as tokens (share names as value edits, :func:`changed_layer`)."""
+    name = layer.name if name is None else name
+    bottoms = layer.bottoms if bottoms is None else tuple(bottoms)
+    tops = layer.tops if tops is None else tuple(tops)
+    params = params or {}
+    if layer.text is None:
+        assert layer.definition is not None
+        definition = rename_definition(
+            layer.definition, name=name, bottoms=bottoms, tops=tops, params=params
+        )
+        return layer.with_wiring(name=name, bottoms=bottoms, tops=tops, definition=definition)
+    new = layer
+    for index, scalars in enumerate(param_name_scalars(layer)):
+        old = scalars[-1].value if scalars else ""
+        if old and params.get(old, old) != old:
+            path = f"param[{index}]" if layer.format == "v1" else f"param[{index}].name"
+            new = changed_layer(new, Change("set", path, params[old]))
+    return new.with_wiring(name=name, bottoms=bottoms, tops=tops)
+
+
+def replace_layers(net: Net, replaced: Mapping[Layer, Layer]) -> None:
+    """Put each new layer in its old one's place; the graphs are rebuilt on demand (the
+    blobs may have other names now)."""
+    positions = {old: net.index_of(old) for old in replaced}
+    for old, new in replaced.items():
+        net.layers[positions[old]] = new
+    net.caches.pop("positions", None)
+    _drop_graphs(net)
 
 
 def _renamed_params(fields: Fields, renamed: Mapping[str, str]) -> Fields:

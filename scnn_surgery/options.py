@@ -226,6 +226,33 @@ def _proto_file(value: object) -> str:
     return value
 
 
+_RENAME_RULE = "must rename a layer to a new name, OLD=NEW"
+
+
+def _rename_pair(old: object, new: object) -> tuple[str, str]:
+    if isinstance(old, str) and old and isinstance(new, str) and new:
+        return old, new
+    raise OptionValueError(f"{_RENAME_RULE}, got {old}={new}")
+
+
+def _one_rename(value: object) -> tuple[str, str]:
+    if not isinstance(value, tuple) or len(value) != 2:
+        raise OptionValueError(f"{_RENAME_RULE}, got {value!r}")
+    return _rename_pair(*value)
+
+
+def _renames(value: object) -> dict[str, str]:
+    if not isinstance(value, Mapping):
+        raise OptionValueError(f"{_RENAME_RULE}, got {value!r}")
+    return dict(_rename_pair(k, v) for k, v in value.items())
+
+
+def _names(value: object) -> tuple[str, ...]:
+    if isinstance(value, str) or not isinstance(value, list | tuple):
+        raise OptionValueError(f"must be a list of names, got {value!r}")
+    return tuple(_name(item) for item in value)
+
+
 TEXT = Kind("TEXT", _text)
 NAME = Kind("NAME", _name)
 POSITIVE_INT = Kind("N", _positive_int, _int_text)
@@ -240,6 +267,9 @@ SHAPES = Kind("BLOB=N,C,H,W", _shapes)  # all of them, a config's table
 PROTO_FILE = Kind("FILE", _proto_file)
 BIND = Kind("FRAG_BLOB=NET_BLOB", _one_bind, _bind_text)  # one --bind argument
 BINDS = Kind("FRAG_BLOB=NET_BLOB", _binds)  # all of them, a config's table
+RENAME = Kind("OLD=NEW", _one_rename, _bind_text)  # one OLD=NEW argument
+RENAMES = Kind("OLD=NEW", _renames)  # all of them, a config's table
+NAMES = Kind("NAME", _names)  # several names, a config's list
 
 
 # --- declarations ---------------------------------------------------------------------
@@ -257,6 +287,8 @@ class Declaration:
     aliases: tuple[str, ...] = ()  # other config-file keys for it
     module: bool = False  # shapes the module itself, so ``generate`` takes it too
     show_default: bool = False
+    # Given as the command's arguments (``rename OLD=NEW...``); batch takes it as ``flag``.
+    positional: bool = False
 
 
 def declare(
@@ -267,9 +299,12 @@ def declare(
     aliases: tuple[str, ...] = (),
     module: bool = False,
     show_default: bool = False,
+    positional: bool = False,
 ) -> Mapping[str, Declaration]:
     """Field metadata declaring an option."""
-    return {_DECLARATION: Declaration(kind, help, flag, aliases, module, show_default)}
+    return {
+        _DECLARATION: Declaration(kind, help, flag, aliases, module, show_default, positional)
+    }
 
 
 # Options several verbs take, declared once: each class gets its own field from these.
@@ -450,10 +485,52 @@ class StripOptions:
     proto: str | None = _proto_field()
 
 
+@dataclass(frozen=True)
+class RemoveOptions:
+    """Which layers to take out."""
+
+    layers: tuple[str, ...] = field(
+        default=(),
+        metadata=declare(
+            NAMES,
+            "A layer to remove ('#N' names the N-th layer of the file).",
+            flag="--layer",
+            positional=True,
+        ),
+    )
+    shapes: Mapping[str, Sequence[int | None]] = _shapes_field()
+    proto: str | None = _proto_field()
+
+
+@dataclass(frozen=True)
+class UpgradeOptions:
+    """Upgrade has nothing to choose; the result is checked as these say."""
+
+    shapes: Mapping[str, Sequence[int | None]] = _shapes_field()
+    proto: str | None = _proto_field()
+
+
+@dataclass(frozen=True)
+class RenameOptions:
+    """Which layers get which names."""
+
+    renames: Mapping[str, str] = field(
+        default_factory=dict,
+        metadata=declare(
+            RENAMES,
+            "Rename layer OLD (and the blob of its name it writes) to NEW.",
+            flag="--rename",
+            positional=True,
+        ),
+    )
+    shapes: Mapping[str, Sequence[int | None]] = _shapes_field()
+    proto: str | None = _proto_field()
+
+
 # The blob generate's module reads; insert finds it itself, so it is no InsertOptions field.
 BOTTOM = Declaration(NAME, "Blob the module reads.", show_default=True)
 
-OptionsClass = type[InsertOptions] | type[SpliceOptions] | type[StripOptions]
+OptionsClass = type[Any]  # a verb's options class: a frozen dataclass of declared fields
 
 
 def declared_fields(
@@ -488,7 +565,7 @@ def _argument_text(value: object) -> str:
     return str(value)
 
 
-def as_arguments(options: InsertOptions | SpliceOptions | StripOptions) -> list[str]:
+def as_arguments(options: Any) -> list[str]:
     """The command-line arguments that ask for ``options``: every option not at its default."""
     arguments: list[str] = []
     for item, declared in declared_fields(type(options)):
@@ -503,9 +580,12 @@ def as_arguments(options: InsertOptions | SpliceOptions | StripOptions) -> list[
             for blob, dims in value.items():
                 shown = ",".join(LEFT_TO_FILE if d is None else str(d) for d in dims)
                 arguments += [flag, f"{blob}={shown}"]
-        elif declared.kind is BINDS:
+        elif declared.kind is BINDS or declared.kind is RENAMES:
             for inner, outer in value.items():
                 arguments += [flag, f"{inner}={outer}"]
+        elif declared.kind is NAMES:
+            for name in value:
+                arguments += [flag, name]
         else:
             arguments += [flag, _argument_text(value)]
     return arguments

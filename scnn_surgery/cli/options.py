@@ -20,6 +20,10 @@ from ..options import (
     BINDS,
     BOOL,
     BOTTOM,
+    NAME,
+    NAMES,
+    RENAME,
+    RENAMES,
     SHAPE,
     SHAPES,
     Declaration,
@@ -49,7 +53,7 @@ class KindType(click.ParamType[Any]):
             self.fail(str(exc), param, ctx)
 
 
-def _stack(decorators: Iterable[Callable[[F], F]]) -> Callable[[F], F]:
+def stack(decorators: Iterable[Callable[[F], F]]) -> Callable[[F], F]:
     ordered = list(decorators)
 
     def apply(func: F) -> F:
@@ -66,8 +70,38 @@ def _as_dict(
     return dict(value)
 
 
-# A table-valued declaration is given as a repeatable option, one pair each.
-_ONE_OF: dict[Kind[Any], Kind[Any]] = {SHAPES: SHAPE, BINDS: BIND}
+# A table-valued declaration is given as a repeatable option, one pair (or name) each.
+_ONE_OF: dict[Kind[Any], Kind[Any]] = {SHAPES: SHAPE, BINDS: BIND, RENAMES: RENAME, NAMES: NAME}
+
+# Parameters every verb command has; an option field of one of these names reaches the
+# command under another keyword (splice's --output, say).
+RESERVED = frozenset({"model", "output", "in_place", "weights", "weights_out", "seed"})
+
+
+def option_keyword(name: str) -> str:
+    """The keyword a command receives the option field ``name`` as."""
+    return f"option_{name}" if name in RESERVED else name
+
+
+def _as_tuple(
+    _ctx: click.Context, _param: click.Parameter, value: tuple[Any, ...]
+) -> tuple[Any, ...]:
+    return tuple(value)
+
+
+def _collected(kind: Kind[Any]) -> Callable[..., Any]:
+    """How the values of a repeatable option (or arguments) become the field's value."""
+    return _as_tuple if kind is NAMES else _as_dict
+
+
+def positional_argument(name: str, declared: Declaration) -> Callable[[F], F]:
+    """A field given as the command's arguments: one or more, ``OLD=NEW...``."""
+    one = _ONE_OF[declared.kind]
+    shown = name.upper() if declared.kind is NAMES else one.metavar  # LAYERS..., OLD=NEW...
+    return click.argument(
+        option_keyword(name), nargs=-1, required=True, type=KindType(one),
+        metavar=f"{shown}...", callback=_collected(declared.kind),
+    )  # fmt: skip
 
 
 def declared_option(
@@ -86,10 +120,10 @@ def declared_option(
             flag, name, is_flag=True, default=default, flag_value=not default, help=text
         )
     one = _ONE_OF.get(declared.kind)
-    if one is not None:  # repeatable, one BLOB=N,C,H,W (or FRAG=NET) each
+    if one is not None:  # repeatable, one BLOB=N,C,H,W (or FRAG=NET, or NAME) each
         return click.option(
             flag, name, type=KindType(one), metavar=one.metavar, multiple=True,
-            callback=_as_dict, help=text,
+            callback=_collected(declared.kind), help=text,
         )  # fmt: skip
     # No default at all, rather than default=None: click counts None as a value given.
     defaults: dict[str, Any] = {} if default is None else {"default": default}
@@ -118,7 +152,7 @@ def insert_option(name: str, *, help: str | None = None) -> Callable[[F], F]:
 
 def insert_options() -> Callable[[F], F]:
     """Every :class:`InsertOptions` field; ``insert`` and ``batch`` take them all."""
-    return _stack(
+    return stack(
         declared_option(item.name, declared, _default(item))
         for item, declared in declared_fields()
     )
@@ -128,7 +162,7 @@ def module_options(*, required: Iterable[str], bottom: str) -> Callable[[F], F]:
     """The options that shape the module itself, then ``--bottom`` (default ``bottom``):
     what ``generate`` takes."""
     needed = set(required)
-    return _stack(
+    return stack(
         [
             *(
                 declared_option(item.name, declared, _default(item), required=item.name in needed)
@@ -157,7 +191,7 @@ def output_options(long_flag: bool = True) -> Callable[[F], F]:
     ``--in-place``, which replaces MODEL; the command gets ``output`` and ``in_place``, and
     :func:`scnn_surgery.cli.output.destination` refuses the two together. ``long_flag``
     False leaves ``--output`` to the verb (splice's names a fragment blob)."""
-    return _stack(
+    return stack(
         [
             output_option(long_flag),
             click.option(
@@ -174,7 +208,7 @@ def output_options(long_flag: bool = True) -> Callable[[F], F]:
 def weights_options(*, new_layers: str) -> Callable[[F], F]:
     """``--weights``, ``--weights-out`` and ``--seed``: the caffemodel a verb carries over
     to its net; ``new_layers`` says where the blobs of layers without any come from."""
-    return _stack(
+    return stack(
         [
             click.option(
                 "--weights",
@@ -214,28 +248,22 @@ def build_insert_options(params: Mapping[str, Any]) -> InsertOptions:
 
 
 def verb_options(
-    options: OptionsClass,
-    *,
-    rename: Mapping[str, str] | None = None,
-    skip: Collection[str] = (),
+    options: OptionsClass, *, skip: Collection[str] = (), arguments: bool = True
 ) -> Callable[[F], F]:
-    """Every option a verb's options class declares but ``skip``; ``rename`` maps a field to
-    the keyword the command receives it as (when its name is taken by another option)."""
-    names = rename or {}
-    return _stack(
-        declared_option(names.get(item.name, item.name), declared, _default(item))
+    """Every option a verb's options class declares but ``skip``, each received as
+    :func:`option_keyword` says; a positional field is the command's arguments (or, with
+    ``arguments`` False, as for batch, an option like the others)."""
+    return stack(
+        positional_argument(item.name, declared)
+        if declared.positional and arguments
+        else declared_option(option_keyword(item.name), declared, _default(item))
         for item, declared in declared_fields(options)
         if item.name not in skip
     )
 
 
-def build_verb_options(
-    options: OptionsClass, params: Mapping[str, Any], *, rename: Mapping[str, str] | None = None
-) -> Any:
+def build_verb_options(options: OptionsClass, params: Mapping[str, Any]) -> Any:
     """An instance of ``options`` from the values of :func:`verb_options`."""
-    names = rename or {}
-    values = {
-        item.name: params[names.get(item.name, item.name)]
-        for item, _ in declared_fields(options)
-    }
-    return options(**values)
+    return options(
+        **{item.name: params[option_keyword(item.name)] for item, _ in declared_fields(options)}
+    )
