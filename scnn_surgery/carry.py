@@ -7,7 +7,7 @@ puts them together for a command that writes a net and its weights. Every verb u
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 
 from .check import check_net, errors_of
 from .errors import SurgeryError
@@ -26,6 +26,10 @@ from .weights import (
     rename_entries,
 )
 
+# A verb that changes values carries a caffemodel its own way (fold-bn folds BatchNorm
+# blobs into a convolution's): (source, seed, destination) -> the caffemodel for its net.
+OwnCarry = Callable[[Caffemodel, int, str], WeightsResult]
+
 
 def weights_for_net(
     net: Net,
@@ -40,6 +44,7 @@ def weights_for_net(
     phase: str | None = None,
     proto: str | None = None,
     destination: str = "the new caffemodel",
+    own_carry: OwnCarry | None = None,
 ) -> WeightsResult:
     """The caffemodel to go with ``net`` after any verb, checked the way Caffe will load it:
     ``source``'s layers by name, less the ``removed`` layers' (when no layer of that name is
@@ -49,8 +54,11 @@ def weights_for_net(
     source, everything from fillers. Only the weights rules decide here; the verb has
     checked the net itself. A new caffemodel uses ``proto`` (the user's caffe.proto), else
     the net's guessed dialect; a source keeps the schema it was read with, and its format
-    (V1 stays V1). ``destination`` names it in messages."""
-    if source is None:
+    (V1 stays V1). ``destination`` names it in messages. A verb's ``own_carry`` makes it
+    from the source instead of the rules above."""
+    if source is not None and own_carry is not None:
+        made = own_carry(source, seed, destination)
+    elif source is None:
         schema = schema_for_net(net, proto)
         made = initial_weights(net, seed, spec, shapes, phase, schema, destination)
     else:
@@ -81,6 +89,7 @@ def stage_weights(
     shapes: ShapeOverrides | None = None,
     phase: str | None = None,
     proto: str | None = None,
+    own_carry: OwnCarry | None = None,
 ) -> list[str]:
     """Make ``--weights-out`` for any verb's ``net`` and stage it in ``outputs``, which
     commits it together with the prototxt; returns the notes. ``added`` and ``removed``
@@ -94,7 +103,7 @@ def stage_weights(
     source = read_caffemodel(weights_in, schema) if weights_in is not None else None
     made = weights_for_net(
         net, source, added=added, removed=removed, renamed=renamed, spec=spec, seed=seed,
-        shapes=shapes, phase=phase, proto=proto, destination=weights_out,
+        shapes=shapes, phase=phase, proto=proto, destination=weights_out, own_carry=own_carry,
     )  # fmt: skip
     outputs.stage(weights_out, made.model.to_bytes())
     return made.notes

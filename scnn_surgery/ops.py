@@ -9,7 +9,6 @@ the net already has) drops the graphs instead, and they are rebuilt on demand.
 * :func:`insert_layers` - new layers after a layer (or before every layer);
 * :func:`rewire` - bottoms that read another blob;
 * :func:`remove_layers` - layers taken out;
-* :func:`set_tops` - a layer writing other blobs;
 * :func:`add_prefix` - a fragment's names, made unique before it goes in
   (:func:`definition_names` lists them);
 * :func:`set_param`, :func:`add_param`, :func:`remove_param` - a layer's parameter values
@@ -125,16 +124,6 @@ def _rebind(graph: LayerGraph, old: Layer, new: Layer, position: int) -> None:
         for name, version in zip(new.bottoms, after, strict=True)
         if version is None
     ]
-
-
-def set_tops(net: Net, layer: Layer, tops: Sequence[str]) -> Layer:
-    """``layer`` writing the blobs ``tops`` instead; the exporter writes each changed top as
-    its token, and the graphs are rebuilt on demand (blob versions renumber)."""
-    new = layer.with_wiring(tops=tops)
-    net.layers[net.index_of(layer)] = new
-    net.caches.pop("positions", None)
-    _drop_graphs(net)
-    return new
 
 
 def remove_layers(net: Net, layers: Collection[Layer]) -> None:

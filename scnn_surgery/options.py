@@ -527,6 +527,53 @@ class RenameOptions:
     proto: str | None = _proto_field()
 
 
+@dataclass(frozen=True)
+class RetargetOptions:
+    """The input sizes to change to, and what may change with them."""
+
+    inputs: Mapping[str, Sequence[int | None]] = field(
+        default_factory=dict,
+        metadata=declare(
+            SHAPES,
+            "New size of an input the file states (Input layer, input_dim, input_shape);"
+            " ? keeps a dimension (repeatable).",
+            flag="--input",
+        ),
+    )
+    reshape_weights: bool = field(
+        default=False,
+        metadata=declare(
+            BOOL, "Let layers whose weights change shape through (you will retrain them)."
+        ),
+    )
+    rescale: bool = field(
+        default=False,
+        metadata=declare(
+            BOOL,
+            "Scale sizes stated for the old map (Interp height/width, a pooling window over"
+            " the whole map or a pyramid's bins).",
+        ),
+    )
+    shapes: Mapping[str, Sequence[int | None]] = _shapes_field()
+    proto: str | None = _proto_field()
+
+
+@dataclass(frozen=True)
+class FoldBnOptions:
+    """Which BatchNorm layers to fold."""
+
+    only: tuple[str, ...] = field(
+        default=(),
+        metadata=declare(
+            NAMES,
+            "Fold only this BatchNorm (or its Scale, or the layer it follows); repeatable.",
+            flag="--only",
+        ),
+    )
+    shapes: Mapping[str, Sequence[int | None]] = _shapes_field()
+    proto: str | None = _proto_field()
+
+
 # The blob generate's module reads; insert finds it itself, so it is no InsertOptions field.
 BOTTOM = Declaration(NAME, "Blob the module reads.", show_default=True)
 

@@ -22,6 +22,7 @@ from .options import (
 from .output import Destination, check_verb_paths, destination, note, write_result
 
 if TYPE_CHECKING:
+    from ..carry import OwnCarry
     from ..net import Net
     from ..scnn import ScnnSpec
     from ..shapes import ShapeOverrides
@@ -45,6 +46,7 @@ class Carry(NamedTuple):  # not a dataclass: importing dataclasses costs --help
     shapes: ShapeOverrides | None = None
     phase: str | None = None
     proto: str | None = None
+    own_carry: OwnCarry | None = None  # the verb's own way to carry --weights
 
 
 def prepare(
@@ -93,6 +95,7 @@ def finish(
                 outputs, net, weights.source, weights.out, added=carry.added,
                 removed=carry.removed, renamed=carry.renamed, spec=carry.spec,
                 seed=weights.seed, shapes=carry.shapes, phase=carry.phase, proto=carry.proto,
+                own_carry=carry.own_carry,
             )  # fmt: skip
         write_result(outputs, export_bytes(net), where, unchanged=not changed)
         outputs.commit()
@@ -124,6 +127,10 @@ def verb_command(verb: str) -> click.Command:
         **params: Any,
     ) -> None:
         given = Weights(weights, weights_out, seed)
+        if entry.needs_weights and weights is None:
+            raise click.UsageError(
+                f"{verb} changes weight values: give --weights IN and --weights-out OUT"
+            )
         inputs = [params.pop(name) for name in entry.inputs]
         chosen = build_verb_options(options, params)
         proto = getattr(chosen, "proto", None)
@@ -180,4 +187,5 @@ def carry_of(before: Net, result: Any, options: Any) -> Carry:
         shapes=getattr(options, "shapes", None),
         phase=getattr(options, "phase", None),
         proto=getattr(options, "proto", None),
+        own_carry=getattr(result, "carry_weights", None),
     )  # fmt: skip

@@ -40,6 +40,7 @@ class Entry(NamedTuple):  # not a dataclass: this module is imported by --help
     summary: str  # the line --help lists it with
     new_layers: str  # where --weights-out takes the blobs of layers that have none
     inputs: tuple[str, ...] = ()  # further prototxt files the verb reads (its arguments)
+    needs_weights: bool = False  # it changes weight values: --weights is required
 
 
 # Verb -> its entry. Its module is scnn_surgery/verbs/<verb, - as _>.py; the module's
@@ -69,6 +70,15 @@ REGISTRY: dict[str, Entry] = {
     "rename": Entry(
         "Rename layers and the blobs named after them; weights follow.",
         "every layer keeps its blobs, a renamed one under its new name",
+    ),
+    "retarget": Entry(
+        "Change the input size a net states; regenerate its SCNN modules for it.",
+        "a regenerated module's new layers get their direction's trained kernel",
+    ),
+    "fold-bn": Entry(
+        "Fold BatchNorm (and Scale) layers into the convolutions before them.",
+        "the folded layers get the folded blobs",
+        needs_weights=True,
     ),
 }
 

@@ -1,21 +1,24 @@
-"""``fold-bn``: fold each BatchNorm (and a Scale after it) into the layer before it.
+"""Fold each BatchNorm of MODEL (a prototxt; '-' reads stdin), and a Scale that follows
+it, into the Convolution, Deconvolution or InnerProduct before it: that layer gets the
+folded weights and bias (computed in float64) and bias_term: true, and the BatchNorm and
+Scale layers go. --weights IN and --weights-out OUT are required: the folded values live
+in the caffemodel. --only LAYER (repeatable) folds only the groups it names (by the
+BatchNorm, its Scale or the layer before it).
 
-A BatchNorm at inference computes ``(x - mean) / sqrt(var + eps)`` per channel, with the
-statistics Caffe stores divided by its third blob (the moving-average factor; 0 gives 0);
-a Scale after it multiplies by ``gamma`` and adds ``beta``. Both are affine per channel, so
-a Convolution, Deconvolution or InnerProduct whose output only they read can compute the
-result itself: its weights times ``a = gamma / sqrt(var + eps)`` along its output channels,
-and bias ``(bias - mean) * a + beta``. The arithmetic is done in float64 and stored as
-float32, the caffemodel's type.
-
-A pair is folded only where that is exact in every phase: the BatchNorm reads a
-convolution (or inner product) of one bottom and one top whose output nothing else reads,
-runs in the same phases as it, uses its stored statistics (``use_global_stats``, which TEST
-implies) and the convolution's weights are not shared by name with another layer. Every
-other BatchNorm is kept, and the reason listed. The layers go by
-:func:`~scnn_surgery.passes.remove.remove` (in place they simply go; otherwise their readers
-read the convolution's output), and the convolution gets ``bias_term: true``.
+Kept, and listed with the reason: a BatchNorm whose input is read by another layer too,
+one that no convolution or inner product precedes, one that normalises with the batch's
+own statistics (use_global_stats false, or not set in TRAIN), one whose layer shares its
+weights by param name.
 """
+
+# How: BatchNorm at inference computes (x - mean) / sqrt(var + eps) per channel, with the
+# statistics Caffe stores divided by its third blob (the moving-average factor; 0 gives
+# 0); a Scale after it multiplies by gamma and adds beta. Both are affine per channel, so a
+# layer whose output only they read can compute the result itself: its weights times
+# a = gamma / sqrt(var + eps) along its output channels (axis 0; a Deconvolution's axis 1,
+# per group; a transposed InnerProduct's axis 1), its bias (bias - mean) * a + beta. The
+# layers go by passes.remove (in place they simply go; otherwise their readers read the
+# folded layer's output, and a net output keeps its name, which the folded layer writes).
 
 from __future__ import annotations
 
@@ -23,17 +26,19 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from .carry import weights_for_net
-from .errors import SurgeryError
-from .graph import LayerGraph, graph_of, layer_included, phase_states
-from .net import Layer, Net, param_names
-from .ops import set_param, set_tops
-from .params import conv_params, inner_product_params, layer_message
-from .passes.anchor import closest_names
-from .passes.remove import remove as remove_from_net
-from .shapes import ShapeOverrides
-from .verify import check_result
-from .weights import Caffemodel, blob_shape, make_blob
+from ..errors import SurgeryError
+from ..graph import LayerGraph, graph_of, layer_included, phase_states
+from ..net import Layer, Net, param_names
+from ..ops import replace_layers, set_param
+from ..options import FoldBnOptions
+from ..params import conv_params, inner_product_params, layer_message
+from ..passes.anchor import closest_names
+from ..passes.remove import remove as remove_from_net
+from ..runtime import paused_gc
+from ..shapes import ShapeOverrides
+from ..verify import check_result
+from ..weights import Caffemodel, WeightsResult, blob_shape, carry_over, make_blob
+from . import VerbSpec
 
 if TYPE_CHECKING:
     import numpy as np
@@ -370,91 +375,94 @@ def _legacy(blob: Any) -> bool:
 
 
 @dataclass
-class FoldResult:
-    """The net without the folded layers, its caffemodel, and what was (not) folded."""
+class FoldBnResult:
+    """The net without the folded layers, what was folded and what was kept (and why).
+    :meth:`carry_weights` makes the caffemodel that goes with it."""
 
     net: Net
-    weights: Caffemodel
     folded: list[Fold]
     kept: list[Kept]
     notes: list[str]
+    planned_on: Net  # the net the folds were planned on: their layers' parameters
+    shapes: ShapeOverrides | None = None
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.folded)
+
+    @property
+    def removed(self) -> list[Layer]:
+        return [x for fold in self.folded for x in fold.removed]
+
+    @property
+    def done(self) -> str:
+        if not self.folded:
+            return f"{self.planned_on.source}: no BatchNorm folded"
+        scales = sum(1 for f in self.folded if f.scale is not None)
+        also = f" and {scales} Scale layer{'s' if scales != 1 else ''}" if scales else ""
+        plural = "s" if len(self.folded) != 1 else ""
+        folded = f"folded {len(self.folded)} BatchNorm layer{plural}{also}"
+        return f"{folded} into the layers before them"
+
+    def carry_weights(
+        self, source: Caffemodel, seed: int = 0, destination: str = "the new caffemodel"
+    ) -> WeightsResult:
+        """The caffemodel for the folded net, made from ``source`` (changed in place, as
+        carrying does): each target's blobs folded, the folded layers' entries left out."""
+        numbers = []
+        for fold in self.folded:
+            try:
+                numbers.append(fold_numbers(self.planned_on, fold, source))
+            except _Unfoldable as why:
+                raise SurgeryError(
+                    f"cannot fold {self.planned_on.describe(fold.batch_norm)}: {why}"
+                ) from None
+        for fold, blobs in zip(self.folded, numbers, strict=True):
+            store_folded(source, fold.target, blobs)
+        removed = {x.name for x in self.removed}
+        return carry_over(
+            self.net, source, (), None, seed, self.shapes, None, destination, removed
+        )
 
 
-def fold_bn(
-    net: Net,
-    weights: Caffemodel,
-    *,
-    only: Sequence[str] | None = None,
-    shapes: ShapeOverrides | None = None,
-    proto: str | None = None,
-    destination: str = "the new caffemodel",
-) -> FoldResult:
-    """Fold every BatchNorm ``net`` allows (of ``only``'s groups, when given) into the layer
-    before it, with ``weights``' values; ``net`` and ``weights`` are not changed."""
+def fold_bn(net: Net, options: FoldBnOptions | None = None) -> FoldBnResult:
+    """Fold every BatchNorm ``net`` allows (those ``options.only`` names, when given) into
+    the layer before it, with the Scale after it; the others are listed with the reason.
+    The result is checked; ``net`` is not changed. The caffemodel comes from
+    :meth:`FoldBnResult.carry_weights`."""
+    options = options or FoldBnOptions()
     if net.format == "v0":
         raise SurgeryError(
             f"{net.source}: V0 (pre-2014) net; rewrite it as V2 first with 'scnn-surgery upgrade'"
         )
-    work = net.copy()
-    planned, kept = plan_folds(work, only)
-    model = Caffemodel(_copy_message(weights.message), destination)
-    model_source = Caffemodel(model.message, weights.source)
-    folds: list[Fold] = []
-    numbers: list[FoldedBlobs] = []
-    for fold in planned:
-        try:
-            numbers.append(fold_numbers(work, fold, model_source))
-            folds.append(fold)
-        except _Unfoldable as why:
-            kept.append(Kept(fold.batch_norm, str(why)))
-    kept.sort(key=lambda k: work.index_of(k.layer))
-    notes = [_kept_note(work, k) for k in kept]
-    if not folds:
-        notes.insert(0, f"{net.source}: no BatchNorm folded")
-        return FoldResult(net, weights, [], kept, notes)
-    gone = sorted((x for f in folds for x in f.removed), key=work.index_of)
-    remove_from_net(work, gone)
-    for fold in folds:
-        if fold.output is not None:
-            target = next(x for x in work.layers if x.name == fold.target.name)
-            set_tops(work, target, [fold.output])
-    set_bias_terms(work, [f.target for f in folds])
-    for fold, blobs in zip(folds, numbers, strict=True):
-        store_folded(model, fold.target, blobs)
-    notes.insert(0, _folded_note(folds))
-    notes += check_result(net, work, shapes=shapes, proto=proto)
-    made = weights_for_net(
-        work, model, removed={x.name for x in gone}, shapes=shapes, proto=proto,
-        destination=destination,
-    )  # fmt: skip
-    return FoldResult(work, made.model, folds, kept, notes + made.notes)
-
-
-def _copy_message(message: Any) -> Any:
-    copy = type(message)()
-    copy.CopyFrom(message)
-    return copy
-
-
-def _folded_note(folds: Sequence[Fold]) -> str:
-    scales = sum(1 for f in folds if f.scale is not None)
-    also = f" and {scales} Scale layer{'s' if scales != 1 else ''}" if scales else ""
-    plural = "s" if len(folds) != 1 else ""
-    return f"folded {len(folds)} BatchNorm layer{plural}{also} into the layers before them"
-
-
-def _kept_note(net: Net, kept: Kept) -> str:
-    return f"kept {net.describe(kept.layer)}: {kept.reason}"
+    shapes = dict(options.shapes)
+    with paused_gc():
+        work = net.copy()
+        folds, kept = plan_folds(work, options.only or None)
+        notes = [f"kept {work.describe(k.layer)}: {k.reason}" for k in kept]
+        if not folds:
+            return FoldBnResult(net, [], kept, notes, net, shapes)
+        gone = sorted((x for f in folds for x in f.removed), key=work.index_of)
+        remove_from_net(work, gone)  # which may rewire a target's bottom: a new layer
+        targets = {f.target.name: f for f in folds}
+        current = [x for x in work.layers if x.name in targets]
+        outputs = {
+            x: x.with_wiring(tops=[out]) for x in current if (out := targets[x.name].output)
+        }
+        replace_layers(work, outputs)
+        set_bias_terms(work, [outputs.get(x, x) for x in current])
+        notes += check_result(net, work, shapes=shapes, proto=options.proto)
+    return FoldBnResult(work, folds, kept, notes, net, shapes)
 
 
 def set_bias_terms(net: Net, targets: Iterable[Layer]) -> None:
     """``bias_term: true`` where a target states false (true is Caffe's default)."""
-    by_name = {x.name for x in targets}
-    for layer in list(net.layers):
-        if layer.name not in by_name:
-            continue
+    for layer in targets:
         if layer.type == "InnerProduct":
             if not inner_product_params(net, layer).bias_term:
                 set_param(net, layer, "inner_product_param.bias_term", True)
         elif not conv_params(net, layer).bias_term:
             set_param(net, layer, "convolution_param.bias_term", True)
+
+
+VERB = VerbSpec("fold-bn", fold_bn)

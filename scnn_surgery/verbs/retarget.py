@@ -1,22 +1,16 @@
-"""``retarget``: change the input size a net states, and what depends on it.
+"""Change the input size MODEL (a prototxt; '-' reads stdin) states, with --input
+BLOB=N,C,H,W (repeatable; ? keeps a dimension): an Input layer's shape, input_dim or
+input_shape, each changed dimension as its own value. Every SCNN module (ours, the
+published generator's, Apollo's) whose map changes size is generated again for the new
+map, with its own prefix, directions, channels, kernel, filler and weight sharing: its
+slices depend on H and W. With --weights, every new layer of a direction gets that
+direction's trained kernel, so a trained module survives the change of resolution.
 
-* The sizes the file states are rewritten, each changed dimension as its own value token:
-  an ``Input`` layer's ``input_param { shape { dim } }``, top-level ``input_dim`` or
-  ``input_shape``.
-* Every SCNN module (ours, the published generator's, Apollo's) whose map changes size is
-  generated again for the new map with its own prefix, directions, channels, kernel,
-  filler, learning rate and weight sharing, and put where it was: its slices depend on H
-  and W. With a caffemodel, every new layer of a direction gets that direction's trained
-  kernel, so the module's training survives the change of resolution.
-* A layer that states a size for the old map is refused unless ``rescale``: an ``Interp``
-  with an explicit height or width (scaled as the input is), and a Pooling whose window is
-  the whole old map (ResNet's ``pool5``) or a bin of a pyramid whose bins an ``Interp``
-  brings back to the map (PSPNet): the window is fitted to the new map, keeping the bins.
-* A layer whose weights would change shape (an InnerProduct whose input grows) is refused
-  unless ``reshape_weights``: a trained caffemodel would no longer fit it. Allowed, it is a
-  warning, and its stale blobs are left out of the caffemodel (refilled from its fillers).
-
-The result is checked like every verb's; ``inspect`` of it shows the new sizes.
+Refused (exit 1), naming the layer and both sizes: a layer whose weights would change
+shape (an InnerProduct whose input grows), unless --reshape-weights (you will retrain it;
+its blobs are refilled from its fillers); a layer that states a size for the old map (an
+Interp's explicit height and width, a pooling window over the whole map or a pyramid's
+bins, as PSPNet's), unless --rescale scales it. The same size again changes nothing.
 """
 
 from __future__ import annotations
@@ -24,25 +18,25 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import networkx as nx
 
-from .errors import SurgeryError
-from .graph import LayerGraph, graph_of, phase_states
-from .modules import TIMES, find_modules
-from .net import Layer, Net, param_names
-from .ops import insert_layers, remove_layers, remove_param, set_net_field, set_param
-from .params import interp_params, layer_message, pool_params
-from .passes.anchor import closest_names
-from .scnn import DetectedModule, ScnnSpec, build_module, module_output
-from .shapes import MaybeShape, ShapeOverrides, ShapeResult, infer_shapes
-from .values import read_path
-from .verify import check_result
-from .weights import Caffemodel, layer_param_blobs
-
-if TYPE_CHECKING:
-    pass
+from ..errors import SurgeryError, UsageError
+from ..graph import LayerGraph, graph_of, phase_states
+from ..modules import TIMES, find_modules
+from ..net import Layer, Net, param_names
+from ..ops import insert_layers, remove_layers, remove_param, set_net_field, set_param
+from ..options import RetargetOptions
+from ..params import interp_params, layer_message, pool_params
+from ..passes.anchor import closest_names
+from ..runtime import paused_gc
+from ..scnn import DetectedModule, ScnnSpec, build_module, module_output
+from ..shapes import MaybeShape, ShapeOverrides, ShapeResult, infer_shapes
+from ..values import read_path
+from ..verify import check_result
+from ..weights import Caffemodel, WeightsResult, carry_over, layer_param_blobs
+from . import VerbSpec
 
 Dims = tuple[int, ...]
 Request = Mapping[str, Sequence[int | None]]
@@ -430,7 +424,8 @@ def _weight_changes(
 
 @dataclass
 class RetargetResult:
-    """The net at its new input size and what changed with it."""
+    """The net at its new input size and what changed with it; :meth:`carry_weights`
+    makes the caffemodel that goes with it."""
 
     net: Net
     notes: list[str]
@@ -438,30 +433,59 @@ class RetargetResult:
     modules: list[Regenerated]
     rescaled: list[Rescale]
     reshaped: list[str]  # layers whose weights change shape (--reshape-weights)
+    shapes: ShapeOverrides | None = None
+    before: tuple[Layer, ...] = ()  # the layers the regenerated modules had
 
     @property
     def changed(self) -> bool:
         return any(old != new for old, new in self.sizes.values())
 
     @property
-    def added(self) -> list[str]:
-        return [n for m in self.modules for n in m.after if n not in set(m.before)]
+    def done(self) -> str:
+        said = "; ".join(f"{blob} {_shape(old)} -> {_shape(new)}"
+                         for blob, (old, new) in self.sizes.items())  # fmt: skip
+        return f"retargeted {said}" if self.changed else f"unchanged: {said}"
 
     @property
-    def removed(self) -> list[str]:
-        return [n for m in self.modules for n in m.before if n not in set(m.after)]
+    def added(self) -> list[Layer]:
+        before = {x.name for x in self.before}
+        made = {n for m in self.modules for n in m.after}
+        return [x for x in self.net.layers if x.name in made and x.name not in before]
+
+    @property
+    def removed(self) -> list[Layer]:
+        after = {n for m in self.modules for n in m.after}
+        return [x for x in self.before if x.name not in after]
+
+    def carry_weights(
+        self, source: Caffemodel, seed: int = 0, destination: str = "the new caffemodel"
+    ) -> WeightsResult:
+        """The caffemodel for the retargeted net from ``source`` (changed in place, as
+        carrying does): each layer's blobs by name; a regenerated module's new layers with
+        their direction's trained kernel; a layer whose weights changed shape refilled."""
+        notes = _drop_stale(source, self.reshaped)
+        spec = self.modules[-1].spec if len(self.modules) == 1 else None
+        made = carry_over(
+            self.net, source, [x.name for x in self.added], spec, seed, self.shapes, None,
+            destination, [x.name for x in self.removed],
+        )  # fmt: skip
+        notes += share_trained_kernels(self, made.model)
+        return WeightsResult(made.model, notes + made.notes)
 
 
-def retarget(
-    net: Net,
-    inputs: Request,
-    *,
-    reshape_weights: bool = False,
-    rescale: bool = False,
-    shapes: ShapeOverrides | None = None,
-    proto: str | None = None,
-) -> RetargetResult:
-    """``net`` with the input sizes ``inputs`` gives (blob -> dims; None keeps a
+def _drop_stale(model: Caffemodel, names: Sequence[str]) -> list[str]:
+    entries = model.message.layers if model.legacy else model.message.layer
+    doomed = [i for i, entry in enumerate(entries) if entry.name in set(names)]
+    for i in reversed(doomed):
+        del entries[i]
+    if not doomed:
+        return []
+    shown = ", ".join(f"'{n}'" for n in names)
+    return [f"the blobs of {shown} no longer fit and come from their fillers; retrain them"]
+
+
+def retarget(net: Net, options: RetargetOptions) -> RetargetResult:
+    """``net`` with the input sizes ``options.inputs`` gives (blob -> dims; None keeps a
     dimension), its SCNN modules generated again for their new maps; ``net`` itself is not
     changed. Refused: a blob whose size the file does not state, a layer that states a
     size for the old map (unless ``rescale``), one whose weights would change shape
@@ -470,23 +494,32 @@ def retarget(
         raise SurgeryError(
             f"{net.source}: V0 (pre-2014) net; rewrite it as V2 first with 'scnn-surgery upgrade'"
         )
-    if not inputs:
-        raise SurgeryError("give at least one --input BLOB=N,C,H,W")
-    overrides = shapes or {}
-    work = net.copy()
-    sizes = _restate(work, inputs)
-    said = [f"{blob}: {_shape(old)} -> {_shape(new)}" for blob, (old, new) in sizes.items()]
-    if all(old == new for old, new in sizes.values()):
-        return RetargetResult(net, [f"{net.source}: already {'; '.join(said)}"], sizes, [], [], [])
-    notes = [f"retargeted {'; '.join(said)}"]
+    if not options.inputs:
+        raise UsageError("give the new size of an input: --input BLOB=N,C,H,W")
+    overrides = dict(options.shapes)
+    with paused_gc():
+        work = net.copy()
+        sizes = _restate(work, options.inputs)
+        if all(old == new for old, new in sizes.values()):
+            return RetargetResult(net, [], sizes, [], [], [], overrides)
+        result = _retargeted(net, work, sizes, options)
+    return result
+
+
+def _retargeted(
+    net: Net, work: Net, sizes: dict[str, tuple[Dims, Dims]], options: RetargetOptions
+) -> RetargetResult:
+    overrides = dict(options.shapes)
+    before = [x for _, layers in find_modules(work) for x in layers]
     modules = _regenerate_modules(work, overrides)
     fixes = _stated_for_old_map(net, work, _ratio(sizes), overrides)
-    if fixes and not rescale:
+    if fixes and not options.rescale:
         first = fixes[0]
         more = f" (and {len(fixes) - 1} more)" if len(fixes) > 1 else ""
         raise SurgeryError(
             f"{net.describe(first.layer)} {first.what}{more}; give --rescale to scale it"
         )
+    notes = []
     if fixes:
         _apply_rescales(work, fixes)
         modules += _regenerate_modules(work, overrides)
@@ -499,21 +532,24 @@ def retarget(
         )
     module_names = {n for m in modules for n in (*m.before, *m.after)}
     changes = _weight_changes(net, work, module_names, overrides)
-    if changes and not reshape_weights:
+    if changes and not options.reshape_weights:
         more = f" (and {len(changes) - 1} more)" if len(changes) > 1 else ""
         raise SurgeryError(
             f"{changes[0][1]}{more}: a trained caffemodel would no longer fit; give"
             " --reshape-weights if you will retrain it"
         )
     notes += [f"warning: {why}; retrain it" for _, why in changes]
-    notes += check_result(net, work, shapes=shapes, proto=proto)
-    return RetargetResult(work, notes, sizes, modules, fixes, [x.name for x, _ in changes])
+    notes += check_result(net, work, shapes=overrides, proto=options.proto)
+    regenerated = {n for m in modules for n in m.before}
+    return RetargetResult(
+        work, notes, sizes, modules, fixes, [x.name for x, _ in changes], overrides,
+        tuple(x for x in before if x.name in regenerated),
+    )  # fmt: skip
 
 
-def adjust_weights(result: RetargetResult, model: Caffemodel) -> list[str]:
-    """The caffemodel (carried by name, edited in place) for the retargeted net: the new
-    layers of each module direction get the direction's trained kernel; the blobs of
-    layers whose weights changed shape are refilled by the caller (left out here)."""
+def share_trained_kernels(result: RetargetResult, model: Caffemodel) -> list[str]:
+    """The new layers of each module direction get the direction's trained kernel (edited
+    in place), which every layer of a direction holds, as shared weights are stored."""
     notes = []
     entries: dict[str, list[Any]] = {}
     for entry in model.layers:
@@ -546,3 +582,6 @@ def adjust_weights(result: RetargetResult, model: Caffemodel) -> list[str]:
 
 def _in_direction(name: str, stem: str) -> bool:
     return name.startswith(stem) and name[len(stem):].isdigit()
+
+
+VERB = VerbSpec("retarget", retarget)
