@@ -167,7 +167,7 @@ def _fold_in(net: Net, graph: LayerGraph, batch_norm: Layer) -> tuple[Layer, Lay
     readers = [x for x, _ in graph.consumers(version) if x is not batch_norm]
     if readers:
         raise _Unfoldable(
-            f"'{target.name}''s output '{version.name}' is also read by '{readers[0].name}'"
+            f"the output '{version.name}' of '{target.name}' is also read by '{readers[0].name}'"
             f" (phase {graph.state.phase})"
         )
     _refuse_batch_statistics(net, batch_norm, graph.state.phase)
@@ -327,12 +327,12 @@ def fold_numbers(net: Net, fold: Fold, model: Caffemodel) -> FoldedBlobs:
     weight = _values(blobs[0])
     shape = blob_shape(blobs[0])
     if weight.size % outputs or (target.type == "Deconvolution" and outputs % group):
-        raise _Unfoldable(f"'{target.name}''s weights do not fit its {outputs} outputs")
+        raise _Unfoldable(f"the weights of '{target.name}' do not fit its {outputs} outputs")
     import numpy as np
 
     bias = _values(blobs[1]) if bias_term else np.zeros(outputs)
     if len(bias) != outputs:
-        raise _Unfoldable(f"'{target.name}''s bias does not hold {outputs} values")
+        raise _Unfoldable(f"the bias of '{target.name}' does not hold {outputs} values")
     new_weight = folded_weights(target.type, weight, shape, a, group, transpose)
     return FoldedBlobs(new_weight, shape, bias * a + c)
 

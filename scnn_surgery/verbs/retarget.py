@@ -442,9 +442,12 @@ class RetargetResult:
 
     @property
     def done(self) -> str:
+        if not self.changed:
+            stated = ", ".join(f"{blob} {_shape(new)}" for blob, (_, new) in self.sizes.items())
+            return f"unchanged: the file states {stated} already"
         said = "; ".join(f"{blob} {_shape(old)} -> {_shape(new)}"
                          for blob, (old, new) in self.sizes.items())  # fmt: skip
-        return f"retargeted {said}" if self.changed else f"unchanged: {said}"
+        return f"retargeted {said}"
 
     @property
     def added(self) -> list[Layer]:

@@ -83,7 +83,7 @@ def test_small_net_folds_convolution_deconvolution_and_inner_product(tmp_path: P
     assert worst <= TOLERANCE
     assert notes[0] == "folded 3 BatchNorm layers and 2 Scale layers into the layers before them"
     assert any("kept layer 'side_bn'" in n and "a ReLU, not a Convolution" in n for n in notes)
-    assert any("kept layer 'branch_bn'" in n and "also read by 'peek'" in n for n in notes)
+    assert any("kept layer 'branch_bn'" in n and "is also read by 'peek'" in n for n in notes)
 
 
 def test_only_the_text_of_the_folded_layers_changes(tmp_path: Path) -> None:

@@ -1,0 +1,147 @@
+"""retarget: a new input size, the SCNN modules regenerated for it (trained kernels kept),
+and refusals where weights or sizes stated for the old map would no longer fit."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from scnn_surgery import load, loads
+from scnn_surgery.errors import SurgeryError
+from scnn_surgery.export import export_bytes
+from scnn_surgery.options import RetargetOptions
+from scnn_surgery.verbs.retarget import retarget, stated_sizes
+from scnn_surgery.weights import read_caffemodel
+
+from ..conftest import SHARED, RunCli, shared_path, zoo_files
+from ..test_engine_opencv import kernels, run_module
+from .enginecheck import opencv
+
+LANE = """name: "lane"
+layer { name: "data" type: "Input" top: "data"
+  input_param { shape { dim: 1 dim: 3 dim: 24 dim: 32 } } }
+layer { name: "conv1" type: "Convolution" bottom: "data" top: "conv1"
+  convolution_param { num_output: 8 kernel_size: 3 pad: 1 stride: 2
+    weight_filler { type: "gaussian" std: 0.5 } } }
+layer { name: "relu1" type: "ReLU" bottom: "conv1" top: "conv1" }
+layer { name: "score" type: "Convolution" bottom: "conv1" top: "score"
+  convolution_param { num_output: 2 kernel_size: 1 } }
+"""
+
+
+def test_retarget_to_the_stated_size_is_a_no_op_byte_for_byte() -> None:
+    """Over every net of the zoo (and the golden files) that states its input size."""
+    checked = 0
+    for path in [*zoo_files(), *sorted((SHARED / "golden").glob("*.prototxt"))]:
+        try:
+            net = load(path)
+        except SurgeryError:
+            continue  # a template with placeholders
+        sizes = stated_sizes(net)
+        if not sizes or net.format == "v0":
+            continue
+        result = retarget(net, RetargetOptions(inputs={b: s[0].dims for b, s in sizes.items()}))
+        assert not result.changed and export_bytes(result.net) == path.read_bytes(), path
+        checked += 1
+    assert checked >= 15 or not zoo_files()
+
+
+def test_a_module_is_regenerated_and_runs_in_opencv_with_its_trained_kernels(
+    tmp_path: Path, run_cli: RunCli
+) -> None:
+    cv2 = opencv()
+    source = tmp_path / "lane.prototxt"
+    source.write_text(LANE)
+    scnn, trained = tmp_path / "scnn.prototxt", tmp_path / "trained.caffemodel"
+    code, _, err = run_cli(
+        "insert", str(source), "--after", "relu1", "--kernel-width", "3", "-o", str(scnn),
+        "--weights-out", str(trained), "--seed", "7",
+    )  # fmt: skip
+    assert code == 0, err
+    out, weights = tmp_path / "big.prototxt", tmp_path / "big.caffemodel"
+    code, _, err = run_cli(
+        "retarget", str(scnn), "--input", "data=?,?,40,24", "-o", str(out),
+        "--weights", str(trained), "--weights-out", str(weights),
+    )  # fmt: skip
+    assert code == 0, err
+    assert "regenerated the SCNN module 'SCNN' for a 20×12 map (was 12×16)" in err
+    new_kernels, old_kernels = kernels(read_caffemodel(weights)), kernels(read_caffemodel(trained))
+    assert new_kernels.keys() == old_kernels.keys() == set("DURL")
+    assert all((new_kernels[d] == old_kernels[d]).all() for d in "DURL")
+    assert run_module(cv2, out, weights, batch=1, seed=8) <= 1e-5
+    code, shown, _ = run_cli("inspect", str(out))
+    assert code == 0 and "existing SCNN module, directions DULR, 20×12×8, k 3" in shown
+    back = tmp_path / "back.prototxt"
+    code, _, err = run_cli("retarget", str(out), "--input", "data=1,3,24,32", "-o", str(back))
+    assert code == 0, err
+    assert back.read_bytes() == scnn.read_bytes()
+
+
+def test_the_published_module_is_regenerated(tmp_path: Path, run_cli: RunCli) -> None:
+    source = shared_path("golden", "resnet101_SCNN.prototxt")
+    out = tmp_path / "out.prototxt"
+    code, _, err = run_cli(
+        "retarget", str(source), "--input", "data=1,3,289,289", "-o", str(out)
+    )  # fmt: skip
+    assert code == 0, err
+    code, shown, _ = run_cli("inspect", str(out))
+    assert "existing SCNN module, directions DULR, 37×37×128, k 9" in shown
+    changed = [
+        (a, b) for a, b in zip(source.read_text().splitlines()[:8], out.read_text().splitlines())
+        if a != b
+    ]  # fmt: skip
+    assert changed == [("input_dim: 361", "input_dim: 289")] * 2
+
+
+def test_weights_that_change_shape_are_refused_unless_reshape_weights(run_cli: RunCli) -> None:
+    source = str(shared_path("zoo", "deploy", "bvlc_alexnet_deploy.prototxt"))
+    code, _, err = run_cli("retarget", source, "--input", "data=10,3,300,300")
+    assert code == 1
+    assert "layer 'fc6' (" in err and "from 4096×9216 to 4096×20736" in err
+    assert "--reshape-weights" in err and err.count("\n") == 1
+    code, out, err = run_cli(
+        "retarget", source, "--input", "data=10,3,300,300", "--reshape-weights"
+    )  # fmt: skip
+    assert code == 0 and "warning: layer 'fc6'" in err and "dim: 3 dim: 300 dim: 300" in out
+
+
+def test_sizes_stated_for_the_old_map_are_refused_unless_rescale() -> None:
+    """PSPNet's pyramid: pooling windows of 60, 30, 20 and 10 over the 60×60 map at 473
+    become those of its published 713 model (90, 45, 30, 15), and the Interps follow."""
+    net = load(shared_path("zoo", "segmentation", "pspnet50_ade20k_473.prototxt"))
+    with pytest.raises(SurgeryError, match=r"'conv5_3_pool1' .*60×60 window.*--rescale"):
+        retarget(net, RetargetOptions(inputs={"data": (1, 3, 713, 713)}))
+    result = retarget(net, RetargetOptions(inputs={"data": (1, 3, 713, 713)}, rescale=True))
+    before, after = net.document.text.splitlines(), export_bytes(result.net).decode().splitlines()
+    changed = sorted({(a.strip(), b.strip()) for a, b in zip(before, after, strict=True) if a != b})
+    assert changed == [
+        ("height: 60", "height: 90"), ("input_dim: 473", "input_dim: 713"),
+        ("kernel_size: 10", "kernel_size: 15"), ("kernel_size: 20", "kernel_size: 30"),
+        ("kernel_size: 30", "kernel_size: 45"), ("kernel_size: 60", "kernel_size: 90"),
+        ("stride: 10", "stride: 15"), ("stride: 20", "stride: 30"),
+        ("stride: 30", "stride: 45"), ("stride: 60", "stride: 90"), ("width: 60", "width: 90"),
+    ]  # fmt: skip
+
+
+INPUT_SHAPE = 'input: "data"\ninput_shape { dim: 1 dim: 3 dim: 24 dim: 32 }\n' + LANE.split("\n", 3)[3]
+
+
+@pytest.mark.parametrize(
+    ("text", "wanted", "old", "new"),
+    [
+        (LANE, (2, 3, 24, 30), "dim: 1 dim: 3 dim: 24 dim: 32", "dim: 2 dim: 3 dim: 24 dim: 30"),
+        (INPUT_SHAPE, (1, 3, 16, None), "dim: 24 dim: 32 }", "dim: 16 dim: 32 }"),
+    ],
+    ids=["Input layer", "input_shape"],
+)
+def test_each_changed_dimension_is_its_own_token(
+    text: str, wanted: tuple[int | None, ...], old: str, new: str
+) -> None:
+    result = retarget(loads(text, "net.prototxt"), RetargetOptions(inputs={"data": wanted}))
+    assert export_bytes(result.net).decode() == text.replace(old, new, 1)
+
+
+def test_a_blob_without_a_stated_size_is_refused() -> None:
+    with pytest.raises(SurgeryError, match="states no size for 'conv1'.*; it states data"):
+        retarget(loads(LANE, "lane.prototxt"), RetargetOptions(inputs={"conv1": (1, 8, 2, 2)}))
