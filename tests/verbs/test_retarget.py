@@ -18,6 +18,7 @@ from ..conftest import SHARED, RunCli, shared_path, zoo_files
 from ..test_engine_opencv import kernels, run_module
 from .enginecheck import opencv
 
+X = "\u00d7"  # the multiplication sign messages put between dimensions
 LANE = """name: "lane"
 layer { name: "data" type: "Input" top: "data"
   input_param { shape { dim: 1 dim: 3 dim: 24 dim: 32 } } }
@@ -65,13 +66,13 @@ def test_a_module_is_regenerated_and_runs_in_opencv_with_its_trained_kernels(
         "--weights", str(trained), "--weights-out", str(weights),
     )  # fmt: skip
     assert code == 0, err
-    assert "regenerated the SCNN module 'SCNN' for a 20×12 map (was 12×16)" in err
+    assert f"regenerated the SCNN module 'SCNN' for a 20{X}12 map (was 12{X}16)" in err
     new_kernels, old_kernels = kernels(read_caffemodel(weights)), kernels(read_caffemodel(trained))
     assert new_kernels.keys() == old_kernels.keys() == set("DURL")
     assert all((new_kernels[d] == old_kernels[d]).all() for d in "DURL")
     assert run_module(cv2, out, weights, batch=1, seed=8) <= 1e-5
     code, shown, _ = run_cli("inspect", str(out))
-    assert code == 0 and "existing SCNN module, directions DULR, 20×12×8, k 3" in shown
+    assert code == 0 and f"existing SCNN module, directions DULR, 20{X}12{X}8, k 3" in shown
     back = tmp_path / "back.prototxt"
     code, _, err = run_cli("retarget", str(out), "--input", "data=1,3,24,32", "-o", str(back))
     assert code == 0, err
@@ -86,9 +87,11 @@ def test_the_published_module_is_regenerated(tmp_path: Path, run_cli: RunCli) ->
     )  # fmt: skip
     assert code == 0, err
     code, shown, _ = run_cli("inspect", str(out))
-    assert "existing SCNN module, directions DULR, 37×37×128, k 9" in shown
+    assert f"existing SCNN module, directions DULR, 37{X}37{X}128, k 9" in shown
     changed = [
-        (a, b) for a, b in zip(source.read_text().splitlines()[:8], out.read_text().splitlines())
+        (a, b)
+        for a, b in zip(source.read_text().splitlines()[:8], out.read_text().splitlines()[:8],
+                        strict=True)
         if a != b
     ]  # fmt: skip
     assert changed == [("input_dim: 361", "input_dim: 289")] * 2
@@ -98,7 +101,7 @@ def test_weights_that_change_shape_are_refused_unless_reshape_weights(run_cli: R
     source = str(shared_path("zoo", "deploy", "bvlc_alexnet_deploy.prototxt"))
     code, _, err = run_cli("retarget", source, "--input", "data=10,3,300,300")
     assert code == 1
-    assert "layer 'fc6' (" in err and "from 4096×9216 to 4096×20736" in err
+    assert "layer 'fc6' (" in err and f"from 4096{X}9216 to 4096{X}20736" in err
     assert "--reshape-weights" in err and err.count("\n") == 1
     code, out, err = run_cli(
         "retarget", source, "--input", "data=10,3,300,300", "--reshape-weights"
@@ -107,10 +110,10 @@ def test_weights_that_change_shape_are_refused_unless_reshape_weights(run_cli: R
 
 
 def test_sizes_stated_for_the_old_map_are_refused_unless_rescale() -> None:
-    """PSPNet's pyramid: pooling windows of 60, 30, 20 and 10 over the 60×60 map at 473
+    """PSPNet's pyramid: pooling windows of 60, 30, 20 and 10 over the 60 x 60 map at 473
     become those of its published 713 model (90, 45, 30, 15), and the Interps follow."""
     net = load(shared_path("zoo", "segmentation", "pspnet50_ade20k_473.prototxt"))
-    with pytest.raises(SurgeryError, match=r"'conv5_3_pool1' .*60×60 window.*--rescale"):
+    with pytest.raises(SurgeryError, match=rf"'conv5_3_pool1' .*60{X}60 window.*--rescale"):
         retarget(net, RetargetOptions(inputs={"data": (1, 3, 713, 713)}))
     result = retarget(net, RetargetOptions(inputs={"data": (1, 3, 713, 713)}, rescale=True))
     before, after = net.document.text.splitlines(), export_bytes(result.net).decode().splitlines()
@@ -124,7 +127,9 @@ def test_sizes_stated_for_the_old_map_are_refused_unless_rescale() -> None:
     ]  # fmt: skip
 
 
-INPUT_SHAPE = 'input: "data"\ninput_shape { dim: 1 dim: 3 dim: 24 dim: 32 }\n' + LANE.split("\n", 3)[3]
+INPUT_SHAPE = 'input: "data"\ninput_shape { dim: 1 dim: 3 dim: 24 dim: 32 }\n' + LANE.split(
+    "\n", 3
+)[3]
 
 
 @pytest.mark.parametrize(
@@ -143,5 +148,5 @@ def test_each_changed_dimension_is_its_own_token(
 
 
 def test_a_blob_without_a_stated_size_is_refused() -> None:
-    with pytest.raises(SurgeryError, match="states no size for 'conv1'.*; it states data"):
+    with pytest.raises(SurgeryError, match=r"states no size for 'conv1'.*; it states data"):
         retarget(loads(LANE, "lane.prototxt"), RetargetOptions(inputs={"conv1": (1, 8, 2, 2)}))
