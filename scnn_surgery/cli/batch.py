@@ -79,6 +79,11 @@ def _verb_options(
     if given:
         flag = given[0].removeprefix("option_").replace("_", "-")
         raise UsageError(f"--verb {verb} takes no --{flag}")
+    if REGISTRY[verb].needs_weights:
+        raise UsageError(
+            f"--verb {verb} changes weight values, and batch carries no caffemodels; run"
+            f" 'scnn-surgery {verb}' on each net with --weights and --weights-out"
+        )
     reads = REGISTRY[verb].inputs
     if (fragment is not None) != bool(reads):
         users = [v for v, entry in REGISTRY.items() if entry.inputs]

@@ -12,9 +12,9 @@ from scnn_surgery.errors import SurgeryError
 from scnn_surgery.export import export_bytes
 from scnn_surgery.options import FoldBnOptions
 from scnn_surgery.verbs.fold_bn import FoldBnResult, channel_affine, fold_bn, folded_weights
-from scnn_surgery.weights import blob_array, parse_caffemodel
+from scnn_surgery.weights import blob_array, parse_caffemodel, read_caffemodel
 
-from ..conftest import shared_path
+from ..conftest import RunCli, shared_path
 from ..reference_scnn import relative_error
 from .enginecheck import input_shape, opencv, outputs, random_weights
 
@@ -168,3 +168,29 @@ def test_a_caffemodel_without_the_statistics_is_refused() -> None:
     with pytest.raises(SurgeryError, match=r"cannot fold layer 'bn1' \(small.prototxt:6:1\):"
                        " w.caffemodel has no blobs for 'bn1'"):
         result.carry_weights(model)
+
+
+def test_command_line_writes_the_folded_net_and_caffemodel(
+    tmp_path: Path, run_cli: RunCli
+) -> None:
+    source, trained = tmp_path / "small.prototxt", tmp_path / "trained.caffemodel"
+    source.write_text(SMALL)
+    trained.write_bytes(random_weights(loads(SMALL), 2))
+    out, weights = tmp_path / "folded.prototxt", tmp_path / "folded.caffemodel"
+    code, _, err = run_cli(
+        "fold-bn", str(source), "--weights", str(trained), "--weights-out", str(weights),
+        "-o", str(out), "--only", "bn1", "--only", "up_scale",
+    )  # fmt: skip
+    assert code == 0, err
+    assert "folded 2 BatchNorm layers and 2 Scale layers into the layers before them" in err
+    assert '"bn1"' not in out.read_text() and '"up_bn"' not in out.read_text()
+    assert {e.name for e in read_caffemodel(weights).layers} >= {"conv1", "up", "fc_bn"}
+
+
+def test_command_line_needs_weights(tmp_path: Path, run_cli: RunCli) -> None:
+    source = tmp_path / "small.prototxt"
+    source.write_text(SMALL)
+    code, out, err = run_cli("fold-bn", str(source))
+    assert code == 2 and out == "" and "give --weights IN and --weights-out OUT" in err
+    code, _, err = run_cli("batch", str(source), "-o", str(tmp_path / "out"), "--verb", "fold-bn")
+    assert code == 2 and "batch carries no caffemodels" in err

@@ -150,3 +150,18 @@ def test_each_changed_dimension_is_its_own_token(
 def test_a_blob_without_a_stated_size_is_refused() -> None:
     with pytest.raises(SurgeryError, match=r"states no size for 'conv1'.*; it states data"):
         retarget(loads(LANE, "lane.prototxt"), RetargetOptions(inputs={"conv1": (1, 8, 2, 2)}))
+
+
+def test_batch_retargets_every_net(tmp_path: Path, run_cli: RunCli) -> None:
+    """ResNet-50 at 448: its pool5 window (the whole 7 x 7 map) becomes 14 x 14, so fc1000
+    still fits; AlexNet's fc6 would not, and is refused."""
+    sources = [shared_path("zoo", "deploy", f"{stem}.prototxt")
+               for stem in ("resnet50_deploy", "bvlc_alexnet_deploy")]  # fmt: skip
+    out = tmp_path / "out"
+    code, _, err = run_cli(
+        "batch", *map(str, sources), "-o", str(out), "--verb", "retarget",
+        "--input", "data=1,3,448,448", "--rescale", "--jobs", "1",
+    )  # fmt: skip
+    assert code == 1 and "1 converted, 1 refused" in err and "layer 'fc6'" in err
+    text = (out / "resnet50_deploy.prototxt").read_text()
+    assert "input_dim: 448" in text and "kernel_size: 14" in text
