@@ -48,6 +48,7 @@ from scnn_surgery.changeview import PICTURE_CONTEXT
 from scnn_surgery.errors import SurgeryError, UsageError
 from scnn_surgery.scnn import module_cost
 from scnn_surgery.surgery import InsertOptions, insert, load
+from scnn_surgery.verbs import VerbSpec
 
 from .conftest import DATA
 
@@ -341,7 +342,7 @@ def test_convert_classifies_refusals_and_failures(
     def explode(*args: object) -> None:
         raise KeyError("boom")
 
-    monkeypatch.setattr(batch, "insert", explode)
+    monkeypatch.setattr("scnn_surgery.verbs.insert.VERB", VerbSpec("insert", explode))
     failed = convert(job)
     assert failed.status == "failed"
     assert failed.reason and failed.reason.startswith("KeyError: 'boom' (at test_batch.py:")
