@@ -22,6 +22,7 @@ from pathlib import PurePath
 from typing import TYPE_CHECKING
 
 from . import __version__
+from .batchreport import AnyOptions, BatchReport, Job, Outcome, RunInfo, shown_counts
 from .options import (
     BOOL,
     NAME,
@@ -32,7 +33,6 @@ from .options import (
 )
 
 if TYPE_CHECKING:
-    from .batch import AnyOptions, BatchReport, Job, Outcome, RunInfo
     from .changeview import DiffView
 
 __all__ = ["asked_flags", "batch_page", "diff_page", "display_reason"]
@@ -410,7 +410,6 @@ def _is_point_note(note: str, outcome: Outcome) -> bool:
 
 
 def _batch_header(report: BatchReport) -> list[str]:
-    from .batch import shown_counts
 
     counts = shown_counts(report.counts())
     total = len(report.outcomes)
@@ -479,7 +478,6 @@ def _rules_html(run: RunInfo) -> str:
 def batch_page(report: BatchReport) -> str:
     """The batch report as one HTML page: a summary, then a row per model that opens on
     its details and the picture of its change."""
-    from .batch import shown_counts
 
     rows = _rows(report)
     counts = shown_counts(report.counts())
