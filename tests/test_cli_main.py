@@ -60,7 +60,7 @@ def test_help_lists_every_command_without_loading_it(run_cli: RunCli) -> None:
     assert not {f"scnn_surgery.cli.{entry.module}" for entry in SUBCOMMANDS.values()} & modules
     code, out, _ = run_cli("--help")
     assert code == 0
-    listed = re.findall(r"^  (\w+)\s+(.+)$", out.split("Commands:")[1], re.MULTILINE)
+    listed = re.findall(r"^  ([\w-]+)\s+(.+)$", out.split("Commands:")[1], re.MULTILINE)
     assert [name for name, _ in listed] == list(SUBCOMMANDS)
     for name, summary in listed:
         assert SUBCOMMANDS[name].summary.startswith(summary.strip())
@@ -77,7 +77,7 @@ def test_each_command_has_its_summary_as_short_help() -> None:
 def test_the_readme_command_table_is_the_registry() -> None:
     readme = (REPO_ROOT / "README.md").read_text(encoding="utf-8")
     table = readme.split("## Command reference", 1)[1].split("\n\n", 2)[1]
-    assert re.findall(r"^\| `(\w+)` \|", table, re.MULTILINE) == list(SUBCOMMANDS)
+    assert re.findall(r"^\| `([\w-]+)` \|", table, re.MULTILINE) == list(SUBCOMMANDS)
 
 
 def test_version(run_cli: RunCli) -> None:
