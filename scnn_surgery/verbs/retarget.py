@@ -28,7 +28,7 @@ from ..modules import TIMES, find_modules
 from ..net import Layer, Net, param_names
 from ..ops import insert_layers, remove_layers, remove_param, set_net_field, set_param
 from ..options import RetargetOptions
-from ..params import interp_params, layer_message, pool_params
+from ..params import definition_message, interp_params, layer_message, pool_params
 from ..passes.anchor import closest_names
 from ..runtime import paused_gc
 from ..scnn import DetectedModule, ScnnSpec, build_module, module_output
@@ -99,6 +99,16 @@ def _new_dims(net: Net, stated: StatedSize, wanted: Sequence[int | None]) -> Dim
     if any(d <= 0 for d in dims):
         raise SurgeryError(f"--input {stated.blob}: every dimension must be positive")
     return dims
+
+
+def _map(size: tuple[int | None, int | None]) -> str:
+    """A module's map as its stages see it: a one-stage module knows one of the sizes."""
+    height, width = size
+    if height is None:
+        return f"a map {width} wide"
+    if width is None:
+        return f"a map {height} high"
+    return f"a {height}{TIMES}{width} map"
 
 
 def _shape(dims: Sequence[int | None]) -> str:
@@ -224,6 +234,7 @@ def _regenerate_modules(net: Net, overrides: ShapeOverrides) -> list[Regenerated
         if (new_h, new_w) == old:
             continue
         spec = _module_spec(net, module, members)
+        _refuse_edited(net, spec, members)
         new_spec = replace(spec, height=new_h or 1, width=new_w or 1)
         definitions = build_module(new_spec, check_names=False)
         position = net.index_of(first)
@@ -234,6 +245,28 @@ def _regenerate_modules(net: Net, overrides: ShapeOverrides) -> list[Regenerated
             new_spec, old, tuple(x.name for x in members), tuple(d.name for d in definitions)
         ))  # fmt: skip
     return done
+
+
+def _refuse_edited(net: Net, spec: ScnnSpec, members: Sequence[Layer]) -> None:
+    """A module the generator would not make as it is (edited by hand: one kernel's
+    learning rate, an extra field) cannot be made again without losing the edit."""
+    made = build_module(spec, check_names=False)
+    if len(made) != len(members):
+        raise SurgeryError(
+            f"{net.describe(members[0])}: the SCNN module has {len(members)} layers where the"
+            f" generator makes {len(made)}; it cannot be generated again for the new map"
+        )
+    for layer, definition in zip(members, made, strict=True):
+        have = layer_message(net, layer)
+        want = definition_message(definition, type(have))
+        if have != want:
+            fields = {f.name for f, _ in have.ListFields()} | {f.name for f, _ in want.ListFields()}
+            differ = sorted(f for f in fields if getattr(have, f) != getattr(want, f))
+            raise SurgeryError(
+                f"{net.describe(layer)}: the SCNN module's layer differs from what the"
+                f" generator makes ({', '.join(differ)}); generating it again for the new map"
+                " would lose that"
+            )
 
 
 def _map_size(net: Net, layer: Layer, overrides: ShapeOverrides) -> tuple[int, int] | None:
@@ -529,9 +562,15 @@ def _retargeted(
         notes += [f"rescaled {net.describe(f.layer)}: it {f.what}" for f in fixes]
     for module in modules:
         name = module.spec.prefix or "SCNN"
+        old_h, old_w = module.old_size
+        new_size = (
+            module.spec.height if old_h is not None else None,
+            module.spec.width if old_w is not None else None,
+        )
         notes.append(
-            f"regenerated the SCNN module '{name}' for a {module.spec.height}{TIMES}"
-            f"{module.spec.width} map (was {_shape(module.old_size)}): {len(module.after)} layers"
+            f"regenerated the SCNN module '{name}' for {_map(new_size)} (was"
+            f" {_shape([d for d in module.old_size if d is not None])}):"
+            f" {len(module.after)} layers"
         )
     module_names = {n for m in modules for n in (*m.before, *m.after)}
     changes = _weight_changes(net, work, module_names, overrides)

@@ -165,3 +165,17 @@ def test_batch_retargets_every_net(tmp_path: Path, run_cli: RunCli) -> None:
     assert code == 1 and "1 converted, 1 refused" in err and "layer 'fc6'" in err
     text = (out / "resnet50_deploy.prototxt").read_text()
     assert "input_dim: 448" in text and "kernel_size: 14" in text
+
+
+def test_a_module_edited_by_hand_is_refused(tmp_path: Path, run_cli: RunCli) -> None:
+    source, scnn = tmp_path / "lane.prototxt", tmp_path / "scnn.prototxt"
+    source.write_text(LANE)
+    code, _, err = run_cli("insert", str(source), "--after", "relu1", "-o", str(scnn))
+    assert code == 0, err
+    text = scnn.read_text()
+    edited = text.replace("lr_mult: 1", "lr_mult: 2", 1)
+    assert edited != text
+    net = loads(edited, "edited.prototxt")
+    with pytest.raises(SurgeryError, match=r"layer 'SCNN_D_2' .*differs from what the generator"
+                       r" makes \(param\)"):
+        retarget(net, RetargetOptions(inputs={"data": (1, 3, 40, 40)}))
