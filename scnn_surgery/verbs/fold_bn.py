@@ -102,6 +102,14 @@ def plan_folds(
         return folds, kept
     wanted = _names_in(net, only)
     chosen = [f for f in folds if wanted & {x.name for x in (f.target, *f.removed)}]
+    covered = {x.name for f in chosen for x in (f.target, *f.removed)}
+    covered.update(k.layer.name for k in kept)
+    stray = [name for name in only if name not in covered]
+    if stray:
+        raise SurgeryError(
+            f"{net.source}: --only '{stray[0]}' names no BatchNorm, nor the Scale after one or"
+            " the layer before one"
+        )
     return chosen, [k for k in kept if k.layer.name in wanted]
 
 

@@ -14,7 +14,7 @@ from scnn_surgery.options import FoldBnOptions
 from scnn_surgery.verbs.fold_bn import FoldBnResult, channel_affine, fold_bn, folded_weights
 from scnn_surgery.weights import blob_array, parse_caffemodel, read_caffemodel
 
-from ..conftest import RunCli, shared_path
+from ..conftest import RunCli, shared_path, zoo_files
 from ..reference_scnn import relative_error
 from .enginecheck import input_shape, opencv, outputs, random_weights
 
@@ -63,7 +63,12 @@ def fold_and_compare(source: Path, seed: int) -> tuple[float, list[str]]:
 
 @pytest.mark.parametrize(
     ("folder", "stem", "folds"),
-    [("deploy", "resnet50_deploy", 53), ("deploy", "mobilenet_v2_deploy", 53)],
+    [
+        ("deploy", "resnet50_deploy", 53),
+        ("deploy", "mobilenet_v2_deploy", 53),
+        ("deploy", "densenet121_deploy", 59),
+    ],
+    ids=["resnet50", "mobilenet_v2", "densenet121"],
 )
 def test_folded_zoo_net_equals_the_unfolded_one_in_opencv(
     tmp_path: Path, folder: str, stem: str, folds: int
@@ -73,6 +78,22 @@ def test_folded_zoo_net_equals_the_unfolded_one_in_opencv(
         f"folded {folds} BatchNorm layers and {folds} Scale layers into the layers before them"
     )
     assert worst <= TOLERANCE
+
+
+def test_every_zoo_net_with_batch_norm_folds_to_a_valid_net() -> None:
+    """Those OpenCV cannot run (fork layer types) included: the folded net passes check,
+    and every BatchNorm is folded or kept with a reason."""
+    seen = 0
+    for path in zoo_files():
+        text = path.read_text(errors="replace")
+        if "BatchNorm" not in text:
+            continue
+        net = load(path)
+        result = fold_bn(net)
+        batch_norms = [x for x in net.layers if x.type == "BatchNorm"]
+        assert len(result.folded) + len(result.kept) == len(batch_norms), path
+        seen += 1
+    assert seen >= 8 or not zoo_files()
 
 
 def test_small_net_folds_convolution_deconvolution_and_inner_product(tmp_path: Path) -> None:
@@ -107,6 +128,12 @@ def test_unknown_only_name_is_refused_with_the_closest() -> None:
     net = loads(SMALL, "small.prototxt")
     with pytest.raises(SurgeryError, match="no layer named 'conv_1'; closest: conv1"):
         fold_bn(net, FoldBnOptions(only=("conv_1",)))
+
+
+def test_only_a_layer_of_no_batch_norm_group_is_refused() -> None:
+    net = loads(SMALL, "small.prototxt")
+    with pytest.raises(SurgeryError, match="--only 'relu1' names no BatchNorm"):
+        fold_bn(net, FoldBnOptions(only=("bn1", "relu1")))
 
 
 def test_batch_statistics_in_train_are_kept() -> None:
