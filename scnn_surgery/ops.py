@@ -2,9 +2,10 @@
 
 Each one changes a :class:`~scnn_surgery.net.Net` in place, layer list and cached phase
 graphs together, so later analyses and the final check read the edited graph without
-building it again. Caffe's binding rule is applied exactly as :func:`graph.build_graph`
-applies it; an edit that could change how later bottoms bind (new layers writing a blob
-the net already has) drops the graphs instead, and they are rebuilt on demand.
+building it again. Caffe's binding rule is applied by the one function
+:func:`graph.build_graph` applies it with (:func:`graph.bind_bottoms`); an edit that could
+change how later bottoms bind (new layers writing a blob the net already has) drops the
+graphs instead, and they are rebuilt on demand.
 
 * :func:`insert_layers` - new layers after a layer (or before every layer);
 * :func:`rewire` - bottoms that read another blob;
@@ -25,7 +26,15 @@ import networkx as nx
 
 from .document import Document, Edit
 from .export import revision_start
-from .graph import BlobVersion, LayerGraph, Problem, cached_graphs, layer_included
+from .graph import (
+    BlobVersion,
+    LayerGraph,
+    Problem,
+    bind_bottoms,
+    cached_graphs,
+    layer_included,
+    write_tops,
+)
 from .layerdef import Fields, LayerDef, Value, definition_param_names
 from .net import Layer, Net, NetInput, layer_from_block, net_inputs, param_name_scalars
 from .values import Change, ParamPath, apply_edits, definition_change, message_edits
@@ -52,20 +61,12 @@ def _insert_into_graph(graph: LayerGraph, position: int, layers: Sequence[Layer]
     nodes: list[tuple[Layer, dict[str, list[BlobVersion | None] | list[BlobVersion]]]] = []
     edges: list[tuple[Layer | BlobVersion, Layer | BlobVersion]] = []
     for layer in included:
-        bound: list[BlobVersion | None] = []
-        for name in layer.bottoms:
-            version = made.get(name) or graph.version_before(name, position)
-            bound.append(version)
-            if version is None:
-                graph.problems.append(
-                    Problem(layer, f"bottom '{name}' is not produced by any earlier layer")
-                )
-        tops: list[BlobVersion] = []
-        for name in layer.tops:
-            previous = made.get(name)
-            version = BlobVersion(name, 0 if previous is None else previous.version + 1)
-            made[name] = version
-            tops.append(version)
+
+        def version_of(name: str) -> BlobVersion | None:
+            return made.get(name) or graph.version_before(name, position)
+
+        bound = bind_bottoms(layer, version_of, graph.problems)
+        tops = write_tops(layer, made, graph.problems)  # the blobs are new: no problem
         nodes.append((layer, {"bottoms": bound, "tops": tops}))
         edges += [(version, layer) for version in bound if version is not None]
         edges += [(layer, version) for version in tops]
@@ -107,7 +108,8 @@ def _rebind(graph: LayerGraph, old: Layer, new: Layer, position: int) -> None:
     g = graph.graph
     nx.relabel_nodes(g, {old: new}, copy=False)
     before: list[BlobVersion | None] = g.nodes[new]["bottoms"]
-    after = [graph.version_before(name, position) for name in new.bottoms]
+    problems: list[Problem] = []
+    after = bind_bottoms(new, lambda name: graph.version_before(name, position), problems)
     for version in set(before) - set(after):
         if version is not None:
             g.remove_edge(version, new)
@@ -119,11 +121,7 @@ def _rebind(graph: LayerGraph, old: Layer, new: Layer, position: int) -> None:
         for p in graph.problems
         if not (p.layer is old and p.message.startswith("bottom "))
     ]
-    graph.problems += [
-        Problem(new, f"bottom '{name}' is not produced by any earlier layer")
-        for name, version in zip(new.bottoms, after, strict=True)
-        if version is None
-    ]
+    graph.problems += problems
 
 
 def remove_layers(net: Net, layers: Collection[Layer]) -> None:

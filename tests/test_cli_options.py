@@ -138,3 +138,15 @@ def test_an_empty_name_is_refused_not_taken_as_absent(name: str, run_cli: RunCli
         f"scnn-surgery: error: Invalid value for '--{name}': must be a non-empty name, got '';"
         " see 'scnn-surgery insert --help'\n"
     )
+
+
+def test_every_option_is_declared_in_an_options_module() -> None:
+    """No ``click.option`` outside ``cli/options.py``: each option is declared once."""
+    package = REPO_ROOT / "scnn_surgery"
+    declaring = {package / "cli" / "options.py"}
+    outside = [
+        path.relative_to(package).as_posix()
+        for path in package.rglob("*.py")
+        if path not in declaring and "click.option(" in path.read_text(encoding="utf-8")
+    ]
+    assert outside == []

@@ -14,7 +14,7 @@ from ..errors import UsageError
 from ..files import NamedPath, check_output_paths, named
 from ..options import declared_fields
 from ..verbs import REGISTRY, options_class
-from .options import build_verb_options, option_keyword, stack, verb_options
+from .options import batch_options, build_verb_options, option_keyword, stack, verb_options
 from .output import note
 
 if TYPE_CHECKING:
@@ -115,48 +115,7 @@ def summary_table(report: BatchReport) -> list[str]:
 
 @click.command("batch")
 @click.argument("sources", nargs=-1, required=True, metavar="SRC...")
-@click.option(
-    "-o",
-    "--output-dir",
-    required=True,
-    type=click.Path(file_okay=False),
-    help="Write the converted models here, mirroring the source tree.",
-)
-@click.option(
-    "-j",
-    "--jobs",
-    type=click.IntRange(min=1),
-    default=None,
-    help="Worker processes [default: the number of cores].",
-)
-@click.option(
-    "--report",
-    "report_path",
-    type=click.Path(dir_okay=False),
-    default=None,
-    help="Also write a report: .json, .csv, .md, or .html (a page with pictures), by the"
-    " file's extension.",
-)
-@click.option(
-    "--config",
-    "config_path",
-    type=click.Path(exists=True, dir_okay=False),
-    default=None,
-    help="TOML file of per-model settings (see the README).",
-)
-@click.option(
-    "--verb",
-    type=click.Choice(VERB_NAMES),
-    default="insert",
-    show_default=True,
-    help="What to do to every model (any surgery verb; splice takes --fragment).",
-)
-@click.option(
-    "--fragment",
-    type=click.Path(dir_okay=False),
-    default=None,
-    help="With --verb splice: the prototxt of layers to splice into every model.",
-)
+@batch_options(VERB_NAMES)
 @every_verb_option()
 @click.pass_context
 def command(

@@ -8,7 +8,7 @@ with batch's config keys.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import MISSING, Field
 from typing import Any, TypeVar
 
@@ -22,10 +22,12 @@ from ..options import (
     BOTTOM,
     NAME,
     NAMES,
+    PHASE,
     RENAME,
     RENAMES,
     SHAPE,
     SHAPES,
+    TARGETS,
     Declaration,
     InsertOptions,
     Kind,
@@ -174,7 +176,12 @@ def module_options(*, required: Iterable[str], bottom: str) -> Callable[[F], F]:
     )
 
 
-def output_option(long_flag: bool = True) -> Callable[[F], F]:
+def output_option(
+    long_flag: bool = True,
+    *,
+    required: bool = False,
+    help: str = "Write here instead of standard output.",
+) -> Callable[[F], F]:
     """``-o FILE`` (also ``--output``, unless a verb uses that name for something else)."""
     flags = ("-o", "--output") if long_flag else ("-o",)
     return click.option(
@@ -182,7 +189,8 @@ def output_option(long_flag: bool = True) -> Callable[[F], F]:
         "output",
         type=click.Path(dir_okay=False, allow_dash=True),
         default=None,
-        help="Write here instead of standard output.",
+        required=required,
+        help=help,
     )
 
 
@@ -267,3 +275,94 @@ def build_verb_options(options: OptionsClass, params: Mapping[str, Any]) -> Any:
     return options(
         **{item.name: params[option_keyword(item.name)] for item, _ in declared_fields(options)}
     )
+
+
+# --- the options of the commands that are no verb ---------------------------------------
+
+
+def json_option(what: str) -> Callable[[F], F]:
+    """``--json``: print WHAT instead of text; the command gets ``as_json``."""
+    return click.option("--json", "as_json", is_flag=True, help=f"Print {what}.")
+
+
+def html_option() -> Callable[[F], F]:
+    """diff's ``--html``."""
+    return click.option(
+        "--html", type=click.Path(dir_okay=False), default=None,
+        help="Also write the differences as a page, with both nets drawn around each.",
+    )  # fmt: skip
+
+
+def check_options() -> Callable[[F], F]:
+    """check's ``--weights`` (read, never written), ``--phase`` (repeatable), ``--target``."""
+    return stack(
+        [
+            click.option(
+                "--weights", type=click.Path(dir_okay=False), default=None,
+                help="A .caffemodel: check each layer's blob count and shapes against it.",
+            ),
+            click.option(
+                "--phase", "phases", type=KindType(PHASE), metavar=PHASE.metavar, multiple=True,
+                help="Check this phase (repeatable) [default: TRAIN and TEST when the net's"
+                " include/exclude rules tell them apart, else TEST].",
+            ),
+            click.option(
+                "--target", type=click.Choice(TARGETS), default=None,
+                help="Also check what this deployment target refuses or runs on the CPU.",
+            ),
+        ]
+    )  # fmt: skip
+
+
+def draw_options() -> Callable[[F], F]:
+    """draw's ``-o`` (required: a picture), ``--against``, ``--expand``, ``--context``."""
+    return stack(
+        [
+            output_option(
+                required=True,
+                help="Picture to write: FILE.svg, FILE.png or FILE.dot ('-' prints dot source).",
+            ),
+            click.option(
+                "--against", type=click.Path(dir_okay=False), default=None,
+                help="Highlight what MODEL adds, changes and rewires compared with this net.",
+            ),
+            click.option("--expand", is_flag=True, help="Draw every layer of an SCNN module."),
+            click.option(
+                "--context", type=click.IntRange(min=0), default=None,
+                help="With --against: draw only the layers within this many steps of a change.",
+            ),
+        ]
+    )  # fmt: skip
+
+
+def batch_options(verbs: Sequence[str]) -> Callable[[F], F]:
+    """batch's own options: where, how many workers, the report, the config, the verb."""
+    return stack(
+        [
+            click.option(
+                "-o", "--output-dir", required=True, type=click.Path(file_okay=False),
+                help="Write the converted models here, mirroring the source tree.",
+            ),
+            click.option(
+                "-j", "--jobs", type=click.IntRange(min=1), default=None,
+                help="Worker processes [default: the number of cores].",
+            ),
+            click.option(
+                "--report", "report_path", type=click.Path(dir_okay=False), default=None,
+                help="Also write a report: .json, .csv, .md, or .html (a page with pictures),"
+                " by the file's extension.",
+            ),
+            click.option(
+                "--config", "config_path", type=click.Path(exists=True, dir_okay=False),
+                default=None, help="TOML file of per-model settings (see the README).",
+            ),
+            click.option(
+                "--verb", type=click.Choice(verbs), default="insert", show_default=True,
+                help="What to do to every model (any surgery verb; splice takes --fragment).",
+            ),
+            click.option(
+                "--fragment", type=click.Path(dir_okay=False), default=None,
+                help="With --verb splice: the prototxt of layers to splice into every model.",
+            ),
+        ]
+    )  # fmt: skip
