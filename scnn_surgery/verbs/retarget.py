@@ -119,6 +119,7 @@ def _restate(net: Net, request: Request) -> dict[str, tuple[Dims, Dims]]:
     """Rewrite the requested sizes in ``net`` (in place); blob -> (old, new) dims."""
     sizes = stated_sizes(net)
     changed: dict[str, tuple[Dims, Dims]] = {}
+    current: dict[Layer, Layer] = {}  # an Input layer as edited so far (one per top)
     for blob, wanted in request.items():
         if blob not in sizes:
             close = closest_names(blob, set(sizes))
@@ -132,7 +133,7 @@ def _restate(net: Net, request: Request) -> dict[str, tuple[Dims, Dims]]:
             dims = _new_dims(net, stated, wanted)
             _refuse_shared_shape(net, stated, request)
             changed[blob] = (stated.dims, dims)
-            layer = stated.layer
+            layer = None if stated.layer is None else current.get(stated.layer, stated.layer)
             for path, old, new in zip(stated.paths, stated.dims, dims, strict=True):
                 if old == new:
                     continue
@@ -140,6 +141,8 @@ def _restate(net: Net, request: Request) -> dict[str, tuple[Dims, Dims]]:
                     set_net_field(net, path, new)
                 else:
                     layer = set_param(net, layer, path, new)
+            if stated.layer is not None and layer is not None:
+                current[stated.layer] = layer
     return changed
 
 
@@ -506,7 +509,8 @@ class RetargetResult:
             destination, [x.name for x in self.removed],
         )  # fmt: skip
         notes += share_trained_kernels(self, made.model)
-        return WeightsResult(made.model, notes + made.notes)
+        refilled = [n for n in made.notes if not any(f"'{x}' (" in n for x in self.reshaped)]
+        return WeightsResult(made.model, notes + refilled)
 
 
 def _drop_stale(model: Caffemodel, names: Sequence[str]) -> list[str]:

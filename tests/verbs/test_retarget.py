@@ -179,3 +179,46 @@ def test_a_module_edited_by_hand_is_refused(tmp_path: Path, run_cli: RunCli) -> 
     with pytest.raises(SurgeryError, match=r"layer 'SCNN_D_2' .*differs from what the generator"
                        r" makes \(param\)"):
         retarget(net, RetargetOptions(inputs={"data": (1, 3, 40, 40)}))
+
+
+IP_NET = """name: "ip"
+layer { name: "data" type: "Input" top: "data"
+  input_param { shape { dim: 1 dim: 3 dim: 8 dim: 8 } } }
+layer { name: "conv1" type: "Convolution" bottom: "data" top: "conv1"
+  convolution_param { num_output: 4 kernel_size: 3 weight_filler { type: "gaussian" std: 0.1 } } }
+layer { name: "fc" type: "InnerProduct" bottom: "conv1" top: "fc"
+  inner_product_param { num_output: 5 weight_filler { type: "gaussian" std: 0.1 } } }
+"""
+
+
+def test_reshaped_weights_are_refilled_and_the_rest_carried(
+    tmp_path: Path, run_cli: RunCli
+) -> None:
+    source, trained = tmp_path / "ip.prototxt", tmp_path / "ip.caffemodel"
+    source.write_text(IP_NET)
+    code, _, err = run_cli("upgrade", str(source), "--weights-out", str(trained), "-o", "-")
+    assert code == 0, err
+    out, weights = tmp_path / "out.prototxt", tmp_path / "out.caffemodel"
+    code, _, err = run_cli(
+        "retarget", str(source), "--input", "data=1,3,10,10", "--reshape-weights",
+        "--weights", str(trained), "--weights-out", str(weights), "-o", str(out),
+    )  # fmt: skip
+    assert code == 0, err
+    assert "the blobs of 'fc' no longer fit and come from their fillers" in err
+    before = {e.name: list(e.blobs) for e in read_caffemodel(trained).layers}
+    after = {e.name: list(e.blobs) for e in read_caffemodel(weights).layers}
+    assert after["conv1"] == before["conv1"]
+    assert list(after["fc"][0].shape.dim) == [5, 256]
+
+
+def test_one_shape_for_several_tops_changes_for_all_of_them() -> None:
+    text = (
+        'layer { name: "data" type: "Input" top: "a" top: "b"\n'
+        "  input_param { shape { dim: 1 dim: 3 dim: 8 dim: 8 } } }\n"
+        'layer { name: "sum" type: "Eltwise" bottom: "a" bottom: "b" top: "s" }\n'
+    )
+    net = loads(text, "two.prototxt")
+    with pytest.raises(SurgeryError, match="states one shape for a, b; give --input for each"):
+        retarget(net, RetargetOptions(inputs={"a": (1, 3, 9, 9)}))
+    both = retarget(net, RetargetOptions(inputs={"a": (1, 3, 9, 9), "b": (1, 3, 9, 9)}))
+    assert export_bytes(both.net).decode() == text.replace("dim: 8 dim: 8", "dim: 9 dim: 9")
