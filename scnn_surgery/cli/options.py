@@ -29,7 +29,6 @@ from ..options import (
     SHAPES,
     TARGETS,
     Declaration,
-    InsertOptions,
     Kind,
     OptionsClass,
     OptionValueError,
@@ -152,14 +151,6 @@ def insert_option(name: str, *, help: str | None = None) -> Callable[[F], F]:
     return declared_option(name, declared, default, help=help)
 
 
-def insert_options() -> Callable[[F], F]:
-    """Every :class:`InsertOptions` field; ``insert`` and ``batch`` take them all."""
-    return stack(
-        declared_option(item.name, declared, _default(item))
-        for item, declared in declared_fields()
-    )
-
-
 def module_options(*, required: Iterable[str], bottom: str) -> Callable[[F], F]:
     """The options that shape the module itself, then ``--bottom`` (default ``bottom``):
     what ``generate`` takes."""
@@ -247,12 +238,6 @@ def check_weights_options(weights: str | None, weights_out: str | None) -> None:
         raise UsageError("--weights needs --weights-out, the caffemodel to write")
     if weights_out == "-":
         raise UsageError("--weights-out -: a caffemodel is binary; give it a file")
-
-
-def build_insert_options(params: Mapping[str, Any]) -> InsertOptions:
-    """InsertOptions from the values of the options above (other keys are ignored)."""
-    names = {item.name for item, _ in declared_fields()}
-    return InsertOptions(**{key: value for key, value in params.items() if key in names})
 
 
 def verb_options(
