@@ -221,3 +221,10 @@ def test_command_line_needs_weights(tmp_path: Path, run_cli: RunCli) -> None:
     assert code == 2 and out == "" and "give --weights IN and --weights-out OUT" in err
     code, _, err = run_cli("batch", str(source), "-o", str(tmp_path / "out"), "--verb", "fold-bn")
     assert code == 2 and "batch carries no caffemodels" in err
+
+
+def test_the_library_api_is_the_registry_s() -> None:
+    import scnn_surgery
+
+    assert scnn_surgery.fold_bn is fold_bn and scnn_surgery.FoldBnOptions is FoldBnOptions
+    assert scnn_surgery.FoldBnResult is FoldBnResult

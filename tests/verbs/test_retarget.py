@@ -222,3 +222,12 @@ def test_one_shape_for_several_tops_changes_for_all_of_them() -> None:
         retarget(net, RetargetOptions(inputs={"a": (1, 3, 9, 9)}))
     both = retarget(net, RetargetOptions(inputs={"a": (1, 3, 9, 9), "b": (1, 3, 9, 9)}))
     assert export_bytes(both.net).decode() == text.replace("dim: 8 dim: 8", "dim: 9 dim: 9")
+
+
+def test_the_library_api_is_the_registry_s() -> None:
+    import scnn_surgery
+
+    assert scnn_surgery.retarget is retarget and scnn_surgery.RetargetOptions is RetargetOptions
+    options = scnn_surgery.RetargetOptions(inputs={"data": (2, 3, 24, 32)})
+    result = scnn_surgery.retarget(loads(LANE), options)
+    assert result.changed and result.done == f"retargeted data 1{X}3{X}24{X}32 -> 2{X}3{X}24{X}32"
