@@ -10,7 +10,7 @@ Refused (exit 1), naming the layer and both sizes: a layer whose weights would c
 shape (an InnerProduct whose input grows), unless --reshape-weights (you will retrain it;
 its blobs are refilled from its fillers); a layer that states a size for the old map (an
 Interp's explicit height and width, a pooling window over the whole map or a pyramid's
-bins, as PSPNet's), unless --rescale scales it. The same size again changes nothing.
+bins, as PSPNet's, a PriorBox's explicit img_size), unless --rescale scales it. The same size again changes nothing.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from typing import Any
 
 import networkx as nx
 
+from ..document import Scalar
 from ..errors import SurgeryError, UsageError
 from ..graph import LayerGraph, graph_of, phase_states
 from ..modules import TIMES, find_modules
@@ -319,6 +320,8 @@ def _stated_for_old_map(
                 continue
             if layer.type == "Interp" and ratio != (1.0, 1.0):
                 fix = _interp_rescale(net, layer, ratio)
+            elif layer.type == "PriorBox" and ratio != (1.0, 1.0):
+                fix = _prior_box_rescale(layer, ratio)
             elif layer.type == "Pooling":
                 fix = _pool_rescale(net, old_graph, layer, old_shapes, new_shapes)
             else:
@@ -341,6 +344,38 @@ def _interp_rescale(net: Net, layer: Layer, ratio: tuple[float, float]) -> Resca
     new = _shape([v for _, v in sets] if len(sets) == 2 else [sets[0][1]])
     return Rescale(layer, f"resizes to an explicit {old}, which would be {new} for the new map",
                    tuple(sets))  # fmt: skip
+
+
+def _prior_box_rescale(layer: Layer, ratio: tuple[float, float]) -> Rescale | None:
+    """SSD's PriorBox normalises its boxes by the image's size: an explicit img_size (or
+    img_h and img_w) is the old input's, which the data blob's would replace."""
+    if layer.body is None:
+        return None
+
+    def stated(name: str) -> int | None:
+        found = read_path(layer.body, f"prior_box_param.{name}")  # type: ignore[arg-type]
+        return int(found.raw) if isinstance(found, Scalar) and found.raw.isdigit() else None
+
+    size, height, width = stated("img_size"), stated("img_h"), stated("img_w")
+    if size is None and height is None and width is None:
+        return None
+    old_h, old_w = (size, size) if size is not None else (height, width)
+    new_h = None if old_h is None else max(1, round(old_h * ratio[0]))
+    new_w = None if old_w is None else max(1, round(old_w * ratio[1]))
+    if size is not None and new_h is not None and new_h == new_w:
+        sets: tuple[tuple[str, int], ...] = (("prior_box_param.img_size", new_h),)
+        removes: tuple[str, ...] = ()
+    else:
+        sets = tuple(
+            (f"prior_box_param.{name}", value)
+            for name, value in (("img_h", new_h), ("img_w", new_w)) if value is not None
+        )  # fmt: skip
+        removes = ("prior_box_param.img_size",) if size is not None else ()
+    what = (
+        f"normalises its boxes by an explicit {_shape([old_h, old_w])} image, which would be"
+        f" {_shape([new_h, new_w])} for the new input"
+    )
+    return Rescale(layer, what, sets, removes)
 
 
 def _pool_rescale(

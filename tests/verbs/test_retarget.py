@@ -231,3 +231,15 @@ def test_the_library_api_is_the_registry_s() -> None:
     options = scnn_surgery.RetargetOptions(inputs={"data": (2, 3, 24, 32)})
     result = scnn_surgery.retarget(loads(LANE), options)
     assert result.changed and result.done == f"retargeted data 1{X}3{X}24{X}32 -> 2{X}3{X}24{X}32"
+
+
+def test_an_explicit_prior_box_image_size_is_rescaled() -> None:
+    path = shared_path("zoo", "detection", "ssd300_vgg16_voc0712_deploy.prototxt")
+    text = path.read_text().replace("prior_box_param {", "prior_box_param {\n    img_size: 300", 1)
+    net = loads(text, "ssd.prototxt")
+    wanted = {"data": (1, 3, 600, 450)}
+    with pytest.raises(SurgeryError, match=rf"explicit 300{X}300 image.*600{X}450.*--rescale"):
+        retarget(net, RetargetOptions(inputs=wanted))
+    result = retarget(net, RetargetOptions(inputs=wanted, rescale=True))
+    out = export_bytes(result.net).decode()
+    assert "img_size" not in out and "img_h: 600\n    img_w: 450\n" in out
