@@ -10,7 +10,8 @@ Refused (exit 1), naming the layer and both sizes: a layer whose weights would c
 shape (an InnerProduct whose input grows), unless --reshape-weights (you will retrain it;
 its blobs are refilled from its fillers); a layer that states a size for the old map (an
 Interp's explicit height and width, a pooling window over the whole map or a pyramid's
-bins, as PSPNet's, a PriorBox's explicit img_size), unless --rescale scales it. The same size again changes nothing.
+bins, as PSPNet's, a PriorBox's explicit img_size), unless --rescale scales it. The same
+size again changes nothing.
 """
 
 from __future__ import annotations
