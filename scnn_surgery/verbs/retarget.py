@@ -218,7 +218,7 @@ def _stated_std(conv: Layer) -> float | None:
                         return None if std is None else float(str(std))
         return None
     found = read_path(conv.body, "convolution_param.weight_filler.std")
-    return float(found.raw) if found is not None and hasattr(found, "raw") else None
+    return float(found.raw) if isinstance(found, Scalar) else None
 
 
 def _regenerate_modules(net: Net, overrides: ShapeOverrides) -> list[Regenerated]:
