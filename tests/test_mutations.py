@@ -313,6 +313,7 @@ def commands(ws: Workspace, base: Base) -> list[Command]:
         net_verb("strip", model),
         net_verb("remove", model, base.removable),
         net_verb("upgrade", model),
+        net_verb("retarget", model, "--input", "data=?,?,?,?"),
         Command(("inspect", "--json", model), "json"),
         Command(("check", "--json", model), "json"),
         Command(("diff", str(ws.original), model), "diff"),

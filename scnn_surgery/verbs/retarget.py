@@ -97,10 +97,9 @@ def _new_dims(net: Net, stated: StatedSize, wanted: Sequence[int | None]) -> Dim
             f"{net.source}: '{stated.blob}' has {len(stated.dims)} dimensions"
             f" ({_shape(stated.dims)}), but --input gives {len(wanted)}"
         )
-    dims = tuple(old if new is None else new for old, new in zip(stated.dims, wanted, strict=True))
-    if any(d <= 0 for d in dims):
-        raise SurgeryError(f"--input {stated.blob}: every dimension must be positive")
-    return dims
+    if any(d is not None and d <= 0 for d in wanted):
+        raise SurgeryError(f"{net.source}: --input {stated.blob}: every size must be positive")
+    return tuple(old if new is None else new for old, new in zip(stated.dims, wanted, strict=True))
 
 
 def _map(size: tuple[int | None, int | None]) -> str:
