@@ -9,6 +9,15 @@ class SurgeryError(Exception):
     exit_code = 1
 
 
+class SurgeryErrors(SurgeryError):
+    """Several problems found in one pass: the command line shows one line each; as a
+    string (a batch report's reason) they are joined by '; '."""
+
+    def __init__(self, lines: list[str]) -> None:
+        self.lines = tuple(lines)
+        super().__init__("; ".join(lines))
+
+
 class UsageError(SurgeryError):
     """The command line itself is wrong (exit status 2, as click uses)."""
 

@@ -9,14 +9,16 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 from .document import Document
-from .errors import SurgeryError, UsageError
+from .errors import SurgeryError, SurgeryErrors, UsageError
 from .export import export_bytes, export_text
 from .files import write_bytes_atomic
+from .forkrules import ruled
 from .graph import BlobVersion, LayerGraph, NetState, build_graphs, graph_of
 from .layerdef import Fields, LayerDef
 from .layerdef import render_layers as _render_layers
@@ -42,6 +44,7 @@ from .passes.splice import splice as splice_layers
 from .passes.upgrade import upgrade_net
 from .runtime import paused_gc
 from .schema.select import descriptor_of, schema_for_net
+from .shapes import missing_rules
 from .scnn import (
     DetectedModule,
     ScnnSpec,
@@ -102,6 +105,20 @@ def _automatic_point(
     blob, why = choose_blob(shapes.net, graph, shapes.of(graph))
     notes.append(f"chose insertion point '{blob}' automatically: {why}")
     return blob, why
+
+
+@contextmanager
+def _rules_first(shapes: PhaseShapes, phase: str | None) -> Iterator[None]:
+    """A refusal that layers without a shape rule may cause lists every such layer first,
+    one line each, so that one run names them all."""
+    try:
+        yield
+    except SurgeryError as exc:
+        for graph in shapes.select(phase):
+            lines = missing_rules(shapes.of(graph))
+            if lines:
+                raise SurgeryErrors([*lines, str(exc)]) from None
+        raise
 
 
 def _refuse_second_module(net: Net, options: InsertOptions) -> None:
@@ -227,6 +244,7 @@ def insert(net: Net, options: InsertOptions) -> InsertResult:
 
 
 def _insert(net: Net, options: InsertOptions) -> InsertResult:
+    net = ruled(net, options.shape_rules)
     if options.upgrade:
         net = upgrade_net(net)
     if net.format == "v0":
@@ -246,12 +264,14 @@ def _insert(net: Net, options: InsertOptions) -> InsertResult:
     if options.after:
         after, why = options.after, f"given: --after {options.after}"
     else:
-        after, why = _automatic_point(shapes, phase, notes)
+        with _rules_first(shapes, phase):
+            after, why = _automatic_point(shapes, phase, notes)
     point = find_insertion_point(work, graphs, after, as_blob=not options.after)
     given = {"height": options.height, "width": options.width, "channel": options.channels}
     if options.reduce_channels is not None:
         given["channel"] = None
-    height, width, channels = resolve_sizes(shapes, point, given, phase, notes)
+    with _rules_first(shapes, phase):
+        height, width, channels = resolve_sizes(shapes, point, given, phase, notes)
     if options.reduce_channels is not None:
         notes += _reduced_readers(point, channels, options.reduce_channels)
         channels = options.reduce_channels
@@ -320,6 +340,7 @@ def splice(net: Net, fragment: Net, options: SpliceOptions) -> SpliceResult:
 
 
 def _splice(net: Net, fragment_net: Net, options: SpliceOptions) -> SpliceResult:
+    net = ruled(net, options.shape_rules)
     _refuse_v0(net, "splice into it")
     fragment = read_fragment(fragment_net)
     work = net.copy()
@@ -346,7 +367,8 @@ def _splice(net: Net, fragment_net: Net, options: SpliceOptions) -> SpliceResult
     if after is None and not unbound and binds:
         after = next(iter(binds.values()))
     if after is None:
-        after, _ = _automatic_point(shapes, phase, notes)
+        with _rules_first(shapes, phase):
+            after, _ = _automatic_point(shapes, phase, notes)
     del shapes  # the input's shapes; the result is inferred again (per layer, memoized)
     point = find_insertion_point(work, graphs, after, as_blob=not options.after)
     if unbound:
@@ -462,6 +484,7 @@ def strip(net: Net, options: StripOptions | None = None) -> StripResult:
 
 
 def _strip(net: Net, options: StripOptions) -> StripResult:
+    net = ruled(net, options.shape_rules)
     _refuse_v0(net, "strip it")
     work = net.copy()
     graphs = build_graphs(work)

@@ -21,6 +21,8 @@ from ..options import (
     BOOL,
     BOTTOM,
     SHAPE,
+    SHAPE_RULE,
+    SHAPE_RULES,
     SHAPES,
     Declaration,
     InsertOptions,
@@ -67,7 +69,7 @@ def _as_dict(
 
 
 # A table-valued declaration is given as a repeatable option, one pair each.
-_ONE_OF: dict[Kind[Any], Kind[Any]] = {SHAPES: SHAPE, BINDS: BIND}
+_ONE_OF: dict[Kind[Any], Kind[Any]] = {SHAPES: SHAPE, BINDS: BIND, SHAPE_RULES: SHAPE_RULE}
 
 
 def declared_option(

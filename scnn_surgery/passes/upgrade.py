@@ -156,7 +156,9 @@ def upgrade_net(net: Net) -> Net:
     """
     if not needs_upgrade(net):
         return net
-    return Net.from_document(_relabelled(upgrade_document(net.document)))
+    upgraded = Net.from_document(_relabelled(upgrade_document(net.document)))
+    upgraded.shape_rules = net.shape_rules  # the user's rules for its types still hold
+    return upgraded
 
 
 def net_for_reading(net: Net) -> Net:
