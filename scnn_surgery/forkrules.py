@@ -29,7 +29,6 @@ from .shapes import (
     RuleContext,
     Shape,
     ShapeError,
-    _conv_rule,
     _depthwise_rule,
     _detections_rule,
     _four_axes,

@@ -1376,7 +1376,9 @@ def missing_rules(result: ShapeResult) -> list[str]:
     """One line per layer whose type has no shape rule (and whose tops no --shape gives),
     FILE:LINE:COL first, then how to give them: empty when every layer has a rule."""
     net = result.net
-    stops = [s for s in result.stopped if s.layer is not None and rule_of(net, s.layer.type) is None]
+    stops = [
+        s for s in result.stopped if s.layer is not None and rule_of(net, s.layer.type) is None
+    ]
     if not stops:
         return []
     lines = []

@@ -44,7 +44,6 @@ from .passes.splice import splice as splice_layers
 from .passes.upgrade import upgrade_net
 from .runtime import paused_gc
 from .schema.select import descriptor_of, schema_for_net
-from .shapes import missing_rules
 from .scnn import (
     DetectedModule,
     ScnnSpec,
@@ -53,6 +52,7 @@ from .scnn import (
     module_output,
     reduction_name,
 )
+from .shapes import missing_rules
 from .verify import Checks, check_fitted
 
 load = load_net
