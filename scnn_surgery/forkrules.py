@@ -16,7 +16,8 @@ a layer of TYPE:
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections import Counter
+from collections.abc import Collection, Mapping, Sequence
 from functools import cache
 
 from .errors import UsageError
@@ -29,6 +30,7 @@ from .shapes import (
     RuleContext,
     Shape,
     ShapeError,
+    ShapeResult,
     _depthwise_rule,
     _detections_rule,
     _four_axes,
@@ -46,7 +48,15 @@ from .shapes import (
     format_shape,
 )
 
-__all__ = ["FORK_RULES", "RuleSource", "rule_source", "ruled", "user_rule"]
+__all__ = [
+    "FORK_RULES",
+    "RuleSource",
+    "rule_source",
+    "ruled",
+    "sizing",
+    "sizing_summary",
+    "user_rule",
+]
 
 
 def _axpy_rule(ctx: RuleContext) -> list[MaybeShape]:
@@ -259,7 +269,7 @@ def user_rule(text: str) -> Rule:
 RuleSource = str  # "built-in", "fork rule", "--shape-rule TYPE=RULE", "--shape", "none"
 
 
-def rule_source(net: Net, layer: Layer, given_tops: Sequence[str] = ()) -> RuleSource:
+def rule_source(net: Net, layer: Layer, given_tops: Collection[str] = ()) -> RuleSource:
     """What sized ``layer``'s tops: the user's rule for its type, a fork's built-in rule,
     BVLC's, the user's ``--shape`` for its tops (``given_tops``), or nothing."""
     from .shapes import rule_for
@@ -274,6 +284,34 @@ def rule_source(net: Net, layer: Layer, given_tops: Sequence[str] = ()) -> RuleS
     if layer.tops and all(top in given_tops for top in layer.tops):
         return "--shape"
     return "none"
+
+
+def sizing(result: ShapeResult) -> list[tuple[Layer, RuleSource]]:
+    """Each layer of the result's phase with what sized it."""
+    given = result.overrides.keys()
+    return [(layer, rule_source(result.net, layer, given)) for layer in result.graph.layers]
+
+
+def sizing_summary(result: ShapeResult) -> str:
+    """What sized the layers, in one line: ``built-in 40; fork rule 3 (Axpy 2, ShuffleChannel
+    1); --shape 1 (proposal); none 1 (bar)``."""
+    groups: dict[RuleSource, list[Layer]] = {}
+    for layer, source in sizing(result):
+        groups.setdefault(source, []).append(layer)
+    parts = []
+    for source, layers in groups.items():
+        if source == "built-in":
+            parts.append(f"built-in {len(layers)}")
+        elif source == "fork rule":
+            types = Counter(layer.type for layer in layers)
+            parts.append(
+                f"fork rule {len(layers)} ({', '.join(f'{t} {n}' for t, n in types.items())})"
+            )
+        else:
+            names = ", ".join(layer.name for layer in layers[:3])
+            more = f" and {len(layers) - 3} more" if len(layers) > 3 else ""
+            parts.append(f"{source} {len(layers)} ({names}{more})")
+    return "; ".join(parts)
 
 
 def ruled(net: Net, rules: Mapping[str, str]) -> Net:

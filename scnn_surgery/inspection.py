@@ -6,6 +6,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from .errors import SurgeryError
+from .forkrules import sizing, sizing_summary
 from .graph import LayerGraph, NetState, build_graphs, graph_of, phase_states
 from .modules import ModuleSummary, find_modules, summarise_module
 from .net import Layer, Net
@@ -26,6 +27,7 @@ class LayerRow:
     params: int | None
     macs: int | None
     line: int | None
+    rule: str = "built-in"  # what sized its tops (scnn_surgery.forkrules.rule_source)
 
 
 @dataclass
@@ -43,6 +45,7 @@ class InspectReport:
     # A second suggestion, when the first is a fine decoder map: the encoder's bottleneck.
     alternative: Alternative | None = None
     written_format: str = ""  # the file's own (V0 and V1 are read upgraded); "" for net's
+    sized_by: str = ""  # what sized the layers, in one line (forkrules.sizing_summary)
 
     @property
     def format(self) -> str:
@@ -67,6 +70,7 @@ class InspectReport:
                     "params": r.params,
                     "macs": r.macs,
                     "line": r.line,
+                    "rule": r.rule,
                 }
                 for r in self.rows
             ],
@@ -79,6 +83,7 @@ class InspectReport:
             "alternative_reason": self.alternative.reason if self.alternative else None,
             "stopped": self.stopped,
             "errors": self.errors,
+            "sized_by": self.sized_by,
         }
 
 
@@ -97,7 +102,7 @@ def _shape_json(shape: MaybeShape) -> list[int | None] | None:
 
 def _rows(net: Net, result: ShapeResult) -> list[LayerRow]:
     rows = []
-    for layer in result.graph.layers:
+    for layer, rule in sizing(result):
         line = net.layer_line(layer)
         cost = result.cost(layer)
         rows.append(
@@ -110,6 +115,7 @@ def _rows(net: Net, result: ShapeResult) -> list[LayerRow]:
                 params=cost.params,
                 macs=cost.macs,
                 line=line,
+                rule=rule,
             )
         )
     return rows
@@ -175,6 +181,7 @@ def inspect_net(
         errors=errors,
         alternative=_alternative(graph, result, suggestion),
         written_format=net.format,
+        sized_by=sizing_summary(result),
     )
 
 

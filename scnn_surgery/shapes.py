@@ -44,6 +44,7 @@ from .params import (
     raw_ints,
     upsample_params,
 )
+from .placeholders import placeholder_reason
 from .schema import caffe_pb2
 
 __all__ = [
@@ -1208,6 +1209,8 @@ def _with_override(
     agrees = len(given) == len(computed) and all(
         g is None or c is None or g == c for g, c in zip(given, computed, strict=True)
     )
+    if not agrees and len(given) == len(computed):
+        agrees = _is_placeholder(result, layer, name, computed)  # what --shape is for
     if not agrees:
         who = result.net.describe(layer) if layer is not None else "the net's input field"
         result.errors.append(
@@ -1221,6 +1224,16 @@ def _with_override(
         return computed
     merged = tuple(c if g is None else g for g, c in zip(given, computed, strict=True))
     return _within_int_max(result, layer, name, merged)
+
+
+def _is_placeholder(
+    result: ShapeResult, layer: Layer | None, name: str, stated: Sequence[int | None]
+) -> bool:
+    """Whether ``name`` is an input (top-level, or an Input layer's) whose ``stated`` size is
+    a placeholder for the size the net runs at (:mod:`scnn_surgery.placeholders`)."""
+    if layer is not None and layer.type != "Input":
+        return False
+    return placeholder_reason(result.net, name, stated) is not None
 
 
 def _within_int_max(

@@ -16,6 +16,7 @@ from .stdio import echo, one_line
 
 if TYPE_CHECKING:
     from ..check import Finding
+    from ..net import Net
 
 
 def _summary(findings: list[Finding], errors: int) -> str:
@@ -23,6 +24,24 @@ def _summary(findings: list[Finding], errors: int) -> str:
     if not findings:
         return "no problems found"
     return f"{errors} error{'s' * (errors != 1)}, {warnings} warning{'s' * (warnings != 1)}"
+
+
+def _sized_by(
+    net: Net, phases: Sequence[str], shapes: Mapping[str, Sequence[int]]
+) -> dict[str, str]:
+    """What sized the layers of each phase checked (built-in, fork or user rules, --shape)."""
+    from ..forkrules import sizing_summary
+    from ..graph import NetState, graph_of
+    from ..passes.upgrade import net_for_reading
+    from ..shapes import infer_shapes
+
+    readable = net_for_reading(net)
+    found = {}
+    for phase in phases or ("TEST",):
+        graph = graph_of(readable, NetState(phase))
+        given = {name: dims for name, dims in shapes.items() if name in graph.latest}
+        found[phase] = sizing_summary(infer_shapes(readable, graph, given))
+    return found
 
 
 @click.command("check")
@@ -35,12 +54,14 @@ def _summary(findings: list[Finding], errors: int) -> str:
 @click.option("--target", type=click.Choice(TARGETS), default=None,
               help="Also check what this deployment target refuses or runs on the CPU.")
 @insert_option("shapes")
+@insert_option("shape_rules")
 @insert_option("proto")
 @click.option("--json", "as_json", is_flag=True, help="Print the findings as JSON.")
 @click.pass_context
 def command(
     ctx: click.Context, model: str, weights: str | None, phases: tuple[str, ...],
-    target: str | None, shapes: Mapping[str, Sequence[int]], proto: str | None, as_json: bool,
+    target: str | None, shapes: Mapping[str, Sequence[int]], shape_rules: Mapping[str, str],
+    proto: str | None, as_json: bool,
 ) -> None:
     """Check MODEL (a prototxt; '-' reads stdin) as Caffe's Net::Init would.
 
@@ -52,11 +73,12 @@ def command(
     )
     # Here rather than at the top: parsing the arguments (or --help) need not load them.
     from ..check import check_net, errors_of
+    from ..forkrules import ruled
     from ..schema.select import schema_for_net
     from ..surgery import load
     from ..weights import read_caffemodel
 
-    net = load(model)
+    net = ruled(load(model), shape_rules)
     schema = schema_for_net(net, proto)
     caffemodel = read_caffemodel(weights, schema) if weights is not None else None
     findings = check_net(
@@ -71,10 +93,14 @@ def command(
             "errors": errors,
             "warnings": len(findings) - errors,
             "findings": [f.as_dict() for f in findings],
+            "sized_by": _sized_by(net, phases, shapes),
         }
         echo(json.dumps(report, indent=2))
     else:
         for finding in findings:
             echo(one_line(finding.format(net.source)))
+        for phase, sized in _sized_by(net, phases, shapes).items():
+            if not (sized.startswith("built-in") and ";" not in sized):
+                note(f"{net.source}: phase {phase} sized by: {sized}")
         note(f"{net.source}: {_summary(findings, errors)}")
     ctx.exit(1 if errors else 0)

@@ -66,6 +66,8 @@ def _summary(report: InspectReport) -> list[str]:
     ]
     for module in report.modules:
         lines.append(f"existing {module.describe()}")
+    if report.sized_by and any(r.rule != "built-in" for r in report.rows):
+        lines.append(f"sized by: {report.sized_by}")
     for message in report.stopped:
         lines.append(f"shape inference stopped: {message}")
     for message in report.errors:
@@ -85,18 +87,24 @@ def _summary(report: InspectReport) -> list[str]:
 @click.command("inspect")
 @click.argument("model", type=click.Path(dir_okay=False, allow_dash=True))
 @insert_option("shapes")
+@insert_option("shape_rules")
 @insert_option("phase")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON object instead of a table.")
 def command(
-    model: str, shapes: Mapping[str, Sequence[int]], phase: str | None, as_json: bool
+    model: str,
+    shapes: Mapping[str, Sequence[int]],
+    shape_rules: Mapping[str, str],
+    phase: str | None,
+    as_json: bool,
 ) -> None:
     """Show every layer of MODEL with its output shapes, parameters and MACs."""
     check_output_paths(named("MODEL", model), [STDOUT])
     # Here rather than at the top: parsing the arguments (or --help) need not load them.
+    from ..forkrules import ruled
     from ..inspection import inspect_net
     from ..surgery import load
 
-    report = inspect_net(load(model), phase, shapes)
+    report = inspect_net(ruled(load(model), shape_rules), phase, shapes)
     if as_json:
         echo(json.dumps(report.to_json(), indent=2))
     else:

@@ -171,6 +171,7 @@ def net_for_reading(net: Net) -> Net:
         return net
     readable = Net.from_document(_relabelled(_upgrade_layers(net.document)))
     readable.caches[ORIGINS] = _origins(net.layers, readable.layers)
+    readable.shape_rules = net.shape_rules
     return readable
 
 
