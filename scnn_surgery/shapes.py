@@ -1209,7 +1209,7 @@ def _with_override(
     agrees = len(given) == len(computed) and all(
         g is None or c is None or g == c for g, c in zip(given, computed, strict=True)
     )
-    if not agrees and len(given) == len(computed):
+    if not agrees and _only_spatial(given, computed):
         agrees = _is_placeholder(result, layer, name, computed)  # what --shape is for
     if not agrees:
         who = result.net.describe(layer) if layer is not None else "the net's input field"
@@ -1224,6 +1224,13 @@ def _with_override(
         return computed
     merged = tuple(c if g is None else g for g, c in zip(given, computed, strict=True))
     return _within_int_max(result, layer, name, merged)
+
+
+def _only_spatial(given: Sequence[int | None], computed: Shape) -> bool:
+    """Whether a 4-D ``given`` differs from ``computed`` in height and width only."""
+    return len(given) == len(computed) == 4 and all(
+        g is None or c is None or g == c for g, c in zip(given[:2], computed[:2], strict=True)
+    )
 
 
 def _is_placeholder(
