@@ -334,12 +334,15 @@ def main_heads(graph: LayerGraph) -> tuple[list[Head], list[Head]]:
     return tasks, light
 
 
-def _prediction_above(graph: LayerGraph, version: BlobVersion) -> BlobVersion | None:
+def _prediction_above(gates: _Gates, version: BlobVersion) -> BlobVersion | None:
     """The Softmax/Sigmoid output a map is computed from, with no classifier between.
 
     A branch that pools a probability map (SCNN's lane-existence head) is a head on
-    a head: its features are those of the classifier that made the probabilities.
+    a head: its features are those of the classifier that made the probabilities. The
+    walk follows each layer's first feature bottom, never a gate (an SE gate's Sigmoid
+    is part of its block).
     """
+    graph = gates.graph
     current: BlobVersion | None = version
     while current is not None:
         layer = graph.producer(current)
@@ -347,7 +350,10 @@ def _prediction_above(graph: LayerGraph, version: BlobVersion) -> BlobVersion | 
             return None
         if layer.type in PREDICTION_TYPES:
             return current
-        current = graph.bottom(layer, 0)
+        bound = graph.bottoms(layer)
+        gated = gates.of(layer)
+        features = [i for i in _feature_bottoms(layer.type, len(bound)) if i not in gated]
+        current = bound[features[0]] if features else None
     return None
 
 
@@ -385,7 +391,7 @@ def find_candidates(
             source, _ = _walk_to_spatial(graph, shapes, version)
             if source is None:
                 continue
-            prediction = _prediction_above(graph, source)
+            prediction = _prediction_above(gates, source)
             if prediction is not None:
                 pending.append((head, prediction))
                 continue
