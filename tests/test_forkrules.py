@@ -3,14 +3,14 @@ refusals that blame the --shape that caused them."""
 
 from __future__ import annotations
 
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from types import ModuleType
 
 import numpy as np
 import pytest
 
 import scnn_surgery as ss
-from scnn_surgery.batch import parse_config
+from scnn_surgery.batch import options_for, parse_config
 from scnn_surgery.errors import SurgeryError, SurgeryErrors, UsageError
 from scnn_surgery.forkrules import FORK_RULES, rule_source, ruled
 from scnn_surgery.graph import NetState, build_graph
@@ -255,6 +255,18 @@ def test_shape_rule_options_are_checked(run_cli: RunCli, tmp_path: Path) -> None
     }
     with pytest.raises(UsageError, match="shape_rules must give a layer type"):
         parse_config('[models."**"]\nshape_rules = { FooGate = "up" }\n', "my.toml")
+    # a top-level [shape_rules] table holds for every model; a model's own add to it
+    config = parse_config(
+        '[shape_rules]\nFooGate = "same"\nBarJoin = "flatten"\n'
+        '[models."a/*"]\nshape_rules = { BarJoin = "same:1" }\n'
+    )
+    base = ss.InsertOptions(shape_rules={"Cli": "same"})
+    chosen = options_for(PurePosixPath("a/x.prototxt"), base, config)
+    assert chosen.shape_rules == {"Cli": "same", "FooGate": "same", "BarJoin": "same:1"}
+    other = options_for(PurePosixPath("b/x.prototxt"), base, config)
+    assert other.shape_rules == {"Cli": "same", "FooGate": "same", "BarJoin": "flatten"}
+    with pytest.raises(UsageError, match=r"my.toml: \[shape_rules\]: shape_rules must give"):
+        parse_config('[shape_rules]\nFooGate = "up"\n', "my.toml")
 
 
 # ---------------------------------------------------------------------------
