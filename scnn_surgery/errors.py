@@ -10,12 +10,17 @@ class SurgeryError(Exception):
 
 
 class SurgeryErrors(SurgeryError):
-    """Several problems found in one pass: the command line shows one line each; as a
-    string (a batch report's reason) they are joined by '; '."""
+    """Several problems found in one pass: the command line shows one line each; as one
+    string (a batch report's reason) the first few and the last are joined by '; '."""
+
+    SHOWN = 3  # of the lines before the last, in the one-string form
 
     def __init__(self, lines: list[str]) -> None:
         self.lines = tuple(lines)
-        super().__init__("; ".join(lines))
+        *first, last = lines
+        if len(first) > self.SHOWN:
+            first = [*first[: self.SHOWN], f"and {len(first) - self.SHOWN} more"]
+        super().__init__("; ".join([*first, last]))
 
 
 class UsageError(SurgeryError):

@@ -1394,7 +1394,8 @@ RULE_FORMS = "same, same:K, concat:AXIS, flatten or N,C,H,W with ? for bottom 0'
 
 def missing_rules(result: ShapeResult) -> list[str]:
     """One line per layer whose type has no shape rule (and whose tops no --shape gives),
-    FILE:LINE:COL first, then how to give them: empty when every layer has a rule."""
+    FILE:LINE:COL first, then a last one saying how to give them; empty when every layer
+    has a rule."""
     net = result.net
     stops = [
         s for s in result.stopped if s.layer is not None and rule_of(net, s.layer.type) is None

@@ -115,9 +115,9 @@ def _rules_first(shapes: PhaseShapes, phase: str | None) -> Iterator[None]:
         yield
     except SurgeryError as exc:
         for graph in shapes.select(phase):
-            lines = missing_rules(shapes.of(graph))
-            if lines:
-                raise SurgeryErrors([*lines, str(exc)]) from None
+            *listing, advice = missing_rules(shapes.of(graph)) or [""]
+            if listing:
+                raise SurgeryErrors([*listing, f"{exc}; {advice}"]) from None
         raise
 
 
