@@ -15,6 +15,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
 from typing import Protocol
 
 import pytest
@@ -56,6 +57,17 @@ def zoo_files() -> list[Path]:
             raise RuntimeError(f"{root} is absent but SCNN_SURGERY_REQUIRE_SHARED=1")
         return []
     return sorted(root.rglob("*.prototxt"))
+
+
+@pytest.fixture(scope="module")
+def cv2() -> ModuleType:
+    """OpenCV 4.x, whose Caffe importer runs the nets (5.x removed it)."""
+    module: ModuleType = pytest.importorskip(
+        "cv2", reason="OpenCV (opencv-python-headless 4.x) is needed"
+    )
+    if int(module.__version__.split(".")[0]) != 4:
+        pytest.skip(f"OpenCV {module.__version__}: only 4.x has the Caffe importer")
+    return module
 
 
 def zoo_ids(paths: list[Path]) -> list[str]:

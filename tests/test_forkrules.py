@@ -127,16 +127,6 @@ def test_fork_rules_refuse_what_their_forks_refuse(old: str, new: str, says: str
 # Against OpenCV, where it implements the fork type
 
 
-@pytest.fixture(scope="module")
-def cv2() -> ModuleType:
-    module: ModuleType = pytest.importorskip(
-        "cv2", reason="OpenCV (opencv-python-headless 4.x) is needed"
-    )
-    if int(module.__version__.split(".")[0]) != 4:
-        pytest.skip(f"OpenCV {module.__version__}: only 4.x has the Caffe importer")
-    return module
-
-
 OPENCV_NET = (
     'input: "data"\ninput_shape { dim: 2 dim: 12 dim: 20 dim: 30 }\n'
     'input: "image"\ninput_shape { dim: 2 dim: 3 dim: 160 dim: 240 }\n'
