@@ -15,8 +15,8 @@ from .output import note
 from .stdio import echo, one_line
 
 if TYPE_CHECKING:
-    from ..check import Finding
-    from ..net import Net
+    from ..analysis.check import Finding
+    from ..core.net import Net
 
 
 def _summary(findings: list[Finding], errors: int) -> str:
@@ -30,10 +30,10 @@ def _sized_by(
     net: Net, phases: Sequence[str], shapes: Mapping[str, Sequence[int]]
 ) -> dict[str, str]:
     """What sized the layers of each phase checked (built-in, fork or user rules, --shape)."""
-    from ..forkrules import sizing_summary
-    from ..graph import NetState, graph_of
+    from ..analysis.forkrules import sizing_summary
+    from ..analysis.shapes import infer_shapes
+    from ..core.graph import NetState, graph_of
     from ..passes.upgrade import net_for_reading
-    from ..shapes import infer_shapes
 
     readable = net_for_reading(net)
     found = {}
@@ -72,8 +72,8 @@ def command(
         [*named("MODEL", model), *named("--weights", weights), *named("--proto", proto)], [STDOUT]
     )
     # Here rather than at the top: parsing the arguments (or --help) need not load them.
-    from ..check import check_net, errors_of
-    from ..forkrules import ruled
+    from ..analysis.check import check_net, errors_of
+    from ..analysis.forkrules import ruled
     from ..schema.select import schema_for_net
     from ..surgery import load
     from ..weights import read_caffemodel

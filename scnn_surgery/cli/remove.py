@@ -39,7 +39,7 @@ def command(
     given = Weights(weights, weights_out, seed)
     where = prepare(model, output, in_place, given, proto=proto)
     # Here rather than at the top: parsing the arguments (or --help) need not load them.
-    from ..forkrules import ruled
+    from ..analysis.forkrules import ruled
     from ..surgery import load, remove
 
     result = remove(ruled(load(model), shape_rules), layers, shapes=shapes, proto=proto)

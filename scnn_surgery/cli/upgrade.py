@@ -38,7 +38,7 @@ def command(
     given = Weights(weights, weights_out, seed)
     where = prepare(model, output, in_place, given, proto=proto)
     # Here rather than at the top: parsing the arguments (or --help) need not load them.
-    from ..forkrules import ruled
+    from ..analysis.forkrules import ruled
     from ..surgery import load, upgrade
 
     net = ruled(load(model), shape_rules)
