@@ -160,8 +160,8 @@ FORK_RULES: dict[str, Rule] = {
     "Axpy": _axpy_rule,
     # farmingyard/ShuffleNet shuffle_channel_layer.cpp (ReshapeLike bottom[0]; C % group)
     "ShuffleChannel": _shuffle_channel_rule,
-    # yonghenglh6/DepthwiseConvolution depthwise_conv_layer.cpp: BaseConvolutionLayer's
-    # output size, group = channels (eric612/MobileNet-YOLO depthwise_conv_layer.cpp alike)
+    # eric612/MobileNet-YOLO src/caffe/layers/depthwise_conv_layer.cpp (compute_output_shape:
+    # BaseConvolutionLayer's formula; the type of yonghenglh6/DepthwiseConvolution)
     "DepthwiseConvolution": _depthwise_rule,
     "ConvolutionDepthwise": _depthwise_rule,
     # eric612/MobileNet-YOLO src/caffe/layers/relu6_layer.cpp (a NeuronLayer)
@@ -193,11 +193,11 @@ FORK_RULES: dict[str, Rule] = {
     # eric612/MobileNet-YOLO src/caffe/layers/upsample_layer.cpp (one bottom, scale);
     # alexgkendall/caffe-segnet src/caffe/layers/upsample_layer.cpp (data + mask)
     "Upsample": _upsample_rule,
-    # hszhao/PSPNet src/caffe/layers/interp_layer.cpp
+    # gpapan/caffe (DeepLab v2, which PSPNet's Interp copies) src/caffe/layers/interp_layer.cpp
     "Interp": _interp_rule,
     # SeokjuLee/VPGNet caffe/src/caffe/layers/tiling_layer.cpp
     "Tiling": _tiling_rule,
-    # DeepLab (talent518/deeplab-public-ver2) src/caffe/layers/mat_write_layer.cpp: no tops
+    # hszhao/PSPNet src/caffe/layers/mat_write_layer.cpp (DeepLab's): no tops
     "MatWrite": _no_tops_rule,
 }
 
