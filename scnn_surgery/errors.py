@@ -22,6 +22,9 @@ class SurgeryErrors(SurgeryError):
             first = [*first[: self.SHOWN], f"and {len(first) - self.SHOWN} more"]
         super().__init__("; ".join([*first, last]))
 
+    def __reduce__(self) -> tuple[type[SurgeryErrors], tuple[list[str]]]:
+        return (type(self), (list(self.lines),))  # pickled whole, lines and all
+
 
 class UsageError(SurgeryError):
     """The command line itself is wrong (exit status 2, as click uses)."""
