@@ -1371,7 +1371,11 @@ def _run_rule(
             result.stopped.append(StopInfo(layer, missing, message))
         return unknown
     except ShapeError as exc:
-        result.errors.append(ShapeProblem(layer, f"{net.describe(layer)} ({layer.type}): {exc}"))
+        user = net.shape_rules.get(layer.type) if net.shape_rules else None
+        kind = layer.type if user is None else f"{layer.type}, by --shape-rule {layer.type}={user}"
+        # A user's rule that does not fit the layer is what to fix, not the file.
+        problem = ShapeProblem(layer, f"{net.describe(layer)} ({kind}): {exc}", user is not None)
+        result.errors.append(problem)
         return unknown
     except SurgeryError as exc:
         result.errors.append(ShapeProblem(layer, str(exc)))

@@ -313,3 +313,14 @@ def test_placeholder_inputs_are_warned_about_and_sized_by_shape() -> None:
     assert "no kernel of width 3 or more fits" in kernel and "--kernel-width 1" not in kernel
     big = RUNTIME.replace("# the size is defined at runtime\n", "")
     assert not any("placeholder" in n for n in ss.insert(ss.loads(big), ss.InsertOptions()).notes)
+
+
+def test_a_rule_that_does_not_fit_its_layer_is_named() -> None:
+    text = INPUTS + layer("c", "Custom", ["data"], ["c"]) + layer(
+        "k", "Convolution", ["c"], ["k"], "convolution_param { num_output: 2 kernel_size: 1 }"
+    )
+    with pytest.raises(SurgeryError) as caught:
+        ss.insert(ss.loads(text, "n.prototxt"), ss.InsertOptions(shape_rules={"Custom": "same:1"}))
+    message = str(caught.value)
+    assert "(Custom, by --shape-rule Custom=same:1): needs a bottom #2, but has 1" in message
+    assert "fix the input net first" not in message
