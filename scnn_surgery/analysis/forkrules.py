@@ -133,6 +133,30 @@ def _roi_align_rule(ctx: RuleContext) -> list[MaybeShape]:
     return [(_rois(ctx), x[1], *size)]
 
 
+def _dfmb_psroi_align_rule(ctx: RuleContext) -> list[MaybeShape]:
+    """Apollo's deformable PSROIAlign: regions x output_dim x pooled_height x pooled_width."""
+    x = _four_axes(ctx.shape(0), "score map")
+    p = fork_param(ctx.layer, "dfmb_psroi_pooling_param")
+    sizes = {f: raw_int(p, f, 0, ctx.layer) for f in _DFMB_FIELDS}
+    if any(v <= 0 for v in sizes.values()):
+        raise ShapeError(f"dfmb_psroi_pooling_param needs positive {', '.join(_DFMB_FIELDS)}")
+    groups = sizes["output_dim"] * sizes["group_height"] * sizes["group_width"]
+    if x[1] is not None and x[1] != groups:
+        raise ShapeError(
+            f"{x[1]} input channels, where output_dim x group_height x group_width = {groups}"
+        )
+    return [(_rois(ctx), sizes["output_dim"], sizes["pooled_height"], sizes["pooled_width"])]
+
+
+_DFMB_FIELDS = ("output_dim", "group_height", "group_width", "pooled_height", "pooled_width")
+
+
+def _proposals_rule(ctx: RuleContext) -> list[MaybeShape]:
+    """Apollo's proposal layers: one row per kept box, a runtime count; the row's width
+    (5, or with scores and classes) follows the fork's ROIOutputSSD settings."""
+    return [(None, None, 1, 1)] * ctx.num_tops
+
+
 def _reorg_rule(ctx: RuleContext) -> list[MaybeShape]:
     x = _four_axes(ctx.shape(0))
     p = fork_param(ctx.layer, "reorg_param")
@@ -184,6 +208,12 @@ FORK_RULES: dict[str, Rule] = {
     "Region": _same_rule,
     # eric612/Caffe-YOLOv3-Windows src/caffe/layers/reorg_layer.cpp
     "Reorg": _reorg_rule,
+    # Apollo's fork (gengqx/caffe src/caffe/layers/dfmb_psroi_align_layer.cpp)
+    "DFMBPSROIAlign": _dfmb_psroi_align_rule,
+    # gengqx/caffe src/caffe/layers/rpn_proposal_ssd_layer.cpp, rcnn_proposal_layer.cpp:
+    # (kept boxes) x rois_dim x 1 x 1
+    "RPNProposalSSD": _proposals_rule,
+    "RCNNProposal": _proposals_rule,
     # rbgirshick/caffe-fast-rcnn src/caffe/layers/roi_pooling_layer.cpp: R x C x ph x pw
     "ROIPooling": _roi_pooling_rule,
     # daijifeng001/caffe-rfcn src/caffe/layers/psroi_pooling_layer.cpp: R x dim x g x g

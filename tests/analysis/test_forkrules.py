@@ -70,6 +70,10 @@ FORK_NET = INPUTS + "".join(
         layer("rg", "Region", ["ro"], ["rg"]),
         layer("yd", "YoloDetectionOutput", ["rg"], ["yd"]),
         layer("y3", "Yolov3DetectionOutput", ["r6", "up"], ["y3"]),
+        layer("df", "DFMBPSROIAlign", ["r6", "rois"], ["df"],
+              "dfmb_psroi_pooling_param { output_dim: 6 group_height: 2 group_width: 2"
+              " pooled_height: 3 pooled_width: 3 }"),
+        layer("pr", "RPNProposalSSD", ["r6"], ["pr"]),
     ]
 )  # fmt: skip
 EXPECTED = {
@@ -90,6 +94,8 @@ EXPECTED = {
     "rg": (1, 96, 20, 20),
     "yd": (1, 1, None, 7),
     "y3": (1, 1, None, 7),
+    "df": (4, 6, 3, 3),
+    "pr": (None, None, 1, 1),
 }
 UNKNOWN = layer("foo", "FooGate", ["r6"], ["foo"]) + layer("bar", "BarJoin", ["foo", "r6"], ["bar"])
 HEAD = (
@@ -201,10 +207,10 @@ def test_every_layer_without_a_rule_is_named_in_one_run(run_cli: RunCli, tmp_pat
     assert "inferred 40x40x48 (HxWxC) for blob 'bar'" in err
     code, out, _ = run_cli("inspect", str(path), *rules)
     assert code == 0
-    assert "sized by: built-in 4; fork rule 17 (Axpy 1, ShuffleChannel 1" in out
+    assert "sized by: built-in 4; fork rule 19 (Axpy 1, ShuffleChannel 1" in out
     assert "--shape-rule FooGate=same 1 (foo); --shape-rule BarJoin=concat:1 1 (bar)" in out
     code, _, err = run_cli("check", str(path), *rules)
-    assert "phase TEST sized by: built-in 4; fork rule 17" in err
+    assert "phase TEST sized by: built-in 4; fork rule 19" in err
 
 
 @pytest.mark.parametrize(
