@@ -2,8 +2,8 @@
 
 Each fork rule follows its fork's ``Reshape`` (or ``LayerSetUp``) in C++; the comment next to
 it names the repository and file it was checked against. :data:`FORK_RULES` is registered
-into :data:`scnn_surgery.shapes.RULES`; it also tells ``inspect`` and ``check`` that a layer
-was sized by a fork's rule rather than by BVLC's.
+into :data:`scnn_surgery.analysis.shapes.RULES`; it also tells ``inspect`` and ``check``
+that a layer was sized by a fork's rule rather than by BVLC's.
 
 A user rule (``--shape-rule TYPE=RULE``, kept on :attr:`Net.shape_rules`) sizes every top of
 a layer of TYPE:

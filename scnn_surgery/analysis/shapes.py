@@ -1186,8 +1186,8 @@ def _blame_overrides(result: ShapeResult, first: int, given_by: frozenset[str]) 
         if not problem.override:
             result.errors[i] = replace(
                 problem,
-                message=f"{problem.message}, with the input sizes {flags} gives; that"
-                f" --shape contradicts the net",
+                message=f"{problem.message}; its input's sizes come from {flags}, which"
+                " contradicts the net: check that --shape",
                 override=True,
             )
 

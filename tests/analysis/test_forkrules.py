@@ -286,7 +286,7 @@ def test_a_refusal_the_users_shape_caused_names_it() -> None:
         ss.insert(ss.loads(text, "dw.prototxt"), options)
     message = str(caught.value)
     assert "num_output 60 does not divide into 240 groups" in message
-    assert "--shape data=1,240,64,64" in message and "that --shape contradicts the net" in message
+    assert "its input's sizes come from --shape data=1,240,64,64, which contradicts" in message
     assert "fix the input net first" not in message
 
 
