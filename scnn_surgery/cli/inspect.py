@@ -32,8 +32,8 @@ def _listed(items: Sequence[str], separator: str) -> str:
 def _table(report: InspectReport) -> list[str]:
     from ..analysis.shapes import format_shape
 
-    header = ("layer", "type", "bottoms -> tops", "output shape", "params", "MACs")
-    rows = [
+    header: tuple[str, ...] = ("layer", "type", "bottoms -> tops", "output shape", "params", "MACs")
+    rows: list[tuple[str, ...]] = [
         (
             r.name,
             r.type,
@@ -44,13 +44,18 @@ def _table(report: InspectReport) -> list[str]:
         )
         for r in report.rows
     ]
+    # What sized each layer, when something other than BVLC's own rules did.
+    if any(r.rule != "built-in" for r in report.rows):
+        header = (*header, "sized by")
+        rules = ["" if r.rule == "built-in" else r.rule for r in report.rows]
+        rows = [(*row, rule) for row, rule in zip(rows, rules, strict=True)]
     widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
     widths[2] = min(widths[2], 60)
     widths[3] = min(widths[3], 40)
 
     def line(row: tuple[str, ...]) -> str:
         cells = [
-            cell.ljust(w) if i < 4 else cell.rjust(w)
+            cell.rjust(w) if i in (4, 5) else cell.ljust(w)
             for i, (cell, w) in enumerate(zip(row, widths, strict=True))
         ]
         return "  ".join(cells).rstrip()

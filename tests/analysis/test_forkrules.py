@@ -209,6 +209,9 @@ def test_every_layer_without_a_rule_is_named_in_one_run(run_cli: RunCli, tmp_pat
     assert code == 0
     assert "sized by: built-in 4; fork rule 19 (Axpy 1, ShuffleChannel 1" in out
     assert "--shape-rule FooGate=same 1 (foo); --shape-rule BarJoin=concat:1 1 (bar)" in out
+    assert out.splitlines()[0].endswith("sized by")
+    (foo,) = [row for row in out.splitlines() if row.startswith("foo ")]
+    assert foo.endswith("--shape-rule FooGate=same")
     code, _, err = run_cli("check", str(path), *rules)
     assert "phase TEST sized by: built-in 4; fork rule 19" in err
 
