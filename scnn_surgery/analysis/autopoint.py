@@ -73,8 +73,10 @@ _GATE_PATH_TYPES = frozenset(
         "Scale", "Bias", "Tile", "Upsample", "Interp", "Reshape", "Flatten", "Split",
     }
 )  # fmt: skip
-# A gated block's output may pass these before it is the net's output.
+# A gated block's output may pass these before it is the net's output (and the Eltwise SUM
+# with its shortcut), within a few layers.
 _BLOCK_TAIL_TYPES = frozenset({"ReLU", "ReLU6", "PReLU", "BatchNorm", "Scale", "Bias", "Dropout"})
+_BLOCK_TAIL_DEPTH = 4
 
 
 def _feature_bottoms(layer_type: str, count: int) -> list[int]:
@@ -167,17 +169,22 @@ class _Gates:
         return any(other in ancestors for other in others)
 
     def gated_block(self, version: BlobVersion) -> Layer | None:
-        """The gating layer whose output ``version`` is (past a ReLU or a BatchNorm)."""
-        current: BlobVersion | None = version
-        for _ in range(len(self.graph.layers)):
-            producer = self.graph.producer(current) if current is not None else None
-            if producer is None:
-                return None
-            if self.of(producer):
-                return producer
-            if producer.type not in _BLOCK_TAIL_TYPES:
-                return None
-            current = self.graph.bottom(producer, 0)
+        """The gating layer whose block ends in ``version``: reached back through the block's
+        tail (a ReLU, a BatchNorm, the Eltwise SUM with the shortcut), a few layers at most."""
+        frontier = [version]
+        for _ in range(_BLOCK_TAIL_DEPTH):
+            found = []
+            for current in frontier:
+                producer = self.graph.producer(current)
+                if producer is None:
+                    continue
+                if self.of(producer):
+                    return producer
+                if producer.type in _BLOCK_TAIL_TYPES:
+                    found.append(self.graph.bottom(producer, 0))
+                elif producer.type == "Eltwise" and not self._product(producer):
+                    found += self.graph.bottoms(producer)  # the shortcut's sum
+            frontier = [v for v in found if v is not None]
         return None
 
 

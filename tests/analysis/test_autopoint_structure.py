@@ -76,6 +76,12 @@ def test_scale_and_eltwise_prod_gates_are_part_of_their_block() -> None:
     prod = layer("m", "Eltwise", ["c2", "t2"], ["b"], "eltwise_param { operation: PROD }")
     blob, why = choose(TRUNK + se_gate("c2") + tiles + prod)
     assert blob == "b" and "gated by 't2' (Eltwise 'm')" in why, why
+    # SE-ResNet: the gated map joins the shortcut in an Eltwise SUM, then a ReLU
+    along_n_c = "scale_param { axis: 0 }"
+    residual = TRUNK + se_gate("c2") + flat + layer("g", "Scale", ["c2", "uf"], ["s"], along_n_c)
+    residual += layer("sum", "Eltwise", ["s", "c1"], ["b"]) + layer("br", "ReLU", ["b"], ["b"])
+    blob, why = choose(residual)
+    assert blob == "b" and "(Scale 'g')" in why, why
     # a product of two maps is no gate: the point is found as before
     plain = TRUNK + layer("m", "Eltwise", ["c2", "c1"], ["b"], "eltwise_param { operation: PROD }")
     plain += conv("cls", "b", 5, kernel=1)
