@@ -15,7 +15,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 
 import networkx as nx
@@ -220,28 +220,34 @@ def _kernel_too_wide(spec: ScnnSpec) -> str | None:
 
 
 def _placeholders(shapes: PhaseShapes, phase: str | None, point: InsertionPoint) -> list[str]:
-    """The inputs the point is computed from whose stated size is a placeholder: the module
-    is sized for it, not for the size the net runs at."""
     graph = shapes.select(phase)[-1]
-    version = graph.latest.get(point.blob)
+    return placeholder_warnings(graph, shapes.of(graph), point.blob, shapes.overrides)
+
+
+def placeholder_warnings(
+    graph: LayerGraph, result: ShapeResult, blob: str, given: Collection[str] = ()
+) -> list[str]:
+    """The inputs ``blob`` is computed from whose stated size is a placeholder (and that no
+    --shape, named in ``given``, sizes): a module there is sized for the placeholder, not
+    for the size the net runs at."""
+    version = graph.latest.get(blob)
     if version is None:
         return []
-    result = shapes.of(graph)
     found = []
     for node in sorted(nx.ancestors(graph.graph, version), key=str):
-        if not isinstance(node, BlobVersion) or node.name in shapes.overrides:
+        if not isinstance(node, BlobVersion) or node.name in given:
             continue
         producer = graph.producer(node)
         if producer is not None and producer.type != "Input":
             continue
         stated = result.blob(node)
-        reason = placeholder_reason(shapes.net, node.name, stated)
+        reason = placeholder_reason(graph.net, node.name, stated)
         if reason is None or stated is None:
             continue
         found.append(
             f"warning: input '{node.name}' is {format_shape(stated)}, and {reason}: the module"
             f" is sized for a placeholder ({_area_text(result.blob(version))} at"
-            f" '{point.blob}'); give the size the net runs at with --shape"
+            f" '{blob}'); give the size the net runs at with --shape"
             f" {node.name}={_shape_hint(stated)}"
         )
     return found

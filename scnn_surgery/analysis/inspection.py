@@ -10,7 +10,7 @@ from ..core.net import Layer, Net
 from ..errors import SurgeryError
 from ..passes.upgrade import net_for_reading
 from ..scnn import ScnnSpec
-from .advice import Alternative, decoder_alternative
+from .advice import Alternative, decoder_alternative, placeholder_warnings
 from .autopoint import choose_blob
 from .forkrules import sizing, sizing_summary
 from .modules import ModuleSummary, find_modules, summarise_module
@@ -46,6 +46,8 @@ class InspectReport:
     alternative: Alternative | None = None
     written_format: str = ""  # the file's own (V0 and V1 are read upgraded); "" for net's
     sized_by: str = ""  # what sized the layers, in one line (forkrules.sizing_summary)
+    # The suggestion's inputs whose stated size is a placeholder for the run-time size.
+    placeholders: list[str] = field(default_factory=list)
 
     @property
     def format(self) -> str:
@@ -84,6 +86,7 @@ class InspectReport:
             "stopped": self.stopped,
             "errors": self.errors,
             "sized_by": self.sized_by,
+            "placeholders": self.placeholders,
         }
 
 
@@ -182,6 +185,9 @@ def inspect_net(
         alternative=_alternative(graph, result, suggestion),
         written_format=net.format,
         sized_by=sizing_summary(result),
+        placeholders=[]
+        if suggestion is None
+        else placeholder_warnings(graph, result, suggestion, (overrides or {}).keys()),
     )
 
 

@@ -86,6 +86,7 @@ def _summary(report: InspectReport) -> list[str]:
             )
     else:
         lines.append(f"no insertion point suggested: {report.suggestion_reason}")
+    lines += report.placeholders
     return lines
 
 

@@ -11,6 +11,7 @@ import pytest
 
 import scnn_surgery as ss
 from scnn_surgery.analysis.forkrules import FORK_RULES, rule_source, ruled
+from scnn_surgery.analysis.inspection import inspect_net
 from scnn_surgery.analysis.shapes import RULES, ShapeResult, infer_shapes
 from scnn_surgery.batch import options_for, parse_config
 from scnn_surgery.core.graph import NetState, build_graph
@@ -309,6 +310,9 @@ def test_placeholder_inputs_are_warned_about_and_sized_by_shape() -> None:
     (note,) = [n for n in result.notes if "placeholder" in n]
     assert "its comment says 'the size is defined at runtime'" in note
     assert note.endswith("--shape image=1,3,H,W")
+    (shown,) = inspect_net(ss.loads(RUNTIME)).placeholders  # inspect says so too
+    assert shown == note
+    assert inspect_net(ss.loads(RUNTIME), overrides={"image": (1, 3, 64, 64)}).placeholders == []
     resized = ss.insert(ss.loads(RUNTIME), ss.InsertOptions(shapes={"image": (1, 3, 512, 256)}))
     assert (resized.spec.height, resized.spec.width) == (64, 32)
     # its batch and channels stay the file's
