@@ -978,7 +978,6 @@ def report_renderer(path: Path) -> Callable[[BatchReport], str]:
 def write_report(path: Path, report: BatchReport) -> None:
     text = report_renderer(path)(report)
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
         write_bytes_atomic(path, text.encode("utf-8"))
     except OSError as exc:
         raise SurgeryError(f"{path}: cannot write the report: {exc.strerror or exc}") from None

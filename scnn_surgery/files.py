@@ -229,6 +229,11 @@ def _missing_directory(output: NamedPath) -> str:
     return f"{output.as_output()}: directory {directory} does not exist"
 
 
+def file_key(path: str) -> FileKey | None:
+    """What one file is, however its path is spelled (see :func:`_file_key`)."""
+    return _file_key(path, 1)
+
+
 def _check_output_path(output: NamedPath, creates_directories: bool) -> None:
     path = output.path
     if path == "":
