@@ -322,6 +322,14 @@ def splice(net: Net, fragment: Net, options: SpliceOptions) -> SpliceResult:
 def _splice(net: Net, fragment_net: Net, options: SpliceOptions) -> SpliceResult:
     _refuse_v0(net, "splice into it")
     fragment = read_fragment(fragment_net)
+    if not fragment.inputs and not options.branch:
+        # Its output would replace the net's data at the point, and the point's own
+        # output would feed nothing: the net's data path cut, with exit 0.
+        raise SurgeryError(
+            f"{fragment.source}: the fragment reads none of the net's blobs (every blob it"
+            " reads, its own layers write), so splicing it would cut the net's data path;"
+            " a fragment must read the blob it follows (add it beside the net with --branch)"
+        )
     work = net.copy()
     graphs = build_graphs(work)
     notes: list[str] = []
@@ -420,11 +428,13 @@ def _fragment_output(fragment: Fragment, options: SpliceOptions) -> str | None:
         written = {top for layer in fragment.layers for top in layer.tops}
         if options.output not in written:
             raise SurgeryError(
-                f"--output {options.output}: the fragment writes no blob of that name"
+                f"--fragment-output {options.output}: the fragment writes no blob of that name"
                 f" (its outputs: {', '.join(fragment.outputs) or 'none'})"
             )
         if options.branch:
-            raise UsageError("--output names what rewired layers read; --branch rewires nothing")
+            raise UsageError(
+                "--fragment-output names what rewired layers read; --branch rewires nothing"
+            )
         return options.output
     if options.branch:
         return None
@@ -432,7 +442,8 @@ def _fragment_output(fragment: Fragment, options: SpliceOptions) -> str | None:
         listed = ", ".join(fragment.outputs) or "none"
         raise SurgeryError(
             f"{fragment.source}: the fragment has {len(fragment.outputs)} outputs ({listed});"
-            " name the one the net reads with --output, or splice it beside the net with"
+            " name the one the net reads with --fragment-output, or splice it beside the net"
+            " with"
             " --branch"
         )
     return fragment.outputs[0]

@@ -14,7 +14,7 @@ import click
 from ..errors import UsageError
 from ..files import NamedPath, check_output_paths, file_key, named, signals_deferred
 from ..options import SpliceOptions, declared_fields
-from .options import build_verb_options, insert_options, verb_options
+from .options import build_verb_options, insert_options, old_spellings, verb_options
 from .output import note
 
 if TYPE_CHECKING:
@@ -64,13 +64,13 @@ def _verb_options(
     mine = {item.name for item, _ in declared_fields(options_class)}
     mine |= {SPLICE_RENAMED.get(name, name) for name in mine}
     given = [
-        name for name in params
+        f"--{name.replace('_', '-')}" for name in params
         if name not in mine
         and ctx.get_parameter_source(name) is click.core.ParameterSource.COMMANDLINE
     ]  # fmt: skip
+    given += [flag for name, flag in old_spellings(ctx).items() if name not in mine]
     if given:
-        flag = given[0].replace("_", "-")
-        raise UsageError(f"--verb {verb} takes no --{flag}")
+        raise UsageError(f"--verb {verb} takes no {given[0]}")
     if (fragment is not None) != (verb == "splice"):
         raise UsageError("--fragment FILE goes with --verb splice, and only with it")
     rename = SPLICE_RENAMED if verb == "splice" else None
