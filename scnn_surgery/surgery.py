@@ -20,7 +20,7 @@ from .files import write_bytes_atomic
 from .graph import BlobVersion, LayerGraph, NetState, build_graphs, graph_of
 from .layerdef import Fields, LayerDef
 from .layerdef import render_layers as _render_layers
-from .modules import ModuleSummary, find_modules, summarise_module
+from .modules import ModuleSummary, damaged_module_layers, find_modules, summarise_module
 from .net import Layer, Net, load_net
 from .ops import add_prefix, definition_names, remove_layers, rewire
 from .options import InsertOptions as InsertOptions  # still importable from here
@@ -480,6 +480,12 @@ def _strip(net: Net, options: StripOptions) -> StripResult:
     phase = _working_phase(work, graphs, options.phase, notes)
     broken = {g.state.phase for g in graphs if g.problems}
     module, members = _module_to_strip(work, options.prefix)
+    damage = damaged_module_layers(work, module, members)
+    if damage is not None:
+        raise SurgeryError(
+            f"{net.source}: {damage}; strip takes out only a whole module (remove the rest"
+            " with 'scnn-surgery remove', or restore the net first)"
+        )
     first = members[0]
     reads = first.bottoms[0]
     consumers = _module_consumers(work, graphs, members, module.output)

@@ -94,3 +94,19 @@ def test_fragment_output_is_the_blob_option_and_output_its_deprecated_alias(
     assert "--fragment-output" in help_text and "--output" not in help_text.replace(
         "--fragment-output", ""
     )
+
+
+def test_strip_of_a_damaged_module_is_refused_naming_what_is_missing(
+    tmp_path: Path, run_cli: RunCli
+) -> None:
+    net, whole, damaged = (tmp_path / name for name in ("n", "whole", "damaged"))
+    net.write_bytes((DATA / "phases_inplace.prototxt").read_bytes())
+    code, _, err = run_cli("insert", str(net), "--after", "conv1", "--kernel-width", "3",
+                           "--prefix", "m_", "-o", str(whole))  # fmt: skip
+    assert code == 0, err
+    code, _, err = run_cli("remove", str(whole), "m_SCNN_D_1/relu", "-o", str(damaged))
+    assert code == 0, err
+    code, out, err = run_cli("strip", str(damaged))
+    assert code == 1 and out == "" and err.count("\n") == 1
+    assert "the SCNN module 'm_' is damaged: 43 of its layers ('m_Slice1'," in err
+    assert "it lacks 'm_SCNN_D_1/relu'" in err
