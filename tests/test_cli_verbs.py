@@ -327,3 +327,18 @@ def test_a_v0_caffemodel_is_refused(tmp_path: Path, run_cli: RunCli) -> None:
         "--weights-out", str(tmp_path / "o.caffemodel"),
     )  # fmt: skip
     assert code == 1 and "a V0 (pre-2014) caffemodel" in err
+
+
+@pytest.mark.parametrize("word", ["999", "TICONV"])
+def test_every_verb_refuses_a_v1_type_the_enum_lacks_alike(
+    tmp_path: Path, run_cli: RunCli, word: str
+) -> None:
+    text = SMALL_V1.replace("type: RELU", f"type: {word}")
+    model = write(tmp_path / "v1.prototxt", text)
+    out = tmp_path / "out.prototxt"
+    for verb in (["upgrade", "-o", str(out)], ["inspect"], ["check"],
+                 ["insert", "--kernel-width", "3", "-o", str(out)]):  # fmt: skip
+        code, stdout, err = run_cli(verb[0], str(model), *verb[1:])
+        assert code == 1 and stdout == "", (verb, err)
+        assert f"v1.prototxt:9:30: in layer 'relu1': V1 layer type {word} is not one" in err
+    assert not out.exists()
