@@ -40,6 +40,7 @@ from .passes.geometry import PhaseShapes, resolve_sizes
 from .passes.splice import choose_prefix, existing_names, new_layers
 from .passes.splice import splice as splice_layers
 from .passes.upgrade import upgrade_net
+from .phases import broken_phase_warnings, sole_working_phase
 from .runtime import paused_gc
 from .schema.select import descriptor_of, schema_for_net
 from .scnn import (
@@ -125,8 +126,7 @@ def _working_phase(
     broken = {g.state.phase: g.problems[0] for g in graphs if g.problems}
     if not broken:
         return phase
-    working = [g.state.phase for g in graphs if not g.problems]
-    chosen = phase if phase is not None else (working[0] if len(working) == 1 else None)
+    chosen = phase if phase is not None else sole_working_phase(graphs)
     if chosen is None or chosen in broken:
         where = chosen if chosen in broken else next(iter(broken))
         problem = broken[where]
@@ -134,12 +134,8 @@ def _working_phase(
             f"{net.describe(problem.layer)}: {problem.message} (phase {where});"
             " fix the input net first"
         )
-    for other, problem in broken.items():
-        notes.append(
-            f"warning: phase {other} is broken in the input already"
-            f" ({net.describe(problem.layer)}: {problem.message}); the module is fitted and"
-            f" checked in phase {chosen}{'' if phase else ' (choose with --phase)'}"
-        )
+    doing = "the module is fitted and checked"
+    notes += broken_phase_warnings(net, graphs, chosen, doing, asked=phase is not None)
     return chosen
 
 

@@ -342,3 +342,18 @@ def test_every_verb_refuses_a_v1_type_the_enum_lacks_alike(
         assert code == 1 and stdout == "", (verb, err)
         assert f"v1.prototxt:9:30: in layer 'relu1': V1 layer type {word} is not one" in err
     assert not out.exists()
+
+
+def test_inspect_check_and_insert_choose_the_same_phase_on_a_train_only_file(
+    run_cli: RunCli,
+) -> None:
+    model = str(DATA / "train_only.prototxt")
+    said = "phase TEST is broken in the input already (layer 'conv1'"
+    code, out, err = run_cli("inspect", model, "--json")
+    assert code == 0 and said in err and '"phase": "TRAIN"' in out
+    code, _, err = run_cli("check", model)
+    assert code == 0 and said in err and "checked in phase TRAIN (choose with --phase)" in err
+    code, _, err = run_cli("insert", model, "--after", "conv1", "--kernel-width", "3")
+    assert code == 0 and said in err and "fitted and checked in phase TRAIN" in err
+    code, out, _ = run_cli("check", model, "--phase", "TEST")
+    assert code == 1 and "(phase TEST)" in out  # asked for, the broken phase is checked
