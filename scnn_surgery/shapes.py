@@ -168,14 +168,22 @@ def _positive_dims(shape: Shape, what: str) -> Shape:
     return shape
 
 
+def c_int_div(a: int, b: int) -> int:
+    """``a / b`` as C++ divides ints: truncated toward zero, where Python's ``//`` floors
+    (``-1 / 2`` is 0 in Caffe, ``-1 // 2`` is -1)."""
+    quotient = abs(a) // abs(b)
+    return quotient if (a < 0) == (b < 0) else -quotient
+
+
 def conv_output_size(
     size: int | None, kernel: int, pad: int, stride: int, dilation: int
 ) -> int | None:
-    """``(in + 2*pad - (dilation*(kernel-1)+1)) / stride + 1`` (BaseConvolutionLayer)."""
+    """``(in + 2*pad - (dilation*(kernel-1)+1)) / stride + 1`` (BaseConvolutionLayer), in
+    C++ int division: a 3x3 stride-2 convolution of a 2x2 map gives 1x1."""
     if size is None:
         return None
     extent = dilation * (kernel - 1) + 1
-    return (size + 2 * pad - extent) // stride + 1
+    return c_int_div(size + 2 * pad - extent, stride) + 1
 
 
 def deconv_output_size(
@@ -650,7 +658,7 @@ def _interp_rule(ctx: RuleContext) -> list[MaybeShape]:
             return None
         out = d + p.pad_beg + p.pad_end
         if shrink is not None:
-            out = (out - 1) // shrink + 1
+            out = c_int_div(out - 1, shrink) + 1  # C++ int division, as InterpLayer
         if zoom is not None:
             out = out + (out - 1) * (zoom - 1)
         return out

@@ -19,6 +19,7 @@ from scnn_surgery.shapes import (
     RULES,
     Shape,
     ShapeResult,
+    c_int_div,
     format_shape,
     infer_shapes,
     pool_output_size,
@@ -272,6 +273,13 @@ def test_convolution_kernel_larger_than_input_is_an_error() -> None:
     )
     # (5 - 7) // 1 + 1 = -1
     assert "Caffe refuses" in r.errors[0].message
+
+
+def test_convolution_output_truncates_toward_zero_as_cpp_does() -> None:
+    """Real Caffe gives (1, 4, 1, 1): (2 - 3) / 2 + 1 is 0 + 1 in C++ int division."""
+    r = _clean(_run(_conv("c", "x", "num_output: 4 kernel_size: 3 stride: 2"), {"x": (1, 3, 2, 2)}))
+    assert r.final("c") == (1, 4, 1, 1)
+    assert c_int_div(-1, 2) == 0 and c_int_div(-3, 2) == -1 and c_int_div(7, 2) == 3
 
 
 def test_deconvolution_and_fcn_upscore() -> None:
