@@ -39,7 +39,7 @@ from .passes.fragment import (
 from .passes.geometry import PhaseShapes, resolve_sizes
 from .passes.splice import choose_prefix, existing_names, new_layers
 from .passes.splice import splice as splice_layers
-from .passes.upgrade import upgrade_net
+from .passes.upgrade import upgrade_net, v0_dropped_parameters
 from .phases import broken_phase_warnings, sole_working_phase
 from .runtime import paused_gc
 from .schema.select import descriptor_of, schema_for_net
@@ -223,6 +223,7 @@ def insert(net: Net, options: InsertOptions) -> InsertResult:
 
 
 def _insert(net: Net, options: InsertOptions) -> InsertResult:
+    dropped = v0_dropped_parameters(net) if options.upgrade else []
     if options.upgrade:
         net = upgrade_net(net)
     if net.format == "v0":
@@ -233,7 +234,7 @@ def _insert(net: Net, options: InsertOptions) -> InsertResult:
         raise SurgeryError(f"{net.source}: the net has no layers")
     work = net.copy()
     graphs = build_graphs(work)
-    notes: list[str] = []
+    notes: list[str] = dropped
     phase = _working_phase(work, graphs, options.phase, notes)
     broken = {g.state.phase for g in graphs if g.problems}  # before the edits change them
     _refuse_second_module(work, options)

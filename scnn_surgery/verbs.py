@@ -15,7 +15,7 @@ from .graph import graph_of, phase_states
 from .net import Layer, Net
 from .passes.remove import Removal, Rewiring, select_layers
 from .passes.remove import remove as remove_from_net
-from .passes.upgrade import upgrade_net
+from .passes.upgrade import upgrade_net, v0_dropped_parameters
 from .runtime import paused_gc
 from .shapes import ShapeOverrides, format_shape, infer_shapes
 from .verify import check_result
@@ -149,6 +149,7 @@ def upgrade(
         if upgraded is net:
             return UpgradeResult(net, False, [f"{net.source}: already in the current format"])
         notes = [f"{net.source}: {_upgrade_summary(net, upgraded)}"]
+        notes += v0_dropped_parameters(net)
         notes += check_result(net, upgraded, shapes=shapes, proto=proto)
     return UpgradeResult(upgraded, True, notes)
 

@@ -357,3 +357,36 @@ def test_inspect_check_and_insert_choose_the_same_phase_on_a_train_only_file(
     assert code == 0 and said in err and "fitted and checked in phase TRAIN" in err
     code, out, _ = run_cli("check", model, "--phase", "TEST")
     assert code == 1 and "bottom 'data' is not produced" in out  # asked: it is checked
+
+
+V0_HDF5 = """\
+name: "v0"
+input: "data"
+input_dim: 1
+input_dim: 3
+input_dim: 4
+input_dim: 4
+layers {
+  layer { name: "fc" type: "innerproduct" num_output: 2 dropout_ratio: 0.5 }
+  bottom: "data"
+  top: "fc"
+}
+layers {
+  layer { name: "out" type: "hdf5_output" hdf5_output_param { file_name: "/tmp/o.h5" } }
+  bottom: "fc"
+  bottom: "data"
+}
+"""
+
+
+def test_v0_hdf5_output_param_is_upgraded_and_a_dropped_parameter_named(
+    tmp_path: Path, run_cli: RunCli
+) -> None:
+    model = write(tmp_path / "v0.prototxt", V0_HDF5)
+    code, out, err = run_cli("upgrade", str(model), env={"SCNN_SURGERY_DEBUG": None})
+    assert code == 0, err
+    assert 'hdf5_output_param {\n    file_name: "/tmp/o.h5"' in out
+    assert "layer 'fc': Caffe's upgrade drops parameter dropout_ratio, which layer type" in err
+    for verb in (["inspect"], ["check"], ["diff", str(model)]):
+        code, _, err = run_cli(verb[0], str(model), *verb[1:], env={"SCNN_SURGERY_DEBUG": None})
+        assert code == 0 and "internal error" not in err, (verb, err)
