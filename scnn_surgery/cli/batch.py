@@ -16,6 +16,7 @@ from ..files import NamedPath, check_output_paths, file_key, named, signals_defe
 from ..options import SpliceOptions, declared_fields
 from .options import build_verb_options, insert_options, old_spellings, verb_options
 from .output import note
+from .stdio import one_line
 
 if TYPE_CHECKING:
     from click._termui_impl import ProgressBar
@@ -276,7 +277,7 @@ def command(
     report = BatchReport(tuple(outcomes + skipped), workers, time.perf_counter() - start, run)
     note(f"batch: {report.describe()}")
     for line in summary_table(report):
-        click.echo(f"  {line}", err=True)
+        click.echo(f"  {one_line(line)}", err=True)
     if report_file is not None:
         if report_in_out:
             report_file.parent.mkdir(parents=True, exist_ok=True)
