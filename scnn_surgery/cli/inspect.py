@@ -15,7 +15,7 @@ from .output import note
 from .stdio import echo
 
 if TYPE_CHECKING:
-    from ..inspection import InspectReport
+    from ..analysis.inspection import InspectReport
 
 
 def _count(value: int | None) -> str:
@@ -31,7 +31,7 @@ def _listed(items: Sequence[str], separator: str) -> str:
 
 
 def _table(report: InspectReport) -> list[str]:
-    from ..shapes import format_shape
+    from ..analysis.shapes import format_shape
 
     header = ("layer", "type", "bottoms -> tops", "output shape", "params", "MACs")
     rows = [
@@ -94,8 +94,8 @@ def command(
     """Show every layer of MODEL with its output shapes, parameters and MACs."""
     check_output_paths(named("MODEL", model), [STDOUT])
     # Here rather than at the top: parsing the arguments (or --help) need not load them.
-    from ..inspection import inspect_net
-    from ..phases import default_phase
+    from ..analysis.inspection import inspect_net
+    from ..analysis.phases import default_phase
     from ..surgery import load
 
     net = load(model)
