@@ -258,6 +258,13 @@ def _data_rule(ctx: RuleContext) -> list[MaybeShape]:
     return out + [None] * (ctx.num_tops - len(out))
 
 
+def _annotated_data_rule(ctx: RuleContext) -> list[MaybeShape]:
+    """SSD's AnnotatedData: images as the file states them; its label's box count varies."""
+    src = data_source(ctx.net, ctx.layer)
+    out: list[MaybeShape] = [(src.batch, src.channels, src.height, src.width)]
+    return out + [None] * (ctx.num_tops - 1)
+
+
 def _dense_data_rule(ctx: RuleContext) -> list[MaybeShape]:
     """DenseImageData (SegNet) and ImageSegData (DeepLab): a label map per image."""
     src = data_source(ctx.net, ctx.layer)
@@ -758,6 +765,7 @@ RULES: dict[str, Rule] = {
     "ImageData": _data_rule,
     "WindowData": _data_rule,
     "MemoryData": _data_rule,
+    "AnnotatedData": _annotated_data_rule,
     "DenseImageData": _dense_data_rule,
     "ImageSegData": _dense_data_rule,
     "HDF5Data": _hdf5_rule,

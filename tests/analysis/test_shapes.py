@@ -1336,3 +1336,23 @@ def test_scale_factors_must_match_the_axes_they_scale() -> None:
     bad = _run(layers, {"x": (2, 8, 4, 4), "g": (2, 16, 1, 1)})
     (error,) = bad.errors
     assert "bottom 'f' 2x16 must equal bottom 'x' 2x8x4x4 from axis 0 on" in error.message
+
+
+ANNOTATED = """\
+layer { name: "data" type: "AnnotatedData" top: "data" top: "label"
+  transform_param { resize_param { prob: 1 resize_mode: WARP height: 300 width: 300 } }
+  data_param { source: "x" batch_size: 24 }
+}
+"""
+
+
+def test_annotated_data_states_its_batch_and_resize_so_only_channels_may_be_given() -> None:
+    """SSD's AnnotatedData: data_param's batch, the resize_param's size; channels come
+    from the database, so a --shape may give them and nothing else (issue 19 item 10)."""
+    stated = _result(ANNOTATED, overrides={"data": (None, 3, None, None)})
+    assert not stated.errors and stated.final("data") == (24, 3, 300, 300)
+    contradicted = _result(ANNOTATED, overrides={"data": (24, 3, 200, 200)})
+    [problem] = contradicted.errors
+    assert problem.override and "contradicts 24x?x300x300" in problem.message
+    cropped = _result(ANNOTATED.replace("transform_param {", "transform_param { crop_size: 64"))
+    assert cropped.final("data") == (24, None, 64, 64)
