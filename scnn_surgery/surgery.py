@@ -363,6 +363,7 @@ def _splice(net: Net, fragment_net: Net, options: SpliceOptions) -> SpliceResult
         binds[unbound[0]] = point.blob
     anchor = _splice_anchor(work, graphs, point, binds)
     output = _fragment_output(fragment, options)
+    _refuse_loss_output(fragment, output, point.blob)
     prefix = choose_prefix(
         fragment_names(fragment), existing_names(work), options.prefix, notes=notes
     )
@@ -422,6 +423,21 @@ def _splice_anchor(
                 " there"
             )
     return anchor
+
+
+def _refuse_loss_output(fragment: Fragment, output: str | None, blob: str) -> None:
+    """A loss writes a scalar: the layers that read the point's blob cannot read it, and
+    the check of the result would only name one of them (its axis, say), not the cause."""
+    writers = [layer for layer in fragment.layers if output is not None and output in layer.tops]
+    if not writers or not writers[-1].type.endswith("Loss"):
+        return
+    loss = writers[-1]
+    raise SurgeryError(
+        f"{fragment.source}: the fragment's output '{output}' is written by loss layer"
+        f" '{loss.name}' ({loss.type}), a scalar the layers reading '{blob}' cannot read;"
+        " name the feature map they should read with --fragment-output, or add the"
+        " fragment beside the net with --branch"
+    )
 
 
 def _fragment_output(fragment: Fragment, options: SpliceOptions) -> str | None:

@@ -110,3 +110,18 @@ def test_strip_of_a_damaged_module_is_refused_naming_what_is_missing(
     assert code == 1 and out == "" and err.count("\n") == 1
     assert "the SCNN module 'm_' is damaged: 43 of its layers ('m_Slice1'," in err
     assert "it lacks 'm_SCNN_D_1/relu'" in err
+
+
+def test_a_fragment_ending_in_a_loss_is_refused_naming_the_loss(
+    tmp_path: Path, run_cli: RunCli
+) -> None:
+    fragment = tmp_path / "loss.prototxt"
+    fragment.write_text(
+        'layer { name: "fc" type: "Convolution" bottom: "in" top: "fcx"'
+        " convolution_param { num_output: 3 kernel_size: 1 } }\n"
+        'layer { name: "loss" type: "SoftmaxWithLoss" bottom: "fcx" bottom: "in" top: "loss" }\n'
+    )
+    net = str(DATA / "phases_inplace.prototxt")
+    code, _, err = run_cli("splice", net, str(fragment), "--after", "conv1")
+    assert code == 1 and "axis" not in err and err.count("\n") == 1
+    assert "output 'loss' is written by loss layer 'loss' (SoftmaxWithLoss)" in err
