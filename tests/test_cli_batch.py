@@ -510,3 +510,20 @@ def test_jobs_are_capped_at_the_cores_with_a_note(
     assert code == 0, err
     assert "--jobs 1000 is more than the 2 cores this process may use; running 2 workers" in err
     assert json.loads(report.read_text())["summary"]["workers"] == 2
+
+
+def test_batch_takes_fragment_output_and_its_old_spelling_with_a_warning(
+    tmp_path: Path, run_cli: RunCli
+) -> None:
+    src = make_tree(tmp_path / "src", "a.prototxt")
+    se = str(DATA / "se_block.prototxt")
+    splice = ["--verb", "splice", "--fragment", se, "--after", "conv1"]
+    code, _, err = run_cli("batch", str(src), "-o", str(tmp_path / "o1"), *splice,
+                           "--fragment-output", "nope")  # fmt: skip
+    assert "--fragment-output nope: the fragment writes no blob" in err and "deprecated" not in err
+    code, _, err = run_cli("batch", str(src), "-o", str(tmp_path / "o2"), *splice,
+                           "--output", "nope")  # fmt: skip
+    assert "warning: --output is deprecated here" in err
+    assert "--fragment-output nope: the fragment writes no blob" in err
+    code, _, err = run_cli("batch", str(src), "-o", str(tmp_path / "o3"), "--output", "x")
+    assert code == 2 and "--verb insert takes no --output" in err
