@@ -190,3 +190,32 @@ def test_a_sticky_directory_refusal_names_the_cause(
     refusal = files._sticky_owner_refusal(str(target))
     assert refusal is not None and "its directory is sticky (like /tmp)" in refusal
     assert "belongs to user 0" in refusal
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to become an ordinary user")
+def test_an_ordinary_user_is_refused_a_read_only_output() -> None:
+    """As the shell's '>' would be: a forked child gives up root for 'nobody'."""
+    import tempfile
+
+    directory = Path(tempfile.mkdtemp(prefix="scnn-surgery-ro-"))
+    try:
+        directory.chmod(0o755)
+        target = write(directory / "ro.prototxt", "keep")
+        target.chmod(0o444)
+        pid = os.fork()
+        if pid == 0:  # the child: exit 3 when refused as read-only, 4 otherwise
+            code = 4
+            try:
+                os.setgid(65534)
+                os.setuid(65534)
+                files.check_output_paths([], [files.NamedPath("-o", str(target))])
+            except ss.SurgeryError as exc:
+                code = 3 if "permission denied (the file is read-only)" in str(exc) else 5
+            finally:
+                os._exit(code)
+        _, status = os.waitpid(pid, 0)
+        assert os.waitstatus_to_exitcode(status) == 3
+    finally:
+        for path in directory.iterdir():
+            path.unlink()
+        directory.rmdir()
