@@ -551,7 +551,7 @@ def test_long_and_right_to_left_names_neither_push_nor_reverse_the_page() -> Non
     """Bidi controls are shown as escapes, and the stylesheet wraps and isolates names."""
     page = _hostile_page()
     assert "\u202e" not in page and "evil\\u202eabc" in page
-    css = (REPO_ROOT / "scnn_surgery" / "htmlassets" / "report.css").read_text()
+    css = (REPO_ROOT / "scnn_surgery" / "report" / "htmlassets" / "report.css").read_text()
     assert "overflow-wrap: anywhere" in css and "unicode-bidi: isolate" in css
     assert "grid-template-columns: minmax(0, 1fr) minmax(0, 1fr)" in css
 
