@@ -556,6 +556,9 @@ def _termination_unwinds() -> Iterator[None]:
             signal.signal(signum, handler)
 
 
+# The outputs this command has written: a Ctrl-C after them does not make it a failure.
+COMMITTED: list[Path] = []
+
 DEFERRED_SIGNALS = tuple(
     getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name)
 )
@@ -661,6 +664,8 @@ class OutputFiles:
             check_unchanged(staged.path)
         with signals_deferred():
             self._commit_all()
+            if self.staged:
+                COMMITTED.append(self.staged[-1].path)
 
     def _commit_all(self) -> None:
         undo: list[tuple[Path, Path | None, bool]] = []
