@@ -7,7 +7,10 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import shutil
 import signal
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -242,3 +245,35 @@ def test_ctrl_c_after_the_outputs_were_written_exits_0(
     monkeypatch.setattr(surgery, "insert", interrupted)  # before anything was written
     code, _, err = run_cli("insert", str(model), "--after", "conv1", "-o", str(tmp_path / "x"))
     assert code == 130 and err.endswith("scnn-surgery: interrupted\n")
+
+
+def _strace_can_trace() -> bool:
+    """strace present, and allowed to trace here (a container may forbid ptrace)."""
+    if shutil.which("strace") is None:
+        return False
+    probe = subprocess.run(["strace", "-o", os.devnull, "true"], capture_output=True, check=False)
+    return probe.returncode == 0
+
+
+@pytest.mark.skipif(not _strace_can_trace(), reason="no strace that may trace here")
+@pytest.mark.parametrize("when", [1, 2])
+def test_sigint_injected_by_strace_at_a_rename_or_link_of_the_commit(
+    tmp_path: Path, when: int
+) -> None:
+    """The issue's own reproduction: the first or second rename/link of a commit."""
+    model = write(tmp_path / "small.prototxt", SMALL)
+    weights = caffemodel(tmp_path / "small.caffemodel", SMALL)
+    out, weights_out = write(tmp_path / "out.prototxt", "old"), tmp_path / "out.caffemodel"
+    weights_out.write_text("old")
+    calls = "rename,renameat,renameat2,linkat"
+    proc = subprocess.run(
+        ["strace", "-f", "-o", os.devnull, "-e", f"trace={calls}",
+         "-e", f"inject={calls}:signal=INT:when={when}",
+         sys.executable, "-m", "scnn_surgery", "remove", str(model), "conv2", "-o", str(out),
+         "--weights", str(weights), "--weights-out", str(weights_out)],
+        capture_output=True, text=True, check=False, cwd=tmp_path,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert "SIGINT arrived while the outputs were written; they are complete" in proc.stderr
+    assert 'name: "conv2"' not in out.read_text() and weights_out.read_bytes() != b"old"
+    assert not [p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
