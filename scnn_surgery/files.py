@@ -8,7 +8,11 @@ half-written, left behind, or an input overwritten.
   redirected from or to the file), two outputs naming one file, and paths that cannot name
   a file (empty, a directory, a missing directory).
 * :class:`OutputFiles` stages every output beside its destination and then renames them
-  all into place, or none: a prototxt and its caffemodel are committed together.
+  all into place, or none: a prototxt and its caffemodel are committed together, with
+  SIGINT, SIGTERM and SIGHUP waiting until the renames are done.
+* :func:`hold_for_update` makes ``--in-place`` one read-modify-replace at a time: an
+  advisory lock on MODEL from before it is read, and a refusal when another program
+  changed it since.
 """
 
 from __future__ import annotations
@@ -733,7 +737,10 @@ def _lock_file(path: str, label: str) -> int:
     """An exclusive ``flock`` on the file ``path`` names now. A run that replaced the
     file while we waited leaves our lock on the old inode, so the name is opened again
     until the lock and the name agree."""
-    import fcntl
+    try:
+        import fcntl
+    except ImportError:  # no advisory locks here: the changed-since-read check remains
+        return _open_regular(path, "a prototxt")
 
     deadline = time.monotonic() + LOCK_WAIT_SECONDS
     while True:
