@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .conftest import DATA, RunCli, shared_path
+from .conftest import DATA, RunCli, needs_shared, shared_path
 
 
 def test_splice_writes_the_net_with_the_fragment(tmp_path: Path, run_cli: RunCli) -> None:
@@ -34,6 +34,7 @@ def test_splice_usage_and_refusals(tmp_path: Path, run_cli: RunCli) -> None:
     assert code == 2 and "the same file as FRAGMENT" in err
 
 
+@needs_shared
 def test_strip_gives_the_published_net_back(tmp_path: Path, run_cli: RunCli) -> None:
     pasted = shared_path("golden", "resnet101_SCNN.prototxt")
     code, out, err = run_cli("strip", str(pasted))

@@ -30,7 +30,7 @@ from scnn_surgery.net import Net, load_net
 from scnn_surgery.scnn import ScnnSpec, build_module, render_layers
 from scnn_surgery.surgery import loads
 
-from .conftest import DATA, shared_path
+from .conftest import DATA, needs_shared, shared_path
 
 pytest.importorskip("graphviz")
 
@@ -151,6 +151,7 @@ def test_phase_decides_which_layers_are_drawn() -> None:
     assert not any("Dropout" in label for label in _labels(test, "layer"))
 
 
+@needs_shared
 def test_published_pair_collapses_the_module() -> None:
     before = load_net(str(shared_path("golden", "resnet101.prototxt")))
     after = load_net(str(shared_path("golden", "resnet101_SCNN.prototxt")))

@@ -4,9 +4,10 @@ from scnn_surgery.graph import build_graphs
 from scnn_surgery.modules import TIMES, conv_shapes, find_modules, producer_name, summarise_module
 from scnn_surgery.net import load_net
 
-from .conftest import shared_path
+from .conftest import needs_shared, shared_path
 
 
+@needs_shared
 def test_published_module_inside_the_golden_net() -> None:
     net = load_net(str(shared_path("golden", "resnet101_SCNN.prototxt")))
     ((module, layers),) = find_modules(net)
@@ -18,6 +19,7 @@ def test_published_module_inside_the_golden_net() -> None:
     )
 
 
+@needs_shared
 def test_conv_shapes_read_kernel_h_w_and_kernel_size() -> None:
     net = load_net(str(shared_path("golden", "resnet101_SCNN.prototxt")))
     shapes = conv_shapes(net, net.layers)
@@ -26,6 +28,7 @@ def test_conv_shapes_read_kernel_h_w_and_kernel_size() -> None:
     assert shapes["conv5_5"] == (128, 1, 1)
 
 
+@needs_shared
 def test_producer_name_of_a_net_input_is_input() -> None:
     net = load_net(str(shared_path("golden", "resnet101.prototxt")))
     (graph,) = build_graphs(net)

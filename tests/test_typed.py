@@ -18,7 +18,7 @@ from scnn_surgery.schema import DIALECTS, caffe_pb2
 from scnn_surgery.schema import dialects as dialect_package
 from scnn_surgery.typed import fill_message, offset_in, parse_error_reason
 
-from .conftest import DATA, REPO_ROOT, SHARED, zoo_files
+from .conftest import DATA, REPO_ROOT, SHARED, shared_available, zoo_files
 
 # ---------------------------------------------------------------------------
 # A schema with what Caffe's lack: every scalar type, groups, oneofs, maps,
@@ -169,7 +169,7 @@ def refusal(text: str, cls: Any = Kinds, strict: bool = False, as_protobuf: bool
 
 
 def _every_net() -> list[Path]:
-    golden = sorted((SHARED / "golden").glob("*.prototxt"))
+    golden = sorted((SHARED / "golden").glob("*.prototxt")) if shared_available() else []
     local = sorted((REPO_ROOT / "examples").glob("*.prototxt")) + sorted(DATA.glob("*.prototxt"))
     return zoo_files() + golden + local
 

@@ -15,7 +15,7 @@ from scnn_surgery.schema import caffe_pb2
 from scnn_surgery.shapes import infer_shapes
 from scnn_surgery.surgery import StripOptions, strip
 
-from .conftest import ZooInsert, zoo_files, zoo_ids
+from .conftest import ZooInsert, needs_shared, zoo_files, zoo_ids
 from .zoo_expectations import MUST_CONVERT, REFUSED
 
 ZOO = zoo_files()
@@ -92,6 +92,7 @@ def test_zoo_net_converts_or_is_refused_precisely(
         assert (result.spec.height, result.spec.width, result.spec.channels) == (h, w, c)
 
 
+@needs_shared
 def test_must_convert_list_is_in_the_zoo() -> None:
     if not ZOO:
         pytest.skip("../shared/zoo is absent")
@@ -99,6 +100,7 @@ def test_must_convert_list_is_in_the_zoo() -> None:
     assert set(MUST_CONVERT) <= stems and set(REFUSED) <= stems
 
 
+@needs_shared
 def test_refused_nets_convert_with_what_the_message_asks_for() -> None:
     by_stem = {p.stem: p for p in ZOO}
     if not by_stem:
@@ -116,6 +118,7 @@ def test_refused_nets_convert_with_what_the_message_asks_for() -> None:
     _validate_success(by_stem["fcn32s_voc_train"], fcn)
 
 
+@needs_shared
 def test_readme_table_is_current(zoo_inserts: dict[str, ZooInsert]) -> None:
     """The README shows the sweep's result table; it must say what the code does."""
     if not ZOO:
