@@ -5,14 +5,30 @@ Usage: python scripts/zoo_table.py [ZOO_DIR]   (default: ../shared/zoo)
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Mapping
 from pathlib import Path
 
-import scnn_surgery as ss
-from scnn_surgery.errors import SurgeryError
-
 ROOT = Path(__file__).resolve().parent.parent
+
+
+def run_in_project_venv() -> None:
+    """Without an active venv the interpreter lacks scnn_surgery and its dependencies: run
+    this script again under the clone's own .venv (``make install`` makes it)."""
+    try:
+        import scnn_surgery  # noqa: F401
+    except ModuleNotFoundError:
+        venv_python = ROOT / ".venv" / "bin" / "python"
+        if not venv_python.exists() or Path(sys.prefix).resolve() == (ROOT / ".venv").resolve():
+            sys.exit("zoo_table.py: scnn_surgery is not installed here; run `make install` first")
+        os.execv(venv_python, [str(venv_python), *sys.argv])
+
+
+run_in_project_venv()
+import scnn_surgery as ss  # noqa: E402
+from scnn_surgery.errors import SurgeryError  # noqa: E402
+
 sys.path.insert(0, str(ROOT))
 from tests.zoo_expectations import NAMED_POINTS  # noqa: E402
 

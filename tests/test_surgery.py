@@ -327,3 +327,13 @@ def test_reducing_channels_warns_that_what_follows_needs_retraining() -> None:
         " had 2048, so what learned weights for 2048 after it (from pool5 on) needs"
         " retraining: a caffemodel's blobs for it no longer fit"
     ) in result.notes
+
+
+def test_reducing_a_map_to_the_channels_it_has_adds_nothing_and_says_so() -> None:
+    net = ss.load(shared_path("zoo", "deploy", "bvlc_alexnet_deploy.prototxt"))  # pool5: 256
+    plain = ss.insert(net, ss.InsertOptions(after="pool5"))
+    same = ss.insert(net, ss.InsertOptions(after="pool5", reduce_channels=256))
+    assert ss.dumps(same.net) == ss.dumps(plain.net)  # no 256 -> 256 convolution
+    assert any("already has 256 channels" in note for note in same.notes)
+    reduced = ss.insert(net, ss.InsertOptions(after="pool5", reduce_channels=128))
+    assert "SCNN_reduce" in ss.dumps(reduced.net)

@@ -13,7 +13,8 @@ from .output import emit
 @click.command("draw")
 @click.argument("model", type=click.Path(dir_okay=False, allow_dash=True))
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, allow_dash=True),
-              help="Picture to write: FILE.svg, FILE.png or FILE.dot ('-' prints dot source).")
+              help="Picture to write: FILE.svg, FILE.png, FILE.pdf or FILE.dot ('-' prints dot"
+              " source).")
 @click.option("--against", type=click.Path(dir_okay=False), default=None,
               help="Highlight what MODEL adds, changes and rewires compared with this net.")
 @click.option("--expand", is_flag=True, help="Draw every layer of an SCNN module.")
