@@ -41,12 +41,12 @@ def test_the_reduction_insert_put_in_front_belongs_to_the_module() -> None:
     diff and strip all see them as the module's, and its kernel is still the module's."""
     from scnn_surgery.surgery import InsertOptions, dumps, insert, loads
 
-    from .conftest import DATA
+    from .conftest import shared_path
 
-    net = load_net(str(DATA / "phases_inplace.prototxt"))
-    options = InsertOptions(after="conv1", kernel_width=3, reduce_channels=4)
+    net = load_net(str(shared_path("zoo", "deploy", "bvlc_alexnet_deploy.prototxt")))
+    options = InsertOptions(after="pool5", kernel_width=3, reduce_channels=128)
     inserted = loads(dumps(insert(net, options).net))
     ((module, layers),) = find_modules(inserted)
     assert [x.name for x in layers[:3]] == ["SCNN_reduce", "SCNN_reduce/relu", "Slice1"]
     assert len(layers) == len(inserted.layers) - len(net.layers)
-    assert (module.kernel, module.channels) == (3, 4)
+    assert (module.kernel, module.channels) == (3, 128)

@@ -33,9 +33,9 @@ def test_apollo_darkscnn_stripped_reads_reduce2_lane() -> None:
 
 
 def test_a_reduction_insert_added_goes_too() -> None:
-    net = ss.load(DATA / "phases_inplace.prototxt")
+    net = ss.load(shared_path("zoo", "deploy", "bvlc_alexnet_deploy.prototxt"))  # pool5: 256
     text = ss.dumps(net)
-    inserted = ss.insert(net, ss.InsertOptions(after="conv1", kernel_width=3, reduce_channels=4))
+    inserted = ss.insert(net, ss.InsertOptions(after="pool5", kernel_width=3, reduce_channels=128))
     back = ss.loads(ss.dumps(inserted.net))
     result = strip(back)
     assert [x.name for x in result.removed[:2]] == ["SCNN_reduce", "SCNN_reduce/relu"]
