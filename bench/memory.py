@@ -15,9 +15,9 @@ import sys
 from pathlib import Path
 
 import scnn_surgery as ss
-import scnn_surgery.check
-import scnn_surgery.compare
-import scnn_surgery.export
+import scnn_surgery.analysis.check
+import scnn_surgery.analysis.compare
+import scnn_surgery.core.text_export
 import scnn_surgery.surgery
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -62,7 +62,7 @@ def main(argv: list[str]) -> int:
         other = ss.dumps(inserted.net)
         del inserted
         base = rss()
-        scnn_surgery.compare.diff_nets(ss.loads(text, "a"), ss.loads(other, "b"), "TEST")
+        scnn_surgery.analysis.compare.diff_nets(ss.loads(text, "a"), ss.loads(other, "b"), "TEST")
         print(rss() - base, max(len(text.encode()), len(other.encode())))
         return 0
     base = rss()

@@ -37,10 +37,11 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
+from .analysis.shapes import format_shape
+from .core.net import Net
+from .core.text_export import export_bytes
 from .errors import SurgeryError, UsageError
-from .export import export_bytes
 from .files import read_input_bytes, write_bytes_atomic
-from .net import Net
 from .options import (
     InsertOptions,
     OptionsClass,
@@ -50,7 +51,6 @@ from .options import (
     declared_fields,
 )
 from .scnn import ModuleCost, ScnnSpec, module_cost
-from .shapes import format_shape
 from .surgery import InsertResult, insert, load, splice, strip
 
 MODEL_SUFFIX = ".prototxt"
@@ -592,7 +592,7 @@ def _since(start: float) -> float:
 def _with_picture(outcome: Outcome, before: Net, after: InsertResult | Net, job: Job) -> Outcome:
     """The outcome with the picture of its change; a picture that cannot be made is a note
     on the model, never a failure of it."""
-    from .changeview import change_svg, inserted_svg  # only HTML reports need pictures
+    from .report.changeview import change_svg, inserted_svg  # only HTML reports need pictures
 
     assert job.picture_context is not None
     phase, context = job.options.phase, job.picture_context
@@ -938,7 +938,7 @@ def render_markdown(report: BatchReport) -> str:
 
 
 def render_html(report: BatchReport) -> str:
-    from .htmlreport import batch_page  # only this format needs it
+    from .report.htmlreport import batch_page  # only this format needs it
 
     return batch_page(report)
 
@@ -960,7 +960,7 @@ def picture_plan(report: Path | None) -> tuple[int | None, str | None]:
     is the table, with a note."""
     if report is None or report.suffix.lower() not in HTML_REPORTS:
         return None, None
-    from .changeview import PICTURE_CONTEXT, missing_dot_note
+    from .report.changeview import PICTURE_CONTEXT, missing_dot_note
 
     missing = missing_dot_note()
     return (None, missing) if missing else (PICTURE_CONTEXT, None)

@@ -13,22 +13,24 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from .document import Document
+from .analysis.advice import advise
+from .analysis.autopoint import choose_blob
+from .analysis.geometry import PhaseShapes, resolve_sizes
+from .analysis.modules import ModuleSummary, find_modules, summarise_module
+from .analysis.verify import Checks, check_fitted
+from .core.document import Document
+from .core.graph import BlobVersion, LayerGraph, NetState, build_graphs, graph_of
+from .core.layerdef import Fields, LayerDef
+from .core.layerdef import render_layers as _render_layers
+from .core.net import Layer, Net, load_net
+from .core.ops import add_prefix, definition_names, remove_layers, rewire
+from .core.text_export import export_bytes, export_text
 from .errors import SurgeryError, UsageError
-from .export import export_bytes, export_text
 from .files import write_bytes_atomic
-from .graph import BlobVersion, LayerGraph, NetState, build_graphs, graph_of
-from .layerdef import Fields, LayerDef
-from .layerdef import render_layers as _render_layers
-from .modules import ModuleSummary, find_modules, summarise_module
-from .net import Layer, Net, load_net
-from .ops import add_prefix, definition_names, remove_layers, rewire
 from .options import InsertOptions as InsertOptions  # still importable from here
 from .options import SpliceOptions as SpliceOptions
 from .options import StripOptions as StripOptions
-from .passes.advice import advise
 from .passes.anchor import InsertionPoint, closest_names, find_insertion_point, resolve_blob
-from .passes.autopoint import choose_blob
 from .passes.fragment import (
     Fragment,
     fragment_names,
@@ -36,7 +38,6 @@ from .passes.fragment import (
     refuse_unwritable_in_v1,
     renamed,
 )
-from .passes.geometry import PhaseShapes, resolve_sizes
 from .passes.splice import choose_prefix, existing_names, new_layers
 from .passes.splice import splice as splice_layers
 from .passes.upgrade import upgrade_net
@@ -50,7 +51,6 @@ from .scnn import (
     module_output,
     reduction_name,
 )
-from .verify import Checks, check_fitted
 
 load = load_net
 

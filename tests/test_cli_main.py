@@ -58,18 +58,22 @@ ALEXNET = VENDORED_ZOO / "deploy" / "bvlc_alexnet_deploy.prototxt"
 WITH_MODULE = REPO_ROOT / "examples" / "scnn_lane_vgg16_SCNN.prototxt"
 # What no verb needs unless asked: numpy only for weights, the HTML report only for
 # --report/--html, the drawing only for draw, the batch machinery only for batch.
-NOT_UNASKED = ("numpy", "scnn_surgery.htmlreport", "scnn_surgery.batch", "scnn_surgery.weights_io")
+NOT_UNASKED = (
+    "numpy", "scnn_surgery.report.htmlreport", "scnn_surgery.batch", "scnn_surgery.weights_io"
+)
+DRAW, COMPARE = "scnn_surgery.report.draw", "scnn_surgery.analysis.compare"
+CHECK, VERIFY = "scnn_surgery.analysis.check", "scnn_surgery.analysis.verify"
 
 
 @pytest.mark.parametrize(
     ("args", "must_not_import"),
     [
         (["generate", "--height", "4", "--width", "5"], ("networkx", "google.protobuf")),
-        (["insert", str(ALEXNET)], ("scnn_surgery.draw", "scnn_surgery.compare")),
-        (["strip", str(WITH_MODULE)], ("scnn_surgery.draw", "scnn_surgery.compare")),
-        (["inspect", str(ALEXNET)], ("scnn_surgery.draw", "scnn_surgery.compare")),
-        (["diff", str(ALEXNET), str(ALEXNET)], ("scnn_surgery.draw", "scnn_surgery.check")),
-        (["draw", str(ALEXNET), "-o", "-"], ("scnn_surgery.check", "scnn_surgery.verify")),
+        (["insert", str(ALEXNET)], (DRAW, COMPARE)),
+        (["strip", str(WITH_MODULE)], (DRAW, COMPARE)),
+        (["inspect", str(ALEXNET)], (DRAW, COMPARE)),
+        (["diff", str(ALEXNET), str(ALEXNET)], (DRAW, CHECK)),
+        (["draw", str(ALEXNET), "-o", "-"], (CHECK, VERIFY)),
     ],
     ids=lambda v: v[0] if isinstance(v, list) else None,
 )
@@ -221,8 +225,8 @@ def test_an_unexpected_error_is_one_line_naming_where_it_was_raised(
     def broken(*_: object, **__: object) -> None:
         raise ZeroDivisionError("integer modulo by zero")
 
-    monkeypatch.setattr("scnn_surgery.inspection.inspect_net", broken)
-    monkeypatch.setattr("scnn_surgery.compare.diff_nets", broken)
+    monkeypatch.setattr("scnn_surgery.analysis.inspection.inspect_net", broken)
+    monkeypatch.setattr("scnn_surgery.analysis.compare.diff_nets", broken)
     net = str(DATA / "phases_inplace.prototxt")
     raised_at = f"test_cli_main.py:{broken.__code__.co_firstlineno + 1}"
     for args, status in ((["inspect", net], 1), (["diff", net, net], 2)):

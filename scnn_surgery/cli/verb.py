@@ -12,9 +12,9 @@ from .options import check_weights_options
 from .output import Destination, check_verb_paths, destination, note, write_result
 
 if TYPE_CHECKING:
-    from ..net import Net
+    from ..analysis.shapes import ShapeOverrides
+    from ..core.net import Net
     from ..scnn import ScnnSpec
-    from ..shapes import ShapeOverrides
 
 
 class Weights(NamedTuple):
@@ -73,7 +73,7 @@ def finish(
     """Write ``net`` (and ``--weights-out``) together or not at all, then the notes."""
     # Here rather than at the top: parsing the arguments (or --help) need not load them.
     from ..carry import stage_weights
-    from ..export import export_bytes
+    from ..core.text_export import export_bytes
 
     said = list(notes)
     with OutputFiles() as outputs:
