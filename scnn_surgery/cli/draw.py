@@ -7,7 +7,7 @@ import click
 from ..errors import UsageError
 from ..files import check_output_paths, named
 from .options import insert_option
-from .output import emit
+from .output import emit, note
 
 
 @click.command("draw")
@@ -39,6 +39,7 @@ def command(
         Highlights,
         build_picture,
         check_renderer,
+        choose_layout,
         digraph,
         focus,
         focus_names,
@@ -61,4 +62,9 @@ def command(
     picture = build_picture(net, state, highlights, expand)
     if context is not None:
         picture = focus(picture, around, context)
-    emit(render(digraph(picture), fmt, node_places(picture, net)), output)
+    layout = choose_layout(picture, expand)
+    if fmt != "dot":  # dot source is written at once, whatever its size
+        for message in layout.notes:
+            note(message)
+    graph = digraph(picture, layout.engine)
+    emit(render(graph, fmt, node_places(picture, net), layout.engine), output)

@@ -18,7 +18,9 @@ from scnn_surgery.report.draw import (
     Picture,
     before_highlights,
     build_picture,
+    DOT_EDGE_BUDGET,
     check_renderer,
+    choose_layout,
     digraph,
     focus,
     focus_names,
@@ -291,3 +293,29 @@ def test_dots_error_names_the_layer_of_the_line_it_refused(
     )
     with pytest.raises(SurgeryError, match=r"^dot failed: syntax error in line"):
         render(graph, "svg")  # without places, dot's own words
+
+
+def _chain(layers: int) -> Net:
+    """A net of ``layers`` Sigmoids in a row: one edge each, nothing folded."""
+    text = ['input: "s0"\ninput_shape { dim: 1 dim: 1 dim: 2 dim: 2 }\n']
+    text += [
+        f'layer {{ name: "s{i}" type: "Sigmoid" bottom: "s{i - 1}" top: "s{i}" }}\n'
+        for i in range(1, layers + 1)
+    ]
+    return loads("".join(text), "chain.prototxt")
+
+
+def test_a_picture_dot_lays_out_in_budget_stays_with_dot() -> None:
+    layout = choose_layout(build_picture(_after(), expand=True), expanded=True)
+    assert (layout.engine, layout.notes) == ("dot", ())
+
+
+def test_a_picture_beyond_dots_budget_is_laid_out_by_sfdp_with_a_note() -> None:
+    picture = build_picture(_chain(DOT_EDGE_BUDGET + 10))
+    layout = choose_layout(picture, expanded=True)
+    assert layout.engine == "sfdp"
+    (note,) = layout.notes
+    assert f"{len(picture.edges):,} edges" in note and "sfdp" in note
+    assert "without --expand each SCNN module is one node" in note
+    source = str(digraph(picture, layout.engine).source)
+    assert "layout=sfdp" in source and "nslimit" not in source
