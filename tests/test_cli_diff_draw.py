@@ -47,6 +47,19 @@ def test_diff_of_the_published_pair(run_cli: RunCli) -> None:
     ]
 
 
+def test_diff_of_the_shipped_example_pair(run_cli: RunCli) -> None:
+    before, after = (str(REPO_ROOT / "examples" / f"scnn_lane_vgg16{s}.prototxt")
+                      for s in ("", "_SCNN"))
+    code, out, err = run_cli("diff", before, after)
+    assert code == 1, err
+    assert out.splitlines()[2:] == [
+        "+ module  SCNN module, directions DULR, 36×100×128, k 9, 808 layers,"
+        " after drop7, output SCNN",
+        "~ rewired fc8 bottom 0: fc7 → SCNN",
+        "1 module added, 1 bottom rewired",
+    ]
+
+
 @needs_shared
 def test_diff_json_of_the_published_pair(run_cli: RunCli) -> None:
     code, out, _ = run_cli("diff", *_golden(), "--json")

@@ -15,10 +15,10 @@ from scnn_surgery.core.graph import NetState
 from scnn_surgery.core.net import Net, load_net
 from scnn_surgery.errors import SurgeryError, UsageError
 from scnn_surgery.report.draw import (
+    DOT_EDGE_BUDGET,
     Picture,
     before_highlights,
     build_picture,
-    DOT_EDGE_BUDGET,
     check_renderer,
     choose_layout,
     digraph,
@@ -32,7 +32,7 @@ from scnn_surgery.report.draw import (
 from scnn_surgery.scnn import ScnnSpec, build_module, render_layers
 from scnn_surgery.surgery import loads
 
-from ..conftest import DATA, needs_shared, shared_path
+from ..conftest import DATA, REPO_ROOT, needs_shared, shared_path
 
 pytest.importorskip("graphviz")
 
@@ -157,6 +157,15 @@ def test_phase_decides_which_layers_are_drawn() -> None:
 def test_published_pair_collapses_the_module() -> None:
     before = load_net(str(shared_path("golden", "resnet101.prototxt")))
     after = load_net(str(shared_path("golden", "resnet101_SCNN.prototxt")))
+    picture = build_picture(after, highlights=highlights_from(diff_nets(before, after)))
+    assert len(_labels(picture, "module")) == 1
+    assert len(picture.nodes) < len(build_picture(before).nodes) + 3
+    assert sum(e.rewired for e in picture.edges) == 1
+
+
+def test_shipped_example_pair_collapses_the_module() -> None:
+    before = load_net(str(REPO_ROOT / "examples" / "scnn_lane_vgg16.prototxt"))
+    after = load_net(str(REPO_ROOT / "examples" / "scnn_lane_vgg16_SCNN.prototxt"))
     picture = build_picture(after, highlights=highlights_from(diff_nets(before, after)))
     assert len(_labels(picture, "module")) == 1
     assert len(picture.nodes) < len(build_picture(before).nodes) + 3
