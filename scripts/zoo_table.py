@@ -42,9 +42,9 @@ def outcome(path: Path) -> ss.InsertResult | str:
         return str(exc)
 
 
-def row(path: Path, zoo: Path, done: ss.InsertResult | str) -> str:
+def row(path: Path, done: ss.InsertResult | str) -> str:
     named = NAMED_POINTS.get(path.stem, {})
-    name = path.relative_to(zoo).as_posix()
+    name = f"{path.parent.name}/{path.name}"  # the zoo's layout: category/net
     how = f"`--after {named['after']}`" if "after" in named else "automatic"
     if isinstance(done, str):
         reason = done.replace(str(path), "FILE").replace("|", "\\|")
@@ -57,17 +57,19 @@ def row(path: Path, zoo: Path, done: ss.InsertResult | str) -> str:
     )
 
 
-def table(zoo: Path, outcomes: Mapping[Path, ss.InsertResult | str]) -> str:
-    """The Markdown table, one row per net in path order."""
+def table(outcomes: Mapping[Path, ss.InsertResult | str]) -> str:
+    """The Markdown table, one row per net in category/name order (the nets may come from
+    more than one copy of the zoo: the shipped one and ../shared)."""
     lines = ["| net | result | point | where, HxWxC / reason |", "|---|---|---|---|"]
-    lines += [row(path, zoo, outcomes[path]) for path in sorted(outcomes)]
+    order = sorted(outcomes, key=lambda path: (path.parent.name, path.name))
+    lines += [row(path, outcomes[path]) for path in order]
     return "".join(line + "\n" for line in lines)
 
 
 def main() -> int:
     zoo = Path(sys.argv[1]) if len(sys.argv) > 1 else ROOT.parent / "shared" / "zoo"
     paths = sorted(zoo.rglob("*.prototxt"))
-    sys.stdout.write(table(zoo, {path: outcome(path) for path in paths}))
+    sys.stdout.write(table({path: outcome(path) for path in paths}))
     return 0
 
 

@@ -131,8 +131,12 @@ def _needs_shared(item: pytest.Item) -> bool:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Where ../shared is absent or hidden, the tests that need it are not collected."""
+    """Where ../shared is absent or hidden, the tests that need it are not collected; where
+    it is there, each carries the mark, so that ``-m needs_shared`` runs just them."""
     if shared_available():
+        for item in items:
+            if _needs_shared(item) and item.get_closest_marker(NEEDS_SHARED) is None:
+                item.add_marker(needs_shared)
         return
     left_out = [item for item in items if _needs_shared(item)]
     if left_out:
