@@ -55,12 +55,11 @@ def test_start_up_loads_nothing_heavy(args: list[str], status: int) -> None:
 
 
 ALEXNET = VENDORED_ZOO / "deploy" / "bvlc_alexnet_deploy.prototxt"
+RESNET50 = VENDORED_ZOO / "deploy" / "resnet50_deploy.prototxt"
 WITH_MODULE = REPO_ROOT / "examples" / "scnn_lane_vgg16_SCNN.prototxt"
 # What no verb needs unless asked: numpy only for weights, the HTML report only for
 # --report/--html, the drawing only for draw, the batch machinery only for batch.
-NOT_UNASKED = (
-    "numpy", "scnn_surgery.report.htmlreport", "scnn_surgery.batch", "scnn_surgery.weights_io"
-)
+NOT_UNASKED = ("numpy", "scnn_surgery.report.htmlreport", "scnn_surgery.batch")
 DRAW, COMPARE = "scnn_surgery.report.draw", "scnn_surgery.analysis.compare"
 CHECK, VERIFY = "scnn_surgery.analysis.check", "scnn_surgery.analysis.verify"
 
@@ -70,7 +69,12 @@ CHECK, VERIFY = "scnn_surgery.analysis.check", "scnn_surgery.analysis.verify"
     [
         (["generate", "--height", "4", "--width", "5"], ("networkx", "google.protobuf")),
         (["insert", str(ALEXNET)], (DRAW, COMPARE)),
+        (["splice", str(RESNET50), str(DATA / "se_block.prototxt"), "--after", "res5c"],
+         (DRAW, COMPARE)),
         (["strip", str(WITH_MODULE)], (DRAW, COMPARE)),
+        (["remove", str(ALEXNET), "drop6"], (DRAW, COMPARE)),
+        (["upgrade", str(ALEXNET)], (DRAW, COMPARE)),
+        (["check", str(ALEXNET)], (DRAW, COMPARE)),
         (["inspect", str(ALEXNET)], (DRAW, COMPARE)),
         (["diff", str(ALEXNET), str(ALEXNET)], (DRAW, CHECK)),
         (["draw", str(ALEXNET), "-o", "-"], (CHECK, VERIFY)),
