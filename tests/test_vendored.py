@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from .conftest import VENDORED_ZOO
+from .conftest import NOT_SHIPPED, SHARED, VENDORED_ZOO, needs_shared
 
 SOURCES = VENDORED_ZOO / "SOURCES.md"
 # A row of the shipped table: | file | repository | `commit` | `path` | licence | `sha256` | why |
@@ -47,3 +47,14 @@ def test_git_keeps_the_folder_byte_exact() -> None:
     """No line-ending conversion on any checkout (core.autocrlf): the sha256 would break."""
     attributes = (VENDORED_ZOO.parent.parent.parent / ".gitattributes").read_text()
     assert "tests/data/zoo/** -text" in attributes.splitlines()
+
+
+@needs_shared
+def test_every_shared_zoo_net_is_shipped_byte_for_byte_or_left_out_with_a_reason() -> None:
+    shared = SHARED / "zoo"
+    for path in sorted(shared.rglob("*.prototxt")):
+        name = path.relative_to(shared).as_posix()
+        if name in ROWS:
+            assert (VENDORED_ZOO / name).read_bytes() == path.read_bytes(), name
+        else:
+            assert path.name in NOT_SHIPPED, f"{name} is neither shipped nor left out"
