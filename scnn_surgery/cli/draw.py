@@ -47,6 +47,7 @@ def command(
         node_places,
         output_format,
         render,
+        size_warning,
     )
 
     if context is not None and against is None:
@@ -55,6 +56,9 @@ def command(
     check_renderer(fmt)
     state = NetState(phase or "TEST")  # Caffe's default phase
     net = load_net(model)
+    warning = size_warning(len(net.layers))
+    if warning is not None:
+        note(warning)
     highlights, around = Highlights(), set[str]()
     if against is not None:
         diff = diff_nets(load_net(against), net, state.phase)

@@ -33,6 +33,7 @@ GraphNode = Layer | BlobVersion
 __all__ = [
     "DOT_EDGE_BUDGET",
     "FORMATS",
+    "SFDP_EDGE_BUDGET",
     "Edge",
     "Highlights",
     "Layout",
@@ -50,6 +51,7 @@ __all__ = [
     "node_places",
     "output_format",
     "render",
+    "size_warning",
 ]
 
 FORMATS = ("svg", "png", "pdf", "dot")
@@ -479,16 +481,22 @@ def choose_layout(picture: Picture, expanded: bool = False) -> Layout:
     if edges <= DOT_EDGE_BUDGET:
         return Layout("dot")
     smaller = "; without --expand each SCNN module is one node" if expanded else ""
-    notes = [
+    return Layout("sfdp", (
         f"the picture has {edges:,} edges, more than dot lays out in about two minutes"
-        f" ({DOT_EDGE_BUDGET:,}); using sfdp, a layout that scales, instead{smaller}"
-    ]
-    if edges > SFDP_EDGE_BUDGET:
-        notes.append(
-            f"warning: {edges:,} edges take even sfdp several minutes{smaller}; a .dot"
-            " file (-o FILE.dot) is written at once"
-        )
-    return Layout("sfdp", tuple(notes))
+        f" ({DOT_EDGE_BUDGET:,}); using sfdp, a layout that scales, instead{smaller}",
+    ))
+
+
+def size_warning(layers: int) -> str | None:
+    """Said as soon as the net is read, before the minutes a very large picture takes to
+    build and lay out (a 100,000-layer chain: 24 s to its dot source alone)."""
+    if layers <= SFDP_EDGE_BUDGET:
+        return None
+    return (
+        f"warning: {layers:,} layers: building and laying out a picture this large takes"
+        " minutes, even with sfdp; --against OTHER --context N draws only the part around"
+        " the changes, and a .dot file (-o FILE.dot) skips the layout"
+    )
 
 
 def digraph(picture: Picture, engine: Engine = "dot") -> Any:

@@ -16,6 +16,7 @@ from scnn_surgery.core.net import Net, load_net
 from scnn_surgery.errors import SurgeryError, UsageError
 from scnn_surgery.report.draw import (
     DOT_EDGE_BUDGET,
+    SFDP_EDGE_BUDGET,
     Picture,
     before_highlights,
     build_picture,
@@ -28,6 +29,7 @@ from scnn_surgery.report.draw import (
     node_places,
     output_format,
     render,
+    size_warning,
 )
 from scnn_surgery.scnn import ScnnSpec, build_module, render_layers
 from scnn_surgery.surgery import loads
@@ -328,3 +330,10 @@ def test_a_picture_beyond_dots_budget_is_laid_out_by_sfdp_with_a_note() -> None:
     assert "without --expand each SCNN module is one node" in note
     source = str(digraph(picture, layout.engine).source)
     assert "layout=sfdp" in source and "nslimit" not in source
+
+
+def test_a_net_too_large_for_any_layout_in_minutes_is_warned_of_when_read() -> None:
+    assert size_warning(SFDP_EDGE_BUDGET) is None
+    warning = size_warning(SFDP_EDGE_BUDGET + 1)
+    assert warning is not None and f"{SFDP_EDGE_BUDGET + 1:,} layers" in warning
+    assert "--context" in warning and "minutes" in warning
