@@ -299,7 +299,6 @@ def test_a_name_dot_cannot_take_is_one_line_naming_the_layer(
 
 
 @pytest.mark.parametrize("where", ["MODEL", "--against"])
-@needs_shared
 def test_raw_bytes_in_a_name_never_reach_graphviz(
     tmp_path: Path, where: str, run_cli: RunCli
 ) -> None:

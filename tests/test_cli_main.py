@@ -13,7 +13,7 @@ import pytest
 from scnn_surgery import __version__
 from scnn_surgery.cli.main import DEBUG_ENV, SUBCOMMANDS, cli
 
-from .conftest import DATA, REPO_ROOT, VENDORED_ZOO, RunCli, needs_shared, shallow_stack
+from .conftest import DATA, REPO_ROOT, VENDORED_ZOO, RunCli, shallow_stack
 
 HEAVY = ("networkx", "numpy", "google.protobuf", "graphviz")
 
@@ -281,7 +281,6 @@ BAD_TEXT = [
 
 
 @pytest.mark.parametrize(("data", "message"), BAD_TEXT, ids=["bom", "octal", "U", "raw", "x"])
-@needs_shared
 def test_every_command_names_a_bad_string_at_its_place(
     data: bytes, message: str, tmp_path: Path, run_cli: RunCli
 ) -> None:

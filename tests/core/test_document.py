@@ -185,13 +185,13 @@ def test_an_empty_value_is_named_at_its_field(text: str) -> None:
     assert str(info.value) == "bad.prototxt:2:1: missing value for field 'input_dim'"
 
 
+# The shipped zoo is in ROUND_TRIP (less the DeepLab template, which is not protobuf text).
 REPOSITORY_NETS = sorted((REPO_ROOT / "examples").glob("*.prototxt")) + sorted(
-    DATA.rglob("*.prototxt")
+    p for p in DATA.rglob("*.prototxt") if VENDORED_ZOO not in p.parents
 )
 
 
 @pytest.mark.parametrize("path", REPOSITORY_NETS, ids=[p.name for p in REPOSITORY_NETS])
-@needs_shared
 def test_repository_nets_round_trip(path: Path) -> None:
     data = path.read_bytes()
     assert Document.from_bytes(data, str(path)).to_bytes() == data
