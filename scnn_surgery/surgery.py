@@ -18,7 +18,13 @@ from .analysis.advice import advise
 from .analysis.autopoint import choose_blob
 from .analysis.forkrules import ruled
 from .analysis.geometry import PhaseShapes, resolve_sizes
-from .analysis.modules import ModuleSummary, find_modules, summarise_module
+from .analysis.modules import (
+    ModuleSummary,
+    damaged_module_layers,
+    find_modules,
+    summarise_module,
+)
+from .analysis.phases import broken_phase_warnings, sole_working_phase
 from .analysis.shapes import missing_rules
 from .analysis.verify import Checks, check_fitted
 from .core.document import Document
@@ -43,7 +49,7 @@ from .passes.fragment import (
 )
 from .passes.splice import choose_prefix, existing_names, new_layers
 from .passes.splice import splice as splice_layers
-from .passes.upgrade import upgrade_net
+from .passes.upgrade import upgrade_net, v0_dropped_parameters
 from .runtime import paused_gc
 from .schema.select import descriptor_of, schema_for_net
 from .scnn import (
@@ -142,8 +148,7 @@ def _working_phase(
     broken = {g.state.phase: g.problems[0] for g in graphs if g.problems}
     if not broken:
         return phase
-    working = [g.state.phase for g in graphs if not g.problems]
-    chosen = phase if phase is not None else (working[0] if len(working) == 1 else None)
+    chosen = phase if phase is not None else sole_working_phase(graphs)
     if chosen is None or chosen in broken:
         where = chosen if chosen in broken else next(iter(broken))
         problem = broken[where]
@@ -151,12 +156,8 @@ def _working_phase(
             f"{net.describe(problem.layer)}: {problem.message} (phase {where});"
             " fix the input net first"
         )
-    for other, problem in broken.items():
-        notes.append(
-            f"warning: phase {other} is broken in the input already"
-            f" ({net.describe(problem.layer)}: {problem.message}); the module is fitted and"
-            f" checked in phase {chosen}{'' if phase else ' (choose with --phase)'}"
-        )
+    doing = "the module is fitted and checked"
+    notes += broken_phase_warnings(net, graphs, chosen, doing, asked=phase is not None)
     return chosen
 
 
@@ -180,6 +181,18 @@ def _refuse_shape_errors(shapes: PhaseShapes, phase: str | None, notes: list[str
         suggestions = closest_names(unknown[0], known)
         hint = f"; closest: {', '.join(suggestions)}" if suggestions else ""
         raise SurgeryError(f"--shape names blob '{unknown[0]}', which the net does not have{hint}")
+
+
+def _reduction_needed(reduced: int | None, blob: str, channels: int, notes: list[str]) -> bool:
+    """``--reduce-channels N`` on a map that already has N channels would add an N->N
+    convolution that changes nothing but the weights: it is left out, with a note."""
+    if reduced is None:
+        return False
+    if reduced == channels:
+        notes.append(f"'{blob}' already has {channels} channels; --reduce-channels"
+                     f" {reduced} adds no reduction")
+        return False
+    return True
 
 
 def _reduced_readers(point: InsertionPoint, channels: int, reduced: int) -> list[str]:
@@ -245,6 +258,7 @@ def insert(net: Net, options: InsertOptions) -> InsertResult:
 
 def _insert(net: Net, options: InsertOptions) -> InsertResult:
     net = ruled(net, options.shape_rules)
+    dropped = v0_dropped_parameters(net) if options.upgrade else []
     if options.upgrade:
         net = upgrade_net(net)
     if net.format == "v0":
@@ -255,7 +269,7 @@ def _insert(net: Net, options: InsertOptions) -> InsertResult:
         raise SurgeryError(f"{net.source}: the net has no layers")
     work = net.copy()
     graphs = build_graphs(work)
-    notes: list[str] = []
+    notes: list[str] = dropped
     phase = _working_phase(work, graphs, options.phase, notes)
     broken = {g.state.phase for g in graphs if g.problems}  # before the edits change them
     _refuse_second_module(work, options)
@@ -272,6 +286,7 @@ def _insert(net: Net, options: InsertOptions) -> InsertResult:
         given["channel"] = None
     with _rules_first(shapes, phase):
         height, width, channels = resolve_sizes(shapes, point, given, phase, notes)
+    reduce = _reduction_needed(options.reduce_channels, point.blob, channels, notes)
     if options.reduce_channels is not None:
         notes += _reduced_readers(point, channels, options.reduce_channels)
         channels = options.reduce_channels
@@ -287,7 +302,6 @@ def _insert(net: Net, options: InsertOptions) -> InsertResult:
         share_weights=options.share_weights,
         lr_mult=options.lr_mult,
     )
-    reduce = options.reduce_channels is not None
     try:
         spec.validate_sizes()
     except ScnnSpecError as exc:  # sizes inferred from the file: say where they come from
@@ -343,6 +357,14 @@ def _splice(net: Net, fragment_net: Net, options: SpliceOptions) -> SpliceResult
     net = ruled(net, options.shape_rules)
     _refuse_v0(net, "splice into it")
     fragment = read_fragment(fragment_net)
+    if not fragment.inputs and not options.branch:
+        # Its output would replace the net's data at the point, and the point's own
+        # output would feed nothing: the net's data path cut, with exit 0.
+        raise SurgeryError(
+            f"{fragment.source}: the fragment reads none of the net's blobs (every blob it"
+            " reads, its own layers write), so splicing it would cut the net's data path;"
+            " a fragment must read the blob it follows (add it beside the net with --branch)"
+        )
     work = net.copy()
     graphs = build_graphs(work)
     notes: list[str] = []
@@ -375,6 +397,7 @@ def _splice(net: Net, fragment_net: Net, options: SpliceOptions) -> SpliceResult
         binds[unbound[0]] = point.blob
     anchor = _splice_anchor(work, graphs, point, binds)
     output = _fragment_output(fragment, options)
+    _refuse_loss_output(fragment, output, point.blob)
     prefix = choose_prefix(
         fragment_names(fragment), existing_names(work), options.prefix, notes=notes
     )
@@ -436,17 +459,34 @@ def _splice_anchor(
     return anchor
 
 
+def _refuse_loss_output(fragment: Fragment, output: str | None, blob: str) -> None:
+    """A loss writes a scalar: the layers that read the point's blob cannot read it, and
+    the check of the result would only name one of them (its axis, say), not the cause."""
+    writers = [layer for layer in fragment.layers if output is not None and output in layer.tops]
+    if not writers or not writers[-1].type.endswith("Loss"):
+        return
+    loss = writers[-1]
+    raise SurgeryError(
+        f"{fragment.source}: the fragment's output '{output}' is written by loss layer"
+        f" '{loss.name}' ({loss.type}), a scalar the layers reading '{blob}' cannot read;"
+        " name the feature map they should read with --fragment-output, or add the"
+        " fragment beside the net with --branch"
+    )
+
+
 def _fragment_output(fragment: Fragment, options: SpliceOptions) -> str | None:
     """The fragment blob the rewired layers read; None for a branch."""
     if options.output is not None:
         written = {top for layer in fragment.layers for top in layer.tops}
         if options.output not in written:
             raise SurgeryError(
-                f"--output {options.output}: the fragment writes no blob of that name"
+                f"--fragment-output {options.output}: the fragment writes no blob of that name"
                 f" (its outputs: {', '.join(fragment.outputs) or 'none'})"
             )
         if options.branch:
-            raise UsageError("--output names what rewired layers read; --branch rewires nothing")
+            raise UsageError(
+                "--fragment-output names what rewired layers read; --branch rewires nothing"
+            )
         return options.output
     if options.branch:
         return None
@@ -454,7 +494,8 @@ def _fragment_output(fragment: Fragment, options: SpliceOptions) -> str | None:
         listed = ", ".join(fragment.outputs) or "none"
         raise SurgeryError(
             f"{fragment.source}: the fragment has {len(fragment.outputs)} outputs ({listed});"
-            " name the one the net reads with --output, or splice it beside the net with"
+            " name the one the net reads with --fragment-output, or splice it beside the net"
+            " with"
             " --branch"
         )
     return fragment.outputs[0]
@@ -492,6 +533,12 @@ def _strip(net: Net, options: StripOptions) -> StripResult:
     phase = _working_phase(work, graphs, options.phase, notes)
     broken = {g.state.phase for g in graphs if g.problems}
     module, members = _module_to_strip(work, options.prefix)
+    damage = damaged_module_layers(work, module, members)
+    if damage is not None:
+        raise SurgeryError(
+            f"{net.source}: {damage}; strip takes out only a whole module (remove the rest"
+            " with 'scnn-surgery remove', or restore the net first)"
+        )
     first = members[0]
     reads = first.bottoms[0]
     consumers = _module_consumers(work, graphs, members, module.output)

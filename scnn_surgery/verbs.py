@@ -18,7 +18,7 @@ from .core.net import Layer, Net
 from .errors import SurgeryError
 from .passes.remove import Removal, Rewiring, select_layers
 from .passes.remove import remove as remove_from_net
-from .passes.upgrade import upgrade_net
+from .passes.upgrade import upgrade_net, v0_dropped_parameters
 from .runtime import paused_gc
 
 
@@ -150,6 +150,7 @@ def upgrade(
         if upgraded is net:
             return UpgradeResult(net, False, [f"{net.source}: already in the current format"])
         notes = [f"{net.source}: {_upgrade_summary(net, upgraded)}"]
+        notes += v0_dropped_parameters(net)
         notes += check_result(net, upgraded, shapes=shapes, proto=proto)
     return UpgradeResult(upgraded, True, notes)
 

@@ -11,6 +11,7 @@ import click
 
 from ..files import STDOUT, check_output_paths, named
 from .options import insert_option
+from .output import note
 from .stdio import echo
 
 if TYPE_CHECKING:
@@ -108,9 +109,14 @@ def command(
     # Here rather than at the top: parsing the arguments (or --help) need not load them.
     from ..analysis.forkrules import ruled
     from ..analysis.inspection import inspect_net
+    from ..analysis.phases import default_phase
     from ..surgery import load
 
-    report = inspect_net(ruled(load(model), shape_rules), phase, shapes)
+    net = ruled(load(model), shape_rules)
+    phase, warnings = default_phase(net, phase, "shown")
+    for warning in warnings:
+        note(warning)
+    report = inspect_net(net, phase, shapes)
     if as_json:
         echo(json.dumps(report.to_json(), indent=2))
     else:

@@ -15,6 +15,7 @@ from scnn_surgery.analysis.shapes import (
     RULES,
     Shape,
     ShapeResult,
+    c_int_div,
     format_shape,
     infer_shapes,
     pool_output_size,
@@ -24,6 +25,8 @@ from scnn_surgery.core.graph import NetState, build_graph
 from scnn_surgery.core.net import Layer, Net, load_net
 from scnn_surgery.errors import SurgeryError
 from tests.conftest import RunCli, shared_path, zoo_files, zoo_ids
+
+from ..conftest import needs_shared
 
 
 def _result(
@@ -272,6 +275,13 @@ def test_convolution_kernel_larger_than_input_is_an_error() -> None:
     )
     # (5 - 7) // 1 + 1 = -1
     assert "Caffe refuses" in r.errors[0].message
+
+
+def test_convolution_output_truncates_toward_zero_as_cpp_does() -> None:
+    """Real Caffe gives (1, 4, 1, 1): (2 - 3) / 2 + 1 is 0 + 1 in C++ int division."""
+    r = _clean(_run(_conv("c", "x", "num_output: 4 kernel_size: 3 stride: 2"), {"x": (1, 3, 2, 2)}))
+    assert r.final("c") == (1, 4, 1, 1)
+    assert c_int_div(-1, 2) == 0 and c_int_div(-3, 2) == -1 and c_int_div(7, 2) == 3
 
 
 def test_deconvolution_and_fcn_upscore() -> None:
@@ -1053,6 +1063,7 @@ def test_zoo_squeezenet_v1_1_deploy() -> None:
     )
 
 
+@needs_shared
 def test_zoo_yolo_v1_tiny() -> None:
     r = _clean(_zoo("zoo/detection/yolo_v1_tiny_deploy.prototxt"))
     # 448 halves six times with 2x2/2 pools: 224, 112, 56, 28, 14, 7
@@ -1084,6 +1095,7 @@ def test_zoo_fcn8s_restores_its_input() -> None:
     )
 
 
+@needs_shared
 def test_zoo_apollo_denseline() -> None:
     r = _clean(_zoo("zoo/lane/apollo_denseline_deploy.prototxt"))
     _expect(
@@ -1103,6 +1115,7 @@ def test_zoo_apollo_denseline() -> None:
     )
 
 
+@needs_shared
 def test_zoo_apollo_darkscnn() -> None:
     r = _clean(_zoo("zoo/lane/apollo_darkscnn_deploy.prototxt"))
     _expect(
@@ -1193,6 +1206,7 @@ def test_zoo_pspnet_restores_its_input() -> None:
     )
 
 
+@needs_shared
 def test_zoo_bayesian_segnet_decoder_restores_its_input() -> None:
     r = _clean(_zoo("zoo/segmentation/bayesian_segnet_camvid.prototxt"))
     _expect(
@@ -1211,6 +1225,7 @@ def test_zoo_bayesian_segnet_decoder_restores_its_input() -> None:
     )
 
 
+@needs_shared
 def test_zoo_enet_decoder_restores_its_input() -> None:
     r = _clean(_zoo("zoo/segmentation/enet_deploy_final.prototxt"))
     _expect(
@@ -1278,6 +1293,7 @@ def test_zoo_fcn32s_python_data_layer() -> None:
     assert given.final("loss") == ()
 
 
+@needs_shared
 def test_golden_resnet101_conv5_5() -> None:
     r = _clean(_zoo("golden/resnet101.prototxt"))
     # 361 -> conv1 (361 + 2 - 3) // 2 + 1 = 181 -> pool1 ceil(180 / 2) + 1 = 91
@@ -1286,6 +1302,7 @@ def test_golden_resnet101_conv5_5() -> None:
     assert r.final("conv6_interp") == (1, 19, 361, 361)  # 46 + 45 * 7
 
 
+@needs_shared
 def test_golden_scnn_module_keeps_its_input_shape() -> None:
     fragment = _clean(_zoo("golden/SCNN.prototxt", overrides={"conv5_5": (1, 128, 46, 46)}))
     assert fragment.final("conv5_5") == (1, 128, 46, 46)  # nothing produces it in a fragment
@@ -1328,3 +1345,23 @@ def test_scale_factors_must_match_the_axes_they_scale() -> None:
     bad = _run(layers, {"x": (2, 8, 4, 4), "g": (2, 16, 1, 1)})
     (error,) = bad.errors
     assert "bottom 'f' 2x16 must equal bottom 'x' 2x8x4x4 from axis 0 on" in error.message
+
+
+ANNOTATED = """\
+layer { name: "data" type: "AnnotatedData" top: "data" top: "label"
+  transform_param { resize_param { prob: 1 resize_mode: WARP height: 300 width: 300 } }
+  data_param { source: "x" batch_size: 24 }
+}
+"""
+
+
+def test_annotated_data_states_its_batch_and_resize_so_only_channels_may_be_given() -> None:
+    """SSD's AnnotatedData: data_param's batch, the resize_param's size; channels come
+    from the database, so a --shape may give them and nothing else (issue 19 item 10)."""
+    stated = _result(ANNOTATED, overrides={"data": (None, 3, None, None)})
+    assert not stated.errors and stated.final("data") == (24, 3, 300, 300)
+    contradicted = _result(ANNOTATED, overrides={"data": (24, 3, 200, 200)})
+    [problem] = contradicted.errors
+    assert problem.override and "contradicts 24x?x300x300" in problem.message
+    cropped = _result(ANNOTATED.replace("transform_param {", "transform_param { crop_size: 64"))
+    assert cropped.final("data") == (24, None, 64, 64)

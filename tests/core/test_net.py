@@ -7,7 +7,7 @@ from scnn_surgery.core.layerdef import LayerDef
 from scnn_surgery.core.net import Layer, Net, StateRule, load_net, param_name_scalars, param_names
 from scnn_surgery.errors import SurgeryError
 
-from ..conftest import DATA, shared_path
+from ..conftest import DATA, needs_shared, shared_path
 
 
 def test_layers_and_rules_are_read() -> None:
@@ -36,10 +36,18 @@ def test_a_v1_type_given_by_its_enum_number_is_read_as_its_name() -> None:
         'layers { name: "c" type: 4 bottom: "x" top: "c" }\n'
         'layers { name: "r" type: 0x12 bottom: "c" top: "c" }\n'
         'layers { name: "p" type: RELU bottom: "c" top: "p" }\n'
-        'layers { name: "u" type: 99 bottom: "p" top: "u" }\n'
     )
     net = Net.from_document(Document.parse(text, "v1.prototxt"))
-    assert [x.type for x in net.layers] == ["Convolution", "ReLU", "ReLU", "99"]
+    assert [x.type for x in net.layers] == ["Convolution", "ReLU", "ReLU"]
+
+
+@pytest.mark.parametrize("word", ["99", "999", "TICONV"])
+def test_a_v1_type_the_enum_lacks_is_refused_where_it_is_written(word: str) -> None:
+    """Caffe's parser refuses it, so every verb does (issue 19 items 9 and 14)."""
+    text = f'layers {{ name: "u" type: {word} bottom: "p" top: "u" }}\n'
+    pattern = f"^v1.prototxt:1:26: in layer .u.: V1 layer type {word} is not one"
+    with pytest.raises(SurgeryError, match=pattern):
+        Net.from_document(Document.parse(text, "v1.prototxt"))
 
 
 def test_v0_layers_read_inner_layer() -> None:
@@ -53,6 +61,7 @@ def test_v0_layers_read_inner_layer() -> None:
     assert net.layers[1].bottoms == ("data",)
 
 
+@needs_shared
 def test_top_level_inputs_with_input_dim_and_input_shape() -> None:
     psp = load_net(str(shared_path("golden", "resnet101.prototxt")))
     assert [(i.name, i.dims) for i in psp.inputs] == [("data", (1, 3, 361, 361))]
