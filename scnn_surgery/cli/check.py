@@ -80,16 +80,18 @@ def command(
     from ..weights import read_caffemodel
 
     net = ruled(load(model), shape_rules)
+    warnings: list[str] = []
     if not phases:
         chosen, warnings = default_phase(net, None, "checked")
         phases = (chosen,) if chosen is not None else ()
-        for warning in warnings:
-            note(warning)
     schema = schema_for_net(net, proto)
     caffemodel = read_caffemodel(weights, schema) if weights is not None else None
     findings = check_net(
         net, phases=phases or None, weights=caffemodel, target=target, shapes=shapes, proto=proto
     )
+    sized_by = _sized_by(net, phases, shapes)  # before any output, as check_net is
+    for warning in warnings:  # after check_net: a refusal stays the one line it is
+        note(warning)
     errors = len(errors_of(findings))
     if as_json:
         report = {
@@ -99,13 +101,13 @@ def command(
             "errors": errors,
             "warnings": len(findings) - errors,
             "findings": [f.as_dict() for f in findings],
-            "sized_by": _sized_by(net, phases, shapes),
+            "sized_by": sized_by,
         }
         echo(json.dumps(report, indent=2))
     else:
         for finding in findings:
             echo(one_line(finding.format(net.source)))
-        for phase, sized in _sized_by(net, phases, shapes).items():
+        for phase, sized in sized_by.items():
             if not (sized.startswith("built-in") and ";" not in sized):
                 note(f"{net.source}: phase {phase} sized by: {sized}")
         note(f"{net.source}: {_summary(findings, errors)}")
