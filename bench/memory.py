@@ -13,8 +13,8 @@ import resource
 from pathlib import Path
 
 import scnn_surgery as ss
-import scnn_surgery.check
-import scnn_surgery.export
+import scnn_surgery.analysis.check
+import scnn_surgery.core.text_export
 import scnn_surgery.surgery
 
 ROOT = Path(__file__).resolve().parent.parent

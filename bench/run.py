@@ -34,10 +34,10 @@ from pathlib import Path
 from google.protobuf import text_format
 
 import scnn_surgery as ss
-from scnn_surgery.document import Document, Message
+from scnn_surgery.core.document import Document, Message
+from scnn_surgery.core.typed import fill_message
 from scnn_surgery.runtime import clear_content_caches, paused_gc
 from scnn_surgery.schema import caffe_pb2
-from scnn_surgery.typed import fill_message
 
 ROOT = Path(__file__).resolve().parent.parent
 GOLDEN = ROOT.parent / "shared" / "golden" / "resnet101.prototxt"

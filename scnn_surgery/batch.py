@@ -39,25 +39,25 @@ else:  # pragma: no cover
 
 # The report's data model lives in batchreport (htmlreport reads it too); importable from
 # here as before.
-from .batchreport import REPORT_COLUMNS, AnyOptions, Verb, text_row
-from .batchreport import STATUSES as STATUSES
-from .batchreport import USUAL_STATUSES as USUAL_STATUSES
-from .batchreport import BatchReport as BatchReport
-from .batchreport import ConfigRule as ConfigRule
-from .batchreport import Job as Job
-from .batchreport import Outcome as Outcome
-from .batchreport import RunInfo as RunInfo
-from .batchreport import Status as Status
-from .batchreport import shape_text as shape_text
-from .batchreport import shown_counts as shown_counts
+from .core.net import Net
+from .core.text_export import export_bytes
 from .errors import SurgeryError, UsageError
-from .export import export_bytes
 from .files import read_input_bytes, write_bytes_atomic
-from .net import Net
 from .options import (
     OptionValueError,
     declared_fields,
 )
+from .report.batchreport import REPORT_COLUMNS, AnyOptions, Verb, text_row
+from .report.batchreport import STATUSES as STATUSES
+from .report.batchreport import USUAL_STATUSES as USUAL_STATUSES
+from .report.batchreport import BatchReport as BatchReport
+from .report.batchreport import ConfigRule as ConfigRule
+from .report.batchreport import Job as Job
+from .report.batchreport import Outcome as Outcome
+from .report.batchreport import RunInfo as RunInfo
+from .report.batchreport import Status as Status
+from .report.batchreport import shape_text as shape_text
+from .report.batchreport import shown_counts as shown_counts
 from .surgery import InsertResult, load
 from .verbs import REGISTRY, options_class, verb_spec
 
@@ -495,7 +495,7 @@ def _since(start: float) -> float:
 def _with_picture(outcome: Outcome, before: Net, after: Any, job: Job) -> Outcome:
     """The outcome with the picture of its change; a picture that cannot be made is a note
     on the model, never a failure of it."""
-    from .changeview import change_svg, inserted_svg  # only HTML reports need pictures
+    from .report.changeview import change_svg, inserted_svg  # only HTML reports need pictures
 
     assert job.picture_context is not None
     phase, context = getattr(job.options, "phase", None), job.picture_context
@@ -752,7 +752,7 @@ def render_markdown(report: BatchReport) -> str:
 
 
 def render_html(report: BatchReport) -> str:
-    from .htmlreport import batch_page  # only this format needs it
+    from .report.htmlreport import batch_page  # only this format needs it
 
     return batch_page(report)
 
@@ -774,7 +774,7 @@ def picture_plan(report: Path | None) -> tuple[int | None, str | None]:
     is the table, with a note."""
     if report is None or report.suffix.lower() not in HTML_REPORTS:
         return None, None
-    from .changeview import PICTURE_CONTEXT, missing_dot_note
+    from .report.changeview import PICTURE_CONTEXT, missing_dot_note
 
     missing = missing_dot_note()
     return (None, missing) if missing else (PICTURE_CONTEXT, None)

@@ -33,14 +33,7 @@ from typing import TYPE_CHECKING, Any
 from google.protobuf import text_format
 from google.protobuf.message import DecodeError
 
-from .document import Document, Message, Scalar
-from .errors import SurgeryError
-from .export import definition_of
-from .files import MAX_CAFFEMODEL_BYTES, format_bytes, read_input_bytes
-from .graph import graph_of, phase_states
-from .layerdef import Enum
-from .net import Layer, Net
-from .params import (
+from .analysis.params import (
     conv_params,
     definition_message,
     inner_product_params,
@@ -50,12 +43,19 @@ from .params import (
     part_message,
     per_params,
 )
+from .analysis.shapes import MaybeShape, ShapeOverrides, format_shape, infer_shapes
+from .core.document import Document, Message, Scalar
+from .core.graph import graph_of, phase_states
+from .core.layerdef import Enum
+from .core.net import Layer, Net
+from .core.text_export import definition_of
+from .core.typed import fill_message
+from .errors import SurgeryError
+from .files import MAX_CAFFEMODEL_BYTES, format_bytes, read_input_bytes
 from .runtime import content_cache
 from .schema import caffe_pb2
 from .schema.select import Schema, dialect_schema, field_class, schema_for_net
 from .scnn import FLOAT32_BYTES, ScnnSpec, build_module, estimate_module, render_layers
-from .shapes import MaybeShape, ShapeOverrides, format_shape, infer_shapes
-from .typed import fill_message
 
 __all__ = [
     "Caffemodel",

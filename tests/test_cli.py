@@ -383,7 +383,7 @@ CLI_NET = (
 def test_bad_values_are_one_located_line(
     tmp_path: Path, old: str, new: str, at: str, message: str, run_cli: RunCli
 ) -> None:
-    from scnn_surgery.document import Document
+    from scnn_surgery.core.document import Document
 
     assert old in CLI_NET
     text = CLI_NET.replace(old, new)

@@ -22,7 +22,7 @@ import pytest
 import scnn_surgery as ss
 from scnn_surgery.batch import STATUSES
 from scnn_surgery.cli.batch import progress_bar, tally
-from scnn_surgery.export import export_bytes
+from scnn_surgery.core.text_export import export_bytes
 from scnn_surgery.surgery import InsertOptions, insert, load
 
 from .batch_hooks import BOOTSTRAP, CRASH_HOOK, HANG_HOOK, install

@@ -190,8 +190,8 @@ def test_an_unexpected_error_is_one_line_naming_where_it_was_raised(
     def broken(*_: object, **__: object) -> None:
         raise ZeroDivisionError("integer modulo by zero")
 
-    monkeypatch.setattr("scnn_surgery.inspection.inspect_net", broken)
-    monkeypatch.setattr("scnn_surgery.compare.diff_nets", broken)
+    monkeypatch.setattr("scnn_surgery.analysis.inspection.inspect_net", broken)
+    monkeypatch.setattr("scnn_surgery.analysis.compare.diff_nets", broken)
     net = str(DATA / "phases_inplace.prototxt")
     raised_at = f"test_cli_main.py:{broken.__code__.co_firstlineno + 1}"
     for args, status in ((["inspect", net], 1), (["diff", net, net], 2)):

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from scnn_surgery import SurgeryError, loads
-from scnn_surgery.ops import insert_layers, remove_layers
+from scnn_surgery.core.ops import insert_layers, remove_layers
 from scnn_surgery.schema import DIALECTS, caffe_pb2
 from scnn_surgery.schema.select import (
     dialect_of,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 import scnn_surgery as ss
-from scnn_surgery.check import check_net, errors_of
+from scnn_surgery.analysis.check import check_net, errors_of
 from scnn_surgery.errors import SurgeryError
 from scnn_surgery.surgery import StripOptions, strip
 

@@ -20,10 +20,10 @@ from scnn_surgery import (
     splice,
 )
 from scnn_surgery import weights as weights_module
-from scnn_surgery.check import check_net, errors_of
+from scnn_surgery.analysis.check import check_net, errors_of
+from scnn_surgery.core.net import Net
 from scnn_surgery.errors import SurgeryError
 from scnn_surgery.files import MAX_CAFFEMODEL_BYTES
-from scnn_surgery.net import Net
 from scnn_surgery.schema import caffe_pb2
 from scnn_surgery.weights import (
     Caffemodel,
@@ -195,8 +195,8 @@ EXPECTED_SHAPES = {
 
 def test_param_blob_shapes_per_layer_type() -> None:
     net = loads(PARAM_NET)
-    from scnn_surgery.graph import build_graph
-    from scnn_surgery.shapes import infer_shapes
+    from scnn_surgery.analysis.shapes import infer_shapes
+    from scnn_surgery.core.graph import build_graph
 
     shapes = infer_shapes(net, build_graph(net))
     for layer in net.layers[1:]:
@@ -706,7 +706,7 @@ def test_plain_param_blocks_read_as_protobuf_reads_them(params: str) -> None:
 def test_param_specs_of_the_zoo_and_of_a_module_are_protobufs() -> None:
     """The direct reading of ``param {}`` blocks agrees with the typed message, layer by
     layer, for every net of the zoo and for the layers insert adds."""
-    from scnn_surgery.net import load_net
+    from scnn_surgery.core.net import load_net
     from scnn_surgery.weights import param_specs, typed_param_specs
 
     from .conftest import zoo_files

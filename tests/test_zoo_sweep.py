@@ -9,10 +9,10 @@ import pytest
 from google.protobuf import text_format
 
 import scnn_surgery as ss
-from scnn_surgery.document import Document
-from scnn_surgery.graph import build_graphs
+from scnn_surgery.analysis.shapes import infer_shapes
+from scnn_surgery.core.document import Document
+from scnn_surgery.core.graph import build_graphs
 from scnn_surgery.schema import caffe_pb2
-from scnn_surgery.shapes import infer_shapes
 from scnn_surgery.surgery import StripOptions, strip
 
 from .conftest import ZooInsert, zoo_files, zoo_ids

@@ -20,7 +20,7 @@ from .output import note
 if TYPE_CHECKING:
     from click._termui_impl import ProgressBar
 
-    from ..batchreport import AnyOptions, BatchReport, Outcome, Status, Verb
+    from ..report.batchreport import AnyOptions, BatchReport, Outcome, Status, Verb
 
 # Light (no networkx): the batch module is imported only when the command runs.
 VERB_NAMES = tuple(REGISTRY)

@@ -14,7 +14,7 @@ from .output import note
 from .stdio import echo, one_line
 
 if TYPE_CHECKING:
-    from ..check import Finding
+    from ..analysis.check import Finding
 
 
 def _summary(findings: list[Finding], errors: int) -> str:
@@ -44,7 +44,7 @@ def command(
         [*named("MODEL", model), *named("--weights", weights), *named("--proto", proto)], [STDOUT]
     )
     # Here rather than at the top: parsing the arguments (or --help) need not load them.
-    from ..check import check_net, errors_of
+    from ..analysis.check import check_net, errors_of
     from ..schema.select import schema_for_net
     from ..surgery import load
     from ..weights import read_caffemodel

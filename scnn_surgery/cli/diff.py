@@ -14,15 +14,15 @@ from .output import emit, note
 from .stdio import echo
 
 if TYPE_CHECKING:
-    from ..compare import NetDiff
+    from ..analysis.compare import NetDiff
 
 SAME, DIFFERENT, TROUBLE = 0, 1, 2
 
 
 def _diff_files(a: str, b: str, phase: str | None, html: str | None) -> NetDiff:
     # Here rather than at the top: parsing the arguments (or --help) need not load them.
-    from ..compare import diff_nets
-    from ..net import load_net
+    from ..analysis.compare import diff_nets
+    from ..core.net import load_net
 
     if a == "-" and b == "-":
         raise UsageError("only one of the two nets can come from standard input")
@@ -30,8 +30,8 @@ def _diff_files(a: str, b: str, phase: str | None, html: str | None) -> NetDiff:
     nets = load_net(a), load_net(b)
     result = diff_nets(*nets, phase)
     if html is not None:
-        from ..changeview import diff_view
-        from ..htmlreport import diff_page
+        from ..report.changeview import diff_view
+        from ..report.htmlreport import diff_page
 
         view = diff_view((a, b), nets, result, phase)
         if view.pictures_note:

@@ -25,8 +25,10 @@ def command(
     """
     check_output_paths([*named("MODEL", model), *named("--against", against)], named("-o", output))
     # Here rather than at the top: parsing the arguments (or --help) need not load them.
-    from ..compare import diff_nets
-    from ..draw import (
+    from ..analysis.compare import diff_nets
+    from ..core.graph import NetState
+    from ..core.net import load_net
+    from ..report.draw import (
         Highlights,
         build_picture,
         check_renderer,
@@ -38,8 +40,6 @@ def command(
         output_format,
         render,
     )
-    from ..graph import NetState
-    from ..net import load_net
 
     if context is not None and against is None:
         raise UsageError("--context needs --against (it shows the part around the changes)")

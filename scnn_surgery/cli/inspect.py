@@ -14,7 +14,7 @@ from .options import insert_option, json_option
 from .stdio import echo
 
 if TYPE_CHECKING:
-    from ..inspection import InspectReport
+    from ..analysis.inspection import InspectReport
 
 
 def _count(value: int | None) -> str:
@@ -30,7 +30,7 @@ def _listed(items: Sequence[str], separator: str) -> str:
 
 
 def _table(report: InspectReport) -> list[str]:
-    from ..shapes import format_shape
+    from ..analysis.shapes import format_shape
 
     header = ("layer", "type", "bottoms -> tops", "output shape", "params", "MACs")
     rows = [
@@ -93,7 +93,7 @@ def command(
     """Show every layer of MODEL with its output shapes, parameters and MACs."""
     check_output_paths(named("MODEL", model), [STDOUT])
     # Here rather than at the top: parsing the arguments (or --help) need not load them.
-    from ..inspection import inspect_net
+    from ..analysis.inspection import inspect_net
     from ..surgery import load
 
     report = inspect_net(load(model), phase, shapes)

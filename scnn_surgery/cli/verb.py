@@ -22,9 +22,9 @@ from .options import (
 from .output import Destination, check_verb_paths, destination, note, write_result
 
 if TYPE_CHECKING:
-    from ..net import Net
+    from ..analysis.shapes import ShapeOverrides
+    from ..core.net import Net
     from ..scnn import ScnnSpec
-    from ..shapes import ShapeOverrides
 
 
 class Weights(NamedTuple):
@@ -84,7 +84,7 @@ def finish(
     """Write ``net`` (and ``--weights-out``) together or not at all, then the notes."""
     # Here rather than at the top: parsing the arguments (or --help) need not load them.
     from ..carry import stage_weights
-    from ..export import export_bytes
+    from ..core.text_export import export_bytes
 
     said = list(notes)
     with OutputFiles() as outputs:
@@ -130,7 +130,7 @@ def verb_command(verb: str) -> click.Command:
         named_inputs = [NamedPath(n.upper(), p) for n, p in zip(entry.inputs, inputs, strict=True)]
         where = prepare(model, output, in_place, given, inputs=named_inputs, proto=proto)
         # Here rather than at the top: parsing the arguments (or --help) need not load them.
-        from ..net import load_net
+        from ..core.net import load_net
         from ..verbs import verb_spec
 
         before = load_net(model)

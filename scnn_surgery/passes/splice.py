@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Collection, Sequence
 
+from ..core.layerdef import LayerDef
+from ..core.net import Layer, Net, param_names
+from ..core.ops import insert_layers, rewire
 from ..errors import SurgeryError
-from ..layerdef import LayerDef
-from ..net import Layer, Net, param_names
-from ..ops import insert_layers, rewire
 from .anchor import InsertionPoint
 from .fragment import free_bottoms, unconsumed_tops
 

@@ -24,12 +24,10 @@ from google.protobuf import text_format
 from google.protobuf.descriptor import FieldDescriptor
 from google.protobuf.message import Message as ProtoMessage
 
-from ..document import Document, Edit, Field, Message, Scalar, quote_string
-from ..errors import SurgeryError
-from ..formats import v1_enum_name
-from ..net import ORIGINS, V0_TYPE_TO_V1, V1_TYPE_NAMES, Layer, Net
-from ..schema import caffe_pb2
-from ..textedit import (
+from ..core.document import Document, Edit, Field, Message, Scalar, quote_string
+from ..core.formats import v1_enum_name
+from ..core.net import ORIGINS, V0_TYPE_TO_V1, V1_TYPE_NAMES, Layer, Net
+from ..core.textedit import (
     Block,
     Leaf,
     Node,
@@ -39,7 +37,9 @@ from ..textedit import (
     line_start,
     render_block,
 )
-from ..typed import fill_message
+from ..core.typed import fill_message
+from ..errors import SurgeryError
+from ..schema import caffe_pb2
 
 __all__ = ["needs_upgrade", "net_for_reading", "upgrade_document", "upgrade_net"]
 

@@ -32,7 +32,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 if TYPE_CHECKING:
-    from ..net import Net
+    from ..core.net import Net
 
 class Entry(NamedTuple):  # not a dataclass: this module is imported by --help
     """What the command line knows of a verb without loading it."""

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from ..analysis.autopoint import choose_blob
+from ..analysis.geometry import PhaseShapes
+from ..core.graph import LayerGraph
+from ..core.net import Net
 from ..errors import SurgeryError
-from ..graph import LayerGraph
-from ..net import Net
 from ..passes.anchor import closest_names
-from ..passes.autopoint import choose_blob
-from ..passes.geometry import PhaseShapes
 
 
 def automatic_point(

@@ -6,16 +6,17 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any
 
+from ..analysis.advice import advise
+from ..analysis.geometry import PhaseShapes, resolve_sizes
+from ..analysis.modules import find_modules
+from ..analysis.verify import Checks, check_fitted
+from ..core.graph import build_graphs
+from ..core.layerdef import Fields, LayerDef
+from ..core.net import Net
+from ..core.ops import add_prefix, definition_names
 from ..errors import SurgeryError
-from ..graph import build_graphs
-from ..layerdef import Fields, LayerDef
-from ..modules import find_modules
-from ..net import Net
-from ..ops import add_prefix, definition_names
 from ..options import InsertOptions
-from ..passes.advice import advise
 from ..passes.anchor import InsertionPoint, find_insertion_point
-from ..passes.geometry import PhaseShapes, resolve_sizes
 from ..passes.splice import choose_prefix, existing_names, new_layers
 from ..passes.splice import splice as splice_layers
 from ..passes.upgrade import upgrade_net
@@ -29,7 +30,6 @@ from ..scnn import (
     module_output,
     reduction_name,
 )
-from ..verify import Checks, check_fitted
 from . import VerbSpec
 from .common import automatic_point, refuse_shape_errors, working_phase
 

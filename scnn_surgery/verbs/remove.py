@@ -10,15 +10,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from ..analysis.shapes import ShapeOverrides, format_shape, infer_shapes
+from ..analysis.verify import check_result
+from ..core.graph import graph_of, phase_states
+from ..core.net import Layer, Net
 from ..errors import SurgeryError
-from ..graph import graph_of, phase_states
-from ..net import Layer, Net
 from ..options import RemoveOptions
 from ..passes.remove import Removal, Rewiring, select_layers
 from ..passes.remove import remove as remove_from_net
 from ..runtime import paused_gc
-from ..shapes import ShapeOverrides, format_shape, infer_shapes
-from ..verify import check_result
 from . import VerbSpec
 
 

@@ -10,9 +10,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from ..analysis.geometry import PhaseShapes
+from ..analysis.verify import Checks, check_fitted
+from ..core.graph import LayerGraph, build_graphs
+from ..core.net import Layer, Net
 from ..errors import SurgeryError, UsageError
-from ..graph import LayerGraph, build_graphs
-from ..net import Layer, Net
 from ..options import SpliceOptions
 from ..passes.anchor import InsertionPoint, find_insertion_point, resolve_blob
 from ..passes.fragment import (
@@ -22,12 +24,10 @@ from ..passes.fragment import (
     refuse_unwritable_in_v1,
     renamed,
 )
-from ..passes.geometry import PhaseShapes
 from ..passes.splice import choose_prefix, existing_names
 from ..passes.splice import splice as splice_layers
 from ..runtime import paused_gc
 from ..schema.select import descriptor_of, schema_for_net
-from ..verify import Checks, check_fitted
 from . import VerbSpec
 from .common import automatic_point, refuse_shape_errors, refuse_v0, working_phase
 

@@ -8,17 +8,17 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from ..analysis.modules import ModuleSummary, find_modules, summarise_module
+from ..analysis.verify import Checks, check_fitted
+from ..core.graph import BlobVersion, LayerGraph, NetState, build_graphs, graph_of
+from ..core.net import Layer, Net
+from ..core.ops import remove_layers, rewire
 from ..errors import SurgeryError
-from ..graph import BlobVersion, LayerGraph, NetState, build_graphs, graph_of
-from ..modules import ModuleSummary, find_modules, summarise_module
-from ..net import Layer, Net
-from ..ops import remove_layers, rewire
 from ..options import StripOptions
 from ..runtime import paused_gc
 from ..scnn import (
     DetectedModule,
 )
-from ..verify import Checks, check_fitted
 from . import VerbSpec
 from .common import refuse_v0, working_phase
 

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..net import Layer, Net
+from ..analysis.shapes import ShapeOverrides
+from ..analysis.verify import check_result
+from ..core.net import Layer, Net
 from ..options import UpgradeOptions
 from ..passes.upgrade import upgrade_net
 from ..runtime import paused_gc
-from ..shapes import ShapeOverrides
-from ..verify import check_result
 from . import VerbSpec
 
 

@@ -2,10 +2,10 @@ from __future__ import annotations
 
 import pytest
 
-from scnn_surgery.document import Document
+from scnn_surgery.core.document import Document
+from scnn_surgery.core.graph import build_graphs
+from scnn_surgery.core.net import Net, load_net
 from scnn_surgery.errors import SurgeryError
-from scnn_surgery.graph import build_graphs
-from scnn_surgery.net import Net, load_net
 from scnn_surgery.passes.anchor import find_insertion_point, resolve_blob
 
 from ..conftest import DATA, shared_path

@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 
 import scnn_surgery as ss
+from scnn_surgery.core.graph import build_graph, build_graphs
+from scnn_surgery.core.layerdef import LayerDef
+from scnn_surgery.core.ops import definition_names
 from scnn_surgery.errors import SurgeryError
-from scnn_surgery.graph import build_graph, build_graphs
-from scnn_surgery.layerdef import LayerDef
-from scnn_surgery.ops import definition_names
 from scnn_surgery.passes.anchor import find_insertion_point
 from scnn_surgery.passes.splice import (
     choose_prefix,

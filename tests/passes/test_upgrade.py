@@ -10,9 +10,9 @@ import pytest
 from google.protobuf import text_format
 
 import scnn_surgery as ss
-from scnn_surgery.document import Document
+from scnn_surgery.core.document import Document
+from scnn_surgery.core.net import V1_TYPE_NAMES, Net
 from scnn_surgery.errors import SurgeryError
-from scnn_surgery.net import V1_TYPE_NAMES, Net
 from scnn_surgery.passes.upgrade import (
     needs_upgrade,
     net_for_reading,

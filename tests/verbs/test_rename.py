@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given, settings
 
 import scnn_surgery as ss
+from scnn_surgery.core.text_export import export_bytes
 from scnn_surgery.errors import SurgeryError
-from scnn_surgery.export import export_bytes
 from scnn_surgery.weights import initial_weights, parse_caffemodel
 
 from ..conftest import RunCli
@@ -122,7 +122,7 @@ def test_the_command_refuses_a_missing_layer(tmp_path: Path, run_cli: RunCli) ->
 
 
 def test_diff_shows_a_rename_as_a_rename() -> None:
-    from scnn_surgery.compare import diff_nets
+    from scnn_surgery.analysis.compare import diff_nets
 
     net = ss.loads(NET, "n.prototxt")
     changes = diff_nets(net, ss.rename(net, {"conv1": "stem"}).net)
