@@ -24,7 +24,7 @@ from dataclasses import replace
 
 import networkx as nx
 
-from .document import Document, Edit
+from .document import Document, Edit, Field
 from .graph import (
     BlobVersion,
     LayerGraph,
@@ -49,7 +49,7 @@ def insert_layers(net: Net, after: Layer | None, layers: Sequence[Layer]) -> Non
     net.layers[position:position] = layers
     net.caches.pop("positions", None)
     if not fresh:
-        _drop_graphs(net)
+        drop_graphs(net)
         return
     for graph in graphs:
         _insert_into_graph(graph, position, layers)
@@ -129,10 +129,11 @@ def remove_layers(net: Net, layers: Collection[Layer]) -> None:
     blobs they wrote in place renumber."""
     net.layers = [layer for layer in net.layers if layer not in layers]
     net.caches.pop("positions", None)
-    _drop_graphs(net)
+    drop_graphs(net)
 
 
-def _drop_graphs(net: Net) -> None:
+def drop_graphs(net: Net) -> None:
+    """Forget the net's graphs: they are rebuilt on demand."""
     for key in [k for k in net.caches if isinstance(k, tuple) and k[0] == "graph"]:
         del net.caches[key]
 
@@ -230,7 +231,7 @@ def replace_layers(net: Net, replaced: Mapping[Layer, Layer]) -> None:
     for old, new in replaced.items():
         net.layers[positions[old]] = new
     net.caches.pop("positions", None)
-    _drop_graphs(net)
+    drop_graphs(net)
 
 
 def _renamed_params(fields: Fields, renamed: Mapping[str, str]) -> Fields:
@@ -269,22 +270,35 @@ def remove_param(net: Net, layer: Layer, path: ParamPath) -> Layer:
 
 
 def change_param(net: Net, layer: Layer, change: Change) -> Layer:
-    new = changed_layer(layer, change)
+    """``set_param``, ``add_param`` and ``remove_param``; edits the net keeps pending in
+    the layer's block (an upgrade's) are made with the change."""
+    pending: list[Edit] = []
+    text = layer.text
+    if text is not None and text.home is None and net.in_document(layer) and net.field_edits:
+        inside = [e for e in net.field_edits if _within(e, text.block)]
+        if inside:
+            net.field_edits = [e for e in net.field_edits if not _within(e, text.block)]
+            pending = inside
+    new = changed_layer(layer, change, pending)
     if new is not layer:
         _replace_layers(net, {layer: new})
     return new
 
 
-def changed_layer(layer: Layer, change: Change) -> Layer:
+def _within(edit: Edit, block: Field) -> bool:
+    return block.start <= edit.start and edit.end <= block.end
+
+
+def changed_layer(layer: Layer, change: Change, pending: Sequence[Edit] = ()) -> Layer:
     """``layer`` with ``change`` made: a new definition for a layer surgery added, a
-    revised text for one read from a file."""
+    revised text for one read from a file (with ``pending`` edits of its block)."""
     if layer.text is None:
         assert layer.definition is not None
         return layer.with_wiring(definition=definition_change(layer.definition, change))
     edits = message_edits(layer.text.document, layer.text.body, change)
-    if not edits:
+    if not edits and not pending:
         return layer
-    return revised_layer(layer, edits)
+    return revised_layer(layer, [*pending, *edits])
 
 
 def revised_layer(layer: Layer, edits: Sequence[Edit]) -> Layer:
@@ -304,7 +318,7 @@ def revised_layer(layer: Layer, edits: Sequence[Edit]) -> Layer:
     revised = replace(read.text, home=text.original)
     return Layer(
         layer.name, read.type, layer.bottoms, layer.tops, read.include, read.exclude,
-        layer.format, revised,
+        read.format, revised,
     )  # fmt: skip
 
 
@@ -332,7 +346,7 @@ def change_net_field(net: Net, change: Change) -> None:
     kept = [e for e in net.field_edits if e.start == e.end or (e.start, e.end) not in spans]
     net.field_edits = [*kept, *edits]
     net.inputs = _restated_inputs(net)
-    _drop_graphs(net)
+    drop_graphs(net)
 
 
 def _restated_inputs(net: Net) -> list[NetInput]:

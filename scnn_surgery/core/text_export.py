@@ -48,11 +48,16 @@ def net_edits(net: Net) -> Iterator[Edit]:
     }
     insertions = list(_insertions(net, blocks))
     kept = {edit.start for edit in insertions}
-    yield from _removals(doc, [b for b in blocks if id(b) not in present], kept)
+    removed = [b for b in blocks if id(b) not in present]
+    yield from _removals(doc, removed, kept)
     for layer in present.values():
         yield from _layer_edits(layer)
     yield from insertions
-    yield from net.field_edits
+    # the net's own edits, less those inside a removed layer (an upgrade's rewrite of it)
+    yield from (
+        e for e in net.field_edits
+        if not any(b.start <= e.start and e.end <= b.end for b in removed)
+    )  # fmt: skip
 
 
 # ---------------------------------------------------------------------------

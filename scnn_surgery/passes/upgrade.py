@@ -26,7 +26,9 @@ from google.protobuf.message import Message as ProtoMessage
 
 from ..core.document import Document, Edit, Field, Message, Scalar, quote_string
 from ..core.formats import v1_enum_name
+from ..core.layerdef import LayerDef, Raw
 from ..core.net import ORIGINS, V0_TYPE_TO_V1, V1_TYPE_NAMES, Layer, Net
+from ..core.ops import drop_graphs, insert_layers, replace_layers, revised_layer
 from ..core.textedit import (
     Block,
     Leaf,
@@ -132,10 +134,9 @@ _INPUT_FIELDS = ("input", "input_dim", "input_shape")
 
 def needs_upgrade(net: Net) -> bool:
     """Whether any of Caffe's upgrade rules would change this net."""
-    doc = net.document
     return (
         net.format in ("v0", "v1")
-        or bool(doc.root.scalars("input"))
+        or bool(net.inputs)
         or any(_batch_norm_params_to_fix(body) for body in _v2_bodies(net))
     )
 
@@ -148,12 +149,23 @@ def upgrade_document(doc: Document) -> Document:
 def upgrade_net(net: Net) -> Net:
     """``net`` in the current format; the same object when nothing needs upgrading.
 
-    The new document is labelled ``FILE (upgraded to V2)``: its line numbers are the
-    upgraded text's, not the file's.
+    A pass over the model, which reads the file once: V1 layers keep the text they were
+    read from (their meaning is V2's) and carry the edits that write them as V2; top-level
+    inputs become an Input layer; BatchNorm statistics are fixed as value edits. Messages
+    name the file's own lines. A V0 net is rebuilt through the schema instead, and its new
+    text, labelled ``FILE (upgraded to V2)``, is read once more.
     """
     if not needs_upgrade(net):
         return net
-    return Net.from_document(_relabelled(upgrade_document(net.document)))
+    if net.format == "v0":
+        return Net.from_document(_relabelled(upgrade_document(net.document)))
+    work = net.copy()
+    if work.format == "v1":
+        work.field_edits += _v1_to_v2_edits(work)
+        work.format = "v2"
+    _inputs_to_layer(work)
+    _fix_batch_norm(work)
+    return work
 
 
 def net_for_reading(net: Net) -> Net:
@@ -383,6 +395,11 @@ def _assign(message: ProtoMessage, name: str, source_field: FieldDescriptor, val
 
 
 def _v1_to_v2(net: Net) -> Document:
+    return net.document.edited(_v1_to_v2_edits(net))
+
+
+def _v1_to_v2_edits(net: Net) -> list[Edit]:
+    """The edits of the file that write its V1 layers as V2."""
     doc = net.document
     bodies = [x.text.body for x in net.layers if x.format == "v1" and x.text is not None]
     data_upgrade = any(_moved_transform_fields(body) for body in bodies)
@@ -397,7 +414,7 @@ def _v1_to_v2(net: Net) -> Document:
         edits += _param_edits(doc, body)
         if data_upgrade:
             edits += _transform_edits(doc, body)
-    return doc.edited(edits)
+    return edits
 
 
 def _v1_enum(scalar: Scalar) -> str:
@@ -546,6 +563,39 @@ def _upgrade_inputs(doc: Document) -> Document:
     return doc.edited(edits)
 
 
+def _inputs_to_layer(net: Net) -> None:
+    """Top-level inputs as an Input layer before every layer (their fields cut), as
+    Caffe's UpgradeNetInput makes them; inputs without dims are dropped, as Caffe does."""
+    doc = net.document
+    root = doc.root
+    names = root.scalars("input")
+    if not names:
+        return  # Caffe leaves input_dim or input_shape without an input alone
+    shapes = _input_shapes(doc)
+    fields = [f for f in root.fields if f.name in _INPUT_FIELDS]
+    net.field_edits += _replace_fields(doc, fields, ())
+    net.inputs = []
+    if shapes is None:
+        drop_graphs(net)
+        return
+    shape_fields = tuple(("shape", tuple(("dim", Raw(d.raw)) for d in dims)) for dims in shapes)
+    tops = tuple(name.value for name in names)
+    definition = LayerDef("input", "Input", (), tops, (("input_param", shape_fields),))
+    insert_layers(net, None, [Layer.from_definition(definition)])
+
+
+def _fix_batch_norm(net: Net) -> None:
+    """Zero lr_mult and decay_mult of the BatchNorm layers that list three params."""
+    fixed = {}
+    for layer in net.layers:
+        if layer.format == "v2" and layer.text is not None:
+            edits = _batch_norm_edits(net.document, layer.text.body)
+            if edits:
+                fixed[layer] = revised_layer(layer, edits)
+    if fixed:
+        replace_layers(net, fixed)
+
+
 def _input_layer(doc: Document, tops: Sequence[Scalar], shapes: Sequence[Sequence[Scalar]]) -> Node:
     """Caffe names the layer "input" even when a layer of that name exists: names need
     not be unique in Caffe, and an Input layer has no blobs to be loaded by name."""
@@ -600,15 +650,18 @@ def _upgrade_batch_norm(doc: Document) -> Document:
     edits: list[Edit] = []
     layers = [f.value for f in doc.root.fields if f.name == "layer"]
     for body in (x for x in layers if isinstance(x, Message)):
-        fixes = _batch_norm_params_to_fix(body)
-        for fix in fixes:
-            if fix.scalar is not None:
-                edits.append(Edit(fix.scalar.start, fix.scalar.end, "0"))
-        absent: dict[int, list[_Fix]] = {}
-        for fix in fixes:
-            if fix.scalar is None:
-                absent.setdefault(fix.message.open, []).append(fix)
-        for group in absent.values():
-            block = tuple((fix.field, Leaf("0")) for fix in group)
-            edits.append(append_to_message(doc, group[0].message, block))
+        edits += _batch_norm_edits(doc, body)
     return doc.edited(edits) if edits else doc
+
+
+def _batch_norm_edits(doc: Document, body: Message) -> list[Edit]:
+    fixes = _batch_norm_params_to_fix(body)
+    edits = [Edit(f.scalar.start, f.scalar.end, "0") for f in fixes if f.scalar is not None]
+    absent: dict[int, list[_Fix]] = {}
+    for fix in fixes:
+        if fix.scalar is None:
+            absent.setdefault(fix.message.open, []).append(fix)
+    for group in absent.values():
+        block = tuple((fix.field, Leaf("0")) for fix in group)
+        edits.append(append_to_message(doc, group[0].message, block))
+    return edits
