@@ -248,9 +248,11 @@ def _renames(value: object) -> dict[str, str]:
 
 
 def _names(value: object) -> tuple[str, ...]:
+    """Layer names as given: an empty one is the verb's to refuse, naming the file (an
+    unnamed layer is '#N')."""
     if isinstance(value, str) or not isinstance(value, list | tuple):
         raise OptionValueError(f"must be a list of names, got {value!r}")
-    return tuple(_name(item) for item in value)
+    return tuple(_text(item) for item in value)
 
 
 TEXT = Kind("TEXT", _text)
@@ -269,7 +271,8 @@ BIND = Kind("FRAG_BLOB=NET_BLOB", _one_bind, _bind_text)  # one --bind argument
 BINDS = Kind("FRAG_BLOB=NET_BLOB", _binds)  # all of them, a config's table
 RENAME = Kind("OLD=NEW", _one_rename, _bind_text)  # one OLD=NEW argument
 RENAMES = Kind("OLD=NEW", _renames)  # all of them, a config's table
-NAMES = Kind("NAME", _names)  # several names, a config's list
+NAMES = Kind("NAME", _names)  # several layer names, a config's list
+LAYER_NAME = Kind("NAME", _text)  # one of them, as given
 
 
 # --- declarations ---------------------------------------------------------------------

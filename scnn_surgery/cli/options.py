@@ -20,7 +20,7 @@ from ..options import (
     BINDS,
     BOOL,
     BOTTOM,
-    NAME,
+    LAYER_NAME,
     NAMES,
     PHASE,
     RENAME,
@@ -72,7 +72,9 @@ def _as_dict(
 
 
 # A table-valued declaration is given as a repeatable option, one pair (or name) each.
-_ONE_OF: dict[Kind[Any], Kind[Any]] = {SHAPES: SHAPE, BINDS: BIND, RENAMES: RENAME, NAMES: NAME}
+_ONE_OF: dict[Kind[Any], Kind[Any]] = {
+    SHAPES: SHAPE, BINDS: BIND, RENAMES: RENAME, NAMES: LAYER_NAME,
+}  # fmt: skip
 
 # Parameters every verb command has; an option field of one of these names reaches the
 # command under another keyword (splice's --output, say).
