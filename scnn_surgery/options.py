@@ -193,58 +193,38 @@ def _shapes(value: object) -> dict[str, tuple[int | None, ...]]:
     return dict(_blob_shape(blob, dims) for blob, dims in value.items())
 
 
-_BIND_RULE = "must map a blob the fragment reads to a blob of the net, FRAG_BLOB=NET_BLOB"
+def _pair_text(text: str) -> object:
+    """``A=B`` as a pair, or unchanged when it is not that form."""
+    left, sep, right = text.partition("=")
+    return (left, right) if sep else text
 
 
-def _bind_pair(fragment_blob: object, net_blob: object) -> tuple[str, str]:
-    if isinstance(fragment_blob, str) and fragment_blob and isinstance(net_blob, str) and net_blob:
-        return fragment_blob, net_blob
-    raise OptionValueError(f"{_BIND_RULE}, got {fragment_blob}={net_blob}")
+def _name_pairs(metavar: str, rule: str) -> tuple[Kind[tuple[str, str]], Kind[dict[str, str]]]:
+    """The kinds of one ``A=B`` pair of names (a command-line argument) and of a table of
+    them (a config's), refused with ``rule``."""
 
+    def pair(left: object, right: object) -> tuple[str, str]:
+        if isinstance(left, str) and left and isinstance(right, str) and right:
+            return left, right
+        raise OptionValueError(f"{rule}, got {left}={right}")
 
-def _bind_text(text: str) -> object:
-    """``FRAG=NET`` as a pair, or unchanged when it is not that form."""
-    fragment_blob, sep, net_blob = text.partition("=")
-    return (fragment_blob, net_blob) if sep else text
+    def one(value: object) -> tuple[str, str]:
+        if not isinstance(value, tuple) or len(value) != 2:
+            raise OptionValueError(f"{rule}, got {value!r}")
+        return pair(*value)
 
+    def table(value: object) -> dict[str, str]:
+        if not isinstance(value, Mapping):
+            raise OptionValueError(f"{rule}, got {value!r}")
+        return dict(pair(k, v) for k, v in value.items())
 
-def _one_bind(value: object) -> tuple[str, str]:
-    if not isinstance(value, tuple) or len(value) != 2:
-        raise OptionValueError(f"{_BIND_RULE}, got {value!r}")
-    return _bind_pair(*value)
-
-
-def _binds(value: object) -> dict[str, str]:
-    if not isinstance(value, Mapping):
-        raise OptionValueError(f"{_BIND_RULE}, got {value!r}")
-    return dict(_bind_pair(k, v) for k, v in value.items())
+    return Kind(metavar, one, _pair_text), Kind(metavar, table)
 
 
 def _proto_file(value: object) -> str:
     if not isinstance(value, str) or not Path(value).is_file():
         raise OptionValueError(f"must name an existing .proto file, got {value!r}")
     return value
-
-
-_RENAME_RULE = "must rename a layer to a new name, OLD=NEW"
-
-
-def _rename_pair(old: object, new: object) -> tuple[str, str]:
-    if isinstance(old, str) and old and isinstance(new, str) and new:
-        return old, new
-    raise OptionValueError(f"{_RENAME_RULE}, got {old}={new}")
-
-
-def _one_rename(value: object) -> tuple[str, str]:
-    if not isinstance(value, tuple) or len(value) != 2:
-        raise OptionValueError(f"{_RENAME_RULE}, got {value!r}")
-    return _rename_pair(*value)
-
-
-def _renames(value: object) -> dict[str, str]:
-    if not isinstance(value, Mapping):
-        raise OptionValueError(f"{_RENAME_RULE}, got {value!r}")
-    return dict(_rename_pair(k, v) for k, v in value.items())
 
 
 def _names(value: object) -> tuple[str, ...]:
@@ -267,10 +247,12 @@ PHASE = Kind("TRAIN|TEST", _phase)
 SHAPE = Kind("BLOB=N,C,H,W", _one_shape, _shape_text)  # one --shape argument
 SHAPES = Kind("BLOB=N,C,H,W", _shapes)  # all of them, a config's table
 PROTO_FILE = Kind("FILE", _proto_file)
-BIND = Kind("FRAG_BLOB=NET_BLOB", _one_bind, _bind_text)  # one --bind argument
-BINDS = Kind("FRAG_BLOB=NET_BLOB", _binds)  # all of them, a config's table
-RENAME = Kind("OLD=NEW", _one_rename, _bind_text)  # one OLD=NEW argument
-RENAMES = Kind("OLD=NEW", _renames)  # all of them, a config's table
+# One --bind FRAG_BLOB=NET_BLOB (one rename OLD=NEW), and all of them, a config's table.
+BIND, BINDS = _name_pairs(
+    "FRAG_BLOB=NET_BLOB",
+    "must map a blob the fragment reads to a blob of the net, FRAG_BLOB=NET_BLOB",
+)
+RENAME, RENAMES = _name_pairs("OLD=NEW", "must rename a layer to a new name, OLD=NEW")
 NAMES = Kind("NAME", _names)  # several layer names, a config's list
 LAYER_NAME = Kind("NAME", _text)  # one of them, as given
 
