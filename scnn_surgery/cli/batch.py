@@ -77,8 +77,8 @@ def _verb_options(
         and ctx.get_parameter_source(name) is click.core.ParameterSource.COMMANDLINE
     ]  # fmt: skip
     if given:
-        flag = given[0].removeprefix("option_").replace("_", "-")
-        raise UsageError(f"--verb {verb} takes no --{flag}")
+        param = next(p for p in ctx.command.params if p.name == given[0])
+        raise UsageError(f"--verb {verb} takes no {param.opts[-1]}")
     reads = REGISTRY[verb].inputs
     if (fragment is not None) != bool(reads):
         users = [v for v, entry in REGISTRY.items() if entry.inputs]
