@@ -7,7 +7,7 @@ puts them together for a command that writes a net and its weights. Every verb u
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 
 from .analysis.check import check_net, errors_of
 from .analysis.shapes import ShapeOverrides
@@ -81,20 +81,23 @@ def stage_weights(
     shapes: ShapeOverrides | None = None,
     phase: str | None = None,
     proto: str | None = None,
+    adjust: Callable[[Caffemodel], list[str]] | None = None,
 ) -> list[str]:
     """Make ``--weights-out`` for any verb's ``net`` and stage it in ``outputs``, which
     commits it together with the prototxt; returns the notes. ``added`` and ``removed``
     name the layers the verb added and took out (see :func:`weights_for_net`).
     Caffemodels are read and written with ``proto`` (the user's caffe.proto), else with
     the dialect the net's text uses. A module whose kernels alone would make the file too
-    large for protobuf is refused before anything is read."""
+    large for protobuf is refused before anything is read. ``adjust`` changes the source's
+    values first (a verb that computes weights: fold-bn), returning its notes."""
     if spec is not None:
         check_caffemodel_size(estimate_module(spec).weight_bytes, weights_out, spec)
     schema = schema_for_net(net, proto)
     source = read_caffemodel(weights_in, schema) if weights_in is not None else None
+    adjusted = adjust(source) if adjust is not None and source is not None else []
     made = weights_for_net(
         net, source, added=added, removed=removed, renamed=renamed, spec=spec, seed=seed,
         shapes=shapes, phase=phase, proto=proto, destination=weights_out,
     )  # fmt: skip
     outputs.stage(weights_out, made.model.to_bytes())
-    return made.notes
+    return [*adjusted, *made.notes]

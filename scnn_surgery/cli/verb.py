@@ -6,11 +6,12 @@ the one line on stderr)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 import click
 
+from ..errors import UsageError
 from ..files import NamedPath, OutputFiles, named
 from .options import (
     build_verb_options,
@@ -25,6 +26,7 @@ if TYPE_CHECKING:
     from ..analysis.shapes import ShapeOverrides
     from ..core.net import Net
     from ..scnn import ScnnSpec
+    from ..weights import Caffemodel
 
 
 class Weights(NamedTuple):
@@ -41,6 +43,8 @@ class Carry(NamedTuple):  # not a dataclass: importing dataclasses costs --help
     added: Iterable[str] = ()
     removed: Iterable[str] = ()
     renamed: Mapping[str, str] | None = None
+    # Changes the source caffemodel's values first (a verb that computes weights).
+    adjust: Callable[[Caffemodel], list[str]] | None = None
     spec: ScnnSpec | None = None
     shapes: ShapeOverrides | None = None
     phase: str | None = None
@@ -93,6 +97,7 @@ def finish(
                 outputs, net, weights.source, weights.out, added=carry.added,
                 removed=carry.removed, renamed=carry.renamed, spec=carry.spec,
                 seed=weights.seed, shapes=carry.shapes, phase=carry.phase, proto=carry.proto,
+                adjust=carry.adjust,
             )  # fmt: skip
         write_result(outputs, export_bytes(net), where, unchanged=not changed)
         outputs.commit()
@@ -124,6 +129,10 @@ def verb_command(verb: str) -> click.Command:
         **params: Any,
     ) -> None:
         given = Weights(weights, weights_out, seed)
+        if entry.needs_weights and (weights is None or weights_out is None):
+            raise UsageError(
+                f"{verb} needs --weights and --weights-out: it computes the weights anew"
+            )
         inputs = [params.pop(name) for name in entry.inputs]
         chosen = build_verb_options(options, params)
         proto = getattr(chosen, "proto", None)
@@ -176,6 +185,7 @@ def carry_of(before: Net, result: Any, options: Any) -> Carry:
         removed={x.name for x in removed} if removed is not None
         else before_names - after_names - set(renamed),
         renamed=renamed,
+        adjust=getattr(result, "adjust_weights", None),
         spec=getattr(result, "spec", None),
         shapes=getattr(options, "shapes", None),
         phase=getattr(options, "phase", None),
