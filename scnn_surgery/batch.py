@@ -734,7 +734,13 @@ def render_csv(report: BatchReport) -> str:
 
 
 def _markdown_cell(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ")
+    """One table cell: a name's controls written as escapes, so that a terminal showing
+    the file does not act on them (ESC ] 0 ; ... BEL sets its title)."""
+    escaped = text.replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ")
+    return _MARKDOWN_CONTROLS.sub(lambda m: m.group().encode("unicode_escape").decode(), escaped)
+
+
+_MARKDOWN_CONTROLS = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 
 
 def render_markdown(report: BatchReport) -> str:
@@ -792,7 +798,6 @@ def report_renderer(path: Path) -> Callable[[BatchReport], str]:
 def write_report(path: Path, report: BatchReport) -> None:
     text = report_renderer(path)(report)
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
         write_bytes_atomic(path, text.encode("utf-8"))
     except OSError as exc:
         raise SurgeryError(f"{path}: cannot write the report: {exc.strerror or exc}") from None

@@ -274,6 +274,8 @@ class Declaration:
     show_default: bool = False
     # Given as the command's arguments (``rename OLD=NEW...``); batch takes it as ``flag``.
     positional: bool = False
+    # A former flag still accepted, with a warning, for one release after a rename.
+    old_flag: str | None = None
 
 
 def declare(
@@ -285,10 +287,13 @@ def declare(
     module: bool = False,
     show_default: bool = False,
     positional: bool = False,
+    old_flag: str | None = None,
 ) -> Mapping[str, Declaration]:
     """Field metadata declaring an option."""
     return {
-        _DECLARATION: Declaration(kind, help, flag, aliases, module, show_default, positional)
+        _DECLARATION: Declaration(
+            kind, help, flag, aliases, module, show_default, positional, old_flag
+        )
     }
 
 
@@ -436,8 +441,10 @@ class SpliceOptions:
         metadata=declare(
             NAME,
             "The fragment's blob the rewired layers read [default: its one output].",
-            flag="--output",
+            flag="--fragment-output",
             aliases=("fragment_output",),
+            # --output was this option's name until 0.x; it means the file written elsewhere.
+            old_flag="--output",
         ),
     )
     branch: bool = field(

@@ -163,6 +163,7 @@ def mixed_tree(tmp_path: Path) -> Path:
 
 def test_report_formats(tmp_path: Path, mixed_tree: Path, run_cli: RunCli) -> None:
     out = tmp_path / "out"
+    (tmp_path / "reports").mkdir()
     for name in ("r.json", "r.csv", "r.md"):
         code, _, err = run_cli(
             "batch",
@@ -192,6 +193,7 @@ def test_html_report_pictures_each_converted_model(
     tmp_path: Path, mixed_tree: Path, run_cli: RunCli
 ) -> None:
     report = tmp_path / "reports" / "r.html"
+    report.parent.mkdir()
     code, _, err = run_cli("batch", str(mixed_tree), "-o", str(tmp_path / "out"), "--report",
                            str(report), *SIZES)
     assert code == 1 and f"report written to {report}" in err
@@ -267,6 +269,9 @@ def test_exit_one_when_any_model_failed(
         (["{src}", "--directions", "XY"], "--directions"),
         (["{src}/a.prototxt", "{tmp}/other/a.prototxt"], "would both be written"),
         (["{src}", "--report", ""], "--report '': an empty path names no file"),
+        (["{src}", "--report", "{tmp}/nodir/r.json"], "directory {tmp}/nodir does not exist"),
+        (["{src}", "--report", "{tmp}/dangling.json"], "whose directory {tmp}/gone does not"),
+        (["{tmp}/m.md", "--report", "{tmp}/out/./m.md"], "is the output of {tmp}/m.md"),
         (["{src}", "--after", ""], "'--after': must be a non-empty name, got ''"),
         (["{src}", "--config", "{tmp}/empty_after.toml"], "after must be a non-empty name"),
     ],
@@ -279,6 +284,8 @@ def test_usage_errors_exit_two(
     (tmp_path / "bad.toml").write_text('[models."*"]\nhieght = 3\n')
     (tmp_path / "no_proto.toml").write_text(f'[models."*"]\nproto = "{tmp_path}/nope.proto"\n')
     (tmp_path / "empty_after.toml").write_text('[models."*"]\nafter = ""\n')
+    (tmp_path / "dangling.json").symlink_to(tmp_path / "gone" / "r.json")
+    make_tree(tmp_path, "m.md")
     filled = [arg.format(src=src, tmp=tmp_path) for arg in args]
     code, _, err = run_cli("batch", *filled, "-o", str(tmp_path / "out"))
     assert code == 2
@@ -473,3 +480,55 @@ def test_batch_refuses_options_of_another_verb(tmp_path: Path, run_cli: RunCli) 
     assert code == 2 and "--verb strip takes no --height" in err
     code, _, err = run_cli("batch", str(DATA), "-o", out, "--verb", "splice")
     assert code == 2 and "--fragment FILE goes with --verb splice" in err
+
+
+def test_ctrl_c_before_the_first_worker_still_writes_the_report(
+    tmp_path: Path, run_cli: RunCli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import scnn_surgery.batch as batch
+
+    def interrupted(*_: object, **__: object) -> list[object]:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(batch, "plan_jobs", interrupted)
+    src = make_tree(tmp_path / "src", "a.prototxt")
+    report = tmp_path / "r.json"
+    code, _, err = run_cli("batch", str(src), "-o", str(tmp_path / "out"), "--report",
+                           str(report), *SIZES)
+    assert code == 130 and "report written to" in err
+    models = json.loads(report.read_text())["models"]
+    assert [(Path(m["source"]).name, m["status"]) for m in models] == [
+        ("a.prototxt", "interrupted")
+    ]
+
+
+def test_jobs_are_capped_at_the_cores_with_a_note(
+    tmp_path: Path, run_cli: RunCli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import scnn_surgery.batch as batch
+
+    monkeypatch.setattr(batch, "default_jobs", lambda: 2)
+    src = make_tree(tmp_path / "src", "a.prototxt", "b.prototxt", "c.prototxt")
+    report = tmp_path / "r.json"
+    code, _, err = run_cli("batch", str(src), "-o", str(tmp_path / "out"), "--jobs", "1000",
+                           "--report", str(report), *SIZES)
+    assert code == 0, err
+    assert "--jobs 1000 is more than the 2 cores this process may use; running 2 workers" in err
+    assert json.loads(report.read_text())["summary"]["workers"] == 2
+
+
+def test_batch_takes_fragment_output_and_its_old_spelling_with_a_warning(
+    tmp_path: Path, run_cli: RunCli
+) -> None:
+    src = make_tree(tmp_path / "src", "a.prototxt")
+    se = str(DATA / "se_block.prototxt")
+    splice = ["--verb", "splice", "--fragment", se, "--after", "conv1"]
+    code, _, err = run_cli("batch", str(src), "-o", str(tmp_path / "o1"), *splice,
+                           "--fragment-output", "nope")  # fmt: skip
+    assert "--fragment-output nope: the fragment writes no blob" in err and "deprecated" not in err
+    code, _, err = run_cli("batch", str(src), "-o", str(tmp_path / "o2"), *splice,
+                           "--output", "nope")  # fmt: skip
+    assert "warning: --output is deprecated here" in err
+    assert "--fragment-output nope: the fragment writes no blob" in err
+    code, _, err = run_cli("batch", str(src), "-o", str(tmp_path / "o3"), "--output", "x")
+    assert code == 2 and "--verb insert takes no --output" in err

@@ -25,6 +25,7 @@ from scnn_surgery.core.net import Net
 from scnn_surgery.errors import SurgeryError
 from scnn_surgery.files import MAX_CAFFEMODEL_BYTES
 from scnn_surgery.schema import caffe_pb2
+from scnn_surgery.scnn import estimate_module
 from scnn_surgery.weights import (
     Caffemodel,
     blob_array,
@@ -743,3 +744,14 @@ def test_layers_missing_from_the_caffemodel_are_named_at_the_inputs_lines(
         assert lines[int(line) - 1] == "layer {" and lines[int(line)] == f'  name: "{name}"'
     assert ("conv6", "6841") in missing  # 14347 in the output, after the module's layers
     assert "out.prototxt:" not in err
+
+
+def test_a_caffemodel_too_large_from_its_kernel_width_is_told_the_kernel_width() -> None:
+    """A 128-channel module with --kernel-width 99999 was told --reduce-channels 128."""
+    spec = ScnnSpec(7, 7, 128, 99999, "res5c")
+    size = estimate_module(spec).weight_bytes + 1000
+    with pytest.raises(SurgeryError) as refused:
+        check_caffemodel_size(size, "w.caffemodel", spec)
+    message = str(refused.value)
+    assert "the kernel width 99999 makes it so large; give --kernel-width 9" in message
+    assert "--reduce-channels" not in message

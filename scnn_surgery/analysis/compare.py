@@ -799,6 +799,15 @@ def _renames(
     return pairs
 
 
+def shapes_differ(old: Shape, new: Shape) -> bool:
+    """Whether two inferred shapes disagree: in rank, or in a dimension both sides know.
+    A dimension one side leaves open (``?``) and the other knows is the same blob seen
+    with more stated (a --shape given to the verb that made one side), not a change."""
+    if len(old) != len(new):
+        return True
+    return any(a is not None and b is not None and a != b for a, b in zip(old, new, strict=True))
+
+
 def _shape_changes(
     graphs: Sequence[tuple[LayerGraph, LayerGraph]], skip_blobs: set[str]
 ) -> list[ShapeChange]:
@@ -810,7 +819,7 @@ def _shape_changes(
             if version_b is None or name in skip_blobs:
                 continue
             old, new = shapes_a.get(version_a), shapes_b.get(version_b)
-            if old is None or new is None or old == new:
+            if old is None or new is None or not shapes_differ(old, new):
                 continue
             seen = found.get(name)
             phases = (*seen.phases, graph_a.state.phase) if seen else (graph_a.state.phase,)

@@ -7,6 +7,7 @@ output the module reads.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
@@ -14,7 +15,15 @@ from typing import Any
 from ..core.graph import BlobVersion, LayerGraph
 from ..core.net import Layer, Net
 from ..errors import SurgeryError
-from ..scnn import ConvShape, DetectedModule, detect_modules, reduction_name
+from ..scnn import (
+    ConvShape,
+    DetectedModule,
+    ScnnSpec,
+    ScnnSpecError,
+    build_module,
+    detect_modules,
+    reduction_name,
+)
 from .params import conv_params
 
 TIMES = "\u00d7"  # MULTIPLICATION SIGN, between the dimensions of a shape
@@ -178,3 +187,55 @@ def producer_name(graph: LayerGraph, version: BlobVersion) -> str:
     layer Caffe's upgrade makes of them."""
     producer = graph.producer(version)
     return INPUT_NAME if producer is None else producer.name
+
+
+# The names build_module gives, after the prefix: a stage's Slice and Concat, a message
+# convolution, its ReLU and its sum.
+_MODULE_NAME = re.compile(r"(Slice[12]|Concat[12]|SCNN_([DULR])_\d+(/relu|/sum)?)")
+
+
+def damaged_module_layers(net: Net, module: DetectedModule, members: Sequence[Layer]) -> str | None:
+    """What shows that ``module`` is part of a damaged one (a layer removed from it):
+    layers named as the same module's that are not among ``members``, and, where the
+    whole module can be told from them, the layers it lacks. None for an intact module."""
+    inside = {layer.name for layer in members}
+    prefix = re.escape(module.prefix)
+    strays = [
+        layer for layer in net.layers
+        if layer.name not in inside and re.fullmatch(prefix + _MODULE_NAME.pattern, layer.name)
+    ]  # fmt: skip
+    if not strays:
+        return None
+    names = [layer.name for layer in strays]
+    shown = ", ".join(f"'{n}'" for n in names[:4]) + (", ..." if len(names) > 4 else "")
+    missing = _missing_layers(net, module, [*members, *strays])
+    lacks = f"; it lacks {', '.join(repr(n) for n in missing[:4])}" if missing else ""
+    which = f"the SCNN module '{module.prefix}'" if module.prefix else "the SCNN module"
+    return (
+        f"{which} is damaged: {len(names)} of its layers ({shown}) are not part of the"
+        f" module strip recognises{lacks}"
+    )
+
+
+def _missing_layers(net: Net, module: DetectedModule, present: Sequence[Layer]) -> list[str]:
+    """The layers of the whole module the names tell of that the net does not have."""
+    by_name = {layer.name: layer for layer in present}
+    directions = "".join(
+        sorted({m.group(2) for n in by_name if (m := _MODULE_NAME.search(n)) and m.group(2)})
+    )
+    first_slice = by_name.get(f"{module.prefix}Slice1")
+    second_slice = by_name.get(f"{module.prefix}Slice2")
+    height = len(first_slice.tops) if first_slice is not None else 1
+    width = len(second_slice.tops) if second_slice is not None else 1
+    first = first_slice or second_slice
+    if first is None or not directions or not first.bottoms:
+        return []
+    spec = ScnnSpec(
+        height, width, bottom=first.bottoms[0], directions=directions, prefix=module.prefix
+    )
+    try:
+        expected = build_module(spec, check_names=False)
+    except ScnnSpecError:
+        return []
+    names = {layer.name for layer in net.layers}
+    return [layer.name for layer in expected if layer.name not in names]

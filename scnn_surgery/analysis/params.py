@@ -595,6 +595,21 @@ def _positive(value: int) -> int | None:
     return value if value > 0 else None
 
 
+def _resized(transform: Message | None, layer: Layer) -> tuple[int | None, int | None]:
+    """The height and width SSD's DataTransformer::InferBlobShape gives every image: a
+    resize_param's, for the modes that resize to it (FIT_SMALL_SIZE keeps the aspect, so
+    its size depends on the image)."""
+    resize = transform.message("resize_param") if transform is not None else None
+    if resize is None:
+        return None, None
+    mode = resize.scalar("resize_mode")
+    if mode is not None and mode.value not in ("WARP", "FIT_LARGE_SIZE_AND_PAD", "1", "3"):
+        return None, None
+    height = _positive(raw_int(resize, "height", 0, layer))
+    width = _positive(raw_int(resize, "width", 0, layer))
+    return height, width
+
+
 def _crop(transform: Any) -> int | None:
     return _positive(transform.crop_size) if transform is not None else None
 
@@ -615,6 +630,10 @@ def data_source(net: Net, layer: Layer) -> DataSource:
         return DataSource(batch, channels, crop or new_h, crop or new_w)
     transform_crop = _crop(msg.transform_param)
     kind = layer.type
+    if kind == "AnnotatedData":  # SSD: data_param's batch, the resize's or crop's size
+        size = transform_crop and (transform_crop, transform_crop)
+        h, w = size or _resized(fork_param(layer, "transform_param"), layer)
+        return DataSource(_positive(msg.data_param.batch_size), None, h, w)
     if kind == "Data":
         p = msg.data_param
         crop = transform_crop or _positive(p.crop_size)

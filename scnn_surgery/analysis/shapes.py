@@ -168,14 +168,22 @@ def _positive_dims(shape: Shape, what: str) -> Shape:
     return shape
 
 
+def c_int_div(a: int, b: int) -> int:
+    """``a / b`` as C++ divides ints: truncated toward zero, where Python's ``//`` floors
+    (``-1 / 2`` is 0 in Caffe, ``-1 // 2`` is -1)."""
+    quotient = abs(a) // abs(b)
+    return quotient if (a < 0) == (b < 0) else -quotient
+
+
 def conv_output_size(
     size: int | None, kernel: int, pad: int, stride: int, dilation: int
 ) -> int | None:
-    """``(in + 2*pad - (dilation*(kernel-1)+1)) / stride + 1`` (BaseConvolutionLayer)."""
+    """``(in + 2*pad - (dilation*(kernel-1)+1)) / stride + 1`` (BaseConvolutionLayer), in
+    C++ int division: a 3x3 stride-2 convolution of a 2x2 map gives 1x1."""
     if size is None:
         return None
     extent = dilation * (kernel - 1) + 1
-    return (size + 2 * pad - extent) // stride + 1
+    return c_int_div(size + 2 * pad - extent, stride) + 1
 
 
 def deconv_output_size(
@@ -248,6 +256,13 @@ def _data_rule(ctx: RuleContext) -> list[MaybeShape]:
     if ctx.num_tops > 1:
         out.append((src.batch,))
     return out + [None] * (ctx.num_tops - len(out))
+
+
+def _annotated_data_rule(ctx: RuleContext) -> list[MaybeShape]:
+    """SSD's AnnotatedData: images as the file states them; its label's box count varies."""
+    src = data_source(ctx.net, ctx.layer)
+    out: list[MaybeShape] = [(src.batch, src.channels, src.height, src.width)]
+    return out + [None] * (ctx.num_tops - 1)
 
 
 def _dense_data_rule(ctx: RuleContext) -> list[MaybeShape]:
@@ -650,7 +665,7 @@ def _interp_rule(ctx: RuleContext) -> list[MaybeShape]:
             return None
         out = d + p.pad_beg + p.pad_end
         if shrink is not None:
-            out = (out - 1) // shrink + 1
+            out = c_int_div(out - 1, shrink) + 1  # C++ int division, as InterpLayer
         if zoom is not None:
             out = out + (out - 1) * (zoom - 1)
         return out
@@ -750,6 +765,7 @@ RULES: dict[str, Rule] = {
     "ImageData": _data_rule,
     "WindowData": _data_rule,
     "MemoryData": _data_rule,
+    "AnnotatedData": _annotated_data_rule,
     "DenseImageData": _dense_data_rule,
     "ImageSegData": _dense_data_rule,
     "HDF5Data": _hdf5_rule,

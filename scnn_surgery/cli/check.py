@@ -45,11 +45,17 @@ def command(
     )
     # Here rather than at the top: parsing the arguments (or --help) need not load them.
     from ..analysis.check import check_net, errors_of
+    from ..analysis.phases import default_phase
     from ..schema.select import schema_for_net
     from ..surgery import load
     from ..weights import read_caffemodel
 
     net = load(model)
+    if not phases:
+        chosen, warnings = default_phase(net, None, "checked")
+        phases = (chosen,) if chosen is not None else ()
+        for warning in warnings:
+            note(warning)
     schema = schema_for_net(net, proto)
     caffemodel = read_caffemodel(weights, schema) if weights is not None else None
     findings = check_net(

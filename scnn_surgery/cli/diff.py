@@ -11,7 +11,7 @@ from ..errors import UsageError
 from ..files import STDOUT, check_output_paths, named
 from .options import html_option, insert_option, json_option
 from .output import emit, note
-from .stdio import echo
+from .stdio import echo, json_text
 
 if TYPE_CHECKING:
     from ..analysis.compare import NetDiff
@@ -66,7 +66,7 @@ def command(a: str, b: str, phase: str | None, as_json: bool, html: str | None) 
     # read as "different".
     result = _diff_files(a, b, phase, html)
     if as_json:
-        echo(result.to_json())
+        echo(json_text(result.to_json()))
     else:
         _print_text(result, a, b)
     sys.exit(SAME if result.is_empty else DIFFERENT)

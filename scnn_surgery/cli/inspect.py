@@ -11,6 +11,7 @@ import click
 
 from ..files import STDOUT, check_output_paths, named
 from .options import insert_option, json_option
+from .output import note
 from .stdio import echo
 
 if TYPE_CHECKING:
@@ -94,9 +95,14 @@ def command(
     check_output_paths(named("MODEL", model), [STDOUT])
     # Here rather than at the top: parsing the arguments (or --help) need not load them.
     from ..analysis.inspection import inspect_net
+    from ..analysis.phases import default_phase
     from ..surgery import load
 
-    report = inspect_net(load(model), phase, shapes)
+    net = load(model)
+    phase, warnings = default_phase(net, phase, "shown")
+    for warning in warnings:
+        note(warning)
+    report = inspect_net(net, phase, shapes)
     if as_json:
         echo(json.dumps(report.to_json(), indent=2))
     else:

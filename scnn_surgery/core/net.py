@@ -285,6 +285,21 @@ def _rule(message: Message, doc: Document, context: str) -> StateRule:
     )
 
 
+def _refuse_unknown_v1_type(outer: Message, enum: str, source: Document, start: int) -> None:
+    """A V1 ``type`` is an enum, so a value it lacks is refused where Caffe's parser
+    refuses it, and so in every verb alike (``check``, ``inspect``, ``upgrade``...)."""
+    if enum in V1_TYPE_NAMES:
+        return
+    scalars = outer.scalars("type")
+    where = source.location(scalars[-1].start if scalars else start)
+    name = outer.string("name", "") or ""
+    raise SurgeryError(
+        f"{where}: in layer '{name}': V1 layer type {enum} is not one of V1LayerParameter's"
+        " types, so Caffe refuses the file (write a known type, or, for a custom layer,"
+        " the V2 form: layer { type: \"...\" })"
+    )
+
+
 def layer_from_block(block: Field, source: Document) -> Layer:
     """The layer a ``layer {}`` (or V1/V0 ``layers {}``) block of ``source`` declares."""
     if not isinstance(block.value, Message):
@@ -307,7 +322,8 @@ def layer_from_block(block: Field, source: Document) -> Layer:
         else:
             fmt, body = "v1", outer
             enum = v1_enum_name(outer.string("type", "NONE") or "NONE")
-            layer_type = V1_TYPE_NAMES.get(enum, enum)
+            _refuse_unknown_v1_type(outer, enum, source, block.start)
+            layer_type = V1_TYPE_NAMES[enum]
     own = keyed if body is outer else _layer_fields(body)
     names = _string_values(source, own["name"], "name", "")
     name = names[-1].value if names else ""

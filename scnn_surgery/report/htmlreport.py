@@ -40,9 +40,15 @@ __all__ = ["asked_flags", "batch_page", "diff_page", "display_reason"]
 TIMES = "\u00d7"
 
 
+# Bidi formatting characters: a right-to-left override in a name would reverse the rest
+# of its line, so they are shown as escapes (the page's CSS isolates each name as well).
+_BIDI_CONTROLS = re.compile("[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
 def esc(text: object) -> str:
-    """Text for HTML content or a quoted attribute value."""
-    return html.escape(str(text), quote=True)
+    """Text for HTML content or a quoted attribute value; bidi controls as escapes."""
+    shown = _BIDI_CONTROLS.sub(lambda m: f"\\u{ord(m.group()):04x}", str(text))
+    return html.escape(shown, quote=True)
 
 
 def _asset(name: str) -> str:

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 
 from ..analysis.autopoint import choose_blob
 from ..analysis.geometry import PhaseShapes
+from ..analysis.phases import broken_phase_warnings, sole_working_phase
 from ..core.graph import LayerGraph
 from ..core.net import Net
 from ..errors import SurgeryError
@@ -33,8 +34,7 @@ def working_phase(
     broken = {g.state.phase: g.problems[0] for g in graphs if g.problems}
     if not broken:
         return phase
-    working = [g.state.phase for g in graphs if not g.problems]
-    chosen = phase if phase is not None else (working[0] if len(working) == 1 else None)
+    chosen = phase if phase is not None else sole_working_phase(graphs)
     if chosen is None or chosen in broken:
         where = chosen if chosen in broken else next(iter(broken))
         problem = broken[where]
@@ -42,12 +42,8 @@ def working_phase(
             f"{net.describe(problem.layer)}: {problem.message} (phase {where});"
             " fix the input net first"
         )
-    for other, problem in broken.items():
-        notes.append(
-            f"warning: phase {other} is broken in the input already"
-            f" ({net.describe(problem.layer)}: {problem.message}); the module is fitted and"
-            f" checked in phase {chosen}{'' if phase else ' (choose with --phase)'}"
-        )
+    doing = "the module is fitted and checked"
+    notes += broken_phase_warnings(net, graphs, chosen, doing, asked=phase is not None)
     return chosen
 
 

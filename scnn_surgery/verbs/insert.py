@@ -19,7 +19,7 @@ from ..options import InsertOptions
 from ..passes.anchor import InsertionPoint, find_insertion_point
 from ..passes.splice import choose_prefix, existing_names, new_layers
 from ..passes.splice import splice as splice_layers
-from ..passes.upgrade import upgrade_net
+from ..passes.upgrade import upgrade_net, v0_dropped_parameters
 from ..runtime import paused_gc
 from ..scnn import (
     ScnnSpec,
@@ -132,6 +132,7 @@ def insert(net: Net, options: InsertOptions) -> InsertResult:
 
 
 def _insert(net: Net, options: InsertOptions) -> InsertResult:
+    dropped = v0_dropped_parameters(net) if options.upgrade else []
     if options.upgrade:
         net = upgrade_net(net)
     if net.format == "v0":
@@ -142,7 +143,7 @@ def _insert(net: Net, options: InsertOptions) -> InsertResult:
         raise SurgeryError(f"{net.source}: the net has no layers")
     work = net.copy()
     graphs = build_graphs(work)
-    notes: list[str] = []
+    notes: list[str] = dropped
     phase = working_phase(work, graphs, options.phase, notes)
     broken = {g.state.phase for g in graphs if g.problems}  # before the edits change them
     _refuse_second_module(work, options)

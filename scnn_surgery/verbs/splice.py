@@ -67,6 +67,14 @@ def splice(net: Net, fragment: Net, options: SpliceOptions) -> SpliceResult:
 def _splice(net: Net, fragment_net: Net, options: SpliceOptions) -> SpliceResult:
     refuse_v0(net, "splice into it")
     fragment = read_fragment(fragment_net)
+    if not fragment.inputs and not options.branch:
+        # Its output would replace the net's data at the point, and the point's own
+        # output would feed nothing: the net's data path cut, with exit 0.
+        raise SurgeryError(
+            f"{fragment.source}: the fragment reads none of the net's blobs (every blob it"
+            " reads, its own layers write), so splicing it would cut the net's data path;"
+            " a fragment must read the blob it follows (add it beside the net with --branch)"
+        )
     work = net.copy()
     graphs = build_graphs(work)
     notes: list[str] = []
@@ -98,6 +106,7 @@ def _splice(net: Net, fragment_net: Net, options: SpliceOptions) -> SpliceResult
         binds[unbound[0]] = point.blob
     anchor = _splice_anchor(work, graphs, point, binds)
     output = _fragment_output(fragment, options)
+    _refuse_loss_output(fragment, output, point.blob)
     prefix = choose_prefix(
         fragment_names(fragment), existing_names(work), options.prefix, notes=notes
     )
@@ -150,17 +159,34 @@ def _splice_anchor(
     return anchor
 
 
+def _refuse_loss_output(fragment: Fragment, output: str | None, blob: str) -> None:
+    """A loss writes a scalar: the layers that read the point's blob cannot read it, and
+    the check of the result would only name one of them (its axis, say), not the cause."""
+    writers = [layer for layer in fragment.layers if output is not None and output in layer.tops]
+    if not writers or not writers[-1].type.endswith("Loss"):
+        return
+    loss = writers[-1]
+    raise SurgeryError(
+        f"{fragment.source}: the fragment's output '{output}' is written by loss layer"
+        f" '{loss.name}' ({loss.type}), a scalar the layers reading '{blob}' cannot read;"
+        " name the feature map they should read with --fragment-output, or add the"
+        " fragment beside the net with --branch"
+    )
+
+
 def _fragment_output(fragment: Fragment, options: SpliceOptions) -> str | None:
     """The fragment blob the rewired layers read; None for a branch."""
     if options.output is not None:
         written = {top for layer in fragment.layers for top in layer.tops}
         if options.output not in written:
             raise SurgeryError(
-                f"--output {options.output}: the fragment writes no blob of that name"
+                f"--fragment-output {options.output}: the fragment writes no blob of that name"
                 f" (its outputs: {', '.join(fragment.outputs) or 'none'})"
             )
         if options.branch:
-            raise UsageError("--output names what rewired layers read; --branch rewires nothing")
+            raise UsageError(
+                "--fragment-output names what rewired layers read; --branch rewires nothing"
+            )
         return options.output
     if options.branch:
         return None
@@ -168,8 +194,8 @@ def _fragment_output(fragment: Fragment, options: SpliceOptions) -> str | None:
         listed = ", ".join(fragment.outputs) or "none"
         raise SurgeryError(
             f"{fragment.source}: the fragment has {len(fragment.outputs)} outputs ({listed});"
-            " name the one the net reads with --output, or splice it beside the net with"
-            " --branch"
+            " name the one the net reads with --fragment-output, or splice it beside the net"
+            " with --branch"
         )
     return fragment.outputs[0]
 

@@ -8,7 +8,12 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from ..analysis.modules import ModuleSummary, find_modules, summarise_module
+from ..analysis.modules import (
+    ModuleSummary,
+    damaged_module_layers,
+    find_modules,
+    summarise_module,
+)
 from ..analysis.verify import Checks, check_fitted
 from ..core.graph import BlobVersion, LayerGraph, NetState, build_graphs, graph_of
 from ..core.net import Layer, Net
@@ -54,6 +59,12 @@ def _strip(net: Net, options: StripOptions) -> StripResult:
     phase = working_phase(work, graphs, options.phase, notes)
     broken = {g.state.phase for g in graphs if g.problems}
     module, members = _module_to_strip(work, options.prefix)
+    damage = damaged_module_layers(work, module, members)
+    if damage is not None:
+        raise SurgeryError(
+            f"{net.source}: {damage}; strip takes out only a whole module (remove the rest"
+            " with 'scnn-surgery remove', or restore the net first)"
+        )
     first = members[0]
     reads = first.bottoms[0]
     consumers = _module_consumers(work, graphs, members, module.output)

@@ -14,7 +14,7 @@ from ..analysis.shapes import ShapeOverrides
 from ..analysis.verify import check_result
 from ..core.net import Layer, Net
 from ..options import UpgradeOptions
-from ..passes.upgrade import upgrade_net
+from ..passes.upgrade import upgrade_net, v0_dropped_parameters
 from ..runtime import paused_gc
 from . import VerbSpec
 
@@ -50,6 +50,7 @@ def upgrade(
         if upgraded is net:
             return UpgradeResult(net, False, [f"{net.source}: already in the current format"])
         notes = [f"{net.source}: {_upgrade_summary(net, upgraded)}"]
+        notes += v0_dropped_parameters(net)
         notes += check_result(net, upgraded, shapes=shapes, proto=proto)
     return UpgradeResult(upgraded, True, notes)
 

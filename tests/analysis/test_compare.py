@@ -17,6 +17,7 @@ from scnn_surgery.analysis.compare import (
     normalised_params,
     render_value,
     same_values,
+    shapes_differ,
 )
 from scnn_surgery.core.net import Net, load_net
 from scnn_surgery.errors import SurgeryError
@@ -449,3 +450,19 @@ def test_a_reduction_before_a_module_is_part_of_it() -> None:
     assert module.status == "added"
     [rewire] = diff.rewired
     assert rewire.layer == "conv6"
+
+
+def test_a_dimension_known_on_one_side_only_is_not_a_shape_change() -> None:
+    """4x11x?x? against 4x11x360x480 is one blob seen with more stated, not a change
+    (issue 19 item 11); a dimension both sides know and disagree on is."""
+    assert not shapes_differ((4, 11, None, None), (4, 11, 360, 480))
+    assert shapes_differ((4, 11, 360, 480), (4, 11, 360, 240))
+    assert shapes_differ((4, 11), (4, 11, 1))
+    data = (
+        'layer { name: "data" type: "Data" top: "data" data_param { source: "x" batch_size: 4 } }\n'
+        'layer { name: "conv_classifier" type: "Convolution" bottom: "data"'
+        ' top: "conv_classifier" convolution_param { num_output: 11 kernel_size: 1 } }\n'
+    )
+    stated = data.replace('data_param {', 'transform_param { crop_size: 360 } data_param {')
+    diff = diff_nets(loads(data, "a"), loads(stated, "b"))
+    assert diff.shapes == ()

@@ -15,6 +15,7 @@ from scnn_surgery.analysis.shapes import (
     RULES,
     Shape,
     ShapeResult,
+    c_int_div,
     format_shape,
     infer_shapes,
     pool_output_size,
@@ -272,6 +273,13 @@ def test_convolution_kernel_larger_than_input_is_an_error() -> None:
     )
     # (5 - 7) // 1 + 1 = -1
     assert "Caffe refuses" in r.errors[0].message
+
+
+def test_convolution_output_truncates_toward_zero_as_cpp_does() -> None:
+    """Real Caffe gives (1, 4, 1, 1): (2 - 3) / 2 + 1 is 0 + 1 in C++ int division."""
+    r = _clean(_run(_conv("c", "x", "num_output: 4 kernel_size: 3 stride: 2"), {"x": (1, 3, 2, 2)}))
+    assert r.final("c") == (1, 4, 1, 1)
+    assert c_int_div(-1, 2) == 0 and c_int_div(-3, 2) == -1 and c_int_div(7, 2) == 3
 
 
 def test_deconvolution_and_fcn_upscore() -> None:
@@ -1328,3 +1336,23 @@ def test_scale_factors_must_match_the_axes_they_scale() -> None:
     bad = _run(layers, {"x": (2, 8, 4, 4), "g": (2, 16, 1, 1)})
     (error,) = bad.errors
     assert "bottom 'f' 2x16 must equal bottom 'x' 2x8x4x4 from axis 0 on" in error.message
+
+
+ANNOTATED = """\
+layer { name: "data" type: "AnnotatedData" top: "data" top: "label"
+  transform_param { resize_param { prob: 1 resize_mode: WARP height: 300 width: 300 } }
+  data_param { source: "x" batch_size: 24 }
+}
+"""
+
+
+def test_annotated_data_states_its_batch_and_resize_so_only_channels_may_be_given() -> None:
+    """SSD's AnnotatedData: data_param's batch, the resize_param's size; channels come
+    from the database, so a --shape may give them and nothing else (issue 19 item 10)."""
+    stated = _result(ANNOTATED, overrides={"data": (None, 3, None, None)})
+    assert not stated.errors and stated.final("data") == (24, 3, 300, 300)
+    contradicted = _result(ANNOTATED, overrides={"data": (24, 3, 200, 200)})
+    [problem] = contradicted.errors
+    assert problem.override and "contradicts 24x?x300x300" in problem.message
+    cropped = _result(ANNOTATED.replace("transform_param {", "transform_param { crop_size: 64"))
+    assert cropped.final("data") == (24, None, 64, 64)

@@ -36,10 +36,18 @@ def test_a_v1_type_given_by_its_enum_number_is_read_as_its_name() -> None:
         'layers { name: "c" type: 4 bottom: "x" top: "c" }\n'
         'layers { name: "r" type: 0x12 bottom: "c" top: "c" }\n'
         'layers { name: "p" type: RELU bottom: "c" top: "p" }\n'
-        'layers { name: "u" type: 99 bottom: "p" top: "u" }\n'
     )
     net = Net.from_document(Document.parse(text, "v1.prototxt"))
-    assert [x.type for x in net.layers] == ["Convolution", "ReLU", "ReLU", "99"]
+    assert [x.type for x in net.layers] == ["Convolution", "ReLU", "ReLU"]
+
+
+@pytest.mark.parametrize("word", ["99", "999", "TICONV"])
+def test_a_v1_type_the_enum_lacks_is_refused_where_it_is_written(word: str) -> None:
+    """Caffe's parser refuses it, so every verb does (issue 19 items 9 and 14)."""
+    text = f'layers {{ name: "u" type: {word} bottom: "p" top: "u" }}\n'
+    pattern = f"^v1.prototxt:1:26: in layer .u.: V1 layer type {word} is not one"
+    with pytest.raises(SurgeryError, match=pattern):
+        Net.from_document(Document.parse(text, "v1.prototxt"))
 
 
 def test_v0_layers_read_inner_layer() -> None:

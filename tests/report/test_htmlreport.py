@@ -512,3 +512,59 @@ def test_diff_page_lists_a_spliced_fragment_and_draws_it() -> None:
     text = _texts(page)
     assert "7 layers se/squeeze..se/excite, after res5c_relu, output se/out" in text
     assert len(Elements(page).find("svg")) >= 2 and "#c9efc4" in page  # drawn, added green
+
+
+LONG_NAME = "n" * 5000
+RLO = "evil\u202eabc"
+HOSTILE_BEFORE = """\
+name: "hostile"
+layer { name: "data" type: "Input" top: "data"
+        input_param { shape { dim: 1 dim: 3 dim: 8 dim: 8 } } }
+layer { name: "conv" type: "Convolution" bottom: "data" top: "conv"
+        convolution_param { num_output: 4 kernel_size: 3 } }
+layer { name: "fc" type: "InnerProduct" bottom: "conv" top: "fc"
+        inner_product_param { num_output: 2 } }
+"""
+HOSTILE_AFTER = HOSTILE_BEFORE.replace(
+    'layer { name: "fc"',
+    f'layer {{ name: "{LONG_NAME}" type: "ReLU" bottom: "conv" top: "conv" }}\n'
+    f'layer {{ name: "{RLO}" type: "ReLU" bottom: "conv" top: "conv" }}\nlayer {{ name: "fc"',
+)
+
+
+def _hostile_page() -> str:
+    before, after = loads(HOSTILE_BEFORE, "a"), loads(HOSTILE_AFTER, "b")
+    return diff_page(diff_view(("a", "b"), (before, after), diff_nets(before, after), None))
+
+
+MEASURE = """<script>
+window.addEventListener("load", () => {
+  const svgs = [...document.querySelectorAll("figure svg")]
+    .map(s => s.getBoundingClientRect().width);
+  document.body.setAttribute("data-measure", JSON.stringify({
+    page: document.documentElement.scrollWidth, view: window.innerWidth, svgs: svgs}));
+});
+</script></body>"""
+
+
+def test_long_and_right_to_left_names_neither_push_nor_reverse_the_page() -> None:
+    """Bidi controls are shown as escapes, and the stylesheet wraps and isolates names."""
+    page = _hostile_page()
+    assert "\u202e" not in page and "evil\\u202eabc" in page
+    css = (REPO_ROOT / "scnn_surgery" / "report" / "htmlassets" / "report.css").read_text()
+    assert "overflow-wrap: anywhere" in css and "unicode-bidi: isolate" in css
+    assert "grid-template-columns: minmax(0, 1fr) minmax(0, 1fr)" in css
+
+
+@needs_browser
+@pytest.mark.skipif(shutil.which("dot") is None, reason="no Graphviz dot for the pictures")
+def test_a_5000_character_name_keeps_the_diff_page_and_its_pictures_in_a_browser(
+    tmp_path: Path,
+) -> None:
+    page = tmp_path / "diff.html"
+    page.write_text(_hostile_page().replace("</body>", MEASURE, 1))
+    dom = dump_dom(page)
+    [measured] = re.findall(r'data-measure="([^"]*)"', dom)
+    sizes = json.loads(html.unescape(measured))
+    assert sizes["page"] <= sizes["view"] + 1, sizes  # nothing pushed off-screen
+    assert sizes["svgs"] and min(sizes["svgs"]) > 100, sizes  # no picture shrunk to a line
