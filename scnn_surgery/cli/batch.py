@@ -1,4 +1,4 @@
-"""``scnn-surgery batch``: insert an SCNN module into every model of a zoo, in parallel."""
+"""``scnn-surgery batch``: a verb (insert by default) over every model of a zoo, in parallel."""
 
 from __future__ import annotations
 
