@@ -116,3 +116,18 @@ def test_paths_and_reading() -> None:
     found = read_path(body, "convolution_param.num_output")
     assert found is not None and getattr(found, "value", None) == "4"
     assert read_path(body, "param[3].lr_mult") is None
+
+
+def test_a_change_to_an_upgraded_v1_layer_keeps_its_v2_rewrite() -> None:
+    from scnn_surgery.passes.upgrade import upgrade_net
+
+    from ..conftest import DATA
+
+    net = upgrade_net(ss.load(DATA / "v1_small_deploy.prototxt"))
+    conv = next(x for x in net.layers if x.name == "conv1")
+    new = ops.set_param(net, conv, "convolution_param.num_output", 16)
+    assert new.format == "v2"
+    text = ss.dumps(net)
+    assert 'layer {\n  name: "conv1"\n  type: "Convolution"' in text
+    assert "convolution_param { num_output: 16 kernel_size: 3 pad: 1 }" in text
+    assert "layers" not in text.split("\n", 1)[1]  # past the header comment
