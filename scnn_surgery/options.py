@@ -353,7 +353,7 @@ class InsertOptions:
         default=None,
         metadata=declare(
             POSITIVE_INT,
-            "Channels C of the feature map [generate: 128; insert: inferred].",
+            "Channels C of the feature map [default: inferred from the net, else 128].",
             flag="--channel",
             aliases=("channel",),
             module=True,

@@ -26,7 +26,16 @@ from scnn_surgery.core.text_export import export_bytes
 from scnn_surgery.surgery import InsertOptions, insert, load
 
 from .batch_hooks import BOOTSTRAP, CRASH_HOOK, HANG_HOOK, install
-from .conftest import DATA, REPO_ROOT, RunCli, ZooInsert, shared_path
+from .conftest import (
+    DATA,
+    REPO_ROOT,
+    RunCli,
+    ZooInsert,
+    needs_shared,
+    shared_path,
+    zoo_files,
+    zoo_tree,
+)
 from .zoo_expectations import NAMED_POINTS, REFUSED
 
 NET = DATA / "phases_inplace.prototxt"
@@ -82,7 +91,7 @@ def test_zoo_batch_matches_the_single_file_sweep(
     tmp_path: Path, run_cli: RunCli, zoo_inserts: dict[str, ZooInsert]
 ) -> None:
     zoo = tmp_path / "zoo"
-    shutil.copytree(shared_path("zoo"), zoo)
+    zoo_tree(zoo)
     before = tree_digest(zoo)
     out, report = tmp_path / "out", tmp_path / "report.json"
     config = zoo_config(tmp_path / "zoo.toml")
@@ -90,7 +99,7 @@ def test_zoo_batch_matches_the_single_file_sweep(
                             "--config", str(config), "--report", str(report))
     assert stdout == "" and "Traceback" not in err
     models = json.loads(report.read_text())["models"]
-    assert len(models) == 34
+    assert len(models) == len(zoo_files())
     statuses = {Path(m["source"]).stem: m["status"] for m in models}
     # The same expectations the single-file sweep (tests/test_zoo_sweep.py) holds insert to.
     expected = {stem: "refused" if stem in REFUSED else "converted" for stem in statuses}
@@ -436,6 +445,7 @@ def test_a_report_that_would_overwrite_an_input_is_a_usage_error(
         assert report.read_bytes() == before and not (tmp_path / "out").exists()
 
 
+@needs_shared
 def test_batch_strips_a_zoo_of_scnn_nets_in_one_command(tmp_path: Path, run_cli: RunCli) -> None:
     zoo = tmp_path / "zoo"
     zoo.mkdir()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .conftest import DATA, RunCli, shared_path
+from .conftest import DATA, REPO_ROOT, RunCli, needs_shared, shared_path
 
 
 def test_splice_writes_the_net_with_the_fragment(tmp_path: Path, run_cli: RunCli) -> None:
@@ -34,6 +34,7 @@ def test_splice_usage_and_refusals(tmp_path: Path, run_cli: RunCli) -> None:
     assert code == 2 and "the same file as FRAGMENT" in err
 
 
+@needs_shared
 def test_strip_gives_the_published_net_back(tmp_path: Path, run_cli: RunCli) -> None:
     pasted = shared_path("golden", "resnet101_SCNN.prototxt")
     code, out, err = run_cli("strip", str(pasted))
@@ -42,6 +43,15 @@ def test_strip_gives_the_published_net_back(tmp_path: Path, run_cli: RunCli) -> 
     assert "its consumers read 'conv5_5' again" in err
     code, _, err = run_cli("strip", str(DATA / "phases_inplace.prototxt"))
     assert code == 1 and "has no SCNN module to strip" in err
+
+
+def test_strip_gives_the_shipped_example_back(run_cli: RunCli) -> None:
+    """As the published pair does beside ../shared, with the example the repository ships."""
+    examples = REPO_ROOT / "examples"
+    code, out, err = run_cli("strip", str(examples / "scnn_lane_vgg16_SCNN.prototxt"))
+    assert code == 0, err
+    assert out == (examples / "scnn_lane_vgg16.prototxt").read_text()
+    assert "its consumers read 'fc7' again" in err
 
 
 def test_a_branch_is_said_to_rewire_nothing(run_cli: RunCli) -> None:

@@ -42,7 +42,7 @@ from scnn_surgery.weights import (
     read_caffemodel,
 )
 
-from .conftest import REPO_ROOT, RunCli, shared_path
+from .conftest import REPO_ROOT, RunCli, needs_shared, shared_path
 
 EXAMPLE = REPO_ROOT / "examples" / "scnn_lane_vgg16.prototxt"
 
@@ -704,6 +704,7 @@ def test_plain_param_blocks_read_as_protobuf_reads_them(params: str) -> None:
     assert outcome(param_specs) == outcome(typed_param_specs)
 
 
+@needs_shared
 def test_param_specs_of_the_zoo_and_of_a_module_are_protobufs() -> None:
     """The direct reading of ``param {}`` blocks agrees with the typed message, layer by
     layer, for every net of the zoo and for the layers insert adds."""
@@ -725,6 +726,7 @@ def test_param_specs_of_the_zoo_and_of_a_module_are_protobufs() -> None:
     assert compared > 1000
 
 
+@needs_shared
 def test_layers_missing_from_the_caffemodel_are_named_at_the_inputs_lines(
     tmp_path: Path, run_cli: RunCli
 ) -> None:

@@ -51,16 +51,17 @@ def command(
     from ..weights import read_caffemodel
 
     net = load(model)
+    warnings: list[str] = []
     if not phases:
         chosen, warnings = default_phase(net, None, "checked")
         phases = (chosen,) if chosen is not None else ()
-        for warning in warnings:
-            note(warning)
     schema = schema_for_net(net, proto)
     caffemodel = read_caffemodel(weights, schema) if weights is not None else None
     findings = check_net(
         net, phases=phases or None, weights=caffemodel, target=target, shapes=shapes, proto=proto
     )
+    for warning in warnings:  # after check_net: a refusal stays the one line it is
+        note(warning)
     errors = len(errors_of(findings))
     if as_json:
         report = {

@@ -100,9 +100,9 @@ def command(
 
     net = load(model)
     phase, warnings = default_phase(net, phase, "shown")
-    for warning in warnings:
-        note(warning)
     report = inspect_net(net, phase, shapes)
+    for warning in warnings:  # after the work: a refusal stays the one line it is
+        note(warning)
     if as_json:
         echo(json.dumps(report.to_json(), indent=2))
     else:

@@ -399,7 +399,8 @@ def draw_options() -> Callable[[F], F]:
         [
             output_option(
                 required=True,
-                help="Picture to write: FILE.svg, FILE.png or FILE.dot ('-' prints dot source).",
+                help="Picture to write: FILE.svg, FILE.png, FILE.pdf or FILE.dot ('-' prints dot"
+                " source).",
             ),
             click.option(
                 "--against", type=click.Path(dir_okay=False), default=None,

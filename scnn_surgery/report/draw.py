@@ -31,15 +31,19 @@ from ..errors import SurgeryError, UsageError
 GraphNode = Layer | BlobVersion
 
 __all__ = [
+    "DOT_EDGE_BUDGET",
     "FORMATS",
+    "SFDP_EDGE_BUDGET",
     "Edge",
     "Highlights",
+    "Layout",
     "Node",
     "Picture",
     "add_to_graph",
     "before_highlights",
     "build_picture",
     "check_renderer",
+    "choose_layout",
     "digraph",
     "focus",
     "focus_names",
@@ -47,6 +51,7 @@ __all__ = [
     "node_places",
     "output_format",
     "render",
+    "size_warning",
 ]
 
 FORMATS = ("svg", "png", "pdf", "dot")
@@ -80,6 +85,17 @@ _STATUS_STYLE: dict[Status, dict[str, str]] = {
 # seconds, so pictures with more edges than this get them.
 LARGE_PICTURE_EDGES = 400
 _LARGE_LAYOUT = {"splines": "line", "mclimit": "0.01", "nslimit": "1", "nslimit1": "1"}
+# dot's layered layout grows much faster than the edge count: an expanded 808-layer module
+# (about 970 edges) took 49 s and 0.3 GB on two busy cores, and SegNet's 5,032-layer module
+# (5,900 edges) ran 159 s to 3 GB and failed. Beyond this many edges (about two minutes)
+# the picture is laid out by sfdp, a force-directed layout that scales (that SegNet: 30 s,
+# 55 MB), and beyond the second even sfdp takes minutes: draw says so before it starts.
+DOT_EDGE_BUDGET = 1_500
+SFDP_EDGE_BUDGET = 30_000
+_SCALABLE_LAYOUT = {
+    "layout": "sfdp", "splines": "line", "overlap": "prism", "outputorder": "edgesfirst"
+}
+Engine = Literal["dot", "sfdp"]
 
 _REWIRED_STYLE = {"color": "#d62728", "fontcolor": "#d62728", "penwidth": "2.5"}
 
@@ -456,10 +472,45 @@ def new_digraph(name: str = "net") -> Any:
     return graph
 
 
-def digraph(picture: Picture) -> Any:
+@dataclass(frozen=True)
+class Layout:
+    """The Graphviz program that lays a picture out, and what to tell the user first."""
+
+    engine: Engine
+    notes: tuple[str, ...] = ()
+
+
+def choose_layout(picture: Picture, expanded: bool = False) -> Layout:
+    """dot where it lays the picture out in about two minutes, sfdp beyond, with a note
+    saying so (and, for a picture larger than even sfdp lays out quickly, a warning)."""
+    edges = len(picture.edges)
+    if edges <= DOT_EDGE_BUDGET:
+        return Layout("dot")
+    smaller = "; without --expand each SCNN module is one node" if expanded else ""
+    return Layout("sfdp", (
+        f"the picture has {edges:,} edges, more than dot lays out in about two minutes"
+        f" ({DOT_EDGE_BUDGET:,}); using sfdp, a layout that scales, instead{smaller}",
+    ))
+
+
+def size_warning(layers: int) -> str | None:
+    """Said as soon as the net is read, before the minutes a very large picture takes to
+    build and lay out (a 100,000-layer chain: 24 s to its dot source alone)."""
+    if layers <= SFDP_EDGE_BUDGET:
+        return None
+    return (
+        f"warning: {layers:,} layers: building and laying out a picture this large takes"
+        " minutes, even with sfdp; --against OTHER --context N draws only the part around"
+        " the changes, and a .dot file (-o FILE.dot) skips the layout"
+    )
+
+
+def digraph(picture: Picture, engine: Engine = "dot") -> Any:
     graph = new_digraph()
     graph.attr(label=_dot_text(picture.title), labelloc="t", fontsize="14")
-    if len(picture.edges) > LARGE_PICTURE_EDGES:
+    if engine == "sfdp":
+        graph.attr(**_SCALABLE_LAYOUT)
+    elif len(picture.edges) > LARGE_PICTURE_EDGES:
         graph.attr(**_LARGE_LAYOUT)
     add_to_graph(graph, picture)
     return graph
@@ -475,11 +526,11 @@ def output_format(path: str) -> str:
     return suffix
 
 
-def check_renderer(fmt: str) -> None:
-    """Fail early, with a way out, when ``fmt`` needs a ``dot`` program that is missing."""
-    if fmt != "dot" and shutil.which("dot") is None:
+def check_renderer(fmt: str, engine: Engine = "dot") -> None:
+    """Fail early, with a way out, when ``fmt`` needs a Graphviz program that is missing."""
+    if fmt != "dot" and shutil.which(engine) is None:
         raise SurgeryError(
-            f"Graphviz's 'dot' program was not found (needed for .{fmt}); {INSTALL_DOT_HINT}"
+            f"Graphviz's '{engine}' program was not found (needed for .{fmt}); {INSTALL_DOT_HINT}"
         )
 
 
@@ -519,20 +570,23 @@ def _dot_failure(stderr: bytes, source: str, places: Mapping[str, str]) -> str:
     return f"dot failed: {message}"
 
 
-def render(graph: Any, fmt: str, places: Mapping[str, str] | None = None) -> bytes:
-    """The picture in ``fmt``: dot source as is, SVG, PNG and PDF through ``dot``. ``places``
-    (from :func:`node_places`) names the layer of a node dot refuses."""
+def render(
+    graph: Any, fmt: str, places: Mapping[str, str] | None = None, engine: Engine = "dot"
+) -> bytes:
+    """The picture in ``fmt``: dot source as is, SVG, PNG and PDF through Graphviz's
+    ``engine`` (dot, or sfdp for large pictures). ``places`` (from :func:`node_places`)
+    names the layer of a node dot refuses."""
     source = str(graph.source)
     if fmt == "dot":
         return source.encode()
-    check_renderer(fmt)
-    dot = shutil.which("dot") or "dot"
+    check_renderer(fmt, engine)
+    program = shutil.which(engine) or engine
     try:
         proc = subprocess.run(
-            [dot, f"-T{fmt}"], input=source.encode(), capture_output=True, check=False
+            [program, f"-T{fmt}"], input=source.encode(), capture_output=True, check=False
         )
     except OSError as exc:
-        raise SurgeryError(f"Graphviz's 'dot' program could not run: {exc.strerror}") from None
+        raise SurgeryError(f"Graphviz's '{engine}' program could not run: {exc.strerror}") from None
     if proc.returncode != 0 or not proc.stdout:
         raise SurgeryError(_dot_failure(proc.stderr, source, places or {}))
     return proc.stdout

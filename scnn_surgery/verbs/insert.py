@@ -70,6 +70,18 @@ def _refuse_second_module(net: Net, options: InsertOptions) -> None:
         )
 
 
+def _reduction_needed(reduced: int | None, blob: str, channels: int, notes: list[str]) -> bool:
+    """``--reduce-channels N`` on a map that already has N channels would add an N->N
+    convolution that changes nothing but the weights: it is left out, with a note."""
+    if reduced is None:
+        return False
+    if reduced == channels:
+        notes.append(f"'{blob}' already has {channels} channels; --reduce-channels"
+                     f" {reduced} adds no reduction")
+        return False
+    return True
+
+
 def _reduced_readers(point: InsertionPoint, channels: int, reduced: int) -> list[str]:
     """``--reduce-channels`` changes what the rewired layers read: say so, since weights
     made for them no longer fit."""
@@ -158,6 +170,7 @@ def _insert(net: Net, options: InsertOptions) -> InsertResult:
     if options.reduce_channels is not None:
         given["channel"] = None
     height, width, channels = resolve_sizes(shapes, point, given, phase, notes)
+    reduce = _reduction_needed(options.reduce_channels, point.blob, channels, notes)
     if options.reduce_channels is not None:
         notes += _reduced_readers(point, channels, options.reduce_channels)
         channels = options.reduce_channels
@@ -173,7 +186,6 @@ def _insert(net: Net, options: InsertOptions) -> InsertResult:
         share_weights=options.share_weights,
         lr_mult=options.lr_mult,
     )
-    reduce = options.reduce_channels is not None
     try:
         spec.validate_sizes()
     except ScnnSpecError as exc:  # sizes inferred from the file: say where they come from

@@ -9,7 +9,7 @@ from scnn_surgery.core.graph import NetState, build_graph
 from scnn_surgery.core.net import load_net
 from scnn_surgery.errors import SurgeryError
 
-from ..conftest import DATA, REPO_ROOT, shared_path
+from ..conftest import DATA, REPO_ROOT, needs_shared, shared_path
 
 
 def _choose(
@@ -20,6 +20,7 @@ def _choose(
     return choose_blob(net, graph, infer_shapes(net, graph, shapes or {}))
 
 
+@needs_shared
 def test_published_example_chooses_conv5_5() -> None:
     blob, why = _choose(str(shared_path("golden", "resnet101.prototxt")))
     assert blob == "conv5_5"

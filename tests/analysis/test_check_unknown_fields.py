@@ -12,7 +12,7 @@ import scnn_surgery as ss
 from scnn_surgery import InsertOptions, insert, load, loads
 from scnn_surgery.analysis.check import Finding, check_net
 
-from ..conftest import RunCli, shallow_stack, shared_path
+from ..conftest import RunCli, needs_shared, shallow_stack, shared_path
 from ..forkproto import BVLC_PROTO, MY_PARAM_NET, write_fork_proto
 
 HINT = "it is kept verbatim (give --proto for your fork's caffe.proto)"
@@ -182,6 +182,7 @@ def test_fork_nets_in_their_dialect_have_no_unknown_fields(parts: tuple[str, ...
     assert [f for f in check_net(net) if f.rule == "unknown-field"] == []
 
 
+@needs_shared
 def test_apollo_traffic_light_fields_are_reported() -> None:
     path = shared_path("zoo", "detection", "apollo_traffic_light_detection.prototxt")
     found = [f for f in check_net(load(path)) if f.rule == "unknown-field"]
@@ -199,6 +200,7 @@ def test_apollo_traffic_light_fields_are_reported() -> None:
         assert text.splitlines()[f.line - 1].strip().startswith(f.message.split("'")[3])
 
 
+@needs_shared
 def test_golden_resnet101_is_read_as_pspnet_and_fully_known() -> None:
     net = load(shared_path("golden", "resnet101.prototxt"))
     assert {"BN", "Interp"} <= {layer.type for layer in net.layers}

@@ -25,7 +25,7 @@ from scnn_surgery.passes.upgrade import upgrade_net
 from scnn_surgery.scnn import ScnnSpec, build_module, render_layers
 from scnn_surgery.surgery import loads
 
-from ..conftest import DATA, shallow_stack, shared_path
+from ..conftest import DATA, needs_shared, shallow_stack, shared_path
 
 V2_NET = """
 name: "tiny"
@@ -112,6 +112,7 @@ def _changed(text: str, old: str, new: str) -> Net:
 # --- the published example ------------------------------------------------------------
 
 
+@needs_shared
 def test_published_insertion_is_one_module_and_one_rewire() -> None:
     before = load_net(str(shared_path("golden", "resnet101.prototxt")))
     after = load_net(str(shared_path("golden", "resnet101_SCNN.prototxt")))
@@ -131,6 +132,7 @@ def test_published_insertion_is_one_module_and_one_rewire() -> None:
     assert not diff.is_empty
 
 
+@needs_shared
 def test_published_insertion_as_json() -> None:
     before = load_net(str(shared_path("golden", "resnet101.prototxt")))
     after = load_net(str(shared_path("golden", "resnet101_SCNN.prototxt")))
@@ -145,6 +147,7 @@ def test_published_insertion_as_json() -> None:
     assert module["after"]["output"] == "SCNN"
 
 
+@needs_shared
 def test_removing_the_module_is_the_mirror_image() -> None:
     before = load_net(str(shared_path("golden", "resnet101_SCNN.prototxt")))
     after = load_net(str(shared_path("golden", "resnet101.prototxt")))
@@ -156,6 +159,7 @@ def test_removing_the_module_is_the_mirror_image() -> None:
     ]
 
 
+@needs_shared
 def test_a_net_equals_itself() -> None:
     net = load_net(str(shared_path("golden", "resnet101_SCNN.prototxt")))
     assert diff_nets(net, net).is_empty
@@ -439,6 +443,7 @@ def test_a_message_against_a_scalar_is_one_change_with_both_rendered() -> None:
     assert not same_values([tree_a], [{"a": [{"b": [{"c": ["1"], "e": ["2"]}]}]}])
 
 
+@needs_shared
 def test_a_reduction_before_a_module_is_part_of_it() -> None:
     """``insert --reduce-channels`` puts a 1x1 convolution before the module; strip takes
     it out with the module, and diff lists it with the module, not as a fragment."""

@@ -9,7 +9,7 @@ from scnn_surgery.core.net import load_net
 from scnn_surgery.errors import SurgeryError
 from scnn_surgery.passes.anchor import find_insertion_point
 
-from ..conftest import DATA, shared_path
+from ..conftest import DATA, needs_shared, shared_path
 
 NONE = {"height": None, "width": None, "channel": None}
 
@@ -29,6 +29,7 @@ def _resolve(
     )
 
 
+@needs_shared
 def test_inferred_sizes_of_published_example() -> None:
     notes: list[str] = []
     path = str(shared_path("golden", "resnet101.prototxt"))
@@ -36,6 +37,7 @@ def test_inferred_sizes_of_published_example() -> None:
     assert notes == ["inferred 46x46x128 (HxWxC) for blob 'conv5_5'"]
 
 
+@needs_shared
 def test_agreeing_values_pass_and_contradictions_name_both() -> None:
     path = str(shared_path("golden", "resnet101.prototxt"))
     assert _resolve(path, "conv5_5", {"height": 46, "width": 46, "channel": 128}) == (46, 46, 128)
@@ -63,6 +65,7 @@ def test_unknown_dimension_can_be_supplied() -> None:
     assert _resolve(path, "pool2", {"height": 4, "width": 4, "channel": None}) == (4, 4, 50)
 
 
+@needs_shared
 def test_a_channel_count_the_blob_does_not_have_points_to_reduce_channels() -> None:
     net = ss.load(shared_path("golden", "resnet101.prototxt"))
     with pytest.raises(SurgeryError) as caught:

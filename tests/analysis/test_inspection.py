@@ -11,9 +11,10 @@ from scnn_surgery.core.graph import NetState, build_graph
 from scnn_surgery.core.net import load_net
 from scnn_surgery.passes.upgrade import net_for_reading
 
-from ..conftest import REPO_ROOT, RunCli, shared_path
+from ..conftest import REPO_ROOT, RunCli, needs_shared, shared_path
 
 
+@needs_shared
 def test_golden_report_rows_totals_and_suggestion() -> None:
     report = inspect_net(load_net(str(shared_path("golden", "resnet101.prototxt"))))
     conv6 = next(r for r in report.rows if r.name == "conv6")
@@ -26,6 +27,7 @@ def test_golden_report_rows_totals_and_suggestion() -> None:
     assert report.total_params == sum(r.params or 0 for r in report.rows)
 
 
+@needs_shared
 def test_shared_module_weights_count_once_in_the_total() -> None:
     with_module = inspect_net(load_net(str(shared_path("golden", "resnet101_SCNN.prototxt"))))
     without = inspect_net(load_net(str(shared_path("golden", "resnet101.prototxt"))))
@@ -33,6 +35,7 @@ def test_shared_module_weights_count_once_in_the_total() -> None:
     assert with_module.total_params == (without.total_params or 0) + 4 * 128 * 128 * 9
 
 
+@needs_shared
 def test_existing_module_is_reported_with_measured_width() -> None:
     report = inspect_net(
         load_net(str(shared_path("zoo", "lane", "apollo_darkscnn_deploy.prototxt")))
@@ -181,6 +184,7 @@ def test_a_v1_net_read_as_v2_is_located_in_its_own_file(tmp_path: Path) -> None:
     ]
 
 
+@needs_shared
 def test_the_suggestion_for_a_net_with_a_module_says_insert_needs_a_prefix() -> None:
     report = inspect_net(load_net(shared_path("golden", "resnet101_SCNN.prototxt")))
     assert report.suggestion == "SCNN"
@@ -195,6 +199,7 @@ def test_a_legacy_file_is_named_by_its_own_format() -> None:
     assert report.format == "v0" and report.to_json()["format"] == "v0"
 
 
+@needs_shared
 def test_a_slice_of_many_tops_keeps_its_row_short(run_cli: RunCli) -> None:
     net = shared_path("zoo", "lane", "apollo_darkscnn_deploy.prototxt")
     code, out, _ = run_cli("inspect", str(net))

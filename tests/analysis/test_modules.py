@@ -10,9 +10,10 @@ from scnn_surgery.analysis.modules import (
 from scnn_surgery.core.graph import build_graphs
 from scnn_surgery.core.net import load_net
 
-from ..conftest import shared_path
+from ..conftest import needs_shared, shared_path
 
 
+@needs_shared
 def test_published_module_inside_the_golden_net() -> None:
     net = load_net(str(shared_path("golden", "resnet101_SCNN.prototxt")))
     ((module, layers),) = find_modules(net)
@@ -24,6 +25,7 @@ def test_published_module_inside_the_golden_net() -> None:
     )
 
 
+@needs_shared
 def test_conv_shapes_read_kernel_h_w_and_kernel_size() -> None:
     net = load_net(str(shared_path("golden", "resnet101_SCNN.prototxt")))
     shapes = conv_shapes(net, net.layers)
@@ -32,6 +34,7 @@ def test_conv_shapes_read_kernel_h_w_and_kernel_size() -> None:
     assert shapes["conv5_5"] == (128, 1, 1)
 
 
+@needs_shared
 def test_producer_name_of_a_net_input_is_input() -> None:
     net = load_net(str(shared_path("golden", "resnet101.prototxt")))
     (graph,) = build_graphs(net)
@@ -44,12 +47,12 @@ def test_the_reduction_insert_put_in_front_belongs_to_the_module() -> None:
     diff and strip all see them as the module's, and its kernel is still the module's."""
     from scnn_surgery.surgery import InsertOptions, dumps, insert, loads
 
-    from ..conftest import DATA
+    from ..conftest import shared_path
 
-    net = load_net(str(DATA / "phases_inplace.prototxt"))
-    options = InsertOptions(after="conv1", kernel_width=3, reduce_channels=4)
+    net = load_net(str(shared_path("zoo", "deploy", "bvlc_alexnet_deploy.prototxt")))
+    options = InsertOptions(after="pool5", kernel_width=3, reduce_channels=128)
     inserted = loads(dumps(insert(net, options).net))
     ((module, layers),) = find_modules(inserted)
     assert [x.name for x in layers[:3]] == ["SCNN_reduce", "SCNN_reduce/relu", "Slice1"]
     assert len(layers) == len(inserted.layers) - len(net.layers)
-    assert (module.kernel, module.channels) == (3, 4)
+    assert (module.kernel, module.channels) == (3, 128)

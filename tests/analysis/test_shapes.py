@@ -26,6 +26,8 @@ from scnn_surgery.core.net import Layer, Net, load_net
 from scnn_surgery.errors import SurgeryError
 from tests.conftest import RunCli, shared_path, zoo_files, zoo_ids
 
+from ..conftest import needs_shared
+
 
 def _result(
     text: str, phase: str = "TEST", overrides: Mapping[str, Sequence[int | None]] | None = None
@@ -1061,6 +1063,7 @@ def test_zoo_squeezenet_v1_1_deploy() -> None:
     )
 
 
+@needs_shared
 def test_zoo_yolo_v1_tiny() -> None:
     r = _clean(_zoo("zoo/detection/yolo_v1_tiny_deploy.prototxt"))
     # 448 halves six times with 2x2/2 pools: 224, 112, 56, 28, 14, 7
@@ -1092,6 +1095,7 @@ def test_zoo_fcn8s_restores_its_input() -> None:
     )
 
 
+@needs_shared
 def test_zoo_apollo_denseline() -> None:
     r = _clean(_zoo("zoo/lane/apollo_denseline_deploy.prototxt"))
     _expect(
@@ -1111,6 +1115,7 @@ def test_zoo_apollo_denseline() -> None:
     )
 
 
+@needs_shared
 def test_zoo_apollo_darkscnn() -> None:
     r = _clean(_zoo("zoo/lane/apollo_darkscnn_deploy.prototxt"))
     _expect(
@@ -1201,6 +1206,7 @@ def test_zoo_pspnet_restores_its_input() -> None:
     )
 
 
+@needs_shared
 def test_zoo_bayesian_segnet_decoder_restores_its_input() -> None:
     r = _clean(_zoo("zoo/segmentation/bayesian_segnet_camvid.prototxt"))
     _expect(
@@ -1219,6 +1225,7 @@ def test_zoo_bayesian_segnet_decoder_restores_its_input() -> None:
     )
 
 
+@needs_shared
 def test_zoo_enet_decoder_restores_its_input() -> None:
     r = _clean(_zoo("zoo/segmentation/enet_deploy_final.prototxt"))
     _expect(
@@ -1286,6 +1293,7 @@ def test_zoo_fcn32s_python_data_layer() -> None:
     assert given.final("loss") == ()
 
 
+@needs_shared
 def test_golden_resnet101_conv5_5() -> None:
     r = _clean(_zoo("golden/resnet101.prototxt"))
     # 361 -> conv1 (361 + 2 - 3) // 2 + 1 = 181 -> pool1 ceil(180 / 2) + 1 = 91
@@ -1294,6 +1302,7 @@ def test_golden_resnet101_conv5_5() -> None:
     assert r.final("conv6_interp") == (1, 19, 361, 361)  # 46 + 45 * 7
 
 
+@needs_shared
 def test_golden_scnn_module_keeps_its_input_shape() -> None:
     fragment = _clean(_zoo("golden/SCNN.prototxt", overrides={"conv5_5": (1, 128, 46, 46)}))
     assert fragment.final("conv5_5") == (1, 128, 46, 46)  # nothing produces it in a fragment

@@ -15,7 +15,7 @@ from scnn_surgery.core.graph import (
 from scnn_surgery.core.net import Net, StateRule, load_net
 from scnn_surgery.errors import SurgeryError
 
-from ..conftest import DATA, shared_path
+from ..conftest import DATA, needs_shared, shared_path
 
 
 def _net() -> Net:
@@ -99,6 +99,7 @@ def test_unknown_bottom_and_duplicate_top_are_problems() -> None:
     ]
 
 
+@needs_shared
 def test_golden_outputs_and_inputs() -> None:
     net = load_net(str(shared_path("golden", "resnet101.prototxt")))
     (g,) = build_graphs(net)

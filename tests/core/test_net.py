@@ -7,7 +7,7 @@ from scnn_surgery.core.layerdef import LayerDef
 from scnn_surgery.core.net import Layer, Net, StateRule, load_net, param_name_scalars, param_names
 from scnn_surgery.errors import SurgeryError
 
-from ..conftest import DATA, shared_path
+from ..conftest import DATA, needs_shared, shared_path
 
 
 def test_layers_and_rules_are_read() -> None:
@@ -61,6 +61,7 @@ def test_v0_layers_read_inner_layer() -> None:
     assert net.layers[1].bottoms == ("data",)
 
 
+@needs_shared
 def test_top_level_inputs_with_input_dim_and_input_shape() -> None:
     psp = load_net(str(shared_path("golden", "resnet101.prototxt")))
     assert [(i.name, i.dims) for i in psp.inputs] == [("data", (1, 3, 361, 361))]

@@ -20,7 +20,7 @@ from scnn_surgery.passes.upgrade import upgrade_net
 from scnn_surgery.schema import caffe_pb2
 
 from ..caffe_upgrade import CaffeFatal, upgrade_net_proto_text
-from ..conftest import DATA, SHARED, shared_path, zoo_files, zoo_ids
+from ..conftest import DATA, shared_path, zoo_files, zoo_ids
 
 ZOO_LEGACY = [
     "caffe_v0_lenet_train",
@@ -59,8 +59,7 @@ def assert_upgrade_matches_caffe(path: Path) -> None:
 
 
 def test_every_legacy_zoo_net_is_covered() -> None:
-    shared_path("zoo", "legacy")
-    assert sorted(p.stem for p in (SHARED / "zoo" / "legacy").glob("*.prototxt")) == ZOO_LEGACY
+    assert sorted(p.stem for p in zoo_files() if p.parent.name == "legacy") == ZOO_LEGACY
 
 
 @pytest.mark.parametrize("name", ZOO_LEGACY)

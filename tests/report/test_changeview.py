@@ -30,7 +30,7 @@ from scnn_surgery.report.changeview import (
 from scnn_surgery.report.draw import Picture, build_picture, focus, focus_names, highlights_from
 from scnn_surgery.surgery import InsertOptions, insert, loads
 
-from ..conftest import DATA, shared_path
+from ..conftest import DATA, needs_shared, shared_path
 
 needs_dot = pytest.mark.skipif(
     shutil.which("dot") is None, reason="Graphviz's dot program is not installed"
@@ -290,6 +290,7 @@ def test_a_dot_failure_is_a_note(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @needs_dot
+@needs_shared
 def test_the_published_pair_is_one_place() -> None:
     from scnn_surgery.core.net import load_net
 

@@ -15,10 +15,13 @@ from scnn_surgery.core.graph import NetState
 from scnn_surgery.core.net import Net, load_net
 from scnn_surgery.errors import SurgeryError, UsageError
 from scnn_surgery.report.draw import (
+    DOT_EDGE_BUDGET,
+    SFDP_EDGE_BUDGET,
     Picture,
     before_highlights,
     build_picture,
     check_renderer,
+    choose_layout,
     digraph,
     focus,
     focus_names,
@@ -26,11 +29,12 @@ from scnn_surgery.report.draw import (
     node_places,
     output_format,
     render,
+    size_warning,
 )
 from scnn_surgery.scnn import ScnnSpec, build_module, render_layers
 from scnn_surgery.surgery import loads
 
-from ..conftest import DATA, shared_path
+from ..conftest import DATA, REPO_ROOT, needs_shared, shared_path
 
 pytest.importorskip("graphviz")
 
@@ -151,9 +155,19 @@ def test_phase_decides_which_layers_are_drawn() -> None:
     assert not any("Dropout" in label for label in _labels(test, "layer"))
 
 
+@needs_shared
 def test_published_pair_collapses_the_module() -> None:
     before = load_net(str(shared_path("golden", "resnet101.prototxt")))
     after = load_net(str(shared_path("golden", "resnet101_SCNN.prototxt")))
+    picture = build_picture(after, highlights=highlights_from(diff_nets(before, after)))
+    assert len(_labels(picture, "module")) == 1
+    assert len(picture.nodes) < len(build_picture(before).nodes) + 3
+    assert sum(e.rewired for e in picture.edges) == 1
+
+
+def test_shipped_example_pair_collapses_the_module() -> None:
+    before = load_net(str(REPO_ROOT / "examples" / "scnn_lane_vgg16.prototxt"))
+    after = load_net(str(REPO_ROOT / "examples" / "scnn_lane_vgg16_SCNN.prototxt"))
     picture = build_picture(after, highlights=highlights_from(diff_nets(before, after)))
     assert len(_labels(picture, "module")) == 1
     assert len(picture.nodes) < len(build_picture(before).nodes) + 3
@@ -290,3 +304,36 @@ def test_dots_error_names_the_layer_of_the_line_it_refused(
     )
     with pytest.raises(SurgeryError, match=r"^dot failed: syntax error in line"):
         render(graph, "svg")  # without places, dot's own words
+
+
+def _chain(layers: int) -> Net:
+    """A net of ``layers`` Sigmoids in a row: one edge each, nothing folded."""
+    text = ['input: "s0"\ninput_shape { dim: 1 dim: 1 dim: 2 dim: 2 }\n']
+    text += [
+        f'layer {{ name: "s{i}" type: "Sigmoid" bottom: "s{i - 1}" top: "s{i}" }}\n'
+        for i in range(1, layers + 1)
+    ]
+    return loads("".join(text), "chain.prototxt")
+
+
+def test_a_picture_dot_lays_out_in_budget_stays_with_dot() -> None:
+    layout = choose_layout(build_picture(_after(), expand=True), expanded=True)
+    assert (layout.engine, layout.notes) == ("dot", ())
+
+
+def test_a_picture_beyond_dots_budget_is_laid_out_by_sfdp_with_a_note() -> None:
+    picture = build_picture(_chain(DOT_EDGE_BUDGET + 10))
+    layout = choose_layout(picture, expanded=True)
+    assert layout.engine == "sfdp"
+    (note,) = layout.notes
+    assert f"{len(picture.edges):,} edges" in note and "sfdp" in note
+    assert "without --expand each SCNN module is one node" in note
+    source = str(digraph(picture, layout.engine).source)
+    assert "layout=sfdp" in source and "nslimit" not in source
+
+
+def test_a_net_too_large_for_any_layout_in_minutes_is_warned_of_when_read() -> None:
+    assert size_warning(SFDP_EDGE_BUDGET) is None
+    warning = size_warning(SFDP_EDGE_BUDGET + 1)
+    assert warning is not None and f"{SFDP_EDGE_BUDGET + 1:,} layers" in warning
+    assert "--context" in warning and "minutes" in warning
