@@ -14,12 +14,12 @@ from typing import TYPE_CHECKING, Any
 __version__ = "0.1.0"
 
 if TYPE_CHECKING:  # what type checkers see; at run time __getattr__ loads them
-    from .document import Document as Document
+    from .core.document import Document as Document
+    from .core.net import Layer as Layer
+    from .core.net import Net as Net
     from .errors import PrototxtSyntaxError as PrototxtSyntaxError
     from .errors import SurgeryError as SurgeryError
     from .errors import UsageError as UsageError
-    from .net import Layer as Layer
-    from .net import Net as Net
     from .options import InsertOptions as InsertOptions
     from .options import RemoveOptions as RemoveOptions
     from .options import RenameOptions as RenameOptions
@@ -49,9 +49,9 @@ if TYPE_CHECKING:  # what type checkers see; at run time __getattr__ loads them
 
 # Public name -> the module that defines it.
 _EXPORTS = {
-    "Document": ".document",
-    "Layer": ".net",
-    "Net": ".net",
+    "Document": ".core.document",
+    "Layer": ".core.net",
+    "Net": ".core.net",
     "PrototxtSyntaxError": ".errors",
     "ScnnSpec": ".scnn",
     "SurgeryError": ".errors",

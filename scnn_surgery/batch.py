@@ -39,25 +39,25 @@ else:  # pragma: no cover
 
 # The report's data model lives in batchreport (htmlreport reads it too); importable from
 # here as before.
-from .batchreport import REPORT_COLUMNS, AnyOptions, Verb, text_row
-from .batchreport import STATUSES as STATUSES
-from .batchreport import USUAL_STATUSES as USUAL_STATUSES
-from .batchreport import BatchReport as BatchReport
-from .batchreport import ConfigRule as ConfigRule
-from .batchreport import Job as Job
-from .batchreport import Outcome as Outcome
-from .batchreport import RunInfo as RunInfo
-from .batchreport import Status as Status
-from .batchreport import shape_text as shape_text
-from .batchreport import shown_counts as shown_counts
+from .core.net import Net
+from .core.text_export import export_bytes
 from .errors import SurgeryError, UsageError
-from .export import export_bytes
 from .files import read_input_bytes, write_bytes_atomic
-from .net import Net
 from .options import (
     OptionValueError,
     declared_fields,
 )
+from .report.batchreport import REPORT_COLUMNS, AnyOptions, Verb, text_row
+from .report.batchreport import STATUSES as STATUSES
+from .report.batchreport import USUAL_STATUSES as USUAL_STATUSES
+from .report.batchreport import BatchReport as BatchReport
+from .report.batchreport import ConfigRule as ConfigRule
+from .report.batchreport import Job as Job
+from .report.batchreport import Outcome as Outcome
+from .report.batchreport import RunInfo as RunInfo
+from .report.batchreport import Status as Status
+from .report.batchreport import shape_text as shape_text
+from .report.batchreport import shown_counts as shown_counts
 from .surgery import InsertResult, load
 from .verbs import REGISTRY, options_class, verb_spec
 
@@ -344,23 +344,34 @@ def parse_config(text: str, source: str = "<config>", verb: Verb = "insert") -> 
     except tomllib.TOMLDecodeError as exc:
         raise UsageError(f"{source}: invalid TOML: {exc}") from None
     for key in document:
-        if key != "models":
+        if key not in ("models", SHAPE_RULES_KEY):
             raise UsageError(
                 f"{source}: unknown top-level key '{key}'; settings go in"
-                ' [models."PATH-OR-GLOB"] tables'
+                f' [models."PATH-OR-GLOB"] tables (and layer types\' rules in [{SHAPE_RULES_KEY}])'
             )
     models = document.get("models", {})
     if not isinstance(models, dict):
         raise UsageError(f'{source}: models must be tables: [models."PATH-OR-GLOB"]')
     keys = config_keys(verb)
-    rules = (_parse_rule(pattern, table, source, keys) for pattern, table in models.items())
+    rules = [_parse_rule(pattern, table, source, keys) for pattern, table in models.items()]
+    if SHAPE_RULES_KEY in document:  # for every model, before the models' own
+        everywhere = {SHAPE_RULES_KEY: document[SHAPE_RULES_KEY]}
+        rules.insert(0, _parse_rule("**", everywhere, source, keys, f"{source}: [shape_rules]"))
     return BatchConfig(tuple(rules))
 
 
+# The one top-level table besides the models': how custom layer types size their tops.
+SHAPE_RULES_KEY = "shape_rules"
+
+
 def _parse_rule(
-    pattern: str, table: object, source: str, keys: Mapping[str, ConfigKey] = CONFIG_KEYS
+    pattern: str,
+    table: object,
+    source: str,
+    keys: Mapping[str, ConfigKey] = CONFIG_KEYS,
+    where: str | None = None,
 ) -> ConfigRule:
-    where = f'{source}: [models."{pattern}"]'
+    where = where or f'{source}: [models."{pattern}"]'
     cleaned = pattern.removeprefix("./")
     if not cleaned.strip("/"):
         raise UsageError(f"{where}: the pattern is empty")
@@ -384,7 +395,10 @@ def options_for(relative: PurePosixPath, base: AnyOptions, config: BatchConfig) 
     settings: dict[str, Any] = {}
     for rule in config.rules:
         if rule.matches(relative):
-            settings.update(rule.settings)
+            for key, value in rule.settings.items():
+                if key == SHAPE_RULES_KEY:  # rules for other types still hold
+                    value = {**settings.get(key, base.shape_rules), **value}
+                settings[key] = value
     return replace(base, **settings)
 
 
@@ -495,7 +509,7 @@ def _since(start: float) -> float:
 def _with_picture(outcome: Outcome, before: Net, after: Any, job: Job) -> Outcome:
     """The outcome with the picture of its change; a picture that cannot be made is a note
     on the model, never a failure of it."""
-    from .changeview import change_svg, inserted_svg  # only HTML reports need pictures
+    from .report.changeview import change_svg, inserted_svg  # only HTML reports need pictures
 
     assert job.picture_context is not None
     phase, context = getattr(job.options, "phase", None), job.picture_context
@@ -734,7 +748,13 @@ def render_csv(report: BatchReport) -> str:
 
 
 def _markdown_cell(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ")
+    """One table cell: a name's controls written as escapes, so that a terminal showing
+    the file does not act on them (ESC ] 0 ; ... BEL sets its title)."""
+    escaped = text.replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ")
+    return _MARKDOWN_CONTROLS.sub(lambda m: m.group().encode("unicode_escape").decode(), escaped)
+
+
+_MARKDOWN_CONTROLS = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 
 
 def render_markdown(report: BatchReport) -> str:
@@ -752,7 +772,7 @@ def render_markdown(report: BatchReport) -> str:
 
 
 def render_html(report: BatchReport) -> str:
-    from .htmlreport import batch_page  # only this format needs it
+    from .report.htmlreport import batch_page  # only this format needs it
 
     return batch_page(report)
 
@@ -774,7 +794,7 @@ def picture_plan(report: Path | None) -> tuple[int | None, str | None]:
     is the table, with a note."""
     if report is None or report.suffix.lower() not in HTML_REPORTS:
         return None, None
-    from .changeview import PICTURE_CONTEXT, missing_dot_note
+    from .report.changeview import PICTURE_CONTEXT, missing_dot_note
 
     missing = missing_dot_note()
     return (None, missing) if missing else (PICTURE_CONTEXT, None)
@@ -792,7 +812,6 @@ def report_renderer(path: Path) -> Callable[[BatchReport], str]:
 def write_report(path: Path, report: BatchReport) -> None:
     text = report_renderer(path)(report)
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
         write_bytes_atomic(path, text.encode("utf-8"))
     except OSError as exc:
         raise SurgeryError(f"{path}: cannot write the report: {exc.strerror or exc}") from None

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 
-from .check import check_net, errors_of
+from .analysis.check import check_net, errors_of
+from .analysis.shapes import ShapeOverrides
+from .core.net import Net
 from .errors import SurgeryError
 from .files import OutputFiles
-from .net import Net
 from .schema.select import schema_for_net
 from .scnn import ScnnSpec, estimate_module
-from .shapes import ShapeOverrides
 from .weights import (
     Caffemodel,
     WeightsResult,
@@ -25,10 +25,6 @@ from .weights import (
     read_caffemodel,
     rename_entries,
 )
-
-# A verb that changes values carries a caffemodel its own way (fold-bn folds BatchNorm
-# blobs into a convolution's): (source, seed, destination) -> the caffemodel for its net.
-OwnCarry = Callable[[Caffemodel, int, str], WeightsResult]
 
 
 def weights_for_net(
@@ -44,7 +40,6 @@ def weights_for_net(
     phase: str | None = None,
     proto: str | None = None,
     destination: str = "the new caffemodel",
-    own_carry: OwnCarry | None = None,
 ) -> WeightsResult:
     """The caffemodel to go with ``net`` after any verb, checked the way Caffe will load it:
     ``source``'s layers by name, less the ``removed`` layers' (when no layer of that name is
@@ -54,11 +49,8 @@ def weights_for_net(
     source, everything from fillers. Only the weights rules decide here; the verb has
     checked the net itself. A new caffemodel uses ``proto`` (the user's caffe.proto), else
     the net's guessed dialect; a source keeps the schema it was read with, and its format
-    (V1 stays V1). ``destination`` names it in messages. A verb's ``own_carry`` makes it
-    from the source instead of the rules above."""
-    if source is not None and own_carry is not None:
-        made = own_carry(source, seed, destination)
-    elif source is None:
+    (V1 stays V1). ``destination`` names it in messages."""
+    if source is None:
         schema = schema_for_net(net, proto)
         made = initial_weights(net, seed, spec, shapes, phase, schema, destination)
     else:
@@ -89,21 +81,23 @@ def stage_weights(
     shapes: ShapeOverrides | None = None,
     phase: str | None = None,
     proto: str | None = None,
-    own_carry: OwnCarry | None = None,
+    adjust: Callable[[Caffemodel], list[str]] | None = None,
 ) -> list[str]:
     """Make ``--weights-out`` for any verb's ``net`` and stage it in ``outputs``, which
     commits it together with the prototxt; returns the notes. ``added`` and ``removed``
     name the layers the verb added and took out (see :func:`weights_for_net`).
     Caffemodels are read and written with ``proto`` (the user's caffe.proto), else with
     the dialect the net's text uses. A module whose kernels alone would make the file too
-    large for protobuf is refused before anything is read."""
+    large for protobuf is refused before anything is read. ``adjust`` changes the source's
+    values first (a verb that computes weights: fold-bn), returning its notes."""
     if spec is not None:
         check_caffemodel_size(estimate_module(spec).weight_bytes, weights_out, spec)
     schema = schema_for_net(net, proto)
     source = read_caffemodel(weights_in, schema) if weights_in is not None else None
+    adjusted = adjust(source) if adjust is not None and source is not None else []
     made = weights_for_net(
         net, source, added=added, removed=removed, renamed=renamed, spec=spec, seed=seed,
-        shapes=shapes, phase=phase, proto=proto, destination=weights_out, own_carry=own_carry,
+        shapes=shapes, phase=phase, proto=proto, destination=weights_out,
     )  # fmt: skip
     outputs.stage(weights_out, made.model.to_bytes())
-    return made.notes
+    return [*adjusted, *made.notes]

@@ -193,31 +193,77 @@ def _shapes(value: object) -> dict[str, tuple[int | None, ...]]:
     return dict(_blob_shape(blob, dims) for blob, dims in value.items())
 
 
-_BIND_RULE = "must map a blob the fragment reads to a blob of the net, FRAG_BLOB=NET_BLOB"
+def _pair_text(text: str) -> object:
+    """``A=B`` as a pair, or unchanged when it is not that form."""
+    left, sep, right = text.partition("=")
+    return (left, right) if sep else text
 
 
-def _bind_pair(fragment_blob: object, net_blob: object) -> tuple[str, str]:
-    if isinstance(fragment_blob, str) and fragment_blob and isinstance(net_blob, str) and net_blob:
-        return fragment_blob, net_blob
-    raise OptionValueError(f"{_BIND_RULE}, got {fragment_blob}={net_blob}")
+def _name_pairs(metavar: str, rule: str) -> tuple[Kind[tuple[str, str]], Kind[dict[str, str]]]:
+    """The kinds of one ``A=B`` pair of names (a command-line argument) and of a table of
+    them (a config's), refused with ``rule``."""
+
+    def pair(left: object, right: object) -> tuple[str, str]:
+        if isinstance(left, str) and left and isinstance(right, str) and right:
+            return left, right
+        raise OptionValueError(f"{rule}, got {left}={right}")
+
+    def one(value: object) -> tuple[str, str]:
+        if not isinstance(value, tuple) or len(value) != 2:
+            raise OptionValueError(f"{rule}, got {value!r}")
+        return pair(*value)
+
+    def table(value: object) -> dict[str, str]:
+        if not isinstance(value, Mapping):
+            raise OptionValueError(f"{rule}, got {value!r}")
+        return dict(pair(k, v) for k, v in value.items())
+
+    return Kind(metavar, one, _pair_text), Kind(metavar, table)
 
 
-def _bind_text(text: str) -> object:
-    """``FRAG=NET`` as a pair, or unchanged when it is not that form."""
-    fragment_blob, sep, net_blob = text.partition("=")
-    return (fragment_blob, net_blob) if sep else text
+_RULE_RULE = (
+    "must give a layer type and how it sizes its tops, TYPE=RULE, RULE one of same, same:K,"
+    " concat:AXIS, flatten or N,C,H,W (? for bottom 0's dimension)"
+)
 
 
-def _one_bind(value: object) -> tuple[str, str]:
+def shape_rule_text(rule: object) -> str | None:
+    """``rule`` in canonical spelling if it is a RULE of ``--shape-rule``, else None:
+    ``same``, ``same:K`` (bottom K), ``concat:AXIS``, ``flatten``, or dimensions with
+    ``?`` for bottom 0's."""
+    if not isinstance(rule, str):
+        return None
+    text = rule.strip().replace(" ", "")
+    name, sep, arg = text.partition(":")
+    if name in ("same", "flatten") and not sep:
+        return name
+    if name == "same" and sep and arg.isdigit():
+        return f"same:{int(arg)}"
+    if name == "concat" and sep and arg.lstrip("-").isdigit() and arg.count("-") <= 1:
+        return f"concat:{int(arg)}"
+    dims = text.split(",")
+    if all(d == LEFT_TO_FILE or (d.isdigit() and int(d) > 0) for d in dims):
+        return ",".join(d if d == LEFT_TO_FILE else str(int(d)) for d in dims)
+    return None
+
+
+def _type_rule(layer_type: object, rule: object) -> tuple[str, str]:
+    canonical = shape_rule_text(rule)
+    if isinstance(layer_type, str) and layer_type and canonical is not None:
+        return layer_type, canonical
+    raise OptionValueError(f"{_RULE_RULE}, got {layer_type}={rule}")
+
+
+def _one_type_rule(value: object) -> tuple[str, str]:
     if not isinstance(value, tuple) or len(value) != 2:
-        raise OptionValueError(f"{_BIND_RULE}, got {value!r}")
-    return _bind_pair(*value)
+        raise OptionValueError(f"{_RULE_RULE}, got {value!r}")
+    return _type_rule(*value)
 
 
-def _binds(value: object) -> dict[str, str]:
+def _type_rules(value: object) -> dict[str, str]:
     if not isinstance(value, Mapping):
-        raise OptionValueError(f"{_BIND_RULE}, got {value!r}")
-    return dict(_bind_pair(k, v) for k, v in value.items())
+        raise OptionValueError(f"{_RULE_RULE}, got {value!r}")
+    return dict(_type_rule(k, v) for k, v in value.items())
 
 
 def _proto_file(value: object) -> str:
@@ -226,31 +272,12 @@ def _proto_file(value: object) -> str:
     return value
 
 
-_RENAME_RULE = "must rename a layer to a new name, OLD=NEW"
-
-
-def _rename_pair(old: object, new: object) -> tuple[str, str]:
-    if isinstance(old, str) and old and isinstance(new, str) and new:
-        return old, new
-    raise OptionValueError(f"{_RENAME_RULE}, got {old}={new}")
-
-
-def _one_rename(value: object) -> tuple[str, str]:
-    if not isinstance(value, tuple) or len(value) != 2:
-        raise OptionValueError(f"{_RENAME_RULE}, got {value!r}")
-    return _rename_pair(*value)
-
-
-def _renames(value: object) -> dict[str, str]:
-    if not isinstance(value, Mapping):
-        raise OptionValueError(f"{_RENAME_RULE}, got {value!r}")
-    return dict(_rename_pair(k, v) for k, v in value.items())
-
-
 def _names(value: object) -> tuple[str, ...]:
+    """Layer names as given: an empty one is the verb's to refuse, naming the file (an
+    unnamed layer is '#N')."""
     if isinstance(value, str) or not isinstance(value, list | tuple):
         raise OptionValueError(f"must be a list of names, got {value!r}")
-    return tuple(_name(item) for item in value)
+    return tuple(_text(item) for item in value)
 
 
 TEXT = Kind("TEXT", _text)
@@ -265,11 +292,16 @@ PHASE = Kind("TRAIN|TEST", _phase)
 SHAPE = Kind("BLOB=N,C,H,W", _one_shape, _shape_text)  # one --shape argument
 SHAPES = Kind("BLOB=N,C,H,W", _shapes)  # all of them, a config's table
 PROTO_FILE = Kind("FILE", _proto_file)
-BIND = Kind("FRAG_BLOB=NET_BLOB", _one_bind, _bind_text)  # one --bind argument
-BINDS = Kind("FRAG_BLOB=NET_BLOB", _binds)  # all of them, a config's table
-RENAME = Kind("OLD=NEW", _one_rename, _bind_text)  # one OLD=NEW argument
-RENAMES = Kind("OLD=NEW", _renames)  # all of them, a config's table
-NAMES = Kind("NAME", _names)  # several names, a config's list
+SHAPE_RULE = Kind("TYPE=RULE", _one_type_rule, _pair_text)  # one --shape-rule argument
+SHAPE_RULES = Kind("TYPE=RULE", _type_rules)  # all of them, a config's table
+# One --bind FRAG_BLOB=NET_BLOB (one rename OLD=NEW), and all of them, a config's table.
+BIND, BINDS = _name_pairs(
+    "FRAG_BLOB=NET_BLOB",
+    "must map a blob the fragment reads to a blob of the net, FRAG_BLOB=NET_BLOB",
+)
+RENAME, RENAMES = _name_pairs("OLD=NEW", "must rename a layer to a new name, OLD=NEW")
+NAMES = Kind("NAME", _names)  # several layer names, a config's list
+LAYER_NAME = Kind("NAME", _text)  # one of them, as given
 
 
 # --- declarations ---------------------------------------------------------------------
@@ -289,6 +321,8 @@ class Declaration:
     show_default: bool = False
     # Given as the command's arguments (``rename OLD=NEW...``); batch takes it as ``flag``.
     positional: bool = False
+    # A former flag still accepted, with a warning, for one release after a rename.
+    old_flag: str | None = None
 
 
 def declare(
@@ -300,10 +334,13 @@ def declare(
     module: bool = False,
     show_default: bool = False,
     positional: bool = False,
+    old_flag: str | None = None,
 ) -> Mapping[str, Declaration]:
     """Field metadata declaring an option."""
     return {
-        _DECLARATION: Declaration(kind, help, flag, aliases, module, show_default, positional)
+        _DECLARATION: Declaration(
+            kind, help, flag, aliases, module, show_default, positional, old_flag
+        )
     }
 
 
@@ -324,6 +361,19 @@ def _shapes_field() -> Any:
             "Shape of a blob the file does not state; ? keeps a dimension it gives"
             " (repeatable).",
             flag="--shape",
+        ),
+    )
+
+
+def _shape_rules_field() -> Any:
+    return field(
+        default_factory=dict,
+        metadata=declare(
+            SHAPE_RULES,
+            "How layers of a type without a shape rule size their tops: same (as bottom 0),"
+            " same:K (as bottom K), concat:AXIS, flatten, or N,C,H,W with ? for bottom 0's"
+            " dimension (repeatable).",
+            flag="--shape-rule",
         ),
     )
 
@@ -363,7 +413,7 @@ class InsertOptions:
         default=None,
         metadata=declare(
             POSITIVE_INT,
-            "Channels C of the feature map [generate: 128; insert: inferred].",
+            "Channels C of the feature map [default: inferred from the net, else 128].",
             flag="--channel",
             aliases=("channel",),
             module=True,
@@ -412,6 +462,7 @@ class InsertOptions:
     )
     phase: str | None = _phase_field()
     shapes: Mapping[str, Sequence[int | None]] = _shapes_field()
+    shape_rules: Mapping[str, str] = _shape_rules_field()
     upgrade: bool = field(
         default=False,
         metadata=declare(BOOL, "Rewrite a V0/V1 net as V2 first; untouched text may change."),
@@ -451,8 +502,10 @@ class SpliceOptions:
         metadata=declare(
             NAME,
             "The fragment's blob the rewired layers read [default: its one output].",
-            flag="--output",
+            flag="--fragment-output",
             aliases=("fragment_output",),
+            # --output was this option's name until 0.x; it means the file written elsewhere.
+            old_flag="--output",
         ),
     )
     branch: bool = field(
@@ -467,6 +520,7 @@ class SpliceOptions:
     )
     phase: str | None = _phase_field()
     shapes: Mapping[str, Sequence[int | None]] = _shapes_field()
+    shape_rules: Mapping[str, str] = _shape_rules_field()
     proto: str | None = _proto_field()
 
 
@@ -482,6 +536,7 @@ class StripOptions:
     )
     phase: str | None = _phase_field()
     shapes: Mapping[str, Sequence[int | None]] = _shapes_field()
+    shape_rules: Mapping[str, str] = _shape_rules_field()
     proto: str | None = _proto_field()
 
 
@@ -499,6 +554,7 @@ class RemoveOptions:
         ),
     )
     shapes: Mapping[str, Sequence[int | None]] = _shapes_field()
+    shape_rules: Mapping[str, str] = _shape_rules_field()
     proto: str | None = _proto_field()
 
 
@@ -507,6 +563,7 @@ class UpgradeOptions:
     """Upgrade has nothing to choose; the result is checked as these say."""
 
     shapes: Mapping[str, Sequence[int | None]] = _shapes_field()
+    shape_rules: Mapping[str, str] = _shape_rules_field()
     proto: str | None = _proto_field()
 
 
@@ -524,6 +581,7 @@ class RenameOptions:
         ),
     )
     shapes: Mapping[str, Sequence[int | None]] = _shapes_field()
+    shape_rules: Mapping[str, str] = _shape_rules_field()
     proto: str | None = _proto_field()
 
 
@@ -555,6 +613,7 @@ class RetargetOptions:
         ),
     )
     shapes: Mapping[str, Sequence[int | None]] = _shapes_field()
+    shape_rules: Mapping[str, str] = _shape_rules_field()
     proto: str | None = _proto_field()
 
 
@@ -571,6 +630,7 @@ class FoldBnOptions:
         ),
     )
     shapes: Mapping[str, Sequence[int | None]] = _shapes_field()
+    shape_rules: Mapping[str, str] = _shape_rules_field()
     proto: str | None = _proto_field()
 
 
@@ -627,7 +687,7 @@ def as_arguments(options: Any) -> list[str]:
             for blob, dims in value.items():
                 shown = ",".join(LEFT_TO_FILE if d is None else str(d) for d in dims)
                 arguments += [flag, f"{blob}={shown}"]
-        elif declared.kind is BINDS or declared.kind is RENAMES:
+        elif declared.kind in (BINDS, RENAMES, SHAPE_RULES):
             for inner, outer in value.items():
                 arguments += [flag, f"{inner}={outer}"]
         elif declared.kind is NAMES:

@@ -14,11 +14,11 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from .document import Document
-from .export import export_bytes, export_text
+from .core.document import Document
+from .core.layerdef import render_layers as _render_layers
+from .core.net import Net, load_net
+from .core.text_export import export_bytes, export_text
 from .files import write_bytes_atomic
-from .layerdef import render_layers as _render_layers
-from .net import Net, load_net
 from .options import InsertOptions as InsertOptions  # still importable from here
 from .options import SpliceOptions as SpliceOptions
 from .options import StripOptions as StripOptions

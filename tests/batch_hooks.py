@@ -14,7 +14,7 @@ from collections.abc import Callable
 import pytest
 
 from scnn_surgery import batch
-from scnn_surgery.batchreport import Job, Outcome
+from scnn_surgery.report.batchreport import Job, Outcome
 
 CRASH_HOOK = "SCNN_SURGERY_TEST_CRASH"
 HANG_HOOK = "SCNN_SURGERY_TEST_HANG"

@@ -19,7 +19,7 @@ from scnn_surgery.schema import (
 )
 from scnn_surgery.schema.select import dialect_of, dialect_schema
 
-from .conftest import shared_path
+from .conftest import needs_shared, shared_path
 
 FORKS = [
     "deeplab",
@@ -31,6 +31,8 @@ FORKS = [
     "mobilenet_yolo",
     "densenet",
     "vpgnet",
+    "rfcn",
+    "shufflenet",
 ]
 
 
@@ -277,6 +279,22 @@ def test_fast_rcnn() -> None:
     )
 
 
+def test_rfcn_and_shufflenet() -> None:
+    """daijifeng001/caffe-rfcn's PSROIPooling; farmingyard/ShuffleNet's ShuffleChannel."""
+    lp = layer(
+        "rfcn",
+        'type: "PSROIPooling" psroi_pooling_param { spatial_scale: 0.0625 output_dim: 21'
+        " group_size: 7 }",
+    )
+    assert lp.psroi_pooling_param.output_dim == 21  # type: ignore[attr-defined]
+    assert number("rfcn", "psroi_pooling_param") == 10001
+    assert number("rfcn", "roi_pooling_param") == 8266711
+    assert number("shufflenet", "shuffle_channel_param") == 164
+    assert layer("shufflenet", "shuffle_channel_param { }").shuffle_channel_param.group == 1  # type: ignore[attr-defined]
+    assert guess_dialect(["PSROIPooling", "ROIPooling"], {"psroi_pooling_param"}) == "rfcn"
+    assert guess_dialect(["ShuffleChannel"], {"shuffle_channel_param"}) == "shufflenet"
+
+
 def test_mobilenet_yolo() -> None:
     lp = layer("mobilenet_yolo", 'type: "Upsample" upsample_param { scale: 2 }')
     assert lp.upsample_param.scale == 2  # type: ignore[attr-defined]
@@ -400,6 +418,7 @@ def test_zoo_fork_files_parse_fully_in_their_dialect(rel: str, dialect: str) -> 
     assert dialect_of(ss.loads(text)) == GUESS_DIFFERS.get(rel, dialect)
 
 
+@needs_shared
 def test_zoo_apollo_traffic_light_is_not_covered() -> None:
     text = _zoo_text("detection/apollo_traffic_light_detection.prototxt")
     with pytest.raises(text_format.ParseError, match=r"dfmb_psroi_pooling_param|bbox_reg_param"):

@@ -11,18 +11,17 @@ with the reference because every layer of a direction stores the same blobs.
 from __future__ import annotations
 
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import numpy as np
 import pytest
 
 from scnn_surgery import ScnnSpec, generate, load, loads
-from scnn_surgery.graph import build_graph
-from scnn_surgery.net import Layer, Net
-from scnn_surgery.params import layer_message
+from scnn_surgery.analysis.params import layer_message
+from scnn_surgery.analysis.shapes import infer_shapes
+from scnn_surgery.core.graph import build_graph
+from scnn_surgery.core.net import Layer, Net
 from scnn_surgery.schema import caffe_pb2
-from scnn_surgery.shapes import infer_shapes
 from scnn_surgery.weights import (
     Caffemodel,
     blob_array,
@@ -37,16 +36,6 @@ from .reference_scnn import ORDER, message, relative_error, scnn_forward
 
 EXAMPLE = REPO_ROOT / "examples" / "scnn_lane_vgg16.prototxt"
 TOLERANCE = 1e-5
-
-
-@pytest.fixture(scope="module")
-def cv2() -> ModuleType:
-    module: ModuleType = pytest.importorskip(
-        "cv2", reason="OpenCV (opencv-python-headless 4.x) is needed"
-    )
-    if int(module.__version__.split(".")[0]) != 4:
-        pytest.skip(f"OpenCV {module.__version__}: only 4.x has the Caffe importer")
-    return module
 
 
 def kernels(model: Caffemodel, prefix: str = "") -> dict[str, np.ndarray]:

@@ -27,10 +27,10 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 import scnn_surgery as ss
-from scnn_surgery.check import check_net, errors_of
-from scnn_surgery.document import Document
+from scnn_surgery.analysis.check import check_net, errors_of
+from scnn_surgery.core.document import Document
+from scnn_surgery.core.net import Net
 from scnn_surgery.errors import PrototxtSyntaxError, SurgeryError
-from scnn_surgery.net import Net
 
 from .conftest import RunCli, zoo_files
 from .strategies import GenNet, budget, counted, written_nets
@@ -54,7 +54,11 @@ ZOO_INSERT_ARGS: dict[str, list[str]] = {
 ZOO = [p for p in zoo_files() if p.stem in ZOO_INSERT_ARGS]
 
 FRAGMENT = b'layer { name: "frag/act" type: "TanH" bottom: "x" top: "frag/out" }\n'
-ERROR_LINE = re.compile(r"scnn-surgery: error: (.+)\n")
+# One error line; only the layers without a shape rule come before it, one line each.
+ERROR_LINE = re.compile(
+    r"(?:scnn-surgery: error: [^\n]+:\d+:\d+: layer [^\n]+ has no shape rule\n)*"
+    r"scnn-surgery: error: (.+)\n"
+)
 GUARD_SECONDS = 120  # far beyond any example; only a hang reaches it
 
 

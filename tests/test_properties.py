@@ -19,14 +19,14 @@ from google.protobuf import text_format
 from hypothesis import given, settings
 
 import scnn_surgery as ss
-from scnn_surgery.check import check_net, errors_of
-from scnn_surgery.compare import diff_nets
-from scnn_surgery.export import export_bytes
-from scnn_surgery.graph import build_graphs
-from scnn_surgery.net import Net
+from scnn_surgery.analysis.check import check_net, errors_of
+from scnn_surgery.analysis.compare import diff_nets
+from scnn_surgery.analysis.shapes import infer_shapes
+from scnn_surgery.core.graph import build_graphs
+from scnn_surgery.core.net import Net
+from scnn_surgery.core.text_export import export_bytes
 from scnn_surgery.passes.upgrade import upgrade_net
 from scnn_surgery.schema import caffe_pb2
-from scnn_surgery.shapes import infer_shapes
 from scnn_surgery.surgery import InsertResult, StripOptions, strip
 
 from .caffe_upgrade import upgrade_net_proto_text
@@ -73,7 +73,7 @@ def inserted(case: InsertCase) -> tuple[Net, InsertResult, Net]:
 @counted
 def test_generated_nets_are_valid_with_the_generators_shapes(written: Written) -> None:
     """The strategy's nets are what it claims: valid, with the shapes Caffe's formulas
-    give (computed again in the strategy, independently of scnn_surgery.shapes)."""
+    give (computed again in the strategy, independently of scnn_surgery.analysis.shapes)."""
     parsed_by_caffe(written.text)
     net = ss.loads(written.text, SOURCE)
     assert net.format == written.net.format
@@ -207,8 +207,8 @@ def test_upgrade_equals_caffes_upgrade(written: Written) -> None:
     """``upgrade`` of a V1 net (or of a V2 net's top-level inputs) is what Caffe's
     ``upgrade_net_proto_text`` makes of it, field for field (tests/caffe_upgrade.py)."""
     ours = upgrade_net(ss.loads(written.text, SOURCE))
-    assert parsed_by_caffe(ours.document.text) == upgrade_net_proto_text(written.text)
-    assert_valid(ss.loads(ours.document.text, SOURCE))
+    assert parsed_by_caffe(ss.dumps(ours)) == upgrade_net_proto_text(written.text)
+    assert_valid(ss.loads(ss.dumps(ours), SOURCE))
 
 
 def test_ci_runs_at_least_1000_examples_the_same_every_time() -> None:

@@ -10,7 +10,7 @@ import scnn_surgery as ss
 from scnn_surgery.errors import SurgeryError
 from scnn_surgery.scnn import ScnnSpec
 
-from .conftest import DATA, shared_path
+from .conftest import DATA, needs_shared, shared_path
 from .protocmp import parse_layers
 
 PUBLISHED = dict(after="conv5_5", height=46, width=46, channels=128)
@@ -22,6 +22,7 @@ def _golden(name: str) -> bytes:
     return shared_path("golden", name).read_bytes()
 
 
+@needs_shared
 def test_published_example_is_reproduced() -> None:
     net = ss.load(shared_path("golden", "resnet101.prototxt"))
     result = ss.insert(net, ss.InsertOptions(**PUBLISHED))
@@ -40,6 +41,7 @@ def test_published_example_is_reproduced() -> None:
     assert result.point.after is not None and result.point.after.name == "conv5_5/relu"
 
 
+@needs_shared
 def test_generate_equals_published_module() -> None:
     text = ss.generate(
         ScnnSpec(height=46, width=46, channels=128, kernel_width=9, bottom="conv5_5")
@@ -47,6 +49,7 @@ def test_generate_equals_published_module() -> None:
     assert parse_layers(text) == parse_layers(_golden("SCNN.prototxt").decode())
 
 
+@needs_shared
 def test_input_document_is_not_modified() -> None:
     path = shared_path("golden", "resnet101.prototxt")
     net = ss.load(path)
@@ -105,6 +108,7 @@ def test_v0_needs_upgrade() -> None:
         ss.insert(net, ss.InsertOptions(after="conv1", height=8, width=8, channels=20))
 
 
+@needs_shared
 def test_save_is_atomic_and_exact(tmp_path: Path) -> None:
     net = ss.load(shared_path("golden", "resnet101.prototxt"))
     out = tmp_path / "copy.prototxt"
@@ -257,17 +261,31 @@ def test_a_shape_for_a_blob_the_net_lacks_is_refused_with_the_closest_names() ->
     ("shape", "says"),
     [
         ((1, 3, 8), "blob 'data' has 4 dimensions, and --shape gives 3"),
-        ((1, 3, 5, 5), "the file states all of it, and --shape only states what the file"
+        ((1, 2, 4, 4), "the file states all of it, and --shape only states what the file"
                        " leaves open; to change it, change the file"),
+        ((1, 3, 50, 50), "the file states all of it"),  # 64x64 is no placeholder
     ],
 )  # fmt: skip
 def test_a_shape_the_file_states_otherwise_says_what_to_do(
     shape: tuple[int, ...], says: str
 ) -> None:
     options = ss.InsertOptions(after="conv1", kernel_width=3, shapes={"data": shape})
+    text = SMALL if shape[2] < 32 else SMALL.replace("dim: 4 dim: 4", "dim: 64 dim: 64")
     with pytest.raises(SurgeryError) as caught:
-        ss.insert(ss.loads(SMALL), options)
+        ss.insert(ss.loads(text), options)
     assert says in str(caught.value)
+
+
+def test_a_placeholder_input_takes_its_real_size_from_shape() -> None:
+    """A 4x4 input is a placeholder: --shape gives the size the net runs at (H and W only)."""
+    options = ss.InsertOptions(after="conv1", kernel_width=3, shapes={"data": (1, 3, 40, 40)})
+    result = ss.insert(ss.loads(SMALL), options)
+    assert (result.spec.height, result.spec.width) == (40, 40)
+    assert not any("placeholder" in note for note in result.notes)
+    warned = ss.insert(ss.loads(SMALL), ss.InsertOptions(after="conv1", kernel_width=3))
+    (note,) = [n for n in warned.notes if "placeholder" in n]
+    assert "input 'data' is 1x3x4x4, and its stated size 4x4 is at most 32" in note
+    assert note.endswith("--shape data=1,3,H,W")
 
 
 def test_a_train_only_file_converts_in_train_and_says_test_was_broken() -> None:
@@ -297,6 +315,7 @@ def test_a_shape_the_file_states_cannot_be_overridden() -> None:
     assert ss.insert(ss.loads(text), partial).spec.width == 4
 
 
+@needs_shared
 def test_the_result_says_why_the_point_is_where_it_is() -> None:
     net = ss.load(DATA / "phases_inplace.prototxt")
     given = ss.insert(net, ss.InsertOptions(after="conv1", height=8, width=10, channels=4))
@@ -322,3 +341,13 @@ def test_reducing_channels_warns_that_what_follows_needs_retraining() -> None:
         " had 2048, so what learned weights for 2048 after it (from pool5 on) needs"
         " retraining: a caffemodel's blobs for it no longer fit"
     ) in result.notes
+
+
+def test_reducing_a_map_to_the_channels_it_has_adds_nothing_and_says_so() -> None:
+    net = ss.load(shared_path("zoo", "deploy", "bvlc_alexnet_deploy.prototxt"))  # pool5: 256
+    plain = ss.insert(net, ss.InsertOptions(after="pool5"))
+    same = ss.insert(net, ss.InsertOptions(after="pool5", reduce_channels=256))
+    assert ss.dumps(same.net) == ss.dumps(plain.net)  # no 256 -> 256 convolution
+    assert any("already has 256 channels" in note for note in same.notes)
+    reduced = ss.insert(net, ss.InsertOptions(after="pool5", reduce_channels=128))
+    assert "SCNN_reduce" in ss.dumps(reduced.net)

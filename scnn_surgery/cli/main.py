@@ -16,7 +16,7 @@ from typing import Any, NamedTuple, NoReturn
 import click
 
 from .. import __version__
-from ..errors import SurgeryError, UsageError
+from ..errors import SurgeryError, SurgeryErrors, UsageError
 from ..runtime import paused_gc
 from ..verbs import REGISTRY as VERB_REGISTRY
 from .stdio import flush_stdout, one_line
@@ -44,7 +44,9 @@ SUBCOMMANDS: dict[str, Subcommand] = {
         "diff", "Structural diff of two nets (a module is one entry).", UsageError.exit_code
     ),
     "draw": Subcommand("draw", "A picture of the layer graph (Graphviz)."),
-    "batch": Subcommand("batch", "Insert into every model of a zoo, in parallel, with a report."),
+    "batch": Subcommand(
+        "batch", "Insert (or any verb) over every model of a zoo, in parallel, with a report."
+    ),
 }
 
 
@@ -141,6 +143,9 @@ class SurgeryGroup(click.Group):
             _fail(_usage_line(exc), UsageError.exit_code)
 
     def invoke(self, ctx: click.Context) -> Any:
+        from ..files import COMMITTED  # every command writing a file loads it anyway
+
+        COMMITTED.clear()  # one command per process, but tests run many in one
         try:
             try:
                 # One command is one pass over a few nets, which reference counting frees
@@ -153,9 +158,20 @@ class SurgeryGroup(click.Group):
             raise  # click's own ways out: the help, ctx.exit(), an aborted prompt
         except click.UsageError as exc:  # a subcommand's arguments, or an unknown command
             _fail(_usage_line(exc), UsageError.exit_code)
+        except SurgeryErrors as exc:
+            for line in exc.lines[:-1]:
+                click.echo(f"scnn-surgery: error: {one_line(line)}", err=True)
+            _fail(exc.lines[-1], _error_status(ctx, exc))
         except SurgeryError as exc:
             _fail(str(exc), _error_status(ctx, exc))
         except KeyboardInterrupt:
+            if COMMITTED:  # the command's outputs are complete: it did what was asked
+                click.echo(
+                    "scnn-surgery: interrupted after the outputs were written; they are"
+                    " complete",
+                    err=True,
+                )
+                sys.exit(0)
             click.echo("scnn-surgery: interrupted", err=True)
             sys.exit(130)
         except OSError as exc:

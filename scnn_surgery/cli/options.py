@@ -20,12 +20,14 @@ from ..options import (
     BINDS,
     BOOL,
     BOTTOM,
-    NAME,
+    LAYER_NAME,
     NAMES,
     PHASE,
     RENAME,
     RENAMES,
     SHAPE,
+    SHAPE_RULE,
+    SHAPE_RULES,
     SHAPES,
     TARGETS,
     Declaration,
@@ -68,11 +70,41 @@ def stack(decorators: Iterable[Callable[[F], F]]) -> Callable[[F], F]:
 def _as_dict(
     _ctx: click.Context, _param: click.Parameter, value: tuple[tuple[str, Any], ...]
 ) -> dict[str, Any]:
+    """The pairs of a repeatable option where a later one refines an earlier (--shape)."""
     return dict(value)
 
 
+def _as_unique_dict(
+    _ctx: click.Context, param: click.Parameter, value: tuple[tuple[str, Any], ...]
+) -> dict[str, Any]:
+    """The pairs of a repeatable option whose keys name one thing each (--bind): a key
+    given twice would let the last one win silently, so two values for one key are
+    refused."""
+    pairs: dict[str, Any] = {}
+    for key, given in value:
+        if key in pairs and pairs[key] != given:
+            flag = param.opts[0]
+            raise click.BadParameter(
+                f"'{key}' is given twice ({_pair_text(key, pairs[key])} and"
+                f" {_pair_text(key, given)}); give {flag} once for each",
+                param=param,
+            )
+        pairs[key] = given
+    return pairs
+
+
+def _pair_text(key: str, value: Any) -> str:
+    if isinstance(value, (tuple, list)):
+        value = ",".join("?" if v is None else str(v) for v in value)
+    return f"{key}={value}"
+
+
+
+
 # A table-valued declaration is given as a repeatable option, one pair (or name) each.
-_ONE_OF: dict[Kind[Any], Kind[Any]] = {SHAPES: SHAPE, BINDS: BIND, RENAMES: RENAME, NAMES: NAME}
+_ONE_OF: dict[Kind[Any], Kind[Any]] = {
+    SHAPES: SHAPE, BINDS: BIND, RENAMES: RENAME, NAMES: LAYER_NAME, SHAPE_RULES: SHAPE_RULE,
+}  # fmt: skip
 
 # Parameters every verb command has; an option field of one of these names reaches the
 # command under another keyword (splice's --output, say).
@@ -91,8 +123,11 @@ def _as_tuple(
 
 
 def _collected(kind: Kind[Any]) -> Callable[..., Any]:
-    """How the values of a repeatable option (or arguments) become the field's value."""
-    return _as_tuple if kind is NAMES else _as_dict
+    """How the values of a repeatable option (or arguments) become the field's value: a
+    later --shape refines an earlier one; a key given twice elsewhere is refused."""
+    if kind is NAMES:
+        return _as_tuple
+    return _as_dict if kind is SHAPES else _as_unique_dict
 
 
 def positional_argument(name: str, declared: Declaration) -> Callable[[F], F]:
@@ -128,7 +163,7 @@ def declared_option(
         )  # fmt: skip
     # No default at all, rather than default=None: click counts None as a value given.
     defaults: dict[str, Any] = {} if default is None else {"default": default}
-    return click.option(
+    option = click.option(
         flag,
         name,
         type=KindType(declared.kind),
@@ -136,7 +171,68 @@ def declared_option(
         required=required,
         show_default=declared.show_default,
         help=text,
+        callback=None if declared.old_flag is None else _or_old_spelling(name),
         **defaults,
+    )
+    if declared.old_flag is None:
+        return option
+    return stack([option, _old_spelling(name, flag, declared)])
+
+
+OLD_SPELLING = "scnn_surgery.old_spelling"
+
+
+def old_spellings(ctx: click.Context) -> dict[str, str]:
+    """The options given by a former flag: field name to that flag."""
+    given: dict[str, str] = ctx.meta.setdefault(OLD_SPELLING, {})
+    return given
+
+
+def _both_spellings(flag: str, old: str) -> click.UsageError:
+    return click.UsageError(f"{old} is the former name of {flag}; give only {flag}")
+
+
+def _or_old_spelling(name: str) -> Callable[[click.Context, click.Parameter, Any], Any]:
+    """The new flag's value, or else the one given by the old flag (whichever click
+    processes first, the other one sees it)."""
+
+    def merged(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
+        old = ctx.meta.get(f"{OLD_SPELLING}:{name}")
+        if old is None:
+            return value
+        if value is not None:
+            raise _both_spellings(param.opts[0], old_spellings(ctx)[name])
+        return old
+
+    return merged
+
+
+def _old_spelling(name: str, flag: str, declared: Declaration) -> Callable[[F], F]:
+    """The former flag: hidden from --help, still taken, with a warning naming the new."""
+    old = declared.old_flag
+    assert old is not None
+
+    def remember(ctx: click.Context, _param: click.Parameter, value: Any) -> None:
+        if value is None:
+            return
+        if ctx.params.get(name) is not None:
+            raise _both_spellings(flag, old)
+        click.echo(
+            f"scnn-surgery: warning: {old} is deprecated here and will be removed in the next"
+            f" release; it is now {flag}",
+            err=True,
+        )
+        ctx.meta[f"{OLD_SPELLING}:{name}"] = value
+        old_spellings(ctx)[name] = old
+
+    return click.option(
+        old,
+        f"{name}__old_spelling",
+        type=KindType(declared.kind),
+        metavar=declared.kind.metavar,
+        hidden=True,
+        expose_value=False,
+        callback=remember,
     )
 
 
@@ -305,7 +401,8 @@ def draw_options() -> Callable[[F], F]:
         [
             output_option(
                 required=True,
-                help="Picture to write: FILE.svg, FILE.png or FILE.dot ('-' prints dot source).",
+                help="Picture to write: FILE.svg, FILE.png, FILE.pdf or FILE.dot ('-' prints dot"
+                " source).",
             ),
             click.option(
                 "--against", type=click.Path(dir_okay=False), default=None,

@@ -6,12 +6,22 @@ the one line on stderr)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 import click
 
-from ..files import NamedPath, OutputFiles, named
+from ..errors import UsageError
+from ..files import (
+    NamedPath,
+    OutputFiles,
+    hard_link_note,
+    hold_for_update,
+    named,
+    release,
+    signal_name,
+    signals_deferred,
+)
 from .options import (
     build_verb_options,
     check_weights_options,
@@ -22,10 +32,10 @@ from .options import (
 from .output import Destination, check_verb_paths, destination, note, write_result
 
 if TYPE_CHECKING:
-    from ..carry import OwnCarry
-    from ..net import Net
+    from ..analysis.shapes import ShapeOverrides
+    from ..core.net import Net
     from ..scnn import ScnnSpec
-    from ..shapes import ShapeOverrides
+    from ..weights import Caffemodel
 
 
 class Weights(NamedTuple):
@@ -42,11 +52,12 @@ class Carry(NamedTuple):  # not a dataclass: importing dataclasses costs --help
     added: Iterable[str] = ()
     removed: Iterable[str] = ()
     renamed: Mapping[str, str] | None = None
+    # Changes the source caffemodel's values first (a verb that computes weights).
+    adjust: Callable[[Caffemodel], list[str]] | None = None
     spec: ScnnSpec | None = None
     shapes: ShapeOverrides | None = None
     phase: str | None = None
     proto: str | None = None
-    own_carry: OwnCarry | None = None  # the verb's own way to carry --weights
 
 
 def prepare(
@@ -67,6 +78,8 @@ def prepare(
         [*inputs, *named("--weights", weights.source), *named("--proto", proto)],
         named("--weights-out", weights.out),
     )
+    if in_place:  # held from before the read until the replace (or the process's end)
+        hold_for_update(model)
     if proto is not None:  # a broken .proto is refused before the net is read
         from ..schema.select import user_schema
 
@@ -86,23 +99,41 @@ def finish(
     """Write ``net`` (and ``--weights-out``) together or not at all, then the notes."""
     # Here rather than at the top: parsing the arguments (or --help) need not load them.
     from ..carry import stage_weights
-    from ..export import export_bytes
+    from ..core.text_export import export_bytes
 
     said = list(notes)
+    links = hard_link_note(where.model) if where.in_place and changed else None
     with OutputFiles() as outputs:
         if weights.out is not None:
             said += stage_weights(
                 outputs, net, weights.source, weights.out, added=carry.added,
                 removed=carry.removed, renamed=carry.renamed, spec=carry.spec,
                 seed=weights.seed, shapes=carry.shapes, phase=carry.phase, proto=carry.proto,
-                own_carry=carry.own_carry,
+                adjust=carry.adjust,
             )  # fmt: skip
         write_result(outputs, export_bytes(net), where, unchanged=not changed)
-        outputs.commit()
+        said += outputs.notes
+        # From the commit to the last note a signal only waits: once the outputs are
+        # written the command has succeeded, and says so with exit status 0.
+        with signals_deferred() as arrived:
+            outputs.commit()
+            if where.in_place:
+                release(where.model)
+            say_done(said, where, weights, changed, links)
+    if arrived:
+        names = ", ".join(sorted({signal_name(signum) for signum in arrived}))
+        note(f"{names} arrived while the outputs were written; they are complete")
+
+
+def say_done(
+    said: list[str], where: Destination, weights: Weights, changed: bool, links: str | None
+) -> None:
     if weights.out is not None:
         said.append(f"wrote weights to {weights.out}")
     if where.in_place and changed:
         said.append(f"replaced {where.model}")
+    if links is not None:
+        said.append(links)
     for message in said:
         note(message)
 
@@ -127,9 +158,9 @@ def verb_command(verb: str) -> click.Command:
         **params: Any,
     ) -> None:
         given = Weights(weights, weights_out, seed)
-        if entry.needs_weights and weights is None:
-            raise click.UsageError(
-                f"{verb} changes weight values: give --weights IN and --weights-out OUT"
+        if entry.needs_weights and (weights is None or weights_out is None):
+            raise UsageError(
+                f"{verb} needs --weights and --weights-out: it computes the weights anew"
             )
         inputs = [params.pop(name) for name in entry.inputs]
         chosen = build_verb_options(options, params)
@@ -137,7 +168,7 @@ def verb_command(verb: str) -> click.Command:
         named_inputs = [NamedPath(n.upper(), p) for n, p in zip(entry.inputs, inputs, strict=True)]
         where = prepare(model, output, in_place, given, inputs=named_inputs, proto=proto)
         # Here rather than at the top: parsing the arguments (or --help) need not load them.
-        from ..net import load_net
+        from ..core.net import load_net
         from ..verbs import verb_spec
 
         before = load_net(model)
@@ -183,9 +214,9 @@ def carry_of(before: Net, result: Any, options: Any) -> Carry:
         removed={x.name for x in removed} if removed is not None
         else before_names - after_names - set(renamed),
         renamed=renamed,
+        adjust=getattr(result, "adjust_weights", None),
         spec=getattr(result, "spec", None),
         shapes=getattr(options, "shapes", None),
         phase=getattr(options, "phase", None),
         proto=getattr(options, "proto", None),
-        own_carry=getattr(result, "carry_weights", None),
     )  # fmt: skip

@@ -3,7 +3,7 @@
 A fragment is read like any net (its layers keep their text, so its own problems are
 located in its own file); V0/V1 fragments are read as V2. Renaming (a prefix for names that
 collide, a net blob for an input) changes only its name tokens
-(:func:`scnn_surgery.ops.rename_layer`), so its comments, field order and line numbers are
+(:func:`scnn_surgery.core.ops.rename_layer`), so its comments, field order and line numbers are
 kept.
 """
 
@@ -13,11 +13,11 @@ from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
-from ..document import Message
+from ..core.document import Message
+from ..core.layerdef import V1_PARAM_KEYS, v1_type
+from ..core.net import Layer, Net, param_names
+from ..core.ops import rename_layer
 from ..errors import SurgeryError
-from ..layerdef import V1_PARAM_KEYS, v1_type
-from ..net import Layer, Net, param_names
-from ..ops import rename_layer
 from .upgrade import net_for_reading
 
 
@@ -141,7 +141,7 @@ def fragment_names(fragment: Fragment) -> set[str]:
 
 def renamed(fragment: Fragment, prefix: str, binds: Mapping[str, str]) -> Fragment:
     """The fragment with ``prefix`` on every name it brings and each bound input reading
-    the net's blob (:func:`scnn_surgery.ops.rename_layer`: name tokens only, so its
+    the net's blob (:func:`scnn_surgery.core.ops.rename_layer`: name tokens only, so its
     lines and comments are kept)."""
     if not prefix and all(k == v for k, v in binds.items()):
         return fragment

@@ -24,12 +24,12 @@ from google.protobuf import text_format
 from google.protobuf.descriptor import FieldDescriptor
 from google.protobuf.message import Message as ProtoMessage
 
-from ..document import Document, Edit, Field, Message, Scalar, quote_string
-from ..errors import SurgeryError
-from ..formats import v1_enum_name
-from ..net import ORIGINS, V0_TYPE_TO_V1, V1_TYPE_NAMES, Layer, Net
-from ..schema import caffe_pb2
-from ..textedit import (
+from ..core.document import Document, Edit, Field, Message, Scalar, quote_string
+from ..core.formats import v1_enum_name
+from ..core.layerdef import LayerDef, Raw
+from ..core.net import ORIGINS, V0_TYPE_TO_V1, V1_TYPE_NAMES, Layer, Net
+from ..core.ops import drop_graphs, insert_layers, replace_layers, revised_layer
+from ..core.textedit import (
     Block,
     Leaf,
     Node,
@@ -39,7 +39,9 @@ from ..textedit import (
     line_start,
     render_block,
 )
-from ..typed import fill_message
+from ..core.typed import fill_message
+from ..errors import SurgeryError
+from ..schema import caffe_pb2
 
 __all__ = ["needs_upgrade", "net_for_reading", "upgrade_document", "upgrade_net"]
 
@@ -96,7 +98,8 @@ _V0_ROUTES: dict[str, tuple[str, dict[str, str]]] = {
     "det_fg_fraction": ("fg_fraction", _WINDOW),
     "det_context_pad": ("context_pad", _WINDOW),
     "det_crop_mode": ("crop_mode", _WINDOW),
-    "hdf5_output_param": ("hdf5_output_param", {"hdf5_output": "hdf5_output_param"}),
+    # The V1 layer's own field, not one inside a parameter message ("" is the layer).
+    "hdf5_output_param": ("hdf5_output_param", {"hdf5_output": ""}),
 }
 # These go to transform_param whatever the layer type.
 _V0_TRANSFORM_FIELDS = {
@@ -132,10 +135,9 @@ _INPUT_FIELDS = ("input", "input_dim", "input_shape")
 
 def needs_upgrade(net: Net) -> bool:
     """Whether any of Caffe's upgrade rules would change this net."""
-    doc = net.document
     return (
         net.format in ("v0", "v1")
-        or bool(doc.root.scalars("input"))
+        or bool(net.inputs)
         or any(_batch_norm_params_to_fix(body) for body in _v2_bodies(net))
     )
 
@@ -148,12 +150,25 @@ def upgrade_document(doc: Document) -> Document:
 def upgrade_net(net: Net) -> Net:
     """``net`` in the current format; the same object when nothing needs upgrading.
 
-    The new document is labelled ``FILE (upgraded to V2)``: its line numbers are the
-    upgraded text's, not the file's.
+    A pass over the model, which reads the file once: V1 layers keep the text they were
+    read from (their meaning is V2's) and carry the edits that write them as V2; top-level
+    inputs become an Input layer; BatchNorm statistics are fixed as value edits. Messages
+    name the file's own lines. A V0 net is rebuilt through the schema instead, and its new
+    text, labelled ``FILE (upgraded to V2)``, is read once more.
     """
     if not needs_upgrade(net):
         return net
-    return Net.from_document(_relabelled(upgrade_document(net.document)))
+    if net.format == "v0":
+        upgraded = Net.from_document(_relabelled(upgrade_document(net.document)))
+        upgraded.shape_rules = net.shape_rules  # the user's rules for its types still hold
+        return upgraded
+    work = net.copy()  # keeps net.shape_rules
+    if work.format == "v1":
+        work.field_edits += _v1_to_v2_edits(work)
+        work.format = "v2"
+    _inputs_to_layer(work)
+    _fix_batch_norm(work)
+    return work
 
 
 def net_for_reading(net: Net) -> Net:
@@ -166,6 +181,7 @@ def net_for_reading(net: Net) -> Net:
         return net
     readable = Net.from_document(_relabelled(_upgrade_layers(net.document)))
     readable.caches[ORIGINS] = _origins(net.layers, readable.layers)
+    readable.shape_rules = net.shape_rules
     return readable
 
 
@@ -342,8 +358,28 @@ def _upgrade_v0_layer(
         target = _v0_target(descriptor.name, v0.type)
         if target is not None:
             message_name, field_name = target
-            _assign(getattr(out, message_name), field_name, descriptor, value)
+            into = getattr(out, message_name) if message_name else out
+            _assign(into, field_name, descriptor, value)
     return out
+
+
+def v0_dropped_parameters(net: Net) -> list[str]:
+    """A warning for each V0 parameter Caffe's upgrade drops because the layer's type has
+    no such parameter (Caffe logs "Unknown parameter X for layer type Y")."""
+    if net.format != "v0":
+        return []
+    doc = net.document
+    parsed = fill_message(doc, doc.root, caffe_pb2.NetParameter(), "", allow_unknown_fields=True)
+    return [
+        f"warning: layer '{connection.layer.name}': Caffe's upgrade drops parameter"
+        f" {descriptor.name}, which layer type '{connection.layer.type}' does not have"
+        " (Caffe logs: Unknown parameter)"
+        for connection in parsed.layers
+        if connection.HasField("layer") and connection.layer.type != "padding"
+        for descriptor, _ in connection.layer.ListFields()
+        if descriptor.name in _V0_ROUTES
+        and _v0_target(descriptor.name, connection.layer.type) is None
+    ]
 
 
 def _v1_enum_of_v0(v0: caffe_pb2.V0LayerParameter, source: str) -> str:
@@ -383,6 +419,11 @@ def _assign(message: ProtoMessage, name: str, source_field: FieldDescriptor, val
 
 
 def _v1_to_v2(net: Net) -> Document:
+    return net.document.edited(_v1_to_v2_edits(net))
+
+
+def _v1_to_v2_edits(net: Net) -> list[Edit]:
+    """The edits of the file that write its V1 layers as V2."""
     doc = net.document
     bodies = [x.text.body for x in net.layers if x.format == "v1" and x.text is not None]
     data_upgrade = any(_moved_transform_fields(body) for body in bodies)
@@ -397,7 +438,7 @@ def _v1_to_v2(net: Net) -> Document:
         edits += _param_edits(doc, body)
         if data_upgrade:
             edits += _transform_edits(doc, body)
-    return doc.edited(edits)
+    return edits
 
 
 def _v1_enum(scalar: Scalar) -> str:
@@ -546,6 +587,39 @@ def _upgrade_inputs(doc: Document) -> Document:
     return doc.edited(edits)
 
 
+def _inputs_to_layer(net: Net) -> None:
+    """Top-level inputs as an Input layer before every layer (their fields cut), as
+    Caffe's UpgradeNetInput makes them; inputs without dims are dropped, as Caffe does."""
+    doc = net.document
+    root = doc.root
+    names = root.scalars("input")
+    if not names:
+        return  # Caffe leaves input_dim or input_shape without an input alone
+    shapes = _input_shapes(doc)
+    fields = [f for f in root.fields if f.name in _INPUT_FIELDS]
+    net.field_edits += _replace_fields(doc, fields, ())
+    net.inputs = []
+    if shapes is None:
+        drop_graphs(net)
+        return
+    shape_fields = tuple(("shape", tuple(("dim", Raw(d.raw)) for d in dims)) for dims in shapes)
+    tops = tuple(name.value for name in names)
+    definition = LayerDef("input", "Input", (), tops, (("input_param", shape_fields),))
+    insert_layers(net, None, [Layer.from_definition(definition)])
+
+
+def _fix_batch_norm(net: Net) -> None:
+    """Zero lr_mult and decay_mult of the BatchNorm layers that list three params."""
+    fixed = {}
+    for layer in net.layers:
+        if layer.format == "v2" and layer.text is not None:
+            edits = _batch_norm_edits(net.document, layer.text.body)
+            if edits:
+                fixed[layer] = revised_layer(layer, edits)
+    if fixed:
+        replace_layers(net, fixed)
+
+
 def _input_layer(doc: Document, tops: Sequence[Scalar], shapes: Sequence[Sequence[Scalar]]) -> Node:
     """Caffe names the layer "input" even when a layer of that name exists: names need
     not be unique in Caffe, and an Input layer has no blobs to be loaded by name."""
@@ -600,15 +674,18 @@ def _upgrade_batch_norm(doc: Document) -> Document:
     edits: list[Edit] = []
     layers = [f.value for f in doc.root.fields if f.name == "layer"]
     for body in (x for x in layers if isinstance(x, Message)):
-        fixes = _batch_norm_params_to_fix(body)
-        for fix in fixes:
-            if fix.scalar is not None:
-                edits.append(Edit(fix.scalar.start, fix.scalar.end, "0"))
-        absent: dict[int, list[_Fix]] = {}
-        for fix in fixes:
-            if fix.scalar is None:
-                absent.setdefault(fix.message.open, []).append(fix)
-        for group in absent.values():
-            block = tuple((fix.field, Leaf("0")) for fix in group)
-            edits.append(append_to_message(doc, group[0].message, block))
+        edits += _batch_norm_edits(doc, body)
     return doc.edited(edits) if edits else doc
+
+
+def _batch_norm_edits(doc: Document, body: Message) -> list[Edit]:
+    fixes = _batch_norm_params_to_fix(body)
+    edits = [Edit(f.scalar.start, f.scalar.end, "0") for f in fixes if f.scalar is not None]
+    absent: dict[int, list[_Fix]] = {}
+    for fix in fixes:
+        if fix.scalar is None:
+            absent.setdefault(fix.message.open, []).append(fix)
+    for group in absent.values():
+        block = tuple((fix.field, Leaf("0")) for fix in group)
+        edits.append(append_to_message(doc, group[0].message, block))
+    return edits

@@ -13,13 +13,23 @@ How to add a verb ``frob``:
    ``declare(KIND, help)``. A field the command takes as arguments rather than an option
    is declared with ``positional=True`` (``rename OLD=NEW...``); ``batch`` takes it as
    its flag (``--rename OLD=NEW``, repeatable).
-2. ``scnn_surgery/verbs/frob.py``: the library function ``frob(net, options) -> FrobResult``
-   (it works on ``net.copy()``, never on ``net``, and checks its result), the result class
-   (``net``, ``notes`` and ``done``, the sentence said once it is written; optionally
-   ``changed``, ``renamed`` (old -> new layer names, for the caffemodel) and ``added`` /
-   ``removed`` layers), and ``VERB = VerbSpec(...)`` tying them together.
-3. One line in :data:`REGISTRY` below.
-4. Tests: ``tests/verbs/test_frob.py`` (library) and a command-line case.
+2. ``scnn_surgery/verbs/frob.py``, whose docstring is the command's ``--help`` (MODEL
+   and the options are listed by click): the library function ``frob(net, options) ->
+   FrobResult`` (it works on ``net.copy()``, never on ``net``, edits it with
+   :mod:`scnn_surgery.core.ops` (graph edits, ``set_param``/``set_net_field`` for values)
+   and checks its result), the result class, and ``VERB = VerbSpec("frob", frob)``.
+   The result has ``net``, ``notes`` and ``done`` (the sentence said once it is
+   written); optionally ``changed`` (False: nothing to write with --in-place),
+   ``renamed`` (old -> new layer names, whose caffemodel entries follow), ``added`` /
+   ``removed`` layers (else the names that came and went), ``spec`` (an SCNN module it
+   made, whose blobs come from fillers), ``afterwords()`` (lines said after writing) and
+   ``adjust_weights(caffemodel) -> notes``, which changes the ``--weights`` caffemodel's
+   values in place before it is carried over (fold-bn's folded kernels, retarget's
+   kernels for new layers). ``VerbSpec(..., report=f)`` adds fields to batch's report.
+3. One line in :data:`REGISTRY` below: the summary, where ``--weights-out`` takes the
+   blobs of layers without any, the further prototxt files it reads (splice's
+   FRAGMENT), and ``needs_weights=True`` when it cannot run without ``--weights``.
+4. Tests: ``tests/verbs/test_frob.py`` (library, command line).
 
 Nothing else changes: the CLI command, its ``--help``, ``-o``/``--in-place``,
 ``--weights``/``--weights-out``, ``batch --verb frob`` and ``scnn_surgery.frob`` follow.
@@ -32,7 +42,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 if TYPE_CHECKING:
-    from ..net import Net
+    from ..core.net import Net
 
 class Entry(NamedTuple):  # not a dataclass: this module is imported by --help
     """What the command line knows of a verb without loading it."""
@@ -40,7 +50,7 @@ class Entry(NamedTuple):  # not a dataclass: this module is imported by --help
     summary: str  # the line --help lists it with
     new_layers: str  # where --weights-out takes the blobs of layers that have none
     inputs: tuple[str, ...] = ()  # further prototxt files the verb reads (its arguments)
-    needs_weights: bool = False  # it changes weight values: --weights is required
+    needs_weights: bool = False  # without --weights and --weights-out: a usage error
 
 
 # Verb -> its entry. Its module is scnn_surgery/verbs/<verb, - as _>.py; the module's

@@ -3,14 +3,17 @@ input already breaks, pick the automatic insertion point."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 
-from ..errors import SurgeryError
-from ..graph import LayerGraph
-from ..net import Net
+from ..analysis.autopoint import choose_blob
+from ..analysis.geometry import PhaseShapes
+from ..analysis.phases import broken_phase_warnings, sole_working_phase
+from ..analysis.shapes import missing_rules
+from ..core.graph import LayerGraph
+from ..core.net import Net
+from ..errors import SurgeryError, SurgeryErrors
 from ..passes.anchor import closest_names
-from ..passes.autopoint import choose_blob
-from ..passes.geometry import PhaseShapes
 
 
 def automatic_point(
@@ -24,6 +27,20 @@ def automatic_point(
     return blob, why
 
 
+@contextmanager
+def rules_first(shapes: PhaseShapes, phase: str | None) -> Iterator[None]:
+    """A refusal that layers without a shape rule may cause lists every such layer first,
+    one line each, so that one run names them all."""
+    try:
+        yield
+    except SurgeryError as exc:
+        for graph in shapes.select(phase):
+            *listing, advice = missing_rules(shapes.of(graph)) or [""]
+            if listing:
+                raise SurgeryErrors([*listing, f"{exc}; {advice}"]) from None
+        raise
+
+
 def working_phase(
     net: Net, graphs: Sequence[LayerGraph], phase: str | None, notes: list[str]
 ) -> str | None:
@@ -33,8 +50,7 @@ def working_phase(
     broken = {g.state.phase: g.problems[0] for g in graphs if g.problems}
     if not broken:
         return phase
-    working = [g.state.phase for g in graphs if not g.problems]
-    chosen = phase if phase is not None else (working[0] if len(working) == 1 else None)
+    chosen = phase if phase is not None else sole_working_phase(graphs)
     if chosen is None or chosen in broken:
         where = chosen if chosen in broken else next(iter(broken))
         problem = broken[where]
@@ -42,12 +58,8 @@ def working_phase(
             f"{net.describe(problem.layer)}: {problem.message} (phase {where});"
             " fix the input net first"
         )
-    for other, problem in broken.items():
-        notes.append(
-            f"warning: phase {other} is broken in the input already"
-            f" ({net.describe(problem.layer)}: {problem.message}); the module is fitted and"
-            f" checked in phase {chosen}{'' if phase else ' (choose with --phase)'}"
-        )
+    doing = "the module is fitted and checked"
+    notes += broken_phase_warnings(net, graphs, chosen, doing, asked=phase is not None)
     return chosen
 
 

@@ -26,18 +26,19 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from ..analysis.forkrules import ruled
+from ..analysis.params import conv_params, inner_product_params, layer_message
+from ..analysis.shapes import ShapeOverrides
+from ..analysis.verify import check_result
+from ..core.graph import LayerGraph, graph_of, layer_included, phase_states
+from ..core.net import Layer, Net, param_names
+from ..core.ops import replace_layers, set_param
 from ..errors import SurgeryError
-from ..graph import LayerGraph, graph_of, layer_included, phase_states
-from ..net import Layer, Net, param_names
-from ..ops import replace_layers, set_param
 from ..options import FoldBnOptions
-from ..params import conv_params, inner_product_params, layer_message
 from ..passes.anchor import closest_names
 from ..passes.remove import remove as remove_from_net
 from ..runtime import paused_gc
-from ..shapes import ShapeOverrides
-from ..verify import check_result
-from ..weights import Caffemodel, WeightsResult, blob_shape, carry_over, make_blob
+from ..weights import Caffemodel, blob_shape, make_blob
 from . import VerbSpec
 
 if TYPE_CHECKING:
@@ -385,7 +386,7 @@ def _legacy(blob: Any) -> bool:
 @dataclass
 class FoldBnResult:
     """The net without the folded layers, what was folded and what was kept (and why).
-    :meth:`carry_weights` makes the caffemodel that goes with it."""
+    :meth:`adjust_weights` folds the values of the caffemodel that goes with it."""
 
     net: Net
     folded: list[Fold]
@@ -412,33 +413,30 @@ class FoldBnResult:
         folded = f"folded {len(self.folded)} BatchNorm layer{plural}{also}"
         return f"{folded} into the layers before them"
 
-    def carry_weights(
-        self, source: Caffemodel, seed: int = 0, destination: str = "the new caffemodel"
-    ) -> WeightsResult:
-        """The caffemodel for the folded net, made from ``source`` (changed in place, as
-        carrying does): each target's blobs folded, the folded layers' entries left out."""
+    def adjust_weights(self, model: Caffemodel) -> list[str]:
+        """Fold the values of ``model`` (the ``--weights`` caffemodel, changed in place
+        before it is carried over, which leaves the folded layers' entries out): each
+        target's blobs become the folded ones."""
         numbers = []
         for fold in self.folded:
             try:
-                numbers.append(fold_numbers(self.planned_on, fold, source))
+                numbers.append(fold_numbers(self.planned_on, fold, model))
             except _Unfoldable as why:
                 raise SurgeryError(
                     f"cannot fold {self.planned_on.describe(fold.batch_norm)}: {why}"
                 ) from None
         for fold, blobs in zip(self.folded, numbers, strict=True):
-            store_folded(source, fold.target, blobs)
-        removed = {x.name for x in self.removed}
-        return carry_over(
-            self.net, source, (), None, seed, self.shapes, None, destination, removed
-        )
+            store_folded(model, fold.target, blobs)
+        return []
 
 
 def fold_bn(net: Net, options: FoldBnOptions | None = None) -> FoldBnResult:
     """Fold every BatchNorm ``net`` allows (those ``options.only`` names, when given) into
     the layer before it, with the Scale after it; the others are listed with the reason.
-    The result is checked; ``net`` is not changed. The caffemodel comes from
-    :meth:`FoldBnResult.carry_weights`."""
+    The result is checked; ``net`` is not changed. :meth:`FoldBnResult.adjust_weights`
+    folds a caffemodel's values."""
     options = options or FoldBnOptions()
+    net = ruled(net, options.shape_rules)
     if net.format == "v0":
         raise SurgeryError(
             f"{net.source}: V0 (pre-2014) net; rewrite it as V2 first with 'scnn-surgery upgrade'"

@@ -6,19 +6,21 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any
 
+from ..analysis.advice import advise
+from ..analysis.forkrules import ruled
+from ..analysis.geometry import PhaseShapes, resolve_sizes
+from ..analysis.modules import find_modules
+from ..analysis.verify import Checks, check_fitted
+from ..core.graph import build_graphs
+from ..core.layerdef import Fields, LayerDef
+from ..core.net import Net
+from ..core.ops import add_prefix, definition_names
 from ..errors import SurgeryError
-from ..graph import build_graphs
-from ..layerdef import Fields, LayerDef
-from ..modules import find_modules
-from ..net import Net
-from ..ops import add_prefix, definition_names
 from ..options import InsertOptions
-from ..passes.advice import advise
 from ..passes.anchor import InsertionPoint, find_insertion_point
-from ..passes.geometry import PhaseShapes, resolve_sizes
 from ..passes.splice import choose_prefix, existing_names, new_layers
 from ..passes.splice import splice as splice_layers
-from ..passes.upgrade import upgrade_net
+from ..passes.upgrade import upgrade_net, v0_dropped_parameters
 from ..runtime import paused_gc
 from ..scnn import (
     ScnnSpec,
@@ -29,9 +31,8 @@ from ..scnn import (
     module_output,
     reduction_name,
 )
-from ..verify import Checks, check_fitted
 from . import VerbSpec
-from .common import automatic_point, refuse_shape_errors, working_phase
+from .common import automatic_point, refuse_shape_errors, rules_first, working_phase
 
 
 @dataclass
@@ -68,6 +69,18 @@ def _refuse_second_module(net: Net, options: InsertOptions) -> None:
             f" layers '{layers[0].name}'..'{layers[-1].name}', output '{module.output}');"
             " give --prefix to add another"
         )
+
+
+def _reduction_needed(reduced: int | None, blob: str, channels: int, notes: list[str]) -> bool:
+    """``--reduce-channels N`` on a map that already has N channels would add an N->N
+    convolution that changes nothing but the weights: it is left out, with a note."""
+    if reduced is None:
+        return False
+    if reduced == channels:
+        notes.append(f"'{blob}' already has {channels} channels; --reduce-channels"
+                     f" {reduced} adds no reduction")
+        return False
+    return True
 
 
 def _reduced_readers(point: InsertionPoint, channels: int, reduced: int) -> list[str]:
@@ -132,6 +145,8 @@ def insert(net: Net, options: InsertOptions) -> InsertResult:
 
 
 def _insert(net: Net, options: InsertOptions) -> InsertResult:
+    net = ruled(net, options.shape_rules)
+    dropped = v0_dropped_parameters(net) if options.upgrade else []
     if options.upgrade:
         net = upgrade_net(net)
     if net.format == "v0":
@@ -142,7 +157,7 @@ def _insert(net: Net, options: InsertOptions) -> InsertResult:
         raise SurgeryError(f"{net.source}: the net has no layers")
     work = net.copy()
     graphs = build_graphs(work)
-    notes: list[str] = []
+    notes: list[str] = dropped
     phase = working_phase(work, graphs, options.phase, notes)
     broken = {g.state.phase for g in graphs if g.problems}  # before the edits change them
     _refuse_second_module(work, options)
@@ -151,12 +166,15 @@ def _insert(net: Net, options: InsertOptions) -> InsertResult:
     if options.after:
         after, why = options.after, f"given: --after {options.after}"
     else:
-        after, why = automatic_point(shapes, phase, notes)
+        with rules_first(shapes, phase):
+            after, why = automatic_point(shapes, phase, notes)
     point = find_insertion_point(work, graphs, after, as_blob=not options.after)
     given = {"height": options.height, "width": options.width, "channel": options.channels}
     if options.reduce_channels is not None:
         given["channel"] = None
-    height, width, channels = resolve_sizes(shapes, point, given, phase, notes)
+    with rules_first(shapes, phase):
+        height, width, channels = resolve_sizes(shapes, point, given, phase, notes)
+    reduce = _reduction_needed(options.reduce_channels, point.blob, channels, notes)
     if options.reduce_channels is not None:
         notes += _reduced_readers(point, channels, options.reduce_channels)
         channels = options.reduce_channels
@@ -172,7 +190,6 @@ def _insert(net: Net, options: InsertOptions) -> InsertResult:
         share_weights=options.share_weights,
         lr_mult=options.lr_mult,
     )
-    reduce = options.reduce_channels is not None
     try:
         spec.validate_sizes()
     except ScnnSpecError as exc:  # sizes inferred from the file: say where they come from

@@ -10,15 +10,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from ..analysis.forkrules import ruled
+from ..analysis.shapes import ShapeOverrides, format_shape, infer_shapes
+from ..analysis.verify import check_result
+from ..core.graph import graph_of, phase_states
+from ..core.net import Layer, Net
 from ..errors import SurgeryError
-from ..graph import graph_of, phase_states
-from ..net import Layer, Net
 from ..options import RemoveOptions
 from ..passes.remove import Removal, Rewiring, select_layers
 from ..passes.remove import remove as remove_from_net
 from ..runtime import paused_gc
-from ..shapes import ShapeOverrides, format_shape, infer_shapes
-from ..verify import check_result
 from . import VerbSpec
 
 
@@ -51,6 +52,7 @@ def remove(
     if isinstance(names, RemoveOptions):
         options = names
         names, shapes, proto = options.layers, dict(options.shapes), options.proto
+        net = ruled(net, options.shape_rules)
     if net.format == "v0":
         raise SurgeryError(
             f"{net.source}: V0 (pre-2014) net; rewrite it as V2 first with 'scnn-surgery upgrade'"

@@ -13,15 +13,16 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
+from ..analysis.forkrules import ruled
+from ..analysis.shapes import ShapeOverrides
+from ..analysis.verify import check_result
+from ..core.net import Layer, Net, param_names
+from ..core.ops import rename_layer, replace_layers
 from ..errors import SurgeryError
-from ..net import Layer, Net, param_names
-from ..ops import rename_layer, replace_layers
 from ..options import RenameOptions
 from ..passes.anchor import closest_names
 from ..passes.remove import select_layers
 from ..runtime import paused_gc
-from ..shapes import ShapeOverrides
-from ..verify import check_result
 from . import VerbSpec
 
 
@@ -55,6 +56,7 @@ def rename(
     if isinstance(renames, RenameOptions):
         options = renames
         renames, shapes, proto = options.renames, dict(options.shapes), options.proto
+        net = ruled(net, options.shape_rules)
     if not renames:
         raise SurgeryError("name at least one layer to rename, OLD=NEW")
     if net.format == "v0":

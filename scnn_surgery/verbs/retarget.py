@@ -23,21 +23,22 @@ from typing import Any
 
 import networkx as nx
 
-from ..document import Scalar
+from ..analysis.forkrules import ruled
+from ..analysis.modules import TIMES, find_modules
+from ..analysis.params import definition_message, interp_params, layer_message, pool_params
+from ..analysis.shapes import MaybeShape, ShapeOverrides, ShapeResult, infer_shapes
+from ..analysis.verify import check_result
+from ..core.document import Scalar
+from ..core.graph import LayerGraph, graph_of, phase_states
+from ..core.net import Layer, Net, param_names
+from ..core.ops import insert_layers, remove_layers, remove_param, set_net_field, set_param
+from ..core.values import read_path
 from ..errors import SurgeryError, UsageError
-from ..graph import LayerGraph, graph_of, phase_states
-from ..modules import TIMES, find_modules
-from ..net import Layer, Net, param_names
-from ..ops import insert_layers, remove_layers, remove_param, set_net_field, set_param
 from ..options import RetargetOptions
-from ..params import definition_message, interp_params, layer_message, pool_params
 from ..passes.anchor import closest_names
 from ..runtime import paused_gc
 from ..scnn import DetectedModule, ScnnSpec, build_module, module_output
-from ..shapes import MaybeShape, ShapeOverrides, ShapeResult, infer_shapes
-from ..values import read_path
-from ..verify import check_result
-from ..weights import Caffemodel, WeightsResult, carry_over, layer_param_blobs
+from ..weights import Caffemodel, layer_param_blobs
 from . import VerbSpec
 
 Dims = tuple[int, ...]
@@ -495,8 +496,8 @@ def _weight_changes(
 
 @dataclass
 class RetargetResult:
-    """The net at its new input size and what changed with it; :meth:`carry_weights`
-    makes the caffemodel that goes with it."""
+    """The net at its new input size and what changed with it; :meth:`adjust_weights`
+    adjusts the caffemodel that goes with it."""
 
     net: Net
     notes: list[str]
@@ -522,41 +523,30 @@ class RetargetResult:
 
     @property
     def added(self) -> list[Layer]:
-        before = {x.name for x in self.before}
-        made = {n for m in self.modules for n in m.after}
-        return [x for x in self.net.layers if x.name in made and x.name not in before]
+        """None whose blobs come from fillers by name: :meth:`adjust_weights` gives a
+        regenerated module's new convolutions their direction's trained entry, and any it
+        cannot are filled from their fillers as layers the caffemodel lacks."""
+        return []
 
     @property
     def removed(self) -> list[Layer]:
         after = {n for m in self.modules for n in m.after}
         return [x for x in self.before if x.name not in after]
 
-    def carry_weights(
-        self, source: Caffemodel, seed: int = 0, destination: str = "the new caffemodel"
-    ) -> WeightsResult:
-        """The caffemodel for the retargeted net from ``source`` (changed in place, as
-        carrying does): each layer's blobs by name; a regenerated module's new layers with
-        their direction's trained kernel; a layer whose weights changed shape refilled."""
-        notes = _drop_stale(source, self.reshaped)
-        spec = self.modules[-1].spec if len(self.modules) == 1 else None
-        made = carry_over(
-            self.net, source, [x.name for x in self.added], spec, seed, self.shapes, None,
-            destination, [x.name for x in self.removed],
-        )  # fmt: skip
-        notes += share_trained_kernels(self, made.model)
-        refilled = [n for n in made.notes if not any(f"'{x}' (" in n for x in self.reshaped)]
-        return WeightsResult(made.model, notes + refilled)
+    def adjust_weights(self, model: Caffemodel) -> list[str]:
+        """The ``--weights`` caffemodel for the retargeted net (changed in place before it
+        is carried over): each new layer of a module direction gets an entry with the
+        direction's trained kernel; a layer whose weights changed shape loses its entry,
+        to be refilled from its fillers."""
+        _drop_stale(model, self.reshaped)
+        return share_trained_kernels(self, model)
 
 
-def _drop_stale(model: Caffemodel, names: Sequence[str]) -> list[str]:
+def _drop_stale(model: Caffemodel, names: Sequence[str]) -> None:
     entries = model.message.layers if model.legacy else model.message.layer
     doomed = [i for i, entry in enumerate(entries) if entry.name in set(names)]
     for i in reversed(doomed):
         del entries[i]
-    if not doomed:
-        return []
-    shown = ", ".join(f"'{n}'" for n in names)
-    return [f"the blobs of {shown} no longer fit and come from their fillers; retrain them"]
 
 
 def retarget(net: Net, options: RetargetOptions) -> RetargetResult:
@@ -572,6 +562,7 @@ def retarget(net: Net, options: RetargetOptions) -> RetargetResult:
     if not options.inputs:
         raise UsageError("give the new size of an input: --input BLOB=N,C,H,W")
     overrides = dict(options.shapes)
+    net = ruled(net, options.shape_rules)
     with paused_gc():
         work = net.copy()
         sizes = _restate(work, options.inputs)
@@ -629,35 +620,40 @@ def _retargeted(
 
 
 def share_trained_kernels(result: RetargetResult, model: Caffemodel) -> list[str]:
-    """The new layers of each module direction get the direction's trained kernel (edited
-    in place), which every layer of a direction holds, as shared weights are stored."""
+    """An entry for each new layer of a module direction, a copy of the direction's trained
+    one (every layer of a direction holds the kernel, as shared weights are stored), added
+    to ``model`` in place; a direction whose layers hold different kernels is left to the
+    fillers, with a note."""
     notes = []
-    entries: dict[str, list[Any]] = {}
-    for entry in model.layers:
-        entries.setdefault(entry.name, []).append(entry)
+    entries = model.message.layers if model.legacy else model.message.layer
+    by_name: dict[str, list[Any]] = {}
+    for entry in entries:
+        by_name.setdefault(entry.name, []).append(entry)
+    layers = {x.name: x for x in result.net.layers}
     for module in result.modules:
-        kept = set(module.before) & set(module.after)
         for direction in module.spec.directions:
             stem = f"{module.spec.prefix}SCNN_{direction}_"
             trained = [
-                e for name in module.before if name in kept and _in_direction(name, stem)
-                for e in entries.get(name, []) if len(e.blobs)
+                e for name in module.before if _in_direction(name, stem)
+                for e in by_name.get(name, []) if len(e.blobs)
             ]  # fmt: skip
             if not trained:
                 continue
-            kernel = list(trained[0].blobs)
-            if any(list(e.blobs) != kernel for e in trained[1:]):
+            if any(list(e.blobs) != list(trained[0].blobs) for e in trained[1:]):
                 notes.append(
                     f"the '{stem}*' layers of {model.source} hold different kernels (not"
-                    " shared); the new ones keep their fillers' values"
+                    " shared); the new ones get their fillers' values"
                 )
                 continue
             for name in module.after:
-                if name in kept or not _in_direction(name, stem):
+                if name in by_name or not _in_direction(name, stem):
                     continue
-                for entry in entries.get(name, []):
-                    del entry.blobs[:]
-                    entry.blobs.extend(kernel)
+                entry = entries.add()
+                entry.CopyFrom(trained[0])
+                entry.name = name
+                del entry.bottom[:], entry.top[:]
+                entry.bottom.extend(layers[name].bottoms)
+                entry.top.extend(layers[name].tops)
     return notes
 
 

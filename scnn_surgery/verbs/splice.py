@@ -10,9 +10,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from ..analysis.forkrules import ruled
+from ..analysis.geometry import PhaseShapes
+from ..analysis.verify import Checks, check_fitted
+from ..core.graph import LayerGraph, build_graphs
+from ..core.net import Layer, Net
 from ..errors import SurgeryError, UsageError
-from ..graph import LayerGraph, build_graphs
-from ..net import Layer, Net
 from ..options import SpliceOptions
 from ..passes.anchor import InsertionPoint, find_insertion_point, resolve_blob
 from ..passes.fragment import (
@@ -22,14 +25,18 @@ from ..passes.fragment import (
     refuse_unwritable_in_v1,
     renamed,
 )
-from ..passes.geometry import PhaseShapes
 from ..passes.splice import choose_prefix, existing_names
 from ..passes.splice import splice as splice_layers
 from ..runtime import paused_gc
 from ..schema.select import descriptor_of, schema_for_net
-from ..verify import Checks, check_fitted
 from . import VerbSpec
-from .common import automatic_point, refuse_shape_errors, refuse_v0, working_phase
+from .common import (
+    automatic_point,
+    refuse_shape_errors,
+    refuse_v0,
+    rules_first,
+    working_phase,
+)
 
 
 @dataclass
@@ -65,8 +72,17 @@ def splice(net: Net, fragment: Net, options: SpliceOptions) -> SpliceResult:
 
 
 def _splice(net: Net, fragment_net: Net, options: SpliceOptions) -> SpliceResult:
+    net = ruled(net, options.shape_rules)
     refuse_v0(net, "splice into it")
     fragment = read_fragment(fragment_net)
+    if not fragment.inputs and not options.branch:
+        # Its output would replace the net's data at the point, and the point's own
+        # output would feed nothing: the net's data path cut, with exit 0.
+        raise SurgeryError(
+            f"{fragment.source}: the fragment reads none of the net's blobs (every blob it"
+            " reads, its own layers write), so splicing it would cut the net's data path;"
+            " a fragment must read the blob it follows (add it beside the net with --branch)"
+        )
     work = net.copy()
     graphs = build_graphs(work)
     notes: list[str] = []
@@ -91,13 +107,15 @@ def _splice(net: Net, fragment_net: Net, options: SpliceOptions) -> SpliceResult
     if after is None and not unbound and binds:
         after = next(iter(binds.values()))
     if after is None:
-        after, _ = automatic_point(shapes, phase, notes)
+        with rules_first(shapes, phase):
+            after, _ = automatic_point(shapes, phase, notes)
     del shapes  # the input's shapes; the result is inferred again (per layer, memoized)
     point = find_insertion_point(work, graphs, after, as_blob=not options.after)
     if unbound:
         binds[unbound[0]] = point.blob
     anchor = _splice_anchor(work, graphs, point, binds)
     output = _fragment_output(fragment, options)
+    _refuse_loss_output(fragment, output, point.blob)
     prefix = choose_prefix(
         fragment_names(fragment), existing_names(work), options.prefix, notes=notes
     )
@@ -150,17 +168,34 @@ def _splice_anchor(
     return anchor
 
 
+def _refuse_loss_output(fragment: Fragment, output: str | None, blob: str) -> None:
+    """A loss writes a scalar: the layers that read the point's blob cannot read it, and
+    the check of the result would only name one of them (its axis, say), not the cause."""
+    writers = [layer for layer in fragment.layers if output is not None and output in layer.tops]
+    if not writers or not writers[-1].type.endswith("Loss"):
+        return
+    loss = writers[-1]
+    raise SurgeryError(
+        f"{fragment.source}: the fragment's output '{output}' is written by loss layer"
+        f" '{loss.name}' ({loss.type}), a scalar the layers reading '{blob}' cannot read;"
+        " name the feature map they should read with --fragment-output, or add the"
+        " fragment beside the net with --branch"
+    )
+
+
 def _fragment_output(fragment: Fragment, options: SpliceOptions) -> str | None:
     """The fragment blob the rewired layers read; None for a branch."""
     if options.output is not None:
         written = {top for layer in fragment.layers for top in layer.tops}
         if options.output not in written:
             raise SurgeryError(
-                f"--output {options.output}: the fragment writes no blob of that name"
+                f"--fragment-output {options.output}: the fragment writes no blob of that name"
                 f" (its outputs: {', '.join(fragment.outputs) or 'none'})"
             )
         if options.branch:
-            raise UsageError("--output names what rewired layers read; --branch rewires nothing")
+            raise UsageError(
+                "--fragment-output names what rewired layers read; --branch rewires nothing"
+            )
         return options.output
     if options.branch:
         return None
@@ -168,8 +203,8 @@ def _fragment_output(fragment: Fragment, options: SpliceOptions) -> str | None:
         listed = ", ".join(fragment.outputs) or "none"
         raise SurgeryError(
             f"{fragment.source}: the fragment has {len(fragment.outputs)} outputs ({listed});"
-            " name the one the net reads with --output, or splice it beside the net with"
-            " --branch"
+            " name the one the net reads with --fragment-output, or splice it beside the net"
+            " with --branch"
         )
     return fragment.outputs[0]
 

@@ -8,17 +8,23 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from ..analysis.forkrules import ruled
+from ..analysis.modules import (
+    ModuleSummary,
+    damaged_module_layers,
+    find_modules,
+    summarise_module,
+)
+from ..analysis.verify import Checks, check_fitted
+from ..core.graph import BlobVersion, LayerGraph, NetState, build_graphs, graph_of
+from ..core.net import Layer, Net
+from ..core.ops import remove_layers, rewire
 from ..errors import SurgeryError
-from ..graph import BlobVersion, LayerGraph, NetState, build_graphs, graph_of
-from ..modules import ModuleSummary, find_modules, summarise_module
-from ..net import Layer, Net
-from ..ops import remove_layers, rewire
 from ..options import StripOptions
 from ..runtime import paused_gc
 from ..scnn import (
     DetectedModule,
 )
-from ..verify import Checks, check_fitted
 from . import VerbSpec
 from .common import refuse_v0, working_phase
 
@@ -47,6 +53,7 @@ def strip(net: Net, options: StripOptions | None = None) -> StripResult:
 
 
 def _strip(net: Net, options: StripOptions) -> StripResult:
+    net = ruled(net, options.shape_rules)
     refuse_v0(net, "strip it")
     work = net.copy()
     graphs = build_graphs(work)
@@ -54,6 +61,12 @@ def _strip(net: Net, options: StripOptions) -> StripResult:
     phase = working_phase(work, graphs, options.phase, notes)
     broken = {g.state.phase for g in graphs if g.problems}
     module, members = _module_to_strip(work, options.prefix)
+    damage = damaged_module_layers(work, module, members)
+    if damage is not None:
+        raise SurgeryError(
+            f"{net.source}: {damage}; strip takes out only a whole module (remove the rest"
+            " with 'scnn-surgery remove', or restore the net first)"
+        )
     first = members[0]
     reads = first.bottoms[0]
     consumers = _module_consumers(work, graphs, members, module.output)

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..net import Layer, Net
+from ..analysis.forkrules import ruled
+from ..analysis.shapes import ShapeOverrides
+from ..analysis.verify import check_result
+from ..core.net import Layer, Net
 from ..options import UpgradeOptions
-from ..passes.upgrade import upgrade_net
+from ..passes.upgrade import upgrade_net, v0_dropped_parameters
 from ..runtime import paused_gc
-from ..shapes import ShapeOverrides
-from ..verify import check_result
 from . import VerbSpec
 
 
@@ -45,11 +46,13 @@ def upgrade(
     given, says ``shapes`` and ``proto``."""
     if options is not None:
         shapes, proto = dict(options.shapes), options.proto
+        net = ruled(net, options.shape_rules)
     with paused_gc():
         upgraded = upgrade_net(net)
         if upgraded is net:
             return UpgradeResult(net, False, [f"{net.source}: already in the current format"])
         notes = [f"{net.source}: {_upgrade_summary(net, upgraded)}"]
+        notes += v0_dropped_parameters(net)
         notes += check_result(net, upgraded, shapes=shapes, proto=proto)
     return UpgradeResult(upgraded, True, notes)
 

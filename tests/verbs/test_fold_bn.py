@@ -8,11 +8,18 @@ import numpy as np
 import pytest
 
 from scnn_surgery import load, loads
+from scnn_surgery.carry import weights_for_net
+from scnn_surgery.core.text_export import export_bytes
 from scnn_surgery.errors import SurgeryError
-from scnn_surgery.export import export_bytes
 from scnn_surgery.options import FoldBnOptions
 from scnn_surgery.verbs.fold_bn import FoldBnResult, channel_affine, fold_bn, folded_weights
-from scnn_surgery.weights import blob_array, parse_caffemodel, read_caffemodel
+from scnn_surgery.weights import (
+    Caffemodel,
+    WeightsResult,
+    blob_array,
+    parse_caffemodel,
+    read_caffemodel,
+)
 
 from ..conftest import RunCli, shared_path, zoo_files
 from ..reference_scnn import relative_error
@@ -46,13 +53,20 @@ layer { name: "branch_bn" type: "BatchNorm" bottom: "branch" top: "branch" }
 """
 
 
+def carried_weights(result: FoldBnResult, model: Caffemodel) -> WeightsResult:
+    """The caffemodel the command line writes: folded, then carried without the folded
+    layers' entries, and checked."""
+    result.adjust_weights(model)
+    return weights_for_net(result.net, model, removed=[x.name for x in result.removed])
+
+
 def fold_and_compare(source: Path, seed: int) -> tuple[float, list[str]]:
     """The largest relative difference between the outputs before and after folding."""
     cv2 = opencv()
     net = load(source)
     trained = random_weights(net, seed)
     result = fold_bn(net)
-    folded = result.carry_weights(parse_caffemodel(trained, "trained.caffemodel"))
+    folded = carried_weights(result, parse_caffemodel(trained, "trained.caffemodel"))
     x = np.random.default_rng(seed + 1).uniform(-1, 1, input_shape(net)).astype(np.float32)
     before = outputs(cv2, source.read_bytes(), trained, x)
     after = outputs(cv2, export_bytes(result.net), folded.model.to_bytes(), x)
@@ -111,7 +125,7 @@ def test_only_the_text_of_the_folded_layers_changes(tmp_path: Path) -> None:
     net = loads(SMALL, "small.prototxt")
     model = parse_caffemodel(random_weights(net, 1))
     result = fold_bn(net, FoldBnOptions(only=("conv1",)))
-    carried = result.carry_weights(model)
+    carried = carried_weights(result, model)
     text = export_bytes(result.net).decode()
     expected = SMALL.replace("bias_term: false", "bias_term: true")
     expected = "".join(
@@ -194,7 +208,7 @@ def test_a_caffemodel_without_the_statistics_is_refused() -> None:
     result: FoldBnResult = fold_bn(net, FoldBnOptions(only=("bn1",)))
     with pytest.raises(SurgeryError, match=r"cannot fold layer 'bn1' \(small.prototxt:6:1\):"
                        " w.caffemodel has no blobs for 'bn1'"):
-        result.carry_weights(model)
+        result.adjust_weights(model)
 
 
 def test_command_line_writes_the_folded_net_and_caffemodel(
@@ -218,7 +232,7 @@ def test_command_line_needs_weights(tmp_path: Path, run_cli: RunCli) -> None:
     source = tmp_path / "small.prototxt"
     source.write_text(SMALL)
     code, out, err = run_cli("fold-bn", str(source))
-    assert code == 2 and out == "" and "give --weights IN and --weights-out OUT" in err
+    assert code == 2 and out == "" and "fold-bn needs --weights and --weights-out" in err
     code, _, err = run_cli("batch", str(source), "-o", str(tmp_path / "out"), "--verb", "fold-bn")
     assert code == 2 and "batch carries no caffemodels" in err
 

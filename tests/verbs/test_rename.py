@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given, settings
 
 import scnn_surgery as ss
+from scnn_surgery.core.text_export import export_bytes
 from scnn_surgery.errors import SurgeryError
-from scnn_surgery.export import export_bytes
 from scnn_surgery.weights import initial_weights, parse_caffemodel
 
 from ..conftest import RunCli
@@ -122,7 +122,7 @@ def test_the_command_refuses_a_missing_layer(tmp_path: Path, run_cli: RunCli) ->
 
 
 def test_diff_shows_a_rename_as_a_rename() -> None:
-    from scnn_surgery.compare import diff_nets
+    from scnn_surgery.analysis.compare import diff_nets
 
     net = ss.loads(NET, "n.prototxt")
     changes = diff_nets(net, ss.rename(net, {"conv1": "stem"}).net)
@@ -159,3 +159,23 @@ def test_rename_then_its_inverse_gives_the_input_back(written: Written) -> None:
     assert there.count(new.encode()) >= 1
     back = export_bytes(ss.rename(ss.loads(there.decode(), "gen.prototxt"), {new: old}).net)
     assert back == written.data
+
+
+def test_batch_renames_every_model(tmp_path: Path, run_cli: RunCli) -> None:
+    """The registry gives batch the verb: --rename OLD=NEW, and the config's table."""
+    src = tmp_path / "src"
+    src.mkdir()
+    for name in ("a", "b"):
+        (src / f"{name}.prototxt").write_text(NET)
+    config = tmp_path / "c.toml"
+    config.write_text('[models."b.prototxt"]\nrenames = { fc = "head" }\n')
+    out = tmp_path / "out"
+    code, _, err = run_cli(
+        "batch", str(src), "-o", str(out), "-j", "1", "--verb", "rename", "--rename",
+        "conv1=stem", "--config", str(config),
+    )  # fmt: skip
+    assert code == 0, err
+    assert (out / "a.prototxt").read_text() == _renamed(NET, {"conv1": "stem"})
+    assert (out / "b.prototxt").read_text() == _renamed(NET, {"fc": "head"})
+    code, _, err = run_cli("batch", str(src), "-o", str(out), "--verb", "rename")
+    assert code == 2 and "--verb rename needs --rename" in err
