@@ -18,6 +18,7 @@ if TYPE_CHECKING:  # what type checkers see; at run time __getattr__ loads them
     from .errors import UsageError as UsageError
     from .net import Layer as Layer
     from .net import Net as Net
+    from .onnx_export import export_onnx as export_onnx
     from .options import InsertOptions as InsertOptions
     from .options import SpliceOptions as SpliceOptions
     from .options import StripOptions as StripOptions
@@ -59,6 +60,7 @@ _EXPORTS = {
     "UsageError": ".errors",
     "build_module": ".scnn",
     "dumps": ".surgery",
+    "export_onnx": ".onnx_export",
     "generate": ".surgery",
     "insert": ".surgery",
     "load": ".surgery",

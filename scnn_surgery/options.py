@@ -450,10 +450,39 @@ class StripOptions:
     proto: str | None = _proto_field()
 
 
+@dataclass(frozen=True)
+class ExportOptions:
+    """How ``export`` writes the ONNX model."""
+
+    opset: int | None = field(
+        default=None,
+        metadata=declare(
+            POSITIVE_INT, "ONNX opset to write [default: the lowest the graph needs, 13]."
+        ),
+    )
+    dynamic_batch: bool = field(
+        default=False,
+        metadata=declare(BOOL, "Leave the batch size free (the inputs' first dimension)."),
+    )
+    external_data: bool = field(
+        default=False,
+        metadata=declare(
+            BOOL,
+            "Write the weights to OUT.onnx.data beside the model (ONNX external data;"
+            " automatic past protobuf's 2 GiB).",
+        ),
+    )
+    phase: str | None = _phase_field()
+    shapes: Mapping[str, Sequence[int | None]] = _shapes_field()
+    proto: str | None = _proto_field()
+
+
 # The blob generate's module reads; insert finds it itself, so it is no InsertOptions field.
 BOTTOM = Declaration(NAME, "Blob the module reads.", show_default=True)
 
-OptionsClass = type[InsertOptions] | type[SpliceOptions] | type[StripOptions]
+OptionsClass = (
+    type[InsertOptions] | type[SpliceOptions] | type[StripOptions] | type[ExportOptions]
+)
 
 
 def declared_fields(
@@ -488,7 +517,9 @@ def _argument_text(value: object) -> str:
     return str(value)
 
 
-def as_arguments(options: InsertOptions | SpliceOptions | StripOptions) -> list[str]:
+def as_arguments(
+    options: InsertOptions | SpliceOptions | StripOptions | ExportOptions,
+) -> list[str]:
     """The command-line arguments that ask for ``options``: every option not at its default."""
     arguments: list[str] = []
     for item, declared in declared_fields(type(options)):
