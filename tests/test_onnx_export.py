@@ -19,9 +19,9 @@ from typing import Any
 import numpy as np
 import pytest
 
-from scnn_surgery import InsertOptions, insert, load, loads
+from scnn_surgery import InsertOptions, dumps, insert, load, loads
 from scnn_surgery.graph import build_graph
-from scnn_surgery.net import Net
+from scnn_surgery.net import Net, param_names
 from scnn_surgery.onnx_export import convert, export_onnx
 from scnn_surgery.onnx_export.blobs import expected_blob_shapes
 from scnn_surgery.params import layer_message
@@ -29,7 +29,7 @@ from scnn_surgery.schema import caffe_pb2
 from scnn_surgery.shapes import infer_shapes
 from scnn_surgery.weights import make_blob
 
-from .conftest import REPO_ROOT, RunCli, shared_path
+from .conftest import DATA, RunCli, shared_path
 
 onnx = pytest.importorskip("onnx", reason="export needs onnx")
 ort = pytest.importorskip("onnxruntime", reason="the exports run in onnxruntime")
@@ -53,6 +53,7 @@ def random_weights(net: Net, seed: int, factor: float = 1.0) -> bytes:
     """A caffemodel with every blob random (not the fillers' zeros): BatchNorm variances
     positive and its scale factor ``factor``, fork BN variances positive too."""
     rng = np.random.default_rng(seed)
+    shared: dict[str, np.ndarray] = {}  # a shared parameter: one value, stored in each layer
     graph = build_graph(net)
     shapes = infer_shapes(net, graph)
     model = caffe_pb2.NetParameter(name=net.name or "")
@@ -63,8 +64,12 @@ def random_weights(net: Net, seed: int, factor: float = 1.0) -> bytes:
             continue
         entry = entries.add()
         entry.CopyFrom(layer_message(net, layer))
+        names = param_names(layer)
         for i, shape in enumerate(blobs):
-            if layer.type == "BatchNorm" and i == 2:
+            name = names[i] if i < len(names) else None
+            if name and name in shared:
+                values = shared[name]
+            elif layer.type == "BatchNorm" and i == 2:
                 values = np.full(shape, factor)
             elif (layer.type == "BatchNorm" and i == 1) or (layer.type == "BN" and i == 3):
                 values = rng.uniform(0.5, 1.5, shape)
@@ -72,6 +77,8 @@ def random_weights(net: Net, seed: int, factor: float = 1.0) -> bytes:
                 values = rng.normal(0, np.sqrt(2.0 / max(1, int(np.prod(shape[1:])))), shape)
             else:
                 values = rng.normal(0, 0.5, shape)
+            if name:
+                shared.setdefault(name, values)
             entry.blobs.append(make_blob(np.asarray(values, np.float32), net.format == "v1"))
     return model.SerializeToString()
 
@@ -407,17 +414,14 @@ def test_power_with_power_zero_is_one() -> None:
 # ---------------------------------------------------------------------------
 # Whole nets, plain and after insert
 
+# The VGG-sized nets (AlexNet, FCN-8s, YOLO v1 tiny, the R-CNNs, the VGG16 example) take
+# 6-100 s each here, past the suite's budget; bench/onnx_zoo.py runs them all.
 ZOO = [
-    ("deploy", "bvlc_alexnet_deploy", None),
     ("deploy", "bvlc_googlenet_deploy", None),
     ("deploy", "squeezenet_v1_1_deploy", (1, 3, 67, 67)),
     ("deploy", "mobilenet_v2_deploy", (1, 3, 64, 64)),
-    ("deploy", "resnet50_deploy", (1, 3, 64, 64)),
+    ("deploy", "resnet50_deploy", None),
     ("deploy", "densenet121_deploy", (1, 3, 64, 64)),
-    ("segmentation", "fcn8s_voc_deploy", (1, 3, 64, 64)),
-    ("detection", "yolo_v1_tiny_deploy", None),
-    ("legacy", "rcnn_v1_vgg16_fc7_deploy", None),
-    ("legacy", "rcnn_v0_caffenet_fc7_deploy", None),
 ]
 
 
@@ -463,9 +467,8 @@ def test_zoo_net_matches_opencv(
 
 
 INSERTED = [
-    ("deploy", "resnet50_deploy", (1, 3, 64, 64), {"reduce_channels": 16, "kernel_width": 3}),
+    ("deploy", "resnet50_deploy", None, {"reduce_channels": 16, "kernel_width": 3}),
     ("deploy", "squeezenet_v1_1_deploy", (1, 3, 67, 67), {"after": "fire2/squeeze1x1"}),
-    ("segmentation", "fcn8s_voc_deploy", (1, 3, 64, 64), {"reduce_channels": 8}),
 ]
 
 
@@ -478,17 +481,16 @@ def test_zoo_net_after_insert_matches_opencv(
     path = _shrunk(shared_path("zoo", folder, f"{stem}.prototxt"), dims, tmp_path)
     result = insert(load(path), InsertOptions(**options))
     out = tmp_path / "scnn.prototxt"
-    out.write_text(result.output)
+    out.write_text(dumps(result.net))
     model = export_onnx(load(out))
-    shared = [i.name for i in model.graph.initializer if i.name.startswith("SCNN_")]
+    shared = [i.name for i in model.graph.initializer if re.fullmatch("SCNN_._w", i.name)]
     assert sorted(shared) == [f"SCNN_{d}_w" for d in "DLRU"]  # one kernel per direction
     compare_with_opencv(cv2, out, tmp_path, seed=6)
 
 
-def test_example_vgg16_scnn_matches_opencv(cv2: Any, tmp_path: Path) -> None:
-    src = REPO_ROOT / "examples" / "scnn_lane_vgg16_SCNN.prototxt"
-    path = _shrunk(src, None, tmp_path)
-    assert compare_with_opencv(cv2, path, tmp_path, seed=7)
+def test_a_v1_net_matches_opencv(cv2: Any, tmp_path: Path) -> None:
+    """A V1 file is read as V2 in memory; its layers keep their names and lines."""
+    assert compare_with_opencv(cv2, DATA / "v1_small_deploy.prototxt", tmp_path, seed=7)
 
 
 # ---------------------------------------------------------------------------
@@ -496,13 +498,18 @@ def test_example_vgg16_scnn_matches_opencv(cv2: Any, tmp_path: Path) -> None:
 
 
 def test_cli_writes_a_model_that_runs(tmp_path: Path, run_cli: RunCli) -> None:
-    src = shared_path("zoo", "legacy", "rcnn_v0_caffenet_fc7_deploy.prototxt")
+    src = shared_path("zoo", "legacy", "caffe_v0_lenet_train.prototxt")
     out = tmp_path / "out.onnx"
-    code, _, err = run_cli("export", str(src), "-o", str(out))
+    code, _, err = run_cli("export", str(src), "-o", str(out))  # a V0 train net
+    assert code == 1 and "--shape data=N,C,H,W" in err and not out.exists()
+    code, _, err = run_cli("export", str(src), "-o", str(out), "--shape", "data=?,1,28,28")
     assert code == 0, err
-    assert "structure only" in err and "opset 13" in err
+    assert "structure only" in err and "opset 13" in err and "SoftmaxWithLoss" in err
     model = onnx.load(str(out))
     assert [i.name for i in model.graph.input] == ["data"]
+    assert [o.name for o in model.graph.output] == ["ip2"]
+    (got,) = run_onnx(model, {"data": big((64, 1, 28, 28))})
+    assert got.shape == (64, 10)
 
 
 def test_cli_names_every_unsupported_layer_and_writes_nothing(
@@ -529,7 +536,7 @@ def test_cli_refuses_a_caffemodel_that_does_not_fit(tmp_path: Path, run_cli: Run
     code, _, err = run_cli("export", str(prototxt), "--weights", str(weights), "-o", str(out))
     assert code == 1 and not out.exists()
     assert "blob #1 of layer 'out' is 4x6x3x3, but Caffe makes it 5x6x3x3" in err
-    assert "a.prototxt:2:1" in err
+    assert re.search(r"a\.prototxt:\d+:1\)", err)
 
 
 @pytest.mark.parametrize(
@@ -563,13 +570,14 @@ def test_without_onnx_export_says_what_to_install(
 
 
 def test_external_data_round_trips(tmp_path: Path, run_cli: RunCli) -> None:
-    src = shared_path("zoo", "legacy", "rcnn_v1_vgg16_fc7_deploy.prototxt")
+    src = _shrunk(shared_path("zoo", "deploy", "squeezenet_v1_1_deploy.prototxt"),
+                  (1, 3, 67, 67), tmp_path)  # fmt: skip
     out = tmp_path / "m.onnx"
     code, _, err = run_cli("export", str(src), "-o", str(out), "--external-data")
     assert code == 0, err
     data = tmp_path / "m.onnx.data"
     assert data.stat().st_size > out.stat().st_size
-    model = onnx.load(str(out))
+    model = onnx.load(str(out), load_external_data=False)
     onnx.checker.check_model(str(out), full_check=True)
     assert model.graph.initializer[0].data_location == 1
 

@@ -258,12 +258,13 @@ def export_net(
             for version, value in zip(tops, aliases, strict=True):
                 names[version] = value
     output_names = []
+    taken = {*names.values(), *emitter.initializers}
     for version in plan.outputs:
         wanted = version.name if graph.latest.get(version.name) == version else names[version]
         if names[version] != wanted:  # an alias (Dropout's top, say): name it as Caffe does
-            if wanted in emitter.used and wanted not in {names[v] for v in plan.outputs}:
+            if wanted in taken:
                 wanted = emitter.fresh(wanted)
-            emitter.reserve(wanted)
+            taken.add(emitter.reserve(wanted))
             emitter.nodes.append(helper.make_node("Identity", [names[version]], [wanted],
                                                   name=emitter.node_name(f"{wanted}/output")))
         output_names.append(wanted)
