@@ -101,7 +101,8 @@ def one_layer_net(shapes: Sequence[Sequence[int]], layer: str, extra: str = "") 
     dims = "".join(
         " shape {" + "".join(f" dim: {d}" for d in shape) + " }" for shape in shapes
     )
-    return f'name: "one"\nlayer {{ name: "in" type: "Input"{tops} input_param {{{dims} }} }}\n{layer}\n{extra}'
+    head = f'name: "one"\nlayer {{ name: "in" type: "Input"{tops} input_param {{{dims} }} }}'
+    return f"{head}\n{layer}\n{extra}"
 
 
 def export_and_run(

@@ -30,7 +30,9 @@ def run_export(
 
     if output == "-":
         raise UsageError("-o -: an ONNX model is binary; give it a file")
-    inputs = [*named("MODEL", model), *named("--weights", weights), *named("--proto", options.proto)]
+    inputs = [
+        *named("MODEL", model), *named("--weights", weights), *named("--proto", options.proto)
+    ]
     check_output_paths(inputs, [NamedPath("-o", output)], in_place=True)
     require_onnx()
     if options.proto is not None:  # a broken .proto is refused before the net is read

@@ -94,7 +94,8 @@ def resolve_blobs(
     filled: Callable[[], Caffemodel | None],
 ) -> LayerBlobs:
     """Each layer's blobs from ``source`` (by name), else from ``filled()`` (the fillers'
-    caffemodel, made only if needed), else the fork defaults; a stored blob of the wrong shape is refused."""
+    caffemodel, made only if needed), else the fork defaults; a stored blob of the wrong
+    shape is refused."""
     result = LayerBlobs()
     entries = {entry.name: (i, entry) for i, entry in enumerate(source.layers)} if source else {}
     filler_entries: dict[str, Any] | None = None
@@ -129,9 +130,9 @@ def resolve_blobs(
             if name:
                 key = f"param:{name}"
                 held = shared.get(key)
-                if held is None or (position >= 0 and position >= held[0]):
-                    if held is None or held[1].shape == array.shape:
-                        shared[key] = (position, array)
+                loaded_later = held is not None and position >= max(held[0], 0)
+                if held is None or (loaded_later and held[1].shape == array.shape):
+                    shared[key] = (position, array)
             else:
                 key = f"layer:{layer.name}:{i}"
             keys.append(key)

@@ -16,8 +16,16 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from ..document import Message
-from ..params import conv_params, inner_product_params, interp_params, pool_params, upsample_params
-from ..params import raw_bool, raw_int, raw_ints
+from ..params import (
+    conv_params,
+    inner_product_params,
+    interp_params,
+    pool_params,
+    raw_bool,
+    raw_int,
+    raw_ints,
+    upsample_params,
+)
 from ..schema import caffe_pb2
 from ..weights import DEPTHWISE_TYPES
 from .context import LayerContext, Shape
@@ -168,7 +176,7 @@ def _pooling(ctx: LayerContext) -> None:
     if len(x) != 4:
         raise ctx.refuse(f"a {len(x)}-axis input: Caffe pools 4-axis blobs")
     if p.method not in ("MAX", "AVE"):
-        raise ctx.refuse(f"{p.method} pooling has no deterministic forward pass in Caffe's CPU code")
+        raise ctx.refuse(f"{p.method} pooling: Caffe's CPU forward does not implement it")
     if p.global_pooling:
         ctx.op("GlobalMaxPool" if p.method == "MAX" else "GlobalAveragePool", [ctx.x], ctx.y)
         return
@@ -509,7 +517,8 @@ def _leading_copied(out: Shape, x: Shape, keep: int) -> list[int]:
 @converts("Flatten")
 def _flatten(ctx: LayerContext) -> None:
     p = ctx.param("flatten_param")
-    _reshape_to(ctx, _leading_copied(ctx.out_shapes[0], ctx.shape(), _axis(p.axis, len(ctx.shape()))))
+    x = ctx.shape()
+    _reshape_to(ctx, _leading_copied(ctx.out_shapes[0], x, _axis(p.axis, len(x))))
 
 
 @converts("Reshape")
@@ -533,10 +542,8 @@ def _crop(ctx: LayerContext) -> None:
     starts = [0 if not offsets else offsets[0] if len(offsets) == 1 else offsets[j - axis]
               for j in axes]  # fmt: skip
     ends = [start + ref[j] for start, j in zip(starts, axes, strict=True)]
-    ctx.op(
-        "Slice", [ctx.x, ctx.ints(starts, "starts"), ctx.ints(ends, "ends"), ctx.ints(axes, "axes")],
-        ctx.y,
-    )  # fmt: skip
+    bounds = [ctx.ints(starts, "starts"), ctx.ints(ends, "ends"), ctx.ints(axes, "axes")]
+    ctx.op("Slice", [ctx.x, *bounds], ctx.y)
 
 
 @converts("Permute")
