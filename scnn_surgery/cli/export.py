@@ -26,7 +26,7 @@ def run_export(
 ) -> list[str]:
     """Export ``model`` to ``output``; returns the notes. Nothing is written on a refusal."""
     from ..files import NamedPath, OutputFiles, check_output_paths, named
-    from ..onnx_export import EXTERNAL_DATA_LIMIT, require_onnx, to_files
+    from ..onnx_export import EXTERNAL_DATA_LIMIT, model_bytes, require_onnx, to_files
 
     if output == "-":
         raise UsageError("-o -: an ONNX model is binary; give it a file")
@@ -47,7 +47,7 @@ def run_export(
         dynamic_batch=options.dynamic_batch, proto=options.proto, seed=seed,
     )  # fmt: skip
     notes = list(result.notes)
-    external = options.external_data or result.model.ByteSize() > EXTERNAL_DATA_LIMIT
+    external = options.external_data or model_bytes(result.model) > EXTERNAL_DATA_LIMIT
     if external and not options.external_data:
         notes.append("the model is over protobuf's 2 GiB, so its weights go to external data")
     files = to_files(result.model, output, external)

@@ -26,7 +26,10 @@ if TYPE_CHECKING:
 INSTALL_HINT = "export needs the onnx package: pip install 'scnn-surgery[onnx]'"
 EXTERNAL_DATA_LIMIT = 2**31 - 1  # protobuf cannot serialise a message past 2 GiB
 
-__all__ = ["INSTALL_HINT", "OnnxFiles", "convert", "export_onnx", "require_onnx", "to_files"]
+__all__ = [
+    "INSTALL_HINT", "OnnxFiles", "convert", "export_onnx", "model_bytes", "require_onnx",
+    "to_files",
+]
 
 
 def require_onnx() -> None:
@@ -130,6 +133,14 @@ def to_files(model: onnx.ModelProto, output: str, external: bool) -> OnnxFiles:
         chunks.append(b"\0" * padding)
         offset += padding
     return OnnxFiles(model.SerializeToString(), b"".join(chunks), data_name)
+
+
+def model_bytes(model: onnx.ModelProto) -> int:
+    """About the model's serialised size: its initializers' bytes and a margin for the
+    rest (protobuf's own ByteSize walks every byte of them, which costs more)."""
+    graph = model.graph
+    data = sum(len(t.raw_data) for t in graph.initializer)
+    return data + 64 * (len(graph.initializer) + len(graph.node)) + 2**20
 
 
 def _large_tensors(tensors: Sequence[Any]) -> list[Any]:

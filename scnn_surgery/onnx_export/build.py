@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import onnx
 from onnx import TensorProto, helper
@@ -98,14 +99,21 @@ def _phase_graph(net: Net, phase: str) -> LayerGraph:
     return graph
 
 
-def _known(shapes: ShapeResult, version: BlobVersion, hint: str) -> Shape:
+def _known(shapes: ShapeResult, version: BlobVersion) -> Shape:
     shape: MaybeDims | None = shapes.blob(version)
     if shape is None or any(d is None for d in shape):
         raise SurgeryError(
             f"the shape of blob '{version.name}' is {format_shape(shape)}; ONNX needs every"
-            f" size: give it with --shape {hint}=N,C,H,W"
+            f" size: give it with --shape {version.name}={_shape_hint(shape)}"
         )
     return tuple(int(d) for d in shape if d is not None)
+
+
+def _shape_hint(shape: MaybeDims | None) -> str:
+    """``N,C,H,W`` with a ``?`` for each size the file gives (``--shape`` keeps those)."""
+    if shape is None or len(shape) != 4:
+        return "N,C,H,W"
+    return ",".join("?" if d is not None else letter for d, letter in zip(shape, "NCHW", strict=True))
 
 
 @dataclass
@@ -228,7 +236,7 @@ def export_net(
         raise SurgeryError(f"{readable.source}: phase {phase} computes nothing to export")
     emitter = Emitter(chosen)
     names = _value_names(emitter, graph, plan)
-    known = {v: _known(inferred, v, v.name) for v in names}
+    known = {v: _known(inferred, v) for v in names}
     bottoms = {layer: inferred.layer_inputs(layer) for layer in plan.converted}
     blobs = resolve_blobs(readable, plan.converted, bottoms, weights, filled)
     initializer_names: dict[str, str] = {}
@@ -268,18 +276,11 @@ def export_net(
             emitter.nodes.append(helper.make_node("Identity", [names[version]], [wanted],
                                                   name=emitter.node_name(f"{wanted}/output")))
         output_names.append(wanted)
-    graph_proto = helper.make_graph(
-        emitter.nodes,
-        readable.name or "net",
-        [_value_info(names[v], known[v], dynamic_batch) for v in plan.inputs],
-        [_value_info(n, known[v], dynamic_batch) for n, v in zip(output_names, plan.outputs,
-                                                                 strict=True)],
-        initializer=list(emitter.initializers.values()),
-    )  # fmt: skip
-    model = helper.make_model(
-        graph_proto, opset_imports=[helper.make_opsetid("", chosen)], producer_name=PRODUCER
-    )
-    model.ir_version = min(model.ir_version, _ir_version_for(chosen))
+    inputs = [_value_info(names[v], known[v], dynamic_batch) for v in plan.inputs]
+    outputs = [_value_info(n, known[v], dynamic_batch)
+               for n, v in zip(output_names, plan.outputs, strict=True)]  # fmt: skip
+    name = readable.name or "net"
+    model = _model(helper.make_graph(emitter.nodes, name, inputs, outputs), chosen)
     notes = list(blobs.notes)
     if plan.left_out:
         kinds = ", ".join(dict.fromkeys(x.type for x in plan.left_out))
@@ -295,10 +296,9 @@ def export_net(
         )
     expected = {names[v]: known[v] for v in names if names[v] in emitter.used}
     expected.update({n: known[v] for n, v in zip(output_names, plan.outputs, strict=True)})
-    return _checked(
-        OnnxExport(model, chosen, notes, [names[v] for v in plan.inputs], output_names),
-        expected, dynamic_batch,
-    )  # fmt: skip
+    _check(emitter, model, expected, dynamic_batch)
+    _add_initializers(model, emitter.initializers)
+    return OnnxExport(model, chosen, notes, [names[v] for v in plan.inputs], output_names)
 
 
 def _ir_version_for(opset: int) -> int:
@@ -309,16 +309,52 @@ def _ir_version_for(opset: int) -> int:
     return int(onnx.IR_VERSION)
 
 
-def _checked(result: OnnxExport, expected: Mapping[str, Shape], dynamic: bool) -> OnnxExport:
-    model = result.model
-    if model.ByteSize() < 2**31 - 1:  # larger ones are checked once their data is external
-        try:
-            onnx.checker.check_model(model, full_check=True)
-        except onnx.checker.ValidationError as exc:
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise SurgeryError(
-                f"internal error: the exported model fails onnx's checker ({first}); this is"
-                " a bug in scnn-surgery's export, please report it with the net"
-            ) from None
-        _compare_shapes(model, expected, dynamic)
-    return result
+def _model(graph: onnx.GraphProto, opset: int) -> onnx.ModelProto:
+    model = helper.make_model(
+        graph, opset_imports=[helper.make_opsetid("", opset)], producer_name=PRODUCER
+    )
+    model.ir_version = min(model.ir_version, _ir_version_for(opset))
+    return model
+
+
+_LARGE = 4096  # bytes: an initializer the check sees by its type and shape alone
+
+
+def _check(
+    emitter: Emitter, model: onnx.ModelProto, expected: Mapping[str, Shape], dynamic: bool
+) -> None:
+    """``check_model(full_check=True)`` and the shape comparison, on the model with its
+    large initializers declared by type and shape as graph inputs: neither looks at their
+    values, and copying hundreds of MB of weights through both would cost more than the
+    rest of the export."""
+    stubs = [
+        helper.make_tensor_value_info(
+            name, helper.np_dtype_to_tensor_dtype(array.dtype), list(array.shape)
+        )
+        for name, array in emitter.initializers.items()
+        if array.nbytes >= _LARGE
+    ]
+    checked = onnx.ModelProto()
+    checked.CopyFrom(model)
+    checked.graph.input.extend(stubs)
+    small = {n: a for n, a in emitter.initializers.items() if a.nbytes < _LARGE}
+    _add_initializers(checked, small)
+    try:
+        onnx.checker.check_model(checked, full_check=True)
+    except onnx.checker.ValidationError as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise SurgeryError(
+            f"internal error: the exported model fails onnx's checker ({first}); this is"
+            " a bug in scnn-surgery's export, please report it with the net"
+        ) from None
+    _compare_shapes(checked, expected, dynamic)
+
+
+def _add_initializers(model: onnx.ModelProto, arrays: Mapping[str, Any]) -> None:
+    """Each array as an initializer, its bytes written once, into the model itself."""
+    for name, array in arrays.items():
+        tensor = model.graph.initializer.add()
+        tensor.name = name
+        tensor.dims.extend(array.shape)
+        tensor.data_type = helper.np_dtype_to_tensor_dtype(array.dtype)
+        tensor.raw_data = array.tobytes()

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from onnx import TensorProto, helper, numpy_helper
+from onnx import helper
 
 from ..errors import SurgeryError
 from ..params import fork_param, layer_message
@@ -41,7 +41,8 @@ class Emitter:
 
     opset: int
     nodes: list[NodeProto] = field(default_factory=list)
-    initializers: dict[str, TensorProto] = field(default_factory=dict)
+    # Kept as arrays until the model is put together: the check needs only their shapes.
+    initializers: dict[str, np.ndarray] = field(default_factory=dict)
     used: set[str] = field(default_factory=set)
     node_names: set[str] = field(default_factory=set)
 
@@ -68,15 +69,13 @@ class Emitter:
     def const(self, values: Any, base: str, dtype: Any = np.float32) -> str:
         """An initializer holding ``values``, under a fresh name."""
         name = self.fresh(base)
-        array = np.ascontiguousarray(np.asarray(values, dtype=dtype))
-        self.initializers[name] = numpy_helper.from_array(array, name)
+        self.initializers[name] = np.ascontiguousarray(np.asarray(values, dtype=dtype))
         return name
 
     def named_const(self, name: str, values: Any) -> str:
         """A parameter blob's initializer, under the name the builder reserved for it."""
         if name not in self.initializers:
-            array = np.ascontiguousarray(np.asarray(values, dtype=np.float32))
-            self.initializers[name] = numpy_helper.from_array(array, name)
+            self.initializers[name] = np.ascontiguousarray(np.asarray(values, dtype=np.float32))
         return name
 
 
