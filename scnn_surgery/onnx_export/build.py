@@ -113,7 +113,8 @@ def _shape_hint(shape: MaybeDims | None) -> str:
     """``N,C,H,W`` with a ``?`` for each size the file gives (``--shape`` keeps those)."""
     if shape is None or len(shape) != 4:
         return "N,C,H,W"
-    return ",".join("?" if d is not None else letter for d, letter in zip(shape, "NCHW", strict=True))
+    letters = zip(shape, "NCHW", strict=True)
+    return ",".join("?" if d is not None else letter for d, letter in letters)
 
 
 @dataclass
