@@ -42,6 +42,7 @@ from .export import export_bytes
 from .files import read_input_bytes, write_bytes_atomic
 from .net import Net
 from .options import (
+    ExportOptions,
     InsertOptions,
     OptionsClass,
     OptionValueError,
@@ -260,14 +261,17 @@ def _is_under(path: Path, directory: Path | None) -> bool:
 # --- per-model settings ----------------------------------------------------------------
 
 
-Verb = Literal["insert", "splice", "strip"]
+Verb = Literal["insert", "splice", "strip", "export"]
 # What batch can do to every model, and the options each verb is given per model.
 VERBS: Mapping[Verb, OptionsClass] = {
     "insert": InsertOptions,
     "splice": SpliceOptions,
     "strip": StripOptions,
+    "export": ExportOptions,
 }
-AnyOptions = InsertOptions | SpliceOptions | StripOptions
+AnyOptions = InsertOptions | SpliceOptions | StripOptions | ExportOptions
+# What each verb's outputs are called: the source's name, with this suffix.
+OUTPUT_SUFFIX: Mapping[Verb, str] = {"export": ".onnx"}
 
 
 @dataclass(frozen=True)
@@ -441,7 +445,10 @@ def plan_jobs(
     *,
     picture_context: int | None = None,
 ) -> list[Job]:
+    suffix = OUTPUT_SUFFIX.get(next(v for v, cls in VERBS.items() if isinstance(base, cls)))
     outputs = [output_dir.joinpath(*source.relative.parts) for source in sources]
+    if suffix is not None:
+        outputs = [output.with_suffix(suffix) for output in outputs]
     _refuse_clashes(sources, outputs)
     return [
         Job(
@@ -577,12 +584,37 @@ def _converted(job: Job, before: Net) -> tuple[Outcome, InsertResult | Net]:
             summary=f"spliced {len(spliced.added)} layers of {job.fragment}; {reads}",
             data=export_bytes(spliced.net), notes=tuple(spliced.notes),
         ), spliced.net  # fmt: skip
+    if isinstance(options, ExportOptions):
+        return _exported(job, before, options), before
     stripped = strip(before, options)
     return Outcome(
         job.source, "converted", output=job.output, verb="strip",
         summary=f"stripped {stripped.module.describe()}; its consumers read '{stripped.reads}'",
         data=export_bytes(stripped.net), notes=tuple(stripped.notes),
     ), stripped.net  # fmt: skip
+
+
+def _exported(job: Job, before: Net, options: ExportOptions) -> Outcome:
+    """``export`` of one model (no caffemodel: the fillers' values), as one .onnx file."""
+    from .onnx_export import EXTERNAL_DATA_LIMIT, convert, model_bytes, to_files
+
+    if options.external_data:
+        raise SurgeryError("batch writes each model as one file; export it alone with -o")
+    result = convert(
+        before, phase=options.phase, shapes=options.shapes, opset=options.opset,
+        dynamic_batch=options.dynamic_batch, proto=options.proto,
+    )  # fmt: skip
+    if model_bytes(result.model) > EXTERNAL_DATA_LIMIT:
+        raise SurgeryError(
+            f"{job.source}: the model is over protobuf's 2 GiB; export it alone, with"
+            " --external-data"
+        )
+    return Outcome(
+        job.source, "converted", output=job.output, verb="export",
+        summary=f"exported to ONNX opset {result.opset}; outputs {', '.join(result.outputs)}",
+        data=to_files(result.model, job.output, external=False).model,
+        notes=tuple(result.notes[1:]),  # the first says the weights are the fillers'
+    )  # fmt: skip
 
 
 def _since(start: float) -> float:
@@ -595,6 +627,8 @@ def _with_picture(outcome: Outcome, before: Net, after: InsertResult | Net, job:
     from .changeview import change_svg, inserted_svg  # only HTML reports need pictures
 
     assert job.picture_context is not None
+    if job.verb == "export":
+        return replace(outcome, picture_note="no picture: export changes no layer")
     phase, context = job.options.phase, job.picture_context
     try:
         if isinstance(after, Net):

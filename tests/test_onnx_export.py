@@ -18,18 +18,15 @@ from typing import Any
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, assume, given, settings
 
 from scnn_surgery import InsertOptions, dumps, insert, load, loads
-from scnn_surgery.graph import build_graph
-from scnn_surgery.net import Net, param_names
 from scnn_surgery.onnx_export import convert, export_onnx
-from scnn_surgery.onnx_export.blobs import expected_blob_shapes
-from scnn_surgery.params import layer_message
 from scnn_surgery.schema import caffe_pb2
-from scnn_surgery.shapes import infer_shapes
-from scnn_surgery.weights import make_blob
 
 from .conftest import DATA, RunCli, shared_path
+from .onnx_reference import opencv_copy, opencv_weights, random_weights, relative_error, run_onnx
+from .strategies import Written, budget, counted, written_nets
 
 onnx = pytest.importorskip("onnx", reason="export needs onnx")
 ort = pytest.importorskip("onnxruntime", reason="the exports run in onnxruntime")
@@ -47,52 +44,6 @@ def cv2() -> ModuleType:
 
 # ---------------------------------------------------------------------------
 # Helpers
-
-
-def random_weights(net: Net, seed: int, factor: float = 1.0) -> bytes:
-    """A caffemodel with every blob random (not the fillers' zeros): BatchNorm variances
-    positive and its scale factor ``factor``, fork BN variances positive too."""
-    rng = np.random.default_rng(seed)
-    shared: dict[str, np.ndarray] = {}  # a shared parameter: one value, stored in each layer
-    graph = build_graph(net)
-    shapes = infer_shapes(net, graph)
-    model = caffe_pb2.NetParameter(name=net.name or "")
-    entries = model.layers if net.format == "v1" else model.layer
-    for layer in graph.layers:
-        blobs = expected_blob_shapes(net, layer, shapes.layer_inputs(layer), None)
-        if not blobs:
-            continue
-        entry = entries.add()
-        entry.CopyFrom(layer_message(net, layer))
-        names = param_names(layer)
-        for i, shape in enumerate(blobs):
-            name = names[i] if i < len(names) else None
-            if name and name in shared:
-                values = shared[name]
-            elif layer.type == "BatchNorm" and i == 2:
-                values = np.full(shape, factor)
-            elif (layer.type == "BatchNorm" and i == 1) or (layer.type == "BN" and i == 3):
-                values = rng.uniform(0.5, 1.5, shape)
-            elif i == 0 and len(shape) > 1 and layer.type != "BN":
-                values = rng.normal(0, np.sqrt(2.0 / max(1, int(np.prod(shape[1:])))), shape)
-            else:
-                values = rng.normal(0, 0.5, shape)
-            if name:
-                shared.setdefault(name, values)
-            entry.blobs.append(make_blob(np.asarray(values, np.float32), net.format == "v1"))
-    return model.SerializeToString()
-
-
-def relative_error(got: np.ndarray, want: np.ndarray) -> float:
-    scale = float(np.abs(want).max())
-    assert scale > 0, "a zero output would prove nothing"
-    return float(np.abs(got.reshape(want.shape) - want).max()) / scale
-
-
-def run_onnx(model: Any, feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
-    session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
-    outputs: list[np.ndarray] = session.run(None, feeds)
-    return outputs
 
 
 def one_layer_net(shapes: Sequence[Sequence[int]], layer: str, extra: str = "") -> str:
@@ -415,8 +366,10 @@ def test_power_with_power_zero_is_one() -> None:
 # ---------------------------------------------------------------------------
 # Whole nets, plain and after insert
 
-# The VGG-sized nets (AlexNet, FCN-8s, YOLO v1 tiny, the R-CNNs, the VGG16 example) take
-# 6-100 s each here, past the suite's budget; bench/onnx_zoo.py runs them all.
+# The VGG-sized nets (AlexNet, FCN-8s, YOLO v1 tiny, the R-CNNs, the VGG16 example) and
+# the 361x361 ResNet-101s take 5-130 s each here, past the suite's budget:
+# scripts/compare_onnx_zoo.py runs all 19 nets of issue 17. Inputs are shrunk where the
+# net allows it (no fixed-size pooling or inner product after them).
 ZOO = [
     ("deploy", "bvlc_googlenet_deploy", None),
     ("deploy", "squeezenet_v1_1_deploy", (1, 3, 67, 67)),
@@ -468,7 +421,7 @@ def test_zoo_net_matches_opencv(
 
 
 INSERTED = [
-    ("deploy", "resnet50_deploy", None, {"reduce_channels": 16, "kernel_width": 3}),
+    ("deploy", "mobilenet_v2_deploy", (1, 3, 64, 64), {"reduce_channels": 16, "kernel_width": 3}),
     ("deploy", "squeezenet_v1_1_deploy", (1, 3, 67, 67), {"after": "fire2/squeeze1x1"}),
 ]
 
@@ -492,6 +445,58 @@ def test_zoo_net_after_insert_matches_opencv(
 def test_a_v1_net_matches_opencv(cv2: Any, tmp_path: Path) -> None:
     """A V1 file is read as V2 in memory; its layers keep their names and lines."""
     assert compare_with_opencv(cv2, DATA / "v1_small_deploy.prototxt", tmp_path, seed=7)
+
+
+# ---------------------------------------------------------------------------
+# The property suite's random valid nets
+
+
+@settings(
+    max_examples=budget("test_generated_nets_export_and_match_opencv"),
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+@given(written=written_nets())
+@counted
+def test_generated_nets_export_and_match_opencv(cv2: Any, written: Written) -> None:
+    """Each of the strategy's nets (V1 and V2, train/test rules, in-place chains, ...)
+    exports in TEST, and its every output equals OpenCV's forward of its deploy copy."""
+    from google.protobuf import text_format
+
+    from scnn_surgery.passes.upgrade import net_for_reading
+
+    # OpenCV 4.14's LRN is wrong on small maps (2x9, say: off by 60% of the output),
+    # which NumPy's Caffe formula and this export agree on (test_one_layer_*lrn*).
+    assume(not re.search(r"\bLRN\b", written.text))
+    # OpenCV's reader is stricter than Caffe's: it gets the net as protobuf writes it.
+    plain = text_format.MessageToString(text_format.Parse(written.text, caffe_pb2.NetParameter()))
+    net = net_for_reading(loads(plain))
+    weights = random_weights(net, seed=11)
+    result = convert(loads(written.text), weights=_saved(weights))
+    feeds, dims = {}, {}
+    for info in result.model.graph.input:
+        dims[info.name] = tuple(d.dim_value for d in info.type.tensor_type.shape.dim)
+        feeds[info.name] = big(dims[info.name], seed=12, low=-3, high=3)
+    got = run_onnx(result.model, feeds)
+    engine = cv2.dnn.readNetFromCaffe(
+        bytearray(opencv_copy(net, dims).encode()), bytearray(opencv_weights(weights, net))
+    )
+    for name, x in feeds.items():
+        engine.setInput(x, name)
+    producers = {x.tops[0]: x.name for x in net.layers if x.tops}
+    want = engine.forward([producers.get(o, o) for o in result.outputs])
+    for value, expected, output in zip(got, want, result.outputs, strict=True):
+        if not np.abs(expected).max():
+            assert not np.abs(value).max(), output
+            continue
+        assert relative_error(value, expected) <= TOLERANCE, output
+
+
+def _saved(data: bytes) -> str:
+    import tempfile
+
+    with tempfile.NamedTemporaryFile(suffix=".caffemodel", delete=False) as file:
+        file.write(data)
+    return file.name
 
 
 # ---------------------------------------------------------------------------
@@ -589,3 +594,19 @@ def test_dynamic_batch(tmp_path: Path) -> None:
     outs = [run_onnx(model, {"data": big((n, 3, 67, 67), 1, -1, 1)})[0] for n in (1, 3)]
     assert outs[1].shape[0] == 3
     assert relative_error(outs[1][:1], outs[0]) <= TOLERANCE
+
+
+def test_batch_exports_every_model_and_refuses_the_rest(tmp_path: Path, run_cli: RunCli) -> None:
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "ok.prototxt").write_text(one_layer_net([X], _layer_text('type: "ReLU"', 1)))
+    (src / "bad.prototxt").write_text(one_layer_net([X], _layer_text('type: "Python"', 1)))
+    out = tmp_path / "out"
+    code, _, err = run_cli("batch", str(src), "--verb", "export", "-o", str(out), "-j", "1")
+    assert code == 1, err
+    assert sorted(p.name for p in out.iterdir()) == ["ok.onnx"]
+    assert "bad.prototxt:3:1: layer 'out' has type 'Python'" in err
+    (got,) = run_onnx(onnx.load(str(out / "ok.onnx")), {"x0": big(X)})
+    assert np.array_equal(got, np.maximum(big(X), 0))
+    code, _, err = run_cli("batch", str(src), "--verb", "strip", "--opset", "14", "-o", str(out))
+    assert code == 2 and "--verb strip takes no --opset" in err

@@ -12,7 +12,7 @@ import click
 
 from ..errors import UsageError
 from ..files import NamedPath, check_output_paths, named
-from ..options import SpliceOptions, declared_fields
+from ..options import ExportOptions, SpliceOptions, declared_fields
 from .options import build_verb_options, insert_options, verb_options
 from .output import note
 
@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from ..batch import AnyOptions, BatchReport, Outcome, Status, Verb
 
 # Light (no networkx): the batch module is imported only when the command runs.
-VERB_NAMES = ("insert", "splice", "strip")
+VERB_NAMES = ("insert", "splice", "strip", "export")
 INSERT_FIELDS = frozenset({"after", "prefix", "phase", "shapes", "proto"})
 SPLICE_RENAMED = {"output": "fragment_output"}
 
@@ -131,7 +131,8 @@ def summary_table(report: BatchReport) -> list[str]:
     type=click.Choice(VERB_NAMES),
     default="insert",
     show_default=True,
-    help="What to do to every model: insert a module, splice --fragment, strip a module.",
+    help="What to do to every model: insert a module, splice --fragment, strip a module,"
+    " export it to ONNX (MODEL.onnx; the weights are the fillers', for structure only).",
 )
 @click.option(
     "--fragment",
@@ -141,6 +142,7 @@ def summary_table(report: BatchReport) -> list[str]:
 )
 @insert_options()
 @verb_options(SpliceOptions, skip=INSERT_FIELDS, rename=SPLICE_RENAMED)
+@verb_options(ExportOptions, skip=INSERT_FIELDS)
 @click.pass_context
 def command(
     ctx: click.Context,
@@ -155,8 +157,8 @@ def command(
     **params: Any,
 ) -> None:
     """Insert an SCNN module into every model in SRC... (files, directories, globs), or
-    splice a fragment into each (--verb splice --fragment FILE), or strip each one's
-    module (--verb strip).
+    splice a fragment into each (--verb splice --fragment FILE), strip each one's
+    module (--verb strip), or export each to ONNX (--verb export).
 
     Directories are searched for *.prototxt recursively; outputs keep each model's
     path relative to its SRC under OUTPUT_DIR. Sources are never modified.
