@@ -34,6 +34,7 @@ from tests.onnx_reference import (  # noqa: E402
 )
 
 SHARED = ROOT.parent / "shared"
+ONLY = sys.argv[1:]  # labels to run (default: all)
 NETS: list[tuple[str, Path, dict[str, tuple[int | None, ...]]]] = [
     ("AlexNet", SHARED / "zoo/deploy/bvlc_alexnet_deploy.prototxt", {}),
     ("GoogLeNet", SHARED / "zoo/deploy/bvlc_googlenet_deploy.prototxt", {}),
@@ -96,7 +97,8 @@ def main() -> int:
     import cv2
 
     matched = 0
-    for label, path, shapes in NETS:
+    chosen = [net for net in NETS if not ONLY or net[0] in ONLY]
+    for label, path, shapes in chosen:
         start = time.perf_counter()
         with tempfile.TemporaryDirectory() as folder:
             try:
@@ -105,8 +107,8 @@ def main() -> int:
                 line = f"FAILED {type(exc).__name__}: {str(exc).splitlines()[0][:160]}"
         matched += line.startswith("match")
         print(f"{label:36} {line}  ({time.perf_counter() - start:.1f} s)", flush=True)
-    print(f"{matched} of {len(NETS)} nets export and match OpenCV's Caffe forward")
-    return 0 if matched == len(NETS) else 1
+    print(f"{matched} of {len(chosen)} nets export and match OpenCV's Caffe forward")
+    return 0 if matched == len(chosen) else 1
 
 
 if __name__ == "__main__":

@@ -50,7 +50,10 @@ def random_weights(
             elif (layer.type == "BatchNorm" and i == 1) or (layer.type == "BN" and i == 3):
                 values = rng.uniform(0.5, 1.5, shape)
             elif i == 0 and len(shape) > 1 and layer.type != "BN":
-                values = rng.normal(0, np.sqrt(2.0 / max(1, int(np.prod(shape[1:])))), shape)
+                # He's scale; a kernel shared along an SCNN pass gets the module's own
+                # (a fifth of the variance), or 60 passes in a row grow without bound
+                variance = 2.0 / max(1, int(np.prod(shape[1:]))) / (5 if name else 1)
+                values = rng.normal(0, np.sqrt(variance), shape)
             else:
                 values = rng.normal(0, 0.5, shape)
             if name:
