@@ -4,8 +4,8 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PY := $(BIN)/python
 
-.PHONY: install install-test install-dev demo test lint typecheck bench proto picture report \
-	report-picture clean
+.PHONY: install install-test install-dev demo test lint typecheck bench proto picture zoo-table \
+	report report-picture clean
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -39,8 +39,14 @@ bench: install
 proto: install-dev
 	$(PY) scripts/gen_proto.py
 
+# Writes under build/; copy it over docs/example_before_after.png to update the README's.
 picture: install
-	$(PY) scripts/make_picture.py docs/example_before_after.png
+	@mkdir -p build
+	$(PY) scripts/make_picture.py build/example_before_after.png
+
+# The README's zoo table (scripts/zoo_table.py also runs without an active venv).
+zoo-table: install
+	$(PY) scripts/zoo_table.py $(ZOO)
 
 # The shared zoo converted, as one HTML page; batch exits 1 because some models are refused.
 ZOO ?= ../shared/zoo

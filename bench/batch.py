@@ -30,9 +30,9 @@ from scnn_surgery.batch import (
     plan_jobs,
     run_batch,
 )
-from scnn_surgery.changeview import PICTURE_CONTEXT
 from scnn_surgery.errors import SurgeryError
 from scnn_surgery.files import write_bytes_atomic
+from scnn_surgery.report.changeview import PICTURE_CONTEXT
 from scnn_surgery.surgery import InsertOptions, load
 
 T = TypeVar("T")
@@ -76,7 +76,7 @@ def batch(
 
 def html_report(sources: Sequence[Source], out: Path, jobs: int) -> str:
     """What ``batch --report zoo.html`` does: pictures in the workers, then the page."""
-    from scnn_surgery.htmlreport import batch_page
+    from scnn_surgery.report.htmlreport import batch_page
 
     outcomes = batch(sources, out, jobs, PICTURE_CONTEXT)
     return batch_page(BatchReport(tuple(outcomes), jobs, 0.0))

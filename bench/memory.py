@@ -1,4 +1,5 @@
-"""Peak memory of ``insert`` on a 10 MB net, printed as "PEAK_BYTES SIZE_BYTES".
+"""Peak memory of ``insert`` on a 10 MB net (or, given ``diff``, of diffing that net
+against it with a module inserted), printed as "PEAK_BYTES SIZE_BYTES" (the larger input).
 
 The net is the published ResNet-101's layers repeated, each copy reading the previous
 copy's output, until the text is 10 MB: real layers in the published file's own layout.
@@ -10,11 +11,13 @@ from __future__ import annotations
 
 import re
 import resource
+import sys
 from pathlib import Path
 
 import scnn_surgery as ss
-import scnn_surgery.check
-import scnn_surgery.export
+import scnn_surgery.analysis.check
+import scnn_surgery.analysis.compare
+import scnn_surgery.core.text_export
 import scnn_surgery.surgery
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -52,8 +55,16 @@ def rss() -> int:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
 
-def main() -> int:
+def main(argv: list[str]) -> int:
     text = big_net()
+    if argv[1:] == ["diff"]:
+        inserted = ss.insert(ss.loads(text, "a.prototxt"), ss.InsertOptions(after="r0_conv5_5"))
+        other = ss.dumps(inserted.net)
+        del inserted
+        base = rss()
+        scnn_surgery.analysis.compare.diff_nets(ss.loads(text, "a"), ss.loads(other, "b"), "TEST")
+        print(rss() - base, max(len(text.encode()), len(other.encode())))
+        return 0
     base = rss()
     result = ss.insert(ss.loads(text, "big.prototxt"), ss.InsertOptions(after="r0_conv5_5"))
     ss.dumps(result.net)
@@ -62,4 +73,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(main(sys.argv))

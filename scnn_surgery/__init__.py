@@ -12,12 +12,12 @@ from typing import TYPE_CHECKING, Any
 __version__ = "0.1.0"
 
 if TYPE_CHECKING:  # what type checkers see; at run time __getattr__ loads them
-    from .document import Document as Document
+    from .core.document import Document as Document
+    from .core.net import Layer as Layer
+    from .core.net import Net as Net
     from .errors import PrototxtSyntaxError as PrototxtSyntaxError
     from .errors import SurgeryError as SurgeryError
     from .errors import UsageError as UsageError
-    from .net import Layer as Layer
-    from .net import Net as Net
     from .onnx_export import export_onnx as export_onnx
     from .options import InsertOptions as InsertOptions
     from .options import SpliceOptions as SpliceOptions
@@ -43,7 +43,7 @@ if TYPE_CHECKING:  # what type checkers see; at run time __getattr__ loads them
 
 # Public name -> the module that defines it.
 _EXPORTS = {
-    "Document": ".document",
+    "Document": ".core.document",
     "InsertOptions": ".options",
     "InsertResult": ".surgery",
     "RemoveResult": ".surgery",
@@ -52,8 +52,8 @@ _EXPORTS = {
     "StripOptions": ".options",
     "StripResult": ".surgery",
     "UpgradeResult": ".surgery",
-    "Layer": ".net",
-    "Net": ".net",
+    "Layer": ".core.net",
+    "Net": ".core.net",
     "PrototxtSyntaxError": ".errors",
     "ScnnSpec": ".scnn",
     "SurgeryError": ".errors",

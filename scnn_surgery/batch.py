@@ -37,10 +37,11 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
+from .analysis.shapes import format_shape
+from .core.net import Net
+from .core.text_export import export_bytes
 from .errors import SurgeryError, UsageError
-from .export import export_bytes
 from .files import read_input_bytes, write_bytes_atomic
-from .net import Net
 from .options import (
     ExportOptions,
     InsertOptions,
@@ -51,7 +52,6 @@ from .options import (
     declared_fields,
 )
 from .scnn import ModuleCost, ScnnSpec, module_cost
-from .shapes import format_shape
 from .surgery import InsertResult, insert, load, splice, strip
 
 MODEL_SUFFIX = ".prototxt"
@@ -624,7 +624,7 @@ def _since(start: float) -> float:
 def _with_picture(outcome: Outcome, before: Net, after: InsertResult | Net, job: Job) -> Outcome:
     """The outcome with the picture of its change; a picture that cannot be made is a note
     on the model, never a failure of it."""
-    from .changeview import change_svg, inserted_svg  # only HTML reports need pictures
+    from .report.changeview import change_svg, inserted_svg  # only HTML reports need pictures
 
     assert job.picture_context is not None
     if job.verb == "export":
@@ -954,7 +954,13 @@ def render_csv(report: BatchReport) -> str:
 
 
 def _markdown_cell(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ")
+    """One table cell: a name's controls written as escapes, so that a terminal showing
+    the file does not act on them (ESC ] 0 ; ... BEL sets its title)."""
+    escaped = text.replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ")
+    return _MARKDOWN_CONTROLS.sub(lambda m: m.group().encode("unicode_escape").decode(), escaped)
+
+
+_MARKDOWN_CONTROLS = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 
 
 def render_markdown(report: BatchReport) -> str:
@@ -972,7 +978,7 @@ def render_markdown(report: BatchReport) -> str:
 
 
 def render_html(report: BatchReport) -> str:
-    from .htmlreport import batch_page  # only this format needs it
+    from .report.htmlreport import batch_page  # only this format needs it
 
     return batch_page(report)
 
@@ -994,7 +1000,7 @@ def picture_plan(report: Path | None) -> tuple[int | None, str | None]:
     is the table, with a note."""
     if report is None or report.suffix.lower() not in HTML_REPORTS:
         return None, None
-    from .changeview import PICTURE_CONTEXT, missing_dot_note
+    from .report.changeview import PICTURE_CONTEXT, missing_dot_note
 
     missing = missing_dot_note()
     return (None, missing) if missing else (PICTURE_CONTEXT, None)
@@ -1012,7 +1018,6 @@ def report_renderer(path: Path) -> Callable[[BatchReport], str]:
 def write_report(path: Path, report: BatchReport) -> None:
     text = report_renderer(path)(report)
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
         write_bytes_atomic(path, text.encode("utf-8"))
     except OSError as exc:
         raise SurgeryError(f"{path}: cannot write the report: {exc.strerror or exc}") from None

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from .check import check_net, errors_of
+from .analysis.check import check_net, errors_of
+from .analysis.shapes import ShapeOverrides
+from .core.net import Net
 from .errors import SurgeryError
 from .files import OutputFiles
-from .net import Net
 from .schema.select import schema_for_net
 from .scnn import ScnnSpec, estimate_module
-from .shapes import ShapeOverrides
 from .weights import (
     Caffemodel,
     WeightsResult,

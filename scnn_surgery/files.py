@@ -8,12 +8,18 @@ half-written, left behind, or an input overwritten.
   redirected from or to the file), two outputs naming one file, and paths that cannot name
   a file (empty, a directory, a missing directory).
 * :class:`OutputFiles` stages every output beside its destination and then renames them
-  all into place, or none: a prototxt and its caffemodel are committed together.
+  all into place, or none: a prototxt and its caffemodel are committed together, with
+  SIGINT, SIGTERM and SIGHUP waiting until the renames are done.
+* :func:`hold_for_update` makes ``--in-place`` one read-modify-replace at a time: an
+  advisory lock on MODEL from before it is read, and a refusal when another program
+  changed it since.
 """
 
 from __future__ import annotations
 
 import contextlib
+import glob
+import hashlib
 import io
 import os
 import secrets
@@ -22,7 +28,8 @@ import stat
 import sys
 import tempfile
 import threading
-from collections.abc import Iterator, Sequence
+import time
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType, TracebackType
@@ -186,6 +193,51 @@ def _file_key(path: str, stdio_fd: int) -> FileKey | None:
     return ("inode", info.st_dev, info.st_ino)
 
 
+def _writable(path: str) -> bool:
+    """Whether this process may write ``path`` (effective ids, as the shell's ``>``)."""
+    try:
+        return os.access(path, os.W_OK, effective_ids=os.access in os.supports_effective_ids)
+    except OSError:
+        return True  # undecidable here; the write itself will say
+
+
+def _sticky_owner_refusal(path: str) -> str | None:
+    """In a sticky directory (``/tmp``) only the owner of a file, of the directory, or root
+    may replace the file, although they may be allowed to write it."""
+    try:
+        info = os.stat(path)
+        parent = os.stat(os.path.dirname(os.path.realpath(path)))
+    except OSError:
+        return None
+    euid = os.geteuid()
+    if not parent.st_mode & stat.S_ISVTX or euid in (0, info.st_uid, parent.st_uid):
+        return None
+    return (
+        f"{path}: cannot be replaced: its directory is sticky (like /tmp) and the file"
+        f" belongs to user {info.st_uid}, so only that user may replace it; write to another"
+        " path, or ask its owner"
+    )
+
+
+def _missing_directory(output: NamedPath) -> str:
+    """Where the missing directory is: a dangling symbolic link's target directory is
+    named, not the link's (which exists)."""
+    path = output.path
+    if os.path.islink(path):
+        target = os.path.realpath(path)
+        return (
+            f"{output.as_output()}: a symbolic link to {target}, whose directory"
+            f" {os.path.dirname(target)} does not exist"
+        )
+    directory = os.path.dirname(path) or "."
+    return f"{output.as_output()}: directory {directory} does not exist"
+
+
+def file_key(path: str) -> FileKey | None:
+    """What one file is, however its path is spelled (see :func:`_file_key`)."""
+    return _file_key(path, 1)
+
+
 def _check_output_path(output: NamedPath, creates_directories: bool) -> None:
     path = output.path
     if path == "":
@@ -196,8 +248,17 @@ def _check_output_path(output: NamedPath, creates_directories: bool) -> None:
         raise UsageError(f"{output.as_output()}: names a directory; give a file name")
     parent = os.path.dirname(os.path.realpath(path))
     if not creates_directories and not os.path.isdir(parent):
-        directory = os.path.dirname(path)
-        raise UsageError(f"{output.as_output()}: directory {directory} does not exist")
+        raise UsageError(_missing_directory(output))
+    if not os.path.exists(path):
+        return
+    if not _writable(path):
+        raise SurgeryError(
+            f"{output.as_output()}: permission denied (the file is read-only);"
+            " nothing was written"
+        )
+    refusal = _sticky_owner_refusal(path)
+    if refusal is not None:
+        raise SurgeryError(refusal)
 
 
 def _stdout_note(output: NamedPath) -> str:
@@ -276,8 +337,26 @@ def _anonymous_file(directory: Path) -> int | None:
         return None
 
 
-def _temporary_name(directory: Path, name: str) -> Path:
-    return directory / f".{name}.{secrets.token_hex(4)}.tmp"
+def _temporary_name(directory: Path, name: str, kind: str = "") -> Path:
+    return directory / f".{name}.{secrets.token_hex(4)}{kind}.tmp"
+
+
+# Called with "link" or "rename" after each step of a commit; tests deliver signals there.
+commit_step_hook: Callable[[str], None] | None = None
+
+
+def _stepped(step: str) -> None:
+    if commit_step_hook is not None:
+        commit_step_hook(step)
+
+
+def stale_temporaries(path: Path) -> list[Path]:
+    """Temporary files an earlier run left beside ``path``: only a run killed (SIGKILL,
+    a power cut) during its commit leaves one, so it is named for the user to delete."""
+    try:
+        return sorted(path.parent.glob(f".{glob.escape(path.name)}.*.tmp"))
+    except OSError:
+        return []
 
 
 def _write_all(fd: int, data: bytes) -> None:
@@ -319,6 +398,7 @@ class StagedFile:
                     with contextlib.suppress(FileExistsError):
                         os.link(f"/proc/self/fd/{self.fd}", name.name, dst_dir_fd=directory)
                         self.temp = name
+                        _stepped("link")
             except OSError:  # a /proc that does not allow it: copy the bytes out instead
                 self.temp = self._copied()
             finally:
@@ -351,6 +431,7 @@ class StagedFile:
             elif self.pending:
                 os.replace(self._named(), self.path)
                 self.temp = None
+                _stepped("rename")
         except OSError as exc:
             raise SurgeryError(f"{self.path}: cannot write: {exc.strerror}") from None
         finally:
@@ -439,11 +520,12 @@ def _backup(path: Path) -> Path | None:
     mode = _existing_mode(path)
     if mode is None or not stat.S_ISREG(mode):
         return None
-    name = _temporary_name(path.parent, path.name)
+    name = _temporary_name(path.parent, path.name, ".previous")
     try:
         os.link(path, name)
     except OSError:
         return None
+    _stepped("link")
     return name
 
 
@@ -478,6 +560,62 @@ def _termination_unwinds() -> Iterator[None]:
             signal.signal(signum, handler)
 
 
+# The outputs this command has written: a Ctrl-C after them does not make it a failure.
+COMMITTED: list[Path] = []
+
+DEFERRED_SIGNALS = tuple(
+    getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name)
+)
+_deferring: list[list[int]] = []
+
+
+def _take_pending(arrived: list[int]) -> None:
+    """Signals that came while blocked, taken off the queue so that none acts later."""
+    if not hasattr(signal, "sigtimedwait"):
+        return
+    while signal.sigpending() & set(DEFERRED_SIGNALS):
+        taken = signal.sigtimedwait(DEFERRED_SIGNALS, 0)
+        if taken is None:
+            return
+        arrived.append(taken.si_signo)
+
+
+@contextlib.contextmanager
+def signals_deferred() -> Iterator[list[int]]:
+    """SIGINT, SIGTERM and SIGHUP wait until the block ends and are then only listed (the
+    yielded list), so that a commit is never cut between two renames and its outputs are
+    all new or all old. Nested blocks share the outermost list."""
+    if _deferring:
+        yield _deferring[-1]
+        return
+    arrived: list[int] = []
+    if threading.current_thread() is not threading.main_thread():
+        yield arrived
+        return
+
+    def record(signum: int, _frame: FrameType | None) -> None:
+        arrived.append(signum)
+
+    saved = {signum: signal.signal(signum, record) for signum in DEFERRED_SIGNALS}
+    mask = signal.pthread_sigmask(signal.SIG_BLOCK, DEFERRED_SIGNALS)
+    _deferring.append(arrived)
+    try:
+        yield arrived
+    finally:
+        _deferring.pop()
+        _take_pending(arrived)
+        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+        for signum, handler in saved.items():
+            signal.signal(signum, handler)
+
+
+def signal_name(signum: int) -> str:
+    try:
+        return signal.Signals(signum).name
+    except ValueError:
+        return f"signal {signum}"
+
+
 @dataclass
 class OutputFiles:
     """Outputs written together: ``stage`` each, then ``commit`` renames all of them into
@@ -486,6 +624,7 @@ class OutputFiles:
     file."""
 
     staged: list[StagedFile] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
     _signals: contextlib.ExitStack = field(default_factory=contextlib.ExitStack)
 
     def __enter__(self) -> OutputFiles:
@@ -504,13 +643,35 @@ class OutputFiles:
             self._signals.close()
 
     def stage(self, path: str | os.PathLike[str], data: bytes) -> None:
-        self.staged.append(stage_file(path, data))
+        staged = stage_file(path, data)
+        self.staged.append(staged)
+        if staged.stream is None:
+            self.notes += [
+                f"warning: {stale} was left by a run killed while committing (it holds"
+                " an earlier version of the file); delete it once not needed"
+                for stale in stale_temporaries(staged.path)
+                if staged.temp is None or stale != staged.temp
+            ]
 
     def discard(self) -> None:
         for staged in self.staged:
             staged.discard()
 
     def commit(self) -> None:
+        """Rename every staged file into place with SIGINT, SIGTERM and SIGHUP deferred
+        (see :func:`signals_deferred`): the outputs are all new, or, if a rename fails,
+        all old again. A file held for ``--in-place`` that another program changed since
+        it was read is refused before anything is renamed. Only SIGKILL can stop the
+        commit midway; the replaced files' ``.NAME.*.previous.tmp`` copies then stay, and
+        the next run writing there names them."""
+        for staged in self.staged:
+            check_unchanged(staged.path)
+        with signals_deferred():
+            self._commit_all()
+            if self.staged:
+                COMMITTED.append(self.staged[-1].path)
+
+    def _commit_all(self) -> None:
         undo: list[tuple[Path, Path | None, bool]] = []
         complete = False
         try:
@@ -533,3 +694,116 @@ def write_bytes_atomic(path: str | os.PathLike[str], data: bytes) -> None:
     with OutputFiles() as outputs:
         outputs.stage(path, data)
         outputs.commit()
+
+
+# ---------------------------------------------------------------------------
+# --in-place: one read-modify-replace at a time, and nothing lost to another writer
+
+LOCK_WAIT_SECONDS = 120.0
+_LOCK_POLL_SECONDS = 0.02
+
+
+@dataclass(frozen=True)
+class FileState:
+    """What a file held when it was read: a change to any of these since means another
+    program wrote it."""
+
+    device: int
+    inode: int
+    size: int
+    mtime_ns: int
+    digest: str
+
+
+def file_state(path: str | os.PathLike[str]) -> FileState | None:
+    try:
+        info = os.stat(path)
+        digest = hashlib.sha256(Path(path).read_bytes()).hexdigest()
+    except OSError:
+        return None
+    return FileState(info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns, digest)
+
+
+@dataclass
+class _Held:
+    fd: int
+    state: FileState | None
+
+
+_held: dict[str, _Held] = {}
+
+
+def _lock_file(path: str, label: str) -> int:
+    """An exclusive ``flock`` on the file ``path`` names now. A run that replaced the
+    file while we waited leaves our lock on the old inode, so the name is opened again
+    until the lock and the name agree."""
+    try:
+        import fcntl
+    except ImportError:  # no advisory locks here: the changed-since-read check remains
+        return _open_regular(path, "a prototxt")
+
+    deadline = time.monotonic() + LOCK_WAIT_SECONDS
+    while True:
+        fd = _open_regular(path, "a prototxt")
+        try:
+            while True:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if time.monotonic() > deadline:
+                        raise SurgeryError(
+                            f"{label} {path}: another program has held it for"
+                            f" {LOCK_WAIT_SECONDS:.0f} s (an --in-place edit); nothing written"
+                        ) from None
+                    time.sleep(_LOCK_POLL_SECONDS)
+            if os.fstat(fd).st_ino == os.stat(path).st_ino:
+                return fd
+        except BaseException:
+            os.close(fd)
+            raise
+        os.close(fd)
+
+
+def hold_for_update(path: str, label: str = "--in-place") -> None:
+    """Lock ``path`` for a read-modify-replace (released by :func:`release` or at exit)
+    and remember its state, which the commit compares just before renaming: other
+    ``--in-place`` runs wait for the lock, and any other writer's change is refused
+    instead of lost."""
+    key = os.path.realpath(path)
+    if key not in _held:
+        _held[key] = _Held(_lock_file(path, label), None)
+    _held[key].state = file_state(path)
+
+
+def release(path: str) -> None:
+    held = _held.pop(os.path.realpath(path), None)
+    if held is not None:
+        os.close(held.fd)
+
+
+def check_unchanged(path: Path) -> None:
+    held = _held.get(os.path.realpath(path))
+    if held is None or held.state is None:
+        return
+    if file_state(path) != held.state:
+        raise SurgeryError(
+            f"{path}: changed by another program since it was read; nothing written"
+            " (run the command again on the new content)"
+        )
+
+
+def hard_link_note(path: str) -> str | None:
+    """Replacing a file breaks its hard links: the other names keep the old content."""
+    try:
+        links = os.stat(path).st_nlink
+    except OSError:
+        return None
+    if links <= 1:
+        return None
+    others = links - 1
+    return (
+        f"warning: {path} had {others} other hard link{'s' if others > 1 else ''};"
+        f" --in-place replaced the file, so {'they keep' if others > 1 else 'it keeps'}"
+        " the old content"
+    )

@@ -257,6 +257,8 @@ class Declaration:
     aliases: tuple[str, ...] = ()  # other config-file keys for it
     module: bool = False  # shapes the module itself, so ``generate`` takes it too
     show_default: bool = False
+    # A former flag still accepted, with a warning, for one release after a rename.
+    old_flag: str | None = None
 
 
 def declare(
@@ -267,9 +269,12 @@ def declare(
     aliases: tuple[str, ...] = (),
     module: bool = False,
     show_default: bool = False,
+    old_flag: str | None = None,
 ) -> Mapping[str, Declaration]:
     """Field metadata declaring an option."""
-    return {_DECLARATION: Declaration(kind, help, flag, aliases, module, show_default)}
+    return {
+        _DECLARATION: Declaration(kind, help, flag, aliases, module, show_default, old_flag)
+    }
 
 
 # Options several verbs take, declared once: each class gets its own field from these.
@@ -328,7 +333,7 @@ class InsertOptions:
         default=None,
         metadata=declare(
             POSITIVE_INT,
-            "Channels C of the feature map [generate: 128; insert: inferred].",
+            "Channels C of the feature map [default: inferred from the net, else 128].",
             flag="--channel",
             aliases=("channel",),
             module=True,
@@ -416,8 +421,10 @@ class SpliceOptions:
         metadata=declare(
             NAME,
             "The fragment's blob the rewired layers read [default: its one output].",
-            flag="--output",
+            flag="--fragment-output",
             aliases=("fragment_output",),
+            # --output was this option's name until 0.x; it means the file written elsewhere.
+            old_flag="--output",
         ),
     )
     branch: bool = field(

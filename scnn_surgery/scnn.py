@@ -30,9 +30,9 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TypeAlias
 
+from .core.layerdef import Enum, Fields, LayerDef, Value, format_float, render_layers, scalar_text
 from .errors import SurgeryError
 from .files import MiB, format_bytes
-from .layerdef import Enum, Fields, LayerDef, Value, format_float, render_layers, scalar_text
 
 __all__ = [
     "ALL_DIRECTIONS",

@@ -13,22 +13,30 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from .document import Document
+from .analysis.advice import advise
+from .analysis.autopoint import choose_blob
+from .analysis.geometry import PhaseShapes, resolve_sizes
+from .analysis.modules import (
+    ModuleSummary,
+    damaged_module_layers,
+    find_modules,
+    summarise_module,
+)
+from .analysis.phases import broken_phase_warnings, sole_working_phase
+from .analysis.verify import Checks, check_fitted
+from .core.document import Document
+from .core.graph import BlobVersion, LayerGraph, NetState, build_graphs, graph_of
+from .core.layerdef import Fields, LayerDef
+from .core.layerdef import render_layers as _render_layers
+from .core.net import Layer, Net, load_net
+from .core.ops import add_prefix, definition_names, remove_layers, rewire
+from .core.text_export import export_bytes, export_text
 from .errors import SurgeryError, UsageError
-from .export import export_bytes, export_text
 from .files import write_bytes_atomic
-from .graph import BlobVersion, LayerGraph, NetState, build_graphs, graph_of
-from .layerdef import Fields, LayerDef
-from .layerdef import render_layers as _render_layers
-from .modules import ModuleSummary, find_modules, summarise_module
-from .net import Layer, Net, load_net
-from .ops import add_prefix, definition_names, remove_layers, rewire
 from .options import InsertOptions as InsertOptions  # still importable from here
 from .options import SpliceOptions as SpliceOptions
 from .options import StripOptions as StripOptions
-from .passes.advice import advise
 from .passes.anchor import InsertionPoint, closest_names, find_insertion_point, resolve_blob
-from .passes.autopoint import choose_blob
 from .passes.fragment import (
     Fragment,
     fragment_names,
@@ -36,10 +44,9 @@ from .passes.fragment import (
     refuse_unwritable_in_v1,
     renamed,
 )
-from .passes.geometry import PhaseShapes, resolve_sizes
 from .passes.splice import choose_prefix, existing_names, new_layers
 from .passes.splice import splice as splice_layers
-from .passes.upgrade import upgrade_net
+from .passes.upgrade import upgrade_net, v0_dropped_parameters
 from .runtime import paused_gc
 from .schema.select import descriptor_of, schema_for_net
 from .scnn import (
@@ -50,7 +57,6 @@ from .scnn import (
     module_output,
     reduction_name,
 )
-from .verify import Checks, check_fitted
 
 load = load_net
 
@@ -125,8 +131,7 @@ def _working_phase(
     broken = {g.state.phase: g.problems[0] for g in graphs if g.problems}
     if not broken:
         return phase
-    working = [g.state.phase for g in graphs if not g.problems]
-    chosen = phase if phase is not None else (working[0] if len(working) == 1 else None)
+    chosen = phase if phase is not None else sole_working_phase(graphs)
     if chosen is None or chosen in broken:
         where = chosen if chosen in broken else next(iter(broken))
         problem = broken[where]
@@ -134,12 +139,8 @@ def _working_phase(
             f"{net.describe(problem.layer)}: {problem.message} (phase {where});"
             " fix the input net first"
         )
-    for other, problem in broken.items():
-        notes.append(
-            f"warning: phase {other} is broken in the input already"
-            f" ({net.describe(problem.layer)}: {problem.message}); the module is fitted and"
-            f" checked in phase {chosen}{'' if phase else ' (choose with --phase)'}"
-        )
+    doing = "the module is fitted and checked"
+    notes += broken_phase_warnings(net, graphs, chosen, doing, asked=phase is not None)
     return chosen
 
 
@@ -163,6 +164,18 @@ def _refuse_shape_errors(shapes: PhaseShapes, phase: str | None, notes: list[str
         suggestions = closest_names(unknown[0], known)
         hint = f"; closest: {', '.join(suggestions)}" if suggestions else ""
         raise SurgeryError(f"--shape names blob '{unknown[0]}', which the net does not have{hint}")
+
+
+def _reduction_needed(reduced: int | None, blob: str, channels: int, notes: list[str]) -> bool:
+    """``--reduce-channels N`` on a map that already has N channels would add an N->N
+    convolution that changes nothing but the weights: it is left out, with a note."""
+    if reduced is None:
+        return False
+    if reduced == channels:
+        notes.append(f"'{blob}' already has {channels} channels; --reduce-channels"
+                     f" {reduced} adds no reduction")
+        return False
+    return True
 
 
 def _reduced_readers(point: InsertionPoint, channels: int, reduced: int) -> list[str]:
@@ -227,6 +240,7 @@ def insert(net: Net, options: InsertOptions) -> InsertResult:
 
 
 def _insert(net: Net, options: InsertOptions) -> InsertResult:
+    dropped = v0_dropped_parameters(net) if options.upgrade else []
     if options.upgrade:
         net = upgrade_net(net)
     if net.format == "v0":
@@ -237,7 +251,7 @@ def _insert(net: Net, options: InsertOptions) -> InsertResult:
         raise SurgeryError(f"{net.source}: the net has no layers")
     work = net.copy()
     graphs = build_graphs(work)
-    notes: list[str] = []
+    notes: list[str] = dropped
     phase = _working_phase(work, graphs, options.phase, notes)
     broken = {g.state.phase for g in graphs if g.problems}  # before the edits change them
     _refuse_second_module(work, options)
@@ -252,6 +266,7 @@ def _insert(net: Net, options: InsertOptions) -> InsertResult:
     if options.reduce_channels is not None:
         given["channel"] = None
     height, width, channels = resolve_sizes(shapes, point, given, phase, notes)
+    reduce = _reduction_needed(options.reduce_channels, point.blob, channels, notes)
     if options.reduce_channels is not None:
         notes += _reduced_readers(point, channels, options.reduce_channels)
         channels = options.reduce_channels
@@ -267,7 +282,6 @@ def _insert(net: Net, options: InsertOptions) -> InsertResult:
         share_weights=options.share_weights,
         lr_mult=options.lr_mult,
     )
-    reduce = options.reduce_channels is not None
     try:
         spec.validate_sizes()
     except ScnnSpecError as exc:  # sizes inferred from the file: say where they come from
@@ -322,6 +336,14 @@ def splice(net: Net, fragment: Net, options: SpliceOptions) -> SpliceResult:
 def _splice(net: Net, fragment_net: Net, options: SpliceOptions) -> SpliceResult:
     _refuse_v0(net, "splice into it")
     fragment = read_fragment(fragment_net)
+    if not fragment.inputs and not options.branch:
+        # Its output would replace the net's data at the point, and the point's own
+        # output would feed nothing: the net's data path cut, with exit 0.
+        raise SurgeryError(
+            f"{fragment.source}: the fragment reads none of the net's blobs (every blob it"
+            " reads, its own layers write), so splicing it would cut the net's data path;"
+            " a fragment must read the blob it follows (add it beside the net with --branch)"
+        )
     work = net.copy()
     graphs = build_graphs(work)
     notes: list[str] = []
@@ -353,6 +375,7 @@ def _splice(net: Net, fragment_net: Net, options: SpliceOptions) -> SpliceResult
         binds[unbound[0]] = point.blob
     anchor = _splice_anchor(work, graphs, point, binds)
     output = _fragment_output(fragment, options)
+    _refuse_loss_output(fragment, output, point.blob)
     prefix = choose_prefix(
         fragment_names(fragment), existing_names(work), options.prefix, notes=notes
     )
@@ -414,17 +437,34 @@ def _splice_anchor(
     return anchor
 
 
+def _refuse_loss_output(fragment: Fragment, output: str | None, blob: str) -> None:
+    """A loss writes a scalar: the layers that read the point's blob cannot read it, and
+    the check of the result would only name one of them (its axis, say), not the cause."""
+    writers = [layer for layer in fragment.layers if output is not None and output in layer.tops]
+    if not writers or not writers[-1].type.endswith("Loss"):
+        return
+    loss = writers[-1]
+    raise SurgeryError(
+        f"{fragment.source}: the fragment's output '{output}' is written by loss layer"
+        f" '{loss.name}' ({loss.type}), a scalar the layers reading '{blob}' cannot read;"
+        " name the feature map they should read with --fragment-output, or add the"
+        " fragment beside the net with --branch"
+    )
+
+
 def _fragment_output(fragment: Fragment, options: SpliceOptions) -> str | None:
     """The fragment blob the rewired layers read; None for a branch."""
     if options.output is not None:
         written = {top for layer in fragment.layers for top in layer.tops}
         if options.output not in written:
             raise SurgeryError(
-                f"--output {options.output}: the fragment writes no blob of that name"
+                f"--fragment-output {options.output}: the fragment writes no blob of that name"
                 f" (its outputs: {', '.join(fragment.outputs) or 'none'})"
             )
         if options.branch:
-            raise UsageError("--output names what rewired layers read; --branch rewires nothing")
+            raise UsageError(
+                "--fragment-output names what rewired layers read; --branch rewires nothing"
+            )
         return options.output
     if options.branch:
         return None
@@ -432,7 +472,8 @@ def _fragment_output(fragment: Fragment, options: SpliceOptions) -> str | None:
         listed = ", ".join(fragment.outputs) or "none"
         raise SurgeryError(
             f"{fragment.source}: the fragment has {len(fragment.outputs)} outputs ({listed});"
-            " name the one the net reads with --output, or splice it beside the net with"
+            " name the one the net reads with --fragment-output, or splice it beside the net"
+            " with"
             " --branch"
         )
     return fragment.outputs[0]
@@ -469,6 +510,12 @@ def _strip(net: Net, options: StripOptions) -> StripResult:
     phase = _working_phase(work, graphs, options.phase, notes)
     broken = {g.state.phase for g in graphs if g.problems}
     module, members = _module_to_strip(work, options.prefix)
+    damage = damaged_module_layers(work, module, members)
+    if damage is not None:
+        raise SurgeryError(
+            f"{net.source}: {damage}; strip takes out only a whole module (remove the rest"
+            " with 'scnn-surgery remove', or restore the net first)"
+        )
     first = members[0]
     reads = first.bottoms[0]
     consumers = _module_consumers(work, graphs, members, module.output)

@@ -1,8 +1,9 @@
 """The verbs beyond ``insert``: ``remove`` and ``upgrade``, as library functions.
 
 Each one works on a copy of the net (the net given is never changed), edits it with the
-graph operations of :mod:`scnn_surgery.ops` or a text pass, and checks the result in memory
-(:func:`scnn_surgery.verify.check_result`) before returning it; ``surgery`` re-exports them.
+graph operations of :mod:`scnn_surgery.core.ops` or a text pass, and checks the result in
+memory (:func:`scnn_surgery.analysis.verify.check_result`) before returning it; ``surgery``
+re-exports them.
 """
 
 from __future__ import annotations
@@ -10,15 +11,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from .analysis.shapes import ShapeOverrides, format_shape, infer_shapes
+from .analysis.verify import check_result
+from .core.graph import graph_of, phase_states
+from .core.net import Layer, Net
 from .errors import SurgeryError
-from .graph import graph_of, phase_states
-from .net import Layer, Net
 from .passes.remove import Removal, Rewiring, select_layers
 from .passes.remove import remove as remove_from_net
-from .passes.upgrade import upgrade_net
+from .passes.upgrade import upgrade_net, v0_dropped_parameters
 from .runtime import paused_gc
-from .shapes import ShapeOverrides, format_shape, infer_shapes
-from .verify import check_result
 
 
 @dataclass
@@ -149,6 +150,7 @@ def upgrade(
         if upgraded is net:
             return UpgradeResult(net, False, [f"{net.source}: already in the current format"])
         notes = [f"{net.source}: {_upgrade_summary(net, upgraded)}"]
+        notes += v0_dropped_parameters(net)
         notes += check_result(net, upgraded, shapes=shapes, proto=proto)
     return UpgradeResult(upgraded, True, notes)
 

@@ -27,20 +27,13 @@ import os
 import re
 import struct
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from google.protobuf import text_format
 from google.protobuf.message import DecodeError
 
-from .document import Document, Message, Scalar
-from .errors import SurgeryError
-from .export import definition_of
-from .files import MAX_CAFFEMODEL_BYTES, format_bytes, read_input_bytes
-from .graph import graph_of, phase_states
-from .layerdef import Enum
-from .net import Layer, Net
-from .params import (
+from .analysis.params import (
     conv_params,
     definition_message,
     inner_product_params,
@@ -50,12 +43,19 @@ from .params import (
     part_message,
     per_params,
 )
+from .analysis.shapes import MaybeShape, ShapeOverrides, format_shape, infer_shapes
+from .core.document import Document, Message, Scalar
+from .core.graph import graph_of, phase_states
+from .core.layerdef import Enum
+from .core.net import Layer, Net
+from .core.text_export import definition_of
+from .core.typed import fill_message
+from .errors import SurgeryError
+from .files import MAX_CAFFEMODEL_BYTES, format_bytes, read_input_bytes
 from .runtime import content_cache
 from .schema import caffe_pb2
 from .schema.select import Schema, dialect_schema, field_class, schema_for_net
 from .scnn import FLOAT32_BYTES, ScnnSpec, build_module, estimate_module, render_layers
-from .shapes import MaybeShape, ShapeOverrides, format_shape, infer_shapes
-from .typed import fill_message
 
 __all__ = [
     "Caffemodel",
@@ -903,6 +903,32 @@ def _planned_bytes(blobs: Iterable[ParamBlob]) -> int:
     return sum(math.prod(b.shape) * FLOAT32_BYTES + _BLOB_OVERHEAD for b in blobs)
 
 
+PUBLISHED_KERNEL_WIDTH = 9  # the SCNN paper's message-passing kernel
+PUBLISHED_CHANNELS = 128  # what the paper found fits; 512 was too much
+
+
+def _smaller_module(spec: ScnnSpec, rest: int) -> str:
+    """The change that brings the caffemodel under the limit: the kernel width when that
+    is what makes the module large, the channels when they are, else both."""
+    def fits(smaller: ScnnSpec) -> bool:
+        return rest + estimate_module(smaller).weight_bytes <= MAX_CAFFEMODEL_BYTES
+
+    kernel = min(spec.kernel_width, PUBLISHED_KERNEL_WIDTH)
+    channels = min(spec.channels, PUBLISHED_CHANNELS)
+    if spec.kernel_width > kernel and fits(replace(spec, kernel_width=kernel)):
+        return (
+            f"the kernel width {spec.kernel_width} makes it so large; give --kernel-width"
+            f" {kernel} (the published width) or less"
+        )
+    if spec.channels > channels and fits(replace(spec, channels=channels)):
+        return f"map the blob to fewer channels first with --reduce-channels {channels}"
+    return (
+        f"give a smaller --kernel-width (the published width is {PUBLISHED_KERNEL_WIDTH})"
+        f" and map the blob to fewer channels with --reduce-channels (the published"
+        f" {PUBLISHED_CHANNELS} or less)"
+    )
+
+
 def check_caffemodel_size(size: int, where: str, spec: ScnnSpec | None) -> None:
     """Refuse a caffemodel that protobuf (and so Caffe and OpenCV) could not read back."""
     if size <= MAX_CAFFEMODEL_BYTES:
@@ -911,11 +937,11 @@ def check_caffemodel_size(size: int, where: str, spec: ScnnSpec | None) -> None:
     if spec is not None:
         module = estimate_module(spec)
         c, k = spec.channels, spec.kernel_width
+        remedy = _smaller_module(spec, size - module.weight_bytes)
         advice = (
             f"; the SCNN module's {module.convolutions} convolutions hold"
             f" {format_bytes(module.weight_bytes)} of it (a {c}x{c}x1x{k} kernel each, since"
-            " every layer stores its own copy); map the blob to fewer channels first with"
-            " --reduce-channels 128"
+            f" every layer stores its own copy); {remedy}"
         )
     raise SurgeryError(
         f"{where}: the caffemodel would be {format_bytes(size)} ({size:,} bytes), over the"

@@ -17,8 +17,10 @@ import argparse
 import sys
 from pathlib import Path
 
-from scnn_surgery.compare import diff_nets
-from scnn_surgery.draw import (
+from scnn_surgery.analysis.compare import diff_nets
+from scnn_surgery.errors import SurgeryError
+from scnn_surgery.files import write_bytes_atomic
+from scnn_surgery.report.draw import (
     add_to_graph,
     build_picture,
     focus,
@@ -28,8 +30,6 @@ from scnn_surgery.draw import (
     output_format,
     render,
 )
-from scnn_surgery.errors import SurgeryError
-from scnn_surgery.files import write_bytes_atomic
 from scnn_surgery.surgery import InsertOptions, insert, load
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -5,14 +5,30 @@ Usage: python scripts/zoo_table.py [ZOO_DIR]   (default: ../shared/zoo)
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Mapping
 from pathlib import Path
 
-import scnn_surgery as ss
-from scnn_surgery.errors import SurgeryError
-
 ROOT = Path(__file__).resolve().parent.parent
+
+
+def run_in_project_venv() -> None:
+    """Without an active venv the interpreter lacks scnn_surgery and its dependencies: run
+    this script again under the clone's own .venv (``make install`` makes it)."""
+    try:
+        import scnn_surgery  # noqa: F401
+    except ModuleNotFoundError:
+        venv_python = ROOT / ".venv" / "bin" / "python"
+        if not venv_python.exists() or Path(sys.prefix).resolve() == (ROOT / ".venv").resolve():
+            sys.exit("zoo_table.py: scnn_surgery is not installed here; run `make install` first")
+        os.execv(venv_python, [str(venv_python), *sys.argv])
+
+
+run_in_project_venv()
+import scnn_surgery as ss  # noqa: E402
+from scnn_surgery.errors import SurgeryError  # noqa: E402
+
 sys.path.insert(0, str(ROOT))
 from tests.zoo_expectations import NAMED_POINTS  # noqa: E402
 
@@ -26,9 +42,9 @@ def outcome(path: Path) -> ss.InsertResult | str:
         return str(exc)
 
 
-def row(path: Path, zoo: Path, done: ss.InsertResult | str) -> str:
+def row(path: Path, done: ss.InsertResult | str) -> str:
     named = NAMED_POINTS.get(path.stem, {})
-    name = path.relative_to(zoo).as_posix()
+    name = f"{path.parent.name}/{path.name}"  # the zoo's layout: category/net
     how = f"`--after {named['after']}`" if "after" in named else "automatic"
     if isinstance(done, str):
         reason = done.replace(str(path), "FILE").replace("|", "\\|")
@@ -41,17 +57,19 @@ def row(path: Path, zoo: Path, done: ss.InsertResult | str) -> str:
     )
 
 
-def table(zoo: Path, outcomes: Mapping[Path, ss.InsertResult | str]) -> str:
-    """The Markdown table, one row per net in path order."""
+def table(outcomes: Mapping[Path, ss.InsertResult | str]) -> str:
+    """The Markdown table, one row per net in category/name order (the nets may come from
+    more than one copy of the zoo: the shipped one and ../shared)."""
     lines = ["| net | result | point | where, HxWxC / reason |", "|---|---|---|---|"]
-    lines += [row(path, zoo, outcomes[path]) for path in sorted(outcomes)]
+    order = sorted(outcomes, key=lambda path: (path.parent.name, path.name))
+    lines += [row(path, outcomes[path]) for path in order]
     return "".join(line + "\n" for line in lines)
 
 
 def main() -> int:
     zoo = Path(sys.argv[1]) if len(sys.argv) > 1 else ROOT.parent / "shared" / "zoo"
     paths = sorted(zoo.rglob("*.prototxt"))
-    sys.stdout.write(table(zoo, {path: outcome(path) for path in paths}))
+    sys.stdout.write(table({path: outcome(path) for path in paths}))
     return 0
 
 

@@ -1,15 +1,23 @@
 """Shared test helpers.
 
-Tests read real published nets from ``../shared`` (next to the repository),
-never from copies inside it, because their licences vary.  Without that
-folder the tests that need it are skipped with a reason; CI sets
-``SCNN_SURGERY_REQUIRE_SHARED=1`` to turn those skips into failures.
+The repository ships its test data: the permissively licensed nets of the test zoo are
+copied into ``tests/data/zoo`` (``tests/data/zoo/SOURCES.md`` gives each one's source,
+licence and sha256), and ``shared_path``/``zoo_files`` read those copies. What may not be
+shipped (the golden example, which has no licence; CC BY-NC and unlicensed zoo nets) is
+read from ``../shared`` next to the clone. A test that needs it is marked
+``@pytest.mark.needs_shared`` (or uses the ``golden`` fixture): it runs when ``../shared``
+is there and is not collected otherwise, so a fresh clone runs with nothing skipped for
+want of data. ``SCNN_SURGERY_NO_SHARED=1`` (set by ``.ci/run``) hides ``../shared`` even
+where it exists, to test exactly what a fresh clone tests; an unmarked test that reaches
+for ``../shared`` then fails, naming the mark it lacks.
 """
 
 from __future__ import annotations
 
 import inspect
 import os
+import re
+import shutil
 import sys
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -33,29 +41,111 @@ DATA = Path(__file__).resolve().parent / "data"
 HYPOTHESIS_PROFILE = register_profiles()
 
 
-def require_shared() -> bool:
-    return os.environ.get("SCNN_SURGERY_REQUIRE_SHARED", "") not in ("", "0")
+NO_SHARED_ENV = "SCNN_SURGERY_NO_SHARED"
+VENDORED_ZOO = DATA / "zoo"
+NEEDS_SHARED = "needs_shared"
+needs_shared = pytest.mark.needs_shared
+
+
+def shared_available() -> bool:
+    """Whether ../shared is beside the clone and not hidden by SCNN_SURGERY_NO_SHARED."""
+    return os.environ.get(NO_SHARED_ENV, "") in ("", "0") and SHARED.is_dir()
 
 
 def shared_path(*parts: str) -> Path:
-    """A path under ../shared; skips the test (or fails, in CI) when it is absent."""
+    """A test-data path named as under ../shared: the shipped copy in tests/data/zoo when
+    there is one, else the file in ../shared. Reaching for ../shared where it is absent
+    fails: such a test must be marked ``needs_shared`` so that it is not collected there."""
+    if parts and parts[0] == "zoo":
+        vendored = VENDORED_ZOO.joinpath(*parts[1:])
+        if vendored.exists():
+            return vendored
     path = SHARED.joinpath(*parts)
-    if not path.exists():
-        message = f"{path} is absent (../shared is not next to this clone)"
-        if require_shared():
-            pytest.fail(message + " but SCNN_SURGERY_REQUIRE_SHARED=1")
-        pytest.skip(message)
-    return path
+    if shared_available() and path.exists():
+        return path
+    why = f"{NO_SHARED_ENV} is set" if SHARED.is_dir() else "../shared is not next to this clone"
+    pytest.fail(f"{path} is not shipped in tests/data and {why}: mark the test "
+                f"@pytest.mark.{NEEDS_SHARED} (or give a shipped net)")
 
 
 def zoo_files() -> list[Path]:
-    """Every zoo prototxt, for parametrised sweeps (empty when ../shared is absent)."""
-    root = SHARED / "zoo"
-    if not root.exists():
-        if require_shared():
-            raise RuntimeError(f"{root} is absent but SCNN_SURGERY_REQUIRE_SHARED=1")
-        return []
-    return sorted(root.rglob("*.prototxt"))
+    """Every zoo prototxt, by its path under the zoo (category/name), for parametrised
+    sweeps: the shipped ones, and the rest from ../shared/zoo where it is available."""
+    nets = {p.relative_to(VENDORED_ZOO): p for p in VENDORED_ZOO.rglob("*.prototxt")}
+    if shared_available():
+        root = SHARED / "zoo"
+        for path in root.rglob("*.prototxt"):
+            nets.setdefault(path.relative_to(root), path)
+    return [nets[rel] for rel in sorted(nets)]
+
+
+def zoo_relpath(path: Path) -> str:
+    """``category/name.prototxt``: a zoo net's path under the zoo, whichever copy it is."""
+    return f"{path.parent.name}/{path.name}"
+
+
+def zoo_tree(dest: Path) -> Path:
+    """Every net of ``zoo_files()`` copied into DEST in the zoo's layout, for batch runs."""
+    for path in zoo_files():
+        target = dest / path.parent.name / path.name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(path, target)
+    return dest
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", f"{NEEDS_SHARED}: reads ../shared (data the repository may not ship); "
+        "not collected where ../shared is absent or hidden")
+
+
+def _not_shipped() -> frozenset[str]:
+    """The file names of the data only ../shared has: the golden example, and the zoo
+    nets SOURCES.md leaves out (its second table)."""
+    left_out = (VENDORED_ZOO / "SOURCES.md").read_text().split("## Left out", 1)[1]
+    zoo = re.findall(r"^\| [\w-]+/([\w.-]+\.prototxt) \|", left_out, re.MULTILINE)
+    return frozenset([*zoo, "resnet101.prototxt", "SCNN.prototxt", "resnet101_SCNN.prototxt"])
+
+
+NOT_SHIPPED = _not_shipped()
+
+
+def _names_shared_data(value: object) -> bool:
+    """Whether a parameter names data only ../shared has (a file name, or ``golden``)."""
+    if isinstance(value, (tuple, list)):
+        return any(_names_shared_data(v) for v in value)
+    if isinstance(value, (str, Path)):
+        text = str(value)
+        return text == "golden" or any(text.endswith(name) for name in NOT_SHIPPED)
+    return False
+
+
+def _needs_shared(item: pytest.Item) -> bool:
+    """Marked, or using the golden fixture, or parametrised with a net only ../shared has."""
+    if item.get_closest_marker(NEEDS_SHARED) is not None:
+        return True
+    if "golden" in getattr(item, "fixturenames", ()):
+        return True
+    callspec = getattr(item, "callspec", None)
+    return callspec is not None and any(map(_names_shared_data, callspec.params.values()))
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Where ../shared is absent or hidden, the tests that need it are not collected; where
+    it is there, each carries the mark, so that ``-m needs_shared`` runs just them."""
+    if shared_available():
+        for item in items:
+            if _needs_shared(item) and item.get_closest_marker(NEEDS_SHARED) is None:
+                item.add_marker(needs_shared)
+        return
+    left_out = [item for item in items if _needs_shared(item)]
+    if left_out:
+        config.hook.pytest_deselected(items=left_out)
+        items[:] = [item for item in items if not _needs_shared(item)]
+        config.stash[_LEFT_OUT] = len(left_out)
+
+
+_LEFT_OUT = pytest.StashKey[int]()
 
 
 def zoo_ids(paths: list[Path]) -> list[str]:
@@ -154,7 +244,13 @@ def zoo_inserts() -> dict[str, ZooInsert]:
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     """How many Hypothesis examples each property and mutation test ran (issue 13 asks for
-    at least 1,000 a run), under which profile."""
+    at least 1,000 a run), under which profile; and how many tests were left out for want
+    of ../shared."""
+    left_out = terminalreporter.config.stash.get(_LEFT_OUT, 0)
+    if left_out:
+        terminalreporter.write_line(
+            f"{left_out} tests read data the repository does not ship (../shared) and were "
+            "not collected: ../shared is " + ("hidden" if SHARED.is_dir() else "absent"))
     if not EXAMPLES_RUN:
         return
     terminalreporter.section(f"Hypothesis examples (profile {HYPOTHESIS_PROFILE})")

@@ -10,13 +10,13 @@ from typing import Any
 
 import numpy as np
 
-from scnn_surgery.graph import build_graph
-from scnn_surgery.net import Layer, Net, param_names
+from scnn_surgery.analysis.params import layer_message
+from scnn_surgery.analysis.shapes import infer_shapes
+from scnn_surgery.core.graph import build_graph
+from scnn_surgery.core.net import Layer, Net, param_names
 from scnn_surgery.onnx_export.blobs import expected_blob_shapes
 from scnn_surgery.onnx_export.layers import DATA_TYPES, left_out
-from scnn_surgery.params import layer_message
 from scnn_surgery.schema import caffe_pb2
-from scnn_surgery.shapes import infer_shapes
 from scnn_surgery.weights import make_blob
 
 

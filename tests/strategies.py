@@ -3,7 +3,7 @@ profiles the suites run under.
 
 A net is built as a list of :class:`GenLayer` values while the generator tracks every
 blob's shape with Caffe's formulas (written out again here, independently of
-``scnn_surgery.shapes``), then rendered to text in a drawn :class:`Style`: V1 or V2,
+``scnn_surgery.analysis.shapes``), then rendered to text in a drawn :class:`Style`: V1 or V2,
 indentation of 2 or 4 spaces or a tab, LF or CRLF, comments, blank lines, quotes, one-line
 or expanded layers. The blobs ``insert`` can take (a spatial map every phase produces with
 the same C, H and W) are listed as the net's ``points``.

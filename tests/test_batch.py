@@ -44,8 +44,8 @@ from scnn_surgery.batch import (
     unused_patterns,
     write_output,
 )
-from scnn_surgery.changeview import PICTURE_CONTEXT
 from scnn_surgery.errors import SurgeryError, UsageError
+from scnn_surgery.report.changeview import PICTURE_CONTEXT
 from scnn_surgery.scnn import module_cost
 from scnn_surgery.surgery import InsertOptions, insert, load
 

@@ -14,13 +14,14 @@ import pytest
 from scnn_surgery import files as files_module
 from scnn_surgery.cli import verb as verb_cli
 
-from .conftest import DATA, REPO_ROOT, RunCli, shared_path
+from .conftest import DATA, REPO_ROOT, RunCli, needs_shared, shared_path
 from .protocmp import parse_layers
 
 SIZES = ("--height", "46", "--width", "46", "--channel", "128")
 PUBLISHED = ("--after", "conv5_5", *SIZES)
 
 
+@needs_shared
 def test_generate_matches_published_module(run_cli: RunCli) -> None:
     code, out, err = run_cli(
         "generate",
@@ -45,6 +46,7 @@ def test_generate_to_file(tmp_path: Path, run_cli: RunCli) -> None:
     assert target.read_text().startswith("layer {\n")
 
 
+@needs_shared
 def test_insert_published_example(tmp_path: Path, run_cli: RunCli) -> None:
     target = tmp_path / "out.prototxt"
     src = shared_path("golden", "resnet101.prototxt")
@@ -131,6 +133,7 @@ def test_syntax_error_location(tmp_path: Path, run_cli: RunCli) -> None:
     )
 
 
+@needs_shared
 def test_unknown_after_lists_closest(tmp_path: Path, run_cli: RunCli) -> None:
     src = shared_path("golden", "resnet101.prototxt")
     status, err, target = _bad_insert(run_cli, tmp_path, src, "--after", "conv5_6")
@@ -160,6 +163,7 @@ def test_empty_file(tmp_path: Path, run_cli: RunCli) -> None:
     assert "no layers" in _one_error_line(err)
 
 
+@needs_shared
 def test_failed_insert_keeps_existing_output(tmp_path: Path, run_cli: RunCli) -> None:
     target = tmp_path / "keep.prototxt"
     target.write_text("precious")
@@ -179,6 +183,7 @@ def test_python_dash_m_entry_point() -> None:
     assert proc.returncode == 0 and "insert" in proc.stdout
 
 
+@needs_shared
 def test_insert_without_options_reproduces_the_golden_run(tmp_path: Path, run_cli: RunCli) -> None:
     src = shared_path("golden", "resnet101.prototxt")
     auto, explicit = tmp_path / "auto.prototxt", tmp_path / "explicit.prototxt"
@@ -196,6 +201,7 @@ def test_insert_without_options_reproduces_the_golden_run(tmp_path: Path, run_cl
     assert auto.read_bytes() == explicit.read_bytes()
 
 
+@needs_shared
 def test_contradicting_height_is_refused_naming_the_inferred_value(
     tmp_path: Path, run_cli: RunCli
 ) -> None:
@@ -274,6 +280,7 @@ def test_committed_example_output_is_current(run_cli: RunCli) -> None:
     assert out == (REPO_ROOT / "examples" / "scnn_lane_vgg16_SCNN.prototxt").read_text()
 
 
+@needs_shared
 def test_generate_reproduces_apollo_darkscnn_module(run_cli: RunCli) -> None:
     code, out, err = run_cli(
         "generate",
@@ -383,7 +390,7 @@ CLI_NET = (
 def test_bad_values_are_one_located_line(
     tmp_path: Path, old: str, new: str, at: str, message: str, run_cli: RunCli
 ) -> None:
-    from scnn_surgery.document import Document
+    from scnn_surgery.core.document import Document
 
     assert old in CLI_NET
     text = CLI_NET.replace(old, new)

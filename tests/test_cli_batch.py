@@ -22,10 +22,10 @@ import pytest
 import scnn_surgery as ss
 from scnn_surgery.batch import CRASH_HOOK, HANG_HOOK, STATUSES
 from scnn_surgery.cli.batch import progress_bar, tally
-from scnn_surgery.export import export_bytes
+from scnn_surgery.core.text_export import export_bytes
 from scnn_surgery.surgery import InsertOptions, insert, load
 
-from .conftest import DATA, RunCli, ZooInsert, shared_path
+from .conftest import DATA, RunCli, ZooInsert, needs_shared, shared_path, zoo_files, zoo_tree
 from .zoo_expectations import NAMED_POINTS, REFUSED
 
 NET = DATA / "phases_inplace.prototxt"
@@ -81,7 +81,7 @@ def test_zoo_batch_matches_the_single_file_sweep(
     tmp_path: Path, run_cli: RunCli, zoo_inserts: dict[str, ZooInsert]
 ) -> None:
     zoo = tmp_path / "zoo"
-    shutil.copytree(shared_path("zoo"), zoo)
+    zoo_tree(zoo)
     before = tree_digest(zoo)
     out, report = tmp_path / "out", tmp_path / "report.json"
     config = zoo_config(tmp_path / "zoo.toml")
@@ -89,7 +89,7 @@ def test_zoo_batch_matches_the_single_file_sweep(
                             "--config", str(config), "--report", str(report))
     assert stdout == "" and "Traceback" not in err
     models = json.loads(report.read_text())["models"]
-    assert len(models) == 34
+    assert len(models) == len(zoo_files())
     statuses = {Path(m["source"]).stem: m["status"] for m in models}
     # The same expectations the single-file sweep (tests/test_zoo_sweep.py) holds insert to.
     expected = {stem: "refused" if stem in REFUSED else "converted" for stem in statuses}
@@ -162,6 +162,7 @@ def mixed_tree(tmp_path: Path) -> Path:
 
 def test_report_formats(tmp_path: Path, mixed_tree: Path, run_cli: RunCli) -> None:
     out = tmp_path / "out"
+    (tmp_path / "reports").mkdir()
     for name in ("r.json", "r.csv", "r.md"):
         code, _, err = run_cli(
             "batch",
@@ -191,6 +192,7 @@ def test_html_report_pictures_each_converted_model(
     tmp_path: Path, mixed_tree: Path, run_cli: RunCli
 ) -> None:
     report = tmp_path / "reports" / "r.html"
+    report.parent.mkdir()
     code, _, err = run_cli("batch", str(mixed_tree), "-o", str(tmp_path / "out"), "--report",
                            str(report), *SIZES)
     assert code == 1 and f"report written to {report}" in err
@@ -263,6 +265,9 @@ def test_exit_one_when_any_model_failed(tmp_path: Path, run_cli: RunCli) -> None
         (["{src}", "--directions", "XY"], "--directions"),
         (["{src}/a.prototxt", "{tmp}/other/a.prototxt"], "would both be written"),
         (["{src}", "--report", ""], "--report '': an empty path names no file"),
+        (["{src}", "--report", "{tmp}/nodir/r.json"], "directory {tmp}/nodir does not exist"),
+        (["{src}", "--report", "{tmp}/dangling.json"], "whose directory {tmp}/gone does not"),
+        (["{tmp}/m.md", "--report", "{tmp}/out/./m.md"], "is the output of {tmp}/m.md"),
         (["{src}", "--after", ""], "'--after': must be a non-empty name, got ''"),
         (["{src}", "--config", "{tmp}/empty_after.toml"], "after must be a non-empty name"),
     ],
@@ -275,6 +280,8 @@ def test_usage_errors_exit_two(
     (tmp_path / "bad.toml").write_text('[models."*"]\nhieght = 3\n')
     (tmp_path / "no_proto.toml").write_text(f'[models."*"]\nproto = "{tmp_path}/nope.proto"\n')
     (tmp_path / "empty_after.toml").write_text('[models."*"]\nafter = ""\n')
+    (tmp_path / "dangling.json").symlink_to(tmp_path / "gone" / "r.json")
+    make_tree(tmp_path, "m.md")
     filled = [arg.format(src=src, tmp=tmp_path) for arg in args]
     code, _, err = run_cli("batch", *filled, "-o", str(tmp_path / "out"))
     assert code == 2
@@ -424,6 +431,7 @@ def test_a_report_that_would_overwrite_an_input_is_a_usage_error(
         assert report.read_bytes() == before and not (tmp_path / "out").exists()
 
 
+@needs_shared
 def test_batch_strips_a_zoo_of_scnn_nets_in_one_command(tmp_path: Path, run_cli: RunCli) -> None:
     zoo = tmp_path / "zoo"
     zoo.mkdir()
@@ -468,3 +476,55 @@ def test_batch_refuses_options_of_another_verb(tmp_path: Path, run_cli: RunCli) 
     assert code == 2 and "--verb strip takes no --height" in err
     code, _, err = run_cli("batch", str(DATA), "-o", out, "--verb", "splice")
     assert code == 2 and "--fragment FILE goes with --verb splice" in err
+
+
+def test_ctrl_c_before_the_first_worker_still_writes_the_report(
+    tmp_path: Path, run_cli: RunCli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import scnn_surgery.batch as batch
+
+    def interrupted(*_: object, **__: object) -> list[object]:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(batch, "plan_jobs", interrupted)
+    src = make_tree(tmp_path / "src", "a.prototxt")
+    report = tmp_path / "r.json"
+    code, _, err = run_cli("batch", str(src), "-o", str(tmp_path / "out"), "--report",
+                           str(report), *SIZES)
+    assert code == 130 and "report written to" in err
+    models = json.loads(report.read_text())["models"]
+    assert [(Path(m["source"]).name, m["status"]) for m in models] == [
+        ("a.prototxt", "interrupted")
+    ]
+
+
+def test_jobs_are_capped_at_the_cores_with_a_note(
+    tmp_path: Path, run_cli: RunCli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import scnn_surgery.batch as batch
+
+    monkeypatch.setattr(batch, "default_jobs", lambda: 2)
+    src = make_tree(tmp_path / "src", "a.prototxt", "b.prototxt", "c.prototxt")
+    report = tmp_path / "r.json"
+    code, _, err = run_cli("batch", str(src), "-o", str(tmp_path / "out"), "--jobs", "1000",
+                           "--report", str(report), *SIZES)
+    assert code == 0, err
+    assert "--jobs 1000 is more than the 2 cores this process may use; running 2 workers" in err
+    assert json.loads(report.read_text())["summary"]["workers"] == 2
+
+
+def test_batch_takes_fragment_output_and_its_old_spelling_with_a_warning(
+    tmp_path: Path, run_cli: RunCli
+) -> None:
+    src = make_tree(tmp_path / "src", "a.prototxt")
+    se = str(DATA / "se_block.prototxt")
+    splice = ["--verb", "splice", "--fragment", se, "--after", "conv1"]
+    code, _, err = run_cli("batch", str(src), "-o", str(tmp_path / "o1"), *splice,
+                           "--fragment-output", "nope")  # fmt: skip
+    assert "--fragment-output nope: the fragment writes no blob" in err and "deprecated" not in err
+    code, _, err = run_cli("batch", str(src), "-o", str(tmp_path / "o2"), *splice,
+                           "--output", "nope")  # fmt: skip
+    assert "warning: --output is deprecated here" in err
+    assert "--fragment-output nope: the fragment writes no blob" in err
+    code, _, err = run_cli("batch", str(src), "-o", str(tmp_path / "o3"), "--output", "x")
+    assert code == 2 and "--verb insert takes no --output" in err

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import REPO_ROOT, RunCli, shared_path
+from .conftest import REPO_ROOT, RunCli, needs_shared, shared_path
 
 needs_dot = pytest.mark.skipif(
     shutil.which("dot") is None, reason="Graphviz's dot program is not installed"
@@ -32,6 +32,7 @@ def _golden() -> tuple[str, str]:
 # --- diff -----------------------------------------------------------------------------
 
 
+@needs_shared
 def test_diff_of_the_published_pair(run_cli: RunCli) -> None:
     before, after = _golden()
     code, out, err = run_cli("diff", before, after)
@@ -46,6 +47,20 @@ def test_diff_of_the_published_pair(run_cli: RunCli) -> None:
     ]
 
 
+def test_diff_of_the_shipped_example_pair(run_cli: RunCli) -> None:
+    before, after = (str(REPO_ROOT / "examples" / f"scnn_lane_vgg16{s}.prototxt")
+                      for s in ("", "_SCNN"))
+    code, out, err = run_cli("diff", before, after)
+    assert code == 1, err
+    assert out.splitlines()[2:] == [
+        "+ module  SCNN module, directions DULR, 36×100×128, k 9, 808 layers,"
+        " after drop7, output SCNN",
+        "~ rewired fc8 bottom 0: fc7 → SCNN",
+        "1 module added, 1 bottom rewired",
+    ]
+
+
+@needs_shared
 def test_diff_json_of_the_published_pair(run_cli: RunCli) -> None:
     code, out, _ = run_cli("diff", *_golden(), "--json")
     assert code == 1
@@ -58,6 +73,7 @@ def test_diff_json_of_the_published_pair(run_cli: RunCli) -> None:
     assert [(m["status"], m["layers"]) for m in data["modules"]] == [("added", 544)]
 
 
+@needs_shared
 def test_a_file_diffed_with_itself_exits_0_silently(run_cli: RunCli) -> None:
     path = _golden()[1]
     assert run_cli("diff", path, path) == (0, "", "")
@@ -88,6 +104,7 @@ def test_diff_errors_exit_2(tmp_path: Path, run_cli: RunCli) -> None:
     assert run_cli("diff", str(a), str(a), "--phase", "VAL")[0] == 2
 
 
+@needs_shared
 def test_diff_html_writes_a_page_and_still_lists(tmp_path: Path, run_cli: RunCli) -> None:
     before, after = _golden()
     page = tmp_path / "pages" / "diff.html"
@@ -152,6 +169,7 @@ def test_diff_phase_option(tmp_path: Path, run_cli: RunCli) -> None:
 # --- draw -----------------------------------------------------------------------------
 
 
+@needs_shared
 def test_draw_dot_of_the_published_pair(tmp_path: Path, run_cli: RunCli) -> None:
     before, after = _golden()
     target = tmp_path / "pair.dot"
@@ -164,17 +182,20 @@ def test_draw_dot_of_the_published_pair(tmp_path: Path, run_cli: RunCli) -> None
     assert "#d62728" in source  # the rewired edge into conv6
 
 
+@needs_shared
 def test_draw_expand_shows_every_module_layer(run_cli: RunCli) -> None:
     code, out, _ = run_cli("draw", _golden()[1], "--expand", "-o", "-")
     assert code == 0
     assert "SCNN_D_1/sum" in out and "SCNN module" not in out
 
 
+@needs_shared
 def test_draw_context_needs_against(run_cli: RunCli) -> None:
     code, _, err = run_cli("draw", _golden()[1], "--context", "2", "-o", "-")
     assert code == 2 and "--against" in err
 
 
+@needs_shared
 def test_draw_context_cuts_the_picture_down(run_cli: RunCli) -> None:
     before, after = _golden()
     code, out, _ = run_cli("draw", after, "--against", before, "--context", "1", "-o", "-")
@@ -182,6 +203,7 @@ def test_draw_context_cuts_the_picture_down(run_cli: RunCli) -> None:
     assert "conv6" in out and "conv1_1_3x3_s2" not in out
 
 
+@needs_shared
 def test_draw_rejects_unknown_formats(tmp_path: Path, run_cli: RunCli) -> None:
     code, _, err = run_cli("draw", _golden()[1], "-o", str(tmp_path / "x.jpg"))
     assert code == 2 and ".svg, .png, .pdf or .dot" in err

@@ -13,7 +13,7 @@ import pytest
 from scnn_surgery import __version__
 from scnn_surgery.cli.main import DEBUG_ENV, SUBCOMMANDS, cli
 
-from .conftest import DATA, REPO_ROOT, RunCli, shallow_stack
+from .conftest import DATA, REPO_ROOT, VENDORED_ZOO, RunCli, shallow_stack
 
 HEAVY = ("networkx", "numpy", "google.protobuf", "graphviz", "onnx")
 
@@ -52,6 +52,45 @@ def test_start_up_loads_nothing_heavy(args: list[str], status: int) -> None:
     assert "scnn_surgery.cli.main" in modules  # the listing is real
     heavy = sorted(m for m in modules if m.split(".")[0] in HEAVY or m.startswith(HEAVY))
     assert not heavy, f"{args} imported {heavy}"
+
+
+ALEXNET = VENDORED_ZOO / "deploy" / "bvlc_alexnet_deploy.prototxt"
+RESNET50 = VENDORED_ZOO / "deploy" / "resnet50_deploy.prototxt"
+WITH_MODULE = REPO_ROOT / "examples" / "scnn_lane_vgg16_SCNN.prototxt"
+# What no verb needs unless asked: numpy only for weights, the HTML report only for
+# --report/--html, the drawing only for draw, the batch machinery only for batch.
+NOT_UNASKED = ("numpy", "scnn_surgery.report.htmlreport", "scnn_surgery.batch")
+DRAW, COMPARE = "scnn_surgery.report.draw", "scnn_surgery.analysis.compare"
+CHECK, VERIFY = "scnn_surgery.analysis.check", "scnn_surgery.analysis.verify"
+
+
+@pytest.mark.parametrize(
+    ("args", "must_not_import"),
+    [
+        (["generate", "--height", "4", "--width", "5"], ("networkx", "google.protobuf")),
+        (["insert", str(ALEXNET)], (DRAW, COMPARE)),
+        (["splice", str(RESNET50), str(DATA / "se_block.prototxt"), "--after", "res5c"],
+         (DRAW, COMPARE)),
+        (["strip", str(WITH_MODULE)], (DRAW, COMPARE)),
+        (["remove", str(ALEXNET), "drop6"], (DRAW, COMPARE)),
+        (["upgrade", str(ALEXNET)], (DRAW, COMPARE)),
+        (["check", str(ALEXNET)], (DRAW, COMPARE)),
+        (["inspect", str(ALEXNET)], (DRAW, COMPARE)),
+        (["diff", str(ALEXNET), str(ALEXNET)], (DRAW, CHECK)),
+        (["draw", str(ALEXNET), "-o", "-"], (CHECK, VERIFY)),
+    ],
+    ids=lambda v: v[0] if isinstance(v, list) else None,
+)
+def test_each_verb_imports_only_what_it_needs(
+    args: list[str], must_not_import: tuple[str, ...]
+) -> None:
+    code, modules = imported_modules(*args)
+    assert code == 0
+    assert "scnn_surgery.cli.main" in modules  # the listing is real
+    forbidden = (*NOT_UNASKED, *must_not_import)
+    below = tuple(f"{name}." for name in forbidden)
+    loaded = sorted(m for m in modules if m in forbidden or m.startswith(below))
+    assert not loaded, f"{args[0]} imported {loaded}"
 
 
 def test_help_lists_every_command_without_loading_it(run_cli: RunCli) -> None:
@@ -190,8 +229,8 @@ def test_an_unexpected_error_is_one_line_naming_where_it_was_raised(
     def broken(*_: object, **__: object) -> None:
         raise ZeroDivisionError("integer modulo by zero")
 
-    monkeypatch.setattr("scnn_surgery.inspection.inspect_net", broken)
-    monkeypatch.setattr("scnn_surgery.compare.diff_nets", broken)
+    monkeypatch.setattr("scnn_surgery.analysis.inspection.inspect_net", broken)
+    monkeypatch.setattr("scnn_surgery.analysis.compare.diff_nets", broken)
     net = str(DATA / "phases_inplace.prototxt")
     raised_at = f"test_cli_main.py:{broken.__code__.co_firstlineno + 1}"
     for args, status in ((["inspect", net], 1), (["diff", net, net], 2)):

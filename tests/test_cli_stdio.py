@@ -5,13 +5,15 @@ Real processes: the point is what a shell sees (``> /dev/full``, ``| head``).
 
 from __future__ import annotations
 
+import json
+import re
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from .conftest import DATA
+from .conftest import DATA, RunCli
 
 NET = str(DATA / "phases_inplace.prototxt")
 SMALL = ("--height", "4", "--width", "4", "--channel", "4", "--kernel-width", "3")
@@ -88,3 +90,32 @@ def test_a_reader_that_reads_part_and_goes_is_no_success(unbuffered: str) -> Non
     proc.stdout.close()
     err = proc.stderr.read().decode()
     assert proc.wait() == 1 and "Traceback" not in err, err
+
+
+TITLE_SETTER = 'name: "t"\nlayer { name: "in" type: "Input" top: "x\\033]0;owned\\007"\n' \
+    "  input_param { shape { dim: 1 dim: 2 dim: 4 dim: 4 } } }\n" \
+    'layer { name: "r\\302\\233" type: "ReLU" bottom: "x\\033]0;owned\\007" top: "y" }\n'
+
+
+def test_no_raw_control_byte_reaches_the_terminal(tmp_path: Path, run_cli: RunCli) -> None:
+    """ESC ] 0 ; ... BEL in a name would set the terminal's title; C1 CSI (U+009B) too."""
+    model = tmp_path / "title.prototxt"
+    model.write_text(TITLE_SETTER)
+    other = tmp_path / "other.prototxt"
+    other.write_text(TITLE_SETTER.replace('top: "y"', 'top: "z"'))
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "a.prototxt").write_text(TITLE_SETTER)
+    runs = [
+        run_cli("inspect", str(model)),
+        run_cli("diff", str(model), str(other)),
+        run_cli("diff", str(model), str(other), "--json"),
+        run_cli("batch", str(src), "-o", str(tmp_path / "out"), "--report",
+                str(tmp_path / "r.md"), "--after", "x\x1b]0;owned\x07"),
+    ]  # fmt: skip
+    for _, out, err in runs:
+        for text in (out, err, (tmp_path / "r.md").read_text()):
+            assert not re.search("[\x00-\x08\x0b-\x1f\x7f-\x9f]", text), repr(text)
+    assert "x\\x1b]0;owned\\x07" in runs[0][1]
+    json.loads(runs[2][1])  # still JSON
+    assert "\\u009b" in runs[2][1]

@@ -327,3 +327,66 @@ def test_a_v0_caffemodel_is_refused(tmp_path: Path, run_cli: RunCli) -> None:
         "--weights-out", str(tmp_path / "o.caffemodel"),
     )  # fmt: skip
     assert code == 1 and "a V0 (pre-2014) caffemodel" in err
+
+
+@pytest.mark.parametrize("word", ["999", "TICONV"])
+def test_every_verb_refuses_a_v1_type_the_enum_lacks_alike(
+    tmp_path: Path, run_cli: RunCli, word: str
+) -> None:
+    text = SMALL_V1.replace("type: RELU", f"type: {word}")
+    model = write(tmp_path / "v1.prototxt", text)
+    out = tmp_path / "out.prototxt"
+    for verb in (["upgrade", "-o", str(out)], ["inspect"], ["check"],
+                 ["insert", "--kernel-width", "3", "-o", str(out)]):  # fmt: skip
+        code, stdout, err = run_cli(verb[0], str(model), *verb[1:])
+        assert code == 1 and stdout == "", (verb, err)
+        assert f"v1.prototxt:9:30: in layer 'relu1': V1 layer type {word} is not one" in err
+    assert not out.exists()
+
+
+def test_inspect_check_and_insert_choose_the_same_phase_on_a_train_only_file(
+    run_cli: RunCli,
+) -> None:
+    model = str(DATA / "train_only.prototxt")
+    said = "phase TEST is broken in the input already (layer 'conv1'"
+    code, out, err = run_cli("inspect", model, "--json")
+    assert code == 0 and said in err and '"phase": "TRAIN"' in out
+    code, _, err = run_cli("check", model)
+    assert code == 0 and said in err and "checked in phase TRAIN (choose with --phase)" in err
+    code, _, err = run_cli("insert", model, "--after", "conv1", "--kernel-width", "3")
+    assert code == 0 and said in err and "fitted and checked in phase TRAIN" in err
+    code, out, _ = run_cli("check", model, "--phase", "TEST")
+    assert code == 1 and "bottom 'data' is not produced" in out  # asked: it is checked
+
+
+V0_HDF5 = """\
+name: "v0"
+input: "data"
+input_dim: 1
+input_dim: 3
+input_dim: 4
+input_dim: 4
+layers {
+  layer { name: "fc" type: "innerproduct" num_output: 2 dropout_ratio: 0.5 }
+  bottom: "data"
+  top: "fc"
+}
+layers {
+  layer { name: "out" type: "hdf5_output" hdf5_output_param { file_name: "/tmp/o.h5" } }
+  bottom: "fc"
+  bottom: "data"
+}
+"""
+
+
+def test_v0_hdf5_output_param_is_upgraded_and_a_dropped_parameter_named(
+    tmp_path: Path, run_cli: RunCli
+) -> None:
+    model = write(tmp_path / "v0.prototxt", V0_HDF5)
+    code, out, err = run_cli("upgrade", str(model), env={"SCNN_SURGERY_DEBUG": None})
+    assert code == 0, err
+    assert 'hdf5_output_param {\n    file_name: "/tmp/o.h5"' in out
+    assert "layer 'fc': Caffe's upgrade drops parameter dropout_ratio, which layer type" in err
+    for verb in (["inspect"], ["check"], ["diff", str(model)]):
+        code, _, err = run_cli(verb[0], str(model), *verb[1:], env={"SCNN_SURGERY_DEBUG": None})
+        assert code == 0 and "internal error" not in err, (verb, err)

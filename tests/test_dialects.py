@@ -19,7 +19,7 @@ from scnn_surgery.schema import (
 )
 from scnn_surgery.schema.select import dialect_of, dialect_schema
 
-from .conftest import shared_path
+from .conftest import needs_shared, shared_path
 
 FORKS = [
     "deeplab",
@@ -400,6 +400,7 @@ def test_zoo_fork_files_parse_fully_in_their_dialect(rel: str, dialect: str) -> 
     assert dialect_of(ss.loads(text)) == GUESS_DIFFERS.get(rel, dialect)
 
 
+@needs_shared
 def test_zoo_apollo_traffic_light_is_not_covered() -> None:
     text = _zoo_text("detection/apollo_traffic_light_detection.prototxt")
     with pytest.raises(text_format.ParseError, match=r"dfmb_psroi_pooling_param|bbox_reg_param"):

@@ -18,11 +18,11 @@ import numpy as np
 import pytest
 
 from scnn_surgery import ScnnSpec, generate, load, loads
-from scnn_surgery.graph import build_graph
-from scnn_surgery.net import Layer, Net
-from scnn_surgery.params import layer_message
+from scnn_surgery.analysis.params import layer_message
+from scnn_surgery.analysis.shapes import infer_shapes
+from scnn_surgery.core.graph import build_graph
+from scnn_surgery.core.net import Layer, Net
 from scnn_surgery.schema import caffe_pb2
-from scnn_surgery.shapes import infer_shapes
 from scnn_surgery.weights import (
     Caffemodel,
     blob_array,

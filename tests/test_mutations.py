@@ -27,10 +27,10 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 import scnn_surgery as ss
-from scnn_surgery.check import check_net, errors_of
-from scnn_surgery.document import Document
+from scnn_surgery.analysis.check import check_net, errors_of
+from scnn_surgery.core.document import Document
+from scnn_surgery.core.net import Net
 from scnn_surgery.errors import PrototxtSyntaxError, SurgeryError
-from scnn_surgery.net import Net
 
 from .conftest import RunCli, zoo_files
 from .strategies import GenNet, budget, counted, written_nets

@@ -19,14 +19,14 @@ from google.protobuf import text_format
 from hypothesis import given, settings
 
 import scnn_surgery as ss
-from scnn_surgery.check import check_net, errors_of
-from scnn_surgery.compare import diff_nets
-from scnn_surgery.export import export_bytes
-from scnn_surgery.graph import build_graphs
-from scnn_surgery.net import Net
+from scnn_surgery.analysis.check import check_net, errors_of
+from scnn_surgery.analysis.compare import diff_nets
+from scnn_surgery.analysis.shapes import infer_shapes
+from scnn_surgery.core.graph import build_graphs
+from scnn_surgery.core.net import Net
+from scnn_surgery.core.text_export import export_bytes
 from scnn_surgery.passes.upgrade import upgrade_net
 from scnn_surgery.schema import caffe_pb2
-from scnn_surgery.shapes import infer_shapes
 from scnn_surgery.surgery import InsertResult, StripOptions, strip
 
 from .caffe_upgrade import upgrade_net_proto_text
@@ -73,7 +73,7 @@ def inserted(case: InsertCase) -> tuple[Net, InsertResult, Net]:
 @counted
 def test_generated_nets_are_valid_with_the_generators_shapes(written: Written) -> None:
     """The strategy's nets are what it claims: valid, with the shapes Caffe's formulas
-    give (computed again in the strategy, independently of scnn_surgery.shapes)."""
+    give (computed again in the strategy, independently of scnn_surgery.analysis.shapes)."""
     parsed_by_caffe(written.text)
     net = ss.loads(written.text, SOURCE)
     assert net.format == written.net.format

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from scnn_surgery import SurgeryError, loads
-from scnn_surgery.ops import insert_layers, remove_layers
+from scnn_surgery.core.ops import insert_layers, remove_layers
 from scnn_surgery.schema import DIALECTS, caffe_pb2
 from scnn_surgery.schema.select import (
     dialect_of,
@@ -20,7 +20,7 @@ from scnn_surgery.schema.select import (
 )
 from scnn_surgery.surgery import SpliceOptions, load, splice
 
-from .conftest import RunCli, shared_path
+from .conftest import RunCli, needs_shared, shared_path
 from .forkproto import MY_PARAM_NET, MY_PARAM_NUMBER, write_fork_proto
 
 # --- guessing ---------------------------------------------------------------
@@ -108,6 +108,7 @@ def test_the_dialect_follows_edits_of_the_net_itself() -> None:
 # --- --proto ----------------------------------------------------------------
 
 
+@needs_shared
 def test_proto_wins_over_the_guess(tmp_path: Path) -> None:
     proto = write_fork_proto(tmp_path)
     net = load(shared_path("golden", "resnet101.prototxt"))

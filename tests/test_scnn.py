@@ -34,7 +34,7 @@ from scnn_surgery.scnn import (
     render_layers,
 )
 
-from .conftest import shared_path
+from .conftest import needs_shared, shared_path
 
 GOLDEN_SPEC = ScnnSpec(46, 46, 128, 9, "conv5_5")
 APOLLO_SPEC = ScnnSpec(60, 80, 64, 5, "reduce2_lane", directions="DU")
@@ -88,6 +88,7 @@ def assert_same_layers(ours: Sequence[Any], theirs: Sequence[Any]) -> None:
 # --- reproducing the published files ------------------------------------------------------------
 
 
+@needs_shared
 def test_golden_module_is_reproduced_field_for_field() -> None:
     golden = list(golden_net().layer)
     assert len(golden) == 544
@@ -98,6 +99,7 @@ def test_golden_defaults_are_the_published_generator_arguments() -> None:
     assert build_module(ScnnSpec(46, 46)) == build_module(GOLDEN_SPEC)
 
 
+@needs_shared
 def test_apollo_darkscnn_module_is_reproduced_field_for_field() -> None:
     text = apollo_text()
     assert "\r\n" in text
@@ -554,6 +556,7 @@ def summaries(
     return [(layer.name, layer.type, layer.bottoms, layer.tops) for layer in layers]
 
 
+@needs_shared
 def test_detects_the_golden_module() -> None:
     net = golden_net()
     [found] = detect_modules(layer_summaries(net), conv_params(net))
@@ -572,6 +575,7 @@ def test_detects_the_golden_module() -> None:
     )
 
 
+@needs_shared
 def test_detects_the_apollo_module() -> None:
     net = parse_net(apollo_text())
     summary = layer_summaries(net)
@@ -641,6 +645,7 @@ def test_no_modules_in_an_ordinary_net() -> None:
     assert detect_modules(layer_summaries(parse_net(text))) == []
 
 
+@needs_shared
 def test_detects_the_module_inside_the_published_resnet101() -> None:
     # The published ResNet-101 uses PSPNet's BN and Interp layers.
     net = golden_net("resnet101_SCNN.prototxt", pspnet_pb2)

@@ -10,7 +10,7 @@ import scnn_surgery as ss
 from scnn_surgery.errors import SurgeryError
 from scnn_surgery.scnn import ScnnSpec
 
-from .conftest import DATA, shared_path
+from .conftest import DATA, needs_shared, shared_path
 from .protocmp import parse_layers
 
 PUBLISHED = dict(after="conv5_5", height=46, width=46, channels=128)
@@ -22,6 +22,7 @@ def _golden(name: str) -> bytes:
     return shared_path("golden", name).read_bytes()
 
 
+@needs_shared
 def test_published_example_is_reproduced() -> None:
     net = ss.load(shared_path("golden", "resnet101.prototxt"))
     result = ss.insert(net, ss.InsertOptions(**PUBLISHED))
@@ -40,6 +41,7 @@ def test_published_example_is_reproduced() -> None:
     assert result.point.after is not None and result.point.after.name == "conv5_5/relu"
 
 
+@needs_shared
 def test_generate_equals_published_module() -> None:
     text = ss.generate(
         ScnnSpec(height=46, width=46, channels=128, kernel_width=9, bottom="conv5_5")
@@ -47,6 +49,7 @@ def test_generate_equals_published_module() -> None:
     assert parse_layers(text) == parse_layers(_golden("SCNN.prototxt").decode())
 
 
+@needs_shared
 def test_input_document_is_not_modified() -> None:
     path = shared_path("golden", "resnet101.prototxt")
     net = ss.load(path)
@@ -105,6 +108,7 @@ def test_v0_needs_upgrade() -> None:
         ss.insert(net, ss.InsertOptions(after="conv1", height=8, width=8, channels=20))
 
 
+@needs_shared
 def test_save_is_atomic_and_exact(tmp_path: Path) -> None:
     net = ss.load(shared_path("golden", "resnet101.prototxt"))
     out = tmp_path / "copy.prototxt"
@@ -297,6 +301,7 @@ def test_a_shape_the_file_states_cannot_be_overridden() -> None:
     assert ss.insert(ss.loads(text), partial).spec.width == 4
 
 
+@needs_shared
 def test_the_result_says_why_the_point_is_where_it_is() -> None:
     net = ss.load(DATA / "phases_inplace.prototxt")
     given = ss.insert(net, ss.InsertOptions(after="conv1", height=8, width=10, channels=4))
@@ -322,3 +327,13 @@ def test_reducing_channels_warns_that_what_follows_needs_retraining() -> None:
         " had 2048, so what learned weights for 2048 after it (from pool5 on) needs"
         " retraining: a caffemodel's blobs for it no longer fit"
     ) in result.notes
+
+
+def test_reducing_a_map_to_the_channels_it_has_adds_nothing_and_says_so() -> None:
+    net = ss.load(shared_path("zoo", "deploy", "bvlc_alexnet_deploy.prototxt"))  # pool5: 256
+    plain = ss.insert(net, ss.InsertOptions(after="pool5"))
+    same = ss.insert(net, ss.InsertOptions(after="pool5", reduce_channels=256))
+    assert ss.dumps(same.net) == ss.dumps(plain.net)  # no 256 -> 256 convolution
+    assert any("already has 256 channels" in note for note in same.notes)
+    reduced = ss.insert(net, ss.InsertOptions(after="pool5", reduce_channels=128))
+    assert "SCNN_reduce" in ss.dumps(reduced.net)

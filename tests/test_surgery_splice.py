@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 
 import scnn_surgery as ss
-from scnn_surgery.check import check_net, errors_of
+from scnn_surgery.analysis.check import check_net, errors_of
+from scnn_surgery.analysis.inspection import inspect_net
 from scnn_surgery.errors import SurgeryError
-from scnn_surgery.inspection import inspect_net
 from scnn_surgery.surgery import SpliceOptions, splice, strip
 
 from .conftest import DATA, shared_path

@@ -5,13 +5,14 @@ from __future__ import annotations
 import pytest
 
 import scnn_surgery as ss
-from scnn_surgery.check import check_net, errors_of
+from scnn_surgery.analysis.check import check_net, errors_of
 from scnn_surgery.errors import SurgeryError
 from scnn_surgery.surgery import StripOptions, strip
 
-from .conftest import DATA, shared_path
+from .conftest import DATA, needs_shared, shared_path
 
 
+@needs_shared
 def test_strip_undoes_the_published_paste() -> None:
     """strip(resnet101_SCNN) == resnet101, byte for byte."""
     pasted = ss.load(shared_path("golden", "resnet101_SCNN.prototxt"))
@@ -21,6 +22,7 @@ def test_strip_undoes_the_published_paste() -> None:
     assert result.module.directions == "DULR" and result.module.height == 46
 
 
+@needs_shared
 def test_apollo_darkscnn_stripped_reads_reduce2_lane() -> None:
     result = strip(ss.load(shared_path("zoo", "lane", "apollo_darkscnn_deploy.prototxt")))
     out = ss.loads(ss.dumps(result.net))
@@ -31,9 +33,9 @@ def test_apollo_darkscnn_stripped_reads_reduce2_lane() -> None:
 
 
 def test_a_reduction_insert_added_goes_too() -> None:
-    net = ss.load(DATA / "phases_inplace.prototxt")
+    net = ss.load(shared_path("zoo", "deploy", "bvlc_alexnet_deploy.prototxt"))  # pool5: 256
     text = ss.dumps(net)
-    inserted = ss.insert(net, ss.InsertOptions(after="conv1", kernel_width=3, reduce_channels=4))
+    inserted = ss.insert(net, ss.InsertOptions(after="pool5", kernel_width=3, reduce_channels=128))
     back = ss.loads(ss.dumps(inserted.net))
     result = strip(back)
     assert [x.name for x in result.removed[:2]] == ["SCNN_reduce", "SCNN_reduce/relu"]

@@ -13,7 +13,7 @@ from scnn_surgery.schema import DIALECTS, caffe_pb2, userproto
 from scnn_surgery.schema.select import user_schema
 from scnn_surgery.schema.userproto import PROTO_EXTRA, compile_proto, protoc_error
 
-from .conftest import DATA, REPO_ROOT, SHARED, RunCli
+from .conftest import REPO_ROOT, RunCli, shared_path
 from .forkproto import MY_PARAM_NET, write_fork_proto
 
 PROTO = REPO_ROOT / "proto"
@@ -43,8 +43,7 @@ def test_bvlc_proto_gives_the_generated_schema_in_a_pool_of_its_own() -> None:
     assert schema.net.DESCRIPTOR.file.pool is not descriptor_pool.Default()
     assert schema.layer().convolution_param.bias_term is True  # type: ignore[attr-defined]
 
-    text = SHARED / "zoo" / "deploy" / "bvlc_googlenet_deploy.prototxt"
-    body = (text if text.exists() else DATA / "phases_inplace.prototxt").read_text()
+    body = shared_path("zoo", "deploy", "bvlc_googlenet_deploy.prototxt").read_text()
     ours = text_format.Parse(body, schema.net())
     theirs = text_format.Parse(body, caffe_pb2.NetParameter())
     assert ours.SerializeToString(deterministic=True) == theirs.SerializeToString(

@@ -8,11 +8,11 @@ from pathlib import Path
 import pytest
 
 import scnn_surgery as ss
-from scnn_surgery.check import check_net, errors_of
+from scnn_surgery.analysis.check import check_net, errors_of
+from scnn_surgery.analysis.shapes import infer_shapes
+from scnn_surgery.core.graph import NetState, build_graph
+from scnn_surgery.core.net import Net
 from scnn_surgery.errors import SurgeryError
-from scnn_surgery.graph import NetState, build_graph
-from scnn_surgery.net import Net
-from scnn_surgery.shapes import infer_shapes
 
 from .conftest import DATA, shared_path, zoo_files, zoo_ids
 

@@ -20,11 +20,12 @@ from scnn_surgery import (
     splice,
 )
 from scnn_surgery import weights as weights_module
-from scnn_surgery.check import check_net, errors_of
+from scnn_surgery.analysis.check import check_net, errors_of
+from scnn_surgery.core.net import Net
 from scnn_surgery.errors import SurgeryError
 from scnn_surgery.files import MAX_CAFFEMODEL_BYTES
-from scnn_surgery.net import Net
 from scnn_surgery.schema import caffe_pb2
+from scnn_surgery.scnn import estimate_module
 from scnn_surgery.weights import (
     Caffemodel,
     blob_array,
@@ -41,7 +42,7 @@ from scnn_surgery.weights import (
     read_caffemodel,
 )
 
-from .conftest import REPO_ROOT, RunCli, shared_path
+from .conftest import REPO_ROOT, RunCli, needs_shared, shared_path
 
 EXAMPLE = REPO_ROOT / "examples" / "scnn_lane_vgg16.prototxt"
 
@@ -195,8 +196,8 @@ EXPECTED_SHAPES = {
 
 def test_param_blob_shapes_per_layer_type() -> None:
     net = loads(PARAM_NET)
-    from scnn_surgery.graph import build_graph
-    from scnn_surgery.shapes import infer_shapes
+    from scnn_surgery.analysis.shapes import infer_shapes
+    from scnn_surgery.core.graph import build_graph
 
     shapes = infer_shapes(net, build_graph(net))
     for layer in net.layers[1:]:
@@ -703,10 +704,11 @@ def test_plain_param_blocks_read_as_protobuf_reads_them(params: str) -> None:
     assert outcome(param_specs) == outcome(typed_param_specs)
 
 
+@needs_shared
 def test_param_specs_of_the_zoo_and_of_a_module_are_protobufs() -> None:
     """The direct reading of ``param {}`` blocks agrees with the typed message, layer by
     layer, for every net of the zoo and for the layers insert adds."""
-    from scnn_surgery.net import load_net
+    from scnn_surgery.core.net import load_net
     from scnn_surgery.weights import param_specs, typed_param_specs
 
     from .conftest import zoo_files
@@ -724,6 +726,7 @@ def test_param_specs_of_the_zoo_and_of_a_module_are_protobufs() -> None:
     assert compared > 1000
 
 
+@needs_shared
 def test_layers_missing_from_the_caffemodel_are_named_at_the_inputs_lines(
     tmp_path: Path, run_cli: RunCli
 ) -> None:
@@ -743,3 +746,14 @@ def test_layers_missing_from_the_caffemodel_are_named_at_the_inputs_lines(
         assert lines[int(line) - 1] == "layer {" and lines[int(line)] == f'  name: "{name}"'
     assert ("conv6", "6841") in missing  # 14347 in the output, after the module's layers
     assert "out.prototxt:" not in err
+
+
+def test_a_caffemodel_too_large_from_its_kernel_width_is_told_the_kernel_width() -> None:
+    """A 128-channel module with --kernel-width 99999 was told --reduce-channels 128."""
+    spec = ScnnSpec(7, 7, 128, 99999, "res5c")
+    size = estimate_module(spec).weight_bytes + 1000
+    with pytest.raises(SurgeryError) as refused:
+        check_caffemodel_size(size, "w.caffemodel", spec)
+    message = str(refused.value)
+    assert "the kernel width 99999 makes it so large; give --kernel-width 9" in message
+    assert "--reduce-channels" not in message

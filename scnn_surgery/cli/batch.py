@@ -2,24 +2,26 @@
 
 from __future__ import annotations
 
+import os
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 import click
 
 from ..errors import UsageError
-from ..files import NamedPath, check_output_paths, named
+from ..files import NamedPath, check_output_paths, file_key, named, signals_deferred
 from ..options import ExportOptions, SpliceOptions, declared_fields
-from .options import build_verb_options, insert_options, verb_options
+from .options import build_verb_options, insert_options, old_spellings, verb_options
 from .output import note
+from .stdio import one_line
 
 if TYPE_CHECKING:
     from click._termui_impl import ProgressBar
 
-    from ..batch import AnyOptions, BatchReport, Outcome, Status, Verb
+    from ..batch import AnyOptions, BatchReport, Job, Outcome, Status, Verb
 
 # Light (no networkx): the batch module is imported only when the command runs.
 VERB_NAMES = ("insert", "splice", "strip", "export")
@@ -63,18 +65,50 @@ def _verb_options(
     mine = {item.name for item, _ in declared_fields(options_class)}
     mine |= {SPLICE_RENAMED.get(name, name) for name in mine}
     given = [
-        name for name in params
+        f"--{name.replace('_', '-')}" for name in params
         if name not in mine
         and ctx.get_parameter_source(name) is click.core.ParameterSource.COMMANDLINE
     ]  # fmt: skip
+    given += [flag for name, flag in old_spellings(ctx).items() if name not in mine]
     if given:
-        flag = given[0].replace("_", "-")
-        raise UsageError(f"--verb {verb} takes no --{flag}")
+        raise UsageError(f"--verb {verb} takes no {given[0]}")
     if (fragment is not None) != (verb == "splice"):
         raise UsageError("--fragment FILE goes with --verb splice, and only with it")
     rename = SPLICE_RENAMED if verb == "splice" else None
     options: AnyOptions = build_verb_options(options_class, params, rename=rename)
     return options
+
+
+def worker_count(asked: int | None, cores: int, models: int) -> int:
+    """``--jobs`` up to the cores this process may use: more workers than cores only run
+    slower and take more memory (each holds an interpreter and its nets)."""
+    if asked is not None and asked > cores:
+        note(
+            f"--jobs {asked} is more than the {cores} core{'s' if cores > 1 else ''} this"
+            f" process may use; running {cores} worker{'s' if cores > 1 else ''}"
+        )
+    return max(1, min(asked or cores, cores, models))
+
+
+def _is_within(path: Path, directory: Path) -> bool:
+    return Path(os.path.realpath(path)).is_relative_to(os.path.realpath(directory))
+
+
+def refuse_report_over_output(report_path: str, planned: Sequence[Job]) -> None:
+    """A report that is one of the converted models' outputs, however spelled."""
+    report = file_key(report_path)
+    for job in planned:
+        if file_key(job.output) == report:
+            raise UsageError(
+                f"--report {report_path} is the output of {job.source}; give the report"
+                " another path"
+            )
+
+
+def interrupted_outcomes(sources: Sequence[str]) -> list[Outcome]:
+    from ..batch import NOT_FINISHED, Outcome
+
+    return [Outcome(source, "interrupted", reason=NOT_FINISHED) for source in sources]
 
 
 def short_reason(outcome: Outcome) -> str:
@@ -201,28 +235,38 @@ def command(
     inputs = [NamedPath("SRC", str(source.path)) for source in found]
     inputs += [*named("--config", config_path), *named("--proto", base.proto)]
     inputs += named("--fragment", fragment)
-    check_output_paths(inputs, named("--report", report_path), creates_directories=True)
+    # Only OUTPUT_DIR, which the batch creates, may hold a report's missing directory.
+    report_in_out = report_file is not None and _is_within(report_file.parent, out)
+    check_output_paths(inputs, named("--report", report_path), report_in_out)
     for pattern in unused_patterns(config, found):
         note(f"warning: config pattern '{pattern}' matches no model")
-    picture_context, pictures_note = picture_plan(report_file)
-    if pictures_note is not None:
-        note(f"warning: {pictures_note}")
-    planned = plan_jobs(found, out, base, config, fragment, picture_context=picture_context)
-    workers = min(jobs or default_jobs(), len(planned))
     counts: dict[Status, int] = dict.fromkeys(STATUSES, 0)
     start = time.perf_counter()
-    with progress_bar(len(planned), tally(counts), sys.stderr) as bar:
+    planned: list[Job] = []
+    pictures_note: str | None = None
+    workers = 1
+    try:  # Ctrl-C at any moment from here on still ends with the report
+        picture_context, pictures_note = picture_plan(report_file)
+        if pictures_note is not None:
+            note(f"warning: {pictures_note}")
+        planned = plan_jobs(found, out, base, config, fragment, picture_context=picture_context)
+        if report_path is not None:
+            refuse_report_over_output(report_path, planned)
+        workers = worker_count(jobs, default_jobs(), len(planned))
+        with progress_bar(len(planned), tally(counts), sys.stderr) as bar:
 
-        def advance(outcome: Outcome) -> None:
-            counts[outcome.status] += 1
-            bar.label = tally(counts)
-            bar.update(1)
+            def advance(outcome: Outcome) -> None:
+                counts[outcome.status] += 1
+                bar.label = tally(counts)
+                bar.update(1)
 
-        try:
             outcomes = run_batch(planned, workers, advance)
             interrupted = False
-        except BatchInterrupted as stop:
-            outcomes, interrupted = stop.outcomes, True
+    except BatchInterrupted as stop:
+        outcomes, interrupted = stop.outcomes, True
+    except KeyboardInterrupt:  # before the first worker started
+        sources_seen = [job.source for job in planned] or [str(s.path) for s in found]
+        outcomes, interrupted = interrupted_outcomes(sources_seen), True
     if interrupted:
         note(
             f"interrupted after {sum(counts.values())} of {len(planned)} models; the outputs"
@@ -235,10 +279,14 @@ def command(
     report = BatchReport(tuple(outcomes + skipped), workers, time.perf_counter() - start, run)
     note(f"batch: {report.describe()}")
     for line in summary_table(report):
-        click.echo(f"  {line}", err=True)
+        click.echo(f"  {one_line(line)}", err=True)
     if report_file is not None:
-        write_report(report_file, report)
+        if report_in_out:
+            report_file.parent.mkdir(parents=True, exist_ok=True)
+        with signals_deferred() as arrived:  # a second Ctrl-C must not lose the report
+            write_report(report_file, report)
         note(f"report written to {report_file}")
+        interrupted = interrupted or bool(arrived)
     if interrupted:
         sys.exit(INTERRUPTED)
     if not report.all_converted:

@@ -15,7 +15,7 @@ from .output import note
 from .stdio import echo, one_line
 
 if TYPE_CHECKING:
-    from ..check import Finding
+    from ..analysis.check import Finding
 
 
 def _summary(findings: list[Finding], errors: int) -> str:
@@ -51,12 +51,18 @@ def command(
         [*named("MODEL", model), *named("--weights", weights), *named("--proto", proto)], [STDOUT]
     )
     # Here rather than at the top: parsing the arguments (or --help) need not load them.
-    from ..check import check_net, errors_of
+    from ..analysis.check import check_net, errors_of
+    from ..analysis.phases import default_phase
     from ..schema.select import schema_for_net
     from ..surgery import load
     from ..weights import read_caffemodel
 
     net = load(model)
+    if not phases:
+        chosen, warnings = default_phase(net, None, "checked")
+        phases = (chosen,) if chosen is not None else ()
+        for warning in warnings:
+            note(warning)
     schema = schema_for_net(net, proto)
     caffemodel = read_caffemodel(weights, schema) if weights is not None else None
     findings = check_net(

@@ -11,18 +11,18 @@ from ..errors import UsageError
 from ..files import STDOUT, check_output_paths, named
 from .options import insert_option
 from .output import emit, note
-from .stdio import echo
+from .stdio import echo, json_text
 
 if TYPE_CHECKING:
-    from ..compare import NetDiff
+    from ..analysis.compare import NetDiff
 
 SAME, DIFFERENT, TROUBLE = 0, 1, 2
 
 
 def _diff_files(a: str, b: str, phase: str | None, html: str | None) -> NetDiff:
     # Here rather than at the top: parsing the arguments (or --help) need not load them.
-    from ..compare import diff_nets
-    from ..net import load_net
+    from ..analysis.compare import diff_nets
+    from ..core.net import load_net
 
     if a == "-" and b == "-":
         raise UsageError("only one of the two nets can come from standard input")
@@ -30,8 +30,8 @@ def _diff_files(a: str, b: str, phase: str | None, html: str | None) -> NetDiff:
     nets = load_net(a), load_net(b)
     result = diff_nets(*nets, phase)
     if html is not None:
-        from ..changeview import diff_view
-        from ..htmlreport import diff_page
+        from ..report.changeview import diff_view
+        from ..report.htmlreport import diff_page
 
         view = diff_view((a, b), nets, result, phase)
         if view.pictures_note:
@@ -67,7 +67,7 @@ def command(a: str, b: str, phase: str | None, as_json: bool, html: str | None) 
     # read as "different".
     result = _diff_files(a, b, phase, html)
     if as_json:
-        echo(result.to_json())
+        echo(json_text(result.to_json()))
     else:
         _print_text(result, a, b)
     sys.exit(SAME if result.is_empty else DIFFERENT)

@@ -7,13 +7,14 @@ import click
 from ..errors import UsageError
 from ..files import check_output_paths, named
 from .options import insert_option
-from .output import emit
+from .output import emit, note
 
 
 @click.command("draw")
 @click.argument("model", type=click.Path(dir_okay=False, allow_dash=True))
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, allow_dash=True),
-              help="Picture to write: FILE.svg, FILE.png or FILE.dot ('-' prints dot source).")
+              help="Picture to write: FILE.svg, FILE.png, FILE.pdf or FILE.dot ('-' prints dot"
+              " source).")
 @click.option("--against", type=click.Path(dir_okay=False), default=None,
               help="Highlight what MODEL adds, changes and rewires compared with this net.")
 @click.option("--expand", is_flag=True, help="Draw every layer of an SCNN module.")
@@ -31,11 +32,14 @@ def command(
     """
     check_output_paths([*named("MODEL", model), *named("--against", against)], named("-o", output))
     # Here rather than at the top: parsing the arguments (or --help) need not load them.
-    from ..compare import diff_nets
-    from ..draw import (
+    from ..analysis.compare import diff_nets
+    from ..core.graph import NetState
+    from ..core.net import load_net
+    from ..report.draw import (
         Highlights,
         build_picture,
         check_renderer,
+        choose_layout,
         digraph,
         focus,
         focus_names,
@@ -43,9 +47,8 @@ def command(
         node_places,
         output_format,
         render,
+        size_warning,
     )
-    from ..graph import NetState
-    from ..net import load_net
 
     if context is not None and against is None:
         raise UsageError("--context needs --against (it shows the part around the changes)")
@@ -53,6 +56,9 @@ def command(
     check_renderer(fmt)
     state = NetState(phase or "TEST")  # Caffe's default phase
     net = load_net(model)
+    warning = size_warning(len(net.layers))
+    if warning is not None:
+        note(warning)
     highlights, around = Highlights(), set[str]()
     if against is not None:
         diff = diff_nets(load_net(against), net, state.phase)
@@ -60,4 +66,9 @@ def command(
     picture = build_picture(net, state, highlights, expand)
     if context is not None:
         picture = focus(picture, around, context)
-    emit(render(digraph(picture), fmt, node_places(picture, net)), output)
+    layout = choose_layout(picture, expand)
+    if fmt != "dot":  # dot source is written at once, whatever its size
+        for message in layout.notes:
+            note(message)
+    graph = digraph(picture, layout.engine)
+    emit(render(graph, fmt, node_places(picture, net), layout.engine), output)

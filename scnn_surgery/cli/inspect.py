@@ -11,10 +11,11 @@ import click
 
 from ..files import STDOUT, check_output_paths, named
 from .options import insert_option
+from .output import note
 from .stdio import echo
 
 if TYPE_CHECKING:
-    from ..inspection import InspectReport
+    from ..analysis.inspection import InspectReport
 
 
 def _count(value: int | None) -> str:
@@ -30,7 +31,7 @@ def _listed(items: Sequence[str], separator: str) -> str:
 
 
 def _table(report: InspectReport) -> list[str]:
-    from ..shapes import format_shape
+    from ..analysis.shapes import format_shape
 
     header = ("layer", "type", "bottoms -> tops", "output shape", "params", "MACs")
     rows = [
@@ -93,10 +94,15 @@ def command(
     """Show every layer of MODEL with its output shapes, parameters and MACs."""
     check_output_paths(named("MODEL", model), [STDOUT])
     # Here rather than at the top: parsing the arguments (or --help) need not load them.
-    from ..inspection import inspect_net
+    from ..analysis.inspection import inspect_net
+    from ..analysis.phases import default_phase
     from ..surgery import load
 
-    report = inspect_net(load(model), phase, shapes)
+    net = load(model)
+    phase, warnings = default_phase(net, phase, "shown")
+    for warning in warnings:
+        note(warning)
+    report = inspect_net(net, phase, shapes)
     if as_json:
         echo(json.dumps(report.to_json(), indent=2))
     else:

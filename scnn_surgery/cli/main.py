@@ -55,7 +55,10 @@ SUBCOMMANDS: dict[str, Subcommand] = {
     "export": Subcommand(
         "export", "A net and its caffemodel as ONNX, computing what Caffe does."
     ),
-    "batch": Subcommand("batch", "Insert into every model of a zoo, in parallel, with a report."),
+    "batch": Subcommand(
+        "batch",
+        "Insert, splice, strip or export every model of a zoo, in parallel, with a report.",
+    ),
 }
 
 
@@ -146,6 +149,9 @@ class SurgeryGroup(click.Group):
             _fail(_usage_line(exc), UsageError.exit_code)
 
     def invoke(self, ctx: click.Context) -> Any:
+        from ..files import COMMITTED  # every command writing a file loads it anyway
+
+        COMMITTED.clear()  # one command per process, but tests run many in one
         try:
             try:
                 # One command is one pass over a few nets, which reference counting frees
@@ -161,6 +167,13 @@ class SurgeryGroup(click.Group):
         except SurgeryError as exc:
             _fail(str(exc), _error_status(ctx, exc))
         except KeyboardInterrupt:
+            if COMMITTED:  # the command's outputs are complete: it did what was asked
+                click.echo(
+                    "scnn-surgery: interrupted after the outputs were written; they are"
+                    " complete",
+                    err=True,
+                )
+                sys.exit(0)
             click.echo("scnn-surgery: interrupted", err=True)
             sys.exit(130)
         except OSError as exc:

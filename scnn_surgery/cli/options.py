@@ -63,7 +63,33 @@ def _stack(decorators: Iterable[Callable[[F], F]]) -> Callable[[F], F]:
 def _as_dict(
     _ctx: click.Context, _param: click.Parameter, value: tuple[tuple[str, Any], ...]
 ) -> dict[str, Any]:
+    """The pairs of a repeatable option where a later one refines an earlier (--shape)."""
     return dict(value)
+
+
+def _as_unique_dict(
+    _ctx: click.Context, param: click.Parameter, value: tuple[tuple[str, Any], ...]
+) -> dict[str, Any]:
+    """The pairs of a repeatable option whose keys name one thing each (--bind): a key
+    given twice would let the last one win silently, so two values for one key are
+    refused."""
+    pairs: dict[str, Any] = {}
+    for key, given in value:
+        if key in pairs and pairs[key] != given:
+            flag = param.opts[0]
+            raise click.BadParameter(
+                f"'{key}' is given twice ({_pair_text(key, pairs[key])} and"
+                f" {_pair_text(key, given)}); give {flag} once for each",
+                param=param,
+            )
+        pairs[key] = given
+    return pairs
+
+
+def _pair_text(key: str, value: Any) -> str:
+    if isinstance(value, (tuple, list)):
+        value = ",".join("?" if v is None else str(v) for v in value)
+    return f"{key}={value}"
 
 
 # A table-valued declaration is given as a repeatable option, one pair each.
@@ -89,11 +115,11 @@ def declared_option(
     if one is not None:  # repeatable, one BLOB=N,C,H,W (or FRAG=NET) each
         return click.option(
             flag, name, type=KindType(one), metavar=one.metavar, multiple=True,
-            callback=_as_dict, help=text,
+            callback=_as_dict if one is SHAPE else _as_unique_dict, help=text,
         )  # fmt: skip
     # No default at all, rather than default=None: click counts None as a value given.
     defaults: dict[str, Any] = {} if default is None else {"default": default}
-    return click.option(
+    option = click.option(
         flag,
         name,
         type=KindType(declared.kind),
@@ -101,7 +127,68 @@ def declared_option(
         required=required,
         show_default=declared.show_default,
         help=text,
+        callback=None if declared.old_flag is None else _or_old_spelling(name),
         **defaults,
+    )
+    if declared.old_flag is None:
+        return option
+    return _stack([option, _old_spelling(name, flag, declared)])
+
+
+OLD_SPELLING = "scnn_surgery.old_spelling"
+
+
+def old_spellings(ctx: click.Context) -> dict[str, str]:
+    """The options given by a former flag: field name to that flag."""
+    given: dict[str, str] = ctx.meta.setdefault(OLD_SPELLING, {})
+    return given
+
+
+def _both_spellings(flag: str, old: str) -> click.UsageError:
+    return click.UsageError(f"{old} is the former name of {flag}; give only {flag}")
+
+
+def _or_old_spelling(name: str) -> Callable[[click.Context, click.Parameter, Any], Any]:
+    """The new flag's value, or else the one given by the old flag (whichever click
+    processes first, the other one sees it)."""
+
+    def merged(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
+        old = ctx.meta.get(f"{OLD_SPELLING}:{name}")
+        if old is None:
+            return value
+        if value is not None:
+            raise _both_spellings(param.opts[0], old_spellings(ctx)[name])
+        return old
+
+    return merged
+
+
+def _old_spelling(name: str, flag: str, declared: Declaration) -> Callable[[F], F]:
+    """The former flag: hidden from --help, still taken, with a warning naming the new."""
+    old = declared.old_flag
+    assert old is not None
+
+    def remember(ctx: click.Context, _param: click.Parameter, value: Any) -> None:
+        if value is None:
+            return
+        if ctx.params.get(name) is not None:
+            raise _both_spellings(flag, old)
+        click.echo(
+            f"scnn-surgery: warning: {old} is deprecated here and will be removed in the next"
+            f" release; it is now {flag}",
+            err=True,
+        )
+        ctx.meta[f"{OLD_SPELLING}:{name}"] = value
+        old_spellings(ctx)[name] = old
+
+    return click.option(
+        old,
+        f"{name}__old_spelling",
+        type=KindType(declared.kind),
+        metavar=declared.kind.metavar,
+        hidden=True,
+        expose_value=False,
+        callback=remember,
     )
 
 

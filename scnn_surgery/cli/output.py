@@ -79,6 +79,8 @@ def emit(data: bytes, output: str | None) -> None:
     with OutputFiles() as outputs:
         write_output(outputs, data, output)
         outputs.commit()
+    for message in outputs.notes:
+        note(message)
 
 
 def note(message: str) -> None:

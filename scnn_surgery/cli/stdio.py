@@ -24,9 +24,29 @@ STDOUT_NAME = "standard output"
 _CONTROLS = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 
 
+def _escaped(match: re.Match[str]) -> str:
+    return match.group().encode("unicode_escape").decode("ascii")
+
+
 def one_line(message: str) -> str:
     """``message`` with the controls it carries written as escapes."""
-    return _CONTROLS.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), message)
+    return _CONTROLS.sub(_escaped, message)
+
+
+# What a terminal acts on (ESC ] 0 ; title BEL sets its title): every control but the
+# line breaks and tabs the output's own layout uses.
+_TERMINAL_CONTROLS = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def terminal_text(text: str) -> str:
+    """``text`` of several lines with the controls names carry written as escapes."""
+    return _TERMINAL_CONTROLS.sub(_escaped, text)
+
+
+def json_text(text: str) -> str:
+    """JSON text whose every control is a JSON escape: ``json.dumps`` escapes only those
+    below U+0020, and a terminal acts on C1 controls too."""
+    return _TERMINAL_CONTROLS.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
 
 
 def _failed(exc: OSError) -> BaseException:
@@ -56,9 +76,10 @@ def _write_all(stream: BinaryIO, data: bytes) -> None:
 
 
 def echo(text: str = "") -> None:
-    """``click.echo`` to standard output (which flushes each line)."""
+    """``click.echo`` to standard output (which flushes each line), with the controls a
+    name from the input may carry written as escapes."""
     try:
-        click.echo(text)
+        click.echo(terminal_text(text))
     except OSError as exc:
         raise _failed(exc) from None
 

@@ -7,14 +7,23 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, NamedTuple
 
-from ..files import NamedPath, OutputFiles, named
+from ..files import (
+    NamedPath,
+    OutputFiles,
+    hard_link_note,
+    hold_for_update,
+    named,
+    release,
+    signal_name,
+    signals_deferred,
+)
 from .options import check_weights_options
 from .output import Destination, check_verb_paths, destination, note, write_result
 
 if TYPE_CHECKING:
-    from ..net import Net
+    from ..analysis.shapes import ShapeOverrides
+    from ..core.net import Net
     from ..scnn import ScnnSpec
-    from ..shapes import ShapeOverrides
 
 
 class Weights(NamedTuple):
@@ -54,6 +63,8 @@ def prepare(
         [*inputs, *named("--weights", weights.source), *named("--proto", proto)],
         named("--weights-out", weights.out),
     )
+    if in_place:  # held from before the read until the replace (or the process's end)
+        hold_for_update(model)
     if proto is not None:  # a broken .proto is refused before the net is read
         from ..schema.select import user_schema
 
@@ -73,9 +84,10 @@ def finish(
     """Write ``net`` (and ``--weights-out``) together or not at all, then the notes."""
     # Here rather than at the top: parsing the arguments (or --help) need not load them.
     from ..carry import stage_weights
-    from ..export import export_bytes
+    from ..core.text_export import export_bytes
 
     said = list(notes)
+    links = hard_link_note(where.model) if where.in_place and changed else None
     with OutputFiles() as outputs:
         if weights.out is not None:
             said += stage_weights(
@@ -84,10 +96,27 @@ def finish(
                 phase=carry.phase, proto=carry.proto,
             )  # fmt: skip
         write_result(outputs, export_bytes(net), where, unchanged=not changed)
-        outputs.commit()
+        said += outputs.notes
+        # From the commit to the last note a signal only waits: once the outputs are
+        # written the command has succeeded, and says so with exit status 0.
+        with signals_deferred() as arrived:
+            outputs.commit()
+            if where.in_place:
+                release(where.model)
+            say_done(said, where, weights, changed, links)
+    if arrived:
+        names = ", ".join(sorted({signal_name(signum) for signum in arrived}))
+        note(f"{names} arrived while the outputs were written; they are complete")
+
+
+def say_done(
+    said: list[str], where: Destination, weights: Weights, changed: bool, links: str | None
+) -> None:
     if weights.out is not None:
         said.append(f"wrote weights to {weights.out}")
     if where.in_place and changed:
         said.append(f"replaced {where.model}")
+    if links is not None:
+        said.append(links)
     for message in said:
         note(message)

@@ -19,8 +19,8 @@ from ..errors import SurgeryError
 if TYPE_CHECKING:
     import onnx
 
-    from ..net import Net
-    from ..shapes import ShapeOverrides
+    from ..analysis.shapes import ShapeOverrides
+    from ..core.net import Net
     from .build import OnnxExport
 
 INSTALL_HINT = "export needs the onnx package: pip install 'scnn-surgery[onnx]'"

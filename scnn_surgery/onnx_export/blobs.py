@@ -15,10 +15,10 @@ from typing import Any
 
 import numpy as np
 
+from ..analysis.params import bn_blob_count, fork_param, raw_bool
+from ..analysis.shapes import MaybeShape, format_shape
+from ..core.net import Layer, Net, param_names
 from ..errors import SurgeryError
-from ..net import Layer, Net, param_names
-from ..params import bn_blob_count, fork_param, raw_bool
-from ..shapes import MaybeShape, format_shape
 from ..weights import Caffemodel, blob_array, blob_matches, blob_shape, layer_param_blobs
 
 __all__ = ["LayerBlobs", "expected_blob_shapes", "resolve_blobs"]

@@ -6,7 +6,7 @@ converted by its entry in :data:`~scnn_surgery.onnx_export.layers.CONVERTERS`; d
 become graph inputs, losses, accuracies and Silence are left out (Dropout passes its input
 on), and the blobs nothing reads are the graph's outputs. The model passes
 ``onnx.checker.check_model(full_check=True)`` and ONNX's shape inference must give every
-Caffe blob the shape :func:`~scnn_surgery.shapes.infer_shapes` gives it, before anything is
+Caffe blob the shape :func:`~scnn_surgery.analysis.shapes.infer_shapes` gives it, before anything is
 returned.
 """
 
@@ -19,12 +19,12 @@ from typing import Any
 import onnx
 from onnx import TensorProto, helper
 
+from ..analysis.shapes import Shape as MaybeDims
+from ..analysis.shapes import ShapeOverrides, ShapeResult, format_shape, infer_shapes
+from ..core.graph import BlobVersion, LayerGraph, NetState, graph_of
+from ..core.net import Layer, Net
 from ..errors import SurgeryError
-from ..graph import BlobVersion, LayerGraph, NetState, graph_of
-from ..net import Layer, Net
 from ..passes.upgrade import net_for_reading
-from ..shapes import Shape as MaybeDims
-from ..shapes import ShapeOverrides, ShapeResult, format_shape, infer_shapes
 from ..weights import Caffemodel
 from .blobs import resolve_blobs
 from .context import Emitter, LayerContext, Shape

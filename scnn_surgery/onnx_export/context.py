@@ -16,15 +16,15 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from onnx import helper
 
+from ..analysis.params import fork_param, layer_message
 from ..errors import SurgeryError
-from ..params import fork_param, layer_message
 from ..schema import caffe_pb2
 
 if TYPE_CHECKING:
     from onnx import NodeProto
 
-    from ..document import Message
-    from ..net import Layer, Net
+    from ..core.document import Message
+    from ..core.net import Layer, Net
 
 Shape = tuple[int, ...]
 

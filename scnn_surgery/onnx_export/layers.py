@@ -15,8 +15,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from ..document import Message
-from ..params import (
+from ..analysis.params import (
     conv_params,
     inner_product_params,
     interp_params,
@@ -26,6 +25,7 @@ from ..params import (
     raw_ints,
     upsample_params,
 )
+from ..core.document import Message
 from ..schema import caffe_pb2
 from ..weights import DEPTHWISE_TYPES
 from .context import LayerContext, Shape

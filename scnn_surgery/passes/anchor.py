@@ -13,9 +13,9 @@ import difflib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from ..core.graph import BlobVersion, LayerGraph
+from ..core.net import Layer, Net
 from ..errors import SurgeryError
-from ..graph import BlobVersion, LayerGraph
-from ..net import Layer, Net
 
 
 @dataclass(frozen=True)

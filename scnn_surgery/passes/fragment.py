@@ -12,10 +12,10 @@ from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from ..document import Edit, Message, Scalar, quote_string
+from ..core.document import Edit, Message, Scalar, quote_string
+from ..core.layerdef import V1_PARAM_KEYS, v1_type
+from ..core.net import Layer, Net, param_name_scalars, param_names
 from ..errors import SurgeryError
-from ..layerdef import V1_PARAM_KEYS, v1_type
-from ..net import Layer, Net, param_name_scalars, param_names
 from .upgrade import net_for_reading
 
 

@@ -20,10 +20,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
 
+from ..core.graph import BlobVersion, LayerGraph, NetState, graph_of, phase_states
+from ..core.net import Layer, Net
+from ..core.ops import remove_layers, rewire
 from ..errors import SurgeryError
-from ..graph import BlobVersion, LayerGraph, NetState, graph_of, phase_states
-from ..net import Layer, Net
-from ..ops import remove_layers, rewire
 from .anchor import closest_names
 
 

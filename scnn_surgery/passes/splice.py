@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Collection, Sequence
 
+from ..core.layerdef import LayerDef
+from ..core.net import Layer, Net, param_names
+from ..core.ops import insert_layers, rewire
 from ..errors import SurgeryError
-from ..layerdef import LayerDef
-from ..net import Layer, Net, param_names
-from ..ops import insert_layers, rewire
 from .anchor import InsertionPoint
 from .fragment import free_bottoms, unconsumed_tops
 
@@ -55,9 +55,9 @@ def choose_prefix(
     if wanted:
         found = clashes(wanted)
         if found:
-            shown = ", ".join(sorted(found)[:5])
             raise SurgeryError(
-                f"the names collide with the net's even with prefix '{wanted}': {shown}"
+                f"{_count_names(found)} collide with the net's even with prefix '{wanted}'"
+                f" ({_some_names(found, 5)}); choose another --prefix"
             )
         return wanted
     first = clashes("")
@@ -67,10 +67,24 @@ def choose_prefix(
         candidate = f"scnn{n}_"
         if not clashes(candidate):
             if notes is not None:
-                shown = ", ".join(sorted(first)[:3])
-                notes.append(f"names {shown} already exist in the net; using prefix '{candidate}'")
+                notes.append(
+                    f"{_count_names(first)} already in the net ({_some_names(first, 5)});"
+                    f" using prefix '{candidate}' (choose one with --prefix)"
+                )
             return candidate
     raise SurgeryError("could not find a free name prefix for the module")
+
+
+def _count_names(names: Collection[str]) -> str:
+    return f"{len(names)} name{'s' if len(names) != 1 else ''}"
+
+
+def _some_names(names: Collection[str], limit: int) -> str:
+    """Every name, or the first ``limit`` and how many more: never some passed for all."""
+    ordered = sorted(names)
+    shown = ", ".join(f"'{name}'" for name in ordered[:limit])
+    rest = len(ordered) - limit
+    return shown if rest <= 0 else f"{shown} and {rest} more"
 
 
 def new_layers(definitions: Sequence[LayerDef]) -> list[Layer]:

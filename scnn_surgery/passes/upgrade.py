@@ -24,12 +24,12 @@ from google.protobuf import text_format
 from google.protobuf.descriptor import FieldDescriptor
 from google.protobuf.message import Message as ProtoMessage
 
-from ..document import Document, Edit, Field, Message, Scalar, quote_string
+from ..core.document import Document, Edit, Field, Message, Scalar, quote_string
+from ..core.formats import v1_enum_name
+from ..core.net import ORIGINS, V0_TYPE_TO_V1, V1_TYPE_NAMES, Layer, Net
+from ..core.typed import fill_message
 from ..errors import SurgeryError
-from ..formats import v1_enum_name
-from ..net import ORIGINS, V0_TYPE_TO_V1, V1_TYPE_NAMES, Layer, Net
 from ..schema import caffe_pb2
-from ..typed import fill_message
 
 __all__ = ["needs_upgrade", "net_for_reading", "upgrade_document", "upgrade_net"]
 
@@ -86,7 +86,8 @@ _V0_ROUTES: dict[str, tuple[str, dict[str, str]]] = {
     "det_fg_fraction": ("fg_fraction", _WINDOW),
     "det_context_pad": ("context_pad", _WINDOW),
     "det_crop_mode": ("crop_mode", _WINDOW),
-    "hdf5_output_param": ("hdf5_output_param", {"hdf5_output": "hdf5_output_param"}),
+    # The V1 layer's own field, not one inside a parameter message ("" is the layer).
+    "hdf5_output_param": ("hdf5_output_param", {"hdf5_output": ""}),
 }
 # These go to transform_param whatever the layer type.
 _V0_TRANSFORM_FIELDS = {
@@ -440,8 +441,28 @@ def _upgrade_v0_layer(
         target = _v0_target(descriptor.name, v0.type)
         if target is not None:
             message_name, field_name = target
-            _assign(getattr(out, message_name), field_name, descriptor, value)
+            into = getattr(out, message_name) if message_name else out
+            _assign(into, field_name, descriptor, value)
     return out
+
+
+def v0_dropped_parameters(net: Net) -> list[str]:
+    """A warning for each V0 parameter Caffe's upgrade drops because the layer's type has
+    no such parameter (Caffe logs "Unknown parameter X for layer type Y")."""
+    if net.format != "v0":
+        return []
+    doc = net.document
+    parsed = fill_message(doc, doc.root, caffe_pb2.NetParameter(), "", allow_unknown_fields=True)
+    return [
+        f"warning: layer '{connection.layer.name}': Caffe's upgrade drops parameter"
+        f" {descriptor.name}, which layer type '{connection.layer.type}' does not have"
+        " (Caffe logs: Unknown parameter)"
+        for connection in parsed.layers
+        if connection.HasField("layer") and connection.layer.type != "padding"
+        for descriptor, _ in connection.layer.ListFields()
+        if descriptor.name in _V0_ROUTES
+        and _v0_target(descriptor.name, connection.layer.type) is None
+    ]
 
 
 def _v1_enum_of_v0(v0: caffe_pb2.V0LayerParameter, source: str) -> str:

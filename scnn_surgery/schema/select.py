@@ -19,15 +19,15 @@ from google.protobuf import message_factory
 from google.protobuf.descriptor import Descriptor
 from google.protobuf.message import Message
 
-from ..document import Document
-from ..document import Message as DocMessage
+from ..core.document import Document
+from ..core.document import Message as DocMessage
+from ..core.layerdef import Fields
 from ..errors import SurgeryError
-from ..layerdef import Fields
 from . import DIALECTS, guess_dialect
 from .userproto import compile_proto
 
 if TYPE_CHECKING:
-    from ..net import Layer, Net
+    from ..core.net import Layer, Net
 
 __all__ = [
     "Schema",

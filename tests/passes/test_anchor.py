@@ -2,15 +2,16 @@ from __future__ import annotations
 
 import pytest
 
-from scnn_surgery.document import Document
+from scnn_surgery.core.document import Document
+from scnn_surgery.core.graph import build_graphs
+from scnn_surgery.core.net import Net, load_net
 from scnn_surgery.errors import SurgeryError
-from scnn_surgery.graph import build_graphs
-from scnn_surgery.net import Net, load_net
 from scnn_surgery.passes.anchor import find_insertion_point, resolve_blob
 
-from ..conftest import DATA, shared_path
+from ..conftest import DATA, needs_shared, shared_path
 
 
+@needs_shared
 def test_golden_anchor_is_end_of_in_place_chain() -> None:
     net = load_net(str(shared_path("golden", "resnet101.prototxt")))
     point = find_insertion_point(net, build_graphs(net), "conv5_5")
@@ -20,6 +21,7 @@ def test_golden_anchor_is_end_of_in_place_chain() -> None:
     assert [(c.layer.name, c.bottom_index) for c in point.consumers] == [("conv6", 0)]
 
 
+@needs_shared
 def test_naming_an_in_place_layer_gives_the_same_point() -> None:
     net = load_net(str(shared_path("golden", "resnet101.prototxt")))
     graphs = build_graphs(net)
@@ -36,6 +38,7 @@ def test_phases_union_of_consumers_and_latest_chain_end() -> None:
     assert [(c.layer.name, c.bottom_index) for c in point.consumers] == [("score", 0), ("aux", 0)]
 
 
+@needs_shared
 def test_top_level_input_as_anchor_goes_first() -> None:
     net = load_net(str(shared_path("golden", "resnet101.prototxt")))
     point = find_insertion_point(net, build_graphs(net), "data")
@@ -43,6 +46,7 @@ def test_top_level_input_as_anchor_goes_first() -> None:
     assert [c.layer.name for c in point.consumers] == ["conv1_1_3x3_s2"]
 
 
+@needs_shared
 def test_unknown_name_lists_closest() -> None:
     net = load_net(str(shared_path("golden", "resnet101.prototxt")))
     with pytest.raises(SurgeryError, match=r"no layer or blob named 'conv5_6'; closest: .*conv5_5"):

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 import scnn_surgery as ss
+from scnn_surgery.core.graph import NetState, build_graph
+from scnn_surgery.core.net import Net
 from scnn_surgery.errors import SurgeryError
-from scnn_surgery.graph import NetState, build_graph
-from scnn_surgery.net import Net
 from scnn_surgery.passes.remove import passthrough, remove, select_layers
 
 from ..conftest import DATA

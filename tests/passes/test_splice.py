@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 
 import scnn_surgery as ss
+from scnn_surgery.core.graph import build_graph, build_graphs
+from scnn_surgery.core.layerdef import LayerDef
+from scnn_surgery.core.ops import definition_names
 from scnn_surgery.errors import SurgeryError
-from scnn_surgery.graph import build_graph, build_graphs
-from scnn_surgery.layerdef import LayerDef
-from scnn_surgery.ops import definition_names
 from scnn_surgery.passes.anchor import find_insertion_point
 from scnn_surgery.passes.splice import (
     choose_prefix,
@@ -76,3 +76,15 @@ def test_prefix_is_chosen_only_on_a_collision() -> None:
         choose_prefix({"a", ""}, {"y"}, "y")
     with pytest.raises(SurgeryError, match="--top 'y' is already a name"):
         choose_prefix(names, existing_names(net), None, keep={"y"})
+
+
+def test_a_collision_note_counts_every_colliding_name() -> None:
+    notes: list[str] = []
+    names = [f"n{i}" for i in range(8)]
+    assert choose_prefix(names, names, None, notes=notes) == "scnn1_"
+    assert notes == [
+        "8 names already in the net ('n0', 'n1', 'n2', 'n3', 'n4' and 3 more); using prefix"
+        " 'scnn1_' (choose one with --prefix)"
+    ]
+    with pytest.raises(SurgeryError, match=r"^2 names collide .* \('p_a', 'p_b'\); choose"):
+        choose_prefix(["a", "b"], ["p_a", "p_b"], "p_")

@@ -10,9 +10,9 @@ import pytest
 from google.protobuf import text_format
 
 import scnn_surgery as ss
-from scnn_surgery.document import Document
+from scnn_surgery.core.document import Document
+from scnn_surgery.core.net import V1_TYPE_NAMES, Net
 from scnn_surgery.errors import SurgeryError
-from scnn_surgery.net import V1_TYPE_NAMES, Net
 from scnn_surgery.passes.upgrade import (
     needs_upgrade,
     net_for_reading,
@@ -21,7 +21,7 @@ from scnn_surgery.passes.upgrade import (
 )
 from scnn_surgery.schema import caffe_pb2
 
-from ..conftest import RunCli, shared_path
+from ..conftest import RunCli, needs_shared, shared_path
 
 LEGACY = [
     "caffe_v0_lenet_train",
@@ -378,6 +378,7 @@ layer {
     )
 
 
+@needs_shared
 def test_v2_inputs_become_an_input_layer_leaving_the_rest_alone() -> None:
     path = shared_path("zoo", "deploy", "densenet121_deploy.prototxt")
     original = path.read_text()
@@ -442,6 +443,7 @@ def test_a_v1_entry_in_a_v0_net_is_refused() -> None:
         upgrade_net(ss.loads('input: "a"\n' + text, "n.prototxt"))
 
 
+@needs_shared
 def test_batch_norm_with_three_params_gets_fixed_statistics() -> None:
     path = shared_path("zoo", "lane", "apollo_darkscnn_deploy.prototxt")
     net = ss.load(path)

@@ -8,17 +8,19 @@ the message Caffe's ``upgrade_net_proto_text`` makes of the original, field for 
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
 from google.protobuf import text_format
 
 import scnn_surgery as ss
+from scnn_surgery.passes import upgrade as upgrade_pass
 from scnn_surgery.passes.upgrade import upgrade_net
 from scnn_surgery.schema import caffe_pb2
 
 from ..caffe_upgrade import CaffeFatal, upgrade_net_proto_text
-from ..conftest import DATA, SHARED, shared_path, zoo_files, zoo_ids
+from ..conftest import DATA, shared_path, zoo_files, zoo_ids
 
 ZOO_LEGACY = [
     "caffe_v0_lenet_train",
@@ -57,8 +59,7 @@ def assert_upgrade_matches_caffe(path: Path) -> None:
 
 
 def test_every_legacy_zoo_net_is_covered() -> None:
-    shared_path("zoo", "legacy")
-    assert sorted(p.stem for p in (SHARED / "zoo" / "legacy").glob("*.prototxt")) == ZOO_LEGACY
+    assert sorted(p.stem for p in zoo_files() if p.parent.name == "legacy") == ZOO_LEGACY
 
 
 @pytest.mark.parametrize("name", ZOO_LEGACY)
@@ -128,3 +129,53 @@ def test_oracle_stops_where_caffe_stops() -> None:
     )
     with pytest.raises(CaffeFatal, match="Padding layer input"):
         upgrade_net_proto_text(padded_relu)
+
+
+# --- Caffe's own upgrade tests: src/caffe/test/test_upgrade_proto.cpp ----------------------
+
+CAFFE_CASES = json.loads((DATA / "caffe_upgrade_proto_cases.json").read_text())["cases"]
+
+
+def _ours(step: str, text: str) -> caffe_pb2.NetParameter:
+    """Our pass's step that Caffe's test runs: UpgradeV0PaddingLayers, UpgradeV0Net or
+    UpgradeV1Net."""
+    if step == "v1":
+        return parsed(upgrade_pass._v1_to_v2(ss.loads(text, "caffe_test.prototxt")).text)
+    message = parsed(text)
+    if step == "padding":
+        return upgrade_pass._fold_padding_layers(message, "caffe_test.prototxt")
+    return upgrade_pass._upgrade_v0_net(message, "caffe_test.prototxt")
+
+
+@pytest.mark.parametrize(
+    "case", CAFFE_CASES, ids=[f"{c['test']}-{c['step']}" for c in CAFFE_CASES]
+)
+def test_caffes_own_upgrade_tests(case: dict[str, str]) -> None:
+    ours = _ours(case["step"], case["input"])
+    expected = parsed(case["expected"])
+    assert ours == expected, differences(expected, ours)
+    if case["step"] == "padding":  # Caffe's test also checks that a second fold changes nothing
+        assert upgrade_pass._fold_padding_layers(ours, "again") == ours
+
+
+def test_every_caffe_upgrade_test_is_transcribed() -> None:
+    steps = {(c["test"], c["step"]) for c in CAFFE_CASES}
+    assert len(CAFFE_CASES) == len(steps) == 8
+    assert ("NetUpgradeTest.TestAllParams", "v0") in steps
+
+
+def test_the_v0_hdf5_output_param_is_kept_and_dropped_parameters_are_named(
+    tmp_path: Path,
+) -> None:
+    """TestAllParams's V0 net through the whole upgrade: no KeyError on hdf5_output_param,
+    and a warning where Caffe logs "Unknown parameter X for layer type Y"."""
+    [case] = [c for c in CAFFE_CASES if c["test"] == "NetUpgradeTest.TestAllParams"]
+    text = case["input"].replace("    type: 'relu' ", "    type: 'relu' group: 2 ", 1)
+    net = ss.loads(text, "all_params.prototxt")
+    upgraded = parsed(upgrade_pass.upgrade_document(net.document).text)
+    [hdf5] = [layer for layer in upgraded.layer if layer.type == "HDF5Output"]
+    assert hdf5.hdf5_output_param.file_name == "/my/hdf5/output/file"
+    assert upgrade_pass.v0_dropped_parameters(net) == [
+        "warning: layer 'relu6': Caffe's upgrade drops parameter group, which layer type"
+        " 'relu' does not have (Caffe logs: Unknown parameter)"
+    ]

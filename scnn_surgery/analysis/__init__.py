@@ -1,0 +1,2 @@
+"""What is read off the model: shapes, parameters, Caffe's checks, comparisons, modules,
+the automatic point and its advice."""

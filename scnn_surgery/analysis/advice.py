@@ -1,0 +1,229 @@
+"""Warnings for requests that run but make little sense, with what to do instead.
+
+``insert`` still does what it was asked; these only explain, on stderr:
+
+* the module on the raw input (``--after data``): SCNN passes messages across a feature
+  map, not across the image's three colour planes;
+* a dead end (``--after prob``): nothing reads the blob after the point, so the module
+  rewires nothing and only adds an output;
+* a kernel wider than the map: most of each 1xk (kx1) kernel reads zero padding;
+* an automatic point on a fine decoder map (SegNet's 360x480, ENet's 256x512): the design
+  keeps the top hidden layer, but such a module costs thousands of layers, and the SCNN
+  paper applies SCNN at 1/8 resolution; the encoder's bottleneck (its deepest,
+  lowest-resolution map) is named as the alternative.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+import networkx as nx
+
+from ..core.graph import BlobVersion, LayerGraph, Node
+from ..core.net import Layer
+from ..passes.anchor import InsertionPoint
+from ..scnn import ScnnSpec, module_cost
+from .autopoint import SHAPE_ONLY_BOTTOMS
+from .geometry import PhaseShapes
+from .shapes import MaybeShape, ShapeResult, format_shape
+
+# Layers that make a map larger: where an encoder ends and a decoder begins.
+UPSAMPLING_TYPES = frozenset({"Deconvolution", "Upsample", "Unpooling", "Interp", "Resize"})
+# A decoder map finer than this share of the input's area (a quarter of each side) draws
+# the warning: the paper's module runs at 1/8 of each side.
+FINE_AREA_SHARE = 1 / 16
+# Maps within this factor of the lowest area count as the lowest level.
+LEVEL_TOLERANCE = 1.25
+
+
+@dataclass(frozen=True)
+class Alternative:
+    """Where else the module could go, and why it is worth a look."""
+
+    blob: str
+    reason: str
+
+
+def _spatial(shape: MaybeShape) -> tuple[int, int] | None:
+    if shape is None or len(shape) != 4 or shape[2] is None or shape[3] is None:
+        return None
+    return shape[2], shape[3]
+
+
+def _area(shape: MaybeShape) -> int | None:
+    hw = _spatial(shape)
+    return None if hw is None else hw[0] * hw[1]
+
+
+def _grows(shapes: ShapeResult, layer: Layer) -> bool:
+    """An upsampling layer that makes its map larger (or whose sizes are not known)."""
+    inputs, outputs = shapes.layer_inputs(layer), shapes.layer_outputs(layer)
+    before = _area(inputs[0]) if inputs else None
+    after = _area(outputs[0]) if outputs else None
+    return before is None or after is None or after > before
+
+
+def _upsampling(graph: LayerGraph, shapes: ShapeResult, ancestors: set[Node]) -> list[Layer]:
+    """The layers among ``ancestors`` that make their map larger, in file order."""
+    found = [
+        node
+        for node in ancestors
+        if isinstance(node, Layer) and node.type in UPSAMPLING_TYPES and _grows(shapes, node)
+    ]
+    return sorted(found, key=graph.net.index_of)
+
+
+def _feature_input(graph: LayerGraph, layer: Layer) -> BlobVersion | None:
+    """The bottom that carries features (not a pooling mask's or a reference's shape)."""
+    skipped = SHAPE_ONLY_BOTTOMS.get(layer.type, frozenset())
+    for index, version in enumerate(graph.bottoms(layer)):
+        if version is not None and (skipped is None or index not in skipped):
+            return version
+    return None
+
+
+def _bottleneck(
+    graph: LayerGraph, shapes: ShapeResult, upsampling: Sequence[Layer]
+) -> BlobVersion | None:
+    """The encoder's deepest, lowest-resolution map: among the maps every upsampling layer
+    derives from, the deepest of those at the lowest resolution (within a quarter: an
+    unpadded 5x1 convolution's 62x130 is no lower than 64x128). Without their sizes, the
+    input of the first upsampling layer."""
+    common: set[object] | None = None
+    for layer in upsampling:
+        mine = set(nx.ancestors(graph.graph, layer))
+        common = mine if common is None else common & mine
+    sized = [
+        (area, node)
+        for node in common or ()
+        if isinstance(node, BlobVersion)
+        and (producer := graph.producer(node)) is not None
+        and producer.bottoms
+        and (area := _area(shapes.blob(node))) is not None
+    ]
+    if not sized:
+        return _feature_input(graph, upsampling[0])
+    lowest = min(area for area, _ in sized)
+    level = [node for area, node in sized if area <= lowest * LEVEL_TOLERANCE]
+    return max(level, key=lambda node: graph.position(node))
+
+
+def _largest_area(shapes: ShapeResult, nodes: Iterable[Node]) -> int | None:
+    """The area of the finest map among ``nodes`` (a map and its ancestors: the input's
+    resolution)."""
+    areas = [
+        area
+        for node in nodes
+        if isinstance(node, BlobVersion) and (area := _area(shapes.blob(node))) is not None
+    ]
+    return max(areas, default=None)
+
+
+def _map_text(shape: MaybeShape) -> str:
+    if shape is None or len(shape) != 4 or None in shape[1:]:
+        return ""
+    return f" ({format_shape((shape[2], shape[3], shape[1]))}, HxWxC)"
+
+
+def _macs(macs: int) -> str:
+    return f"{macs / 1e9:,.1f} GMACs" if macs >= 10**9 else f"{macs:,} MACs"
+
+
+def decoder_alternative(
+    graph: LayerGraph, shapes: ShapeResult, blob: str, spec: ScnnSpec
+) -> Alternative | None:
+    """The encoder's bottleneck, when ``blob`` is a decoder map finer than a quarter of the
+    input's resolution (it derives from a layer that made the map larger)."""
+    version = graph.latest.get(blob)
+    area = _area(shapes.blob(version)) if version is not None else None
+    if version is None or area is None:
+        return None
+    ancestors: set[Node] = nx.ancestors(graph.graph, version)
+    upsampling = _upsampling(graph, shapes, ancestors)
+    if not upsampling:
+        return None
+    largest = _largest_area(shapes, [*ancestors, version])
+    if largest is None or area <= largest * FINE_AREA_SHARE:
+        return None
+    bottleneck = _bottleneck(graph, shapes, upsampling)
+    if bottleneck is None:
+        return None
+    name = bottleneck.name
+    cost = module_cost(spec)
+    share = "full" if area == largest else f"1/{round((largest / area) ** 0.5):g}"
+    reason = (
+        f"'{blob}' is a decoder map at {share} resolution ({spec.height}x{spec.width}): a"
+        f" module there has {cost.layers:,} layers and {_macs(cost.macs)}, and the"
+        " SCNN paper applies SCNN at 1/8 resolution; the encoder's bottleneck, its deepest,"
+        f" lowest-resolution map, is '{name}'{_map_text(shapes.blob(graph.latest[name]))}"
+    )
+    return Alternative(name, reason)
+
+
+def _raw_input(point: InsertionPoint, spec: ScnnSpec) -> str | None:
+    source = point.chain[0] if point.chain else None
+    if source is not None and source.bottoms:
+        return None
+    what = "the net's input" if source is None else f"the output of data layer '{source.name}'"
+    return (
+        f"warning: '{point.blob}' is {what}, the image itself ({spec.channels} channels), not a"
+        " feature map; SCNN passes messages across the rows and columns of a feature map (the"
+        " paper's top hidden layer, which insert chooses when --after is left out)"
+    )
+
+
+def _dead_end(point: InsertionPoint, output: str) -> str | None:
+    if point.consumers:
+        return None
+    return (
+        f"warning: no layer reads '{point.blob}' after the insertion point, so the module"
+        f" rewires nothing: its output '{output}' is a dead end, an extra output of the net"
+        " that changes no prediction; name a blob that later layers read"
+    )
+
+
+def _largest_odd(size: int) -> int:
+    return max(1, size if size % 2 else size - 1)
+
+
+def _kernel_too_wide(spec: ScnnSpec) -> str | None:
+    """D and U convolve 1xk along each row (the width), R and L kx1 along each column."""
+    k = spec.kernel_width
+    kernels = []
+    sizes = []
+    for letters, kernel, size in (("DU", f"1x{k}", spec.width), ("RL", f"{k}x1", spec.height)):
+        passes = ", ".join(d for d in letters if d in spec.directions)
+        if passes and k > size:
+            kernels.append(f"{kernel} ({passes})")
+            sizes.append(size)
+    if not kernels:
+        return None
+    return (
+        f"warning: the kernel width {k} is wider than the {spec.height}x{spec.width} map:"
+        f" every {' and '.join(kernels)} kernel reaches past the map into zero padding;"
+        f" --kernel-width {_largest_odd(min(sizes))} or less fits"
+    )
+
+
+def advise(
+    shapes: PhaseShapes,
+    point: InsertionPoint,
+    spec: ScnnSpec,
+    output: str,
+    phase: str | None,
+    automatic: bool,
+) -> list[str]:
+    """The warnings for inserting ``spec`` at ``point`` (the net before the edit)."""
+    found = (_raw_input(point, spec), _dead_end(point, output), _kernel_too_wide(spec))
+    notes = [note for note in found if note is not None]
+    if automatic:
+        graph = shapes.select(phase)[-1]
+        alternative = decoder_alternative(graph, shapes.of(graph), point.blob, spec)
+        if alternative is not None:
+            notes.append(
+                f"warning: {alternative.reason}; the module stays at the top hidden layer, as"
+                f" designed; for the bottleneck, give --after {alternative.blob}"
+            )
+    return notes
+

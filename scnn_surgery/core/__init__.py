@@ -1,0 +1,2 @@
+"""The model: the lossless document, the net and its per-phase graphs, the graph operations,
+and the text they are written back as."""
