@@ -610,3 +610,48 @@ def test_batch_exports_every_model_and_refuses_the_rest(tmp_path: Path, run_cli:
     assert np.array_equal(got, np.maximum(big(X), 0))
     code, _, err = run_cli("batch", str(src), "--verb", "strip", "--opset", "14", "-o", str(out))
     assert code == 2 and "--verb strip takes no --opset" in err
+
+
+def test_dynamic_batch_reaches_every_size_the_batch_enters() -> None:
+    """Interp, Upsample, InnerProduct past axis 1, ArgMax and Power's constant take the
+    batch from the input at run time."""
+    body = (
+        'layer { name: "i" type: "Interp" bottom: "x0" top: "i" interp_param { zoom_factor: 2 } }\n'
+        'layer { name: "u" type: "Upsample" bottom: "i" top: "u" upsample_param { scale: 2 } }\n'
+        'layer { name: "f" type: "InnerProduct" bottom: "u" top: "f" inner_product_param {'
+        " num_output: 3 axis: 2 } }\n"
+        'layer { name: "a" type: "ArgMax" bottom: "f" top: "a" argmax_param { top_k: 2 } }\n'
+        'layer { name: "p" type: "Power" bottom: "f" top: "p" power_param { power: 0 } }'
+    )
+    model = export_onnx(loads(one_layer_net([(1, 2, 3, 4)], body)), dynamic_batch=True)
+    fixed = export_onnx(loads(one_layer_net([(1, 2, 3, 4)], body)))
+    x = big((3, 2, 3, 4))
+    outs = run_onnx(model, {"x0": x})
+    singles = [run_onnx(fixed, {"x0": x[n : n + 1]}) for n in range(3)]
+    for k, out in enumerate(outs):
+        assert out.shape[0] == 3
+        assert np.array_equal(out, np.concatenate([s[k] for s in singles]))
+
+
+def test_unused_and_missing_caffemodel_layers_are_counted(tmp_path: Path) -> None:
+    """As Net::CopyTrainedLayersFrom: layers the net lacks are ignored, layers the
+    caffemodel lacks keep their fillers' values; both are said."""
+    conv = 'type: "Convolution" convolution_param { num_output: 2 kernel_size: 1 }'
+    text = one_layer_net([X], _layer_text(conv, 1))
+    other = text.replace('name: "out"', 'name: "gone"')
+    weights = tmp_path / "w.caffemodel"
+    model = caffe_pb2.NetParameter.FromString(random_weights(loads(other), 0))
+    weights.write_bytes(model.SerializeToString())
+    result = convert(loads(text), weights)
+    assert any("1 layer of" in n and "ignored" in n and "'gone'" in n for n in result.notes)
+    assert any("1 layer with parameters is not in" in n and "'out'" in n for n in result.notes)
+
+
+def test_a_shape_inference_disagreement_is_reported_as_a_bug() -> None:
+    from scnn_surgery.errors import SurgeryError
+    from scnn_surgery.onnx_export.build import _compare_shapes
+
+    model = export_onnx(loads(one_layer_net([X], _layer_text('type: "ReLU"', 1))))
+    _compare_shapes(model, {"out": X}, False)
+    with pytest.raises(SurgeryError, match="bug in scnn-surgery's export"):
+        _compare_shapes(model, {"out": (2, 6, 9, 10)}, False)

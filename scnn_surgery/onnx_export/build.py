@@ -183,7 +183,9 @@ def _value_info(name: str, shape: Shape, dynamic_batch: bool) -> onnx.ValueInfoP
 
 def _compare_shapes(model: onnx.ModelProto, expected: Mapping[str, Shape], dynamic: bool) -> None:
     """ONNX's shape inference against ours, for every Caffe blob; a difference is a bug."""
-    inferred = onnx.shape_inference.infer_shapes(model, check_type=True, strict_mode=True)
+    inferred = onnx.shape_inference.infer_shapes(
+        model, check_type=True, strict_mode=True, data_prop=dynamic
+    )
     found: dict[str, list[int | str | None]] = {}
     graph = inferred.graph
     for info in [*graph.value_info, *graph.output, *graph.input]:
@@ -261,6 +263,7 @@ def export_net(
             blobs=blobs.values.get(layer, []),
             blob_names=[initializer_names[k] for k in blobs.keys.get(layer, [])],
             test_phase=phase == "TEST",
+            dynamic_batch=dynamic_batch,
         )
         aliases = CONVERTERS[layer.type](context)
         if aliases is not None:

@@ -94,6 +94,7 @@ class LayerContext:
     blobs: list[np.ndarray]
     blob_names: list[str]  # the initializer name each blob is shared under
     test_phase: bool = True
+    dynamic_batch: bool = False
     steps: int = 0
 
     # -- reading the layer
@@ -157,6 +158,18 @@ class LayerContext:
 
     def ints(self, values: Sequence[int], what: str) -> str:
         return self.const(list(values), what, np.int64)
+
+    def dims(self, like: str, shape: Sequence[int], keep: int) -> str:
+        """``shape`` as an int64 tensor; with a free batch size, its first ``keep`` sizes
+        are ``like``'s at run time (they are the batch and what follows it)."""
+        if not self.dynamic_batch or keep == 0:
+            return self.ints(shape, "shape")
+        sizes = self.op("Shape", [like])
+        bounds = [self.ints([0], "start"), self.ints([keep], "end"), self.ints([0], "axis")]
+        head = self.op("Slice", [sizes, *bounds])
+        if keep >= len(shape):
+            return head
+        return self.op("Concat", [head, self.ints(shape[keep:], "tail")], axis=0)
 
     def blob(self, index: int) -> str:
         """Parameter blob ``index`` as it is stored (one initializer per sharing name)."""

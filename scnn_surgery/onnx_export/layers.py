@@ -108,15 +108,21 @@ def _inner_product(ctx: LayerContext) -> None:
     p = inner_product_params(ctx.net, ctx.layer)
     x = ctx.shape()
     axis = _axis(p.axis, len(x))
-    flat = ctx.x if len(x) == 2 and axis == 1 else ctx.op("Flatten", [ctx.x], axis=axis)
-    inputs = [flat, ctx.blob(0)]
+    if axis == 1:
+        flat = ctx.x if len(x) == 2 else ctx.op("Flatten", [ctx.x], axis=1)
+        inputs = [flat, ctx.blob(0)]
+        if p.bias_term:
+            inputs.append(ctx.blob(1))
+        ctx.op("Gemm", inputs, ctx.y, transB=0 if p.transpose else 1)
+        return
+    # The axes before `axis` stay (Reshape copies them, so a free batch passes through).
+    k = math.prod(x[axis:])
+    vectors = ctx.op("Reshape", [ctx.x, ctx.ints([0] * axis + [k], "shape")])
+    weight = ctx.blobs[0] if p.transpose else ctx.blobs[0].T
+    target = None if p.bias_term else ctx.y
+    product = ctx.op("MatMul", [vectors, ctx.const(weight, "weight")], target)
     if p.bias_term:
-        inputs.append(ctx.blob(1))
-    out = ctx.out_shapes[0]
-    direct = axis == 1
-    product = ctx.op("Gemm", inputs, ctx.y if direct else None, transB=0 if p.transpose else 1)
-    if not direct:
-        ctx.op("Reshape", [product, ctx.ints(out, "shape")], ctx.y)
+        ctx.op("Add", [product, ctx.blob(1)], ctx.y)
 
 
 # ---------------------------------------------------------------------------
@@ -251,7 +257,7 @@ def _affine(ctx: LayerContext, x: str, scale: float, shift: float, target: str |
 
 def _constant_like(ctx: LayerContext, value: float) -> None:
     """A top of the input's shape filled with ``value``."""
-    shape = ctx.ints(ctx.out_shapes[0], "shape")
+    shape = ctx.dims(ctx.x, ctx.out_shapes[0], len(ctx.out_shapes[0]))
     ctx.op("Expand", [ctx.const(value, "value"), shape], ctx.y)
 
 
@@ -595,11 +601,7 @@ def _argmax(ctx: LayerContext) -> None:
     as_float = ctx.op("Cast", [indices], to=1)
     parts = [as_float, values] if p.out_max_val else [as_float]
     joined = ctx.op("Concat", parts, axis=1) if len(parts) > 1 else as_float
-    _reshape_from(ctx, joined, ctx.out_shapes[0])
-
-
-def _reshape_from(ctx: LayerContext, value: str, dims: Shape) -> None:
-    ctx.op("Reshape", [value, ctx.ints(dims, "shape")], ctx.y)
+    ctx.op("Reshape", [joined, ctx.dims(ctx.x, ctx.out_shapes[0], 1)], ctx.y)
 
 
 # ---------------------------------------------------------------------------
@@ -620,7 +622,7 @@ def _interp(ctx: LayerContext) -> None:
             "Slice", [source, ctx.ints(starts, "starts"), ctx.ints(ends, "ends"),
                       ctx.ints([2, 3], "axes")],
         )  # fmt: skip
-    sizes = ctx.ints(ctx.out_shapes[0], "sizes")
+    sizes = ctx.dims(ctx.x, ctx.out_shapes[0], 2)
     ctx.op(
         "Resize", [source, "", "", sizes], ctx.y, mode="linear",
         coordinate_transformation_mode="align_corners",
@@ -635,18 +637,18 @@ def _upsample(ctx: LayerContext) -> None:
     out = ctx.out_shapes[0]
     if len(ctx.inputs) == 1:
         ctx.op(
-            "Resize", [ctx.x, "", "", ctx.ints(out, "sizes")], ctx.y, mode="nearest",
+            "Resize", [ctx.x, "", "", ctx.dims(ctx.x, out, 2)], ctx.y, mode="nearest",
             coordinate_transformation_mode="asymmetric", nearest_mode="floor",
         )  # fmt: skip
         return
     upsample_params(ctx.net, ctx.layer)  # the shape rules checked it; read for errors
     x = ctx.shape()
-    planes = ctx.ints([x[0], x[1], -1], "planes")
+    planes = ctx.ints([0, 0, -1], "planes")
     values = ctx.op("Reshape", [ctx.x, planes])
     mask = ctx.op("Reshape", [ctx.inputs[1], planes])
     indices = ctx.op("Cast", [mask], to=7)  # int64, truncated as static_cast<int>
     zeros = ctx.op(
-        "ConstantOfShape", [ctx.ints([x[0], x[1], out[2] * out[3]], "flat_shape")]
+        "ConstantOfShape", [ctx.dims(ctx.x, [x[0], x[1], out[2] * out[3]], 2)]
     )
     scattered = ctx.op("ScatterElements", [zeros, indices, values], axis=2)
-    ctx.op("Reshape", [scattered, ctx.ints(out, "shape")], ctx.y)
+    ctx.op("Reshape", [scattered, ctx.ints([0, 0, out[2], out[3]], "shape")], ctx.y)
