@@ -600,10 +600,7 @@ def _exported(job: Job, before: Net, options: ExportOptions) -> Outcome:
 
     if options.external_data:
         raise SurgeryError("batch writes each model as one file; export it alone with -o")
-    result = convert(
-        before, phase=options.phase, shapes=options.shapes, opset=options.opset,
-        dynamic_batch=options.dynamic_batch, proto=options.proto,
-    )  # fmt: skip
+    result = convert(before, options=options)
     if model_bytes(result.model) > EXTERNAL_DATA_LIMIT:
         raise SurgeryError(
             f"{job.source}: the model is over protobuf's 2 GiB; export it alone, with"

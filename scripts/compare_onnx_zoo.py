@@ -25,6 +25,7 @@ sys.path.insert(0, str(ROOT))
 
 import scnn_surgery as ss  # noqa: E402
 from scnn_surgery.onnx_export import convert  # noqa: E402
+from scnn_surgery.options import ExportOptions  # noqa: E402
 from tests.onnx_reference import (  # noqa: E402
     opencv_copy,
     opencv_weights,
@@ -70,7 +71,7 @@ def compare(cv2: object, label: str, path: Path, shapes: dict, folder: Path) -> 
 
     upgraded = net_for_reading(readable)
     weights.write_bytes(random_weights(upgraded, 5, shapes=shapes))
-    result = convert(readable, weights, shapes=shapes)
+    result = convert(readable, weights, ExportOptions(shapes=shapes))
     feeds = {}
     dims = {}
     for info in result.model.graph.input:

@@ -42,10 +42,7 @@ def run_export(
     from ..onnx_export import convert
     from ..surgery import load
 
-    result = convert(
-        load(model), weights, phase=options.phase, shapes=options.shapes, opset=options.opset,
-        dynamic_batch=options.dynamic_batch, proto=options.proto, seed=seed,
-    )  # fmt: skip
+    result = convert(load(model), weights, options, seed)
     notes = list(result.notes)
     external = options.external_data or model_bytes(result.model) > EXTERNAL_DATA_LIMIT
     if external and not options.external_data:

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 
     from ..analysis.shapes import ShapeOverrides
     from ..core.net import Net
+    from ..options import ExportOptions
     from .build import OnnxExport
 
 INSTALL_HINT = "export needs the onnx package: pip install 'scnn-surgery[onnx]'"
@@ -43,17 +44,18 @@ def require_onnx() -> None:
 def convert(
     net: Net,
     weights: str | os.PathLike[str] | None = None,
-    *,
-    phase: str | None = None,
-    shapes: ShapeOverrides | None = None,
-    opset: int | None = None,
-    dynamic_batch: bool = False,
-    proto: str | None = None,
+    options: ExportOptions | None = None,
     seed: int = 0,
 ) -> OnnxExport:
     """The export of ``net`` with the caffemodel ``weights`` (else the fillers' values,
-    with a warning that the model is for structure only); see :func:`export_onnx`."""
+    drawn with ``seed``, and a warning that the model is for structure only), as
+    ``options`` (``export``'s options; ``external_data`` is the writer's business) ask;
+    see :func:`export_onnx`."""
+    from ..options import ExportOptions
+
     require_onnx()
+    given = options or ExportOptions()
+    phase, shapes, opset, proto = given.phase, given.shapes, given.opset, given.proto
     from ..passes.upgrade import net_for_reading
     from ..schema.select import schema_for_net
     from ..weights import Caffemodel, initial_weights, read_caffemodel
@@ -70,8 +72,8 @@ def convert(
         ).model
 
     result = export_net(
-        net, source, phase=phase, shapes=shapes, opset=opset, dynamic_batch=dynamic_batch,
-        filled=filled,
+        net, source, phase=phase, shapes=shapes, opset=opset,
+        dynamic_batch=given.dynamic_batch, filled=filled,
     )  # fmt: skip
     if source is None:
         result.notes.insert(
@@ -98,10 +100,12 @@ def export_onnx(
     ``weights`` or, without it, the fillers' values. ``shapes`` gives blob sizes the file
     does not state (``--shape``), ``opset`` the opset (default: the lowest the graph needs,
     13), ``dynamic_batch`` a free batch size, ``proto`` the fork's caffe.proto."""
-    return convert(
-        net, weights, phase=phase, shapes=shapes, opset=opset, dynamic_batch=dynamic_batch,
-        proto=proto, seed=seed,
-    ).model  # fmt: skip
+    from ..options import ExportOptions
+
+    options = ExportOptions(
+        opset=opset, dynamic_batch=dynamic_batch, phase=phase, shapes=shapes or {}, proto=proto
+    )
+    return convert(net, weights, options, seed).model
 
 
 class OnnxFiles(NamedTuple):
