@@ -363,23 +363,34 @@ def parse_config(text: str, source: str = "<config>", verb: Verb = "insert") -> 
     except tomllib.TOMLDecodeError as exc:
         raise UsageError(f"{source}: invalid TOML: {exc}") from None
     for key in document:
-        if key != "models":
+        if key not in ("models", SHAPE_RULES_KEY):
             raise UsageError(
                 f"{source}: unknown top-level key '{key}'; settings go in"
-                ' [models."PATH-OR-GLOB"] tables'
+                f' [models."PATH-OR-GLOB"] tables (and layer types\' rules in [{SHAPE_RULES_KEY}])'
             )
     models = document.get("models", {})
     if not isinstance(models, dict):
         raise UsageError(f'{source}: models must be tables: [models."PATH-OR-GLOB"]')
     keys = config_keys(verb)
-    rules = (_parse_rule(pattern, table, source, keys) for pattern, table in models.items())
+    rules = [_parse_rule(pattern, table, source, keys) for pattern, table in models.items()]
+    if SHAPE_RULES_KEY in document:  # for every model, before the models' own
+        everywhere = {SHAPE_RULES_KEY: document[SHAPE_RULES_KEY]}
+        rules.insert(0, _parse_rule("**", everywhere, source, keys, f"{source}: [shape_rules]"))
     return BatchConfig(tuple(rules))
 
 
+# The one top-level table besides the models': how custom layer types size their tops.
+SHAPE_RULES_KEY = "shape_rules"
+
+
 def _parse_rule(
-    pattern: str, table: object, source: str, keys: Mapping[str, ConfigKey] = CONFIG_KEYS
+    pattern: str,
+    table: object,
+    source: str,
+    keys: Mapping[str, ConfigKey] = CONFIG_KEYS,
+    where: str | None = None,
 ) -> ConfigRule:
-    where = f'{source}: [models."{pattern}"]'
+    where = where or f'{source}: [models."{pattern}"]'
     cleaned = pattern.removeprefix("./")
     if not cleaned.strip("/"):
         raise UsageError(f"{where}: the pattern is empty")
@@ -403,7 +414,10 @@ def options_for(relative: PurePosixPath, base: AnyOptions, config: BatchConfig) 
     settings: dict[str, Any] = {}
     for rule in config.rules:
         if rule.matches(relative):
-            settings.update(rule.settings)
+            for key, value in rule.settings.items():
+                if key == SHAPE_RULES_KEY:  # rules for other types still hold
+                    value = {**settings.get(key, base.shape_rules), **value}
+                settings[key] = value
     return replace(base, **settings)
 
 

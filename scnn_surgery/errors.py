@@ -9,6 +9,23 @@ class SurgeryError(Exception):
     exit_code = 1
 
 
+class SurgeryErrors(SurgeryError):
+    """Several problems found in one pass: the command line shows one line each; as one
+    string (a batch report's reason) the first few and the last are joined by '; '."""
+
+    SHOWN = 3  # of the lines before the last, in the one-string form
+
+    def __init__(self, lines: list[str]) -> None:
+        self.lines = tuple(lines)
+        *first, last = lines
+        if len(first) > self.SHOWN:
+            first = [*first[: self.SHOWN], f"and {len(first) - self.SHOWN} more"]
+        super().__init__("; ".join([*first, last]))
+
+    def __reduce__(self) -> tuple[type[SurgeryErrors], tuple[list[str]]]:
+        return (type(self), (list(self.lines),))  # pickled whole, lines and all
+
+
 class UsageError(SurgeryError):
     """The command line itself is wrong (exit status 2, as click uses)."""
 

@@ -220,6 +220,51 @@ def _binds(value: object) -> dict[str, str]:
     return dict(_bind_pair(k, v) for k, v in value.items())
 
 
+_RULE_RULE = (
+    "must give a layer type and how it sizes its tops, TYPE=RULE, RULE one of same, same:K,"
+    " concat:AXIS, flatten or N,C,H,W (? for bottom 0's dimension)"
+)
+
+
+def shape_rule_text(rule: object) -> str | None:
+    """``rule`` in canonical spelling if it is a RULE of ``--shape-rule``, else None:
+    ``same``, ``same:K`` (bottom K), ``concat:AXIS``, ``flatten``, or dimensions with
+    ``?`` for bottom 0's."""
+    if not isinstance(rule, str):
+        return None
+    text = rule.strip().replace(" ", "")
+    name, sep, arg = text.partition(":")
+    if name in ("same", "flatten") and not sep:
+        return name
+    if name == "same" and sep and arg.isdigit():
+        return f"same:{int(arg)}"
+    if name == "concat" and sep and arg.lstrip("-").isdigit() and arg.count("-") <= 1:
+        return f"concat:{int(arg)}"
+    dims = text.split(",")
+    if all(d == LEFT_TO_FILE or (d.isdigit() and int(d) > 0) for d in dims):
+        return ",".join(d if d == LEFT_TO_FILE else str(int(d)) for d in dims)
+    return None
+
+
+def _type_rule(layer_type: object, rule: object) -> tuple[str, str]:
+    canonical = shape_rule_text(rule)
+    if isinstance(layer_type, str) and layer_type and canonical is not None:
+        return layer_type, canonical
+    raise OptionValueError(f"{_RULE_RULE}, got {layer_type}={rule}")
+
+
+def _one_type_rule(value: object) -> tuple[str, str]:
+    if not isinstance(value, tuple) or len(value) != 2:
+        raise OptionValueError(f"{_RULE_RULE}, got {value!r}")
+    return _type_rule(*value)
+
+
+def _type_rules(value: object) -> dict[str, str]:
+    if not isinstance(value, Mapping):
+        raise OptionValueError(f"{_RULE_RULE}, got {value!r}")
+    return dict(_type_rule(k, v) for k, v in value.items())
+
+
 def _proto_file(value: object) -> str:
     if not isinstance(value, str) or not Path(value).is_file():
         raise OptionValueError(f"must name an existing .proto file, got {value!r}")
@@ -240,6 +285,8 @@ SHAPES = Kind("BLOB=N,C,H,W", _shapes)  # all of them, a config's table
 PROTO_FILE = Kind("FILE", _proto_file)
 BIND = Kind("FRAG_BLOB=NET_BLOB", _one_bind, _bind_text)  # one --bind argument
 BINDS = Kind("FRAG_BLOB=NET_BLOB", _binds)  # all of them, a config's table
+SHAPE_RULE = Kind("TYPE=RULE", _one_type_rule, _bind_text)  # one --shape-rule argument
+SHAPE_RULES = Kind("TYPE=RULE", _type_rules)  # all of them, a config's table
 
 
 # --- declarations ---------------------------------------------------------------------
@@ -294,6 +341,19 @@ def _shapes_field() -> Any:
             "Shape of a blob the file does not state; ? keeps a dimension it gives"
             " (repeatable).",
             flag="--shape",
+        ),
+    )
+
+
+def _shape_rules_field() -> Any:
+    return field(
+        default_factory=dict,
+        metadata=declare(
+            SHAPE_RULES,
+            "How layers of a type without a shape rule size their tops: same (as bottom 0),"
+            " same:K (as bottom K), concat:AXIS, flatten, or N,C,H,W with ? for bottom 0's"
+            " dimension (repeatable).",
+            flag="--shape-rule",
         ),
     )
 
@@ -382,6 +442,7 @@ class InsertOptions:
     )
     phase: str | None = _phase_field()
     shapes: Mapping[str, Sequence[int | None]] = _shapes_field()
+    shape_rules: Mapping[str, str] = _shape_rules_field()
     upgrade: bool = field(
         default=False,
         metadata=declare(BOOL, "Rewrite a V0/V1 net as V2 first; untouched text may change."),
@@ -439,6 +500,7 @@ class SpliceOptions:
     )
     phase: str | None = _phase_field()
     shapes: Mapping[str, Sequence[int | None]] = _shapes_field()
+    shape_rules: Mapping[str, str] = _shape_rules_field()
     proto: str | None = _proto_field()
 
 
@@ -454,6 +516,7 @@ class StripOptions:
     )
     phase: str | None = _phase_field()
     shapes: Mapping[str, Sequence[int | None]] = _shapes_field()
+    shape_rules: Mapping[str, str] = _shape_rules_field()
     proto: str | None = _proto_field()
 
 
@@ -481,6 +544,7 @@ class ExportOptions:
     )
     phase: str | None = _phase_field()
     shapes: Mapping[str, Sequence[int | None]] = _shapes_field()
+    shape_rules: Mapping[str, str] = _shape_rules_field()
     proto: str | None = _proto_field()
 
 
@@ -541,7 +605,7 @@ def as_arguments(
             for blob, dims in value.items():
                 shown = ",".join(LEFT_TO_FILE if d is None else str(d) for d in dims)
                 arguments += [flag, f"{blob}={shown}"]
-        elif declared.kind is BINDS:
+        elif declared.kind is BINDS or declared.kind is SHAPE_RULES:
             for inner, outer in value.items():
                 arguments += [flag, f"{inner}={outer}"]
         else:

@@ -9,12 +9,14 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 from .analysis.advice import advise
 from .analysis.autopoint import choose_blob
+from .analysis.forkrules import ruled
 from .analysis.geometry import PhaseShapes, resolve_sizes
 from .analysis.modules import (
     ModuleSummary,
@@ -23,6 +25,7 @@ from .analysis.modules import (
     summarise_module,
 )
 from .analysis.phases import broken_phase_warnings, sole_working_phase
+from .analysis.shapes import missing_rules
 from .analysis.verify import Checks, check_fitted
 from .core.document import Document
 from .core.graph import BlobVersion, LayerGraph, NetState, build_graphs, graph_of
@@ -31,7 +34,7 @@ from .core.layerdef import render_layers as _render_layers
 from .core.net import Layer, Net, load_net
 from .core.ops import add_prefix, definition_names, remove_layers, rewire
 from .core.text_export import export_bytes, export_text
-from .errors import SurgeryError, UsageError
+from .errors import SurgeryError, SurgeryErrors, UsageError
 from .files import write_bytes_atomic
 from .options import InsertOptions as InsertOptions  # still importable from here
 from .options import SpliceOptions as SpliceOptions
@@ -108,6 +111,20 @@ def _automatic_point(
     blob, why = choose_blob(shapes.net, graph, shapes.of(graph))
     notes.append(f"chose insertion point '{blob}' automatically: {why}")
     return blob, why
+
+
+@contextmanager
+def _rules_first(shapes: PhaseShapes, phase: str | None) -> Iterator[None]:
+    """A refusal that layers without a shape rule may cause lists every such layer first,
+    one line each, so that one run names them all."""
+    try:
+        yield
+    except SurgeryError as exc:
+        for graph in shapes.select(phase):
+            *listing, advice = missing_rules(shapes.of(graph)) or [""]
+            if listing:
+                raise SurgeryErrors([*listing, f"{exc}; {advice}"]) from None
+        raise
 
 
 def _refuse_second_module(net: Net, options: InsertOptions) -> None:
@@ -240,6 +257,7 @@ def insert(net: Net, options: InsertOptions) -> InsertResult:
 
 
 def _insert(net: Net, options: InsertOptions) -> InsertResult:
+    net = ruled(net, options.shape_rules)
     dropped = v0_dropped_parameters(net) if options.upgrade else []
     if options.upgrade:
         net = upgrade_net(net)
@@ -260,12 +278,14 @@ def _insert(net: Net, options: InsertOptions) -> InsertResult:
     if options.after:
         after, why = options.after, f"given: --after {options.after}"
     else:
-        after, why = _automatic_point(shapes, phase, notes)
+        with _rules_first(shapes, phase):
+            after, why = _automatic_point(shapes, phase, notes)
     point = find_insertion_point(work, graphs, after, as_blob=not options.after)
     given = {"height": options.height, "width": options.width, "channel": options.channels}
     if options.reduce_channels is not None:
         given["channel"] = None
-    height, width, channels = resolve_sizes(shapes, point, given, phase, notes)
+    with _rules_first(shapes, phase):
+        height, width, channels = resolve_sizes(shapes, point, given, phase, notes)
     reduce = _reduction_needed(options.reduce_channels, point.blob, channels, notes)
     if options.reduce_channels is not None:
         notes += _reduced_readers(point, channels, options.reduce_channels)
@@ -334,6 +354,7 @@ def splice(net: Net, fragment: Net, options: SpliceOptions) -> SpliceResult:
 
 
 def _splice(net: Net, fragment_net: Net, options: SpliceOptions) -> SpliceResult:
+    net = ruled(net, options.shape_rules)
     _refuse_v0(net, "splice into it")
     fragment = read_fragment(fragment_net)
     if not fragment.inputs and not options.branch:
@@ -368,7 +389,8 @@ def _splice(net: Net, fragment_net: Net, options: SpliceOptions) -> SpliceResult
     if after is None and not unbound and binds:
         after = next(iter(binds.values()))
     if after is None:
-        after, _ = _automatic_point(shapes, phase, notes)
+        with _rules_first(shapes, phase):
+            after, _ = _automatic_point(shapes, phase, notes)
     del shapes  # the input's shapes; the result is inferred again (per layer, memoized)
     point = find_insertion_point(work, graphs, after, as_blob=not options.after)
     if unbound:
@@ -503,6 +525,7 @@ def strip(net: Net, options: StripOptions | None = None) -> StripResult:
 
 
 def _strip(net: Net, options: StripOptions) -> StripResult:
+    net = ruled(net, options.shape_rules)
     _refuse_v0(net, "strip it")
     work = net.copy()
     graphs = build_graphs(work)

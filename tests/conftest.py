@@ -23,6 +23,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
 from typing import Protocol
 
 import pytest
@@ -146,6 +147,17 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 
 _LEFT_OUT = pytest.StashKey[int]()
+
+
+@pytest.fixture(scope="module")
+def cv2() -> ModuleType:
+    """OpenCV 4.x, whose Caffe importer runs the nets (5.x removed it)."""
+    module: ModuleType = pytest.importorskip(
+        "cv2", reason="OpenCV (opencv-python-headless 4.x) is needed"
+    )
+    if int(module.__version__.split(".")[0]) != 4:
+        pytest.skip(f"OpenCV {module.__version__}: only 4.x has the Caffe importer")
+    return module
 
 
 def zoo_ids(paths: list[Path]) -> list[str]:

@@ -15,7 +15,7 @@ from scnn_surgery.analysis.shapes import infer_shapes
 from scnn_surgery.core.graph import build_graph
 from scnn_surgery.core.net import Layer, Net, param_names
 from scnn_surgery.onnx_export.blobs import expected_blob_shapes
-from scnn_surgery.onnx_export.layers import DATA_TYPES, left_out
+from scnn_surgery.onnx_export.layers import is_data, left_out
 from scnn_surgery.schema import caffe_pb2
 from scnn_surgery.weights import make_blob
 
@@ -90,7 +90,7 @@ def opencv_copy(net: Net, inputs: dict[str, tuple[int, ...]]) -> str:
     edits: list[tuple[int, int, str]] = []
     running = set(build_graph(net).layers)  # OpenCV ignores include/exclude: TEST's only
     for layer in net.layers:
-        data = layer.type in DATA_TYPES and layer.type != "Input"
+        data = is_data(layer.type) and layer.type != "Input"
         if data or left_out(layer.type) or layer not in running:
             edits.append((*_block(layer), ""))
         elif layer.type == "BN":
@@ -106,7 +106,7 @@ def opencv_copy(net: Net, inputs: dict[str, tuple[int, ...]]) -> str:
         text = text[:start] + new + text[end:]
     # OpenCV reads only `axis` (Caffe: concat_dim and slice_dim are the same axis)
     text = re.sub(r"\b(concat_dim|slice_dim)\s*:", "axis:", text)
-    if any(x.type in DATA_TYPES and x.type != "Input" for x in running):
+    if any(is_data(x.type) and x.type != "Input" for x in running):
         head = "".join(
             f'input: "{name}"\ninput_shape {{ {" ".join(f"dim: {d}" for d in dims)} }}\n'
             for name, dims in inputs.items()

@@ -31,6 +31,8 @@ FORKS = [
     "mobilenet_yolo",
     "densenet",
     "vpgnet",
+    "rfcn",
+    "shufflenet",
 ]
 
 
@@ -275,6 +277,22 @@ def test_fast_rcnn() -> None:
         'type: "Python" python_param { module: "rpn.proposal_layer" '
         "layer: 'ProposalLayer' param_str: \"'feat_stride': 16\" }",
     )
+
+
+def test_rfcn_and_shufflenet() -> None:
+    """daijifeng001/caffe-rfcn's PSROIPooling; farmingyard/ShuffleNet's ShuffleChannel."""
+    lp = layer(
+        "rfcn",
+        'type: "PSROIPooling" psroi_pooling_param { spatial_scale: 0.0625 output_dim: 21'
+        " group_size: 7 }",
+    )
+    assert lp.psroi_pooling_param.output_dim == 21  # type: ignore[attr-defined]
+    assert number("rfcn", "psroi_pooling_param") == 10001
+    assert number("rfcn", "roi_pooling_param") == 8266711
+    assert number("shufflenet", "shuffle_channel_param") == 164
+    assert layer("shufflenet", "shuffle_channel_param { }").shuffle_channel_param.group == 1  # type: ignore[attr-defined]
+    assert guess_dialect(["PSROIPooling", "ROIPooling"], {"psroi_pooling_param"}) == "rfcn"
+    assert guess_dialect(["ShuffleChannel"], {"shuffle_channel_param"}) == "shufflenet"
 
 
 def test_mobilenet_yolo() -> None:

@@ -11,7 +11,6 @@ with the reference because every layer of a direction stores the same blobs.
 from __future__ import annotations
 
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import numpy as np
@@ -37,16 +36,6 @@ from .reference_scnn import ORDER, message, relative_error, scnn_forward
 
 EXAMPLE = REPO_ROOT / "examples" / "scnn_lane_vgg16.prototxt"
 TOLERANCE = 1e-5
-
-
-@pytest.fixture(scope="module")
-def cv2() -> ModuleType:
-    module: ModuleType = pytest.importorskip(
-        "cv2", reason="OpenCV (opencv-python-headless 4.x) is needed"
-    )
-    if int(module.__version__.split(".")[0]) != 4:
-        pytest.skip(f"OpenCV {module.__version__}: only 4.x has the Caffe importer")
-    return module
 
 
 def kernels(model: Caffemodel, prefix: str = "") -> dict[str, np.ndarray]:

@@ -54,7 +54,11 @@ ZOO_INSERT_ARGS: dict[str, list[str]] = {
 ZOO = [p for p in zoo_files() if p.stem in ZOO_INSERT_ARGS]
 
 FRAGMENT = b'layer { name: "frag/act" type: "TanH" bottom: "x" top: "frag/out" }\n'
-ERROR_LINE = re.compile(r"scnn-surgery: error: (.+)\n")
+# One error line; only the layers without a shape rule come before it, one line each.
+ERROR_LINE = re.compile(
+    r"(?:scnn-surgery: error: [^\n]+:\d+:\d+: layer [^\n]+ has no shape rule\n)*"
+    r"scnn-surgery: error: (.+)\n"
+)
 GUARD_SECONDS = 120  # far beyond any example; only a hang reaches it
 
 

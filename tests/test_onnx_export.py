@@ -655,3 +655,23 @@ def test_a_shape_inference_disagreement_is_reported_as_a_bug() -> None:
     _compare_shapes(model, {"out": X}, False)
     with pytest.raises(SurgeryError, match="bug in scnn-surgery's export"):
         _compare_shapes(model, {"out": (2, 6, 9, 10)}, False)
+
+
+def test_a_fork_data_layer_is_an_input_sized_by_a_shape_rule(
+    tmp_path: Path, run_cli: RunCli
+) -> None:
+    src = tmp_path / "net.prototxt"
+    src.write_text(
+        'layer { name: "d" type: "LaneLineData" top: "data" top: "label" }\n'
+        'layer { name: "r" type: "ReLU" bottom: "data" top: "r" }\n'
+        'layer { name: "loss" type: "EuclideanLoss" bottom: "r" bottom: "label" top: "loss" }\n'
+    )
+    out = tmp_path / "net.onnx"
+    code, _, err = run_cli("export", str(src), "-o", str(out))
+    assert code == 1 and "--shape data=N,C,H,W" in err
+    code, _, err = run_cli("export", str(src), "-o", str(out), "--shape-rule",
+                           "LaneLineData=2,3,4,5")  # fmt: skip
+    assert code == 0, err
+    assert "EuclideanLoss" in err and "'label' read only by left-out layers" in err
+    (got,) = run_onnx(onnx.load(str(out)), {"data": big((2, 3, 4, 5))})
+    assert np.array_equal(got, np.maximum(big((2, 3, 4, 5)), 0))

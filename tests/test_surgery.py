@@ -261,17 +261,31 @@ def test_a_shape_for_a_blob_the_net_lacks_is_refused_with_the_closest_names() ->
     ("shape", "says"),
     [
         ((1, 3, 8), "blob 'data' has 4 dimensions, and --shape gives 3"),
-        ((1, 3, 5, 5), "the file states all of it, and --shape only states what the file"
+        ((1, 2, 4, 4), "the file states all of it, and --shape only states what the file"
                        " leaves open; to change it, change the file"),
+        ((1, 3, 50, 50), "the file states all of it"),  # 64x64 is no placeholder
     ],
 )  # fmt: skip
 def test_a_shape_the_file_states_otherwise_says_what_to_do(
     shape: tuple[int, ...], says: str
 ) -> None:
     options = ss.InsertOptions(after="conv1", kernel_width=3, shapes={"data": shape})
+    text = SMALL if shape[2] < 32 else SMALL.replace("dim: 4 dim: 4", "dim: 64 dim: 64")
     with pytest.raises(SurgeryError) as caught:
-        ss.insert(ss.loads(SMALL), options)
+        ss.insert(ss.loads(text), options)
     assert says in str(caught.value)
+
+
+def test_a_placeholder_input_takes_its_real_size_from_shape() -> None:
+    """A 4x4 input is a placeholder: --shape gives the size the net runs at (H and W only)."""
+    options = ss.InsertOptions(after="conv1", kernel_width=3, shapes={"data": (1, 3, 40, 40)})
+    result = ss.insert(ss.loads(SMALL), options)
+    assert (result.spec.height, result.spec.width) == (40, 40)
+    assert not any("placeholder" in note for note in result.notes)
+    warned = ss.insert(ss.loads(SMALL), ss.InsertOptions(after="conv1", kernel_width=3))
+    (note,) = [n for n in warned.notes if "placeholder" in n]
+    assert "input 'data' is 1x3x4x4, and its stated size 4x4 is at most 32" in note
+    assert note.endswith("--shape data=1,3,H,W")
 
 
 def test_a_train_only_file_converts_in_train_and_says_test_was_broken() -> None:

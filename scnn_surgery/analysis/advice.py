@@ -15,7 +15,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 
 import networkx as nx
@@ -26,6 +26,7 @@ from ..passes.anchor import InsertionPoint
 from ..scnn import ScnnSpec, module_cost
 from .autopoint import SHAPE_ONLY_BOTTOMS
 from .geometry import PhaseShapes
+from .placeholders import placeholder_reason
 from .shapes import MaybeShape, ShapeResult, format_shape
 
 # Layers that make a map larger: where an encoder ends and a decoder begins.
@@ -187,6 +188,10 @@ def _largest_odd(size: int) -> int:
     return max(1, size if size % 2 else size - 1)
 
 
+# A narrower kernel passes nothing between neighbours (1) or only to one side.
+SMALLEST_KERNEL = 3
+
+
 def _kernel_too_wide(spec: ScnnSpec) -> str | None:
     """D and U convolve 1xk along each row (the width), R and L kx1 along each column."""
     k = spec.kernel_width
@@ -199,11 +204,64 @@ def _kernel_too_wide(spec: ScnnSpec) -> str | None:
             sizes.append(size)
     if not kernels:
         return None
+    fits = _largest_odd(min(sizes))
+    advice = (
+        f"--kernel-width {fits} or less fits"
+        if fits >= SMALLEST_KERNEL
+        else f"no kernel of width {SMALLEST_KERNEL} or more fits (a 1-wide one passes nothing"
+        " between neighbours): the map is too small for SCNN; insert at a larger map"
+        " (--after), or size the net for the input it runs at (--shape)"
+    )
     return (
         f"warning: the kernel width {k} is wider than the {spec.height}x{spec.width} map:"
         f" every {' and '.join(kernels)} kernel reaches past the map into zero padding;"
-        f" --kernel-width {_largest_odd(min(sizes))} or less fits"
+        f" {advice}"
     )
+
+
+def _placeholders(shapes: PhaseShapes, phase: str | None, point: InsertionPoint) -> list[str]:
+    graph = shapes.select(phase)[-1]
+    return placeholder_warnings(graph, shapes.of(graph), point.blob, shapes.overrides)
+
+
+def placeholder_warnings(
+    graph: LayerGraph, result: ShapeResult, blob: str, given: Collection[str] = ()
+) -> list[str]:
+    """The inputs ``blob`` is computed from whose stated size is a placeholder (and that no
+    --shape, named in ``given``, sizes): a module there is sized for the placeholder, not
+    for the size the net runs at."""
+    version = graph.latest.get(blob)
+    if version is None:
+        return []
+    found = []
+    for node in sorted(nx.ancestors(graph.graph, version), key=str):
+        if not isinstance(node, BlobVersion) or node.name in given:
+            continue
+        producer = graph.producer(node)
+        if producer is not None and producer.type != "Input":
+            continue
+        stated = result.blob(node)
+        reason = placeholder_reason(graph.net, node.name, stated)
+        if reason is None or stated is None:
+            continue
+        found.append(
+            f"warning: input '{node.name}' is {format_shape(stated)}, and {reason}: the module"
+            f" is sized for a placeholder ({_area_text(result.blob(version))} at"
+            f" '{blob}'); give the size the net runs at with --shape"
+            f" {node.name}={_shape_hint(stated)}"
+        )
+    return found
+
+
+def _area_text(shape: MaybeShape) -> str:
+    if shape is None or len(shape) != 4:
+        return format_shape(shape)
+    return format_shape(shape[2:])
+
+
+def _shape_hint(stated: Sequence[int | None]) -> str:
+    return ",".join([*("?" if d is None else str(d) for d in stated[:2]), "H", "W"])
+
 
 
 def advise(
@@ -216,7 +274,7 @@ def advise(
 ) -> list[str]:
     """The warnings for inserting ``spec`` at ``point`` (the net before the edit)."""
     found = (_raw_input(point, spec), _dead_end(point, output), _kernel_too_wide(spec))
-    notes = [note for note in found if note is not None]
+    notes = [*_placeholders(shapes, phase, point), *(note for note in found if note is not None)]
     if automatic:
         graph = shapes.select(phase)[-1]
         alternative = decoder_alternative(graph, shapes.of(graph), point.blob, spec)

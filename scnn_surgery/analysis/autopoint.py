@@ -8,6 +8,23 @@ computed from (their lowest common ancestor).  When that is not unique, or
 is only the net's input, the choice is ambiguous and refused with the
 candidates listed, so the user can name one with ``--after``.
 
+The structure of the net, never its names, refines this (each is a networkx question
+over the :class:`LayerGraph`, and the reason names the rule that decided):
+
+* **Gates are part of their block.** A branch that is 1x1 in space and multiplies a map
+  it was computed from (a squeeze-and-excitation gate: global pool, 1x1 convolutions,
+  Sigmoid, then Axpy, a two-bottom Scale or an Eltwise PROD with the map) carries no
+  features to a head: its convolutions are never "the classifier", and a net that ends
+  in such a block has the block's output as its point.
+* **Regions are not the scene.** What ROIPooling, PSROIPooling or ROIAlign make is one
+  map per region; a candidate computed from one is replaced by the scene map the region
+  layer reads (the map the RPN reads as well). The regions bottom carries boxes, not
+  features, and is not followed.
+* **Auxiliary heads are deep supervision; other heads are tasks.** A loss weighted below
+  1 that branches from an earlier map than the main heads' point (GoogLeNet's 0.3
+  classifiers, PSPNet's 0.4) is set aside. Heads of weight 1 or more are tasks, and the
+  point is the deepest map every task shares.
+
 Bottoms that only lend their shape (PriorBox's, Crop's and Interp's
 reference blob) are not followed: they carry no features to a head.
 """
@@ -16,14 +33,15 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import networkx as nx
 
 from ..core.graph import BlobVersion, LayerGraph, Node
 from ..core.net import Layer, Net
 from ..errors import SurgeryError
-from .params import layer_message
+from ..schema import caffe_pb2
+from .params import layer_message, part_message
 from .shapes import ShapeResult
 
 CLASSIFIER_TYPES = frozenset(
@@ -36,12 +54,29 @@ CLASSIFIER_TYPES = frozenset(
     }
 )
 PREDICTION_TYPES = frozenset({"Softmax", "Sigmoid", "ArgMax"})
+# Layers that pool one map per region of interest from a scene map (bottom 0) and the
+# regions (bottom 1).
+REGION_TYPES = frozenset({"ROIPooling", "PSROIPooling", "ROIAlign", "DFMBPSROIAlign"})
 # layer type -> indices of bottoms read for their shape only (None: every bottom)
 SHAPE_ONLY_BOTTOMS: dict[str, frozenset[int] | None] = {
     "PriorBox": None,
     "Crop": frozenset({1}),
     "Interp": frozenset({1}),
+    # the regions: boxes from a proposal layer, not features
+    **dict.fromkeys(REGION_TYPES, frozenset({1})),
 }
+# What a gate passes through between its 1x1 map and the product: activations and the
+# layers that spread a 1x1 map over the map it gates.
+_GATE_PATH_TYPES = frozenset(
+    {
+        "Sigmoid", "HardSigmoid", "TanH", "ReLU", "ReLU6", "Power", "Dropout", "BatchNorm",
+        "Scale", "Bias", "Tile", "Upsample", "Interp", "Reshape", "Flatten", "Split",
+    }
+)  # fmt: skip
+# A gated block's output may pass these before it is the net's output (and the Eltwise SUM
+# with its shortcut), within a few layers.
+_BLOCK_TAIL_TYPES = frozenset({"ReLU", "ReLU6", "PReLU", "BatchNorm", "Scale", "Bias", "Dropout"})
+_BLOCK_TAIL_DEPTH = 4
 
 
 def _feature_bottoms(layer_type: str, count: int) -> list[int]:
@@ -56,6 +91,7 @@ class Candidate:
     blob: BlobVersion
     head: str  # the output it was found from
     classifier: str  # the layer whose input it is (or leads to)
+    rule: str = ""  # the structural rule that moved it, if any (for the reason)
 
 
 def is_spatial(shape: Sequence[int | None] | None) -> bool:
@@ -69,9 +105,93 @@ def is_spatial(shape: Sequence[int | None] | None) -> bool:
     )
 
 
-def _feature_edge(graph: LayerGraph) -> Callable[[Node, Node], bool]:
+def _pointwise(shape: Sequence[int | None] | None) -> bool:
+    """1x1 in space: N x C x 1 x 1, or a plain N x C vector."""
+    if shape is None:
+        return False
+    return len(shape) == 2 or (len(shape) == 4 and shape[2] == 1 and shape[3] == 1)
+
+
+# ---------------------------------------------------------------------------
+# Gates (squeeze-and-excitation)
+
+
+@dataclass
+class _Gates:
+    """Which bottoms of each layer are gates, found once per choice."""
+
+    graph: LayerGraph
+    shapes: ShapeResult
+    found: dict[Layer, frozenset[int]] = field(default_factory=dict)
+
+    def of(self, layer: Layer) -> frozenset[int]:
+        known = self.found.get(layer)
+        if known is None:
+            known = self.found[layer] = self._find(layer)
+        return known
+
+    def _find(self, layer: Layer) -> frozenset[int]:
+        bound = self.graph.bottoms(layer)
+        if layer.type == "Axpy":
+            candidates = [0]
+        elif layer.type == "Scale" and len(bound) == 2:
+            candidates = [1]
+        elif layer.type == "Eltwise" and len(bound) >= 2 and self._product(layer):
+            candidates = list(range(len(bound)))
+        else:
+            return frozenset()
+        gates = set()
+        for i in candidates:
+            version = bound[i]
+            others = {v for j, v in enumerate(bound) if j != i and v is not None}
+            if version is not None and self._gates(version, others):
+                gates.add(i)
+        if len(gates) == len(bound):  # every operand a gate: no map is gated
+            return frozenset()
+        return frozenset(gates)
+
+    def _product(self, layer: Layer) -> bool:
+        message = part_message(self.graph.net, layer, "eltwise_param")
+        return bool(message.eltwise_param.operation == caffe_pb2.EltwiseParameter.PROD)
+
+    def _gates(self, version: BlobVersion, others: set[BlobVersion]) -> bool:
+        """Whether ``version`` is a 1x1 map (through activations and broadcasts) computed
+        from one of the maps it multiplies (``others``)."""
+        current: BlobVersion | None = version
+        while current is not None and not _pointwise(self.shapes.blob(current)):
+            producer = self.graph.producer(current)
+            if producer is None or producer.type not in _GATE_PATH_TYPES:
+                return False
+            current = self.graph.bottom(producer, 0)
+        if current is None:
+            return False
+        ancestors = nx.ancestors(self.graph.graph, current)
+        return any(other in ancestors for other in others)
+
+    def gated_block(self, version: BlobVersion) -> Layer | None:
+        """The gating layer whose block ends in ``version``: reached back through the block's
+        tail (a ReLU, a BatchNorm, the Eltwise SUM with the shortcut), a few layers at most."""
+        frontier = [version]
+        for _ in range(_BLOCK_TAIL_DEPTH):
+            found = []
+            for current in frontier:
+                producer = self.graph.producer(current)
+                if producer is None:
+                    continue
+                if self.of(producer):
+                    return producer
+                if producer.type in _BLOCK_TAIL_TYPES:
+                    found.append(self.graph.bottom(producer, 0))
+                elif producer.type == "Eltwise" and not self._product(producer):
+                    found += self.graph.bottoms(producer)  # the shortcut's sum
+            frontier = [v for v in found if v is not None]
+        return None
+
+
+def _feature_edge(gates: _Gates) -> Callable[[Node, Node], bool]:
     """Whether an edge carries features towards a head: not into a classifier (the search
-    stops there) and not a bottom read only for its shape."""
+    stops there), not a bottom read only for its shape, and not a gate."""
+    graph = gates.graph
 
     def keep(u: Node, v: Node) -> bool:
         if not isinstance(v, Layer):
@@ -79,15 +199,17 @@ def _feature_edge(graph: LayerGraph) -> Callable[[Node, Node], bool]:
         if v.type in CLASSIFIER_TYPES:
             return False
         bound = graph.bottoms(v)
-        return any(bound[i] == u for i in _feature_bottoms(v.type, len(bound)))
+        gated = gates.of(v)
+        return any(bound[i] == u and i not in gated for i in _feature_bottoms(v.type, len(bound)))
 
     return keep
 
 
-def _classifier_inputs(graph: LayerGraph, output: BlobVersion) -> list[tuple[BlobVersion, str]]:
+def _classifier_inputs(gates: _Gates, output: BlobVersion) -> list[tuple[BlobVersion, str]]:
     """The inputs of the nearest classifiers above ``output``: the classifiers among its
     ancestors over feature edges, which end at classifiers."""
-    features = nx.subgraph_view(graph.graph, filter_edge=_feature_edge(graph))
+    graph = gates.graph
+    features = nx.subgraph_view(graph.graph, filter_edge=_feature_edge(gates))
     found = []
     for node in nx.ancestors(features, output):
         if isinstance(node, Layer) and node.type in CLASSIFIER_TYPES:
@@ -122,6 +244,54 @@ def _walk_to_spatial(
             return None, None
         current = graph.bottom(producer, 0)
     return current, None
+
+
+# ---------------------------------------------------------------------------
+# Regions
+
+
+def _scene_map(
+    graph: LayerGraph, shapes: ShapeResult, version: BlobVersion
+) -> tuple[BlobVersion, str]:
+    """The scene map a per-region blob is pooled from (the blob itself when it is not
+    per region), and the rule that moved it there."""
+    moved = ""
+    for _ in range(len(graph.layers)):
+        regions = [
+            node
+            for node in nx.ancestors(graph.graph, version)
+            if isinstance(node, Layer) and node.type in REGION_TYPES
+        ]
+        if not regions:
+            break
+        nearest = max(regions, key=graph.net.index_of)
+        scene = graph.bottom(nearest, 0)
+        if scene is None:
+            break
+        spatial, _ = _walk_to_spatial(graph, shapes, scene)
+        if spatial is None:
+            break
+        readers = [layer.name for layer, _ in graph.consumers(scene) if layer is not nearest]
+        also = (
+            f", which {_names(readers)} read{'s' if len(readers) == 1 else ''} too"
+            if readers
+            else ""
+        )
+        moved = (
+            f"'{version.name}' is per region ({nearest.type} '{nearest.name}'), so the point"
+            f" is the scene map it pools from{also}"
+        )
+        version = spatial
+    return version, moved
+
+
+def _names(names: Sequence[str]) -> str:
+    shown = [f"'{n}'" for n in names[:3]]
+    return ", ".join(shown) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
+
+
+# ---------------------------------------------------------------------------
+# Heads
 
 
 @dataclass(frozen=True)
@@ -159,28 +329,27 @@ def _all_heads(graph: LayerGraph) -> list[Head]:
 
 
 def main_heads(graph: LayerGraph) -> tuple[list[Head], list[Head]]:
-    """(main, auxiliary): with losses in the net, the heads of the largest loss weight are
-    the main ones; lighter losses (GoogLeNet's two 0.3 classifiers) and the outputs that
-    carry no loss (accuracies) do not pull the insertion point."""
+    """(tasks, light): without losses every output is a task; with losses, the heads of
+    weight 1 or more (else the heaviest) are tasks, the lighter weighted ones may be
+    auxiliary, and outputs that carry no loss (accuracies) do not pull the point."""
     heads = _all_heads(graph)
     heaviest = max((h.loss_weight for h in heads), default=0.0)
     if heaviest <= 0:
         return heads, []
-    main = [h for h in heads if h.loss_weight == heaviest]
-    auxiliary = [h for h in heads if 0 < h.loss_weight < heaviest]
-    return main, auxiliary
+    tasks = [h for h in heads if h.loss_weight >= min(1.0, heaviest)]
+    light = [h for h in heads if 0 < h.loss_weight < min(1.0, heaviest)]
+    return tasks, light
 
 
-def _heads(graph: LayerGraph) -> list[tuple[str, BlobVersion]]:
-    return [(h.name, h.version) for h in main_heads(graph)[0]]
-
-
-def _prediction_above(graph: LayerGraph, version: BlobVersion) -> BlobVersion | None:
+def _prediction_above(gates: _Gates, version: BlobVersion) -> BlobVersion | None:
     """The Softmax/Sigmoid output a map is computed from, with no classifier between.
 
     A branch that pools a probability map (SCNN's lane-existence head) is a head on
-    a head: its features are those of the classifier that made the probabilities.
+    a head: its features are those of the classifier that made the probabilities. The
+    walk follows each layer's first feature bottom, never a gate (an SE gate's Sigmoid
+    is part of its block).
     """
+    graph = gates.graph
     current: BlobVersion | None = version
     while current is not None:
         layer = graph.producer(current)
@@ -188,36 +357,62 @@ def _prediction_above(graph: LayerGraph, version: BlobVersion) -> BlobVersion | 
             return None
         if layer.type in PREDICTION_TYPES:
             return current
-        current = graph.bottom(layer, 0)
+        bound = graph.bottoms(layer)
+        gated = gates.of(layer)
+        features = [i for i in _feature_bottoms(layer.type, len(bound)) if i not in gated]
+        current = bound[features[0]] if features else None
     return None
 
 
-def find_candidates(graph: LayerGraph, shapes: ShapeResult) -> list[Candidate]:
+def find_candidates(
+    graph: LayerGraph, shapes: ShapeResult, heads: Sequence[Head] | None = None
+) -> list[Candidate]:
+    gates = _Gates(graph, shapes)
     candidates: list[Candidate] = []
     seen: set[BlobVersion] = set()
-    pending = deque(_heads(graph))
+    chosen = main_heads(graph)[0] if heads is None else heads
+    pending = deque((h.name, h.version) for h in chosen)
+
+    def add(candidate: Candidate) -> None:
+        if all(c.blob != candidate.blob for c in candidates):
+            candidates.append(candidate)
+
     while pending:
         head, output = pending.popleft()
         if output in seen:
             continue
         seen.add(output)
-        for version, classifier in _classifier_inputs(graph, output):
+        block = gates.gated_block(output)
+        if block is not None and is_spatial(shapes.blob(output)):
+            gate = ", ".join(graph.bottoms(block)[i].name for i in sorted(gates.of(block)))  # type: ignore[union-attr]
+            add(
+                Candidate(
+                    output, head, block.name,
+                    f"'{output.name}' is the output of the block gated by '{gate}'"
+                    f" ({block.type} '{block.name}'); a 1x1 gate is part of its block,"
+                    " not a classifier",
+                )
+            )  # fmt: skip
+            continue
+        for version, classifier in _classifier_inputs(gates, output):
             source, _ = _walk_to_spatial(graph, shapes, version)
             if source is None:
                 continue
-            prediction = _prediction_above(graph, source)
+            prediction = _prediction_above(gates, source)
             if prediction is not None:
                 pending.append((head, prediction))
-            elif all(c.blob != source for c in candidates):
-                candidates.append(Candidate(source, head, classifier))
+                continue
+            scene, rule = _scene_map(graph, shapes, source)
+            add(Candidate(scene, head, classifier, rule))
     return candidates
 
 
 def _unknown_inputs(graph: LayerGraph, shapes: ShapeResult) -> list[str]:
     """Classifier inputs whose shape inference could not tell, for the refusal message."""
+    gates = _Gates(graph, shapes)
     names = []
-    for _, output in _heads(graph):
-        for version, _ in _classifier_inputs(graph, output):
+    for head in main_heads(graph)[0]:
+        for version, _ in _classifier_inputs(gates, head.version):
             _, unknown = _walk_to_spatial(graph, shapes, version)
             if unknown is not None and unknown.name not in names:
                 names.append(unknown.name)
@@ -276,26 +471,57 @@ def deepest_common_ancestor(
     return deepest
 
 
-def _auxiliary_note(graph: LayerGraph) -> str:
-    main, auxiliary = main_heads(graph)
-    if not auxiliary:
-        return ""
-    heaviest = f"{main[0].loss_weight:g}"
-    listed = ", ".join(f"{h.name} ({h.loss_weight:g})" for h in auxiliary)
-    return (
-        f"; the auxiliary heads {listed}, weighted below the main loss's {heaviest},"
-        " are not followed"
-    )
+def _weights(heads: Sequence[Head]) -> str:
+    return ", ".join(f"{h.name} ({h.loss_weight:g})" for h in heads)
 
 
 def choose_blob(net: Net, graph: LayerGraph, shapes: ShapeResult) -> tuple[str, str]:
-    """The blob name to insert after, and why it was chosen (one sentence)."""
-    blob, why = _choose(net, graph, shapes)
-    return blob, why + _auxiliary_note(graph)
+    """The blob name to insert after, and why it was chosen (one sentence, naming the rule
+    that decided)."""
+    tasks, light = main_heads(graph)
+    blob, why = _choose(net, graph, shapes, tasks, weighted=bool(light) or _any_loss(tasks))
+    if not light:
+        return blob.name, why
+    # A lighter loss is deep supervision when it reads an earlier map of the main trunk;
+    # on a branch of its own (or past the point) it is one more task.
+    trunk = nx.ancestors(graph.graph, blob)
+    auxiliary: list[Head] = []
+    more: list[Head] = []
+    for head in light:
+        mine = find_candidates(graph, shapes, [head])
+        earlier = bool(mine) and all(_branches_before(graph, c.blob, blob, trunk) for c in mine)
+        (auxiliary if earlier else more).append(head)
+    if more:
+        blob, why = _choose(net, graph, shapes, [*tasks, *more], weighted=True)
+    if auxiliary:
+        heaviest = max(h.loss_weight for h in tasks)
+        why += (
+            f"; the auxiliary heads {_weights(auxiliary)}, weighted below the main loss's"
+            f" {heaviest:g} and branching from an earlier map than '{blob.name}', are deep"
+            " supervision and not followed"
+        )
+    return blob.name, why
 
 
-def _choose(net: Net, graph: LayerGraph, shapes: ShapeResult) -> tuple[str, str]:
-    candidates = find_candidates(graph, shapes)
+def _branches_before(
+    graph: LayerGraph, candidate: BlobVersion, point: BlobVersion, trunk: set[Node]
+) -> bool:
+    """Whether ``candidate`` branches off the trunk below ``point`` (``trunk`` is its
+    ancestors): it is not computed from the point, but from a computed map of the trunk."""
+    mine = nx.ancestors(graph.graph, candidate) | {candidate}
+    if point in mine:
+        return False
+    return any(isinstance(v, BlobVersion) and _computed(graph, v) for v in mine & trunk)
+
+
+def _any_loss(heads: Sequence[Head]) -> bool:
+    return any(h.loss_weight > 0 for h in heads)
+
+
+def _choose(
+    net: Net, graph: LayerGraph, shapes: ShapeResult, heads: Sequence[Head], weighted: bool
+) -> tuple[BlobVersion, str]:
+    candidates = find_candidates(graph, shapes, heads)
     if not candidates:
         raise SurgeryError(
             f"{net.source}: found no spatial feature map feeding a classifier"
@@ -303,10 +529,13 @@ def _choose(net: Net, graph: LayerGraph, shapes: ShapeResult) -> tuple[str, str]
         )
     if len(candidates) == 1:
         c = candidates[0]
-        return c.blob.name, (
+        if c.rule.startswith(f"'{c.blob.name}' is the output of the block"):
+            return c.blob, f"{c.rule} (output '{c.head}')"
+        why = (
             f"'{c.blob.name}' is the last spatial feature map feeding the classifier"
             f" '{c.classifier}' of output '{c.head}'"
         )
+        return c.blob, why + (f"; {c.rule}" if c.rule else "")
     shared = deepest_common_ancestor(graph, shapes, candidates)
     listed = ", ".join(
         f"{c.blob.name} (feeds {c.classifier} -> {c.head})"
@@ -317,6 +546,14 @@ def _choose(net: Net, graph: LayerGraph, shapes: ShapeResult) -> tuple[str, str]
             f"{net.source}: the insertion point is ambiguous: the heads use different feature"
             f" maps with no single deepest one in common: {listed}; choose one with --after"
         )
-    return shared.name, (
-        f"'{shared.name}' is the deepest spatial feature map shared by every head: {listed}"
-    )
+    rules = "; ".join(dict.fromkeys(c.rule for c in candidates if c.rule))
+    tasks = [h for h in heads if h.loss_weight > 0]
+    if weighted and len(tasks) > 1:
+        which = "of weight 1 or more" if min(h.loss_weight for h in tasks) >= 1 else "heaviest"
+        why = (
+            f"'{shared.name}' is the deepest spatial feature map all {len(tasks)} tasks"
+            f" share (the losses {which}: {_weights(tasks)}): {listed}"
+        )
+    else:
+        why = f"'{shared.name}' is the deepest spatial feature map shared by every head: {listed}"
+    return shared, why + (f"; {rules}" if rules else "")

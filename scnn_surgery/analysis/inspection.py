@@ -10,8 +10,9 @@ from ..core.net import Layer, Net
 from ..errors import SurgeryError
 from ..passes.upgrade import net_for_reading
 from ..scnn import ScnnSpec
-from .advice import Alternative, decoder_alternative
+from .advice import Alternative, decoder_alternative, placeholder_warnings
 from .autopoint import choose_blob
+from .forkrules import sizing, sizing_summary
 from .modules import ModuleSummary, find_modules, summarise_module
 from .shapes import MaybeShape, ShapeOverrides, ShapeResult, infer_shapes
 
@@ -26,6 +27,7 @@ class LayerRow:
     params: int | None
     macs: int | None
     line: int | None
+    rule: str = "built-in"  # what sized its tops (scnn_surgery.analysis.forkrules.rule_source)
 
 
 @dataclass
@@ -43,6 +45,9 @@ class InspectReport:
     # A second suggestion, when the first is a fine decoder map: the encoder's bottleneck.
     alternative: Alternative | None = None
     written_format: str = ""  # the file's own (V0 and V1 are read upgraded); "" for net's
+    sized_by: str = ""  # what sized the layers, in one line (forkrules.sizing_summary)
+    # The suggestion's inputs whose stated size is a placeholder for the run-time size.
+    placeholders: list[str] = field(default_factory=list)
 
     @property
     def format(self) -> str:
@@ -67,6 +72,7 @@ class InspectReport:
                     "params": r.params,
                     "macs": r.macs,
                     "line": r.line,
+                    "rule": r.rule,
                 }
                 for r in self.rows
             ],
@@ -79,6 +85,8 @@ class InspectReport:
             "alternative_reason": self.alternative.reason if self.alternative else None,
             "stopped": self.stopped,
             "errors": self.errors,
+            "sized_by": self.sized_by,
+            "placeholders": self.placeholders,
         }
 
 
@@ -97,7 +105,7 @@ def _shape_json(shape: MaybeShape) -> list[int | None] | None:
 
 def _rows(net: Net, result: ShapeResult) -> list[LayerRow]:
     rows = []
-    for layer in result.graph.layers:
+    for layer, rule in sizing(result):
         line = net.layer_line(layer)
         cost = result.cost(layer)
         rows.append(
@@ -110,6 +118,7 @@ def _rows(net: Net, result: ShapeResult) -> list[LayerRow]:
                 params=cost.params,
                 macs=cost.macs,
                 line=line,
+                rule=rule,
             )
         )
     return rows
@@ -175,6 +184,10 @@ def inspect_net(
         errors=errors,
         alternative=_alternative(graph, result, suggestion),
         written_format=net.format,
+        sized_by=sizing_summary(result),
+        placeholders=[]
+        if suggestion is None
+        else placeholder_warnings(graph, result, suggestion, (overrides or {}).keys()),
     )
 
 

@@ -45,6 +45,7 @@ from .params import (
     raw_ints,
     upsample_params,
 )
+from .placeholders import placeholder_reason
 
 __all__ = [
     "COSTS",
@@ -456,17 +457,22 @@ def _concat_axis(ctx: RuleContext) -> int:
 
 
 def _concat_rule(ctx: RuleContext) -> list[MaybeShape]:
+    return [concat_shapes(ctx, _concat_axis(ctx))]
+
+
+def concat_shapes(ctx: RuleContext, concat_axis: int) -> Shape:
+    """The layer's bottoms joined along ``concat_axis`` (they must agree off it)."""
     shapes = [ctx.shape(i) for i in range(len(ctx.bottoms))]
     if not shapes:
         raise ShapeError("has no bottoms")
-    axis = _canonical_axis(_concat_axis(ctx), len(shapes[0]))
+    axis = _canonical_axis(concat_axis, len(shapes[0]))
     merged = _agree([(*s[:axis], 0, *s[axis + 1 :]) for s in shapes])
     if merged is None:
         listing = _listing(ctx.layer.bottoms, shapes)
         raise ShapeError(f"bottoms disagree off concat axis {axis}: {listing}")
     sizes = [s[axis] for s in shapes]
     total = None if None in sizes else sum(d for d in sizes if d is not None)
-    return [(*merged[:axis], total, *merged[axis + 1 :])]
+    return (*merged[:axis], total, *merged[axis + 1 :])
 
 
 def _slice_rule(ctx: RuleContext) -> list[MaybeShape]:
@@ -808,6 +814,13 @@ RULES: dict[str, Rule] = {
 }
 
 
+def rule_of(net: Net, layer_type: str) -> Rule | None:
+    """The rule that sizes a layer of ``layer_type`` in ``net``: the user's --shape-rule
+    for the type, else the registered one."""
+    user = net.shape_rules.get(layer_type) if net.shape_rules else None
+    return forkrules.user_rule(user) if user is not None else rule_for(layer_type)
+
+
 def rule_for(layer_type: str) -> Rule | None:
     """The registered rule; any other ``*Loss`` type is taken to output a scalar loss."""
     rule = RULES.get(layer_type)
@@ -1000,6 +1013,9 @@ class ShapeResult:
     stopped: list[StopInfo] = field(default_factory=list)
     errors: list[ShapeProblem] = field(default_factory=list)
     overrides: dict[str, Shape] = field(default_factory=dict)
+    # The blob versions whose shapes come from --shape, with the --shape blobs they come from:
+    # a refusal there blames the --shape, not the file.
+    from_overrides: dict[BlobVersion, frozenset[str]] = field(default_factory=dict)
     _bottoms: dict[Layer, tuple[MaybeShape, ...]] = field(default_factory=dict, repr=False)
     # One object for equal values: a net of 10^5 layers has a handful of distinct shapes.
     _pool: dict[Any, Any] = field(default_factory=dict, repr=False)
@@ -1117,6 +1133,8 @@ def _infer_inputs(result: ShapeResult, fixed: Mapping[str, Shape]) -> None:
         if net_input is None:
             continue
         shape = _with_override(result, None, net_input.name, net_input.dims, fixed)
+        if net_input.name in fixed:
+            result.from_overrides[version] = frozenset({net_input.name})
         if shape is None:
             result.stopped.append(
                 StopInfo(
@@ -1148,14 +1166,54 @@ def _infer_layer(
         given = [None] * len(layer.tops)
     bottoms = shared(found)
     result._bottoms[layer] = bottoms
+    errors = len(result.errors)
     outputs = _memo_rule(result, layer, bottoms, given)
     made: list[BlobVersion] = node["tops"]
     if not fixed:
         for version, shape in zip(made, outputs, strict=True):
             shapes[version] = shape
         return
+    given_by = _overrides_read(result, layer, bound, fixed)
+    if given_by and len(result.errors) > errors:
+        _blame_overrides(result, errors, given_by)
     for version, name, shape in zip(made, layer.tops, outputs, strict=True):
         shapes[version] = shared(_with_override(result, layer, name, shape, fixed))
+        mine = given_by | ({name} if name in fixed else set())
+        if mine:
+            result.from_overrides[version] = frozenset(mine)
+
+
+def _overrides_read(
+    result: ShapeResult,
+    layer: Layer,
+    bound: Sequence[BlobVersion | None],
+    fixed: Mapping[str, Shape],
+) -> frozenset[str]:
+    """The --shape blobs the shapes of the layer's bottoms come from."""
+    found: set[str] = set()
+    for name, version in zip(layer.bottoms, bound, strict=True):
+        if version is None:
+            found.update({name} & fixed.keys())
+        else:
+            found.update(result.from_overrides.get(version, ()))
+    return frozenset(found)
+
+
+def _blame_overrides(result: ShapeResult, first: int, given_by: frozenset[str]) -> None:
+    """A layer refuses shapes that come from --shape: the --shape contradicts the file (the
+    file alone would not reach this layer with them), so say so rather than blame the file."""
+    flags = ", ".join(
+        f"--shape {name}={format_override(result.overrides[name])}" for name in sorted(given_by)
+    )
+    for i in range(first, len(result.errors)):
+        problem = result.errors[i]
+        if not problem.override:
+            result.errors[i] = replace(
+                problem,
+                message=f"{problem.message}; its input's sizes come from {flags}, which"
+                " contradicts the net: check that --shape",
+                override=True,
+            )
 
 
 def _with_override(
@@ -1175,6 +1233,8 @@ def _with_override(
     agrees = len(given) == len(computed) and all(
         g is None or c is None or g == c for g, c in zip(given, computed, strict=True)
     )
+    if not agrees and _only_spatial(given, computed):
+        agrees = _is_placeholder(result, layer, name, computed)  # what --shape is for
     if not agrees:
         who = result.net.describe(layer) if layer is not None else "the net's input field"
         result.errors.append(
@@ -1188,6 +1248,23 @@ def _with_override(
         return computed
     merged = tuple(c if g is None else g for g, c in zip(given, computed, strict=True))
     return _within_int_max(result, layer, name, merged)
+
+
+def _only_spatial(given: Sequence[int | None], computed: Shape) -> bool:
+    """Whether a 4-D ``given`` differs from ``computed`` in height and width only."""
+    return len(given) == len(computed) == 4 and all(
+        g is None or c is None or g == c for g, c in zip(given[:2], computed[:2], strict=True)
+    )
+
+
+def _is_placeholder(
+    result: ShapeResult, layer: Layer | None, name: str, stated: Sequence[int | None]
+) -> bool:
+    """Whether ``name`` is an input (top-level, or an Input layer's) whose ``stated`` size is
+    a placeholder for the size the net runs at (:mod:`scnn_surgery.analysis.placeholders`)."""
+    if layer is not None and layer.type != "Input":
+        return False
+    return placeholder_reason(result.net, name, stated) is not None
 
 
 def _within_int_max(
@@ -1256,7 +1333,8 @@ def _memo_rule(
     layer seen again (the net after surgery) is not computed again."""
     n = len(given)
     open_tops = _ALL_OPEN[n] if given.count(None) == n else tuple(g is None for g in given)
-    key = ("shape", bottoms, open_tops)
+    user = result.net.shape_rules.get(layer.type) if result.net.shape_rules else None
+    key = ("shape", bottoms, open_tops) if user is None else ("shape", bottoms, open_tops, user)
     outcome: _RuleOutcome | None = layer.memo.get(key)
     # Layers surgery added with equal parameters (every convolution of an SCNN pass)
     # give equal shapes for equal inputs; only clean outcomes are shared, since a
@@ -1301,7 +1379,7 @@ def _run_rule(
             message = f"{net.describe(layer)}: V0 type '{v0_type}', which Caffe cannot upgrade"
             result.errors.append(ShapeProblem(layer, message))
             return unknown
-    rule = rule_for(layer.type)
+    rule = rule_of(net, layer.type)
     if rule is None:
         if missing or not layer.tops:
             result.stopped.append(StopInfo(layer, missing, _stop_message(net, layer, missing)))
@@ -1317,7 +1395,11 @@ def _run_rule(
             result.stopped.append(StopInfo(layer, missing, message))
         return unknown
     except ShapeError as exc:
-        result.errors.append(ShapeProblem(layer, f"{net.describe(layer)} ({layer.type}): {exc}"))
+        user = net.shape_rules.get(layer.type) if net.shape_rules else None
+        kind = layer.type if user is None else f"{layer.type}, by --shape-rule {layer.type}={user}"
+        # A user's rule that does not fit the layer is what to fix, not the file.
+        problem = ShapeProblem(layer, f"{net.describe(layer)} ({kind}): {exc}", user is not None)
+        result.errors.append(problem)
         return unknown
     except SurgeryError as exc:
         result.errors.append(ShapeProblem(layer, str(exc)))
@@ -1335,19 +1417,59 @@ def _run_rule(
     return (list(outputs) + unknown)[:n]
 
 
+RULE_FORMS = "same, same:K, concat:AXIS, flatten or N,C,H,W with ? for bottom 0's"
+
+
+def missing_rules(result: ShapeResult) -> list[str]:
+    """One line per layer whose type has no shape rule (and whose tops no --shape gives),
+    FILE:LINE:COL first, then a last one saying how to give them; empty when every layer
+    has a rule."""
+    net = result.net
+    stops = [
+        s for s in result.stopped if s.layer is not None and rule_of(net, s.layer.type) is None
+    ]
+    if not stops:
+        return []
+    lines = []
+    for stop in stops:
+        layer = stop.layer
+        assert layer is not None
+        where = net.layer_location(layer) or net.source
+        lines.append(f"{where}: layer '{layer.name}' of type {_kind(layer)} has no shape rule")
+    types = list(dict.fromkeys(s.layer.type for s in stops if s.layer is not None))
+    flags = " ".join(f"--shape-rule {t}=RULE" for t in types)
+    how = f"give each type a rule with {flags} (RULE: {RULE_FORMS} dimension)"
+    if stops[0].blobs:
+        given = " ".join(f"--shape {name}=N,C,H,W" for name in stops[0].blobs)
+        how += f", or the first layer's output with {given}"
+    count = f"{len(stops)} layer{'s' if len(stops) > 1 else ''}"
+    lines.append(f"shape inference cannot size {count} without a rule: {how}")
+    return lines
+
+
 def _suggest(blobs: Sequence[str]) -> str:
     flags = " ".join(f"--shape {name}=N,C,H,W" for name in blobs)
     return f"give {'its shape' if len(blobs) == 1 else 'their shapes'} with {flags}"
 
 
-def _stop_message(net: Net, layer: Layer, missing: Sequence[str]) -> str:
+def _kind(layer: Layer) -> str:
+    """The layer's type as messages name it: a Python layer with its module and class."""
     kind = layer.type or "(no type)"
     if layer.type == "Python" and layer.body is not None:
         python = layer.body.message("python_param")
         module = python.string("module", "?") if python else "?"
         cls = python.string("layer", "?") if python else "?"
         kind = f"Python ({module}.{cls})"
+    return kind
+
+
+def _stop_message(net: Net, layer: Layer, missing: Sequence[str]) -> str:
+    kind = _kind(layer)
     return (
         f"{net.describe(layer)} of type {kind} has no shape rule, so shape inference stops"
         f" there; {_suggest(missing)}"
     )
+
+
+# The fork layers' rules register themselves into RULES (imported last: they use the above).
+from . import forkrules  # noqa: E402

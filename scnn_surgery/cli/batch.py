@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 
 # Light (no networkx): the batch module is imported only when the command runs.
 VERB_NAMES = ("insert", "splice", "strip", "export")
-INSERT_FIELDS = frozenset({"after", "prefix", "phase", "shapes", "proto"})
+INSERT_FIELDS = frozenset({"after", "prefix", "phase", "shapes", "shape_rules", "proto"})
 SPLICE_RENAMED = {"output": "fragment_output"}
 
 INTERRUPTED = 130

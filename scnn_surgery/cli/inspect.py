@@ -33,8 +33,8 @@ def _listed(items: Sequence[str], separator: str) -> str:
 def _table(report: InspectReport) -> list[str]:
     from ..analysis.shapes import format_shape
 
-    header = ("layer", "type", "bottoms -> tops", "output shape", "params", "MACs")
-    rows = [
+    header: tuple[str, ...] = ("layer", "type", "bottoms -> tops", "output shape", "params", "MACs")
+    rows: list[tuple[str, ...]] = [
         (
             r.name,
             r.type,
@@ -45,13 +45,18 @@ def _table(report: InspectReport) -> list[str]:
         )
         for r in report.rows
     ]
+    # What sized each layer, when something other than BVLC's own rules did.
+    if any(r.rule != "built-in" for r in report.rows):
+        header = (*header, "sized by")
+        rules = ["" if r.rule == "built-in" else r.rule for r in report.rows]
+        rows = [(*row, rule) for row, rule in zip(rows, rules, strict=True)]
     widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
     widths[2] = min(widths[2], 60)
     widths[3] = min(widths[3], 40)
 
     def line(row: tuple[str, ...]) -> str:
         cells = [
-            cell.ljust(w) if i < 4 else cell.rjust(w)
+            cell.rjust(w) if i in (4, 5) else cell.ljust(w)
             for i, (cell, w) in enumerate(zip(row, widths, strict=True))
         ]
         return "  ".join(cells).rstrip()
@@ -67,6 +72,8 @@ def _summary(report: InspectReport) -> list[str]:
     ]
     for module in report.modules:
         lines.append(f"existing {module.describe()}")
+    if report.sized_by and any(r.rule != "built-in" for r in report.rows):
+        lines.append(f"sized by: {report.sized_by}")
     for message in report.stopped:
         lines.append(f"shape inference stopped: {message}")
     for message in report.errors:
@@ -80,29 +87,36 @@ def _summary(report: InspectReport) -> list[str]:
             )
     else:
         lines.append(f"no insertion point suggested: {report.suggestion_reason}")
+    lines += report.placeholders
     return lines
 
 
 @click.command("inspect")
 @click.argument("model", type=click.Path(dir_okay=False, allow_dash=True))
 @insert_option("shapes")
+@insert_option("shape_rules")
 @insert_option("phase")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON object instead of a table.")
 def command(
-    model: str, shapes: Mapping[str, Sequence[int]], phase: str | None, as_json: bool
+    model: str,
+    shapes: Mapping[str, Sequence[int]],
+    shape_rules: Mapping[str, str],
+    phase: str | None,
+    as_json: bool,
 ) -> None:
     """Show every layer of MODEL with its output shapes, parameters and MACs."""
     check_output_paths(named("MODEL", model), [STDOUT])
     # Here rather than at the top: parsing the arguments (or --help) need not load them.
+    from ..analysis.forkrules import ruled
     from ..analysis.inspection import inspect_net
     from ..analysis.phases import default_phase
     from ..surgery import load
 
-    net = load(model)
+    net = ruled(load(model), shape_rules)
     phase, warnings = default_phase(net, phase, "shown")
-    for warning in warnings:
-        note(warning)
     report = inspect_net(net, phase, shapes)
+    for warning in warnings:  # after the work: a refusal stays the one line it is
+        note(warning)
     if as_json:
         echo(json.dumps(report.to_json(), indent=2))
     else:

@@ -16,7 +16,7 @@ from typing import Any, NamedTuple, NoReturn
 import click
 
 from .. import __version__
-from ..errors import SurgeryError, UsageError
+from ..errors import SurgeryError, SurgeryErrors, UsageError
 from ..runtime import paused_gc
 from .stdio import flush_stdout, one_line
 
@@ -164,6 +164,10 @@ class SurgeryGroup(click.Group):
             raise  # click's own ways out: the help, ctx.exit(), an aborted prompt
         except click.UsageError as exc:  # a subcommand's arguments, or an unknown command
             _fail(_usage_line(exc), UsageError.exit_code)
+        except SurgeryErrors as exc:
+            for line in exc.lines[:-1]:
+                click.echo(f"scnn-surgery: error: {one_line(line)}", err=True)
+            _fail(exc.lines[-1], _error_status(ctx, exc))
         except SurgeryError as exc:
             _fail(str(exc), _error_status(ctx, exc))
         except KeyboardInterrupt:

@@ -21,6 +21,8 @@ from ..options import (
     BOOL,
     BOTTOM,
     SHAPE,
+    SHAPE_RULE,
+    SHAPE_RULES,
     SHAPES,
     Declaration,
     InsertOptions,
@@ -93,7 +95,7 @@ def _pair_text(key: str, value: Any) -> str:
 
 
 # A table-valued declaration is given as a repeatable option, one pair each.
-_ONE_OF: dict[Kind[Any], Kind[Any]] = {SHAPES: SHAPE, BINDS: BIND}
+_ONE_OF: dict[Kind[Any], Kind[Any]] = {SHAPES: SHAPE, BINDS: BIND, SHAPE_RULES: SHAPE_RULE}
 
 
 def declared_option(

@@ -16,6 +16,7 @@ from .verb import Carry, Weights, finish, prepare
 @output_options()
 @weights_options(new_layers="layers without blobs in --weights come from their fillers")
 @insert_option("shapes")
+@insert_option("shape_rules")
 @insert_option("proto")
 def command(
     model: str,
@@ -26,6 +27,7 @@ def command(
     weights_out: str | None,
     seed: int,
     shapes: Mapping[str, Sequence[int]],
+    shape_rules: Mapping[str, str],
     proto: str | None,
 ) -> None:
     """Remove LAYERS from MODEL (a prototxt; '-' reads stdin).
@@ -37,9 +39,10 @@ def command(
     given = Weights(weights, weights_out, seed)
     where = prepare(model, output, in_place, given, proto=proto)
     # Here rather than at the top: parsing the arguments (or --help) need not load them.
+    from ..analysis.forkrules import ruled
     from ..surgery import load, remove
 
-    result = remove(load(model), layers, shapes=shapes, proto=proto)
+    result = remove(ruled(load(model), shape_rules), layers, shapes=shapes, proto=proto)
     removed = {layer.name for layer in result.removed}
     carry = Carry(removed=removed, shapes=shapes, proto=proto)
     finish(where, result.net, result.notes, given, carry)

@@ -15,6 +15,7 @@ from .verb import Carry, Weights, finish, prepare
 @output_options()
 @weights_options(new_layers="layers without blobs in --weights come from their fillers")
 @insert_option("shapes")
+@insert_option("shape_rules")
 @insert_option("proto")
 def command(
     model: str,
@@ -24,6 +25,7 @@ def command(
     weights_out: str | None,
     seed: int,
     shapes: Mapping[str, Sequence[int]],
+    shape_rules: Mapping[str, str],
     proto: str | None,
 ) -> None:
     """Rewrite MODEL (a prototxt; '-' reads stdin) in the current format, as Caffe's
@@ -36,9 +38,10 @@ def command(
     given = Weights(weights, weights_out, seed)
     where = prepare(model, output, in_place, given, proto=proto)
     # Here rather than at the top: parsing the arguments (or --help) need not load them.
+    from ..analysis.forkrules import ruled
     from ..surgery import load, upgrade
 
-    net = load(model)
+    net = ruled(load(model), shape_rules)
     result = upgrade(net, shapes=shapes, proto=proto)
     removed = net.layer_names - result.net.layer_names
     carry = Carry(removed=removed, shapes=shapes, proto=proto)

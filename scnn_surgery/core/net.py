@@ -365,6 +365,8 @@ class Net:
     declared_state: DeclaredState = DeclaredState()
     # Derived data (positions, per-phase graphs) that edits update or drop.
     caches: dict[Any, Any] = field(default_factory=dict, repr=False)
+    # --shape-rule: how the user's custom layer types size their tops (TYPE -> RULE).
+    shape_rules: Mapping[str, str] = field(default_factory=dict)
 
     @classmethod
     def from_document(cls, doc: Document) -> Net:
@@ -389,7 +391,13 @@ class Net:
         document alone decides (keys ``document:*``) carries over."""
         kept = {k: v for k, v in self.caches.items() if _document_key(k)}
         return Net(
-            self.document, list(self.layers), self.inputs, self.format, self.declared_state, kept
+            self.document,
+            list(self.layers),
+            self.inputs,
+            self.format,
+            self.declared_state,
+            kept,
+            self.shape_rules,
         )
 
     def set_layers(self, layers: Iterable[Layer]) -> None:

@@ -56,12 +56,14 @@ def convert(
     require_onnx()
     given = options or ExportOptions()
     phase, shapes, opset, proto = given.phase, given.shapes, given.opset, given.proto
+    from ..analysis.forkrules import ruled
     from ..passes.upgrade import net_for_reading
     from ..schema.select import schema_for_net
     from ..weights import Caffemodel, initial_weights, read_caffemodel
     from .build import choose_opset, export_net
 
     choose_opset(opset)  # a wrong --opset is refused before anything is read
+    net = ruled(net, given.shape_rules)  # a fork data layer's sizes, say
     readable = net_for_reading(net)
     schema = schema_for_net(readable, proto)
     source = read_caffemodel(weights, schema) if weights is not None else None

@@ -28,7 +28,7 @@ from ..passes.upgrade import net_for_reading
 from ..weights import Caffemodel
 from .blobs import resolve_blobs
 from .context import Emitter, LayerContext, Shape
-from .layers import CONVERTERS, DATA_TYPES, left_out
+from .layers import CONVERTERS, is_data, left_out
 
 # Opset 13 is the first whose Softmax works over one axis (earlier ones flatten the axes
 # from it on, the 4-D Softmax bug the issue names) and whose Split, Squeeze, Pad and Resize
@@ -84,7 +84,7 @@ def _unsupported(net: Net, layers: Sequence[Layer]) -> list[str]:
     lines = []
     for layer in layers:
         kind = layer.type
-        if kind in CONVERTERS or kind in DATA_TYPES or left_out(kind):
+        if kind in CONVERTERS or is_data(kind) or left_out(kind):
             continue
         where = net.layer_location(layer) or net.source
         lines.append(f"{where}: layer '{layer.name}' has type '{kind}'")
@@ -129,7 +129,7 @@ class _Plan:
 
 
 def _plan(net: Net, graph: LayerGraph) -> _Plan:
-    converted = [x for x in graph.layers if x.type not in DATA_TYPES and not left_out(x.type)]
+    converted = [x for x in graph.layers if not is_data(x.type) and not left_out(x.type)]
     dropped = [x for x in graph.layers if left_out(x.type)]
     dropped_set = set(dropped)
     read: set[BlobVersion] = set()
@@ -149,7 +149,7 @@ def _plan(net: Net, graph: LayerGraph) -> _Plan:
         version for version in graph.blob_versions() if graph.net_input(version) is not None
     ]
     for layer in graph.layers:
-        if layer.type in DATA_TYPES:
+        if is_data(layer.type):
             sources.extend(graph.tops(layer))
     inputs = [v for v in sources if v in read]
     unread = [v.name for v in sources if v not in read]

@@ -41,6 +41,13 @@ DATA_TYPES = frozenset(
         "DenseImageData", "ImageSegData", "AnnotatedData", "LaneLineData", "VideoData",
     }
 )  # fmt: skip
+
+
+def is_data(layer_type: str) -> bool:
+    """A data layer: BVLC's and the forks' (their types end in Data, as LaneLineData)."""
+    return layer_type in DATA_TYPES or layer_type.endswith("Data")
+
+
 # Layers a deploy graph leaves out; their tops are no outputs.
 LEFT_OUT_TYPES = frozenset({"Accuracy", "Silence"})
 

@@ -157,7 +157,9 @@ def upgrade_net(net: Net) -> Net:
     """
     if not needs_upgrade(net):
         return net
-    return Net.from_document(_relabelled(upgrade_document(net.document)))
+    upgraded = Net.from_document(_relabelled(upgrade_document(net.document)))
+    upgraded.shape_rules = net.shape_rules  # the user's rules for its types still hold
+    return upgraded
 
 
 def net_for_reading(net: Net) -> Net:
@@ -170,6 +172,7 @@ def net_for_reading(net: Net) -> Net:
         return net
     readable = Net.from_document(_relabelled(_upgrade_layers(net.document)))
     readable.caches[ORIGINS] = _origins(net.layers, readable.layers)
+    readable.shape_rules = net.shape_rules
     return readable
 
 

@@ -27,7 +27,9 @@ from .dialects import (
     fast_rcnn_pb2,
     mobilenet_yolo_pb2,
     pspnet_pb2,
+    rfcn_pb2,
     segnet_pb2,
+    shufflenet_pb2,
     ssd_pb2,
     vpgnet_pb2,
 )
@@ -46,6 +48,7 @@ DIALECTS: dict[str, types.ModuleType] = {
     "bvlc": caffe_pb2,
     "ssd": ssd_pb2,
     "fast_rcnn": fast_rcnn_pb2,
+    "rfcn": rfcn_pb2,
     "segnet": segnet_pb2,
     "enet": enet_pb2,
     "deeplab": deeplab_pb2,
@@ -53,6 +56,7 @@ DIALECTS: dict[str, types.ModuleType] = {
     "mobilenet_yolo": mobilenet_yolo_pb2,
     "densenet": densenet_pb2,
     "vpgnet": vpgnet_pb2,
+    "shufflenet": shufflenet_pb2,
 }
 
 _DEEPLAB_TYPES = frozenset(
@@ -87,6 +91,7 @@ CUSTOM_LAYER_TYPES: dict[str, frozenset[str]] = {
     "bvlc": frozenset(),
     "ssd": _SSD_TYPES | {"VideoData"},
     "fast_rcnn": frozenset({"ROIPooling", "SmoothL1Loss"}),
+    "rfcn": frozenset({"ROIPooling", "SmoothL1Loss", "PSROIPooling", "BoxAnnotatorOHEM"}),
     "segnet": _SEGNET_TYPES,
     "enet": _SEGNET_TYPES,
     "deeplab": _DEEPLAB_TYPES,
@@ -104,6 +109,7 @@ CUSTOM_LAYER_TYPES: dict[str, frozenset[str]] = {
     },
     "densenet": frozenset(),
     "vpgnet": frozenset({"DriveData", "Tiling"}),
+    "shufflenet": frozenset({"ShuffleChannel"}),
 }
 
 

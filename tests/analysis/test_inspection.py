@@ -66,6 +66,7 @@ def test_json_has_layers_and_final_blob_shapes(run_cli: RunCli) -> None:
         "params": 0,
         "macs": 0,
         "line": 7,
+        "rule": "built-in",
     }
     assert data["blobs"]["fc7"] == [1, 128, 36, 100]
     assert data["blobs"]["exist"] == [1, 4]
