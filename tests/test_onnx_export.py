@@ -596,22 +596,6 @@ def test_dynamic_batch(tmp_path: Path) -> None:
     assert relative_error(outs[1][:1], outs[0]) <= TOLERANCE
 
 
-def test_batch_exports_every_model_and_refuses_the_rest(tmp_path: Path, run_cli: RunCli) -> None:
-    src = tmp_path / "src"
-    src.mkdir()
-    (src / "ok.prototxt").write_text(one_layer_net([X], _layer_text('type: "ReLU"', 1)))
-    (src / "bad.prototxt").write_text(one_layer_net([X], _layer_text('type: "Python"', 1)))
-    out = tmp_path / "out"
-    code, _, err = run_cli("batch", str(src), "--verb", "export", "-o", str(out), "-j", "1")
-    assert code == 1, err
-    assert sorted(p.name for p in out.iterdir()) == ["ok.onnx"]
-    assert "bad.prototxt:3:1: layer 'out' has type 'Python'" in err
-    (got,) = run_onnx(onnx.load(str(out / "ok.onnx")), {"x0": big(X)})
-    assert np.array_equal(got, np.maximum(big(X), 0))
-    code, _, err = run_cli("batch", str(src), "--verb", "strip", "--opset", "14", "-o", str(out))
-    assert code == 2 and "--verb strip takes no --opset" in err
-
-
 def test_dynamic_batch_reaches_every_size_the_batch_enters() -> None:
     """Interp, Upsample, InnerProduct past axis 1, ArgMax and Power's constant take the
     batch from the input at run time."""
