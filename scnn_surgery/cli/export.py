@@ -12,7 +12,7 @@ import click
 
 from ..errors import SurgeryError, UsageError
 from ..options import ExportOptions
-from .options import build_verb_options, verb_options
+from .options import build_verb_options, export_options, verb_options
 
 EXPORT_SUMMARY = "A net and its caffemodel as ONNX, computing what Caffe does."
 
@@ -65,21 +65,8 @@ def run_export(
 
 @click.command("export", short_help=EXPORT_SUMMARY)
 @click.argument("model", type=click.Path(dir_okay=False, allow_dash=True))
-@click.option(
-    "--weights",
-    type=click.Path(exists=True, dir_okay=False),
-    default=None,
-    help="MODEL's .caffemodel [default: the fillers' values, for structure only].",
-)
-@click.option(
-    "-o", "--output", "output", type=click.Path(dir_okay=False), required=True,
-    help="The .onnx file to write.",
-)  # fmt: skip
+@export_options()
 @verb_options(ExportOptions)
-@click.option(
-    "--seed", type=click.IntRange(min=0), default=0, show_default=True,
-    help="Seed for the values drawn from fillers (0 or more).",
-)  # fmt: skip
 def command(model: str, weights: str | None, output: str, seed: int, **params: Any) -> None:
     """Export MODEL (a prototxt of any Caffe dialect; '-' reads stdin) to ONNX: the deploy
     graph of the phase, data layers as inputs, the blobs nothing reads as outputs, the
