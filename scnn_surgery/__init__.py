@@ -20,6 +20,7 @@ if TYPE_CHECKING:  # what type checkers see; at run time __getattr__ loads them
     from .errors import PrototxtSyntaxError as PrototxtSyntaxError
     from .errors import SurgeryError as SurgeryError
     from .errors import UsageError as UsageError
+    from .onnx_export import export_onnx as export_onnx
     from .options import InsertOptions as InsertOptions
     from .options import RemoveOptions as RemoveOptions
     from .options import RenameOptions as RenameOptions
@@ -58,6 +59,7 @@ _EXPORTS = {
     "UsageError": ".errors",
     "build_module": ".scnn",
     "dumps": ".surgery",
+    "export_onnx": ".onnx_export",
     "generate": ".surgery",
     "load": ".surgery",
     "loads": ".surgery",

@@ -634,6 +634,34 @@ class FoldBnOptions:
     proto: str | None = _proto_field()
 
 
+@dataclass(frozen=True)
+class ExportOptions:
+    """How ``export`` writes the ONNX model."""
+
+    opset: int | None = field(
+        default=None,
+        metadata=declare(
+            POSITIVE_INT, "ONNX opset to write [default: the lowest the graph needs, 13]."
+        ),
+    )
+    dynamic_batch: bool = field(
+        default=False,
+        metadata=declare(BOOL, "Leave the batch size free (the inputs' first dimension)."),
+    )
+    external_data: bool = field(
+        default=False,
+        metadata=declare(
+            BOOL,
+            "Write the weights to OUT.onnx.data beside the model (ONNX external data;"
+            " automatic past protobuf's 2 GiB).",
+        ),
+    )
+    phase: str | None = _phase_field()
+    shapes: Mapping[str, Sequence[int | None]] = _shapes_field()
+    shape_rules: Mapping[str, str] = _shape_rules_field()
+    proto: str | None = _proto_field()
+
+
 # The blob generate's module reads; insert finds it itself, so it is no InsertOptions field.
 BOTTOM = Declaration(NAME, "Blob the module reads.", show_default=True)
 

@@ -317,13 +317,33 @@ def weights_options(*, new_layers: str) -> Callable[[F], F]:
                 default=None,
                 help=f"Write the new net's .caffemodel here; {new_layers}.",
             ),
+            seed_option(),
+        ]
+    )
+
+
+def seed_option() -> Callable[[F], F]:
+    return click.option(
+        "--seed",
+        type=click.IntRange(min=0),
+        default=0,
+        show_default=True,
+        help="Seed for the values drawn from fillers (0 or more).",
+    )
+
+
+def export_options() -> Callable[[F], F]:
+    """export's ``--weights`` (read), ``-o`` (the .onnx, required) and ``--seed``."""
+    return stack(
+        [
             click.option(
-                "--seed",
-                type=click.IntRange(min=0),
-                default=0,
-                show_default=True,
-                help="Seed for the values drawn from fillers (0 or more).",
+                "--weights",
+                type=click.Path(exists=True, dir_okay=False),
+                default=None,
+                help="MODEL's .caffemodel [default: the fillers' values, for structure only].",
             ),
+            output_option(required=True, help="The .onnx file to write."),
+            seed_option(),
         ]
     )
 
