@@ -3,11 +3,9 @@ value-changing verbs (fold-bn, retarget) are compared with."""
 
 from __future__ import annotations
 
-from types import ModuleType
 from typing import Any
 
 import numpy as np
-import pytest
 
 from scnn_surgery import loads
 from scnn_surgery.analysis.params import layer_message
@@ -16,15 +14,6 @@ from scnn_surgery.core.graph import build_graph
 from scnn_surgery.core.net import Net
 from scnn_surgery.schema import caffe_pb2
 from scnn_surgery.weights import layer_param_blobs, make_blob
-
-
-def opencv() -> ModuleType:
-    module: ModuleType = pytest.importorskip(
-        "cv2", reason="OpenCV (opencv-python-headless 4.x) is needed"
-    )
-    if int(module.__version__.split(".")[0]) != 4:
-        pytest.skip(f"OpenCV {module.__version__}: only 4.x has the Caffe importer")
-    return module
 
 
 def random_weights(net: Net, seed: int) -> bytes:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from types import ModuleType
 
 import numpy as np
 import pytest
@@ -23,7 +24,7 @@ from scnn_surgery.weights import (
 
 from ..conftest import RunCli, shared_path, zoo_files
 from ..reference_scnn import relative_error
-from .enginecheck import input_shape, opencv, outputs, random_weights
+from .enginecheck import input_shape, outputs, random_weights
 
 TOLERANCE = 1e-5
 
@@ -60,9 +61,8 @@ def carried_weights(result: FoldBnResult, model: Caffemodel) -> WeightsResult:
     return weights_for_net(result.net, model, removed=[x.name for x in result.removed])
 
 
-def fold_and_compare(source: Path, seed: int) -> tuple[float, list[str]]:
+def fold_and_compare(cv2: ModuleType, source: Path, seed: int) -> tuple[float, list[str]]:
     """The largest relative difference between the outputs before and after folding."""
-    cv2 = opencv()
     net = load(source)
     trained = random_weights(net, seed)
     result = fold_bn(net)
@@ -85,9 +85,9 @@ def fold_and_compare(source: Path, seed: int) -> tuple[float, list[str]]:
     ids=["resnet50", "mobilenet_v2", "densenet121"],
 )
 def test_folded_zoo_net_equals_the_unfolded_one_in_opencv(
-    tmp_path: Path, folder: str, stem: str, folds: int
+    cv2: ModuleType, folder: str, stem: str, folds: int
 ) -> None:
-    worst, notes = fold_and_compare(shared_path("zoo", folder, f"{stem}.prototxt"), 3)
+    worst, notes = fold_and_compare(cv2, shared_path("zoo", folder, f"{stem}.prototxt"), 3)
     assert notes[0] == (
         f"folded {folds} BatchNorm layers and {folds} Scale layers into the layers before them"
     )
@@ -110,11 +110,13 @@ def test_every_zoo_net_with_batch_norm_folds_to_a_valid_net() -> None:
     assert seen >= 8 or not zoo_files()
 
 
-def test_small_net_folds_convolution_deconvolution_and_inner_product(tmp_path: Path) -> None:
+def test_small_net_folds_convolution_deconvolution_and_inner_product(
+    cv2: ModuleType, tmp_path: Path
+) -> None:
     """In place and not, with and without a Scale (with and without bias), and two kept."""
     source = tmp_path / "small.prototxt"
     source.write_text(SMALL)
-    worst, notes = fold_and_compare(source, 5)
+    worst, notes = fold_and_compare(cv2, source, 5)
     assert worst <= TOLERANCE
     assert notes[0] == "folded 3 BatchNorm layers and 2 Scale layers into the layers before them"
     assert any("kept layer 'side_bn'" in n and "a ReLU, not a Convolution" in n for n in notes)

@@ -4,6 +4,7 @@ and refusals where weights or sizes stated for the old map would no longer fit."
 from __future__ import annotations
 
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 
@@ -16,7 +17,6 @@ from scnn_surgery.weights import read_caffemodel
 
 from ..conftest import SHARED, RunCli, shared_path, zoo_files
 from ..test_engine_opencv import kernels, run_module
-from .enginecheck import opencv
 
 X = "\u00d7"  # the multiplication sign messages put between dimensions
 LANE = """name: "lane"
@@ -49,9 +49,8 @@ def test_retarget_to_the_stated_size_is_a_no_op_byte_for_byte() -> None:
 
 
 def test_a_module_is_regenerated_and_runs_in_opencv_with_its_trained_kernels(
-    tmp_path: Path, run_cli: RunCli
+    cv2: ModuleType, tmp_path: Path, run_cli: RunCli
 ) -> None:
-    cv2 = opencv()
     source = tmp_path / "lane.prototxt"
     source.write_text(LANE)
     scnn, trained = tmp_path / "scnn.prototxt", tmp_path / "trained.caffemodel"
