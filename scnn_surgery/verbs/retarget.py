@@ -80,13 +80,13 @@ def stated_sizes(net: Net) -> dict[str, list[StatedSize]]:
     for layer in net.layers:
         if layer.type != "Input" or layer.body is None or layer.format != "v2":
             continue
-        params = layer.body.messages("input_param")
-        shapes = params[-1].messages("shape") if params else []
+        # Read as protobuf reads them (012 is octal 10); a bad number is a located error.
+        shapes = layer_message(net, layer).input_param.shape
         for t, top in enumerate(layer.tops):
             k = t if len(shapes) > 1 else 0
             if k >= len(shapes):
                 continue
-            dims = tuple(s.as_int() for s in shapes[k].scalars("dim"))
+            dims = tuple(int(d) for d in shapes[k].dim)
             paths = tuple(f"input_param.shape[{k}].dim[{j}]" for j in range(len(dims)))
             found.setdefault(top, []).append(StatedSize(top, layer, paths, dims))
     return found

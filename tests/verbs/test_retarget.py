@@ -242,3 +242,11 @@ def test_an_explicit_prior_box_image_size_is_rescaled() -> None:
     result = retarget(net, RetargetOptions(inputs=wanted, rescale=True))
     out = export_bytes(result.net).decode()
     assert "img_size" not in out and "img_h: 600\n    img_w: 450\n" in out
+
+
+def test_a_dimension_is_read_as_protobuf_reads_it() -> None:
+    """012 is octal: 10, and stays as written when it does not change."""
+    text = LANE.replace("dim: 24 dim: 32", "dim: 24 dim: 012")
+    net = loads(text, "octal.prototxt")
+    result = retarget(net, RetargetOptions(inputs={"data": (1, 3, 16, 10)}))
+    assert export_bytes(result.net).decode() == text.replace("dim: 24", "dim: 16")
