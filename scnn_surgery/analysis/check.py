@@ -407,6 +407,20 @@ def _unknown_bottoms(phase: _Phase) -> list[Finding]:
     return out
 
 
+def _untyped_layers(phase: _Phase) -> list[Finding]:
+    """A layer with no type: Caffe's LayerRegistry knows no type "" and stops the net's
+    set-up there (a V1 layer without one upgrades to it; shape inference already refuses
+    a V0 one)."""
+    return [
+        _finding(
+            phase.net, layer, "layer-type",
+            "has no type; Caffe stops at it ('Unknown layer type'); give it its type",
+        )
+        for layer in phase.graph.layers
+        if not layer.type and layer.format != "v0"
+    ]  # fmt: skip
+
+
 def _duplicate_tops(phase: _Phase) -> list[Finding]:
     net, graph = phase.net, phase.graph
     producer: dict[str, str] = {i.name: "the net input" for i in net.inputs}
@@ -836,7 +850,7 @@ def _vitis_inputs(net: Net) -> list[Finding]:
 
 PhaseRule = Callable[[_Phase], list[Finding]]
 _PHASE_RULES: tuple[PhaseRule, ...] = (
-    _unknown_bottoms, _duplicate_tops, _structure_and_shapes, _param_rules,
+    _untyped_layers, _unknown_bottoms, _duplicate_tops, _structure_and_shapes, _param_rules,
 )  # fmt: skip
 
 
