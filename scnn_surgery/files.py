@@ -201,6 +201,15 @@ def _writable(path: str) -> bool:
         return True  # undecidable here; the write itself will say
 
 
+def _writable_directory(directory: str) -> bool:
+    """Whether this process may create files in ``directory``, where outputs are staged."""
+    try:
+        wanted = os.W_OK | os.X_OK
+        return os.access(directory, wanted, effective_ids=os.access in os.supports_effective_ids)
+    except OSError:
+        return True  # undecidable here; the write itself will say
+
+
 def _sticky_owner_refusal(path: str) -> str | None:
     """In a sticky directory (``/tmp``) only the owner of a file, of the directory, or root
     may replace the file, although they may be allowed to write it."""
@@ -249,16 +258,22 @@ def _check_output_path(output: NamedPath, creates_directories: bool) -> None:
     parent = os.path.dirname(os.path.realpath(path))
     if not creates_directories and not os.path.isdir(parent):
         raise UsageError(_missing_directory(output))
-    if not os.path.exists(path):
-        return
-    if not _writable(path):
+    if os.path.exists(path):
+        if not _writable(path):
+            raise SurgeryError(
+                f"{output.as_output()}: permission denied (the file is read-only);"
+                " nothing was written"
+            )
+        refusal = _sticky_owner_refusal(path)
+        if refusal is not None:
+            raise SurgeryError(refusal)
+    staged_beside = not os.path.exists(path) or os.path.isfile(path)  # a device is not
+    if staged_beside and os.path.isdir(parent) and not _writable_directory(parent):
         raise SurgeryError(
-            f"{output.as_output()}: permission denied (the file is read-only);"
+            f"{output.as_output()}: permission denied (its directory {parent} is not"
+            " writable, and an output is written there before it replaces the file);"
             " nothing was written"
         )
-    refusal = _sticky_owner_refusal(path)
-    if refusal is not None:
-        raise SurgeryError(refusal)
 
 
 def _stdout_note(output: NamedPath) -> str:

@@ -101,6 +101,26 @@ def test_a_read_only_output_is_refused_naming_it(
     assert model.read_text() == SMALL and target.read_text() == "keep"
 
 
+def test_an_unwritable_directory_is_refused_before_any_work(
+    tmp_path: Path, run_cli: RunCli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Outputs are staged beside their destination, so a directory this user may not write
+    # fails every output; batch's report found that only after converting every model.
+    unwritable = tmp_path / "theirs"
+    unwritable.mkdir()
+    monkeypatch.setattr(files, "_writable_directory", lambda d: Path(d) != unwritable)
+    model = write(tmp_path / "net.prototxt", SMALL)
+    code, _, err = run_cli("remove", str(model), "drop1", "-o", str(unwritable / "x.prototxt"))
+    assert code == 1 and f"its directory {unwritable} is not writable" in err
+    report = unwritable / "r.json"
+    code, _, err = run_cli("batch", str(model), "-o", str(tmp_path / "out"), "--report", str(report))
+    assert code == 1 and err.count("\n") == 1 and f"--report {report}: permission denied" in err
+    assert not (tmp_path / "out").exists()
+    monkeypatch.setattr(files, "_writable_directory", lambda d: False)
+    code, _, _ = run_cli("remove", str(model), "drop1", "-o", os.devnull)
+    assert code == 0  # a device is written, not replaced
+
+
 def test_the_permission_probe_uses_the_effective_ids(tmp_path: Path) -> None:
     target = write(tmp_path / "ro.prototxt", "x")
     target.chmod(0o444)
