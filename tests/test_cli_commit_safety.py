@@ -55,8 +55,7 @@ def test_concurrent_in_place_edits_all_land_or_fail(tmp_path: Path) -> None:
     ss.remove(ss.loads(CHAIN), ["r0"])  # the verb's modules are loaded before the fork
     context = multiprocessing.get_context("fork")
     runs = [
-        context.Process(target=_remove_in_place, args=(str(model), f"r{i}"))
-        for i in range(RELUS)
+        context.Process(target=_remove_in_place, args=(str(model), f"r{i}")) for i in range(RELUS)
     ]
     for run in runs:
         run.start()
@@ -113,7 +112,9 @@ def test_an_unwritable_directory_is_refused_before_any_work(
     code, _, err = run_cli("remove", str(model), "drop1", "-o", str(unwritable / "x.prototxt"))
     assert code == 1 and f"its directory {unwritable} is not writable" in err
     report = unwritable / "r.json"
-    code, _, err = run_cli("batch", str(model), "-o", str(tmp_path / "out"), "--report", str(report))
+    code, _, err = run_cli(
+        "batch", str(model), "-o", str(tmp_path / "out"), "--report", str(report)
+    )
     assert code == 1 and err.count("\n") == 1 and f"--report {report}: permission denied" in err
     assert not (tmp_path / "out").exists()
     monkeypatch.setattr(files, "_writable_directory", lambda d: False)
