@@ -20,6 +20,10 @@
    imports click (what any click program pays); the goal is at most 1.5x.
 8. Memory: the peak of ``insert`` on a 10 MB net (ResNet-101's layers, repeated), as a
    multiple of the file's size, in a fresh process (``bench/memory.py``).
+9. ``export`` of the zoo's ResNet-50 with an SCNN module (``--reduce-channels 128``) and its
+   caffemodel, as the command line runs it (load, weights, graph, check, write), against
+   protobuf parsing the same prototxt and caffemodel (goal: at most 3x); and the ONNX
+   file's size against the caffemodel's (goal: at most 1.05x).
 """
 
 from __future__ import annotations
@@ -46,6 +50,7 @@ ROOT = Path(__file__).resolve().parent.parent
 GOLDEN = ROOT.parent / "shared" / "golden" / "resnet101.prototxt"
 GOLDEN_LARGE = ROOT.parent / "shared" / "golden" / "resnet101_SCNN.prototxt"
 SEGNET = ROOT.parent / "shared" / "zoo" / "segmentation" / "segnet_inference.prototxt"
+RESNET50 = ROOT.parent / "shared" / "zoo" / "deploy" / "resnet50_deploy.prototxt"
 EXAMPLE_LARGE = ROOT / "examples" / "scnn_lane_vgg16_SCNN.prototxt"
 LOAD_GOAL = 0.35  # Document.parse / text_format.Parse
 
@@ -296,6 +301,49 @@ def memory_row(verb: str = "insert") -> Row:
     return (name, peak / 1e6, size / 1e6, peak / size, "<= 50")
 
 
+def export_rows(folder: Path) -> list[Row]:
+    """issue 17's two measures: export time against protobuf parsing, and ONNX size."""
+    from scnn_surgery.cli.export import run_export
+    from scnn_surgery.options import ExportOptions
+    from scnn_surgery.weights import initial_weights
+
+    net = ss.insert(ss.load(RESNET50), ss.InsertOptions(reduce_channels=128)).net
+    prototxt, caffemodel = folder / "resnet50_scnn.prototxt", folder / "resnet50_scnn.caffemodel"
+    prototxt.write_text(ss.dumps(net))
+    caffemodel.write_bytes(initial_weights(net, seed=1).model.to_bytes())
+    output = folder / "resnet50_scnn.onnx"
+    text = prototxt.read_text()
+
+    def parse_both() -> None:
+        text_format.Parse(text, caffe_pb2.NetParameter())
+        caffe_pb2.NetParameter.FromString(caffemodel.read_bytes())
+
+    def export() -> None:
+        clear_content_caches()
+        with paused_gc():
+            run_export(str(prototxt), str(caffemodel), str(output), ExportOptions())
+
+    def convert_only() -> None:  # the same, less writing the ~100 MB file
+        from scnn_surgery.onnx_export import convert, to_files
+
+        clear_content_caches()
+        with paused_gc():
+            to_files(convert(ss.load(prototxt), caffemodel).model, str(output), False)
+
+    export()  # onnx's import, once, as any first use pays it
+    t_export, t_parse = paired(export, parse_both, rounds=3)
+    t_convert, _ = paired(convert_only, parse_both, rounds=2)
+    onnx_size, model_size = output.stat().st_size, caffemodel.stat().st_size
+    return [
+        ("export resnet50+SCNN vs parse prototxt+caffemodel", t_export, t_parse,
+         t_export / t_parse, "<= 3.00"),
+        ("  the same without writing the file", t_convert, t_parse, t_convert / t_parse,
+         "(the disk's share)"),
+        ("export resnet50+SCNN: .onnx size (MB) vs caffemodel", onnx_size / 1e6,
+         model_size / 1e6, onnx_size / model_size, "<= 1.05"),
+    ]  # fmt: skip
+
+
 def main() -> int:
     rows: list[Row] = []
     if GOLDEN.exists():
@@ -316,6 +364,11 @@ def main() -> int:
     else:
         print("skipping the draw benchmark: needs SegNet in ../shared and Graphviz's dot",
               file=sys.stderr)
+    if RESNET50.exists():
+        import tempfile
+
+        with tempfile.TemporaryDirectory() as folder:
+            rows += export_rows(Path(folder))
     t_help, t_click = startup_times()
     name = "scnn-surgery --help vs python -c 'import click'"
     rows.append((name, t_help, t_click, t_help / t_click, "<= 1.5"))

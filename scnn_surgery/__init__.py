@@ -1,7 +1,9 @@
 """scnn-surgery: surgery on Caffe prototxt nets, starting with Spatial CNN insertion.
 
 The public names are loaded on first use (PEP 562), so importing the package, as the command
-line does before it knows which command runs, costs nothing.
+line does before it knows which command runs, costs nothing. Each verb of the registry
+(:mod:`scnn_surgery.verbs`) is a function here, with its result and options classes:
+``scnn_surgery.rename``, ``RenameResult``, ``RenameOptions``.
 """
 
 from __future__ import annotations
@@ -18,9 +20,13 @@ if TYPE_CHECKING:  # what type checkers see; at run time __getattr__ loads them
     from .errors import PrototxtSyntaxError as PrototxtSyntaxError
     from .errors import SurgeryError as SurgeryError
     from .errors import UsageError as UsageError
+    from .onnx_export import export_onnx as export_onnx
     from .options import InsertOptions as InsertOptions
+    from .options import RemoveOptions as RemoveOptions
+    from .options import RenameOptions as RenameOptions
     from .options import SpliceOptions as SpliceOptions
     from .options import StripOptions as StripOptions
+    from .options import UpgradeOptions as UpgradeOptions
     from .scnn import ScnnSpec as ScnnSpec
     from .scnn import build_module as build_module
     from .scnn import module_output as module_output
@@ -39,18 +45,12 @@ if TYPE_CHECKING:  # what type checkers see; at run time __getattr__ loads them
     from .surgery import splice as splice
     from .surgery import strip as strip
     from .surgery import upgrade as upgrade
+    from .verbs.rename import RenameResult as RenameResult
+    from .verbs.rename import rename as rename
 
 # Public name -> the module that defines it.
 _EXPORTS = {
     "Document": ".core.document",
-    "InsertOptions": ".options",
-    "InsertResult": ".surgery",
-    "RemoveResult": ".surgery",
-    "SpliceOptions": ".options",
-    "SpliceResult": ".surgery",
-    "StripOptions": ".options",
-    "StripResult": ".surgery",
-    "UpgradeResult": ".surgery",
     "Layer": ".core.net",
     "Net": ".core.net",
     "PrototxtSyntaxError": ".errors",
@@ -59,29 +59,37 @@ _EXPORTS = {
     "UsageError": ".errors",
     "build_module": ".scnn",
     "dumps": ".surgery",
+    "export_onnx": ".onnx_export",
     "generate": ".surgery",
-    "insert": ".surgery",
     "load": ".surgery",
     "loads": ".surgery",
     "module_output": ".scnn",
-    "remove": ".surgery",
     "save": ".surgery",
-    "splice": ".surgery",
-    "strip": ".surgery",
-    "upgrade": ".surgery",
 }
 
-__all__ = ["__version__", *_EXPORTS]
+
+
+def _verb_names() -> list[str]:
+    from .verbs import library_names
+
+    return library_names()
 
 
 def __getattr__(name: str) -> Any:
     module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(module, __name__), name)
+    if name == "__all__":  # made on demand too: the verbs' names come from their registry
+        value: Any = ["__version__", *_EXPORTS, *_verb_names()]
+    elif module is not None:
+        value = getattr(importlib.import_module(module, __name__), name)
+    else:
+        from .verbs import library_name
+
+        value = library_name(name)
+        if value is None:
+            raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
     globals()[name] = value  # later lookups skip this function
     return value
 
 
 def __dir__() -> list[str]:
-    return sorted({*globals(), *_EXPORTS})
+    return sorted({*globals(), *_EXPORTS, *_verb_names()})

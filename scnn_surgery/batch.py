@@ -30,36 +30,40 @@ from dataclasses import dataclass, field, replace
 from multiprocessing.connection import Connection, wait
 from multiprocessing.context import DefaultContext
 from pathlib import Path, PurePosixPath
-from typing import Any, Literal
+from typing import Any
 
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover
     import tomli as tomllib
 
-from .analysis.shapes import format_shape
+# The report's data model lives in batchreport (htmlreport reads it too); importable from
+# here as before.
 from .core.net import Net
 from .core.text_export import export_bytes
 from .errors import SurgeryError, UsageError
 from .files import read_input_bytes, write_bytes_atomic
 from .options import (
-    InsertOptions,
-    OptionsClass,
     OptionValueError,
-    SpliceOptions,
-    StripOptions,
     declared_fields,
 )
-from .scnn import ModuleCost, ScnnSpec, module_cost
-from .surgery import InsertResult, insert, load, splice, strip
+from .report.batchreport import REPORT_COLUMNS, AnyOptions, Verb, text_row
+from .report.batchreport import STATUSES as STATUSES
+from .report.batchreport import USUAL_STATUSES as USUAL_STATUSES
+from .report.batchreport import BatchReport as BatchReport
+from .report.batchreport import ConfigRule as ConfigRule
+from .report.batchreport import Job as Job
+from .report.batchreport import Outcome as Outcome
+from .report.batchreport import RunInfo as RunInfo
+from .report.batchreport import Status as Status
+from .report.batchreport import shape_text as shape_text
+from .report.batchreport import shown_counts as shown_counts
+from .surgery import InsertResult, load
+from .verbs import REGISTRY, options_class, verb_spec
 
 MODEL_SUFFIX = ".prototxt"
 _GLOB_MAGIC = re.compile(r"[*?[]")
 
-# Test-only hooks, read in the worker: a model whose source path contains the
-# value makes its worker die (as if segfaulted or OOM-killed), or hang until killed.
-CRASH_HOOK = "SCNN_SURGERY_TEST_CRASH"
-HANG_HOOK = "SCNN_SURGERY_TEST_HANG"
 
 
 # --- sources ---------------------------------------------------------------------------
@@ -260,14 +264,6 @@ def _is_under(path: Path, directory: Path | None) -> bool:
 # --- per-model settings ----------------------------------------------------------------
 
 
-Verb = Literal["insert", "splice", "strip"]
-# What batch can do to every model, and the options each verb is given per model.
-VERBS: Mapping[Verb, OptionsClass] = {
-    "insert": InsertOptions,
-    "splice": SpliceOptions,
-    "strip": StripOptions,
-}
-AnyOptions = InsertOptions | SpliceOptions | StripOptions
 
 
 @dataclass(frozen=True)
@@ -282,7 +278,7 @@ def config_keys(verb: Verb = "insert") -> dict[str, ConfigKey]:
     """Each of the verb's options by field name and aliases, checked by the option's own
     converter. (Dashes in keys work too: kernel-width.)"""
     keys: dict[str, ConfigKey] = {}
-    for item, declared in declared_fields(VERBS[verb]):
+    for item, declared in declared_fields(options_class(verb)):
         for key in (item.name, *declared.aliases):
             keys[key] = ConfigKey(item.name, declared.kind.check)
     return keys
@@ -324,17 +320,6 @@ def _segment_regex(segment: str) -> str:
         i += 1
     return "".join(out)
 
-
-@dataclass(frozen=True)
-class ConfigRule:
-    """One ``[models."PATTERN"]`` table: settings for the models whose path matches."""
-
-    pattern: str
-    settings: Mapping[str, Any]
-    regex: re.Pattern[str] = field(compare=False, repr=False)
-
-    def matches(self, relative: PurePosixPath) -> bool:
-        return self.regex.fullmatch(relative.as_posix()) is not None
 
 
 @dataclass(frozen=True)
@@ -429,23 +414,6 @@ def unused_patterns(config: BatchConfig, sources: Sequence[Source]) -> list[str]
 # --- jobs ------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Job:
-    """One conversion; everything a worker needs, so it must pickle."""
-
-    source: str
-    output: str
-    options: AnyOptions
-    fragment: str | None = None  # what ``splice`` puts in
-    # Draw the change with this many layers around it (None: no picture); an HTML report
-    # shows it, and the worker makes it, so the parent only collects.
-    picture_context: int | None = None
-
-    @property
-    def verb(self) -> Verb:
-        return next(verb for verb, cls in VERBS.items() if isinstance(self.options, cls))
-
-
 def plan_jobs(
     sources: Sequence[Source],
     output_dir: Path,
@@ -493,53 +461,6 @@ def default_jobs() -> int:
 
 # --- converting one model --------------------------------------------------------------
 
-Status = Literal["converted", "refused", "failed", "skipped", "interrupted"]
-STATUSES: tuple[Status, ...] = ("converted", "refused", "failed", "skipped", "interrupted")
-# Shown even at 0 in summaries; "skipped" (a source that is not a readable file) and
-# "interrupted" (Ctrl-C came first) only when they happened.
-USUAL_STATUSES: tuple[Status, ...] = ("converted", "refused", "failed")
-
-
-@dataclass(frozen=True)
-class Outcome:
-    """What became of one model. ``data`` carries the new text from worker to parent only."""
-
-    source: str
-    status: Status
-    output: str | None = None
-    reason: str | None = None
-    insertion_point: str | None = None
-    shape: tuple[int, int, int] | None = None  # channels, height, width of the module
-    data: bytes | None = field(default=None, repr=False, compare=False)
-    verb: Verb = "insert"
-    summary: str | None = None  # what was done, in a sentence (splice and strip)
-    # For the HTML report: why the point, the module and its cost, the verb's notes, the
-    # time it took, and the picture of the change (an <svg> element) or why there is none.
-    point_reason: str | None = None
-    placed_after: str | None = None  # the layer the module follows (None: first in the net)
-    spec: ScnnSpec | None = None
-    cost: ModuleCost | None = None
-    notes: tuple[str, ...] = ()
-    seconds: float | None = None
-    picture: str | None = field(default=None, repr=False, compare=False)
-    picture_note: str | None = None
-
-    def record(self) -> dict[str, Any]:
-        shape = None
-        if self.shape is not None:
-            shape = dict(zip(("channels", "height", "width"), self.shape, strict=True))
-        return {
-            "source": self.source,
-            "status": self.status,
-            "output": self.output,
-            "reason": self.reason,
-            "insertion_point": self.insertion_point,
-            "shape": shape,
-            "verb": self.verb,
-            "summary": self.summary,
-        }
-
-
 def skipped_outcome(skipped: Skipped) -> Outcome:
     return Outcome(str(skipped.path), "skipped", reason=f"{skipped.path}: {skipped.reason}")
 
@@ -566,58 +487,37 @@ def convert(job: Job) -> Outcome:
     return _with_picture(outcome, before, after, job)
 
 
-def _converted(job: Job, before: Net) -> tuple[Outcome, InsertResult | Net]:
-    """The outcome of the verb on ``before``, and what a picture of it is drawn from."""
-    options = job.options
-    if isinstance(options, InsertOptions):
-        result = insert(before, options)
-        spec, point = result.spec, result.point
-        return Outcome(
-            job.source, "converted", output=job.output,
-            insertion_point=point.describe(),
-            shape=(spec.channels, spec.height, spec.width),
-            data=export_bytes(result.net),
-            point_reason=result.point_reason,
-            placed_after=None if point.after is None else point.label(point.after),
-            spec=spec, cost=module_cost(spec), notes=tuple(result.notes),
-        ), result  # fmt: skip
-    if isinstance(options, SpliceOptions):
-        assert job.fragment is not None
-        spliced = splice(before, load(job.fragment), options)
-        reads = f"rewires to '{spliced.output}'" if spliced.output else "a branch"
-        return Outcome(
-            job.source, "converted", output=job.output, verb="splice",
-            insertion_point=spliced.point.describe("fragment", spliced.output is not None),
-            summary=f"spliced {len(spliced.added)} layers of {job.fragment}; {reads}",
-            data=export_bytes(spliced.net), notes=tuple(spliced.notes),
-        ), spliced.net  # fmt: skip
-    stripped = strip(before, options)
+def _converted(job: Job, before: Net) -> tuple[Outcome, Any]:
+    """The outcome of the verb on ``before``, and its result (what a picture is drawn from)."""
+    spec = verb_spec(job.verb)
+    reads = REGISTRY[job.verb].inputs
+    inputs = [load(job.fragment)] if reads and job.fragment is not None else []
+    result = spec.run(before, inputs, job.options)
+    details: dict[str, Any] = {"summary": getattr(result, "done", None)}
+    if spec.report is not None:
+        details.update(spec.report(result))
     return Outcome(
-        job.source, "converted", output=job.output, verb="strip",
-        summary=f"stripped {stripped.module.describe()}; its consumers read '{stripped.reads}'",
-        data=export_bytes(stripped.net), notes=tuple(stripped.notes),
-    ), stripped.net  # fmt: skip
+        job.source, "converted", output=job.output, verb=job.verb,
+        data=export_bytes(result.net), notes=tuple(result.notes), **details,
+    ), result  # fmt: skip
 
 
 def _since(start: float) -> float:
     return time.perf_counter() - start
 
 
-def _with_picture(outcome: Outcome, before: Net, after: InsertResult | Net, job: Job) -> Outcome:
+def _with_picture(outcome: Outcome, before: Net, after: Any, job: Job) -> Outcome:
     """The outcome with the picture of its change; a picture that cannot be made is a note
     on the model, never a failure of it."""
     from .report.changeview import change_svg, inserted_svg  # only HTML reports need pictures
 
     assert job.picture_context is not None
-    phase, context = job.options.phase, job.picture_context
+    phase, context = getattr(job.options, "phase", None), job.picture_context
     try:
-        if isinstance(after, Net):
-            svg = change_svg(before, after, phase, context)
-        elif isinstance(job.options, InsertOptions) and job.options.upgrade:
-            # the whole net was rewritten: only a diff tells what changed
-            svg = change_svg(before, after.net, phase, context)
-        else:
+        if isinstance(after, InsertResult) and not job.options.upgrade:
             svg = inserted_svg(before, after, phase, context)
+        else:  # the whole net may be rewritten (insert --upgrade): a diff tells what changed
+            svg = change_svg(before, after.net, phase, context)
     except SurgeryError as exc:
         return replace(outcome, picture_note=f"no picture: {exc}")
     except Exception as exc:  # a picture is a courtesy: a bug in drawing keeps the model
@@ -646,18 +546,6 @@ def describe_exit(exitcode: int | None) -> str:
     return f"exited with status {exitcode}"
 
 
-def _run_test_hooks(source: str) -> None:
-    crash = os.environ.get(CRASH_HOOK)
-    if crash and crash in source:
-        if hasattr(signal, "SIGKILL"):
-            os.kill(os.getpid(), signal.SIGKILL)
-        os._exit(70)
-    hang = os.environ.get(HANG_HOOK)
-    if hang and hang in source:
-        while True:
-            time.sleep(3600)
-
-
 def _worker_main(conn: Connection[Outcome, Job | None], parent: int) -> None:
     # Ctrl-C reaches the whole process group; the parent decides, and kills workers itself.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -677,7 +565,6 @@ def _worker_main(conn: Connection[Outcome, Job | None], parent: int) -> None:
             return
         if job is None:
             return
-        _run_test_hooks(job.source)
         conn.send(convert(job))
 
 
@@ -844,79 +731,6 @@ def write_output(outcome: Outcome) -> Outcome:
 
 # --- reports ---------------------------------------------------------------------------
 
-
-@dataclass(frozen=True)
-class RunInfo:
-    """How a batch was run, for a report that shows it (the HTML page)."""
-
-    sources: tuple[str, ...]
-    output_dir: str
-    options: AnyOptions
-    config: str | None = None
-    rules: tuple[ConfigRule, ...] = ()
-    jobs: tuple[Job, ...] = ()
-    pictures_note: str | None = None  # why there are no pictures, when there are none
-
-
-@dataclass(frozen=True)
-class BatchReport:
-    outcomes: tuple[Outcome, ...]
-    workers: int
-    seconds: float
-    run: RunInfo | None = None
-
-    def counts(self) -> dict[Status, int]:
-        counts: dict[Status, int] = dict.fromkeys(STATUSES, 0)
-        for outcome in self.outcomes:
-            counts[outcome.status] += 1
-        return counts
-
-    def shown_counts(self) -> dict[Status, int]:
-        """The usual statuses, and the others that happened."""
-        return shown_counts(self.counts())
-
-    @property
-    def all_converted(self) -> bool:
-        return all(outcome.status == "converted" for outcome in self.outcomes)
-
-    def summary(self) -> dict[str, Any]:
-        return {
-            "total": len(self.outcomes),
-            **{str(status): n for status, n in self.counts().items()},
-            "workers": self.workers,
-            "seconds": round(self.seconds, 3),
-        }
-
-    def describe(self) -> str:
-        counts = ", ".join(f"{n} {status}" for status, n in self.shown_counts().items())
-        workers = "worker" if self.workers == 1 else "workers"
-        models = "model" if len(self.outcomes) == 1 else "models"
-        return (
-            f"{len(self.outcomes)} {models}: {counts}"
-            f" ({self.seconds:.1f} s, {self.workers} {workers})"
-        )
-
-
-def shown_counts(counts: Mapping[Status, int]) -> dict[Status, int]:
-    return {s: n for s, n in counts.items() if n or s in USUAL_STATUSES}
-
-
-REPORT_COLUMNS = (
-    "source", "status", "output", "reason", "insertion_point", "shape", "verb", "summary",
-)  # fmt: skip
-
-
-def shape_text(shape: tuple[int, int, int] | None) -> str:
-    """CxHxW, the module's feature map."""
-    return format_shape(shape) if shape else ""
-
-
-def _text_row(outcome: Outcome) -> list[str]:
-    record = outcome.record()
-    record["shape"] = shape_text(outcome.shape)
-    return ["" if record[column] is None else str(record[column]) for column in REPORT_COLUMNS]
-
-
 def render_json(report: BatchReport) -> str:
     document = {
         "models": [outcome.record() for outcome in report.outcomes],
@@ -929,7 +743,7 @@ def render_csv(report: BatchReport) -> str:
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(REPORT_COLUMNS)
-    writer.writerows(_text_row(outcome) for outcome in report.outcomes)
+    writer.writerows(text_row(outcome) for outcome in report.outcomes)
     return buffer.getvalue()
 
 
@@ -953,7 +767,7 @@ def render_markdown(report: BatchReport) -> str:
         "|" + "---|" * len(REPORT_COLUMNS),
     ]
     for outcome in report.outcomes:
-        lines.append("| " + " | ".join(_markdown_cell(cell) for cell in _text_row(outcome)) + " |")
+        lines.append("| " + " | ".join(_markdown_cell(cell) for cell in text_row(outcome)) + " |")
     return "\n".join(lines) + "\n"
 
 

@@ -7,7 +7,7 @@ puts them together for a command that writes a net and its weights. Every verb u
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping
 
 from .analysis.check import check_net, errors_of
 from .analysis.shapes import ShapeOverrides
@@ -23,6 +23,7 @@ from .weights import (
     check_caffemodel_size,
     initial_weights,
     read_caffemodel,
+    rename_entries,
 )
 
 
@@ -32,6 +33,7 @@ def weights_for_net(
     *,
     added: Iterable[str] = (),
     removed: Iterable[str] = (),
+    renamed: Mapping[str, str] | None = None,
     spec: ScnnSpec | None = None,
     seed: int = 0,
     shapes: ShapeOverrides | None = None,
@@ -42,7 +44,8 @@ def weights_for_net(
     """The caffemodel to go with ``net`` after any verb, checked the way Caffe will load it:
     ``source``'s layers by name, less the ``removed`` layers' (when no layer of that name is
     left), plus the ``added`` layers' blobs from their fillers (``spec``: the SCNN module
-    among them, so its kernels are sized even where the net's shapes are not); without a
+    among them, so its kernels are sized even where the net's shapes are not), the
+    ``renamed`` layers' (old -> new name) under their new names; without a
     source, everything from fillers. Only the weights rules decide here; the verb has
     checked the net itself. A new caffemodel uses ``proto`` (the user's caffe.proto), else
     the net's guessed dialect; a source keeps the schema it was read with, and its format
@@ -51,6 +54,7 @@ def weights_for_net(
         schema = schema_for_net(net, proto)
         made = initial_weights(net, seed, spec, shapes, phase, schema, destination)
     else:
+        rename_entries(source, renamed or {})
         made = carry_over(net, source, added, spec, seed, shapes, phase, destination, removed)
     phases = [phase] if phase else None
     found = check_net(net, phases=phases, weights=made.model, shapes=shapes, proto=proto)
@@ -71,62 +75,29 @@ def stage_weights(
     *,
     added: Iterable[str] = (),
     removed: Iterable[str] = (),
+    renamed: Mapping[str, str] | None = None,
     spec: ScnnSpec | None = None,
     seed: int = 0,
     shapes: ShapeOverrides | None = None,
     phase: str | None = None,
     proto: str | None = None,
+    adjust: Callable[[Caffemodel], list[str]] | None = None,
 ) -> list[str]:
     """Make ``--weights-out`` for any verb's ``net`` and stage it in ``outputs``, which
     commits it together with the prototxt; returns the notes. ``added`` and ``removed``
     name the layers the verb added and took out (see :func:`weights_for_net`).
     Caffemodels are read and written with ``proto`` (the user's caffe.proto), else with
     the dialect the net's text uses. A module whose kernels alone would make the file too
-    large for protobuf is refused before anything is read."""
+    large for protobuf is refused before anything is read. ``adjust`` changes the source's
+    values first (a verb that computes weights: fold-bn), returning its notes."""
     if spec is not None:
         check_caffemodel_size(estimate_module(spec).weight_bytes, weights_out, spec)
     schema = schema_for_net(net, proto)
     source = read_caffemodel(weights_in, schema) if weights_in is not None else None
+    adjusted = adjust(source) if adjust is not None and source is not None else []
     made = weights_for_net(
-        net, source, added=added, removed=removed, spec=spec, seed=seed, shapes=shapes,
-        phase=phase, proto=proto, destination=weights_out,
+        net, source, added=added, removed=removed, renamed=renamed, spec=spec, seed=seed,
+        shapes=shapes, phase=phase, proto=proto, destination=weights_out,
     )  # fmt: skip
     outputs.stage(weights_out, made.model.to_bytes())
-    return made.notes
-
-
-def weights_for_insert(
-    net: Net,
-    added: Iterable[str],
-    spec: ScnnSpec | None,
-    source: Caffemodel | None,
-    seed: int = 0,
-    shapes: ShapeOverrides | None = None,
-    phase: str | None = None,
-    proto: str | None = None,
-    destination: str = "the new caffemodel",
-) -> WeightsResult:
-    """:func:`weights_for_net` for ``insert``, with its positional arguments."""
-    return weights_for_net(
-        net, source, added=added, spec=spec, seed=seed, shapes=shapes, phase=phase,
-        proto=proto, destination=destination,
-    )  # fmt: skip
-
-
-def stage_insert_weights(
-    outputs: OutputFiles,
-    net: Net,
-    added: Iterable[str],
-    spec: ScnnSpec | None,
-    weights_in: str | None,
-    weights_out: str,
-    seed: int = 0,
-    shapes: ShapeOverrides | None = None,
-    phase: str | None = None,
-    proto: str | None = None,
-) -> list[str]:
-    """:func:`stage_weights` for ``insert``, with its positional arguments."""
-    return stage_weights(
-        outputs, net, weights_in, weights_out, added=added, spec=spec, seed=seed,
-        shapes=shapes, phase=phase, proto=proto,
-    )  # fmt: skip
+    return [*adjusted, *made.notes]

@@ -197,31 +197,32 @@ def _shapes(value: object) -> dict[str, tuple[int | None, ...]]:
     return dict(_blob_shape(blob, dims) for blob, dims in value.items())
 
 
-_BIND_RULE = "must map a blob the fragment reads to a blob of the net, FRAG_BLOB=NET_BLOB"
+def _pair_text(text: str) -> object:
+    """``A=B`` as a pair, or unchanged when it is not that form."""
+    left, sep, right = text.partition("=")
+    return (left, right) if sep else text
 
 
-def _bind_pair(fragment_blob: object, net_blob: object) -> tuple[str, str]:
-    if isinstance(fragment_blob, str) and fragment_blob and isinstance(net_blob, str) and net_blob:
-        return fragment_blob, net_blob
-    raise OptionValueError(f"{_BIND_RULE}, got {fragment_blob}={net_blob}")
+def _name_pairs(metavar: str, rule: str) -> tuple[Kind[tuple[str, str]], Kind[dict[str, str]]]:
+    """The kinds of one ``A=B`` pair of names (a command-line argument) and of a table of
+    them (a config's), refused with ``rule``."""
 
+    def pair(left: object, right: object) -> tuple[str, str]:
+        if isinstance(left, str) and left and isinstance(right, str) and right:
+            return left, right
+        raise OptionValueError(f"{rule}, got {left}={right}")
 
-def _bind_text(text: str) -> object:
-    """``FRAG=NET`` as a pair, or unchanged when it is not that form."""
-    fragment_blob, sep, net_blob = text.partition("=")
-    return (fragment_blob, net_blob) if sep else text
+    def one(value: object) -> tuple[str, str]:
+        if not isinstance(value, tuple) or len(value) != 2:
+            raise OptionValueError(f"{rule}, got {value!r}")
+        return pair(*value)
 
+    def table(value: object) -> dict[str, str]:
+        if not isinstance(value, Mapping):
+            raise OptionValueError(f"{rule}, got {value!r}")
+        return dict(pair(k, v) for k, v in value.items())
 
-def _one_bind(value: object) -> tuple[str, str]:
-    if not isinstance(value, tuple) or len(value) != 2:
-        raise OptionValueError(f"{_BIND_RULE}, got {value!r}")
-    return _bind_pair(*value)
-
-
-def _binds(value: object) -> dict[str, str]:
-    if not isinstance(value, Mapping):
-        raise OptionValueError(f"{_BIND_RULE}, got {value!r}")
-    return dict(_bind_pair(k, v) for k, v in value.items())
+    return Kind(metavar, one, _pair_text), Kind(metavar, table)
 
 
 _RULE_RULE = (
@@ -275,6 +276,14 @@ def _proto_file(value: object) -> str:
     return value
 
 
+def _names(value: object) -> tuple[str, ...]:
+    """Layer names as given: an empty one is the verb's to refuse, naming the file (an
+    unnamed layer is '#N')."""
+    if isinstance(value, str) or not isinstance(value, list | tuple):
+        raise OptionValueError(f"must be a list of names, got {value!r}")
+    return tuple(_text(item) for item in value)
+
+
 TEXT = Kind("TEXT", _text)
 NAME = Kind("NAME", _name)
 POSITIVE_INT = Kind("N", _positive_int, _int_text)
@@ -287,10 +296,16 @@ PHASE = Kind("TRAIN|TEST", _phase)
 SHAPE = Kind("BLOB=N,C,H,W", _one_shape, _shape_text)  # one --shape argument
 SHAPES = Kind("BLOB=N,C,H,W", _shapes)  # all of them, a config's table
 PROTO_FILE = Kind("FILE", _proto_file)
-BIND = Kind("FRAG_BLOB=NET_BLOB", _one_bind, _bind_text)  # one --bind argument
-BINDS = Kind("FRAG_BLOB=NET_BLOB", _binds)  # all of them, a config's table
-SHAPE_RULE = Kind("TYPE=RULE", _one_type_rule, _bind_text)  # one --shape-rule argument
+SHAPE_RULE = Kind("TYPE=RULE", _one_type_rule, _pair_text)  # one --shape-rule argument
 SHAPE_RULES = Kind("TYPE=RULE", _type_rules)  # all of them, a config's table
+# One --bind FRAG_BLOB=NET_BLOB (one rename OLD=NEW), and all of them, a config's table.
+BIND, BINDS = _name_pairs(
+    "FRAG_BLOB=NET_BLOB",
+    "must map a blob the fragment reads to a blob of the net, FRAG_BLOB=NET_BLOB",
+)
+RENAME, RENAMES = _name_pairs("OLD=NEW", "must rename a layer to a new name, OLD=NEW")
+NAMES = Kind("NAME", _names)  # several layer names, a config's list
+LAYER_NAME = Kind("NAME", _text)  # one of them, as given
 
 
 # --- declarations ---------------------------------------------------------------------
@@ -308,6 +323,8 @@ class Declaration:
     aliases: tuple[str, ...] = ()  # other config-file keys for it
     module: bool = False  # shapes the module itself, so ``generate`` takes it too
     show_default: bool = False
+    # Given as the command's arguments (``rename OLD=NEW...``); batch takes it as ``flag``.
+    positional: bool = False
     # A former flag still accepted, with a warning, for one release after a rename.
     old_flag: str | None = None
 
@@ -320,11 +337,14 @@ def declare(
     aliases: tuple[str, ...] = (),
     module: bool = False,
     show_default: bool = False,
+    positional: bool = False,
     old_flag: str | None = None,
 ) -> Mapping[str, Declaration]:
     """Field metadata declaring an option."""
     return {
-        _DECLARATION: Declaration(kind, help, flag, aliases, module, show_default, old_flag)
+        _DECLARATION: Declaration(
+            kind, help, flag, aliases, module, show_default, positional, old_flag
+        )
     }
 
 
@@ -524,10 +544,83 @@ class StripOptions:
     proto: str | None = _proto_field()
 
 
+@dataclass(frozen=True)
+class RemoveOptions:
+    """Which layers to take out."""
+
+    layers: tuple[str, ...] = field(
+        default=(),
+        metadata=declare(
+            NAMES,
+            "A layer to remove ('#N' names the N-th layer of the file).",
+            flag="--layer",
+            positional=True,
+        ),
+    )
+    shapes: Mapping[str, Sequence[int | None]] = _shapes_field()
+    shape_rules: Mapping[str, str] = _shape_rules_field()
+    proto: str | None = _proto_field()
+
+
+@dataclass(frozen=True)
+class UpgradeOptions:
+    """Upgrade has nothing to choose; the result is checked as these say."""
+
+    shapes: Mapping[str, Sequence[int | None]] = _shapes_field()
+    shape_rules: Mapping[str, str] = _shape_rules_field()
+    proto: str | None = _proto_field()
+
+
+@dataclass(frozen=True)
+class RenameOptions:
+    """Which layers get which names."""
+
+    renames: Mapping[str, str] = field(
+        default_factory=dict,
+        metadata=declare(
+            RENAMES,
+            "Rename layer OLD (and the blob of its name it writes) to NEW.",
+            flag="--rename",
+            positional=True,
+        ),
+    )
+    shapes: Mapping[str, Sequence[int | None]] = _shapes_field()
+    shape_rules: Mapping[str, str] = _shape_rules_field()
+    proto: str | None = _proto_field()
+
+
+@dataclass(frozen=True)
+class ExportOptions:
+    """How ``export`` writes the ONNX model."""
+
+    opset: int | None = field(
+        default=None,
+        metadata=declare(
+            POSITIVE_INT, "ONNX opset to write [default: the lowest the graph needs, 13]."
+        ),
+    )
+    dynamic_batch: bool = field(
+        default=False,
+        metadata=declare(BOOL, "Leave the batch size free (the inputs' first dimension)."),
+    )
+    external_data: bool = field(
+        default=False,
+        metadata=declare(
+            BOOL,
+            "Write the weights to OUT.onnx.data beside the model (ONNX external data;"
+            " automatic past protobuf's 2 GiB).",
+        ),
+    )
+    phase: str | None = _phase_field()
+    shapes: Mapping[str, Sequence[int | None]] = _shapes_field()
+    shape_rules: Mapping[str, str] = _shape_rules_field()
+    proto: str | None = _proto_field()
+
+
 # The blob generate's module reads; insert finds it itself, so it is no InsertOptions field.
 BOTTOM = Declaration(NAME, "Blob the module reads.", show_default=True)
 
-OptionsClass = type[InsertOptions] | type[SpliceOptions] | type[StripOptions]
+OptionsClass = type[Any]  # a verb's options class: a frozen dataclass of declared fields
 
 
 def declared_fields(
@@ -562,7 +655,7 @@ def _argument_text(value: object) -> str:
     return str(value)
 
 
-def as_arguments(options: InsertOptions | SpliceOptions | StripOptions) -> list[str]:
+def as_arguments(options: Any) -> list[str]:
     """The command-line arguments that ask for ``options``: every option not at its default."""
     arguments: list[str] = []
     for item, declared in declared_fields(type(options)):
@@ -577,9 +670,12 @@ def as_arguments(options: InsertOptions | SpliceOptions | StripOptions) -> list[
             for blob, dims in value.items():
                 shown = ",".join(LEFT_TO_FILE if d is None else str(d) for d in dims)
                 arguments += [flag, f"{blob}={shown}"]
-        elif declared.kind is BINDS or declared.kind is SHAPE_RULES:
+        elif declared.kind in (BINDS, RENAMES, SHAPE_RULES):
             for inner, outer in value.items():
                 arguments += [flag, f"{inner}={outer}"]
+        elif declared.kind is NAMES:
+            for name in value:
+                arguments += [flag, name]
         else:
             arguments += [flag, _argument_text(value)]
     return arguments

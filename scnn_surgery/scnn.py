@@ -666,3 +666,23 @@ def detect_modules(
             found.append(module)
             index = module.last_index + 1
     return found
+
+
+LARGE_CHANNELS = 256  # more than the published advice for SCNN
+
+
+def cost_lines(spec: ScnnSpec, cost: ModuleCost) -> list[str]:
+    """What is said of a module once it is made: its size and cost, and a warning for
+    more channels than SCNN is known to work with."""
+    lines = [
+        f"module {spec.directions} {spec.height}x{spec.width}x{spec.channels} k{spec.kernel_width}:"
+        f" {cost.layers} layers, {cost.parameters:,} parameters, {cost.macs:,} MACs,"
+        f" {cost.activation_bytes / 2**20:.1f} MiB activations (float32, per image)"
+    ]
+    if spec.channels > LARGE_CHANNELS:
+        lines.append(
+            f"warning: {spec.channels} channels is a lot for SCNN; the published advice is that"
+            " 128 fits and 512 is too much (insert --reduce-channels 128 maps the blob to 128"
+            " channels with a 1x1 convolution first)"
+        )
+    return lines

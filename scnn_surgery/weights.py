@@ -26,7 +26,7 @@ import math
 import os
 import re
 import struct
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
@@ -1070,6 +1070,26 @@ def _added_entries(
         entry.blobs.extend(blobs)
         entries.append(entry)
     return entries
+
+
+def rename_entries(source: Caffemodel, renamed: Mapping[str, str]) -> None:
+    """The entries of renamed layers under their new names (in place, as
+    :func:`carry_over` extends its source); a blob named after its layer follows it in
+    the entry's bottoms and tops. An entry already holding a new name is refused: Caffe
+    would copy both into the one layer."""
+    if not renamed:
+        return
+    names = {entry.name for entry in source.layers}
+    clash = sorted(new for old, new in renamed.items() if new in names - set(renamed))
+    if clash:
+        raise SurgeryError(
+            f"{source.source} already has a layer named '{clash[0]}', whose blobs Caffe would"
+            " copy into the renamed layer too; choose another name"
+        )
+    for entry in source.layers:
+        entry.name = renamed.get(entry.name, entry.name)
+        for blobs in (entry.bottom, entry.top):
+            blobs[:] = [renamed.get(b, b) for b in blobs]
 
 
 def carry_over(

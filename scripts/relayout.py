@@ -40,6 +40,9 @@ MOVES = {
     "htmlreport": "report.htmlreport",
     "changeview": "report.changeview",
     "draw": "report.draw",
+    "values": "core.values",
+    "textedit": "core.textedit",
+    "batchreport": "report.batchreport",
 }
 DIRECTORIES = {"htmlassets": "report/htmlassets"}
 TEST_MOVES = {
@@ -64,6 +67,7 @@ TEST_MOVES = {
     "tests/test_htmlreport.py": "tests/report/test_htmlreport.py",
     "tests/test_changeview.py": "tests/report/test_changeview.py",
     "tests/test_draw.py": "tests/report/test_draw.py",
+    "tests/test_values.py": "tests/core/test_values.py",
 }
 NEW_PACKAGES = (
     "scnn_surgery/core",

@@ -60,6 +60,8 @@ BUDGETS: dict[str, int] = {
     "test_upgrade_equals_caffes_upgrade": 100,
     "test_every_command_on_a_mutated_zoo_net": 150,
     "test_every_command_on_a_mutated_generated_net": 150,
+    "test_generated_nets_export_and_match_opencv": 25,
+    "test_rename_then_its_inverse_gives_the_input_back": 60,
 }
 
 # Examples that ran to the end, per test: conftest's terminal summary prints them.

@@ -18,7 +18,6 @@ import pytest
 import scnn_surgery as ss
 import scnn_surgery.batch as batch
 from scnn_surgery.batch import (
-    CRASH_HOOK,
     BatchConfig,
     BatchReport,
     Job,
@@ -48,7 +47,9 @@ from scnn_surgery.errors import SurgeryError, UsageError
 from scnn_surgery.report.changeview import PICTURE_CONTEXT
 from scnn_surgery.scnn import module_cost
 from scnn_surgery.surgery import InsertOptions, insert, load
+from scnn_surgery.verbs import VerbSpec
 
+from .batch_hooks import CRASH_HOOK, install
 from .conftest import DATA
 
 NET = DATA / "phases_inplace.prototxt"
@@ -341,7 +342,7 @@ def test_convert_classifies_refusals_and_failures(
     def explode(*args: object) -> None:
         raise KeyError("boom")
 
-    monkeypatch.setattr(batch, "insert", explode)
+    monkeypatch.setattr("scnn_surgery.verbs.insert.VERB", VerbSpec("insert", explode))
     failed = convert(job)
     assert failed.status == "failed"
     assert failed.reason and failed.reason.startswith("KeyError: 'boom' (at test_batch.py:")
@@ -426,6 +427,7 @@ def test_a_crashing_worker_fails_only_its_model(
 ) -> None:
     jobs = jobs_for(tmp_path, "a.prototxt", "b_KILLME.prototxt", "c.prototxt", "d.prototxt")
     monkeypatch.setenv(CRASH_HOOK, "KILLME")
+    install(monkeypatch)
     seen: list[Outcome] = []
     outcomes = run_batch(jobs, workers=2, on_outcome=seen.append)
     assert [o.status for o in outcomes] == ["converted", "failed", "converted", "converted"]
@@ -441,6 +443,7 @@ def test_a_crashing_worker_fails_only_its_model(
 def test_one_worker_survives_many_crashes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     jobs = jobs_for(tmp_path, "KILLME1.prototxt", "KILLME2.prototxt", "ok.prototxt")
     monkeypatch.setenv(CRASH_HOOK, "KILLME")
+    install(monkeypatch)
     outcomes = run_batch(jobs, workers=1)
     assert [o.status for o in outcomes] == ["failed", "failed", "converted"]
 

@@ -20,12 +20,22 @@ from typing import Any
 import pytest
 
 import scnn_surgery as ss
-from scnn_surgery.batch import CRASH_HOOK, HANG_HOOK, STATUSES
+from scnn_surgery.batch import STATUSES
 from scnn_surgery.cli.batch import progress_bar, tally
 from scnn_surgery.core.text_export import export_bytes
 from scnn_surgery.surgery import InsertOptions, insert, load
 
-from .conftest import DATA, RunCli, ZooInsert, needs_shared, shared_path, zoo_files, zoo_tree
+from .batch_hooks import BOOTSTRAP, CRASH_HOOK, HANG_HOOK, install
+from .conftest import (
+    DATA,
+    REPO_ROOT,
+    RunCli,
+    ZooInsert,
+    needs_shared,
+    shared_path,
+    zoo_files,
+    zoo_tree,
+)
 from .zoo_expectations import NAMED_POINTS, REFUSED
 
 NET = DATA / "phases_inplace.prototxt"
@@ -238,7 +248,10 @@ def test_exit_zero_when_every_model_converted(tmp_path: Path, run_cli: RunCli) -
     assert code == 0, err
 
 
-def test_exit_one_when_any_model_failed(tmp_path: Path, run_cli: RunCli) -> None:
+def test_exit_one_when_any_model_failed(
+    tmp_path: Path, run_cli: RunCli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    install(monkeypatch)
     src = make_tree(tmp_path / "src", "a.prototxt", "b_KILLME.prototxt", "c.prototxt")
     out = tmp_path / "out"
     code, _, err = run_cli(
@@ -376,8 +389,8 @@ def test_ctrl_c_stops_cleanly_and_reports_what_finished(tmp_path: Path) -> None:
     env = {**os.environ, HANG_HOOK: "HANGME"}
     command = [
         sys.executable,
-        "-m",
-        "scnn_surgery",
+        "-c",
+        BOOTSTRAP,
         "batch",
         str(src),
         "-o",
@@ -390,7 +403,8 @@ def test_ctrl_c_stops_cleanly_and_reports_what_finished(tmp_path: Path) -> None:
     ]
     # Its own session, so that killpg reaches the workers too, as a terminal's Ctrl-C does.
     proc = subprocess.Popen(
-        command, env=env, stderr=subprocess.PIPE, text=True, start_new_session=True
+        command, env=env, stderr=subprocess.PIPE, text=True, start_new_session=True,
+        cwd=REPO_ROOT,  # where BOOTSTRAP finds the tests package
     )
     # Once b and c are written, the batch can only be waiting on the hung model.
     while not ((out / "b.prototxt").exists() and (out / "c.prototxt").exists()):

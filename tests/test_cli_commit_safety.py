@@ -249,21 +249,20 @@ def test_ctrl_c_after_the_outputs_were_written_exits_0(
     tmp_path: Path, run_cli: RunCli, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """insert says what its module costs after writing; a Ctrl-C then changes nothing."""
-    from scnn_surgery.cli import insert
+    from scnn_surgery.verbs import VerbSpec, insert
 
     def interrupted(*_: object) -> None:
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(insert, "report_cost", interrupted)
+    monkeypatch.setattr(insert.InsertResult, "afterwords", interrupted)
     model = write(tmp_path / "net.prototxt", SMALL)
     out = tmp_path / "out.prototxt"
     code, _, err = run_cli("insert", str(model), "--after", "conv1", "--kernel-width", "3",
                            "-o", str(out))  # fmt: skip
     assert code == 0 and "interrupted after the outputs were written" in err
     assert 'name: "Slice1"' in out.read_text()
-    import scnn_surgery.surgery as surgery
-
-    monkeypatch.setattr(surgery, "insert", interrupted)  # before anything was written
+    # before anything was written
+    monkeypatch.setattr(insert, "VERB", VerbSpec("insert", interrupted))
     code, _, err = run_cli("insert", str(model), "--after", "conv1", "-o", str(tmp_path / "x"))
     assert code == 130 and err.endswith("scnn-surgery: interrupted\n")
 

@@ -15,7 +15,7 @@ from scnn_surgery.cli.main import DEBUG_ENV, SUBCOMMANDS, cli
 
 from .conftest import DATA, REPO_ROOT, VENDORED_ZOO, RunCli, shallow_stack
 
-HEAVY = ("networkx", "numpy", "google.protobuf", "graphviz")
+HEAVY = ("networkx", "numpy", "google.protobuf", "graphviz", "onnx")
 
 
 def imported_modules(*args: str) -> tuple[int, set[str]]:

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import re
+from dataclasses import fields
 
 import click
 import pytest
 
 from scnn_surgery.batch import parse_config
 from scnn_surgery.cli.main import cli
-from scnn_surgery.cli.options import build_insert_options
+from scnn_surgery.cli.options import build_verb_options
 from scnn_surgery.errors import UsageError
 from scnn_surgery.options import InsertOptions, declared_fields
 
@@ -107,7 +108,9 @@ def test_bad_shapes_name_the_form(run_cli: RunCli) -> None:
 
 
 def test_options_reach_insert_options_as_declared() -> None:
+    defaults = {item.name: getattr(InsertOptions(), item.name) for item in fields(InsertOptions)}
     params = {
+        **defaults,
         "after": "conv1",
         "channels": 4,
         "directions": "DU",
@@ -115,7 +118,7 @@ def test_options_reach_insert_options_as_declared() -> None:
         "share_weights": False,
         "output": "ignored.prototxt",
     }
-    assert build_insert_options(params) == InsertOptions(
+    assert build_verb_options(InsertOptions, params) == InsertOptions(
         after="conv1",
         channels=4,
         directions="DU",
@@ -140,3 +143,15 @@ def test_an_empty_name_is_refused_not_taken_as_absent(name: str, run_cli: RunCli
         f"scnn-surgery: error: Invalid value for '--{name}': must be a non-empty name, got '';"
         " see 'scnn-surgery insert --help'\n"
     )
+
+
+def test_every_option_is_declared_in_an_options_module() -> None:
+    """No ``click.option`` outside ``cli/options.py``: each option is declared once."""
+    package = REPO_ROOT / "scnn_surgery"
+    declaring = {package / "cli" / "options.py"}
+    outside = [
+        path.relative_to(package).as_posix()
+        for path in package.rglob("*.py")
+        if path not in declaring and "click.option(" in path.read_text(encoding="utf-8")
+    ]
+    assert outside == []

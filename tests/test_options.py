@@ -14,7 +14,7 @@ import pytest
 import scnn_surgery as ss
 from scnn_surgery import surgery
 from scnn_surgery.batch import CONFIG_KEYS, parse_config
-from scnn_surgery.cli.options import build_insert_options, insert_options
+from scnn_surgery.cli.options import build_verb_options, verb_options
 from scnn_surgery.errors import UsageError
 from scnn_surgery.options import (
     DIRECTIONS,
@@ -214,9 +214,9 @@ def test_arguments_parse_back_to_the_options() -> None:
     """What as_arguments writes, insert reads as the same options."""
     seen: list[InsertOptions] = []
 
-    @insert_options()
+    @verb_options(InsertOptions)
     def command(**params: Any) -> None:
-        seen.append(build_insert_options(params))
+        seen.append(build_verb_options(InsertOptions, params))
 
     options = InsertOptions(after="fc7", directions="DU", lr_mult=2.0, share_weights=False,
                             shapes={"data": (1, 3, 8, 8)}, reduce_channels=32)

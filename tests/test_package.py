@@ -10,7 +10,8 @@ import sys
 import pytest
 
 import scnn_surgery as ss
-from scnn_surgery import _EXPORTS
+from scnn_surgery import _EXPORTS, options
+from scnn_surgery.verbs import REGISTRY, library_names
 
 from .conftest import REPO_ROOT
 
@@ -43,7 +44,18 @@ def test_type_checkers_see_the_same_names() -> None:
         if isinstance(node, ast.ImportFrom)
         for alias in node.names
     }
-    assert seen == _EXPORTS
+    assert {name: seen[name] for name in _EXPORTS} == _EXPORTS
+    # the rest are the names the verb registry makes (scnn_surgery.rename, RenameResult)
+    assert set(seen) - set(_EXPORTS) <= set(library_names())
+
+
+def test_each_registered_verb_is_a_library_function_with_its_classes() -> None:
+    for verb in REGISTRY:
+        name = verb.replace("-", "_")
+        assert callable(getattr(ss, name)) and name in ss.__all__
+        camel = "".join(part.capitalize() for part in verb.split("-"))
+        assert getattr(ss, f"{camel}Options") is getattr(options, f"{camel}Options")
+        assert getattr(ss, f"{camel}Result").__name__ == f"{camel}Result"
 
 
 def test_the_library_api_works_end_to_end() -> None:

@@ -207,8 +207,8 @@ def test_upgrade_equals_caffes_upgrade(written: Written) -> None:
     """``upgrade`` of a V1 net (or of a V2 net's top-level inputs) is what Caffe's
     ``upgrade_net_proto_text`` makes of it, field for field (tests/caffe_upgrade.py)."""
     ours = upgrade_net(ss.loads(written.text, SOURCE))
-    assert parsed_by_caffe(ours.document.text) == upgrade_net_proto_text(written.text)
-    assert_valid(ss.loads(ours.document.text, SOURCE))
+    assert parsed_by_caffe(ss.dumps(ours)) == upgrade_net_proto_text(written.text)
+    assert_valid(ss.loads(ss.dumps(ours), SOURCE))
 
 
 def test_ci_runs_at_least_1000_examples_the_same_every_time() -> None:

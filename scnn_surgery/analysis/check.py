@@ -38,7 +38,7 @@ from typing import Literal
 from google.protobuf.descriptor import Descriptor
 
 from ..core.document import Field, Message, Scalar
-from ..core.graph import LayerGraph, NetState, graph_of, selected_states
+from ..core.graph import BlobVersion, LayerGraph, NetState, graph_of, selected_states
 from ..core.net import Layer, Net
 from ..errors import SurgeryError
 from ..options import TARGETS
@@ -422,23 +422,27 @@ def _untyped_layers(phase: _Phase) -> list[Finding]:
 
 
 def _duplicate_tops(phase: _Phase) -> list[Finding]:
+    """A top that writes a blob again, not in place: the graph records who wrote it first
+    (the producer of its version 0)."""
     net, graph = phase.net, phase.graph
-    producer: dict[str, str] = {i.name: "the net input" for i in net.inputs}
     out = []
     for layer in graph.layers:
-        for i, name in enumerate(layer.tops):
+        for i, version in enumerate(graph.tops(layer)):
+            name = version.name
             in_place = i < len(layer.bottoms) and layer.bottoms[i] == name
-            if name in producer and not in_place:
-                offset = _scalar_offset(layer.text.top_scalars if layer.text else None, i)
-                out.append(
-                    _finding(
-                        net, layer, "duplicate-top",
-                        f"top '{name}' is already produced by {producer[name]}; only an"
-                        f" in-place layer (top[{i}] == bottom[{i}]) may write it again",
-                        offset=offset,
-                    )
+            if version.version == 0 or in_place:
+                continue
+            first = graph.producer(BlobVersion(name, 0))
+            by = "the net input" if first is None else f"layer '{first.name}'"
+            offset = _scalar_offset(layer.text.top_scalars if layer.text else None, i)
+            out.append(
+                _finding(
+                    net, layer, "duplicate-top",
+                    f"top '{name}' is already produced by {by}; only an in-place layer"
+                    f" (top[{i}] == bottom[{i}]) may write it again",
+                    offset=offset,
                 )
-            producer.setdefault(name, f"layer '{layer.name}'")
+            )
     return out
 
 

@@ -47,6 +47,7 @@ __all__ = [
     "LayerRef",
     "ModuleChange",
     "NetDiff",
+    "RenameChange",
     "Rewire",
     "ShapeChange",
     "blob_shapes",
@@ -595,6 +596,24 @@ class FragmentChange:
 
 
 @dataclass(frozen=True)
+class RenameChange:
+    """A layer under another name and nothing else changed (``rename``): with the blob
+    of its name, when it wrote one."""
+
+    before: str
+    after: str
+    type: str
+    blob: bool  # its blob of its name was renamed with it
+
+    def describe(self) -> str:
+        blob = ", and its blob" if self.blob else ""
+        return f"{self.before} -> {self.after} ({self.type}){blob}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"before": self.before, "after": self.after, "type": self.type, "blob": self.blob}
+
+
+@dataclass(frozen=True)
 class LayerChange:
     """A layer in both nets whose type, tops or parameters differ."""
 
@@ -625,12 +644,13 @@ class NetDiff:
     shapes: tuple[ShapeChange, ...] = ()
     phases: tuple[str, ...] = ("TEST",)
     fragments: tuple[FragmentChange, ...] = ()
+    renamed: tuple[RenameChange, ...] = ()
 
     @property
     def is_empty(self) -> bool:
         return not (
             self.added or self.removed or self.changed or self.rewired or self.modules
-            or self.shapes or self.fragments
+            or self.shapes or self.fragments or self.renamed
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -642,6 +662,7 @@ class NetDiff:
             "modules": [x.to_dict() for x in self.modules],
             "shapes": [x.to_dict() for x in self.shapes],
             "fragments": [x.to_dict() for x in self.fragments],
+            "renamed": [x.to_dict() for x in self.renamed],
             "phases": list(self.phases),
         }
 
@@ -658,6 +679,7 @@ class NetDiff:
             f"{'+' if f.status == 'added' else '-'} fragment {f.describe()}"
             for f in self.fragments
         ]
+        out += [f"~ renamed {x.describe()}" for x in self.renamed]
         out += [f"+ layer   {x.describe()}" for x in self.added]
         out += [f"- layer   {x.describe()}" for x in self.removed]
         for change in self.changed:
@@ -680,7 +702,8 @@ class NetDiff:
             (fragments("added"), "fragment", "added"),
             (fragments("removed"), "fragment", "removed"),
             (modules("changed"), "module", "changed"), (len(self.added), "layer", "added"),
-            (len(self.removed), "layer", "removed"), (len(self.changed), "layer", "changed"),
+            (len(self.removed), "layer", "removed"), (len(self.renamed), "layer", "renamed"),
+            (len(self.changed), "layer", "changed"),
             (len(self.rewired), "bottom", "rewired"), (len(self.shapes), "blob shape", "changed"),
         ]
         text = ", ".join(
@@ -714,9 +737,13 @@ def _modules(net: Net, layers: Sequence[Layer], graphs: Sequence[LayerGraph]) ->
 
 
 def _rewires(
-    pairs: Sequence[tuple[_Unit, _Unit]], graphs: Sequence[tuple[LayerGraph, LayerGraph]]
+    pairs: Sequence[tuple[_Unit, _Unit]],
+    graphs: Sequence[tuple[LayerGraph, LayerGraph]],
+    renamed: Mapping[str, str] | None = None,
 ) -> dict[tuple[Layer, int], Rewire]:
-    """Rewires keyed by (B layer, bottom index), phases merged."""
+    """Rewires keyed by (B layer, bottom index), phases merged; a binding that only
+    follows a rename (``renamed``: old -> new layer and blob names) is none."""
+    names = renamed or {}
     found: dict[tuple[Layer, int], Rewire] = {}
     for graph_a, graph_b in graphs:
         phase = graph_a.state.phase
@@ -727,6 +754,8 @@ def _rewires(
             if not (layer_included(la, graph_a.state) and layer_included(lb, graph_b.state)):
                 continue
             before, after = _bindings(graph_a, la), _bindings(graph_b, lb)
+            if names:
+                before = [_renamed_binding(x, names) for x in before]
             for i in range(max(len(before), len(after))):
                 old = before[i] if i < len(before) else None
                 new = after[i] if i < len(after) else None
@@ -737,6 +766,37 @@ def _rewires(
                 phases = (*seen.phases, phase) if seen else (phase,)
                 found[key] = Rewire(lb.name, i, old, new, phases)
     return found
+
+
+def _renamed_binding(binding: Binding, names: Mapping[str, str]) -> Binding:
+    producer = binding.producer
+    return Binding(
+        names.get(binding.blob, binding.blob),
+        None if producer is None else names.get(producer, producer),
+    )
+
+
+def _renames(
+    removed: Sequence[_Unit], added: Sequence[_Unit]
+) -> list[tuple[_Unit, _Unit]]:
+    """Layers gone from ``a`` and new in ``b`` that are one layer renamed: the same type
+    and parameters, the same tops but for a blob of its name, in the same order."""
+    pairs: list[tuple[_Unit, _Unit]] = []
+    start = 0
+    for unit_a in removed:
+        if unit_a.layer is None:
+            continue
+        for index in range(start, len(added)):
+            unit_b = added[index]
+            tops = tuple(unit_b.name if t == unit_a.name else t for t in unit_a.tops)
+            if (
+                unit_b.layer is not None and unit_b.type == unit_a.type
+                and unit_b.tops == tops and unit_b.params == unit_a.params
+            ):
+                pairs.append((unit_a, unit_b))
+                start = index + 1
+                break
+    return pairs
 
 
 def shapes_differ(old: Shape, new: Shape) -> bool:
@@ -767,11 +827,12 @@ def _shape_changes(
     return list(found.values())
 
 
-def _field_changes(a: _Unit, b: _Unit) -> list[FieldChange]:
+def _field_changes(a: _Unit, b: _Unit, renamed: Mapping[str, str]) -> list[FieldChange]:
+    """What differs; a top that only follows a renamed blob does not."""
     changes = []
     if a.type != b.type:
         changes.append(FieldChange("type", (a.type,), (b.type,)))
-    if a.tops != b.tops:
+    if tuple(renamed.get(t, t) for t in a.tops) != b.tops:
         changes.append(FieldChange("top", a.tops, b.tops))
     return changes + diff_trees(a.params, b.params)
 
@@ -787,6 +848,7 @@ class _Tally:
     modules_a: _Modules
     modules_b: _Modules
     rewired_layers: set[Layer]
+    renamed: Mapping[str, str] = field(default_factory=dict)  # old -> new names
     added: list[LayerRef] = field(default_factory=list)
     removed: list[LayerRef] = field(default_factory=list)
     changed: list[LayerChange] = field(default_factory=list)
@@ -804,7 +866,7 @@ class _Tally:
 
     def pair(self, unit_a: _Unit, unit_b: _Unit) -> None:
         module_a, module_b = self.modules_a.module_of(unit_a), self.modules_b.module_of(unit_b)
-        fields = _field_changes(unit_a, unit_b)
+        fields = _field_changes(unit_a, unit_b, self.renamed)
         if module_a is None and module_b is None:
             if fields:
                 self.changed.append(LayerChange(unit_b.name, unit_b.type, tuple(fields)))
@@ -847,9 +909,18 @@ def diff_nets(a: Net, b: Net, phase: str | None = None) -> NetDiff:
     modules_a = _modules(a, layers_a, [ga for ga, _ in graph_pairs])
     modules_b = _modules(b, layers_b, [gb for _, gb in graph_pairs])
     pairs, removed_units, added_units = _match(units_a, units_b)
-    rewires = _rewires(pairs, graph_pairs)
+    outside = [
+        [u for u in side if modules.module_of(u) is None]
+        for side, modules in ((removed_units, modules_a), (added_units, modules_b))
+    ]
+    renames = _renames(*outside)
+    gone = {id(u) for pair in renames for u in pair}
+    removed_units = [u for u in removed_units if id(u) not in gone]
+    added_units = [u for u in added_units if id(u) not in gone]
+    names = {a.name: b.name for a, b in renames}
+    rewires = _rewires([*pairs, *renames], graph_pairs, names)
 
-    tally = _Tally(modules_a, modules_b, {layer for layer, _ in rewires})
+    tally = _Tally(modules_a, modules_b, {layer for layer, _ in rewires}, names)
     for unit_a, unit_b in pairs:
         tally.pair(unit_a, unit_b)
     for unit in removed_units:
@@ -859,6 +930,7 @@ def diff_nets(a: Net, b: Net, phase: str | None = None) -> NetDiff:
 
     reported_rewires = tuple(r for key, r in rewires.items() if key[0] not in tally.absorbed)
     skip_blobs = _module_blobs(units_a, modules_a) | _module_blobs(units_b, modules_b)
+    skip_blobs |= set(names) | set(names.values())
     added_runs = _runs(units_b, {id(u) for u in added_units if modules_b.module_of(u) is None})
     removed_runs = _runs(units_a, {id(u) for u in removed_units if modules_a.module_of(u) is None})
     fragments = [
@@ -875,6 +947,9 @@ def diff_nets(a: Net, b: Net, phase: str | None = None) -> NetDiff:
         shapes=tuple(_shape_changes(graph_pairs, skip_blobs)),
         phases=tuple(s.phase for s in states),
         fragments=tuple(fragments),
+        renamed=tuple(
+            RenameChange(a.name, b.name, b.type, a.name in a.tops) for a, b in renames
+        ),
     )
 
 

@@ -759,7 +759,14 @@ _SAME_SHAPE = (
     *("AbsVal", "BatchNorm", "BN", "BNLL", "Clip", "Dropout", "ELU", "Exp"),
     *("HardSigmoid", "Log", "LRN", "Mish", "MVN", "Normalize", "Power", "PReLU", "ReLU"),
     *("ReLU6", "Sigmoid", "Softmax", "Split", "Swish", "TanH", "Threshold"),
+    "ShuffleChannel",
 )
+
+
+def _axpy_rule(ctx: RuleContext) -> list[MaybeShape]:
+    """SENet's Axpy: a * x + y has the shape of x (its second bottom)."""
+    return [ctx.bottoms[1] if len(ctx.bottoms) > 1 else None]
+
 
 RULES: dict[str, Rule] = {
     **dict.fromkeys(_SAME_SHAPE, _same_rule),
@@ -800,6 +807,7 @@ RULES: dict[str, Rule] = {
     "Interp": _interp_rule,
     "Upsample": _upsample_rule,
     "Tiling": _tiling_rule,
+    "Axpy": _axpy_rule,
     "PriorBox": _prior_box_rule,
     "DetectionOutput": _detections_rule,
     "Yolov3DetectionOutput": _detections_rule,

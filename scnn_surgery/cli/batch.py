@@ -1,32 +1,51 @@
-"""``scnn-surgery batch``: insert an SCNN module into every model of a zoo, in parallel."""
+"""``scnn-surgery batch``: a verb (insert by default) over every model of a zoo, in parallel."""
 
 from __future__ import annotations
 
 import os
 import sys
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO, TypeVar
 
 import click
 
 from ..errors import UsageError
 from ..files import NamedPath, check_output_paths, file_key, named, signals_deferred
-from ..options import SpliceOptions, declared_fields
-from .options import build_verb_options, insert_options, old_spellings, verb_options
+from ..options import declared_fields
+from ..verbs import REGISTRY, options_class
+from .options import (
+    batch_options,
+    build_verb_options,
+    old_spellings,
+    option_keyword,
+    stack,
+    verb_options,
+)
 from .output import note
 from .stdio import one_line
 
 if TYPE_CHECKING:
     from click._termui_impl import ProgressBar
 
-    from ..batch import AnyOptions, BatchReport, Job, Outcome, Status, Verb
+    from ..report.batchreport import AnyOptions, BatchReport, Job, Outcome, Status, Verb
 
 # Light (no networkx): the batch module is imported only when the command runs.
-VERB_NAMES = ("insert", "splice", "strip")
-INSERT_FIELDS = frozenset({"after", "prefix", "phase", "shapes", "shape_rules", "proto"})
-SPLICE_RENAMED = {"output": "fragment_output"}
+VERB_NAMES = tuple(REGISTRY)
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def every_verb_option() -> Callable[[F], F]:
+    """Each option of every verb, once (a field several verbs have is declared by the
+    first); a verb's arguments (rename's OLD=NEW) are options here (--rename OLD=NEW)."""
+    seen: set[str] = set()
+    decorators = []
+    for verb in REGISTRY:
+        fields = {item.name for item, _ in declared_fields(options_class(verb))}
+        decorators.append(verb_options(options_class(verb), skip=seen, arguments=False))
+        seen |= fields
+    return stack(decorators)
 
 INTERRUPTED = 130
 
@@ -59,23 +78,25 @@ def _verb_options(
     ctx: click.Context, verb: Verb, fragment: str | None, params: dict[str, Any]
 ) -> AnyOptions:
     """The verb's options from the command line; an option of another verb is refused."""
-    from ..batch import VERBS
-
-    options_class = VERBS[verb]
-    mine = {item.name for item, _ in declared_fields(options_class)}
-    mine |= {SPLICE_RENAMED.get(name, name) for name in mine}
+    chosen = options_class(verb)
+    mine = {option_keyword(item.name) for item, _ in declared_fields(chosen)}
+    flags = {p.name: p.opts[-1] for p in ctx.command.params}
     given = [
-        f"--{name.replace('_', '-')}" for name in params
+        flags.get(name, name) for name in params
         if name not in mine
         and ctx.get_parameter_source(name) is click.core.ParameterSource.COMMANDLINE
     ]  # fmt: skip
     given += [flag for name, flag in old_spellings(ctx).items() if name not in mine]
     if given:
         raise UsageError(f"--verb {verb} takes no {given[0]}")
-    if (fragment is not None) != (verb == "splice"):
-        raise UsageError("--fragment FILE goes with --verb splice, and only with it")
-    rename = SPLICE_RENAMED if verb == "splice" else None
-    options: AnyOptions = build_verb_options(options_class, params, rename=rename)
+    reads = REGISTRY[verb].inputs
+    if (fragment is not None) != bool(reads):
+        users = [v for v, entry in REGISTRY.items() if entry.inputs]
+        raise UsageError(f"--fragment FILE goes with --verb {' or '.join(users)}, and only with it")
+    for item, declared in declared_fields(chosen):
+        if declared.positional and not params[option_keyword(item.name)]:
+            raise UsageError(f"--verb {verb} needs {declared.flag} (one or more)")
+    options: AnyOptions = build_verb_options(chosen, params)
     return options
 
 
@@ -131,50 +152,8 @@ def summary_table(report: BatchReport) -> list[str]:
 
 @click.command("batch")
 @click.argument("sources", nargs=-1, required=True, metavar="SRC...")
-@click.option(
-    "-o",
-    "--output-dir",
-    required=True,
-    type=click.Path(file_okay=False),
-    help="Write the converted models here, mirroring the source tree.",
-)
-@click.option(
-    "-j",
-    "--jobs",
-    type=click.IntRange(min=1),
-    default=None,
-    help="Worker processes [default: the number of cores].",
-)
-@click.option(
-    "--report",
-    "report_path",
-    type=click.Path(dir_okay=False),
-    default=None,
-    help="Also write a report: .json, .csv, .md, or .html (a page with pictures), by the"
-    " file's extension.",
-)
-@click.option(
-    "--config",
-    "config_path",
-    type=click.Path(exists=True, dir_okay=False),
-    default=None,
-    help="TOML file of per-model settings (see the README).",
-)
-@click.option(
-    "--verb",
-    type=click.Choice(VERB_NAMES),
-    default="insert",
-    show_default=True,
-    help="What to do to every model: insert a module, splice --fragment, strip a module.",
-)
-@click.option(
-    "--fragment",
-    type=click.Path(dir_okay=False),
-    default=None,
-    help="With --verb splice: the prototxt of layers to splice into every model.",
-)
-@insert_options()
-@verb_options(SpliceOptions, skip=INSERT_FIELDS, rename=SPLICE_RENAMED)
+@batch_options(VERB_NAMES)
+@every_verb_option()
 @click.pass_context
 def command(
     ctx: click.Context,
@@ -189,8 +168,8 @@ def command(
     **params: Any,
 ) -> None:
     """Insert an SCNN module into every model in SRC... (files, directories, globs), or
-    splice a fragment into each (--verb splice --fragment FILE), or strip each one's
-    module (--verb strip).
+    run another verb on each: splice a fragment (--verb splice --fragment FILE), strip
+    each one's module (--verb strip), remove, upgrade, rename.
 
     Directories are searched for *.prototxt recursively; outputs keep each model's
     path relative to its SRC under OUTPUT_DIR. Sources are never modified.
@@ -224,14 +203,14 @@ def command(
         report_renderer(report_file)  # an unknown format is a usage error before any work
     base = _verb_options(ctx, verb, fragment, params)
     config = load_config(Path(config_path), verb) if config_path else BatchConfig()
-    protos = [base.proto, *(rule.settings.get("proto") for rule in config.rules)]
+    protos = [getattr(base, "proto", None), *(rule.settings.get("proto") for rule in config.rules)]
     for proto in dict.fromkeys(p for p in protos if p is not None):
         user_schema(proto)  # a broken .proto is one error, not one per model
     out = Path(output_dir)
     discovery = find_sources(sources, exclude=out)
     found = discovery.sources
     inputs = [NamedPath("SRC", str(source.path)) for source in found]
-    inputs += [*named("--config", config_path), *named("--proto", base.proto)]
+    inputs += [*named("--config", config_path), *named("--proto", getattr(base, "proto", None))]
     inputs += named("--fragment", fragment)
     # Only OUTPUT_DIR, which the batch creates, may hold a report's missing directory.
     report_in_out = report_file is not None and _is_within(report_file.parent, out)

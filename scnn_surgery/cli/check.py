@@ -9,8 +9,7 @@ from typing import TYPE_CHECKING
 import click
 
 from ..files import STDOUT, check_output_paths, named
-from ..options import PHASE, TARGETS
-from .options import KindType, insert_option
+from .options import check_options, insert_option, json_option
 from .output import note
 from .stdio import echo, one_line
 
@@ -46,17 +45,11 @@ def _sized_by(
 
 @click.command("check")
 @click.argument("model", type=click.Path(dir_okay=False, allow_dash=True))
-@click.option("--weights", type=click.Path(dir_okay=False), default=None,
-              help="A .caffemodel: check each layer's blob count and shapes against it.")
-@click.option("--phase", "phases", type=KindType(PHASE), metavar=PHASE.metavar, multiple=True,
-              help="Check this phase (repeatable) [default: TRAIN and TEST when the net's"
-                   " include/exclude rules tell them apart, else TEST].")
-@click.option("--target", type=click.Choice(TARGETS), default=None,
-              help="Also check what this deployment target refuses or runs on the CPU.")
+@check_options()
 @insert_option("shapes")
 @insert_option("shape_rules")
 @insert_option("proto")
-@click.option("--json", "as_json", is_flag=True, help="Print the findings as JSON.")
+@json_option("the findings as JSON")
 @click.pass_context
 def command(
     ctx: click.Context, model: str, weights: str | None, phases: tuple[str, ...],

@@ -9,7 +9,7 @@ import click
 
 from ..errors import UsageError
 from ..files import STDOUT, check_output_paths, named
-from .options import insert_option
+from .options import html_option, insert_option, json_option
 from .output import emit, note
 from .stdio import echo, json_text
 
@@ -53,9 +53,8 @@ def _print_text(result: NetDiff, a: str, b: str) -> None:
 @click.argument("a", type=click.Path(dir_okay=False, allow_dash=True))
 @click.argument("b", type=click.Path(dir_okay=False, allow_dash=True))
 @insert_option("phase")
-@click.option("--json", "as_json", is_flag=True, help="Print the differences as JSON.")
-@click.option("--html", type=click.Path(dir_okay=False), default=None,
-              help="Also write the differences as a page, with both nets drawn around each.")
+@json_option("the differences as JSON")
+@html_option()
 def command(a: str, b: str, phase: str | None, as_json: bool, html: str | None) -> None:
     """Compare the layer graphs of nets A and B: layers added, removed and changed,
     rewired bottoms, changed blob shapes; an SCNN module is one entry.

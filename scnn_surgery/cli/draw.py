@@ -6,20 +6,13 @@ import click
 
 from ..errors import UsageError
 from ..files import check_output_paths, named
-from .options import insert_option
+from .options import draw_options, insert_option
 from .output import emit, note
 
 
 @click.command("draw")
 @click.argument("model", type=click.Path(dir_okay=False, allow_dash=True))
-@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, allow_dash=True),
-              help="Picture to write: FILE.svg, FILE.png, FILE.pdf or FILE.dot ('-' prints dot"
-              " source).")
-@click.option("--against", type=click.Path(dir_okay=False), default=None,
-              help="Highlight what MODEL adds, changes and rewires compared with this net.")
-@click.option("--expand", is_flag=True, help="Draw every layer of an SCNN module.")
-@click.option("--context", type=click.IntRange(min=0), default=None,
-              help="With --against: draw only the layers within this many steps of a change.")
+@draw_options()
 @insert_option("phase")
 def command(
     model: str, output: str, against: str | None, expand: bool, context: int | None,

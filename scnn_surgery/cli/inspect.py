@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 import click
 
 from ..files import STDOUT, check_output_paths, named
-from .options import insert_option
+from .options import insert_option, json_option
 from .output import note
 from .stdio import echo
 
@@ -96,7 +96,7 @@ def _summary(report: InspectReport) -> list[str]:
 @insert_option("shapes")
 @insert_option("shape_rules")
 @insert_option("phase")
-@click.option("--json", "as_json", is_flag=True, help="Print a JSON object instead of a table.")
+@json_option("a JSON object instead of a table")
 def command(
     model: str,
     shapes: Mapping[str, Sequence[int]],

@@ -18,6 +18,7 @@ import click
 from .. import __version__
 from ..errors import SurgeryError, SurgeryErrors, UsageError
 from ..runtime import paused_gc
+from ..verbs import REGISTRY as VERB_REGISTRY
 from .stdio import flush_stdout, one_line
 
 # Set (to anything but 0) to see the traceback of an unexpected error instead of its line.
@@ -31,19 +32,10 @@ class Subcommand(NamedTuple):  # not a dataclass: importing dataclasses costs --
     error_status: int = SurgeryError.exit_code
 
 
+# The surgery verbs come from their registry; their commands are made by ``cli.verb``.
 SUBCOMMANDS: dict[str, Subcommand] = {
     "generate": Subcommand("generate", "Print an SCNN module for an H x W x C feature map."),
-    "insert": Subcommand(
-        "insert", "Put a module into a net, rewire its consumers, check, write."
-    ),
-    "splice": Subcommand(
-        "splice", "Put any fragment of layers into a net after a blob, and rewire."
-    ),
-    "strip": Subcommand("strip", "Take an SCNN module out again, and rewire its consumers."),
-    "remove": Subcommand(
-        "remove", "Take layers out of a net, bridging their readers, check, write."
-    ),
-    "upgrade": Subcommand("upgrade", "Rewrite a V0 or V1 net as V2, by Caffe's upgrade rules."),
+    **{verb: Subcommand("verb", entry.summary) for verb, entry in VERB_REGISTRY.items()},
     "inspect": Subcommand(
         "inspect", "Shapes, parameters and MACs per layer; modules; suggested point."
     ),
@@ -52,8 +44,11 @@ SUBCOMMANDS: dict[str, Subcommand] = {
         "diff", "Structural diff of two nets (a module is one entry).", UsageError.exit_code
     ),
     "draw": Subcommand("draw", "A picture of the layer graph (Graphviz)."),
+    "export": Subcommand(
+        "export", "A net and its caffemodel as ONNX, computing what Caffe does."
+    ),
     "batch": Subcommand(
-        "batch", "Insert, splice or strip over every model of a zoo, in parallel, with a report."
+        "batch", "Insert (or any verb) over every model of a zoo, in parallel, with a report."
     ),
 }
 
@@ -136,7 +131,13 @@ class SurgeryGroup(click.Group):
         entry = SUBCOMMANDS.get(cmd_name)
         if entry is None:
             return None
-        command: click.Command = importlib.import_module(f"{__package__}.{entry.module}").command
+        command: click.Command
+        if cmd_name in VERB_REGISTRY:
+            from .verb import verb_command
+
+            command = verb_command(cmd_name)
+        else:
+            command = importlib.import_module(f"{__package__}.{entry.module}").command
         command.short_help = entry.summary
         return command
 

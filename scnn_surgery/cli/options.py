@@ -8,7 +8,7 @@ with batch's config keys.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import MISSING, Field
 from typing import Any, TypeVar
 
@@ -20,12 +20,17 @@ from ..options import (
     BINDS,
     BOOL,
     BOTTOM,
+    LAYER_NAME,
+    NAMES,
+    PHASE,
+    RENAME,
+    RENAMES,
     SHAPE,
     SHAPE_RULE,
     SHAPE_RULES,
     SHAPES,
+    TARGETS,
     Declaration,
-    InsertOptions,
     Kind,
     OptionsClass,
     OptionValueError,
@@ -51,7 +56,7 @@ class KindType(click.ParamType[Any]):
             self.fail(str(exc), param, ctx)
 
 
-def _stack(decorators: Iterable[Callable[[F], F]]) -> Callable[[F], F]:
+def stack(decorators: Iterable[Callable[[F], F]]) -> Callable[[F], F]:
     ordered = list(decorators)
 
     def apply(func: F) -> F:
@@ -94,8 +99,45 @@ def _pair_text(key: str, value: Any) -> str:
     return f"{key}={value}"
 
 
-# A table-valued declaration is given as a repeatable option, one pair each.
-_ONE_OF: dict[Kind[Any], Kind[Any]] = {SHAPES: SHAPE, BINDS: BIND, SHAPE_RULES: SHAPE_RULE}
+
+
+# A table-valued declaration is given as a repeatable option, one pair (or name) each.
+_ONE_OF: dict[Kind[Any], Kind[Any]] = {
+    SHAPES: SHAPE, BINDS: BIND, RENAMES: RENAME, NAMES: LAYER_NAME, SHAPE_RULES: SHAPE_RULE,
+}  # fmt: skip
+
+# Parameters every verb command has; an option field of one of these names reaches the
+# command under another keyword (splice's --output, say).
+RESERVED = frozenset({"model", "output", "in_place", "weights", "weights_out", "seed"})
+
+
+def option_keyword(name: str) -> str:
+    """The keyword a command receives the option field ``name`` as."""
+    return f"option_{name}" if name in RESERVED else name
+
+
+def _as_tuple(
+    _ctx: click.Context, _param: click.Parameter, value: tuple[Any, ...]
+) -> tuple[Any, ...]:
+    return tuple(value)
+
+
+def _collected(kind: Kind[Any]) -> Callable[..., Any]:
+    """How the values of a repeatable option (or arguments) become the field's value: a
+    later --shape refines an earlier one; a key given twice elsewhere is refused."""
+    if kind is NAMES:
+        return _as_tuple
+    return _as_dict if kind is SHAPES else _as_unique_dict
+
+
+def positional_argument(name: str, declared: Declaration) -> Callable[[F], F]:
+    """A field given as the command's arguments: one or more, ``OLD=NEW...``."""
+    one = _ONE_OF[declared.kind]
+    shown = name.upper() if declared.kind is NAMES else one.metavar  # LAYERS..., OLD=NEW...
+    return click.argument(
+        option_keyword(name), nargs=-1, required=True, type=KindType(one),
+        metavar=f"{shown}...", callback=_collected(declared.kind),
+    )  # fmt: skip
 
 
 def declared_option(
@@ -114,10 +156,10 @@ def declared_option(
             flag, name, is_flag=True, default=default, flag_value=not default, help=text
         )
     one = _ONE_OF.get(declared.kind)
-    if one is not None:  # repeatable, one BLOB=N,C,H,W (or FRAG=NET) each
+    if one is not None:  # repeatable, one BLOB=N,C,H,W (or FRAG=NET, or NAME) each
         return click.option(
             flag, name, type=KindType(one), metavar=one.metavar, multiple=True,
-            callback=_as_dict if one is SHAPE else _as_unique_dict, help=text,
+            callback=_collected(declared.kind), help=text,
         )  # fmt: skip
     # No default at all, rather than default=None: click counts None as a value given.
     defaults: dict[str, Any] = {} if default is None else {"default": default}
@@ -134,7 +176,7 @@ def declared_option(
     )
     if declared.old_flag is None:
         return option
-    return _stack([option, _old_spelling(name, flag, declared)])
+    return stack([option, _old_spelling(name, flag, declared)])
 
 
 OLD_SPELLING = "scnn_surgery.old_spelling"
@@ -205,19 +247,11 @@ def insert_option(name: str, *, help: str | None = None) -> Callable[[F], F]:
     return declared_option(name, declared, default, help=help)
 
 
-def insert_options() -> Callable[[F], F]:
-    """Every :class:`InsertOptions` field; ``insert`` and ``batch`` take them all."""
-    return _stack(
-        declared_option(item.name, declared, _default(item))
-        for item, declared in declared_fields()
-    )
-
-
 def module_options(*, required: Iterable[str], bottom: str) -> Callable[[F], F]:
     """The options that shape the module itself, then ``--bottom`` (default ``bottom``):
     what ``generate`` takes."""
     needed = set(required)
-    return _stack(
+    return stack(
         [
             *(
                 declared_option(item.name, declared, _default(item), required=item.name in needed)
@@ -229,7 +263,12 @@ def module_options(*, required: Iterable[str], bottom: str) -> Callable[[F], F]:
     )
 
 
-def output_option(long_flag: bool = True) -> Callable[[F], F]:
+def output_option(
+    long_flag: bool = True,
+    *,
+    required: bool = False,
+    help: str = "Write here instead of standard output.",
+) -> Callable[[F], F]:
     """``-o FILE`` (also ``--output``, unless a verb uses that name for something else)."""
     flags = ("-o", "--output") if long_flag else ("-o",)
     return click.option(
@@ -237,7 +276,8 @@ def output_option(long_flag: bool = True) -> Callable[[F], F]:
         "output",
         type=click.Path(dir_okay=False, allow_dash=True),
         default=None,
-        help="Write here instead of standard output.",
+        required=required,
+        help=help,
     )
 
 
@@ -246,7 +286,7 @@ def output_options(long_flag: bool = True) -> Callable[[F], F]:
     ``--in-place``, which replaces MODEL; the command gets ``output`` and ``in_place``, and
     :func:`scnn_surgery.cli.output.destination` refuses the two together. ``long_flag``
     False leaves ``--output`` to the verb (splice's names a fragment blob)."""
-    return _stack(
+    return stack(
         [
             output_option(long_flag),
             click.option(
@@ -263,7 +303,7 @@ def output_options(long_flag: bool = True) -> Callable[[F], F]:
 def weights_options(*, new_layers: str) -> Callable[[F], F]:
     """``--weights``, ``--weights-out`` and ``--seed``: the caffemodel a verb carries over
     to its net; ``new_layers`` says where the blobs of layers without any come from."""
-    return _stack(
+    return stack(
         [
             click.option(
                 "--weights",
@@ -277,13 +317,33 @@ def weights_options(*, new_layers: str) -> Callable[[F], F]:
                 default=None,
                 help=f"Write the new net's .caffemodel here; {new_layers}.",
             ),
+            seed_option(),
+        ]
+    )
+
+
+def seed_option() -> Callable[[F], F]:
+    return click.option(
+        "--seed",
+        type=click.IntRange(min=0),
+        default=0,
+        show_default=True,
+        help="Seed for the values drawn from fillers (0 or more).",
+    )
+
+
+def export_options() -> Callable[[F], F]:
+    """export's ``--weights`` (read), ``-o`` (the .onnx, required) and ``--seed``."""
+    return stack(
+        [
             click.option(
-                "--seed",
-                type=click.IntRange(min=0),
-                default=0,
-                show_default=True,
-                help="Seed for the values drawn from fillers (0 or more).",
+                "--weights",
+                type=click.Path(exists=True, dir_okay=False),
+                default=None,
+                help="MODEL's .caffemodel [default: the fillers' values, for structure only].",
             ),
+            output_option(required=True, help="The .onnx file to write."),
+            seed_option(),
         ]
     )
 
@@ -296,35 +356,115 @@ def check_weights_options(weights: str | None, weights_out: str | None) -> None:
         raise UsageError("--weights-out -: a caffemodel is binary; give it a file")
 
 
-def build_insert_options(params: Mapping[str, Any]) -> InsertOptions:
-    """InsertOptions from the values of the options above (other keys are ignored)."""
-    names = {item.name for item, _ in declared_fields()}
-    return InsertOptions(**{key: value for key, value in params.items() if key in names})
-
-
 def verb_options(
-    options: OptionsClass,
-    *,
-    rename: Mapping[str, str] | None = None,
-    skip: Collection[str] = (),
+    options: OptionsClass, *, skip: Collection[str] = (), arguments: bool = True
 ) -> Callable[[F], F]:
-    """Every option a verb's options class declares but ``skip``; ``rename`` maps a field to
-    the keyword the command receives it as (when its name is taken by another option)."""
-    names = rename or {}
-    return _stack(
-        declared_option(names.get(item.name, item.name), declared, _default(item))
+    """Every option a verb's options class declares but ``skip``, each received as
+    :func:`option_keyword` says; a positional field is the command's arguments (or, with
+    ``arguments`` False, as for batch, an option like the others)."""
+    return stack(
+        positional_argument(item.name, declared)
+        if declared.positional and arguments
+        else declared_option(option_keyword(item.name), declared, _default(item))
         for item, declared in declared_fields(options)
         if item.name not in skip
     )
 
 
-def build_verb_options(
-    options: OptionsClass, params: Mapping[str, Any], *, rename: Mapping[str, str] | None = None
-) -> Any:
+def build_verb_options(options: OptionsClass, params: Mapping[str, Any]) -> Any:
     """An instance of ``options`` from the values of :func:`verb_options`."""
-    names = rename or {}
-    values = {
-        item.name: params[names.get(item.name, item.name)]
-        for item, _ in declared_fields(options)
-    }
-    return options(**values)
+    return options(
+        **{item.name: params[option_keyword(item.name)] for item, _ in declared_fields(options)}
+    )
+
+
+# --- the options of the commands that are no verb ---------------------------------------
+
+
+def json_option(what: str) -> Callable[[F], F]:
+    """``--json``: print WHAT instead of text; the command gets ``as_json``."""
+    return click.option("--json", "as_json", is_flag=True, help=f"Print {what}.")
+
+
+def html_option() -> Callable[[F], F]:
+    """diff's ``--html``."""
+    return click.option(
+        "--html", type=click.Path(dir_okay=False), default=None,
+        help="Also write the differences as a page, with both nets drawn around each.",
+    )  # fmt: skip
+
+
+def check_options() -> Callable[[F], F]:
+    """check's ``--weights`` (read, never written), ``--phase`` (repeatable), ``--target``."""
+    return stack(
+        [
+            click.option(
+                "--weights", type=click.Path(dir_okay=False), default=None,
+                help="A .caffemodel: check each layer's blob count and shapes against it.",
+            ),
+            click.option(
+                "--phase", "phases", type=KindType(PHASE), metavar=PHASE.metavar, multiple=True,
+                help="Check this phase (repeatable) [default: TRAIN and TEST when the net's"
+                " include/exclude rules tell them apart, else TEST].",
+            ),
+            click.option(
+                "--target", type=click.Choice(TARGETS), default=None,
+                help="Also check what this deployment target refuses or runs on the CPU.",
+            ),
+        ]
+    )  # fmt: skip
+
+
+def draw_options() -> Callable[[F], F]:
+    """draw's ``-o`` (required: a picture), ``--against``, ``--expand``, ``--context``."""
+    return stack(
+        [
+            output_option(
+                required=True,
+                help="Picture to write: FILE.svg, FILE.png, FILE.pdf or FILE.dot ('-' prints dot"
+                " source).",
+            ),
+            click.option(
+                "--against", type=click.Path(dir_okay=False), default=None,
+                help="Highlight what MODEL adds, changes and rewires compared with this net.",
+            ),
+            click.option("--expand", is_flag=True, help="Draw every layer of an SCNN module."),
+            click.option(
+                "--context", type=click.IntRange(min=0), default=None,
+                help="With --against: draw only the layers within this many steps of a change.",
+            ),
+        ]
+    )  # fmt: skip
+
+
+def batch_options(verbs: Sequence[str]) -> Callable[[F], F]:
+    """batch's own options: where, how many workers, the report, the config, the verb."""
+    return stack(
+        [
+            click.option(
+                "-o", "--output-dir", required=True, type=click.Path(file_okay=False),
+                help="Write the converted models here, mirroring the source tree.",
+            ),
+            click.option(
+                "-j", "--jobs", type=click.IntRange(min=1), default=None,
+                help="Worker processes [default: the number of cores].",
+            ),
+            click.option(
+                "--report", "report_path", type=click.Path(dir_okay=False), default=None,
+                help="Also write a report: .json, .csv, .md, or .html (a page with pictures),"
+                " by the file's extension.",
+            ),
+            click.option(
+                "--config", "config_path", type=click.Path(exists=True, dir_okay=False),
+                default=None, help="TOML file of per-model settings (see the README).",
+            ),
+            click.option(
+                "--verb", type=click.Choice(verbs), default="insert", show_default=True,
+                help="What to do to every model (any surgery verb; splice takes --fragment).",
+            ),
+            click.option(
+                "--fragment", type=click.Path(dir_okay=False), default=None,
+                help="With --verb splice: the prototxt of layers to splice into every model.",
+            ),
+        ]
+    )  # fmt: skip

@@ -10,10 +10,8 @@ import click
 
 from ..errors import UsageError
 from ..files import STDIO, STDOUT, NamedPath, OutputFiles, check_output_paths, named
-from ..scnn import ModuleCost, ScnnSpec
+from ..scnn import ModuleCost, ScnnSpec, cost_lines
 from .stdio import one_line, write_stdout
-
-LARGE_CHANNELS = 256
 
 
 def write_output(outputs: OutputFiles, data: bytes, output: str | None) -> None:
@@ -88,14 +86,5 @@ def note(message: str) -> None:
 
 
 def report_cost(spec: ScnnSpec, cost: ModuleCost) -> None:
-    note(
-        f"module {spec.directions} {spec.height}x{spec.width}x{spec.channels} k{spec.kernel_width}:"
-        f" {cost.layers} layers, {cost.parameters:,} parameters, {cost.macs:,} MACs,"
-        f" {cost.activation_bytes / 2**20:.1f} MiB activations (float32, per image)"
-    )
-    if spec.channels > LARGE_CHANNELS:
-        note(
-            f"warning: {spec.channels} channels is a lot for SCNN; the published advice is that"
-            " 128 fits and 512 is too much (insert --reduce-channels 128 maps the blob to 128"
-            " channels with a 1x1 convolution first)"
-        )
+    for line in cost_lines(spec, cost):
+        note(line)

@@ -1,12 +1,17 @@
-"""What every surgery verb does around its own step: check every path before any work,
-then write the net and its ``--weights-out`` together, and only then say what happened
-(so that a refusal is the one line on stderr)."""
+"""Every surgery verb's command, made from the registry (:mod:`scnn_surgery.verbs`).
+
+What each does around its own step: check every path before any work, then write the net
+and its ``--weights-out`` together, and only then say what happened (so that a refusal is
+the one line on stderr)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from typing import TYPE_CHECKING, NamedTuple
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, NamedTuple
 
+import click
+
+from ..errors import UsageError
 from ..files import (
     NamedPath,
     OutputFiles,
@@ -17,13 +22,20 @@ from ..files import (
     signal_name,
     signals_deferred,
 )
-from .options import check_weights_options
+from .options import (
+    build_verb_options,
+    check_weights_options,
+    output_options,
+    verb_options,
+    weights_options,
+)
 from .output import Destination, check_verb_paths, destination, note, write_result
 
 if TYPE_CHECKING:
     from ..analysis.shapes import ShapeOverrides
     from ..core.net import Net
     from ..scnn import ScnnSpec
+    from ..weights import Caffemodel
 
 
 class Weights(NamedTuple):
@@ -39,6 +51,9 @@ class Carry(NamedTuple):  # not a dataclass: importing dataclasses costs --help
 
     added: Iterable[str] = ()
     removed: Iterable[str] = ()
+    renamed: Mapping[str, str] | None = None
+    # Changes the source caffemodel's values first (a verb that computes weights).
+    adjust: Callable[[Caffemodel], list[str]] | None = None
     spec: ScnnSpec | None = None
     shapes: ShapeOverrides | None = None
     phase: str | None = None
@@ -92,8 +107,9 @@ def finish(
         if weights.out is not None:
             said += stage_weights(
                 outputs, net, weights.source, weights.out, added=carry.added,
-                removed=carry.removed, spec=carry.spec, seed=weights.seed, shapes=carry.shapes,
-                phase=carry.phase, proto=carry.proto,
+                removed=carry.removed, renamed=carry.renamed, spec=carry.spec,
+                seed=weights.seed, shapes=carry.shapes, phase=carry.phase, proto=carry.proto,
+                adjust=carry.adjust,
             )  # fmt: skip
         write_result(outputs, export_bytes(net), where, unchanged=not changed)
         said += outputs.notes
@@ -120,3 +136,87 @@ def say_done(
         said.append(links)
     for message in said:
         note(message)
+
+
+def verb_command(verb: str) -> click.Command:
+    """The ``scnn-surgery VERB`` command of a registered verb: MODEL, the files the verb
+    reads, its options (its positional ones as arguments), -o/--in-place and --weights.
+    Made from the registry and the options class alone: the verb's module (and the
+    library) is loaded only when the command runs."""
+    from ..verbs import REGISTRY, command_help, options_class
+
+    entry = REGISTRY[verb]
+    options = options_class(verb)
+
+    def run(
+        model: str,
+        output: str | None,
+        in_place: bool,
+        weights: str | None,
+        weights_out: str | None,
+        seed: int,
+        **params: Any,
+    ) -> None:
+        given = Weights(weights, weights_out, seed)
+        if entry.needs_weights and (weights is None or weights_out is None):
+            raise UsageError(
+                f"{verb} needs --weights and --weights-out: it computes the weights anew"
+            )
+        inputs = [params.pop(name) for name in entry.inputs]
+        chosen = build_verb_options(options, params)
+        proto = getattr(chosen, "proto", None)
+        named_inputs = [NamedPath(n.upper(), p) for n, p in zip(entry.inputs, inputs, strict=True)]
+        where = prepare(model, output, in_place, given, inputs=named_inputs, proto=proto)
+        # Here rather than at the top: parsing the arguments (or --help) need not load them.
+        from ..core.net import load_net
+        from ..verbs import verb_spec
+
+        before = load_net(model)
+        result = verb_spec(verb).run(before, [load_net(path) for path in inputs], chosen)
+        done = [result.done] if getattr(result, "done", None) else []
+        changed = getattr(result, "changed", True)
+        finish(where, result.net, [*result.notes, *done], given, carry_of(before, result, chosen),
+               changed=changed)  # fmt: skip
+        for line in getattr(result, "afterwords", list)():
+            note(line)
+
+    decorators = [
+        click.command(verb, help=command_help(verb)),
+        click.argument("model", type=click.Path(dir_okay=False, allow_dash=True)),
+        *(click.argument(name, type=click.Path(dir_okay=False)) for name in entry.inputs),
+        verb_options(options),
+        output_options(long_flag="output" not in _field_names(options)),
+        weights_options(new_layers=entry.new_layers),
+    ]
+    command: Any = run
+    for decorator in reversed(decorators):
+        command = decorator(command)
+    assert isinstance(command, click.Command)
+    return command
+
+
+def _field_names(options: Any) -> list[str]:
+    from dataclasses import fields
+
+    return [item.name for item in fields(options)]
+
+
+def carry_of(before: Net, result: Any, options: Any) -> Carry:
+    """What the caffemodel needs to know of a verb's change: the layers it added and took
+    out (its own lists, else the names that came and went) and renamed."""
+    renamed: Mapping[str, str] = getattr(result, "renamed", None) or {}
+    after_names, before_names = result.net.layer_names, before.layer_names
+    added = getattr(result, "added", None)
+    removed = getattr(result, "removed", None)
+    return Carry(
+        added={x.name for x in added} if added is not None
+        else after_names - before_names - set(renamed.values()),
+        removed={x.name for x in removed} if removed is not None
+        else before_names - after_names - set(renamed),
+        renamed=renamed,
+        adjust=getattr(result, "adjust_weights", None),
+        spec=getattr(result, "spec", None),
+        shapes=getattr(options, "shapes", None),
+        phase=getattr(options, "phase", None),
+        proto=getattr(options, "proto", None),
+    )  # fmt: skip

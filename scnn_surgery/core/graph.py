@@ -11,7 +11,9 @@ objects and :class:`BlobVersion` s. An edge ``version -> layer`` is a bottom, ``
 version`` a top; a layer node's ``bottoms`` and ``tops`` attributes list its versions by
 position (``None`` for a bottom nothing produced). Top-level inputs are versions without a
 producer, with an ``input`` attribute. Caffe's binding rule lives in one place,
-:func:`build_graph`; every question about wiring is answered from this graph.
+:func:`bind_bottoms` (with :func:`write_tops`), which :func:`build_graph` and the edits
+of :mod:`scnn_surgery.core.ops` both apply; every question about wiring is answered from this
+graph.
 """
 
 from __future__ import annotations
@@ -187,8 +189,37 @@ class LayerGraph:
     def blob_versions(self) -> Iterator[BlobVersion]:
         return (node for node in self.graph if isinstance(node, BlobVersion))
 
-    def ancestors(self, node: Node) -> set[Node]:
-        return set(nx.ancestors(self.graph, node))
+
+def bind_bottoms(
+    layer: Layer,
+    version_of: Callable[[str], BlobVersion | None],
+    problems: list[Problem],
+) -> list[BlobVersion | None]:
+    """Caffe's binding rule, the one place it is applied: each bottom reads the latest
+    version of its blob written before the layer, which ``version_of`` names (while
+    building, the latest so far; in a built graph, :meth:`LayerGraph.version_before`).
+    A bottom nothing wrote is a problem."""
+    bound: list[BlobVersion | None] = []
+    for name in layer.bottoms:
+        version = version_of(name)
+        bound.append(version)
+        if version is None:
+            problems.append(Problem(layer, f"bottom '{name}' is not produced by any earlier layer"))
+    return bound
+
+
+def write_tops(
+    layer: Layer, latest: dict[str, BlobVersion], problems: list[Problem]
+) -> list[BlobVersion]:
+    """Each top makes the next version of its blob (``latest`` is updated); writing a blob
+    an earlier layer wrote is a problem unless in place (top i is bottom i)."""
+    made: list[BlobVersion] = []
+    for index, name in enumerate(layer.tops):
+        in_place = index < len(layer.bottoms) and layer.bottoms[index] == name
+        if name in latest and not in_place:
+            problems.append(Problem(layer, f"top '{name}' is already produced by an earlier layer"))
+        made.append(_next_version(latest, name))
+    return made
 
 
 def build_graph(net: Net, state: NetState | None = None) -> LayerGraph:
@@ -202,26 +233,10 @@ def build_graph(net: Net, state: NetState | None = None) -> LayerGraph:
     for net_input in net.inputs:
         nodes.append((_next_version(latest, net_input.name), {"input": net_input}))
     for layer in included:
-        bound: list[BlobVersion | None] = []
-        for name in layer.bottoms:
-            bottom = latest.get(name)
-            bound.append(bottom)
-            if bottom is None:
-                lg.problems.append(
-                    Problem(layer, f"bottom '{name}' is not produced by any earlier layer")
-                )
-            else:
-                edges.append((bottom, layer))
-        made: list[BlobVersion] = []
-        for t_index, name in enumerate(layer.tops):
-            in_place = t_index < len(layer.bottoms) and layer.bottoms[t_index] == name
-            if name in latest and not in_place:
-                lg.problems.append(
-                    Problem(layer, f"top '{name}' is already produced by an earlier layer")
-                )
-            version = _next_version(latest, name)
-            made.append(version)
-            edges.append((layer, version))
+        bound = bind_bottoms(layer, latest.get, lg.problems)
+        made = write_tops(layer, latest, lg.problems)
+        edges += [(bottom, layer) for bottom in bound if bottom is not None]
+        edges += [(layer, version) for version in made]
         nodes.append((layer, {"bottoms": bound, "tops": made}))
     lg.graph.add_nodes_from(nodes)
     lg.graph.add_edges_from(edges)

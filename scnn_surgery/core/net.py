@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import SurgeryError
-from .document import Document, Field, Message, Scalar
+from .document import Document, Edit, Field, Message, Scalar
 from .formats import V0_TYPE_TO_V1, V1_TYPE_NAMES, V2_TO_V1_TYPE, Format, v1_enum_name
 from .layerdef import Enum, Fields, LayerDef, Raw, definition_param_names
 
@@ -81,6 +81,15 @@ class LayerText:
     body: Message
     bottom_scalars: tuple[Scalar, ...]
     top_scalars: tuple[Scalar, ...]
+    name_scalar: Scalar | None = None
+    # A revised layer (a parameter changed, :mod:`scnn_surgery.core.values`): the text of the
+    # net's document it takes the place of. Its own document holds only its block.
+    home: LayerText | None = None
+
+    @property
+    def original(self) -> LayerText:
+        """The text in the file the layer was read from."""
+        return self.home if self.home is not None else self
 
 
 @dataclass(frozen=True, eq=False, slots=True)
@@ -129,14 +138,28 @@ class Layer:
 
     def with_bottoms(self, bottoms: Sequence[str]) -> Layer:
         """This layer reading other blobs; everything else stays, its text included."""
-        definition = self.definition
+        return self.with_wiring(bottoms=bottoms)
+
+    def with_wiring(
+        self,
+        *,
+        name: str | None = None,
+        bottoms: Sequence[str] | None = None,
+        tops: Sequence[str] | None = None,
+        text: LayerText | None = None,
+        definition: LayerDef | None = None,
+    ) -> Layer:
+        """This layer with another name, bottoms, tops, text or definition; the exporter
+        writes a changed name, bottom or top of a layer read from a file as its token."""
+        name = self.name if name is None else name
+        bottoms = self.bottoms if bottoms is None else tuple(bottoms)
+        tops = self.tops if tops is None else tuple(tops)
+        definition = self.definition if definition is None else definition
         if definition is not None:
-            definition = LayerDef(
-                definition.name, definition.type, tuple(bottoms), definition.tops, definition.fields
-            )
+            definition = LayerDef(name, definition.type, bottoms, tops, definition.fields)
         return Layer(
-            self.name, self.type, tuple(bottoms), self.tops, self.include, self.exclude,
-            self.format, self.text, definition,
+            name, self.type, bottoms, tops, self.include, self.exclude, self.format,
+            self.text if text is None else text, definition,
         )  # fmt: skip
 
     def __repr__(self) -> str:
@@ -277,7 +300,8 @@ def _refuse_unknown_v1_type(outer: Message, enum: str, source: Document, start: 
     )
 
 
-def _layer_from_block(block: Field, source: Document) -> Layer:
+def layer_from_block(block: Field, source: Document) -> Layer:
+    """The layer a ``layer {}`` (or V1/V0 ``layers {}``) block of ``source`` declares."""
     if not isinstance(block.value, Message):
         raise SurgeryError(
             f"{source.location(block.start)}: '{block.name}' must be a message block"
@@ -316,11 +340,12 @@ def _layer_from_block(block: Field, source: Document) -> Layer:
         include=tuple(_rule(m, source, context) for m in _messages_of(keyed["include"])),
         exclude=tuple(_rule(m, source, context) for m in _messages_of(keyed["exclude"])),
         format=fmt,
-        text=LayerText(source, block, body, bottoms, tops),
+        text=LayerText(source, block, body, bottoms, tops, names[-1] if names else None),
     )
 
 
-def _inputs(doc: Document) -> list[NetInput]:
+def net_inputs(doc: Document) -> list[NetInput]:
+    """The top-level inputs the document states, with their dims where it gives them."""
     root = doc.root
     names = _strings(doc, root, "input", "")
     shapes = [
@@ -363,6 +388,9 @@ class Net:
     inputs: list[NetInput]
     format: Format
     declared_state: DeclaredState = DeclaredState()
+    # Changes of the net's own fields (input_dim, say) as edits of its document, which the
+    # exporter applies with the layers' (see :mod:`scnn_surgery.core.values`).
+    field_edits: list[Edit] = field(default_factory=list)
     # Derived data (positions, per-phase graphs) that edits update or drop.
     caches: dict[Any, Any] = field(default_factory=dict, repr=False)
     # --shape-rule: how the user's custom layer types size their tops (TYPE -> RULE).
@@ -378,33 +406,22 @@ class Net:
                 f"{doc.location(first_v1.start)}: the net mixes 'layer' and 'layers' blocks,"
                 " which Caffe refuses"
             )
-        layers = [_layer_from_block(b, doc) for b in blocks]
+        layers = [layer_from_block(b, doc) for b in blocks]
         fmt: Format = "empty"
         if layers:
             fmt = layers[0].format
             if any(layer.format != fmt for layer in layers):
                 fmt = "v0" if any(layer.format == "v0" for layer in layers) else fmt
-        return cls(doc, layers, _inputs(doc), fmt, _declared_state(doc))
+        return cls(doc, layers, net_inputs(doc), fmt, _declared_state(doc))
 
     def copy(self) -> Net:
         """A net to edit: the same document and layers; of the derived data, only what the
         document alone decides (keys ``document:*``) carries over."""
         kept = {k: v for k, v in self.caches.items() if _document_key(k)}
         return Net(
-            self.document,
-            list(self.layers),
-            self.inputs,
-            self.format,
-            self.declared_state,
-            kept,
-            self.shape_rules,
-        )
-
-    def set_layers(self, layers: Iterable[Layer]) -> None:
-        """Replace the layer list; derived data that depends on it is dropped."""
-        self.layers = list(layers)
-        for key in [k for k in self.caches if not _document_key(k)]:
-            del self.caches[key]
+            self.document, list(self.layers), list(self.inputs), self.format,
+            self.declared_state, list(self.field_edits), kept, self.shape_rules,
+        )  # fmt: skip
 
     @property
     def source(self) -> str:
@@ -441,7 +458,7 @@ class Net:
 
     def in_document(self, layer: Layer) -> bool:
         """Whether the layer's text is in this net's document (it was read from it)."""
-        return layer.text is not None and layer.text.document is self.document
+        return layer.text is not None and layer.text.original.document is self.document
 
     def written(self, layer: Layer) -> Layer:
         """The layer as the file has it: for a net upgraded in memory to be read (see
@@ -454,7 +471,7 @@ class Net:
         text = self.written(layer).text
         if text is None:
             return None
-        return text.document.location(text.block.start)
+        return text.original.document.location(text.original.block.start)
 
     def layer_line(self, layer: Layer) -> int | None:
         """The layer's line in this net's file (None for a layer it does not hold)."""
@@ -462,7 +479,7 @@ class Net:
             return None
         text = self.written(layer).text
         assert text is not None
-        return text.document.line_col(text.block.start)[0]
+        return text.original.document.line_col(text.original.block.start)[0]
 
     def label(self, layer: Layer) -> str:
         """The name, or the layer's position for a layer without one (Caffe allows that)."""

@@ -2,26 +2,42 @@
 
 Each one changes a :class:`~scnn_surgery.core.net.Net` in place, layer list and cached phase
 graphs together, so later analyses and the final check read the edited graph without
-building it again. Caffe's binding rule is applied exactly as :func:`graph.build_graph`
-applies it; an edit that could change how later bottoms bind (new layers writing a blob
-the net already has) drops the graphs instead, and they are rebuilt on demand.
+building it again. Caffe's binding rule is applied by the one function
+:func:`graph.build_graph` applies it with (:func:`graph.bind_bottoms`); an edit that could
+change how later bottoms bind (new layers writing a blob the net already has) drops the
+graphs instead, and they are rebuilt on demand.
 
 * :func:`insert_layers` - new layers after a layer (or before every layer);
 * :func:`rewire` - bottoms that read another blob;
 * :func:`remove_layers` - layers taken out;
 * :func:`add_prefix` - a fragment's names, made unique before it goes in
-  (:func:`definition_names` lists them).
+  (:func:`definition_names` lists them);
+* :func:`set_param`, :func:`add_param`, :func:`remove_param` - a layer's parameter values
+  (:mod:`scnn_surgery.core.values`); :func:`set_net_field`, :func:`add_net_field`,
+  :func:`remove_net_field` - the net's own fields (``input_dim``, ``input_shape``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Mapping, Sequence
+from dataclasses import replace
 
 import networkx as nx
 
-from .graph import BlobVersion, LayerGraph, Problem, cached_graphs, layer_included
+from .document import Document, Edit, Field
+from .graph import (
+    BlobVersion,
+    LayerGraph,
+    Problem,
+    bind_bottoms,
+    cached_graphs,
+    layer_included,
+    write_tops,
+)
 from .layerdef import Fields, LayerDef, Value, definition_param_names
-from .net import Layer, Net
+from .net import Layer, Net, NetInput, layer_from_block, net_inputs, param_name_scalars
+from .text_export import revision_start
+from .values import Change, ParamPath, apply_edits, definition_change, message_edits
 
 
 def insert_layers(net: Net, after: Layer | None, layers: Sequence[Layer]) -> None:
@@ -33,7 +49,7 @@ def insert_layers(net: Net, after: Layer | None, layers: Sequence[Layer]) -> Non
     net.layers[position:position] = layers
     net.caches.pop("positions", None)
     if not fresh:
-        _drop_graphs(net)
+        drop_graphs(net)
         return
     for graph in graphs:
         _insert_into_graph(graph, position, layers)
@@ -45,20 +61,12 @@ def _insert_into_graph(graph: LayerGraph, position: int, layers: Sequence[Layer]
     nodes: list[tuple[Layer, dict[str, list[BlobVersion | None] | list[BlobVersion]]]] = []
     edges: list[tuple[Layer | BlobVersion, Layer | BlobVersion]] = []
     for layer in included:
-        bound: list[BlobVersion | None] = []
-        for name in layer.bottoms:
-            version = made.get(name) or graph.version_before(name, position)
-            bound.append(version)
-            if version is None:
-                graph.problems.append(
-                    Problem(layer, f"bottom '{name}' is not produced by any earlier layer")
-                )
-        tops: list[BlobVersion] = []
-        for name in layer.tops:
-            previous = made.get(name)
-            version = BlobVersion(name, 0 if previous is None else previous.version + 1)
-            made[name] = version
-            tops.append(version)
+
+        def version_of(name: str) -> BlobVersion | None:
+            return made.get(name) or graph.version_before(name, position)
+
+        bound = bind_bottoms(layer, version_of, graph.problems)
+        tops = write_tops(layer, made, graph.problems)  # the blobs are new: no problem
         nodes.append((layer, {"bottoms": bound, "tops": tops}))
         edges += [(version, layer) for version in bound if version is not None]
         edges += [(layer, version) for version in tops]
@@ -100,7 +108,8 @@ def _rebind(graph: LayerGraph, old: Layer, new: Layer, position: int) -> None:
     g = graph.graph
     nx.relabel_nodes(g, {old: new}, copy=False)
     before: list[BlobVersion | None] = g.nodes[new]["bottoms"]
-    after = [graph.version_before(name, position) for name in new.bottoms]
+    problems: list[Problem] = []
+    after = bind_bottoms(new, lambda name: graph.version_before(name, position), problems)
     for version in set(before) - set(after):
         if version is not None:
             g.remove_edge(version, new)
@@ -112,11 +121,7 @@ def _rebind(graph: LayerGraph, old: Layer, new: Layer, position: int) -> None:
         for p in graph.problems
         if not (p.layer is old and p.message.startswith("bottom "))
     ]
-    graph.problems += [
-        Problem(new, f"bottom '{name}' is not produced by any earlier layer")
-        for name, version in zip(new.bottoms, after, strict=True)
-        if version is None
-    ]
+    graph.problems += problems
 
 
 def remove_layers(net: Net, layers: Collection[Layer]) -> None:
@@ -124,10 +129,11 @@ def remove_layers(net: Net, layers: Collection[Layer]) -> None:
     blobs they wrote in place renumber."""
     net.layers = [layer for layer in net.layers if layer not in layers]
     net.caches.pop("positions", None)
-    _drop_graphs(net)
+    drop_graphs(net)
 
 
-def _drop_graphs(net: Net) -> None:
+def drop_graphs(net: Net) -> None:
+    """Forget the net's graphs: they are rebuilt on demand."""
     for key in [k for k in net.caches if isinstance(k, tuple) and k[0] == "graph"]:
         del net.caches[key]
 
@@ -162,15 +168,70 @@ def add_prefix(
         bottoms = tuple(renamed.get(b, b) if b in written else b for b in layer.bottoms)
         written.update(layer.tops)
         out.append(
-            LayerDef(
-                renamed.get(layer.name, layer.name),
-                layer.type,
-                bottoms,
-                tuple(renamed.get(t, t) for t in layer.tops),
-                _renamed_params(layer.fields, renamed),
+            rename_definition(
+                layer,
+                name=renamed.get(layer.name, layer.name),
+                bottoms=bottoms,
+                tops=tuple(renamed.get(t, t) for t in layer.tops),
+                params=renamed,
             )
         )
     return out
+
+
+def rename_definition(
+    definition: LayerDef,
+    *,
+    name: str,
+    bottoms: Sequence[str],
+    tops: Sequence[str],
+    params: Mapping[str, str],
+) -> LayerDef:
+    """``definition`` under another name, reading and writing other blobs, its shared
+    params (``param { name }``) renamed as ``params`` says."""
+    fields = _renamed_params(definition.fields, params)
+    return LayerDef(name, definition.type, tuple(bottoms), tuple(tops), fields)
+
+
+def rename_layer(
+    layer: Layer,
+    *,
+    name: str | None = None,
+    bottoms: Sequence[str] | None = None,
+    tops: Sequence[str] | None = None,
+    params: Mapping[str, str] | None = None,
+) -> Layer:
+    """The one way names change (``--prefix``, a fragment's names, ``rename``): the layer
+    under another name, reading and writing other blobs, its shared params renamed as
+    ``params`` says. A layer read from a file keeps its text; the exporter writes the new
+    names as tokens (share names as value edits, :func:`changed_layer`)."""
+    name = layer.name if name is None else name
+    bottoms = layer.bottoms if bottoms is None else tuple(bottoms)
+    tops = layer.tops if tops is None else tuple(tops)
+    params = params or {}
+    if layer.text is None:
+        assert layer.definition is not None
+        definition = rename_definition(
+            layer.definition, name=name, bottoms=bottoms, tops=tops, params=params
+        )
+        return layer.with_wiring(name=name, bottoms=bottoms, tops=tops, definition=definition)
+    new = layer
+    for index, scalars in enumerate(param_name_scalars(layer)):
+        old = scalars[-1].value if scalars else ""
+        if old and params.get(old, old) != old:
+            path = f"param[{index}]" if layer.format == "v1" else f"param[{index}].name"
+            new = changed_layer(new, Change("set", path, params[old]))
+    return new.with_wiring(name=name, bottoms=bottoms, tops=tops)
+
+
+def replace_layers(net: Net, replaced: Mapping[Layer, Layer]) -> None:
+    """Put each new layer in its old one's place; the graphs are rebuilt on demand (the
+    blobs may have other names now)."""
+    positions = {old: net.index_of(old) for old in replaced}
+    for old, new in replaced.items():
+        net.layers[positions[old]] = new
+    net.caches.pop("positions", None)
+    drop_graphs(net)
 
 
 def _renamed_params(fields: Fields, renamed: Mapping[str, str]) -> Fields:
@@ -185,3 +246,113 @@ def _renamed_params(fields: Fields, renamed: Mapping[str, str]) -> Fields:
         return value
 
     return tuple((key, param(value) if key == "param" else value) for key, value in fields)
+
+
+# ---------------------------------------------------------------------------
+# Values
+
+
+def set_param(net: Net, layer: Layer, path: ParamPath, value: Value) -> Layer:
+    """Set the field ``path`` of ``layer`` (added when missing); returns the new layer,
+    which takes the old one's place in the net and its graphs."""
+    return change_param(net, layer, Change("set", path, value))
+
+
+def add_param(net: Net, layer: Layer, path: ParamPath, value: Value) -> Layer:
+    """Add another occurrence of the (repeated) field ``path``, after its last one."""
+    return change_param(net, layer, Change("add", path, value))
+
+
+def remove_param(net: Net, layer: Layer, path: ParamPath) -> Layer:
+    """Remove the field ``path`` (every occurrence of an unindexed name); nothing when
+    it is absent."""
+    return change_param(net, layer, Change("remove", path))
+
+
+def change_param(net: Net, layer: Layer, change: Change) -> Layer:
+    """``set_param``, ``add_param`` and ``remove_param``; edits the net keeps pending in
+    the layer's block (an upgrade's) are made with the change."""
+    pending: list[Edit] = []
+    text = layer.text
+    if text is not None and text.home is None and net.in_document(layer) and net.field_edits:
+        inside = [e for e in net.field_edits if _within(e, text.block)]
+        if inside:
+            net.field_edits = [e for e in net.field_edits if not _within(e, text.block)]
+            pending = inside
+    new = changed_layer(layer, change, pending)
+    if new is not layer:
+        _replace_layers(net, {layer: new})
+    return new
+
+
+def _within(edit: Edit, block: Field) -> bool:
+    return block.start <= edit.start and edit.end <= block.end
+
+
+def changed_layer(layer: Layer, change: Change, pending: Sequence[Edit] = ()) -> Layer:
+    """``layer`` with ``change`` made: a new definition for a layer surgery added, a
+    revised text for one read from a file (with ``pending`` edits of its block)."""
+    if layer.text is None:
+        assert layer.definition is not None
+        return layer.with_wiring(definition=definition_change(layer.definition, change))
+    edits = message_edits(layer.text.document, layer.text.body, change)
+    if not edits and not pending:
+        return layer
+    return revised_layer(layer, [*pending, *edits])
+
+
+def revised_layer(layer: Layer, edits: Sequence[Edit]) -> Layer:
+    """``layer`` with text edits of its block made: the block (with the start of its
+    line) is read again on its own, so readers of its parameters see the new values."""
+    text = layer.text
+    assert text is not None
+    if text.home is None:
+        base = revision_start(text)
+        segment = text.document.text[base : text.block.end]
+    else:
+        base, segment = 0, text.document.text
+    where = f"{text.original.document.source} (layer '{layer.name}' as changed)"
+    document = Document.parse(apply_edits(segment, edits, base), where)
+    read = layer_from_block(document.root.fields[-1], document)
+    assert read.text is not None
+    revised = replace(read.text, home=text.original)
+    return Layer(
+        layer.name, read.type, layer.bottoms, layer.tops, read.include, read.exclude,
+        read.format, revised,
+    )  # fmt: skip
+
+
+def set_net_field(net: Net, path: ParamPath, value: Value) -> None:
+    """Set a field of the net itself (``input_dim[2]``, ``input_shape[0].dim[3]``)."""
+    change_net_field(net, Change("set", path, value))
+
+
+def add_net_field(net: Net, path: ParamPath, value: Value) -> None:
+    change_net_field(net, Change("add", path, value))
+
+
+def remove_net_field(net: Net, path: ParamPath) -> None:
+    change_net_field(net, Change("remove", path))
+
+
+def change_net_field(net: Net, change: Change) -> None:
+    """A net-level change, kept as edits of the net's document; the inputs it states are
+    read again (a set replaces an earlier set of the same value)."""
+    doc = net.document
+    edits = message_edits(doc, doc.root, change)
+    if not edits:
+        return
+    spans = {(e.start, e.end) for e in edits if e.start != e.end}
+    kept = [e for e in net.field_edits if e.start == e.end or (e.start, e.end) not in spans]
+    net.field_edits = [*kept, *edits]
+    net.inputs = _restated_inputs(net)
+    drop_graphs(net)
+
+
+def _restated_inputs(net: Net) -> list[NetInput]:
+    """The inputs as the edited text states them; each keeps its literal in the file."""
+    edited = Document.parse(apply_edits(net.document.text, net.field_edits), net.source)
+    old = {i.name: i.scalar for i in net_inputs(net.document)}
+    return [
+        NetInput(i.name, i.dims, old.get(i.name, i.scalar)) for i in net_inputs(edited)
+    ]

@@ -7,7 +7,10 @@ Only three kinds of change are made, so every other byte of the file stays as it
   and format (V1 ``layers`` into a V1 file);
 * removed layers are cut, on whole-line boundaries where they own their lines;
 * a changed ``bottom`` (or ``top``, or ``name``) has just its value token replaced, in its
-  own quote character.
+  own quote character;
+* a layer whose parameters changed (:mod:`scnn_surgery.core.values`) has its block replaced by
+  its revised text, which differs from the old only by the value edits; the net's own
+  fields changed are the edits the net keeps (``Net.field_edits``).
 
 Insertion and removal are inverses: cutting what was inserted gives the original back
 byte for byte.
@@ -21,6 +24,7 @@ from collections.abc import Iterator, Sequence, Set
 from .document import Document, Edit, Field, Message, Scalar, quote_string
 from .layerdef import Fields, LayerDef, Raw, Renderer, Value
 from .net import Layer, LayerText, Net
+from .values import apply_edits
 
 
 def export_text(net: Net) -> str:
@@ -35,31 +39,25 @@ def export_bytes(net: Net) -> bytes:
     return export_text(net).encode("utf-8", "surrogateescape")
 
 
-def apply_edits(text: str, edits: Sequence[Edit]) -> str:
-    """``text`` with non-overlapping edits applied (insertions at one offset keep their order)."""
-    pieces: list[str] = []
-    cursor = 0
-    for edit in sorted(edits, key=lambda e: (e.start, e.end)):
-        if edit.start < cursor:
-            raise ValueError(f"overlapping edits at offset {edit.start}")
-        pieces.append(text[cursor : edit.start])
-        pieces.append(edit.replacement)
-        cursor = edit.end
-    pieces.append(text[cursor:])
-    return "".join(pieces)
-
-
 def net_edits(net: Net) -> Iterator[Edit]:
     """The edits that turn the net's document into the net."""
     doc = net.document
     blocks = [f for f in doc.root.fields if f.name in ("layer", "layers")]
-    present = {id(x.text.block): x for x in net.layers if x.text and net.in_document(x)}
+    present = {
+        id(x.text.original.block): x for x in net.layers if x.text and net.in_document(x)
+    }
     insertions = list(_insertions(net, blocks))
     kept = {edit.start for edit in insertions}
-    yield from _removals(doc, [b for b in blocks if id(b) not in present], kept)
+    removed = [b for b in blocks if id(b) not in present]
+    yield from _removals(doc, removed, kept)
     for layer in present.values():
-        yield from _token_edits(layer)
+        yield from _layer_edits(layer)
     yield from insertions
+    # the net's own edits, less those inside a removed layer (an upgrade's rewrite of it)
+    yield from (
+        e for e in net.field_edits
+        if not any(b.start <= e.start and e.end <= b.end for b in removed)
+    )  # fmt: skip
 
 
 # ---------------------------------------------------------------------------
@@ -90,7 +88,7 @@ def _insertion(doc: Document, anchor: Layer | None, blocks: Sequence[Field], tex
             return Edit(len(doc.text), len(doc.text), doc.newline + text)
         return Edit(offset, offset, text)
     assert anchor.text is not None
-    offset = doc.line_end_after(anchor.text.block.end)
+    offset = doc.line_end_after(anchor.text.original.block.end)
     if offset == 0 or doc.text[offset - 1] == "\n":
         return Edit(offset, offset, text)
     # The anchor shares its line with what follows: break the line before the new layers
@@ -201,9 +199,30 @@ def _cut(doc: Document, run: Sequence[Field], previous: Field | None, kept: Set[
 # Changed tokens
 
 
-def _token_edits(layer: Layer) -> Iterator[Edit]:
-    assert layer.text is not None
+def _layer_edits(layer: Layer) -> Iterator[Edit]:
+    """A layer's changed tokens; a revised layer's whole block, as revised."""
     text = layer.text
+    assert text is not None
+    if text.home is None:
+        yield from _token_edits(layer, text)
+        return
+    start = revision_start(text.home)
+    revised = apply_edits(text.document.text, list(_token_edits(layer, text)))
+    yield Edit(start, text.home.block.end, revised)
+
+
+def revision_start(text: LayerText) -> int:
+    """Where a layer's revised text starts in its file: the start of its block's line,
+    when only blanks come before it there (so the revision keeps the lines' leads)."""
+    doc_text = text.document.text
+    line = doc_text.rfind("\n", 0, text.block.start) + 1
+    return line if not doc_text[line : text.block.start].strip() else text.block.start
+
+
+def _token_edits(layer: Layer, text: LayerText) -> Iterator[Edit]:
+    if text.name_scalar is not None and text.name_scalar.value != layer.name:
+        scalar = text.name_scalar
+        yield Edit(scalar.start, scalar.end, quote_string(layer.name, scalar.raw[0]))
     yield from _changed(text.bottom_scalars, layer.bottoms)
     yield from _changed(text.top_scalars, layer.tops)
 

@@ -2,19 +2,21 @@
 
 A fragment is read like any net (its layers keep their text, so its own problems are
 located in its own file); V0/V1 fragments are read as V2. Renaming (a prefix for names that
-collide, a net blob for an input) edits only the name tokens of its document, so its
-comments, field order and line numbers are kept.
+collide, a net blob for an input) changes only its name tokens
+(:func:`scnn_surgery.core.ops.rename_layer`), so its comments, field order and line numbers are
+kept.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
-from ..core.document import Edit, Message, Scalar, quote_string
+from ..core.document import Message
 from ..core.layerdef import V1_PARAM_KEYS, v1_type
-from ..core.net import Layer, Net, param_name_scalars, param_names
+from ..core.net import Layer, Net, param_names
+from ..core.ops import rename_layer
 from ..errors import SurgeryError
 from .upgrade import net_for_reading
 
@@ -139,37 +141,25 @@ def fragment_names(fragment: Fragment) -> set[str]:
 
 def renamed(fragment: Fragment, prefix: str, binds: Mapping[str, str]) -> Fragment:
     """The fragment with ``prefix`` on every name it brings and each bound input reading
-    the net's blob: token edits of its document, which keeps its lines."""
+    the net's blob (:func:`scnn_surgery.core.ops.rename_layer`: name tokens only, so its
+    lines and comments are kept)."""
     if not prefix and all(k == v for k, v in binds.items()):
         return fragment
     names = fragment_names(fragment)
-    edits: list[Edit] = []
     written: set[str] = set()
+    layers = []
     for layer in fragment.layers:
-        text = layer.text
-        assert text is not None  # a fragment is read from a file
-        edits += _renames(_name_literals(text.body), lambda n: prefix + n if n in names else n)
-        edits += _renames(
-            text.bottom_scalars,
-            lambda n: prefix + n if n in written else binds.get(n, n),
+        bottoms = [prefix + b if b in written else binds.get(b, b) for b in layer.bottoms]
+        layers.append(
+            rename_layer(
+                layer,
+                name=prefix + layer.name if layer.name in names else layer.name,
+                bottoms=bottoms,
+                tops=[prefix + t for t in layer.tops],
+                params={n: prefix + n for n in param_names(layer) if n},
+            )
         )
-        edits += _renames(text.top_scalars, lambda n: prefix + n)
-        shared = [s for block in param_name_scalars(layer) for s in block]
-        edits += _renames(shared, lambda n: prefix + n if n else n)  # "" shares nothing
         written.update(layer.tops)
-    document = fragment.net.document.edited(edits)
-    net = Net.from_document(document)
-    return Fragment(net, tuple(free_bottoms(net.layers)), tuple(unconsumed_tops(net.layers)))
-
-
-def _name_literals(body: Message) -> list[Scalar]:
-    return [s for s in body.scalars("name") if s.kind == "string"]
-
-
-def _renames(scalars: Sequence[Scalar], new_name: Callable[[str], str]) -> list[Edit]:
-    edits = []
-    for scalar in scalars:
-        value = new_name(scalar.value)
-        if value != scalar.value:
-            edits.append(Edit(scalar.start, scalar.end, quote_string(value, scalar.raw[0])))
-    return edits
+    net = fragment.net.copy()
+    net.layers = layers
+    return Fragment(net, tuple(free_bottoms(layers)), tuple(unconsumed_tops(layers)))

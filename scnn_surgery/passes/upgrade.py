@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
-from typing import Any, TypeAlias, Union
+from typing import Any
 
 from google.protobuf import text_format
 from google.protobuf.descriptor import FieldDescriptor
@@ -26,7 +26,19 @@ from google.protobuf.message import Message as ProtoMessage
 
 from ..core.document import Document, Edit, Field, Message, Scalar, quote_string
 from ..core.formats import v1_enum_name
+from ..core.layerdef import LayerDef, Raw
 from ..core.net import ORIGINS, V0_TYPE_TO_V1, V1_TYPE_NAMES, Layer, Net
+from ..core.ops import drop_graphs, insert_layers, replace_layers, revised_layer
+from ..core.textedit import (
+    Block,
+    Leaf,
+    Node,
+    append_to_message,
+    field_span,
+    insert_after_field,
+    line_start,
+    render_block,
+)
 from ..core.typed import fill_message
 from ..errors import SurgeryError
 from ..schema import caffe_pb2
@@ -117,29 +129,15 @@ _SHARE_MODES = {"0": "STRICT", "1": "PERMISSIVE"}
 _INPUT_FIELDS = ("input", "input_dim", "input_shape")
 
 
-@dataclass(frozen=True)
-class Leaf:
-    """A scalar as written, with the comment that followed it on its line (if any)."""
-
-    raw: str
-    comment: str = ""
-
-
-# A block of new text: (field name, scalar or nested block).
-Node: TypeAlias = tuple[str, Union[Leaf, "Block"]]
-Block: TypeAlias = tuple[Node, ...]
-
-
 # ---------------------------------------------------------------------------------------
 # Public API
 
 
 def needs_upgrade(net: Net) -> bool:
     """Whether any of Caffe's upgrade rules would change this net."""
-    doc = net.document
     return (
         net.format in ("v0", "v1")
-        or bool(doc.root.scalars("input"))
+        or bool(net.inputs)
         or any(_batch_norm_params_to_fix(body) for body in _v2_bodies(net))
     )
 
@@ -152,14 +150,25 @@ def upgrade_document(doc: Document) -> Document:
 def upgrade_net(net: Net) -> Net:
     """``net`` in the current format; the same object when nothing needs upgrading.
 
-    The new document is labelled ``FILE (upgraded to V2)``: its line numbers are the
-    upgraded text's, not the file's.
+    A pass over the model, which reads the file once: V1 layers keep the text they were
+    read from (their meaning is V2's) and carry the edits that write them as V2; top-level
+    inputs become an Input layer; BatchNorm statistics are fixed as value edits. Messages
+    name the file's own lines. A V0 net is rebuilt through the schema instead, and its new
+    text, labelled ``FILE (upgraded to V2)``, is read once more.
     """
     if not needs_upgrade(net):
         return net
-    upgraded = Net.from_document(_relabelled(upgrade_document(net.document)))
-    upgraded.shape_rules = net.shape_rules  # the user's rules for its types still hold
-    return upgraded
+    if net.format == "v0":
+        upgraded = Net.from_document(_relabelled(upgrade_document(net.document)))
+        upgraded.shape_rules = net.shape_rules  # the user's rules for its types still hold
+        return upgraded
+    work = net.copy()  # keeps net.shape_rules
+    if work.format == "v1":
+        work.field_edits += _v1_to_v2_edits(work)
+        work.format = "v2"
+    _inputs_to_layer(work)
+    _fix_batch_norm(work)
+    return work
 
 
 def net_for_reading(net: Net) -> Net:
@@ -207,108 +216,13 @@ def _upgrade_layers(doc: Document) -> Document:
     return doc
 
 
-# ---------------------------------------------------------------------------------------
-# Text helpers
-
-
-def _line_start(text: str, offset: int) -> int:
-    return text.rfind("\n", 0, offset) + 1
-
-
-def _lead(text: str, offset: int) -> str | None:
-    """The indentation before ``offset``, or None when other text precedes it on its line."""
-    before = text[_line_start(text, offset) : offset]
-    return before if not before.strip() else None
-
-
-def _owns_line(text: str, field: Field) -> bool:
-    """Whether ``field`` is the only thing on its line(s), apart from a trailing comment."""
-    if _lead(text, field.start) is None:
-        return False
-    nl = text.find("\n", field.end)
-    rest = text[field.end : nl if nl >= 0 else len(text)].strip()
-    return not rest or rest[0] in ",;#"
-
-
-def _line_after(text: str, offset: int) -> int:
-    nl = text.find("\n", offset)
-    return nl + 1 if nl >= 0 else len(text)
-
-
-def _field_span(text: str, field: Field) -> tuple[int, int, str | None]:
-    """What removing ``field`` removes, and the indentation a replacement line should take.
-
-    A field alone on its line takes the whole line with it; an inline one takes the blanks
-    and separator that follow it.
-    """
-    if _owns_line(text, field):
-        lead = _lead(text, field.start)
-        return _line_start(text, field.start), _line_after(text, field.end), lead
-    end = field.end
-    while end < len(text) and text[end] in " \t":
-        end += 1
-    if end < len(text) and text[end] in ",;":
-        end += 1
-        while end < len(text) and text[end] in " \t":
-            end += 1
-    return field.start, end, None
-
-
-def _render(block: Block, lead: str | None, unit: str, newline: str) -> str:
-    """``block`` as whole lines indented from ``lead``, or inline (ending in a blank) if None."""
-    if lead is None:
-        return "".join(f"{part} " for part in _inline_parts(block))
-    return "".join(f"{line}{newline}" for line in _lines(block, lead, unit))
-
-
-def _lines(block: Block, lead: str, unit: str) -> list[str]:
-    out: list[str] = []
-    for name, value in block:
-        if isinstance(value, Leaf):
-            out.append(f"{lead}{name}: {value.raw}{value.comment}")
-        else:
-            out += [f"{lead}{name} {{", *_lines(value, lead + unit, unit), f"{lead}}}"]
-    return out
-
-
-def _inline_parts(block: Block) -> list[str]:
-    parts: list[str] = []
-    for name, value in block:
-        if isinstance(value, Leaf):
-            parts.append(f"{name}: {value.raw}")
-        else:
-            parts.append(f"{name} {{ {' '.join(_inline_parts(value))} }}")
-    return parts
-
-
-def _append_to_message(doc: Document, message: Message, block: Block) -> Edit:
-    """Insert ``block`` as the last fields of ``message``."""
-    brace_lead = _lead(doc.text, message.close)
-    if brace_lead is not None:
-        offset = _line_start(doc.text, message.close)
-        lines = _render(block, brace_lead + doc.indent, doc.indent, doc.newline)
-        return Edit(offset, offset, lines)
-    return Edit(message.close, message.close, _render(block, None, doc.indent, doc.newline))
-
-
-def _insert_after_field(doc: Document, field: Field, block: Block) -> Edit:
-    """Insert ``block`` as siblings right after ``field``."""
-    text = doc.text
-    if _owns_line(text, field):
-        offset = _line_after(text, field.end)
-        prefix = "" if offset == 0 or text[offset - 1] == "\n" else doc.newline
-        lead = _lead(text, field.start) or ""
-        return Edit(offset, offset, prefix + _render(block, lead, doc.indent, doc.newline))
-    return Edit(field.end, field.end, " " + _render(block, None, doc.indent, doc.newline).rstrip())
-
-
 def _replace_fields(doc: Document, fields: Sequence[Field], block: Block) -> list[Edit]:
     """Remove ``fields``; ``block`` takes the place of the first of them."""
     ordered = sorted(fields, key=lambda f: f.start)
     edits = []
     for i, field in enumerate(ordered):
-        start, end, lead = _field_span(doc.text, field)
-        new = _render(block, lead, doc.indent, doc.newline) if i == 0 and block else ""
+        start, end, lead = field_span(doc.text, field)
+        new = render_block(block, lead, doc.indent, doc.newline) if i == 0 and block else ""
         edits.append(Edit(start, end, new))
     return edits
 
@@ -505,6 +419,11 @@ def _assign(message: ProtoMessage, name: str, source_field: FieldDescriptor, val
 
 
 def _v1_to_v2(net: Net) -> Document:
+    return net.document.edited(_v1_to_v2_edits(net))
+
+
+def _v1_to_v2_edits(net: Net) -> list[Edit]:
+    """The edits of the file that write its V1 layers as V2."""
     doc = net.document
     bodies = [x.text.body for x in net.layers if x.format == "v1" and x.text is not None]
     data_upgrade = any(_moved_transform_fields(body) for body in bodies)
@@ -519,7 +438,7 @@ def _v1_to_v2(net: Net) -> Document:
         edits += _param_edits(doc, body)
         if data_upgrade:
             edits += _transform_edits(doc, body)
-    return doc.edited(edits)
+    return edits
 
 
 def _v1_enum(scalar: Scalar) -> str:
@@ -598,9 +517,9 @@ def _transform_edits(doc: Document, body: Message) -> list[Edit]:
         block: Block = (("transform_param", tuple(latest.items())),)
         params = body.all(param_name)
         if params:
-            edits.append(_insert_after_field(doc, params[-1], block))
+            edits.append(insert_after_field(doc, params[-1], block))
         else:
-            edits.append(_append_to_message(doc, body, ((param_name, ()), *block)))
+            edits.append(append_to_message(doc, body, ((param_name, ()), *block)))
         return edits
     transform = existing[-1]
     appended: list[Node] = []
@@ -611,9 +530,9 @@ def _transform_edits(doc: Document, body: Message) -> list[Edit]:
         else:
             edits.append(Edit(current.start, current.end, leaf.raw))
     if appended:
-        edits.append(_append_to_message(doc, transform, tuple(appended)))
+        edits.append(append_to_message(doc, transform, tuple(appended)))
     if not body.all(param_name):
-        edits.append(_append_to_message(doc, body, ((param_name, ()),)))
+        edits.append(append_to_message(doc, body, ((param_name, ()),)))
     return edits
 
 
@@ -662,9 +581,43 @@ def _upgrade_inputs(doc: Document) -> Document:
         layers = [f for f in root.fields if f.name in ("layer", "layers")]
         first = min(f.start for f in fields)
         anchor = first if not layers or first < layers[0].start else layers[0].start
-        offset = _line_start(doc.text, anchor)
-        edits.append(Edit(offset, offset, _render((layer_block,), "", doc.indent, doc.newline)))
+        offset = line_start(doc.text, anchor)
+        new = render_block((layer_block,), "", doc.indent, doc.newline)
+        edits.append(Edit(offset, offset, new))
     return doc.edited(edits)
+
+
+def _inputs_to_layer(net: Net) -> None:
+    """Top-level inputs as an Input layer before every layer (their fields cut), as
+    Caffe's UpgradeNetInput makes them; inputs without dims are dropped, as Caffe does."""
+    doc = net.document
+    root = doc.root
+    names = root.scalars("input")
+    if not names:
+        return  # Caffe leaves input_dim or input_shape without an input alone
+    shapes = _input_shapes(doc)
+    fields = [f for f in root.fields if f.name in _INPUT_FIELDS]
+    net.field_edits += _replace_fields(doc, fields, ())
+    net.inputs = []
+    if shapes is None:
+        drop_graphs(net)
+        return
+    shape_fields = tuple(("shape", tuple(("dim", Raw(d.raw)) for d in dims)) for dims in shapes)
+    tops = tuple(name.value for name in names)
+    definition = LayerDef("input", "Input", (), tops, (("input_param", shape_fields),))
+    insert_layers(net, None, [Layer.from_definition(definition)])
+
+
+def _fix_batch_norm(net: Net) -> None:
+    """Zero lr_mult and decay_mult of the BatchNorm layers that list three params."""
+    fixed = {}
+    for layer in net.layers:
+        if layer.format == "v2" and layer.text is not None:
+            edits = _batch_norm_edits(net.document, layer.text.body)
+            if edits:
+                fixed[layer] = revised_layer(layer, edits)
+    if fixed:
+        replace_layers(net, fixed)
 
 
 def _input_layer(doc: Document, tops: Sequence[Scalar], shapes: Sequence[Sequence[Scalar]]) -> Node:
@@ -721,15 +674,18 @@ def _upgrade_batch_norm(doc: Document) -> Document:
     edits: list[Edit] = []
     layers = [f.value for f in doc.root.fields if f.name == "layer"]
     for body in (x for x in layers if isinstance(x, Message)):
-        fixes = _batch_norm_params_to_fix(body)
-        for fix in fixes:
-            if fix.scalar is not None:
-                edits.append(Edit(fix.scalar.start, fix.scalar.end, "0"))
-        absent: dict[int, list[_Fix]] = {}
-        for fix in fixes:
-            if fix.scalar is None:
-                absent.setdefault(fix.message.open, []).append(fix)
-        for group in absent.values():
-            block = tuple((fix.field, Leaf("0")) for fix in group)
-            edits.append(_append_to_message(doc, group[0].message, block))
+        edits += _batch_norm_edits(doc, body)
     return doc.edited(edits) if edits else doc
+
+
+def _batch_norm_edits(doc: Document, body: Message) -> list[Edit]:
+    fixes = _batch_norm_params_to_fix(body)
+    edits = [Edit(f.scalar.start, f.scalar.end, "0") for f in fixes if f.scalar is not None]
+    absent: dict[int, list[_Fix]] = {}
+    for fix in fixes:
+        if fix.scalar is None:
+            absent.setdefault(fix.message.open, []).append(fix)
+    for group in absent.values():
+        block = tuple((fix.field, Leaf("0")) for fix in group)
+        edits.append(append_to_message(doc, group[0].message, block))
+    return edits

@@ -32,6 +32,7 @@ from .draw import (
     focus,
     focus_names,
     highlights_from,
+    neighbourhood,
     render,
 )
 
@@ -304,22 +305,9 @@ def _counterparts(pictures: Sequence[Picture], others: set[str], side: int) -> s
     return {node.id for node in pictures[side].nodes if names & set(node.layers)}
 
 
-def _neighbourhood(picture: Picture, sources: set[str], radius: int) -> set[str]:
-    """``sources`` and every node within ``radius`` edges of them, either way."""
-    adjacent: dict[str, set[str]] = {}
-    for edge in picture.edges:
-        adjacent.setdefault(edge.tail, set()).add(edge.head)
-        adjacent.setdefault(edge.head, set()).add(edge.tail)
-    reach, frontier = set(sources), set(sources)
-    for _ in range(radius):
-        frontier = {n for node in frontier for n in adjacent.get(node, ())} - reach
-        reach |= frontier
-    return reach
-
-
 def _merged(parts: Iterable[NetDiff], phases: tuple[str, ...]) -> NetDiff:
     """One diff holding every entry of ``parts``."""
-    kinds = ("added", "removed", "changed", "rewired", "modules", "shapes")
+    kinds = ("added", "removed", "changed", "rewired", "modules", "shapes", "renamed")
     collected: dict[str, list[object]] = {kind: [] for kind in kinds}
     for part in parts:
         for kind in kinds:
@@ -367,7 +355,7 @@ def _places(
     for side, picture in enumerate(pictures):
         owner: dict[str, int] = {}
         for index, found in sources.items():
-            for node in _neighbourhood(picture, found[side], radius):
+            for node in neighbourhood(picture, found[side], radius):
                 if node in owner:
                     groups.join(owner[node], index)
                 else:

@@ -383,12 +383,18 @@ def focus_names(diff: NetDiff) -> set[str]:
 
 def _distances(picture: Picture, sources: set[str], radius: int) -> dict[str, int]:
     """Hops from the nearest of ``sources`` over the picture's edges, either way, up to
-    ``radius``."""
+    ``radius`` (a source the picture lacks is at 0 from itself)."""
     hops = nx.Graph()
     hops.add_nodes_from(n.id for n in picture.nodes)
     hops.add_edges_from((edge.tail, edge.head) for edge in picture.edges)
+    hops.add_nodes_from(sources)
     found: dict[str, int] = nx.multi_source_dijkstra_path_length(hops, sources, cutoff=radius)
     return found
+
+
+def neighbourhood(picture: Picture, sources: set[str], radius: int) -> set[str]:
+    """``sources`` and every node within ``radius`` edges of them, either way."""
+    return set(_distances(picture, sources, radius)) if sources else set()
 
 
 def focus(picture: Picture, around: set[str], radius: int) -> Picture:

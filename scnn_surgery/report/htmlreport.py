@@ -30,9 +30,9 @@ from ..options import (
     command_line_flag,
     declared_fields,
 )
+from .batchreport import AnyOptions, BatchReport, Job, Outcome, RunInfo, shown_counts
 
 if TYPE_CHECKING:
-    from ..batch import AnyOptions, BatchReport, Job, Outcome, RunInfo
     from .changeview import DiffView
 
 __all__ = ["asked_flags", "batch_page", "diff_page", "display_reason"]
@@ -416,7 +416,6 @@ def _is_point_note(note: str, outcome: Outcome) -> bool:
 
 
 def _batch_header(report: BatchReport) -> list[str]:
-    from ..batch import shown_counts
 
     counts = shown_counts(report.counts())
     total = len(report.outcomes)
@@ -485,7 +484,6 @@ def _rules_html(run: RunInfo) -> str:
 def batch_page(report: BatchReport) -> str:
     """The batch report as one HTML page: a summary, then a row per model that opens on
     its details and the picture of its change."""
-    from ..batch import shown_counts
 
     rows = _rows(report)
     counts = shown_counts(report.counts())

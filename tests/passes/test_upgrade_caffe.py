@@ -54,7 +54,7 @@ def differences(a: caffe_pb2.NetParameter, b: caffe_pb2.NetParameter) -> str:
 def assert_upgrade_matches_caffe(path: Path) -> None:
     text = path.read_text()
     caffe = upgrade_net_proto_text(text)
-    ours = parsed(upgrade_net(ss.load(path)).document.text)
+    ours = parsed(ss.dumps(upgrade_net(ss.load(path))))
     assert ours == caffe, differences(caffe, ours)
 
 

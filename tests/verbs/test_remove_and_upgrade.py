@@ -14,7 +14,7 @@ from scnn_surgery.core.graph import NetState, build_graph
 from scnn_surgery.core.net import Net
 from scnn_surgery.errors import SurgeryError
 
-from .conftest import DATA, shared_path, zoo_files, zoo_ids
+from ..conftest import DATA, shared_path, zoo_files, zoo_ids
 
 
 def alexnet() -> Net:

@@ -1,9 +1,8 @@
-"""The verbs beyond ``insert``: ``remove`` and ``upgrade``, as library functions.
+"""Remove LAYERS from MODEL (a prototxt; '-' reads stdin).
 
-Each one works on a copy of the net (the net given is never changed), edits it with the
-graph operations of :mod:`scnn_surgery.core.ops` or a text pass, and checks the result in
-memory (:func:`scnn_surgery.analysis.verify.check_result`) before returning it; ``surgery``
-re-exports them.
+An in-place layer simply goes; the readers of a one-bottom, one-top layer read its
+bottom instead, in every phase. A name shared by several layers (per-phase variants)
+removes them all; '#N' (quoted for the shell) names the N-th layer of the file.
 """
 
 from __future__ import annotations
@@ -11,15 +10,17 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from .analysis.shapes import ShapeOverrides, format_shape, infer_shapes
-from .analysis.verify import check_result
-from .core.graph import graph_of, phase_states
-from .core.net import Layer, Net
-from .errors import SurgeryError
-from .passes.remove import Removal, Rewiring, select_layers
-from .passes.remove import remove as remove_from_net
-from .passes.upgrade import upgrade_net, v0_dropped_parameters
-from .runtime import paused_gc
+from ..analysis.forkrules import ruled
+from ..analysis.shapes import ShapeOverrides, format_shape, infer_shapes
+from ..analysis.verify import check_result
+from ..core.graph import graph_of, phase_states
+from ..core.net import Layer, Net
+from ..errors import SurgeryError
+from ..options import RemoveOptions
+from ..passes.remove import Removal, Rewiring, select_layers
+from ..passes.remove import remove as remove_from_net
+from ..runtime import paused_gc
+from . import VerbSpec
 
 
 @dataclass
@@ -30,11 +31,12 @@ class RemoveResult:
     removed: tuple[Layer, ...]
     rewired: tuple[Rewiring, ...]
     notes: list[str]
+    done: str | None = None
 
 
 def remove(
     net: Net,
-    names: Sequence[str],
+    names: Sequence[str] | RemoveOptions,
     *,
     shapes: ShapeOverrides | None = None,
     proto: str | None = None,
@@ -45,7 +47,12 @@ def remove(
     bottom instead, in every phase; a layer nothing reads goes whatever its shape. Anything
     else is refused, naming the layers that would break. The result is checked (with
     ``shapes`` and ``proto`` as ``check`` takes them); ``net`` itself is not changed.
+    ``names`` may be a :class:`RemoveOptions`, which then says all three.
     """
+    if isinstance(names, RemoveOptions):
+        options = names
+        names, shapes, proto = options.layers, dict(options.shapes), options.proto
+        net = ruled(net, options.shape_rules)
     if net.format == "v0":
         raise SurgeryError(
             f"{net.source}: V0 (pre-2014) net; rewrite it as V2 first with 'scnn-surgery upgrade'"
@@ -129,50 +136,4 @@ def _removal_notes(removal: Removal, described: dict[Layer, str]) -> list[str]:
     return notes
 
 
-@dataclass
-class UpgradeResult:
-    """The net in the current format (the same net when nothing needed upgrading)."""
-
-    net: Net
-    changed: bool
-    notes: list[str]
-
-
-def upgrade(
-    net: Net, *, shapes: ShapeOverrides | None = None, proto: str | None = None
-) -> UpgradeResult:
-    """``net`` rewritten by Caffe's upgrade rules (V0 -> V1 -> V2, data transform fields,
-    top-level inputs, BatchNorm statistics), as ``upgrade_net_proto_text`` would write it,
-    in the file's own layout wherever a rule does not touch the text; the result is
-    checked. A net already current is returned as it is, with a note."""
-    with paused_gc():
-        upgraded = upgrade_net(net)
-        if upgraded is net:
-            return UpgradeResult(net, False, [f"{net.source}: already in the current format"])
-        notes = [f"{net.source}: {_upgrade_summary(net, upgraded)}"]
-        notes += v0_dropped_parameters(net)
-        notes += check_result(net, upgraded, shapes=shapes, proto=proto)
-    return UpgradeResult(upgraded, True, notes)
-
-
-def _upgrade_summary(before: Net, after: Net) -> str:
-    done = []
-    if before.format in ("v0", "v1"):
-        done.append(f"{len(before.layers)} layers rewritten from {before.format.upper()} to V2")
-    if before.inputs and not after.inputs:
-        made = any(x.type == "Input" and x.name == "input" for x in after.layers[:1])
-        names = ", ".join(f"'{i.name}'" for i in before.inputs)
-        done.append(
-            f"top-level input {names} made an Input layer 'input'"
-            if made
-            else f"top-level input {names} without dims dropped, as Caffe drops it"
-        )
-    fixed = sum(
-        1
-        for layer in after.layers
-        if layer.type == "BatchNorm" and layer.body is not None
-        and len(layer.body.messages("param")) == 3
-    )  # fmt: skip
-    if fixed and before.format == "v2":
-        done.append(f"lr_mult and decay_mult of {fixed} BatchNorm layers set to 0")
-    return "; ".join(done) or "upgraded"
+VERB = VerbSpec("remove", remove)

@@ -1,0 +1,83 @@
+"""Rewrite MODEL (a prototxt; '-' reads stdin) in the current format, as Caffe's
+upgrade_net_proto_text would: V0 and V1 layers as V2, data-layer transform fields in
+transform_param, top-level inputs as an Input layer, BatchNorm statistics fixed.
+
+Text no rule touches is kept byte for byte. A net already current is written as it
+is (with --in-place, not written at all).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..analysis.forkrules import ruled
+from ..analysis.shapes import ShapeOverrides
+from ..analysis.verify import check_result
+from ..core.net import Layer, Net
+from ..options import UpgradeOptions
+from ..passes.upgrade import upgrade_net, v0_dropped_parameters
+from ..runtime import paused_gc
+from . import VerbSpec
+
+
+@dataclass
+class UpgradeResult:
+    """The net in the current format (the same net when nothing needed upgrading)."""
+
+    net: Net
+    changed: bool
+    notes: list[str]
+    done: str | None = None
+    # No layer needs blobs it had none of: the Input layer made of top-level inputs has none.
+    added: tuple[Layer, ...] = ()
+
+
+def upgrade(
+    net: Net,
+    options: UpgradeOptions | None = None,
+    *,
+    shapes: ShapeOverrides | None = None,
+    proto: str | None = None,
+) -> UpgradeResult:
+    """``net`` rewritten by Caffe's upgrade rules (V0 -> V1 -> V2, data transform fields,
+    top-level inputs, BatchNorm statistics), as ``upgrade_net_proto_text`` would write it,
+    in the file's own layout wherever a rule does not touch the text; the result is
+    checked. A net already current is returned as it is, with a note. ``options``, when
+    given, says ``shapes`` and ``proto``."""
+    if options is not None:
+        shapes, proto = dict(options.shapes), options.proto
+        net = ruled(net, options.shape_rules)
+    with paused_gc():
+        upgraded = upgrade_net(net)
+        if upgraded is net:
+            return UpgradeResult(net, False, [f"{net.source}: already in the current format"])
+        notes = [f"{net.source}: {_upgrade_summary(net, upgraded)}"]
+        notes += v0_dropped_parameters(net)
+        notes += check_result(net, upgraded, shapes=shapes, proto=proto)
+    return UpgradeResult(upgraded, True, notes)
+
+
+def _upgrade_summary(before: Net, after: Net) -> str:
+    done = []
+    if before.format in ("v0", "v1"):
+        done.append(f"{len(before.layers)} layers rewritten from {before.format.upper()} to V2")
+    if before.inputs and not after.inputs:
+        made = any(x.type == "Input" and x.name == "input" for x in after.layers[:1])
+        names = ", ".join(f"'{i.name}'" for i in before.inputs)
+        done.append(
+            f"top-level input {names} made an Input layer 'input'"
+            if made
+            else f"top-level input {names} without dims dropped, as Caffe drops it"
+        )
+    fixed = sum(
+        1
+        for layer in after.layers
+        if layer.type == "BatchNorm" and layer.body is not None
+        and len(layer.body.messages("param")) == 3
+    )  # fmt: skip
+    if fixed and before.format == "v2":
+        done.append(f"lr_mult and decay_mult of {fixed} BatchNorm layers set to 0")
+    return "; ".join(done) or "upgraded"
+
+
+VERB = VerbSpec("upgrade", upgrade)

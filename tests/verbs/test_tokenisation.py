@@ -1,0 +1,66 @@
+"""Each command reads each input file once: one tokenisation per file, whatever the
+options (``insert --upgrade`` once tokenised the file three times). What else is read is
+only the block of a layer whose values an edit changed (upgrade's BatchNorm fix), alone."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from scnn_surgery.core import document
+
+from ..conftest import DATA, REPO_ROOT, RunCli, shared_path
+
+V1 = DATA / "v1_small_deploy.prototxt"
+V2_INPUTS_BN = DATA / "legacy" / "v2_inputs_batchnorm.prototxt"
+TWO_BRANCHES = DATA / "two_branches.prototxt"
+SE_BLOCK = DATA / "se_block.prototxt"
+
+
+@pytest.fixture
+def tokenised(monkeypatch: pytest.MonkeyPatch) -> Iterator[Counter[str]]:
+    """The texts tokenised while a test runs, by source name."""
+    seen: Counter[str] = Counter()
+    parse = document._Parser.parse
+
+    def counted(self: document._Parser) -> document.Message:
+        seen[self.source] += 1
+        return parse(self)
+
+    monkeypatch.setattr(document._Parser, "parse", counted)
+    yield seen
+
+
+def _commands() -> list[tuple[str, list[str], list[Path]]]:
+    """(id, arguments, the input files) of every surgery verb on V1 and V2 nets."""
+    resnet = shared_path("zoo", "deploy", "resnet50_deploy.prototxt")
+    scnn = REPO_ROOT / "examples" / "scnn_lane_vgg16_SCNN.prototxt"  # shipped
+    return [
+        ("insert-v1", ["insert", str(V1), "--after", "conv2"], [V1]),
+        ("insert-upgrade-v1", ["insert", str(V1), "--after", "conv2", "--upgrade"], [V1]),
+        ("insert-upgrade-v2", ["insert", str(V2_INPUTS_BN), "--upgrade"], [V2_INPUTS_BN]),
+        ("upgrade-v1", ["upgrade", str(V1)], [V1]),
+        ("upgrade-v2", ["upgrade", str(V2_INPUTS_BN)], [V2_INPUTS_BN]),
+        ("remove", ["remove", str(V1), "relu1"], [V1]),
+        ("rename", ["rename", str(TWO_BRANCHES), "left=l", "head_a=a"], [TWO_BRANCHES]),
+        ("splice", ["splice", str(resnet), str(SE_BLOCK), "--after", "res5c"], [resnet, SE_BLOCK]),
+        ("strip", ["strip", str(scnn)], [scnn]),
+    ]
+
+
+@pytest.mark.parametrize(("arguments", "inputs"), [c[1:] for c in _commands()],
+                         ids=[c[0] for c in _commands()])  # fmt: skip
+def test_each_input_file_is_tokenised_once(
+    arguments: list[str], inputs: list[Path], run_cli: RunCli, tokenised: Counter[str]
+) -> None:
+    code, _, err = run_cli(*arguments)
+    assert code == 0, err
+    files = Counter({name: n for name, n in tokenised.items() if not name.endswith("changed)")})
+    assert files == Counter(str(path) for path in inputs)
+    revised = [name for name in tokenised if name not in files]
+    assert all(tokenised[name] == 1 for name in revised)  # each changed block, once
+    if "upgrade" in arguments or "--upgrade" in arguments:
+        assert revised in ([], [f"{inputs[0]} (layer 'bn' as changed)"])
