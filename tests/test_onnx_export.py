@@ -659,3 +659,21 @@ def test_a_fork_data_layer_is_an_input_sized_by_a_shape_rule(
     assert "EuclideanLoss" in err and "'label' read only by left-out layers" in err
     (got,) = run_onnx(onnx.load(str(out)), {"data": big((2, 3, 4, 5))})
     assert np.array_equal(got, np.maximum(big((2, 3, 4, 5)), 0))
+
+
+def test_export_without_onnx_installed_says_how_to_install_it(
+    tmp_path: Path, run_cli: RunCli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # `make install` leaves out the onnx extra; the README's first steps then run export.
+    monkeypatch.setitem(sys.modules, "onnx", None)  # import onnx now raises ImportError
+    for loaded in [name for name in sys.modules if name.startswith("scnn_surgery.onnx_export.")]:
+        monkeypatch.delitem(sys.modules, loaded)
+    model = tmp_path / "net.prototxt"
+    model.write_text(
+        'layer { name: "data" type: "Input" top: "data"'
+        " input_param { shape { dim: 1 dim: 1 dim: 2 dim: 2 } } }\n"
+    )
+    code, _, err = run_cli("export", str(model), "-o", str(tmp_path / "net.onnx"))
+    assert code == 1 and err == (
+        "scnn-surgery: error: export needs the onnx package: pip install 'scnn-surgery[onnx]'\n"
+    )

@@ -72,11 +72,14 @@ def command(model: str, weights: str | None, output: str, seed: int, **params: A
     graph of the phase, data layers as inputs, the blobs nothing reads as outputs, the
     caffemodel's blobs as initializers. Refused before anything is written: layer types it
     does not convert (all named), blobs that do not fit the net."""
-    from ..onnx_export.build import UnsupportedLayers
+    from ..onnx_export import require_onnx
     from .output import note
     from .stdio import one_line
 
     options = build_verb_options(ExportOptions, params)
+    require_onnx()  # one line when onnx is missing; build imports it
+    from ..onnx_export.build import UnsupportedLayers
+
     try:
         notes = run_export(model, weights, output, options, seed)
     except UnsupportedLayers as exc:
