@@ -624,6 +624,28 @@ def signals_deferred() -> Iterator[list[int]]:
             signal.signal(signum, handler)
 
 
+def note_first_ctrl_c() -> tuple[list[int], Callable[[], None]]:
+    """While a command checks its request (a moment), the first Ctrl-C is noted instead of
+    raised, so that the command still ends as it promises once the checks are done (batch
+    writes its report, every model interrupted); a second one is raised at once. Returns the
+    list it notes into, and the function that puts the previous handler back."""
+    arrived: list[int] = []
+    if threading.current_thread() is not threading.main_thread():
+        return arrived, lambda: None
+
+    def record(signum: int, _frame: FrameType | None) -> None:
+        if arrived:
+            raise KeyboardInterrupt
+        arrived.append(signum)
+
+    previous = signal.signal(signal.SIGINT, record)
+
+    def restore() -> None:
+        signal.signal(signal.SIGINT, previous)
+
+    return arrived, restore
+
+
 def signal_name(signum: int) -> str:
     try:
         return signal.Signals(signum).name
