@@ -29,7 +29,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType, TracebackType
@@ -365,11 +365,39 @@ def _stepped(step: str) -> None:
         commit_step_hook(step)
 
 
+@contextlib.contextmanager
+def directories_locked(directories: Iterable[Path], exclusive: bool = True) -> Iterator[None]:
+    """Commits into one directory, by any run, one at a time (an advisory ``flock`` on the
+    directory, taken in path order): two runs writing the same outputs would otherwise
+    interleave their renames, leaving one's prototxt with the other's caffemodel, and one
+    run's backup copy would look left behind to the other. A shared lock lets scans wait
+    for a commit in progress."""
+    try:
+        import fcntl
+    except ImportError:  # no advisory locks here
+        yield
+        return
+    held: list[int] = []
+    try:
+        for directory in sorted(set(directories)):
+            try:
+                fd = os.open(directory, os.O_RDONLY)
+            except OSError:
+                continue  # the commit itself will say
+            held.append(fd)
+            fcntl.flock(fd, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
+        yield
+    finally:
+        for fd in held:
+            os.close(fd)
+
+
 def stale_temporaries(path: Path) -> list[Path]:
     """Temporary files an earlier run left beside ``path``: only a run killed (SIGKILL,
     a power cut) during its commit leaves one, so it is named for the user to delete."""
     try:
-        return sorted(path.parent.glob(f".{glob.escape(path.name)}.*.tmp"))
+        with directories_locked([path.parent], exclusive=False):
+            return sorted(path.parent.glob(f".{glob.escape(path.name)}.*.tmp"))
     except OSError:
         return []
 
@@ -703,7 +731,8 @@ class OutputFiles:
         the next run writing there names them."""
         for staged in self.staged:
             check_unchanged(staged.path)
-        with signals_deferred():
+        renamed = [staged.path.parent for staged in self.staged if staged.stream is None]
+        with directories_locked(renamed), signals_deferred():
             self._commit_all()
             if self.staged:
                 COMMITTED.append(self.staged[-1].path)

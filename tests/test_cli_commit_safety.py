@@ -297,3 +297,31 @@ def test_sigint_injected_by_strace_at_a_rename_or_link_of_the_commit(
     assert "SIGINT arrived while the outputs were written; they are complete" in proc.stderr
     assert 'name: "conv2"' not in out.read_text() and weights_out.read_bytes() != b"old"
     assert not [p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
+
+
+def test_a_commit_holds_its_directory_so_two_runs_do_not_interleave(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two runs writing one prototxt and caffemodel could end with one's prototxt and the
+    other's caffemodel; while a commit renames, the directory's lock is held."""
+    import fcntl
+
+    seen: list[bool] = []
+
+    def probe(step: str) -> None:
+        fd = os.open(tmp_path, os.O_RDONLY)  # another open file: flock conflicts with it
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+            seen.append(False)
+        except BlockingIOError:
+            seen.append(True)
+        finally:
+            os.close(fd)
+
+    monkeypatch.setattr(files, "commit_step_hook", probe)
+    with files.OutputFiles() as outputs:
+        outputs.stage(tmp_path / "net.prototxt", b"new")
+        outputs.stage(tmp_path / "net.caffemodel", b"new")
+        outputs.commit()
+    assert seen and all(seen)
+    assert files.stale_temporaries(tmp_path / "net.prototxt") == []  # the lock is free again
