@@ -677,3 +677,12 @@ def test_export_without_onnx_installed_says_how_to_install_it(
     assert code == 1 and err == (
         "scnn-surgery: error: export needs the onnx package: pip install 'scnn-surgery[onnx]'\n"
     )
+
+
+def test_export_onto_its_model_does_not_offer_an_in_place_it_lacks(
+    tmp_path: Path, run_cli: RunCli
+) -> None:
+    model = tmp_path / "net.prototxt"
+    model.write_text('layer { name: "data" type: "Input" top: "data" }\n')
+    code, _, err = run_cli("export", str(model), "-o", str(model))
+    assert code == 2 and err.rstrip().endswith("the input is never written")

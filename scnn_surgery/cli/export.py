@@ -33,7 +33,7 @@ def run_export(
     inputs = [
         *named("MODEL", model), *named("--weights", weights), *named("--proto", options.proto)
     ]
-    check_output_paths(inputs, [NamedPath("-o", output)], in_place=True)
+    check_output_paths(inputs, [NamedPath("-o", output)])  # export has no --in-place
     require_onnx()
     if options.proto is not None:  # a broken .proto is refused before the net is read
         from ..schema.select import user_schema
