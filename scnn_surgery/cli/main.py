@@ -106,11 +106,16 @@ def _usage_line(error: click.UsageError) -> str:
     return f"{error.format_message().rstrip('.')}; see '{command} --help'"
 
 
-def _interrupted() -> NoReturn:
+def _outputs_written() -> bool:
+    """Whether the running command committed its outputs (files not loaded: it wrote none)."""
+    files = sys.modules.get("scnn_surgery.files")
+    return bool(files is not None and getattr(files, "COMMITTED", None))
+
+
+def _interrupted(outputs_written: bool = False) -> NoReturn:
     """Ctrl-C as one line: exit 0 once the command's outputs are complete (it did what was
     asked), else 130. Click's own answer would be "Aborted!" and 1."""
-    files = sys.modules.get("scnn_surgery.files")  # not loaded: nothing was written
-    if files is not None and getattr(files, "COMMITTED", None):
+    if outputs_written:
         click.echo(
             "scnn-surgery: interrupted after the outputs were written; they are complete",
             err=True,
@@ -184,7 +189,7 @@ class SurgeryGroup(click.Group):
         except SurgeryError as exc:
             _fail(str(exc), _error_status(ctx, exc))
         except KeyboardInterrupt:
-            _interrupted()
+            _interrupted(_outputs_written())
         except OSError as exc:
             if exc.errno == errno.EPIPE:  # the reader has gone (| head): nobody to tell
                 _quiet_stdout()
