@@ -276,6 +276,24 @@ def _check_output_path(output: NamedPath, creates_directories: bool) -> None:
         )
 
 
+def check_output_directory(output: NamedPath) -> None:
+    """An output directory a command creates (batch's OUTPUT_DIR): refused up front when it
+    is empty (not the current directory), lies under a file, or would be made in, or is, a
+    directory this user may not write; else every model would fail on its own."""
+    if output.path == "":
+        raise UsageError(f"{output.label} '': an empty path names no directory")
+    existing = Path(os.path.abspath(output.path))
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise UsageError(f"{output.as_output()}: {existing} is a file, not a directory")
+    if not _writable_directory(str(existing)):
+        raise SurgeryError(
+            f"{output.as_output()}: permission denied (directory {existing} is not"
+            " writable); nothing was written"
+        )
+
+
 def _stdout_note(output: NamedPath) -> str:
     """Said when the shell has already truncated the input to redirect into it."""
     if output.path != STDIO:

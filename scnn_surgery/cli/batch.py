@@ -14,6 +14,7 @@ import click
 from ..errors import UsageError
 from ..files import (
     NamedPath,
+    check_output_directory,
     check_output_paths,
     file_key,
     named,
@@ -215,6 +216,7 @@ def command(
     protos = [getattr(base, "proto", None), *(rule.settings.get("proto") for rule in config.rules)]
     for proto in dict.fromkeys(p for p in protos if p is not None):
         user_schema(proto)  # a broken .proto is one error, not one per model
+    check_output_directory(NamedPath("-o", output_dir))
     out = Path(output_dir)
     discovery = find_sources(sources, exclude=out)
     found = discovery.sources
