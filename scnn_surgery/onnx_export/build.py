@@ -23,7 +23,7 @@ from ..analysis.shapes import Shape as MaybeDims
 from ..analysis.shapes import ShapeOverrides, ShapeResult, format_shape, infer_shapes
 from ..core.graph import BlobVersion, LayerGraph, NetState, graph_of
 from ..core.net import Layer, Net
-from ..errors import SurgeryError
+from ..errors import SurgeryError, SurgeryErrors
 from ..passes.upgrade import net_for_reading
 from ..weights import Caffemodel
 from .blobs import resolve_blobs
@@ -37,15 +37,17 @@ MIN_OPSET = 13
 PRODUCER = "scnn-surgery"
 
 
-class UnsupportedLayers(SurgeryError):
-    """Layers of types the export does not convert; one line each in ``lines``."""
+class UnsupportedLayers(SurgeryErrors):
+    """Layers of types the export does not convert: one line each, then what it means."""
 
     def __init__(self, lines: Sequence[str]) -> None:
-        self.lines = list(lines)
-        count = len(self.lines)
+        count = len(lines)
         super().__init__(
-            f"{count} layer{'s' * (count != 1)} cannot be exported to ONNX (no converter for"
-            f" {'their types' if count != 1 else 'its type'}): " + "; ".join(self.lines)
+            [
+                *lines,
+                f"{count} layer{'s' * (count != 1)} above cannot be exported to ONNX; nothing"
+                " was written",
+            ]
         )
 
 
