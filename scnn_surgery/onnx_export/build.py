@@ -16,6 +16,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import onnx
 from onnx import TensorProto, helper
 
@@ -363,4 +364,18 @@ def _add_initializers(model: onnx.ModelProto, arrays: Mapping[str, Any]) -> None
         tensor.name = name
         tensor.dims.extend(array.shape)
         tensor.data_type = helper.np_dtype_to_tensor_dtype(array.dtype)
-        tensor.raw_data = array.tobytes()
+        tensor.raw_data = _stored_bytes(array)
+
+
+def _stored_bytes(array: Any) -> bytes:
+    """The array's little-endian bytes; those of the caffemodel it views, as they are."""
+    base = array.base
+    while isinstance(base, np.ndarray):  # a view of a view of the bytes
+        base = base.base
+    if (
+        isinstance(base, bytes) and array.dtype == "<f4" and array.flags.c_contiguous
+        and array.nbytes == len(base)
+    ):  # fmt: skip
+        return base
+    data: bytes = array.tobytes()
+    return data
