@@ -177,7 +177,8 @@ def command(
 ) -> None:
     """Insert an SCNN module into every model in SRC... (files, directories, globs), or
     run another verb on each: splice a fragment (--verb splice --fragment FILE), strip
-    each one's module (--verb strip), remove, upgrade, rename.
+    each one's module (--verb strip), remove, upgrade, rename, export (each model
+    as NAME.onnx).
 
     Directories are searched for *.prototxt recursively; outputs keep each model's
     path relative to its SRC under OUTPUT_DIR. Sources are never modified.

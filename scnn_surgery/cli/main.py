@@ -44,9 +44,6 @@ SUBCOMMANDS: dict[str, Subcommand] = {
         "diff", "Structural diff of two nets (a module is one entry).", UsageError.exit_code
     ),
     "draw": Subcommand("draw", "A picture of the layer graph (Graphviz)."),
-    "export": Subcommand(
-        "export", "A net and its caffemodel as ONNX, computing what Caffe does."
-    ),
     "batch": Subcommand(
         "batch", "Insert (or any verb) over every model of a zoo, in parallel, with a report."
     ),
