@@ -303,8 +303,7 @@ def memory_row(verb: str = "insert") -> Row:
 
 def export_rows(folder: Path) -> list[Row]:
     """issue 17's two measures: export time against protobuf parsing, and ONNX size."""
-    from scnn_surgery.cli.export import run_export
-    from scnn_surgery.options import ExportOptions
+    from scnn_surgery.cli.main import cli
     from scnn_surgery.weights import initial_weights
 
     net = ss.insert(ss.load(RESNET50), ss.InsertOptions(reduce_channels=128)).net
@@ -321,7 +320,10 @@ def export_rows(folder: Path) -> list[Row]:
     def export() -> None:
         clear_content_caches()
         with paused_gc():
-            run_export(str(prototxt), str(caffemodel), str(output), ExportOptions())
+            cli.main(
+                ["export", str(prototxt), "--weights", str(caffemodel), "-o", str(output)],
+                prog_name="scnn-surgery", standalone_mode=False,
+            )  # fmt: skip
 
     def convert_only() -> None:  # the same, less writing the ~100 MB file
         from scnn_surgery.onnx_export import convert, to_files

@@ -21,6 +21,7 @@ if TYPE_CHECKING:  # what type checkers see; at run time __getattr__ loads them
     from .errors import SurgeryError as SurgeryError
     from .errors import UsageError as UsageError
     from .onnx_export import export_onnx as export_onnx
+    from .options import ExportOptions as ExportOptions
     from .options import InsertOptions as InsertOptions
     from .options import RemoveOptions as RemoveOptions
     from .options import RenameOptions as RenameOptions
@@ -45,6 +46,8 @@ if TYPE_CHECKING:  # what type checkers see; at run time __getattr__ loads them
     from .surgery import splice as splice
     from .surgery import strip as strip
     from .surgery import upgrade as upgrade
+    from .verbs.export import ExportResult as ExportResult
+    from .verbs.export import export as export
     from .verbs.rename import RenameResult as RenameResult
     from .verbs.rename import rename as rename
 

@@ -59,7 +59,7 @@ from .report.batchreport import Status as Status
 from .report.batchreport import shape_text as shape_text
 from .report.batchreport import shown_counts as shown_counts
 from .surgery import InsertResult, load
-from .verbs import REGISTRY, options_class, verb_spec
+from .verbs import REGISTRY, options_class, verb_of_options, verb_spec
 
 MODEL_SUFFIX = ".prototxt"
 _GLOB_MAGIC = re.compile(r"[*?[]")
@@ -423,7 +423,10 @@ def plan_jobs(
     *,
     picture_context: int | None = None,
 ) -> list[Job]:
+    suffix = REGISTRY[verb_of_options(base)].output_suffix
     outputs = [output_dir.joinpath(*source.relative.parts) for source in sources]
+    if suffix is not None:  # the verb writes another kind of file: model.prototxt -> model.onnx
+        outputs = [output.with_suffix(suffix) for output in outputs]
     _refuse_clashes(sources, outputs)
     return [
         Job(
@@ -496,9 +499,13 @@ def _converted(job: Job, before: Net) -> tuple[Outcome, Any]:
     details: dict[str, Any] = {"summary": getattr(result, "done", None)}
     if spec.report is not None:
         details.update(spec.report(result))
+    if REGISTRY[job.verb].output_suffix is not None:
+        (_, data), *beside = result.output_files(job.output)
+    else:
+        data, beside = export_bytes(result.net), []
     return Outcome(
-        job.source, "converted", output=job.output, verb=job.verb,
-        data=export_bytes(result.net), notes=tuple(result.notes), **details,
+        job.source, "converted", output=job.output, verb=job.verb, data=data,
+        beside=tuple(beside), notes=tuple(result.notes), **details,
     ), result  # fmt: skip
 
 
@@ -512,6 +519,8 @@ def _with_picture(outcome: Outcome, before: Net, after: Any, job: Job) -> Outcom
     from .report.changeview import change_svg, inserted_svg  # only HTML reports need pictures
 
     assert job.picture_context is not None
+    if REGISTRY[job.verb].output_suffix is not None:
+        return replace(outcome, picture_note=f"no picture: {job.verb} changes no layer")
     phase, context = getattr(job.options, "phase", None), job.picture_context
     try:
         if isinstance(after, InsertResult) and not job.options.upgrade:
@@ -714,19 +723,22 @@ def _ready(pool: Sequence[_Worker]) -> set[_Worker]:
 
 
 def write_output(outcome: Outcome) -> Outcome:
-    """Write a converted model's text (atomically, creating directories); drop the text."""
+    """Write a converted model's text (atomically, creating directories), and the files
+    beside it; drop their bytes."""
     if outcome.status != "converted" or outcome.output is None or outcome.data is None:
-        return replace(outcome, data=None)
+        return replace(outcome, data=None, beside=())
     path = Path(outcome.output)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
+        for name, data in outcome.beside:  # before the output, which refers to them
+            write_bytes_atomic(Path(name), data)
         write_bytes_atomic(path, outcome.data)
     except OSError as exc:
         reason = f"cannot write {path}: {exc.strerror or exc}"
         return Outcome(outcome.source, "failed", reason=reason, verb=outcome.verb)
     except SurgeryError as exc:  # already names the file; one output must not stop the batch
         return Outcome(outcome.source, "failed", reason=str(exc), verb=outcome.verb)
-    return replace(outcome, data=None)
+    return replace(outcome, data=None, beside=())
 
 
 # --- reports ---------------------------------------------------------------------------
@@ -754,7 +766,10 @@ def _markdown_cell(text: str) -> str:
     return _MARKDOWN_CONTROLS.sub(lambda m: m.group().encode("unicode_escape").decode(), escaped)
 
 
-_MARKDOWN_CONTROLS = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+# Bidi controls too: a right-to-left override would reverse the rest of a row as shown.
+_MARKDOWN_CONTROLS = re.compile(
+    "[\x00-\x1f\x7f-\x9f\u2028\u2029\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]"
+)
 
 
 def render_markdown(report: BatchReport) -> str:

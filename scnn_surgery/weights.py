@@ -116,10 +116,17 @@ class Caffemodel:
 
 
 def parse_caffemodel(
-    data: bytes, source: str = "<caffemodel>", schema: Schema | None = None
+    data: bytes,
+    source: str = "<caffemodel>",
+    schema: Schema | None = None,
+    *,
+    packed_as_bytes: bool = False,
 ) -> Caffemodel:
-    """Parse with ``schema``'s ``NetParameter`` (default: BVLC's)."""
-    message: Any = (schema or dialect_schema("bvlc")).net()
+    """Parse with ``schema``'s ``NetParameter`` (default: BVLC's). ``packed_as_bytes``:
+    for reading only, each blob's ``data`` is kept as the bytes Caffe packed its floats
+    in, which :func:`blob_array` views without a copy (see :func:`_packed_bytes_net`)."""
+    net_class = (schema or dialect_schema("bvlc")).net
+    message: Any = ((_packed_bytes_net(net_class) if packed_as_bytes else None) or net_class)()
     try:
         message.ParseFromString(data)
     except DecodeError:
@@ -135,9 +142,59 @@ def parse_caffemodel(
     return model
 
 
-def read_caffemodel(path: str | os.PathLike[str], schema: Schema | None = None) -> Caffemodel:
+def read_caffemodel(
+    path: str | os.PathLike[str], schema: Schema | None = None, *, packed_as_bytes: bool = False
+) -> Caffemodel:
     data = read_input_bytes(path, "a caffemodel", MAX_CAFFEMODEL_BYTES)
-    return parse_caffemodel(data, str(path), schema)
+    return parse_caffemodel(data, str(path), schema, packed_as_bytes=packed_as_bytes)
+
+
+# A BlobProto class whose ``data`` is bytes -> the schema's own BlobProto class.
+_FLOAT_BLOBS: dict[type[Any], type[Any]] = {}
+_PACKED_NETS: dict[type[Any], type[Any] | None] = {}
+
+
+def _packed_bytes_net(net_class: type[Any]) -> type[Any] | None:
+    """``net_class`` with BlobProto's ``repeated float data = 5 [packed]`` declared
+    ``repeated bytes``: a packed float array and a bytes field are the same on the wire,
+    so protobuf's parser copies each blob's floats out as one bytes object, which numpy
+    views as it is (converting the floats of a repeated field costs a copy). None when
+    the schema has no BlobProto with such a field."""
+    if net_class in _PACKED_NETS:
+        return _PACKED_NETS[net_class]
+    from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
+
+    pool = descriptor_pool.DescriptorPool()
+    added: set[str] = set()
+    changed: list[str] = []
+
+    def add(file: Any) -> None:
+        if file.name in added:
+            return
+        added.add(file.name)
+        for dependency in file.dependencies:
+            add(dependency)
+        proto = descriptor_pb2.FileDescriptorProto()
+        file.CopyToProto(proto)
+        for message in proto.message_type:
+            for item in message.field if message.name == "BlobProto" else ():
+                if item.name == "data" and item.type == item.TYPE_FLOAT:
+                    item.type = item.TYPE_BYTES
+                    item.ClearField("options")
+                    changed.append(f"{proto.package}.{message.name}".lstrip("."))
+        pool.Add(proto)
+
+    add(net_class.DESCRIPTOR.file)
+    found = None
+    if changed:
+        found = message_factory.GetMessageClass(
+            pool.FindMessageTypeByName(net_class.DESCRIPTOR.full_name)
+        )
+        packed_blob = message_factory.GetMessageClass(pool.FindMessageTypeByName(changed[0]))
+        original = net_class.DESCRIPTOR.file.pool.FindMessageTypeByName(changed[0])
+        _FLOAT_BLOBS[packed_blob] = message_factory.GetMessageClass(original)
+    _PACKED_NETS[net_class] = found
+    return found
 
 
 # ---------------------------------------------------------------------------
@@ -172,10 +229,26 @@ def blob_array(blob: Any) -> FloatArray:
     """A stored blob's values as float32 in its shape (``double_data`` is narrowed)."""
     import numpy as np
 
+    shape = blob_shape(blob)
+    if type(blob) in _FLOAT_BLOBS and not len(blob.double_data):
+        return _packed_array(blob, shape)
     values = blob.double_data if len(blob.double_data) else blob.data
     array = np.asarray(values, dtype=np.float32)
-    shape = blob_shape(blob)
     return array.reshape(shape) if shape else array.reshape(())
+
+
+def _packed_array(blob: Any, shape: BlobDims) -> FloatArray:
+    """A blob read by :func:`_packed_bytes_net`: its floats' bytes as they are, read-only.
+    Floats written unpacked (which the bytes field cannot hold) are read again with the
+    schema's own BlobProto."""
+    import numpy as np
+
+    chunks = blob.data
+    payload = chunks[0] if len(chunks) == 1 else b"".join(chunks)
+    if len(payload) != 4 * math.prod(shape):
+        return blob_array(_FLOAT_BLOBS[type(blob)].FromString(blob.SerializeToString()))
+    array: FloatArray = np.frombuffer(payload, dtype="<f4").reshape(shape)
+    return array
 
 
 def _packed_floats(field_number: int, values: FloatArray) -> bytes:
@@ -184,7 +257,13 @@ def _packed_floats(field_number: int, values: FloatArray) -> bytes:
     import numpy as np
 
     payload = np.ascontiguousarray(values, dtype="<f4").tobytes()
-    return _varint((field_number << 3) | 2) + _varint(len(payload)) + payload
+    return length_delimited(field_number, len(payload)) + payload
+
+
+def length_delimited(field_number: int, length: int) -> bytes:
+    """The tag and length that start a length-delimited protobuf field (a message,
+    bytes, a packed array) of ``length`` bytes; its payload follows."""
+    return _varint((field_number << 3) | 2) + _varint(length)
 
 
 def _varint(value: int) -> bytes:

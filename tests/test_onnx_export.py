@@ -21,7 +21,7 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 
 from scnn_surgery import InsertOptions, dumps, insert, load, loads
-from scnn_surgery.onnx_export import convert, export_onnx
+from scnn_surgery.onnx_export import convert, export_onnx, serialized
 from scnn_surgery.schema import caffe_pb2
 
 from .conftest import DATA, RunCli, needs_shared, shared_path
@@ -662,3 +662,43 @@ def test_a_fork_data_layer_is_an_input_sized_by_a_shape_rule(
     assert "EuclideanLoss" in err and "'label' read only by left-out layers" in err
     (got,) = run_onnx(onnx.load(str(out)), {"data": big((2, 3, 4, 5))})
     assert np.array_equal(got, np.maximum(big((2, 3, 4, 5)), 0))
+
+
+def test_the_written_bytes_are_the_model(tmp_path: Path) -> None:
+    """The .onnx is written with its tensors' bytes appended rather than by protobuf's
+    serializer; parsed, it is the same model."""
+    src = _shrunk(shared_path("zoo", "deploy", "squeezenet_v1_1_deploy.prototxt"),
+                  (1, 3, 35, 35), tmp_path)  # fmt: skip
+    weights = tmp_path / "w.caffemodel"
+    weights.write_bytes(random_weights(load(src), 2))
+    model = export_onnx(load(src), weights)
+    assert all(t.HasField("raw_data") for t in model.graph.initializer)
+    written = serialized(model)
+    assert onnx.ModelProto.FromString(written).SerializeToString() == model.SerializeToString()
+
+
+def test_export_without_onnx_installed_says_how_to_install_it(
+    tmp_path: Path, run_cli: RunCli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # `make install` leaves out the onnx extra; the README's first steps then run export.
+    monkeypatch.setitem(sys.modules, "onnx", None)  # import onnx now raises ImportError
+    for loaded in [name for name in sys.modules if name.startswith("scnn_surgery.onnx_export.")]:
+        monkeypatch.delitem(sys.modules, loaded)
+    model = tmp_path / "net.prototxt"
+    model.write_text(
+        'layer { name: "data" type: "Input" top: "data"'
+        " input_param { shape { dim: 1 dim: 1 dim: 2 dim: 2 } } }\n"
+    )
+    code, _, err = run_cli("export", str(model), "-o", str(tmp_path / "net.onnx"))
+    assert code == 1 and err == (
+        "scnn-surgery: error: export needs the onnx package: pip install 'scnn-surgery[onnx]'\n"
+    )
+
+
+def test_export_onto_its_model_does_not_offer_an_in_place_it_lacks(
+    tmp_path: Path, run_cli: RunCli
+) -> None:
+    model = tmp_path / "net.prototxt"
+    model.write_text('layer { name: "data" type: "Input" top: "data" }\n')
+    code, _, err = run_cli("export", str(model), "-o", str(model))
+    assert code == 2 and err.rstrip().endswith("the input is never written")

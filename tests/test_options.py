@@ -26,6 +26,7 @@ from scnn_surgery.options import (
     PROTO_FILE,
     SHAPE,
     SHAPES,
+    ExportOptions,
     InsertOptions,
     OptionValueError,
     SpliceOptions,
@@ -168,16 +169,18 @@ def test_the_readme_lists_every_config_key() -> None:
     readme = (REPO_ROOT / "README.md").read_text(encoding="utf-8").replace("\n", " ")
     match = re.search(
         r"Keys: (.+?)\. With `--verb splice` the keys are splice's \((.+?)\), with"
-        r" `--verb strip` strip's \((.+?)\)\. An unknown key",
+        r" `--verb strip` strip's \((.+?)\), with `--verb export` export's \((.+?)\)\. An"
+        r" unknown key",
         readme,
     )
     assert match, "the README's batch section lists each verb's config keys"
-    listed, spliced, stripped = match.groups()
+    listed, spliced, stripped, exported = match.groups()
     primary = re.findall(r"`(\w+)`", re.sub(r"\(or [^)]*\)", "", listed))
     aliases = re.findall(r"\(or `(\w+)`\)", listed)
     assert primary == [item.name for item, _ in declared_fields()]
     assert sorted(aliases) == sorted(a for _, how in declared_fields() for a in how.aliases)
-    for text, options in ((spliced, SpliceOptions), (stripped, StripOptions)):
+    pairs = ((spliced, SpliceOptions), (stripped, StripOptions), (exported, ExportOptions))
+    for text, options in pairs:
         assert re.findall(r"`(\w+)`", text) == [item.name for item, _ in declared_fields(options)]
 
 

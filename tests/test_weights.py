@@ -36,6 +36,7 @@ from scnn_surgery.weights import (
     fill,
     initial_weights,
     layer_param_blobs,
+    length_delimited,
     make_blob,
     param_blob_count,
     parse_caffemodel,
@@ -757,3 +758,26 @@ def test_a_caffemodel_too_large_from_its_kernel_width_is_told_the_kernel_width()
     message = str(refused.value)
     assert "the kernel width 99999 makes it so large; give --kernel-width 9" in message
     assert "--reduce-channels" not in message
+
+
+def test_blobs_read_as_packed_bytes_equal_the_floats() -> None:
+    """export reads blob data as the bytes Caffe packed it in; floats stored unpacked
+    (one fixed32 field each, as some writers do) are read again as floats."""
+    import struct
+
+    values = [1.5, -2.0, 3.25, 0.125]
+    packed = caffe_pb2.NetParameter()
+    layer = packed.layer.add(name="a")
+    blob = layer.blobs.add()
+    blob.shape.dim.extend([2, 2])
+    blob.data.extend(values)
+    # the same net with the floats written one field each (tag 5, wire type 5)
+    head = caffe_pb2.BlobProto(shape=blob.shape).SerializeToString()
+    body = head + b"".join(b"\x2d" + struct.pack("<f", v) for v in values)
+    layer_bytes = b"\x0a\x01a" + length_delimited(7, len(body)) + body  # name 1, blobs 7
+    unpacked = length_delimited(100, len(layer_bytes)) + layer_bytes  # NetParameter.layer
+    assert caffe_pb2.NetParameter.FromString(unpacked).layer[0].blobs[0].data == values
+    for data in (packed.SerializeToString(), unpacked):
+        read = parse_caffemodel(data, packed_as_bytes=True)
+        got = blob_array(read.layers[0].blobs[0])
+        assert got.shape == (2, 2) and got.ravel().tolist() == np.float32(values).tolist()

@@ -332,17 +332,17 @@ def seed_option() -> Callable[[F], F]:
     )
 
 
-def export_options() -> Callable[[F], F]:
-    """export's ``--weights`` (read), ``-o`` (the .onnx, required) and ``--seed``."""
+def read_weights_options(default: str) -> Callable[[F], F]:
+    """``--weights`` a verb reads itself (export's; ``default`` says what it uses
+    without) and ``--seed``."""
     return stack(
         [
             click.option(
                 "--weights",
                 type=click.Path(exists=True, dir_okay=False),
                 default=None,
-                help="MODEL's .caffemodel [default: the fillers' values, for structure only].",
+                help=f"MODEL's .caffemodel [default: {default}].",
             ),
-            output_option(required=True, help="The .onnx file to write."),
             seed_option(),
         ]
     )

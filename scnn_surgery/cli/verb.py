@@ -13,6 +13,7 @@ import click
 
 from ..errors import UsageError
 from ..files import (
+    STDIO,
     NamedPath,
     OutputFiles,
     hard_link_note,
@@ -25,7 +26,9 @@ from ..files import (
 from .options import (
     build_verb_options,
     check_weights_options,
+    output_option,
     output_options,
+    read_weights_options,
     verb_options,
     weights_options,
 )
@@ -68,15 +71,20 @@ def prepare(
     *,
     inputs: Sequence[NamedPath] = (),
     proto: str | None = None,
+    carried: bool = True,
+    offers_in_place: bool = True,
 ) -> Destination:
     """Where the verb writes, once every path was checked (no output may be an input) and
-    ``--proto`` compiled."""
+    ``--proto`` compiled. ``carried`` False: ``--weights`` is the verb's own input;
+    ``offers_in_place`` False: a refusal does not suggest --in-place."""
     where = destination(model, output, in_place)
-    check_weights_options(weights.source, weights.out)
+    if carried:
+        check_weights_options(weights.source, weights.out)
     check_verb_paths(
         where,
         [*inputs, *named("--weights", weights.source), *named("--proto", proto)],
         named("--weights-out", weights.out),
+        offers_in_place=offers_in_place,
     )
     if in_place:  # held from before the read until the replace (or the process's end)
         hold_for_update(model)
@@ -95,8 +103,10 @@ def finish(
     carry: Carry,
     *,
     changed: bool = True,
+    files: Sequence[tuple[str, bytes]] | None = None,
 ) -> None:
-    """Write ``net`` (and ``--weights-out``) together or not at all, then the notes."""
+    """Write ``net`` (or, given, the verb's own ``files``) and ``--weights-out`` together
+    or not at all, then the notes."""
     # Here rather than at the top: parsing the arguments (or --help) need not load them.
     from ..carry import stage_weights
     from ..core.text_export import export_bytes
@@ -111,7 +121,10 @@ def finish(
                 seed=weights.seed, shapes=carry.shapes, phase=carry.phase, proto=carry.proto,
                 adjust=carry.adjust,
             )  # fmt: skip
-        write_result(outputs, export_bytes(net), where, unchanged=not changed)
+        if files is None:
+            write_result(outputs, export_bytes(net), where, unchanged=not changed)
+        for path, data in files or ():
+            outputs.stage(path, data)
         said += outputs.notes
         # From the commit to the last note a signal only waits: once the outputs are
         # written the command has succeeded, and says so with exit status 0.
@@ -151,10 +164,10 @@ def verb_command(verb: str) -> click.Command:
     def run(
         model: str,
         output: str | None,
-        in_place: bool,
         weights: str | None,
-        weights_out: str | None,
         seed: int,
+        in_place: bool = False,
+        weights_out: str | None = None,
         **params: Any,
     ) -> None:
         given = Weights(weights, weights_out, seed)
@@ -162,31 +175,48 @@ def verb_command(verb: str) -> click.Command:
             raise UsageError(
                 f"{verb} needs --weights and --weights-out: it computes the weights anew"
             )
+        if entry.output_suffix is not None and output == STDIO:
+            raise UsageError(
+                f"-o -: {verb} writes a binary {entry.output_suffix} file; give it a file"
+            )
         inputs = [params.pop(name) for name in entry.inputs]
         chosen = build_verb_options(options, params)
         proto = getattr(chosen, "proto", None)
         named_inputs = [NamedPath(n.upper(), p) for n, p in zip(entry.inputs, inputs, strict=True)]
-        where = prepare(model, output, in_place, given, inputs=named_inputs, proto=proto)
+        if entry.reads_weights:
+            named_inputs += named("--weights", weights)
+        where = prepare(model, output, in_place, given, inputs=named_inputs, proto=proto,
+                        carried=not entry.reads_weights,
+                        offers_in_place=entry.output_suffix is None)  # fmt: skip
         # Here rather than at the top: parsing the arguments (or --help) need not load them.
         from ..core.net import load_net
         from ..verbs import verb_spec
 
         before = load_net(model)
-        result = verb_spec(verb).run(before, [load_net(path) for path in inputs], chosen)
+        own = {"weights": weights, "seed": seed} if entry.reads_weights else {}
+        result = verb_spec(verb).run(before, [load_net(p) for p in inputs], chosen, **own)
         done = [result.done] if getattr(result, "done", None) else []
         changed = getattr(result, "changed", True)
-        finish(where, result.net, [*result.notes, *done], given, carry_of(before, result, chosen),
-               changed=changed)  # fmt: skip
+        files = result.output_files(output) if entry.output_suffix is not None else None
+        carry = Carry() if entry.reads_weights else carry_of(before, result, chosen)
+        finish(where, result.net, [*result.notes, *done], given, carry, changed=changed,
+               files=files)  # fmt: skip
         for line in getattr(result, "afterwords", list)():
             note(line)
 
+    if entry.output_suffix is not None:
+        where_to = output_option(required=True, help=f"The {entry.output_suffix} file to write.")
+    else:
+        where_to = output_options(long_flag="output" not in _field_names(options))
     decorators = [
         click.command(verb, help=command_help(verb)),
         click.argument("model", type=click.Path(dir_okay=False, allow_dash=True)),
         *(click.argument(name, type=click.Path(dir_okay=False)) for name in entry.inputs),
         verb_options(options),
-        output_options(long_flag="output" not in _field_names(options)),
-        weights_options(new_layers=entry.new_layers),
+        where_to,
+        read_weights_options(entry.new_layers)
+        if entry.reads_weights
+        else weights_options(new_layers=entry.new_layers),
     ]
     command: Any = run
     for decorator in reversed(decorators):

@@ -16,6 +16,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import onnx
 from onnx import TensorProto, helper
 
@@ -23,7 +24,7 @@ from ..analysis.shapes import Shape as MaybeDims
 from ..analysis.shapes import ShapeOverrides, ShapeResult, format_shape, infer_shapes
 from ..core.graph import BlobVersion, LayerGraph, NetState, graph_of
 from ..core.net import Layer, Net
-from ..errors import SurgeryError
+from ..errors import SurgeryError, SurgeryErrors
 from ..passes.upgrade import net_for_reading
 from ..weights import Caffemodel
 from .blobs import resolve_blobs
@@ -37,15 +38,17 @@ MIN_OPSET = 13
 PRODUCER = "scnn-surgery"
 
 
-class UnsupportedLayers(SurgeryError):
-    """Layers of types the export does not convert; one line each in ``lines``."""
+class UnsupportedLayers(SurgeryErrors):
+    """Layers of types the export does not convert: one line each, then what it means."""
 
     def __init__(self, lines: Sequence[str]) -> None:
-        self.lines = list(lines)
-        count = len(self.lines)
+        count = len(lines)
         super().__init__(
-            f"{count} layer{'s' * (count != 1)} cannot be exported to ONNX (no converter for"
-            f" {'their types' if count != 1 else 'its type'}): " + "; ".join(self.lines)
+            [
+                *lines,
+                f"{count} layer{'s' * (count != 1)} above cannot be exported to ONNX; nothing"
+                " was written",
+            ]
         )
 
 
@@ -361,4 +364,18 @@ def _add_initializers(model: onnx.ModelProto, arrays: Mapping[str, Any]) -> None
         tensor.name = name
         tensor.dims.extend(array.shape)
         tensor.data_type = helper.np_dtype_to_tensor_dtype(array.dtype)
-        tensor.raw_data = array.tobytes()
+        tensor.raw_data = _stored_bytes(array)
+
+
+def _stored_bytes(array: Any) -> bytes:
+    """The array's little-endian bytes; those of the caffemodel it views, as they are."""
+    base = array.base
+    while isinstance(base, np.ndarray):  # a view of a view of the bytes
+        base = base.base
+    if (
+        isinstance(base, bytes) and array.dtype == "<f4" and array.flags.c_contiguous
+        and array.nbytes == len(base)
+    ):  # fmt: skip
+        return base
+    data: bytes = array.tobytes()
+    return data

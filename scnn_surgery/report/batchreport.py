@@ -58,7 +58,8 @@ USUAL_STATUSES: tuple[Status, ...] = ("converted", "refused", "failed")
 
 @dataclass(frozen=True)
 class Outcome:
-    """What became of one model. ``data`` carries the new text from worker to parent only."""
+    """What became of one model. ``data`` (and ``beside``) carries the new text from worker
+    to parent only."""
 
     source: str
     status: Status
@@ -67,6 +68,8 @@ class Outcome:
     insertion_point: str | None = None
     shape: tuple[int, int, int] | None = None  # channels, height, width of the module
     data: bytes | None = field(default=None, repr=False, compare=False)
+    # Further files (path, bytes) written with the output (export's external data).
+    beside: tuple[tuple[str, bytes], ...] = field(default=(), repr=False, compare=False)
     verb: Verb = "insert"
     summary: str | None = None  # what was done, in a sentence (splice and strip)
     # For the HTML report: why the point, the module and its cost, the verb's notes, the

@@ -19,7 +19,9 @@ How to add a verb ``frob``:
    :mod:`scnn_surgery.core.ops` (graph edits, ``set_param``/``set_net_field`` for values)
    and checks its result), the result class, and ``VERB = VerbSpec("frob", frob)``.
    The result has ``net``, ``notes`` and ``done`` (the sentence said once it is
-   written); optionally ``changed`` (False: nothing to write with --in-place),
+   written); optionally ``output_files(path) -> [(path, bytes), ...]`` (what it writes
+   for ``-o path`` when that is no prototxt: export's .onnx and its external data),
+   ``changed`` (False: nothing to write with --in-place),
    ``renamed`` (old -> new layer names, whose caffemodel entries follow), ``added`` /
    ``removed`` layers (else the names that came and went), ``spec`` (an SCNN module it
    made, whose blobs come from fillers), ``afterwords()`` (lines said after writing) and
@@ -28,7 +30,10 @@ How to add a verb ``frob``:
    kernels for new layers). ``VerbSpec(..., report=f)`` adds fields to batch's report.
 3. One line in :data:`REGISTRY` below: the summary, where ``--weights-out`` takes the
    blobs of layers without any, the further prototxt files it reads (splice's
-   FRAGMENT), and ``needs_weights=True`` when it cannot run without ``--weights``.
+   FRAGMENT), and ``needs_weights=True`` when it cannot run without ``--weights``. A
+   verb that writes another kind of file says its ``output_suffix`` (``.onnx``); one
+   that reads ``--weights`` itself rather than carrying it to ``--weights-out`` says
+   ``reads_weights=True`` and takes ``weights=`` and ``seed=`` keywords.
 4. Tests: ``tests/verbs/test_frob.py`` (library, command line).
 
 Nothing else changes: the CLI command, its ``--help``, ``-o``/``--in-place``,
@@ -51,6 +56,12 @@ class Entry(NamedTuple):  # not a dataclass: this module is imported by --help
     new_layers: str  # where --weights-out takes the blobs of layers that have none
     inputs: tuple[str, ...] = ()  # further prototxt files the verb reads (its arguments)
     needs_weights: bool = False  # without --weights and --weights-out: a usage error
+    # A verb that writes no prototxt: the suffix of what it writes (batch names its outputs
+    # so; the command needs -o FILE), whose bytes its result's ``output_files`` gives.
+    output_suffix: str | None = None
+    # --weights is the verb's own input (its function gets ``weights=`` and ``seed=``),
+    # not a caffemodel carried over: no --weights-out.
+    reads_weights: bool = False
 
 
 # Verb -> its entry. Its module is scnn_surgery/verbs/<verb, - as _>.py; the module's
@@ -90,6 +101,12 @@ REGISTRY: dict[str, Entry] = {
         "the folded layers get the folded blobs",
         needs_weights=True,
     ),
+    "export": Entry(
+        "A net and its caffemodel as ONNX, computing what Caffe does.",
+        "the fillers' values, for structure only",
+        output_suffix=".onnx",
+        reads_weights=True,
+    ),
 }
 
 
@@ -102,8 +119,10 @@ class VerbSpec(NamedTuple):
     function: Callable[..., Any]
     report: Callable[[Any], dict[str, Any]] | None = None
 
-    def run(self, net: Net, inputs: Sequence[Net], options: Any) -> Any:
-        return self.function(net, *inputs, options)
+    def run(self, net: Net, inputs: Sequence[Net], options: Any, **weights: Any) -> Any:
+        """The verb on ``net``; ``weights`` (``weights=``, ``seed=``) for a verb that
+        reads ``--weights`` itself."""
+        return self.function(net, *inputs, options, **weights)
 
 
 def command_help(verb: str) -> str:
