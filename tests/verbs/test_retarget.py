@@ -15,7 +15,7 @@ from scnn_surgery.options import RetargetOptions
 from scnn_surgery.verbs.retarget import retarget, stated_sizes
 from scnn_surgery.weights import read_caffemodel
 
-from ..conftest import SHARED, RunCli, shared_path, zoo_files
+from ..conftest import SHARED, RunCli, needs_shared, shared_path, zoo_files
 from ..test_engine_opencv import kernels, run_module
 
 X = "\u00d7"  # the multiplication sign messages put between dimensions
@@ -78,6 +78,7 @@ def test_a_module_is_regenerated_and_runs_in_opencv_with_its_trained_kernels(
     assert back.read_bytes() == scnn.read_bytes()
 
 
+@needs_shared  # the published pair is not shipped (its repository has no licence)
 def test_the_published_module_is_regenerated(tmp_path: Path, run_cli: RunCli) -> None:
     source = shared_path("golden", "resnet101_SCNN.prototxt")
     out = tmp_path / "out.prototxt"
