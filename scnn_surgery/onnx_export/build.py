@@ -63,7 +63,7 @@ class OnnxExport:
     every weight, is made only when asked for."""
 
     graph_only: onnx.ModelProto
-    tensors: dict[str, np.ndarray]
+    tensors: dict[str, np.ndarray] = field(repr=False)
     opset: int
     notes: list[str] = field(default_factory=list)
     inputs: list[str] = field(default_factory=list)
