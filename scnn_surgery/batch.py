@@ -767,7 +767,10 @@ def _markdown_cell(text: str) -> str:
     return _MARKDOWN_CONTROLS.sub(lambda m: m.group().encode("unicode_escape").decode(), escaped)
 
 
-_MARKDOWN_CONTROLS = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+# Bidi controls too: a right-to-left override would reverse the rest of a row as shown.
+_MARKDOWN_CONTROLS = re.compile(
+    "[\x00-\x1f\x7f-\x9f\u2028\u2029\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]"
+)
 
 
 def render_markdown(report: BatchReport) -> str:

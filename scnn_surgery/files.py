@@ -29,7 +29,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType, TracebackType
@@ -201,6 +201,15 @@ def _writable(path: str) -> bool:
         return True  # undecidable here; the write itself will say
 
 
+def _writable_directory(directory: str) -> bool:
+    """Whether this process may create files in ``directory``, where outputs are staged."""
+    try:
+        wanted = os.W_OK | os.X_OK
+        return os.access(directory, wanted, effective_ids=os.access in os.supports_effective_ids)
+    except OSError:
+        return True  # undecidable here; the write itself will say
+
+
 def _sticky_owner_refusal(path: str) -> str | None:
     """In a sticky directory (``/tmp``) only the owner of a file, of the directory, or root
     may replace the file, although they may be allowed to write it."""
@@ -249,16 +258,40 @@ def _check_output_path(output: NamedPath, creates_directories: bool) -> None:
     parent = os.path.dirname(os.path.realpath(path))
     if not creates_directories and not os.path.isdir(parent):
         raise UsageError(_missing_directory(output))
-    if not os.path.exists(path):
-        return
-    if not _writable(path):
+    if os.path.exists(path):
+        if not _writable(path):
+            raise SurgeryError(
+                f"{output.as_output()}: permission denied (the file is read-only);"
+                " nothing was written"
+            )
+        refusal = _sticky_owner_refusal(path)
+        if refusal is not None:
+            raise SurgeryError(refusal)
+    staged_beside = not os.path.exists(path) or os.path.isfile(path)  # a device is not
+    if staged_beside and os.path.isdir(parent) and not _writable_directory(parent):
         raise SurgeryError(
-            f"{output.as_output()}: permission denied (the file is read-only);"
+            f"{output.as_output()}: permission denied (its directory {parent} is not"
+            " writable, and an output is written there before it replaces the file);"
             " nothing was written"
         )
-    refusal = _sticky_owner_refusal(path)
-    if refusal is not None:
-        raise SurgeryError(refusal)
+
+
+def check_output_directory(output: NamedPath) -> None:
+    """An output directory a command creates (batch's OUTPUT_DIR): refused up front when it
+    is empty (not the current directory), lies under a file, or would be made in, or is, a
+    directory this user may not write; else every model would fail on its own."""
+    if output.path == "":
+        raise UsageError(f"{output.label} '': an empty path names no directory")
+    existing = Path(os.path.abspath(output.path))
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise UsageError(f"{output.as_output()}: {existing} is a file, not a directory")
+    if not _writable_directory(str(existing)):
+        raise SurgeryError(
+            f"{output.as_output()}: permission denied (directory {existing} is not"
+            " writable); nothing was written"
+        )
 
 
 def _stdout_note(output: NamedPath) -> str:
@@ -350,11 +383,39 @@ def _stepped(step: str) -> None:
         commit_step_hook(step)
 
 
+@contextlib.contextmanager
+def directories_locked(directories: Iterable[Path], exclusive: bool = True) -> Iterator[None]:
+    """Commits into one directory, by any run, one at a time (an advisory ``flock`` on the
+    directory, taken in path order): two runs writing the same outputs would otherwise
+    interleave their renames, leaving one's prototxt with the other's caffemodel, and one
+    run's backup copy would look left behind to the other. A shared lock lets scans wait
+    for a commit in progress."""
+    try:
+        import fcntl
+    except ImportError:  # no advisory locks here
+        yield
+        return
+    held: list[int] = []
+    try:
+        for directory in sorted(set(directories)):
+            try:
+                fd = os.open(directory, os.O_RDONLY)
+            except OSError:
+                continue  # the commit itself will say
+            held.append(fd)
+            fcntl.flock(fd, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
+        yield
+    finally:
+        for fd in held:
+            os.close(fd)
+
+
 def stale_temporaries(path: Path) -> list[Path]:
     """Temporary files an earlier run left beside ``path``: only a run killed (SIGKILL,
     a power cut) during its commit leaves one, so it is named for the user to delete."""
     try:
-        return sorted(path.parent.glob(f".{glob.escape(path.name)}.*.tmp"))
+        with directories_locked([path.parent], exclusive=False):
+            return sorted(path.parent.glob(f".{glob.escape(path.name)}.*.tmp"))
     except OSError:
         return []
 
@@ -625,6 +686,28 @@ def signals_deferred() -> Iterator[list[int]]:
             signal.signal(signum, handler)
 
 
+def note_first_ctrl_c() -> tuple[list[int], Callable[[], None]]:
+    """While a command checks its request (a moment), the first Ctrl-C is noted instead of
+    raised, so that the command still ends as it promises once the checks are done (batch
+    writes its report, every model interrupted); a second one is raised at once. Returns the
+    list it notes into, and the function that puts the previous handler back."""
+    arrived: list[int] = []
+    if threading.current_thread() is not threading.main_thread():
+        return arrived, lambda: None
+
+    def record(signum: int, _frame: FrameType | None) -> None:
+        if arrived:
+            raise KeyboardInterrupt
+        arrived.append(signum)
+
+    previous = signal.signal(signal.SIGINT, record)
+
+    def restore() -> None:
+        signal.signal(signal.SIGINT, previous)
+
+    return arrived, restore
+
+
 def signal_name(signum: int) -> str:
     try:
         return signal.Signals(signum).name
@@ -682,7 +765,8 @@ class OutputFiles:
         the next run writing there names them."""
         for staged in self.staged:
             check_unchanged(staged.path)
-        with signals_deferred():
+        renamed = [staged.path.parent for staged in self.staged if staged.stream is None]
+        with directories_locked(renamed), signals_deferred():
             self._commit_all()
             if self.staged:
                 COMMITTED.append(self.staged[-1].path)

@@ -167,7 +167,11 @@ def _blob_shape(blob: object, dims: object) -> tuple[str, tuple[int | None, ...]
         and all(d is None or _is_positive_int(d) for d in dims)
     ):
         return blob, dims
-    shown = ",".join(map(str, dims)) if isinstance(dims, list | tuple) else repr(dims)
+    shown = (
+        ",".join(LEFT_TO_FILE if d is None else str(d) for d in dims)
+        if isinstance(dims, list | tuple)
+        else repr(dims)
+    )
     raise OptionValueError(f"{_SHAPE_RULE}, got {blob}={shown}")
 
 

@@ -512,6 +512,52 @@ def test_ctrl_c_before_the_first_worker_still_writes_the_report(
     ]
 
 
+def test_ctrl_c_while_the_request_is_checked_still_writes_the_report(
+    tmp_path: Path, run_cli: RunCli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Loading the batch code and finding the sources take most of batch's first second.
+    import signal
+
+    import scnn_surgery.batch as batch
+
+    found = batch.find_sources
+
+    def ctrl_c_while_finding(*args: Any, **kwargs: Any) -> Any:
+        os.kill(os.getpid(), signal.SIGINT)
+        return found(*args, **kwargs)
+
+    monkeypatch.setattr(batch, "find_sources", ctrl_c_while_finding)
+    before = signal.getsignal(signal.SIGINT)
+    src = make_tree(tmp_path / "src", "a.prototxt")
+    report = tmp_path / "r.json"
+    code, _, err = run_cli("batch", str(src), "-o", str(tmp_path / "out"), "--report",
+                           str(report), *SIZES)  # fmt: skip
+    assert code == 130 and "report written to" in err
+    models = json.loads(report.read_text())["models"]
+    assert [m["status"] for m in models] == ["interrupted"] and "after 0 of 1 models" in err
+    assert signal.getsignal(signal.SIGINT) is before
+
+
+def test_an_output_dir_that_cannot_be_made_is_refused_up_front(
+    tmp_path: Path, run_cli: RunCli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # '' wrote every output into the current directory; under a file, or in a directory
+    # this user may not write, every model failed on its own.
+    from scnn_surgery import files
+
+    src = make_tree(tmp_path / "src", "a.prototxt")
+    monkeypatch.chdir(tmp_path)
+    code, _, err = run_cli("batch", str(src), "-o", "", *SIZES)
+    assert code == 2 and "-o '': an empty path names no directory" in err
+    (tmp_path / "plain").write_text("")
+    code, _, err = run_cli("batch", str(src), "-o", str(tmp_path / "plain" / "out"), *SIZES)
+    assert code == 2 and f"{tmp_path / 'plain'} is a file, not a directory" in err
+    monkeypatch.setattr(files, "_writable_directory", lambda d: False)
+    code, _, err = run_cli("batch", str(src), "-o", str(tmp_path / "new" / "out"), *SIZES)
+    assert code == 1 and f"directory {tmp_path} is not writable" in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["plain", "src"]
+
+
 def test_jobs_are_capped_at_the_cores_with_a_note(
     tmp_path: Path, run_cli: RunCli, monkeypatch: pytest.MonkeyPatch
 ) -> None:

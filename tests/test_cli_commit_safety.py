@@ -55,8 +55,7 @@ def test_concurrent_in_place_edits_all_land_or_fail(tmp_path: Path) -> None:
     ss.remove(ss.loads(CHAIN), ["r0"])  # the verb's modules are loaded before the fork
     context = multiprocessing.get_context("fork")
     runs = [
-        context.Process(target=_remove_in_place, args=(str(model), f"r{i}"))
-        for i in range(RELUS)
+        context.Process(target=_remove_in_place, args=(str(model), f"r{i}")) for i in range(RELUS)
     ]
     for run in runs:
         run.start()
@@ -99,6 +98,28 @@ def test_a_read_only_output_is_refused_naming_it(
     assert code == 1 and out == ""
     assert f"{named}: permission denied (the file is read-only)" in err
     assert model.read_text() == SMALL and target.read_text() == "keep"
+
+
+def test_an_unwritable_directory_is_refused_before_any_work(
+    tmp_path: Path, run_cli: RunCli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Outputs are staged beside their destination, so a directory this user may not write
+    # fails every output; batch's report found that only after converting every model.
+    unwritable = tmp_path / "theirs"
+    unwritable.mkdir()
+    monkeypatch.setattr(files, "_writable_directory", lambda d: Path(d) != unwritable)
+    model = write(tmp_path / "net.prototxt", SMALL)
+    code, _, err = run_cli("remove", str(model), "drop1", "-o", str(unwritable / "x.prototxt"))
+    assert code == 1 and f"its directory {unwritable} is not writable" in err
+    report = unwritable / "r.json"
+    code, _, err = run_cli(
+        "batch", str(model), "-o", str(tmp_path / "out"), "--report", str(report)
+    )
+    assert code == 1 and err.count("\n") == 1 and f"--report {report}: permission denied" in err
+    assert not (tmp_path / "out").exists()
+    monkeypatch.setattr(files, "_writable_directory", lambda d: False)
+    code, _, _ = run_cli("remove", str(model), "drop1", "-o", os.devnull)
+    assert code == 0  # a device is written, not replaced
 
 
 def test_the_permission_probe_uses_the_effective_ids(tmp_path: Path) -> None:
@@ -276,3 +297,31 @@ def test_sigint_injected_by_strace_at_a_rename_or_link_of_the_commit(
     assert "SIGINT arrived while the outputs were written; they are complete" in proc.stderr
     assert 'name: "conv2"' not in out.read_text() and weights_out.read_bytes() != b"old"
     assert not [p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
+
+
+def test_a_commit_holds_its_directory_so_two_runs_do_not_interleave(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two runs writing one prototxt and caffemodel could end with one's prototxt and the
+    other's caffemodel; while a commit renames, the directory's lock is held."""
+    import fcntl
+
+    seen: list[bool] = []
+
+    def probe(step: str) -> None:
+        fd = os.open(tmp_path, os.O_RDONLY)  # another open file: flock conflicts with it
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+            seen.append(False)
+        except BlockingIOError:
+            seen.append(True)
+        finally:
+            os.close(fd)
+
+    monkeypatch.setattr(files, "commit_step_hook", probe)
+    with files.OutputFiles() as outputs:
+        outputs.stage(tmp_path / "net.prototxt", b"new")
+        outputs.stage(tmp_path / "net.caffemodel", b"new")
+        outputs.commit()
+    assert seen and all(seen)
+    assert files.stale_temporaries(tmp_path / "net.prototxt") == []  # the lock is free again

@@ -332,3 +332,15 @@ def test_an_error_naming_a_layer_with_a_line_break_is_still_one_line(
     code, out, err = run_cli("insert", str(net), "-o", str(tmp_path / "o.prototxt"))
     assert code == 1 and out == "" and err.count("\n") == 1
     assert "layer 'c\\nINJECTED: fake'" in err and "'nope\\u2028more'" in err
+
+
+def test_ctrl_c_while_the_arguments_are_read_is_one_line_and_130(
+    run_cli: RunCli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Click's own answer to a KeyboardInterrupt outside a command is "Aborted!" and exit 1.
+    def interrupted(*_: object, **__: object) -> click.Context:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(click.Group, "make_context", interrupted)
+    code, out, err = run_cli("inspect", "net.prototxt")
+    assert (code, out, err) == (130, "", "scnn-surgery: interrupted\n")

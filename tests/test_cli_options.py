@@ -103,6 +103,8 @@ def test_repeated_shapes_become_one_mapping(run_cli: RunCli) -> None:
 def test_bad_shapes_name_the_form(run_cli: RunCli) -> None:
     code, _, err = run_cli("inspect", NET, "--shape", "data=1,x")
     assert code == 2 and "BLOB=N,C,H,W, got data=1,x" in err
+    code, _, err = run_cli("inspect", NET, "--shape", "data=?,3,0,8")
+    assert code == 2 and "got data=?,3,0,8;" in err  # as typed, not Python's None
 
 
 def test_options_reach_insert_options_as_declared() -> None:

@@ -119,3 +119,24 @@ def test_no_raw_control_byte_reaches_the_terminal(tmp_path: Path, run_cli: RunCl
     assert "x\\x1b]0;owned\\x07" in runs[0][1]
     json.loads(runs[2][1])  # still JSON
     assert "\\u009b" in runs[2][1]
+
+
+def test_bidi_controls_in_a_name_are_escaped_on_the_terminal(
+    tmp_path: Path, run_cli: RunCli
+) -> None:
+    """A right-to-left override (U+202E) would reverse the rest of the line as shown."""
+    model = tmp_path / "rlo.prototxt"
+    model.write_text(TITLE_SETTER.replace("r\\302\\233", "r\\342\\200\\256evil"))
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "r\u202ex.prototxt").write_text(model.read_text())  # a source path shown in a row
+    report = tmp_path / "r.md"
+    for code, out, err in (
+        run_cli("inspect", str(model)),
+        run_cli("remove", str(model), "revil"),
+        run_cli("inspect", str(model), "--json"),
+    ):
+        assert "\u202e" not in out + err and "\\u202e" in out + err, (code, out, err)
+    run_cli("batch", str(src), "-o", str(tmp_path / "out"), "--report", str(report),
+            "--after", "nowhere")  # fmt: skip
+    assert "\u202e" not in report.read_text() and "\\u202e" in report.read_text()

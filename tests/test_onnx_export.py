@@ -687,3 +687,30 @@ def test_the_written_file_is_the_library_model(
         if tensor.data_location == onnx.TensorProto.DEFAULT:
             tensor.ClearField("data_location")
     assert written.SerializeToString() == model.SerializeToString()
+
+
+def test_export_without_onnx_installed_says_how_to_install_it(
+    tmp_path: Path, run_cli: RunCli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # `make install` leaves out the onnx extra; the README's first steps then run export.
+    monkeypatch.setitem(sys.modules, "onnx", None)  # import onnx now raises ImportError
+    for loaded in [name for name in sys.modules if name.startswith("scnn_surgery.onnx_export.")]:
+        monkeypatch.delitem(sys.modules, loaded)
+    model = tmp_path / "net.prototxt"
+    model.write_text(
+        'layer { name: "data" type: "Input" top: "data"'
+        " input_param { shape { dim: 1 dim: 1 dim: 2 dim: 2 } } }\n"
+    )
+    code, _, err = run_cli("export", str(model), "-o", str(tmp_path / "net.onnx"))
+    assert code == 1 and err == (
+        "scnn-surgery: error: export needs the onnx package: pip install 'scnn-surgery[onnx]'\n"
+    )
+
+
+def test_export_onto_its_model_does_not_offer_an_in_place_it_lacks(
+    tmp_path: Path, run_cli: RunCli
+) -> None:
+    model = tmp_path / "net.prototxt"
+    model.write_text('layer { name: "data" type: "Input" top: "data" }\n')
+    code, _, err = run_cli("export", str(model), "-o", str(model))
+    assert code == 2 and err.rstrip().endswith("the input is never written")

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 import scnn_surgery as ss
+from scnn_surgery.analysis.check import check_net, errors_of
 from scnn_surgery.errors import SurgeryError
 from scnn_surgery.scnn import ScnnSpec
 
@@ -282,6 +283,11 @@ def test_a_placeholder_input_takes_its_real_size_from_shape() -> None:
     result = ss.insert(ss.loads(SMALL), options)
     assert (result.spec.height, result.spec.width) == (40, 40)
     assert not any("placeholder" in note for note in result.notes)
+    # The written file still states 4x4, where Caffe sets the net up and the module does
+    # not fit: said, since the check of the result passes only through the same --shape.
+    (kept,) = [note for note in result.notes if "still states" in note]
+    assert "--shape data=1,3,40,40" in kept and "the file still states 1x3x4x4" in kept
+    assert errors_of(check_net(ss.loads(ss.dumps(result.net))))  # without the --shape
     warned = ss.insert(ss.loads(SMALL), ss.InsertOptions(after="conv1", kernel_width=3))
     (note,) = [n for n in warned.notes if "placeholder" in n]
     assert "input 'data' is 1x3x4x4, and its stated size 4x4 is at most 32" in note

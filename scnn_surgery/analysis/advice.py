@@ -221,20 +221,27 @@ def _kernel_too_wide(spec: ScnnSpec) -> str | None:
 
 def _placeholders(shapes: PhaseShapes, phase: str | None, point: InsertionPoint) -> list[str]:
     graph = shapes.select(phase)[-1]
-    return placeholder_warnings(graph, shapes.of(graph), point.blob, shapes.overrides)
+    return placeholder_warnings(graph, shapes.of(graph), point.blob, shapes.overrides, written=True)
 
 
 def placeholder_warnings(
-    graph: LayerGraph, result: ShapeResult, blob: str, given: Collection[str] = ()
+    graph: LayerGraph,
+    result: ShapeResult,
+    blob: str,
+    given: Collection[str] = (),
+    written: bool = False,
 ) -> list[str]:
     """The inputs ``blob`` is computed from whose stated size is a placeholder (and that no
     --shape, named in ``given``, sizes): a module there is sized for the placeholder, not
-    for the size the net runs at."""
+    for the size the net runs at. With ``written`` (a module was put there), also those a
+    --shape resized, whose size the written file still states."""
     version = graph.latest.get(blob)
     if version is None:
         return []
     found = []
     for node in sorted(nx.ancestors(graph.graph, version), key=str):
+        if written and isinstance(node, BlobVersion) and node.name in result.resized_placeholders:
+            found.append(_resized_warning(node.name, result, version, blob))
         if not isinstance(node, BlobVersion) or node.name in given:
             continue
         producer = graph.producer(node)
@@ -253,6 +260,23 @@ def placeholder_warnings(
     return found
 
 
+def _resized_warning(name: str, result: ShapeResult, version: BlobVersion, blob: str) -> str:
+    """The file keeps its placeholder size: Caffe sets the net up at that size first, where
+    a module sized by --shape does not fit (its Slice has more tops than rows)."""
+    stated = result.resized_placeholders[name]
+    return (
+        f"warning: the module is sized for --shape {name}={_dims(result.overrides[name])}"
+        f" ({_area_text(result.blob(version))} at '{blob}'), but the file still states"
+        f" {format_shape(stated)}: Caffe sets the net up at the size the file states, where"
+        f" the module does not fit; state that size for '{name}' in the written file (check"
+        f" it with the same --shape until then)"
+    )
+
+
+def _dims(shape: Sequence[int | None]) -> str:
+    return ",".join("?" if d is None else str(d) for d in shape)
+
+
 def _area_text(shape: MaybeShape) -> str:
     if shape is None or len(shape) != 4:
         return format_shape(shape)
@@ -261,7 +285,6 @@ def _area_text(shape: MaybeShape) -> str:
 
 def _shape_hint(stated: Sequence[int | None]) -> str:
     return ",".join([*("?" if d is None else str(d) for d in stated[:2]), "H", "W"])
-
 
 
 def advise(
@@ -284,4 +307,3 @@ def advise(
                 f" designed; for the bottleneck, give --after {alternative.blob}"
             )
     return notes
-

@@ -407,6 +407,20 @@ def _unknown_bottoms(phase: _Phase) -> list[Finding]:
     return out
 
 
+def _untyped_layers(phase: _Phase) -> list[Finding]:
+    """A layer with no type: Caffe's LayerRegistry knows no type "" and stops the net's
+    set-up there (a V1 layer without one upgrades to it; shape inference already refuses
+    a V0 one)."""
+    return [
+        _finding(
+            phase.net, layer, "layer-type",
+            "has no type; Caffe stops at it ('Unknown layer type'); give it its type",
+        )
+        for layer in phase.graph.layers
+        if not layer.type and layer.format != "v0"
+    ]  # fmt: skip
+
+
 def _duplicate_tops(phase: _Phase) -> list[Finding]:
     """A top that writes a blob again, not in place: the graph records who wrote it first
     (the producer of its version 0)."""
@@ -840,7 +854,7 @@ def _vitis_inputs(net: Net) -> list[Finding]:
 
 PhaseRule = Callable[[_Phase], list[Finding]]
 _PHASE_RULES: tuple[PhaseRule, ...] = (
-    _unknown_bottoms, _duplicate_tops, _structure_and_shapes, _param_rules,
+    _untyped_layers, _unknown_bottoms, _duplicate_tops, _structure_and_shapes, _param_rules,
 )  # fmt: skip
 
 

@@ -12,7 +12,15 @@ from typing import TYPE_CHECKING, Any, TextIO, TypeVar
 import click
 
 from ..errors import UsageError
-from ..files import NamedPath, check_output_paths, file_key, named, signals_deferred
+from ..files import (
+    NamedPath,
+    check_output_directory,
+    check_output_paths,
+    file_key,
+    named,
+    note_first_ctrl_c,
+    signals_deferred,
+)
 from ..options import declared_fields
 from ..verbs import REGISTRY, options_class
 from .options import (
@@ -179,6 +187,8 @@ def command(
     skipped (a path that is not a readable file), 2 for usage errors, 130 when
     interrupted (the report is still written).
     """
+    early_ctrl_c, stop_noting = note_first_ctrl_c()  # the checks below end in a report too
+    ctx.call_on_close(stop_noting)
     # Here rather than at the top: parsing the arguments (or --help) need not load them.
     from ..batch import (
         STATUSES,
@@ -207,6 +217,7 @@ def command(
     protos = [getattr(base, "proto", None), *(rule.settings.get("proto") for rule in config.rules)]
     for proto in dict.fromkeys(p for p in protos if p is not None):
         user_schema(proto)  # a broken .proto is one error, not one per model
+    check_output_directory(NamedPath("-o", output_dir))
     out = Path(output_dir)
     discovery = find_sources(sources, exclude=out)
     found = discovery.sources
@@ -223,7 +234,10 @@ def command(
     planned: list[Job] = []
     pictures_note: str | None = None
     workers = 1
+    stop_noting()
     try:  # Ctrl-C at any moment from here on still ends with the report
+        if early_ctrl_c:
+            raise KeyboardInterrupt
         picture_context, pictures_note = picture_plan(report_file)
         if pictures_note is not None:
             note(f"warning: {pictures_note}")
@@ -247,8 +261,8 @@ def command(
         outcomes, interrupted = interrupted_outcomes(sources_seen), True
     if interrupted:
         note(
-            f"interrupted after {sum(counts.values())} of {len(planned)} models; the outputs"
-            " written are complete and nothing is half-written"
+            f"interrupted after {sum(counts.values())} of {len(planned) or len(outcomes)}"
+            " models; the outputs written are complete and nothing is half-written"
         )
     skipped = [skipped_outcome(item) for item in discovery.skipped]
     run = RunInfo(

@@ -103,6 +103,25 @@ def _usage_line(error: click.UsageError) -> str:
     return f"{error.format_message().rstrip('.')}; see '{command} --help'"
 
 
+def _outputs_written() -> bool:
+    """Whether the running command committed its outputs (files not loaded: it wrote none)."""
+    files = sys.modules.get("scnn_surgery.files")
+    return bool(files is not None and getattr(files, "COMMITTED", None))
+
+
+def _interrupted(outputs_written: bool = False) -> NoReturn:
+    """Ctrl-C as one line: exit 0 once the command's outputs are complete (it did what was
+    asked), else 130. Click's own answer would be "Aborted!" and 1."""
+    if outputs_written:
+        click.echo(
+            "scnn-surgery: interrupted after the outputs were written; they are complete",
+            err=True,
+        )
+        sys.exit(0)
+    click.echo("scnn-surgery: interrupted", err=True)
+    sys.exit(130)
+
+
 class SurgeryGroup(click.Group):
     """Loads subcommands on demand, and turns every error into one line on stderr with its
     exit status: a :class:`SurgeryError` its own, a usage error 2."""
@@ -141,12 +160,14 @@ class SurgeryGroup(click.Group):
             raise  # click shows the help
         except click.UsageError as exc:
             _fail(_usage_line(exc), UsageError.exit_code)
+        except KeyboardInterrupt:
+            _interrupted()
 
     def invoke(self, ctx: click.Context) -> Any:
-        from ..files import COMMITTED  # every command writing a file loads it anyway
-
-        COMMITTED.clear()  # one command per process, but tests run many in one
         try:
+            from ..files import COMMITTED  # every command writing a file loads it anyway
+
+            COMMITTED.clear()  # one command per process, but tests run many in one
             try:
                 # One command is one pass over a few nets, which reference counting frees
                 # (they hold no cycles): the cyclic collector would only walk them.
@@ -165,15 +186,7 @@ class SurgeryGroup(click.Group):
         except SurgeryError as exc:
             _fail(str(exc), _error_status(ctx, exc))
         except KeyboardInterrupt:
-            if COMMITTED:  # the command's outputs are complete: it did what was asked
-                click.echo(
-                    "scnn-surgery: interrupted after the outputs were written; they are"
-                    " complete",
-                    err=True,
-                )
-                sys.exit(0)
-            click.echo("scnn-surgery: interrupted", err=True)
-            sys.exit(130)
+            _interrupted(_outputs_written())
         except OSError as exc:
             if exc.errno == errno.EPIPE:  # the reader has gone (| head): nobody to tell
                 _quiet_stdout()

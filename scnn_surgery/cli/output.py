@@ -47,7 +47,10 @@ def destination(model: str, output: str | None, in_place: bool) -> Destination:
 
 
 def check_verb_paths(
-    where: Destination, inputs: Sequence[NamedPath] = (), outputs: Sequence[NamedPath] = ()
+    where: Destination,
+    inputs: Sequence[NamedPath] = (),
+    outputs: Sequence[NamedPath] = (),
+    offers_in_place: bool = True,
 ) -> None:
     """Refuse, before any work, outputs that are inputs (or each other), as
     :func:`~scnn_surgery.files.check_output_paths` does; MODEL is an input, or, with
@@ -57,7 +60,7 @@ def check_verb_paths(
     if where.in_place:
         check_output_paths(inputs, [where.path, *outputs], in_place=True)
     else:
-        check_output_paths([*model, *inputs], [where.path, *outputs], in_place=True)
+        check_output_paths([*model, *inputs], [where.path, *outputs], in_place=offers_in_place)
 
 
 def write_result(

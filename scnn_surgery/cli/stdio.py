@@ -19,9 +19,12 @@ from ..errors import SurgeryError
 STDOUT_NAME = "standard output"
 
 
+# Bidi controls: a right-to-left override in a name reverses the rest of the line on a
+# terminal that applies bidi, so what the line says is not what it shows.
+_BIDI = "\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069"
 # Line breaks and other controls a message can carry from the input (a layer named
 # "a\nb"), written as escapes so that one message stays one line.
-_CONTROLS = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+_CONTROLS = re.compile(f"[\x00-\x1f\x7f-\x9f\u2028\u2029{_BIDI}]")
 
 
 def _escaped(match: re.Match[str]) -> str:
@@ -35,7 +38,7 @@ def one_line(message: str) -> str:
 
 # What a terminal acts on (ESC ] 0 ; title BEL sets its title): every control but the
 # line breaks and tabs the output's own layout uses.
-_TERMINAL_CONTROLS = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029]")
+_TERMINAL_CONTROLS = re.compile(f"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029{_BIDI}]")
 
 
 def terminal_text(text: str) -> str:

@@ -73,9 +73,11 @@ def prepare(
     inputs: Sequence[NamedPath] = (),
     proto: str | None = None,
     carried: bool = True,
+    offers_in_place: bool = True,
 ) -> Destination:
     """Where the verb writes, once every path was checked (no output may be an input) and
-    ``--proto`` compiled. ``carried`` False: ``--weights`` is the verb's own input."""
+    ``--proto`` compiled. ``carried`` False: ``--weights`` is the verb's own input;
+    ``offers_in_place`` False: a refusal does not suggest --in-place."""
     where = destination(model, output, in_place)
     if carried:
         check_weights_options(weights.source, weights.out)
@@ -83,6 +85,7 @@ def prepare(
         where,
         [*inputs, *named("--weights", weights.source), *named("--proto", proto)],
         named("--weights-out", weights.out),
+        offers_in_place=offers_in_place,
     )
     if in_place:  # held from before the read until the replace (or the process's end)
         hold_for_update(model)
@@ -184,7 +187,8 @@ def verb_command(verb: str) -> click.Command:
         if entry.reads_weights:
             named_inputs += named("--weights", weights)
         where = prepare(model, output, in_place, given, inputs=named_inputs, proto=proto,
-                        carried=not entry.reads_weights)  # fmt: skip
+                        carried=not entry.reads_weights,
+                        offers_in_place=entry.output_suffix is None)  # fmt: skip
         # Here rather than at the top: parsing the arguments (or --help) need not load them.
         from ..core.net import load_net
         from ..verbs import verb_spec

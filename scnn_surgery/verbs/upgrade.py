@@ -60,7 +60,9 @@ def upgrade(
 def _upgrade_summary(before: Net, after: Net) -> str:
     done = []
     if before.format in ("v0", "v1"):
-        done.append(f"{len(before.layers)} layers rewritten from {before.format.upper()} to V2")
+        count = len(before.layers)
+        layers = "layer" if count == 1 else "layers"
+        done.append(f"{count} {layers} rewritten from {before.format.upper()} to V2")
     if before.inputs and not after.inputs:
         made = any(x.type == "Input" and x.name == "input" for x in after.layers[:1])
         names = ", ".join(f"'{i.name}'" for i in before.inputs)

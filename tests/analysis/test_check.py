@@ -561,3 +561,17 @@ def test_conv_and_pooling_parameters_caffe_refuses_are_errors_at_their_layers() 
     assert "pad or pad_h/pad_w, not both" in found[0].message
     assert "pad, or both pad_h and pad_w" in found[1].message
     assert "global_pooling" in found[2].message
+
+
+@pytest.mark.parametrize(
+    "layer",
+    [
+        'layer { name: "a" bottom: "data" top: "x" }\n',
+        'layers { name: "a" bottom: "data" top: "x" }\n',
+    ],
+)
+def test_a_layer_without_a_type_is_an_error(layer: str) -> None:
+    # Caffe's LayerRegistry has no type "", so Net::Init stops at such a layer.
+    head = INPUT if layer.startswith("layer ") else 'input: "data"\n'
+    f = only(findings(head + layer), "layer-type")
+    assert f.severity == "error" and f.layer == "a" and "has no type" in f.message

@@ -195,3 +195,8 @@ def test_bridging_a_layer_that_changed_the_shape_warns_its_readers() -> None:
     )
     same_shape = ss.remove(net, ["norm1", "drop6"])  # LRN keeps the shape: nothing to say
     assert not [n for n in same_shape.notes if n.startswith("warning:")]
+
+
+def test_upgrade_of_one_layer_says_layer() -> None:
+    net = ss.loads('layers { name: "d" type: DATA top: "x" }\n', "one.prototxt")
+    assert "1 layer rewritten from V1 to V2" in ss.upgrade(net).notes[0]
