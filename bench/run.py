@@ -330,7 +330,7 @@ def export_rows(folder: Path) -> list[Row]:
 
         clear_content_caches()
         with paused_gc():
-            to_files(convert(ss.load(prototxt), caffemodel).model, str(output), False)
+            to_files(convert(ss.load(prototxt), caffemodel), str(output), False)
 
     export()  # onnx's import, once, as any first use pays it
     t_export, t_parse = paired(export, parse_both, rounds=3)

@@ -42,7 +42,7 @@ else:  # pragma: no cover
 from .core.net import Net
 from .core.text_export import export_bytes
 from .errors import SurgeryError, UsageError
-from .files import read_input_bytes, write_bytes_atomic
+from .files import joined, read_input_bytes, write_bytes_atomic
 from .options import (
     OptionValueError,
     declared_fields,
@@ -500,7 +500,8 @@ def _converted(job: Job, before: Net) -> tuple[Outcome, Any]:
     if spec.report is not None:
         details.update(spec.report(result))
     if REGISTRY[job.verb].output_suffix is not None:
-        (_, data), *beside = result.output_files(job.output)
+        (_, pieces), *others = result.output_files(job.output)
+        data, beside = joined(pieces), [(name, joined(more)) for name, more in others]
     else:
         data, beside = export_bytes(result.net), []
     return Outcome(

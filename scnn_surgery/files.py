@@ -420,10 +420,25 @@ def stale_temporaries(path: Path) -> list[Path]:
         return []
 
 
-def _write_all(fd: int, data: bytes) -> None:
-    view = memoryview(data)
-    while view:
-        view = view[os.write(fd, view) :]
+# What an output holds: its bytes, or pieces of them written one after another (a large
+# file made of pieces, an ONNX model's tensors say, is then never joined in memory).
+Pieces = Sequence[bytes | memoryview]
+Content = bytes | Pieces
+
+
+def pieces_of(data: Content) -> Pieces:
+    return (data,) if isinstance(data, bytes) else data
+
+
+def joined(data: Content) -> bytes:
+    return data if isinstance(data, bytes) else b"".join(data)
+
+
+def _write_all(fd: int, data: Content) -> None:
+    for piece in pieces_of(data):
+        view = memoryview(piece).cast("B")
+        while view:
+            view = view[os.write(fd, view) :]
 
 
 @dataclass
@@ -440,7 +455,7 @@ class StagedFile:
     path: Path
     fd: int | None = None
     temp: Path | None = None
-    stream: bytes | None = None
+    stream: Content | None = None
 
     @property
     def pending(self) -> bool:
@@ -488,7 +503,8 @@ class StagedFile:
         try:
             if self.stream is not None:
                 with open(self.path, "wb") as handle:
-                    handle.write(self.stream)
+                    for piece in pieces_of(self.stream):
+                        handle.write(piece)
             elif self.pending:
                 os.replace(self._named(), self.path)
                 self.temp = None
@@ -534,7 +550,7 @@ def _existing_owner(target: Path) -> tuple[int, int] | None:
 
 
 def _write_staged(
-    staged: StagedFile, data: bytes, mode: int, owner: tuple[int, int] | None = None
+    staged: StagedFile, data: Content, mode: int, owner: tuple[int, int] | None = None
 ) -> None:
     staged.fd = _anonymous_file(staged.path.parent)
     if staged.fd is not None:
@@ -554,7 +570,7 @@ def _write_staged(
     os.chmod(temp, mode)
 
 
-def stage_file(path: str | os.PathLike[str], data: bytes) -> StagedFile:
+def stage_file(path: str | os.PathLike[str], data: Content) -> StagedFile:
     """Write ``data`` beside ``path``, with the mode ``path`` would get; nothing is visible
     at ``path`` until ``commit``. A symbolic link is followed: its target is replaced and
     the link stays a link. A file replaced keeps its mode, and its owner and group where
@@ -725,7 +741,7 @@ class OutputFiles:
         finally:
             self._signals.close()
 
-    def stage(self, path: str | os.PathLike[str], data: bytes) -> None:
+    def stage(self, path: str | os.PathLike[str], data: Content) -> None:
         staged = stage_file(path, data)
         self.staged.append(staged)
         if staged.stream is None:
@@ -773,7 +789,7 @@ class OutputFiles:
                     backup.unlink(missing_ok=True)
 
 
-def write_bytes_atomic(path: str | os.PathLike[str], data: bytes) -> None:
+def write_bytes_atomic(path: str | os.PathLike[str], data: Content) -> None:
     """The file is either the whole new content or untouched."""
     with OutputFiles() as outputs:
         outputs.stage(path, data)

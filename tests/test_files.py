@@ -284,6 +284,26 @@ def test_a_pipe_or_device_is_written_to_not_replaced(tmp_path: Path) -> None:
     assert stat.S_ISFIFO(fifo.stat().st_mode) and _names(tmp_path) == ["pipe"]
 
 
+def test_pieces_are_written_one_after_another(tmp_path: Path) -> None:
+    """A large output given as pieces (an ONNX model's tensors) is written piece by piece,
+    never joined, to a file and to a pipe alike; wide items count by their bytes."""
+    wide = memoryview(bytearray(range(256)) * 3).cast("I")  # 4-byte items
+    pieces = [b"head", wide, b"", memoryview(b"tail")]
+    expected = b"head" + bytes(wide) + b"tail"
+    target = tmp_path / "out"
+    target.write_bytes(b"old")
+    write_bytes_atomic(target, pieces)
+    assert target.read_bytes() == expected and _names(tmp_path) == ["out"]
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    received: list[bytes] = []
+    reader = threading.Thread(target=lambda: received.append(fifo.read_bytes()))
+    reader.start()
+    write_bytes_atomic(fifo, pieces)
+    reader.join()
+    assert received == [expected]
+
+
 def test_a_proc_that_refuses_links_falls_back_to_a_copy(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -21,7 +21,7 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 
 from scnn_surgery import InsertOptions, dumps, insert, load, loads
-from scnn_surgery.onnx_export import convert, export_onnx, serialized
+from scnn_surgery.onnx_export import convert, export_onnx
 from scnn_surgery.schema import caffe_pb2
 
 from .conftest import DATA, RunCli, needs_shared, shared_path
@@ -664,17 +664,29 @@ def test_a_fork_data_layer_is_an_input_sized_by_a_shape_rule(
     assert np.array_equal(got, np.maximum(big((2, 3, 4, 5)), 0))
 
 
-def test_the_written_bytes_are_the_model(tmp_path: Path) -> None:
-    """The .onnx is written with its tensors' bytes appended rather than by protobuf's
-    serializer; parsed, it is the same model."""
+@pytest.mark.parametrize("external", [False, True], ids=["inline", "external-data"])
+def test_the_written_file_is_the_library_model(
+    tmp_path: Path, run_cli: RunCli, external: bool
+) -> None:
+    """The command writes the .onnx from the arrays' own bytes, in pieces, its tensors
+    appended as a second graph field (or in OUT.onnx.data), never through a ModelProto;
+    read back by onnx, it is the model export_onnx returns."""
     src = _shrunk(shared_path("zoo", "deploy", "squeezenet_v1_1_deploy.prototxt"),
                   (1, 3, 35, 35), tmp_path)  # fmt: skip
     weights = tmp_path / "w.caffemodel"
     weights.write_bytes(random_weights(load(src), 2))
+    out = tmp_path / "net.onnx"
+    flags = ["--external-data"] if external else []
+    code, _, err = run_cli("export", str(src), "--weights", str(weights), "-o", str(out), *flags)
+    assert code == 0, err
+    assert (tmp_path / "net.onnx.data").exists() == external
     model = export_onnx(load(src), weights)
     assert all(t.HasField("raw_data") for t in model.graph.initializer)
-    written = serialized(model)
-    assert onnx.ModelProto.FromString(written).SerializeToString() == model.SerializeToString()
+    written = onnx.load(str(out))
+    for tensor in written.graph.initializer:  # onnx.load leaves it set, to DEFAULT, once read
+        if tensor.data_location == onnx.TensorProto.DEFAULT:
+            tensor.ClearField("data_location")
+    assert written.SerializeToString() == model.SerializeToString()
 
 
 def test_export_without_onnx_installed_says_how_to_install_it(

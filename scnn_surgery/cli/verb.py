@@ -14,6 +14,7 @@ import click
 from ..errors import UsageError
 from ..files import (
     STDIO,
+    Content,
     NamedPath,
     OutputFiles,
     hard_link_note,
@@ -103,7 +104,7 @@ def finish(
     carry: Carry,
     *,
     changed: bool = True,
-    files: Sequence[tuple[str, bytes]] | None = None,
+    files: Sequence[tuple[str, Content]] | None = None,
 ) -> None:
     """Write ``net`` (or, given, the verb's own ``files``) and ``--weights-out`` together
     or not at all, then the notes."""

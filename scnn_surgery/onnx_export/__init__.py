@@ -11,16 +11,18 @@ project imports it.
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any, NamedTuple
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, NamedTuple
 
 from ..errors import SurgeryError
 
 if TYPE_CHECKING:
+    import numpy as np
     import onnx
 
     from ..analysis.shapes import ShapeOverrides
     from ..core.net import Net
+    from ..files import Pieces
     from ..options import ExportOptions
     from .build import OnnxExport
 
@@ -113,96 +115,98 @@ def export_onnx(
 
 
 class OnnxFiles(NamedTuple):
-    """The bytes to write: the model, and its external data (``None``: all inline)."""
+    """The bytes to write, each file as pieces written one after another: the model, and
+    its external data (``None``: all inline)."""
 
-    model: bytes
-    data: bytes | None
+    model: Pieces
+    data: Pieces | None
     data_name: str | None
 
 
-def to_files(model: onnx.ModelProto, output: str, external: bool) -> OnnxFiles:
+def to_files(export: OnnxExport, output: str, external: bool) -> OnnxFiles:
     """The model's bytes; with ``external`` its tensors go to ``OUTPUT.data`` beside it
-    (ONNX external data), as they must past protobuf's 2 GiB. The model is changed."""
+    (ONNX external data), as they must past protobuf's 2 GiB. The tensors' bytes are
+    their arrays' own memory, not copied into a message."""
+    if not external:
+        return OnnxFiles(serialized(export.graph_only, export.tensors), None, None)
+    import onnx
     from onnx.external_data_helper import set_external_data
 
-    if not external:
-        return OnnxFiles(serialized(model), None, None)
+    from .build import raw_view, tensor_head
+
     data_name = os.path.basename(output) + ".data"
-    chunks: list[bytes] = []
+    model = onnx.ModelProto()
+    model.CopyFrom(export.graph_only)
+    chunks: list[bytes | memoryview] = []
     offset = 0
-    for tensor in _large_tensors(model.graph.initializer):
-        raw = tensor.raw_data
+    for name, array in export.tensors.items():
+        tensor = model.graph.initializer.add()
+        tensor.CopyFrom(tensor_head(name, array))
+        raw = raw_view(array)
+        if len(raw) < 1024:  # a small tensor stays in the model
+            tensor.raw_data = raw.tobytes()
+            continue
+        tensor.raw_data = b""  # set_external_data refuses a tensor without the field
         set_external_data(tensor, data_name, offset, len(raw))
         tensor.ClearField("raw_data")
-        tensor.data_location = 1  # EXTERNAL
         chunks.append(raw)
         offset += len(raw)
         padding = -offset % 4096  # aligned, so a runtime can map each tensor
         chunks.append(b"\0" * padding)
         offset += padding
-    return OnnxFiles(model.SerializeToString(), b"".join(chunks), data_name)
+    return OnnxFiles([model.SerializeToString()], _coalesced(chunks), data_name)
 
 
-def serialized(model: onnx.ModelProto) -> bytes:
-    """``model.SerializeToString()``, parsed as the same model, made several times faster
-    for a model of large tensors: protobuf's serializer copies their ``raw_data`` slowly
+def serialized(graph_only: onnx.ModelProto, tensors: Mapping[str, np.ndarray]) -> Pieces:
+    """The model ``graph_only`` with the arrays ``tensors`` as its initializers, as the
+    pieces of its serialization; parsed, it is the whole model. Putting the arrays into
+    a message would copy them, and protobuf's serializer copies large ``raw_data`` slowly
     (about 0.35 s per 100 MB), so the model is serialized without its initializers, and
-    each initializer's bytes follow as a second ``graph`` field, which a parser merges
-    into the first (protobuf's rule for a message field given twice: repeated fields
-    append). Each tensor is likewise its fields but ``raw_data``, then ``raw_data``."""
+    they follow as a second ``graph`` field, which a parser merges into the first
+    (protobuf's rule for a message field given twice: repeated fields append). Each
+    tensor is its fields but ``raw_data``, then ``raw_data``, whose payload is the
+    array's own memory."""
     from ..weights import length_delimited
+    from .build import raw_view, tensor_head
 
-    graph = model.graph
-    if not any(t.HasField("raw_data") for t in graph.initializer):
-        return model.SerializeToString()
-    shell = _without(model, "graph")
-    shell.graph.CopyFrom(_without(graph, "initializer"))
-    parts = [shell.SerializeToString()]
-    tensors: list[bytes] = []
-    raw_field = type(graph.initializer[0]).DESCRIPTOR.fields_by_name["raw_data"].number
-    for tensor in graph.initializer:
-        head = _without(tensor, "raw_data").SerializeToString()
-        if tensor.HasField("raw_data"):
-            raw = tensor.raw_data
-            head += length_delimited(raw_field, len(raw))
-            tensors += [length_delimited(_INITIALIZER, len(head) + len(raw)), head, raw]
-        else:
-            tensors += [length_delimited(_INITIALIZER, len(head)), head]
-    size = sum(len(piece) for piece in tensors)
-    parts.append(length_delimited(model.DESCRIPTOR.fields_by_name["graph"].number, size))
-    return b"".join(parts + tensors)
+    if not tensors:
+        return [graph_only.SerializeToString()]
+    pieces: list[bytes | memoryview] = []
+    for name, array in tensors.items():
+        raw = raw_view(array)
+        head = tensor_head(name, array).SerializeToString()
+        head += length_delimited(_RAW_DATA, len(raw))
+        pieces += [length_delimited(_INITIALIZER, len(head) + len(raw)), head, raw]
+    size = sum(len(piece) for piece in pieces)
+    start = graph_only.SerializeToString() + length_delimited(_GRAPH, size)
+    return _coalesced([start, *pieces])
 
 
-_INITIALIZER = 5  # GraphProto.initializer's field number in onnx.proto
+# Field numbers in onnx.proto: ModelProto.graph, GraphProto.initializer, TensorProto.raw_data
+_GRAPH, _INITIALIZER, _RAW_DATA = 7, 5, 9
+_SHORT = 64 * 1024  # bytes: pieces shorter than this are joined to their neighbours
 
 
-def _without(message: Any, name: str) -> Any:
-    """A copy of ``message`` without its field ``name``, which is never read (reading a
-    bytes field copies it)."""
-    copy = type(message)()
-    for described in message.DESCRIPTOR.fields:
-        field = described.name
-        if field == name:
+def _coalesced(pieces: Sequence[bytes | memoryview]) -> list[bytes | memoryview]:
+    """``pieces`` with each run of short ones joined, so that writing them takes few
+    system calls; the long ones (the tensors' bytes) stay as they are."""
+    out: list[bytes | memoryview] = []
+    run = bytearray()
+    for piece in pieces:
+        if len(piece) < _SHORT:
+            run += piece
             continue
-        value = getattr(message, field)
-        if isinstance(value, Sequence) and not isinstance(value, (str, bytes)):
-            getattr(copy, field).extend(value)
-        elif not message.HasField(field):
-            continue
-        elif hasattr(value, "ListFields"):
-            getattr(copy, field).CopyFrom(value)
-        else:
-            setattr(copy, field, value)
-    return copy
+        if run:
+            out.append(bytes(run))
+            run.clear()
+        out.append(piece)
+    if run:
+        out.append(bytes(run))
+    return out
 
 
-def model_bytes(model: onnx.ModelProto) -> int:
+def model_bytes(export: OnnxExport) -> int:
     """About the model's serialised size: its initializers' bytes and a margin for the
-    rest (protobuf's own ByteSize walks every byte of them, which costs more)."""
-    graph = model.graph
-    data = sum(len(t.raw_data) for t in graph.initializer)
-    return data + 64 * (len(graph.initializer) + len(graph.node)) + 2**20
-
-
-def _large_tensors(tensors: Sequence[Any]) -> list[Any]:
-    return [t for t in tensors if t.HasField("raw_data") and len(t.raw_data) >= 1024]
+    rest."""
+    data = sum(array.nbytes for array in export.tensors.values())
+    return data + 64 * (len(export.tensors) + len(export.graph_only.graph.node)) + 2**20

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -54,13 +55,31 @@ class UnsupportedLayers(SurgeryErrors):
 
 @dataclass
 class OnnxExport:
-    """The exported model and what the export has to say about it."""
+    """The exported model and what the export has to say about it.
 
-    model: onnx.ModelProto
+    The model is kept as its graph and its initializers' arrays apart (``graph_only`` has
+    none): the file is written from the arrays' own memory, and the
+    ``onnx.ModelProto`` with the tensors in it (:attr:`model`), which costs a copy of
+    every weight, is made only when asked for."""
+
+    graph_only: onnx.ModelProto
+    tensors: dict[str, np.ndarray] = field(repr=False)
     opset: int
     notes: list[str] = field(default_factory=list)
     inputs: list[str] = field(default_factory=list)
     outputs: list[str] = field(default_factory=list)
+
+    @cached_property
+    def model(self) -> onnx.ModelProto:
+        """The whole model, initializers in it."""
+        return self.full_model()
+
+    def full_model(self) -> onnx.ModelProto:
+        """A new copy of the whole model (one the caller may change)."""
+        model = onnx.ModelProto()
+        model.CopyFrom(self.graph_only)
+        _add_initializers(model, self.tensors)
+        return model
 
 
 def highest_opset() -> int:
@@ -304,8 +323,9 @@ def export_net(
     expected = {names[v]: known[v] for v in names if names[v] in emitter.used}
     expected.update({n: known[v] for n, v in zip(output_names, plan.outputs, strict=True)})
     _check(emitter, model, expected, dynamic_batch)
-    _add_initializers(model, emitter.initializers)
-    return OnnxExport(model, chosen, notes, [names[v] for v in plan.inputs], output_names)
+    return OnnxExport(
+        model, emitter.initializers, chosen, notes, [names[v] for v in plan.inputs], output_names
+    )
 
 
 def _ir_version_for(opset: int) -> int:
@@ -361,9 +381,7 @@ def _add_initializers(model: onnx.ModelProto, arrays: Mapping[str, Any]) -> None
     """Each array as an initializer, its bytes written once, into the model itself."""
     for name, array in arrays.items():
         tensor = model.graph.initializer.add()
-        tensor.name = name
-        tensor.dims.extend(array.shape)
-        tensor.data_type = helper.np_dtype_to_tensor_dtype(array.dtype)
+        tensor.CopyFrom(tensor_head(name, array))
         tensor.raw_data = _stored_bytes(array)
 
 
@@ -379,3 +397,19 @@ def _stored_bytes(array: Any) -> bytes:
         return base
     data: bytes = array.tobytes()
     return data
+
+
+def tensor_head(name: str, array: np.ndarray) -> onnx.TensorProto:
+    """The initializer of ``array`` but its ``raw_data``: name, dims and data type."""
+    tensor = onnx.TensorProto()
+    tensor.name = name
+    tensor.dims.extend(array.shape)
+    tensor.data_type = helper.np_dtype_to_tensor_dtype(array.dtype)
+    return tensor
+
+
+def raw_view(array: np.ndarray) -> memoryview:
+    """The array's little-endian bytes (an initializer's ``raw_data``), in its own memory
+    where it is stored so."""
+    stored = np.ascontiguousarray(array, dtype=array.dtype.newbyteorder("<"))
+    return stored.reshape(-1).data.cast("B")

@@ -19,7 +19,7 @@ How to add a verb ``frob``:
    :mod:`scnn_surgery.core.ops` (graph edits, ``set_param``/``set_net_field`` for values)
    and checks its result), the result class, and ``VERB = VerbSpec("frob", frob)``.
    The result has ``net``, ``notes`` and ``done`` (the sentence said once it is
-   written); optionally ``output_files(path) -> [(path, bytes), ...]`` (what it writes
+   written); optionally ``output_files(path) -> [(path, bytes or pieces), ...]`` (what it writes
    for ``-o path`` when that is no prototxt: export's .onnx and its external data),
    ``changed`` (False: nothing to write with --in-place),
    ``renamed`` (old -> new layer names, whose caffemodel entries follow), ``added`` /

@@ -19,18 +19,34 @@ from . import VerbSpec
 if TYPE_CHECKING:
     import onnx
 
+    from ..files import Content
+    from ..onnx_export.build import OnnxExport
+
 
 @dataclass
 class ExportResult:
     """The ONNX model of ``net`` (which is not changed) and what the export says of it."""
 
     net: Net
-    model: onnx.ModelProto
-    opset: int
-    inputs: list[str]
-    outputs: list[str]
+    converted: OnnxExport
     external_data: bool  # the tensors go to OUTPUT.data beside the model
     notes: list[str] = field(default_factory=list)
+
+    @property
+    def model(self) -> onnx.ModelProto:
+        return self.converted.model
+
+    @property
+    def opset(self) -> int:
+        return self.converted.opset
+
+    @property
+    def inputs(self) -> list[str]:
+        return self.converted.inputs
+
+    @property
+    def outputs(self) -> list[str]:
+        return self.converted.outputs
 
     @property
     def done(self) -> str:
@@ -40,13 +56,13 @@ class ExportResult:
             f" outputs {', '.join(self.outputs)}){external}"
         )
 
-    def output_files(self, output: str) -> list[tuple[str, bytes]]:
+    def output_files(self, output: str) -> list[tuple[str, Content]]:
         """The model's bytes at ``output`` and, with external data, its tensors' at
-        ``output``.data. (The model's tensors are moved out for that.)"""
+        ``output``.data, each as the pieces to write one after another."""
         from ..onnx_export import to_files
 
-        files = to_files(self.model, output, self.external_data)
-        written = [(output, files.model)]
+        files = to_files(self.converted, output, self.external_data)
+        written: list[tuple[str, Content]] = [(output, files.model)]
         if files.data is not None and files.data_name is not None:
             written.append((os.path.join(os.path.dirname(output), files.data_name), files.data))
         return written
@@ -68,13 +84,10 @@ def export(
     given = options or ExportOptions()
     converted = convert(net, weights, given, seed)
     notes = list(converted.notes)
-    external = given.external_data or model_bytes(converted.model) > EXTERNAL_DATA_LIMIT
+    external = given.external_data or model_bytes(converted) > EXTERNAL_DATA_LIMIT
     if external and not given.external_data:
         notes.append("the model is over protobuf's 2 GiB, so its weights go to external data")
-    return ExportResult(
-        net, converted.model, converted.opset, converted.inputs, converted.outputs, external,
-        notes,
-    )  # fmt: skip
+    return ExportResult(net, converted, external, notes)
 
 
 VERB = VerbSpec("export", export)

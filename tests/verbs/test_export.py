@@ -58,13 +58,19 @@ def test_batch_writes_what_the_command_writes(tmp_path: Path, run_cli: RunCli) -
         assert np.isfinite(got).all()
 
 
-def test_library_and_command_line(tmp_path: Path, run_cli: RunCli) -> None:
+def test_library_and_command_line(
+    tmp_path: Path, run_cli: RunCli, monkeypatch: pytest.MonkeyPatch
+) -> None:
     net = ss.load(shared_path("zoo", "deploy", "squeezenet_v1_1_deploy.prototxt"))
     result = ss.export(net, ss.ExportOptions(external_data=True), seed=3)
     assert isinstance(result, ss.ExportResult) and result.net is net
     assert result.outputs == ["prob"] and "opset 13" in result.done
     files = result.output_files(str(tmp_path / "m.onnx"))
     assert [Path(p).name for p, _ in files] == ["m.onnx", "m.onnx.data"]
+    assert isinstance(result.model, onnx.ModelProto) and result.model.graph.initializer
+    monkeypatch.setattr("scnn_surgery.onnx_export.EXTERNAL_DATA_LIMIT", 2**20)
+    past = ss.export(net, seed=3)  # the fillers' squeezenet is about 5 MB
+    assert past.external_data and any("over protobuf's 2 GiB" in n for n in past.notes)
     assert isinstance(ss.export_onnx(net), onnx.ModelProto)
     code, out, _ = run_cli("--help")
     assert code == 0 and "export" in out
