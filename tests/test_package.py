@@ -6,7 +6,10 @@ import ast
 import importlib
 import subprocess
 import sys
+from collections.abc import Collection
+from pathlib import Path
 
+import networkx as nx
 import pytest
 
 import scnn_surgery as ss
@@ -68,3 +71,42 @@ def test_the_library_api_works_end_to_end() -> None:
     result = ss.insert(net, ss.InsertOptions(after="conv1", kernel_width=3))
     assert result.spec.height == 6 and result.spec.width == 5
     assert ss.generate(ss.ScnnSpec(2, 2, channels=4)).startswith("layer {")
+
+
+def _module_level_imports(path: Path, module: str, modules: Collection[str]) -> set[str]:
+    """The package's modules ``module`` (at ``path``) imports when it is itself imported:
+    its top-level import statements, not those inside functions or TYPE_CHECKING. A name
+    imported from a package is the submodule of that name, if there is one."""
+    package = module if path.name == "__init__.py" else module.rsplit(".", 1)[0]
+    found: set[str] = set()
+    for node in ast.parse(path.read_text(encoding="utf-8")).body:
+        if isinstance(node, ast.ImportFrom):
+            target = node.module or ""
+            if node.level:  # relative: from the package, one level up per extra dot
+                parts = package.split(".")
+                base = parts[: len(parts) - (node.level - 1)]
+                target = ".".join([*base, node.module] if node.module else base)
+            found |= {
+                f"{target}.{alias.name}" if f"{target}.{alias.name}" in modules else target
+                for alias in node.names
+            }
+        elif isinstance(node, ast.Import):
+            found |= {alias.name for alias in node.names}
+    return found
+
+
+def test_no_import_cycle() -> None:
+    root = REPO_ROOT / "scnn_surgery"
+    modules = {}
+    for path in root.rglob("*.py"):
+        parts = path.relative_to(REPO_ROOT).with_suffix("").parts
+        name = ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+        modules[name] = path
+    graph = nx.DiGraph()
+    for name, path in modules.items():
+        graph.add_edges_from(
+            (name, target)
+            for target in _module_level_imports(path, name, modules)
+            if target in modules and target != name
+        )
+    assert list(nx.simple_cycles(graph)) == []

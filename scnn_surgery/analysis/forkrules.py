@@ -18,7 +18,6 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Collection, Mapping, Sequence
-from functools import cache
 
 from ..core.net import Layer, Net
 from ..errors import UsageError
@@ -28,7 +27,6 @@ from .shapes import (
     MaybeShape,
     Rule,
     RuleContext,
-    Shape,
     ShapeError,
     ShapeResult,
     _depthwise_rule,
@@ -39,12 +37,10 @@ from .shapes import (
     _no_tops_rule,
     _permute_rule,
     _prior_box_rule,
-    _prod,
     _roi_pooling_rule,
     _same_rule,
     _tiling_rule,
     _upsample_rule,
-    concat_shapes,
     format_shape,
 )
 
@@ -55,7 +51,6 @@ __all__ = [
     "ruled",
     "sizing",
     "sizing_summary",
-    "user_rule",
 ]
 
 
@@ -233,65 +228,6 @@ FORK_RULES: dict[str, Rule] = {
 
 
 RULES.update(FORK_RULES)
-
-# ---------------------------------------------------------------------------
-# The user's rules
-
-
-def _user_concat(axis: int) -> Rule:
-    def rule(ctx: RuleContext) -> list[MaybeShape]:
-        return [concat_shapes(ctx, axis)] * ctx.num_tops
-
-    return rule
-
-
-def _user_same(index: int) -> Rule:
-    def rule(ctx: RuleContext) -> list[MaybeShape]:
-        return [ctx.shape(index)] * ctx.num_tops
-
-    return rule
-
-
-def _user_flatten(ctx: RuleContext) -> list[MaybeShape]:
-    x = ctx.shape(0)
-    if not x:
-        raise ShapeError("flatten needs a bottom with at least one axis")
-    return [(x[0], _prod(x[1:]))] * ctx.num_tops
-
-
-def _user_dims(dims: tuple[int | None, ...]) -> Rule:
-    def rule(ctx: RuleContext) -> list[MaybeShape]:
-        if None in dims:
-            x = ctx.shape(0)
-            if len(x) < len(dims):
-                raise ShapeError(
-                    f"the rule {_dims_text(dims)} takes dimensions from bottom 0, which is"
-                    f" {format_shape(x)}"
-                )
-            shape: Shape = tuple(x[i] if d is None else d for i, d in enumerate(dims))
-        else:
-            shape = dims
-        return [shape] * ctx.num_tops
-
-    return rule
-
-
-def _dims_text(dims: Sequence[int | None]) -> str:
-    return ",".join("?" if d is None else str(d) for d in dims)
-
-
-@cache
-def user_rule(text: str) -> Rule:
-    """The rule ``text`` (a canonical RULE of ``--shape-rule``) stands for."""
-    name, _, arg = text.partition(":")
-    if name == "same":
-        return _user_same(int(arg) if arg else 0)
-    if name == "concat":
-        return _user_concat(int(arg))
-    if name == "flatten":
-        return _user_flatten
-    return _user_dims(tuple(None if d == "?" else int(d) for d in text.split(",")))
-
 
 # ---------------------------------------------------------------------------
 # Which rule sized a layer

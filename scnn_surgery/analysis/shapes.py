@@ -22,6 +22,7 @@ import itertools
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from functools import cache
 from typing import Any, TypeVar
 
 from ..core.formats import V0_TYPE_TO_V1
@@ -814,11 +815,70 @@ RULES: dict[str, Rule] = {
 }
 
 
+# ---------------------------------------------------------------------------
+# The user's rules (--shape-rule)
+
+
+def _user_concat(axis: int) -> Rule:
+    def rule(ctx: RuleContext) -> list[MaybeShape]:
+        return [concat_shapes(ctx, axis)] * ctx.num_tops
+
+    return rule
+
+
+def _user_same(index: int) -> Rule:
+    def rule(ctx: RuleContext) -> list[MaybeShape]:
+        return [ctx.shape(index)] * ctx.num_tops
+
+    return rule
+
+
+def _user_flatten(ctx: RuleContext) -> list[MaybeShape]:
+    x = ctx.shape(0)
+    if not x:
+        raise ShapeError("flatten needs a bottom with at least one axis")
+    return [(x[0], _prod(x[1:]))] * ctx.num_tops
+
+
+def _user_dims(dims: tuple[int | None, ...]) -> Rule:
+    def rule(ctx: RuleContext) -> list[MaybeShape]:
+        if None in dims:
+            x = ctx.shape(0)
+            if len(x) < len(dims):
+                raise ShapeError(
+                    f"the rule {_dims_text(dims)} takes dimensions from bottom 0, which is"
+                    f" {format_shape(x)}"
+                )
+            shape: Shape = tuple(x[i] if d is None else d for i, d in enumerate(dims))
+        else:
+            shape = dims
+        return [shape] * ctx.num_tops
+
+    return rule
+
+
+def _dims_text(dims: Sequence[int | None]) -> str:
+    return ",".join("?" if d is None else str(d) for d in dims)
+
+
+@cache
+def user_rule(text: str) -> Rule:
+    """The rule ``text`` (a canonical RULE of ``--shape-rule``) stands for."""
+    name, _, arg = text.partition(":")
+    if name == "same":
+        return _user_same(int(arg) if arg else 0)
+    if name == "concat":
+        return _user_concat(int(arg))
+    if name == "flatten":
+        return _user_flatten
+    return _user_dims(tuple(None if d == "?" else int(d) for d in text.split(",")))
+
+
 def rule_of(net: Net, layer_type: str) -> Rule | None:
     """The rule that sizes a layer of ``layer_type`` in ``net``: the user's --shape-rule
     for the type, else the registered one."""
     user = net.shape_rules.get(layer_type) if net.shape_rules else None
-    return forkrules.user_rule(user) if user is not None else rule_for(layer_type)
+    return user_rule(user) if user is not None else rule_for(layer_type)
 
 
 def rule_for(layer_type: str) -> Rule | None:
@@ -1474,6 +1534,3 @@ def _stop_message(net: Net, layer: Layer, missing: Sequence[str]) -> str:
         f" there; {_suggest(missing)}"
     )
 
-
-# The fork layers' rules register themselves into RULES (imported last: they use the above).
-from . import forkrules  # noqa: E402
