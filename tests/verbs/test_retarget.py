@@ -15,7 +15,15 @@ from scnn_surgery.options import RetargetOptions
 from scnn_surgery.verbs.retarget import retarget, stated_sizes
 from scnn_surgery.weights import read_caffemodel
 
-from ..conftest import SHARED, RunCli, needs_shared, shared_path, zoo_files
+from ..conftest import (
+    REPO_ROOT,
+    SHARED,
+    RunCli,
+    needs_shared,
+    shared_available,
+    shared_path,
+    zoo_files,
+)
 from ..test_engine_opencv import kernels, run_module
 
 X = "\u00d7"  # the multiplication sign messages put between dimensions
@@ -32,9 +40,12 @@ layer { name: "score" type: "Convolution" bottom: "conv1" top: "score"
 
 
 def test_retarget_to_the_stated_size_is_a_no_op_byte_for_byte() -> None:
-    """Over every net of the zoo (and the golden files) that states its input size."""
+    """Over every net of the zoo, the examples (and the golden files, beside ../shared)
+    that states its input size."""
     checked = 0
-    for path in [*zoo_files(), *sorted((SHARED / "golden").glob("*.prototxt"))]:
+    golden = sorted((SHARED / "golden").glob("*.prototxt")) if shared_available() else []
+    examples = sorted((REPO_ROOT / "examples").glob("*.prototxt"))
+    for path in [*zoo_files(), *examples, *golden]:
         try:
             net = load(path)
         except SurgeryError:
@@ -45,7 +56,7 @@ def test_retarget_to_the_stated_size_is_a_no_op_byte_for_byte() -> None:
         result = retarget(net, RetargetOptions(inputs={b: s[0].dims for b, s in sizes.items()}))
         assert not result.changed and export_bytes(result.net) == path.read_bytes(), path
         checked += 1
-    assert checked >= 15 or not zoo_files()
+    assert checked >= (19 if golden else 16)  # 14 shipped zoo nets and 2 examples state it
 
 
 def test_a_module_is_regenerated_and_runs_in_opencv_with_its_trained_kernels(
