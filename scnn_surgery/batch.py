@@ -39,15 +39,16 @@ else:  # pragma: no cover
 
 # The report's data model lives in batchreport (htmlreport reads it too); importable from
 # here as before.
+from .carry import carried_caffemodel, carry_of
 from .core.net import Net
 from .core.text_export import export_bytes
 from .errors import SurgeryError, UsageError
-from .files import joined, read_input_bytes, write_bytes_atomic
+from .files import joined, read_input_bytes, write_bytes_atomic, write_files_atomic
 from .options import (
     OptionValueError,
     declared_fields,
 )
-from .report.batchreport import REPORT_COLUMNS, AnyOptions, Verb, text_row
+from .report.batchreport import REPORT_COLUMNS, WEIGHTS_SUFFIX, AnyOptions, Verb, text_row
 from .report.batchreport import STATUSES as STATUSES
 from .report.batchreport import USUAL_STATUSES as USUAL_STATUSES
 from .report.batchreport import BatchReport as BatchReport
@@ -423,36 +424,42 @@ def plan_jobs(
     *,
     picture_context: int | None = None,
 ) -> list[Job]:
-    suffix = REGISTRY[verb_of_options(base)].output_suffix
+    entry = REGISTRY[verb_of_options(base)]
     outputs = [output_dir.joinpath(*source.relative.parts) for source in sources]
-    if suffix is not None:  # the verb writes another kind of file: model.prototxt -> model.onnx
-        outputs = [output.with_suffix(suffix) for output in outputs]
-    _refuse_clashes(sources, outputs)
-    return [
+    if entry.output_suffix is not None:  # another kind of file: model.prototxt -> model.onnx
+        outputs = [output.with_suffix(entry.output_suffix) for output in outputs]
+    jobs = [
         Job(
             str(source.path),
             str(output),
             options_for(source.relative, base, config),
             fragment,
             picture_context,
+            str(source.path.with_suffix(WEIGHTS_SUFFIX)) if entry.needs_weights else None,
         )
         for source, output in zip(sources, outputs, strict=True)
     ]
+    _refuse_clashes(jobs)
+    return jobs
 
 
-def _refuse_clashes(sources: Sequence[Source], outputs: Sequence[Path]) -> None:
-    source_paths = {source.path.resolve() for source in sources}
-    claimed: dict[Path, Source] = {}
-    for source, output in zip(sources, outputs, strict=True):
-        key = output.resolve()
-        if key in source_paths:
-            raise UsageError(f"{output}: would overwrite a source; choose another output directory")
-        if key in claimed:
-            raise UsageError(
-                f"{claimed[key].path} and {source.path} would both be written to {output};"
-                " convert them in separate runs"
-            )
-        claimed[key] = source
+def _refuse_clashes(jobs: Sequence[Job]) -> None:
+    """No output (a prototxt or its caffemodel) may be a source or another model's output."""
+    read = {Path(path).resolve() for job in jobs for path in (job.source, job.weights) if path}
+    claimed: dict[Path, Job] = {}
+    for job in jobs:
+        for output in (path for path in (job.output, job.weights_output) if path):
+            key = Path(output).resolve()
+            if key in read:
+                raise UsageError(
+                    f"{output}: would overwrite a source; choose another output directory"
+                )
+            if key in claimed:
+                raise UsageError(
+                    f"{claimed[key].source} and {job.source} would both be written to {output};"
+                    " convert them in separate runs"
+                )
+            claimed[key] = job
 
 
 def default_jobs() -> int:
@@ -494,6 +501,11 @@ def _converted(job: Job, before: Net) -> tuple[Outcome, Any]:
     """The outcome of the verb on ``before``, and its result (what a picture is drawn from)."""
     spec = verb_spec(job.verb)
     reads = REGISTRY[job.verb].inputs
+    if job.weights is not None and not os.path.isfile(job.weights):
+        raise SurgeryError(
+            f"{job.weights}: no such caffemodel; --verb {job.verb} reads each model's"
+            f" weights from the {WEIGHTS_SUFFIX} file of the same name beside it"
+        )
     inputs = [load(job.fragment)] if reads and job.fragment is not None else []
     result = spec.run(before, inputs, job.options)
     details: dict[str, Any] = {"summary": getattr(result, "done", None)}
@@ -504,9 +516,15 @@ def _converted(job: Job, before: Net) -> tuple[Outcome, Any]:
         data, beside = joined(pieces), [(name, joined(more)) for name, more in others]
     else:
         data, beside = export_bytes(result.net), []
+    notes = list(result.notes)
+    if job.weights_output is not None:  # made as the verb's command makes --weights-out
+        carry = carry_of(before, result, job.options)
+        weights, said = carried_caffemodel(result.net, job.weights, job.weights_output, carry)
+        beside.append((job.weights_output, weights))
+        notes += said
     return Outcome(
         job.source, "converted", output=job.output, verb=job.verb, data=data,
-        beside=tuple(beside), notes=tuple(result.notes), **details,
+        beside=tuple(beside), notes=tuple(notes), **details,
     ), result  # fmt: skip
 
 
@@ -724,16 +742,15 @@ def _ready(pool: Sequence[_Worker]) -> set[_Worker]:
 
 
 def write_output(outcome: Outcome) -> Outcome:
-    """Write a converted model's text (atomically, creating directories), and the files
-    beside it; drop their bytes."""
+    """Write a converted model's text and the files beside it (its caffemodel, export's
+    external data), creating directories, all together or none; drop their bytes."""
     if outcome.status != "converted" or outcome.output is None or outcome.data is None:
         return replace(outcome, data=None, beside=())
     path = Path(outcome.output)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        for name, data in outcome.beside:  # before the output, which refers to them
-            write_bytes_atomic(Path(name), data)
-        write_bytes_atomic(path, outcome.data)
+        # the files beside first: the output refers to them
+        write_files_atomic([*outcome.beside, (path, outcome.data)])
     except OSError as exc:
         reason = f"cannot write {path}: {exc.strerror or exc}"
         return Outcome(outcome.source, "failed", reason=reason, verb=outcome.verb)

@@ -2,12 +2,14 @@
 
 :mod:`weights` makes and carries blobs; :mod:`check` reads them; this module, above both,
 puts them together for a command that writes a net and its weights. Every verb uses
-:func:`stage_weights`, saying which layers it added and which it took out.
+:func:`stage_weights` (or, to write it elsewhere, :func:`carried_caffemodel`) with the
+:class:`Carry` of its change: which layers it added, took out and renamed.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
+from typing import Any, NamedTuple
 
 from .analysis.check import check_net, errors_of
 from .analysis.shapes import ShapeOverrides
@@ -67,37 +69,74 @@ def weights_for_net(
     return made
 
 
+class Carry(NamedTuple):
+    """What the caffemodel needs to know of the verb's change (see :func:`carried_caffemodel`)."""
+
+    added: Iterable[str] = ()
+    removed: Iterable[str] = ()
+    renamed: Mapping[str, str] | None = None
+    # Changes the source caffemodel's values first (a verb that computes weights).
+    adjust: Callable[[Caffemodel], list[str]] | None = None
+    spec: ScnnSpec | None = None
+    shapes: ShapeOverrides | None = None
+    phase: str | None = None
+    proto: str | None = None
+
+
+def carry_of(before: Net, result: Any, options: Any) -> Carry:
+    """What the caffemodel needs to know of a verb's change: the layers it added and took
+    out (its own lists, else the names that came and went) and renamed."""
+    renamed: Mapping[str, str] = getattr(result, "renamed", None) or {}
+    after_names, before_names = result.net.layer_names, before.layer_names
+    added = getattr(result, "added", None)
+    removed = getattr(result, "removed", None)
+    return Carry(
+        added={x.name for x in added} if added is not None
+        else after_names - before_names - set(renamed.values()),
+        removed={x.name for x in removed} if removed is not None
+        else before_names - after_names - set(renamed),
+        renamed=renamed,
+        adjust=getattr(result, "adjust_weights", None),
+        spec=getattr(result, "spec", None),
+        shapes=getattr(options, "shapes", None),
+        phase=getattr(options, "phase", None),
+        proto=getattr(options, "proto", None),
+    )  # fmt: skip
+
+
+def carried_caffemodel(
+    net: Net, weights_in: str | None, weights_out: str, carry: Carry, seed: int = 0
+) -> tuple[bytes, list[str]]:
+    """The bytes of ``weights_out`` for any verb's ``net``, and the notes: ``weights_in``
+    carried over as ``carry`` says (see :func:`weights_for_net`), or from the fillers.
+    Caffemodels are read and written with ``carry.proto`` (the user's caffe.proto), else
+    with the dialect the net's text uses. A module whose kernels alone would make the file
+    too large for protobuf is refused before anything is read. ``carry.adjust`` changes
+    the source's values first (a verb that computes weights: fold-bn), returning its notes."""
+    if carry.spec is not None:
+        check_caffemodel_size(estimate_module(carry.spec).weight_bytes, weights_out, carry.spec)
+    schema = schema_for_net(net, carry.proto)
+    source = read_caffemodel(weights_in, schema) if weights_in is not None else None
+    adjusted = carry.adjust(source) if carry.adjust is not None and source is not None else []
+    made = weights_for_net(
+        net, source, added=carry.added, removed=carry.removed, renamed=carry.renamed,
+        spec=carry.spec, seed=seed, shapes=carry.shapes, phase=carry.phase,
+        proto=carry.proto, destination=weights_out,
+    )  # fmt: skip
+    return made.model.to_bytes(), [*adjusted, *made.notes]
+
+
 def stage_weights(
     outputs: OutputFiles,
     net: Net,
     weights_in: str | None,
     weights_out: str,
-    *,
-    added: Iterable[str] = (),
-    removed: Iterable[str] = (),
-    renamed: Mapping[str, str] | None = None,
-    spec: ScnnSpec | None = None,
+    carry: Carry,
     seed: int = 0,
-    shapes: ShapeOverrides | None = None,
-    phase: str | None = None,
-    proto: str | None = None,
-    adjust: Callable[[Caffemodel], list[str]] | None = None,
 ) -> list[str]:
-    """Make ``--weights-out`` for any verb's ``net`` and stage it in ``outputs``, which
-    commits it together with the prototxt; returns the notes. ``added`` and ``removed``
-    name the layers the verb added and took out (see :func:`weights_for_net`).
-    Caffemodels are read and written with ``proto`` (the user's caffe.proto), else with
-    the dialect the net's text uses. A module whose kernels alone would make the file too
-    large for protobuf is refused before anything is read. ``adjust`` changes the source's
-    values first (a verb that computes weights: fold-bn), returning its notes."""
-    if spec is not None:
-        check_caffemodel_size(estimate_module(spec).weight_bytes, weights_out, spec)
-    schema = schema_for_net(net, proto)
-    source = read_caffemodel(weights_in, schema) if weights_in is not None else None
-    adjusted = adjust(source) if adjust is not None and source is not None else []
-    made = weights_for_net(
-        net, source, added=added, removed=removed, renamed=renamed, spec=spec, seed=seed,
-        shapes=shapes, phase=phase, proto=proto, destination=weights_out,
-    )  # fmt: skip
-    outputs.stage(weights_out, made.model.to_bytes())
-    return [*adjusted, *made.notes]
+    """Make ``--weights-out`` for any verb's ``net`` (see :func:`carried_caffemodel`) and
+    stage it in ``outputs``, which commits it together with the prototxt; returns the
+    notes."""
+    data, notes = carried_caffemodel(net, weights_in, weights_out, carry, seed)
+    outputs.stage(weights_out, data)
+    return notes

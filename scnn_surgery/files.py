@@ -791,8 +791,14 @@ class OutputFiles:
 
 def write_bytes_atomic(path: str | os.PathLike[str], data: Content) -> None:
     """The file is either the whole new content or untouched."""
+    write_files_atomic([(path, data)])
+
+
+def write_files_atomic(files: Iterable[tuple[str | os.PathLike[str], Content]]) -> None:
+    """Every file is its whole new content, or none changed; committed in the order given."""
     with OutputFiles() as outputs:
-        outputs.stage(path, data)
+        for path, data in files:
+            outputs.stage(path, data)
         outputs.commit()
 
 

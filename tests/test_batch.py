@@ -403,10 +403,10 @@ def test_write_output_failure_is_a_failed_model(tmp_path: Path) -> None:
 def test_write_output_refused_is_a_failed_model(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def refuse(path: Path, data: bytes) -> None:
-        raise SurgeryError(f"{path}: cannot write: Permission denied")
+    def refuse(files: list[tuple[Path, bytes]]) -> None:
+        raise SurgeryError(f"{files[-1][0]}: cannot write: Permission denied")
 
-    monkeypatch.setattr(batch, "write_bytes_atomic", refuse)
+    monkeypatch.setattr(batch, "write_files_atomic", refuse)
     outcome = Outcome("src", "converted", output=str(tmp_path / "x.prototxt"), data=b"x")
     written = write_output(outcome)
     assert written.status == "failed" and written.data is None
@@ -533,3 +533,16 @@ def test_report_format_follows_the_extension(name: str) -> None:
 def test_unknown_report_extension_is_a_usage_error() -> None:
     with pytest.raises(UsageError, match=r"unknown report format '\.txt'"):
         report_renderer(Path("r.txt"))
+
+
+def test_write_output_writes_the_files_beside_it_with_it_or_none(tmp_path: Path) -> None:
+    beside = ((str(tmp_path / "x.caffemodel"), b"weights"),)
+    (tmp_path / "x.prototxt").mkdir()  # the output cannot be written
+    outcome = Outcome("src", "converted", output=str(tmp_path / "x.prototxt"), data=b"x",
+                      beside=beside)  # fmt: skip
+    assert write_output(outcome).status == "failed"
+    assert not (tmp_path / "x.caffemodel").exists()
+    (tmp_path / "x.prototxt").rmdir()
+    assert write_output(outcome).status == "converted"
+    assert (tmp_path / "x.caffemodel").read_bytes() == b"weights"
+    assert (tmp_path / "x.prototxt").read_bytes() == b"x"

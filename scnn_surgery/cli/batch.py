@@ -97,11 +97,6 @@ def _verb_options(
     given += [flag for name, flag in old_spellings(ctx).items() if name not in mine]
     if given:
         raise UsageError(f"--verb {verb} takes no {given[0]}")
-    if REGISTRY[verb].needs_weights:
-        raise UsageError(
-            f"--verb {verb} changes weight values, and batch carries no caffemodels; run"
-            f" 'scnn-surgery {verb}' on each net with --weights and --weights-out"
-        )
     reads = REGISTRY[verb].inputs
     if (fragment is not None) != bool(reads):
         users = [v for v, entry in REGISTRY.items() if entry.inputs]
@@ -132,11 +127,12 @@ def refuse_report_over_output(report_path: str, planned: Sequence[Job]) -> None:
     """A report that is one of the converted models' outputs, however spelled."""
     report = file_key(report_path)
     for job in planned:
-        if file_key(job.output) == report:
-            raise UsageError(
-                f"--report {report_path} is the output of {job.source}; give the report"
-                " another path"
-            )
+        for output in (path for path in (job.output, job.weights_output) if path):
+            if file_key(output) == report:
+                raise UsageError(
+                    f"--report {report_path} is the output of {job.source}; give the report"
+                    " another path"
+                )
 
 
 def interrupted_outcomes(sources: Sequence[str]) -> list[Outcome]:

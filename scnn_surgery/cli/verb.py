@@ -6,7 +6,7 @@ the one line on stderr)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 import click
@@ -36,10 +36,8 @@ from .options import (
 from .output import Destination, check_verb_paths, destination, note, write_result
 
 if TYPE_CHECKING:
-    from ..analysis.shapes import ShapeOverrides
+    from ..carry import Carry
     from ..core.net import Net
-    from ..scnn import ScnnSpec
-    from ..weights import Caffemodel
 
 
 class Weights(NamedTuple):
@@ -48,20 +46,6 @@ class Weights(NamedTuple):
     source: str | None
     out: str | None
     seed: int
-
-
-class Carry(NamedTuple):  # not a dataclass: importing dataclasses costs --help
-    """What the caffemodel needs to know of the verb's change (see ``carry.stage_weights``)."""
-
-    added: Iterable[str] = ()
-    removed: Iterable[str] = ()
-    renamed: Mapping[str, str] | None = None
-    # Changes the source caffemodel's values first (a verb that computes weights).
-    adjust: Callable[[Caffemodel], list[str]] | None = None
-    spec: ScnnSpec | None = None
-    shapes: ShapeOverrides | None = None
-    phase: str | None = None
-    proto: str | None = None
 
 
 def prepare(
@@ -117,11 +101,8 @@ def finish(
     with OutputFiles() as outputs:
         if weights.out is not None:
             said += stage_weights(
-                outputs, net, weights.source, weights.out, added=carry.added,
-                removed=carry.removed, renamed=carry.renamed, spec=carry.spec,
-                seed=weights.seed, shapes=carry.shapes, phase=carry.phase, proto=carry.proto,
-                adjust=carry.adjust,
-            )  # fmt: skip
+                outputs, net, weights.source, weights.out, carry, weights.seed
+            )
         if files is None:
             write_result(outputs, export_bytes(net), where, unchanged=not changed)
         for path, data in files or ():
@@ -199,6 +180,8 @@ def verb_command(verb: str) -> click.Command:
         done = [result.done] if getattr(result, "done", None) else []
         changed = getattr(result, "changed", True)
         files = result.output_files(output) if entry.output_suffix is not None else None
+        from ..carry import Carry, carry_of
+
         carry = Carry() if entry.reads_weights else carry_of(before, result, chosen)
         finish(where, result.net, [*result.notes, *done], given, carry, changed=changed,
                files=files)  # fmt: skip
@@ -230,24 +213,3 @@ def _field_names(options: Any) -> list[str]:
     from dataclasses import fields
 
     return [item.name for item in fields(options)]
-
-
-def carry_of(before: Net, result: Any, options: Any) -> Carry:
-    """What the caffemodel needs to know of a verb's change: the layers it added and took
-    out (its own lists, else the names that came and went) and renamed."""
-    renamed: Mapping[str, str] = getattr(result, "renamed", None) or {}
-    after_names, before_names = result.net.layer_names, before.layer_names
-    added = getattr(result, "added", None)
-    removed = getattr(result, "removed", None)
-    return Carry(
-        added={x.name for x in added} if added is not None
-        else after_names - before_names - set(renamed.values()),
-        removed={x.name for x in removed} if removed is not None
-        else before_names - after_names - set(renamed),
-        renamed=renamed,
-        adjust=getattr(result, "adjust_weights", None),
-        spec=getattr(result, "spec", None),
-        shapes=getattr(options, "shapes", None),
-        phase=getattr(options, "phase", None),
-        proto=getattr(options, "proto", None),
-    )  # fmt: skip

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from pathlib import PurePosixPath
+from pathlib import Path, PurePosixPath
 from typing import Any, Literal
 
 from ..analysis.shapes import format_shape
@@ -18,6 +18,7 @@ from ..verbs import verb_of_options
 
 Verb = str  # a verb of the registry (scnn_surgery.verbs.REGISTRY); batch can do each
 AnyOptions = Any  # the verb's options class (options.py), per model
+WEIGHTS_SUFFIX = ".caffemodel"
 
 
 @dataclass(frozen=True)
@@ -43,10 +44,18 @@ class Job:
     # Draw the change with this many layers around it (None: no picture); an HTML report
     # shows it, and the worker makes it, so the parent only collects.
     picture_context: int | None = None
+    # The caffemodel a verb that computes weights reads (fold-bn): NAME.caffemodel beside
+    # the source; its new one is written beside the output (see ``weights_output``).
+    weights: str | None = None
 
     @property
     def verb(self) -> Verb:
         return verb_of_options(self.options)
+
+    @property
+    def weights_output(self) -> str | None:
+        """The caffemodel written with the output: NAME.caffemodel beside NAME.prototxt."""
+        return None if self.weights is None else str(Path(self.output).with_suffix(WEIGHTS_SUFFIX))
 
 
 Status = Literal["converted", "refused", "failed", "skipped", "interrupted"]

@@ -236,8 +236,47 @@ def test_command_line_needs_weights(tmp_path: Path, run_cli: RunCli) -> None:
     source.write_text(SMALL)
     code, out, err = run_cli("fold-bn", str(source))
     assert code == 2 and out == "" and "fold-bn needs --weights and --weights-out" in err
-    code, _, err = run_cli("batch", str(source), "-o", str(tmp_path / "out"), "--verb", "fold-bn")
-    assert code == 2 and "batch carries no caffemodels" in err
+
+
+TINY = """name: "tiny"
+input: "data"
+input_shape { dim: 1 dim: 3 dim: 6 dim: 6 }
+layer { name: "conv" type: "Convolution" bottom: "data" top: "conv"
+  convolution_param { num_output: 4 kernel_size: 3 } }
+layer { name: "bn" type: "BatchNorm" bottom: "conv" top: "conv" }
+layer { name: "scale" type: "Scale" bottom: "conv" top: "conv" scale_param { bias_term: true } }
+"""
+
+
+def test_batch_folds_each_model_with_the_caffemodel_beside_it(
+    tmp_path: Path, run_cli: RunCli
+) -> None:
+    """Each output pair is byte for byte what ``fold-bn`` writes for that model alone; a
+    model without its caffemodel is refused, naming the file, and the others go on."""
+    models = tmp_path / "models"
+    (models / "deep").mkdir(parents=True)
+    nets = {"small": SMALL, "deep/tiny": TINY, "bare": TINY}
+    for seed, (name, text) in enumerate(nets.items()):
+        (models / f"{name}.prototxt").write_text(text)
+        if name != "bare":
+            (models / f"{name}.caffemodel").write_bytes(random_weights(loads(text), seed))
+    out = tmp_path / "out"
+    code, _, err = run_cli("batch", str(models), "-o", str(out), "--verb", "fold-bn", "-j", "1")
+    assert code == 1, err
+    missing = models / "bare.caffemodel"
+    assert f"refused     {models / 'bare.prototxt'}  {missing}: no such caffemodel;" in err
+    assert not (out / "bare.prototxt").exists() and not (out / "bare.caffemodel").exists()
+    for name in ("small", "deep/tiny"):
+        alone = tmp_path / "alone"
+        code, _, err = run_cli(
+            "fold-bn", str(models / f"{name}.prototxt"), "--weights",
+            str(models / f"{name}.caffemodel"), "--weights-out", str(alone.with_suffix(".w")),
+            "-o", str(alone),
+        )  # fmt: skip
+        assert code == 0, err
+        assert (out / f"{name}.prototxt").read_bytes() == alone.read_bytes()
+        assert (out / f"{name}.caffemodel").read_bytes() == alone.with_suffix(".w").read_bytes()
+    assert '"bn"' not in (out / "deep/tiny.prototxt").read_text()
 
 
 def test_the_library_api_is_the_registry_s() -> None:
