@@ -178,8 +178,9 @@ def command(
 ) -> None:
     """Insert an SCNN module into every model in SRC... (files, directories, globs), or
     run another verb on each: splice a fragment (--verb splice --fragment FILE), strip
-    each one's module (--verb strip), remove, upgrade, rename, export (each model
-    as NAME.onnx).
+    each one's module (--verb strip), remove, upgrade, rename, retarget, fold-bn
+    (each model's weights from NAME.caffemodel beside it, the folded caffemodel written
+    beside its output), export (each model as NAME.onnx).
 
     Directories are searched for *.prototxt recursively; outputs keep each model's
     path relative to its SRC under OUTPUT_DIR. Sources are never modified.
