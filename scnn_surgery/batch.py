@@ -282,7 +282,20 @@ def config_keys(verb: Verb = "insert") -> dict[str, ConfigKey]:
     for item, declared in declared_fields(options_class(verb)):
         for key in (item.name, *declared.aliases):
             keys[key] = ConfigKey(item.name, declared.kind.check)
+    if REGISTRY[verb].needs_weights:
+        keys[WEIGHTS_KEY] = ConfigKey(WEIGHTS_KEY, _caffemodel_path)
     return keys
+
+
+# The caffemodel a verb that needs weights reads for the models a table matches, instead
+# of NAME.caffemodel beside the model (relative to the working directory, as --proto is).
+WEIGHTS_KEY = "weights"
+
+
+def _caffemodel_path(value: object) -> str:
+    if not isinstance(value, str) or not value:
+        raise OptionValueError(f"must be the path of a caffemodel, got {value!r}")
+    return value
 
 
 CONFIG_KEYS: Mapping[str, ConfigKey] = config_keys("insert")
@@ -400,7 +413,18 @@ def options_for(relative: PurePosixPath, base: AnyOptions, config: BatchConfig) 
                 if key == SHAPE_RULES_KEY:  # rules for other types still hold
                     value = {**settings.get(key, base.shape_rules), **value}
                 settings[key] = value
+    settings.pop(WEIGHTS_KEY, None)  # not an option: see weights_for
     return replace(base, **settings)
+
+
+def weights_for(source: Source, config: BatchConfig) -> str:
+    """The caffemodel a verb that needs weights reads for ``source``: the last matching
+    rule's ``weights``, else NAME.caffemodel beside NAME.prototxt."""
+    chosen = str(source.path.with_suffix(WEIGHTS_SUFFIX))
+    for rule in config.rules:
+        if rule.matches(source.relative):
+            chosen = rule.settings.get(WEIGHTS_KEY, chosen)
+    return chosen
 
 
 def unused_patterns(config: BatchConfig, sources: Sequence[Source]) -> list[str]:
@@ -435,7 +459,7 @@ def plan_jobs(
             options_for(source.relative, base, config),
             fragment,
             picture_context,
-            str(source.path.with_suffix(WEIGHTS_SUFFIX)) if entry.needs_weights else None,
+            weights_for(source, config) if entry.needs_weights else None,
         )
         for source, output in zip(sources, outputs, strict=True)
     ]
@@ -504,7 +528,8 @@ def _converted(job: Job, before: Net) -> tuple[Outcome, Any]:
     if job.weights is not None and not os.path.isfile(job.weights):
         raise SurgeryError(
             f"{job.weights}: no such caffemodel; --verb {job.verb} reads each model's"
-            f" weights from the {WEIGHTS_SUFFIX} file of the same name beside it"
+            f" weights from the {WEIGHTS_SUFFIX} file of the same name beside it, or from"
+            f" its config's '{WEIGHTS_KEY}'"
         )
     inputs = [load(job.fragment)] if reads and job.fragment is not None else []
     result = spec.run(before, inputs, job.options)

@@ -44,6 +44,7 @@ from scnn_surgery.batch import (
     write_output,
 )
 from scnn_surgery.errors import SurgeryError, UsageError
+from scnn_surgery.options import FoldBnOptions
 from scnn_surgery.report.changeview import PICTURE_CONTEXT
 from scnn_surgery.scnn import module_cost
 from scnn_surgery.surgery import InsertOptions, insert, load
@@ -546,3 +547,20 @@ def test_write_output_writes_the_files_beside_it_with_it_or_none(tmp_path: Path)
     assert write_output(outcome).status == "converted"
     assert (tmp_path / "x.caffemodel").read_bytes() == b"weights"
     assert (tmp_path / "x.prototxt").read_bytes() == b"x"
+
+
+def test_a_fold_bn_config_may_name_each_model_s_caffemodel(tmp_path: Path) -> None:
+    make_tree(tmp_path / "src", "a.prototxt", "lane/b.prototxt")
+    sources = discover_sources([str(tmp_path / "src")])
+    config = parse_config('[models."lane/*"]\nweights = "trained/b.caffemodel"\n', verb="fold-bn")
+    jobs = plan_jobs(sources, tmp_path / "out", FoldBnOptions(), config)
+    beside = str(tmp_path / "src/a.caffemodel")
+    assert [job.weights for job in jobs] == [beside, "trained/b.caffemodel"]
+    assert [job.weights_output for job in jobs] == [
+        str(tmp_path / "out/a.caffemodel"), str(tmp_path / "out/lane/b.caffemodel")
+    ]
+    with pytest.raises(UsageError, match="weights must be the path of a caffemodel, got 3"):
+        parse_config('[models."**"]\nweights = 3\n', verb="fold-bn")
+    with pytest.raises(UsageError, match="unknown setting 'weights'"):
+        parse_config('[models."**"]\nweights = "w.caffemodel"\n', verb="strip")
+    assert plan_jobs(sources, tmp_path / "out", FITS, BatchConfig())[0].weights is None
