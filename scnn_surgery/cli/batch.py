@@ -124,9 +124,15 @@ def _is_within(path: Path, directory: Path) -> bool:
 
 
 def refuse_report_over_output(report_path: str, planned: Sequence[Job]) -> None:
-    """A report that is one of the converted models' outputs, however spelled."""
+    """A report that is one of the converted models' outputs or the caffemodel one reads
+    (fold-bn), however spelled."""
     report = file_key(report_path)
     for job in planned:
+        if job.weights is not None and file_key(job.weights) == report:
+            raise UsageError(
+                f"--report {report_path} is the caffemodel of {job.source}; give the report"
+                " another path"
+            )
         for output in (path for path in (job.output, job.weights_output) if path):
             if file_key(output) == report:
                 raise UsageError(

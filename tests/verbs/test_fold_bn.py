@@ -277,6 +277,11 @@ def test_batch_folds_each_model_with_the_caffemodel_beside_it(
         assert (out / f"{name}.prototxt").read_bytes() == alone.read_bytes()
         assert (out / f"{name}.caffemodel").read_bytes() == alone.with_suffix(".w").read_bytes()
     assert '"bn"' not in (out / "deep/tiny.prototxt").read_text()
+    config, report = tmp_path / "c.toml", models / "small.md"  # a caffemodel named oddly
+    config.write_text(f'[models."small.prototxt"]\nweights = "{report}"\n')
+    code, _, err = run_cli("batch", str(models), "-o", str(out), "--verb", "fold-bn",
+                           "--config", str(config), "--report", str(report))  # fmt: skip
+    assert code == 2 and f"--report {report} is the caffemodel of" in err
 
 
 def test_the_library_api_is_the_registry_s() -> None:
