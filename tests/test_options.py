@@ -27,6 +27,7 @@ from scnn_surgery.options import (
     SHAPE,
     SHAPES,
     ExportOptions,
+    FoldBnOptions,
     InsertOptions,
     OptionValueError,
     SpliceOptions,
@@ -169,12 +170,14 @@ def test_the_readme_lists_every_config_key() -> None:
     readme = (REPO_ROOT / "README.md").read_text(encoding="utf-8").replace("\n", " ")
     match = re.search(
         r"Keys: (.+?)\. With `--verb splice` the keys are splice's \((.+?)\), with"
-        r" `--verb strip` strip's \((.+?)\), with `--verb export` export's \((.+?)\)\. An"
-        r" unknown key",
+        r" `--verb strip` strip's \((.+?)\), with `--verb export` export's \((.+?)\), with"
+        r" `--verb fold-bn` fold-bn's \((.+?)\)\. An unknown key",
         readme,
     )
     assert match, "the README's batch section lists each verb's config keys"
-    listed, spliced, stripped, exported = match.groups()
+    listed, spliced, stripped, exported, folded = match.groups()
+    fold_keys = [item.name for item, _ in declared_fields(FoldBnOptions)] + ["weights"]
+    assert re.findall(r"`(\w+)`", folded) == fold_keys
     primary = re.findall(r"`(\w+)`", re.sub(r"\(or [^)]*\)", "", listed))
     aliases = re.findall(r"\(or `(\w+)`\)", listed)
     assert primary == [item.name for item, _ in declared_fields()]
