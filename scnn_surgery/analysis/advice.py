@@ -238,14 +238,21 @@ def placeholder_warnings(
     version = graph.latest.get(blob)
     if version is None:
         return []
+    resized = result.resized_placeholders if written else {}
+    inputs = [
+        node
+        for node in graph.graph
+        if isinstance(node, BlobVersion)
+        and (node.name in resized or _stated_input(graph, node, given))
+    ]
+    if not inputs:
+        return []
+    ancestors = nx.ancestors(graph.graph, version)
     found = []
-    for node in sorted(nx.ancestors(graph.graph, version), key=str):
-        if written and isinstance(node, BlobVersion) and node.name in result.resized_placeholders:
+    for node in sorted((node for node in inputs if node in ancestors), key=str):
+        if node.name in resized:
             found.append(_resized_warning(node.name, result, version, blob))
-        if not isinstance(node, BlobVersion) or node.name in given:
-            continue
-        producer = graph.producer(node)
-        if producer is not None and producer.type != "Input":
+        if not _stated_input(graph, node, given):
             continue
         stated = result.blob(node)
         reason = placeholder_reason(graph.net, node.name, stated)
@@ -258,6 +265,14 @@ def placeholder_warnings(
             f" {node.name}={_shape_hint(stated)}"
         )
     return found
+
+
+def _stated_input(graph: LayerGraph, node: BlobVersion, given: Collection[str]) -> bool:
+    """A blob no --shape sizes whose size the file states: a net input or an Input's top."""
+    if node.name in given:
+        return False
+    producer = graph.producer(node)
+    return producer is None or producer.type == "Input"
 
 
 def _resized_warning(name: str, result: ShapeResult, version: BlobVersion, blob: str) -> str:
