@@ -245,12 +245,10 @@ def placeholder_warnings(
     if version is None:
         return []
     resized = result.resized_placeholders if written else {}
-    inputs = [
-        node
-        for node in graph.graph
-        if isinstance(node, BlobVersion)
-        and (node.name in resized or _stated_input(graph, node, given))
-    ]
+    stated_inputs = {node for node in _stated_inputs(graph) if node.name not in given}
+    inputs = set(stated_inputs)
+    if resized:
+        inputs.update(n for n in graph.graph if isinstance(n, BlobVersion) and n.name in resized)
     if not inputs:
         return []
     if ancestors is None:
@@ -259,7 +257,7 @@ def placeholder_warnings(
     for node in sorted((node for node in inputs if node in ancestors), key=str):
         if node.name in resized:
             found.append(_resized_warning(node.name, result, version, blob))
-        if not _stated_input(graph, node, given):
+        if node not in stated_inputs:
             continue
         stated = result.blob(node)
         reason = placeholder_reason(graph.net, node.name, stated)
@@ -274,12 +272,12 @@ def placeholder_warnings(
     return found
 
 
-def _stated_input(graph: LayerGraph, node: BlobVersion, given: Collection[str]) -> bool:
-    """A blob no --shape sizes whose size the file states: a net input or an Input's top."""
-    if node.name in given:
-        return False
-    producer = graph.producer(node)
-    return producer is None or producer.type == "Input"
+def _stated_inputs(graph: LayerGraph) -> list[BlobVersion]:
+    """The blobs whose size the file states: the net's inputs (the versions with no
+    producer) and the tops of its Input layers."""
+    found = [node for node, net_input in graph.graph.nodes(data="input") if net_input is not None]
+    found += [top for layer in graph.layers if layer.type == "Input" for top in graph.tops(layer)]
+    return found
 
 
 def _resized_warning(name: str, result: ShapeResult, version: BlobVersion, blob: str) -> str:
