@@ -16,6 +16,7 @@
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 
 import networkx as nx
@@ -65,7 +66,9 @@ def _grows(shapes: ShapeResult, layer: Layer) -> bool:
     return before is None or after is None or after > before
 
 
-def _upsampling(graph: LayerGraph, shapes: ShapeResult, ancestors: set[Node]) -> list[Layer]:
+def _upsampling(
+    graph: LayerGraph, shapes: ShapeResult, ancestors: AbstractSet[Node]
+) -> list[Layer]:
     """The layers among ``ancestors`` that make their map larger, in file order."""
     found = [
         node
@@ -132,15 +135,21 @@ def _macs(macs: int) -> str:
 
 
 def decoder_alternative(
-    graph: LayerGraph, shapes: ShapeResult, blob: str, spec: ScnnSpec
+    graph: LayerGraph,
+    shapes: ShapeResult,
+    blob: str,
+    spec: ScnnSpec,
+    ancestors: AbstractSet[Node] | None = None,
 ) -> Alternative | None:
     """The encoder's bottleneck, when ``blob`` is a decoder map finer than a quarter of the
-    input's resolution (it derives from a layer that made the map larger)."""
+    input's resolution (it derives from a layer that made the map larger). ``ancestors``
+    are the blob's, when the caller has them."""
     version = graph.latest.get(blob)
     area = _area(shapes.blob(version)) if version is not None else None
     if version is None or area is None:
         return None
-    ancestors: set[Node] = nx.ancestors(graph.graph, version)
+    if ancestors is None:
+        ancestors = nx.ancestors(graph.graph, version)
     upsampling = _upsampling(graph, shapes, ancestors)
     if not upsampling:
         return None
@@ -219,33 +228,36 @@ def _kernel_too_wide(spec: ScnnSpec) -> str | None:
     )
 
 
-def _placeholders(shapes: PhaseShapes, phase: str | None, point: InsertionPoint) -> list[str]:
-    graph = shapes.select(phase)[-1]
-    return placeholder_warnings(graph, shapes.of(graph), point.blob, shapes.overrides, written=True)
-
-
 def placeholder_warnings(
     graph: LayerGraph,
     result: ShapeResult,
     blob: str,
     given: Collection[str] = (),
     written: bool = False,
+    ancestors: AbstractSet[Node] | None = None,
 ) -> list[str]:
     """The inputs ``blob`` is computed from whose stated size is a placeholder (and that no
     --shape, named in ``given``, sizes): a module there is sized for the placeholder, not
     for the size the net runs at. With ``written`` (a module was put there), also those a
-    --shape resized, whose size the written file still states."""
+    --shape resized, whose size the written file still states. ``ancestors`` are the
+    blob's, when the caller has them."""
     version = graph.latest.get(blob)
     if version is None:
         return []
+    resized = result.resized_placeholders if written else {}
+    stated_inputs = {node for node in _stated_inputs(graph) if node.name not in given}
+    inputs = set(stated_inputs)
+    if resized:
+        inputs.update(n for n in graph.graph if isinstance(n, BlobVersion) and n.name in resized)
+    if not inputs:
+        return []
+    if ancestors is None:
+        ancestors = nx.ancestors(graph.graph, version)
     found = []
-    for node in sorted(nx.ancestors(graph.graph, version), key=str):
-        if written and isinstance(node, BlobVersion) and node.name in result.resized_placeholders:
+    for node in sorted((node for node in inputs if node in ancestors), key=str):
+        if node.name in resized:
             found.append(_resized_warning(node.name, result, version, blob))
-        if not isinstance(node, BlobVersion) or node.name in given:
-            continue
-        producer = graph.producer(node)
-        if producer is not None and producer.type != "Input":
+        if node not in stated_inputs:
             continue
         stated = result.blob(node)
         reason = placeholder_reason(graph.net, node.name, stated)
@@ -257,6 +269,14 @@ def placeholder_warnings(
             f" '{blob}'); give the size the net runs at with --shape"
             f" {node.name}={_shape_hint(stated)}"
         )
+    return found
+
+
+def _stated_inputs(graph: LayerGraph) -> list[BlobVersion]:
+    """The blobs whose size the file states: the net's inputs (the versions with no
+    producer) and the tops of its Input layers."""
+    found = [node for node, net_input in graph.graph.nodes(data="input") if net_input is not None]
+    found += [top for layer in graph.layers if layer.type == "Input" for top in graph.tops(layer)]
     return found
 
 
@@ -297,10 +317,17 @@ def advise(
 ) -> list[str]:
     """The warnings for inserting ``spec`` at ``point`` (the net before the edit)."""
     found = (_raw_input(point, spec), _dead_end(point, output), _kernel_too_wide(spec))
-    notes = [*_placeholders(shapes, phase, point), *(note for note in found if note is not None)]
+    graph = shapes.select(phase)[-1]
+    result = shapes.of(graph)
+    version = graph.latest.get(point.blob)
+    # both warnings below read the point's ancestors: find them once
+    ancestors = nx.ancestors(graph.graph, version) if automatic and version is not None else None
+    placeholders = placeholder_warnings(
+        graph, result, point.blob, shapes.overrides, written=True, ancestors=ancestors
+    )
+    notes = [*placeholders, *(note for note in found if note is not None)]
     if automatic:
-        graph = shapes.select(phase)[-1]
-        alternative = decoder_alternative(graph, shapes.of(graph), point.blob, spec)
+        alternative = decoder_alternative(graph, result, point.blob, spec, ancestors)
         if alternative is not None:
             notes.append(
                 f"warning: {alternative.reason}; the module stays at the top hidden layer, as"

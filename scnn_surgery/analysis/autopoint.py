@@ -256,6 +256,8 @@ def _scene_map(
     """The scene map a per-region blob is pooled from (the blob itself when it is not
     per region), and the rule that moved it there."""
     moved = ""
+    if not any(layer.type in REGION_TYPES for layer in graph.layers):
+        return version, moved  # no region layer to walk back from (most nets)
     for _ in range(len(graph.layers)):
         regions = [
             node

@@ -426,11 +426,16 @@ def _duplicate_tops(phase: _Phase) -> list[Finding]:
     (the producer of its version 0)."""
     net, graph = phase.net, phase.graph
     out = []
+    written = {i.name for i in net.inputs}  # a later version needs an earlier write
     for layer in graph.layers:
-        for i, version in enumerate(graph.tops(layer)):
-            name = version.name
+        for i, name in enumerate(layer.tops):
             in_place = i < len(layer.bottoms) and layer.bottoms[i] == name
-            if version.version == 0 or in_place:
+            seen = name in written
+            written.add(name)
+            if not seen or in_place:
+                continue
+            version = graph.tops(layer)[i]
+            if version.version == 0:
                 continue
             first = graph.producer(BlobVersion(name, 0))
             by = "the net input" if first is None else f"layer '{first.name}'"

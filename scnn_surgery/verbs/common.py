@@ -76,6 +76,8 @@ def refuse_shape_errors(shapes: PhaseShapes, phase: str | None, notes: list[str]
                 raise SurgeryError(
                     f"{problem.message} (phase {graph.state.phase}); fix the input net first"
                 )
+    if not shapes.overrides:
+        return  # no --shape to match against the net's blobs
     known = {name for g in graphs for name in g.latest}
     known.update(name for g in graphs for layer in g.layers for name in layer.bottoms)
     unknown = sorted(set(shapes.overrides) - known)
