@@ -179,5 +179,3 @@ class LayerContext:
         """Blob ``index`` reshaped (to broadcast against an input, say)."""
         return self.const(self.blobs[index].reshape(tuple(shape)), what)
 
-    def out_or_fresh(self, last: bool) -> str | None:
-        return self.y if last else None

@@ -89,6 +89,16 @@ def test_net_fields_change_and_the_inputs_follow() -> None:
     assert out == TEXT.replace("input_dim: 8\r\ninput_dim: 8", "input_dim: 16\r\ninput_dim: 24")
 
 
+def test_a_net_field_removed_and_added() -> None:
+    net = _net()
+    ops.remove_net_field(net, "input_dim[3]")
+    assert ss.dumps(net) == TEXT.replace("input_dim: 8\r\ninput_dim: 8\r\n", "input_dim: 8\r\n")
+    ops.add_net_field(net, "input_dim", 12)
+    out = ss.dumps(net)
+    assert net.inputs[0].dims == (1, 3, 8, 12)
+    assert out == TEXT.replace("input_dim: 8\r\ninput_dim: 8\r\n", "input_dim: 8\r\ninput_dim: 12\r\n")
+
+
 def test_a_layer_surgery_added_changes_its_definition() -> None:
     net = _net()
     added = Layer.from_definition(LayerDef("s", "Scale", ("conv1",), ("conv1",)))
