@@ -96,7 +96,8 @@ def test_a_net_field_removed_and_added() -> None:
     ops.add_net_field(net, "input_dim", 12)
     out = ss.dumps(net)
     assert net.inputs[0].dims == (1, 3, 8, 12)
-    two_eights, eight_twelve = "input_dim: 8\r\ninput_dim: 8\r\n", "input_dim: 8\r\ninput_dim: 12\r\n"
+    two_eights = "input_dim: 8\r\ninput_dim: 8\r\n"
+    eight_twelve = "input_dim: 8\r\ninput_dim: 12\r\n"
     assert out == TEXT.replace(two_eights, eight_twelve)
 
 
