@@ -330,6 +330,27 @@ def test_segnet_upsample_puts_values_where_the_mask_says(tmp_path: Path) -> None
     assert np.array_equal(got, want.reshape(2, 3, 8, 10))
 
 
+def test_max_pooling_mask_top_is_the_index_within_its_plane() -> None:
+    """caffe pooling_layer.cpp MAX: mask = h * width + w of each window's first strict
+    maximum; here with ceil rounding, so the last windows are clipped."""
+    shape = (2, 3, 7, 9)
+    layer = 'layer { name: "p" type: "Pooling" bottom: "x0" top: "p" top: "m"'
+    layer += " pooling_param { pool: MAX kernel_size: 3 stride: 2 } }"
+    x = big(shape)
+    (pooled, mask) = run_onnx(export_onnx(loads(one_layer_net([shape], layer))), {"x0": x})
+    height, width = 3, 4  # ceil((7 - 3) / 2) + 1, ceil((9 - 3) / 2) + 1
+    want = np.zeros((2, 3, height, width), np.float32)
+    maxima = np.zeros_like(want)
+    for n, c, ph, pw in np.ndindex(want.shape):
+        h0, w0 = ph * 2, pw * 2
+        window = x[n, c, h0 : min(h0 + 3, 7), w0 : min(w0 + 3, 9)]
+        h, w = np.unravel_index(int(np.argmax(window)), window.shape)
+        want[n, c, ph, pw] = (h0 + h) * 9 + (w0 + w)
+        maxima[n, c, ph, pw] = window.max()
+    assert np.array_equal(mask, want)
+    assert np.array_equal(pooled, maxima)
+
+
 def test_darknet_upsample_is_nearest(tmp_path: Path) -> None:
     text = one_layer_net([X], _layer_text('type: "Upsample" upsample_param { scale: 2 }', 1))
     x = big(X)

@@ -190,6 +190,8 @@ def _pooling(ctx: LayerContext) -> None:
         raise ctx.refuse(f"a {len(x)}-axis input: Caffe pools 4-axis blobs")
     if p.method not in ("MAX", "AVE"):
         raise ctx.refuse(f"{p.method} pooling: Caffe's CPU forward does not implement it")
+    if p.global_pooling and len(ctx.outputs) > 1:
+        raise ctx.refuse("a mask top of global pooling")
     if p.global_pooling:
         ctx.op("GlobalMaxPool" if p.method == "MAX" else "GlobalAveragePool", [ctx.x], ctx.y)
         return
@@ -199,10 +201,17 @@ def _pooling(ctx: LayerContext) -> None:
         average_pool(ctx, ctx.x, x, out, p.kernel, p.stride, p.pad, ctx.y)
         return
     end = [_pool_end_pad(out[a], x[2 + a], p.kernel[a], p.stride[a], p.pad[a]) for a in (0, 1)]
-    ctx.op(
-        "MaxPool", [ctx.x], ctx.y, kernel_shape=list(p.kernel), strides=list(p.stride),
-        pads=[p.pad[0], p.pad[1], *end],
-    )  # fmt: skip
+    attrs = {"kernel_shape": list(p.kernel), "strides": list(p.stride),
+             "pads": [p.pad[0], p.pad[1], *end]}  # fmt: skip
+    if len(ctx.outputs) == 1:
+        ctx.op("MaxPool", [ctx.x], ctx.y, **attrs)
+        return
+    # The mask top (SegNet's): where each maximum is within its (n, c) plane, h * W + w, as
+    # Caffe's MaxPoolForward writes it; ONNX's Indices count over the whole tensor instead.
+    indices = ctx.emitter.fresh(f"{ctx.layer.name}/indices")
+    ctx.op_n("MaxPool", [ctx.x], [ctx.y, indices], **attrs)
+    in_plane = ctx.op("Mod", [indices, ctx.ints([x[2] * x[3]], "plane")])
+    ctx.op("Cast", [in_plane], ctx.outputs[1], to=1)  # float, as Caffe's mask blob
 
 
 # ---------------------------------------------------------------------------
