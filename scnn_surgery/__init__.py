@@ -9,11 +9,15 @@ line does before it knows which command runs, costs nothing. Each verb of the re
 from __future__ import annotations
 
 import importlib
-from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
 
+# Not typing's: importing typing costs the command line's start-up, which imports this
+# package before it can catch a Ctrl-C (cli/entry.py). Type checkers know this name.
+TYPE_CHECKING = False
 if TYPE_CHECKING:  # what type checkers see; at run time __getattr__ loads them
+    from typing import Any
+
     from .core.document import Document as Document
     from .core.net import Layer as Layer
     from .core.net import Net as Net

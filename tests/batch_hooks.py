@@ -21,7 +21,7 @@ HANG_HOOK = "SCNN_SURGERY_TEST_HANG"
 
 # ``python -c BOOTSTRAP batch ...``: the command line, with the hooks installed.
 BOOTSTRAP = (
-    "import tests.batch_hooks as h; h.install(); from scnn_surgery.cli.main import main; main()"
+    "import tests.batch_hooks as h; h.install(); from scnn_surgery.cli.entry import main; main()"
 )
 
 

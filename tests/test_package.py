@@ -44,7 +44,7 @@ def test_type_checkers_see_the_same_names() -> None:
     seen = {
         alias.asname or alias.name: "." * node.level + (node.module or "")
         for node in block.body
-        if isinstance(node, ast.ImportFrom)
+        if isinstance(node, ast.ImportFrom) and node.level > 0  # not typing's Any
         for alias in node.names
     }
     assert {name: seen[name] for name in _EXPORTS} == _EXPORTS

@@ -19,6 +19,7 @@ from .. import __version__
 from ..errors import SurgeryError, SurgeryErrors, UsageError
 from ..runtime import paused_gc
 from ..verbs import REGISTRY as VERB_REGISTRY
+from .entry import interrupted, outputs_written
 from .stdio import flush_stdout, one_line
 
 # Set (to anything but 0) to see the traceback of an unexpected error instead of its line.
@@ -103,25 +104,6 @@ def _usage_line(error: click.UsageError) -> str:
     return f"{error.format_message().rstrip('.')}; see '{command} --help'"
 
 
-def _outputs_written() -> bool:
-    """Whether the running command committed its outputs (files not loaded: it wrote none)."""
-    files = sys.modules.get("scnn_surgery.files")
-    return bool(files is not None and getattr(files, "COMMITTED", None))
-
-
-def _interrupted(outputs_written: bool = False) -> NoReturn:
-    """Ctrl-C as one line: exit 0 once the command's outputs are complete (it did what was
-    asked), else 130. Click's own answer would be "Aborted!" and 1."""
-    if outputs_written:
-        click.echo(
-            "scnn-surgery: interrupted after the outputs were written; they are complete",
-            err=True,
-        )
-        sys.exit(0)
-    click.echo("scnn-surgery: interrupted", err=True)
-    sys.exit(130)
-
-
 class SurgeryGroup(click.Group):
     """Loads subcommands on demand, and turns every error into one line on stderr with its
     exit status: a :class:`SurgeryError` its own, a usage error 2."""
@@ -161,7 +143,7 @@ class SurgeryGroup(click.Group):
         except click.UsageError as exc:
             _fail(_usage_line(exc), UsageError.exit_code)
         except KeyboardInterrupt:
-            _interrupted()
+            interrupted()
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -186,7 +168,7 @@ class SurgeryGroup(click.Group):
         except SurgeryError as exc:
             _fail(str(exc), _error_status(ctx, exc))
         except KeyboardInterrupt:
-            _interrupted(_outputs_written())
+            interrupted(outputs_written())
         except OSError as exc:
             if exc.errno == errno.EPIPE:  # the reader has gone (| head): nobody to tell
                 _quiet_stdout()
