@@ -48,6 +48,7 @@ __all__ = [
     "canonical_directions",
     "detect_modules",
     "format_float",
+    "kernel_too_wide",
     "module_cost",
     "module_output",
     "render_layers",
@@ -666,6 +667,46 @@ def detect_modules(
             found.append(module)
             index = module.last_index + 1
     return found
+
+
+def _largest_odd(size: int) -> int:
+    return max(1, size if size % 2 else size - 1)
+
+
+# A narrower kernel passes nothing between neighbours (1) or only to one side.
+SMALLEST_KERNEL = 3
+
+
+def kernel_too_wide(spec: ScnnSpec, larger_map: str | None = None) -> str | None:
+    """The warning for a kernel wider than the map, or None; ``larger_map`` says where the
+    caller's command can take a module whose map no kernel fits.
+
+    D and U convolve 1xk along each row (the width), R and L kx1 along each column. Caffe runs
+    such a kernel (its padding keeps the map's size), so it is a warning, not a refusal.
+    """
+    k = spec.kernel_width
+    kernels = []
+    sizes = []
+    for letters, kernel, size in (("DU", f"1x{k}", spec.width), ("RL", f"{k}x1", spec.height)):
+        passes = ", ".join(d for d in letters if d in spec.directions)
+        if passes and k > size:
+            kernels.append(f"{kernel} ({passes})")
+            sizes.append(size)
+    if not kernels:
+        return None
+    fits = _largest_odd(min(sizes))
+    advice = (
+        f"--kernel-width {fits} or less fits"
+        if fits >= SMALLEST_KERNEL
+        else f"no kernel of width {SMALLEST_KERNEL} or more fits (a 1-wide one passes nothing"
+        " between neighbours): the map is too small for SCNN"
+        + (f"; {larger_map}" if larger_map else "")
+    )
+    return (
+        f"warning: the kernel width {k} is wider than the {spec.height}x{spec.width} map:"
+        f" every {' and '.join(kernels)} kernel reaches past the map into zero padding;"
+        f" {advice}"
+    )
 
 
 LARGE_CHANNELS = 256  # more than the published advice for SCNN

@@ -46,6 +46,31 @@ def test_generate_to_file(tmp_path: Path, run_cli: RunCli) -> None:
     assert target.read_text().startswith("layer {\n")
 
 
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["--kernel-width", "99999", "--height", "2", "--width", "2"],
+         "warning: the kernel width 99999 is wider than the 2x2 map: every 1x99999 (D, U) and"
+         " 99999x1 (R, L) kernel reaches past the map into zero padding; no kernel of width 3"
+         " or more fits (a 1-wide one passes nothing between neighbours): the map is too small"
+         " for SCNN\n"),
+        (["--kernel-width", "9", "--height", "6", "--width", "20"],
+         "warning: the kernel width 9 is wider than the 6x20 map: every 9x1 (R, L) kernel"
+         " reaches past the map into zero padding; --kernel-width 5 or less fits\n"),
+        (["--kernel-width", "9", "--height", "6", "--width", "20", "--directions", "DU"], None),
+    ],
+)  # fmt: skip
+def test_generate_warns_of_a_kernel_wider_than_the_map_as_insert_does(
+    args: list[str], expected: str | None, run_cli: RunCli
+) -> None:
+    # Caffe runs it (the padding keeps the map's size), so the module is still printed.
+    code, out, err = run_cli("generate", "--channel", "4", *args)
+    assert code == 0 and out.startswith("layer {\n")
+    lines = err.splitlines(keepends=True)
+    assert lines[0].startswith("scnn-surgery: module ")
+    assert lines[1:] == ([] if expected is None else [f"scnn-surgery: {expected}"])
+
+
 @needs_shared
 def test_insert_published_example(tmp_path: Path, run_cli: RunCli) -> None:
     target = tmp_path / "out.prototxt"

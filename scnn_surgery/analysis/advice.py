@@ -24,7 +24,7 @@ import networkx as nx
 from ..core.graph import BlobVersion, LayerGraph, Node
 from ..core.net import Layer
 from ..passes.anchor import InsertionPoint
-from ..scnn import ScnnSpec, module_cost
+from ..scnn import ScnnSpec, kernel_too_wide, module_cost
 from .autopoint import SHAPE_ONLY_BOTTOMS
 from .geometry import PhaseShapes
 from .placeholders import placeholder_reason
@@ -193,39 +193,10 @@ def _dead_end(point: InsertionPoint, output: str) -> str | None:
     )
 
 
-def _largest_odd(size: int) -> int:
-    return max(1, size if size % 2 else size - 1)
-
-
-# A narrower kernel passes nothing between neighbours (1) or only to one side.
-SMALLEST_KERNEL = 3
-
-
-def _kernel_too_wide(spec: ScnnSpec) -> str | None:
-    """D and U convolve 1xk along each row (the width), R and L kx1 along each column."""
-    k = spec.kernel_width
-    kernels = []
-    sizes = []
-    for letters, kernel, size in (("DU", f"1x{k}", spec.width), ("RL", f"{k}x1", spec.height)):
-        passes = ", ".join(d for d in letters if d in spec.directions)
-        if passes and k > size:
-            kernels.append(f"{kernel} ({passes})")
-            sizes.append(size)
-    if not kernels:
-        return None
-    fits = _largest_odd(min(sizes))
-    advice = (
-        f"--kernel-width {fits} or less fits"
-        if fits >= SMALLEST_KERNEL
-        else f"no kernel of width {SMALLEST_KERNEL} or more fits (a 1-wide one passes nothing"
-        " between neighbours): the map is too small for SCNN; insert at a larger map"
-        " (--after), or size the net for the input it runs at (--shape)"
-    )
-    return (
-        f"warning: the kernel width {k} is wider than the {spec.height}x{spec.width} map:"
-        f" every {' and '.join(kernels)} kernel reaches past the map into zero padding;"
-        f" {advice}"
-    )
+# Where insert can take the module when no kernel fits the map.
+LARGER_MAP = (
+    "insert at a larger map (--after), or size the net for the input it runs at (--shape)"
+)
 
 
 def placeholder_warnings(
@@ -316,7 +287,11 @@ def advise(
     automatic: bool,
 ) -> list[str]:
     """The warnings for inserting ``spec`` at ``point`` (the net before the edit)."""
-    found = (_raw_input(point, spec), _dead_end(point, output), _kernel_too_wide(spec))
+    found = (
+        _raw_input(point, spec),
+        _dead_end(point, output),
+        kernel_too_wide(spec, LARGER_MAP),
+    )
     graph = shapes.select(phase)[-1]
     result = shapes.of(graph)
     version = graph.latest.get(point.blob)

@@ -11,9 +11,9 @@ from typing import Any
 import click
 
 from ..files import STDIO, check_output_paths, named
-from ..scnn import ScnnSpec, build_module, module_cost, render_layers
+from ..scnn import ScnnSpec, build_module, kernel_too_wide, module_cost, render_layers
 from .options import module_options, output_option
-from .output import emit, report_cost
+from .output import emit, note, report_cost
 
 
 @click.command("generate")
@@ -26,3 +26,6 @@ def command(output: str | None, **params: Any) -> None:
     spec = ScnnSpec(**{name: value for name, value in params.items() if value is not None})
     emit(render_layers(build_module(spec)).encode(), output)
     report_cost(spec, module_cost(spec))
+    too_wide = kernel_too_wide(spec)  # as insert warns: Caffe runs it, but little of it is used
+    if too_wide is not None:
+        note(too_wide)
