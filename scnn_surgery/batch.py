@@ -499,6 +499,15 @@ def skipped_outcome(skipped: Skipped) -> Outcome:
     return Outcome(str(skipped.path), "skipped", reason=f"{skipped.path}: {skipped.reason}")
 
 
+def naming_model(source: str, reason: str) -> str:
+    """A refusal that names the model's file, read alone (a report's reason column): as it
+    is where it does (``SOURCE:LINE:COL: ...``, a layer's ``(SOURCE:LINE:COL)``), else after
+    ``SOURCE: `` (a net-level refusal, or one naming its caffemodel or the fragment)."""
+    if reason.startswith(f"{source}:") or f"({source}:" in reason:
+        return reason
+    return f"{source}: {reason}"
+
+
 def convert(job: Job) -> Outcome:
     """Load, run the verb, and classify: a :class:`SurgeryError` is a refusal, anything
     else a failure."""
@@ -508,8 +517,9 @@ def convert(job: Job) -> Outcome:
         outcome, after = _converted(job, before)
     except SurgeryError as exc:
         return Outcome(
-            job.source, "refused", reason=str(exc), verb=job.verb, seconds=_since(start)
-        )
+            job.source, "refused", reason=naming_model(job.source, str(exc)), verb=job.verb,
+            seconds=_since(start),
+        )  # fmt: skip
     except Exception as exc:  # a bug or an unforeseen input: report it, keep the batch going
         return Outcome(
             job.source, "failed", reason=exception_summary(exc), verb=job.verb,
@@ -525,12 +535,8 @@ def _converted(job: Job, before: Net) -> tuple[Outcome, Any]:
     """The outcome of the verb on ``before``, and its result (what a picture is drawn from)."""
     spec = verb_spec(job.verb)
     reads = REGISTRY[job.verb].inputs
-    if job.weights is not None and not os.path.isfile(job.weights):
-        raise SurgeryError(
-            f"{job.weights}: no such caffemodel; --verb {job.verb} reads each model's"
-            f" weights from the {WEIGHTS_SUFFIX} file of the same name beside it, or from"
-            f" its config's '{WEIGHTS_KEY}'"
-        )
+    if job.weights is not None:
+        _refuse_unreadable_weights(job.weights, job.verb)
     inputs = [load(job.fragment)] if reads and job.fragment is not None else []
     result = spec.run(before, inputs, job.options)
     details: dict[str, Any] = {"summary": getattr(result, "done", None)}
@@ -551,6 +557,20 @@ def _converted(job: Job, before: Net) -> tuple[Outcome, Any]:
         job.source, "converted", output=job.output, verb=job.verb, data=data,
         beside=tuple(beside), notes=tuple(notes), **details,
     ), result  # fmt: skip
+
+
+def _refuse_unreadable_weights(weights: str, verb: Verb) -> None:
+    """Refuse a caffemodel that is missing, or is not a file to read (a directory, a
+    dangling link, a named pipe, whose reading would wait for a writer)."""
+    if not os.path.lexists(weights):
+        raise SurgeryError(
+            f"{weights}: no such caffemodel; --verb {verb} reads each model's weights from"
+            f" the {WEIGHTS_SUFFIX} file of the same name beside it, or from its config's"
+            f" '{WEIGHTS_KEY}'"
+        )
+    reason = unreadable_reason(Path(weights))
+    if reason is not None:
+        raise SurgeryError(f"{weights}: {reason}")
 
 
 def _since(start: float) -> float:

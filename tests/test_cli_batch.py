@@ -324,6 +324,56 @@ def test_paths_that_are_not_files_are_reported_as_skipped(tmp_path: Path, run_cl
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["a.prototxt"]
 
 
+def refusals(report: Path) -> dict[str, str]:
+    return {
+        Path(m["source"]).name: m["reason"]
+        for m in json.loads(report.read_text())["models"]
+        if m["status"] == "refused"
+    }
+
+
+NO_MAP = "found no spatial feature map feeding a classifier (phase TEST)"
+
+
+def test_every_refusal_names_the_model_s_file(tmp_path: Path, run_cli: RunCli) -> None:
+    """Read alone (a report's reason column), each refusal says which model it is about; the
+    table on stderr keeps a FILE:LINE:COL whole and drops only a bare 'FILE: '."""
+    src = make_tree(tmp_path / "src", "bare.prototxt", "dir.prototxt", "fifo.prototxt")
+    (src / "broken.prototxt").write_text("layer {\n")
+    (src / "flat.prototxt").write_text(
+        'layer { name: "in" type: "Input" top: "x" input_param { shape { dim: 1 dim: 3 } } }\n'
+    )
+    (src / "dir.caffemodel").mkdir()
+    os.mkfifo(src / "fifo.caffemodel")  # read, it would wait for a writer forever
+    report = tmp_path / "r.json"
+    code, _, err = run_cli("batch", str(src / "*.prototxt"), "-o", str(tmp_path / "out"),
+                           "--report", str(report), "-j", "1")  # fmt: skip
+    assert code == 1
+    broken = f"{src}/broken.prototxt:2:1: missing '}}' for the '{{' at 1:7"
+    reasons = refusals(report)
+    assert {name: reasons[name] for name in ("broken.prototxt", "flat.prototxt")} == {
+        "broken.prototxt": broken,
+        "flat.prototxt": f"{src}/flat.prototxt: {NO_MAP}",
+    }
+    assert f"refused     {src}/broken.prototxt  {broken}\n" in err
+    assert f"refused     {src}/flat.prototxt    {NO_MAP}\n" in err
+
+    code, _, err = run_cli("batch", str(src / "*.prototxt"), "-o", str(tmp_path / "out2"),
+                           "--report", str(report), "-j", "1", "--verb", "fold-bn")  # fmt: skip
+    assert code == 1
+    reasons = refusals(report)
+    assert reasons["broken.prototxt"] == broken
+    assert reasons["bare.prototxt"].startswith(
+        f"{src}/bare.prototxt: {src}/bare.caffemodel: no such caffemodel;"
+    )
+    # not "no such caffemodel": they are there, but not files to read
+    assert reasons["dir.prototxt"] == f"{src}/dir.prototxt: {src}/dir.caffemodel: a directory"
+    assert reasons["fifo.prototxt"] == (
+        f"{src}/fifo.prototxt: {src}/fifo.caffemodel: a named pipe (FIFO), not a regular file"
+    )
+    assert f"refused     {src}/dir.prototxt     {src}/dir.caffemodel: a directory\n" in err
+
+
 def test_a_broken_config_proto_is_one_error_before_any_work(
     tmp_path: Path, run_cli: RunCli
 ) -> None:

@@ -148,9 +148,10 @@ def interrupted_outcomes(sources: Sequence[str]) -> list[Outcome]:
 
 
 def short_reason(outcome: Outcome) -> str:
-    """The reason without the leading source path, which the table already shows."""
+    """The reason without a bare leading ``SOURCE: ``, which the table's column already
+    shows; a ``SOURCE:LINE:COL`` stays whole, the place an editor or a terminal opens."""
     reason = outcome.reason or ""
-    return reason.removeprefix(f"{outcome.source}:").lstrip()
+    return reason.removeprefix(f"{outcome.source}: ")
 
 
 def summary_table(report: BatchReport) -> list[str]:
