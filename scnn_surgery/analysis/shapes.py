@@ -164,10 +164,24 @@ def _canonical_axis(axis: int, rank: int, what: str = "axis") -> int:
     return axis + rank if axis < 0 else axis
 
 
-def _positive_dims(shape: Shape, what: str) -> Shape:
-    if any(d is not None and d <= 0 for d in shape):
-        raise ShapeError(f"{what} would be {format_shape(shape)}, which Caffe refuses")
-    return shape
+def _positive_dims(shape: Shape, what: str, checked_by: str | None = None) -> Shape:
+    """``shape``, or what Caffe does with a size that is not positive. Blob::Reshape aborts
+    on a negative size but takes a 0 (an empty blob), and Convolution and Pooling do not
+    check theirs: such a net sets up and computes nothing, an error all the same.
+    ``checked_by`` says how a layer's own check refuses a 0 too (Interp's)."""
+    if not any(d is not None and d <= 0 for d in shape):
+        return shape
+    text = f"{what} would be {format_shape(shape)}"
+    if checked_by is not None:
+        raise ShapeError(f"{text}, which Caffe refuses: {checked_by}")
+    if any(d is not None and d < 0 for d in shape):
+        raise ShapeError(
+            f"{text}, which Caffe aborts on: Blob::Reshape checks that every size is at least 0"
+        )
+    raise ShapeError(
+        f"{text}, an empty blob: Caffe sets it up (Blob::Reshape takes a size of 0) but"
+        " computes no value in it, nor in anything computed from it"
+    )
 
 
 def c_int_div(a: int, b: int) -> int:
@@ -689,7 +703,8 @@ def _interp_rule(ctx: RuleContext) -> list[MaybeShape]:
         h, w = ref[2], ref[3]
     else:
         raise ShapeError("interp_param gives no output size and there is no 2nd bottom")
-    return [_positive_dims((x[0], x[1], h, w), "the output")]
+    checked = "InterpLayer checks that its output height and width are positive"
+    return [_positive_dims((x[0], x[1], h, w), "the output", checked)]
 
 
 def _upsample_rule(ctx: RuleContext) -> list[MaybeShape]:

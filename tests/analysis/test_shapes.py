@@ -273,8 +273,40 @@ def test_convolution_kernel_larger_than_input_is_an_error() -> None:
         _conv("c", "x", "num_output: 2 kernel_size: 7"),
         {"x": (1, 3, 5, 5)},
     )
-    # (5 - 7) // 1 + 1 = -1
-    assert "Caffe refuses" in r.errors[0].message
+    # (5 - 7) / 1 + 1 = -1: Blob::Reshape's CHECK_GE(shape[i], 0) aborts
+    assert r.errors[0].message == (
+        "layer 'c' (t.prototxt:3:1) (Convolution): the output would be 1x2x-1x-1, which Caffe"
+        " aborts on: Blob::Reshape checks that every size is at least 0"
+    )
+
+
+@pytest.mark.parametrize(
+    ("layer", "kind", "shape"),
+    [
+        (_conv("c", "x", "num_output: 2 kernel_size: 3"), "Convolution", "1x2x0x0"),  # (2-3)/1+1
+        (_pool("c", "x", "pool: MAX kernel_size: 3 stride: 1"), "Pooling", "1x3x0x0"),  # ceil(-1)+1
+    ],
+)
+def test_an_output_size_of_0_is_an_error_that_says_what_caffe_does(
+    layer: str, kind: str, shape: str
+) -> None:
+    # Neither ConvolutionLayer nor PoolingLayer checks its output size, and Blob::Reshape
+    # takes a 0 (an empty blob): Caffe sets the net up, and nothing after computes a value.
+    r = _run(layer, {"x": (1, 3, 2, 2)})
+    assert [e.message for e in r.errors] == [
+        f"layer 'c' (t.prototxt:3:1) ({kind}): the output would be {shape}, an empty blob:"
+        " Caffe sets it up (Blob::Reshape takes a size of 0) but computes no value in it, nor"
+        " in anything computed from it"
+    ]
+
+
+def test_an_interp_output_size_of_0_is_refused_by_the_layer_s_own_check() -> None:
+    interp = _layer("Interp", "i", ["x"], "interp_param { height: 0 width: 4 }")
+    r = _run(interp, {"x": (1, 3, 2, 2)})
+    assert [e.message for e in r.errors] == [
+        "layer 'i' (t.prototxt:3:1) (Interp): the output would be 1x3x0x4, which Caffe refuses:"
+        " InterpLayer checks that its output height and width are positive"
+    ]
 
 
 def test_convolution_output_truncates_toward_zero_as_cpp_does() -> None:
