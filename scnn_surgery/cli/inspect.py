@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING
 
 import click
@@ -22,6 +22,20 @@ def _count(value: int | None) -> str:
     return "?" if value is None else f"{value:,}"
 
 
+# A longer layer, type or blob name is shortened in the middle, keeping its start and its
+# end (res5c_branch2c, conv3/bn: where long names differ); --json keeps every name whole.
+NAME_WIDTH = 40
+ELLIPSIS = "..."
+
+
+def _shortened(name: str) -> str:
+    if len(name) <= NAME_WIDTH:
+        return name
+    kept = NAME_WIDTH - len(ELLIPSIS)
+    head = (kept + 1) // 2
+    return f"{name[:head]}{ELLIPSIS}{name[len(name) - (kept - head):]}"
+
+
 def _listed(items: Sequence[str], separator: str) -> str:
     """A row's blobs or shapes; a Slice's dozens of tops shortened to the first and last
     (``--json`` lists them all)."""
@@ -36,9 +50,10 @@ def _table(report: InspectReport) -> list[str]:
     header: tuple[str, ...] = ("layer", "type", "bottoms -> tops", "output shape", "params", "MACs")
     rows: list[tuple[str, ...]] = [
         (
-            r.name,
-            r.type,
-            f"{_listed(r.bottoms, ', ')} -> {_listed(r.tops, ', ')}",
+            _shortened(r.name),
+            _shortened(r.type),
+            f"{_listed([_shortened(b) for b in r.bottoms], ', ')}"
+            f" -> {_listed([_shortened(t) for t in r.tops], ', ')}",
             _listed([format_shape(s) for s in r.shapes], " "),
             _count(r.params),
             _count(r.macs),
@@ -88,7 +103,17 @@ def _summary(report: InspectReport) -> list[str]:
     else:
         lines.append(f"no insertion point suggested: {report.suggestion_reason}")
     lines += report.placeholders
+    if any(len(name) > NAME_WIDTH for name in _table_names(report)):
+        lines.append(
+            f"names longer than {NAME_WIDTH} characters are shortened in the middle"
+            f" ({ELLIPSIS}); --json lists them whole"
+        )
     return lines
+
+
+def _table_names(report: InspectReport) -> Iterator[str]:
+    for row in report.rows:
+        yield from (row.name, row.type, *row.bottoms, *row.tops)
 
 
 @click.command("inspect")

@@ -209,3 +209,46 @@ def test_a_slice_of_many_tops_keeps_its_row_short(run_cli: RunCli) -> None:
     assert max(len(line) for line in table) < 200
     [slice1] = [line for line in table if line.startswith("Slice1 ")]
     assert "reduce2_lane -> slice1_1, ..., slice1_60 (60)" in slice1
+
+
+LONG = "encoder_stage4_block3_" + "very_long_descriptive_segment_" * 5 + "conv3x3"  # 179
+
+
+def test_a_very_long_name_is_shortened_in_the_table_and_whole_in_json(
+    tmp_path: Path, run_cli: RunCli
+) -> None:
+    net = tmp_path / "long.prototxt"
+    net.write_text(
+        'layer { name: "data" type: "Input" top: "data"'
+        " input_param { shape { dim: 1 dim: 3 dim: 8 dim: 8 } } }\n"
+        f'layer {{ name: "{LONG}" type: "Convolution" bottom: "data" top: "{LONG}"'
+        " convolution_param { num_output: 4 kernel_size: 3 pad: 1 } }\n"
+        f'layer {{ name: "pool" type: "Pooling" bottom: "{LONG}" top: "pool"'
+        " pooling_param { pool: MAX kernel_size: 2 stride: 2 } }\n"
+    )
+    code, out, _ = run_cli("inspect", str(net))
+    assert code == 0
+    table, summary = out.split("\n\n")
+    shortened = "encoder_stage4_bloc...ve_segment_conv3x3"  # 40: its start and its end
+    header, _, *rows = table.splitlines()
+    assert header.index("type") == len(shortened) + 2  # the name column is 40 wide, not 179
+    assert rows[1].startswith(f"{shortened}  Convolution  data -> {shortened}  1x4x8x8")
+    assert rows[2].startswith(f"pool{' ' * 38}Pooling      {shortened} -> pool  1x4x4x4")
+    assert LONG not in table  # the summary below names it whole
+    assert summary.splitlines()[-1] == (
+        "names longer than 40 characters are shortened in the middle (...); --json lists them"
+        " whole"
+    )
+    code, out, _ = run_cli("inspect", "--json", str(net))
+    assert code == 0 and LONG in out and shortened not in out
+
+
+def test_names_of_40_characters_are_not_shortened(tmp_path: Path, run_cli: RunCli) -> None:
+    name = "n" * 40
+    net = tmp_path / "n.prototxt"
+    net.write_text(
+        f'layer {{ name: "{name}" type: "Input" top: "{name}"'
+        " input_param { shape { dim: 1 dim: 3 dim: 8 dim: 8 } } }\n"
+    )
+    code, out, _ = run_cli("inspect", str(net))
+    assert code == 0 and f"{name}  Input" in out and "shortened" not in out
