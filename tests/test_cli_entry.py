@@ -93,3 +93,26 @@ def test_the_entry_imports_nothing_before_its_guard() -> None:
     )
     loaded = json.loads(proc.stdout)
     assert all(name.startswith("scnn_surgery") for name in loaded), loaded
+
+
+class Unwritable:
+    def __init__(self, error: BaseException) -> None:
+        self.error = error
+
+    def write(self, _: str) -> int:
+        raise self.error
+
+    def flush(self) -> None:
+        raise self.error
+
+
+@pytest.mark.parametrize("error", [KeyboardInterrupt(), BrokenPipeError(32, "Broken pipe")])
+def test_a_second_ctrl_c_or_a_gone_stderr_still_exits_130(
+    error: BaseException, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from scnn_surgery.cli.entry import interrupted
+
+    monkeypatch.setattr(sys, "stderr", Unwritable(error))
+    with pytest.raises(SystemExit) as stop:
+        interrupted()
+    assert stop.value.code == 130

@@ -28,12 +28,21 @@ def interrupted(outputs_written: bool = False) -> NoReturn:
     """Ctrl-C as one line: exit 0 once the command's outputs are complete (it did what was
     asked), else 130. Click's own answer would be "Aborted!" and 1."""
     if outputs_written:
-        sys.stderr.write(f"{INTERRUPTED} after the outputs were written; they are complete\n")
-        sys.stderr.flush()
+        _say(f"{INTERRUPTED} after the outputs were written; they are complete")
         sys.exit(0)
-    sys.stderr.write(f"{INTERRUPTED}\n")
-    sys.stderr.flush()
+    _say(INTERRUPTED)
     sys.exit(INTERRUPTED_STATUS)
+
+
+def _say(line: str) -> None:
+    """The line on stderr, unless stderr has gone (the pipe's reader was stopped by the
+    same Ctrl-C) or a second Ctrl-C comes while it is written: the exit status still says
+    what happened, and neither may end in a traceback."""
+    try:
+        sys.stderr.write(f"{line}\n")
+        sys.stderr.flush()
+    except (OSError, ValueError, KeyboardInterrupt):
+        pass
 
 
 def main() -> None:
