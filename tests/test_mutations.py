@@ -439,7 +439,9 @@ def assert_batch(code: int, out: str, err: str, ws: Workspace, broken: SurgeryEr
     refused = re.search(r"^  refused +\S+ +(.+)$", err, re.MULTILINE)
     assert refused is not None, where
     if isinstance(broken, PrototxtSyntaxError):
-        assert refused.group(1).startswith(f"{broken.line}:{broken.column}: "), where
+        # FILE:LINE:COL whole, as an editor opens it
+        place = f"{ws.model}:{broken.line}:{broken.column}: "
+        assert refused.group(1).startswith(place), where
 
 
 def run_every_command(run_cli: RunCli, base: Base, kind: str, data: bytes) -> None:
