@@ -270,17 +270,18 @@ class _Upsamplers:
                 return False
         return scores
 
-    def rule(self, passed: Sequence[Layer]) -> str:
-        """Why the upsamplers a head's search went through are not its classifier."""
-        if not passed:
-            return ""
-        one = len(passed) == 1
-        return (
-            f"{_names([layer.name for layer in passed])} only upsample{'s' if one else ''}"
-            " class scores (a Deconvolution with stride > 1 that keeps the channels, its"
-            f" weights frozen or per channel), so {'it is' if one else 'they are'} not"
-            " the classifier"
-        )
+
+def _upsampling_rule(passed: Sequence[Layer]) -> str:
+    """Why the upsamplers a head's search went through are not its classifier."""
+    if not passed:
+        return ""
+    one = len(passed) == 1
+    return (
+        f"{_names([layer.name for layer in passed])} only upsample{'s' if one else ''}"
+        " class scores (a Deconvolution with stride > 1 that keeps the channels, its"
+        f" weights frozen or per channel), so {'it is' if one else 'they are'} not"
+        " the classifier"
+    )
 
 
 def _skips(
@@ -544,7 +545,7 @@ def find_candidates(
                 pending.append((head, prediction))
                 continue
             scene, rule = _scene_map(graph, shapes, source)
-            rules = (upsamplers.rule(passed), skips, rule)
+            rules = (_upsampling_rule(passed), skips, rule)
             add(Candidate(scene, head, classifier, "; ".join(r for r in rules if r)))
     return candidates
 
