@@ -307,8 +307,8 @@ def test_scores_of_separate_branches_are_no_skips() -> None:
 
 
 def test_the_zoos_fcns_get_their_top_hidden_layer() -> None:
-    """fcn32s gets fc7, not the 21-channel score_fr; fcn8s gets fc7 too, not the fused
-    scores fuse_pool3 (the pool4 and pool3 scores are skips)."""
+    """fcn32s gets fc7, not the 21-channel score_fr; fcn8s and fcn16s get fc7 too, not the
+    fused scores fuse_pool3 (the pool4 and pool3 scores are skips)."""
     fcn8s_path = shared_path("zoo", "segmentation", "fcn8s_voc_deploy.prototxt")
     fcn8s = ss.insert(ss.load(fcn8s_path), ss.InsertOptions())
     assert fcn8s.point.blob == "fc7"
@@ -320,3 +320,8 @@ def test_the_zoos_fcns_get_their_top_hidden_layer() -> None:
     for phase in ("TEST", "TRAIN"):
         blob, why = choose(path.read_text(), phase, shapes)
         assert blob == "fc7" and "'upscore' only upsamples class scores" in why, why
+    # fcn16s on SIFT Flow: two tasks, each fusing pool4's scores into fc7's
+    path = shared_path("zoo", "segmentation", "fcn16s_siftflow_trainval.prototxt")
+    sizes = {"data": (1, 3, 256, 256), "sem": (1, 1, 256, 256), "geo": (1, 1, 256, 256)}
+    blob, why = choose(path.read_text(), "TEST", sizes)
+    assert blob == "fc7" and "'pool4' (score_pool4_sem) is a skip" in why, why
