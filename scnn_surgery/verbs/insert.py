@@ -2,7 +2,8 @@
 
 A --shape that gives an input whose size the file states (an Input layer, input_dim or
 input_shape) a new height and width writes that size into the file, as retarget does,
-so Caffe sets the net up at the size the module is made for.
+so Caffe sets the net up at the size the module is made for; a layer retarget changes
+only with --rescale or --reshape-weights is refused (run retarget with it first).
 """
 
 from __future__ import annotations
