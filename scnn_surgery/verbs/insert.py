@@ -18,10 +18,12 @@ from ..analysis.geometry import PhaseShapes, resolve_sizes
 from ..analysis.modules import find_modules
 from ..analysis.shapes import format_override
 from ..analysis.verify import Checks, check_fitted
+from ..core.document import Document
 from ..core.graph import build_graphs
 from ..core.layerdef import Fields, LayerDef
 from ..core.net import Layer, Net
 from ..core.ops import add_prefix, definition_names
+from ..core.text_export import export_text
 from ..errors import SurgeryError
 from ..options import InsertOptions, RetargetOptions
 from ..passes.anchor import InsertionPoint, find_insertion_point
@@ -131,6 +133,14 @@ def _retarget_for_shapes(net: Net, options: InsertOptions) -> RetargetResult | N
         raise SurgeryError(f"{flags}: {exc}") from None
 
 
+def _reread(net: Net) -> Net:
+    """``net`` read from its text: --upgrade makes top-level inputs an Input layer from the
+    file's text, so a size restated there must be in the text it reads."""
+    reread = Net.from_document(Document.parse(export_text(net), net.source))
+    reread.shape_rules = net.shape_rules
+    return reread
+
+
 def _restated_note(result: RetargetResult) -> str:
     return f"{result.done} for --shape, so the written file states the size the module is made for"
 
@@ -223,6 +233,10 @@ def insert(net: Net, options: InsertOptions) -> InsertResult:
 def _insert(net: Net, options: InsertOptions) -> InsertResult:
     net = ruled(net, options.shape_rules)
     dropped = v0_dropped_parameters(net) if options.upgrade else []
+    # before --upgrade, which makes a V1 net's input_dim an Input layer of its own
+    retargeted = _retarget_for_shapes(net, options) if net.format != "v0" and net.layers else None
+    if retargeted is not None:
+        net = _reread(retargeted.net) if options.upgrade else retargeted.net
     if options.upgrade:
         net = upgrade_net(net)
     if net.format == "v0":
@@ -231,10 +245,8 @@ def _insert(net: Net, options: InsertOptions) -> InsertResult:
         )
     if not net.layers:
         raise SurgeryError(f"{net.source}: the net has no layers")
-    retargeted = _retarget_for_shapes(net, options)
     notes: list[str] = dropped
     if retargeted is not None:
-        net = retargeted.net
         notes.append(_restated_note(retargeted))
         notes += [regenerated_note(module) for module in retargeted.modules]
     work = net.copy()

@@ -73,12 +73,14 @@ V1_RESTATED = V1.replace("input_dim: 16\r\ninput_dim: 16", "input_dim: 24\r\ninp
     ],
     ids=["Input layer", "placeholder", "input_shape", "V1 input_dim, two inputs, CRLF"],
 )  # fmt: skip
+@pytest.mark.parametrize("upgrade", [False, True], ids=["", "upgrade"])
 def test_a_new_size_for_a_stated_input_is_written_into_the_file(
-    text: str, shapes: dict[str, tuple[int | None, ...]], restated: str, said: str
+    text: str, shapes: dict[str, tuple[int | None, ...]], restated: str, said: str,
+    upgrade: bool,
 ) -> None:
     """The result is what inserting into the file with the new size typed in gives, byte
     for byte: the dimensions that change are the only other bytes that do."""
-    options = ss.InsertOptions(after="relu1", kernel_width=3, shapes=shapes)
+    options = ss.InsertOptions(after="relu1", kernel_width=3, shapes=shapes, upgrade=upgrade)
     result = ss.insert(ss.loads(text, "net.prototxt"), options)
     by_hand = ss.insert(ss.loads(restated, "net.prototxt"), options)
     written = ss.dumps(result.net)
