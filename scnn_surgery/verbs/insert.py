@@ -233,7 +233,8 @@ def insert(net: Net, options: InsertOptions) -> InsertResult:
 def _insert(net: Net, options: InsertOptions) -> InsertResult:
     net = ruled(net, options.shape_rules)
     dropped = v0_dropped_parameters(net) if options.upgrade else []
-    # before --upgrade, which makes a V1 net's input_dim an Input layer of its own
+    if options.upgrade and net.format == "v0":
+        net = upgrade_net(net)  # rebuilt as V2 text, in which sizes are restated
     retargeted = _retarget_for_shapes(net, options) if net.format != "v0" and net.layers else None
     if retargeted is not None:
         net = _reread(retargeted.net) if options.upgrade else retargeted.net

@@ -97,6 +97,32 @@ def test_a_new_size_for_a_stated_input_is_written_into_the_file(
     assert not errors_of(check_net(net))  # as Caffe sets it up: no --shape needed
 
 
+V0 = """name: "v0"
+input: "data"
+input_dim: 1
+input_dim: 3
+input_dim: 16
+input_dim: 16
+layers { layer { name: "conv1" type: "conv" num_output: 4 kernelsize: 3 pad: 1 }
+  bottom: "data" top: "conv1" }
+layers { layer { name: "relu1" type: "relu" } bottom: "conv1" top: "conv1" }
+layers { layer { name: "score" type: "conv" num_output: 2 kernelsize: 1 }
+  bottom: "conv1" top: "score" }
+"""
+
+
+def test_a_v0_net_is_restated_as_it_is_upgraded() -> None:
+    """V0 is rebuilt as V2 text before anything else: the size is restated in that."""
+    options = ss.InsertOptions(
+        after="relu1", kernel_width=3, shapes={"data": (1, 3, 24, 20)}, upgrade=True
+    )
+    result = ss.insert(ss.loads(V0, "v0.prototxt"), options)
+    restated = V0.replace("input_dim: 16\ninput_dim: 16", "input_dim: 24\ninput_dim: 20")
+    by_hand = ss.insert(ss.loads(restated, "v0.prototxt"), options)
+    assert ss.dumps(result.net) == ss.dumps(by_hand.net)
+    assert "dim: 24\n      dim: 20" in ss.dumps(result.net)
+
+
 def test_the_restated_net_runs_in_opencv_at_its_new_size(
     cv2: ModuleType, tmp_path: Path, run_cli: RunCli
 ) -> None:
