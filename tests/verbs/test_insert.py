@@ -130,6 +130,7 @@ def test_the_restated_net_runs_in_opencv_at_its_new_size(
     (every blob random)."""
     model, weights = tmp_path / "net.prototxt", tmp_path / "net.caffemodel"
     model.write_text(INPUT_LAYER)
+    (tmp_path / "before.prototxt").write_text(INPUT_LAYER)
     code, _, err = run_cli(
         "insert", str(model), "--after", "relu1", "--kernel-width", "3", "--shape",
         "data=1,3,40,80", "--in-place",
@@ -137,6 +138,9 @@ def test_the_restated_net_runs_in_opencv_at_its_new_size(
     assert code == 0, err
     assert f"retargeted data 1{X}3{X}48{X}64 -> 1{X}3{X}40{X}80 for --shape" in err
     assert "dim: 1 dim: 3 dim: 40 dim: 80" in model.read_text()
+    code, shown, _ = run_cli("diff", str(tmp_path / "before.prototxt"), str(model))
+    assert "input_param.shape.dim: [1, 3, 48, 64] \u2192 [1, 3, 40, 80]" in shown
+    assert "1 module added, 1 layer changed, 1 bottom rewired" in shown
     weights.write_bytes(random_weights(ss.load(model), seed=3))
     assert run_module(cv2, model, weights, batch=1, seed=4) <= 1e-5  # at the file's size
 
