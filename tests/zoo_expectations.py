@@ -30,7 +30,9 @@ MUST_CONVERT: dict[str, tuple[str, tuple[int, int, int]]] = {
     "pspnet50_ade20k_473": ("conv5_4", (60, 60, 512)),
     "enet_deploy_final": ("prelu5_1_4", (256, 512, 16)),
     "bayesian_segnet_camvid": ("conv1_1_D", (360, 480, 64)),
-    "fcn8s_voc_deploy": ("fuse_pool3", (70, 70, 21)),  # 500 -> pool3 88 -> fc7 16 -> x2 34 -> x2 70
+    # the top hidden layer (500 -> fc7 16x16), not the fused class scores; the frozen
+    # upscore Deconvolutions only upsample, and pool4/pool3 feed skips
+    "fcn8s_voc_deploy": ("fc7", (16, 16, 4096)),
     "apollo_denseline_deploy": ("conv_out_final", (80, 192, 48)),
     "mobilenet_yolov3_lite_tusimple_lane_deploy": ("conv15", (128, 128, 128)),
     "resnet50_deploy": ("res5c", (7, 7, 2048)),

@@ -204,32 +204,22 @@ def placeholder_warnings(
     result: ShapeResult,
     blob: str,
     given: Collection[str] = (),
-    written: bool = False,
     ancestors: AbstractSet[Node] | None = None,
 ) -> list[str]:
     """The inputs ``blob`` is computed from whose stated size is a placeholder (and that no
     --shape, named in ``given``, sizes): a module there is sized for the placeholder, not
-    for the size the net runs at. With ``written`` (a module was put there), also those a
-    --shape resized, whose size the written file still states. ``ancestors`` are the
-    blob's, when the caller has them."""
+    for the size the net runs at. ``ancestors`` are the blob's, when the caller has them.
+    (insert writes a size --shape gives such an input into the file.)"""
     version = graph.latest.get(blob)
     if version is None:
         return []
-    resized = result.resized_placeholders if written else {}
-    stated_inputs = {node for node in _stated_inputs(graph) if node.name not in given}
-    inputs = set(stated_inputs)
-    if resized:
-        inputs.update(n for n in graph.graph if isinstance(n, BlobVersion) and n.name in resized)
+    inputs = {node for node in _stated_inputs(graph) if node.name not in given}
     if not inputs:
         return []
     if ancestors is None:
         ancestors = nx.ancestors(graph.graph, version)
     found = []
     for node in sorted((node for node in inputs if node in ancestors), key=str):
-        if node.name in resized:
-            found.append(_resized_warning(node.name, result, version, blob))
-        if node not in stated_inputs:
-            continue
         stated = result.blob(node)
         reason = placeholder_reason(graph.net, node.name, stated)
         if reason is None or stated is None:
@@ -249,23 +239,6 @@ def _stated_inputs(graph: LayerGraph) -> list[BlobVersion]:
     found = [node for node, net_input in graph.graph.nodes(data="input") if net_input is not None]
     found += [top for layer in graph.layers if layer.type == "Input" for top in graph.tops(layer)]
     return found
-
-
-def _resized_warning(name: str, result: ShapeResult, version: BlobVersion, blob: str) -> str:
-    """The file keeps its placeholder size: Caffe sets the net up at that size first, where
-    a module sized by --shape does not fit (its Slice has more tops than rows)."""
-    stated = result.resized_placeholders[name]
-    return (
-        f"warning: the module is sized for --shape {name}={_dims(result.overrides[name])}"
-        f" ({_area_text(result.blob(version))} at '{blob}'), but the file still states"
-        f" {format_shape(stated)}: Caffe sets the net up at the size the file states, where"
-        f" the module does not fit; state that size for '{name}' in the written file (check"
-        f" it with the same --shape until then)"
-    )
-
-
-def _dims(shape: Sequence[int | None]) -> str:
-    return ",".join("?" if d is None else str(d) for d in shape)
 
 
 def _area_text(shape: MaybeShape) -> str:
@@ -298,7 +271,7 @@ def advise(
     # both warnings below read the point's ancestors: find them once
     ancestors = nx.ancestors(graph.graph, version) if automatic and version is not None else None
     placeholders = placeholder_warnings(
-        graph, result, point.blob, shapes.overrides, written=True, ancestors=ancestors
+        graph, result, point.blob, shapes.overrides, ancestors=ancestors
     )
     notes = [*placeholders, *(note for note in found if note is not None)]
     if automatic:

@@ -20,6 +20,16 @@ over the :class:`LayerGraph`, and the reason names the rule that decided):
   map per region; a candidate computed from one is replaced by the scene map the region
   layer reads (the map the RPN reads as well). The regions bottom carries boxes, not
   features, and is not followed.
+* **Upsamplers are not classifiers.** A Deconvolution with stride > 1 that keeps the
+  channels, whose weights are frozen (``lr_mult: 0``) or per channel (``group`` equal to
+  ``num_output``), and that reads a classifier's scores (through crops, sums and other
+  such upsamplers, with no activation between) only resizes class scores: FCN's
+  ``upscore``. The search goes on through it to the classifier that made the scores.
+* **Skips are fused into the deepest scores.** When a head that passes such an upsampler
+  has classifiers on maps of one trunk, each computed from the next (FCN-16s/8s add the
+  scores of ``pool4`` and ``pool3`` to the upsampled scores of ``fc7``), the shallower ones
+  are skips refining the deepest one, and the point is the deepest map: the top hidden
+  layer, as on the skip-less net.
 * **Auxiliary heads are deep supervision; other heads are tasks.** A loss weighted below
   1 that branches from an earlier map than the main heads' point (GoogLeNet's 0.3
   classifiers, PSPNet's 0.4) is set aside. Heads of weight 1 or more are tasks, and the
@@ -41,7 +51,7 @@ from ..core.graph import BlobVersion, LayerGraph, Node
 from ..core.net import Layer, Net
 from ..errors import SurgeryError
 from ..schema import caffe_pb2
-from .params import layer_message, part_message
+from .params import conv_params, layer_message, part_message
 from .shapes import ShapeResult
 
 CLASSIFIER_TYPES = frozenset(
@@ -188,15 +198,130 @@ class _Gates:
         return None
 
 
-def _feature_edge(gates: _Gates) -> Callable[[Node, Node], bool]:
+# ---------------------------------------------------------------------------
+# Upsamplers (FCN's score upsampling)
+
+# What carries a classifier's scores to an upsampler: the crops and sums that fuse skips,
+# splits, and the layers that resize without learning.
+_SCORE_PATH_TYPES = frozenset({"Crop", "Eltwise", "Split", "Interp", "Upsample"})
+
+
+def _frozen(net: Net, layer: Layer) -> bool:
+    """Whether the layer's weights (its first parameter blob) never learn: lr_mult 0."""
+    if layer.format == "v1":
+        rates = list(part_message(net, layer, "blobs_lr").blobs_lr)
+    else:
+        rates = [spec.lr_mult for spec in part_message(net, layer, "param").param]
+    return bool(rates) and rates[0] == 0
+
+
+@dataclass
+class _Upsamplers:
+    """Which Deconvolutions only upsample a classifier's scores, found once per choice."""
+
+    graph: LayerGraph
+    shapes: ShapeResult
+    found: dict[Layer, bool] = field(default_factory=dict)
+
+    def of(self, layer: Layer) -> bool:
+        known = self.found.get(layer)
+        if known is None:
+            known = self.found[layer] = self._resizes(layer) and self._reads_scores(layer)
+        return known
+
+    def _resizes(self, layer: Layer) -> bool:
+        """A strided Deconvolution that keeps the channels and cannot classify: its weights
+        are frozen (FCN's bilinear ``upscore``) or per channel (``group`` = ``num_output``)."""
+        if layer.type != "Deconvolution" or layer.format == "v0":
+            return False
+        conv = conv_params(self.graph.net, layer)
+        if max(conv.stride_hw or conv.stride or (1,)) < 2 or conv.num_output is None:
+            return False
+        bottom = self.graph.bottom(layer, 0)
+        shape = self.shapes.blob(bottom) if bottom is not None else None
+        if shape is not None and len(shape) > 1 and shape[1] not in (None, conv.num_output):
+            return False
+        return conv.group == conv.num_output or _frozen(self.graph.net, layer)
+
+    def _reads_scores(self, layer: Layer) -> bool:
+        """Whether every path back from the layer's input, through crops, sums and other
+        resizing layers, ends at a classifier's output: the map is scores, not features
+        (an activation or a normalisation on the way means features)."""
+        pending: list[BlobVersion | None] = [self.graph.bottom(layer, 0)]
+        seen: set[BlobVersion] = set()
+        scores = False
+        while pending:
+            version = pending.pop()
+            if version is None:
+                return False
+            if version in seen:
+                continue
+            seen.add(version)
+            producer = self.graph.producer(version)
+            if producer is None:
+                return False
+            resizes = self._resizes(producer)
+            if producer.type in CLASSIFIER_TYPES and not resizes:
+                scores = True
+            elif producer.type in _SCORE_PATH_TYPES or resizes:
+                bound = self.graph.bottoms(producer)
+                pending += [bound[i] for i in _feature_bottoms(producer.type, len(bound))]
+            else:
+                return False
+        return scores
+
+
+def _upsampling_rule(passed: Sequence[Layer]) -> str:
+    """Why the upsamplers a head's search went through are not its classifier."""
+    if not passed:
+        return ""
+    one = len(passed) == 1
+    return (
+        f"{_names([layer.name for layer in passed])} only upsample{'s' if one else ''}"
+        " class scores (a Deconvolution with stride > 1 that keeps the channels, its"
+        f" weights frozen or per channel), so {'it is' if one else 'they are'} not"
+        " the classifier"
+    )
+
+
+def _skips(
+    graph: LayerGraph, found: Sequence[tuple[BlobVersion, str]]
+) -> tuple[list[tuple[BlobVersion, str]], str]:
+    """Of the maps whose scores one upsampled head fuses, the deepest when the others are
+    all computed before it on its trunk (FCN-16s/8s), with the rule; else all of them."""
+    sources = list(dict.fromkeys(version for version, _ in found))
+    if len(sources) < 2:
+        return list(found), ""
+    deepest = max(sources, key=graph.position)
+    trunk = nx.ancestors(graph.graph, deepest)
+    if not all(version in trunk for version in sources if version != deepest):
+        return list(found), ""
+    shallower = sorted(
+        (item for item in found if item[0] != deepest),
+        key=lambda item: graph.position(item[0]),
+        reverse=True,
+    )
+    skips = [f"'{version.name}' ({classifier})" for version, classifier in shallower]
+    listed = " and ".join([", ".join(skips[:-1]), skips[-1]] if len(skips) > 1 else skips)
+    rule = (
+        f"{listed} {'is a skip' if len(skips) == 1 else 'are skips'}: the scores made from"
+        f" {'it are' if len(skips) == 1 else 'them are'} fused with the upsampled scores"
+        f" of '{deepest.name}', which is computed from {'it' if len(skips) == 1 else 'them'},"
+        " so the point is the deepest map (the top hidden layer)"
+    )
+    return [item for item in found if item[0] == deepest], rule
+
+
+def _feature_edge(gates: _Gates, upsamplers: _Upsamplers) -> Callable[[Node, Node], bool]:
     """Whether an edge carries features towards a head: not into a classifier (the search
-    stops there), not a bottom read only for its shape, and not a gate."""
+    stops there; an upsampler is none), not a bottom read only for its shape, and not a
+    gate."""
     graph = gates.graph
 
     def keep(u: Node, v: Node) -> bool:
         if not isinstance(v, Layer):
             return True
-        if v.type in CLASSIFIER_TYPES:
+        if v.type in CLASSIFIER_TYPES and not upsamplers.of(v):
             return False
         bound = graph.bottoms(v)
         gated = gates.of(v)
@@ -205,19 +330,27 @@ def _feature_edge(gates: _Gates) -> Callable[[Node, Node], bool]:
     return keep
 
 
-def _classifier_inputs(gates: _Gates, output: BlobVersion) -> list[tuple[BlobVersion, str]]:
-    """The inputs of the nearest classifiers above ``output``: the classifiers among its
-    ancestors over feature edges, which end at classifiers."""
+def _classifier_inputs(
+    gates: _Gates, upsamplers: _Upsamplers, output: BlobVersion
+) -> tuple[list[tuple[BlobVersion, str]], list[Layer]]:
+    """The inputs of the nearest classifiers above ``output`` (the classifiers among its
+    ancestors over feature edges, which end at classifiers), and the upsamplers passed on
+    the way, each latest first."""
     graph = gates.graph
-    features = nx.subgraph_view(graph.graph, filter_edge=_feature_edge(gates))
+    features = nx.subgraph_view(graph.graph, filter_edge=_feature_edge(gates, upsamplers))
     found = []
+    passed = []
     for node in nx.ancestors(features, output):
-        if isinstance(node, Layer) and node.type in CLASSIFIER_TYPES:
-            source = graph.bottom(node, 0)
-            if source is not None:
-                found.append((source, node))
+        if not isinstance(node, Layer) or node.type not in CLASSIFIER_TYPES:
+            continue
+        source = graph.bottom(node, 0)
+        if upsamplers.of(node):
+            passed.append(node)
+        elif source is not None:
+            found.append((source, node))
     found.sort(key=lambda item: -graph.net.index_of(item[1]))
-    return [(source, layer.name) for source, layer in found]
+    passed.sort(key=lambda layer: -graph.net.index_of(layer))
+    return [(source, layer.name) for source, layer in found], passed
 
 
 def _known(shape: Sequence[int | None] | None) -> bool:
@@ -370,6 +503,7 @@ def find_candidates(
     graph: LayerGraph, shapes: ShapeResult, heads: Sequence[Head] | None = None
 ) -> list[Candidate]:
     gates = _Gates(graph, shapes)
+    upsamplers = _Upsamplers(graph, shapes)
     candidates: list[Candidate] = []
     seen: set[BlobVersion] = set()
     chosen = main_heads(graph)[0] if heads is None else heads
@@ -396,25 +530,33 @@ def find_candidates(
                 )
             )  # fmt: skip
             continue
-        for version, classifier in _classifier_inputs(gates, output):
+        found, passed = _classifier_inputs(gates, upsamplers, output)
+        walked = []
+        for version, classifier in found:
             source, _ = _walk_to_spatial(graph, shapes, version)
-            if source is None:
-                continue
+            if source is not None:
+                walked.append((source, classifier))
+        skips = ""
+        if passed:
+            walked, skips = _skips(graph, walked)
+        for source, classifier in walked:
             prediction = _prediction_above(gates, source)
             if prediction is not None:
                 pending.append((head, prediction))
                 continue
             scene, rule = _scene_map(graph, shapes, source)
-            add(Candidate(scene, head, classifier, rule))
+            rules = (_upsampling_rule(passed), skips, rule)
+            add(Candidate(scene, head, classifier, "; ".join(r for r in rules if r)))
     return candidates
 
 
 def _unknown_inputs(graph: LayerGraph, shapes: ShapeResult) -> list[str]:
     """Classifier inputs whose shape inference could not tell, for the refusal message."""
     gates = _Gates(graph, shapes)
+    upsamplers = _Upsamplers(graph, shapes)
     names = []
     for head in main_heads(graph)[0]:
-        for version, _ in _classifier_inputs(gates, head.version):
+        for version, _ in _classifier_inputs(gates, upsamplers, head.version)[0]:
             _, unknown = _walk_to_spatial(graph, shapes, version)
             if unknown is not None and unknown.name not in names:
                 names.append(unknown.name)

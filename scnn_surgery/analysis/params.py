@@ -23,7 +23,7 @@ from ..core.document import Document, Message, Scalar
 from ..core.layerdef import Enum as LayerEnum
 from ..core.layerdef import Fields, LayerDef, Raw, Value, v1_fields, v1_type
 from ..core.net import Layer, Net
-from ..core.typed import fill_message
+from ..core.typed import fill_message, word_value
 from ..errors import SurgeryError
 from ..runtime import content_cache
 from ..schema import caffe_pb2
@@ -258,14 +258,7 @@ def _fill(message: Any, fields: Fields) -> None:
 
 def _scalar_for(fd: Any, value: Value) -> Any:
     if isinstance(value, Raw):
-        text = value.text
-        if fd.enum_type is not None:
-            return fd.enum_type.values_by_name[text].number if not text[0].isdigit() else int(text)
-        if fd.cpp_type in (fd.CPPTYPE_FLOAT, fd.CPPTYPE_DOUBLE):
-            return float(text.rstrip("fF"))
-        if fd.cpp_type == fd.CPPTYPE_BOOL:
-            return text.lower() in ("true", "t", "1")
-        return int(text, 0)
+        return word_value(fd, value.text)
     if isinstance(value, LayerEnum):
         return fd.enum_type.values_by_name[value.name].number
     return value

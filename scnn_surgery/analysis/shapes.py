@@ -1091,8 +1091,6 @@ class ShapeResult:
     # The blob versions whose shapes come from --shape, with the --shape blobs they come from:
     # a refusal there blames the --shape, not the file.
     from_overrides: dict[BlobVersion, frozenset[str]] = field(default_factory=dict)
-    # Placeholder inputs a --shape resized: blob -> the size the file still states.
-    resized_placeholders: dict[str, Shape] = field(default_factory=dict)
     _bottoms: dict[Layer, tuple[MaybeShape, ...]] = field(default_factory=dict, repr=False)
     # One object for equal values: a net of 10^5 layers has a handful of distinct shapes.
     _pool: dict[Any, Any] = field(default_factory=dict, repr=False)
@@ -1312,8 +1310,6 @@ def _with_override(
     )
     if not agrees and _only_spatial(given, computed):
         agrees = _is_placeholder(result, layer, name, computed)  # what --shape is for
-        if agrees:
-            result.resized_placeholders[name] = computed
     if not agrees:
         who = result.net.describe(layer) if layer is not None else "the net's input field"
         result.errors.append(

@@ -29,7 +29,7 @@ from .values import apply_edits
 
 def export_text(net: Net) -> str:
     """The net's text: its document with the net's changes applied."""
-    edits = list(net_edits(net))
+    edits = _joined_cuts(net_edits(net))
     if not edits:
         return net.document.text
     return apply_edits(net.document.text, edits)
@@ -58,6 +58,21 @@ def net_edits(net: Net) -> Iterator[Edit]:
         e for e in net.field_edits
         if not any(b.start <= e.start and e.end <= b.end for b in removed)
     )  # fmt: skip
+
+
+def _joined_cuts(edits: Iterator[Edit]) -> list[Edit]:
+    """The edits, with cuts that overlap joined into one: a removed layer's cut may take
+    the blanks a removed net field's cut takes too (both on one line)."""
+    out: list[Edit] = []
+    for edit in sorted(edits, key=lambda e: (e.start, e.end)):
+        last = out[-1] if out else None
+        if last is not None and not last.replacement and not edit.replacement and (
+            edit.start < last.end
+        ):
+            out[-1] = Edit(last.start, max(last.end, edit.end), "")
+        else:
+            out.append(edit)
+    return out
 
 
 # ---------------------------------------------------------------------------
@@ -109,11 +124,12 @@ def text_definition(layer: Layer, text: LayerText) -> LayerDef:
     skip = {"name", "type", "bottom", "top"}
     outer = text.block.value
     assert isinstance(outer, Message)
-    fields = tuple((f.name, v) for f in outer.fields if f.name not in skip for v in _values(f))
+    fields = tuple((f.name, v) for f in outer.fields if f.name not in skip for v in field_values(f))
     return LayerDef(layer.name, layer.type, layer.bottoms, layer.tops, fields)
 
 
-def _values(field: Field) -> list[Value]:
+def field_values(field: Field) -> list[Value]:
+    """A field's values as definition values (strings decoded, words as written)."""
     return [
         _message_fields(value) if isinstance(value, Message) else _scalar_value(value)
         for value in field.values()

@@ -44,7 +44,7 @@ from google.protobuf.message import Message as ProtoMessage
 from ..errors import SurgeryError
 from .document import Document, Field, Message, Scalar, Value
 
-__all__ = ["fill_message", "offset_in", "parse_error_reason"]
+__all__ = ["fill_message", "offset_in", "parse_error_reason", "word_value"]
 
 M = TypeVar("M", bound=ProtoMessage)
 
@@ -753,6 +753,12 @@ def offset_in(text: str, line: int | None, column: int | None) -> int:
 def parse_error_reason(exc: text_format.ParseError) -> str:
     """A text_format error without its "LINE:COL : 'the source line': " prefix."""
     return re.sub(r"^'.*?': ", "", str(exc).split(" : ", 1)[-1])
+
+
+def word_value(field: FieldDescriptor, text: str) -> Any:
+    """A word (number, enum, bool) as protobuf's text parser reads it into ``field``: a
+    leading 0 makes an integer octal, an enum may be its name or its number."""
+    return _Slot(field).convert(text)
 
 
 def fill_message(

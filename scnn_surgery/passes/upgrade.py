@@ -8,27 +8,26 @@ text, so the user gets a file Caffe no longer needs to upgrade; read back, it is
 Caffe's ``upgrade_net_proto_text`` writes, field for field (``tests/caffe_upgrade.py``, a
 transcription of Caffe's rules, is the oracle the tests compare it with).
 
-Only V0 goes through the protobuf schema (its layers are rebuilt field by field anyway).
-Every later stage is a set of text edits on the lossless document: a V1 or V2 file keeps
-its comments, layout, number spellings and fields the schema does not know, and only the
-parts an upgrade rule names change.
+It is a pass over the model, so the file is read once. V0 layers are rebuilt field by
+field (as Caffe rebuilds them), each value spelled as the file spells it; the net's
+comments and the fields Caffe keeps stay as they are. Every later stage is a set of text
+edits on the lossless document: a V1 or V2 file keeps its comments, layout, number
+spellings and fields the schema does not know, and only the parts an upgrade rule names
+change.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
-from typing import Any
-
-from google.protobuf import text_format
-from google.protobuf.descriptor import FieldDescriptor
-from google.protobuf.message import Message as ProtoMessage
+from itertools import zip_longest
 
 from ..core.document import Document, Edit, Field, Message, Scalar, quote_string
 from ..core.formats import v1_enum_name
-from ..core.layerdef import LayerDef, Raw
+from ..core.layerdef import LayerDef, Raw, Value
 from ..core.net import ORIGINS, V0_TYPE_TO_V1, V1_TYPE_NAMES, Layer, Net
-from ..core.ops import drop_graphs, insert_layers, replace_layers, revised_layer
+from ..core.ops import drop_graphs, insert_layers, remove_layers, replace_layers, revised_layer
+from ..core.text_export import export_text, field_values
 from ..core.textedit import (
     Block,
     Leaf,
@@ -36,7 +35,6 @@ from ..core.textedit import (
     append_to_message,
     field_span,
     insert_after_field,
-    line_start,
     render_block,
 )
 from ..core.typed import fill_message
@@ -144,29 +142,29 @@ def needs_upgrade(net: Net) -> bool:
 
 def upgrade_document(doc: Document) -> Document:
     """The net as Caffe would hold it after upgrading, as V2 text in the file's own style."""
-    return _upgrade_batch_norm(_upgrade_inputs(_upgrade_layers(doc)))
+    net = Net.from_document(doc)
+    upgraded = upgrade_net(net)
+    return doc if upgraded is net else Document.parse(export_text(upgraded), doc.source)
 
 
 def upgrade_net(net: Net) -> Net:
     """``net`` in the current format; the same object when nothing needs upgrading.
 
-    A pass over the model, which reads the file once: V1 layers keep the text they were
-    read from (their meaning is V2's) and carry the edits that write them as V2; top-level
-    inputs become an Input layer; BatchNorm statistics are fixed as value edits. Messages
-    name the file's own lines. A V0 net is rebuilt through the schema instead, and its new
-    text, labelled ``FILE (upgraded to V2)``, is read once more.
+    A pass over the model, which reads the file once: V0 layers become the V2 layers
+    Caffe makes of them (padding layers folded away), each value spelled as the file
+    spells it; V1 layers keep the text they were read from (their meaning is V2's) and
+    carry the edits that write them as V2; top-level inputs become an Input layer;
+    BatchNorm statistics are fixed as value edits. Messages name the file's own lines.
     """
     if not needs_upgrade(net):
         return net
-    if net.format == "v0":
-        upgraded = Net.from_document(_relabelled(upgrade_document(net.document)))
-        upgraded.shape_rules = net.shape_rules  # the user's rules for its types still hold
-        return upgraded
     work = net.copy()  # keeps net.shape_rules
-    if work.format == "v1":
+    if work.format == "v0":
+        _v0_to_v2(work)
+    elif work.format == "v1":
         work.field_edits += _v1_to_v2_edits(work)
         work.format = "v2"
-    _inputs_to_layer(work)
+    _inputs_to_layer(work, input_shape_kept=net.format != "v0")
     _fix_batch_norm(work)
     return work
 
@@ -175,11 +173,19 @@ def net_for_reading(net: Net) -> Net:
     """For read-only commands: V0 and V1 layers as V2, in memory; V2 nets as they are.
 
     Top-level inputs stay net inputs (as in a V2 file that has them), so a V1 deploy net
-    reads like its V2 twin.
+    reads like its V2 twin. Messages about a layer name its line in the file.
     """
-    if net.format not in ("v0", "v1"):
+    if net.format == "v0":
+        readable = net.copy()
+        upgraded = _v0_layers_as_v2(readable)
+        remove_layers(readable, [old for old, new in upgraded.items() if new is None])
+        replace_layers(readable, {old: new for old, new in upgraded.items() if new is not None})
+        readable.format = "v2"
+        readable.caches[ORIGINS] = {new: old for old, new in upgraded.items() if new is not None}
+        return readable
+    if net.format != "v1":
         return net
-    readable = Net.from_document(_relabelled(_upgrade_layers(net.document)))
+    readable = Net.from_document(_relabelled(_v1_to_v2(net)))
     readable.caches[ORIGINS] = _origins(net.layers, readable.layers)
     readable.shape_rules = net.shape_rules
     return readable
@@ -204,16 +210,6 @@ def _relabelled(doc: Document) -> Document:
     if doc.source.endswith(UPGRADED_SUFFIX):
         return doc
     return replace(doc, source=doc.source + UPGRADED_SUFFIX)
-
-
-def _upgrade_layers(doc: Document) -> Document:
-    net = Net.from_document(doc)
-    if net.format == "v0":
-        doc = _v0_to_v1(doc)
-        net = Net.from_document(doc)
-    if net.format == "v1":
-        doc = _v1_to_v2(net)
-    return doc
 
 
 def _replace_fields(doc: Document, fields: Sequence[Field], block: Block) -> list[Edit]:
@@ -243,124 +239,136 @@ def _scalar_fields(message: Message, name: str) -> list[Field]:
 
 
 # ---------------------------------------------------------------------------------------
-# V0 -> V1 (through the schema)
+# V0 -> V2 (a pass over the model)
+
+# What Caffe's UpgradeV0Net keeps of the net itself: it starts from an empty net (V0
+# predates every other net-level field).
+_V0_NET_FIELDS = frozenset({"name", "layers", "input", "input_dim", "force_backward"})
 
 
-def _v0_to_v1(doc: Document) -> Document:
-    # Strict: a field the schema does not know would be lost in the round trip.
-    net = fill_message(
-        doc,
-        doc.root,
-        caffe_pb2.NetParameter(),
-        "cannot upgrade this V0 net: ",
+def _v0_to_v2(net: Net) -> None:
+    """The V0 layers as the V2 layers Caffe makes of them; the net fields it drops cut."""
+    upgraded = _v0_layers_as_v2(net)
+    remove_layers(net, [old for old, new in upgraded.items() if new is None])
+    replace_layers(net, {old: new for old, new in upgraded.items() if new is not None})
+    root = net.document.root
+    has_inputs = bool(root.scalars("input"))  # then the inputs' pass cuts input_shape
+    dropped = [
+        f for f in root.fields
+        if f.name not in _V0_NET_FIELDS and not (has_inputs and f.name in _INPUT_FIELDS)
+    ]  # fmt: skip
+    net.field_edits += _replace_fields(net.document, dropped, ())
+    net.format = "v2"
+
+
+def _v0_layers_as_v2(net: Net) -> dict[Layer, Layer | None]:
+    """Each V0 layer's V2 layer, as Caffe's UpgradeV0PaddingLayers, UpgradeV0LayerParameter
+    and UpgradeV1LayerParameter make it, with the file's own spelling of every value; None
+    for a padding layer, which becomes the ``pad`` of the convolution or pooling it feeds."""
+    doc = net.document
+    # Strict, as Caffe's parser is: every field is one the schema knows, so the copies
+    # below are as deep as the schema's messages, never deeper.
+    fill_message(
+        doc, doc.root, caffe_pb2.NetParameter(), "cannot upgrade this V0 net: ",
         allow_unknown_fields=False,
-    )
-    upgraded = _upgrade_v0_net(net, doc.source)
-    text = _reindent(text_format.MessageToString(upgraded), doc.indent, doc.newline)
-    return Document.parse(text, doc.source)
-
-
-def _reindent(text: str, unit: str, newline: str) -> str:
-    """protobuf prints two spaces a level; use the file's unit and line ending instead."""
-    out = []
-    for line in text.splitlines():
-        body = line.lstrip(" ")
-        out.append(unit * ((len(line) - len(body)) // 2) + body + newline)
-    return "".join(out)
-
-
-def _upgrade_v0_net(net: caffe_pb2.NetParameter, source: str) -> caffe_pb2.NetParameter:
-    """Caffe's UpgradeV0Net starts from an empty net: only the name, the layers, the inputs
-    with their dims and force_backward survive (V0 predates every other net-level field)."""
-    folded = _fold_padding_layers(net, source)
-    out = caffe_pb2.NetParameter()
-    if folded.HasField("name"):
-        out.name = folded.name
-    for connection in folded.layers:
-        out.layers.add().CopyFrom(_upgrade_v0_layer(connection, source))
-    out.input.extend(folded.input)
-    out.input_dim.extend(folded.input_dim)
-    if folded.HasField("force_backward"):
-        out.force_backward = folded.force_backward
-    return out
-
-
-def _fold_padding_layers(net: caffe_pb2.NetParameter, source: str) -> caffe_pb2.NetParameter:
-    """V0 'padding' layers become the ``pad`` of the convolution or pooling they feed."""
-    out = caffe_pb2.NetParameter()
-    out.CopyFrom(net)
-    del out.layers[:]
-    producer: dict[str, int] = {name: -1 for name in net.input}
-    for index, connection in enumerate(net.layers):
-        kind = connection.layer.type
-        if kind != "padding":
-            out.layers.add().CopyFrom(connection)
-        for j, blob in enumerate(connection.bottom):
-            if blob not in producer:
+    )  # fmt: skip
+    padding_of: dict[str, Layer | None] = {i.name: None for i in net.inputs}
+    out: dict[Layer, Layer | None] = {}
+    for layer in net.layers:
+        bottoms = list(layer.bottoms)
+        pad: Value | None = None
+        for j, blob in enumerate(layer.bottoms):
+            if blob not in padding_of:
                 raise SurgeryError(
-                    f"{source}: layer '{connection.layer.name}' reads blob '{blob}',"
+                    f"{net.source}: layer '{layer.name}' reads blob '{blob}',"
                     " which no earlier layer or input produces"
                 )
-            if producer[blob] < 0:
+            padding = padding_of[blob]
+            if padding is None:
                 continue
-            padding = net.layers[producer[blob]]
-            if padding.layer.type != "padding":
-                continue
-            _check_padding_use(connection, padding, source)
-            target = out.layers[-1]
-            target.layer.pad = padding.layer.pad
-            target.bottom[j] = padding.bottom[0]
-        for blob in connection.top:
-            producer[blob] = index
+            _check_padding_use(net.source, layer, padding)
+            assert padding.body is not None
+            given = padding.body.scalar("pad")
+            pad = Raw(given.raw) if given is not None else 0  # Caffe sets it either way
+            bottoms[j] = padding.bottoms[0]
+        v0_type = _v0_type(net.source, layer)
+        for blob in layer.tops:
+            padding_of[blob] = layer if v0_type == "padding" else None
+        if v0_type != "padding":
+            out[layer] = Layer.from_definition(_v0_definition(layer, v0_type, bottoms, pad))
+        else:
+            out[layer] = None
     return out
 
 
-def _check_padding_use(
-    connection: caffe_pb2.V1LayerParameter, padding: caffe_pb2.V1LayerParameter, source: str
-) -> None:
-    if connection.layer.type not in ("conv", "pool"):
-        problem = f"is a '{connection.layer.type}' layer, not conv or pool"
-    elif len(connection.bottom) != 1:
+def _v0_type(source: str, layer: Layer) -> str:
+    if layer.format != "v0" or layer.body is None:
+        # A V1 entry in a V0 file: Caffe keeps only its blobs, so say so rather than
+        # write a layer without a name or type.
+        raise SurgeryError(
+            f"{source}: layer '{layer.name}' is written as V1 in a V0 net; Caffe's"
+            " upgrade keeps only its bottoms and tops, so write it as V0 (or the whole net"
+            " as V1) first"
+        )
+    v0_type = layer.body.string("type", "") or ""
+    if v0_type != "padding" and v0_type not in V0_TYPE_TO_V1:
+        raise SurgeryError(
+            f"{source}: layer '{layer.name}' has V0 type '{v0_type}', which Caffe cannot upgrade"
+        )
+    return v0_type
+
+
+def _check_padding_use(source: str, layer: Layer, padding: Layer) -> None:
+    kind = layer.body.string("type", "") if layer.body is not None else ""
+    if kind not in ("conv", "pool"):
+        problem = f"is a '{kind}' layer, not conv or pool"
+    elif len(layer.bottoms) != 1:
         problem = "has more than one bottom"
-    elif len(padding.bottom) != 1 or len(padding.top) != 1:
-        problem = f"reads padding layer '{padding.layer.name}', which has several bottoms or tops"
+    elif len(padding.bottoms) != 1 or len(padding.tops) != 1:
+        problem = f"reads padding layer '{padding.name}', which has several bottoms or tops"
     else:
         return
     raise SurgeryError(
-        f"{source}: layer '{connection.layer.name}' follows a padding layer but {problem};"
+        f"{source}: layer '{layer.name}' follows a padding layer but {problem};"
         " Caffe cannot upgrade that"
     )
 
 
-def _upgrade_v0_layer(
-    connection: caffe_pb2.V1LayerParameter, source: str
-) -> caffe_pb2.V1LayerParameter:
-    out = caffe_pb2.V1LayerParameter()
-    out.bottom.extend(connection.bottom)
-    out.top.extend(connection.top)
-    if not connection.HasField("layer"):
-        # A V1 entry in a V0 file: Caffe keeps only its blobs, so say so rather than
-        # write a layer without a name or type.
-        raise SurgeryError(
-            f"{source}: layer '{connection.name}' is written as V1 in a V0 net; Caffe's"
-            " upgrade keeps only its bottoms and tops, so write it as V0 (or the whole net"
-            " as V1) first"
-        )
-    v0 = connection.layer
-    if v0.HasField("name"):
-        out.name = v0.name
-    if v0.HasField("type"):
-        out.type = getattr(caffe_pb2.V1LayerParameter, _v1_enum_of_v0(v0, source))
-    out.blobs.extend(v0.blobs)
-    out.blobs_lr.extend(v0.blobs_lr)
-    out.weight_decay.extend(v0.weight_decay)
-    for descriptor, value in v0.ListFields():
-        target = _v0_target(descriptor.name, v0.type)
-        if target is not None:
+def _v0_definition(
+    layer: Layer, v0_type: str, bottoms: Sequence[str], pad: Value | None
+) -> LayerDef:
+    """The V2 layer of a V0 one: blobs_lr and weight_decay as ``param`` blocks, its blobs,
+    and each parameter in the message its type reads it from (Caffe drops the others)."""
+    assert layer.body is not None
+    lr: list[Value] = []
+    decay: list[Value] = []
+    blobs: list[Value] = []
+    messages: dict[str, dict[str, Value]] = {}
+    for f in layer.body.fields:
+        values = field_values(f)
+        if f.name == "blobs_lr":
+            lr += values
+        elif f.name == "weight_decay":
+            decay += values
+        elif f.name == "blobs":
+            blobs += values
+        elif (target := _v0_target(f.name, v0_type)) is not None:
             message_name, field_name = target
-            into = getattr(out, message_name) if message_name else out
-            _assign(into, field_name, descriptor, value)
-    return out
+            messages.setdefault(message_name, {})[field_name] = values[-1]
+    if pad is not None:
+        messages.setdefault(_CONV_POOL[v0_type], {})["pad"] = pad
+    params = [
+        ("param", tuple(p for p in (("lr_mult", a), ("decay_mult", b)) if p[1] is not None))
+        for a, b in zip_longest(lr, decay)
+    ]
+    fields: list[tuple[str, Value]] = [*params, *(("blobs", b) for b in blobs)]
+    for message_name, content in messages.items():
+        if message_name:
+            fields.append((message_name, tuple(content.items())))
+        else:  # a field of the layer itself
+            fields += content.items()
+    layer_type = V1_TYPE_NAMES[V0_TYPE_TO_V1[v0_type]]
+    return LayerDef(layer.name, layer_type, tuple(bottoms), layer.tops, tuple(fields))
 
 
 def v0_dropped_parameters(net: Net) -> list[str]:
@@ -382,15 +390,6 @@ def v0_dropped_parameters(net: Net) -> list[str]:
     ]
 
 
-def _v1_enum_of_v0(v0: caffe_pb2.V0LayerParameter, source: str) -> str:
-    try:
-        return V0_TYPE_TO_V1[v0.type]
-    except KeyError:
-        raise SurgeryError(
-            f"{source}: layer '{v0.name}' has V0 type '{v0.type}', which Caffe cannot upgrade"
-        ) from None
-
-
 def _v0_target(v0_field: str, v0_type: str) -> tuple[str, str] | None:
     if v0_field in _V0_TRANSFORM_FIELDS:
         return "transform_param", _V0_TRANSFORM_FIELDS[v0_field]
@@ -398,20 +397,6 @@ def _v0_target(v0_field: str, v0_type: str) -> tuple[str, str] | None:
     if route is None or v0_type not in route[1]:
         return None
     return route[1][v0_type], route[0]
-
-
-def _assign(message: ProtoMessage, name: str, source_field: FieldDescriptor, value: Any) -> None:
-    target = message.DESCRIPTOR.fields_by_name[name]
-    if source_field.enum_type is not None and target.enum_type is not None:
-        # Same enum names (MAX, AVE, ...) in a different enum type.
-        enum_name = source_field.enum_type.values_by_number[value].name
-        value = target.enum_type.values_by_name[enum_name].number
-    if target.message_type is not None:
-        getattr(message, name).CopyFrom(value)
-    elif target.is_repeated:
-        getattr(message, name).append(value)
-    else:
-        setattr(message, name, value)
 
 
 # ---------------------------------------------------------------------------------------
@@ -540,16 +525,17 @@ def _transform_edits(doc: Document, body: Message) -> list[Edit]:
 # Top-level inputs -> an Input layer
 
 
-def _input_shapes(doc: Document) -> list[list[Scalar]] | None:
+def _input_shapes(doc: Document, input_shape_kept: bool) -> list[list[Scalar]] | None:
     """Each input's dims as written; None when the inputs have none at all.
 
     Caffe's UpgradeNetInput takes every input's shape from ``input_shape`` when there is
     one, else four ``input_dim`` each; inputs with neither (as old caffemodels carry them)
-    are just dropped. Too few shapes for the inputs is a net Caffe crashes on.
+    are just dropped. Too few shapes for the inputs is a net Caffe crashes on. Of a V0
+    net Caffe keeps no ``input_shape`` (``input_shape_kept`` is False).
     """
     root = doc.root
     names = root.scalars("input")
-    shapes = root.messages("input_shape")
+    shapes = root.messages("input_shape") if input_shape_kept else []
     dims = root.scalars("input_dim")
     if shapes:
         if len(shapes) < len(names):
@@ -569,25 +555,7 @@ def _input_count_error(doc: Document, names: Sequence[Scalar], given: str) -> Su
     )
 
 
-def _upgrade_inputs(doc: Document) -> Document:
-    root = doc.root
-    if not root.scalars("input"):
-        return doc  # Caffe leaves input_dim or input_shape without an input alone
-    shapes = _input_shapes(doc)
-    fields = [f for f in root.fields if f.name in _INPUT_FIELDS]
-    edits = _replace_fields(doc, fields, ())
-    if shapes is not None:
-        layer_block = _input_layer(doc, root.scalars("input"), shapes)
-        layers = [f for f in root.fields if f.name in ("layer", "layers")]
-        first = min(f.start for f in fields)
-        anchor = first if not layers or first < layers[0].start else layers[0].start
-        offset = line_start(doc.text, anchor)
-        new = render_block((layer_block,), "", doc.indent, doc.newline)
-        edits.append(Edit(offset, offset, new))
-    return doc.edited(edits)
-
-
-def _inputs_to_layer(net: Net) -> None:
+def _inputs_to_layer(net: Net, input_shape_kept: bool) -> None:
     """Top-level inputs as an Input layer before every layer (their fields cut), as
     Caffe's UpgradeNetInput makes them; inputs without dims are dropped, as Caffe does."""
     doc = net.document
@@ -595,7 +563,7 @@ def _inputs_to_layer(net: Net) -> None:
     names = root.scalars("input")
     if not names:
         return  # Caffe leaves input_dim or input_shape without an input alone
-    shapes = _input_shapes(doc)
+    shapes = _input_shapes(doc, input_shape_kept)
     fields = [f for f in root.fields if f.name in _INPUT_FIELDS]
     net.field_edits += _replace_fields(doc, fields, ())
     net.inputs = []
@@ -668,14 +636,6 @@ def _nonzero(scalar: Scalar) -> bool:
         return scalar.as_float() != 0
     except ValueError:
         return True
-
-
-def _upgrade_batch_norm(doc: Document) -> Document:
-    edits: list[Edit] = []
-    layers = [f.value for f in doc.root.fields if f.name == "layer"]
-    for body in (x for x in layers if isinstance(x, Message)):
-        edits += _batch_norm_edits(doc, body)
-    return doc.edited(edits) if edits else doc
 
 
 def _batch_norm_edits(doc: Document, body: Message) -> list[Edit]:

@@ -1,8 +1,14 @@
 """Insert an SCNN module into MODEL (a prototxt; '-' reads stdin).
+
+A --shape that gives an input whose size the file states (an Input layer, input_dim or
+input_shape) a new height and width writes that size into the file, as retarget does,
+so Caffe sets the net up at the size the module is made for; a layer retarget changes
+only with --rescale or --reshape-weights is refused (run retarget with it first).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -10,13 +16,16 @@ from ..analysis.advice import advise
 from ..analysis.forkrules import ruled
 from ..analysis.geometry import PhaseShapes, resolve_sizes
 from ..analysis.modules import find_modules
+from ..analysis.shapes import format_override
 from ..analysis.verify import Checks, check_fitted
+from ..core.document import Document
 from ..core.graph import build_graphs
 from ..core.layerdef import Fields, LayerDef
-from ..core.net import Net
+from ..core.net import Layer, Net
 from ..core.ops import add_prefix, definition_names
+from ..core.text_export import export_text
 from ..errors import SurgeryError
-from ..options import InsertOptions
+from ..options import InsertOptions, RetargetOptions
 from ..passes.anchor import InsertionPoint, find_insertion_point
 from ..passes.splice import choose_prefix, existing_names, new_layers
 from ..passes.splice import splice as splice_layers
@@ -31,8 +40,10 @@ from ..scnn import (
     module_output,
     reduction_name,
 )
+from ..weights import Caffemodel
 from . import VerbSpec
 from .common import automatic_point, refuse_shape_errors, rules_first, working_phase
+from .retarget import NeedsFlag, RetargetResult, regenerated_note, retarget, stated_sizes
 
 
 @dataclass
@@ -44,7 +55,8 @@ class InsertResult:
     spec: ScnnSpec
     notes: list[str]
     point_reason: str = ""  # why the point is where it is, in a few words
-
+    # the net at the sizes --shape gave its stated inputs, when it gave them new ones
+    retargeted: RetargetResult | None = None
 
     @property
     def output(self) -> str:
@@ -57,6 +69,80 @@ class InsertResult:
     def afterwords(self) -> list[str]:
         """What is said once the net is written: the module's cost."""
         return cost_lines(self.spec, module_cost(self.spec))
+
+    @property
+    def added(self) -> list[Layer] | None:
+        """The layers insert made, when a module the net had was made again for a new
+        input size (its new layers get their direction's trained kernel from
+        :meth:`adjust_weights`, not fillers); None: every layer of a new name."""
+        if self.retargeted is None or not self.retargeted.modules:
+            return None
+        before = self.retargeted.net.layer_names
+        return [x for x in self.net.layers if x.name not in before]
+
+    def adjust_weights(self, model: Caffemodel) -> list[str]:
+        """The ``--weights`` caffemodel for a net retargeted on the way (see
+        :meth:`RetargetResult.adjust_weights`); unchanged otherwise."""
+        return [] if self.retargeted is None else self.retargeted.adjust_weights(model)
+
+
+def _new_area(stated: Sequence[int], given: Sequence[int | None]) -> bool:
+    """Whether ``given`` (a --shape) keeps a stated N,C,H,W's batch and channels and gives
+    it another height or width: the size the net runs at, which the file then states."""
+    if len(stated) != 4 or len(given) != 4:
+        return False
+    pairs = list(zip(given, stated, strict=True))
+    kept = all(g is None or g == s for g, s in pairs[:2])
+    return kept and any(g is not None and g != s for g, s in pairs[2:])
+
+
+def _resized_inputs(
+    net: Net, shapes: Mapping[str, Sequence[int | None]]
+) -> dict[str, Sequence[int | None]]:
+    """The --shape values that give an input whose size the file states a new area. Any
+    other contradiction of a stated size stays the shape analysis's to refuse."""
+    if not shapes:
+        return {}
+    stated = stated_sizes(net)
+    return {
+        blob: dims for blob, dims in shapes.items()
+        if any(_new_area(s.dims, dims) for s in stated.get(blob, ()))
+    }  # fmt: skip
+
+
+def _retarget_for_shapes(net: Net, options: InsertOptions) -> RetargetResult | None:
+    """``net`` stating the sizes --shape gives its stated inputs, as retarget writes them;
+    None when it gives none a new size. What retarget makes only with a flag insert lacks
+    is refused, pointing at retarget."""
+    resized = _resized_inputs(net, options.shapes)
+    if not resized:
+        return None
+    others = {blob: dims for blob, dims in options.shapes.items() if blob not in resized}
+    asked = RetargetOptions(inputs=resized, shapes=others, proto=options.proto)
+    try:
+        return retarget(net, asked, flag="--shape")
+    except NeedsFlag as exc:
+        inputs = " ".join(f"--input {b}={format_override(d)}" for b, d in resized.items())
+        raise SurgeryError(
+            f"{exc.problem}; insert's --shape changes the stated input size alone: to change"
+            f" this too, run 'scnn-surgery retarget {net.source} {inputs} {exc.flag}' first"
+            " and insert into its output"
+        ) from None
+    except SurgeryError as exc:  # the net at that size: say which --shape asked for it
+        flags = " ".join(f"--shape {b}={format_override(d)}" for b, d in resized.items())
+        raise SurgeryError(f"{flags}: {exc}") from None
+
+
+def _reread(net: Net) -> Net:
+    """``net`` read from its text: --upgrade makes top-level inputs an Input layer from the
+    file's text, so a size restated there must be in the text it reads."""
+    reread = Net.from_document(Document.parse(export_text(net), net.source))
+    reread.shape_rules = net.shape_rules
+    return reread
+
+
+def _restated_note(result: RetargetResult) -> str:
+    return f"{result.done} for --shape, so the written file states the size the module is made for"
 
 
 def _refuse_second_module(net: Net, options: InsertOptions) -> None:
@@ -147,6 +233,11 @@ def insert(net: Net, options: InsertOptions) -> InsertResult:
 def _insert(net: Net, options: InsertOptions) -> InsertResult:
     net = ruled(net, options.shape_rules)
     dropped = v0_dropped_parameters(net) if options.upgrade else []
+    if options.upgrade and net.format == "v0":
+        net = upgrade_net(net)  # rebuilt as V2 text, in which sizes are restated
+    retargeted = _retarget_for_shapes(net, options) if net.format != "v0" and net.layers else None
+    if retargeted is not None:
+        net = _reread(retargeted.net) if options.upgrade else retargeted.net
     if options.upgrade:
         net = upgrade_net(net)
     if net.format == "v0":
@@ -155,9 +246,12 @@ def _insert(net: Net, options: InsertOptions) -> InsertResult:
         )
     if not net.layers:
         raise SurgeryError(f"{net.source}: the net has no layers")
+    notes: list[str] = dropped
+    if retargeted is not None:
+        notes.append(_restated_note(retargeted))
+        notes += [regenerated_note(module) for module in retargeted.modules]
     work = net.copy()
     graphs = build_graphs(work)
-    notes: list[str] = dropped
     phase = working_phase(work, graphs, options.phase, notes)
     broken = {g.state.phase for g in graphs if g.problems}  # before the edits change them
     _refuse_second_module(work, options)
@@ -209,7 +303,7 @@ def _insert(net: Net, options: InsertOptions) -> InsertResult:
     splice_layers(work, new_layers(definitions), point, output)
     checks = Checks(phase, options.shapes, options.proto, broken, "the inserted module")
     notes += check_fitted(net, work, checks, point)
-    return InsertResult(work, point, spec, notes, why)
+    return InsertResult(work, point, spec, notes, why, retargeted)
 
 
 def _report(result: InsertResult) -> dict[str, Any]:

@@ -43,6 +43,17 @@ from . import VerbSpec
 
 Dims = tuple[int, ...]
 Request = Mapping[str, Sequence[int | None]]
+INPUT_FLAG = "--input"  # how retarget's command line gives the new sizes
+
+
+class NeedsFlag(SurgeryError):
+    """A change retarget makes only when asked with ``flag``; ``problem`` says what it is
+    (a verb that retargets on the way, as insert does, names its own remedy)."""
+
+    def __init__(self, problem: str, flag: str, remedy: str) -> None:
+        super().__init__(f"{problem}; give {flag} {remedy}")
+        self.problem = problem
+        self.flag = flag
 
 
 # ---------------------------------------------------------------------------
@@ -92,14 +103,14 @@ def stated_sizes(net: Net) -> dict[str, list[StatedSize]]:
     return found
 
 
-def _new_dims(net: Net, stated: StatedSize, wanted: Sequence[int | None]) -> Dims:
+def _new_dims(net: Net, stated: StatedSize, wanted: Sequence[int | None], flag: str) -> Dims:
     if len(wanted) != len(stated.dims):
         raise SurgeryError(
             f"{net.source}: '{stated.blob}' has {len(stated.dims)} dimensions"
-            f" ({_shape(stated.dims)}), but --input gives {len(wanted)}"
+            f" ({_shape(stated.dims)}), but {flag} gives {len(wanted)}"
         )
     if any(d is not None and d <= 0 for d in wanted):
-        raise SurgeryError(f"{net.source}: --input {stated.blob}: every size must be positive")
+        raise SurgeryError(f"{net.source}: {flag} {stated.blob}: every size must be positive")
     return tuple(old if new is None else new for old, new in zip(stated.dims, wanted, strict=True))
 
 
@@ -117,8 +128,9 @@ def _shape(dims: Sequence[int | None]) -> str:
     return TIMES.join("?" if d is None else str(d) for d in dims)
 
 
-def _restate(net: Net, request: Request) -> dict[str, tuple[Dims, Dims]]:
-    """Rewrite the requested sizes in ``net`` (in place); blob -> (old, new) dims."""
+def _restate(net: Net, request: Request, flag: str) -> dict[str, tuple[Dims, Dims]]:
+    """Rewrite the requested sizes in ``net`` (in place); blob -> (old, new) dims. ``flag``
+    is how the command line gave them."""
     sizes = stated_sizes(net)
     changed: dict[str, tuple[Dims, Dims]] = {}
     current: dict[Layer, Layer] = {}  # an Input layer as edited so far (one per top)
@@ -132,8 +144,8 @@ def _restate(net: Net, request: Request) -> dict[str, tuple[Dims, Dims]]:
                 f" input_dim or input_shape){hint}"
             )
         for stated in sizes[blob]:
-            dims = _new_dims(net, stated, wanted)
-            _refuse_shared_shape(net, stated, request)
+            dims = _new_dims(net, stated, wanted, flag)
+            _refuse_shared_shape(net, stated, request, flag)
             changed[blob] = (stated.dims, dims)
             layer = None if stated.layer is None else current.get(stated.layer, stated.layer)
             for path, old, new in zip(stated.paths, stated.dims, dims, strict=True):
@@ -148,7 +160,7 @@ def _restate(net: Net, request: Request) -> dict[str, tuple[Dims, Dims]]:
     return changed
 
 
-def _refuse_shared_shape(net: Net, stated: StatedSize, request: Request) -> None:
+def _refuse_shared_shape(net: Net, stated: StatedSize, request: Request, flag: str) -> None:
     """An Input layer with one shape for several tops: they change together."""
     layer = stated.layer
     if layer is None or layer.body is None or len(layer.tops) < 2:
@@ -160,7 +172,7 @@ def _refuse_shared_shape(net: Net, stated: StatedSize, request: Request) -> None
     if any(tuple(request.get(t, ())) != tuple(wanted) for t in others):
         raise SurgeryError(
             f"{net.describe(layer)} states one shape for {', '.join(layer.tops)}; give"
-            " --input for each of them, with the same size"
+            f" {flag} for each of them, with the same size"
         )
 
 
@@ -549,12 +561,13 @@ def _drop_stale(model: Caffemodel, names: Sequence[str]) -> None:
         del entries[i]
 
 
-def retarget(net: Net, options: RetargetOptions) -> RetargetResult:
+def retarget(net: Net, options: RetargetOptions, *, flag: str = INPUT_FLAG) -> RetargetResult:
     """``net`` with the input sizes ``options.inputs`` gives (blob -> dims; None keeps a
     dimension), its SCNN modules generated again for their new maps; ``net`` itself is not
     changed. Refused: a blob whose size the file does not state, a layer that states a
     size for the old map (unless ``rescale``), one whose weights would change shape
-    (unless ``reshape_weights``, then a warning)."""
+    (unless ``reshape_weights``, then a warning): :class:`NeedsFlag` for those two.
+    ``flag`` is how the caller's command line gives the sizes (insert: ``--shape``)."""
     if net.format == "v0":
         raise SurgeryError(
             f"{net.source}: V0 (pre-2014) net; rewrite it as V2 first with 'scnn-surgery upgrade'"
@@ -565,7 +578,7 @@ def retarget(net: Net, options: RetargetOptions) -> RetargetResult:
     net = ruled(net, options.shape_rules)
     with paused_gc():
         work = net.copy()
-        sizes = _restate(work, options.inputs)
+        sizes = _restate(work, options.inputs, flag)
         if all(old == new for old, new in sizes.values()):
             return RetargetResult(net, [], sizes, [], [], [], overrides)
         result = _retargeted(net, work, sizes, options)
@@ -582,33 +595,23 @@ def _retargeted(
     if fixes and not options.rescale:
         first = fixes[0]
         more = f" (and {len(fixes) - 1} more)" if len(fixes) > 1 else ""
-        raise SurgeryError(
-            f"{net.describe(first.layer)} {first.what}{more}; give --rescale to scale it"
+        raise NeedsFlag(
+            f"{net.describe(first.layer)} {first.what}{more}", "--rescale", "to scale it"
         )
     notes = []
     if fixes:
         _apply_rescales(work, fixes)
         modules += _regenerate_modules(work, overrides)
         notes += [f"rescaled {net.describe(f.layer)}: it {f.what}" for f in fixes]
-    for module in modules:
-        name = module.spec.prefix or "SCNN"
-        old_h, old_w = module.old_size
-        new_size = (
-            module.spec.height if old_h is not None else None,
-            module.spec.width if old_w is not None else None,
-        )
-        notes.append(
-            f"regenerated the SCNN module '{name}' for {_map(new_size)} (was"
-            f" {_shape([d for d in module.old_size if d is not None])}):"
-            f" {len(module.after)} layers"
-        )
+    notes += [regenerated_note(module) for module in modules]
     module_names = {n for m in modules for n in (*m.before, *m.after)}
     changes = _weight_changes(net, work, module_names, overrides)
     if changes and not options.reshape_weights:
         more = f" (and {len(changes) - 1} more)" if len(changes) > 1 else ""
-        raise SurgeryError(
-            f"{changes[0][1]}{more}: a trained caffemodel would no longer fit; give"
-            " --reshape-weights if you will retrain it"
+        raise NeedsFlag(
+            f"{changes[0][1]}{more}: a trained caffemodel would no longer fit",
+            "--reshape-weights",
+            "if you will retrain it",
         )
     notes += [f"warning: {why}; retrain it" for _, why in changes]
     notes += check_result(net, work, shapes=overrides, proto=options.proto)
@@ -617,6 +620,20 @@ def _retargeted(
         work, notes, sizes, modules, fixes, [x.name for x, _ in changes], overrides,
         tuple(x for x in before if x.name in regenerated),
     )  # fmt: skip
+
+
+def regenerated_note(module: Regenerated) -> str:
+    """What became of a module made again for its new map."""
+    old_h, old_w = module.old_size
+    new_size = (
+        module.spec.height if old_h is not None else None,
+        module.spec.width if old_w is not None else None,
+    )
+    return (
+        f"regenerated the SCNN module '{module.spec.prefix or 'SCNN'}' for {_map(new_size)}"
+        f" (was {_shape([d for d in module.old_size if d is not None])}):"
+        f" {len(module.after)} layers"
+    )
 
 
 def share_trained_kernels(result: RetargetResult, model: Caffemodel) -> list[str]:

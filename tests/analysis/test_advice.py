@@ -162,7 +162,7 @@ def test_the_zoos_decoder_nets_name_their_encoders_bottleneck(
 @pytest.mark.parametrize(
     "rel",
     [
-        "segmentation/fcn8s_voc_deploy.prototxt",  # a decoder, at about 1/10
+        "segmentation/fcn8s_voc_deploy.prototxt",  # fc7, the encoder's end at 1/32
         "lane/mobilenet_yolov3_lite_tusimple_lane_deploy.prototxt",  # 1/4: not finer
         "lane/apollo_denseline_deploy.prototxt",
     ],

@@ -1,4 +1,5 @@
-"""The automatic point by structure: SE gates, region layers, auxiliary heads and tasks.
+"""The automatic point by structure: SE gates, region layers, upsamplers, auxiliary heads
+and tasks.
 
 Each net is built here, small, with the structure of a published one; the names are
 deliberately unhelpful where a rule must not read them.
@@ -10,6 +11,8 @@ import scnn_surgery as ss
 from scnn_surgery.analysis.autopoint import choose_blob
 from scnn_surgery.analysis.shapes import infer_shapes
 from scnn_surgery.core.graph import NetState, build_graph
+
+from ..conftest import shared_path
 
 
 def conv(name: str, bottom: str, out: int, kernel: int = 3, top: str | None = None) -> str:
@@ -204,3 +207,121 @@ def test_googlenet_style_heads_of_weight_0_3_stay_auxiliary() -> None:
     assert blob == "q2", why
     assert "auxiliary heads a0l (0.3), a1l (0.3), weighted below the main loss's 1" in why
     assert "deep supervision" in why
+
+
+def deconv(
+    name: str, bottom: str, out: int, stride: int, frozen: bool = False, group: str = ""
+) -> str:
+    """A strided Deconvolution, its weights frozen (``lr_mult: 0``) or learned, with an
+    optional ``group: N``."""
+    return layer(
+        name, "Deconvolution", [bottom], [name],
+        ("param { lr_mult: 0 } " if frozen else "")
+        + f"convolution_param {{ num_output: {out} bias_term: false {group}"
+        f" kernel_size: {2 * stride} stride: {stride} }}",
+    )  # fmt: skip
+
+
+POOL2 = "pooling_param { pool: MAX kernel_size: 2 stride: 2 }"
+# FCN's trunk: x3 at 1/2, x4 at 1/4, x7 at 1/8 (each after its ReLU); the names say nothing
+FCN_TRUNK = (
+    INPUT
+    + conv("x3", "data", 8) + layer("x3r", "ReLU", ["x3"], ["x3"])
+    + layer("p3", "Pooling", ["x3"], ["p3"], POOL2)
+    + conv("x4", "p3", 8) + layer("x4r", "ReLU", ["x4"], ["x4"])
+    + layer("p4", "Pooling", ["x4"], ["p4"], POOL2)
+    + conv("x7", "p4", 16) + layer("x7r", "ReLU", ["x7"], ["x7"])
+    + layer("p7", "Pooling", ["x7"], ["p7"], POOL2)
+)  # fmt: skip
+CROP = "crop_param { axis: 2 offset: 1 }"
+
+
+def test_a_frozen_deconvolution_only_upsamples_the_scores() -> None:
+    """FCN-32s: the 1x1 classifier's 5 scores upsampled x8 by frozen (bilinear) weights;
+    the point is the features the classifier reads, not its scores."""
+    text = FCN_TRUNK + conv("s", "p7", 5, kernel=1) + deconv("u", "s", 5, 8, frozen=True)
+    blob, why = choose(text + layer("c", "Crop", ["u", "data"], ["c"], "crop_param { axis: 2 }"))
+    assert blob == "p7", why
+    assert "classifier 's'" in why and "'u' only upsamples class scores" in why
+    # per channel (group = num_output) it cannot mix the scores either, frozen or not
+    per_channel = (
+        FCN_TRUNK + conv("s", "p7", 5, kernel=1) + deconv("u", "s", 5, 8, group="group: 5")
+    )
+    assert choose(per_channel)[0] == "p7"
+    # a V1 net says it with blobs_lr
+    v1 = (
+        INPUT + 'layers { name: "s" type: CONVOLUTION bottom: "data" top: "s"'
+        " convolution_param { num_output: 5 kernel_size: 3 stride: 2 } }\n"
+        'layers { name: "u" type: DECONVOLUTION bottom: "s" top: "u" blobs_lr: 0'
+        " convolution_param { num_output: 5 kernel_size: 4 stride: 2 } }\n"
+    )
+    assert choose(v1)[0] == "data"
+
+
+def test_a_deconvolution_that_learns_or_reads_features_stays_the_classifier() -> None:
+    scores = FCN_TRUNK + conv("s", "p7", 5, kernel=1)
+    # a learned full Deconvolution classifies (ENet's last layer), even after scores
+    assert choose(scores + deconv("u", "s", 5, 2))[0] == "s"
+    # stride 1: nothing is upsampled
+    assert choose(scores + deconv("u", "s", 5, 1, frozen=True))[0] == "s"
+    # a bilinear upsampling of features (after their ReLU) ends a feature extractor
+    features = FCN_TRUNK + deconv("u", "p7", 16, 2, frozen=True, group="group: 16")
+    assert choose(features)[0] == "p7"
+    # the scores through a ReLU are features again
+    relu = scores + layer("sr", "ReLU", ["s"], ["s"]) + deconv("u", "s", 5, 2, frozen=True)
+    assert choose(relu)[0] == "s"
+
+
+def test_skip_scores_fused_into_upsampled_ones_leave_the_deepest_map() -> None:
+    """FCN-8s: the scores of x7 upsampled x2, plus x4's; that upsampled x2, plus x3's;
+    then x2 again. x4 and x3 are skips of the one trunk, so the point is x7 as on FCN-32s."""
+    text = (
+        FCN_TRUNK
+        + conv("s7", "p7", 5, kernel=1) + deconv("u7", "s7", 5, 2, frozen=True)
+        + conv("s4", "p4", 5, kernel=1) + layer("c4", "Crop", ["s4", "u7"], ["c4"], CROP)
+        + layer("f4", "Eltwise", ["u7", "c4"], ["f4"])
+        + deconv("u4", "f4", 5, 2, frozen=True)
+        + conv("s3", "p3", 5, kernel=1) + layer("c3", "Crop", ["s3", "u4"], ["c3"], CROP)
+        + layer("f3", "Eltwise", ["u4", "c3"], ["f3"])
+        + deconv("u3", "f3", 5, 2, frozen=True)
+    )  # fmt: skip
+    blob, why = choose(text)
+    assert blob == "p7", why
+    assert "'u3', 'u4', 'u7' only upsample class scores" in why
+    assert "'p4' (s4) and 'p3' (s3) are skips" in why and "upsampled scores of 'p7'" in why
+
+
+def test_scores_of_separate_branches_are_no_skips() -> None:
+    """Two branches of the trunk, neither computed from the other: their fused scores
+    share the map both come from, as any two heads do."""
+    text = (
+        FCN_TRUNK
+        + conv("ba", "p7", 8) + layer("bar", "ReLU", ["ba"], ["ba"])
+        + conv("bb", "p7", 8) + layer("bbr", "ReLU", ["bb"], ["bb"])
+        + conv("sa", "ba", 5, kernel=1) + conv("sb", "bb", 5, kernel=1)
+        + layer("f", "Eltwise", ["sa", "sb"], ["f"]) + deconv("u", "f", 5, 2, frozen=True)
+    )  # fmt: skip
+    blob, why = choose(text)
+    assert blob == "p7", why
+    assert "shared by every head" in why and "skip" not in why
+
+
+def test_the_zoos_fcns_get_their_top_hidden_layer() -> None:
+    """fcn32s gets fc7, not the 21-channel score_fr; fcn8s and fcn16s get fc7 too, not the
+    fused scores fuse_pool3 (the pool4 and pool3 scores are skips)."""
+    fcn8s_path = shared_path("zoo", "segmentation", "fcn8s_voc_deploy.prototxt")
+    fcn8s = ss.insert(ss.load(fcn8s_path), ss.InsertOptions())
+    assert fcn8s.point.blob == "fc7"
+    assert (fcn8s.spec.height, fcn8s.spec.width, fcn8s.spec.channels) == (16, 16, 4096)
+    (note,) = [n for n in fcn8s.notes if "chose insertion point" in n]
+    assert "'pool4' (score_pool4) and 'pool3' (score_pool3) are skips" in note
+    path = shared_path("zoo", "segmentation", "fcn32s_voc_train.prototxt")
+    shapes = {"data": (1, 3, 500, 500), "label": (1, 1, 500, 500)}
+    for phase in ("TEST", "TRAIN"):
+        blob, why = choose(path.read_text(), phase, shapes)
+        assert blob == "fc7" and "'upscore' only upsamples class scores" in why, why
+    # fcn16s on SIFT Flow: two tasks, each fusing pool4's scores into fc7's
+    path = shared_path("zoo", "segmentation", "fcn16s_siftflow_trainval.prototxt")
+    sizes = {"data": (1, 3, 256, 256), "sem": (1, 1, 256, 256), "geo": (1, 1, 256, 256)}
+    blob, why = choose(path.read_text(), "TEST", sizes)
+    assert blob == "fc7" and "'pool4' (score_pool4_sem) is a skip" in why, why

@@ -8,6 +8,7 @@ from scnn_surgery.analysis.params import (
     bn_blob_count,
     conv_params,
     data_source,
+    definition_message,
     fork_param,
     inner_product_params,
     interp_params,
@@ -22,6 +23,7 @@ from scnn_surgery.analysis.params import (
     upsample_params,
 )
 from scnn_surgery.core.document import Document
+from scnn_surgery.core.layerdef import LayerDef, Raw
 from scnn_surgery.core.net import Layer, Net
 from scnn_surgery.errors import SurgeryError
 from scnn_surgery.schema import caffe_pb2
@@ -343,3 +345,18 @@ def test_added_layers_share_readings_only_with_the_same_bottom_count() -> None:
     net = Net.from_document(Document.parse(""))
     assert param_blob_count(net, one) == 2  # a learned factor and a bias
     assert param_blob_count(net, two) == 1  # the factor is the second bottom
+
+
+def test_a_definitions_words_read_as_protobuf_reads_them() -> None:
+    """A value copied as written (a V0 layer upgraded, a spliced fragment) keeps its
+    meaning: a leading 0 is octal to protobuf, and an enum may be its number."""
+    fields = (
+        ("convolution_param", (("num_output", Raw("010")), ("kernel_size", Raw("0x3")))),
+        ("pooling_param", (("pool", Raw("1")),)),
+    )
+    message = definition_message(
+        LayerDef("c", "Convolution", ("a",), ("b",), fields), caffe_pb2.LayerParameter
+    )
+    assert message.convolution_param.num_output == 8
+    assert list(message.convolution_param.kernel_size) == [3]
+    assert message.pooling_param.pool == caffe_pb2.PoolingParameter.AVE

@@ -10,6 +10,7 @@ import pytest
 from google.protobuf import text_format
 
 import scnn_surgery as ss
+from scnn_surgery.analysis.params import layer_message
 from scnn_surgery.core.document import Document
 from scnn_surgery.core.net import V1_TYPE_NAMES, Net
 from scnn_surgery.errors import SurgeryError
@@ -21,7 +22,7 @@ from scnn_surgery.passes.upgrade import (
 )
 from scnn_surgery.schema import caffe_pb2
 
-from ..conftest import RunCli, needs_shared, shared_path
+from ..conftest import DATA, RunCli, needs_shared, shared_path
 
 LEGACY = [
     "caffe_v0_lenet_train",
@@ -489,10 +490,15 @@ def test_net_for_reading_upgrades_layers_in_memory_and_keeps_inputs() -> None:
 
 
 def test_net_for_reading_reads_v0_layers() -> None:
-    read = net_for_reading(ss.load(legacy("caffe_v0_lenet_train")))
+    path = legacy("caffe_v0_lenet_train")
+    net = ss.load(path)
+    read = net_for_reading(net)
     conv1 = next(lay for lay in read.layers if lay.name == "conv1")
-    params = conv1.body.message("convolution_param")
-    assert params is not None and params.string("kernel_size") == "5"
+    assert list(layer_message(read, conv1).convolution_param.kernel_size) == [5]
+    # read once: messages name the V0 layer's own line in the file
+    written = next(lay for lay in net.layers if lay.name == "conv1")
+    assert read.layer_location(conv1) == net.layer_location(written)
+    assert read.source == str(path)
 
 
 # --- insertion ------------------------------------------------------------------------------
@@ -572,3 +578,17 @@ def test_cli_upgrade_flag(tmp_path: Path, run_cli: RunCli) -> None:
     net = Net.from_document(Document.load(target))
     assert net.format == "v2"
     assert next(lay for lay in net.layers if lay.name == "pool1").bottoms == ("SCNN",)
+
+
+def test_v0_upgrade_keeps_the_files_own_text_around_the_layers() -> None:
+    """The V0 pass rebuilds only the layers: the comments and the net fields Caffe keeps
+    stay byte for byte, a dropped field is cut, and values keep their spelling."""
+    path = DATA / "legacy" / "v0_padding.prototxt"
+    original = path.read_text()
+    text = ss.dumps(upgrade_net(ss.load(path)))
+    head = original[: original.index("input:")]
+    assert text.startswith(head + "force_backward: true\nlayer {\n")
+    assert "debug_info:" not in text and "layers {" not in text
+    assert "lr_mult: 1.\n" in text  # written as the file writes it
+    proto = strict_parse(text)
+    assert [x.name for x in proto.layer][:2] == ["input", "conv1"]

@@ -15,6 +15,7 @@ from scnn_surgery.core import document
 from ..conftest import DATA, REPO_ROOT, RunCli, shared_path
 
 V1 = DATA / "v1_small_deploy.prototxt"
+V0 = DATA / "zoo" / "legacy" / "rcnn_v0_caffenet_fc7_deploy.prototxt"
 V2_INPUTS_BN = DATA / "legacy" / "v2_inputs_batchnorm.prototxt"
 TWO_BRANCHES = DATA / "two_branches.prototxt"
 SE_BLOCK = DATA / "se_block.prototxt"
@@ -43,6 +44,10 @@ def _commands() -> list[tuple[str, list[str], list[Path]]]:
         ("insert-upgrade-v1", ["insert", str(V1), "--after", "conv2", "--upgrade"], [V1]),
         ("insert-upgrade-v2", ["insert", str(V2_INPUTS_BN), "--upgrade"], [V2_INPUTS_BN]),
         ("upgrade-v1", ["upgrade", str(V1)], [V1]),
+        ("upgrade-v0", ["upgrade", str(V0)], [V0]),
+        ("insert-upgrade-v0", ["insert", str(V0), "--after", "conv5", "--upgrade"], [V0]),
+        ("inspect-v0", ["inspect", str(V0)], [V0]),
+        ("check-v0", ["check", str(V0)], [V0]),
         ("upgrade-v2", ["upgrade", str(V2_INPUTS_BN)], [V2_INPUTS_BN]),
         ("remove", ["remove", str(V1), "relu1"], [V1]),
         ("rename", ["rename", str(TWO_BRANCHES), "left=l", "head_a=a"], [TWO_BRANCHES]),
