@@ -125,7 +125,13 @@ class Scalar:
     end: int
 
     def as_int(self) -> int:
-        return int(self.value, 0) if self.kind == "word" else int(self.value)
+        """The integer protobuf's text parser reads: a leading 0 makes it octal."""
+        if self.kind != "word":
+            return int(self.value)
+        digits = self.value.lstrip("-")
+        if len(digits) > 1 and digits[0] == "0" and digits[1].isdigit():
+            return int(self.value, 8)
+        return int(self.value, 0)
 
     def as_float(self) -> float:
         return float(self.value.rstrip("fF")) if self.kind == "word" else float(self.value)

@@ -344,14 +344,22 @@ def layer_from_block(block: Field, source: Document) -> Layer:
     )
 
 
-def net_inputs(doc: Document) -> list[NetInput]:
-    """The top-level inputs the document states, with their dims where it gives them."""
+def net_inputs(
+    doc: Document, tokens: Mapping[tuple[int, int], str] | None = None
+) -> list[NetInput]:
+    """The top-level inputs the document states, with their dims where it gives them;
+    ``tokens`` are new values of some of its literals, by span (edits not yet made)."""
     root = doc.root
+
+    def dim(s: Scalar, name: str) -> int:
+        token = tokens.get((s.start, s.end)) if tokens else None
+        if token is not None:
+            s = Scalar("word", token, token, s.start, s.end)
+        return _int(doc, s, name)
+
     names = _strings(doc, root, "input", "")
-    shapes = [
-        tuple(_int(doc, s, "dim") for s in m.scalars("dim")) for m in root.messages("input_shape")
-    ]
-    flat_dims = [_int(doc, s, "input_dim") for s in root.scalars("input_dim")]
+    shapes = [tuple(dim(s, "dim") for s in m.scalars("dim")) for m in root.messages("input_shape")]
+    flat_dims = [dim(s, "input_dim") for s in root.scalars("input_dim")]
     out: list[NetInput] = []
     for i, name in enumerate(names):
         dims: tuple[int, ...] | None = None

@@ -24,7 +24,7 @@ from dataclasses import replace
 
 import networkx as nx
 
-from .document import Document, Edit, Field
+from .document import Document, Edit, Field, Message, Scalar
 from .graph import (
     BlobVersion,
     LayerGraph,
@@ -350,9 +350,24 @@ def change_net_field(net: Net, change: Change) -> None:
 
 
 def _restated_inputs(net: Net) -> list[NetInput]:
-    """The inputs as the edited text states them; each keeps its literal in the file."""
-    edited = Document.parse(apply_edits(net.document.text, net.field_edits), net.source)
-    old = {i.name: i.scalar for i in net_inputs(net.document)}
+    """The inputs as the edited text states them; each keeps its literal in the file.
+    Edits that only change literals are read as they are; only one that adds or cuts a
+    field needs the net's text read again."""
+    doc = net.document
+    literals = {(s.start, s.end) for s in _input_literals(doc.root)}
+    tokens = {(e.start, e.end): e.replacement.strip() for e in net.field_edits}
+    if set(tokens) <= literals:
+        return net_inputs(doc, tokens)
+    edited = Document.parse(apply_edits(doc.text, net.field_edits), net.source)
+    old = {i.name: i.scalar for i in net_inputs(doc)}
     return [
         NetInput(i.name, i.dims, old.get(i.name, i.scalar)) for i in net_inputs(edited)
+    ]
+
+
+def _input_literals(root: Message) -> list[Scalar]:
+    """The literals that state the inputs' sizes."""
+    return [
+        *root.scalars("input_dim"),
+        *(s for shape in root.messages("input_shape") for s in shape.scalars("dim")),
     ]

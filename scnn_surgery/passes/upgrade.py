@@ -177,11 +177,7 @@ def net_for_reading(net: Net) -> Net:
     """
     if net.format == "v0":
         readable = net.copy()
-        upgraded = _v0_layers_as_v2(readable)
-        remove_layers(readable, [old for old, new in upgraded.items() if new is None])
-        replace_layers(readable, {old: new for old, new in upgraded.items() if new is not None})
-        readable.format = "v2"
-        readable.caches[ORIGINS] = {new: old for old, new in upgraded.items() if new is not None}
+        _v0_to_v2(readable)
         return readable
     if net.format != "v1":
         return net
@@ -247,10 +243,12 @@ _V0_NET_FIELDS = frozenset({"name", "layers", "input", "input_dim", "force_backw
 
 
 def _v0_to_v2(net: Net) -> None:
-    """The V0 layers as the V2 layers Caffe makes of them; the net fields it drops cut."""
+    """The V0 layers as the V2 layers Caffe makes of them; the net fields it drops cut.
+    Messages about a layer name its V0 block in the file."""
     upgraded = _v0_layers_as_v2(net)
     remove_layers(net, [old for old, new in upgraded.items() if new is None])
     replace_layers(net, {old: new for old, new in upgraded.items() if new is not None})
+    net.caches[ORIGINS] = {new: old for old, new in upgraded.items() if new is not None}
     root = net.document.root
     has_inputs = bool(root.scalars("input"))  # then the inputs' pass cuts input_shape
     dropped = [

@@ -18,12 +18,10 @@ from ..analysis.geometry import PhaseShapes, resolve_sizes
 from ..analysis.modules import find_modules
 from ..analysis.shapes import format_override
 from ..analysis.verify import Checks, check_fitted
-from ..core.document import Document
 from ..core.graph import build_graphs
 from ..core.layerdef import Fields, LayerDef
 from ..core.net import Layer, Net
 from ..core.ops import add_prefix, definition_names
-from ..core.text_export import export_text
 from ..errors import SurgeryError
 from ..options import InsertOptions, RetargetOptions
 from ..passes.anchor import InsertionPoint, find_insertion_point
@@ -133,14 +131,6 @@ def _retarget_for_shapes(net: Net, options: InsertOptions) -> RetargetResult | N
         raise SurgeryError(f"{flags}: {exc}") from None
 
 
-def _reread(net: Net) -> Net:
-    """``net`` read from its text: --upgrade makes top-level inputs an Input layer from the
-    file's text, so a size restated there must be in the text it reads."""
-    reread = Net.from_document(Document.parse(export_text(net), net.source))
-    reread.shape_rules = net.shape_rules
-    return reread
-
-
 def _restated_note(result: RetargetResult) -> str:
     return f"{result.done} for --shape, so the written file states the size the module is made for"
 
@@ -233,13 +223,11 @@ def insert(net: Net, options: InsertOptions) -> InsertResult:
 def _insert(net: Net, options: InsertOptions) -> InsertResult:
     net = ruled(net, options.shape_rules)
     dropped = v0_dropped_parameters(net) if options.upgrade else []
-    if options.upgrade and net.format == "v0":
-        net = upgrade_net(net)  # rebuilt as V2 text, in which sizes are restated
+    if options.upgrade:
+        net = upgrade_net(net)  # inputs become an Input layer, whose size --shape restates
     retargeted = _retarget_for_shapes(net, options) if net.format != "v0" and net.layers else None
     if retargeted is not None:
-        net = _reread(retargeted.net) if options.upgrade else retargeted.net
-    if options.upgrade:
-        net = upgrade_net(net)
+        net = retargeted.net
     if net.format == "v0":
         raise SurgeryError(
             f"{net.source}: V0 (pre-2014) net; insert with --upgrade to rewrite it as V2 first"

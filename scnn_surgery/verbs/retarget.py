@@ -89,8 +89,8 @@ def stated_sizes(net: Net) -> dict[str, list[StatedSize]]:
             StatedSize(net_input.name, None, paths, net_input.dims)
         )
     for layer in net.layers:
-        if layer.type != "Input" or layer.body is None or layer.format != "v2":
-            continue
+        if layer.type != "Input" or layer.format != "v2":
+            continue  # (an upgrade's Input layer, added, states the size of the inputs)
         # Read as protobuf reads them (012 is octal 10); a bad number is a located error.
         shapes = layer_message(net, layer).input_param.shape
         for t, top in enumerate(layer.tops):

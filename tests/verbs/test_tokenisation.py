@@ -15,6 +15,7 @@ from scnn_surgery.core import document
 from ..conftest import DATA, REPO_ROOT, RunCli, shared_path
 
 V1 = DATA / "v1_small_deploy.prototxt"
+FULLY_CONV_V1 = DATA / "legacy" / "v1_fully_conv.prototxt"
 V0 = DATA / "zoo" / "legacy" / "rcnn_v0_caffenet_fc7_deploy.prototxt"
 V2_INPUTS_BN = DATA / "legacy" / "v2_inputs_batchnorm.prototxt"
 TWO_BRANCHES = DATA / "two_branches.prototxt"
@@ -50,6 +51,13 @@ def _commands() -> list[tuple[str, list[str], list[Path]]]:
         ("check-v0", ["check", str(V0)], [V0]),
         ("upgrade-v2", ["upgrade", str(V2_INPUTS_BN)], [V2_INPUTS_BN]),
         ("remove", ["remove", str(V1), "relu1"], [V1]),
+        ("retarget-v1", ["retarget", str(FULLY_CONV_V1), "--input", "data=1,3,24,24"],
+         [FULLY_CONV_V1]),
+        ("insert-shape-v1", ["insert", str(FULLY_CONV_V1), "--after", "conv1", "--shape",
+                             "data=1,3,24,24"], [FULLY_CONV_V1]),
+        ("insert-shape-upgrade-v1", ["insert", str(FULLY_CONV_V1), "--after", "conv1",
+                                     "--shape", "data=1,3,24,24", "--upgrade"],
+         [FULLY_CONV_V1]),
         ("rename", ["rename", str(TWO_BRANCHES), "left=l", "head_a=a"], [TWO_BRANCHES]),
         ("splice", ["splice", str(resnet), str(SE_BLOCK), "--after", "res5c"], [resnet, SE_BLOCK]),
         ("strip", ["strip", str(scnn)], [scnn]),
