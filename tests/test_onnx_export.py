@@ -735,3 +735,99 @@ def test_export_onto_its_model_does_not_offer_an_in_place_it_lacks(
     model.write_text('layer { name: "data" type: "Input" top: "data" }\n')
     code, _, err = run_cli("export", str(model), "-o", str(model))
     assert code == 2 and err.rstrip().endswith("the input is never written")
+
+
+# ---------------------------------------------------------------------------
+# Pooling windows, swept against NumPy written from Caffe's pooling_layer.cpp
+
+
+def _caffe_pooled_size(size: int, kernel: int, stride: int, pad: int, padded: bool) -> int:
+    """PoolingLayer::Reshape: CEIL rounding, the last window dropped (when the layer has any
+    padding) if it would start in the padding."""
+    out = -(-(size + 2 * pad - kernel) // stride) + 1
+    if padded and (out - 1) * stride >= size + pad:
+        out -= 1
+    return out
+
+
+def _caffe_pool(
+    x: np.ndarray, method: str, kernel: int, stride: int, pad: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """PoolingLayer::Forward_cpu, window by window: MAX starts from -FLT_MAX (mask -1) and
+    keeps each strictly greater value; AVE sums the clipped window from 0 and divides by
+    pool_size, the window clipped to the map plus the padding (0 or less past its end)."""
+    n, c, height, width = x.shape
+    out_h = _caffe_pooled_size(height, kernel, stride, pad, pad > 0)
+    out_w = _caffe_pooled_size(width, kernel, stride, pad, pad > 0)
+    top = np.zeros((n, c, out_h, out_w), np.float32)
+    mask = np.full(top.shape, -1.0, np.float32)
+    for ph, pw in np.ndindex(out_h, out_w):
+        hstart, wstart = ph * stride - pad, pw * stride - pad
+        if method == "MAX":
+            hend, wend = min(hstart + kernel, height), min(wstart + kernel, width)
+            hstart, wstart = max(hstart, 0), max(wstart, 0)
+            best = np.full((n, c), -np.finfo(np.float32).max, np.float32)
+            for h, w in np.ndindex(max(0, hend - hstart), max(0, wend - wstart)):
+                value = x[:, :, hstart + h, wstart + w]
+                greater = value > best
+                best = np.where(greater, value, best)
+                index = (hstart + h) * width + wstart + w
+                mask[:, :, ph, pw] = np.where(greater, index, mask[:, :, ph, pw])
+            top[:, :, ph, pw] = best
+            continue
+        hend, wend = min(hstart + kernel, height + pad), min(wstart + kernel, width + pad)
+        pool_size = (hend - hstart) * (wend - wstart)
+        hstart, wstart = max(hstart, 0), max(wstart, 0)
+        hend, wend = min(hend, height), min(wend, width)
+        total = np.zeros((n, c), np.float32)
+        for h, w in np.ndindex(max(0, hend - hstart), max(0, wend - wstart)):
+            total = total + x[:, :, hstart + h, wstart + w]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            top[:, :, ph, pw] = total / np.float32(pool_size)
+    return top, mask
+
+
+def _pool_sweep() -> list[tuple[str, int, int, int, int, int]]:
+    """(method, height, width, kernel, stride, pad): strides past the kernel, with and
+    without padding, maps not a whole number of strides long."""
+    cases = []
+    for height, width in [(1, 4), (2, 9), (5, 5), (7, 6), (8, 8), (9, 3)]:
+        for kernel, stride in [(1, 2), (1, 3), (2, 3), (2, 5), (3, 2), (3, 4), (1, 1), (4, 3)]:
+            for pad in sorted({0, kernel - 1}):
+                if kernel <= min(height, width) + 2 * pad:
+                    cases += [(m, height, width, kernel, stride, pad) for m in ("MAX", "AVE")]
+    return cases
+
+
+def test_pooling_windows_past_the_map_are_caffes() -> None:
+    """Caffe's CEIL rounding without padding can make windows that start past the map's end
+    (a stride above the kernel): MAX gives them -FLT_MAX and mask -1, AVE 0 / pool_size,
+    NaN where that is 0. Every other window as ever. One net holds the whole sweep."""
+    cases = _pool_sweep()
+    shapes = [(2, 3, h, w) for _, h, w, _, _, _ in cases]
+    layers = []
+    for i, (method, _, _, kernel, stride, pad) in enumerate(cases):
+        mask = f' top: "m{i}"' if method == "MAX" and i % 4 == 0 else ""
+        layers.append(
+            f'layer {{ name: "p{i}" type: "Pooling" bottom: "x{i}" top: "p{i}"{mask}'
+            f" pooling_param {{ pool: {method} kernel_size: {kernel} stride: {stride}"
+            f" pad: {pad} }} }}"
+        )
+    result = convert(loads(one_layer_net(shapes, "\n".join(layers))))
+    assert any("start past the input's end" in note for note in result.notes)
+    inputs = {f"x{i}": big(shape, seed=i) for i, shape in enumerate(shapes)}
+    got = dict(zip(result.outputs, run_onnx(result.model, inputs), strict=True))
+    past = 0
+    for i, (method, _, _, kernel, stride, pad) in enumerate(cases):
+        want, mask = _caffe_pool(inputs[f"x{i}"], method, kernel, stride, pad)
+        value = got[f"p{i}"]
+        case = (method, *inputs[f"x{i}"].shape[2:], kernel, stride, pad)
+        assert value.shape == want.shape, case
+        assert np.array_equal(np.isnan(value), np.isnan(want)), case
+        zero = want == 0
+        assert np.array_equal(np.signbit(value[zero]), np.signbit(want[zero])), case
+        np.testing.assert_allclose(value, want, rtol=1e-6, atol=1e-5, err_msg=str(case))
+        if f"m{i}" in got:
+            assert np.array_equal(got[f"m{i}"], mask), case
+        past += int(np.isnan(want).sum() + (want == -np.finfo(np.float32).max).sum())
+    assert past > 100  # the sweep reaches the corner it is for

@@ -307,7 +307,7 @@ def export_net(
                for n, v in zip(output_names, plan.outputs, strict=True)]  # fmt: skip
     name = readable.name or "net"
     model = _model(helper.make_graph(emitter.nodes, name, inputs, outputs), chosen)
-    notes = list(blobs.notes)
+    notes = [*blobs.notes, *emitter.notes]
     if plan.left_out:
         kinds = ", ".join(dict.fromkeys(x.type for x in plan.left_out))
         notes.append(

@@ -45,6 +45,7 @@ class Emitter:
     initializers: dict[str, np.ndarray] = field(default_factory=dict)
     used: set[str] = field(default_factory=set)
     node_names: set[str] = field(default_factory=set)
+    notes: list[str] = field(default_factory=list)  # what converters have to say
 
     def reserve(self, name: str) -> str:
         self.used.add(name)

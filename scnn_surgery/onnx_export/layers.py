@@ -141,6 +141,13 @@ def _pool_end_pad(out: int, size: int, kernel: int, stride: int, pad: int) -> in
     return max(0, (out - 1) * stride + kernel - size - pad)
 
 
+def windows_in_map(out: int, size: int, stride: int, pad: int) -> int:
+    """How many of Caffe's ``out`` windows along an axis start before the map's end. Without
+    padding, CEIL rounding can add windows that start past it (a stride above the kernel):
+    PoolingLayer drops such a last window only when there is padding."""
+    return min(out, -(-(size + pad) // stride))
+
+
 def _ave_divisor_factors(
     size: tuple[int, int], out: tuple[int, int], kernel: tuple[int, int],
     stride: tuple[int, int], pad: tuple[int, int],
@@ -149,20 +156,31 @@ def _ave_divisor_factors(
     to the map padded once (hend = min(hstart + k, H + pad)), counting that padding."""
     factors = np.ones(out, dtype=np.float64)
     for i in range(out[0]):
-        hstart = i * stride[0] - pad[0]
-        hend = min(hstart + kernel[0], size[0] + pad[0])
         for j in range(out[1]):
-            wstart = j * stride[1] - pad[1]
-            wend = min(wstart + kernel[1], size[1] + pad[1])
-            factors[i, j] = kernel[0] * kernel[1] / ((hend - hstart) * (wend - wstart))
+            factors[i, j] = kernel[0] * kernel[1] / _pool_size((i, j), size, kernel, stride, pad)
     return factors
+
+
+def _pool_size(
+    window: tuple[int, int], size: tuple[int, int], kernel: tuple[int, int],
+    stride: tuple[int, int], pad: tuple[int, int],
+) -> int:  # fmt: skip
+    """PoolingLayer's AVE pool_size: (hend - hstart) * (wend - wstart) before clipping to
+    the map, each end at most the map's end plus the padding. For a window past the map's
+    end it is 0 or negative."""
+    area = 1
+    for a in (0, 1):
+        start = window[a] * stride[a] - pad[a]
+        area *= min(start + kernel[a], size[a] + pad[a]) - start
+    return area
 
 
 def average_pool(
     ctx: LayerContext, x: str, shape: Shape, out: tuple[int, int], kernel: tuple[int, int],
     stride: tuple[int, int], pad: tuple[int, int], target: str | None,
 ) -> str:  # fmt: skip
-    """Caffe's AVE pooling: zero padding and the divisor of :func:`_ave_divisor_factors`."""
+    """Caffe's AVE pooling: zero padding and the divisor of :func:`_ave_divisor_factors`,
+    over windows that start inside the map."""
     size = (shape[2], shape[3])
     end = tuple(_pool_end_pad(out[a], size[a], kernel[a], stride[a], pad[a]) for a in (0, 1))
     padded = x
@@ -180,10 +198,45 @@ def average_pool(
     return ctx.op("Mul", [pooled, ctx.const(factors, "divisor")], target)
 
 
+def _past_the_map(
+    ctx: LayerContext, pooled: str, inside: tuple[int, int], fill: np.ndarray, target: str
+) -> None:
+    """``pooled`` (the windows inside the map) followed by the windows past its end, each
+    with its value in ``fill`` (the whole top's height x width; Caffe's value where no
+    input falls in the window). Padded with -0 and added to a map that is -0 where the
+    windows are pooled, so that every value comes through bit for bit, the sign of a zero
+    included (onnxruntime's Where gives +0 for a -0 it picks)."""
+    out = fill.shape
+    pads = [0, 0, 0, 0, 0, 0, out[0] - inside[0], out[1] - inside[1]]
+    grown = ctx.op(
+        "Pad", [pooled, ctx.ints(pads, "past_pads"), ctx.const(-0.0, "negative_zero")],
+        mode="constant",
+    )  # fmt: skip
+    added = fill.copy()
+    added[: inside[0], : inside[1]] = -0.0
+    ctx.op("Add", [grown, ctx.const(added.reshape(1, 1, *out), "past_value")], target)
+
+
+def _empty_window_values(
+    size: tuple[int, int], out: tuple[int, int], kernel: tuple[int, int],
+    stride: tuple[int, int], pad: tuple[int, int],
+) -> np.ndarray:  # fmt: skip
+    """What Caffe's AVE writes for each window: for one with no input in it, its sum 0
+    divided by its pool_size (0 or negative there): NaN, or a zero of the divisor's sign."""
+    values = np.zeros(out, dtype=np.float32)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        for i, j in np.ndindex(*out):
+            divisor = np.float32(_pool_size((i, j), size, kernel, stride, pad))
+            values[i, j] = np.float32(0.0) / divisor
+    return values
+
+
 @converts("Pooling")
 def _pooling(ctx: LayerContext) -> None:
     """PoolingLayer: CEIL rounding with the last window dropped when it would start in the
-    padding; MAX ignores the padding, AVE counts it (see :func:`average_pool`)."""
+    padding; MAX ignores the padding, AVE counts it (see :func:`average_pool`). Without
+    padding, windows that start past the map's end hold no input: Caffe's MAX gives them
+    -FLT_MAX (mask -1), its AVE 0 / pool_size."""
     p = pool_params(ctx.net, ctx.layer)
     x = ctx.shape()
     if len(x) != 4:
@@ -196,22 +249,56 @@ def _pooling(ctx: LayerContext) -> None:
         ctx.op("GlobalMaxPool" if p.method == "MAX" else "GlobalAveragePool", [ctx.x], ctx.y)
         return
     assert p.kernel is not None  # a refusal of the shape rules otherwise
+    size = (x[2], x[3])
     out = (ctx.out_shapes[0][2], ctx.out_shapes[0][3])
+    inside = (
+        windows_in_map(out[0], size[0], p.stride[0], p.pad[0]),
+        windows_in_map(out[1], size[1], p.stride[1], p.pad[1]),
+    )
+    whole = inside == out
+    if not whole:
+        empty = "-FLT_MAX" if p.method == "MAX" else "0 / pool_size (NaN or 0)"
+        ctx.emitter.notes.append(
+            f"warning: {ctx.net.describe(ctx.layer)}: {_past_count(inside, out)} start past"
+            f" the input's end (stride {_pair(p.stride)} over kernel {_pair(p.kernel)}, no"
+            f" pad) and hold none of it; exported as Caffe's {p.method} computes them: {empty}"
+        )
     if p.method == "AVE":
-        average_pool(ctx, ctx.x, x, out, p.kernel, p.stride, p.pad, ctx.y)
+        pooled = average_pool(
+            ctx, ctx.x, x, inside, p.kernel, p.stride, p.pad, ctx.y if whole else None
+        )
+        if not whole:
+            fill = _empty_window_values(size, out, p.kernel, p.stride, p.pad)
+            _past_the_map(ctx, pooled, inside, fill, ctx.y)
         return
-    end = [_pool_end_pad(out[a], x[2 + a], p.kernel[a], p.stride[a], p.pad[a]) for a in (0, 1)]
+    end = [_pool_end_pad(inside[a], x[2 + a], p.kernel[a], p.stride[a], p.pad[a]) for a in (0, 1)]
     attrs = {"kernel_shape": list(p.kernel), "strides": list(p.stride),
              "pads": [p.pad[0], p.pad[1], *end]}  # fmt: skip
+    values = ctx.y if whole else ctx.emitter.fresh(f"{ctx.layer.name}/inside")
     if len(ctx.outputs) == 1:
-        ctx.op("MaxPool", [ctx.x], ctx.y, **attrs)
-        return
-    # The mask top (SegNet's): where each maximum is within its (n, c) plane, h * W + w, as
-    # Caffe's MaxPoolForward writes it; ONNX's Indices count over the whole tensor instead.
-    indices = ctx.emitter.fresh(f"{ctx.layer.name}/indices")
-    ctx.op_n("MaxPool", [ctx.x], [ctx.y, indices], **attrs)
-    in_plane = ctx.op("Mod", [indices, ctx.ints([x[2] * x[3]], "plane")])
-    ctx.op("Cast", [in_plane], ctx.outputs[1], to=1)  # float, as Caffe's mask blob
+        ctx.op("MaxPool", [ctx.x], values, **attrs)
+    else:
+        # The mask top (SegNet's): where each maximum is within its (n, c) plane, h * W + w,
+        # as Caffe's MaxPoolForward writes it; ONNX's Indices count over the whole tensor.
+        indices = ctx.emitter.fresh(f"{ctx.layer.name}/indices")
+        ctx.op_n("MaxPool", [ctx.x], [values, indices], **attrs)
+        in_plane = ctx.op("Mod", [indices, ctx.ints([x[2] * x[3]], "plane")])
+        mask = ctx.outputs[1] if whole else None
+        mask = ctx.op("Cast", [in_plane], mask, to=1)  # float, as Caffe's mask blob
+        if not whole:
+            _past_the_map(ctx, mask, inside, np.full(out, -1.0, np.float32), ctx.outputs[1])
+    if not whole:
+        lowest = np.full(out, -np.finfo(np.float32).max, np.float32)
+        _past_the_map(ctx, values, inside, lowest, ctx.y)
+
+
+def _pair(values: tuple[int, int]) -> str:
+    return str(values[0]) if values[0] == values[1] else f"{values[0]}x{values[1]}"
+
+
+def _past_count(inside: tuple[int, int], out: tuple[int, int]) -> str:
+    count = out[0] * out[1] - inside[0] * inside[1]
+    return f"{count} of its {out[0] * out[1]} windows"
 
 
 # ---------------------------------------------------------------------------
