@@ -831,3 +831,42 @@ def test_pooling_windows_past_the_map_are_caffes() -> None:
             assert np.array_equal(got[f"m{i}"], mask), case
         past += int(np.isnan(want).sum() + (want == -np.finfo(np.float32).max).sum())
     assert past > 100  # the sweep reaches the corner it is for
+
+
+# ---------------------------------------------------------------------------
+# Which values a layer's parameters take
+
+
+def test_a_caffemodel_entry_loads_into_the_first_layer_of_its_name_only(tmp_path: Path) -> None:
+    """Net::CopyTrainedLayersFrom copies each entry to the first layer of its name (a later
+    entry of that name over an earlier one); a later layer of that name keeps its fillers."""
+    conv = 'type: "Convolution" convolution_param {{ num_output: 3 kernel_size: 1{} }}'
+    fillers = (' weight_filler { type: "constant" value: 0.5 }'
+               ' bias_filler { type: "constant" value: 0.25 }')  # fmt: skip
+    text = one_layer_net([(2, 3, 5, 5)], (
+        f'layer {{ name: "c" bottom: "x0" top: "a" {conv.format("")} }}\n'
+        f'layer {{ name: "c" bottom: "a" top: "b" {conv.format(fillers)} }}'
+    ))  # fmt: skip
+    weights = tmp_path / "w.caffemodel"
+    weights.write_bytes(random_weights(loads(text), 4))
+    result = convert(loads(text), weights)
+    (note,) = [n for n in result.notes if "CopyTrainedLayersFrom" in n]
+    assert re.search(r"layer 'c' \(<string>:4:1\), named as layer 'c' \(<string>:3:1\),", note)
+    x = big((2, 3, 5, 5))
+    (got,) = run_onnx(result.model, {"x0": x})
+    last = caffe_pb2.NetParameter.FromString(weights.read_bytes()).layer[-1]
+    kernel = np.asarray(last.blobs[0].data, np.float64).reshape(3, 3)
+    bias = np.asarray(last.blobs[1].data, np.float64)
+    a = np.einsum("oc,nchw->nohw", kernel, x) + bias[:, None, None]
+    want = np.repeat(0.5 * a.sum(1, keepdims=True) + 0.25, 3, axis=1)
+    assert relative_error(got, want) <= TOLERANCE
+
+
+def test_normalize_without_weights_takes_its_scale_filler() -> None:
+    """SSD's NormalizeLayer fills its scale from scale_filler (conv4_3_norm's 20)."""
+    layer = ('layer { name: "n" type: "Normalize" bottom: "x0" top: "n" norm_param {'
+             ' across_spatial: false scale_filler { type: "constant" value: 20 } } }')  # fmt: skip
+    x = big(X, low=-3, high=3)
+    (got,) = run_onnx(export_onnx(loads(one_layer_net([X], layer))), {"x0": x})
+    want = 20 * x / np.sqrt((x.astype(np.float64) ** 2).sum(1, keepdims=True) + 1e-10)
+    assert relative_error(got, want) <= TOLERANCE

@@ -1,6 +1,7 @@
 """The parameter values an exported graph holds: a caffemodel's, matched to the layers by
-name as ``Net::CopyTrainedLayersFrom`` matches them, or the fillers' (``--weights-out``'s
-values) where there is none.
+name as ``Net::CopyTrainedLayersFrom`` matches them (each entry goes to the first layer of
+the phase with its name; a later layer of that name keeps its fillers), or the fillers'
+(``--weights-out``'s values) where there is none.
 
 Layers that share a parameter by name get one initializer. Caffe's shared blobs are one
 memory, so when several sharing layers are in the caffemodel the one loaded last (the
@@ -18,8 +19,17 @@ import numpy as np
 from ..analysis.params import bn_blob_count, fork_param, raw_bool
 from ..analysis.shapes import MaybeShape, format_shape
 from ..core.net import Layer, Net, param_names
+from ..core.typed import fill_message
 from ..errors import SurgeryError
-from ..weights import Caffemodel, blob_array, blob_matches, blob_shape, layer_param_blobs
+from ..schema import caffe_pb2
+from ..weights import (
+    Caffemodel,
+    blob_array,
+    blob_matches,
+    blob_shape,
+    fill,
+    layer_param_blobs,
+)
 
 __all__ = ["LayerBlobs", "expected_blob_shapes", "resolve_blobs"]
 
@@ -53,12 +63,25 @@ def expected_blob_shapes(
     return []
 
 
-def _fork_default(layer: Layer, index: int, shape: tuple[int, ...]) -> np.ndarray:
+def _fork_default(net: Net, layer: Layer, index: int, shape: tuple[int, ...]) -> np.ndarray:
     """What a fork layer is filled with when no caffemodel gives its blobs: BN's slope 1,
     bias and mean 0, variance 1 (scale 1 and shift 0 for the 2-blob BN); Normalize's scale
-    1 (the forks' default fillers)."""
-    one = (layer.type == "BN" and index in (0, 3)) or layer.type == "Normalize"
+    from its scale_filler (SSD's NormalizeLayer; constant 1 without one)."""
+    if layer.type == "Normalize":
+        return _normalize_scale(net, layer, shape)
+    one = layer.type == "BN" and index in (0, 3)
     return np.full(shape, 1.0 if one else 0.0, dtype=np.float32)
+
+
+def _normalize_scale(net: Net, layer: Layer, shape: tuple[int, ...]) -> np.ndarray:
+    raw = fork_param(layer, "norm_param")
+    given = raw.message("scale_filler") if raw is not None else None
+    if given is None or layer.text is None:
+        return np.full(shape, 1.0, dtype=np.float32)
+    filler = fill_message(
+        layer.text.document, given, caffe_pb2.FillerParameter(), f"{net.describe(layer)}: "
+    )
+    return fill(filler, shape, np.random.default_rng(0))
 
 
 def _located(net: Net, layer: Layer, source: str, message: str) -> SurgeryError:
@@ -86,43 +109,80 @@ def _stored_values(
     return out
 
 
+def _own_key(number: int, index: int) -> str:
+    """The key of blob ``index`` of the exported layer ``number`` when it shares with no
+    other: by place, as layers may share a name and still hold blobs of their own."""
+    return f"layer:{number}:{index}"
+
+
+def first_of_each_name(phase_layers: Sequence[Layer]) -> dict[str, Layer]:
+    """The layer a caffemodel entry of each name is copied to: Net::CopyTrainedLayersFrom
+    searches the phase's layers from the first for each entry, so the first of the name."""
+    first: dict[str, Layer] = {}
+    for layer in phase_layers:
+        first.setdefault(layer.name, layer)
+    return first
+
+
+def _filler_values(
+    net: Net, layer: Layer, candidates: Sequence[Any], shapes: list[tuple[int, ...]]
+) -> list[np.ndarray]:
+    """The layer's blobs from the fillers' caffemodel, else the fork defaults. Its entries
+    follow the net's layers, so among layers of one name the layer's own is the one at its
+    place among them (else the first whose blobs fit)."""
+    place = [x for x in net.layers if x.name == layer.name].index(layer)
+    ordered = [*candidates[place : place + 1], *candidates]
+    for entry in ordered:
+        blobs = list(entry.blobs)
+        if len(blobs) == len(shapes) and all(map(blob_matches, blobs, shapes)):
+            return _stored_values(net, layer, entry, shapes, "the fillers")
+    return [_fork_default(net, layer, i, s) for i, s in enumerate(shapes)]
+
+
 def resolve_blobs(
     net: Net,
     layers: Sequence[Layer],
     bottoms: dict[Layer, list[MaybeShape]],
     source: Caffemodel | None,
     filled: Callable[[], Caffemodel | None],
+    phase_layers: Sequence[Layer] | None = None,
 ) -> LayerBlobs:
-    """Each layer's blobs from ``source`` (by name), else from ``filled()`` (the fillers'
-    caffemodel, made only if needed), else the fork defaults; a stored blob of the wrong
-    shape is refused."""
+    """Each layer's blobs from ``source`` (by name, for the first layer of each name among
+    ``phase_layers``, all the phase's layers; default ``layers``), else from ``filled()``
+    (the fillers' caffemodel, made only if needed), else the fork defaults; a stored blob
+    of the wrong shape is refused."""
     result = LayerBlobs()
     entries = {entry.name: (i, entry) for i, entry in enumerate(source.layers)} if source else {}
-    filler_entries: dict[str, Any] | None = None
+    first = first_of_each_name(layers if phase_layers is None else phase_layers)
+    filler_entries: dict[str, list[Any]] | None = None
     exported = {layer.name for layer in layers}
     shared: dict[str, tuple[int, np.ndarray]] = {}  # name -> (caffemodel position, values)
-    missing = []
-    for layer in layers:
+    missing: list[Layer] = []
+    shadowed: list[Layer] = []
+    for number, layer in enumerate(layers):
         found = entries.get(layer.name)
+        named_later = found is not None and first[layer.name] is not layer
+        if named_later:
+            found = None
         stored = len(found[1].blobs) if found else None
         shapes = expected_blob_shapes(net, layer, bottoms[layer], stored)
         if found is None and not shapes:
             continue
+        if named_later:
+            shadowed.append(layer)
         position = -1
         if found is not None:
             position = found[0]
             values = _stored_values(net, layer, found[1], shapes, source.source)  # type: ignore[union-attr]
         else:
-            if source is not None:
+            if source is not None and not named_later:
                 missing.append(layer)
             if filler_entries is None:
                 made = filled()
-                filler_entries = {e.name: e for e in made.layers} if made is not None else {}
-            entry = filler_entries.get(layer.name)
-            if entry is not None and len(entry.blobs) == len(shapes):
-                values = _stored_values(net, layer, entry, shapes, "the fillers")
-            else:
-                values = [_fork_default(layer, i, s) for i, s in enumerate(shapes)]
+                filler_entries = {}
+                for entry in made.layers if made is not None else []:
+                    filler_entries.setdefault(entry.name, []).append(entry)
+            values = _filler_values(net, layer, filler_entries.get(layer.name, []), shapes)
         names = param_names(layer)
         keys = []
         for i, array in enumerate(values):
@@ -134,18 +194,19 @@ def resolve_blobs(
                 if held is None or (loaded_later and held[1].shape == array.shape):
                     shared[key] = (position, array)
             else:
-                key = f"layer:{layer.name}:{i}"
+                key = _own_key(number, i)
             keys.append(key)
         result.values[layer] = values
         result.keys[layer] = keys
     # A shared blob is the one value Caffe holds for every layer that shares it.
+    numbers = {layer: number for number, layer in enumerate(layers)}
     for layer, keys in result.keys.items():
         for i, key in enumerate(keys):
             held = shared.get(key)
             if held is not None and held[1].shape == result.values[layer][i].shape:
                 result.values[layer][i] = held[1]
             elif key.startswith("param:"):
-                keys[i] = f"layer:{layer.name}:{i}"  # a permissive share of another shape
+                keys[i] = _own_key(numbers[layer], i)  # a permissive share of another shape
     if source is not None:
         unused = [name for name, (_, entry) in entries.items()
                   if name not in exported and len(entry.blobs)]  # fmt: skip
@@ -163,4 +224,22 @@ def resolve_blobs(
                 f" {'their' if len(missing) != 1 else 'its'} fillers, as Caffe fills them"
                 f" (first: '{missing[0].name}')"
             )
+        if shadowed:
+            result.notes.append(_shadowed_note(net, shadowed, first, source.source))
     return result
+
+
+def _shadowed_note(
+    net: Net, shadowed: Sequence[Layer], first: dict[str, Layer], source: str
+) -> str:
+    """Why layers named as an earlier one keep their fillers' values."""
+    named = "; ".join(
+        f"{net.describe(layer)}, named as {net.describe(first[layer.name])}"
+        for layer in shadowed[:3]
+    )
+    more = f"; and {len(shadowed) - 3} more" if len(shadowed) > 3 else ""
+    return (
+        f"warning: Caffe copies each layer of {source} to the first layer of its name only"
+        f" (Net::CopyTrainedLayersFrom), so {named}{more},"
+        f" {'keep their' if len(shadowed) != 1 else 'keeps its'} fillers' values, as exported"
+    )

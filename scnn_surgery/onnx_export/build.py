@@ -263,7 +263,7 @@ def export_net(
     names = _value_names(emitter, graph, plan)
     known = {v: _known(inferred, v) for v in names}
     bottoms = {layer: inferred.layer_inputs(layer) for layer in plan.converted}
-    blobs = resolve_blobs(readable, plan.converted, bottoms, weights, filled)
+    blobs = resolve_blobs(readable, plan.converted, bottoms, weights, filled, graph.layers)
     initializer_names: dict[str, str] = {}
     for layer in plan.converted:
         keys = blobs.keys.get(layer, [])
