@@ -870,3 +870,24 @@ def test_normalize_without_weights_takes_its_scale_filler() -> None:
     (got,) = run_onnx(export_onnx(loads(one_layer_net([X], layer))), {"x0": x})
     want = 20 * x / np.sqrt((x.astype(np.float64) ** 2).sum(1, keepdims=True) + 1e-10)
     assert relative_error(got, want) <= TOLERANCE
+
+
+# ---------------------------------------------------------------------------
+# Which blobs are the graph's inputs and outputs
+
+
+def test_silenced_blobs_are_no_outputs_and_unread_inputs_are_told_apart() -> None:
+    """Net::Init's outputs are the blobs no layer reads, and Silence reads its bottoms; an
+    input nothing reads is said to be read by no layer, not by left-out ones."""
+    layers = (
+        'layer { name: "s" type: "Slice" bottom: "x0" top: "a" top: "b" top: "c" }\n'
+        'layer { name: "sil" type: "Silence" bottom: "b" bottom: "c" bottom: "x2" }\n'
+        'layer { name: "r" type: "ReLU" bottom: "a" top: "r" }'
+    )
+    result = convert(loads(one_layer_net([(2, 3, 4, 4), (1, 2), (1, 3)], layers)))
+    assert result.outputs == ["r"] and result.inputs == ["x0"]
+    assert any("'x1' read by no layer, so not a graph input" in n for n in result.notes)
+    assert any("'x2' read only by left-out layers" in n for n in result.notes)
+    x = big((2, 3, 4, 4))
+    (got,) = run_onnx(result.model, {"x0": x})
+    assert np.array_equal(got, np.maximum(x[:, :1], 0))

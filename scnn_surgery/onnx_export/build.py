@@ -147,10 +147,14 @@ class _Plan:
     inputs: list[BlobVersion]
     outputs: list[BlobVersion]
     left_out: list[Layer]
-    unread: list[str]
+    read_by_left_out: list[str]  # input blobs only left-out layers read
+    read_by_none: list[str]  # input blobs no layer reads
 
 
 def _plan(net: Net, graph: LayerGraph) -> _Plan:
+    """The blobs nothing reads are the outputs, as Net::Init leaves them (a Silence layer
+    reads its bottoms, so they are none), but for those only losses and accuracies read:
+    left out, they leave the predictions they read as the deploy net's outputs."""
     converted = [x for x in graph.layers if not is_data(x.type) and not left_out(x.type)]
     dropped = [x for x in graph.layers if left_out(x.type)]
     dropped_set = set(dropped)
@@ -167,6 +171,8 @@ def _plan(net: Net, graph: LayerGraph) -> _Plan:
                     " out"
                 )
             read.add(version)
+    read_when_left_out = {v for x in dropped for v in graph.bottoms(x) if v is not None}
+    silenced = {v for x in dropped if x.type == "Silence" for v in graph.bottoms(x)}
     sources: list[BlobVersion] = [
         version for version in graph.blob_versions() if graph.net_input(version) is not None
     ]
@@ -174,10 +180,14 @@ def _plan(net: Net, graph: LayerGraph) -> _Plan:
         if is_data(layer.type):
             sources.extend(graph.tops(layer))
     inputs = [v for v in sources if v in read]
-    unread = [v.name for v in sources if v not in read]
+    unread = [v for v in sources if v not in read]
     made = [v for layer in converted for v in graph.tops(layer)]
-    outputs = [v for v in made if v not in read]
-    return _Plan(converted, inputs, outputs, dropped, unread)
+    outputs = [v for v in made if v not in read and v not in silenced]
+    return _Plan(
+        converted, inputs, outputs, dropped,
+        [v.name for v in unread if v in read_when_left_out],
+        [v.name for v in unread if v not in read_when_left_out],
+    )  # fmt: skip
 
 
 def _value_names(emitter: Emitter, graph: LayerGraph, plan: _Plan) -> dict[BlobVersion, str]:
@@ -315,16 +325,23 @@ def export_net(
             f" net does not run ({kinds}: {', '.join(repr(x.name) for x in plan.left_out[:4])}"
             f"{' ...' if len(plan.left_out) > 4 else ''}); Dropout layers pass their input on"
         )
-    if plan.unread:
-        notes.append(
-            f"input blob{'s' * (len(plan.unread) != 1)} {', '.join(map(repr, plan.unread))}"
-            " read only by left-out layers, so not graph inputs"
-        )
+    if plan.read_by_left_out:
+        notes.append(_unread_note(plan.read_by_left_out, "read only by left-out layers"))
+    if plan.read_by_none:
+        notes.append(_unread_note(plan.read_by_none, "read by no layer"))
     expected = {names[v]: known[v] for v in names if names[v] in emitter.used}
     expected.update({n: known[v] for n, v in zip(output_names, plan.outputs, strict=True)})
     _check(emitter, model, expected, dynamic_batch)
     return OnnxExport(
         model, emitter.initializers, chosen, notes, [names[v] for v in plan.inputs], output_names
+    )
+
+
+def _unread_note(names: Sequence[str], why: str) -> str:
+    many = len(names) != 1
+    return (
+        f"input blob{'s' * many} {', '.join(map(repr, names))} {why}, so"
+        f" {'not graph inputs' if many else 'not a graph input'}"
     )
 
 
