@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, assume, given, settings
 
-from scnn_surgery import InsertOptions, dumps, insert, load, loads
+from scnn_surgery import ExportOptions, InsertOptions, dumps, insert, load, loads
 from scnn_surgery.onnx_export import convert, export_onnx
 from scnn_surgery.schema import caffe_pb2
 
@@ -891,3 +891,45 @@ def test_silenced_blobs_are_no_outputs_and_unread_inputs_are_told_apart() -> Non
     x = big((2, 3, 4, 4))
     (got,) = run_onnx(result.model, {"x0": x})
     assert np.array_equal(got, np.maximum(x[:, :1], 0))
+
+
+def _caffe_reshape(shape: tuple[int, ...], dims: list[int], axis: int, num_axes: int) -> list[int]:
+    """ReshapeLayer::Reshape: the axes before ``axis`` and past the ``num_axes`` replaced
+    stay; in ``dims`` 0 copies the input's axis at its place and -1 takes what is left."""
+    start = axis if axis >= 0 else len(shape) + axis + 1
+    end = len(shape) if num_axes == -1 else start + num_axes
+    middle = [shape[start + i] if d == 0 else d for i, d in enumerate(dims)]
+    top = [*shape[:start], *middle, *shape[end:]]
+    if -1 in top:
+        known = int(np.prod([d for d in top if d != -1]))
+        top[top.index(-1)] = int(np.prod(shape)) // known
+    return top
+
+
+RESHAPES = [([1, -1], 0, -1), ([0, -1], 0, -1), ([-1, 6], 0, -1), ([1, -1], 0, 0),
+            ([1], 0, 0), ([2, -1], 1, -1), ([0, -1], 1, 2), ([-1], -1, 0)]  # fmt: skip
+
+
+def test_dynamic_batch_keeps_caffes_copied_and_inferred_reshape_axes() -> None:
+    """ReshapeLayer's 0 and -1 keep their meaning for every batch size, wherever the batch
+    ends up (folded into the -1, moved past an inserted axis, or copied); so does Flatten."""
+    layers = [
+        f'layer {{ name: "r{i}" type: "Reshape" bottom: "x0" top: "r{i}" reshape_param {{'
+        f' shape {{{"".join(f" dim: {d}" for d in dims)} }} axis: {axis} num_axes: {num} }} }}'
+        for i, (dims, axis, num) in enumerate(RESHAPES)
+    ]
+    layers += ['layer { name: "f0" type: "Flatten" bottom: "x0" top: "f0"'
+               " flatten_param { axis: 0 } }",
+               'layer { name: "f1" type: "Flatten" bottom: "x0" top: "f1" }']  # fmt: skip
+    result = convert(
+        loads(one_layer_net([(1, 4, 3, 2)], "\n".join(layers))),
+        options=ExportOptions(dynamic_batch=True),
+    )
+    for n in (1, 3):
+        x = big((n, 4, 3, 2))
+        got = dict(zip(result.outputs, run_onnx(result.model, {"x0": x}), strict=True))
+        for i, (dims, axis, num) in enumerate(RESHAPES):
+            want = x.reshape(_caffe_reshape(x.shape, dims, axis, num))
+            assert got[f"r{i}"].shape == want.shape and np.array_equal(got[f"r{i}"], want), i
+        assert np.array_equal(got["f0"], x.reshape(-1))
+        assert np.array_equal(got["f1"], x.reshape(n, -1))

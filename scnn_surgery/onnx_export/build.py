@@ -213,12 +213,20 @@ def _value_info(name: str, shape: Shape, dynamic_batch: bool) -> onnx.ValueInfoP
     return helper.make_tensor_value_info(name, TensorProto.FLOAT, dims)
 
 
-def _compare_shapes(model: onnx.ModelProto, expected: Mapping[str, Shape], dynamic: bool) -> None:
-    """ONNX's shape inference against ours, for every Caffe blob; a difference is a bug."""
+Dims = list[int | str | None]  # ONNX's: a size, a symbol (a free batch), or unknown
+
+
+def _compare_shapes(
+    model: onnx.ModelProto, expected: Mapping[str, Shape], dynamic: bool
+) -> dict[str, Dims]:
+    """ONNX's shape inference against ours, for every Caffe blob; a difference is a bug.
+    With a free batch size a size ONNX leaves open is one the batch reaches (through a
+    Reshape, it may be any axis); only the sizes it fixes are compared. Returns every
+    shape ONNX infers."""
     inferred = onnx.shape_inference.infer_shapes(
         model, check_type=True, strict_mode=True, data_prop=dynamic
     )
-    found: dict[str, list[int | str | None]] = {}
+    found: dict[str, Dims] = {}
     graph = inferred.graph
     for info in [*graph.value_info, *graph.output, *graph.input]:
         tensor = info.type.tensor_type
@@ -230,9 +238,9 @@ def _compare_shapes(model: onnx.ModelProto, expected: Mapping[str, Shape], dynam
         ]
     for name, shape in expected.items():
         dims = found.get(name)
-        ours: list[int | str | None] = list(shape)
-        if dynamic and ours:
-            ours[0] = dims[0] if dims else None
+        ours: Dims = list(shape)
+        if dynamic and dims is not None and len(dims) == len(ours):
+            ours = [o if isinstance(d, int) else d for o, d in zip(ours, dims, strict=True)]
         if dims != ours:
             shown = "unknown" if dims is None else "x".join(str(d) for d in dims)
             raise SurgeryError(
@@ -240,6 +248,21 @@ def _compare_shapes(model: onnx.ModelProto, expected: Mapping[str, Shape], dynam
                 f" scnn-surgery's gives {format_shape(tuple(shape))}; this is a bug in"
                 " scnn-surgery's export, please report it with the net"
             )
+    return found
+
+
+def _declare_outputs(model: onnx.ModelProto, found: Mapping[str, Dims]) -> None:
+    """With a free batch size, each output's shape as ONNX infers it: the input's N where
+    the batch comes through as it is, open where a Reshape folds it into another size."""
+    for output in model.graph.output:
+        shape = output.type.tensor_type.shape
+        shape.ClearField("dim")
+        for size in found[output.name]:
+            dim = shape.dim.add()
+            if isinstance(size, int):
+                dim.dim_value = size
+            elif size == "N":
+                dim.dim_param = size
 
 
 def export_net(
@@ -313,8 +336,12 @@ def export_net(
                                                   name=emitter.node_name(f"{wanted}/output")))
         output_names.append(wanted)
     inputs = [_value_info(names[v], known[v], dynamic_batch) for v in plan.inputs]
-    outputs = [_value_info(n, known[v], dynamic_batch)
-               for n, v in zip(output_names, plan.outputs, strict=True)]  # fmt: skip
+    # With a free batch, ONNX's inference gives the outputs' shapes (_declare_outputs).
+    outputs = [
+        helper.make_tensor_value_info(n, TensorProto.FLOAT, [None] * len(known[v]))
+        if dynamic_batch else _value_info(n, known[v], False)
+        for n, v in zip(output_names, plan.outputs, strict=True)
+    ]  # fmt: skip
     name = readable.name or "net"
     model = _model(helper.make_graph(emitter.nodes, name, inputs, outputs), chosen)
     notes = [*blobs.notes, *emitter.notes]
@@ -331,7 +358,9 @@ def export_net(
         notes.append(_unread_note(plan.read_by_none, "read by no layer"))
     expected = {names[v]: known[v] for v in names if names[v] in emitter.used}
     expected.update({n: known[v] for n, v in zip(output_names, plan.outputs, strict=True)})
-    _check(emitter, model, expected, dynamic_batch)
+    found = _check(emitter, model, expected, dynamic_batch)
+    if dynamic_batch:
+        _declare_outputs(model, found)
     return OnnxExport(
         model, emitter.initializers, chosen, notes, [names[v] for v in plan.inputs], output_names
     )
@@ -366,11 +395,11 @@ _LARGE = 4096  # bytes: an initializer the check sees by its type and shape alon
 
 def _check(
     emitter: Emitter, model: onnx.ModelProto, expected: Mapping[str, Shape], dynamic: bool
-) -> None:
-    """``check_model(full_check=True)`` and the shape comparison, on the model with its
-    large initializers declared by type and shape as graph inputs: neither looks at their
-    values, and copying hundreds of MB of weights through both would cost more than the
-    rest of the export."""
+) -> dict[str, Dims]:
+    """``check_model(full_check=True)`` and the shape comparison (whose inferred shapes it
+    returns), on the model with its large initializers declared by type and shape as graph
+    inputs: neither looks at their values, and copying hundreds of MB of weights through
+    both would cost more than the rest of the export."""
     stubs = [
         helper.make_tensor_value_info(
             name, helper.np_dtype_to_tensor_dtype(array.dtype), list(array.shape)
@@ -391,7 +420,7 @@ def _check(
             f"internal error: the exported model fails onnx's checker ({first}); this is"
             " a bug in scnn-surgery's export, please report it with the net"
         ) from None
-    _compare_shapes(checked, expected, dynamic)
+    return _compare_shapes(checked, expected, dynamic)
 
 
 def _add_initializers(model: onnx.ModelProto, arrays: Mapping[str, Any]) -> None:

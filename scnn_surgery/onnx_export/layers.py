@@ -623,20 +623,72 @@ def _leading_copied(out: Shape, x: Shape, keep: int) -> list[int]:
     return [0 if j < keep and j < len(x) and out[j] == x[j] else d for j, d in enumerate(out)]
 
 
+def _batch_free_shape(
+    ctx: LayerContext, out: Shape, batch_at: int | None, infer_at: int | None
+) -> str:
+    """The shape input of a Reshape to ``out`` that holds for any batch size: Caffe's
+    inferred axis ``infer_at`` stays -1, and the input's batch goes to axis ``batch_at``
+    (0: ONNX copies it; None: it is folded into the inferred axis, or the count is fixed,
+    and Caffe too refuses another batch). A batch moved elsewhere is -1 when no axis is
+    inferred, else read from the input at run time."""
+    dims = list(out)
+    if infer_at is not None:
+        dims[infer_at] = -1
+    if batch_at == 0:
+        dims[0] = 0
+    elif batch_at is not None and infer_at is None:
+        dims[batch_at] = -1
+    elif batch_at is not None:
+        bounds = [ctx.ints([0], "start"), ctx.ints([1], "end"), ctx.ints([0], "axis")]
+        batch = ctx.op("Slice", [ctx.op("Shape", [ctx.x]), *bounds])
+        head, tail = ctx.ints(dims[:batch_at], "head"), ctx.ints(dims[batch_at + 1 :], "tail")
+        return ctx.op("Concat", [head, batch, tail], axis=0)
+    return ctx.ints(dims, "shape")
+
+
 @converts("Flatten")
 def _flatten(ctx: LayerContext) -> None:
+    """FlattenLayer: the axes from ``axis`` to ``end_axis`` as one."""
     p = ctx.param("flatten_param")
     x = ctx.shape()
-    _reshape_to(ctx, _leading_copied(ctx.out_shapes[0], x, _axis(p.axis, len(x))))
+    axis = _axis(p.axis, len(x))
+    if not ctx.dynamic_batch:
+        _reshape_to(ctx, _leading_copied(ctx.out_shapes[0], x, axis))
+        return
+    shape = _batch_free_shape(ctx, ctx.out_shapes[0], 0 if axis else None, None if axis else 0)
+    ctx.op("Reshape", [ctx.x, shape], ctx.y)
+
+
+def _reshape_batch_axes(
+    rank: int, dims: Sequence[int], axis: int, num_axes: int
+) -> tuple[int | None, int | None]:
+    """Where ReshapeLayer puts the input's batch (axis 0) in the top, and the axis it
+    infers (a -1 in ``dims``): the top is the input's axes before ``axis``, then ``dims``
+    (0 copies the input's axis at its place), then the input's axes past the ``num_axes``
+    replaced. None: the batch is in no axis of its own (or no axis is inferred)."""
+    start = axis if axis >= 0 else rank + axis + 1
+    end = rank if num_axes == -1 else start + num_axes
+    infer_at = start + list(dims).index(-1) if -1 in dims else None
+    if start > 0 or (dims and dims[0] == 0):
+        return 0, infer_at
+    if end == 0:
+        return len(dims), infer_at
+    return None, infer_at
 
 
 @converts("Reshape")
 def _reshape(ctx: LayerContext) -> None:
-    """ReshapeLayer: the top's shape is known; the axes before ``axis`` are copied."""
+    """ReshapeLayer: the top's shape is known; the axes before ``axis`` are copied. With a
+    free batch size, Caffe's 0 (copy) and -1 (infer) keep their meaning at run time."""
     p = ctx.param("reshape_param")
     x = ctx.shape()
     start = p.axis if p.axis >= 0 else len(x) + p.axis + 1
-    _reshape_to(ctx, _leading_copied(ctx.out_shapes[0], x, start))
+    if not ctx.dynamic_batch:
+        _reshape_to(ctx, _leading_copied(ctx.out_shapes[0], x, start))
+        return
+    batch_at, infer_at = _reshape_batch_axes(len(x), list(p.shape.dim), p.axis, p.num_axes)
+    shape = _batch_free_shape(ctx, ctx.out_shapes[0], batch_at, infer_at)
+    ctx.op("Reshape", [ctx.x, shape], ctx.y)
 
 
 @converts("Crop")
