@@ -933,3 +933,21 @@ def test_dynamic_batch_keeps_caffes_copied_and_inferred_reshape_axes() -> None:
             assert got[f"r{i}"].shape == want.shape and np.array_equal(got[f"r{i}"], want), i
         assert np.array_equal(got["f0"], x.reshape(-1))
         assert np.array_equal(got["f1"], x.reshape(n, -1))
+
+
+def test_shape_refusals_name_the_place_once() -> None:
+    """A shape Caffe refuses is located once; a size ONNX needs and the file leaves open
+    is located at the layer (or top-level input) that makes the blob."""
+    from scnn_surgery.errors import SurgeryError
+
+    conv = _layer_text('type: "Convolution" convolution_param { num_output: 2 kernel_size: 20 }', 1)
+    with pytest.raises(SurgeryError) as refused:
+        convert(loads(one_layer_net([X], conv)))
+    assert str(refused.value).count("<string>:3:1") == 1
+    data = ('layer { name: "d" type: "Data" top: "data" data_param { batch_size: 100 } }\n'
+            'layer { name: "r" type: "ReLU" bottom: "data" top: "r" }')  # fmt: skip
+    with pytest.raises(SurgeryError, match=r"^layer 'd' \(<string>:1:1\): the shape of blob"
+                       r" 'data' is 100x\?x\?x\?; .* --shape data=\?,C,H,W$"):  # fmt: skip
+        convert(loads(data))
+    with pytest.raises(SurgeryError, match=r"^<string>:1:8: input 'data': the shape"):
+        convert(loads('input: "data"\nlayer { name: "r" type: "ReLU" bottom: "data" top: "r" }'))

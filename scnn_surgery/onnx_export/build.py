@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from functools import cached_property
+from functools import cached_property, partial
 from typing import Any
 
 import numpy as np
@@ -22,7 +22,13 @@ import onnx
 from onnx import TensorProto, helper
 
 from ..analysis.shapes import Shape as MaybeDims
-from ..analysis.shapes import ShapeOverrides, ShapeResult, format_shape, infer_shapes
+from ..analysis.shapes import (
+    ShapeOverrides,
+    ShapeProblem,
+    ShapeResult,
+    format_shape,
+    infer_shapes,
+)
 from ..core.graph import BlobVersion, LayerGraph, NetState, graph_of
 from ..core.net import Layer, Net
 from ..errors import SurgeryError, SurgeryErrors
@@ -121,14 +127,37 @@ def _phase_graph(net: Net, phase: str) -> LayerGraph:
     return graph
 
 
-def _known(shapes: ShapeResult, version: BlobVersion) -> Shape:
+def _known(shapes: ShapeResult, version: BlobVersion, where: Callable[[], str]) -> Shape:
+    """The blob's sizes; one ONNX cannot do without is refused at ``where()``, the
+    layer (or top-level input) that makes the blob."""
     shape: MaybeDims | None = shapes.blob(version)
     if shape is None or any(d is None for d in shape):
         raise SurgeryError(
-            f"the shape of blob '{version.name}' is {format_shape(shape)}; ONNX needs every"
-            f" size: give it with --shape {version.name}={_shape_hint(shape)}"
+            f"{where()}: the shape of blob '{version.name}' is {format_shape(shape)}; ONNX"
+            f" needs every size: give it with --shape {version.name}={_shape_hint(shape)}"
         )
     return tuple(int(d) for d in shape if d is not None)
+
+
+def _located_problem(net: Net, problem: ShapeProblem) -> str:
+    """The shape rules' message, which names its layer and line itself; one that does not
+    (a --shape that does not fit, say) after the layer or the file."""
+    if problem.layer is None:
+        return f"{net.source}: {problem.message}"
+    where = net.describe(problem.layer)
+    return problem.message if where in problem.message else f"{where}: {problem.message}"
+
+
+def _maker(net: Net, readable: Net, graph: LayerGraph, version: BlobVersion) -> str:
+    """The layer that writes ``version``, or the top-level input it is, as messages name
+    it (an input by its place in ``net``'s file: ``readable`` may be an upgrade of it)."""
+    producer = graph.producer(version)
+    if producer is not None:
+        return readable.describe(producer)
+    for given in net.inputs:
+        if given.name == version.name:
+            return f"{net.document.location(given.scalar.start)}: input '{given.name}'"
+    return readable.source
 
 
 def _shape_hint(shape: MaybeDims | None) -> str:
@@ -286,15 +315,13 @@ def export_net(
         raise UnsupportedLayers(lines)
     inferred = infer_shapes(readable, graph, shapes)
     if inferred.errors:
-        problem = inferred.errors[0]
-        where = readable.describe(problem.layer) if problem.layer is not None else readable.source
-        raise SurgeryError(f"{where}: {problem.message}")
+        raise SurgeryError(_located_problem(readable, inferred.errors[0]))
     plan = _plan(readable, graph)
     if not plan.outputs:
         raise SurgeryError(f"{readable.source}: phase {phase} computes nothing to export")
     emitter = Emitter(chosen)
     names = _value_names(emitter, graph, plan)
-    known = {v: _known(inferred, v) for v in names}
+    known = {v: _known(inferred, v, partial(_maker, net, readable, graph, v)) for v in names}
     bottoms = {layer: inferred.layer_inputs(layer) for layer in plan.converted}
     blobs = resolve_blobs(readable, plan.converted, bottoms, weights, filled, graph.layers)
     initializer_names: dict[str, str] = {}
