@@ -124,15 +124,22 @@ def first_of_each_name(phase_layers: Sequence[Layer]) -> dict[str, Layer]:
     return first
 
 
+def _places_among_namesakes(net: Net) -> dict[Layer, int]:
+    """Each layer's place among the net's layers of its name (0 for the first)."""
+    seen: dict[str, int] = {}
+    places = {}
+    for layer in net.layers:
+        places[layer] = seen[layer.name] = seen.get(layer.name, -1) + 1
+    return places
+
+
 def _filler_values(
-    net: Net, layer: Layer, candidates: Sequence[Any], shapes: list[tuple[int, ...]]
+    net: Net, layer: Layer, candidates: Sequence[Any], place: int, shapes: list[tuple[int, ...]]
 ) -> list[np.ndarray]:
     """The layer's blobs from the fillers' caffemodel, else the fork defaults. Its entries
-    follow the net's layers, so among layers of one name the layer's own is the one at its
-    place among them (else the first whose blobs fit)."""
-    place = [x for x in net.layers if x.name == layer.name].index(layer)
-    ordered = [*candidates[place : place + 1], *candidates]
-    for entry in ordered:
+    follow the net's layers, so among entries of one name the layer's own is the one at
+    its ``place`` among its namesakes (else the first whose blobs fit)."""
+    for entry in [*candidates[place : place + 1], *candidates]:
         blobs = list(entry.blobs)
         if len(blobs) == len(shapes) and all(map(blob_matches, blobs, shapes)):
             return _stored_values(net, layer, entry, shapes, "the fillers")
@@ -155,6 +162,7 @@ def resolve_blobs(
     entries = {entry.name: (i, entry) for i, entry in enumerate(source.layers)} if source else {}
     first = first_of_each_name(layers if phase_layers is None else phase_layers)
     filler_entries: dict[str, list[Any]] | None = None
+    places: dict[Layer, int] = {}
     exported = {layer.name for layer in layers}
     shared: dict[str, tuple[int, np.ndarray]] = {}  # name -> (caffemodel position, values)
     missing: list[Layer] = []
@@ -182,7 +190,9 @@ def resolve_blobs(
                 filler_entries = {}
                 for entry in made.layers if made is not None else []:
                     filler_entries.setdefault(entry.name, []).append(entry)
-            values = _filler_values(net, layer, filler_entries.get(layer.name, []), shapes)
+                places = _places_among_namesakes(net)
+            namesakes = filler_entries.get(layer.name, [])
+            values = _filler_values(net, layer, namesakes, places.get(layer, 0), shapes)
         names = param_names(layer)
         keys = []
         for i, array in enumerate(values):
