@@ -141,7 +141,7 @@ def _pool_end_pad(out: int, size: int, kernel: int, stride: int, pad: int) -> in
     return max(0, (out - 1) * stride + kernel - size - pad)
 
 
-def windows_in_map(out: int, size: int, stride: int, pad: int) -> int:
+def _windows_in_map(out: int, size: int, stride: int, pad: int) -> int:
     """How many of Caffe's ``out`` windows along an axis start before the map's end. Without
     padding, CEIL rounding can add windows that start past it (a stride above the kernel):
     PoolingLayer drops such a last window only when there is padding."""
@@ -252,8 +252,8 @@ def _pooling(ctx: LayerContext) -> None:
     size = (x[2], x[3])
     out = (ctx.out_shapes[0][2], ctx.out_shapes[0][3])
     inside = (
-        windows_in_map(out[0], size[0], p.stride[0], p.pad[0]),
-        windows_in_map(out[1], size[1], p.stride[1], p.pad[1]),
+        _windows_in_map(out[0], size[0], p.stride[0], p.pad[0]),
+        _windows_in_map(out[1], size[1], p.stride[1], p.pad[1]),
     )
     whole = inside == out
     if not whole:
