@@ -70,6 +70,8 @@ def compare(cv2: object, label: str, path: Path, shapes: dict, folder: Path) -> 
     from scnn_surgery.passes.upgrade import net_for_reading
 
     upgraded = net_for_reading(readable)
+    if readable.format == "v0":  # V0 layers read as V2 have no text for the copy to edit
+        upgraded = ss.loads(ss.dumps(upgraded))
     weights.write_bytes(random_weights(upgraded, 5, shapes=shapes))
     result = convert(readable, weights, ExportOptions(shapes=shapes))
     feeds = {}
@@ -105,7 +107,8 @@ def main() -> int:
             try:
                 line = compare(cv2, label, path, shapes, Path(folder))
             except Exception as exc:  # one net's failure is that net's line
-                line = f"FAILED {type(exc).__name__}: {str(exc).splitlines()[0][:160]}"
+                first = (str(exc).splitlines() or [""])[0]
+                line = f"FAILED {type(exc).__name__}: {first[:160]}"
         matched += line.startswith("match")
         print(f"{label:36} {line}  ({time.perf_counter() - start:.1f} s)", flush=True)
     print(f"{matched} of {len(chosen)} nets export and match OpenCV's Caffe forward")
