@@ -67,11 +67,10 @@ def compare(cv2: object, label: str, path: Path, shapes: dict, folder: Path) -> 
         net = ss.loads(ss.dumps(ss.insert(net, ss.InsertOptions(reduce_channels=128)).net))
     readable = ss.loads(ss.dumps(net)) if net.format == "v2" else net
     weights = folder / "w.caffemodel"
-    from scnn_surgery.passes.upgrade import net_for_reading
+    from scnn_surgery.passes.upgrade import upgrade_net
 
-    upgraded = net_for_reading(readable)
-    if readable.format == "v0":  # V0 layers read as V2 have no text for the copy to edit
-        upgraded = ss.loads(ss.dumps(upgraded))
+    # V2 text, which the OpenCV copy edits (V0 and V1 layers read as V2 keep their own)
+    upgraded = ss.loads(ss.dumps(upgrade_net(readable)))
     weights.write_bytes(random_weights(upgraded, 5, shapes=shapes))
     result = convert(readable, weights, ExportOptions(shapes=shapes))
     feeds = {}
