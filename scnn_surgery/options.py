@@ -633,6 +633,7 @@ class FoldBnOptions:
             flag="--only",
         ),
     )
+    phase: str | None = _phase_field()
     shapes: Mapping[str, Sequence[int | None]] = _shapes_field()
     shape_rules: Mapping[str, str] = _shape_rules_field()
     proto: str | None = _proto_field()

@@ -3,12 +3,21 @@ it, into the Convolution, Deconvolution or InnerProduct before it: that layer ge
 folded weights and bias (computed in float64) and bias_term: true, and the BatchNorm and
 Scale layers go. --weights IN and --weights-out OUT are required: the folded values live
 in the caffemodel. --only LAYER (repeatable) folds only the groups it names (by the
-BatchNorm, its Scale or the layer before it).
+BatchNorm, its Scale or the layer before it); one of them that cannot be folded is
+refused with the reason.
+
+The folds are for one phase: --phase, else TEST, the deployed net (else the one phase
+that works, when the input is broken in TEST: analysis.phases' rule). A file with phase
+rules has a TRAIN phase too, where Caffe's BatchNorm uses the batch's own statistics
+unless use_global_stats says otherwise; folded, it computes the stored ones there as
+well. That is what folding is for (inference), so those BatchNorms are folded and one
+note says so; --phase TRAIN keeps them.
 
 Kept, and listed with the reason: a BatchNorm whose input is read by another layer too,
 one that no convolution or inner product precedes, one that normalises with the batch's
-own statistics (use_global_stats false, or not set in TRAIN), one whose layer shares its
-weights by param name.
+own statistics in the phase folded for (use_global_stats false, or not set in TRAIN),
+one that does not run in that phase or is wired differently in another, one whose layer
+shares its weights by param name; and the forks' BN layers.
 """
 
 # How: BatchNorm at inference computes (x - mean) / sqrt(var + eps) per channel, with the
@@ -30,7 +39,7 @@ from ..analysis.forkrules import ruled
 from ..analysis.params import conv_params, inner_product_params, layer_message
 from ..analysis.shapes import ShapeOverrides
 from ..analysis.verify import check_result
-from ..core.graph import LayerGraph, graph_of, layer_included, phase_states
+from ..core.graph import LayerGraph, build_graphs, layer_included
 from ..core.net import Layer, Net, param_names
 from ..core.ops import replace_layers, set_param
 from ..errors import SurgeryError
@@ -40,6 +49,7 @@ from ..passes.remove import remove as remove_from_net
 from ..runtime import paused_gc
 from ..weights import Caffemodel, blob_shape, make_blob
 from . import VerbSpec
+from .common import working_phase
 
 if TYPE_CHECKING:
     import numpy as np
@@ -51,6 +61,11 @@ CONVOLUTIONS = frozenset(
     {"Convolution", "Deconvolution", "DepthwiseConvolution", "ConvolutionDepthwise"}
 )
 FOLDABLE = CONVOLUTIONS | {"InnerProduct"}
+DEPLOYED = "TEST"  # the phase folded for unless --phase (or a broken TEST) says otherwise
+FORK_BN = (
+    "a fork's BN layer, not Caffe's BatchNorm: its blobs mean different things in each fork"
+    " (PSPNet's slope, bias, mean, variance; SegNet's scale and shift), so it is not folded"
+)
 
 
 @dataclass(frozen=True)
@@ -84,34 +99,39 @@ class _Unfoldable(Exception):
 
 
 def plan_folds(
-    net: Net, only: Sequence[str] | None = None
+    net: Net, only: Sequence[str] | None = None, phase: str = DEPLOYED
 ) -> tuple[list[Fold], list[Kept]]:
-    """The folds ``net`` allows, and the BatchNorms kept with the reason; ``only`` limits
-    both to the groups one of whose layers (the BatchNorm, its Scale or the layer it
-    folds into) it names. An unknown name is refused with the closest names."""
-    graphs = [graph_of(net, state) for state in phase_states(net)]
+    """The folds ``net`` allows for ``phase``, and the BatchNorms kept with the reason;
+    ``only`` limits both to the groups one of whose layers (the BatchNorm, its Scale or
+    the layer it folds into) it names. An unknown name, or one whose BatchNorm is kept,
+    is refused (with the closest names, or the reason)."""
+    graphs = build_graphs(net)
     folds: list[Fold] = []
     kept: list[Kept] = []
     for layer in net.layers:
+        if layer.type == "BN":
+            kept.append(Kept(layer, FORK_BN))
         if layer.type != "BatchNorm":
             continue
         try:
-            folds.append(_fold_for(net, graphs, layer))
+            folds.append(_fold_for(net, graphs, layer, phase))
         except _Unfoldable as why:
             kept.append(Kept(layer, str(why)))
     if only is None:
         return folds, kept
     wanted = _names_in(net, only)
     chosen = [f for f in folds if wanted & {x.name for x in (f.target, *f.removed)}]
+    refused = [k for k in kept if k.layer.name in wanted]
+    if refused:
+        raise SurgeryError(f"cannot fold {net.describe(refused[0].layer)}: {refused[0].reason}")
     covered = {x.name for f in chosen for x in (f.target, *f.removed)}
-    covered.update(k.layer.name for k in kept)
     stray = [name for name in only if name not in covered]
     if stray:
         raise SurgeryError(
             f"{net.source}: --only '{stray[0]}' names no BatchNorm, nor the Scale after one or"
             " the layer before one"
         )
-    return chosen, [k for k in kept if k.layer.name in wanted]
+    return chosen, []
 
 
 def _names_in(net: Net, names: Iterable[str]) -> set[str]:
@@ -124,17 +144,23 @@ def _names_in(net: Net, names: Iterable[str]) -> set[str]:
     return set(names)
 
 
-def _fold_for(net: Net, graphs: Sequence[LayerGraph], batch_norm: Layer) -> Fold:
+def _fold_for(
+    net: Net, graphs: Sequence[LayerGraph], batch_norm: Layer, phase: str
+) -> Fold:
+    """The fold of ``batch_norm`` for ``phase``. Its wiring must be the same in every
+    phase (the target's weights are the same layer's everywhere); only ``phase`` must
+    use the stored statistics."""
     if len(batch_norm.bottoms) != 1 or len(batch_norm.tops) != 1:
         raise _Unfoldable("it does not have one bottom and one top")
     found: set[tuple[Layer, Layer | None]] = set()
     for graph in graphs:
         if batch_norm in graph.graph:
             found.add(_fold_in(net, graph, batch_norm))
-    if not found:
-        raise _Unfoldable("it runs in no phase")
+    if not any(g.state.phase == phase and batch_norm in g.graph for g in graphs):
+        raise _Unfoldable(f"it does not run in phase {phase}")
     if len(found) > 1:
         raise _Unfoldable("it reads a different layer in each phase")
+    _refuse_batch_statistics(net, batch_norm, phase)
     ((target, scale),) = found
     together = (target, batch_norm) if scale is None else (target, batch_norm, scale)
     for graph in graphs:
@@ -179,19 +205,43 @@ def _fold_in(net: Net, graph: LayerGraph, batch_norm: Layer) -> tuple[Layer, Lay
             f"the output '{version.name}' of '{target.name}' is also read by '{readers[0].name}'"
             f" (phase {graph.state.phase})"
         )
-    _refuse_batch_statistics(net, batch_norm, graph.state.phase)
     _refuse_other_axis(net, target)
     return target, _scale_after(net, graph, batch_norm)
 
 
-def _refuse_batch_statistics(net: Net, batch_norm: Layer, phase: str) -> None:
+def _uses_stored_statistics(net: Net, batch_norm: Layer, phase: str) -> bool:
+    """Caffe's BatchNorm: use_global_stats, else the stored statistics in TEST only."""
     p = layer_message(net, batch_norm).batch_norm_param
-    stored = p.use_global_stats if p.HasField("use_global_stats") else phase == "TEST"
-    if not stored:
+    return bool(p.use_global_stats) if p.HasField("use_global_stats") else phase == DEPLOYED
+
+
+def _refuse_batch_statistics(net: Net, batch_norm: Layer, phase: str) -> None:
+    if not _uses_stored_statistics(net, batch_norm, phase):
         raise _Unfoldable(
             f"it normalises with the batch's own statistics in {phase} (use_global_stats is"
             " not true), which no fixed weights can compute"
         )
+
+
+def other_phase_notes(net: Net, folds: Sequence[Fold], phase: str) -> list[str]:
+    """What the folds change in the net's other phase: a BatchNorm that runs there with
+    the batch's own statistics (Caffe's default in TRAIN) computes the stored ones after
+    folding, as at inference. One line for all of them."""
+    graphs = [g for g in build_graphs(net) if g.state.phase != phase]
+    changed = [
+        f.batch_norm for f in folds for g in graphs
+        if f.batch_norm in g.graph and not _uses_stored_statistics(net, f.batch_norm, g.state.phase)
+    ]  # fmt: skip
+    if not changed:
+        return []
+    other = next(g.state.phase for g in graphs)
+    count = f"{len(changed)} of the folded BatchNorms" if len(changed) > 1 else "a folded BatchNorm"
+    return [
+        f"note: folded for phase {phase}; in phase {other} {count} ({net.describe(changed[0])}"
+        f"{', ...' if len(changed) > 1 else ''}) normalised with the batch's own statistics,"
+        f" and the result computes the stored ones there too: it is for inference"
+        f" (--phase {other} keeps them)"
+    ]
 
 
 def _refuse_other_axis(net: Net, target: Layer) -> None:
@@ -444,8 +494,11 @@ def fold_bn(net: Net, options: FoldBnOptions | None = None) -> FoldBnResult:
     shapes = dict(options.shapes)
     with paused_gc():
         work = net.copy()
-        folds, kept = plan_folds(work, options.only or None)
-        notes = [f"kept {work.describe(k.layer)}: {k.reason}" for k in kept]
+        notes: list[str] = []
+        phase = working_phase(work, build_graphs(work), options.phase, notes) or DEPLOYED
+        folds, kept = plan_folds(work, options.only or None, phase)
+        notes += [f"kept {work.describe(k.layer)}: {k.reason}" for k in kept]
+        notes += other_phase_notes(work, folds, phase)
         if not folds:
             return FoldBnResult(net, [], kept, notes, net, shapes)
         gone = sorted((x for f in folds for x in f.removed), key=work.index_of)

@@ -95,6 +95,34 @@ def test_folded_zoo_net_equals_the_unfolded_one_in_opencv(
     assert worst <= TOLERANCE
 
 
+def test_a_deploy_net_with_a_phase_rule_folds_for_test(cv2: ModuleType) -> None:
+    """MobileNet-SSD's DetectionOutput is ``include { phase: TEST }``, so the file has a
+    TRAIN phase too, where its BatchNorms (use_global_stats unset) would use the batch's
+    statistics; fold-bn folds for the deployed phase, TEST, and says what TRAIN loses."""
+    source = shared_path("zoo", "detection", "mobilenet_ssd_deploy.prototxt")
+    net = load(source)
+    trained = random_weights(net, 7)
+    result = fold_bn(net)
+    assert result.done == (
+        "folded 35 BatchNorm layers and 35 Scale layers into the layers before them"
+    )
+    assert result.kept == [] and len(result.notes) == 1
+    assert "phase TRAIN" in result.notes[0] and "--phase TRAIN" in result.notes[0]
+    folded = carried_weights(result, parse_caffemodel(trained, "trained.caffemodel"))
+    x = np.random.default_rng(8).uniform(-1, 1, input_shape(net)).astype(np.float32)
+    heads = ("mbox_loc", "mbox_conf")  # before DetectionOutput's thresholds and sorting
+    before = outputs(cv2, source.read_bytes(), trained, x, heads)
+    after = outputs(cv2, export_bytes(result.net), folded.model.to_bytes(), x, heads)
+    assert max(relative_error(after[k], before[k].astype(np.float64)) for k in heads) <= 1e-4
+
+
+def test_phase_train_keeps_what_uses_batch_statistics_there() -> None:
+    source = shared_path("zoo", "detection", "mobilenet_ssd_deploy.prototxt")
+    result = fold_bn(load(source), FoldBnOptions(phase="TRAIN"))
+    assert result.folded == [] and len(result.kept) == 35
+    assert "batch's own statistics in TRAIN" in result.kept[0].reason
+
+
 def test_every_zoo_net_with_batch_norm_folds_to_a_valid_net() -> None:
     """Those OpenCV cannot run (fork layer types) included: the folded net passes check,
     and every BatchNorm is folded or kept with a reason."""
@@ -160,9 +188,14 @@ def test_batch_statistics_in_train_are_kept() -> None:
     )
     text = text.replace('"scale1" type: "Scale"', '"scale1" type: "Scale" include { phase: TRAIN }')
     net = loads(text, "train.prototxt")
-    result = fold_bn(net, FoldBnOptions(only=("bn1",)))
-    assert result.folded == []
+    result = fold_bn(net, FoldBnOptions(phase="TRAIN"))
+    assert result.folded == [] and result.kept[0].layer.name == "bn1"
     assert "batch's own statistics in TRAIN" in result.kept[0].reason
+    with pytest.raises(SurgeryError, match=r"cannot fold layer 'bn1' .*: it does not run in phase"
+                       r" TEST$"):
+        fold_bn(net, FoldBnOptions(only=("bn1",)))
+    with pytest.raises(SurgeryError, match="batch's own statistics in TRAIN"):
+        fold_bn(net, FoldBnOptions(only=("bn1",), phase="TRAIN"))
 
 
 def _deconv_reference(x: np.ndarray, w: np.ndarray, group: int) -> np.ndarray:
