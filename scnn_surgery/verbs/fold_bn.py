@@ -382,6 +382,9 @@ def fold_numbers(net: Net, fold: Fold, model: Caffemodel) -> FoldedBlobs:
         if len(gamma) != outputs or (beta is not None and len(beta) != outputs):
             raise _Unfoldable(f"'{fold.scale.name}' does not hold {outputs} channels")
     eps = float(layer_message(net, fold.batch_norm).batch_norm_param.eps)
+    _refuse_unnormalisable(mean, variance, float(factor[0]), eps)
+    if fold.scale is not None:
+        _refuse_not_finite(fold.scale, (("factor", gamma), ("bias", beta)))
     a, c = channel_affine(mean, variance, float(factor[0]), eps, gamma, beta)
     weight = _values(blobs[0])
     shape = blob_shape(blobs[0])
@@ -393,7 +396,57 @@ def fold_numbers(net: Net, fold: Fold, model: Caffemodel) -> FoldedBlobs:
     if len(bias) != outputs:
         raise _Unfoldable(f"the bias of '{target.name}' does not hold {outputs} values")
     new_weight = folded_weights(target.type, weight, shape, a, group, transpose)
-    return FoldedBlobs(new_weight, shape, bias * a + c)
+    new_bias = bias * a + c
+    if not (_fits_float32(new_weight) and _fits_float32(new_bias)):
+        channel = int(np.argmax(np.abs(a)))
+        raise _Unfoldable(
+            f"the folded weights of '{target.name}' exceed float32 (channel {channel}: its"
+            f" weights are multiplied by {a[channel]:g})"
+        )
+    return FoldedBlobs(new_weight, shape, new_bias)
+
+
+def _refuse_unnormalisable(
+    mean: Float64Array, variance: Float64Array, factor: float, eps: float
+) -> None:
+    """Caffe divides by sqrt(variance / factor + eps): where that is not a positive number,
+    or the mean is not a number, it computes NaN or infinity, which no weights can stand
+    for. Refused naming the first such channel."""
+    import numpy as np
+
+    correction = 0.0 if factor == 0 else 1.0 / factor
+    with np.errstate(all="ignore"):
+        centre = mean * correction
+        spread = variance * correction + eps
+    bad = np.flatnonzero(~np.isfinite(centre) | ~(np.isfinite(spread) & (spread > 0)))
+    if not bad.size:
+        return
+    k = int(bad[0])
+    stored = f"moving-average factor {factor:g}"
+    if not np.isfinite(centre[k]):
+        raise _Unfoldable(f"channel {k}: its mean is {centre[k]:g} (stored {mean[k]:g}, {stored})")
+    raise _Unfoldable(
+        f"channel {k}: variance + eps is {spread[k]:g} (stored variance {variance[k]:g},"
+        f" {stored}, eps {eps:g}), not a positive number, so Caffe computes NaN or infinity"
+        " there"
+    )
+
+
+def _refuse_not_finite(scale: Layer, parts: Iterable[tuple[str, Float64Array | None]]) -> None:
+    import numpy as np
+
+    for what, values in parts:
+        if values is None or np.isfinite(values).all():
+            continue
+        k = int(np.flatnonzero(~np.isfinite(values))[0])
+        raise _Unfoldable(f"'{scale.name}' holds {values[k]:g} as the {what} of channel {k}")
+
+
+def _fits_float32(values: Float64Array) -> bool:
+    import numpy as np
+
+    finite = values[np.isfinite(values)]  # what was not finite before stays so, as in Caffe
+    return bool(np.all(np.abs(finite) <= np.finfo(np.float32).max))
 
 
 def store_folded(model: Caffemodel, target: Layer, blobs: FoldedBlobs) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+import warnings
 from pathlib import Path
 from types import ModuleType
 
@@ -18,6 +20,7 @@ from scnn_surgery.weights import (
     Caffemodel,
     WeightsResult,
     blob_array,
+    make_blob,
     parse_caffemodel,
     read_caffemodel,
 )
@@ -322,3 +325,49 @@ def test_the_library_api_is_the_registry_s() -> None:
 
     assert scnn_surgery.fold_bn is fold_bn and scnn_surgery.FoldBnOptions is FoldBnOptions
     assert scnn_surgery.FoldBnResult is FoldBnResult
+
+
+def _tiny_weights(**changes: tuple[str, int, int, float]) -> Caffemodel:
+    """TINY's random weights (moving-average factor 1) with value ``index`` of blob
+    ``blob`` of ``layer`` changed."""
+    model = parse_caffemodel(random_weights(loads(TINY), 4), "t.caffemodel")
+    changes = {"factor 1": ("bn", 2, 0, 1.0), **changes}
+    for layer, blob, index, value in changes.values():
+        entry = next(e for e in model.layers if e.name == layer)
+        values = blob_array(entry.blobs[blob]).copy()
+        values.reshape(-1)[index] = value
+        entry.blobs[blob].CopyFrom(make_blob(values))
+    return model
+
+
+@pytest.mark.parametrize(
+    ("changes", "eps", "message"),
+    [
+        ({"var": ("bn", 1, 2, -1.0)}, None, "channel 2: variance + eps is -0.99999"),
+        ({"var": ("bn", 1, 1, 0.0)}, "-0.001", "channel 1: variance + eps is -0.001"),
+        ({"var": ("bn", 1, 0, 0.0)}, "0", "channel 0: variance + eps is 0"),
+        ({"mean": ("bn", 0, 3, float("nan"))}, None, "channel 3: its mean is nan"),
+        ({"var": ("bn", 1, 3, float("nan"))}, None, "channel 3: variance + eps is nan"),
+        ({"factor": ("bn", 2, 0, float("nan"))}, None, "channel 0: its mean is nan"),
+        ({"gamma": ("scale", 0, 1, float("inf"))}, None,
+         "'scale' holds inf as the factor of channel 1"),
+        ({"var": ("bn", 1, 0, 0.0), "w": ("conv", 0, 0, 3e38)}, "1e-30",
+         "the folded weights of 'conv' exceed float32 (channel 0"),
+    ],
+    ids=["negative", "eps-negative", "zero", "nan-mean", "nan-var", "nan-factor",
+         "inf-gamma", "overflow"],
+)  # fmt: skip
+def test_statistics_caffe_cannot_normalise_with_are_refused(
+    changes: dict[str, tuple[str, int, int, float]], eps: str | None, message: str
+) -> None:
+    """Caffe would compute NaN or infinity there: refused naming the layer and channel,
+    without NumPy's warnings."""
+    text = TINY if eps is None else TINY.replace(
+        'top: "conv" }', f'top: "conv" batch_norm_param {{ eps: {eps} }} }}', 1
+    )  # fmt: skip
+    result = fold_bn(loads(text, "t.prototxt"))
+    expected = re.escape(f"cannot fold layer 'bn' (t.prototxt:6:1): {message}")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(SurgeryError, match=expected):
+            result.adjust_weights(_tiny_weights(**changes))
