@@ -681,8 +681,8 @@ def _weights_rules(phase: _Phase, weights: Caffemodel) -> list[Finding]:
             out.append(
                 _finding(
                     net, layer, "weights-count",
-                    f"{source} holds {len(blobs)} blobs for it, but a {layer.type} layer like"
-                    f" this one has {count}",
+                    f"{source} holds {len(blobs)} blob{'s' if len(blobs) != 1 else ''} for"
+                    f" it, but a {layer.type} layer like this one has {count}",
                 )
             )
             continue
@@ -693,7 +693,7 @@ def _weights_rules(phase: _Phase, weights: Caffemodel) -> list[Finding]:
                 out.append(
                     _finding(
                         net, layer, "weights-shape",
-                        f"blob {j} in {source} is {format_shape(stored)}, but the layer needs"
+                        f"param {j} in {source} is {format_shape(stored)}, but the layer needs"
                         f" {format_shape(expected[j])}",
                     )
                 )
@@ -701,7 +701,7 @@ def _weights_rules(phase: _Phase, weights: Caffemodel) -> list[Finding]:
                 out.append(
                     _finding(
                         net, layer, "weights-data",
-                        f"blob {j} in {source} has {blob_value_count(blob)} values for shape"
+                        f"param {j} in {source} has {blob_value_count(blob)} values for shape"
                         f" {format_shape(stored)}",
                     )
                 )

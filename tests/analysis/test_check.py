@@ -244,15 +244,15 @@ def test_weights_blob_count() -> None:
     model = weights_for(WEIGHTED)
     del model.layer[1].blobs[1]
     f = only(check_weights(model), "weights-count")
-    assert f.layer == "conv" and "holds 1 blobs" in f.message and "has 2" in f.message
+    assert f.layer == "conv" and "holds 1 blob for it" in f.message and "has 2" in f.message
 
 
 def test_weights_blob_shape() -> None:
     model = weights_for(WEIGHTED.replace("num_output: 3", "num_output: 4"))
     weight, bias = [f for f in check_weights(model) if f.rule == "weights-shape"]
     assert weight.layer == bias.layer == "fc"
-    assert "blob 0" in weight.message and "4x48" in weight.message and "3x48" in weight.message
-    assert "blob 1" in bias.message
+    assert "param 0" in weight.message and "4x48" in weight.message and "3x48" in weight.message
+    assert "param 1" in bias.message
 
 
 def test_weights_value_count() -> None:
