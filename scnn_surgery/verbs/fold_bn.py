@@ -287,19 +287,30 @@ def _values(blob: Any) -> Float64Array:
     return np.asarray(values, dtype=np.float64)
 
 
-def _entries(model: Caffemodel, name: str) -> list[Any]:
-    return [entry for entry in model.layers if entry.name == name]
+class Entries:
+    """A caffemodel's entries by layer name, gathered once: looking each fold's layers up
+    by scanning the file made folding quadratic in the number of layers."""
+
+    def __init__(self, model: Caffemodel) -> None:
+        self.source = model.source
+        self.by_name: dict[str, list[Any]] = {}
+        for entry in model.layers:
+            self.by_name.setdefault(entry.name, []).append(entry)
+
+    def of(self, name: str) -> list[Any]:
+        return self.by_name.get(name, [])
 
 
-def _blobs_of(model: Caffemodel, layer: Layer, count: int) -> list[Any]:
+def _blobs_of(entries: Entries, layer: Layer, count: int) -> list[Any]:
     """The blobs Caffe copies into ``layer`` (the last entry of its name wins)."""
-    entries = [e for e in _entries(model, layer.name) if len(e.blobs)]
-    if not entries:
-        raise _Unfoldable(f"{model.source} has no blobs for '{layer.name}'")
-    blobs = list(entries[-1].blobs)
+    found = [e for e in entries.of(layer.name) if len(e.blobs)]
+    if not found:
+        raise _Unfoldable(f"{entries.source} has no blobs for '{layer.name}'")
+    blobs = list(found[-1].blobs)
     if len(blobs) != count:
         raise _Unfoldable(
-            f"'{layer.name}' has {len(blobs)} blobs in {model.source}, not {count}"
+            f"'{layer.name}' has {len(blobs)} blob{'s' if len(blobs) != 1 else ''} in"
+            f" {entries.source}, not {count}"
         )
     return blobs
 
@@ -352,7 +363,7 @@ class FoldedBlobs:
     bias: Float64Array
 
 
-def fold_numbers(net: Net, fold: Fold, model: Caffemodel) -> FoldedBlobs:
+def fold_numbers(net: Net, fold: Fold, model: Caffemodel | Entries) -> FoldedBlobs:
     """The target's weight and bias with the fold's layers computed in (float64)."""
     target = fold.target
     if target.type == "InnerProduct":
@@ -366,8 +377,9 @@ def fold_numbers(net: Net, fold: Fold, model: Caffemodel) -> FoldedBlobs:
             group = 1  # the kernel's output axis is 0 whatever the groups
     if outputs is None:
         raise _Unfoldable(f"'{target.name}' states no num_output")
-    blobs = _blobs_of(model, target, 2 if bias_term else 1)
-    statistics = _blobs_of(model, fold.batch_norm, 3)
+    entries = model if isinstance(model, Entries) else Entries(model)
+    blobs = _blobs_of(entries, target, 2 if bias_term else 1)
+    statistics = _blobs_of(entries, fold.batch_norm, 3)
     mean, variance, factor = (_values(b) for b in statistics)
     if len(mean) != outputs or len(variance) != outputs or len(factor) != 1:
         raise _Unfoldable(
@@ -376,7 +388,7 @@ def fold_numbers(net: Net, fold: Fold, model: Caffemodel) -> FoldedBlobs:
     gamma = beta = None
     if fold.scale is not None:
         p_scale = layer_message(net, fold.scale).scale_param
-        scale_blobs = _blobs_of(model, fold.scale, 2 if p_scale.bias_term else 1)
+        scale_blobs = _blobs_of(entries, fold.scale, 2 if p_scale.bias_term else 1)
         gamma = _values(scale_blobs[0])
         beta = _values(scale_blobs[1]) if p_scale.bias_term else None
         if len(gamma) != outputs or (beta is not None and len(beta) != outputs):
@@ -449,12 +461,14 @@ def _fits_float32(values: Float64Array) -> bool:
     return bool(np.all(np.abs(finite) <= np.finfo(np.float32).max))
 
 
-def store_folded(model: Caffemodel, target: Layer, blobs: FoldedBlobs) -> None:
+def store_folded(
+    model: Caffemodel, target: Layer, blobs: FoldedBlobs, entries: Entries | None = None
+) -> None:
     """Replace ``target``'s blobs in every entry of its name (in place); an entry that
     records ``bias_term: false`` records true."""
     import numpy as np
 
-    for entry in _entries(model, target.name):
+    for entry in (entries or Entries(model)).of(target.name):
         if not len(entry.blobs):
             continue
         old = list(entry.blobs)
@@ -521,15 +535,16 @@ class FoldBnResult:
         before it is carried over, which leaves the folded layers' entries out): each
         target's blobs become the folded ones."""
         numbers = []
+        entries = Entries(model)
         for fold in self.folded:
             try:
-                numbers.append(fold_numbers(self.planned_on, fold, model))
+                numbers.append(fold_numbers(self.planned_on, fold, entries))
             except _Unfoldable as why:
                 raise SurgeryError(
                     f"cannot fold {self.planned_on.describe(fold.batch_norm)}: {why}"
                 ) from None
         for fold, blobs in zip(self.folded, numbers, strict=True):
-            store_folded(model, fold.target, blobs)
+            store_folded(model, fold.target, blobs, entries)
         return []
 
 

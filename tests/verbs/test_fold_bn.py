@@ -371,3 +371,16 @@ def test_statistics_caffe_cannot_normalise_with_are_refused(
         warnings.simplefilter("error")
         with pytest.raises(SurgeryError, match=expected):
             result.adjust_weights(_tiny_weights(**changes))
+
+
+def test_folding_gathers_the_caffemodel_entries_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Scanning the caffemodel for each fold's layers made 6,000 folds take 48 s."""
+    net = loads(SMALL, "small.prototxt")
+    model = parse_caffemodel(random_weights(net, 1), "w.caffemodel")
+    scans = []
+    entries = Caffemodel.layers.fget
+    assert entries is not None
+    monkeypatch.setattr(Caffemodel, "layers", property(lambda m: scans.append(1) or entries(m)))
+    result = fold_bn(net)
+    result.adjust_weights(model)
+    assert len(result.folded) == 3 and len(scans) == 1
