@@ -72,8 +72,10 @@ def fold_and_compare(cv2: ModuleType, source: Path, seed: int) -> tuple[float, l
     folded = carried_weights(result, parse_caffemodel(trained, "trained.caffemodel"))
     x = np.random.default_rng(seed + 1).uniform(-1, 1, input_shape(net)).astype(np.float32)
     before = outputs(cv2, source.read_bytes(), trained, x)
-    after = outputs(cv2, export_bytes(result.net), folded.model.to_bytes(), x)
+    text = export_bytes(result.net)
+    after = outputs(cv2, text, folded.model.to_bytes(), x)
     assert before.keys() == after.keys()
+    assert (b"\n\n\n" in text) <= (b"\n\n\n" in source.read_bytes())  # cut cleanly
     worst = max(relative_error(after[k], before[k].astype(np.float64)) for k in before)
     return worst, [result.done, *result.notes]
 
