@@ -386,3 +386,35 @@ def test_folding_gathers_the_caffemodel_entries_once(monkeypatch: pytest.MonkeyP
     result = fold_bn(net)
     result.adjust_weights(model)
     assert len(result.folded) == 3 and len(scans) == 1
+
+
+def test_a_fork_bn_layer_is_listed_as_kept() -> None:
+    """The forks' BN (PSPNet, SegNet, ENet) is not Caffe's BatchNorm; it was passed over
+    without a word."""
+    text = TINY.replace('type: "BatchNorm"', 'type: "BN"')
+    net = loads(text, "fork.prototxt")
+    result = fold_bn(net)
+    assert result.folded == [] and [k.layer.name for k in result.kept] == ["bn"]
+    assert result.notes[0].startswith("kept layer 'bn' (fork.prototxt:6:1): a fork's BN layer")
+    with pytest.raises(SurgeryError, match=r"cannot fold layer 'bn' \(fork.prototxt:6:1\): a"
+                       " fork's BN layer"):
+        fold_bn(net, FoldBnOptions(only=("bn",)))
+
+
+def test_command_line_only_refuses_a_batch_norm_it_cannot_fold(
+    tmp_path: Path, run_cli: RunCli
+) -> None:
+    source, trained = tmp_path / "small.prototxt", tmp_path / "trained.caffemodel"
+    source.write_text(SMALL)
+    trained.write_bytes(random_weights(loads(SMALL), 2))
+    out, weights = tmp_path / "folded.prototxt", tmp_path / "folded.caffemodel"
+    for phase in ("TEST", "TRAIN"):
+        code, _, err = run_cli(
+            "fold-bn", str(source), "--weights", str(trained), "--weights-out", str(weights),
+            "-o", str(out), "--only", "side_bn", "--phase", phase,
+        )  # fmt: skip
+        assert code == 1 and err == (
+            f"scnn-surgery: error: cannot fold layer 'side_bn' ({source}:16:1): it reads"
+            " 'side_relu', a ReLU, not a Convolution, Deconvolution or InnerProduct\n"
+        )
+    assert not out.exists() and not weights.exists()
