@@ -729,10 +729,12 @@ class RetargetResult:
 
     @property
     def added(self) -> list[Layer]:
-        """None whose blobs come from fillers by name: :meth:`adjust_weights` gives a
-        regenerated module's new convolutions their direction's trained entry, and any it
-        cannot are filled from their fillers as layers the caffemodel lacks."""
-        return []
+        """The layers whose blobs come from their fillers: those whose weights changed
+        shape (:meth:`adjust_weights` takes their entries out). A regenerated module's new
+        convolutions get their direction's trained entry there instead, and any it cannot
+        are filled as layers the caffemodel lacks."""
+        reshaped = set(self.reshaped)
+        return [x for x in self.net.layers if x.name in reshaped]
 
     @property
     def removed(self) -> list[Layer]:
@@ -744,15 +746,22 @@ class RetargetResult:
         is carried over): each new layer of a module direction gets an entry with the
         direction's trained kernel; a layer whose weights changed shape loses its entry,
         to be refilled from its fillers."""
-        _drop_stale(model, self.reshaped)
-        return share_trained_kernels(self, model)
+        return [*_drop_stale(model, self.reshaped), *share_trained_kernels(self, model)]
 
 
-def _drop_stale(model: Caffemodel, names: Sequence[str]) -> None:
+def _drop_stale(model: Caffemodel, names: Sequence[str]) -> list[str]:
+    """Take the entries of the layers whose weights changed shape out of ``model``, so
+    that they are filled from their fillers; a note for each that held blobs."""
     entries = model.message.layers if model.legacy else model.message.layer
     doomed = [i for i, entry in enumerate(entries) if entry.name in set(names)]
+    held = list(dict.fromkeys(entries[i].name for i in doomed if len(entries[i].blobs)))
     for i in reversed(doomed):
         del entries[i]
+    return [
+        f"layer '{name}': its blobs in {model.source} no longer fit (its weights changed"
+        " shape), so they are left out and it is filled from its fillers; retrain it"
+        for name in held
+    ]
 
 
 def retarget(net: Net, options: RetargetOptions, *, flag: str = INPUT_FLAG) -> RetargetResult:

@@ -216,7 +216,11 @@ def test_reshaped_weights_are_refilled_and_the_rest_carried(
         "--weights", str(trained), "--weights-out", str(weights), "-o", str(out),
     )  # fmt: skip
     assert code == 0, err
-    assert "has no blobs in" in err and "filled from its fillers" in err
+    assert "has no blobs" not in err  # it had them: they no longer fit
+    assert (
+        f"layer 'fc': its blobs in {trained} no longer fit (its weights changed shape), so"
+        " they are left out and it is filled from its fillers; retrain it"
+    ) in err
     before = {e.name: list(e.blobs) for e in read_caffemodel(trained).layers}
     after = {e.name: list(e.blobs) for e in read_caffemodel(weights).layers}
     assert after["conv1"] == before["conv1"]
