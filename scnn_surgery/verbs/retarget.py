@@ -37,6 +37,7 @@ from ..analysis.shapes import MaybeShape, ShapeOverrides, ShapeResult, infer_sha
 from ..analysis.verify import check_result
 from ..core.document import Scalar
 from ..core.graph import LayerGraph, graph_of, phase_states
+from ..core.layerdef import LayerDef
 from ..core.net import Layer, Net, param_names
 from ..core.ops import insert_layers, remove_layers, remove_param, set_net_field, set_param
 from ..core.values import read_path
@@ -261,14 +262,42 @@ def _regenerate_modules(net: Net, overrides: ShapeOverrides) -> list[Regenerated
         _refuse_edited(net, spec, members)
         new_spec = replace(spec, height=new_h or 1, width=new_w or 1)
         definitions = build_module(new_spec, check_names=False)
-        position = net.index_of(first)
-        anchor = net.layers[position - 1] if position else None
-        remove_layers(net, members)
-        insert_layers(net, anchor, [Layer.from_definition(d) for d in definitions])
+        _remake_module(net, members, definitions)
         done.append(Regenerated(
             new_spec, old, tuple(x.name for x in members), tuple(d.name for d in definitions)
         ))  # fmt: skip
     return done
+
+
+def _remake_module(net: Net, members: Sequence[Layer], definitions: Sequence[LayerDef]) -> None:
+    """Make the module's layers ``definitions`` in the net: a member the generator makes
+    again as it is (same name and message: most of a direction's convolutions) keeps its
+    text; only the layers that change or are new are written in the generator's layout."""
+    old = {x.name: x for x in members}
+    kept = [
+        d.name for d in definitions
+        if d.name in old and _same_layer(net, old[d.name], d)
+    ]  # fmt: skip
+    if kept != [x.name for x in members if x.name in set(kept)]:
+        kept = []  # the generator reorders them: all of the module is made again
+    position = net.index_of(members[0])
+    anchor = net.layers[position - 1] if position else None
+    remove_layers(net, [x for x in members if x.name not in set(kept)])
+    pending: list[Layer] = []
+    for definition in definitions:
+        if definition.name not in set(kept):
+            pending.append(Layer.from_definition(definition))
+            continue
+        if pending:
+            insert_layers(net, anchor, pending)
+        pending, anchor = [], old[definition.name]
+    if pending:
+        insert_layers(net, anchor, pending)
+
+
+def _same_layer(net: Net, layer: Layer, definition: LayerDef) -> bool:
+    have = layer_message(net, layer)
+    return bool(have == definition_message(definition, type(have)))
 
 
 def _refuse_edited(net: Net, spec: ScnnSpec, members: Sequence[Layer]) -> None:

@@ -362,3 +362,32 @@ def test_an_input_given_twice_is_refused(run_cli: RunCli, tmp_path: Path) -> Non
         "retarget", str(source), "--input", "data=1,3,40,40", "--input", "data=1,3,48,48"
     )  # fmt: skip
     assert code == 2 and "'data' is given twice (data=1,3,40,40 and data=1,3,48,48)" in err
+
+
+def test_a_regenerated_module_keeps_the_text_of_its_unchanged_layers(
+    tmp_path: Path, run_cli: RunCli
+) -> None:
+    """Apollo's darkSCNN writes its fillers on one line: a convolution the new map keeps
+    keeps that text; only the slices, the concats and the new steps are written anew,
+    and going back gives the file again, byte for byte."""
+    source, scnn = tmp_path / "lane.prototxt", tmp_path / "scnn.prototxt"
+    source.write_text(LANE)
+    code, _, err = run_cli(
+        "insert", str(source), "--after", "relu1", "--kernel-width", "3", "-o", str(scnn)
+    )  # fmt: skip
+    assert code == 0, err
+    text = scnn.read_text()
+    start = text.index('name: "SCNN_D_1"')
+    filler = re.compile(r"weight_filler \{\s+type: \"gaussian\"\s+std: (\S+)\s+\}")
+    found = filler.search(text, start)
+    assert found is not None
+    compact = f'weight_filler {{type: "gaussian" std: {found.group(1)} }}'
+    edited = text[: found.start()] + compact + text[found.end() :]
+    scnn.write_text(edited)
+    big, back = tmp_path / "big.prototxt", tmp_path / "back.prototxt"
+    code, _, err = run_cli("retarget", str(scnn), "--input", "data=?,?,40,24", "-o", str(big))
+    assert code == 0 and "regenerated the SCNN module" in err, err
+    assert compact in big.read_text()
+    code, _, err = run_cli("retarget", str(big), "--input", "data=?,?,24,32", "-o", str(back))
+    assert code == 0, err
+    assert back.read_text() == edited
