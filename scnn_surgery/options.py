@@ -619,8 +619,9 @@ class RetargetOptions:
         default=False,
         metadata=declare(
             BOOL,
-            "Scale sizes stated for the old map (Interp height/width, a pooling window over"
-            " the whole map or a pyramid's bins).",
+            "Scale sizes stated for the old map (Interp height/width, Upsample"
+            " upsample_h/upsample_w, a pooling window over the whole map or a pyramid's bins,"
+            " PriorBox img_size and step).",
         ),
     )
     shapes: Mapping[str, Sequence[int | None]] = _shapes_field()

@@ -6,12 +6,15 @@ map, with its own prefix, directions, channels, kernel, filler and weight sharin
 slices depend on H and W. With --weights, every new layer of a direction gets that
 direction's trained kernel, so a trained module survives the change of resolution.
 
+A layer the generator makes again unchanged keeps its text.
+
 Refused (exit 1), naming the layer and both sizes: a layer whose weights would change
 shape (an InnerProduct whose input grows), unless --reshape-weights (you will retrain it;
 its blobs are refilled from its fillers); a layer that states a size for the old map (an
-Interp's explicit height and width, a pooling window over the whole map or a pyramid's
-bins, as PSPNet's, a PriorBox's explicit img_size), unless --rescale scales it. The same
-size again changes nothing.
+Interp's explicit height and width, SegNet's Upsample's upsample_h and upsample_w, a
+pooling window over the whole map or a bin of a pyramid, as PSPNet's, a PriorBox's
+explicit img_size or step), unless --rescale scales it. The same size again changes
+nothing.
 """
 
 from __future__ import annotations
