@@ -435,10 +435,10 @@ def _upsample_rescale(
     map the pooling that made its mask read, whose size changes with the input. The new
     size is that pooling's new input where the mask comes from one, else scaled."""
     p = upsample_params(net, layer)
-    if p.upsample_h is None or p.upsample_w is None:
-        return None
+    if p.upsample_h is None or p.upsample_w is None or len(layer.bottoms) < 2:
+        return None  # (a one-bottom Upsample, darknet's, scales by ``scale`` alone)
     old_hw = (p.upsample_h, p.upsample_w)
-    mask = graph.bottom(layer, 1) if len(layer.bottoms) > 1 else None
+    mask = graph.bottom(layer, 1)
     pooling = None if mask is None else graph.producer(mask)
     pools = pooling is not None and pooling.type == "Pooling"
     read = new.layer_inputs(pooling)[0] if pools and pooling is not None else None
@@ -633,8 +633,10 @@ def _bin_window(net: Net, layer: Layer, size: int, bins: int, ceil: bool) -> tup
     gap between them: the widest stride, then the narrowest kernel (``size`` / ``bins``
     when it divides; 10 into 6 bins: 5 wide, stride 1)."""
     for stride in range(math.ceil(size / bins), 0, -1):
-        for kernel in range(stride, size + 1):
-            if _pooled(size, kernel, stride, ceil) == bins:
+        # The narrowest kernel with ``bins`` windows, rounding up or down.
+        for kernel in sorted({max(stride, size - bins * stride + 1),
+                              max(stride, size - (bins - 1) * stride)}):  # fmt: skip
+            if kernel <= size and _pooled(size, kernel, stride, ceil) == bins:
                 return kernel, stride
     raise SurgeryError(
         f"{net.describe(layer)}: a pyramid's {bins} bins do not fit the new map,"
