@@ -492,12 +492,8 @@ def _prior_box_rescale(
     removes: list[str] = []
     said: list[str] = []
     if image_old is not None and image_new != image_old:
-        if p.img_size is not None and image_new[0] == image_new[1]:
-            sets.append(("prior_box_param.img_size", image_new[0]))
-        else:
-            sets += [("prior_box_param.img_h", image_new[0]),
-                     ("prior_box_param.img_w", image_new[1])]  # fmt: skip
-            removes += ["prior_box_param.img_size"] if p.img_size is not None else []
+        more = _prior_box_fields("img_size", p.img_size is not None, image_new)
+        sets, removes = sets + more[0], removes + more[1]
         said.append(
             f"normalises its boxes by an explicit {_shape(image_old)} image, which would be"
             f" {_shape(image_new)} for the new input"
@@ -510,12 +506,8 @@ def _prior_box_rescale(
         ]
         new_steps = (cells[0][0], cells[1][0])
         if new_steps != steps:
-            if p.step is not None and new_steps[0] == new_steps[1]:
-                sets.append(("prior_box_param.step", new_steps[0]))
-            else:
-                sets += [("prior_box_param.step_h", new_steps[0]),
-                         ("prior_box_param.step_w", new_steps[1])]  # fmt: skip
-                removes += ["prior_box_param.step"] if p.step is not None else []
+            more = _prior_box_fields("step", p.step is not None, new_steps)
+            sets, removes = sets + more[0], removes + more[1]
             why = "the new map's cell, as it was the old map's" if all(c[1] for c in cells) else (
                 "grown as the map's cell grows"
             )
@@ -528,6 +520,21 @@ def _prior_box_rescale(
     if not said:
         return None
     return Rescale(layer, "; ".join(said), tuple(sets), tuple(removes))
+
+
+def _prior_box_fields(
+    single: str, given: bool, new: tuple[int | float, int | float]
+) -> tuple[list[tuple[str, int | float]], list[str]]:
+    """The fields that state ``new``: the one value for both axes (img_size, step) where
+    the file gave it and the axes still agree, else the pair (img_h and img_w, step_h and
+    step_w), the one value taken out."""
+    if given and new[0] == new[1]:
+        return [(f"prior_box_param.{single}", new[0])], []
+    stem = single.removesuffix("_size")
+    sets: list[tuple[str, int | float]] = [
+        (f"prior_box_param.{stem}_h", new[0]), (f"prior_box_param.{stem}_w", new[1])
+    ]  # fmt: skip
+    return sets, [f"prior_box_param.{single}"] if given else []
 
 
 def _cell_step(
