@@ -252,13 +252,18 @@ def test_a_caffemodel_without_the_statistics_is_refused() -> None:
         result.adjust_weights(model)
 
 
-def test_command_line_writes_the_folded_net_and_caffemodel(
-    tmp_path: Path, run_cli: RunCli
-) -> None:
+def _small_files(tmp_path: Path) -> tuple[Path, Path, Path, Path]:
+    """SMALL and its random weights written out, and where the folded pair goes."""
     source, trained = tmp_path / "small.prototxt", tmp_path / "trained.caffemodel"
     source.write_text(SMALL)
     trained.write_bytes(random_weights(loads(SMALL), 2))
-    out, weights = tmp_path / "folded.prototxt", tmp_path / "folded.caffemodel"
+    return source, trained, tmp_path / "folded.prototxt", tmp_path / "folded.caffemodel"
+
+
+def test_command_line_writes_the_folded_net_and_caffemodel(
+    tmp_path: Path, run_cli: RunCli
+) -> None:
+    source, trained, out, weights = _small_files(tmp_path)
     code, _, err = run_cli(
         "fold-bn", str(source), "--weights", str(trained), "--weights-out", str(weights),
         "-o", str(out), "--only", "bn1", "--only", "up_scale",
@@ -404,10 +409,7 @@ def test_a_fork_bn_layer_is_listed_as_kept() -> None:
 def test_command_line_only_refuses_a_batch_norm_it_cannot_fold(
     tmp_path: Path, run_cli: RunCli
 ) -> None:
-    source, trained = tmp_path / "small.prototxt", tmp_path / "trained.caffemodel"
-    source.write_text(SMALL)
-    trained.write_bytes(random_weights(loads(SMALL), 2))
-    out, weights = tmp_path / "folded.prototxt", tmp_path / "folded.caffemodel"
+    source, trained, out, weights = _small_files(tmp_path)
     for phase in ("TEST", "TRAIN"):
         code, _, err = run_cli(
             "fold-bn", str(source), "--weights", str(trained), "--weights-out", str(weights),
