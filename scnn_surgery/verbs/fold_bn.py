@@ -31,6 +31,7 @@ shares its weights by param name; and the forks' BN layers.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -47,7 +48,7 @@ from ..options import FoldBnOptions
 from ..passes.anchor import closest_names
 from ..passes.remove import remove as remove_from_net
 from ..runtime import paused_gc
-from ..weights import Caffemodel, blob_shape, make_blob
+from ..weights import Caffemodel, blob_shape, blob_value_count, make_blob
 from . import VerbSpec
 from .common import working_phase
 
@@ -312,6 +313,12 @@ def _blobs_of(entries: Entries, layer: Layer, count: int) -> list[Any]:
             f"'{layer.name}' has {len(blobs)} blob{'s' if len(blobs) != 1 else ''} in"
             f" {entries.source}, not {count}"
         )
+    for j, blob in enumerate(blobs):  # read_caffemodel refuses these; a parsed one may not
+        if blob_value_count(blob) != math.prod(blob_shape(blob)):
+            raise _Unfoldable(
+                f"'{layer.name}' param {j} in {entries.source} holds {blob_value_count(blob)}"
+                f" values, not the {math.prod(blob_shape(blob))} its shape has"
+            )
     return blobs
 
 

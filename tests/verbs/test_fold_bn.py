@@ -420,3 +420,14 @@ def test_command_line_only_refuses_a_batch_norm_it_cannot_fold(
             " 'side_relu', a ReLU, not a Convolution, Deconvolution or InnerProduct\n"
         )
     assert not out.exists() and not weights.exists()
+
+
+def test_a_parsed_caffemodel_with_a_damaged_blob_is_refused_by_the_library() -> None:
+    model = _tiny_weights()
+    del next(e for e in model.layers if e.name == "conv").blobs[0].data[8:]
+    result = fold_bn(loads(TINY, "t.prototxt"))
+    with pytest.raises(SurgeryError, match=re.escape(
+        "cannot fold layer 'bn' (t.prototxt:6:1): 'conv' param 0 in t.caffemodel holds 8"
+        " values, not the 108 its shape has"
+    )):  # fmt: skip
+        result.adjust_weights(model)
