@@ -161,14 +161,20 @@ def _finding(
     net: Net, layer: Layer, rule: str, message: str, severity: Severity = "error",
     offset: int | None = None,
 ) -> Finding:
-    """A finding about a layer, located in the file its text is in (None: an added layer)."""
+    """A finding about a layer, located in the file its text is in (None: an added layer);
+    an unnamed layer is named by its label, ``#N``. A layer surgery revised is located at
+    the start of its block in the file (an offset of the revision is in no file)."""
+    who = f"layer '{layer.name}'" if layer.name else f"unnamed layer {net.label(layer)}"
+    key = layer.name or net.label(layer)
     text = layer.text
     if text is None:
-        return Finding(severity, rule, f"layer '{layer.name}' (added): {message}", layer.name, None)
+        return Finding(severity, rule, f"{who} (added): {message}", key, None)
+    if text.home is not None:
+        text, offset = text.home, None
     doc = text.document
     line = doc.line_col(text.block.start if offset is None else offset)[0]
     source = None if doc is net.document else doc.source
-    return Finding(severity, rule, f"layer '{layer.name}': {message}", layer.name, line, source)
+    return Finding(severity, rule, f"{who}: {message}", key, line, source)
 
 
 # ---------------------------------------------------------------------------

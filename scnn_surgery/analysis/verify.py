@@ -17,9 +17,10 @@ data layer is still a fine edit).
 
 from __future__ import annotations
 
+import re
 from collections import Counter
-from collections.abc import Collection, Sequence
-from dataclasses import dataclass
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass, replace
 
 from ..core.graph import PHASES
 from ..core.net import Net
@@ -110,8 +111,29 @@ def _missing_hint(point: InsertionPoint | None, phase_chosen: bool) -> str:
 
 
 def _key(finding: Finding) -> tuple[str, str | None, str]:
-    """A finding as the same fault in two versions of a net, whatever its line."""
-    return finding.rule, finding.layer, finding.message
+    """A finding as the same fault in two versions of a net, whatever its line, and
+    whatever the position of an unnamed layer it names (``#N`` moves when layers come
+    and go)."""
+    layer = None if finding.layer is None else _LABEL.sub("#", finding.layer)
+    return finding.rule, layer, _LABEL.sub("#", finding.message)
+
+
+_LABEL = re.compile(r"(?<![\w'])#\d+\b")
+_QUOTED = re.compile(r"'([^']*)'")
+_UNNAMED = re.compile(r"unnamed layer (#\d+)")
+
+
+def _renamed(finding: Finding, names: Mapping[str, str]) -> Finding:
+    """``finding`` told under new names (``names``: old -> new, layers by name or ``#N``,
+    and blobs), as the renamed net would tell it."""
+    if not names:
+        return finding
+    layer = finding.layer if finding.layer is None else names.get(finding.layer, finding.layer)
+    message = _UNNAMED.sub(
+        lambda m: f"layer '{names[m[1]]}'" if m[1] in names else m[0], finding.message
+    )
+    message = _QUOTED.sub(lambda m: f"'{names.get(m[1], m[1])}'", message)
+    return replace(finding, layer=layer, message=message)
 
 
 def _brought_in(
@@ -145,9 +167,13 @@ def check_result(
     shapes: ShapeOverrides | None = None,
     proto: str | None = None,
     phases: Sequence[str] | None = None,
+    renamed: Mapping[str, str] | None = None,
 ) -> list[str]:
     """Refuse ``after`` if it has errors ``before`` did not; returns warning notes for the
-    errors it kept from ``before``. ``before`` is checked only when ``after`` has errors."""
+    errors it kept from ``before``. ``before`` is checked only when ``after`` has errors.
+    ``renamed`` (old -> new: layers by name or ``#N``, and blobs) are the names ``after``
+    gives what ``before`` had: an error of ``before`` is told under them to be found in
+    ``after``."""
     def errors_in(model: Net) -> list[Finding]:
         return errors_of(
             check_net(model, phases=phases, shapes=shapes, proto=proto, errors_only=True)
@@ -156,7 +182,8 @@ def check_result(
     found = errors_in(after)
     if not found:
         return []
-    new, kept = _brought_in(found, errors_in(before))
+    known = [_renamed(f, renamed or {}) for f in errors_in(before)]
+    new, kept = _brought_in(found, known)
     if new:
         raise _refusal(new, after)
     return [_kept_warning(kept, after)]

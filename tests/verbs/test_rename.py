@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -179,3 +180,86 @@ def test_batch_renames_every_model(tmp_path: Path, run_cli: RunCli) -> None:
     assert (out / "b.prototxt").read_text() == _renamed(NET, {"fc": "head"})
     code, _, err = run_cli("batch", str(src), "-o", str(out), "--verb", "rename")
     assert code == 2 and "--verb rename needs --rename" in err
+
+
+UNNAMED = """\
+layer { name: "data" type: "Input" top: "data"
+  input_param { shape { dim: 1 dim: 3 dim: 5 dim: 5 } } }
+layer { type: "Convolution" bottom: "data" top: "c" convolution_param { num_output: 3
+  kernel_size: 1 } }
+layer {
+\ttype: 'ReLU'  # in place
+\tbottom: 'c'
+\ttop: 'c'
+}
+"""
+
+
+def test_an_unnamed_layer_gets_a_name_field_in_the_file_s_style() -> None:
+    result = ss.rename(ss.loads(UNNAMED, "u.prototxt"), {"#2": "conv", "#3": "relu"})
+    assert ss.dumps(result.net) == UNNAMED.replace(
+        "layer { type", 'layer { name: "conv" type'
+    ).replace("layer {\n\ttype", "layer {\n\tname: 'relu'\n\ttype")
+    assert result.done == "renamed #2 -> 'conv', #3 -> 'relu'"
+    assert [x.name for x in result.net.layers] == ["data", "conv", "relu"]
+
+
+def test_an_empty_unnamed_layer_gets_its_name_inside_its_braces() -> None:
+    text = UNNAMED + "layer {}\n"
+    result = ss.rename(ss.loads(text, "u.prototxt"), {"#4": "odd"})
+    assert ss.dumps(result.net) == UNNAMED + 'layer { name: "odd" }\n'
+    assert "already" in result.notes[0]  # it had no type before either
+
+
+def test_the_caffemodel_s_unnamed_entries_follow_their_layers(
+    tmp_path: Path, run_cli: RunCli
+) -> None:
+    """A snapshot of a net writes an entry per layer, in order: the unnamed ones (which
+    Caffe would all copy into the first unnamed layer) go to the layers they stand for."""
+    model = tmp_path / "u.prototxt"
+    model.write_text(UNNAMED)
+    weights = tmp_path / "in.caffemodel"
+    weights.write_bytes(initial_weights(ss.loads(UNNAMED), seed=3).model.to_bytes())
+    before = parse_caffemodel(weights.read_bytes()).layers
+    assert [(e.name, len(e.blobs)) for e in before] == [("data", 0), ("", 2), ("", 0)]
+    for renames, names in (
+        (["#2=conv", "#3=relu"], ["data", "conv", "relu"]),
+        (["#3=relu"], ["data", "", "relu"]),
+    ):
+        out = tmp_path / "out.caffemodel"
+        code, _, err = run_cli(
+            "rename", str(model), *renames, "--weights", str(weights), "--weights-out",
+            str(out), "-o", str(tmp_path / "out.prototxt"),
+        )  # fmt: skip
+        assert code == 0, err
+        after = parse_caffemodel(out.read_bytes()).layers
+        assert [e.name for e in after] == names
+        assert after[1].blobs == before[1].blobs
+
+
+def test_an_error_the_input_had_is_not_the_rename_s() -> None:
+    text = NET.replace("kernel_size: 3", "kernel_size: 0")
+    result = ss.rename(ss.loads(text, "n.prototxt"), {"conv1": "stem", "relu1": "r"})
+    assert len(result.notes) == 1
+    assert "input has this error already" in result.notes[0]
+    assert "layer 'stem': kernel 0x0" in result.notes[0]
+    unnamed = UNNAMED.replace("kernel_size: 1", "kernel_size: 0")
+    assert ss.rename(ss.loads(unnamed), {"#2": "conv"}).notes
+
+
+@pytest.mark.parametrize(
+    ("new", "message"),
+    [
+        ("a=b", "a new name cannot hold '=' ('a=b'): OLD=NEW splits at the first '='"),
+        ("#3", "'#3' cannot be a new name: #N names the N-th layer"),
+    ],
+)
+def test_a_name_no_rename_could_give_back_is_refused(new: str, message: str) -> None:
+    with pytest.raises(SurgeryError, match=re.escape(message)):
+        _renamed(NET, {"conv1": new})
+
+
+def test_a_top_level_input_is_said_to_be_one() -> None:
+    text = 'input: "data"\ninput_shape { dim: 1 dim: 3 dim: 8 dim: 8 }\n' + NET.split("\n", 3)[3]
+    with pytest.raises(SurgeryError, match=r"n.prototxt:1:8: 'data' is a top-level input"):
+        _renamed(text, {"data": "img"})
