@@ -111,29 +111,27 @@ def _missing_hint(point: InsertionPoint | None, phase_chosen: bool) -> str:
 
 
 def _key(finding: Finding) -> tuple[str, str | None, str]:
-    """A finding as the same fault in two versions of a net, whatever its line, and
-    whatever the position of an unnamed layer it names (``#N`` moves when layers come
-    and go)."""
+    """A finding as the same fault in two versions of a net: its rule, its layer (an
+    unnamed one's ``#N`` moves when layers come and go) and its message less the names
+    and numbers in it, which a verb may change about a fault it leaves alone (removing a
+    layer renames the blob a reader reads; retargeting changes every size)."""
     layer = None if finding.layer is None else _LABEL.sub("#", finding.layer)
-    return finding.rule, layer, _LABEL.sub("#", finding.message)
+    message = _QUOTED.sub("''", _UNNAMED.sub("layer ''", finding.message))
+    return finding.rule, layer, _NUMBER.sub("0", message)
 
 
-_LABEL = re.compile(r"(?<![\w'])#\d+\b")
-_QUOTED = re.compile(r"'([^']*)'")
-_UNNAMED = re.compile(r"unnamed layer (#\d+)")
+_LABEL = re.compile(r"#\d+")
+_UNNAMED = re.compile(r"unnamed layer #\d+")
+_QUOTED = re.compile(r"'[^']*'")
+_NUMBER = re.compile(r"-?\d+(?:\.\d*)?(?:e[-+]?\d+)?")
 
 
 def _renamed(finding: Finding, names: Mapping[str, str]) -> Finding:
-    """``finding`` told under new names (``names``: old -> new, layers by name or ``#N``,
-    and blobs), as the renamed net would tell it."""
-    if not names:
+    """``finding`` about a layer under its new name (``names``: old -> new, by name or
+    ``#N``), as the renamed net would tell it."""
+    if finding.layer is None or finding.layer not in names:
         return finding
-    layer = finding.layer if finding.layer is None else names.get(finding.layer, finding.layer)
-    message = _UNNAMED.sub(
-        lambda m: f"layer '{names[m[1]]}'" if m[1] in names else m[0], finding.message
-    )
-    message = _QUOTED.sub(lambda m: f"'{names.get(m[1], m[1])}'", message)
-    return replace(finding, layer=layer, message=message)
+    return replace(finding, layer=names[finding.layer])
 
 
 def _brought_in(
@@ -171,8 +169,8 @@ def check_result(
 ) -> list[str]:
     """Refuse ``after`` if it has errors ``before`` did not; returns warning notes for the
     errors it kept from ``before``. ``before`` is checked only when ``after`` has errors.
-    ``renamed`` (old -> new: layers by name or ``#N``, and blobs) are the names ``after``
-    gives what ``before`` had: an error of ``before`` is told under them to be found in
+    ``renamed`` (old -> new: layers by name or ``#N``) are the names ``after`` gives the
+    layers of ``before``: an error of ``before`` is told under them to be found in
     ``after``."""
     def errors_in(model: Net) -> list[Finding]:
         return errors_of(

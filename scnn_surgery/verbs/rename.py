@@ -96,7 +96,7 @@ def rename(
         renamed = {layer.name: new for layer, new in layers.items() if layer.name}
         unnamed = tuple((x.type, layers.get(x)) for x in work.layers if not x.name)
         replace_layers(work, _renamed_layers(work, layers, blobs))
-        notes = check_result(net, work, shapes=shapes, proto=proto, renamed={**labels, **blobs})
+        notes = check_result(net, work, shapes=shapes, proto=proto, renamed=labels)
     return RenameResult(work, renamed, blobs, notes, labels, unnamed)
 
 
