@@ -19,6 +19,7 @@ Rules Caffe enforces (``net.cpp``, ``FilterNet``, the layers' ``SetUp``):
 * ``bottom-count``, ``top-count`` - as many bottoms and tops as the BVLC type takes
   (``CheckBlobCounts``; :mod:`scnn_surgery.analysis.layerrules`);
 * ``axis-range`` - an axis within the bottom's axes (``CanonicalAxisIndex``);
+* ``axis-both`` - Concat and Slice give ``axis`` or their legacy dim, not both;
 * ``eltwise-coeff``, ``eltwise-shapes``, ``concat-shapes``, ``slice-shapes``, ``shapes`` -
   shape agreement, from :mod:`scnn_surgery.analysis.shapes`;
 * with weights, ``weights-count``, ``weights-shape``, ``weights-data`` (errors, as in
@@ -55,6 +56,7 @@ from ..weights import (
 )
 from .layerrules import (
     AxisField,
+    axis_conflicts,
     axis_problems,
     blob_counts,
     count_problems,
@@ -512,6 +514,12 @@ def _structure_findings(phase: _Phase, layer: Layer) -> list[Finding]:
             for problem in count_problems(
                 type_label(layer.type, message), counts, len(layer.bottoms), len(layer.tops)
             )
+        ]  # fmt: skip
+    if message is not None:
+        out += [
+            _finding(net, layer, "axis-both", problem.message,
+                     offset=_axis_offset(layer, problem.field))
+            for problem in axis_conflicts(layer.type, message)
         ]  # fmt: skip
     if message is None or phase.shapes is None or not layer.bottoms:
         return out
