@@ -134,6 +134,39 @@ def test_diff_shows_a_rename_as_a_rename() -> None:
     ]
 
 
+@pytest.mark.parametrize(
+    ("renames", "lines"),
+    [
+        ({"pool": "fc", "fc": "pool"},
+         ["~ renamed pool -> fc (Pooling)", "~ renamed fc -> pool (InnerProduct), and its blob"]),
+        ({"conv1": "relu1", "relu1": "conv1"},
+         ["~ renamed conv1 -> relu1 (Convolution), and its blob",
+          "~ renamed relu1 -> conv1 (ReLU)"]),
+        ({"pool": "fc", "fc": "conv1", "conv1": "pool"},
+         ["~ renamed conv1 -> pool (Convolution), and its blob",
+          "~ renamed pool -> fc (Pooling)",
+          "~ renamed fc -> conv1 (InnerProduct), and its blob"]),
+    ],
+)  # fmt: skip
+def test_diff_shows_swapped_names_as_renames(renames: dict[str, str], lines: list[str]) -> None:
+    from scnn_surgery.analysis.compare import diff_nets
+
+    net = ss.loads(NET, "n.prototxt")
+    changes = diff_nets(net, ss.rename(net, renames).net)
+    assert changes.lines() == lines
+    assert changes.counts() == f"{len(lines)} layers renamed"
+
+
+def test_diff_takes_a_swap_as_renames_only_when_both_layers_are_only_renamed() -> None:
+    from scnn_surgery.analysis.compare import diff_nets
+
+    net = ss.loads(NET, "n.prototxt")
+    swapped = ss.dumps(ss.rename(net, {"pool": "fc", "fc": "pool"}).net)
+    changes = diff_nets(net, ss.loads(swapped.replace("num_output: 5", "num_output: 6")))
+    assert not changes.renamed
+    assert [x.name for x in changes.changed] == ["pool", "fc"]
+
+
 def _renamable(written: Written) -> list[int]:
     """Layers whose name and blob are spelled plainly everywhere (an escaped spelling is
     written plainly once renamed), and which a rename can name alone."""
