@@ -246,6 +246,18 @@ def _named(layer: Layer, name: str) -> Layer:
     return revised_layer(layer, [edit])
 
 
+def rename_input(net: Net, old: str, new: str) -> None:
+    """The top-level input ``old`` under the name ``new``: its ``input`` literal's token,
+    in its own quote (the layers reading it are the caller's to rewire)."""
+    for index, given in enumerate(net.inputs):
+        if given.name == old:
+            scalar = given.scalar
+            token = quote_string(new, scalar.raw[0])
+            net.field_edits = [*net.field_edits, Edit(scalar.start, scalar.end, token)]
+            net.inputs[index] = NetInput(new, given.dims, scalar)
+    drop_graphs(net)
+
+
 def replace_layers(net: Net, replaced: Mapping[Layer, Layer]) -> None:
     """Put each new layer in its old one's place; the graphs are rebuilt on demand (the
     blobs may have other names now)."""

@@ -1,11 +1,15 @@
 """Rename layers of MODEL (a prototxt; '-' reads stdin): each OLD=NEW renames the
 layer OLD and, where it writes a blob of its own name (Caffe's convention), that blob in
 every layer that reads or writes it, in every phase. Every layer of a name is renamed
-(per-phase variants share one); '#N' is the N-th layer of the file. Nothing else changes,
-byte for byte. With --weights, the caffemodel's entry of a layer goes under its new name.
+(per-phase variants share one); '#N' is the N-th layer of the file, and an unnamed one
+gets a name field. A top-level input (input: "data") is renamed with its blob. Nothing
+else changes, byte for byte. With --weights, the caffemodel's entry of a layer goes
+under its new name; its unnamed entries, under the names of the unnamed layers they
+were written for.
 
-Refused: an OLD that names no layer, a NEW another layer or blob has, and renaming one of
-several layers of a name that share a param { name } (their weights would split).
+Refused: an OLD that names no layer, a NEW another layer or blob has, a NEW no rename
+could give back (holding '=', or of the form #N), and renaming one of several layers of
+a name that share a param { name } (their weights would split).
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ from ..analysis.shapes import ShapeOverrides
 from ..analysis.verify import check_result
 from ..core.formats import V1_TYPE_NAMES
 from ..core.net import Layer, Net, param_names
-from ..core.ops import rename_layer, replace_layers
+from ..core.ops import rename_input, rename_layer, replace_layers
 from ..errors import SurgeryError
 from ..options import RenameOptions
 from ..passes.anchor import closest_names
@@ -54,8 +58,9 @@ class RenameResult:
             f"'{old}' -> '{new}'" if old[:1] != "#" else f"{old} -> '{new}'"
             for old, new in (self.labels or self.renamed).items()
         )
-        blobs = f" (and {len(self.blobs)} blobs of their names)" if self.blobs else ""
-        return f"renamed {pairs}{blobs}"
+        blobs = len(set(self.blobs) & set(self.renamed))  # an input is its blob
+        tail = f" (and {blobs} blob{'s' if blobs > 1 else ''} of their names)" if blobs else ""
+        return f"renamed {pairs}{tail}"
 
     def adjust_weights(self, source: Caffemodel) -> list[str]:
         """Name the caffemodel's unnamed entries after the unnamed layers renamed."""
@@ -86,16 +91,22 @@ def rename(
     _refuse_new_names(net, renames.values())
     with paused_gc():
         work = net.copy()
-        chosen = {old: _chosen(work, old) for old in renames}
+        inputs = _renamed_inputs(work, renames)
+        chosen = {old: select_layers(work, [old]) for old in renames if old not in inputs}
         layers = {layer: renames[old] for old, found in chosen.items() for layer in found}
         _refuse_layer_collisions(work, layers)
         _refuse_split_sharing(work, chosen, layers)
-        blobs = _renamed_blobs(work, layers)
+        blobs = {**_renamed_blobs(work, layers), **inputs}
         _refuse_blob_collisions(work, blobs)
-        labels = {work.label(layer): new for layer, new in layers.items()}
+        labels = {
+            label: new for old, new in renames.items()
+            for label in ([old] if old in inputs else [work.label(x) for x in chosen[old]])
+        }  # fmt: skip
         renamed = {layer.name: new for layer, new in layers.items() if layer.name}
         unnamed = tuple((x.type, layers.get(x)) for x in work.layers if not x.name)
         replace_layers(work, _renamed_layers(work, layers, blobs))
+        for old, new in inputs.items():
+            rename_input(work, old, new)
         notes = check_result(net, work, shapes=shapes, proto=proto, renamed=labels)
     return RenameResult(work, renamed, blobs, notes, labels, unnamed)
 
@@ -120,18 +131,11 @@ def _refuse_new_names(net: Net, names: Iterable[str]) -> None:
 _NUMBERED = re.compile(r"#\d+")
 
 
-def _chosen(net: Net, old: str) -> list[Layer]:
-    """The layers OLD names; a top-level input is not a layer, and is said to be one."""
-    if old not in net.layer_names:
-        for given in net.inputs:
-            if given.name == old:
-                raise SurgeryError(
-                    f"{net.document.location(given.scalar.start)}: '{old}' is"
-                    " a top-level input (input:), not a layer; rename renames layers and the"
-                    " blobs of their names: upgrade the file to give the input an Input layer"
-                    " of its name, then rename that"
-                )
-    return select_layers(net, [old])
+def _renamed_inputs(net: Net, renames: Mapping[str, str]) -> dict[str, str]:
+    """The top-level inputs (``input:``) renamed, old -> new: an input is the blob of its
+    own name, as an Input layer writing a blob of its name is (a layer of that name wins)."""
+    given = {x.name for x in net.inputs} - net.layer_names
+    return {old: new for old, new in renames.items() if old in given}
 
 
 def name_unnamed_entries(

@@ -292,7 +292,14 @@ def test_a_name_no_rename_could_give_back_is_refused(new: str, message: str) -> 
         _renamed(NET, {"conv1": new})
 
 
-def test_a_top_level_input_is_said_to_be_one() -> None:
-    text = 'input: "data"\ninput_shape { dim: 1 dim: 3 dim: 8 dim: 8 }\n' + NET.split("\n", 3)[3]
-    with pytest.raises(SurgeryError, match=r"n.prototxt:1:8: 'data' is a top-level input"):
-        _renamed(text, {"data": "img"})
+def test_a_top_level_input_is_renamed_with_its_blob() -> None:
+    body = NET.split("\n", 3)[3]
+    text = "input: 'data'  # the image\ninput_shape { dim: 1 dim: 3 dim: 8 dim: 8 }\n" + body
+    result = ss.rename(ss.loads(text, "n.prototxt"), {"data": "img", "conv1": "stem"})
+    assert ss.dumps(result.net) == _renamed(text, {"conv1": "stem"}).replace(
+        "'data'", "'img'"
+    ).replace('bottom: "data"', 'bottom: "img"')
+    assert result.done == "renamed 'data' -> 'img', 'conv1' -> 'stem' (and 1 blob of their names)"
+    assert result.renamed == {"conv1": "stem"}  # a caffemodel holds no entry for an input
+    with pytest.raises(SurgeryError, match="the net already has a blob 'pooled'"):
+        _renamed(text, {"data": "pooled"})
