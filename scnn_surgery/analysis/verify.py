@@ -7,12 +7,16 @@ output), with one of two policies:
   strip): the phase they were fitted in must have no error the input did not have; with
   a phase chosen, the other phase's breakage is a warning, since the user chose which map
   the module fits.
-* :func:`check_result` for the verbs that only take out or rewrite (remove, upgrade): an
-  error the verb brought in, in any phase, refuses the result.
+* :func:`check_result` for the verbs that only take out or rewrite (remove, upgrade,
+  rename, retarget, fold-bn): an error the verb brought in, in any phase, refuses the
+  result.
 
 Either way an error the input had already stays the input's: it is reported as a warning
 rather than blamed on the verb (removing a Dropout from a net whose TRAIN phase lacks its
-data layer is still a fine edit).
+data layer is still a fine edit). An error is the input's when the result has one of the
+same rule, at the same layer (under its new name, after a rename), saying the same but
+for names and numbers: the blob a reader now reads and every size may change with the
+edit while the fault stays where it was.
 """
 
 from __future__ import annotations
