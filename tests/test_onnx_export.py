@@ -486,14 +486,14 @@ def test_generated_nets_export_and_match_opencv(cv2: Any, written: Written) -> N
     exports in TEST, and its every output equals OpenCV's forward of its deploy copy."""
     from google.protobuf import text_format
 
-    from scnn_surgery.passes.upgrade import net_for_reading
+    from scnn_surgery.passes.upgrade import upgrade_net
 
     # OpenCV 4.14's LRN is wrong on small maps (2x9, say: off by 60% of the output),
     # which NumPy's Caffe formula and this export agree on (test_one_layer_*lrn*).
     assume(not re.search(r"\bLRN\b", written.text))
     # OpenCV's reader is stricter than Caffe's: it gets the net as protobuf writes it.
     plain = text_format.MessageToString(text_format.Parse(written.text, caffe_pb2.NetParameter()))
-    net = net_for_reading(loads(plain))
+    net = loads(dumps(upgrade_net(loads(plain))))  # V2 text, which the copy below edits
     weights = random_weights(net, seed=11)
     result = convert(loads(written.text), weights=_saved(weights))
     feeds, dims = {}, {}

@@ -243,10 +243,13 @@ def _fill(message: Any, fields: Fields) -> None:
         target, pairs = stack.pop()
         descriptor = target.DESCRIPTOR
         for key, value in pairs:
-            fd = descriptor.fields_by_name[key]
+            fd = descriptor.fields_by_name.get(key)
+            if fd is None:
+                continue  # a field this class does not know, as a text layer's reader skips it
             repeated = fd.is_repeated
             if isinstance(value, tuple):
                 child = getattr(target, key).add() if repeated else getattr(target, key)
+                child.SetInParent()  # an empty block is a message present, as in text
                 stack.append((child, value))
                 continue
             scalar = _scalar_for(fd, value)

@@ -482,10 +482,12 @@ class Net:
         return text.original.document.location(text.original.block.start)
 
     def layer_line(self, layer: Layer) -> int | None:
-        """The layer's line in this net's file (None for a layer it does not hold)."""
-        if not self.in_document(layer):
+        """The layer's line in this net's file (None for a layer it does not hold); for a
+        net upgraded in memory to be read, the line of the layer it was upgraded from."""
+        written = self.written(layer)
+        if not self.in_document(written):
             return None
-        text = self.written(layer).text
+        text = written.text
         assert text is not None
         return text.original.document.line_col(text.original.block.start)[0]
 

@@ -24,10 +24,10 @@ from itertools import zip_longest
 
 from ..core.document import Document, Edit, Field, Message, Scalar, quote_string
 from ..core.formats import v1_enum_name
-from ..core.layerdef import LayerDef, Raw, Value
+from ..core.layerdef import Fields, LayerDef, Raw, Value
 from ..core.net import ORIGINS, V0_TYPE_TO_V1, V1_TYPE_NAMES, Layer, Net
 from ..core.ops import drop_graphs, insert_layers, remove_layers, replace_layers, revised_layer
-from ..core.text_export import export_text, field_values
+from ..core.text_export import export_text, field_values, text_definition
 from ..core.textedit import (
     Block,
     Leaf,
@@ -42,8 +42,6 @@ from ..errors import SurgeryError
 from ..schema import caffe_pb2
 
 __all__ = ["needs_upgrade", "net_for_reading", "upgrade_document", "upgrade_net"]
-
-UPGRADED_SUFFIX = " (upgraded to V2)"
 
 # V0 field -> (field in the V1 parameter message, {V0 layer type: V1 parameter message}).
 # A V0 field given for a type missing here has no meaning there, and Caffe drops it.
@@ -181,31 +179,12 @@ def net_for_reading(net: Net) -> Net:
         return readable
     if net.format != "v1":
         return net
-    readable = Net.from_document(_relabelled(_v1_to_v2(net)))
-    readable.caches[ORIGINS] = _origins(net.layers, readable.layers)
-    readable.shape_rules = net.shape_rules
+    readable = net.copy()
+    upgraded = _v1_layers_as_v2(readable)
+    replace_layers(readable, upgraded)
+    readable.caches[ORIGINS] = {new: old for old, new in upgraded.items()}
+    readable.format = "v2"
     return readable
-
-
-def _origins(written: Sequence[Layer], upgraded: Sequence[Layer]) -> dict[Layer, Layer]:
-    """Each upgraded layer's layer in the file, by name and order among equal names (V0's
-    padding layers, folded away, have no upgraded layer)."""
-    def keyed(layers: Sequence[Layer]) -> dict[tuple[str, int], Layer]:
-        seen: dict[str, int] = {}
-        out = {}
-        for layer in layers:
-            seen[layer.name] = seen.get(layer.name, -1) + 1
-            out[(layer.name, seen[layer.name])] = layer
-        return out
-
-    files = keyed(written)
-    return {layer: files[key] for key, layer in keyed(upgraded).items() if key in files}
-
-
-def _relabelled(doc: Document) -> Document:
-    if doc.source.endswith(UPGRADED_SUFFIX):
-        return doc
-    return replace(doc, source=doc.source + UPGRADED_SUFFIX)
 
 
 def _replace_fields(doc: Document, fields: Sequence[Field], block: Block) -> list[Edit]:
@@ -401,10 +380,6 @@ def _v0_target(v0_field: str, v0_type: str) -> tuple[str, str] | None:
 # V1 -> V2 (text edits), with the data-layer transform fields moved on the way
 
 
-def _v1_to_v2(net: Net) -> Document:
-    return net.document.edited(_v1_to_v2_edits(net))
-
-
 def _v1_to_v2_edits(net: Net) -> list[Edit]:
     """The edits of the file that write its V1 layers as V2."""
     doc = net.document
@@ -517,6 +492,73 @@ def _transform_edits(doc: Document, body: Message) -> list[Edit]:
     if not body.all(param_name):
         edits.append(append_to_message(doc, body, ((param_name, ()),)))
     return edits
+
+
+def _v1_layers_as_v2(net: Net) -> dict[Layer, Layer]:
+    """Each V1 layer as the V2 layer the edits above write, in memory (to be read, not
+    written): the text is not read again."""
+    bodies = [x.text.body for x in net.layers if x.format == "v1" and x.text is not None]
+    data_upgrade = any(_moved_transform_fields(body) for body in bodies)
+    out = {}
+    for layer in net.layers:
+        if layer.format != "v1" or layer.text is None:
+            continue
+        # Its values are read from the definition: a bad one is refused here, at its place
+        # in the file (fields the schema does not know are kept, as the reader keeps them).
+        fill_message(net.document, layer.text.body, caffe_pb2.V1LayerParameter(),
+                     f"in layer '{layer.name}': ")  # fmt: skip
+        moved = _data_param_name(layer.text.body) if data_upgrade else None
+        fields = _v2_fields(text_definition(layer, layer.text).fields, moved)
+        out[layer] = Layer.from_definition(
+            LayerDef(layer.name, layer.type, layer.bottoms, layer.tops, fields)
+        )
+    return out
+
+
+def _v2_fields(fields: Fields, data_param: str | None) -> Fields:
+    """A V1 layer's fields as V2's: the per-blob lists as ``param`` blocks where the first
+    of them stood; with ``data_param``, the transform fields moved out of it (and both
+    messages present, as Caffe's data upgrade leaves them)."""
+    columns = dict(_V1_PARAM_COLUMNS)
+    found: dict[str, list[Value]] = {v2: [] for v2 in columns.values()}
+    out: list[tuple[str, Value]] = []
+    params_at: int | None = None
+    moved: dict[str, Value] = {}
+    for key, value in fields:
+        if key in columns:
+            found[columns[key]].append(value)
+            params_at = len(out) if params_at is None else params_at
+        elif key == data_param and isinstance(value, tuple):
+            moved.update((k, v) for k, v in value if k in _TRANSFORM_FIELDS)
+            out.append((key, tuple((k, v) for k, v in value if k not in _TRANSFORM_FIELDS)))
+        else:
+            out.append((key, value))
+    count = max(len(values) for values in found.values())
+    params = [
+        ("param", tuple((name, values[i]) for name, values in found.items() if i < len(values)))
+        for i in range(count)
+    ]
+    if params_at is not None:
+        out[params_at:params_at] = params
+    if data_param is not None:
+        out = _with_transform(out, data_param, moved)
+    return tuple(out)
+
+
+def _with_transform(
+    fields: list[tuple[str, Value]], data_param: str, moved: dict[str, Value]
+) -> list[tuple[str, Value]]:
+    if not any(key == data_param for key, _ in fields):
+        fields.append((data_param, ()))
+    transforms = [i for i, (key, _) in enumerate(fields) if key == "transform_param"]
+    if not transforms:
+        return [*fields, ("transform_param", tuple(moved.items()))]
+    i = transforms[-1]
+    current = fields[i][1]
+    assert isinstance(current, tuple)
+    kept = tuple((k, v) for k, v in current if k not in moved)
+    fields[i] = ("transform_param", kept + tuple(moved.items()))
+    return fields
 
 
 # ---------------------------------------------------------------------------------------

@@ -484,9 +484,30 @@ def test_net_for_reading_upgrades_layers_in_memory_and_keeps_inputs() -> None:
     assert read.format == "v2"
     assert [i.name for i in read.inputs] == ["data"]
     assert [lay.name for lay in read.layers] == [lay.name for lay in net.layers]
-    assert read.source.startswith(str(path)) and read.source != net.source
-    assert read.layers[0].body.message("convolution_param") is not None
+    assert read.source == net.source  # not read again: messages name the file's lines
+    assert read.layer_location(read.layers[0]) == f"{path}:{net.layer_line(net.layers[0])}:1"
+    assert layer_message(read, read.layers[0]).convolution_param.num_output == 64
     assert net.document.text == path.read_text()
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        legacy("caffe_v1_flickr_style_train_val"),
+        legacy("rcnn_v1_pascal_finetune_train"),
+        legacy("rcnn_v1_vgg16_fc7_deploy"),
+        DATA / "legacy" / "v1_data_layers.prototxt",
+        DATA / "v1_small_deploy.prototxt",
+    ],
+    ids=lambda p: p.stem,
+)
+def test_v1_layers_read_in_memory_are_the_layers_the_upgrade_writes(path: Path) -> None:
+    """Read commands see a V1 net's layers as the V2 layers ``upgrade`` writes, field for
+    field, without reading the file again."""
+    net = ss.load(path)
+    read = net_for_reading(net)
+    written = [x for x in strict_parse(ss.dumps(upgrade_net(net))).layer if x.type != "Input"]
+    assert [layer_message(read, x) for x in read.layers] == written
 
 
 def test_net_for_reading_reads_v0_layers() -> None:
