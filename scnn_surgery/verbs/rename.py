@@ -202,9 +202,11 @@ def _refuse_split_sharing(
 ) -> None:
     """Layers of one name that share a ``param { name }`` are one layer to a caffemodel
     (its entry is found by the layer's name): renaming some of them and not the others
-    (``#N``) would split their weights between two names."""
+    (``#N``) would split their weights between two names. Unnamed layers are not one
+    layer to it (Caffe gives the unnamed entries to the first), so naming one splits
+    nothing: the others share its blobs by the param name."""
     for old, found in chosen.items():
-        for layer in found:
+        for layer in (x for x in found if x.name):
             shared = {n for n in param_names(layer) if n}
             twins = [
                 x for x in net.layers

@@ -237,6 +237,18 @@ def test_an_unnamed_layer_gets_a_name_field_in_the_file_s_style() -> None:
     assert [x.name for x in result.net.layers] == ["data", "conv", "relu"]
 
 
+def test_naming_one_of_two_unnamed_layers_sharing_a_param_splits_nothing() -> None:
+    """Caffe gives unnamed entries to the first unnamed layer; the other shares its blobs
+    by the param name, named or not."""
+    shared = (
+        'layer { type: "Convolution" bottom: "data" top: "d" param { name: "w" }\n'
+        "  convolution_param { num_output: 3 kernel_size: 1 } }\n"
+    )
+    text = UNNAMED + shared + shared.replace('top: "d"', 'top: "e"')
+    result = ss.rename(ss.loads(text, "u.prototxt"), {"#4": "first"})
+    assert result.done == "renamed #4 -> 'first'" and not result.notes
+
+
 def test_an_empty_unnamed_layer_gets_its_name_inside_its_braces() -> None:
     text = UNNAMED + "layer {}\n"
     result = ss.rename(ss.loads(text, "u.prototxt"), {"#4": "odd"})
