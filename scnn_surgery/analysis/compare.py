@@ -473,9 +473,17 @@ class Binding:
 def _bindings(graph: LayerGraph, layer: Layer) -> list[Binding]:
     """What each bottom reads: the in-edges of the layer's node."""
     return [
-        Binding(blob, None if version is None else producer_name(graph, version))
+        Binding(blob, None if version is None else _producer_label(graph, version))
         for blob, version in zip(layer.bottoms, graph.bottoms(layer), strict=True)
     ]
+
+
+def _producer_label(graph: LayerGraph, version: BlobVersion) -> str:
+    """The layer that wrote this version, an unnamed one as ``#N``."""
+    producer = graph.producer(version)
+    if producer is None or producer.name:
+        return producer_name(graph, version)
+    return graph.net.label(producer)
 
 
 def blob_shapes(net: Net, graph: LayerGraph) -> dict[BlobVersion, Shape]:
@@ -764,7 +772,7 @@ def _rewires(
                 key = (lb, i)
                 seen = found.get(key)
                 phases = (*seen.phases, phase) if seen else (phase,)
-                found[key] = Rewire(lb.name, i, old, new, phases)
+                found[key] = Rewire(graph_b.net.label(lb), i, old, new, phases)
     return found
 
 
@@ -984,8 +992,14 @@ def diff_nets(a: Net, b: Net, phase: str | None = None) -> NetDiff:
     pairs = [(x, y) for x, y in pairs if id(x) not in gone]
     removed_units = [u for u in removed_units if id(u) not in gone]
     added_units = [u for u in added_units if id(u) not in gone]
-    names = {a.name: b.name for a, b in renames}
-    rewires = _rewires([*pairs, *renames], graph_pairs, names)
+    labels = [(_unit_label(a, x), _unit_label(b, y), x, y) for x, y in renames]
+    names = {old: new for old, new, _, _ in labels}
+    # an unnamed layer is #N, which moves when layers come and go: matched, it is itself
+    moved = {
+        _unit_label(a, x): _unit_label(b, y) for x, y in pairs
+        if not x.name and x.layer is not None and y.layer is not None
+    }  # fmt: skip
+    rewires = _rewires([*pairs, *renames], graph_pairs, {**moved, **names})
 
     tally = _Tally(modules_a, modules_b, {layer for layer, _ in rewires}, names)
     for unit_a, unit_b in pairs:
@@ -1015,9 +1029,15 @@ def diff_nets(a: Net, b: Net, phase: str | None = None) -> NetDiff:
         phases=tuple(s.phase for s in states),
         fragments=tuple(fragments),
         renamed=tuple(
-            RenameChange(a.name, b.name, b.type, a.name in a.tops) for a, b in renames
+            RenameChange(old, new, y.type, bool(x.name) and x.name in x.tops)
+            for old, new, x, y in labels
         ),
     )
+
+
+def _unit_label(net: Net, unit: _Unit) -> str:
+    """How a diff names a unit: its name, an unnamed layer as ``#N``."""
+    return unit.name if unit.name or unit.layer is None else net.label(unit.layer)
 
 
 def _runs(units: Sequence[_Unit], chosen: set[int]) -> list[list[_Unit]]:

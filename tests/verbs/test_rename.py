@@ -157,6 +157,21 @@ def test_diff_shows_swapped_names_as_renames(renames: dict[str, str], lines: lis
     assert changes.counts() == f"{len(lines)} layers renamed"
 
 
+def test_diff_names_an_unnamed_layer_by_its_label() -> None:
+    """By ``#N``, in the net it is in: renamed, or rewired after a layer above it went."""
+    from scnn_surgery.analysis.compare import diff_nets
+
+    net = ss.loads(UNNAMED, "u.prototxt")
+    changes = diff_nets(net, ss.rename(net, {"#2": "conv", "#3": "relu"}).net)
+    assert changes.lines() == ["~ renamed #2 -> conv (Convolution)", "~ renamed #3 -> relu (ReLU)"]
+    dropout = 'layer { name: "d" type: "Dropout" bottom: "data" top: "d" }\n'
+    text = UNNAMED.replace('layer { type: "Convolution" bottom: "data"', dropout + "layer {"
+                           ' type: "Convolution" bottom: "d"')  # fmt: skip
+    before = ss.loads(text, "u.prototxt")
+    changes = diff_nets(before, ss.remove(before, ["d"]).net)
+    assert changes.lines()[1:] == ["~ rewired #2 bottom 0: d → data"]
+
+
 def test_diff_takes_a_swap_as_renames_only_when_both_layers_are_only_renamed() -> None:
     from scnn_surgery.analysis.compare import diff_nets
 
