@@ -345,7 +345,8 @@ def revised_layer(layer: Layer, edits: Sequence[Edit]) -> Layer:
         segment = text.document.text[base : text.block.end]
     else:
         base, segment = 0, text.document.text
-    where = f"{text.original.document.source} (layer '{layer.name}' as changed)"
+    what = f"layer '{layer.name}'" if layer.name else "an unnamed layer"
+    where = f"{text.original.document.source} ({what} as changed)"
     document = Document.parse(apply_edits(segment, edits, base), where)
     read = layer_from_block(document.root.fields[-1], document)
     assert read.text is not None
