@@ -59,7 +59,8 @@ class RenameResult:
             for old, new in (self.labels or self.renamed).items()
         )
         blobs = len(set(self.blobs) & set(self.renamed))  # an input is its blob
-        tail = f" (and {blobs} blob{'s' if blobs > 1 else ''} of their names)" if blobs else ""
+        whose = "blobs of their names" if blobs > 1 else "blob of its name"
+        tail = f" (and {blobs} {whose})" if blobs else ""
         return f"renamed {pairs}{tail}"
 
     def adjust_weights(self, source: Caffemodel) -> list[str]:

@@ -326,7 +326,7 @@ def test_a_top_level_input_is_renamed_with_its_blob() -> None:
     assert ss.dumps(result.net) == _renamed(text, {"conv1": "stem"}).replace(
         "'data'", "'img'"
     ).replace('bottom: "data"', 'bottom: "img"')
-    assert result.done == "renamed 'data' -> 'img', 'conv1' -> 'stem' (and 1 blob of their names)"
+    assert result.done == "renamed 'data' -> 'img', 'conv1' -> 'stem' (and 1 blob of its name)"
     assert result.renamed == {"conv1": "stem"}  # a caffemodel holds no entry for an input
     with pytest.raises(SurgeryError, match="the net already has a blob 'pooled'"):
         _renamed(text, {"data": "pooled"})
