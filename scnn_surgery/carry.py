@@ -59,7 +59,10 @@ def weights_for_net(
         rename_entries(source, renamed or {})
         made = carry_over(net, source, added, spec, seed, shapes, phase, destination, removed)
     phases = [phase] if phase else None
-    found = check_net(net, phases=phases, weights=made.model, shapes=shapes, proto=proto)
+    # Blobs that would not load came from the source (the added ones are made to fit):
+    # the messages name the file the user gave, not the one not written.
+    named = made.model if source is None else Caffemodel(made.model.message, source.source)
+    found = check_net(net, phases=phases, weights=named, shapes=shapes, proto=proto)
     errors = [f for f in errors_of(found) if f.rule.startswith("weights-")]
     if errors:
         more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""

@@ -16,6 +16,7 @@ The command line imports this module to parse its arguments, so it imports nothi
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import MISSING, Field, dataclass, field, fields
 from pathlib import Path
@@ -43,19 +44,25 @@ def _as_is(text: str) -> object:
     return text
 
 
+# Numbers as a prototxt writes them: ASCII digits only (Python's int() would also take
+# 1_000 and other scripts' digits), and no leading zero (protobuf reads 012 as octal).
+_INTEGER = re.compile(r"-?(?:0|[1-9][0-9]*)")
+_FLOAT = re.compile(
+    r"[-+]?(?:(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]+)?|inf|infinity|nan)", re.IGNORECASE
+)
+
+
+def _digits(text: str) -> bool:
+    return bool(re.fullmatch(r"[0-9]+", text))
+
+
 def _int_text(text: str) -> object:
     """Command-line text as an integer, or unchanged so the check names what was given."""
-    try:
-        return int(text)
-    except ValueError:
-        return text
+    return int(text) if _INTEGER.fullmatch(text) else text
 
 
 def _float_text(text: str) -> object:
-    try:
-        return float(text)
-    except ValueError:
-        return text
+    return float(text) if _FLOAT.fullmatch(text) else text
 
 
 @dataclass(frozen=True)
@@ -241,12 +248,12 @@ def shape_rule_text(rule: object) -> str | None:
     name, sep, arg = text.partition(":")
     if name in ("same", "flatten") and not sep:
         return name
-    if name == "same" and sep and arg.isdigit():
+    if name == "same" and sep and _digits(arg):
         return f"same:{int(arg)}"
-    if name == "concat" and sep and arg.lstrip("-").isdigit() and arg.count("-") <= 1:
+    if name == "concat" and sep and _digits(arg.removeprefix("-")):
         return f"concat:{int(arg)}"
     dims = text.split(",")
-    if all(d == LEFT_TO_FILE or (d.isdigit() and int(d) > 0) for d in dims):
+    if all(d == LEFT_TO_FILE or (_digits(d) and int(d) > 0) for d in dims):
         return ",".join(d if d == LEFT_TO_FILE else str(int(d)) for d in dims)
     return None
 
@@ -612,8 +619,9 @@ class RetargetOptions:
         default=False,
         metadata=declare(
             BOOL,
-            "Scale sizes stated for the old map (Interp height/width, a pooling window over"
-            " the whole map or a pyramid's bins).",
+            "Scale sizes stated for the old map (Interp height/width, Upsample"
+            " upsample_h/upsample_w, a pooling window over the whole map or a pyramid's bins,"
+            " PriorBox img_size and step).",
         ),
     )
     shapes: Mapping[str, Sequence[int | None]] = _shapes_field()
@@ -633,6 +641,7 @@ class FoldBnOptions:
             flag="--only",
         ),
     )
+    phase: str | None = _phase_field()
     shapes: Mapping[str, Sequence[int | None]] = _shapes_field()
     shape_rules: Mapping[str, str] = _shape_rules_field()
     proto: str | None = _proto_field()

@@ -143,10 +143,37 @@ def parse_caffemodel(
 
 
 def read_caffemodel(
-    path: str | os.PathLike[str], schema: Schema | None = None, *, packed_as_bytes: bool = False
+    path: str | os.PathLike[str],
+    schema: Schema | None = None,
+    *,
+    packed_as_bytes: bool = False,
+    refuse_damaged: bool = True,
 ) -> Caffemodel:
+    """The caffemodel at ``path``; one whose blob holds more or fewer values than its
+    shape has is refused (:func:`refuse_damaged_blobs`) unless ``refuse_damaged`` is
+    false (``check`` reports it as a finding instead)."""
     data = read_input_bytes(path, "a caffemodel", MAX_CAFFEMODEL_BYTES)
-    return parse_caffemodel(data, str(path), schema, packed_as_bytes=packed_as_bytes)
+    model = parse_caffemodel(data, str(path), schema, packed_as_bytes=packed_as_bytes)
+    if refuse_damaged:
+        refuse_damaged_blobs(model)
+    return model
+
+
+def refuse_damaged_blobs(model: Caffemodel) -> None:
+    """Refuse a blob whose value count is not what its shape has, naming the layer and
+    the param as Caffe does ("param 0"): Caffe's Blob::FromProto aborts on it, and
+    every verb that reads values would misread it."""
+    for entry in model.layers:
+        for j, blob in enumerate(entry.blobs):
+            shape = blob_shape(blob)
+            count, needed = blob_value_count(blob), math.prod(shape)
+            if count != needed:
+                raise SurgeryError(
+                    f"{model.source}: layer '{entry.name}' param {j} holds {count}"
+                    f" value{'s' if count != 1 else ''}, but its shape {format_shape(shape)}"
+                    f" has {needed}; the caffemodel is damaged (check --weights lists every"
+                    " such blob)"
+                )
 
 
 # A BlobProto class whose ``data`` is bytes -> the schema's own BlobProto class.
@@ -222,7 +249,19 @@ def blob_matches(blob: Any, shape: Sequence[int]) -> bool:
 
 
 def blob_value_count(blob: Any) -> int:
-    return len(blob.double_data) if len(blob.double_data) else len(blob.data)
+    if len(blob.double_data):
+        return len(blob.double_data)
+    if type(blob) not in _FLOAT_BLOBS:
+        return len(blob.data)
+    # Read by _packed_bytes_net: ``data`` is the packed floats' bytes, in chunks; floats
+    # written unpacked (or a torn chunk) are counted by the schema's own BlobProto.
+    size = sum(len(chunk) for chunk in blob.data)
+    if size == 4 * math.prod(blob_shape(blob)):
+        return size // 4
+    try:
+        return len(_FLOAT_BLOBS[type(blob)].FromString(blob.SerializeToString()).data)
+    except DecodeError:
+        return size // 4
 
 
 def blob_array(blob: Any) -> FloatArray:

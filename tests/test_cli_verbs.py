@@ -290,6 +290,7 @@ def test_a_removal_the_weights_would_not_survive_is_refused(
         "--weights", str(weights), "--weights-out", str(tmp_path / "out.caffemodel"),
     )  # fmt: skip
     assert code == 1 and "the weights would not load" in err and "'fc'" in err
+    assert f"param 0 in {weights} is " in err and "out.caffemodel" not in err  # the input's
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in.caffemodel", "net.prototxt"]
 
 

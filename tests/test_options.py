@@ -25,6 +25,7 @@ from scnn_surgery.options import (
     POSITIVE_INT,
     PROTO_FILE,
     SHAPE,
+    SHAPE_RULE,
     SHAPES,
     ExportOptions,
     FoldBnOptions,
@@ -107,10 +108,29 @@ def test_typed_values_are_checked_strictly(kind: Any, value: Any) -> None:
         kind.check(value)
 
 
-@pytest.mark.parametrize("text", ["abc", "x=1,0", "=1,2", "x=1,a", "x="])
+@pytest.mark.parametrize(
+    "text", ["abc", "x=1,0", "=1,2", "x=1,a", "x=", "x=1,1_000", "x=1,\u0661\u0662", "x=1,012"]
+)
 def test_bad_shape_text_names_the_form(text: str) -> None:
+    """Only a number as a prototxt writes it: ASCII digits, no 1_000 (Python's int() takes
+    it), no other script's digits, no leading zero (protobuf reads 012 as octal 10)."""
     with pytest.raises(OptionValueError, match="BLOB=N,C,H,W"):
         SHAPE.from_text(text)
+
+
+@pytest.mark.parametrize(
+    ("kind", "text"),
+    [(POSITIVE_INT, "1_0"), (POSITIVE_INT, "\u0661\u0662"), (POSITIVE_INT, "\uff11"),
+     (POSITIVE_FLOAT, "1_0.5"), (POSITIVE_FLOAT, "\u0661.5")],
+)  # fmt: skip
+def test_numbers_are_ascii_digits_only(kind: Any, text: str) -> None:
+    with pytest.raises(OptionValueError, match=f"got '{text}'"):
+        kind.from_text(text)
+
+
+def test_a_shape_rule_with_other_digits_is_refused_not_a_crash() -> None:
+    with pytest.raises(OptionValueError, match="TYPE=RULE"):
+        SHAPE_RULE.from_text("Foo=same:\u00b2")
 
 
 def test_shapes_table_keeps_every_blob() -> None:

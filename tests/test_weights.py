@@ -781,3 +781,42 @@ def test_blobs_read_as_packed_bytes_equal_the_floats() -> None:
         read = parse_caffemodel(data, packed_as_bytes=True)
         got = blob_array(read.layers[0].blobs[0])
         assert got.shape == (2, 2) and got.ravel().tolist() == np.float32(values).tolist()
+
+
+DAMAGED = """name: "d"
+input: "data"
+input_shape { dim: 1 dim: 3 dim: 6 dim: 6 }
+layer { name: "conv" type: "Convolution" bottom: "data" top: "conv"
+  convolution_param { num_output: 4 kernel_size: 3 } }
+layer { name: "bn" type: "BatchNorm" bottom: "conv" top: "conv" }
+"""
+
+
+def test_a_blob_whose_values_do_not_fill_its_shape_is_refused_by_every_verb(
+    tmp_path: Path, run_cli: RunCli
+) -> None:
+    """Caffe's Blob::FromProto aborts on it; the verbs that read values crashed on it.
+    Refused on reading, naming the caffemodel, the layer and the param (Caffe's word);
+    check reports it as a finding, as it reports the rest."""
+    model = tmp_path / "d.prototxt"
+    model.write_text(DAMAGED)
+    message = initial_weights(loads(DAMAGED), seed=1).model.message
+    del message.layer[0].blobs[0].data[8:]
+    weights = tmp_path / "d.caffemodel"
+    weights.write_bytes(message.SerializeToString())
+    expected = (
+        f"scnn-surgery: error: {weights}: layer 'conv' param 0 holds 8 values, but its shape"
+        " 4x3x3x3 has 108; the caffemodel is damaged (check --weights lists every such blob)\n"
+    )
+    out, folded = str(tmp_path / "out"), str(tmp_path / "out.caffemodel")
+    for verb in (
+        ["export", str(model), "--weights", str(weights), "-o", out],
+        ["fold-bn", str(model), "--weights", str(weights), "--weights-out", folded, "-o", out],
+        ["rename", str(model), "bn=bn2", "--weights", str(weights), "--weights-out", folded,
+         "-o", out],
+    ):  # fmt: skip
+        code, _, err = run_cli(*verb)
+        assert (code, err) == (1, expected), verb[0]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["d.caffemodel", "d.prototxt"]
+    code, text, _ = run_cli("check", str(model), "--weights", str(weights))
+    assert code == 1 and "param 0 in" in text and "[weights-data]" in text

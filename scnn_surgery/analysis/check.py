@@ -19,6 +19,7 @@ Rules Caffe enforces (``net.cpp``, ``FilterNet``, the layers' ``SetUp``):
 * ``bottom-count``, ``top-count`` - as many bottoms and tops as the BVLC type takes
   (``CheckBlobCounts``; :mod:`scnn_surgery.analysis.layerrules`);
 * ``axis-range`` - an axis within the bottom's axes (``CanonicalAxisIndex``);
+* ``axis-both`` - Concat and Slice give ``axis`` or their legacy dim, not both;
 * ``eltwise-coeff``, ``eltwise-shapes``, ``concat-shapes``, ``slice-shapes``, ``shapes`` -
   shape agreement, from :mod:`scnn_surgery.analysis.shapes`;
 * with weights, ``weights-count``, ``weights-shape``, ``weights-data`` (errors, as in
@@ -55,6 +56,7 @@ from ..weights import (
 )
 from .layerrules import (
     AxisField,
+    axis_conflicts,
     axis_problems,
     blob_counts,
     count_problems,
@@ -161,14 +163,20 @@ def _finding(
     net: Net, layer: Layer, rule: str, message: str, severity: Severity = "error",
     offset: int | None = None,
 ) -> Finding:
-    """A finding about a layer, located in the file its text is in (None: an added layer)."""
+    """A finding about a layer, located in the file its text is in (None: an added layer);
+    an unnamed layer is named by its label, ``#N``. A layer surgery revised is located at
+    the start of its block in the file (an offset of the revision is in no file)."""
+    who = f"layer '{layer.name}'" if layer.name else f"unnamed layer {net.label(layer)}"
+    key = layer.name or net.label(layer)
     text = layer.text
     if text is None:
-        return Finding(severity, rule, f"layer '{layer.name}' (added): {message}", layer.name, None)
+        return Finding(severity, rule, f"{who} (added): {message}", key, None)
+    if text.home is not None:
+        text, offset = text.home, None
     doc = text.document
     line = doc.line_col(text.block.start if offset is None else offset)[0]
     source = None if doc is net.document else doc.source
-    return Finding(severity, rule, f"layer '{layer.name}': {message}", layer.name, line, source)
+    return Finding(severity, rule, f"{who}: {message}", key, line, source)
 
 
 # ---------------------------------------------------------------------------
@@ -507,6 +515,12 @@ def _structure_findings(phase: _Phase, layer: Layer) -> list[Finding]:
                 type_label(layer.type, message), counts, len(layer.bottoms), len(layer.tops)
             )
         ]  # fmt: skip
+    if message is not None:
+        out += [
+            _finding(net, layer, "axis-both", problem.message,
+                     offset=_axis_offset(layer, problem.field))
+            for problem in axis_conflicts(layer.type, message)
+        ]  # fmt: skip
     if message is None or phase.shapes is None or not layer.bottoms:
         return out
     inputs = phase.shapes.layer_inputs(layer)
@@ -681,8 +695,8 @@ def _weights_rules(phase: _Phase, weights: Caffemodel) -> list[Finding]:
             out.append(
                 _finding(
                     net, layer, "weights-count",
-                    f"{source} holds {len(blobs)} blobs for it, but a {layer.type} layer like"
-                    f" this one has {count}",
+                    f"{source} holds {len(blobs)} blob{'s' if len(blobs) != 1 else ''} for"
+                    f" it, but a {layer.type} layer like this one has {count}",
                 )
             )
             continue
@@ -693,7 +707,7 @@ def _weights_rules(phase: _Phase, weights: Caffemodel) -> list[Finding]:
                 out.append(
                     _finding(
                         net, layer, "weights-shape",
-                        f"blob {j} in {source} is {format_shape(stored)}, but the layer needs"
+                        f"param {j} in {source} is {format_shape(stored)}, but the layer needs"
                         f" {format_shape(expected[j])}",
                     )
                 )
@@ -701,7 +715,7 @@ def _weights_rules(phase: _Phase, weights: Caffemodel) -> list[Finding]:
                 out.append(
                     _finding(
                         net, layer, "weights-data",
-                        f"blob {j} in {source} has {blob_value_count(blob)} values for shape"
+                        f"param {j} in {source} has {blob_value_count(blob)} values for shape"
                         f" {format_shape(stored)}",
                     )
                 )

@@ -473,9 +473,17 @@ class Binding:
 def _bindings(graph: LayerGraph, layer: Layer) -> list[Binding]:
     """What each bottom reads: the in-edges of the layer's node."""
     return [
-        Binding(blob, None if version is None else producer_name(graph, version))
+        Binding(blob, None if version is None else _producer_label(graph, version))
         for blob, version in zip(layer.bottoms, graph.bottoms(layer), strict=True)
     ]
+
+
+def _producer_label(graph: LayerGraph, version: BlobVersion) -> str:
+    """The layer that wrote this version, an unnamed one as ``#N``."""
+    producer = graph.producer(version)
+    if producer is None or producer.name:
+        return producer_name(graph, version)
+    return graph.net.label(producer)
 
 
 def blob_shapes(net: Net, graph: LayerGraph) -> dict[BlobVersion, Shape]:
@@ -764,7 +772,7 @@ def _rewires(
                 key = (lb, i)
                 seen = found.get(key)
                 phases = (*seen.phases, phase) if seen else (phase,)
-                found[key] = Rewire(lb.name, i, old, new, phases)
+                found[key] = Rewire(graph_b.net.label(lb), i, old, new, phases)
     return found
 
 
@@ -777,26 +785,88 @@ def _renamed_binding(binding: Binding, names: Mapping[str, str]) -> Binding:
 
 
 def _renames(
-    removed: Sequence[_Unit], added: Sequence[_Unit]
+    removed: Sequence[_Unit], added: Sequence[_Unit], names: Mapping[str, str] | None = None
 ) -> list[tuple[_Unit, _Unit]]:
     """Layers gone from ``a`` and new in ``b`` that are one layer renamed: the same type
-    and parameters, the same tops but for a blob of its name, in the same order."""
+    and parameters, the same tops but for a blob of its name (or one ``names`` renames),
+    in the same order."""
     pairs: list[tuple[_Unit, _Unit]] = []
     start = 0
+    others = names or {}
     for unit_a in removed:
         if unit_a.layer is None:
             continue
         for index in range(start, len(added)):
             unit_b = added[index]
-            tops = tuple(unit_b.name if t == unit_a.name else t for t in unit_a.tops)
+            tops = tuple(
+                unit_b.name if t == unit_a.name else others.get(t, t) for t in unit_a.tops
+            )
             if (
                 unit_b.layer is not None and unit_b.type == unit_a.type
-                and unit_b.tops == tops and unit_b.params == unit_a.params
+                and unit_b.tops == tops and same_values([unit_b.params], [unit_a.params])
             ):
                 pairs.append((unit_a, unit_b))
                 start = index + 1
                 break
     return pairs
+
+
+def _renames_and_swaps(
+    removed: Sequence[_Unit],
+    added: Sequence[_Unit],
+    pairs: Sequence[tuple[_Unit, _Unit]],
+    units_a: Sequence[_Unit],
+    units_b: Sequence[_Unit],
+) -> list[tuple[_Unit, _Unit]]:
+    """The renames (:func:`_renames`) among the layers only one net has, and among the
+    layers matched by name that differ: names swapped or moved round a cycle
+    (``rename a=b b=a``) match by name the layer that had the other name. Such a layer is
+    taken as renamed only when the one that has its name now is renamed too, and it
+    reads what it read, under the new names."""
+    differing = [
+        (x, y) for x, y in pairs
+        if x.layer is not None and y.layer is not None
+        and not (
+            (x.type, x.tops, x.layer.bottoms) == (y.type, y.tops, y.layer.bottoms)
+            and same_values([x.params], [y.params])
+        )
+    ]  # fmt: skip
+    if not differing:
+        return _renames(removed, added)
+    order_a = {id(u): i for i, u in enumerate(units_a)}
+    order_b = {id(u): i for i, u in enumerate(units_b)}
+    candidates_a = sorted([*removed, *(x for x, _ in differing)], key=lambda u: order_a[id(u)])
+    candidates_b = sorted([*added, *(y for _, y in differing)], key=lambda u: order_b[id(u)])
+    partner = {id(x): y for x, y in differing} | {id(y): x for x, y in differing}
+    found = [(x, y) for x, y in _renames(candidates_a, candidates_b) if x.name != y.name]
+    # a layer writing in place into a blob renamed with its own writer: matched once that
+    # writer is (``rename conv=relu relu=conv``)
+    taken = {id(u) for pair in found for u in pair}
+    found += [
+        (x, y) for x, y in _renames(
+            [u for u in candidates_a if id(u) not in taken],
+            [u for u in candidates_b if id(u) not in taken],
+            {x.name: y.name for x, y in found},
+        )
+        if x.name != y.name
+    ]  # fmt: skip
+    found.sort(key=lambda pair: order_a[id(pair[0])])
+    while True:
+        names = {x.name: y.name for x, y in found}
+        moved = {id(u) for pair in found for u in pair}
+        kept = [
+            (x, y) for x, y in found
+            if all(id(u) not in partner or id(partner[id(u)]) in moved for u in (x, y))
+            and (id(x) not in partner or _reads_alike(x, y, names))
+        ]  # fmt: skip
+        if len(kept) == len(found):
+            return found
+        found = kept
+
+
+def _reads_alike(a: _Unit, b: _Unit, names: Mapping[str, str]) -> bool:
+    assert a.layer is not None and b.layer is not None
+    return tuple(names.get(x, x) for x in a.layer.bottoms) == b.layer.bottoms
 
 
 def shapes_differ(old: Shape, new: Shape) -> bool:
@@ -913,12 +983,23 @@ def diff_nets(a: Net, b: Net, phase: str | None = None) -> NetDiff:
         [u for u in side if modules.module_of(u) is None]
         for side, modules in ((removed_units, modules_a), (added_units, modules_b))
     ]
-    renames = _renames(*outside)
+    swappable = [
+        (x, y) for x, y in pairs
+        if modules_a.module_of(x) is None and modules_b.module_of(y) is None
+    ]  # fmt: skip
+    renames = _renames_and_swaps(outside[0], outside[1], swappable, units_a, units_b)
     gone = {id(u) for pair in renames for u in pair}
+    pairs = [(x, y) for x, y in pairs if id(x) not in gone]
     removed_units = [u for u in removed_units if id(u) not in gone]
     added_units = [u for u in added_units if id(u) not in gone]
-    names = {a.name: b.name for a, b in renames}
-    rewires = _rewires([*pairs, *renames], graph_pairs, names)
+    labels = [(_unit_label(a, x), _unit_label(b, y), x, y) for x, y in renames]
+    names = {old: new for old, new, _, _ in labels}
+    # an unnamed layer is #N, which moves when layers come and go: matched, it is itself
+    moved = {
+        _unit_label(a, x): _unit_label(b, y) for x, y in pairs
+        if not x.name and x.layer is not None and y.layer is not None
+    }  # fmt: skip
+    rewires = _rewires([*pairs, *renames], graph_pairs, {**moved, **names})
 
     tally = _Tally(modules_a, modules_b, {layer for layer, _ in rewires}, names)
     for unit_a, unit_b in pairs:
@@ -948,9 +1029,15 @@ def diff_nets(a: Net, b: Net, phase: str | None = None) -> NetDiff:
         phases=tuple(s.phase for s in states),
         fragments=tuple(fragments),
         renamed=tuple(
-            RenameChange(a.name, b.name, b.type, a.name in a.tops) for a, b in renames
+            RenameChange(old, new, y.type, bool(x.name) and x.name in x.tops)
+            for old, new, x, y in labels
         ),
     )
+
+
+def _unit_label(net: Net, unit: _Unit) -> str:
+    """How a diff names a unit: its name, an unnamed layer as ``#N``."""
+    return unit.name if unit.name or unit.layer is None else net.label(unit.layer)
 
 
 def _runs(units: Sequence[_Unit], chosen: set[int]) -> list[list[_Unit]]:

@@ -6,7 +6,8 @@
   the tops it lacks by ``Net::Init`` before the check.
 * Axes: ``Blob::CanonicalAxisIndex`` takes an axis from ``-N`` to ``N-1`` for an N-axis
   blob; Reshape's ``axis`` may also be ``N`` (or ``-(N+1)``), and the legacy
-  ``concat_dim`` / ``slice_dim`` are unsigned, ``0`` to ``N-1``.
+  ``concat_dim`` / ``slice_dim`` are unsigned, ``0`` to ``N-1``; Concat and Slice take
+  either ``axis`` or their legacy dim, not both (their ``LayerSetUp``).
 
 Fork types are not here: a fork may define its own counts.
 """
@@ -245,6 +246,31 @@ _AXES: Mapping[str, tuple[AxisField, ...]] = {
 class AxisProblem:
     field: AxisField
     message: str
+
+
+_LEGACY_AXES: Mapping[str, tuple[str, str]] = {
+    "Concat": ("concat_param", "concat_dim"),
+    "Slice": ("slice_param", "slice_dim"),
+}
+
+
+def axis_conflicts(layer_type: str, message: Any) -> list[AxisProblem]:
+    """Concat and Slice given both ``axis`` and their legacy dim: their ``LayerSetUp``
+    aborts when both fields are present, whatever their values."""
+    legacy = _LEGACY_AXES.get(layer_type)
+    if legacy is None or legacy[0] not in message.DESCRIPTOR.fields_by_name:
+        return []
+    name, dim = legacy
+    params = getattr(message, name)
+    if not (params.HasField("axis") and params.HasField(dim)):
+        return []
+    return [
+        AxisProblem(
+            AxisField(name, "axis"),
+            f"{name} gives both axis and {dim}; Caffe stops at it ('Either axis or {dim}"
+            " should be specified; not both'): keep one",
+        )
+    ]
 
 
 def _axis_limits(field: AxisField, rank: int) -> tuple[int, int]:

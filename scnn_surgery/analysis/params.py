@@ -686,6 +686,11 @@ def _opt_int(msg: Message | None, name: str, layer: Layer) -> int | None:
     return raw_int(msg, name, 0, layer) if raw_has(msg, name) else None
 
 
+def _opt_float(msg: Message | None, name: str, layer: Layer) -> float | None:
+    found = raw_floats(msg, name, layer)
+    return found[-1] if found else None
+
+
 @per_params
 def interp_params(net: Net, layer: Layer) -> InterpParams:
     p = fork_param(layer, "interp_param")
@@ -732,6 +737,14 @@ class PriorBoxParams:
     max_sizes: tuple[float, ...]
     aspect_ratios: tuple[float, ...]  # as given, before Caffe adds 1 and the flips
     flip: bool
+    # Sizes stated in image pixels (None: not stated; Caffe then uses the image blob's size
+    # and image / map for the step).
+    img_size: int | None = None
+    img_h: int | None = None
+    img_w: int | None = None
+    step: float | None = None
+    step_h: float | None = None
+    step_w: float | None = None
 
     @property
     def num_priors(self) -> int:
@@ -755,6 +768,12 @@ def prior_box_params(net: Net, layer: Layer) -> PriorBoxParams:
         max_sizes=tuple(raw_floats(p, "max_size", layer)),
         aspect_ratios=tuple(raw_floats(p, "aspect_ratio", layer)),
         flip=raw_bool(p, "flip", True),
+        img_size=_opt_int(p, "img_size", layer),
+        img_h=_opt_int(p, "img_h", layer),
+        img_w=_opt_int(p, "img_w", layer),
+        step=_opt_float(p, "step", layer),
+        step_h=_opt_float(p, "step_h", layer),
+        step_w=_opt_float(p, "step_w", layer),
     )
 
 

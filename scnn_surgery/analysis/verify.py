@@ -7,19 +7,24 @@ output), with one of two policies:
   strip): the phase they were fitted in must have no error the input did not have; with
   a phase chosen, the other phase's breakage is a warning, since the user chose which map
   the module fits.
-* :func:`check_result` for the verbs that only take out or rewrite (remove, upgrade): an
-  error the verb brought in, in any phase, refuses the result.
+* :func:`check_result` for the verbs that only take out or rewrite (remove, upgrade,
+  rename, retarget, fold-bn): an error the verb brought in, in any phase, refuses the
+  result.
 
 Either way an error the input had already stays the input's: it is reported as a warning
 rather than blamed on the verb (removing a Dropout from a net whose TRAIN phase lacks its
-data layer is still a fine edit).
+data layer is still a fine edit). An error is the input's when the result has one of the
+same rule, at the same layer (under its new name, after a rename), saying the same but
+for names and numbers: the blob a reader now reads and every size may change with the
+edit while the fault stays where it was.
 """
 
 from __future__ import annotations
 
+import re
 from collections import Counter
-from collections.abc import Collection, Sequence
-from dataclasses import dataclass
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass, replace
 
 from ..core.graph import PHASES
 from ..core.net import Net
@@ -110,8 +115,27 @@ def _missing_hint(point: InsertionPoint | None, phase_chosen: bool) -> str:
 
 
 def _key(finding: Finding) -> tuple[str, str | None, str]:
-    """A finding as the same fault in two versions of a net, whatever its line."""
-    return finding.rule, finding.layer, finding.message
+    """A finding as the same fault in two versions of a net: its rule, its layer (an
+    unnamed one's ``#N`` moves when layers come and go) and its message less the names
+    and numbers in it, which a verb may change about a fault it leaves alone (removing a
+    layer renames the blob a reader reads; retargeting changes every size)."""
+    layer = None if finding.layer is None else _LABEL.sub("#", finding.layer)
+    message = _QUOTED.sub("''", _UNNAMED.sub("layer ''", finding.message))
+    return finding.rule, layer, _NUMBER.sub("0", message)
+
+
+_LABEL = re.compile(r"#\d+")
+_UNNAMED = re.compile(r"unnamed layer #\d+")
+_QUOTED = re.compile(r"'[^']*'")
+_NUMBER = re.compile(r"-?\d+(?:\.\d*)?(?:e[-+]?\d+)?")
+
+
+def _renamed(finding: Finding, names: Mapping[str, str]) -> Finding:
+    """``finding`` about a layer under its new name (``names``: old -> new, by name or
+    ``#N``), as the renamed net would tell it."""
+    if finding.layer is None or finding.layer not in names:
+        return finding
+    return replace(finding, layer=names[finding.layer])
 
 
 def _brought_in(
@@ -145,9 +169,13 @@ def check_result(
     shapes: ShapeOverrides | None = None,
     proto: str | None = None,
     phases: Sequence[str] | None = None,
+    renamed: Mapping[str, str] | None = None,
 ) -> list[str]:
     """Refuse ``after`` if it has errors ``before`` did not; returns warning notes for the
-    errors it kept from ``before``. ``before`` is checked only when ``after`` has errors."""
+    errors it kept from ``before``. ``before`` is checked only when ``after`` has errors.
+    ``renamed`` (old -> new: layers by name or ``#N``) are the names ``after`` gives the
+    layers of ``before``: an error of ``before`` is told under them to be found in
+    ``after``."""
     def errors_in(model: Net) -> list[Finding]:
         return errors_of(
             check_net(model, phases=phases, shapes=shapes, proto=proto, errors_only=True)
@@ -156,7 +184,8 @@ def check_result(
     found = errors_in(after)
     if not found:
         return []
-    new, kept = _brought_in(found, errors_in(before))
+    known = [_renamed(f, renamed or {}) for f in errors_in(before)]
+    new, kept = _brought_in(found, known)
     if new:
         raise _refusal(new, after)
     return [_kept_warning(kept, after)]

@@ -78,7 +78,9 @@ def command(
         chosen, warnings = default_phase(net, None, "checked")
         phases = (chosen,) if chosen is not None else ()
     schema = schema_for_net(net, proto)
-    caffemodel = read_caffemodel(weights, schema) if weights is not None else None
+    caffemodel = (
+        read_caffemodel(weights, schema, refuse_damaged=False) if weights is not None else None
+    )  # a damaged blob is one of the findings
     findings = check_net(
         net, phases=phases or None, weights=caffemodel, target=target, shapes=shapes, proto=proto
     )

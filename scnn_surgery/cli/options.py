@@ -122,12 +122,17 @@ def _as_tuple(
     return tuple(value)
 
 
-def _collected(kind: Kind[Any]) -> Callable[..., Any]:
+# The shape fields where a later pair refines an earlier (--shape); retarget's --input
+# states the one new size of each input, so it is refused twice like any other key.
+_REFINED = frozenset({"shapes"})
+
+
+def _collected(kind: Kind[Any], name: str) -> Callable[..., Any]:
     """How the values of a repeatable option (or arguments) become the field's value: a
     later --shape refines an earlier one; a key given twice elsewhere is refused."""
     if kind is NAMES:
         return _as_tuple
-    return _as_dict if kind is SHAPES else _as_unique_dict
+    return _as_dict if kind is SHAPES and name in _REFINED else _as_unique_dict
 
 
 def positional_argument(name: str, declared: Declaration) -> Callable[[F], F]:
@@ -136,7 +141,7 @@ def positional_argument(name: str, declared: Declaration) -> Callable[[F], F]:
     shown = name.upper() if declared.kind is NAMES else one.metavar  # LAYERS..., OLD=NEW...
     return click.argument(
         option_keyword(name), nargs=-1, required=True, type=KindType(one),
-        metavar=f"{shown}...", callback=_collected(declared.kind),
+        metavar=f"{shown}...", callback=_collected(declared.kind, name),
     )  # fmt: skip
 
 
@@ -159,7 +164,7 @@ def declared_option(
     if one is not None:  # repeatable, one BLOB=N,C,H,W (or FRAG=NET, or NAME) each
         return click.option(
             flag, name, type=KindType(one), metavar=one.metavar, multiple=True,
-            callback=_collected(declared.kind), help=text,
+            callback=_collected(declared.kind, name), help=text,
         )  # fmt: skip
     # No default at all, rather than default=None: click counts None as a value given.
     defaults: dict[str, Any] = {} if default is None else {"default": default}

@@ -24,7 +24,7 @@ from dataclasses import replace
 
 import networkx as nx
 
-from .document import Document, Edit, Field, Message, Scalar
+from .document import Document, Edit, Field, Message, Scalar, quote_string
 from .graph import (
     BlobVersion,
     LayerGraph,
@@ -37,6 +37,7 @@ from .graph import (
 from .layerdef import Fields, LayerDef, Value, definition_param_names
 from .net import Layer, Net, NetInput, layer_from_block, net_inputs, param_name_scalars
 from .text_export import revision_start
+from .textedit import Leaf, append_to_message, insert_before_field
 from .values import Change, ParamPath, apply_edits, definition_change, message_edits
 
 
@@ -215,13 +216,46 @@ def rename_layer(
             layer.definition, name=name, bottoms=bottoms, tops=tops, params=params
         )
         return layer.with_wiring(name=name, bottoms=bottoms, tops=tops, definition=definition)
-    new = layer
+    new = layer if layer.text.name_scalar is not None or not name else _named(layer, name)
     for index, scalars in enumerate(param_name_scalars(layer)):
         old = scalars[-1].value if scalars else ""
         if old and params.get(old, old) != old:
             path = f"param[{index}]" if layer.format == "v1" else f"param[{index}].name"
             new = changed_layer(new, Change("set", path, params[old]))
     return new.with_wiring(name=name, bottoms=bottoms, tops=tops)
+
+
+def _named(layer: Layer, name: str) -> Layer:
+    """An unnamed layer of a file with a ``name`` field, its first, written as the layer
+    writes its other strings (Caffe allows a layer without a name; ``#N`` labels it)."""
+    text = layer.text
+    assert text is not None
+    body = text.body
+    strings = [
+        s for f in body.fields for s in f.values()
+        if isinstance(s, Scalar) and s.kind == "string"
+    ]  # fmt: skip
+    quote = strings[0].raw[0] if strings else '"'
+    block = (("name", Leaf(quote_string(name, quote))),)
+    doc = text.document
+    if body.fields:
+        return revised_layer(layer, [insert_before_field(doc, body.fields[0], block)])
+    edit = append_to_message(doc, body, block)
+    if doc.text[edit.start - 1] == "{":  # 'layer {}': a blank after the brace, as before it
+        edit = Edit(edit.start, edit.end, " " + edit.replacement)
+    return revised_layer(layer, [edit])
+
+
+def rename_input(net: Net, old: str, new: str) -> None:
+    """The top-level input ``old`` under the name ``new``: its ``input`` literal's token,
+    in its own quote (the layers reading it are the caller's to rewire)."""
+    for index, given in enumerate(net.inputs):
+        if given.name == old:
+            scalar = given.scalar
+            token = quote_string(new, scalar.raw[0])
+            net.field_edits = [*net.field_edits, Edit(scalar.start, scalar.end, token)]
+            net.inputs[index] = NetInput(new, given.dims, scalar)
+    drop_graphs(net)
 
 
 def replace_layers(net: Net, replaced: Mapping[Layer, Layer]) -> None:
@@ -311,7 +345,8 @@ def revised_layer(layer: Layer, edits: Sequence[Edit]) -> Layer:
         segment = text.document.text[base : text.block.end]
     else:
         base, segment = 0, text.document.text
-    where = f"{text.original.document.source} (layer '{layer.name}' as changed)"
+    what = f"layer '{layer.name}'" if layer.name else "an unnamed layer"
+    where = f"{text.original.document.source} ({what} as changed)"
     document = Document.parse(apply_edits(segment, edits, base), where)
     read = layer_from_block(document.root.fields[-1], document)
     assert read.text is not None

@@ -208,7 +208,37 @@ def _cut(doc: Document, run: Sequence[Field], previous: Field | None, kept: Set[
             return Edit(previous.end, end, "")
     if not ends_line:  # what follows on the line moves to its start
         end = _BLANKS.match(text, end).end()  # type: ignore[union-attr]
-    return Edit(start, end, "")
+        return Edit(start, end, "")
+    return _without_doubled_blanks(text, start, end, kept)
+
+
+_BLANK_LINE = re.compile(r"[ \t\f\v]*\r?\n")
+
+
+def _without_doubled_blanks(text: str, start: int, end: int, kept: Set[int]) -> Edit:
+    """The cut of whole lines [start, end), widened so that the blank lines around it do
+    not add up, as if the layers had never been there: a file that sets its blocks apart
+    with a blank line keeps one (the wider of the two gaps), one that starts or ends with
+    the cut gets none there. Not across a place where new layers go."""
+    after = [end]
+    while (blank := _BLANK_LINE.match(text, after[-1])) is not None:
+        after.append(blank.end())
+    before = [start]
+    while before[-1] > 0:
+        line = text.rfind("\n", 0, before[-1] - 1) + 1
+        if _BLANK_LINE.fullmatch(text, line, before[-1]) is None:
+            break
+        before.append(line)
+    gaps_before, gaps_after = len(before) - 1, len(after) - 1
+    if before[-1] == 0 and gaps_after:  # nothing before the cut but blanks
+        wider = Edit(before[-1], after[-1], "")
+    elif after[-1] == len(text) and gaps_before:  # nothing after it but blanks
+        wider = Edit(before[-1], end, "")
+    else:
+        wider = Edit(start, after[min(gaps_before, gaps_after)], "")
+    if any(wider.start <= k <= wider.end for k in kept):
+        return Edit(start, end, "")
+    return wider
 
 
 # ---------------------------------------------------------------------------

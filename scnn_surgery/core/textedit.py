@@ -1,9 +1,10 @@
 """Minimal text edits inside a document's messages, in the file's own style.
 
 The one place that knows how a field is cut (its whole line when it owns the line, else
-its span and separator), where a new field goes (after a sibling, or before a message's
-closing brace) and how a block of new fields is indented (the sibling's lead, one unit
-deeper than the parent's). Upgrade's rewrites and the value edits of
+its span and separator), where a new field goes (after a sibling, before the first one
+when it leads its message as a layer's ``name`` does, or before a message's closing
+brace) and how a block of new fields is indented (the sibling's lead, one unit deeper
+than the parent's). Upgrade's rewrites and the value edits of
 :mod:`scnn_surgery.core.values` are made of these.
 """
 
@@ -106,6 +107,16 @@ def append_to_message(doc: Document, message: Message, block: Block) -> Edit:
         lines = render_block(block, brace_lead + doc.indent, doc.indent, doc.newline)
         return Edit(offset, offset, lines)
     return Edit(message.close, message.close, render_block(block, None, doc.indent, doc.newline))
+
+
+def insert_before_field(doc: Document, field: Field, block: Block) -> Edit:
+    """Insert ``block`` as siblings right before ``field``: whole lines in its lead when
+    it starts its line, else inline."""
+    lead = line_lead(doc.text, field.start)
+    if lead is not None:
+        offset = line_start(doc.text, field.start)
+        return Edit(offset, offset, render_block(block, lead, doc.indent, doc.newline))
+    return Edit(field.start, field.start, render_block(block, None, doc.indent, doc.newline))
 
 
 def insert_after_field(doc: Document, field: Field, block: Block) -> Edit:

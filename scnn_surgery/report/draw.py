@@ -107,7 +107,7 @@ class Highlights:
 
     added_layers: frozenset[str] = frozenset()
     changed_layers: frozenset[str] = frozenset()
-    rewired: frozenset[tuple[str, int]] = frozenset()  # (layer name, bottom index)
+    rewired: frozenset[tuple[str, int]] = frozenset()  # (layer name or #N, bottom index)
     added_modules: frozenset[str] = frozenset()  # module prefixes
     changed_modules: frozenset[str] = frozenset()
     removed: tuple[str, ...] = ()  # descriptions: they are not in the picture
@@ -340,7 +340,7 @@ class _Builder:
                     continue
                 tail = self.node_of[self.graph.producer(version) or version]
                 if tail != head:
-                    rewired = (layer.name, i) in self.highlights.rewired
+                    rewired = (self.graph.net.label(layer), i) in self.highlights.rewired
                     edges.append(Edge(tail, head, _edge_label(blob, version, shapes), rewired))
         outputs: list[Node] = []
         for number, version in enumerate(self.graph.outputs()):

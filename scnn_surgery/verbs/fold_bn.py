@@ -3,12 +3,21 @@ it, into the Convolution, Deconvolution or InnerProduct before it: that layer ge
 folded weights and bias (computed in float64) and bias_term: true, and the BatchNorm and
 Scale layers go. --weights IN and --weights-out OUT are required: the folded values live
 in the caffemodel. --only LAYER (repeatable) folds only the groups it names (by the
-BatchNorm, its Scale or the layer before it).
+BatchNorm, its Scale or the layer before it); one of them that cannot be folded is
+refused with the reason.
+
+The folds are for one phase: --phase, else TEST, the deployed net (else the one phase
+that works, when the input is broken in TEST: analysis.phases' rule). A file with phase
+rules has a TRAIN phase too, where Caffe's BatchNorm uses the batch's own statistics
+unless use_global_stats says otherwise; folded, it computes the stored ones there as
+well. That is what folding is for (inference), so those BatchNorms are folded and one
+note says so; --phase TRAIN keeps them.
 
 Kept, and listed with the reason: a BatchNorm whose input is read by another layer too,
 one that no convolution or inner product precedes, one that normalises with the batch's
-own statistics (use_global_stats false, or not set in TRAIN), one whose layer shares its
-weights by param name.
+own statistics in the phase folded for (use_global_stats false, or not set in TRAIN),
+one that does not run in that phase or is wired differently in another, one whose layer
+shares its weights by param name; and the forks' BN layers.
 """
 
 # How: BatchNorm at inference computes (x - mean) / sqrt(var + eps) per channel, with the
@@ -22,6 +31,7 @@ weights by param name.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -30,7 +40,7 @@ from ..analysis.forkrules import ruled
 from ..analysis.params import conv_params, inner_product_params, layer_message
 from ..analysis.shapes import ShapeOverrides
 from ..analysis.verify import check_result
-from ..core.graph import LayerGraph, graph_of, layer_included, phase_states
+from ..core.graph import LayerGraph, build_graphs, layer_included
 from ..core.net import Layer, Net, param_names
 from ..core.ops import replace_layers, set_param
 from ..errors import SurgeryError
@@ -38,8 +48,9 @@ from ..options import FoldBnOptions
 from ..passes.anchor import closest_names
 from ..passes.remove import remove as remove_from_net
 from ..runtime import paused_gc
-from ..weights import Caffemodel, blob_shape, make_blob
+from ..weights import Caffemodel, blob_shape, blob_value_count, make_blob
 from . import VerbSpec
+from .common import working_phase
 
 if TYPE_CHECKING:
     import numpy as np
@@ -51,6 +62,11 @@ CONVOLUTIONS = frozenset(
     {"Convolution", "Deconvolution", "DepthwiseConvolution", "ConvolutionDepthwise"}
 )
 FOLDABLE = CONVOLUTIONS | {"InnerProduct"}
+DEPLOYED = "TEST"  # the phase folded for unless --phase (or a broken TEST) says otherwise
+FORK_BN = (
+    "a fork's BN layer, not Caffe's BatchNorm: its blobs mean different things in each fork"
+    " (PSPNet's slope, bias, mean, variance; SegNet's scale and shift), so it is not folded"
+)
 
 
 @dataclass(frozen=True)
@@ -84,34 +100,39 @@ class _Unfoldable(Exception):
 
 
 def plan_folds(
-    net: Net, only: Sequence[str] | None = None
+    net: Net, only: Sequence[str] | None = None, phase: str = DEPLOYED
 ) -> tuple[list[Fold], list[Kept]]:
-    """The folds ``net`` allows, and the BatchNorms kept with the reason; ``only`` limits
-    both to the groups one of whose layers (the BatchNorm, its Scale or the layer it
-    folds into) it names. An unknown name is refused with the closest names."""
-    graphs = [graph_of(net, state) for state in phase_states(net)]
+    """The folds ``net`` allows for ``phase``, and the BatchNorms kept with the reason;
+    ``only`` limits both to the groups one of whose layers (the BatchNorm, its Scale or
+    the layer it folds into) it names. An unknown name, or one whose BatchNorm is kept,
+    is refused (with the closest names, or the reason)."""
+    graphs = build_graphs(net)
     folds: list[Fold] = []
     kept: list[Kept] = []
     for layer in net.layers:
+        if layer.type == "BN":
+            kept.append(Kept(layer, FORK_BN))
         if layer.type != "BatchNorm":
             continue
         try:
-            folds.append(_fold_for(net, graphs, layer))
+            folds.append(_fold_for(net, graphs, layer, phase))
         except _Unfoldable as why:
             kept.append(Kept(layer, str(why)))
     if only is None:
         return folds, kept
     wanted = _names_in(net, only)
     chosen = [f for f in folds if wanted & {x.name for x in (f.target, *f.removed)}]
+    refused = [k for k in kept if k.layer.name in wanted]
+    if refused:
+        raise SurgeryError(f"cannot fold {net.describe(refused[0].layer)}: {refused[0].reason}")
     covered = {x.name for f in chosen for x in (f.target, *f.removed)}
-    covered.update(k.layer.name for k in kept)
     stray = [name for name in only if name not in covered]
     if stray:
         raise SurgeryError(
             f"{net.source}: --only '{stray[0]}' names no BatchNorm, nor the Scale after one or"
             " the layer before one"
         )
-    return chosen, [k for k in kept if k.layer.name in wanted]
+    return chosen, []
 
 
 def _names_in(net: Net, names: Iterable[str]) -> set[str]:
@@ -124,17 +145,23 @@ def _names_in(net: Net, names: Iterable[str]) -> set[str]:
     return set(names)
 
 
-def _fold_for(net: Net, graphs: Sequence[LayerGraph], batch_norm: Layer) -> Fold:
+def _fold_for(
+    net: Net, graphs: Sequence[LayerGraph], batch_norm: Layer, phase: str
+) -> Fold:
+    """The fold of ``batch_norm`` for ``phase``. Its wiring must be the same in every
+    phase (the target's weights are the same layer's everywhere); only ``phase`` must
+    use the stored statistics."""
     if len(batch_norm.bottoms) != 1 or len(batch_norm.tops) != 1:
         raise _Unfoldable("it does not have one bottom and one top")
     found: set[tuple[Layer, Layer | None]] = set()
     for graph in graphs:
         if batch_norm in graph.graph:
             found.add(_fold_in(net, graph, batch_norm))
-    if not found:
-        raise _Unfoldable("it runs in no phase")
+    if not any(g.state.phase == phase and batch_norm in g.graph for g in graphs):
+        raise _Unfoldable(f"it does not run in phase {phase}")
     if len(found) > 1:
         raise _Unfoldable("it reads a different layer in each phase")
+    _refuse_batch_statistics(net, batch_norm, phase)
     ((target, scale),) = found
     together = (target, batch_norm) if scale is None else (target, batch_norm, scale)
     for graph in graphs:
@@ -179,19 +206,43 @@ def _fold_in(net: Net, graph: LayerGraph, batch_norm: Layer) -> tuple[Layer, Lay
             f"the output '{version.name}' of '{target.name}' is also read by '{readers[0].name}'"
             f" (phase {graph.state.phase})"
         )
-    _refuse_batch_statistics(net, batch_norm, graph.state.phase)
     _refuse_other_axis(net, target)
     return target, _scale_after(net, graph, batch_norm)
 
 
-def _refuse_batch_statistics(net: Net, batch_norm: Layer, phase: str) -> None:
+def _uses_stored_statistics(net: Net, batch_norm: Layer, phase: str) -> bool:
+    """Caffe's BatchNorm: use_global_stats, else the stored statistics in TEST only."""
     p = layer_message(net, batch_norm).batch_norm_param
-    stored = p.use_global_stats if p.HasField("use_global_stats") else phase == "TEST"
-    if not stored:
+    return bool(p.use_global_stats) if p.HasField("use_global_stats") else phase == DEPLOYED
+
+
+def _refuse_batch_statistics(net: Net, batch_norm: Layer, phase: str) -> None:
+    if not _uses_stored_statistics(net, batch_norm, phase):
         raise _Unfoldable(
             f"it normalises with the batch's own statistics in {phase} (use_global_stats is"
             " not true), which no fixed weights can compute"
         )
+
+
+def other_phase_notes(net: Net, folds: Sequence[Fold], phase: str) -> list[str]:
+    """What the folds change in the net's other phase: a BatchNorm that runs there with
+    the batch's own statistics (Caffe's default in TRAIN) computes the stored ones after
+    folding, as at inference. One line for all of them."""
+    graphs = [g for g in build_graphs(net) if g.state.phase != phase]
+    changed = [
+        f.batch_norm for f in folds for g in graphs
+        if f.batch_norm in g.graph and not _uses_stored_statistics(net, f.batch_norm, g.state.phase)
+    ]  # fmt: skip
+    if not changed:
+        return []
+    other = next(g.state.phase for g in graphs)
+    count = f"{len(changed)} of the folded BatchNorms" if len(changed) > 1 else "a folded BatchNorm"
+    return [
+        f"note: folded for phase {phase}; in phase {other} {count} ({net.describe(changed[0])}"
+        f"{', ...' if len(changed) > 1 else ''}) normalised with the batch's own statistics,"
+        f" and the result computes the stored ones there too: it is for inference"
+        f" (--phase {other} keeps them)"
+    ]
 
 
 def _refuse_other_axis(net: Net, target: Layer) -> None:
@@ -237,20 +288,37 @@ def _values(blob: Any) -> Float64Array:
     return np.asarray(values, dtype=np.float64)
 
 
-def _entries(model: Caffemodel, name: str) -> list[Any]:
-    return [entry for entry in model.layers if entry.name == name]
+class Entries:
+    """A caffemodel's entries by layer name, gathered once: looking each fold's layers up
+    by scanning the file made folding quadratic in the number of layers."""
+
+    def __init__(self, model: Caffemodel) -> None:
+        self.source = model.source
+        self.by_name: dict[str, list[Any]] = {}
+        for entry in model.layers:
+            self.by_name.setdefault(entry.name, []).append(entry)
+
+    def of(self, name: str) -> list[Any]:
+        return self.by_name.get(name, [])
 
 
-def _blobs_of(model: Caffemodel, layer: Layer, count: int) -> list[Any]:
+def _blobs_of(entries: Entries, layer: Layer, count: int) -> list[Any]:
     """The blobs Caffe copies into ``layer`` (the last entry of its name wins)."""
-    entries = [e for e in _entries(model, layer.name) if len(e.blobs)]
-    if not entries:
-        raise _Unfoldable(f"{model.source} has no blobs for '{layer.name}'")
-    blobs = list(entries[-1].blobs)
+    found = [e for e in entries.of(layer.name) if len(e.blobs)]
+    if not found:
+        raise _Unfoldable(f"{entries.source} has no blobs for '{layer.name}'")
+    blobs = list(found[-1].blobs)
     if len(blobs) != count:
         raise _Unfoldable(
-            f"'{layer.name}' has {len(blobs)} blobs in {model.source}, not {count}"
+            f"'{layer.name}' has {len(blobs)} blob{'s' if len(blobs) != 1 else ''} in"
+            f" {entries.source}, not {count}"
         )
+    for j, blob in enumerate(blobs):  # read_caffemodel refuses these; a parsed one may not
+        if blob_value_count(blob) != math.prod(blob_shape(blob)):
+            raise _Unfoldable(
+                f"'{layer.name}' param {j} in {entries.source} holds {blob_value_count(blob)}"
+                f" values, not the {math.prod(blob_shape(blob))} its shape has"
+            )
     return blobs
 
 
@@ -302,7 +370,7 @@ class FoldedBlobs:
     bias: Float64Array
 
 
-def fold_numbers(net: Net, fold: Fold, model: Caffemodel) -> FoldedBlobs:
+def fold_numbers(net: Net, fold: Fold, model: Caffemodel | Entries) -> FoldedBlobs:
     """The target's weight and bias with the fold's layers computed in (float64)."""
     target = fold.target
     if target.type == "InnerProduct":
@@ -316,8 +384,9 @@ def fold_numbers(net: Net, fold: Fold, model: Caffemodel) -> FoldedBlobs:
             group = 1  # the kernel's output axis is 0 whatever the groups
     if outputs is None:
         raise _Unfoldable(f"'{target.name}' states no num_output")
-    blobs = _blobs_of(model, target, 2 if bias_term else 1)
-    statistics = _blobs_of(model, fold.batch_norm, 3)
+    entries = model if isinstance(model, Entries) else Entries(model)
+    blobs = _blobs_of(entries, target, 2 if bias_term else 1)
+    statistics = _blobs_of(entries, fold.batch_norm, 3)
     mean, variance, factor = (_values(b) for b in statistics)
     if len(mean) != outputs or len(variance) != outputs or len(factor) != 1:
         raise _Unfoldable(
@@ -326,12 +395,15 @@ def fold_numbers(net: Net, fold: Fold, model: Caffemodel) -> FoldedBlobs:
     gamma = beta = None
     if fold.scale is not None:
         p_scale = layer_message(net, fold.scale).scale_param
-        scale_blobs = _blobs_of(model, fold.scale, 2 if p_scale.bias_term else 1)
+        scale_blobs = _blobs_of(entries, fold.scale, 2 if p_scale.bias_term else 1)
         gamma = _values(scale_blobs[0])
         beta = _values(scale_blobs[1]) if p_scale.bias_term else None
         if len(gamma) != outputs or (beta is not None and len(beta) != outputs):
             raise _Unfoldable(f"'{fold.scale.name}' does not hold {outputs} channels")
     eps = float(layer_message(net, fold.batch_norm).batch_norm_param.eps)
+    _refuse_unnormalisable(mean, variance, float(factor[0]), eps)
+    if fold.scale is not None:
+        _refuse_not_finite(fold.scale, (("factor", gamma), ("bias", beta)))
     a, c = channel_affine(mean, variance, float(factor[0]), eps, gamma, beta)
     weight = _values(blobs[0])
     shape = blob_shape(blobs[0])
@@ -343,15 +415,67 @@ def fold_numbers(net: Net, fold: Fold, model: Caffemodel) -> FoldedBlobs:
     if len(bias) != outputs:
         raise _Unfoldable(f"the bias of '{target.name}' does not hold {outputs} values")
     new_weight = folded_weights(target.type, weight, shape, a, group, transpose)
-    return FoldedBlobs(new_weight, shape, bias * a + c)
+    new_bias = bias * a + c
+    if not (_fits_float32(new_weight) and _fits_float32(new_bias)):
+        channel = int(np.argmax(np.abs(a)))
+        raise _Unfoldable(
+            f"the folded weights of '{target.name}' exceed float32 (channel {channel}: its"
+            f" weights are multiplied by {a[channel]:g})"
+        )
+    return FoldedBlobs(new_weight, shape, new_bias)
 
 
-def store_folded(model: Caffemodel, target: Layer, blobs: FoldedBlobs) -> None:
+def _refuse_unnormalisable(
+    mean: Float64Array, variance: Float64Array, factor: float, eps: float
+) -> None:
+    """Caffe divides by sqrt(variance / factor + eps): where that is not a positive number,
+    or the mean is not a number, it computes NaN or infinity, which no weights can stand
+    for. Refused naming the first such channel."""
+    import numpy as np
+
+    correction = 0.0 if factor == 0 else 1.0 / factor
+    with np.errstate(all="ignore"):
+        centre = mean * correction
+        spread = variance * correction + eps
+    bad = np.flatnonzero(~np.isfinite(centre) | ~(np.isfinite(spread) & (spread > 0)))
+    if not bad.size:
+        return
+    k = int(bad[0])
+    stored = f"moving-average factor {factor:g}"
+    if not np.isfinite(centre[k]):
+        raise _Unfoldable(f"channel {k}: its mean is {centre[k]:g} (stored {mean[k]:g}, {stored})")
+    raise _Unfoldable(
+        f"channel {k}: variance + eps is {spread[k]:g} (stored variance {variance[k]:g},"
+        f" {stored}, eps {eps:g}), not a positive number, so Caffe computes NaN or infinity"
+        " there"
+    )
+
+
+def _refuse_not_finite(scale: Layer, parts: Iterable[tuple[str, Float64Array | None]]) -> None:
+    import numpy as np
+
+    for what, values in parts:
+        if values is None or np.isfinite(values).all():
+            continue
+        k = int(np.flatnonzero(~np.isfinite(values))[0])
+        raise _Unfoldable(f"'{scale.name}' holds {values[k]:g} as the {what} of channel {k}")
+
+
+def _fits_float32(values: Float64Array) -> bool:
+    import numpy as np
+
+    finite = values[np.isfinite(values)]  # what was not finite before stays so, as in Caffe
+    return bool(np.all(np.abs(finite) <= np.finfo(np.float32).max))
+
+
+def store_folded(
+    model: Caffemodel, target: Layer, blobs: FoldedBlobs, entries: Entries | None = None
+) -> None:
     """Replace ``target``'s blobs in every entry of its name (in place); an entry that
     records ``bias_term: false`` records true."""
     import numpy as np
 
-    for entry in _entries(model, target.name):
+    for entry in (entries or Entries(model)).of(target.name):
         if not len(entry.blobs):
             continue
         old = list(entry.blobs)
@@ -418,15 +542,16 @@ class FoldBnResult:
         before it is carried over, which leaves the folded layers' entries out): each
         target's blobs become the folded ones."""
         numbers = []
+        entries = Entries(model)
         for fold in self.folded:
             try:
-                numbers.append(fold_numbers(self.planned_on, fold, model))
+                numbers.append(fold_numbers(self.planned_on, fold, entries))
             except _Unfoldable as why:
                 raise SurgeryError(
                     f"cannot fold {self.planned_on.describe(fold.batch_norm)}: {why}"
                 ) from None
         for fold, blobs in zip(self.folded, numbers, strict=True):
-            store_folded(model, fold.target, blobs)
+            store_folded(model, fold.target, blobs, entries)
         return []
 
 
@@ -444,8 +569,11 @@ def fold_bn(net: Net, options: FoldBnOptions | None = None) -> FoldBnResult:
     shapes = dict(options.shapes)
     with paused_gc():
         work = net.copy()
-        folds, kept = plan_folds(work, options.only or None)
-        notes = [f"kept {work.describe(k.layer)}: {k.reason}" for k in kept]
+        notes: list[str] = []
+        phase = working_phase(work, build_graphs(work), options.phase, notes) or DEPLOYED
+        folds, kept = plan_folds(work, options.only or None, phase)
+        notes += [f"kept {work.describe(k.layer)}: {k.reason}" for k in kept]
+        notes += other_phase_notes(work, folds, phase)
         if not folds:
             return FoldBnResult(net, [], kept, notes, net, shapes)
         gone = sorted((x for f in folds for x in f.removed), key=work.index_of)

@@ -6,12 +6,15 @@ map, with its own prefix, directions, channels, kernel, filler and weight sharin
 slices depend on H and W. With --weights, every new layer of a direction gets that
 direction's trained kernel, so a trained module survives the change of resolution.
 
+A layer the generator makes again unchanged keeps its text.
+
 Refused (exit 1), naming the layer and both sizes: a layer whose weights would change
 shape (an InnerProduct whose input grows), unless --reshape-weights (you will retrain it;
 its blobs are refilled from its fillers); a layer that states a size for the old map (an
-Interp's explicit height and width, a pooling window over the whole map or a pyramid's
-bins, as PSPNet's, a PriorBox's explicit img_size), unless --rescale scales it. The same
-size again changes nothing.
+Interp's explicit height and width, SegNet's Upsample's upsample_h and upsample_w, a
+pooling window over the whole map or a bin of a pyramid, as PSPNet's, a PriorBox's
+explicit img_size or step), unless --rescale scales it. The same size again changes
+nothing.
 """
 
 from __future__ import annotations
@@ -25,11 +28,19 @@ import networkx as nx
 
 from ..analysis.forkrules import ruled
 from ..analysis.modules import TIMES, find_modules
-from ..analysis.params import definition_message, interp_params, layer_message, pool_params
+from ..analysis.params import (
+    definition_message,
+    interp_params,
+    layer_message,
+    pool_params,
+    prior_box_params,
+    upsample_params,
+)
 from ..analysis.shapes import MaybeShape, ShapeOverrides, ShapeResult, infer_shapes
 from ..analysis.verify import check_result
 from ..core.document import Scalar
 from ..core.graph import LayerGraph, graph_of, phase_states
+from ..core.layerdef import LayerDef
 from ..core.net import Layer, Net, param_names
 from ..core.ops import insert_layers, remove_layers, remove_param, set_net_field, set_param
 from ..core.values import read_path
@@ -124,7 +135,7 @@ def _map(size: tuple[int | None, int | None]) -> str:
     return f"a {height}{TIMES}{width} map"
 
 
-def _shape(dims: Sequence[int | None]) -> str:
+def _shape(dims: Sequence[int | float | None]) -> str:
     return TIMES.join("?" if d is None else str(d) for d in dims)
 
 
@@ -254,14 +265,42 @@ def _regenerate_modules(net: Net, overrides: ShapeOverrides) -> list[Regenerated
         _refuse_edited(net, spec, members)
         new_spec = replace(spec, height=new_h or 1, width=new_w or 1)
         definitions = build_module(new_spec, check_names=False)
-        position = net.index_of(first)
-        anchor = net.layers[position - 1] if position else None
-        remove_layers(net, members)
-        insert_layers(net, anchor, [Layer.from_definition(d) for d in definitions])
+        _remake_module(net, members, definitions)
         done.append(Regenerated(
             new_spec, old, tuple(x.name for x in members), tuple(d.name for d in definitions)
         ))  # fmt: skip
     return done
+
+
+def _remake_module(net: Net, members: Sequence[Layer], definitions: Sequence[LayerDef]) -> None:
+    """Make the module's layers ``definitions`` in the net: a member the generator makes
+    again as it is (same name and message: most of a direction's convolutions) keeps its
+    text; only the layers that change or are new are written in the generator's layout."""
+    old = {x.name: x for x in members}
+    kept = [
+        d.name for d in definitions
+        if d.name in old and _same_layer(net, old[d.name], d)
+    ]  # fmt: skip
+    if kept != [x.name for x in members if x.name in set(kept)]:
+        kept = []  # the generator reorders them: all of the module is made again
+    position = net.index_of(members[0])
+    anchor = net.layers[position - 1] if position else None
+    remove_layers(net, [x for x in members if x.name not in set(kept)])
+    pending: list[Layer] = []
+    for definition in definitions:
+        if definition.name not in set(kept):
+            pending.append(Layer.from_definition(definition))
+            continue
+        if pending:
+            insert_layers(net, anchor, pending)
+        pending, anchor = [], old[definition.name]
+    if pending:
+        insert_layers(net, anchor, pending)
+
+
+def _same_layer(net: Net, layer: Layer, definition: LayerDef) -> bool:
+    have = layer_message(net, layer)
+    return bool(have == definition_message(definition, type(have)))
 
 
 def _refuse_edited(net: Net, spec: ScnnSpec, members: Sequence[Layer]) -> None:
@@ -308,7 +347,7 @@ class Rescale:
 
     layer: Layer
     what: str
-    sets: tuple[tuple[str, int], ...]
+    sets: tuple[tuple[str, int | float], ...]
     removes: tuple[str, ...] = ()
 
 
@@ -332,9 +371,12 @@ def _stated_for_old_map(
             if layer in found or layer not in new_graph.graph:
                 continue
             if layer.type == "Interp" and ratio != (1.0, 1.0):
-                fix = _interp_rescale(net, layer, ratio)
-            elif layer.type == "PriorBox" and ratio != (1.0, 1.0):
-                fix = _prior_box_rescale(layer, ratio)
+                joined = _joined_map(old_graph, layer, old_shapes, new_shapes)
+                fix = _interp_rescale(net, layer, ratio, joined)
+            elif layer.type == "PriorBox":
+                fix = _prior_box_rescale(net, layer, old_shapes, new_shapes)
+            elif layer.type == "Upsample" and ratio != (1.0, 1.0):
+                fix = _upsample_rescale(net, old_graph, layer, new_shapes, ratio)
             elif layer.type == "Pooling":
                 fix = _pool_rescale(net, old_graph, layer, old_shapes, new_shapes)
             else:
@@ -344,64 +386,223 @@ def _stated_for_old_map(
     return sorted(found.values(), key=lambda f: net.index_of(f.layer))
 
 
-def _interp_rescale(net: Net, layer: Layer, ratio: tuple[float, float]) -> Rescale | None:
+def _interp_rescale(
+    net: Net, layer: Layer, ratio: tuple[float, float], joined: tuple[int, int] | None
+) -> Rescale | None:
+    """An Interp's explicit height and width: the new size of the map its output joins
+    where it had that map's size (PSPNet's bins, resized back to the map), else scaled."""
     p = interp_params(net, layer)
     if p.height is None and p.width is None:
         return None
-    sets = []
+    sets: list[tuple[str, int | float]] = []
     if p.height is not None:
-        sets.append(("interp_param.height", max(1, round(p.height * ratio[0]))))
+        new_h = max(1, round(p.height * ratio[0])) if joined is None else joined[0]
+        sets.append(("interp_param.height", new_h))
     if p.width is not None:
-        sets.append(("interp_param.width", max(1, round(p.width * ratio[1]))))
+        new_w = max(1, round(p.width * ratio[1])) if joined is None else joined[1]
+        sets.append(("interp_param.width", new_w))
     old = _shape([p.height, p.width])
-    new = _shape([v for _, v in sets] if len(sets) == 2 else [sets[0][1]])
+    new = _shape([int(v) for _, v in sets] if len(sets) == 2 else [int(sets[0][1])])
     return Rescale(layer, f"resizes to an explicit {old}, which would be {new} for the new map",
                    tuple(sets))  # fmt: skip
 
 
-def _prior_box_rescale(layer: Layer, ratio: tuple[float, float]) -> Rescale | None:
-    """SSD's PriorBox normalises its boxes by the image's size: an explicit img_size (or
-    img_h and img_w) is the old input's, which the data blob's would replace."""
-    if layer.body is None:
+def _joined_map(
+    graph: LayerGraph, layer: Layer, old: ShapeResult, new: ShapeResult
+) -> tuple[int, int] | None:
+    """The new size of the map the Interp's output joins (another bottom of a layer that
+    reads it, not made by an Interp, as large as the Interp's output was); None if none."""
+    top = graph.top(layer, 0)
+    if top is None:
         return None
+    old_hw = _hw(old.layer_outputs(layer)[0]) if old.layer_outputs(layer) else None
+    for reader, _ in graph.consumers(top):
+        for index, version in enumerate(graph.bottoms(reader)):
+            producer = None if version is None else graph.producer(version)
+            if producer is None or producer.type == "Interp":
+                continue
+            before = _hw(old.layer_inputs(reader)[index])
+            after = _hw(new.layer_inputs(reader)[index]) if new.layer_inputs(reader) else None
+            if before is not None and before == old_hw and after is not None:
+                return after
+    return None
 
-    def stated(name: str) -> int | None:
-        found = read_path(layer.body, f"prior_box_param.{name}")  # type: ignore[arg-type]
-        return int(found.raw) if isinstance(found, Scalar) and found.raw.isdigit() else None
 
-    size, height, width = stated("img_size"), stated("img_h"), stated("img_w")
-    if size is None and height is None and width is None:
-        return None
-    old_h, old_w = (size, size) if size is not None else (height, width)
-    new_h = None if old_h is None else max(1, round(old_h * ratio[0]))
-    new_w = None if old_w is None else max(1, round(old_w * ratio[1]))
-    if size is not None and new_h is not None and new_h == new_w:
-        sets: tuple[tuple[str, int], ...] = (("prior_box_param.img_size", new_h),)
-        removes: tuple[str, ...] = ()
+def _upsample_rescale(
+    net: Net, graph: LayerGraph, layer: Layer, new: ShapeResult, ratio: tuple[float, float]
+) -> Rescale | None:
+    """SegNet's Upsample with an explicit upsample_h and upsample_w (its output size): the
+    map the pooling that made its mask read, whose size changes with the input. The new
+    size is that pooling's new input where the mask comes from one, else scaled."""
+    p = upsample_params(net, layer)
+    if p.upsample_h is None or p.upsample_w is None or len(layer.bottoms) < 2:
+        return None  # (a one-bottom Upsample, darknet's, scales by ``scale`` alone)
+    old_hw = (p.upsample_h, p.upsample_w)
+    mask = graph.bottom(layer, 1)
+    pooling = None if mask is None else graph.producer(mask)
+    pools = pooling is not None and pooling.type == "Pooling"
+    read = new.layer_inputs(pooling)[0] if pools and pooling is not None else None
+    if _spatial(read):
+        assert read is not None
+        new_hw = (int(read[2]), int(read[3]))  # type: ignore[arg-type]
+        where = f" (the map '{pooling.name}' pools)" if pooling is not None else ""
     else:
-        sets = tuple(
-            (f"prior_box_param.{name}", value)
-            for name, value in (("img_h", new_h), ("img_w", new_w)) if value is not None
-        )  # fmt: skip
-        removes = ("prior_box_param.img_size",) if size is not None else ()
+        new_hw = (max(1, round(old_hw[0] * ratio[0])), max(1, round(old_hw[1] * ratio[1])))
+        where = ""
+    if new_hw == old_hw:
+        return None
     what = (
-        f"normalises its boxes by an explicit {_shape([old_h, old_w])} image, which would be"
-        f" {_shape([new_h, new_w])} for the new input"
+        f"unpools to an explicit {_shape(old_hw)} (upsample_h, upsample_w), which would be"
+        f" {_shape(new_hw)} for the new map{where}"
     )
-    return Rescale(layer, what, sets, removes)
+    sets = (("upsample_param.upsample_h", new_hw[0]), ("upsample_param.upsample_w", new_hw[1]))
+    return Rescale(layer, what, sets)
+
+
+def _hw(shape: MaybeShape) -> tuple[int, int] | None:
+    if not _spatial(shape):
+        return None
+    assert shape is not None
+    return int(shape[2]), int(shape[3])  # type: ignore[arg-type]
+
+
+def _prior_box_rescale(
+    net: Net, layer: Layer, old: ShapeResult, new: ShapeResult
+) -> Rescale | None:
+    """SSD's PriorBox (prior_box_layer.cpp) places a prior at (cell + offset) x step in
+    image pixels and divides by the image's size: an explicit img_size (or img_h, img_w)
+    and step (or step_h, step_w) are the old image's. The image is scaled with the input;
+    a step keeps its ratio to the map's cell (image / map size, Caffe's step when none is
+    given), so the priors spread over the new image as they did over the old one."""
+    p = prior_box_params(net, layer)
+    ins_old, ins_new = old.layer_inputs(layer), new.layer_inputs(layer)
+    if len(ins_old) < 2 or len(ins_new) < 2:
+        return None
+    map_old, map_new = _hw(ins_old[0]), _hw(ins_new[0])
+    blob_old, blob_new = _hw(ins_old[1]), _hw(ins_new[1])
+    if None in (map_old, map_new, blob_old, blob_new) or (map_old, blob_old) == (map_new, blob_new):
+        return None
+    assert map_old is not None and map_new is not None
+    assert blob_old is not None and blob_new is not None
+    image_old = _stated_pair(p.img_size, p.img_h, p.img_w)
+    image_new = blob_new if image_old is None else tuple(
+        max(1, round(image_old[a] * blob_new[a] / blob_old[a])) for a in (0, 1)
+    )  # fmt: skip
+    sets: list[tuple[str, int | float]] = []
+    removes: list[str] = []
+    said: list[str] = []
+    if image_old is not None and image_new != image_old:
+        more = _prior_box_fields("img_size", p.img_size is not None, image_new)
+        sets, removes = sets + more[0], removes + more[1]
+        said.append(
+            f"normalises its boxes by an explicit {_shape(image_old)} image, which would be"
+            f" {_shape(image_new)} for the new input"
+        )
+    steps = _stated_pair(p.step, p.step_h, p.step_w)
+    image = blob_old if image_old is None else image_old
+    if steps is not None:
+        cells = [
+            _cell_step(steps[a], image[a], map_old[a], image_new[a], map_new[a]) for a in (0, 1)
+        ]
+        new_steps = (cells[0][0], cells[1][0])
+        if new_steps != steps:
+            more = _prior_box_fields("step", p.step is not None, new_steps)
+            sets, removes = sets + more[0], removes + more[1]
+            why = "the new map's cell, as it was the old map's" if all(c[1] for c in cells) else (
+                "grown as the map's cell grows"
+            )
+            said.append(
+                f"spaces its priors {_shape([_number(x) for x in steps])} pixels apart (step)"
+                f" on the {_shape(map_old)} map of a {_shape(image)} image; on the new"
+                f" {_shape(map_new)} map of the {_shape(image_new)} image that would be"
+                f" {_shape(new_steps)} ({why})"
+            )
+    if not said:
+        return None
+    return Rescale(layer, "; ".join(said), tuple(sets), tuple(removes))
+
+
+def _prior_box_fields(
+    single: str, given: bool, new: tuple[int | float, int | float]
+) -> tuple[list[tuple[str, int | float]], list[str]]:
+    """The fields that state ``new``: the one value for both axes (img_size, step) where
+    the file gave it and the axes still agree, else the pair (img_h and img_w, step_h and
+    step_w), the one value taken out."""
+    if given and new[0] == new[1]:
+        return [(f"prior_box_param.{single}", new[0])], []
+    stem = single.removesuffix("_size")
+    sets: list[tuple[str, int | float]] = [
+        (f"prior_box_param.{stem}_h", new[0]), (f"prior_box_param.{stem}_w", new[1])
+    ]  # fmt: skip
+    return sets, [f"prior_box_param.{single}"] if given else []
+
+
+def _cell_step(
+    step: float, image: int, cells: int, new_image: int, new_cells: int
+) -> tuple[int | float, bool]:
+    """One axis's step on the new map, and whether it was the map's cell. A step that puts
+    one prior in each cell of the map across the image (SSD300's 8 for 38 cells of 300
+    pixels: the cell of 7.9 rounded to the net's stride; 100 for 3 cells) becomes the new
+    map's cell (SSD512's steps); any other keeps its ratio to the cell."""
+    cell, new_cell = image / cells, new_image / new_cells
+    if abs(image / step - cells) < 1:
+        return _number(round(new_cell, 4)), True
+    return _number(round(step * new_cell / cell, 4)), False
+
+
+def _stated_pair(
+    both: float | None, first: float | None, second: float | None
+) -> tuple[Any, Any] | None:
+    """A size Caffe takes as one value for both axes or as a pair (img_size or img_h and
+    img_w; step or step_h and step_w); None when it is not stated (Caffe then computes it)."""
+    if both is not None:
+        return both, both
+    if first is not None and second is not None:
+        return first, second
+    return None
+
+
+def _number(value: float) -> int | float:
+    """A float field's value as it reads best: 100.0 as 100."""
+    return int(value) if float(value).is_integer() else float(value)
+
+
+def _prior_size_warning(net: Net, sizes: Mapping[str, tuple[Dims, Dims]]) -> list[str]:
+    """SSD's min_size and max_size are object sizes in pixels: they stay, so the priors
+    cover objects as large (in pixels) as before, a different part of the new image."""
+    boxes = [x for x in net.layers if x.type == "PriorBox"]
+    if not boxes or _ratio(sizes) == (1.0, 1.0):
+        return []
+    params = [prior_box_params(net, x) for x in boxes]
+    stated = [v for p in params for v in (*p.min_sizes, *p.max_sizes)]
+    span = f" ({_number(min(stated))} to {_number(max(stated))})" if stated else ""
+    many = (
+        f"the {len(boxes)} PriorBox layers keep their"
+        if len(boxes) > 1
+        else f"{net.describe(boxes[0])} keeps its"
+    )
+    return [
+        f"warning: {many} min_size and max_size{span}: they are object sizes in pixels, so"
+        " the priors look for objects as large in pixels as before; scale them by hand if"
+        " the objects grow with the image"
+    ]
 
 
 def _pool_rescale(
     net: Net, graph: LayerGraph, layer: Layer, old: ShapeResult, new: ShapeResult
 ) -> Rescale | None:
+    """A pooling window stated for the old map: one over the whole map (ResNet's pool5,
+    stated as a kernel), or one bin of a pyramid (:func:`_pyramid_branch`), which keeps
+    its number of bins. Any other pooling slides its window over any map."""
     p = pool_params(net, layer)
     before, after = old.layer_inputs(layer)[0], new.layer_inputs(layer)[0]
-    if p.global_pooling or p.kernel is None or not _spatial(before) or not _spatial(after):
+    ins_old, ins_new = _hw(before), _hw(after)
+    if p.global_pooling or p.kernel is None or ins_old is None or ins_new is None:
         return None
-    assert before is not None and after is not None
-    ins_old, ins_new = (int(before[2]), int(before[3])), (int(after[2]), int(after[3]))  # type: ignore[arg-type]
     if ins_old == ins_new:
         return None
+    pooled = _hw(old.layer_outputs(layer)[0])
+    pyramid = pooled is not None and _pyramid_branch(net, graph, layer)
     kernel, stride = [p.kernel[0], p.kernel[1]], [p.stride[0], p.stride[1]]
     reasons = []
     for axis in (0, 1):
@@ -410,9 +611,10 @@ def _pool_rescale(
             kernel[axis] = n_new
             stride[axis] = n_new if s == k else s
             reasons.append(f"the whole old {_shape(ins_old)} map")
-        elif k == s and n_old % k == 0 and n_old // k > 1 and _feeds_interp(net, graph, layer):
-            bins = n_old // k
-            kernel[axis] = stride[axis] = math.ceil(n_new / bins)
+        elif pyramid and p.pad[axis] == 0 and n_old != n_new:
+            assert pooled is not None
+            bins = pooled[axis]
+            kernel[axis], stride[axis] = _bin_window(net, layer, n_new, bins, p.ceil)
             reasons.append(f"{bins} bins of a pyramid over the old {_shape(ins_old)} map")
     if not reasons:
         return None
@@ -427,9 +629,31 @@ def _pool_rescale(
     return Rescale(layer, what, sets + more_sets, removes + more_removes)
 
 
+def _pooled(size: int, kernel: int, stride: int, ceil: bool) -> int:
+    """Caffe's pooled size without padding (pooling_layer.cpp)."""
+    steps = (size - kernel) / stride
+    return (math.ceil(steps) if ceil else math.floor(steps)) + 1
+
+
+def _bin_window(net: Net, layer: Layer, size: int, bins: int, ceil: bool) -> tuple[int, int]:
+    """The kernel and stride that cut a map ``size`` wide into ``bins`` windows with no
+    gap between them: the widest stride, then the narrowest kernel (``size`` / ``bins``
+    when it divides; 10 into 6 bins: 5 wide, stride 1)."""
+    for stride in range(math.ceil(size / bins), 0, -1):
+        # The narrowest kernel with ``bins`` windows, rounding up or down.
+        for kernel in sorted({max(stride, size - bins * stride + 1),
+                              max(stride, size - (bins - 1) * stride)}):  # fmt: skip
+            if kernel <= size and _pooled(size, kernel, stride, ceil) == bins:
+                return kernel, stride
+    raise SurgeryError(
+        f"{net.describe(layer)}: a pyramid's {bins} bins do not fit the new map,"
+        f" {size} wide"
+    )
+
+
 def _pool_fields(
     given: frozenset[str], stem: str, old: tuple[int, int], new: tuple[int, int], single: str
-) -> tuple[tuple[tuple[str, int], ...], tuple[str, ...]]:
+) -> tuple[tuple[tuple[str, int | float], ...], tuple[str, ...]]:
     """The pooling_param fields that state ``new`` (unchanged: none), in the file's form
     where it can say it (one value for both axes), else as _h and _w."""
     if old == new:
@@ -445,15 +669,26 @@ def _spatial(shape: MaybeShape) -> bool:
     return shape is not None and len(shape) == 4 and all(d is not None for d in shape[2:])
 
 
-def _feeds_interp(net: Net, graph: LayerGraph, layer: Layer, depth: int = 6) -> bool:
-    """Whether an Interp with an explicit size follows within a few layers (the pyramid
-    of PSPNet: pool, convolution, BatchNorm, ReLU, Interp back to the map)."""
-    reached = nx.single_source_shortest_path_length(graph.graph, layer, cutoff=2 * depth)
+def _pyramid_branch(net: Net, graph: LayerGraph, layer: Layer) -> bool:
+    """Whether the pooling is a branch of a pyramid, as PSPNet's: it and another pooling
+    with a different window read the same map, and its branch is resized by an Interp
+    into a Concat that joins the map itself."""
+    source = graph.bottom(layer, 0)
+    if source is None:
+        return False
+    readers = [x for x, _ in graph.consumers(source)]
+    windows = {pool_params(net, x).kernel for x in readers if x.type == "Pooling"}
+    if len(windows) < 2:
+        return False
+    branch = nx.descendants(graph.graph, layer)
     return any(
-        isinstance(node, Layer) and node.type == "Interp"
-        and interp_params(net, node).height is not None
-        for node in reached
+        nx.ancestors(graph.graph, join) & branch & _interps(graph)
+        for join in readers if join.type == "Concat" and join in branch
     )  # fmt: skip
+
+
+def _interps(graph: LayerGraph) -> set[Layer]:
+    return {x for x in graph.layers if x.type == "Interp"}
 
 
 def _apply_rescales(net: Net, fixes: Sequence[Rescale]) -> None:
@@ -535,10 +770,12 @@ class RetargetResult:
 
     @property
     def added(self) -> list[Layer]:
-        """None whose blobs come from fillers by name: :meth:`adjust_weights` gives a
-        regenerated module's new convolutions their direction's trained entry, and any it
-        cannot are filled from their fillers as layers the caffemodel lacks."""
-        return []
+        """The layers whose blobs come from their fillers: those whose weights changed
+        shape (:meth:`adjust_weights` takes their entries out). A regenerated module's new
+        convolutions get their direction's trained entry there instead, and any it cannot
+        are filled as layers the caffemodel lacks."""
+        reshaped = set(self.reshaped)
+        return [x for x in self.net.layers if x.name in reshaped]
 
     @property
     def removed(self) -> list[Layer]:
@@ -550,15 +787,22 @@ class RetargetResult:
         is carried over): each new layer of a module direction gets an entry with the
         direction's trained kernel; a layer whose weights changed shape loses its entry,
         to be refilled from its fillers."""
-        _drop_stale(model, self.reshaped)
-        return share_trained_kernels(self, model)
+        return [*_drop_stale(model, self.reshaped), *share_trained_kernels(self, model)]
 
 
-def _drop_stale(model: Caffemodel, names: Sequence[str]) -> None:
+def _drop_stale(model: Caffemodel, names: Sequence[str]) -> list[str]:
+    """Take the entries of the layers whose weights changed shape out of ``model``, so
+    that they are filled from their fillers; a note for each that held blobs."""
     entries = model.message.layers if model.legacy else model.message.layer
     doomed = [i for i, entry in enumerate(entries) if entry.name in set(names)]
+    held = list(dict.fromkeys(entries[i].name for i in doomed if len(entries[i].blobs)))
     for i in reversed(doomed):
         del entries[i]
+    return [
+        f"layer '{name}': its blobs in {model.source} no longer fit (its weights changed"
+        " shape), so they are left out and it is filled from its fillers; retrain it"
+        for name in held
+    ]
 
 
 def retarget(net: Net, options: RetargetOptions, *, flag: str = INPUT_FLAG) -> RetargetResult:
@@ -603,6 +847,7 @@ def _retargeted(
         _apply_rescales(work, fixes)
         modules += _regenerate_modules(work, overrides)
         notes += [f"rescaled {net.describe(f.layer)}: it {f.what}" for f in fixes]
+    notes += _prior_size_warning(net, sizes)
     notes += [regenerated_note(module) for module in modules]
     module_names = {n for m in modules for n in (*m.before, *m.after)}
     changes = _weight_changes(net, work, module_names, overrides)

@@ -244,15 +244,15 @@ def test_weights_blob_count() -> None:
     model = weights_for(WEIGHTED)
     del model.layer[1].blobs[1]
     f = only(check_weights(model), "weights-count")
-    assert f.layer == "conv" and "holds 1 blobs" in f.message and "has 2" in f.message
+    assert f.layer == "conv" and "holds 1 blob for it" in f.message and "has 2" in f.message
 
 
 def test_weights_blob_shape() -> None:
     model = weights_for(WEIGHTED.replace("num_output: 3", "num_output: 4"))
     weight, bias = [f for f in check_weights(model) if f.rule == "weights-shape"]
     assert weight.layer == bias.layer == "fc"
-    assert "blob 0" in weight.message and "4x48" in weight.message and "3x48" in weight.message
-    assert "blob 1" in bias.message
+    assert "param 0" in weight.message and "4x48" in weight.message and "3x48" in weight.message
+    assert "param 1" in bias.message
 
 
 def test_weights_value_count() -> None:
@@ -487,6 +487,31 @@ def test_counts_and_axes_are_located_rules() -> None:
     ]  # fmt: skip  (the shape rules' own words for crop and cat are not repeated)
 
 
+@pytest.mark.parametrize(
+    ("kind", "dim", "wiring"),
+    [
+        ("Concat", "concat_dim", 'bottom: "data" bottom: "data" top: "x"'),
+        ("Slice", "slice_dim", 'bottom: "data" top: "x" top: "y"'),
+    ],
+)
+def test_axis_and_the_legacy_dim_together_are_an_error_whatever_their_values(
+    kind: str, dim: str, wiring: str
+) -> None:
+    """Concat's and Slice's LayerSetUp check that not both fields are present."""
+    param = f"{kind.lower()}_param"
+    text = INPUT + (
+        f'layer {{ name: "x" type: "{kind}" {wiring}\n'
+        f"        {param} {{ {dim}: 1\n          axis: 1 }} }}\n"
+    )
+    (finding,) = errors_of(findings(text))
+    assert (finding.rule, finding.line) == ("axis-both", line_of(text, "axis: 1"))
+    assert finding.message == (
+        f"layer 'x': {param} gives both axis and {dim}; Caffe stops at it ('Either axis or"
+        f" {dim} should be specified; not both'): keep one"
+    )
+    assert not errors_of(findings(text.replace("axis: 1", "")))
+
+
 def test_a_v1_layer_is_counted_by_its_v2_type(run_cli: RunCli, tmp_path: Path) -> None:
     text = (
         'input: "data"\ninput_dim: 1\ninput_dim: 3\ninput_dim: 4\ninput_dim: 4\n'
@@ -507,7 +532,7 @@ def test_the_published_nets_pass_the_count_and_axis_rules() -> None:
             continue  # ${...} placeholders make it invalid until substituted
         net = load(str(path))
         rules = {f.rule for f in check_net(net)}
-        assert not rules & {"bottom-count", "top-count", "axis-range"}, path
+        assert not rules & {"bottom-count", "top-count", "axis-range", "axis-both"}, path
 
 
 BAD_VALUES = [  # (the field, its bad token, what the parser says)

@@ -72,3 +72,27 @@ def test_a_fitted_result_keeps_the_inputs_errors_as_warnings() -> None:
     bad = ss.loads(PROPAGATE.replace("kernel_size: 3 pad: 1", "kernel_size: 3 pad: 1 group: 3"))
     with pytest.raises(SurgeryError, match=r"does not divide into 3 groups.*fix the input net"):
         ss.insert(bad, ss.InsertOptions(after="conv1", kernel_width=3))
+
+
+MISMATCHED = """\
+layer { name: "data" type: "Input" top: "data"
+        input_param { shape { dim: 1 dim: 3 dim: 8 dim: 8 } } }
+layer { name: "drop" type: "Dropout" bottom: "data" top: "d" }
+layer { name: "p" type: "Pooling" bottom: "data" top: "p"
+        pooling_param { pool: MAX kernel_size: 2 stride: 2 } }
+layer { name: "e" type: "Eltwise" bottom: "d" bottom: "p" top: "e" }
+"""
+
+
+def test_an_error_the_input_had_is_its_own_whatever_blob_and_size_it_now_names() -> None:
+    """Removing the Dropout makes 'e' read 'data' for 'd'; retargeting changes every size:
+    the Eltwise's mismatch is the input's either way, so neither verb is refused."""
+    net = ss.loads(MISMATCHED, "m.prototxt")
+    removed = ss.remove(net, ["drop"])
+    assert "'data' 1x3x8x8, 'p' 1x3x4x4" in removed.notes[-1]
+    retargeted = ss.retarget(net, ss.RetargetOptions({"data": (1, 3, 16, 16)}))
+    assert "'d' 1x3x16x16, 'p' 1x3x8x8" in retargeted.notes[-1]
+    edited = net.copy()
+    rewire(edited, [(edited.layers[3], 1, "drop")])  # a fault of another kind is new
+    with pytest.raises(SurgeryError, match="the result would be invalid"):
+        check_result(net, edited)

@@ -139,3 +139,40 @@ def test_a_cut_never_takes_in_where_new_layers_go() -> None:
     out = export_text(net)
     assert out.startswith(text.splitlines()[0] + "\nlayer {\n  name: \"n\"")
     assert out.endswith('}\nlayer { name: "c" type: "ReLU" bottom: "x" top: "y" }\n')
+
+
+_A = 'layer { name: "a" type: "Input" top: "x" }'
+_B = 'layer { name: "b" type: "ReLU" bottom: "x" top: "x" }'
+_S = 'layer { name: "s" type: "ReLU" bottom: "x" top: "x" }'
+_C = 'layer { name: "c" type: "ReLU" bottom: "x" top: "y" }'
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("A\n\nB\n\nC\n", "A\n\nC\n"),
+        ("A\n\nB\n\nS\n\nC\n", "A\n\nC\n"),  # a BatchNorm and its Scale, as fold-bn cuts
+        ("A\r\n\t\r\nB\r\n\r\nC\r\n", "A\r\n\t\r\nC\r\n"),
+        ("A\n\nB\n\n\nC\n", "A\n\n\nC\n"),  # the wider gap stays
+        ("A\n\n\nB\n\nC\n", "A\n\n\nC\n"),
+        ("A\nB\n\nC\n", "A\n\nC\n"),
+        ("A\n\nB\nC\n", "A\n\nC\n"),
+        ("A\n\n# about b\nB\n\nC\n", "A\n\n# about b\n\nC\n"),
+        ("A\n\nB\n", "A\n"),
+        ("A\n\nB\n\n", "A\n\n"),
+    ],
+)
+def test_a_cut_leaves_the_blank_lines_as_if_the_layers_had_never_been_there(
+    text: str, expected: str
+) -> None:
+    """fold-bn on ResNet-50 left a doubled blank line for each BatchNorm and Scale cut."""
+    layers = {"A": _A, "B": _B, "S": _S, "C": _C}
+    net = ss.loads("".join(layers.get(ch, ch) for ch in text))
+    remove_layers(net, [x for x in net.layers if x.name in ("b", "s")])
+    assert export_text(net) == "".join(layers.get(ch, ch) for ch in expected)
+
+
+def test_a_cut_at_the_start_leaves_no_blank_line_first() -> None:
+    net = ss.loads(f"{_B}\n\n{_A}\n")
+    remove_layers(net, [net.layers[0]])
+    assert export_text(net) == f"{_A}\n"

@@ -3,6 +3,7 @@ value-changing verbs (fold-bn, retarget) are compared with."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -58,12 +59,16 @@ def input_shape(net: Net) -> tuple[int, ...]:
     return tuple(int(d) for d in found if d is not None)
 
 
-def outputs(cv2: Any, prototxt: bytes, weights: bytes, x: np.ndarray) -> dict[str, np.ndarray]:
-    """The net's output blobs by name, a Softmax's input in place of its output (random
-    weights saturate a Softmax, which would hide a difference)."""
+def outputs(
+    cv2: Any, prototxt: bytes, weights: bytes, x: np.ndarray, blobs: Sequence[str] = ()
+) -> dict[str, np.ndarray]:
+    """The net's output blobs (or ``blobs``) by name, a Softmax's input in place of its
+    output (random weights saturate a Softmax, which would hide a difference). OpenCV's
+    layer fusion is off: OpenCV 4.x folds a BatchNorm into a grouped Deconvolution
+    wrongly, and a comparison is of the nets, not of OpenCV's rewrites."""
     net = loads(prototxt.decode())
     graph = build_graph(net)
-    blobs = sorted(v.name for v in graph.outputs())
+    blobs = list(blobs) or sorted(v.name for v in graph.outputs())
     softmax_input = {
         layer.tops[0]: layer.bottoms[0] for layer in graph.layers if layer.type == "Softmax"
     }
@@ -72,6 +77,7 @@ def outputs(cv2: Any, prototxt: bytes, weights: bytes, x: np.ndarray) -> dict[st
     engine = cv2.dnn.readNetFromCaffe(
         np.frombuffer(prototxt, np.uint8), np.frombuffer(weights, np.uint8)
     )
+    engine.enableFusion(False)
     engine.setInput(x)
     found = engine.forward([last_writer[b] for b in blobs])
     return dict(zip(blobs, found, strict=True))

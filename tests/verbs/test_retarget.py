@@ -3,6 +3,7 @@ and refusals where weights or sizes stated for the old map would no longer fit."
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from types import ModuleType
 
@@ -215,7 +216,11 @@ def test_reshaped_weights_are_refilled_and_the_rest_carried(
         "--weights", str(trained), "--weights-out", str(weights), "-o", str(out),
     )  # fmt: skip
     assert code == 0, err
-    assert "has no blobs in" in err and "filled from its fillers" in err
+    assert "has no blobs" not in err  # it had them: they no longer fit
+    assert (
+        f"layer 'fc': its blobs in {trained} no longer fit (its weights changed shape), so"
+        " they are left out and it is filled from its fillers; retrain it"
+    ) in err
     before = {e.name: list(e.blobs) for e in read_caffemodel(trained).layers}
     after = {e.name: list(e.blobs) for e in read_caffemodel(weights).layers}
     assert after["conv1"] == before["conv1"]
@@ -262,3 +267,127 @@ def test_a_dimension_is_read_as_protobuf_reads_it() -> None:
     net = loads(text, "octal.prototxt")
     result = retarget(net, RetargetOptions(inputs={"data": (1, 3, 16, 10)}))
     assert export_bytes(result.net).decode() == text.replace("dim: 24", "dim: 16")
+
+
+@pytest.mark.parametrize("rescale", [False, True], ids=["refused", "rescaled"])
+def test_ssd_prior_box_steps_follow_the_map_s_cells(rescale: bool) -> None:
+    """SSD300's steps (8, 16, 32, 64, 100, 300) are each its map's cell (300 / 38 = 7.9
+    rounded to the net's stride, 300 / 3, 300 / 1): at 512 they become the new maps'
+    cells, SSD512's own steps, so every prior's centre stays in the image; min_size and
+    max_size, object sizes in pixels, stay, with a warning."""
+    path = shared_path("zoo", "detection", "ssd300_vgg16_voc0712_deploy.prototxt")
+    net = loads(path.read_text(), "ssd.prototxt")
+    options = RetargetOptions(inputs={"data": (1, 3, 512, 512)}, rescale=rescale)
+    if not rescale:
+        with pytest.raises(SurgeryError, match=r"'conv8_2_mbox_priorbox' .*\(step\).*--rescale"):
+            retarget(net, options)
+        return
+    result = retarget(net, options)
+    out = export_bytes(result.net).decode()
+    before, after = re.findall(r"step: (\S+)", path.read_text()), re.findall(r"step: (\S+)", out)
+    assert (before, after) == (
+        ["8", "16", "32", "64", "100", "300"], ["8", "16", "32", "64", "85.3333", "128"]
+    )  # fmt: skip
+    maps = [64, 32, 16, 8, 6, 4]  # conv4_3 .. conv9_2 at 512
+    assert all((n - 0.5) * float(step) <= 512 for n, step in zip(maps, after, strict=True))
+    assert "min_size: 30.0" in out and any("min_size and max_size (30 to 315)" in n
+                                           for n in result.notes)  # fmt: skip
+
+
+FCN_LIKE = """name: "fcnish"
+layer { name: "data" type: "Input" top: "data" input_param { shape { dim: 1 dim: 3 dim: 64 dim: 64 } } }
+layer { name: "conv1" type: "Convolution" bottom: "data" top: "conv1" convolution_param { num_output: 8 kernel_size: 3 pad: 1 } }
+layer { name: "pool1" type: "Pooling" bottom: "conv1" top: "pool1" pooling_param { pool: MAX kernel_size: 2 stride: 2 } }
+layer { name: "conv2" type: "Convolution" bottom: "pool1" top: "conv2" convolution_param { num_output: 8 kernel_size: 3 pad: 1 } }
+layer { name: "pool2" type: "Pooling" bottom: "conv2" top: "pool2" pooling_param { pool: MAX kernel_size: 2 stride: 2 } }
+layer { name: "score" type: "Convolution" bottom: "pool2" top: "score" convolution_param { num_output: 2 kernel_size: 1 } }
+layer { name: "up" type: "Interp" bottom: "score" top: "up" interp_param { height: 64 width: 64 } }
+"""  # noqa: E501
+
+
+def test_ordinary_poolings_before_an_interp_are_not_pyramid_bins() -> None:
+    """Only the Interp's explicit size is stated for the old map; the 2 x 2 poolings
+    slide over any map."""
+    result = retarget(loads(FCN_LIKE, "fcn.prototxt"),
+                      RetargetOptions(inputs={"data": (1, 3, 96, 96)}, rescale=True))  # fmt: skip
+    assert export_bytes(result.net).decode() == FCN_LIKE.replace("64", "96")
+    assert [f.layer.name for f in result.rescaled] == ["up"]
+
+
+def test_a_pyramid_on_a_small_map_keeps_its_bins() -> None:
+    """PSPNet at 73: its 10 x 10 map still splits into 6 bins (5 wide, stride 1), and the
+    Interps resize back to the map (10, not 60 x 73 / 473 = 9)."""
+    net = load(shared_path("zoo", "segmentation", "pspnet50_ade20k_473.prototxt"))
+    result = retarget(net, RetargetOptions(inputs={"data": (1, 3, 73, 73)}, rescale=True))
+    what = {f.layer.name: f.what for f in result.rescaled}
+    assert what["conv5_3_pool6"].endswith(f"it would be 5{X}5 with stride 1{X}1")
+    assert what["conv5_3_pool6_interp"].endswith(f"would be 10{X}10 for the new map")
+
+
+SEGNET_LIKE = """name: "unpool"
+layer { name: "data" type: "Input" top: "data" input_param { shape { dim: 1 dim: 2 dim: 6 dim: 10 } } }
+layer { name: "pool" type: "Pooling" bottom: "data" top: "pool" top: "mask"
+  pooling_param { pool: MAX kernel_size: 2 stride: 2 } }
+layer { name: "up" type: "Upsample" bottom: "pool" bottom: "mask" top: "up"
+  upsample_param { scale: 2 upsample_w: 10 upsample_h: 6 } }
+"""  # noqa: E501
+
+
+def test_an_explicit_unpooling_size_is_refused_unless_rescale() -> None:
+    """SegNet's Upsample states its output, the size of the map its mask's pooling read
+    (upsample_layer.cpp), which is the new one: 7 x 12, not 6 x 10 scaled."""
+    net = loads(SEGNET_LIKE, "unpool.prototxt")
+    wanted = {"data": (1, 2, 7, 12)}
+    with pytest.raises(SurgeryError, match=rf"layer 'up' .*explicit 6{X}10.*7{X}12.*--rescale"):
+        retarget(net, RetargetOptions(inputs=wanted))
+    result = retarget(net, RetargetOptions(inputs=wanted, rescale=True))
+    assert export_bytes(result.net).decode() == SEGNET_LIKE.replace(
+        "dim: 6 dim: 10", "dim: 7 dim: 12"
+    ).replace("upsample_w: 10 upsample_h: 6", "upsample_w: 12 upsample_h: 7")
+
+
+@needs_shared  # SegNet is not shipped
+def test_segnet_is_retargeted(run_cli: RunCli) -> None:
+    source = str(shared_path("zoo", "segmentation", "bayesian_segnet_camvid.prototxt"))
+    code, out, err = run_cli("retarget", source, "--input", "data=1,3,720,960", "--rescale")
+    assert code == 0, err
+    assert "upsample_w: 60\n    upsample_h: 45" in out  # upsample5: was 30 x 23
+    assert "upsample_w: 120\n    upsample_h: 90" in out  # upsample4
+
+
+def test_an_input_given_twice_is_refused(run_cli: RunCli, tmp_path: Path) -> None:
+    source = tmp_path / "lane.prototxt"
+    source.write_text(LANE)
+    code, _, err = run_cli(
+        "retarget", str(source), "--input", "data=1,3,40,40", "--input", "data=1,3,48,48"
+    )  # fmt: skip
+    assert code == 2 and "'data' is given twice (data=1,3,40,40 and data=1,3,48,48)" in err
+
+
+def test_a_regenerated_module_keeps_the_text_of_its_unchanged_layers(
+    tmp_path: Path, run_cli: RunCli
+) -> None:
+    """Apollo's darkSCNN writes its fillers on one line: a convolution the new map keeps
+    keeps that text; only the slices, the concats and the new steps are written anew,
+    and going back gives the file again, byte for byte."""
+    source, scnn = tmp_path / "lane.prototxt", tmp_path / "scnn.prototxt"
+    source.write_text(LANE)
+    code, _, err = run_cli(
+        "insert", str(source), "--after", "relu1", "--kernel-width", "3", "-o", str(scnn)
+    )  # fmt: skip
+    assert code == 0, err
+    text = scnn.read_text()
+    start = text.index('name: "SCNN_D_1"')
+    filler = re.compile(r"weight_filler \{\s+type: \"gaussian\"\s+std: (\S+)\s+\}")
+    found = filler.search(text, start)
+    assert found is not None
+    compact = f'weight_filler {{type: "gaussian" std: {found.group(1)} }}'
+    edited = text[: found.start()] + compact + text[found.end() :]
+    scnn.write_text(edited)
+    big, back = tmp_path / "big.prototxt", tmp_path / "back.prototxt"
+    code, _, err = run_cli("retarget", str(scnn), "--input", "data=?,?,40,24", "-o", str(big))
+    assert code == 0 and "regenerated the SCNN module" in err, err
+    assert compact in big.read_text()
+    code, _, err = run_cli("retarget", str(big), "--input", "data=?,?,24,32", "-o", str(back))
+    assert code == 0, err
+    assert back.read_text() == edited
