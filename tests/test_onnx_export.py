@@ -565,7 +565,7 @@ def test_cli_refuses_a_caffemodel_that_does_not_fit(tmp_path: Path, run_cli: Run
     out = tmp_path / "a.onnx"
     code, _, err = run_cli("export", str(prototxt), "--weights", str(weights), "-o", str(out))
     assert code == 1 and not out.exists()
-    assert "blob #1 of layer 'out' is 4x6x3x3, but Caffe makes it 5x6x3x3" in err
+    assert "layer 'out' param 0 is 4x6x3x3, but Caffe makes it 5x6x3x3" in err
     assert re.search(r"a\.prototxt:\d+:1\)", err)
 
 

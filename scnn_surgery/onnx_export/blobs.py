@@ -95,14 +95,15 @@ def _stored_values(
     if len(blobs) != len(shapes):
         raise _located(
             net, layer, source,
-            f"layer '{entry.name}' holds {len(blobs)} blobs, but Caffe makes {len(shapes)}",
+            f"layer '{entry.name}' holds {len(blobs)} blob{'s' * (len(blobs) != 1)}, but Caffe"
+            f" makes {len(shapes)}",
         )  # fmt: skip
     out = []
     for i, (blob, shape) in enumerate(zip(blobs, shapes, strict=True)):
         if not blob_matches(blob, shape):
             raise _located(
                 net, layer, source,
-                f"blob #{i + 1} of layer '{entry.name}' is {format_shape(blob_shape(blob))},"
+                f"layer '{entry.name}' param {i} is {format_shape(blob_shape(blob))},"
                 f" but Caffe makes it {format_shape(shape)}",
             )  # fmt: skip
         out.append(blob_array(blob).reshape(shape))
