@@ -344,3 +344,31 @@ def test_ctrl_c_while_the_arguments_are_read_is_one_line_and_130(
     monkeypatch.setattr(click.Group, "make_context", interrupted)
     code, out, err = run_cli("inspect", "net.prototxt")
     assert (code, out, err) == (130, "", "scnn-surgery: interrupted\n")
+
+
+# --- required options left out: a usage error, never a crash -----------------------------
+
+# Each command given only its arguments (the files it reads), so whatever option it
+# requires is missing: -o of draw and export, batch's -o, generate's sizes, retarget's
+# --input, fold-bn's --weights; and every command given nothing at all.
+ONLY_ARGUMENTS = {
+    "remove": [str(ALEXNET)],
+    "rename": [str(ALEXNET)],
+    "retarget": [str(ALEXNET)],
+    "fold-bn": [str(ALEXNET)],
+    "export": [str(ALEXNET)],
+    "diff": [str(ALEXNET)],
+    "draw": [str(ALEXNET)],
+    "batch": [str(ALEXNET)],
+}
+
+
+def test_every_command_with_a_required_option_left_out_is_a_usage_error(
+    run_cli: RunCli,
+) -> None:
+    runs = [[name] for name in SUBCOMMANDS] + [[name, *a] for name, a in ONLY_ARGUMENTS.items()]
+    for args in runs:
+        code, out, err = run_cli(*args)
+        assert code == 2, (args, err)
+        assert "internal error" not in err and "Traceback" not in err, (args, err)
+        assert out == "" and err.count("\n") == 1, (args, err)
