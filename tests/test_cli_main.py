@@ -119,6 +119,18 @@ def test_the_readme_command_table_is_the_registry() -> None:
     assert re.findall(r"^\| `([\w-]+)` \|", table, re.MULTILINE) == list(SUBCOMMANDS)
 
 
+def test_the_readme_command_table_has_an_example_of_each_on_shipped_files() -> None:
+    readme = (REPO_ROOT / "README.md").read_text(encoding="utf-8")
+    table = readme.split("## Command reference", 1)[1].split("\n\n", 2)[1]
+    examples = dict(re.findall(r"^\| `([\w-]+)` \|.*\| `(scnn-surgery .+)` \|$", table, re.M))
+    assert list(examples) == list(SUBCOMMANDS)
+    for name, example in examples.items():
+        assert example.startswith(f"scnn-surgery {name} "), example
+        read = [word for word in example.split() if word.startswith(("examples/", "tests/"))]
+        assert read or name == "generate", example  # generate reads no net
+        assert all((REPO_ROOT / path).exists() for path in read), example
+
+
 def test_version(run_cli: RunCli) -> None:
     code, out, _ = run_cli("--version")
     assert code == 0 and __version__ in out
