@@ -6,8 +6,9 @@ The "after" net is what ``make demo``,
 
     scnn-surgery insert examples/scnn_lane_vgg16.prototxt
 
-writes (the point, fc7, and its 36x100x128 map are found, not given). Both nets are cut down to the part around the change, side by side, with the
-added module and the rewired edge highlighted. SVG and PNG need Graphviz's ``dot``.
+writes (the point, fc7, and its 36x100x128 map are found, not given). Both nets are cut
+down to the part around the change, side by side, with the added module and the rewired
+edge highlighted. SVG and PNG need Graphviz's ``dot``.
 """
 
 from __future__ import annotations

@@ -949,3 +949,16 @@ def test_shape_refusals_name_the_place_once() -> None:
         convert(loads(data))
     with pytest.raises(SurgeryError, match=r"^<string>:1:8: input 'data': the shape"):
         convert(loads('input: "data"\nlayer { name: "r" type: "ReLU" bottom: "data" top: "r" }'))
+
+
+def test_the_left_out_note_names_dropout_only_where_the_net_has_one() -> None:
+    relu = one_layer_net(
+        [X, X],
+        'layer { name: "r" type: "ReLU" bottom: "x0" top: "r" }',
+        'layer { name: "s" type: "Silence" bottom: "x1" }',
+    )
+    (note,) = [n for n in convert(loads(relu)).notes if n.startswith("left out")]
+    assert "Silence" in note and "Dropout" not in note
+    dropout = relu.replace('type: "ReLU"', 'type: "Dropout"')
+    (note,) = [n for n in convert(loads(dropout)).notes if n.startswith("left out")]
+    assert note.endswith("; Dropout layers pass their input on")

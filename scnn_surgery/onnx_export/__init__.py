@@ -3,7 +3,8 @@ what Caffe's forward pass computes (``scnn-surgery export``).
 
 :mod:`.layers` holds one converter per Caffe layer type, :mod:`.blobs` matches the
 caffemodel's blobs to the layers, :mod:`.build` puts the graph together and checks it. This
-package needs the optional ``onnx`` dependency (``pip install 'onnx>=1.23'``, or ``pip install -e '.[onnx]'`` in a clone);
+package needs the optional ``onnx`` dependency (``pip install 'onnx>=1.23'``, or in a clone
+``pip install -e '.[onnx]'``);
 :func:`require_onnx` says so in one line when it is missing, and nothing else in the
 project imports it.
 """
