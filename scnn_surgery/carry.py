@@ -55,6 +55,11 @@ def weights_for_net(
     if source is None:
         schema = schema_for_net(net, proto)
         made = initial_weights(net, seed, spec, shapes, phase, schema, destination)
+        made.notes.insert(
+            0,
+            f"warning: no --weights, so {destination} holds the fillers' values: it is for"
+            " structure only (trying a deployment), not for inference",
+        )
     else:
         rename_entries(source, renamed or {})
         made = carry_over(net, source, added, spec, seed, shapes, phase, destination, removed)

@@ -1146,7 +1146,37 @@ def initial_weights(
         entry.blobs.extend(filler.make(layer, blobs))
         entries.append(entry)
     left_out = [layer for layer, blobs in planned if blobs is None]
-    return WeightsResult(Caffemodel(model, source), _left_out_notes(net, filler, left_out, source))
+    notes = [*_zero_weights_notes(planned, source), *_left_out_notes(net, filler, left_out, source)]
+    return WeightsResult(Caffemodel(model, source), notes)
+
+
+def _zero_weights_notes(
+    planned: Sequence[tuple[Layer, list[ParamBlob] | None]], where: str
+) -> list[str]:
+    """A warning when layers state no weight filler: Caffe's default filler is the constant
+    0, so their weights are all 0 and their output ignores their input (a deploy prototxt,
+    which never needed fillers, is often so). BatchNorm's statistics are
+    zeroed by design and are no weights."""
+    zero = [
+        layer.name
+        for layer, blobs in planned
+        if blobs and layer.type != "BatchNorm" and _all_zero(blobs[0].filler)
+    ]
+    if not zero:
+        return []
+    many = len(zero) != 1
+    names = ", ".join(f"'{name}'" for name in zero[:3])
+    more = f" and {len(zero) - 3} more" if len(zero) > 3 else ""
+    return [
+        f"warning: {len(zero)} layer{'s' * many} ({names}{more}) state{'s' * (not many)} no"
+        f" weight filler, so {'their' if many else 'its'} weights in {where} are all 0, as"
+        " Caffe fills them, and what they compute ignores their input (give --weights for"
+        " trained values)"
+    ]
+
+
+def _all_zero(filler: Any) -> bool:
+    return bool(filler.type == "constant" and filler.value == 0)
 
 
 def _rendered(spec: ScnnSpec, legacy: bool, net_class: Any) -> dict[str, Any]:

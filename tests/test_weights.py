@@ -430,6 +430,9 @@ def test_cli_writes_weights_without_a_source(tmp_path: Path, run_cli: RunCli) ->
     d = [e for e in model.layers if e.name.startswith("SCNN_D_") and len(e.blobs)]
     assert len(d) == 5 and all(e.blobs[0] == d[0].blobs[0] for e in d)
     assert "wrote weights" in err
+    # made from fillers alone: said, as export says it
+    assert f"warning: no --weights, so {weights} holds the fillers' values" in err
+    assert "no weight filler" not in err  # both convolutions state theirs
 
 
 def test_cli_carries_weights_over_and_seed_matters(tmp_path: Path, run_cli: RunCli) -> None:
@@ -626,7 +629,9 @@ layer { name: "up" type: "Upsample" bottom: "dw2" top: "up" }
     stored = {entry.name: entry for entry in made.model.layers}
     assert [blob_shape(b) for b in stored["dw"].blobs] == [(8, 1, 3, 3)]  # group = channels
     assert [blob_shape(b) for b in stored["dw2"].blobs] == [(8, 1, 3, 3), (8,)]
-    assert len(stored["up"].blobs) == 0 and not made.notes
+    assert len(stored["up"].blobs) == 0
+    (note,) = made.notes  # no layer left out; dw and dw2 state no filler
+    assert note.startswith("warning: 2 layers ('dw', 'dw2') state no weight filler")
 
 
 def test_check_caffemodel_size_names_the_size_and_the_remedy() -> None:
