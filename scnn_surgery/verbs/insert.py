@@ -8,6 +8,7 @@ only with --rescale or --reshape-weights is refused (run retarget with it first)
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
@@ -16,6 +17,7 @@ from ..analysis.advice import advise
 from ..analysis.forkrules import ruled
 from ..analysis.geometry import PhaseShapes, resolve_sizes
 from ..analysis.modules import find_modules
+from ..analysis.params import conv_params
 from ..analysis.shapes import format_override
 from ..analysis.verify import Checks, check_fitted
 from ..core.graph import build_graphs
@@ -38,7 +40,7 @@ from ..scnn import (
     module_output,
     reduction_name,
 )
-from ..weights import Caffemodel
+from ..weights import DEPTHWISE_TYPES, Caffemodel
 from . import VerbSpec
 from .common import automatic_point, refuse_shape_errors, rules_first, working_phase
 from .retarget import NeedsFlag, RetargetResult, regenerated_note, retarget, stated_sizes
@@ -172,6 +174,40 @@ def _reduced_readers(point: InsertionPoint, channels: int, reduced: int) -> list
     ]
 
 
+_CONVOLUTIONS = frozenset({"Convolution", "Deconvolution", *DEPTHWISE_TYPES})
+
+
+def _refuse_reduction_into_groups(
+    net: Net, point: InsertionPoint, channels: int, reduced: int
+) -> None:
+    """A grouped convolution that reads the module's output needs its channels to be a
+    multiple of its stated group (Caffe aborts otherwise): refuse ``--reduce-channels`` that
+    is not, naming the layer, and say which value fits (a depthwise layer's group is the
+    map's own channel count, so often none below it does)."""
+    grouped = [
+        (c.layer, group)
+        for c in point.consumers
+        if c.layer.type in _CONVOLUTIONS
+        and (group := conv_params(net, c.layer).group) is not None and group > 1
+    ]
+    misfits = [(layer, group) for layer, group in grouped if reduced % group]
+    if not misfits:
+        return
+    layer, group = misfits[0]
+    step = math.lcm(*(g for _, g in grouped))
+    fits = -(-reduced // step) * step  # the nearest multiple at or above the one asked
+    remedy = (
+        f"the nearest that fits is --reduce-channels {fits}"
+        if fits < channels
+        else f"none below the map's {channels} does, so leave out --reduce-channels"
+    )
+    raise SurgeryError(
+        f"--reduce-channels {reduced}: {net.describe(layer)} reads the module's output in"
+        f" {group} groups, so the module's channels must be a multiple of {step}; {remedy}"
+        " (or put the module where no grouped convolution reads it, with --after)"
+    )
+
+
 def reduction_layers(spec: ScnnSpec, source: str) -> list[LayerDef]:
     """A 1x1 Convolution + in-place ReLU from ``source`` to ``spec.channels`` channels,
     as the published ResNet-101 example does with conv5_5 before its module."""
@@ -258,6 +294,7 @@ def _insert(net: Net, options: InsertOptions) -> InsertResult:
         height, width, channels = resolve_sizes(shapes, point, given, phase, notes)
     reduce = _reduction_needed(options.reduce_channels, point.blob, channels, notes)
     if options.reduce_channels is not None:
+        _refuse_reduction_into_groups(work, point, channels, options.reduce_channels)
         notes += _reduced_readers(point, channels, options.reduce_channels)
         channels = options.reduce_channels
     spec = ScnnSpec(
