@@ -240,10 +240,7 @@ def _named(layer: Layer, name: str) -> Layer:
     doc = text.document
     if body.fields:
         return revised_layer(layer, [insert_before_field(doc, body.fields[0], block)])
-    edit = append_to_message(doc, body, block)
-    if doc.text[edit.start - 1] == "{":  # 'layer {}': a blank after the brace, as before it
-        edit = Edit(edit.start, edit.end, " " + edit.replacement)
-    return revised_layer(layer, [edit])
+    return revised_layer(layer, [append_to_message(doc, body, block)])
 
 
 def rename_input(net: Net, old: str, new: str) -> None:
