@@ -284,8 +284,9 @@ def _renamed_params(fields: Fields, renamed: Mapping[str, str]) -> Fields:
 
 
 def set_param(net: Net, layer: Layer, path: ParamPath, value: Value) -> Layer:
-    """Set the field ``path`` of ``layer`` (added when missing); returns the new layer,
-    which takes the old one's place in the net and its graphs."""
+    """Set the field ``path`` of ``layer`` (added when missing, but never a message
+    ``[i]`` names: ``param[0].lr_mult`` needs a ``param``); returns the new layer, which
+    takes the old one's place in the net and its graphs."""
     return change_param(net, layer, Change("set", path, value))
 
 
@@ -296,7 +297,7 @@ def add_param(net: Net, layer: Layer, path: ParamPath, value: Value) -> Layer:
 
 def remove_param(net: Net, layer: Layer, path: ParamPath) -> Layer:
     """Remove the field ``path`` (every occurrence of an unindexed name); nothing when
-    it is absent."""
+    it is absent, and an ``[i]`` past the last occurrence is refused."""
     return change_param(net, layer, Change("remove", path))
 
 
@@ -355,7 +356,8 @@ def revised_layer(layer: Layer, edits: Sequence[Edit]) -> Layer:
 
 
 def set_net_field(net: Net, path: ParamPath, value: Value) -> None:
-    """Set a field of the net itself (``input_dim[2]``, ``input_shape[0].dim[3]``)."""
+    """Set a field of the net itself (``input_dim[2]``, ``input_shape[0].dim[3]``): the
+    one the file states; a net that states ``input_dim`` has no ``input_shape[0]``."""
     change_net_field(net, Change("set", path, value))
 
 
