@@ -231,3 +231,19 @@ def test_a_reduction_a_grouped_reader_cannot_take_is_refused_with_the_value_that
     depthwise = ss.loads(grouped)  # the group is the map's own 4 channels: nothing fits below
     with pytest.raises(SurgeryError, match="none below the map's 4 does, so leave out"):
         ss.insert(depthwise, ss.InsertOptions(after="conv1", reduce_channels=2, kernel_width=3))
+
+
+def test_the_many_channels_warning_advises_only_a_reduction_that_fits() -> None:
+    wide = INPUT_LAYER.replace("dim: 48 dim: 64", "dim: 8 dim: 8").replace(
+        "num_output: 4 kernel_size: 3", "num_output: 512 kernel_size: 3"
+    )
+    score = "num_output: 2 kernel_size: 1"
+    depthwise = wide.replace(score, "num_output: 512 kernel_size: 1 group: 512")
+    (warning,) = [x for x in ss.insert(ss.loads(depthwise), ss.InsertOptions(
+        after="conv1", kernel_width=3)).afterwords() if x.startswith("warning")]  # fmt: skip
+    assert "(no --reduce-channels fits here: a grouped convolution reads the map in 512" in warning
+    grouped = wide.replace("num_output: 512 kernel_size: 3", "num_output: 384 kernel_size: 3")
+    grouped = grouped.replace(score, "num_output: 96 kernel_size: 1 group: 96")
+    (warning,) = [x for x in ss.insert(ss.loads(grouped), ss.InsertOptions(
+        after="conv1", kernel_width=3)).afterwords() if x.startswith("warning")]  # fmt: skip
+    assert "(insert --reduce-channels 192 maps the blob to 192 channels first" in warning
