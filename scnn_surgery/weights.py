@@ -45,6 +45,7 @@ from .analysis.params import (
 )
 from .analysis.shapes import MaybeShape, ShapeOverrides, format_shape, infer_shapes
 from .core.document import Document, Message, Scalar
+from .core.formats import V1_TYPE_NAMES
 from .core.graph import graph_of, phase_states
 from .core.layerdef import Enum
 from .core.net import Layer, Net
@@ -77,6 +78,8 @@ __all__ = [
     "param_specs",
     "parse_caffemodel",
     "read_caffemodel",
+    "upgrade_caffemodel",
+    "upgrade_v1_entry",
 ]
 
 if TYPE_CHECKING:
@@ -995,12 +998,166 @@ def _blob_class(net_class: Any, legacy: bool) -> Any:
 def _layer_entry(net: Net, layer: Layer, entry_class: Any) -> Any:
     """The layer's prototxt as a caffemodel entry of ``entry_class``. The BVLC parse is
     cached and shared, so it is copied; other schemas parse afresh. V2 text (a fragment
-    spliced into a V1 net) becomes the V1 layer the prototxt shows for a V1 entry."""
+    spliced into a V1 net) becomes the V1 layer the prototxt shows for a V1 entry; V1
+    text (a layer of an upgraded net, whose text is written as V2 only on export)
+    becomes the V2 layer Caffe's upgrade makes of it."""
     if entry_class is type(layer_message(net, layer)):
         return _copy(layer_message(net, layer))
     if layer.text is not None and layer.format == "v2" and _is_v1_entry(entry_class):
         return definition_message(definition_of(layer), entry_class)
+    if layer.format == "v1" and not _is_v1_entry(entry_class):
+        entry = entry_class()
+        upgrade_v1_entry(layer_message(net, layer), entry)
+        if layer.type in _DATA_PARAMS and _net_needs_data_upgrade(net):
+            _move_transform_fields(entry)
+        return entry
     return layer_message_as(net, layer, entry_class)
+
+
+# ---------------------------------------------------------------------------
+# V1 entries as V2 (upgrade_proto.cpp: UpgradeV1LayerParameter, UpgradeNetDataTransformation)
+
+# V1's per-blob lists -> the ParamSpec field each sets, one ParamSpec per blob.
+_V1_PARAM_LISTS = {
+    "param": "name",
+    "blob_share_mode": "share_mode",
+    "blobs_lr": "lr_mult",
+    "weight_decay": "decay_mult",
+}
+# Not copied by name: the type (an enum in V1), the per-blob lists, and the V0 'layer',
+# which Caffe ignores ("Input NetParameter has V0 layer -- ignoring").
+_V1_NOT_BY_NAME = frozenset({"type", "layer", *_V1_PARAM_LISTS})
+# The data layers whose parameter message once held the transformation fields.
+_DATA_PARAMS = {"Data": "data_param", "ImageData": "image_data_param",
+                "WindowData": "window_data_param"}  # fmt: skip
+_TRANSFORM_FIELDS = ("scale", "mean_file", "crop_size", "mirror")
+
+
+def upgrade_v1_entry(v1: Any, out: Any) -> None:
+    """Fill ``out`` (an empty V2 ``LayerParameter`` of any schema) with what Caffe's
+    UpgradeV1LayerParameter makes of the V1 layer message ``v1``: the type enum as its V2
+    name, the per-blob lists as one ``param`` each, every other field by its name (blobs
+    included, copied: the caller drops the V1 ones when it needs the memory back). A field
+    V2 has no place for is dropped, as Caffe drops it."""
+    fields = out.DESCRIPTOR.fields_by_name
+    for fd, value in v1.ListFields():
+        if fd.name in _V1_NOT_BY_NAME or fd.name not in fields:
+            continue
+        target = getattr(out, fd.name)
+        if fd.message_type is None:
+            if fd.is_repeated:
+                target.extend(value)
+            else:
+                setattr(out, fd.name, value)
+        elif fd.is_repeated:
+            for item in value:
+                _copy_into(target.add(), item)
+        else:
+            _copy_into(target, value)
+    if v1.HasField("type"):
+        enum_name = v1.DESCRIPTOR.fields_by_name["type"].enum_type.values_by_number[v1.type].name
+        out.type = V1_TYPE_NAMES.get(enum_name, enum_name)
+    for v1_name, spec_name in _V1_PARAM_LISTS.items():
+        for i, item in enumerate(getattr(v1, v1_name)):
+            while len(out.param) <= i:
+                out.param.add()
+            setattr(out.param[i], spec_name, item)  # the share modes number alike
+
+
+def _copy_into(target: Any, value: Any) -> None:
+    """``value`` into the message ``target``, which may be another schema's class with the
+    same field numbers (a fork's parameter message); an empty message stays present."""
+    target.SetInParent()
+    if type(target) is type(value):
+        target.CopyFrom(value)
+    else:
+        target.MergeFromString(value.SerializeToString())
+
+
+def _moves_transform_fields(param: Any) -> bool:
+    return any(
+        name in param.DESCRIPTOR.fields_by_name and param.HasField(name)
+        for name in _TRANSFORM_FIELDS
+    )
+
+
+def _move_transform_fields(entry: Any) -> None:
+    """Caffe's data upgrade of one data layer (run when any data layer of the net needs
+    it): its parameter message and transform_param both present, and scale, mean_file,
+    crop_size and mirror moved into the latter."""
+    name = _DATA_PARAMS.get(entry.type)
+    if name is None or name not in entry.DESCRIPTOR.fields_by_name:
+        return
+    param, transform = getattr(entry, name), entry.transform_param
+    param.SetInParent()
+    transform.SetInParent()
+    for field_name in _TRANSFORM_FIELDS:
+        if field_name in param.DESCRIPTOR.fields_by_name and param.HasField(field_name):
+            setattr(transform, field_name, getattr(param, field_name))
+            param.ClearField(field_name)
+
+
+def _net_needs_data_upgrade(net: Net) -> bool:
+    """Caffe's NetNeedsDataUpgrade over the net's V1 layers."""
+    return any(
+        _moves_transform_fields(getattr(part_message(net, x, name), name))
+        for x in net.layers
+        if x.format == "v1" and (name := _DATA_PARAMS.get(x.type)) is not None
+    )
+
+
+def _v1_entry_moves_transform_fields(entry: Any) -> bool:
+    type_name = entry.DESCRIPTOR.fields_by_name["type"].enum_type.values_by_number.get(entry.type)
+    name = _DATA_PARAMS.get(V1_TYPE_NAMES.get(type_name.name, "")) if type_name else None
+    return name is not None and _moves_transform_fields(getattr(entry, name))
+
+
+def upgrade_caffemodel(
+    model: Caffemodel, net: Net, shapes: Overrides | None = None, phase: str | None = None
+) -> bool:
+    """Rewrite a V1 caffemodel (``layers``) as V2 (``layer``), in place, for ``net``, the V2
+    net it goes with: each entry as Caffe's upgrade makes it, and each blob of a layer of
+    ``net`` whose legacy 4-D dimensions fit the layer given the shape the layer has, as
+    Caffe writes it once loaded (a 1x1x4096x9216 weight becomes 4096x9216). Blobs that do
+    not fit are left as they are, for the weights check to name. Entries are converted one
+    at a time, each V1 one losing its blobs as its V2 twin gets them, so the memory a large
+    file needs grows by one layer's blobs, not by the file. False: already V2."""
+    if not model.legacy:
+        return False
+    _refuse_v0_entries(model)
+    message = model.message
+    data_upgrade = any(_v1_entry_moves_transform_fields(e) for e in message.layers)
+    for v1 in message.layers:
+        entry = message.layer.add()
+        upgrade_v1_entry(v1, entry)
+        if data_upgrade:
+            _move_transform_fields(entry)
+        del v1.blobs[:]
+    del message.layers[:]
+    _restate_legacy_dims(net, model, shapes or {}, phase)
+    return True
+
+
+def _restate_legacy_dims(
+    net: Net, model: Caffemodel, shapes: Overrides, phase: str | None
+) -> None:
+    layers: dict[str, Layer] = {}
+    for layer in net.layers:
+        layers.setdefault(layer.name, layer)
+    stored = [(e, layers[e.name]) for e in model.message.layer
+              if e.name in layers and any(_has_legacy_dims(b) for b in e.blobs)]  # fmt: skip
+    if not stored:
+        return
+    filler = _Filler(net, 0, False, None, shapes, phase)
+    for entry, layer in stored:
+        planned = filler.plan(layer) or []
+        for blob, wanted in zip(entry.blobs, planned, strict=False):
+            if _has_legacy_dims(blob) and blob_matches(blob, wanted.shape):
+                for name in ("num", "channels", "height", "width"):
+                    blob.ClearField(name)
+                blob.shape.Clear()
+                blob.shape.SetInParent()  # a scalar's shape is present with no dims
+                blob.shape.dim.extend(wanted.shape)
 
 
 def _is_v1_entry(entry_class: Any) -> bool:
@@ -1168,7 +1325,7 @@ def _added_entries(
     for layer in net.layers:
         if layer.name not in added:
             continue
-        if (layer.format == "v1") == legacy or (legacy and layer.text is not None):
+        if (layer.format == "v1") == legacy or layer.text is not None:
             entry = _layer_entry(net, layer, _entry_class(net_class, legacy))
         else:
             if translated is None:
@@ -1235,13 +1392,17 @@ def carry_over(
     """
     _require_numpy()
     new = set(added)
-    clash = sorted(new & {entry.name for entry in source.layers})
+    clash = sorted(new & {entry.name for entry in source.layers if len(entry.blobs)})
     if clash:
         raise SurgeryError(
             f"{source.source} already has layers named {', '.join(clash[:3])}, whose blobs"
             " Caffe would copy into the new layers; insert with --prefix"
         )
     _refuse_v0_entries(source)
+    # A blobless entry of a new layer's name carries nothing (Caffe writes one for every
+    # layer, an Input layer's too), but Caffe would copy it into the new layer and stop
+    # on the blob count: the new layer's own entry takes its place.
+    _drop_entries(source, new, destination)
     notes = _drop_entries(source, set(removed) - net.layer_names, destination)
     legacy = source.legacy
     net_class = type(source.message)
@@ -1302,7 +1463,9 @@ def _missing_entries(
             continue
         seen.add(layer.name)
         blobs = filler.blobs(layer)
-        same_format = (layer.format == "v1") == source.legacy
+        # A definition (a layer surgery added) is written in the caffemodel's format by
+        # _added_entries only; text converts either way.
+        same_format = (layer.format == "v1") == source.legacy or layer.text is not None
         if blobs is None or not same_format:
             if param_blob_count(net, layer) is not None:
                 notes.append(f"{net.describe(layer)} has no blobs in {source.source}")

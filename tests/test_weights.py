@@ -386,12 +386,29 @@ def test_v1_caffemodel_gets_v1_module_layers() -> None:
 def test_source_layer_named_like_the_module_is_refused() -> None:
     net = loads(SMALL_NET)
     model = initial_weights(net).model.message
-    model.layer.add(name="SCNN_D_1", type="Convolution")
+    stale = model.layer.add(name="SCNN_D_1", type="Convolution")
+    stale.blobs.append(make_blob(np.ones((4, 4, 1, 3), np.float32)))
     source = parse_caffemodel(model.SerializeToString(), "old.caffemodel")
     result = insert(net, InsertOptions(after="conv1", height=6, width=8, channels=4,
                                        kernel_width=3))
     with pytest.raises(SurgeryError, match="--prefix"):
         carry_over(result.net, source, result.net.layer_names - net.layer_names, result.spec)
+
+
+def test_blobless_source_entry_named_like_a_new_layer_gives_way() -> None:
+    """Caffe copies an entry into the first layer of its name and stops when the blob
+    counts differ; an entry without blobs carries nothing, so the new layer's own entry
+    replaces it rather than the insert being refused."""
+    net = loads(SMALL_NET)
+    model = initial_weights(net).model.message
+    model.layer.add(name="SCNN_D_1", type="Convolution")
+    source = parse_caffemodel(model.SerializeToString(), "old.caffemodel")
+    result = insert(net, InsertOptions(after="conv1", height=6, width=8, channels=4,
+                                       kernel_width=3))
+    made = carry_over(result.net, source, result.net.layer_names - net.layer_names, result.spec)
+    entries = [e for e in made.model.layers if e.name == "SCNN_D_1"]
+    assert [len(e.blobs) for e in entries] == [1]
+    assert not errors_of(check_net(result.net, weights=made.model))
 
 
 def test_missing_existing_layer_is_filled_and_noted() -> None:
