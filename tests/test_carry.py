@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 import numpy as np
 import pytest
@@ -71,6 +72,18 @@ def randomised_v1(net: Net) -> bytes:
     return model.to_bytes()
 
 
+def assert_oracle_layers(model: Caffemodel, oracle: Any) -> None:
+    """Each entry, less its blobs, is a layer of that name in the oracle's upgraded net."""
+    layers: dict[str, list[object]] = {}
+    for layer in oracle.layer:
+        layers.setdefault(layer.name, []).append(layer)
+    for entry in model.layers:
+        stripped = type(entry)()
+        stripped.CopyFrom(entry)
+        del stripped.blobs[:]
+        assert stripped in layers[entry.name]
+
+
 @pytest.mark.parametrize("path", V1_NETS, ids=[p.stem for p in V1_NETS])
 def test_an_upgraded_v1_net_gets_a_v2_caffemodel(path: Path, tmp_path: Path) -> None:
     """Without --weights: V2 entries, each the layer Caffe's upgrade makes (the oracle's)
@@ -80,20 +93,15 @@ def test_an_upgraded_v1_net_gets_a_v2_caffemodel(path: Path, tmp_path: Path) -> 
     net, made, _ = upgraded_weights(small)
     assert not made.legacy and made.layers
     assert not errors_of(check_net(net, weights=made))
-    oracle: dict[str, list[object]] = {}
-    for layer in upgrade_net_proto_text(small.read_text()).layer:
-        oracle.setdefault(layer.name, []).append(layer)
-    for entry in made.layers:
-        stripped = type(entry)()
-        stripped.CopyFrom(entry)
-        del stripped.blobs[:]
-        assert stripped in oracle[entry.name]
+    oracle = upgrade_net_proto_text(small.read_text())
+    assert_oracle_layers(made, oracle)
     v1 = tmp_path / "v1.caffemodel"
     v1.write_bytes(randomised_v1(ss.load(small)))
     _, carried, notes = upgraded_weights(small, v1)
     assert f"{v1}: a V1 caffemodel, written as V2 as the net is" in notes
     assert not carried.legacy
     assert not errors_of(check_net(net, weights=carried))
+    assert_oracle_layers(carried, oracle)
     shapes = {e.name: [blob_shape(b) for b in e.blobs] for e in made.layers}
     source = parse_caffemodel(v1.read_bytes())
     values = {e.name: [blob_array(b) for b in e.blobs] for e in source.layers}

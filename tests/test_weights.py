@@ -41,8 +41,10 @@ from scnn_surgery.weights import (
     param_blob_count,
     parse_caffemodel,
     read_caffemodel,
+    upgrade_v1_entry,
 )
 
+from .caffe_upgrade import upgrade_v1_layer_parameter
 from .conftest import REPO_ROOT, RunCli, needs_shared, shared_path
 
 EXAMPLE = REPO_ROOT / "examples" / "scnn_lane_vgg16.prototxt"
@@ -837,3 +839,21 @@ def test_a_blob_whose_values_do_not_fill_its_shape_is_refused_by_every_verb(
     assert sorted(p.name for p in tmp_path.iterdir()) == ["d.caffemodel", "d.prototxt"]
     code, text, _ = run_cli("check", str(model), "--weights", str(weights))
     assert code == 1 and "param 0 in" in text and "[weights-data]" in text
+
+
+def test_a_v1_entry_upgrades_as_caffe_upgrades_it() -> None:
+    """upgrade_v1_entry against the oracle's UpgradeV1LayerParameter: the per-blob lists of
+    unequal lengths, share modes, rules, loss weights, blobs; a V0 'layer' inside is dropped."""
+    v1 = caffe_pb2.V1LayerParameter(
+        name="ip", bottom=["x"], top=["y"], type=caffe_pb2.V1LayerParameter.INNER_PRODUCT,
+        param=["w", "b"], blobs_lr=[1.0], weight_decay=[1.0, 0.0], loss_weight=[0.5],
+        blob_share_mode=[caffe_pb2.V1LayerParameter.STRICT, caffe_pb2.V1LayerParameter.PERMISSIVE],
+    )  # fmt: skip
+    v1.include.add(phase=caffe_pb2.TEST)
+    v1.inner_product_param.num_output = 3
+    v1.blobs.append(make_blob(np.ones((1, 1, 3, 2), np.float32), legacy=True))
+    v1.layer.name = "old"
+    out = caffe_pb2.LayerParameter()
+    upgrade_v1_entry(v1, out)
+    assert out == upgrade_v1_layer_parameter(v1)
+    assert out.type == "InnerProduct" and len(out.param) == 2
