@@ -26,7 +26,7 @@ from .weights import (
     initial_weights,
     read_caffemodel,
     rename_entries,
-    upgrade_caffemodel,
+    restate_legacy_dims,
 )
 
 
@@ -138,23 +138,18 @@ def carried_caffemodel(
     if carry.spec is not None:
         check_caffemodel_size(estimate_module(carry.spec).weight_bytes, weights_out, carry.spec)
     schema = schema_for_net(net, carry.proto)
-    source = read_caffemodel(weights_in, schema) if weights_in is not None else None
+    as_v2 = carry.upgraded and net.output_format == "v2"
+    source = read_caffemodel(weights_in, schema, as_v2=as_v2) if weights_in is not None else None
     adjusted = carry.adjust(source) if carry.adjust is not None and source is not None else []
-    if source is not None and carry.upgraded and net.output_format == "v2":
-        adjusted += _upgraded_source_notes(source, net, carry)
+    if source is not None and source.upgraded:
+        restate_legacy_dims(net, source, carry.shapes, carry.phase)
+        adjusted.append(f"{source.source}: a V1 caffemodel, written as V2 as the net is")
     made = weights_for_net(
         net, source, added=carry.added, removed=carry.removed, renamed=carry.renamed,
         spec=carry.spec, seed=seed, shapes=carry.shapes, phase=carry.phase,
         proto=carry.proto, destination=weights_out,
     )  # fmt: skip
     return made.model.to_bytes(), [*adjusted, *made.notes]
-
-
-def _upgraded_source_notes(source: Caffemodel, net: Net, carry: Carry) -> list[str]:
-    """A V1 source of an upgraded net upgraded with it (see :func:`upgrade_caffemodel`)."""
-    if not upgrade_caffemodel(source, net, carry.shapes, carry.phase):
-        return []
-    return [f"{source.source}: a V1 caffemodel, written as V2 as the net is"]
 
 
 def stage_weights(

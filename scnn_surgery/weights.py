@@ -78,7 +78,7 @@ __all__ = [
     "param_specs",
     "parse_caffemodel",
     "read_caffemodel",
-    "upgrade_caffemodel",
+    "restate_legacy_dims",
     "upgrade_v1_entry",
 ]
 
@@ -99,10 +99,12 @@ BlobDims = tuple[int, ...]
 
 @dataclass
 class Caffemodel:
-    """A parsed caffemodel; ``message`` is its schema's ``NetParameter``."""
+    """A parsed caffemodel; ``message`` is its schema's ``NetParameter``; ``upgraded``:
+    read from a V1 file as V2 (see :func:`parse_caffemodel`)."""
 
     message: Any
     source: str = "<caffemodel>"
+    upgraded: bool = False
 
     @property
     def legacy(self) -> bool:
@@ -124,11 +126,17 @@ def parse_caffemodel(
     schema: Schema | None = None,
     *,
     packed_as_bytes: bool = False,
+    as_v2: bool = False,
 ) -> Caffemodel:
     """Parse with ``schema``'s ``NetParameter`` (default: BVLC's). ``packed_as_bytes``:
     for reading only, each blob's ``data`` is kept as the bytes Caffe packed its floats
-    in, which :func:`blob_array` views without a copy (see :func:`_packed_bytes_net`)."""
+    in, which :func:`blob_array` views without a copy (see :func:`_packed_bytes_net`).
+    ``as_v2``: a V1 file is read as the V2 one Caffe's upgrade makes of it, as
+    ``upgrade_net_proto_binary`` writes it (blobs as they are, legacy dimensions too)."""
     net_class = (schema or dialect_schema("bvlc")).net
+    upgraded = _v1_as_v2_bytes(data, net_class) if as_v2 else None
+    if upgraded is not None:
+        data = upgraded
     message: Any = ((_packed_bytes_net(net_class) if packed_as_bytes else None) or net_class)()
     try:
         message.ParseFromString(data)
@@ -137,7 +145,7 @@ def parse_caffemodel(
         if data[:200].lstrip().startswith((b"name", b"layer", b"input", b"#")):
             what = "not a binary caffemodel; it looks like a prototxt"
         raise SurgeryError(f"{source}: cannot be decoded ({what})") from None
-    model = Caffemodel(message, source)
+    model = Caffemodel(message, source, upgraded=upgraded is not None)
     if len(message.layer) and len(message.layers):
         raise SurgeryError(
             f"{source}: the caffemodel has both 'layer' and 'layers' entries, which Caffe refuses"
@@ -151,12 +159,16 @@ def read_caffemodel(
     *,
     packed_as_bytes: bool = False,
     refuse_damaged: bool = True,
+    as_v2: bool = False,
 ) -> Caffemodel:
     """The caffemodel at ``path``; one whose blob holds more or fewer values than its
     shape has is refused (:func:`refuse_damaged_blobs`) unless ``refuse_damaged`` is
-    false (``check`` reports it as a finding instead)."""
+    false (``check`` reports it as a finding instead). ``as_v2``: see
+    :func:`parse_caffemodel`."""
     data = read_input_bytes(path, "a caffemodel", MAX_CAFFEMODEL_BYTES)
-    model = parse_caffemodel(data, str(path), schema, packed_as_bytes=packed_as_bytes)
+    model = parse_caffemodel(
+        data, str(path), schema, packed_as_bytes=packed_as_bytes, as_v2=as_v2
+    )
     if refuse_damaged:
         refuse_damaged_blobs(model)
     return model
@@ -1112,43 +1124,107 @@ def _v1_entry_moves_transform_fields(entry: Any) -> bool:
     return name is not None and _moves_transform_fields(getattr(entry, name))
 
 
-def upgrade_caffemodel(
-    model: Caffemodel, net: Net, shapes: Overrides | None = None, phase: str | None = None
-) -> bool:
-    """Rewrite a V1 caffemodel (``layers``) as V2 (``layer``), in place, for ``net``, the V2
-    net it goes with: each entry as Caffe's upgrade makes it, and each blob of a layer of
-    ``net`` whose legacy 4-D dimensions fit the layer given the shape the layer has, as
-    Caffe writes it once loaded (a 1x1x4096x9216 weight becomes 4096x9216). Blobs that do
-    not fit are left as they are, for the weights check to name. Entries are converted one
-    at a time, each V1 one losing its blobs as its V2 twin gets them, so the memory a large
-    file needs grows by one layer's blobs, not by the file. False: already V2."""
-    if not model.legacy:
-        return False
-    _refuse_v0_entries(model)
-    message = model.message
-    data_upgrade = any(_v1_entry_moves_transform_fields(e) for e in message.layers)
-    for v1 in message.layers:
-        entry = message.layer.add()
-        upgrade_v1_entry(v1, entry)
+def _v1_as_v2_bytes(data: bytes, net_class: Any) -> bytes | None:
+    """A V1 caffemodel's bytes as V2, converted on the wire so that no blob is parsed or
+    copied twice: each ``layers`` entry, less its blobs, becomes the V2 entry Caffe's
+    upgrade makes of it (:func:`upgrade_v1_entry`, and the data upgrade when any entry
+    needs it), followed by its blobs' bytes as they were, under V2's field number. Every
+    other field of the file stays as it was. None: not a V1 file (or not decodable here;
+    the parser then says what is wrong)."""
+    fields = net_class.DESCRIPTOR.fields_by_name
+    v1_class, v2_class = field_class(net_class, "layers"), field_class(net_class, "layer")
+    v1_number, v2_number = fields["layers"].number, fields["layer"].number
+    v1_blobs = v1_class.DESCRIPTOR.fields_by_name["blobs"].number
+    v2_blobs = v2_class.DESCRIPTOR.fields_by_name["blobs"].number
+    view = memoryview(data)
+    try:
+        top = _wire_fields(view)
+        entries = [_wire_fields(payload) for number, _, payload in top if number == v1_number]
+    except ValueError:
+        return None
+    if not entries or any(number == v2_number for number, _, _ in top):
+        return None
+    layers = []
+    for entry in entries:
+        v1 = v1_class()
+        v1.ParseFromString(b"".join(raw for number, raw, _ in entry if number != v1_blobs))
+        if v1.HasField("layer"):
+            return None  # a V0 entry: the V1 parse refuses it by name
+        blobs = [payload for number, _, payload in entry if number == v1_blobs]
+        layers.append((v1, blobs))
+    data_upgrade = any(_v1_entry_moves_transform_fields(v1) for v1, _ in layers)
+    out: list[bytes | memoryview] = []
+    converted = iter(layers)
+    for number, raw, _ in top:
+        if number != v1_number:
+            out.append(raw)
+            continue
+        v1, blobs = next(converted)
+        v2 = v2_class()
+        upgrade_v1_entry(v1, v2)
         if data_upgrade:
-            _move_transform_fields(entry)
-        del v1.blobs[:]
-    del message.layers[:]
-    _restate_legacy_dims(net, model, shapes or {}, phase)
-    return True
+            _move_transform_fields(v2)
+        head = v2.SerializeToString()
+        tails = [piece for blob in blobs
+                 for piece in (length_delimited(v2_blobs, len(blob)), blob)]  # fmt: skip
+        size = len(head) + sum(len(piece) for piece in tails)
+        out += [length_delimited(v2_number, size), head, *tails]
+    return b"".join(out)
 
 
-def _restate_legacy_dims(
-    net: Net, model: Caffemodel, shapes: Overrides, phase: str | None
+def _wire_fields(data: memoryview) -> list[tuple[int, memoryview, memoryview]]:
+    """A message's fields on the wire: (field number, the field's bytes, its payload), no
+    copy made. ValueError for what is not a well-formed message."""
+    fields = []
+    pos, end = 0, len(data)
+    while pos < end:
+        start = pos
+        tag, pos = _read_varint(data, pos)
+        number, wire_type = tag >> 3, tag & 7
+        if wire_type == 0:
+            _, pos = _read_varint(data, pos)
+            payload = data[start:pos]
+        elif wire_type in (1, 5):
+            size = 8 if wire_type == 1 else 4
+            payload, pos = data[pos : pos + size], pos + size
+        elif wire_type == 2:
+            size, pos = _read_varint(data, pos)
+            payload, pos = data[pos : pos + size], pos + size
+        else:
+            raise ValueError("a group, which caffe.proto has none of")
+        if pos > end or number == 0:
+            raise ValueError("truncated")
+        fields.append((number, data[start:pos], payload))
+    return fields
+
+
+def _read_varint(data: memoryview, pos: int) -> tuple[int, int]:
+    value = shift = 0
+    while pos < len(data) and shift < 64:
+        byte = data[pos]
+        pos += 1
+        value |= (byte & 0x7F) << shift
+        if not byte & 0x80:
+            return value, pos
+        shift += 7
+    raise ValueError("a bad varint")
+
+
+def restate_legacy_dims(
+    net: Net, model: Caffemodel, shapes: Overrides | None = None, phase: str | None = None
 ) -> None:
+    """Each blob of a layer of ``net`` whose legacy 4-D dimensions fit the layer, in the
+    shape the layer has, as Caffe writes it once loaded (a 1x1x4096x9216 weight becomes
+    4096x9216), in place. Blobs that do not fit are left as they are, for the weights
+    check to name."""
     layers: dict[str, Layer] = {}
     for layer in net.layers:
         layers.setdefault(layer.name, layer)
-    stored = [(e, layers[e.name]) for e in model.message.layer
+    stored = [(e, layers[e.name]) for e in model.layers
               if e.name in layers and any(_has_legacy_dims(b) for b in e.blobs)]  # fmt: skip
     if not stored:
         return
-    filler = _Filler(net, 0, False, None, shapes, phase)
+    filler = _Filler(net, 0, False, None, shapes or {}, phase)
     for entry, layer in stored:
         planned = filler.plan(layer) or []
         for blob, wanted in zip(entry.blobs, planned, strict=False):

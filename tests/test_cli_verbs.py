@@ -343,6 +343,12 @@ def test_a_v0_caffemodel_is_refused(tmp_path: Path, run_cli: RunCli) -> None:
         "--weights-out", str(tmp_path / "o.caffemodel"),
     )  # fmt: skip
     assert code == 1 and "a V0 (pre-2014) caffemodel" in err
+    v1 = write(tmp_path / "v1.prototxt", SMALL_V1)  # upgrading the file does not upgrade V0
+    code, _, err = run_cli(
+        "upgrade", str(v1), "-o", "-", "--weights", str(weights),
+        "--weights-out", str(tmp_path / "o.caffemodel"),
+    )  # fmt: skip
+    assert code == 1 and "a V0 (pre-2014) caffemodel" in err
 
 
 @pytest.mark.parametrize("word", ["999", "TICONV"])
