@@ -162,12 +162,14 @@ def padding_layers(net: Net) -> list[Layer]:
 def v0_replaced_pads(net: Net) -> list[str]:
     """A note for each V0 layer whose own ``pad`` Caffe's upgrade replaces with that of
     the padding layer it reads."""
-    paddings = {top: x for x in padding_layers(net) for top in x.tops}
+    paddings = set(padding_layers(net))
+    latest: dict[str, Layer] = {}  # each blob's writer so far, as Caffe binds a bottom
     notes = []
     for layer in net.layers:
         own = layer.body.scalar("pad") if layer.format == "v0" and layer.body else None
-        source = next((paddings[b] for b in layer.bottoms if b in paddings), None)
-        if own is None or source is None or source is layer:
+        source = next((latest[b] for b in layer.bottoms if latest.get(b) in paddings), None)
+        latest.update((top, layer) for top in layer.tops)
+        if own is None or source is None:
             continue
         given = source.body.scalar("pad") if source.body is not None else None
         new = given.raw if given is not None else "0"
