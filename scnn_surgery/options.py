@@ -523,6 +523,14 @@ class SpliceOptions:
         default=False,
         metadata=declare(BOOL, "Add the fragment beside the net (a new head): rewire nothing."),
     )
+    replace: bool = field(
+        default=False,
+        metadata=declare(
+            BOOL,
+            "Let the layers reading the --after blob read the fragment's output though"
+            " --bind makes the fragment read other blobs (refused without it).",
+        ),
+    )
     prefix: str | None = field(
         default=None,
         metadata=declare(

@@ -15,11 +15,11 @@ from __future__ import annotations
 import functools
 import json
 import math
+import struct
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypeAlias, cast
 
-import numpy
 from google.protobuf import text_format
 from google.protobuf.descriptor import Descriptor, FieldDescriptor
 
@@ -123,11 +123,29 @@ def _canonical_word(word: str) -> str:
 def _float_text(number: float, single: bool) -> str:
     """The shortest spelling of ``number`` as a ``float`` (``single``) or ``double`` holds it:
     Caffe reads ``0.1`` and ``0.100000001`` into one float."""
-    if not math.isfinite(number):
-        return str(number)
-    if number.is_integer():
-        return str(int(number))
-    return str(numpy.float32(number)) if single else repr(number)
+    held = _as_single(number) if single else number
+    if not math.isfinite(held):
+        return str(held)
+    if held.is_integer() and abs(held) < 2**53:
+        return str(int(held))
+    return _single_text(held) if single else repr(held)
+
+
+def _single_text(number: float) -> str:
+    """The shortest spelling that reads back as the same 32-bit float."""
+    held = _as_single(number)
+    for digits in range(1, 10):
+        text = f"{held:.{digits}g}"
+        if _as_single(float(text)) == held:
+            return text
+    return repr(held)  # pragma: no cover - 9 significant digits always round-trip
+
+
+def _as_single(number: float) -> float:
+    try:
+        return float(struct.unpack("f", struct.pack("f", number))[0])
+    except OverflowError:  # beyond float's range: protobuf stores infinity
+        return math.copysign(math.inf, number)
 
 
 @functools.lru_cache(maxsize=4096)
