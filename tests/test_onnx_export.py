@@ -531,7 +531,7 @@ def test_cli_writes_a_model_that_runs(tmp_path: Path, run_cli: RunCli) -> None:
     src = shared_path("zoo", "legacy", "caffe_v0_lenet_train.prototxt")
     out = tmp_path / "out.onnx"
     code, _, err = run_cli("export", str(src), "-o", str(out))  # a V0 train net
-    assert code == 1 and "--shape data=?,C,H,W" in err and not out.exists()
+    assert code == 1 and "--shape 'data=?,C,H,W'" in err and not out.exists()
     code, _, err = run_cli("export", str(src), "-o", str(out), "--shape", "data=?,1,28,28")
     assert code == 0, err
     assert "structure only" in err and "opset 13" in err and "SoftmaxWithLoss" in err

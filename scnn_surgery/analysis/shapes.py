@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import shlex
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from functools import cache
@@ -1216,7 +1217,7 @@ def _infer_inputs(result: ShapeResult, fixed: Mapping[str, Shape]) -> None:
                     None,
                     (net_input.name,),
                     f"{net.document.location(net_input.scalar.start)}: input '{net_input.name}'"
-                    f" states no shape; give it with --shape {net_input.name}=N,C,H,W",
+                    f" states no shape; give it with {shape_flag(net_input.name, 'N,C,H,W')}",
                 )
             )
         result.shapes[version] = shape
@@ -1384,6 +1385,12 @@ def format_override(dims: Sequence[int | None]) -> str:
     return ",".join("?" if d is None else str(d) for d in dims)
 
 
+def shape_flag(name: str, dims: str) -> str:
+    """``--shape NAME=DIMS`` as a shell takes it: quoted where a blob's name (a space, a
+    quote) or a ``?`` would otherwise be split or globbed."""
+    return f"--shape {shlex.quote(f'{name}={dims}')}"
+
+
 _RuleOutcome = tuple[tuple[MaybeShape, ...], "StopInfo | None", "ShapeProblem | None"]
 
 
@@ -1515,7 +1522,7 @@ def missing_rules(result: ShapeResult) -> list[str]:
     flags = " ".join(f"--shape-rule {t}=RULE" for t in types)
     how = f"give each type a rule with {flags} (RULE: {RULE_FORMS} dimension)"
     if stops[0].blobs:
-        given = " ".join(f"--shape {name}=N,C,H,W" for name in stops[0].blobs)
+        given = " ".join(shape_flag(name, "N,C,H,W") for name in stops[0].blobs)
         how += f", or the first layer's output with {given}"
     count = f"{len(stops)} layer{'s' if len(stops) > 1 else ''}"
     lines.append(f"shape inference cannot size {count} without a rule: {how}")
