@@ -650,10 +650,31 @@ def _loss_rule(ctx: RuleContext) -> list[MaybeShape]:
 
 
 def _softmax_loss_rule(ctx: RuleContext) -> list[MaybeShape]:
+    """SoftmaxWithLossLayer::Reshape: after LossLayer's check of the first axis, one label
+    per prediction, i.e. per position outside the softmax axis."""
+    if len(ctx.bottoms) > 1 and ctx.bottoms[0] is not None and ctx.bottoms[1] is not None:
+        _check_label_count(ctx, ctx.bottoms[0], ctx.bottoms[1])
     out: list[MaybeShape] = [()]
     if ctx.num_tops > 1:
         out.append(ctx.bottoms[0] if ctx.bottoms else None)  # the softmax probabilities
     return out
+
+
+def _check_label_count(ctx: RuleContext, x: Shape, label: Shape) -> None:
+    name = ctx.bottom_name(1)
+    if x and label and None not in (x[0], label[0]) and x[0] != label[0]:
+        raise ShapeError(
+            f"the predictions {format_shape(x)} and the label '{name}' {format_shape(label)}"
+            " differ in their first axis (Caffe's LossLayer needs them equal)"
+        )
+    axis = _canonical_axis(int(ctx.param("softmax_param").axis), len(x), "softmax axis")
+    needed, count = _prod([*x[:axis], *x[axis + 1 :]]), _prod(label)
+    if needed is not None and count is not None and needed != count:
+        raise ShapeError(
+            f"the label '{name}' {format_shape(label)} holds {count} labels, but the"
+            f" predictions {format_shape(x)} need {needed}, one per position outside softmax"
+            f" axis {axis} (Caffe checks the counts are equal)"
+        )
 
 
 def _accuracy_rule(ctx: RuleContext) -> list[MaybeShape]:
