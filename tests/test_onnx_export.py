@@ -947,7 +947,7 @@ def test_shape_refusals_name_the_place_once() -> None:
     data = ('layer { name: "d" type: "Data" top: "data" data_param { batch_size: 100 } }\n'
             'layer { name: "r" type: "ReLU" bottom: "data" top: "r" }')  # fmt: skip
     with pytest.raises(SurgeryError, match=r"^layer 'd' \(<string>:1:1\): the shape of blob"
-                       r" 'data' is 100x\?x\?x\?; .* --shape data=\?,C,H,W$"):  # fmt: skip
+                       r" 'data' is 100x\?x\?x\?; .* --shape 'data=\?,C,H,W'$"):  # fmt: skip
         convert(loads(data))
     with pytest.raises(SurgeryError, match=r"^<string>:1:8: input 'data': the shape"):
         convert(loads('input: "data"\nlayer { name: "r" type: "ReLU" bottom: "data" top: "r" }'))
