@@ -405,16 +405,27 @@ def _parse_rule(
 
 
 def options_for(relative: PurePosixPath, base: AnyOptions, config: BatchConfig) -> Any:
-    """The command line's options, overridden by every matching rule in file order."""
+    """The command line's options with every matching rule applied in file order, each
+    value combined with what came before as :func:`combined` says."""
     settings: dict[str, Any] = {}
     for rule in config.rules:
         if rule.matches(relative):
             for key, value in rule.settings.items():
-                if key == SHAPE_RULES_KEY:  # rules for other types still hold
-                    value = {**settings.get(key, base.shape_rules), **value}
-                settings[key] = value
-    settings.pop(WEIGHTS_KEY, None)  # not an option: see weights_for
+                if key != WEIGHTS_KEY:  # not an option: see weights_for
+                    settings[key] = combined(settings.get(key, getattr(base, key)), value)
     return replace(base, **settings)
+
+
+def combined(earlier: object, later: object) -> object:
+    """A table's value over the command line's and earlier tables': a repeatable option's
+    values add up (``layers``, ``only``: the names of both; ``shapes``, ``renames``,
+    ``binds``, ``inputs``, ``shape_rules``: the entries of both, the later one's for a name
+    both give), as the flag given again would; any other value replaces the earlier."""
+    if isinstance(earlier, Mapping) and isinstance(later, Mapping):
+        return {**earlier, **later}
+    if isinstance(earlier, tuple) and isinstance(later, tuple):
+        return tuple(dict.fromkeys((*earlier, *later)))
+    return later
 
 
 def weights_for(source: Source, config: BatchConfig) -> str:
@@ -448,7 +459,8 @@ def plan_jobs(
     *,
     picture_context: int | None = None,
 ) -> list[Job]:
-    entry = REGISTRY[verb_of_options(base)]
+    verb = verb_of_options(base)
+    entry = REGISTRY[verb]
     outputs = [output_dir.joinpath(*source.relative.parts) for source in sources]
     if entry.output_suffix is not None:  # another kind of file: model.prototxt -> model.onnx
         outputs = [output.with_suffix(entry.output_suffix) for output in outputs]
@@ -463,8 +475,23 @@ def plan_jobs(
         )
         for source, output in zip(sources, outputs, strict=True)
     ]
+    _refuse_missing_values(jobs, verb)
     _refuse_clashes(jobs)
     return jobs
+
+
+def _refuse_missing_values(jobs: Sequence[Job], verb: Verb) -> None:
+    """A value the verb cannot run without (remove's layers) must reach every model, from
+    the command line or a config table that matches it: a usage error naming the first
+    model without it, before any work."""
+    for item, declared in declared_fields(options_class(verb)):
+        lacking = [job.source for job in jobs if not getattr(job.options, item.name)]
+        if declared.needed and lacking:
+            more = f" (and {len(lacking) - 1} more models)" if len(lacking) > 1 else ""
+            raise UsageError(
+                f"{lacking[0]}{more}: --verb {verb} needs {declared.flag} (one or more),"
+                f" on the command line or as '{item.name}' in a config table matching the model"
+            )
 
 
 def _refuse_clashes(jobs: Sequence[Job]) -> None:

@@ -344,6 +344,13 @@ class Declaration:
     positional: bool = False
     # A former flag still accepted, with a warning, for one release after a rename.
     old_flag: str | None = None
+    # The verb cannot run without a value (``retarget --input``); positional ones are too.
+    # batch asks every model for one, from the command line or a config table.
+    required: bool = False
+
+    @property
+    def needed(self) -> bool:
+        return self.required or self.positional
 
 
 def declare(
@@ -356,11 +363,12 @@ def declare(
     show_default: bool = False,
     positional: bool = False,
     old_flag: str | None = None,
+    required: bool = False,
 ) -> Mapping[str, Declaration]:
     """Field metadata declaring an option."""
     return {
         _DECLARATION: Declaration(
-            kind, help, flag, aliases, module, show_default, positional, old_flag
+            kind, help, flag, aliases, module, show_default, positional, old_flag, required
         )
     }
 
@@ -625,6 +633,7 @@ class RetargetOptions:
             "New size of an input the file states (Input layer, input_dim, input_shape);"
             " ? keeps a dimension (repeatable).",
             flag="--input",
+            required=True,
         ),
     )
     reshape_weights: bool = field(

@@ -278,6 +278,25 @@ def test_matching_rules_apply_in_file_order_over_the_command_line() -> None:
     assert other == InsertOptions(after="conv5", channels=8, kernel_width=5, lr_mult=2.0)
 
 
+def test_a_table_adds_to_repeatable_options_and_replaces_single_values() -> None:
+    """As the flag given again would: the names and entries of both, the table's for a
+    name both give; a single value is the table's."""
+    config = parse_config(
+        '[models."**"]\nlayers = ["drop6", "drop7"]\nshapes = { label = [1, 1, 4, 4] }\n'
+        '[models."a/*"]\nlayers = ["fc8"]\nshapes = { data = [2, 3, 8, 8] }\n',
+        verb="remove",
+    )
+    base = ss.RemoveOptions(layers=("drop7", "norm1"), shapes={"data": (1, 3, 8, 8)})
+    chosen = options_for(PurePosixPath("a/x.prototxt"), base, config)
+    assert chosen.layers == ("drop7", "norm1", "drop6", "fc8")
+    assert chosen.shapes == {"data": (2, 3, 8, 8), "label": (1, 1, 4, 4)}
+    renames = parse_config('[models."**"]\nrenames = { fc8 = "head" }\n', verb="rename")
+    both = options_for(PurePosixPath("x"), ss.RenameOptions({"fc8": "a", "fc7": "b"}), renames)
+    assert both.renames == {"fc8": "head", "fc7": "b"}
+    single = parse_config('[models."**"]\nafter = "fc7"\nkernel_width = 3\n')
+    assert options_for(PurePosixPath("x"), InsertOptions(after="conv5"), single).after == "fc7"
+
+
 def test_unused_patterns_are_reported() -> None:
     config = parse_config(CONFIG)
     sources = [Source(Path("x"), PurePosixPath("lane/a.prototxt"))]

@@ -27,16 +27,13 @@ from scnn_surgery.options import (
     SHAPE,
     SHAPE_RULE,
     SHAPES,
-    ExportOptions,
-    FoldBnOptions,
     InsertOptions,
     OptionValueError,
-    SpliceOptions,
-    StripOptions,
     as_arguments,
     declaration,
     declared_fields,
 )
+from scnn_surgery.verbs import REGISTRY, options_class
 
 from .conftest import REPO_ROOT
 
@@ -187,24 +184,21 @@ def test_config_keys_are_the_fields_and_their_aliases() -> None:
 
 
 def test_the_readme_lists_every_config_key() -> None:
+    """insert's keys with their aliases, then each other registered verb's, in order."""
     readme = (REPO_ROOT / "README.md").read_text(encoding="utf-8").replace("\n", " ")
-    match = re.search(
-        r"Keys: (.+?)\. With `--verb splice` the keys are splice's \((.+?)\), with"
-        r" `--verb strip` strip's \((.+?)\), with `--verb export` export's \((.+?)\), with"
-        r" `--verb fold-bn` fold-bn's \((.+?)\)\. An unknown key",
-        readme,
-    )
+    match = re.search(r"Keys: (.+?)\. With (`--verb .+?)\. An unknown key", readme)
     assert match, "the README's batch section lists each verb's config keys"
-    listed, spliced, stripped, exported, folded = match.groups()
-    fold_keys = [item.name for item, _ in declared_fields(FoldBnOptions)] + ["weights"]
-    assert re.findall(r"`(\w+)`", folded) == fold_keys
+    listed, others = match.groups()
     primary = re.findall(r"`(\w+)`", re.sub(r"\(or [^)]*\)", "", listed))
     aliases = re.findall(r"\(or `(\w+)`\)", listed)
     assert primary == [item.name for item, _ in declared_fields()]
     assert sorted(aliases) == sorted(a for _, how in declared_fields() for a in how.aliases)
-    pairs = ((spliced, SpliceOptions), (stripped, StripOptions), (exported, ExportOptions))
-    for text, options in pairs:
-        assert re.findall(r"`(\w+)`", text) == [item.name for item, _ in declared_fields(options)]
+    per_verb = re.findall(r"`--verb ([\w-]+)` (?:the keys are )?([\w-]+)'s \((.+?)\)", others)
+    assert [verb for verb, _, _ in per_verb] == [verb for verb in REGISTRY if verb != "insert"]
+    for verb, owner, keys in per_verb:
+        expected = [item.name for item, _ in declared_fields(options_class(verb))]
+        expected += ["weights"] if REGISTRY[verb].needs_weights else []
+        assert owner == verb and re.findall(r"`(\w+)`", keys) == expected, verb
 
 
 def test_a_config_value_is_refused_with_the_option_message() -> None:

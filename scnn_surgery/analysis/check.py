@@ -43,6 +43,7 @@ from ..core.graph import BlobVersion, LayerGraph, NetState, graph_of, selected_s
 from ..core.net import Layer, Net
 from ..errors import SurgeryError
 from ..options import TARGETS
+from ..passes.upgrade import net_for_reading
 from ..schema.select import Schema, descriptor_of, schema_for_net
 from ..weights import (
     Caffemodel,
@@ -926,6 +927,8 @@ def check_net(
     """
     if target is not None and target not in TARGETS:
         raise SurgeryError(f"unknown target '{target}'; use one of {', '.join(TARGETS)}")
+    if net.format == "v0":  # what Caffe checks is the net its upgrade makes
+        net = net_for_reading(net)
     schema = None if errors_only else schema_for_net(net, proto)  # only warnings need it
     for layer in net.layers:  # what Caffe's parser refuses is refused, located, first
         validate_layer(net, layer)

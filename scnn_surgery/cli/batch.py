@@ -85,7 +85,8 @@ def progress_bar(total: int, label: str, stream: TextIO) -> ProgressBar[int]:
 def _verb_options(
     ctx: click.Context, verb: Verb, fragment: str | None, params: dict[str, Any]
 ) -> AnyOptions:
-    """The verb's options from the command line; an option of another verb is refused."""
+    """The verb's options from the command line, every model's defaults; an option of
+    another verb is refused."""
     chosen = options_class(verb)
     mine = {option_keyword(item.name) for item, _ in declared_fields(chosen)}
     flags = {p.name: p.opts[-1] for p in ctx.command.params}
@@ -101,9 +102,8 @@ def _verb_options(
     if (fragment is not None) != bool(reads):
         users = [v for v, entry in REGISTRY.items() if entry.inputs]
         raise UsageError(f"--fragment FILE goes with --verb {' or '.join(users)}, and only with it")
-    for item, declared in declared_fields(chosen):
-        if declared.positional and not params[option_keyword(item.name)]:
-            raise UsageError(f"--verb {verb} needs {declared.flag} (one or more)")
+    # A value the verb needs (remove's --layer) may come from the config instead: each
+    # model is asked for it once the config applies (batch.plan_jobs).
     options: AnyOptions = build_verb_options(chosen, params)
     return options
 

@@ -68,11 +68,14 @@ def command(
     from ..analysis.check import check_net, errors_of
     from ..analysis.forkrules import ruled
     from ..analysis.phases import default_phase
+    from ..passes.upgrade import net_for_reading
     from ..schema.select import schema_for_net
     from ..surgery import load
     from ..weights import read_caffemodel
 
     net = ruled(load(model), shape_rules)
+    if net.format == "v0":  # checked as Caffe's upgrade makes it, by both readers below
+        net = net_for_reading(net)
     warnings: list[str] = []
     if not phases:
         chosen, warnings = default_phase(net, None, "checked")

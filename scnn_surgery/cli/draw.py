@@ -28,6 +28,7 @@ def command(
     from ..analysis.compare import diff_nets
     from ..core.graph import NetState
     from ..core.net import load_net
+    from ..passes.upgrade import net_for_reading
     from ..report.draw import (
         Highlights,
         build_picture,
@@ -48,7 +49,7 @@ def command(
     fmt = "dot" if output == "-" else output_format(output)
     check_renderer(fmt)
     state = NetState(phase or "TEST")  # Caffe's default phase
-    net = load_net(model)
+    net = net_for_reading(load_net(model))  # V0 and V1 drawn as Caffe upgrades them
     warning = size_warning(len(net.layers))
     if warning is not None:
         note(warning)

@@ -240,10 +240,7 @@ def _named(layer: Layer, name: str) -> Layer:
     doc = text.document
     if body.fields:
         return revised_layer(layer, [insert_before_field(doc, body.fields[0], block)])
-    edit = append_to_message(doc, body, block)
-    if doc.text[edit.start - 1] == "{":  # 'layer {}': a blank after the brace, as before it
-        edit = Edit(edit.start, edit.end, " " + edit.replacement)
-    return revised_layer(layer, [edit])
+    return revised_layer(layer, [append_to_message(doc, body, block)])
 
 
 def rename_input(net: Net, old: str, new: str) -> None:
@@ -287,8 +284,9 @@ def _renamed_params(fields: Fields, renamed: Mapping[str, str]) -> Fields:
 
 
 def set_param(net: Net, layer: Layer, path: ParamPath, value: Value) -> Layer:
-    """Set the field ``path`` of ``layer`` (added when missing); returns the new layer,
-    which takes the old one's place in the net and its graphs."""
+    """Set the field ``path`` of ``layer`` (added when missing, but never a message
+    ``[i]`` names: ``param[0].lr_mult`` needs a ``param``); returns the new layer, which
+    takes the old one's place in the net and its graphs."""
     return change_param(net, layer, Change("set", path, value))
 
 
@@ -299,7 +297,7 @@ def add_param(net: Net, layer: Layer, path: ParamPath, value: Value) -> Layer:
 
 def remove_param(net: Net, layer: Layer, path: ParamPath) -> Layer:
     """Remove the field ``path`` (every occurrence of an unindexed name); nothing when
-    it is absent."""
+    it is absent, and an ``[i]`` past the last occurrence is refused."""
     return change_param(net, layer, Change("remove", path))
 
 
@@ -358,7 +356,8 @@ def revised_layer(layer: Layer, edits: Sequence[Edit]) -> Layer:
 
 
 def set_net_field(net: Net, path: ParamPath, value: Value) -> None:
-    """Set a field of the net itself (``input_dim[2]``, ``input_shape[0].dim[3]``)."""
+    """Set a field of the net itself (``input_dim[2]``, ``input_shape[0].dim[3]``): the
+    one the file states; a net that states ``input_dim`` has no ``input_shape[0]``."""
     change_net_field(net, Change("set", path, value))
 
 

@@ -106,7 +106,10 @@ def append_to_message(doc: Document, message: Message, block: Block) -> Edit:
         offset = line_start(doc.text, message.close)
         lines = render_block(block, brace_lead + doc.indent, doc.indent, doc.newline)
         return Edit(offset, offset, lines)
-    return Edit(message.close, message.close, render_block(block, None, doc.indent, doc.newline))
+    inline = render_block(block, None, doc.indent, doc.newline)
+    if doc.text[message.close - 1 : message.close] not in (" ", "\t", "\n"):
+        inline = " " + inline  # "{}" or "{ x: 1}": a blank before the new fields too
+    return Edit(message.close, message.close, inline)
 
 
 def insert_before_field(doc: Document, field: Field, block: Block) -> Edit:

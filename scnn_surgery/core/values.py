@@ -4,7 +4,9 @@ A field is named by a path of field names from the layer's message (or the net's
 optionally indexed among the occurrences of that name: ``convolution_param.num_output``,
 ``param[1].lr_mult``, ``input_param.shape[0].dim[2]``; at the net's level ``input_dim[3]``
 or ``input_shape[0].dim[2]``. Without an index a step means the last occurrence, as
-protobuf text keeps for a singular field.
+protobuf text keeps for a singular field. An index names an occurrence there is; only an
+add (and a set of a path's last field) may name the one after the last, which it makes:
+a set never makes ``input_shape[0]`` for ``input_shape[0].dim[2]``, it is refused.
 
 A change is made as the fewest text edits of the message it is in
 (:mod:`scnn_surgery.core.textedit`):
@@ -76,8 +78,9 @@ def parse_path(path: ParamPath) -> tuple[Step, ...]:
 
 @dataclass(frozen=True)
 class Change:
-    """One change of a field: ``set`` (or add when missing), ``add`` another occurrence,
-    ``remove`` it (every occurrence of an unindexed name)."""
+    """One change of a field: ``set`` (or add when missing, with the unindexed messages on
+    its path), ``add`` another occurrence (with the messages on its path), ``remove`` it
+    (every occurrence of an unindexed name; nothing when an unindexed step is absent)."""
 
     kind: Literal["set", "add", "remove"]
     path: ParamPath
@@ -120,33 +123,49 @@ def message_edits(doc: Document, message: Message, change: Change) -> list[Edit]
     current = message
     for depth, (name, index) in enumerate(steps[:-1]):
         messages = current.messages(name)
+        _refuse_missing_occurrence(change, (name, index), len(messages), last=False)
         found = _nth(messages, index)
         if found is None:
             if change.kind == "remove":
                 return []  # nothing to remove
-            _refuse_gap(change.path, name, index, len(messages))
+            for later, step in enumerate(steps[depth + 1 :], depth + 2):
+                _refuse_missing_occurrence(change, step, 0, last=later == len(steps))
             return [_add_edit(doc, current, _nested(steps[depth:], change.value))]
         assert isinstance(found, Message)
         current = found
     name, index = steps[-1]
+    values = [v for f in current.all(name) for v in f.values()]
+    _refuse_missing_occurrence(change, steps[-1], len(values), last=True)
     if change.kind == "remove":
         return _remove_edits(doc, current, name, index, change.path)
-    values = [v for f in current.all(name) for v in f.values()]
     target = _nth(values, index) if change.kind == "set" else None
     if target is None:
-        if change.kind == "set":
-            _refuse_gap(change.path, name, index, len(values))
         return [_add_edit(doc, current, _nested(steps[-1:], change.value))]
     if not isinstance(target, Scalar) or isinstance(change.value, tuple):
         raise SurgeryError(f"'{change.path}' is a message: set its fields one by one")
     return [Edit(target.start, target.end, _token(change.value, target))]
 
 
-def _refuse_gap(path: str, name: str, index: int | None, count: int) -> None:
-    if index is not None and index > count:
-        raise SurgeryError(
-            f"'{path}': there are {count} '{name}' fields, so [{index}] cannot be added"
-        )
+def _refuse_missing_occurrence(change: Change, step: Step, count: int, *, last: bool) -> None:
+    """A step's index names one of the ``count`` occurrences there are. Only what adds may
+    name the one after the last, making it: an ``add``, and a ``set`` of the last step.
+    A set never makes the message it sets a field in from an index: ``input_shape[0].dim[2]``
+    of a net without ``input_shape`` would be a shape of one dimension."""
+    name, index = step
+    if index is None or index < count:
+        return
+    makes = change.kind == "add" or (change.kind == "set" and last)
+    if makes and index == count:
+        return
+    there = f"'{change.path}': {_occurrences(count, name)}"
+    if makes:
+        raise SurgeryError(f"{there}, so [{index}] cannot be added")
+    hint = f"; add it first (an add of '{name}')" if change.kind == "set" else ""
+    raise SurgeryError(f"{there}, so {name}[{index}] does not exist{hint}")
+
+
+def _occurrences(count: int, name: str) -> str:
+    return f"there is 1 '{name}' field" if count == 1 else f"there are {count} '{name}' fields"
 
 
 def _token(value: Value | None, old: Scalar) -> str:
@@ -254,6 +273,7 @@ def definition_change(definition: LayerDef, change: Change) -> LayerDef:
 def _fields_change(fields: Fields, steps: Sequence[Step], change: Change) -> Fields:
     (name, index), rest = steps[0], steps[1:]
     positions = [i for i, (key, _) in enumerate(fields) if key == name]
+    _refuse_missing_occurrence(change, steps[0], len(positions), last=not rest)
     chosen = _nth(positions, index)
     items = list(fields)
     if rest:

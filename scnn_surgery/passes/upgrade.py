@@ -24,8 +24,16 @@ from itertools import zip_longest
 
 from ..core.document import Document, Edit, Field, Message, Scalar, quote_string
 from ..core.formats import v1_enum_name
-from ..core.layerdef import Fields, LayerDef, Raw, Value
-from ..core.net import ORIGINS, V0_TYPE_TO_V1, V1_TYPE_NAMES, Layer, Net
+from ..core.layerdef import Fields, LayerDef, Raw, Renderer, Value
+from ..core.net import (
+    ORIGINS,
+    V0_TYPE_TO_V1,
+    V1_TYPE_NAMES,
+    Layer,
+    Net,
+    NetInput,
+    layer_from_block,
+)
 from ..core.ops import drop_graphs, insert_layers, remove_layers, replace_layers, revised_layer
 from ..core.text_export import export_text, field_values, text_definition
 from ..core.textedit import (
@@ -41,7 +49,15 @@ from ..core.typed import fill_message
 from ..errors import SurgeryError
 from ..schema import caffe_pb2
 
-__all__ = ["needs_upgrade", "net_for_reading", "upgrade_document", "upgrade_net"]
+__all__ = [
+    "batch_norms_to_fix",
+    "needs_upgrade",
+    "net_for_reading",
+    "padding_layers",
+    "upgrade_document",
+    "upgrade_net",
+    "v0_replaced_pads",
+]
 
 # V0 field -> (field in the V1 parameter message, {V0 layer type: V1 parameter message}).
 # A V0 field given for a type missing here has no meaning there, and Caffe drops it.
@@ -129,6 +145,39 @@ _INPUT_FIELDS = ("input", "input_dim", "input_shape")
 # Public API
 
 
+def batch_norms_to_fix(net: Net) -> int:
+    """How many BatchNorm layers the upgrade gives fixed statistics (lr_mult and
+    decay_mult 0), of those it would change."""
+    return sum(1 for body in _v2_bodies(net) if _batch_norm_params_to_fix(body))
+
+
+def padding_layers(net: Net) -> list[Layer]:
+    """A V0 net's padding layers, which the upgrade folds into the layers they feed."""
+    return [
+        x for x in net.layers
+        if x.format == "v0" and x.body is not None and x.body.string("type") == "padding"
+    ]  # fmt: skip
+
+
+def v0_replaced_pads(net: Net) -> list[str]:
+    """A note for each V0 layer whose own ``pad`` Caffe's upgrade replaces with that of
+    the padding layer it reads."""
+    paddings = {top: x for x in padding_layers(net) for top in x.tops}
+    notes = []
+    for layer in net.layers:
+        own = layer.body.scalar("pad") if layer.format == "v0" and layer.body else None
+        source = next((paddings[b] for b in layer.bottoms if b in paddings), None)
+        if own is None or source is None or source is layer:
+            continue
+        given = source.body.scalar("pad") if source.body is not None else None
+        new = given.raw if given is not None else "0"
+        notes.append(
+            f"note: {net.describe(layer)}: its pad {own.raw} becomes {new}, the pad of"
+            f" padding layer '{source.name}' it reads, as Caffe's upgrade sets it"
+        )
+    return notes
+
+
 def needs_upgrade(net: Net) -> bool:
     """Whether any of Caffe's upgrade rules would change this net."""
     return (
@@ -175,7 +224,7 @@ def net_for_reading(net: Net) -> Net:
     """
     if net.format == "v0":
         readable = net.copy()
-        _v0_to_v2(readable)
+        _v0_to_v2(readable)  # messages name the V0 blocks in the file
         return readable
     if net.format != "v1":
         return net
@@ -195,7 +244,25 @@ def _replace_fields(doc: Document, fields: Sequence[Field], block: Block) -> lis
         start, end, lead = field_span(doc.text, field)
         new = render_block(block, lead, doc.indent, doc.newline) if i == 0 and block else ""
         edits.append(Edit(start, end, new))
-    return edits
+    return edits if block else _whole_lines(doc.text, edits)
+
+
+def _whole_lines(text: str, cuts: Sequence[Edit]) -> list[Edit]:
+    """Neighbouring cuts joined; one that leaves its line blank takes the line with it."""
+    joined: list[Edit] = []
+    for cut in cuts:
+        if joined and joined[-1].end == cut.start:
+            joined[-1] = Edit(joined[-1].start, cut.end, "")
+        else:
+            joined.append(cut)
+    out = []
+    for cut in joined:
+        first = text.rfind("\n", 0, cut.start) + 1
+        nl = text.find("\n", cut.end)
+        last = len(text) if nl < 0 else nl + 1
+        alone = not text[first : cut.start].strip() and not text[cut.end : last].strip()
+        out.append(Edit(first, last, "") if alone else cut)
+    return out
 
 
 def _leaf(text: str, scalar: Scalar) -> Leaf:
@@ -222,12 +289,15 @@ _V0_NET_FIELDS = frozenset({"name", "layers", "input", "input_dim", "force_backw
 
 
 def _v0_to_v2(net: Net) -> None:
-    """The V0 layers as the V2 layers Caffe makes of them; the net fields it drops cut.
-    Messages about a layer name its V0 block in the file."""
+    """The V0 layers as the V2 layers Caffe makes of them, each written in its block's
+    place (what lies between the blocks stays as it is); the net fields it drops cut."""
     upgraded = _v0_layers_as_v2(net)
     remove_layers(net, [old for old, new in upgraded.items() if new is None])
-    replace_layers(net, {old: new for old, new in upgraded.items() if new is not None})
-    net.caches[ORIGINS] = {new: old for old, new in upgraded.items() if new is not None}
+    renderer = Renderer(net.document.indent, net.document.newline)
+    replace_layers(
+        net,
+        {old: _in_place(old, new, renderer) for old, new in upgraded.items() if new is not None},
+    )
     root = net.document.root
     has_inputs = bool(root.scalars("input"))  # then the inputs' pass cuts input_shape
     dropped = [
@@ -235,10 +305,37 @@ def _v0_to_v2(net: Net) -> None:
         if f.name not in _V0_NET_FIELDS and not (has_inputs and f.name in _INPUT_FIELDS)
     ]  # fmt: skip
     net.field_edits += _replace_fields(net.document, dropped, ())
+    net.inputs = _v0_inputs(net)
     net.format = "v2"
 
 
-def _v0_layers_as_v2(net: Net) -> dict[Layer, Layer | None]:
+def _v0_inputs(net: Net) -> list[NetInput]:
+    """The inputs Caffe keeps of a V0 net: sized by input_dim alone (it drops input_shape),
+    and none at all when no input has dims (its input upgrade then drops them)."""
+    shapes = _input_shapes(net.document, input_shape_kept=False)
+    if shapes is None:
+        return []
+    return [
+        replace(i, dims=tuple(d.as_int() for d in dims))
+        for i, dims in zip(net.inputs, shapes, strict=False)
+    ]
+
+
+def _in_place(layer: Layer, definition: LayerDef, renderer: Renderer) -> Layer:
+    """``definition`` written in the place of ``layer``'s block: its text is the rendered
+    block, read on its own (as a layer whose values changed is), so messages name the
+    block in the file and the exporter replaces just that block."""
+    text = layer.text
+    assert text is not None
+    rendered = renderer.layer(definition).removesuffix(text.document.newline)
+    where = f"{text.document.source} (layer '{layer.name}' as changed)"
+    document = Document.parse(rendered, where)
+    read = layer_from_block(document.root.fields[-1], document)
+    assert read.text is not None
+    return read.with_wiring(text=replace(read.text, home=text))
+
+
+def _v0_layers_as_v2(net: Net) -> dict[Layer, LayerDef | None]:
     """Each V0 layer's V2 layer, as Caffe's UpgradeV0PaddingLayers, UpgradeV0LayerParameter
     and UpgradeV1LayerParameter make it, with the file's own spelling of every value; None
     for a padding layer, which becomes the ``pad`` of the convolution or pooling it feeds."""
@@ -250,55 +347,53 @@ def _v0_layers_as_v2(net: Net) -> dict[Layer, Layer | None]:
         allow_unknown_fields=False,
     )  # fmt: skip
     padding_of: dict[str, Layer | None] = {i.name: None for i in net.inputs}
-    out: dict[Layer, Layer | None] = {}
+    out: dict[Layer, LayerDef | None] = {}
     for layer in net.layers:
         bottoms = list(layer.bottoms)
         pad: Value | None = None
         for j, blob in enumerate(layer.bottoms):
             if blob not in padding_of:
                 raise SurgeryError(
-                    f"{net.source}: layer '{layer.name}' reads blob '{blob}',"
-                    " which no earlier layer or input produces"
+                    f"{net.describe(layer)} reads blob '{blob}', which no earlier layer or"
+                    " input produces"
                 )
             padding = padding_of[blob]
             if padding is None:
                 continue
-            _check_padding_use(net.source, layer, padding)
+            _check_padding_use(net, layer, padding)
             assert padding.body is not None
             given = padding.body.scalar("pad")
             pad = Raw(given.raw) if given is not None else 0  # Caffe sets it either way
             bottoms[j] = padding.bottoms[0]
-        v0_type = _v0_type(net.source, layer)
+        v0_type = _v0_type(net, layer)
         for blob in layer.tops:
             padding_of[blob] = layer if v0_type == "padding" else None
-        if v0_type != "padding":
-            out[layer] = Layer.from_definition(_v0_definition(layer, v0_type, bottoms, pad))
-        else:
-            out[layer] = None
+        padded = v0_type == "padding"
+        out[layer] = None if padded else _v0_definition(layer, v0_type, bottoms, pad)
     return out
 
 
-def _v0_type(source: str, layer: Layer) -> str:
+def _v0_type(net: Net, layer: Layer) -> str:
     if layer.format != "v0" or layer.body is None:
         # A V1 entry in a V0 file: Caffe keeps only its blobs, so say so rather than
         # write a layer without a name or type.
         raise SurgeryError(
-            f"{source}: layer '{layer.name}' is written as V1 in a V0 net; Caffe's"
+            f"{net.describe(layer)} is written as V1 in a V0 net; Caffe's"
             " upgrade keeps only its bottoms and tops, so write it as V0 (or the whole net"
             " as V1) first"
         )
     v0_type = layer.body.string("type", "") or ""
     if v0_type != "padding" and v0_type not in V0_TYPE_TO_V1:
         raise SurgeryError(
-            f"{source}: layer '{layer.name}' has V0 type '{v0_type}', which Caffe cannot upgrade"
+            f"{net.describe(layer)} has V0 type '{v0_type}', which Caffe cannot upgrade"
         )
     return v0_type
 
 
-def _check_padding_use(source: str, layer: Layer, padding: Layer) -> None:
+def _check_padding_use(net: Net, layer: Layer, padding: Layer) -> None:
     kind = layer.body.string("type", "") if layer.body is not None else ""
     if kind not in ("conv", "pool"):
-        problem = f"is a '{kind}' layer, not conv or pool"
+        problem = f"is of type '{kind}', not conv or pool"
     elif len(layer.bottoms) != 1:
         problem = "has more than one bottom"
     elif len(padding.bottoms) != 1 or len(padding.tops) != 1:
@@ -306,8 +401,8 @@ def _check_padding_use(source: str, layer: Layer, padding: Layer) -> None:
     else:
         return
     raise SurgeryError(
-        f"{source}: layer '{layer.name}' follows a padding layer but {problem};"
-        " Caffe cannot upgrade that"
+        f"{net.describe(layer)} follows a padding layer but {problem}; Caffe cannot upgrade"
+        " that"
     )
 
 

@@ -15,7 +15,13 @@ from ..analysis.shapes import ShapeOverrides
 from ..analysis.verify import check_result
 from ..core.net import Layer, Net
 from ..options import UpgradeOptions
-from ..passes.upgrade import upgrade_net, v0_dropped_parameters
+from ..passes.upgrade import (
+    batch_norms_to_fix,
+    padding_layers,
+    upgrade_net,
+    v0_dropped_parameters,
+    v0_replaced_pads,
+)
 from ..runtime import paused_gc
 from . import VerbSpec
 
@@ -52,7 +58,7 @@ def upgrade(
         if upgraded is net:
             return UpgradeResult(net, False, [f"{net.source}: already in the current format"])
         notes = [f"{net.source}: {_upgrade_summary(net, upgraded)}"]
-        notes += v0_dropped_parameters(net)
+        notes += v0_dropped_parameters(net) + v0_replaced_pads(net)
         notes += check_result(net, upgraded, shapes=shapes, proto=proto)
     return UpgradeResult(upgraded, True, notes)
 
@@ -60,26 +66,30 @@ def upgrade(
 def _upgrade_summary(before: Net, after: Net) -> str:
     done = []
     if before.format in ("v0", "v1"):
-        count = len(before.layers)
-        layers = "layer" if count == 1 else "layers"
-        done.append(f"{count} {layers} rewritten from {before.format.upper()} to V2")
+        folded = len(padding_layers(before))
+        count = len(before.layers) - folded
+        done.append(f"{_layers(count)} rewritten from {before.format.upper()} to V2")
+        if folded:
+            done.append(f"{_layers(folded)} of type padding folded into the layers they feed")
     if before.inputs and not after.inputs:
         made = any(x.type == "Input" and x.name == "input" for x in after.layers[:1])
         names = ", ".join(f"'{i.name}'" for i in before.inputs)
+        dropped_shape = before.format == "v0" and before.document.root.messages("input_shape")
+        why = "Caffe's V0 upgrade drops input_shape" if dropped_shape else "as Caffe drops it"
         done.append(
             f"top-level input {names} made an Input layer 'input'"
             if made
-            else f"top-level input {names} without dims dropped, as Caffe drops it"
+            else f"top-level input {names} without dims dropped ({why})"
         )
-    fixed = sum(
-        1
-        for layer in after.layers
-        if layer.type == "BatchNorm" and layer.body is not None
-        and len(layer.body.messages("param")) == 3
-    )  # fmt: skip
-    if fixed and before.format == "v2":
-        done.append(f"lr_mult and decay_mult of {fixed} BatchNorm layers set to 0")
+    fixed = batch_norms_to_fix(before)
+    if fixed:
+        noun = "layer" if fixed == 1 else "layers"
+        done.append(f"lr_mult and decay_mult of {fixed} BatchNorm {noun} set to 0")
     return "; ".join(done) or "upgraded"
+
+
+def _layers(count: int) -> str:
+    return f"{count} layer{'s' * (count != 1)}"
 
 
 VERB = VerbSpec("upgrade", upgrade)

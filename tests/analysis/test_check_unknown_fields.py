@@ -11,6 +11,7 @@ import pytest
 import scnn_surgery as ss
 from scnn_surgery import InsertOptions, insert, load, loads
 from scnn_surgery.analysis.check import Finding, check_net
+from scnn_surgery.errors import SurgeryError
 
 from ..conftest import RunCli, needs_shared, shallow_stack, shared_path
 from ..forkproto import BVLC_PROTO, MY_PARAM_NET, write_fork_proto
@@ -103,16 +104,18 @@ def test_v1_layers_are_checked_against_v1_layer_parameter() -> None:
     assert f.message == f"layer 'conv': field 'v1_extra' is not in the BVLC schema; {HINT}"
 
 
-def test_v0_inner_layers_are_checked_against_v0_layer_parameter() -> None:
+def test_a_v0_field_the_schema_lacks_is_refused_where_it_is() -> None:
+    """A V0 net is checked as Caffe's upgrade makes it, and the upgrade reads the file
+    against V0LayerParameter strictly: no fork ever extended V0, so Caffe could not read
+    the file at all."""
     text = (
         'input: "data"\ninput_dim: 1\ninput_dim: 3\ninput_dim: 8\ninput_dim: 8\n'
         "layers {\n"
         '  layer { name: "conv" type: "conv" num_output: 4 kernelsize: 1 v0_extra: 1 }\n'
         '  bottom: "data"\n  top: "conv"\n}\n'
     )
-    (f,) = unknown(text)
-    assert f.layer == "conv" and f.line == 7
-    assert "field 'layer.v0_extra' is not in the BVLC schema" in f.message
+    with pytest.raises(SurgeryError, match=r'^net.prototxt:7:65: .*no field named "v0_extra"'):
+        check_net(loads(text, "net.prototxt"))
 
 
 def test_a_fork_schema_can_lack_a_bvlc_field() -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 import scnn_surgery as ss
+from scnn_surgery.analysis.check import check_net, errors_of
 from scnn_surgery.analysis.params import layer_message
 from scnn_surgery.core import ops
 from scnn_surgery.core.graph import build_graph, graph_of
@@ -13,6 +14,8 @@ from scnn_surgery.core.layerdef import Enum, LayerDef
 from scnn_surgery.core.net import Layer
 from scnn_surgery.core.values import parse_path, read_path
 from scnn_surgery.errors import SurgeryError
+
+from ..conftest import shared_path
 
 TEXT = (
     'name: "t"  # a net\r\n'
@@ -99,6 +102,51 @@ def test_a_net_field_removed_and_added() -> None:
     two_eights = "input_dim: 8\r\ninput_dim: 8\r\n"
     eight_twelve = "input_dim: 8\r\ninput_dim: 12\r\n"
     assert out == TEXT.replace(two_eights, eight_twelve)
+
+
+def test_set_and_remove_never_make_an_indexed_message_only_add_does() -> None:
+    """A set of ``input_shape[0].dim[2]`` on a net that states ``input_dim`` would add a
+    shape of one dimension: refused as an index past the last is, the net unchanged."""
+    net = _net()
+    with pytest.raises(SurgeryError, match=r"there are 0 'input_shape' fields, so "
+                       r"input_shape\[0\] does not exist; add it first"):  # fmt: skip
+        ops.set_net_field(net, "input_shape[0].dim[2]", 512)
+    with pytest.raises(SurgeryError, match=r"there are 4 'input_dim' fields, so input_dim\[7\]"):
+        ops.remove_net_field(net, "input_dim[7]")
+    with pytest.raises(SurgeryError, match=r"there are 0 'dim' fields, so \[2\] cannot be added"):
+        ops.set_net_field(net, "input_shape.dim[2]", 512)  # made unindexed, but not at [2]
+    conv = net.layers[0]
+    for change in (ops.set_param, ops.remove_param):
+        with pytest.raises(SurgeryError, match=r"there is 1 'param' field, so param\[1\]"):
+            change(net, conv, "param[1].lr_mult", *([2] if change is ops.set_param else []))
+    assert ss.dumps(net) == TEXT
+    conv = ops.add_param(net, conv, "param[1].lr_mult", 2)  # add makes the next one
+    conv = ops.set_param(net, conv, "param[1].decay_mult", 0)  # which then exists
+    first = "\tparam { lr_mult: 1 }\r\n"
+    second = "\tparam {\r\n\t\tlr_mult: 2\r\n\t\tdecay_mult: 0\r\n\t}\r\n"
+    assert ss.dumps(net) == TEXT.replace(first, first + second)
+    added = Layer.from_definition(LayerDef("s", "Scale", ("conv1",), ("conv1",)))
+    ops.insert_layers(net, net.layers[-1], [added])
+    with pytest.raises(SurgeryError, match=r"there are 0 'param' fields, so param\[0\]"):
+        ops.set_param(net, added, "param[0].lr_mult", 0)
+    added = ops.add_param(net, added, "param[0].lr_mult", 0)
+    assert added.definition is not None
+    assert added.definition.fields == (("param", (("lr_mult", 0),)),)
+
+
+@pytest.mark.parametrize(
+    ("net", "path"),
+    [
+        (("deploy", "resnet50_deploy.prototxt"), "input_dim[2]"),
+        (("detection", "mobilenet_ssd_deploy.prototxt"), "input_shape[0].dim[2]"),
+    ],
+)
+def test_the_readme_s_net_field_example_on_shipped_nets(net: tuple[str, str], path: str) -> None:
+    """The README's ``set_net_field``, as the net states its input."""
+    model = ss.load(shared_path("zoo", *net)).copy()
+    ops.set_net_field(model, path, 512)
+    assert model.inputs[0].dims[2] == 512
+    assert not errors_of(check_net(ss.loads(ss.dumps(model)), errors_only=True))
 
 
 def test_a_layer_surgery_added_changes_its_definition() -> None:

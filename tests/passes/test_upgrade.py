@@ -14,6 +14,7 @@ from scnn_surgery.analysis.params import layer_message
 from scnn_surgery.core.document import Document
 from scnn_surgery.core.net import V1_TYPE_NAMES, Net
 from scnn_surgery.errors import SurgeryError
+from scnn_surgery.passes import upgrade as upgrade_pass
 from scnn_surgery.passes.upgrade import (
     needs_upgrade,
     net_for_reading,
@@ -440,7 +441,8 @@ def test_a_v1_entry_in_a_v0_net_is_refused() -> None:
         'layers { layer { name: "r" type: "relu" } bottom: "a" top: "a" }\n'
         'layers { name: "s" type: RELU bottom: "a" top: "a" }\n'
     )
-    with pytest.raises(SurgeryError, match=r"layer 's' is written as V1 in a V0 net"):
+    located = r"layer 's' \(n.prototxt:3:1\) is written as V1 in a V0 net"
+    with pytest.raises(SurgeryError, match=located):
         upgrade_net(ss.loads('input: "a"\n' + text, "n.prototxt"))
 
 
@@ -613,3 +615,55 @@ def test_v0_upgrade_keeps_the_files_own_text_around_the_layers() -> None:
     assert "lr_mult: 1.\n" in text  # written as the file writes it
     proto = strict_parse(text)
     assert [x.name for x in proto.layer][:2] == ["input", "conv1"]
+
+
+V0_COMMENTED = """\
+name: "c"
+input: "data"
+input_dim: 1 input_dim: 3 input_dim: 8 input_dim: 8
+# A: before the first layer
+layers { layer { name: "pad" type: "padding" pad: 1 } bottom: "data" top: "pad" }
+# B: between layers
+
+layers { layer { name: "c1" type: "conv" num_output: 2 kernelsize: 3 pad: 7 }
+  bottom: "pad" top: "c1" }
+# C: between layers
+layers { layer { name: "r1" type: "relu" } bottom: "c1" top: "c1" }
+# D: at the end
+"""
+
+
+def test_v0_layers_are_rebuilt_in_their_own_places() -> None:
+    """Each V0 block is replaced where it is: the comments between blocks stay, a padding
+    layer's block goes, and messages name the V0 block's line."""
+    net = ss.loads(V0_COMMENTED, "c.prototxt")
+    upgraded = upgrade_net(net)
+    text = ss.dumps(upgraded)
+    assert [line for line in text.splitlines() if line.startswith("#")] == [
+        line for line in V0_COMMENTED.splitlines() if line.startswith("#")
+    ]
+    assert text.index("# B") < text.index('name: "c1"') < text.index("# C")
+    assert "padding" not in text and "input_dim" not in text
+    conv = next(x for x in upgraded.layers if x.name == "c1")
+    assert upgraded.layer_location(conv) == "c.prototxt:8:1"
+    assert list(layer(strict_parse(text), "c1").convolution_param.pad) == [1]
+    assert upgrade_pass.v0_replaced_pads(net) == [
+        "note: layer 'c1' (c.prototxt:8:1): its pad 7 becomes 1, the pad of padding layer"
+        " 'pad' it reads, as Caffe's upgrade sets it"
+    ]
+
+
+def test_v0_inputs_are_what_caffe_keeps() -> None:
+    """Caffe's V0 upgrade drops input_shape: an input sized only by it is no input."""
+    text = 'input: "data"\ninput_shape { dim: 1 dim: 3 dim: 8 dim: 8 }\n' + (
+        'layers { layer { name: "c" type: "conv" num_output: 2 kernelsize: 3 }'
+        ' bottom: "data" top: "c" }\n'
+    )
+    assert net_for_reading(ss.loads(text, "n.prototxt")).inputs == []
+
+
+def test_cut_input_fields_take_their_emptied_line() -> None:
+    text = 'name: "n"\ninput: "data" input_dim: 1 input_dim: 3 input_dim: 8 input_dim: 8\n' + (
+        'layer { name: "r" type: "ReLU" bottom: "data" top: "r" }\n'
+    )
+    assert ss.dumps(upgrade_net(ss.loads(text))).startswith('name: "n"\nlayer {\n')

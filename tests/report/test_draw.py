@@ -34,7 +34,7 @@ from scnn_surgery.report.draw import (
 from scnn_surgery.scnn import ScnnSpec, build_module, render_layers
 from scnn_surgery.surgery import loads
 
-from ..conftest import DATA, REPO_ROOT, needs_shared, shared_path
+from ..conftest import DATA, REPO_ROOT, RunCli, needs_shared, shared_path
 
 pytest.importorskip("graphviz")
 
@@ -337,3 +337,11 @@ def test_a_net_too_large_for_any_layout_in_minutes_is_warned_of_when_read() -> N
     warning = size_warning(SFDP_EDGE_BUDGET + 1)
     assert warning is not None and f"{SFDP_EDGE_BUDGET + 1:,} layers" in warning
     assert "--context" in warning and "minutes" in warning
+
+
+def test_a_v0_net_is_drawn_as_caffe_upgrades_it(run_cli: RunCli) -> None:
+    """Its padding layers fold into the layers they feed, as Caffe's upgrade folds them."""
+    code, out, err = run_cli("draw", str(DATA / "legacy" / "v0_padding.prototxt"), "-o", "-")
+    assert code == 0, err
+    assert "padding" not in out and "pad1" not in out
+    assert "Convolution" in out

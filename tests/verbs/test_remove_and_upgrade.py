@@ -130,7 +130,7 @@ def test_upgrade_fixes_batch_norm_and_says_so() -> None:
     result = ss.upgrade(ss.loads(text, "bn.prototxt"))
     assert result.notes == [
         "bn.prototxt: top-level input 'data', 'extra' made an Input layer 'input';"
-        " lr_mult and decay_mult of 1 BatchNorm layers set to 0"
+        " lr_mult and decay_mult of 1 BatchNorm layer set to 0"
     ]
 
 
@@ -200,3 +200,23 @@ def test_bridging_a_layer_that_changed_the_shape_warns_its_readers() -> None:
 def test_upgrade_of_one_layer_says_layer() -> None:
     net = ss.loads('layers { name: "d" type: DATA top: "x" }\n', "one.prototxt")
     assert "1 layer rewritten from V1 to V2" in ss.upgrade(net).notes[0]
+
+
+V0_PADDED_ERROR = (
+    'input: "data"\ninput_dim: 1 input_dim: 3 input_dim: 8 input_dim: 8\n'
+    'layers { layer { name: "pad" type: "padding" pad: 1 } bottom: "data" top: "pad" }\n'
+    'layers { layer { name: "c" type: "conv" num_output: 2 kernelsize: 3 biasterm: false\n'
+    "  blobs_lr: 1 blobs_lr: 2 } bottom: \"pad\" top: \"c\" }\n"
+)
+
+
+def test_a_v0_net_is_checked_and_upgraded_as_caffe_upgrades_it() -> None:
+    """check reads a V0 net as its upgrade: no false error for a padding layer, and the
+    error the upgrade keeps (two blobs_lr for one blob) is found in the input too, so the
+    upgrade writes the net with a warning, as it does for V1."""
+    net = ss.loads(V0_PADDED_ERROR, "v0.prototxt")
+    findings = errors_of(check_net(net))
+    assert [(f.rule, f.layer, f.line) for f in findings] == [("param-count", "c", 4)]
+    result = ss.upgrade(net)
+    assert any("the input has this error already" in note for note in result.notes)
+    assert any("1 layer of type padding folded" in note for note in result.notes)

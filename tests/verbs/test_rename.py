@@ -225,7 +225,8 @@ def test_batch_renames_every_model(tmp_path: Path, run_cli: RunCli) -> None:
     )  # fmt: skip
     assert code == 0, err
     assert (out / "a.prototxt").read_text() == _renamed(NET, {"conv1": "stem"})
-    assert (out / "b.prototxt").read_text() == _renamed(NET, {"fc": "head"})
+    # the table's renames add to the command line's, as --rename given again would
+    assert (out / "b.prototxt").read_text() == _renamed(NET, {"conv1": "stem", "fc": "head"})
     code, _, err = run_cli("batch", str(src), "-o", str(out), "--verb", "rename")
     assert code == 2 and "--verb rename needs --rename" in err
 
