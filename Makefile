@@ -44,13 +44,17 @@ picture: install
 	@mkdir -p build
 	$(PY) scripts/make_picture.py build/example_before_after.png
 
+# The zoo the targets below run over: ../shared/zoo beside the clone, else the nets the
+# repository ships (ZOO=DIR chooses).
+ZOO ?= $(if $(wildcard ../shared/zoo),../shared/zoo,tests/data/zoo)
+
 # The README's zoo table (scripts/zoo_table.py also runs without an active venv).
 zoo-table: install
 	$(PY) scripts/zoo_table.py $(ZOO)
 
-# The shared zoo converted, as one HTML page; batch exits 1 because some models are refused.
-ZOO ?= ../shared/zoo
+# The zoo converted, as one HTML page; batch exits 1 because some models are refused.
 report: install
+	@echo "zoo: $(ZOO)"
 	rm -rf build/zoo
 	$(BIN)/scnn-surgery batch $(ZOO) -o build/zoo --report build/zoo_report.html || [ $$? -eq 1 ]
 	@ls -l build/zoo_report.html

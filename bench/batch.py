@@ -1,4 +1,5 @@
-"""Batch throughput over ../shared/zoo, against a baseline measured in the same run.
+"""Batch throughput over the zoo (../shared/zoo, else the shipped tests/data/zoo), against
+a baseline measured in the same run.
 
 The baseline loads and writes every zoo file without surgery, in this process.
 The batch runs go through the engine that ``scnn-surgery batch`` uses, with 1 and
@@ -37,7 +38,9 @@ from scnn_surgery.surgery import InsertOptions, load
 
 T = TypeVar("T")
 ROOT = Path(__file__).resolve().parent.parent
-ZOO = ROOT.parent / "shared" / "zoo"
+sys.path.insert(0, str(ROOT))
+from tests.zoo_expectations import default_zoo  # noqa: E402
+
 REPEAT = 2  # each batch run over the zoo takes seconds; the best of two is steady enough
 JOBS = (1, 2)
 THROUGHPUT_GOAL = 10.0  # models/s for the zoo with --jobs 2 (issue 10)
@@ -96,10 +99,8 @@ def html_row(sources: Sequence[Source], plain: float) -> None:
 
 
 def main() -> int:
-    if not ZOO.exists():
-        print(f"skipping the batch benchmark: {ZOO} is absent", file=sys.stderr)
-        return 0
-    sources = discover_sources([str(ZOO)])
+    zoo = default_zoo("bench/batch.py")
+    sources = discover_sources([str(zoo)])
     rows = [("load+write, no surgery", best_time(lambda out: load_and_write(sources, out))[0])]
     outcomes: list[Outcome] = []
     for jobs in JOBS:
@@ -107,7 +108,7 @@ def main() -> int:
         rows.append((f"batch --jobs {jobs}", seconds))
     counts = BatchReport(tuple(outcomes), JOBS[-1], 0.0).shown_counts()
     tally = ", ".join(f"{n} {status}" for status, n in counts.items())
-    print(f"batch over {ZOO}: {len(sources)} models ({tally}; default options)")
+    print(f"batch over {zoo}: {len(sources)} models ({tally}; default options)")
     baseline = rows[0][1]
     print(f"{'run':28} {'seconds':>9} {'models/s':>10} {'x baseline time':>16}")
     for name, seconds in rows:

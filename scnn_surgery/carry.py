@@ -26,6 +26,7 @@ from .weights import (
     initial_weights,
     read_caffemodel,
     rename_entries,
+    restate_legacy_dims,
 )
 
 
@@ -55,6 +56,11 @@ def weights_for_net(
     if source is None:
         schema = schema_for_net(net, proto)
         made = initial_weights(net, seed, spec, shapes, phase, schema, destination)
+        made.notes.insert(
+            0,
+            f"warning: no --weights, so {destination} holds the fillers' values: it is for"
+            " structure only (trying a deployment), not for inference",
+        )
     else:
         rename_entries(source, renamed or {})
         made = carry_over(net, source, added, spec, seed, shapes, phase, destination, removed)
@@ -84,18 +90,27 @@ class Carry(NamedTuple):
     shapes: ShapeOverrides | None = None
     phase: str | None = None
     proto: str | None = None
+    # The net was upgraded to V2: a V1 source caffemodel is upgraded with it.
+    upgraded: bool = False
 
 
 def carry_of(before: Net, result: Any, options: Any) -> Carry:
     """What the caffemodel needs to know of a verb's change: the layers it added and took
-    out (its own lists, else the names that came and went) and renamed."""
+    out (its own lists, else the names that came and went; the Input layer an upgrade
+    makes of the file's top-level inputs is not a new layer) and renamed, and whether the
+    net was upgraded (``upgrade``, ``--upgrade``, or a V0 or V1 net written as V2)."""
     renamed: Mapping[str, str] = getattr(result, "renamed", None) or {}
     after_names, before_names = result.net.layer_names, before.layer_names
     added = getattr(result, "added", None)
     removed = getattr(result, "removed", None)
+    upgraded = (
+        bool(getattr(options, "upgrade", False))
+        or bool(getattr(result, "upgrades_weights", False))
+        or before.output_format != result.net.output_format
+    )
     return Carry(
         added={x.name for x in added} if added is not None
-        else after_names - before_names - set(renamed.values()),
+        else after_names - before_names - set(renamed.values()) - _input_layers(before, result.net),
         removed={x.name for x in removed} if removed is not None
         else before_names - after_names - set(renamed),
         renamed=renamed,
@@ -104,7 +119,16 @@ def carry_of(before: Net, result: Any, options: Any) -> Carry:
         shapes=getattr(options, "shapes", None),
         phase=getattr(options, "phase", None),
         proto=getattr(options, "proto", None),
+        upgraded=upgraded,
     )  # fmt: skip
+
+
+def _input_layers(before: Net, after: Net) -> set[str]:
+    """The names of the Input layers an upgrade made of ``before``'s top-level inputs."""
+    inputs = {blob.name for blob in before.inputs}
+    if not inputs or after.inputs:
+        return set()
+    return {x.name for x in after.layers if x.type == "Input" and set(x.tops) <= inputs}
 
 
 def carried_caffemodel(
@@ -119,8 +143,12 @@ def carried_caffemodel(
     if carry.spec is not None:
         check_caffemodel_size(estimate_module(carry.spec).weight_bytes, weights_out, carry.spec)
     schema = schema_for_net(net, carry.proto)
-    source = read_caffemodel(weights_in, schema) if weights_in is not None else None
+    as_v2 = carry.upgraded and net.output_format == "v2"
+    source = read_caffemodel(weights_in, schema, as_v2=as_v2) if weights_in is not None else None
     adjusted = carry.adjust(source) if carry.adjust is not None and source is not None else []
+    if source is not None and source.upgraded:
+        restate_legacy_dims(net, source, carry.shapes, carry.phase)
+        adjusted.append(f"{source.source}: a V1 caffemodel, written as V2 as the net is")
     made = weights_for_net(
         net, source, added=carry.added, removed=carry.removed, renamed=carry.renamed,
         spec=carry.spec, seed=seed, shapes=carry.shapes, phase=carry.phase,

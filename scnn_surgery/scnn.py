@@ -710,20 +710,26 @@ def kernel_too_wide(spec: ScnnSpec, larger_map: str | None = None) -> str | None
 
 
 LARGE_CHANNELS = 256  # more than the published advice for SCNN
+ADVISED_CHANNELS = 128  # the published advice: 128 channels fit
 
 
-def cost_lines(spec: ScnnSpec, cost: ModuleCost) -> list[str]:
+def cost_lines(spec: ScnnSpec, cost: ModuleCost, reduction: str | None = None) -> list[str]:
     """What is said of a module once it is made: its size and cost, and a warning for
-    more channels than SCNN is known to work with."""
+    more channels than SCNN is known to work with, with ``reduction`` as what to do
+    (default: reduce to 128 channels)."""
     lines = [
         f"module {spec.directions} {spec.height}x{spec.width}x{spec.channels} k{spec.kernel_width}:"
         f" {cost.layers} layers, {cost.parameters:,} parameters, {cost.macs:,} MACs,"
         f" {cost.activation_bytes / 2**20:.1f} MiB activations (float32, per image)"
     ]
     if spec.channels > LARGE_CHANNELS:
+        if reduction is None:
+            reduction = (
+                f"insert --reduce-channels {ADVISED_CHANNELS} maps the blob to"
+                f" {ADVISED_CHANNELS} channels with a 1x1 convolution first"
+            )
         lines.append(
             f"warning: {spec.channels} channels is a lot for SCNN; the published advice is that"
-            " 128 fits and 512 is too much (insert --reduce-channels 128 maps the blob to 128"
-            " channels with a 1x1 convolution first)"
+            f" 128 fits and 512 is too much ({reduction})"
         )
     return lines

@@ -45,6 +45,7 @@ from .analysis.params import (
 )
 from .analysis.shapes import MaybeShape, ShapeOverrides, format_shape, infer_shapes
 from .core.document import Document, Message, Scalar
+from .core.formats import V1_TYPE_NAMES
 from .core.graph import graph_of, phase_states
 from .core.layerdef import Enum
 from .core.net import Layer, Net
@@ -77,6 +78,8 @@ __all__ = [
     "param_specs",
     "parse_caffemodel",
     "read_caffemodel",
+    "restate_legacy_dims",
+    "upgrade_v1_entry",
 ]
 
 if TYPE_CHECKING:
@@ -96,10 +99,12 @@ BlobDims = tuple[int, ...]
 
 @dataclass
 class Caffemodel:
-    """A parsed caffemodel; ``message`` is its schema's ``NetParameter``."""
+    """A parsed caffemodel; ``message`` is its schema's ``NetParameter``; ``upgraded``:
+    read from a V1 file as V2 (see :func:`parse_caffemodel`)."""
 
     message: Any
     source: str = "<caffemodel>"
+    upgraded: bool = False
 
     @property
     def legacy(self) -> bool:
@@ -121,11 +126,17 @@ def parse_caffemodel(
     schema: Schema | None = None,
     *,
     packed_as_bytes: bool = False,
+    as_v2: bool = False,
 ) -> Caffemodel:
     """Parse with ``schema``'s ``NetParameter`` (default: BVLC's). ``packed_as_bytes``:
     for reading only, each blob's ``data`` is kept as the bytes Caffe packed its floats
-    in, which :func:`blob_array` views without a copy (see :func:`_packed_bytes_net`)."""
+    in, which :func:`blob_array` views without a copy (see :func:`_packed_bytes_net`).
+    ``as_v2``: a V1 file is read as the V2 one Caffe's upgrade makes of it, as
+    ``upgrade_net_proto_binary`` writes it (blobs as they are, legacy dimensions too)."""
     net_class = (schema or dialect_schema("bvlc")).net
+    upgraded = _v1_as_v2_bytes(data, net_class) if as_v2 else None
+    if upgraded is not None:
+        data = upgraded
     message: Any = ((_packed_bytes_net(net_class) if packed_as_bytes else None) or net_class)()
     try:
         message.ParseFromString(data)
@@ -134,7 +145,7 @@ def parse_caffemodel(
         if data[:200].lstrip().startswith((b"name", b"layer", b"input", b"#")):
             what = "not a binary caffemodel; it looks like a prototxt"
         raise SurgeryError(f"{source}: cannot be decoded ({what})") from None
-    model = Caffemodel(message, source)
+    model = Caffemodel(message, source, upgraded=upgraded is not None)
     if len(message.layer) and len(message.layers):
         raise SurgeryError(
             f"{source}: the caffemodel has both 'layer' and 'layers' entries, which Caffe refuses"
@@ -148,12 +159,16 @@ def read_caffemodel(
     *,
     packed_as_bytes: bool = False,
     refuse_damaged: bool = True,
+    as_v2: bool = False,
 ) -> Caffemodel:
     """The caffemodel at ``path``; one whose blob holds more or fewer values than its
     shape has is refused (:func:`refuse_damaged_blobs`) unless ``refuse_damaged`` is
-    false (``check`` reports it as a finding instead)."""
+    false (``check`` reports it as a finding instead). ``as_v2``: see
+    :func:`parse_caffemodel`."""
     data = read_input_bytes(path, "a caffemodel", MAX_CAFFEMODEL_BYTES)
-    model = parse_caffemodel(data, str(path), schema, packed_as_bytes=packed_as_bytes)
+    model = parse_caffemodel(
+        data, str(path), schema, packed_as_bytes=packed_as_bytes, as_v2=as_v2
+    )
     if refuse_damaged:
         refuse_damaged_blobs(model)
     return model
@@ -995,12 +1010,230 @@ def _blob_class(net_class: Any, legacy: bool) -> Any:
 def _layer_entry(net: Net, layer: Layer, entry_class: Any) -> Any:
     """The layer's prototxt as a caffemodel entry of ``entry_class``. The BVLC parse is
     cached and shared, so it is copied; other schemas parse afresh. V2 text (a fragment
-    spliced into a V1 net) becomes the V1 layer the prototxt shows for a V1 entry."""
+    spliced into a V1 net) becomes the V1 layer the prototxt shows for a V1 entry; V1
+    text (a layer of an upgraded net, whose text is written as V2 only on export)
+    becomes the V2 layer Caffe's upgrade makes of it."""
     if entry_class is type(layer_message(net, layer)):
         return _copy(layer_message(net, layer))
     if layer.text is not None and layer.format == "v2" and _is_v1_entry(entry_class):
         return definition_message(definition_of(layer), entry_class)
+    if layer.format == "v1" and not _is_v1_entry(entry_class):
+        entry = entry_class()
+        upgrade_v1_entry(layer_message(net, layer), entry)
+        if layer.type in _DATA_PARAMS and _net_needs_data_upgrade(net):
+            _move_transform_fields(entry)
+        return entry
     return layer_message_as(net, layer, entry_class)
+
+
+# ---------------------------------------------------------------------------
+# V1 entries as V2 (upgrade_proto.cpp: UpgradeV1LayerParameter, UpgradeNetDataTransformation)
+
+# V1's per-blob lists -> the ParamSpec field each sets, one ParamSpec per blob.
+_V1_PARAM_LISTS = {
+    "param": "name",
+    "blob_share_mode": "share_mode",
+    "blobs_lr": "lr_mult",
+    "weight_decay": "decay_mult",
+}
+# Not copied by name: the type (an enum in V1), the per-blob lists, and the V0 'layer',
+# which Caffe ignores ("Input NetParameter has V0 layer -- ignoring").
+_V1_NOT_BY_NAME = frozenset({"type", "layer", *_V1_PARAM_LISTS})
+# The data layers whose parameter message once held the transformation fields.
+_DATA_PARAMS = {"Data": "data_param", "ImageData": "image_data_param",
+                "WindowData": "window_data_param"}  # fmt: skip
+_TRANSFORM_FIELDS = ("scale", "mean_file", "crop_size", "mirror")
+
+
+def upgrade_v1_entry(v1: Any, out: Any) -> None:
+    """Fill ``out`` (an empty V2 ``LayerParameter`` of any schema) with what Caffe's
+    UpgradeV1LayerParameter makes of the V1 layer message ``v1``: the type enum as its V2
+    name, the per-blob lists as one ``param`` each, every other field by its name (blobs
+    included, copied: the caller drops the V1 ones when it needs the memory back). A field
+    V2 has no place for is dropped, as Caffe drops it."""
+    fields = out.DESCRIPTOR.fields_by_name
+    for fd, value in v1.ListFields():
+        if fd.name in _V1_NOT_BY_NAME or fd.name not in fields:
+            continue
+        target = getattr(out, fd.name)
+        if fd.message_type is None:
+            if fd.is_repeated:
+                target.extend(value)
+            else:
+                setattr(out, fd.name, value)
+        elif fd.is_repeated:
+            for item in value:
+                _copy_into(target.add(), item)
+        else:
+            _copy_into(target, value)
+    if v1.HasField("type"):
+        enum_name = v1.DESCRIPTOR.fields_by_name["type"].enum_type.values_by_number[v1.type].name
+        out.type = V1_TYPE_NAMES.get(enum_name, enum_name)
+    for v1_name, spec_name in _V1_PARAM_LISTS.items():
+        for i, item in enumerate(getattr(v1, v1_name)):
+            while len(out.param) <= i:
+                out.param.add()
+            setattr(out.param[i], spec_name, item)  # the share modes number alike
+
+
+def _copy_into(target: Any, value: Any) -> None:
+    """``value`` into the message ``target``, which may be another schema's class with the
+    same field numbers (a fork's parameter message); an empty message stays present."""
+    target.SetInParent()
+    if type(target) is type(value):
+        target.CopyFrom(value)
+    else:
+        target.MergeFromString(value.SerializeToString())
+
+
+def _moves_transform_fields(param: Any) -> bool:
+    return any(
+        name in param.DESCRIPTOR.fields_by_name and param.HasField(name)
+        for name in _TRANSFORM_FIELDS
+    )
+
+
+def _move_transform_fields(entry: Any) -> None:
+    """Caffe's data upgrade of one data layer (run when any data layer of the net needs
+    it): its parameter message and transform_param both present, and scale, mean_file,
+    crop_size and mirror moved into the latter."""
+    name = _DATA_PARAMS.get(entry.type)
+    if name is None or name not in entry.DESCRIPTOR.fields_by_name:
+        return
+    param, transform = getattr(entry, name), entry.transform_param
+    param.SetInParent()
+    transform.SetInParent()
+    for field_name in _TRANSFORM_FIELDS:
+        if field_name in param.DESCRIPTOR.fields_by_name and param.HasField(field_name):
+            setattr(transform, field_name, getattr(param, field_name))
+            param.ClearField(field_name)
+
+
+def _net_needs_data_upgrade(net: Net) -> bool:
+    """Caffe's NetNeedsDataUpgrade over the net's V1 layers."""
+    return any(
+        _moves_transform_fields(getattr(part_message(net, x, name), name))
+        for x in net.layers
+        if x.format == "v1" and (name := _DATA_PARAMS.get(x.type)) is not None
+    )
+
+
+def _v1_entry_moves_transform_fields(entry: Any) -> bool:
+    type_name = entry.DESCRIPTOR.fields_by_name["type"].enum_type.values_by_number.get(entry.type)
+    name = _DATA_PARAMS.get(V1_TYPE_NAMES.get(type_name.name, "")) if type_name else None
+    return name is not None and _moves_transform_fields(getattr(entry, name))
+
+
+def _v1_as_v2_bytes(data: bytes, net_class: Any) -> bytes | None:
+    """A V1 caffemodel's bytes as V2, converted on the wire so that no blob is parsed or
+    copied twice: each ``layers`` entry, less its blobs, becomes the V2 entry Caffe's
+    upgrade makes of it (:func:`upgrade_v1_entry`, and the data upgrade when any entry
+    needs it), followed by its blobs' bytes as they were, under V2's field number. Every
+    other field of the file stays as it was. None: not a V1 file (or not decodable here;
+    the parser then says what is wrong)."""
+    fields = net_class.DESCRIPTOR.fields_by_name
+    v1_class, v2_class = field_class(net_class, "layers"), field_class(net_class, "layer")
+    v1_number, v2_number = fields["layers"].number, fields["layer"].number
+    v1_blobs = v1_class.DESCRIPTOR.fields_by_name["blobs"].number
+    v2_blobs = v2_class.DESCRIPTOR.fields_by_name["blobs"].number
+    view = memoryview(data)
+    try:
+        top = _wire_fields(view)
+        entries = [_wire_fields(payload) for number, _, payload in top if number == v1_number]
+    except ValueError:
+        return None
+    if not entries or any(number == v2_number for number, _, _ in top):
+        return None
+    layers = []
+    for entry in entries:
+        v1 = v1_class()
+        v1.ParseFromString(b"".join(raw for number, raw, _ in entry if number != v1_blobs))
+        if v1.HasField("layer"):
+            return None  # a V0 entry: the V1 parse refuses it by name
+        blobs = [payload for number, _, payload in entry if number == v1_blobs]
+        layers.append((v1, blobs))
+    data_upgrade = any(_v1_entry_moves_transform_fields(v1) for v1, _ in layers)
+    out: list[bytes | memoryview] = []
+    converted = iter(layers)
+    for number, raw, _ in top:
+        if number != v1_number:
+            out.append(raw)
+            continue
+        v1, blobs = next(converted)
+        v2 = v2_class()
+        upgrade_v1_entry(v1, v2)
+        if data_upgrade:
+            _move_transform_fields(v2)
+        head = v2.SerializeToString()
+        tails = [piece for blob in blobs
+                 for piece in (length_delimited(v2_blobs, len(blob)), blob)]  # fmt: skip
+        size = len(head) + sum(len(piece) for piece in tails)
+        out += [length_delimited(v2_number, size), head, *tails]
+    return b"".join(out)
+
+
+def _wire_fields(data: memoryview) -> list[tuple[int, memoryview, memoryview]]:
+    """A message's fields on the wire: (field number, the field's bytes, its payload), no
+    copy made. ValueError for what is not a well-formed message."""
+    fields = []
+    pos, end = 0, len(data)
+    while pos < end:
+        start = pos
+        tag, pos = _read_varint(data, pos)
+        number, wire_type = tag >> 3, tag & 7
+        if wire_type == 0:
+            _, pos = _read_varint(data, pos)
+            payload = data[start:pos]
+        elif wire_type in (1, 5):
+            size = 8 if wire_type == 1 else 4
+            payload, pos = data[pos : pos + size], pos + size
+        elif wire_type == 2:
+            size, pos = _read_varint(data, pos)
+            payload, pos = data[pos : pos + size], pos + size
+        else:
+            raise ValueError("a group, which caffe.proto has none of")
+        if pos > end or number == 0:
+            raise ValueError("truncated")
+        fields.append((number, data[start:pos], payload))
+    return fields
+
+
+def _read_varint(data: memoryview, pos: int) -> tuple[int, int]:
+    value = shift = 0
+    while pos < len(data) and shift < 64:
+        byte = data[pos]
+        pos += 1
+        value |= (byte & 0x7F) << shift
+        if not byte & 0x80:
+            return value, pos
+        shift += 7
+    raise ValueError("a bad varint")
+
+
+def restate_legacy_dims(
+    net: Net, model: Caffemodel, shapes: Overrides | None = None, phase: str | None = None
+) -> None:
+    """Each blob of a layer of ``net`` whose legacy 4-D dimensions fit the layer, in the
+    shape the layer has, as Caffe writes it once loaded (a 1x1x4096x9216 weight becomes
+    4096x9216), in place. Blobs that do not fit are left as they are, for the weights
+    check to name."""
+    layers: dict[str, Layer] = {}
+    for layer in net.layers:
+        layers.setdefault(layer.name, layer)
+    stored = [(e, layers[e.name]) for e in model.layers
+              if e.name in layers and any(_has_legacy_dims(b) for b in e.blobs)]  # fmt: skip
+    if not stored:
+        return
+    filler = _Filler(net, 0, False, None, shapes or {}, phase)
+    for entry, layer in stored:
+        planned = filler.plan(layer) or []
+        for blob, wanted in zip(entry.blobs, planned, strict=False):
+            if _has_legacy_dims(blob) and blob_matches(blob, wanted.shape):
+                for name in ("num", "channels", "height", "width"):
+                    blob.ClearField(name)
+                blob.shape.Clear()
+                blob.shape.SetInParent()  # a scalar's shape is present with no dims
+                blob.shape.dim.extend(wanted.shape)
 
 
 def _is_v1_entry(entry_class: Any) -> bool:
@@ -1146,7 +1379,37 @@ def initial_weights(
         entry.blobs.extend(filler.make(layer, blobs))
         entries.append(entry)
     left_out = [layer for layer, blobs in planned if blobs is None]
-    return WeightsResult(Caffemodel(model, source), _left_out_notes(net, filler, left_out, source))
+    notes = [*_zero_weights_notes(planned, source), *_left_out_notes(net, filler, left_out, source)]
+    return WeightsResult(Caffemodel(model, source), notes)
+
+
+def _zero_weights_notes(
+    planned: Sequence[tuple[Layer, list[ParamBlob] | None]], where: str
+) -> list[str]:
+    """A warning when layers state no weight filler: Caffe's default filler is the constant
+    0, so their weights are all 0 and their output ignores their input (a deploy prototxt,
+    which never needed fillers, is often so). BatchNorm's statistics are
+    zeroed by design and are no weights."""
+    zero = [
+        layer.name
+        for layer, blobs in planned
+        if blobs and layer.type != "BatchNorm" and _all_zero(blobs[0].filler)
+    ]
+    if not zero:
+        return []
+    many = len(zero) != 1
+    names = ", ".join(f"'{name}'" for name in zero[:3])
+    more = f" and {len(zero) - 3} more" if len(zero) > 3 else ""
+    return [
+        f"warning: {len(zero)} layer{'s' * many} ({names}{more}) state{'s' * (not many)} no"
+        f" weight filler, so {'their' if many else 'its'} weights in {where} are all 0, as"
+        " Caffe fills them, and what they compute ignores their input (give --weights for"
+        " trained values)"
+    ]
+
+
+def _all_zero(filler: Any) -> bool:
+    return bool(filler.type == "constant" and filler.value == 0)
 
 
 def _rendered(spec: ScnnSpec, legacy: bool, net_class: Any) -> dict[str, Any]:
@@ -1168,7 +1431,7 @@ def _added_entries(
     for layer in net.layers:
         if layer.name not in added:
             continue
-        if (layer.format == "v1") == legacy or (legacy and layer.text is not None):
+        if (layer.format == "v1") == legacy or layer.text is not None:
             entry = _layer_entry(net, layer, _entry_class(net_class, legacy))
         else:
             if translated is None:
@@ -1235,13 +1498,17 @@ def carry_over(
     """
     _require_numpy()
     new = set(added)
-    clash = sorted(new & {entry.name for entry in source.layers})
+    clash = sorted(new & {entry.name for entry in source.layers if len(entry.blobs)})
     if clash:
         raise SurgeryError(
             f"{source.source} already has layers named {', '.join(clash[:3])}, whose blobs"
             " Caffe would copy into the new layers; insert with --prefix"
         )
     _refuse_v0_entries(source)
+    # A blobless entry of a new layer's name carries nothing (Caffe writes one for every
+    # layer, an Input layer's too), but Caffe would copy it into the new layer and stop
+    # on the blob count: the new layer's own entry takes its place.
+    _drop_entries(source, new, destination)
     notes = _drop_entries(source, set(removed) - net.layer_names, destination)
     legacy = source.legacy
     net_class = type(source.message)
@@ -1302,7 +1569,9 @@ def _missing_entries(
             continue
         seen.add(layer.name)
         blobs = filler.blobs(layer)
-        same_format = (layer.format == "v1") == source.legacy
+        # A definition (a layer surgery added) is written in the caffemodel's format by
+        # _added_entries only; text converts either way.
+        same_format = (layer.format == "v1") == source.legacy or layer.text is not None
         if blobs is None or not same_format:
             if param_blob_count(net, layer) is not None:
                 notes.append(f"{net.describe(layer)} has no blobs in {source.source}")

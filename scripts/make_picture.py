@@ -2,13 +2,13 @@
 
     python scripts/make_picture.py [OUTPUT]     default: docs/example_before_after.png
 
-The "after" net is what
+The "after" net is what ``make demo``,
 
-    scnn-surgery insert examples/scnn_lane_vgg16.prototxt --after fc7 \\
-        --height 36 --width 100 --channel 128
+    scnn-surgery insert examples/scnn_lane_vgg16.prototxt
 
-writes. Both nets are cut down to the part around the change, side by side, with the
-added module and the rewired edge highlighted. SVG and PNG need Graphviz's ``dot``.
+writes (the point, fc7, and its 36x100x128 map are found, not given). Both nets are cut
+down to the part around the change, side by side, with the added module and the rewired
+edge highlighted. SVG and PNG need Graphviz's ``dot``.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ from scnn_surgery.surgery import InsertOptions, insert, load
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "examples" / "scnn_lane_vgg16.prototxt"
 DEFAULT_OUTPUT = ROOT / "docs" / "example_before_after.png"
-OPTIONS = InsertOptions(after="fc7", height=36, width=100, channels=128)
+OPTIONS = InsertOptions()  # as make demo inserts: no options
 RADIUS = 3  # layers shown on each side of the change
 
 
@@ -49,8 +49,7 @@ def make_picture(fmt: str) -> bytes:
         "after": focus(build_picture(after, highlights=highlights_from(diff)), around, RADIUS),
     }
     graph = new_digraph("example")
-    graph.attr(label=f"scnn-surgery insert {EXAMPLE.name} --after fc7", labelloc="t",
-               fontsize="13")
+    graph.attr(label=f"scnn-surgery insert {EXAMPLE.name}", labelloc="t", fontsize="13")
     for side, picture in sides.items():
         with graph.subgraph(name=f"cluster_{side}") as cluster:
             cluster.attr(label=side, fontsize="13", style="rounded", color="#bbbbbb")

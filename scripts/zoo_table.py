@@ -1,6 +1,7 @@
 """Print the README's zoo table: what ``insert`` with no options does to each zoo net.
 
-Usage: python scripts/zoo_table.py [ZOO_DIR]   (default: ../shared/zoo)
+Usage: python scripts/zoo_table.py [ZOO_DIR]
+(default: ../shared/zoo when it is beside the clone, else the shipped tests/data/zoo)
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ import scnn_surgery as ss  # noqa: E402
 from scnn_surgery.errors import SurgeryError  # noqa: E402
 
 sys.path.insert(0, str(ROOT))
-from tests.zoo_expectations import NAMED_POINTS  # noqa: E402
+from tests.zoo_expectations import NAMED_POINTS, default_zoo  # noqa: E402
 
 
 def outcome(path: Path) -> ss.InsertResult | str:
@@ -67,8 +68,14 @@ def table(outcomes: Mapping[Path, ss.InsertResult | str]) -> str:
 
 
 def main() -> int:
-    zoo = Path(sys.argv[1]) if len(sys.argv) > 1 else ROOT.parent / "shared" / "zoo"
+    zoo = Path(sys.argv[1]) if len(sys.argv) > 1 else default_zoo("zoo_table.py")
+    if not zoo.is_dir():
+        print(f"zoo_table.py: error: {zoo}: no such directory", file=sys.stderr)
+        return 1
     paths = sorted(zoo.rglob("*.prototxt"))
+    if not paths:
+        print(f"zoo_table.py: error: {zoo}: no .prototxt files under it", file=sys.stderr)
+        return 1
     sys.stdout.write(table({path: outcome(path) for path in paths}))
     return 0
 

@@ -532,7 +532,7 @@ def test_json_report_form() -> None:
 def test_csv_report_round_trips() -> None:
     rows = list(csv.DictReader(io.StringIO(render_csv(REPORT))))
     assert [row["status"] for row in rows] == ["converted", "refused", "failed"]
-    assert rows[0]["shape"] == "128x36x100" and rows[0]["reason"] == ""
+    assert rows[0]["shape"] == "36x100x128" and rows[0]["reason"] == ""  # HxWxC, as insert says
     assert rows[1]["reason"] == "zoo/b.prototxt: pipes | in reasons"
 
 

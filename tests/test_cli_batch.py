@@ -193,7 +193,7 @@ def test_report_formats(tmp_path: Path, mixed_tree: Path, run_cli: RunCli) -> No
     assert document["summary"]["total"] == 2 and document["summary"]["refused"] == 1
     rows = list(csv.DictReader(io.StringIO((tmp_path / "reports/r.csv").read_text())))
     assert [row["status"] for row in rows] == ["refused", "converted"]
-    assert rows[1]["shape"] == "4x8x10"
+    assert rows[1]["shape"] == "8x10x4"  # HxWxC, as insert says
     markdown = (tmp_path / "reports/r.md").read_text()
     assert "2 models: 1 converted, 1 refused, 0 failed" in markdown
 

@@ -119,6 +119,18 @@ def test_the_readme_command_table_is_the_registry() -> None:
     assert re.findall(r"^\| `([\w-]+)` \|", table, re.MULTILINE) == list(SUBCOMMANDS)
 
 
+def test_the_readme_command_table_has_an_example_of_each_on_shipped_files() -> None:
+    readme = (REPO_ROOT / "README.md").read_text(encoding="utf-8")
+    table = readme.split("## Command reference", 1)[1].split("\n\n", 2)[1]
+    examples = dict(re.findall(r"^\| `([\w-]+)` \|.*\| `(scnn-surgery .+)` \|$", table, re.M))
+    assert list(examples) == list(SUBCOMMANDS)
+    for name, example in examples.items():
+        assert example.startswith(f"scnn-surgery {name} "), example
+        read = [word for word in example.split() if word.startswith(("examples/", "tests/"))]
+        assert read or name == "generate", example  # generate reads no net
+        assert all((REPO_ROOT / path).exists() for path in read), example
+
+
 def test_version(run_cli: RunCli) -> None:
     code, out, _ = run_cli("--version")
     assert code == 0 and __version__ in out
@@ -344,3 +356,31 @@ def test_ctrl_c_while_the_arguments_are_read_is_one_line_and_130(
     monkeypatch.setattr(click.Group, "make_context", interrupted)
     code, out, err = run_cli("inspect", "net.prototxt")
     assert (code, out, err) == (130, "", "scnn-surgery: interrupted\n")
+
+
+# --- required options left out: a usage error, never a crash -----------------------------
+
+# Each command given only its arguments (the files it reads), so whatever option it
+# requires is missing: -o of draw and export, batch's -o, generate's sizes, retarget's
+# --input, fold-bn's --weights; and every command given nothing at all.
+ONLY_ARGUMENTS = {
+    "remove": [str(ALEXNET)],
+    "rename": [str(ALEXNET)],
+    "retarget": [str(ALEXNET)],
+    "fold-bn": [str(ALEXNET)],
+    "export": [str(ALEXNET)],
+    "diff": [str(ALEXNET)],
+    "draw": [str(ALEXNET)],
+    "batch": [str(ALEXNET)],
+}
+
+
+def test_every_command_with_a_required_option_left_out_is_a_usage_error(
+    run_cli: RunCli,
+) -> None:
+    runs = [[name] for name in SUBCOMMANDS] + [[name, *a] for name, a in ONLY_ARGUMENTS.items()]
+    for args in runs:
+        code, out, err = run_cli(*args)
+        assert code == 2, (args, err)
+        assert "internal error" not in err and "Traceback" not in err, (args, err)
+        assert out == "" and err.count("\n") == 1, (args, err)

@@ -11,8 +11,9 @@ import pytest
 
 import scnn_surgery as ss
 from scnn_surgery.schema import caffe_pb2
-from scnn_surgery.weights import initial_weights, parse_caffemodel
+from scnn_surgery.weights import blob_shape, initial_weights, parse_caffemodel
 
+from .caffe_upgrade import upgrade_v1_net
 from .conftest import DATA, RunCli, shared_path
 
 ALEXNET = ("zoo", "deploy", "bvlc_alexnet_deploy.prototxt")
@@ -302,17 +303,31 @@ def test_remove_without_weights_makes_them_from_fillers(tmp_path: Path, run_cli:
     assert sorted(entries(out)) == ["conv1", "conv2", "data", "drop1", "fc", "pool1"]
 
 
-def test_upgrade_keeps_a_v1_caffemodel_v1(tmp_path: Path, run_cli: RunCli) -> None:
+def test_upgrade_upgrades_a_v1_caffemodel_with_the_net(tmp_path: Path, run_cli: RunCli) -> None:
+    """The caffemodel of an upgraded net is the V2 one Caffe's upgrade makes of it (the
+    oracle's), each blob in the shape its layer has, as Caffe writes it once loaded."""
     model = write(tmp_path / "v1.prototxt", SMALL_V1)
     weights = caffemodel(tmp_path / "in.caffemodel", SMALL_V1)
-    assert parse_caffemodel(weights.read_bytes()).legacy
+    before = parse_caffemodel(weights.read_bytes())
+    assert before.legacy
     out = tmp_path / "out.caffemodel"
     code, _, err = run_cli(
         "upgrade", str(model), "--in-place", "--weights", str(weights), "--weights-out", str(out)
     )
     assert code == 0, err
-    assert out.read_bytes() == weights.read_bytes()  # every entry kept as it was, V1 included
+    assert f"{weights}: a V1 caffemodel, written as V2 as the net is" in err
     assert ss.load(model).format == "v2"
+    after = parse_caffemodel(out.read_bytes())
+    assert not after.legacy
+    assert [blob_shape(b) for b in after.message.layer[2].blobs] == [(2, 32), (2,)]
+    expected = upgrade_v1_net(before.message)
+    for entry in [*expected.layer, *after.message.layer]:
+        for blob in entry.blobs:
+            for dims in ("num", "channels", "height", "width", "shape"):
+                blob.ClearField(dims)
+    assert after.message == expected
+    code, _, err = run_cli("check", str(model), "--weights", str(out))
+    assert code == 0 and "no problems" in err, err
 
 
 def test_a_v0_caffemodel_is_refused(tmp_path: Path, run_cli: RunCli) -> None:
@@ -325,6 +340,12 @@ def test_a_v0_caffemodel_is_refused(tmp_path: Path, run_cli: RunCli) -> None:
     model = write(tmp_path / "net.prototxt", SMALL)
     code, _, err = run_cli(
         "remove", str(model), "drop1", "--weights", str(weights),
+        "--weights-out", str(tmp_path / "o.caffemodel"),
+    )  # fmt: skip
+    assert code == 1 and "a V0 (pre-2014) caffemodel" in err
+    v1 = write(tmp_path / "v1.prototxt", SMALL_V1)  # upgrading the file does not upgrade V0
+    code, _, err = run_cli(
+        "upgrade", str(v1), "-o", "-", "--weights", str(weights),
         "--weights-out", str(tmp_path / "o.caffemodel"),
     )  # fmt: skip
     assert code == 1 and "a V0 (pre-2014) caffemodel" in err

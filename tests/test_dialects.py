@@ -19,7 +19,7 @@ from scnn_surgery.schema import (
 )
 from scnn_surgery.schema.select import dialect_of, dialect_schema
 
-from .conftest import needs_shared, shared_path
+from .conftest import REPO_ROOT, needs_shared, shared_path
 
 FORKS = [
     "deeplab",
@@ -425,3 +425,9 @@ def test_zoo_apollo_traffic_light_is_not_covered() -> None:
         text_format.Parse(text, net_message_class("ssd")())
     net = text_format.Parse(text, caffe_pb2.NetParameter(), allow_unknown_field=True)
     assert {"RPNProposalSSD", "RCNNProposal", "DFMBPSROIAlign"} <= {lyr.type for lyr in net.layer}
+
+
+def test_the_readme_lists_every_dialect() -> None:
+    readme = (REPO_ROOT / "README.md").read_text(encoding="utf-8")
+    listed = readme.split("*dialect*: BVLC, or one of ", 1)[1].split("(under", 1)[0]
+    assert sorted(re.findall(r"`(\w+)`", listed)) == sorted(set(DIALECTS) - {"bvlc"})

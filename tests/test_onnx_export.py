@@ -21,7 +21,7 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 
 from scnn_surgery import ExportOptions, InsertOptions, dumps, insert, load, loads
-from scnn_surgery.onnx_export import convert, export_onnx
+from scnn_surgery.onnx_export import INSTALL_HINT, convert, export_onnx
 from scnn_surgery.schema import caffe_pb2
 
 from .conftest import DATA, RunCli, needs_shared, shared_path
@@ -593,8 +593,7 @@ def test_without_onnx_export_says_what_to_install(
     monkeypatch.setitem(sys.modules, "onnx", None)
     code, _, err = run_cli("export", str(src), "-o", str(tmp_path / "x.onnx"))
     assert code == 1
-    assert err.strip() == "scnn-surgery: error: export needs the onnx package:" \
-        " pip install 'scnn-surgery[onnx]'"
+    assert err.strip() == f"scnn-surgery: error: {INSTALL_HINT}"
     code, _, err = run_cli("inspect", str(src))
     assert code == 0, err
 
@@ -723,9 +722,8 @@ def test_export_without_onnx_installed_says_how_to_install_it(
         " input_param { shape { dim: 1 dim: 1 dim: 2 dim: 2 } } }\n"
     )
     code, _, err = run_cli("export", str(model), "-o", str(tmp_path / "net.onnx"))
-    assert code == 1 and err == (
-        "scnn-surgery: error: export needs the onnx package: pip install 'scnn-surgery[onnx]'\n"
-    )
+    assert code == 1 and err == f"scnn-surgery: error: {INSTALL_HINT}\n"
+    assert "pip install 'onnx>=1.23'" in err  # works outside a clone too
 
 
 def test_export_onto_its_model_does_not_offer_an_in_place_it_lacks(
@@ -951,3 +949,16 @@ def test_shape_refusals_name_the_place_once() -> None:
         convert(loads(data))
     with pytest.raises(SurgeryError, match=r"^<string>:1:8: input 'data': the shape"):
         convert(loads('input: "data"\nlayer { name: "r" type: "ReLU" bottom: "data" top: "r" }'))
+
+
+def test_the_left_out_note_names_dropout_only_where_the_net_has_one() -> None:
+    relu = one_layer_net(
+        [X, X],
+        'layer { name: "r" type: "ReLU" bottom: "x0" top: "r" }',
+        'layer { name: "s" type: "Silence" bottom: "x1" }',
+    )
+    (note,) = [n for n in convert(loads(relu)).notes if n.startswith("left out")]
+    assert "Silence" in note and "Dropout" not in note
+    dropout = relu.replace('type: "ReLU"', 'type: "Dropout"')
+    (note,) = [n for n in convert(loads(dropout)).notes if n.startswith("left out")]
+    assert note.endswith("; Dropout layers pass their input on")

@@ -41,8 +41,10 @@ from scnn_surgery.weights import (
     param_blob_count,
     parse_caffemodel,
     read_caffemodel,
+    upgrade_v1_entry,
 )
 
+from .caffe_upgrade import upgrade_v1_layer_parameter
 from .conftest import REPO_ROOT, RunCli, needs_shared, shared_path
 
 EXAMPLE = REPO_ROOT / "examples" / "scnn_lane_vgg16.prototxt"
@@ -386,12 +388,29 @@ def test_v1_caffemodel_gets_v1_module_layers() -> None:
 def test_source_layer_named_like_the_module_is_refused() -> None:
     net = loads(SMALL_NET)
     model = initial_weights(net).model.message
-    model.layer.add(name="SCNN_D_1", type="Convolution")
+    stale = model.layer.add(name="SCNN_D_1", type="Convolution")
+    stale.blobs.append(make_blob(np.ones((4, 4, 1, 3), np.float32)))
     source = parse_caffemodel(model.SerializeToString(), "old.caffemodel")
     result = insert(net, InsertOptions(after="conv1", height=6, width=8, channels=4,
                                        kernel_width=3))
     with pytest.raises(SurgeryError, match="--prefix"):
         carry_over(result.net, source, result.net.layer_names - net.layer_names, result.spec)
+
+
+def test_blobless_source_entry_named_like_a_new_layer_gives_way() -> None:
+    """Caffe copies an entry into the first layer of its name and stops when the blob
+    counts differ; an entry without blobs carries nothing, so the new layer's own entry
+    replaces it rather than the insert being refused."""
+    net = loads(SMALL_NET)
+    model = initial_weights(net).model.message
+    model.layer.add(name="SCNN_D_1", type="Convolution")
+    source = parse_caffemodel(model.SerializeToString(), "old.caffemodel")
+    result = insert(net, InsertOptions(after="conv1", height=6, width=8, channels=4,
+                                       kernel_width=3))
+    made = carry_over(result.net, source, result.net.layer_names - net.layer_names, result.spec)
+    entries = [e for e in made.model.layers if e.name == "SCNN_D_1"]
+    assert [len(e.blobs) for e in entries] == [1]
+    assert not errors_of(check_net(result.net, weights=made.model))
 
 
 def test_missing_existing_layer_is_filled_and_noted() -> None:
@@ -430,6 +449,9 @@ def test_cli_writes_weights_without_a_source(tmp_path: Path, run_cli: RunCli) ->
     d = [e for e in model.layers if e.name.startswith("SCNN_D_") and len(e.blobs)]
     assert len(d) == 5 and all(e.blobs[0] == d[0].blobs[0] for e in d)
     assert "wrote weights" in err
+    # made from fillers alone: said, as export says it
+    assert f"warning: no --weights, so {weights} holds the fillers' values" in err
+    assert "no weight filler" not in err  # both convolutions state theirs
 
 
 def test_cli_carries_weights_over_and_seed_matters(tmp_path: Path, run_cli: RunCli) -> None:
@@ -626,7 +648,9 @@ layer { name: "up" type: "Upsample" bottom: "dw2" top: "up" }
     stored = {entry.name: entry for entry in made.model.layers}
     assert [blob_shape(b) for b in stored["dw"].blobs] == [(8, 1, 3, 3)]  # group = channels
     assert [blob_shape(b) for b in stored["dw2"].blobs] == [(8, 1, 3, 3), (8,)]
-    assert len(stored["up"].blobs) == 0 and not made.notes
+    assert len(stored["up"].blobs) == 0
+    (note,) = made.notes  # no layer left out; dw and dw2 state no filler
+    assert note.startswith("warning: 2 layers ('dw', 'dw2') state no weight filler")
 
 
 def test_check_caffemodel_size_names_the_size_and_the_remedy() -> None:
@@ -820,3 +844,21 @@ def test_a_blob_whose_values_do_not_fill_its_shape_is_refused_by_every_verb(
     assert sorted(p.name for p in tmp_path.iterdir()) == ["d.caffemodel", "d.prototxt"]
     code, text, _ = run_cli("check", str(model), "--weights", str(weights))
     assert code == 1 and "param 0 in" in text and "[weights-data]" in text
+
+
+def test_a_v1_entry_upgrades_as_caffe_upgrades_it() -> None:
+    """upgrade_v1_entry against the oracle's UpgradeV1LayerParameter: the per-blob lists of
+    unequal lengths, share modes, rules, loss weights, blobs; a V0 'layer' inside is dropped."""
+    v1 = caffe_pb2.V1LayerParameter(
+        name="ip", bottom=["x"], top=["y"], type=caffe_pb2.V1LayerParameter.INNER_PRODUCT,
+        param=["w", "b"], blobs_lr=[1.0], weight_decay=[1.0, 0.0], loss_weight=[0.5],
+        blob_share_mode=[caffe_pb2.V1LayerParameter.STRICT, caffe_pb2.V1LayerParameter.PERMISSIVE],
+    )  # fmt: skip
+    v1.include.add(phase=caffe_pb2.TEST)
+    v1.inner_product_param.num_output = 3
+    v1.blobs.append(make_blob(np.ones((1, 1, 3, 2), np.float32), legacy=True))
+    v1.layer.name = "old"
+    out = caffe_pb2.LayerParameter()
+    upgrade_v1_entry(v1, out)
+    assert out == upgrade_v1_layer_parameter(v1)
+    assert out.type == "InnerProduct" and len(out.param) == 2

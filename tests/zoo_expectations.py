@@ -6,6 +6,21 @@ model to the same outcome.
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED_ZOO = ROOT.parent / "shared" / "zoo"
+SHIPPED_ZOO = ROOT / "tests" / "data" / "zoo"
+
+
+def default_zoo(script: str) -> Path:
+    """The zoo a script runs over when none is named: the 34 nets of ../shared/zoo beside
+    the clone, else the ones the repository ships; a note on stderr says which."""
+    zoo = SHARED_ZOO if SHARED_ZOO.is_dir() else SHIPPED_ZOO
+    print(f"{script}: zoo {zoo} (give a directory to use another)", file=sys.stderr)
+    return zoo
+
 # Nets whose automatic point is not wanted (or not possible) get a named one.
 NAMED_POINTS: dict[str, dict[str, object]] = {
     # It already has Apollo's DU module; a second one needs --prefix.

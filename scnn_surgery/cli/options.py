@@ -276,11 +276,12 @@ def output_option(
 ) -> Callable[[F], F]:
     """``-o FILE`` (also ``--output``, unless a verb uses that name for something else)."""
     flags = ("-o", "--output") if long_flag else ("-o",)
+    # No default=None: click counts an explicit None as a value given, so a required -o
+    # left out would reach the command as None instead of being a usage error.
     return click.option(
         *flags,
         "output",
         type=click.Path(dir_okay=False, allow_dash=True),
-        default=None,
         required=required,
         help=help,
     )

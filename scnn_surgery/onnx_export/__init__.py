@@ -3,7 +3,8 @@ what Caffe's forward pass computes (``scnn-surgery export``).
 
 :mod:`.layers` holds one converter per Caffe layer type, :mod:`.blobs` matches the
 caffemodel's blobs to the layers, :mod:`.build` puts the graph together and checks it. This
-package needs the optional ``onnx`` dependency (``pip install 'scnn-surgery[onnx]'``);
+package needs the optional ``onnx`` dependency (``pip install 'onnx>=1.23'``, or in a clone
+``pip install -e '.[onnx]'``);
 :func:`require_onnx` says so in one line when it is missing, and nothing else in the
 project imports it.
 """
@@ -26,7 +27,11 @@ if TYPE_CHECKING:
     from ..options import ExportOptions
     from .build import OnnxExport
 
-INSTALL_HINT = "export needs the onnx package: pip install 'scnn-surgery[onnx]'"
+# The package itself, which works wherever scnn-surgery came from; the extra pins it.
+INSTALL_HINT = (
+    "export needs the onnx package: pip install 'onnx>=1.23'"
+    " (or, in a clone, the onnx extra: pip install -e '.[onnx]')"
+)
 EXTERNAL_DATA_LIMIT = 2**31 - 1  # protobuf cannot serialise a message past 2 GiB
 
 __all__ = [

@@ -374,12 +374,7 @@ def export_net(
     model = _model(helper.make_graph(emitter.nodes, name, inputs, outputs), chosen)
     notes = [*blobs.notes, *emitter.notes]
     if plan.left_out:
-        kinds = ", ".join(dict.fromkeys(x.type for x in plan.left_out))
-        notes.append(
-            f"left out {len(plan.left_out)} layer{'s' * (len(plan.left_out) != 1)} a deployed"
-            f" net does not run ({kinds}: {', '.join(repr(x.name) for x in plan.left_out[:4])}"
-            f"{' ...' if len(plan.left_out) > 4 else ''}); Dropout layers pass their input on"
-        )
+        notes.append(_left_out_note(plan.left_out, graph))
     if plan.read_by_left_out:
         notes.append(_unread_note(plan.read_by_left_out, "read only by left-out layers"))
     if plan.read_by_none:
@@ -391,6 +386,19 @@ def export_net(
         _declare_outputs(model, found)
     return OnnxExport(
         model, emitter.initializers, chosen, notes, [names[v] for v in plan.inputs], output_names
+    )
+
+
+def _left_out_note(dropped: Sequence[Layer], graph: LayerGraph) -> str:
+    """What was left out; Dropout, which is exported, is named only where the net has one
+    (a reader might take it for a layer left out too)."""
+    kinds = ", ".join(dict.fromkeys(x.type for x in dropped))
+    names = ", ".join(repr(x.name) for x in dropped[:4])
+    dropout = any(x.type == "Dropout" for x in graph.layers)
+    return (
+        f"left out {len(dropped)} layer{'s' * (len(dropped) != 1)} a deployed net does not run"
+        f" ({kinds}: {names}{' ...' if len(dropped) > 4 else ''})"
+        f"{'; Dropout layers pass their input on' if dropout else ''}"
     )
 
 

@@ -172,8 +172,11 @@ REPORT_COLUMNS = (
 
 
 def shape_text(shape: tuple[int, int, int] | None) -> str:
-    """CxHxW, the module's feature map."""
-    return format_shape(shape) if shape else ""
+    """The module's feature map (kept as C, H, W) as HxWxC, as insert and the page say it."""
+    if not shape:
+        return ""
+    channels, height, width = shape
+    return format_shape((height, width, channels))
 
 
 def text_row(outcome: Outcome) -> list[str]:

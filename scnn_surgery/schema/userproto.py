@@ -1,7 +1,7 @@
 """Compile a user's fork ``caffe.proto`` (``--proto``) with protoc.
 
-protoc is the one that ``grpcio-tools`` ships (the optional extra
-``pip install 'scnn-surgery[proto]'``). It writes a descriptor set of the file and its
+protoc is the one that ``grpcio-tools`` ships (``pip install 'grpcio-tools>=1.85'``, the
+optional ``proto`` extra). It writes a descriptor set of the file and its
 imports; the descriptors go into a private descriptor pool, so a fork that declares
 ``package caffe`` cannot clash with :mod:`~scnn_surgery.schema.caffe_pb2`, and protobuf's
 message factory makes the classes. protoc's own error becomes one line ``FILE:LINE:COL:
@@ -22,7 +22,10 @@ from google.protobuf.descriptor import FileDescriptor
 
 from ..errors import SurgeryError
 
-PROTO_EXTRA = "pip install 'scnn-surgery[proto]'"
+# The package itself, which works wherever scnn-surgery came from; the extra pins it.
+PROTO_EXTRA = (
+    "pip install 'grpcio-tools>=1.85' (or, in a clone, the proto extra: pip install -e '.[proto]')"
+)
 
 # protoc's located diagnostics: "path/to/file.proto:3:22: Expected field number."
 _LOCATED = re.compile(r"^(?P<file>.+?):(?P<line>\d+):(?P<column>\d+): (?P<message>.+)$")

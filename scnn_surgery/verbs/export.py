@@ -3,7 +3,7 @@ graph of the phase, data layers as inputs, the blobs nothing reads as outputs, t
 caffemodel's blobs as initializers. Refused before anything is written: layer types it
 does not convert (all named), blobs that do not fit the net.
 
-Needs the onnx package: pip install 'scnn-surgery[onnx]'.
+Needs the onnx package: pip install 'onnx>=1.23' (the ``onnx`` extra).
 """
 
 from __future__ import annotations

@@ -8,6 +8,7 @@ only with --rescale or --reshape-weights is refused (run retarget with it first)
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
@@ -16,6 +17,7 @@ from ..analysis.advice import advise
 from ..analysis.forkrules import ruled
 from ..analysis.geometry import PhaseShapes, resolve_sizes
 from ..analysis.modules import find_modules
+from ..analysis.params import conv_params
 from ..analysis.shapes import format_override
 from ..analysis.verify import Checks, check_fitted
 from ..core.graph import build_graphs
@@ -30,6 +32,7 @@ from ..passes.splice import splice as splice_layers
 from ..passes.upgrade import upgrade_net, v0_dropped_parameters
 from ..runtime import paused_gc
 from ..scnn import (
+    ADVISED_CHANNELS,
     ScnnSpec,
     ScnnSpecError,
     build_module,
@@ -38,7 +41,7 @@ from ..scnn import (
     module_output,
     reduction_name,
 )
-from ..weights import Caffemodel
+from ..weights import DEPTHWISE_TYPES, Caffemodel
 from . import VerbSpec
 from .common import automatic_point, refuse_shape_errors, rules_first, working_phase
 from .retarget import NeedsFlag, RetargetResult, regenerated_note, retarget, stated_sizes
@@ -55,6 +58,7 @@ class InsertResult:
     point_reason: str = ""  # why the point is where it is, in a few words
     # the net at the sizes --shape gave its stated inputs, when it gave them new ones
     retargeted: RetargetResult | None = None
+    channel_step: int = 1  # the module's channels must be a multiple (grouped readers)
 
     @property
     def output(self) -> str:
@@ -65,8 +69,22 @@ class InsertResult:
         return f"inserted at {self.point.describe()}"
 
     def afterwords(self) -> list[str]:
-        """What is said once the net is written: the module's cost."""
-        return cost_lines(self.spec, module_cost(self.spec))
+        """What is said once the net is written: the module's cost (and, for many channels,
+        the reduction that fits its grouped readers)."""
+        step, channels = self.channel_step, self.spec.channels
+        fits = _fitting_channels(ADVISED_CHANNELS, step)
+        advice = None
+        if fits >= channels:
+            advice = (
+                f"no --reduce-channels fits here: a grouped convolution reads the map in"
+                f" {step} groups, so the module's channels are a multiple of {step}"
+            )
+        elif fits != ADVISED_CHANNELS:
+            advice = (
+                f"insert --reduce-channels {fits} maps the blob to {fits} channels first, the"
+                f" nearest to 128 that the grouped convolution after it, of {step} groups, takes"
+            )
+        return cost_lines(self.spec, module_cost(self.spec), reduction=advice)
 
     @property
     def added(self) -> list[Layer] | None:
@@ -172,6 +190,54 @@ def _reduced_readers(point: InsertionPoint, channels: int, reduced: int) -> list
     ]
 
 
+_CONVOLUTIONS = frozenset({"Convolution", "Deconvolution", *DEPTHWISE_TYPES})
+
+
+def _grouped_readers(net: Net, point: InsertionPoint) -> list[tuple[Layer, int]]:
+    """The convolutions reading the module's output in stated groups, with their group:
+    Caffe aborts unless the module's channels are a multiple of each."""
+    return [
+        (c.layer, group)
+        for c in point.consumers
+        if c.layer.type in _CONVOLUTIONS
+        and (group := conv_params(net, c.layer).group) is not None and group > 1
+    ]
+
+
+def _channel_step(grouped: Sequence[tuple[Layer, int]]) -> int:
+    """What the module's channels must be a multiple of for its grouped readers."""
+    return math.lcm(1, *(group for _, group in grouped))
+
+
+def _fitting_channels(wanted: int, step: int) -> int:
+    """The nearest multiple of ``step`` at or above ``wanted``."""
+    return -(-wanted // step) * step
+
+
+def _refuse_reduction_into_groups(
+    net: Net, grouped: Sequence[tuple[Layer, int]], channels: int, reduced: int
+) -> None:
+    """Refuse ``--reduce-channels`` that a grouped reader cannot take, naming the layer, and
+    say which value fits (a depthwise layer's group is the map's own channel count, so
+    often none below it does)."""
+    misfits = [(layer, group) for layer, group in grouped if reduced % group]
+    if not misfits:
+        return
+    layer, group = misfits[0]
+    step = _channel_step(grouped)
+    fits = _fitting_channels(reduced, step)
+    remedy = (
+        f"the nearest that fits is --reduce-channels {fits}"
+        if fits < channels
+        else f"none below the map's {channels} does, so leave out --reduce-channels"
+    )
+    raise SurgeryError(
+        f"--reduce-channels {reduced}: {net.describe(layer)} reads the module's output in"
+        f" {group} groups, so the module's channels must be a multiple of {step}; {remedy}"
+        " (or put the module where no grouped convolution reads it, with --after)"
+    )
+
+
 def reduction_layers(spec: ScnnSpec, source: str) -> list[LayerDef]:
     """A 1x1 Convolution + in-place ReLU from ``source`` to ``spec.channels`` channels,
     as the published ResNet-101 example does with conv5_5 before its module."""
@@ -257,7 +323,9 @@ def _insert(net: Net, options: InsertOptions) -> InsertResult:
     with rules_first(shapes, phase):
         height, width, channels = resolve_sizes(shapes, point, given, phase, notes)
     reduce = _reduction_needed(options.reduce_channels, point.blob, channels, notes)
+    grouped = _grouped_readers(work, point)
     if options.reduce_channels is not None:
+        _refuse_reduction_into_groups(work, grouped, channels, options.reduce_channels)
         notes += _reduced_readers(point, channels, options.reduce_channels)
         channels = options.reduce_channels
     spec = ScnnSpec(
@@ -291,7 +359,7 @@ def _insert(net: Net, options: InsertOptions) -> InsertResult:
     splice_layers(work, new_layers(definitions), point, output)
     checks = Checks(phase, options.shapes, options.proto, broken, "the inserted module")
     notes += check_fitted(net, work, checks, point)
-    return InsertResult(work, point, spec, notes, why, retargeted)
+    return InsertResult(work, point, spec, notes, why, retargeted, _channel_step(grouped))
 
 
 def _report(result: InsertResult) -> dict[str, Any]:

@@ -9,6 +9,7 @@ is (with --in-place, not written at all).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 from ..analysis.forkrules import ruled
 from ..analysis.shapes import ShapeOverrides
@@ -36,6 +37,8 @@ class UpgradeResult:
     done: str | None = None
     # No layer needs blobs it had none of: the Input layer made of top-level inputs has none.
     added: tuple[Layer, ...] = ()
+    # A V1 caffemodel given with --weights is upgraded too, as upgrade_net_proto_binary would.
+    upgrades_weights: ClassVar[bool] = True
 
 
 def upgrade(

@@ -214,3 +214,36 @@ def test_a_module_the_net_has_is_made_again_with_its_trained_kernels(
     old, new = kernels(read_caffemodel(trained)), kernels(read_caffemodel(weights))
     assert old.keys() == new.keys() == set("DULR")
     assert all((old[d] == new[d]).all() for d in "DULR")
+
+
+def test_a_reduction_a_grouped_reader_cannot_take_is_refused_with_the_value_that_fits() -> None:
+    grouped = INPUT_LAYER.replace(
+        "num_output: 2 kernel_size: 1", "num_output: 4 kernel_size: 1 group: 4"
+    )
+    net = ss.loads(grouped.replace("num_output: 4 kernel_size: 3", "num_output: 16 kernel_size: 3"))
+    with pytest.raises(SurgeryError) as refused:
+        ss.insert(net, ss.InsertOptions(after="conv1", reduce_channels=6, kernel_width=3))
+    assert str(refused.value).startswith("--reduce-channels 6: layer 'score' (")
+    assert "in 4 groups, so the module's channels must be a multiple of 4;" in str(refused.value)
+    assert "the nearest that fits is --reduce-channels 8" in str(refused.value)
+    fits = ss.insert(net, ss.InsertOptions(after="conv1", reduce_channels=8, kernel_width=3))
+    assert fits.spec.channels == 8
+    depthwise = ss.loads(grouped)  # the group is the map's own 4 channels: nothing fits below
+    with pytest.raises(SurgeryError, match="none below the map's 4 does, so leave out"):
+        ss.insert(depthwise, ss.InsertOptions(after="conv1", reduce_channels=2, kernel_width=3))
+
+
+def test_the_many_channels_warning_advises_only_a_reduction_that_fits() -> None:
+    wide = INPUT_LAYER.replace("dim: 48 dim: 64", "dim: 8 dim: 8").replace(
+        "num_output: 4 kernel_size: 3", "num_output: 512 kernel_size: 3"
+    )
+    score = "num_output: 2 kernel_size: 1"
+    depthwise = wide.replace(score, "num_output: 512 kernel_size: 1 group: 512")
+    (warning,) = [x for x in ss.insert(ss.loads(depthwise), ss.InsertOptions(
+        after="conv1", kernel_width=3)).afterwords() if x.startswith("warning")]  # fmt: skip
+    assert "(no --reduce-channels fits here: a grouped convolution reads the map in 512" in warning
+    grouped = wide.replace("num_output: 512 kernel_size: 3", "num_output: 384 kernel_size: 3")
+    grouped = grouped.replace(score, "num_output: 96 kernel_size: 1 group: 96")
+    (warning,) = [x for x in ss.insert(ss.loads(grouped), ss.InsertOptions(
+        after="conv1", kernel_width=3)).afterwords() if x.startswith("warning")]  # fmt: skip
+    assert "(insert --reduce-channels 192 maps the blob to 192 channels first" in warning
