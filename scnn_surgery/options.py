@@ -40,6 +40,15 @@ class OptionValueError(ValueError):
 # --- kinds of values ------------------------------------------------------------------
 
 
+def shown(value: object) -> str:
+    """A refused value as its user wrote it: a bool as TOML and protobuf spell it (a config's
+    ``height = true``), anything else as Python shows it (``'VAL'``, ``0``)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return repr(value)
+
+
+
 def _as_is(text: str) -> object:
     return text
 
@@ -84,13 +93,13 @@ class Kind(Generic[T]):
 
 def _text(value: object) -> str:
     if not isinstance(value, str):
-        raise OptionValueError(f"must be a string, got {value!r}")
+        raise OptionValueError(f"must be a string, got {shown(value)}")
     return value
 
 
 def _name(value: object) -> str:
     if not isinstance(value, str) or not value:
-        raise OptionValueError(f"must be a non-empty name, got {value!r}")
+        raise OptionValueError(f"must be a non-empty name, got {shown(value)}")
     return value
 
 
@@ -100,7 +109,7 @@ def _is_positive_int(value: object) -> TypeGuard[int]:
 
 def _positive_int(value: object) -> int:
     if not _is_positive_int(value):
-        raise OptionValueError(f"must be a positive integer, got {value!r}")
+        raise OptionValueError(f"must be a positive integer, got {shown(value)}")
     return value
 
 
@@ -118,7 +127,7 @@ def _number(value: object, requirement: str, holds: Callable[[float], bool]) -> 
         or not math.isfinite(value)
         or not holds(value)
     ):
-        raise OptionValueError(f"must be a finite number {requirement}, got {value!r}")
+        raise OptionValueError(f"must be a finite number {requirement}, got {shown(value)}")
     return float(value)
 
 
@@ -132,7 +141,7 @@ def _non_negative_float(value: object) -> float:
 
 def _bool(value: object) -> bool:
     if not isinstance(value, bool):
-        raise OptionValueError(f"must be true or false, got {value!r}")
+        raise OptionValueError(f"must be true or false, got {shown(value)}")
     return value
 
 
@@ -142,7 +151,8 @@ def _directions(value: object) -> str:
     letters = value.strip().upper() if isinstance(value, str) else ""
     if not letters or len(set(letters)) != len(letters) or set(letters) - set(ALL_DIRECTIONS):
         raise OptionValueError(
-            f"must be a non-empty set of the letters D, U, L, R, each at most once, got {value!r}"
+            "must be a non-empty set of the letters D, U, L, R, each at most once,"
+            f" got {shown(value)}"
         )
     return "".join(d for d in ALL_DIRECTIONS if d in letters)
 
@@ -150,7 +160,7 @@ def _directions(value: object) -> str:
 def _phase(value: object) -> str:
     phase = value.upper() if isinstance(value, str) else None
     if phase not in PHASES:
-        raise OptionValueError(f"must be {' or '.join(PHASES)}, got {value!r}")
+        raise OptionValueError(f"must be {' or '.join(PHASES)}, got {shown(value)}")
     return phase
 
 
@@ -194,13 +204,13 @@ def _shape_text(text: str) -> object:
 
 def _one_shape(value: object) -> tuple[str, tuple[int | None, ...]]:
     if not isinstance(value, tuple) or len(value) != 2:
-        raise OptionValueError(f"{_SHAPE_RULE}, got {value!r}")
+        raise OptionValueError(f"{_SHAPE_RULE}, got {shown(value)}")
     return _blob_shape(*value)
 
 
 def _shapes(value: object) -> dict[str, tuple[int | None, ...]]:
     if not isinstance(value, Mapping):
-        raise OptionValueError(f"{_SHAPE_RULE}, got {value!r}")
+        raise OptionValueError(f"{_SHAPE_RULE}, got {shown(value)}")
     return dict(_blob_shape(blob, dims) for blob, dims in value.items())
 
 
@@ -221,12 +231,12 @@ def _name_pairs(metavar: str, rule: str) -> tuple[Kind[tuple[str, str]], Kind[di
 
     def one(value: object) -> tuple[str, str]:
         if not isinstance(value, tuple) or len(value) != 2:
-            raise OptionValueError(f"{rule}, got {value!r}")
+            raise OptionValueError(f"{rule}, got {shown(value)}")
         return pair(*value)
 
     def table(value: object) -> dict[str, str]:
         if not isinstance(value, Mapping):
-            raise OptionValueError(f"{rule}, got {value!r}")
+            raise OptionValueError(f"{rule}, got {shown(value)}")
         return dict(pair(k, v) for k, v in value.items())
 
     return Kind(metavar, one, _pair_text), Kind(metavar, table)
@@ -267,19 +277,19 @@ def _type_rule(layer_type: object, rule: object) -> tuple[str, str]:
 
 def _one_type_rule(value: object) -> tuple[str, str]:
     if not isinstance(value, tuple) or len(value) != 2:
-        raise OptionValueError(f"{_RULE_RULE}, got {value!r}")
+        raise OptionValueError(f"{_RULE_RULE}, got {shown(value)}")
     return _type_rule(*value)
 
 
 def _type_rules(value: object) -> dict[str, str]:
     if not isinstance(value, Mapping):
-        raise OptionValueError(f"{_RULE_RULE}, got {value!r}")
+        raise OptionValueError(f"{_RULE_RULE}, got {shown(value)}")
     return dict(_type_rule(k, v) for k, v in value.items())
 
 
 def _proto_file(value: object) -> str:
     if not isinstance(value, str) or not Path(value).is_file():
-        raise OptionValueError(f"must name an existing .proto file, got {value!r}")
+        raise OptionValueError(f"must name an existing .proto file, got {shown(value)}")
     return value
 
 
@@ -287,7 +297,7 @@ def _names(value: object) -> tuple[str, ...]:
     """Layer names as given: an empty one is the verb's to refuse, naming the file (an
     unnamed layer is '#N')."""
     if isinstance(value, str) or not isinstance(value, list | tuple):
-        raise OptionValueError(f"must be a list of names, got {value!r}")
+        raise OptionValueError(f"must be a list of names, got {shown(value)}")
     return tuple(_text(item) for item in value)
 
 
@@ -530,6 +540,14 @@ class SpliceOptions:
     branch: bool = field(
         default=False,
         metadata=declare(BOOL, "Add the fragment beside the net (a new head): rewire nothing."),
+    )
+    replace: bool = field(
+        default=False,
+        metadata=declare(
+            BOOL,
+            "Let the layers reading the --after blob read the fragment's output though"
+            " --bind makes the fragment read other blobs (refused without it).",
+        ),
     )
     prefix: str | None = field(
         default=None,

@@ -172,6 +172,19 @@ def test_missing_file(tmp_path: Path, run_cli: RunCli) -> None:
     assert "no such file" in _one_error_line(err)
 
 
+def test_a_missing_weights_file_exits_as_a_missing_model_does(
+    tmp_path: Path, run_cli: RunCli
+) -> None:
+    net = str(DATA / "phases_inplace.prototxt")
+    out, weights_out = tmp_path / "out.prototxt", tmp_path / "out.caffemodel"
+    given = ("-o", str(out), "--weights-out", str(weights_out), "--after", "conv1")
+    code, _, err = run_cli("insert", net, *given, "--weights", str(tmp_path / "no.caffemodel"))
+    assert code == 1 and "no.caffemodel: no such file" in _one_error_line(err), err
+    assert not out.exists() and not weights_out.exists()
+    code, _, err = run_cli("insert", net, *given, "--weights", str(tmp_path))
+    assert code == 2 and "is a directory" in err  # a usage error, as for MODEL
+
+
 def test_binary_file(tmp_path: Path, run_cli: RunCli) -> None:
     weights = tmp_path / "w.caffemodel"
     weights.write_bytes(b"\n\x05resnet\x12\x00\x01\x02\xff")

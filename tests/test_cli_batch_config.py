@@ -86,8 +86,9 @@ CASES = {
     "splice": Case(
         TINY,
         'after = "conv1"\nbinds = { x = "conv1" }\noutput = "g/out"\nbranch = false\n'
-        'prefix = "p_"\n',
-        ("--after", "conv1", "--bind", "x=conv1", "--fragment-output", "g/out", "--prefix", "p_"),
+        'replace = true\nprefix = "p_"\n',
+        ("--after", "conv1", "--bind", "x=conv1", "--fragment-output", "g/out", "--replace",
+         "--prefix", "p_"),
     ),
     "strip": Case(with_scnn(TINY), 'prefix = "s_"\n', ("--prefix", "s_")),
     "remove": Case(TINY, 'layers = ["drop", "bn1"]\n', ("drop", "bn1")),

@@ -140,3 +140,24 @@ def test_bidi_controls_in_a_name_are_escaped_on_the_terminal(
     run_cli("batch", str(src), "-o", str(tmp_path / "out"), "--report", str(report),
             "--after", "nowhere")  # fmt: skip
     assert "\u202e" not in report.read_text() and "\\u202e" in report.read_text()
+
+
+def test_a_name_with_a_line_break_keeps_the_inspect_table_whole(
+    tmp_path: Path, run_cli: RunCli
+) -> None:
+    """Each row one line (its name's newline and tab escaped); the suggested --shape is
+    quoted for the shell, as a blob named 'x y' needs."""
+    model = tmp_path / "odd.prototxt"
+    model.write_text(
+        'layer { name: "a\\nb\\t" type: "Input" top: "x y" input_param { shape {'
+        " dim: 1 dim: 3 dim: 8 dim: 8 } } }\n"
+        'layer { name: "c" type: "Convolution" bottom: "x y" top: "c"'
+        " convolution_param { num_output: 2 kernel_size: 3 } }\n"
+        'layer { name: "fc" type: "InnerProduct" bottom: "c" top: "fc"'
+        " inner_product_param { num_output: 2 } }\n"
+    )
+    code, out, _ = run_cli("inspect", str(model))
+    assert code == 0 and "\t" not in out
+    rows = out.splitlines()
+    assert rows[2].startswith("a\\nb\\t  Input ") and rows[3].startswith("c ")
+    assert "with --shape 'x y=1,3,H,W'" in out

@@ -531,7 +531,7 @@ def test_cli_writes_a_model_that_runs(tmp_path: Path, run_cli: RunCli) -> None:
     src = shared_path("zoo", "legacy", "caffe_v0_lenet_train.prototxt")
     out = tmp_path / "out.onnx"
     code, _, err = run_cli("export", str(src), "-o", str(out))  # a V0 train net
-    assert code == 1 and "--shape data=?,C,H,W" in err and not out.exists()
+    assert code == 1 and "--shape 'data=?,C,H,W'" in err and not out.exists()
     code, _, err = run_cli("export", str(src), "-o", str(out), "--shape", "data=?,1,28,28")
     assert code == 0, err
     assert "structure only" in err and "opset 13" in err and "SoftmaxWithLoss" in err
@@ -945,7 +945,7 @@ def test_shape_refusals_name_the_place_once() -> None:
     data = ('layer { name: "d" type: "Data" top: "data" data_param { batch_size: 100 } }\n'
             'layer { name: "r" type: "ReLU" bottom: "data" top: "r" }')  # fmt: skip
     with pytest.raises(SurgeryError, match=r"^layer 'd' \(<string>:1:1\): the shape of blob"
-                       r" 'data' is 100x\?x\?x\?; .* --shape data=\?,C,H,W$"):  # fmt: skip
+                       r" 'data' is 100x\?x\?x\?; .* --shape 'data=\?,C,H,W'$"):  # fmt: skip
         convert(loads(data))
     with pytest.raises(SurgeryError, match=r"^<string>:1:8: input 'data': the shape"):
         convert(loads('input: "data"\nlayer { name: "r" type: "ReLU" bottom: "data" top: "r" }'))

@@ -207,6 +207,12 @@ def test_a_config_value_is_refused_with_the_option_message() -> None:
     assert str(caught.value) == 'my.toml: [models."a"]: kernel-width must be odd, got 4'
 
 
+def test_a_refused_config_bool_is_spelled_as_toml_spells_it() -> None:
+    with pytest.raises(UsageError) as caught:
+        parse_config('[models."a"]\nheight = true\n', "my.toml")
+    assert str(caught.value) == 'my.toml: [models."a"]: height must be a positive integer, got true'
+
+
 def test_a_config_shape_table_becomes_the_option_value() -> None:
     config = parse_config('[models."**"]\nshapes = { data = [1, 3, 8, 8] }\nchannel = 16\n')
     assert config.rules[0].settings == {"shapes": {"data": (1, 3, 8, 8)}, "channels": 16}

@@ -299,7 +299,7 @@ BAD_DIRECTIONS = (
         ({"width": -2}, "width must be a positive integer, got -2"),
         ({"channels": 0}, "channels must be a positive integer, got 0"),
         ({"height": 4.0}, "height must be a positive integer, got 4.0"),
-        ({"width": True}, "width must be a positive integer, got True"),
+        ({"width": True}, "width must be a positive integer, got true"),
         ({"directions": ""}, BAD_DIRECTIONS + "''"),
         ({"directions": "DD"}, BAD_DIRECTIONS + "'DD'"),
         ({"directions": "DUX"}, BAD_DIRECTIONS + "'DUX'"),

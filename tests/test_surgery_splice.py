@@ -179,25 +179,58 @@ def test_a_fragment_with_only_v1_fields_is_written_into_a_v1_net() -> None:
     assert not errors_of(check_net(ss.loads(text)))
 
 
+CONV1_NET = (
+    'layer { name: "data" type: "Input" top: "data"'
+    " input_param { shape { dim: 1 dim: 3 dim: 8 dim: 8 } } }\n"
+    'layer { name: "conv1" type: "Convolution" bottom: "data" top: "conv1"'
+    " convolution_param { num_output: 4 kernel_size: 3 pad: 1 } }\n"
+)
+ONE_CONV_FRAGMENT = (
+    'layer { name: "f1" type: "Convolution" bottom: "x" top: "y"'
+    " convolution_param { num_output: 4 kernel_size: 1 } }\n"
+)
+
+
 def test_a_bind_may_name_a_layer_for_the_blob_it_writes() -> None:
     """``--bind x=relu1`` means the blob relu1 writes (conv1, in place), as --after does."""
     net = ss.loads(
-        'layer { name: "data" type: "Input" top: "data"'
-        " input_param { shape { dim: 1 dim: 3 dim: 8 dim: 8 } } }\n"
-        'layer { name: "conv1" type: "Convolution" bottom: "data" top: "conv1"'
-        " convolution_param { num_output: 4 kernel_size: 3 pad: 1 } }\n"
-        'layer { name: "relu1" type: "ReLU" bottom: "conv1" top: "conv1" }\n'
+        CONV1_NET
+        + 'layer { name: "relu1" type: "ReLU" bottom: "conv1" top: "conv1" }\n'
         'layer { name: "fc" type: "InnerProduct" bottom: "conv1" top: "fc"'
         " inner_product_param { num_output: 2 } }\n",
         "net.prototxt",
     )
-    fragment = ss.loads(
-        'layer { name: "f1" type: "Convolution" bottom: "x" top: "y"'
-        " convolution_param { num_output: 4 kernel_size: 1 } }\n",
-        "frag.prototxt",
-    )
+    fragment = ss.loads(ONE_CONV_FRAGMENT, "frag.prototxt")
     result = splice(net, fragment, SpliceOptions(binds={"x": "relu1"}))
     assert result.point.blob == "conv1" and result.added[0].bottoms == ("conv1",)
     assert [x.name for x in result.net.layers] == ["data", "conv1", "relu1", "f1", "fc"]
     fc = result.net.layers[-1]
     assert fc.bottoms == ("y",)
+
+
+def test_after_a_blob_the_fragment_does_not_read_takes_replace() -> None:
+    """--after names where the output goes, --bind what the fragment reads: a pair that
+    feeds pool's readers what the fragment makes of conv1 is refused unless asked for."""
+    net = ss.loads(
+        CONV1_NET
+        + 'layer { name: "pool" type: "Pooling" bottom: "conv1" top: "pool"'
+        " pooling_param { pool: MAX kernel_size: 2 stride: 2 } }\n"
+        'layer { name: "fc" type: "InnerProduct" bottom: "pool" top: "fc"'
+        " inner_product_param { num_output: 2 } }\n",
+        "net.prototxt",
+    )
+    fragment = ss.loads(ONE_CONV_FRAGMENT, "frag.prototxt")
+    mixed = SpliceOptions(after="pool", binds={"x": "conv1"})
+    with pytest.raises(SurgeryError, match=r"^--after pool names the blob whose readers read"
+                       r" the fragment's output, but --bind x=conv1 makes the fragment read"
+                       r" 'conv1', not 'pool'; .* give --replace"):
+        splice(net, fragment, mixed)
+    same = splice(net, fragment, SpliceOptions(after="pool", binds={"x": "pool"}))
+    assert same.added[0].bottoms == ("pool",) and not any("--replace" in n for n in same.notes)
+    asked = splice(net, fragment, SpliceOptions(after="pool", binds={"x": "conv1"}, replace=True))
+    assert asked.added[0].bottoms == ("conv1",)
+    fc = next(x for x in asked.net.layers if x.name == "fc")
+    assert fc.bottoms == ("y",)
+    assert "the fragment reads 'conv1'; the readers of 'pool' read its output (--replace)" in (
+        asked.notes
+    )

@@ -1,5 +1,8 @@
 """strip: an SCNN module out again, byte for byte what was there before it."""
 
+# The descriptions write sizes with the multiplication sign; so do the expectations.
+# ruff: noqa: RUF001
+
 from __future__ import annotations
 
 import pytest
@@ -30,6 +33,15 @@ def test_apollo_darkscnn_stripped_reads_reduce2_lane() -> None:
     conv6 = next(x for x in out.layers if x.name == "conv6")
     assert conv6.bottoms == ("reduce2_lane",)
     assert not any(x.name.startswith(("Slice", "SCNN_", "Concat")) for x in out.layers)
+    assert "directions DU, 60×80×64," in result.done  # as inspect measures it
+
+
+def test_a_down_up_module_is_described_with_the_width_it_was_measured_at() -> None:
+    """A D/U module's layout gives no width; strip measures it from the module's input."""
+    net = ss.load(DATA / "phases_inplace.prototxt")
+    inserted = ss.insert(net, ss.InsertOptions(after="conv1", kernel_width=3, directions="DU"))
+    result = strip(ss.loads(ss.dumps(inserted.net)))
+    assert result.module.width == 10 and "directions DU, 8×10×4, k 3" in result.done
 
 
 def test_a_reduction_insert_added_goes_too() -> None:

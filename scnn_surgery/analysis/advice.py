@@ -28,7 +28,7 @@ from ..scnn import ScnnSpec, kernel_too_wide, module_cost
 from .autopoint import SHAPE_ONLY_BOTTOMS
 from .geometry import PhaseShapes
 from .placeholders import placeholder_reason
-from .shapes import MaybeShape, ShapeResult, format_shape
+from .shapes import MaybeShape, ShapeResult, format_shape, shape_flag
 
 # Layers that make a map larger: where an encoder ends and a decoder begins.
 UPSAMPLING_TYPES = frozenset({"Deconvolution", "Upsample", "Unpooling", "Interp", "Resize"})
@@ -227,8 +227,8 @@ def placeholder_warnings(
         found.append(
             f"warning: input '{node.name}' is {format_shape(stated)}, and {reason}: the module"
             f" is sized for a placeholder ({_area_text(result.blob(version))} at"
-            f" '{blob}'); give the size the net runs at with --shape"
-            f" {node.name}={_shape_hint(stated)}"
+            f" '{blob}'); give the size the net runs at with"
+            f" {shape_flag(node.name, _shape_hint(stated))}"
         )
     return found
 

@@ -52,7 +52,7 @@ from ..core.net import Layer, Net
 from ..errors import SurgeryError
 from ..schema import caffe_pb2
 from .params import conv_params, layer_message, part_message
-from .shapes import ShapeResult
+from .shapes import ShapeResult, shape_flag
 
 CLASSIFIER_TYPES = frozenset(
     {
@@ -578,7 +578,7 @@ def _stop_hint(graph: LayerGraph, shapes: ShapeResult) -> str:
         source = sources[0]
         return (
             f": the shape of '{unknown[0]}' is unknown (layer '{source.name}' does not state"
-            f" its output size); give it with --shape {source.tops[0]}=N,C,H,W"
+            f" its output size); give it with {shape_flag(source.tops[0], 'N,C,H,W')}"
         )
     return ""
 

@@ -12,10 +12,16 @@ Everything here is pure: no file I/O.
 
 from __future__ import annotations
 
+import functools
 import json
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+import math
+import struct
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal, TypeAlias
+from typing import Any, Literal, TypeAlias, cast
+
+from google.protobuf import text_format
+from google.protobuf.descriptor import Descriptor, FieldDescriptor
 
 from ..core.document import Field, Message, Scalar, quote_string
 from ..core.graph import (
@@ -29,8 +35,10 @@ from ..core.graph import (
 )
 from ..core.layerdef import Fields, scalar_text
 from ..core.net import Layer, Net
+from ..core.typed import word_value
 from ..errors import SurgeryError
 from ..passes.upgrade import net_for_reading
+from ..schema import caffe_pb2
 from .modules import (
     INPUT_NAME,
     ModuleSummary,
@@ -76,6 +84,13 @@ _V1_PARAM_COLUMNS: Mapping[str, str] = {
 _V1_TRANSFORM_FIELDS = ("scale", "mean_file", "crop_size", "mirror")
 _V1_DATA_PARAMS = ("data_param", "image_data_param", "window_data_param")
 
+# What the fields of a layer's text mean; a V0 layer mixes two messages, so its words are
+# read untyped (diff reads V0 nets upgraded, so only a direct caller sees one).
+_LAYER_DESCRIPTORS: Mapping[str, Descriptor] = {
+    "v2": cast(Descriptor, caffe_pb2.LayerParameter.DESCRIPTOR),
+    "v1": cast(Descriptor, caffe_pb2.V1LayerParameter.DESCRIPTOR),
+}
+
 # Deprecated spellings of ``axis`` that Caffe still reads when ``axis`` is absent.
 _AXIS_ALIASES: Mapping[str, str] = {"slice_param": "slice_dim", "concat_param": "concat_dim"}
 
@@ -85,51 +100,145 @@ _AXIS_ALIASES: Mapping[str, str] = {"slice_param": "slice_dim", "concat_param": 
 
 
 def _canonical_word(word: str) -> str:
-    """One spelling per value, so that ``1``, ``1.0`` and ``1e0`` compare equal."""
+    """One spelling per value of a field the schema does not know (a fork's), so that
+    ``1``, ``1.0`` and ``1e0`` compare equal; a leading 0 makes an integer octal, as
+    protobuf reads it."""
     lowered = word.lower()
     if lowered in ("true", "t"):
         return "true"
     if lowered in ("false", "f"):
         return "false"
-    try:
-        return str(int(word, 0))
-    except ValueError:
-        pass
+    for signed in (True, False):
+        try:
+            return str(text_format.ParseInteger(word, is_signed=signed, is_long=True))
+        except ValueError:
+            pass
     try:
         number = float(word.rstrip("fF"))
     except ValueError:
         return word
-    if number.is_integer():
-        return str(int(number))
-    return repr(number)
+    return _float_text(number, single=False)
 
 
-def _scalar_text(scalar: Scalar) -> str:
+def _float_text(number: float, single: bool) -> str:
+    """The shortest spelling of ``number`` as a ``float`` (``single``) or ``double`` holds it:
+    Caffe reads ``0.1`` and ``0.100000001`` into one float."""
+    held = _as_single(number) if single else number
+    if not math.isfinite(held):
+        return str(held)
+    if held.is_integer() and abs(held) < 2**53:
+        return str(int(held))
+    return _single_text(held) if single else repr(held)
+
+
+def _single_text(number: float) -> str:
+    """The shortest spelling that reads back as the same 32-bit float."""
+    held = _as_single(number)
+    for digits in range(1, 10):
+        text = f"{held:.{digits}g}"
+        if _as_single(float(text)) == held:
+            return text
+    return repr(held)  # pragma: no cover - 9 significant digits always round-trip
+
+
+def _as_single(number: float) -> float:
+    try:
+        return float(struct.unpack("f", struct.pack("f", number))[0])
+    except OverflowError:  # beyond float's range: protobuf stores infinity
+        return math.copysign(math.inf, number)
+
+
+@functools.lru_cache(maxsize=4096)
+def _typed_word(field: FieldDescriptor | None, word: str) -> str:
+    """A word as the value protobuf reads into ``field``, spelled one way: ``010`` is 8, an
+    enum is its name (``1`` of ``pool`` is ``AVE``), a bool is ``true`` or ``false``."""
+    if field is None:
+        return _canonical_word(word)
+    try:
+        value = word_value(field, word)
+    except ValueError:
+        return _canonical_word(word)  # protobuf refuses it; check says so, diff compares words
+    if field.type == FieldDescriptor.TYPE_ENUM:
+        assert field.enum_type is not None
+        known = field.enum_type.values_by_number.get(value)
+        return known.name if known is not None else str(value)
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return _float_text(value, single=field.type == FieldDescriptor.TYPE_FLOAT)
+    return str(value)
+
+
+def _scalar_text(scalar: Scalar, field: FieldDescriptor | None) -> str:
     if scalar.kind == "string":
         return quote_string(scalar.value)
-    return _canonical_word(scalar.value)
+    return _typed_word(field, scalar.value)
 
 
-def _message_tree(fields: Iterable[Field]) -> Tree:
-    """The fields as a tree, built with an explicit stack: the text's nesting is the
-    user's, so it is never walked by recursion."""
+def _field_of(descriptor: Descriptor | None, name: str) -> FieldDescriptor | None:
+    return descriptor.fields_by_name.get(name) if descriptor is not None else None
+
+
+def _singular_message(field: FieldDescriptor | None) -> bool:
+    return field is not None and field.message_type is not None and not field.is_repeated
+
+
+def _drop_if_empty(parent: Tree, name: str, child: Tree) -> None:
+    """An empty singular message differs from an absent one only in its has-bit, which no
+    Caffe layer reads (Caffe's upgrade writes ``image_data_param {}`` where V1 had none),
+    so it compares as absent. An empty element of a repeated field still counts."""
+    if child:
+        return
+    kept = [value for value in parent[name] if value is not child]
+    if kept:
+        parent[name] = kept
+    else:
+        del parent[name]
+
+
+_Frame: TypeAlias = "tuple[Iterator[tuple[str, Any]], Tree, Descriptor | None, Tree | None, str]"
+
+
+def _message_tree(fields: Iterable[Field], descriptor: Descriptor | None) -> Tree:
+    """The fields as a tree of values read into the types ``descriptor`` gives them
+    (None: a message the schema does not know), built with an explicit stack: the
+    text's nesting is the user's, so it is never walked by recursion."""
+    return _typed_tree(_field_values(fields), descriptor, _scalar_text, _text_children)
+
+
+def _text_children(value: Scalar | Message) -> Iterator[tuple[str, Scalar | Message]] | None:
+    return _field_values(value.fields) if isinstance(value, Message) else None
+
+
+def _typed_tree(
+    items: Iterator[tuple[str, Any]],
+    descriptor: Descriptor | None,
+    scalar: Callable[[Any, FieldDescriptor | None], str],
+    children: Callable[[Any], Iterator[tuple[str, Any]] | None],
+) -> Tree:
+    """A tree from (name, value) pairs, where ``children`` opens a nested message (None:
+    the value is a scalar) and ``scalar`` spells a scalar for its field."""
     root: Tree = {}
-    stack: list[tuple[Iterator[tuple[str, Scalar | Message]], Tree]] = [
-        (_field_values(fields), root)
-    ]
+    stack: list[_Frame] = [(items, root, descriptor, None, "")]
     while stack:
-        values, tree = stack[-1]
+        values, tree, kind, parent, key = stack[-1]
         item = next(values, None)
         if item is None:
             stack.pop()
+            if parent is not None:
+                _drop_if_empty(parent, key, tree)
             continue
         name, value = item
-        if isinstance(value, Scalar):
-            tree.setdefault(name, []).append(_scalar_text(value))
-        else:
-            child: Tree = {}
-            tree.setdefault(name, []).append(child)
-            stack.append((_field_values(value.fields), child))
+        field_ = _field_of(kind, name)
+        opened = children(value)
+        if opened is None:
+            tree.setdefault(name, []).append(scalar(value, field_))
+            continue
+        child: Tree = {}
+        tree.setdefault(name, []).append(child)
+        keep_empty = not _singular_message(field_)
+        child_kind = field_.message_type if field_ is not None else None
+        stack.append((opened, child, child_kind, None if keep_empty else tree, name))
     return root
 
 
@@ -148,23 +257,16 @@ def _param_fields(layer: Layer) -> list[Field]:
 
 def _definition_tree(fields: Fields) -> Tree:
     """A layer surgery added, as the tree its text would give."""
-    root: Tree = {}
-    stack: list[tuple[Iterator[tuple[str, Any]], Tree]] = [(iter(fields), root)]
-    while stack:
-        items, tree = stack[-1]
-        item = next(items, None)
-        if item is None:
-            stack.pop()
-            continue
-        key, value = item
-        if isinstance(value, tuple):
-            child: Tree = {}
-            tree.setdefault(key, []).append(child)
-            stack.append((iter(value), child))
-        else:
-            text = scalar_text(value)
-            tree.setdefault(key, []).append(text if text.startswith('"') else _canonical_word(text))
-    return root
+    return _typed_tree(iter(fields), _LAYER_DESCRIPTORS["v2"], _value_text, _definition_children)
+
+
+def _definition_children(value: Any) -> Iterator[tuple[str, Any]] | None:
+    return iter(value) if isinstance(value, tuple) else None
+
+
+def _value_text(value: Any, field: FieldDescriptor | None) -> str:
+    text = scalar_text(value)
+    return text if text.startswith('"') else _typed_word(field, text)
 
 
 def _v1_params_as_v2(tree: Tree) -> Tree:
@@ -212,7 +314,7 @@ def normalised_params(layer: Layer) -> Tree:
     if layer.text is None:
         assert layer.definition is not None
         return _alias_axes(_definition_tree(layer.definition.fields))
-    tree = _message_tree(_param_fields(layer))
+    tree = _message_tree(_param_fields(layer), _LAYER_DESCRIPTORS.get(layer.format))
     if layer.format == "v1":
         if not any(isinstance(v, dict) for v in tree.get("param", [])):
             tree = _v1_params_as_v2(tree)

@@ -277,7 +277,7 @@ def sizing_summary(result: ShapeResult) -> str:
             names = ", ".join(layer.name for layer in layers[:3])
             more = f" and {len(layers) - 3} more" if len(layers) > 3 else ""
             parts.append(f"{source} {len(layers)} ({names}{more})")
-    return "; ".join(parts)
+    return "; ".join(parts) or "built-in 0"  # a net of no layers: nothing sized otherwise
 
 
 def ruled(net: Net, rules: Mapping[str, str]) -> Net:

@@ -124,7 +124,7 @@ def _rows(net: Net, result: ShapeResult) -> list[LayerRow]:
     return rows
 
 
-def _with_measured_sizes(
+def with_measured_sizes(
     module: ModuleSummary, result: ShapeResult, graph: LayerGraph, first: Layer
 ) -> ModuleSummary:
     """Fill what the module's layout leaves open (W of a D/U-only module) from its input."""
@@ -154,7 +154,7 @@ def inspect_net(
     others = [s for s in phase_states(readable) if s.phase != state.phase] if found else []
     graphs = [graph, *build_graphs(readable, others)]
     modules = [
-        _with_measured_sizes(summarise_module(m, layers, graphs), result, graph, layers[0])
+        with_measured_sizes(summarise_module(m, layers, graphs), result, graph, layers[0])
         for m, layers in found
     ]
     errors = [e.message for e in result.errors]

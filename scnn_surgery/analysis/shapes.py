@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import shlex
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from functools import cache
@@ -649,10 +650,31 @@ def _loss_rule(ctx: RuleContext) -> list[MaybeShape]:
 
 
 def _softmax_loss_rule(ctx: RuleContext) -> list[MaybeShape]:
+    """SoftmaxWithLossLayer::Reshape: after LossLayer's check of the first axis, one label
+    per prediction, i.e. per position outside the softmax axis."""
+    if len(ctx.bottoms) > 1 and ctx.bottoms[0] is not None and ctx.bottoms[1] is not None:
+        _check_label_count(ctx, ctx.bottoms[0], ctx.bottoms[1])
     out: list[MaybeShape] = [()]
     if ctx.num_tops > 1:
         out.append(ctx.bottoms[0] if ctx.bottoms else None)  # the softmax probabilities
     return out
+
+
+def _check_label_count(ctx: RuleContext, x: Shape, label: Shape) -> None:
+    name = ctx.bottom_name(1)
+    if x and label and None not in (x[0], label[0]) and x[0] != label[0]:
+        raise ShapeError(
+            f"the predictions {format_shape(x)} and the label '{name}' {format_shape(label)}"
+            " differ in their first axis (Caffe's LossLayer needs them equal)"
+        )
+    axis = _canonical_axis(int(ctx.param("softmax_param").axis), len(x), "softmax axis")
+    needed, count = _prod([*x[:axis], *x[axis + 1 :]]), _prod(label)
+    if needed is not None and count is not None and needed != count:
+        raise ShapeError(
+            f"the label '{name}' {format_shape(label)} holds {count} labels, but the"
+            f" predictions {format_shape(x)} need {needed}, one per position outside softmax"
+            f" axis {axis} (Caffe checks the counts are equal)"
+        )
 
 
 def _accuracy_rule(ctx: RuleContext) -> list[MaybeShape]:
@@ -1216,7 +1238,7 @@ def _infer_inputs(result: ShapeResult, fixed: Mapping[str, Shape]) -> None:
                     None,
                     (net_input.name,),
                     f"{net.document.location(net_input.scalar.start)}: input '{net_input.name}'"
-                    f" states no shape; give it with --shape {net_input.name}=N,C,H,W",
+                    f" states no shape; give it with {shape_flag(net_input.name, 'N,C,H,W')}",
                 )
             )
         result.shapes[version] = shape
@@ -1384,6 +1406,12 @@ def format_override(dims: Sequence[int | None]) -> str:
     return ",".join("?" if d is None else str(d) for d in dims)
 
 
+def shape_flag(name: str, dims: str) -> str:
+    """``--shape NAME=DIMS`` as a shell takes it: quoted where a blob's name (a space, a
+    quote) or a ``?`` would otherwise be split or globbed."""
+    return f"--shape {shlex.quote(f'{name}={dims}')}"
+
+
 _RuleOutcome = tuple[tuple[MaybeShape, ...], "StopInfo | None", "ShapeProblem | None"]
 
 
@@ -1515,7 +1543,7 @@ def missing_rules(result: ShapeResult) -> list[str]:
     flags = " ".join(f"--shape-rule {t}=RULE" for t in types)
     how = f"give each type a rule with {flags} (RULE: {RULE_FORMS} dimension)"
     if stops[0].blobs:
-        given = " ".join(f"--shape {name}=N,C,H,W" for name in stops[0].blobs)
+        given = " ".join(shape_flag(name, "N,C,H,W") for name in stops[0].blobs)
         how += f", or the first layer's output with {given}"
     count = f"{len(stops)} layer{'s' if len(stops) > 1 else ''}"
     lines.append(f"shape inference cannot size {count} without a rule: {how}")

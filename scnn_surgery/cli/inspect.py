@@ -12,7 +12,7 @@ import click
 from ..files import STDOUT, check_output_paths, named
 from .options import insert_option, json_option
 from .output import note
-from .stdio import echo
+from .stdio import echo, one_line
 
 if TYPE_CHECKING:
     from ..analysis.inspection import InspectReport
@@ -29,6 +29,8 @@ ELLIPSIS = "..."
 
 
 def _shortened(name: str) -> str:
+    """A name as one cell of the table: its line breaks and tabs written as escapes."""
+    name = one_line(name)
     if len(name) <= NAME_WIDTH:
         return name
     kept = NAME_WIDTH - len(ELLIPSIS)
@@ -103,7 +105,7 @@ def _summary(report: InspectReport) -> list[str]:
     else:
         lines.append(f"no insertion point suggested: {report.suggestion_reason}")
     lines += report.placeholders
-    if any(len(name) > NAME_WIDTH for name in _table_names(report)):
+    if any(len(one_line(name)) > NAME_WIDTH for name in _table_names(report)):
         lines.append(
             f"names longer than {NAME_WIDTH} characters are shortened in the middle"
             f" ({ELLIPSIS}); --json lists them whole"
@@ -145,7 +147,7 @@ def command(
     if as_json:
         echo(json.dumps(report.to_json(), indent=2))
     else:
-        for text in [*_table(report), *_summary(report)]:
+        for text in [*_table(report), *map(one_line, _summary(report))]:
             echo(text)
     if report.errors:  # what could be shown was shown; the net (or request) is still wrong
         sys.exit(1)

@@ -313,7 +313,8 @@ def weights_options(*, new_layers: str) -> Callable[[F], F]:
         [
             click.option(
                 "--weights",
-                type=click.Path(exists=True, dir_okay=False),
+                # a missing file is refused when read (exit 1), as a missing MODEL is
+                type=click.Path(dir_okay=False),
                 default=None,
                 help="MODEL's .caffemodel; every layer keeps its blobs (needs --weights-out).",
             ),
@@ -345,7 +346,8 @@ def read_weights_options(default: str) -> Callable[[F], F]:
         [
             click.option(
                 "--weights",
-                type=click.Path(exists=True, dir_okay=False),
+                # a missing file is refused when read (exit 1), as a missing MODEL is
+                type=click.Path(dir_okay=False),
                 default=None,
                 help=f"MODEL's .caffemodel [default: {default}].",
             ),

@@ -28,6 +28,7 @@ from ..analysis.shapes import (
     ShapeResult,
     format_shape,
     infer_shapes,
+    shape_flag,
 )
 from ..core.graph import BlobVersion, LayerGraph, NetState, graph_of
 from ..core.net import Layer, Net
@@ -134,7 +135,7 @@ def _known(shapes: ShapeResult, version: BlobVersion, where: Callable[[], str]) 
     if shape is None or any(d is None for d in shape):
         raise SurgeryError(
             f"{where()}: the shape of blob '{version.name}' is {format_shape(shape)}; ONNX"
-            f" needs every size: give it with --shape {version.name}={_shape_hint(shape)}"
+            f" needs every size: give it with {shape_flag(version.name, _shape_hint(shape))}"
         )
     return tuple(int(d) for d in shape if d is not None)
 

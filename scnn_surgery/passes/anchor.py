@@ -46,12 +46,24 @@ class InsertionPoint:
     def describe(self, what: str = "module", rewiring: bool = True) -> str:
         """Where ``what`` goes, and (``rewiring``) which layers will read its output."""
         where = f"after '{self.label(self.after)}'" if self.after else "before the first layer"
-        chain = " -> ".join(self.label(layer) for layer in self.chain)
+        chain = chain_text([self.label(layer) for layer in self.chain])
         placed = f"blob '{self.blob}' ({chain or 'net input'}), {what} {where}"
         if not rewiring:
             return placed
         rewired = ", ".join(sorted({self.label(c.layer) for c in self.consumers})) or "nothing"
         return f"{placed}; rewires {rewired}"
+
+
+CHAIN_ENDS = 3  # layers shown at each end of a long in-place chain
+
+
+def chain_text(labels: Sequence[str]) -> str:
+    """An in-place chain as ``a -> b -> c``; a long one (thousands of layers in a
+    generated net) as its first and last few and how many are between, on one short line."""
+    hidden = len(labels) - 2 * CHAIN_ENDS
+    if hidden <= 1:
+        return " -> ".join(labels)
+    return " -> ".join([*labels[:CHAIN_ENDS], f"({hidden} more)", *labels[-CHAIN_ENDS:]])
 
 
 def closest_names(name: str, candidates: Sequence[str] | set[str], n: int = 5) -> list[str]:

@@ -113,6 +113,8 @@ def _splice(net: Net, fragment_net: Net, options: SpliceOptions) -> SpliceResult
     point = find_insertion_point(work, graphs, after, as_blob=not options.after)
     if unbound:
         binds[unbound[0]] = point.blob
+    elif options.after is not None and not options.branch:
+        notes += _unread_after(options, point.blob, binds)
     anchor = _splice_anchor(work, graphs, point, binds)
     output = _fragment_output(fragment, options)
     _refuse_loss_output(fragment, output, point.blob)
@@ -144,6 +146,25 @@ def _checked_binds(net: Net, fragment: Fragment, binds: Mapping[str, str]) -> di
             )
         resolved[fragment_blob] = resolve_blob(net, net_blob)[0]
     return resolved
+
+
+def _unread_after(options: SpliceOptions, blob: str, binds: Mapping[str, str]) -> list[str]:
+    """--after names where the fragment's output goes, --bind what it reads: when the
+    fragment reads none of the --after blob, its readers would get what it makes of another
+    blob (``--after pool5 --bind x=conv5``: fc6 fed a 13x13 map), which a user mixing the
+    two up would not see. That takes --replace, and is said."""
+    if blob in binds.values():
+        return []
+    reads = ", ".join(f"'{name}'" for name in sorted(set(binds.values())))
+    if options.replace:
+        return [f"the fragment reads {reads}; the readers of '{blob}' read its output (--replace)"]
+    given = " ".join(f"--bind {frag}={net}" for frag, net in options.binds.items())
+    raise SurgeryError(
+        f"--after {options.after} names the blob whose readers read the fragment's output,"
+        f" but {given} makes the fragment read {reads}, not '{blob}'; bind its input to"
+        f" '{blob}' (or drop --bind), or give --replace to feed the readers of '{blob}' what"
+        f" the fragment makes of {reads}"
+    )
 
 
 def _splice_anchor(

@@ -9,18 +9,21 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from ..analysis.forkrules import ruled
+from ..analysis.inspection import with_measured_sizes
 from ..analysis.modules import (
     ModuleSummary,
     damaged_module_layers,
     find_modules,
     summarise_module,
 )
+from ..analysis.shapes import infer_shapes
 from ..analysis.verify import Checks, check_fitted
 from ..core.graph import BlobVersion, LayerGraph, NetState, build_graphs, graph_of
 from ..core.net import Layer, Net
 from ..core.ops import remove_layers, rewire
 from ..errors import SurgeryError
 from ..options import StripOptions
+from ..passes.upgrade import net_for_reading
 from ..runtime import paused_gc
 from ..scnn import (
     DetectedModule,
@@ -73,12 +76,32 @@ def _strip(net: Net, options: StripOptions) -> StripResult:
     read_versions = {
         graph.state: graph.bottom(first, 0) for graph in graphs if first in graph.graph
     }
+    summary = _measured(net, phase, options, summarise_module(module, members, graphs), first)
     rewired = rewire(work, [(layer, i, reads) for layer, i in consumers])
     remove_layers(work, set(members))
     _refuse_changed_bindings(work, read_versions, [rewired[c] for c, _ in consumers], reads)
-    summary = summarise_module(module, members, graphs)
     notes += check_fitted(net, work, Checks(phase, options.shapes, options.proto, broken))
     return StripResult(work, summary, members, reads, notes)
+
+
+def _measured(
+    net: Net, phase: str | None, options: StripOptions, summary: ModuleSummary, first: Layer
+) -> ModuleSummary:
+    """The summary with what the module's layout leaves open (W of a D/U-only module)
+    measured from its input, as inspect describes it."""
+    if None not in (summary.height, summary.width, summary.channels):
+        return summary
+    readable = net_for_reading(net)
+    graph = graph_of(readable, NetState(phase or "TEST"))
+    reader = next((x for x in readable.layers if x.name == first.name and x in graph.graph), None)
+    if reader is None:
+        return summary
+    given = {name: dims for name, dims in options.shapes.items() if name in graph.latest}
+    try:
+        result = infer_shapes(readable, graph, given)
+    except SurgeryError:
+        return summary  # the check of the result says what is wrong
+    return with_measured_sizes(summary, result, graph, reader)
 
 
 def _module_to_strip(net: Net, prefix: str | None) -> tuple[DetectedModule, list[Layer]]:

@@ -484,6 +484,11 @@ def test_counts_and_axes_are_located_rules() -> None:
         ("axis-range", line_of(STRUCTURE, "axis: -5"),
          "layer 'cat': concat_param.axis -5 is out of range for the 4-axis bottom 'data'"
          " (Caffe takes -4 to 3)"),
+        # a whole map for labels: SoftmaxWithLoss's own Reshape check
+        ("shapes", line_of(STRUCTURE, '"loss"'),
+         "layer 'loss': the label 'prob' 1x4x6x8 holds 192 labels, but the predictions"
+         " 1x4x6x8 need 48, one per position outside softmax axis 1 (Caffe checks the counts"
+         " are equal)"),
     ]  # fmt: skip  (the shape rules' own words for crop and cat are not repeated)
 
 

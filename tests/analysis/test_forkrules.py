@@ -337,3 +337,14 @@ def test_a_rule_that_does_not_fit_its_layer_is_named() -> None:
     message = str(caught.value)
     assert "(Custom, by --shape-rule Custom=same:1): needs a bottom #2, but has 1" in message
     assert "fix the input net first" not in message
+
+
+def test_check_of_a_net_of_no_layers_says_no_empty_sizing(
+    tmp_path: Path, run_cli: RunCli
+) -> None:
+    empty = tmp_path / "empty.prototxt"
+    empty.write_text('name: "nothing"\n')
+    code, _, err = run_cli("check", str(empty))
+    assert code == 0 and "sized by" not in err, err
+    code, out, _ = run_cli("check", str(empty), "--json")
+    assert '"TEST": "built-in 0"' in out

@@ -1397,3 +1397,33 @@ def test_annotated_data_states_its_batch_and_resize_so_only_channels_may_be_give
     assert problem.override and "contradicts 24x?x300x300" in problem.message
     cropped = _result(ANNOTATED.replace("transform_param {", "transform_param { crop_size: 64"))
     assert cropped.final("data") == (24, None, 64, 64)
+
+
+@pytest.mark.parametrize(
+    ("label", "axis", "error"),
+    [
+        ("2 dim: 1 dim: 4 dim: 4", "", None),
+        ("2 dim: 4 dim: 4", "", None),  # only the count matters
+        ("2 dim: 3 dim: 4", "softmax_param { axis: 2 }", None),  # 2x3x4 outside axis 2
+        ("2 dim: 1 dim: 3 dim: 4", "",
+         "the label 'label' 2x1x3x4 holds 24 labels, but the predictions 2x3x4x4 need 32,"
+         " one per position outside softmax axis 1"),
+        ("1 dim: 32", "",
+         "the predictions 2x3x4x4 and the label 'label' 1x32 differ in their first axis"),
+    ],
+)
+def test_softmax_loss_needs_one_label_per_prediction(
+    label: str, axis: str, error: str | None
+) -> None:
+    """SoftmaxWithLossLayer::Reshape: N*H*W labels for (N, C, H, W) predictions."""
+    r = _result(
+        'layer { name: "in" type: "Input" top: "x" top: "label" input_param {'
+        f" shape {{ dim: 2 dim: 3 dim: 4 dim: 4 }} shape {{ dim: {label} }} }} }}\n"
+        'layer { name: "loss" type: "SoftmaxWithLoss" bottom: "x" bottom: "label"'
+        f' top: "loss" {axis} }}\n'
+    )
+    messages = [e.message for e in r.errors]
+    if error is None:
+        assert not messages
+    else:
+        assert len(messages) == 1 and "layer 'loss'" in messages[0] and error in messages[0]

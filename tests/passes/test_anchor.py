@@ -118,3 +118,16 @@ def test_a_layer_without_tops_named_like_a_blob_means_the_blob() -> None:
     text = text.replace('name: "a" type: "Convolution"', 'name: "conv" type: "Convolution"')
     net = _crossed(text)
     assert resolve_blob(net, "a")[0] == "a"
+
+
+def test_a_long_in_place_chain_is_described_by_its_ends() -> None:
+    relus = "".join(
+        f'layer {{ name: "r{i}" type: "ReLU" bottom: "c" top: "c" }}\n' for i in range(500)
+    )
+    net = Net.from_document(Document.parse(
+        'layer { name: "in" type: "Input" top: "c" input_param { shape { dim: 1 } } }\n'
+        + relus + 'layer { name: "out" type: "Sigmoid" bottom: "c" top: "o" }\n'
+    ))
+    said = find_insertion_point(net, build_graphs(net), "c").describe()
+    assert said == ("blob 'c' (in -> r0 -> r1 -> (495 more) -> r497 -> r498 -> r499),"
+                    " module after 'r499'; rewires out")
