@@ -47,6 +47,7 @@ from .files import joined, read_input_bytes, write_bytes_atomic, write_files_ato
 from .options import (
     OptionValueError,
     declared_fields,
+    shown,
 )
 from .report.batchreport import REPORT_COLUMNS, WEIGHTS_SUFFIX, AnyOptions, Verb, text_row
 from .report.batchreport import STATUSES as STATUSES
@@ -294,7 +295,7 @@ WEIGHTS_KEY = "weights"
 
 def _caffemodel_path(value: object) -> str:
     if not isinstance(value, str) or not value:
-        raise OptionValueError(f"must be the path of a caffemodel, got {value!r}")
+        raise OptionValueError(f"must be the path of a caffemodel, got {shown(value)}")
     return value
 
 
