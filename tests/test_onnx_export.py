@@ -222,6 +222,22 @@ def test_slice_points_and_even_split(cv2: Any, tmp_path: Path) -> None:
         assert relative_error(value, opencv_forward(cv2, prototxt, weights, inputs, name)) == 0
 
 
+def test_a_slice_into_512_tops_exports(tmp_path: Path) -> None:
+    """512 split sizes are 4 KiB of int64: the check must still read them (an SCNN module on
+    a 512-wide map, as insert writes on ENet, slices into 512 columns)."""
+    count = 512
+    tops = "".join(f' top: "t{i}"' for i in range(count))
+    bottoms = "".join(f' bottom: "t{i}"' for i in range(count))
+    layers = (
+        f'layer {{ name: "s" type: "Slice" bottom: "x0"{tops} slice_param {{ axis: 3 }} }}\n'
+        f'layer {{ name: "out" type: "Concat"{bottoms} top: "out" concat_param {{ axis: 3 }} }}'
+    )
+    x = big((1, 2, 1, count))
+    got, outputs, _, _ = export_and_run(tmp_path, one_layer_net([x.shape], layers), [x])
+    assert outputs == ["out"]
+    assert np.array_equal(got[0], x)
+
+
 def test_in_place_chain_and_dropout_keep_caffe_names(cv2: Any, tmp_path: Path) -> None:
     layers = (
         'layer { name: "c" type: "Convolution" bottom: "x0" top: "y" convolution_param {'
