@@ -1,6 +1,7 @@
-"""issue 17's 19-net comparison, repeated with ``export``: each net is exported with random
-non-degenerate weights, run in onnxruntime, and compared with OpenCV 4.x's Caffe forward of
-the same prototxt and caffemodel (within 1e-5 of the output's scale).
+"""issue 17's 19-net comparison, repeated with ``export``, and 13 nets more (the export
+sweep's): each net is exported with random non-degenerate weights, run in onnxruntime,
+and compared with OpenCV 4.x's Caffe forward of the same prototxt and caffemodel (within
+1e-5 of the output's scale).
 
 OpenCV reads only deploy nets of the layers it knows, so its copy of a net is made
 deployable the way Caffe's own deploy files are: data layers become top-level inputs of
@@ -58,6 +59,23 @@ NETS: list[tuple[str, Path, dict[str, tuple[int | None, ...]]]] = [
     ("CIFAR-10", SHARED / "zoo/train_val/cifar10_full_train_test.prototxt",
      {"data": (None, 3, 32, 32)}),
     ("VGG16 SCNN (our example)", ROOT / "examples/scnn_lane_vgg16_SCNN.prototxt", {}),
+    ("DenseNet-121", SHARED / "zoo/deploy/densenet121_deploy.prototxt", {}),
+    ("DenseNet-121 + SCNN (insert)", SHARED / "zoo/deploy/densenet121_deploy.prototxt", {}),
+    ("AlexNet + SCNN (insert)", SHARED / "zoo/deploy/bvlc_alexnet_deploy.prototxt", {}),
+    ("GoogLeNet + SCNN (insert)", SHARED / "zoo/deploy/bvlc_googlenet_deploy.prototxt", {}),
+    ("MobileNet v2 + SCNN (insert)", SHARED / "zoo/deploy/mobilenet_v2_deploy.prototxt", {}),
+    ("SqueezeNet v1.1 + SCNN (insert)",
+     SHARED / "zoo/deploy/squeezenet_v1_1_deploy.prototxt", {}),
+    ("FCN-8s + SCNN (insert)", SHARED / "zoo/segmentation/fcn8s_voc_deploy.prototxt", {}),
+    ("PSPNet-50 (BN, Interp)", SHARED / "zoo/segmentation/pspnet50_ade20k_473.prototxt", {}),
+    ("AlexNet (train_val)", SHARED / "zoo/train_val/bvlc_alexnet_train_val.prototxt",
+     {"data": (None, 3, 227, 227)}),
+    ("SqueezeNet v1.0 (train_val)", SHARED / "zoo/train_val/squeezenet_v1_0_train_val.prototxt",
+     {"data": (None, 3, 227, 227)}),
+    ("Flickr style V1 (train_val)",
+     SHARED / "zoo/legacy/caffe_v1_flickr_style_train_val.prototxt", {"data": (None, 3, 227, 227)}),
+    ("VGG16 lane (our example)", ROOT / "examples/scnn_lane_vgg16.prototxt", {}),
+    ("VGG16 lane + SCNN (insert)", ROOT / "examples/scnn_lane_vgg16.prototxt", {}),
 ]  # fmt: skip
 
 
