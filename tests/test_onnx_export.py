@@ -595,13 +595,15 @@ V1_NET = (DATA / "v1_small_deploy.prototxt").read_text()
          "net.prototxt:15:1): a ReLU layer takes 1 top, not 0"),
         ('bottom: "conv2" top: "conv2"', "bottom: \"conv2\" top: ''",
          "net.prototxt:30:1): a blob named '' cannot be an ONNX value"),
+        ("num_output: 8 kernel_size: 3 pad: 1", "num_output: 8 kernel_size: 3 dilation: 0",
+         "net.prototxt:8:1): type 'Convolution': dilation 0: ONNX's dilations must be positive"),
     ],
 )  # fmt: skip
 def test_cli_refuses_blobs_onnx_cannot_hold(
     tmp_path: Path, run_cli: RunCli, old: str, new: str, message: str
 ) -> None:
-    """A layer without the tops its type takes, or a blob named '', is refused at the
-    layer (not an IndexError, nor a model onnx's checker rejects)."""
+    """A layer without the tops its type takes, a blob named '' or a dilation of 0 is
+    refused at the layer (not an IndexError, nor a model onnx's checker rejects)."""
     src, out = tmp_path / "net.prototxt", tmp_path / "x.onnx"
     assert old in V1_NET
     src.write_text(V1_NET.replace(old, new))
