@@ -358,6 +358,8 @@ def parse_config(text: str, source: str = "<config>", verb: Verb = "insert") -> 
         document = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise UsageError(f"{source}: invalid TOML: {exc}") from None
+    except RecursionError:  # tomllib recurses into each nested array and inline table
+        raise UsageError(f"{source}: invalid TOML: arrays or tables nested too deeply") from None
     for key in document:
         if key not in ("models", SHAPE_RULES_KEY):
             raise UsageError(
@@ -392,6 +394,10 @@ def _parse_rule(
         raise UsageError(f"{where}: the pattern is empty")
     if not isinstance(table, dict):
         raise UsageError(f"{where}: must be a table of settings")
+    try:
+        regex = pattern_regex(cleaned)
+    except re.error as exc:  # a [z-a] range, say
+        raise UsageError(f"{where}: the pattern is not a valid glob ({exc})") from None
     settings: dict[str, Any] = {}
     for key, value in table.items():
         spec = keys.get(key.replace("-", "_"))
@@ -402,7 +408,7 @@ def _parse_rule(
             settings[spec.option] = spec.convert(value)
         except OptionValueError as exc:
             raise UsageError(f"{where}: {key} {exc}") from None
-    return ConfigRule(cleaned, settings, pattern_regex(cleaned))
+    return ConfigRule(cleaned, settings, regex)
 
 
 def options_for(relative: PurePosixPath, base: AnyOptions, config: BatchConfig) -> Any:

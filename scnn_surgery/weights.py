@@ -145,12 +145,33 @@ def parse_caffemodel(
         if data[:200].lstrip().startswith((b"name", b"layer", b"input", b"#")):
             what = "not a binary caffemodel; it looks like a prototxt"
         raise SurgeryError(f"{source}: cannot be decoded ({what})") from None
+    if not _decodes(message):
+        raise SurgeryError(
+            f"{source}: holds text that is not UTF-8 (a layer's name, type or blob names, say);"
+            " the caffemodel is damaged"
+        )
     model = Caffemodel(message, source, upgraded=upgraded is not None)
     if len(message.layer) and len(message.layers):
         raise SurgeryError(
             f"{source}: the caffemodel has both 'layer' and 'layers' entries, which Caffe refuses"
         )
     return model
+
+
+def _decodes(message: Any) -> bool:
+    """Whether every string of ``message`` but its blobs' is UTF-8: protobuf's parser
+    lets other bytes through (reading them gives ``bytes``), to fail wherever a verb first
+    writes them. (Protobuf's parser bounds the depth of nesting.)"""
+    for described, value in message.ListFields():
+        if described.type == described.TYPE_STRING:
+            texts = (value,) if isinstance(value, (str, bytes)) else value
+            if any(isinstance(text, bytes) for text in texts):  # its bytes are not UTF-8
+                return False
+        elif described.message_type is not None and described.name != "blobs":
+            items = (value,) if hasattr(value, "ListFields") else value
+            if not all(_decodes(item) for item in items):
+                return False
+    return True
 
 
 def read_caffemodel(

@@ -319,6 +319,9 @@ def test_unused_patterns_are_reported() -> None:
         ("models = 3\n", "models must be tables"),
         ('[models.""]\n', "pattern is empty"),
         ('[models."a"\n', "invalid TOML"),
+        ('[models."[z-a]"]\n', r"\[z-a\]\"\]: the pattern is not a valid glob"),
+        ("a = " + "[" * 5000 + "]" * 5000, "nested too deeply"),
+        ('[models."a"]\nshapes = ' + "{a=" * 3000 + "1" + "}" * 3000, "nested too deeply"),
     ],
 )
 def test_config_mistakes_are_usage_errors(text: str, message: str) -> None:

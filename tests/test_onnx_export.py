@@ -601,6 +601,33 @@ def test_cli_refusals(tmp_path: Path, run_cli: RunCli, args: list[str], message:
     assert src.read_bytes() == before and not (tmp_path / "x.onnx").exists()
 
 
+V1_NET = (DATA / "v1_small_deploy.prototxt").read_text()
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "message"),
+    [
+        ('bottom: "conv1" top: "conv1"', 'bottom: "conv1" topv: "conv1"',
+         "net.prototxt:15:1): a ReLU layer takes 1 top, not 0"),
+        ('bottom: "conv2" top: "conv2"', "bottom: \"conv2\" top: ''",
+         "net.prototxt:30:1): a blob named '' cannot be an ONNX value"),
+        ("num_output: 8 kernel_size: 3 pad: 1", "num_output: 8 kernel_size: 3 dilation: 0",
+         "net.prototxt:8:1): type 'Convolution': dilation 0: ONNX's dilations must be positive"),
+    ],
+)  # fmt: skip
+def test_cli_refuses_blobs_onnx_cannot_hold(
+    tmp_path: Path, run_cli: RunCli, old: str, new: str, message: str
+) -> None:
+    """A layer without the tops its type takes, a blob named '' or a dilation of 0 is
+    refused at the layer (not an IndexError, nor a model onnx's checker rejects)."""
+    src, out = tmp_path / "net.prototxt", tmp_path / "x.onnx"
+    assert old in V1_NET
+    src.write_text(V1_NET.replace(old, new))
+    code, stdout, err = run_cli("export", str(src), "-o", str(out))
+    assert (code, stdout) == (1, "") and message in err and err.count("\n") == 1, err
+    assert not out.exists()
+
+
 def test_without_onnx_export_says_what_to_install(
     tmp_path: Path, run_cli: RunCli, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -862,3 +862,17 @@ def test_a_v1_entry_upgrades_as_caffe_upgrades_it() -> None:
     upgrade_v1_entry(v1, out)
     assert out == upgrade_v1_layer_parameter(v1)
     assert out.type == "InnerProduct" and len(out.param) == 2
+
+
+@pytest.mark.parametrize("field", ["name", "top"])
+def test_text_that_is_not_utf8_is_refused_when_read(field: str) -> None:
+    """Protobuf's parser lets a string's bytes through undecoded (rename's carry then
+    failed writing them); the caffemodel is refused as damaged on reading instead."""
+    entry = caffe_pb2.LayerParameter(name="conv", type="Convolution", top=["conv"])
+    data = caffe_pb2.NetParameter(layer=[entry]).SerializeToString()
+    damaged = data.replace(b"conv", b"\xceonv", 2 if field == "top" else 1)
+    if field == "top":
+        damaged = damaged.replace(b"\xceonv", b"conv", 1)
+    for packed in (False, True):
+        with pytest.raises(SurgeryError, match=r"^x\.caffemodel: holds text that is not UTF-8"):
+            parse_caffemodel(damaged, "x.caffemodel", packed_as_bytes=packed)

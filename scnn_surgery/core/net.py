@@ -215,13 +215,21 @@ def _definition_rule(fields: Fields) -> StateRule:
     )
 
 
-def _int(doc: Document, scalar: Scalar, name: str, context: str = "") -> int:
-    """An integer field's value; anything else is a one-line error at the value."""
+def _int(doc: Document, scalar: Scalar, name: str, context: str = "", bits: int = 32) -> int:
+    """An integer field's value (a signed ``bits``-bit one, as caffe.proto declares it);
+    anything else is a one-line error at the value, as Caffe's parser refuses it."""
     if scalar.kind == "word":
         try:
-            return scalar.as_int()
+            value = scalar.as_int()
         except ValueError:
             pass
+        else:
+            if -(1 << (bits - 1)) <= value < 1 << (bits - 1):
+                return value
+            raise SurgeryError(
+                f"{doc.location(scalar.start)}: {context}'{name}' is out of range for an"
+                f" int{bits}: {scalar.raw}"
+            )
     raise SurgeryError(
         f"{doc.location(scalar.start)}: {context}'{name}' must be an integer, not {scalar.raw}"
     )
@@ -355,7 +363,7 @@ def net_inputs(
         token = tokens.get((s.start, s.end)) if tokens else None
         if token is not None:
             s = Scalar("word", token, token, s.start, s.end)
-        return _int(doc, s, name)
+        return _int(doc, s, name, bits=64 if name == "dim" else 32)
 
     names = _strings(doc, root, "input", "")
     shapes = [tuple(dim(s, "dim") for s in m.scalars("dim")) for m in root.messages("input_shape")]

@@ -21,6 +21,8 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper
 
+from ..analysis.layerrules import blob_counts, count_problems, type_label
+from ..analysis.params import layer_message
 from ..analysis.shapes import Shape as MaybeDims
 from ..analysis.shapes import (
     ShapeOverrides,
@@ -118,6 +120,21 @@ def _unsupported(net: Net, layers: Sequence[Layer]) -> list[str]:
         where = net.layer_location(layer) or net.source
         lines.append(f"{where}: layer '{layer.name}' has type '{kind}'")
     return lines
+
+
+def _blob_problem(net: Net, layer: Layer) -> str | None:
+    """Why ``layer``'s bottoms and tops cannot be converted: a count its type does not
+    take (``CheckBlobCounts``), or a blob without a name (ONNX reads '' as "absent")."""
+    where = net.describe(layer)
+    if "" in (*layer.bottoms, *layer.tops):
+        return f"{where}: a blob named '' cannot be an ONNX value; name it"
+    message = layer_message(net, layer)
+    counts = blob_counts(layer.type, message)
+    if counts is None or counts.fits(len(layer.bottoms), len(layer.tops)):
+        return None
+    label = type_label(layer.type, message)
+    problem = count_problems(label, counts, len(layer.bottoms), len(layer.tops))[0]
+    return f"{where}: {problem.message}"
 
 
 def _phase_graph(net: Net, phase: str) -> LayerGraph:
@@ -314,6 +331,10 @@ def export_net(
     lines = _unsupported(readable, graph.layers)
     if lines:
         raise UnsupportedLayers(lines)
+    for layer in graph.layers:
+        problem = _blob_problem(readable, layer)
+        if problem is not None:
+            raise SurgeryError(problem)
     inferred = infer_shapes(readable, graph, shapes)
     if inferred.errors:
         raise SurgeryError(_located_problem(readable, inferred.errors[0]))

@@ -97,6 +97,8 @@ def _convolution(ctx: LayerContext) -> None:
     if _axis(p.axis, len(x)) != 1:
         raise ctx.refuse(f"axis {p.axis}: only channels on axis 1 are exported")
     kernel, pad, stride, dilation = p.geometry(len(x) - 2)
+    if 0 in dilation:  # Caffe reads one pixel k times over; ONNX allows no such dilation
+        raise ctx.refuse("dilation 0: ONNX's dilations must be positive")
     group = p.groups(x[1], ctx.layer.type in DEPTHWISE_TYPES)
     inputs = [ctx.x, ctx.blob(0)]
     if p.bias_term:

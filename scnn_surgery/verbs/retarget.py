@@ -351,10 +351,15 @@ class Rescale:
     removes: tuple[str, ...] = ()
 
 
-def _ratio(changed: Mapping[str, tuple[Dims, Dims]]) -> tuple[float, float]:
+def _ratio(changed: Mapping[str, tuple[Dims, Dims]], source: str) -> tuple[float, float]:
     """How much the (first) input map grows, per spatial axis."""
-    for old, new in changed.values():
+    for blob, (old, new) in changed.items():
         if len(old) == 4 and (old[2:] != new[2:]):
+            if 0 in old[2:]:
+                raise SurgeryError(
+                    f"{source}: '{blob}' is stated as {_shape(old)}, an empty map: there is"
+                    " no ratio to carry the sizes stated for it to the new one"
+                )
             return new[2] / old[2], new[3] / old[3]
     return 1.0, 1.0
 
@@ -571,7 +576,7 @@ def _prior_size_warning(net: Net, sizes: Mapping[str, tuple[Dims, Dims]]) -> lis
     """SSD's min_size and max_size are object sizes in pixels: they stay, so the priors
     cover objects as large (in pixels) as before, a different part of the new image."""
     boxes = [x for x in net.layers if x.type == "PriorBox"]
-    if not boxes or _ratio(sizes) == (1.0, 1.0):
+    if not boxes or _ratio(sizes, net.source) == (1.0, 1.0):
         return []
     params = [prior_box_params(net, x) for x in boxes]
     stated = [v for p in params for v in (*p.min_sizes, *p.max_sizes)]
@@ -835,7 +840,7 @@ def _retargeted(
     overrides = dict(options.shapes)
     before = [x for _, layers in find_modules(work) for x in layers]
     modules = _regenerate_modules(work, overrides)
-    fixes = _stated_for_old_map(net, work, _ratio(sizes), overrides)
+    fixes = _stated_for_old_map(net, work, _ratio(sizes, net.source), overrides)
     if fixes and not options.rescale:
         first = fixes[0]
         more = f" (and {len(fixes) - 1} more)" if len(fixes) > 1 else ""

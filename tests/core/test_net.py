@@ -94,6 +94,12 @@ def test_mixed_layer_and_layers_is_refused() -> None:
         ('layer { name: "a" include { stage: 1 } }', "1", "'stage' must be a quoted string, not 1"),
         ('input: "d"\ninput_dim: 1.5\n', "1.5", "'input_dim' must be an integer, not 1.5"),
         ('state { level: "1" }', '"1"', "state 'level' must be an integer, not \"1\""),
+        ('input: "d"\ninput_dim: 2147483648\n', "2147483648",
+         "'input_dim' is out of range for an int32: 2147483648"),
+        ('input: "d"\ninput_shape { dim: 1 dim: 99999999999999999999 }\n', "9999",
+         "'dim' is out of range for an int64: 99999999999999999999"),
+        ("layer { include { min_level: -2147483649 } }", "-2147483649",
+         "'min_level' is out of range for an int32"),
     ],
 )
 def test_values_caffe_would_refuse_are_one_located_line(text: str, at: str, what: str) -> None:

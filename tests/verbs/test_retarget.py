@@ -164,6 +164,13 @@ def test_a_blob_without_a_stated_size_is_refused() -> None:
         retarget(loads(LANE, "lane.prototxt"), RetargetOptions(inputs={"conv1": (1, 8, 2, 2)}))
 
 
+def test_an_empty_stated_map_gives_no_ratio_and_is_refused() -> None:
+    """A stated width of 0 (an empty blob Caffe sets up) was a ZeroDivisionError."""
+    text = 'input: "data"\ninput_shape { dim: 1 dim: 3 dim: 16 dim: 0 }\n'
+    with pytest.raises(SurgeryError, match=rf"^net.prototxt: 'data' is stated as 1{X}3{X}16{X}0"):
+        retarget(loads(text, "net.prototxt"), RetargetOptions(inputs={"data": (1, 3, 8, 8)}))
+
+
 def test_batch_retargets_every_net(tmp_path: Path, run_cli: RunCli) -> None:
     """ResNet-50 at 448: its pool5 window (the whole 7 x 7 map) becomes 14 x 14, so fc1000
     still fits; AlexNet's fc6 would not, and is refused."""
