@@ -61,7 +61,7 @@ from .report.batchreport import Status as Status
 from .report.batchreport import shape_text as shape_text
 from .report.batchreport import shown_counts as shown_counts
 from .surgery import InsertResult, load
-from .verbs import REGISTRY, options_class, verb_of_options, verb_spec
+from .verbs import REGISTRY, Entry, options_class, run_verb, verb_of_options, verb_spec
 
 MODEL_SUFFIX = ".prototxt"
 _GLOB_MAGIC = re.compile(r"[*?[]")
@@ -283,7 +283,7 @@ def config_keys(verb: Verb = "insert") -> dict[str, ConfigKey]:
     for item, declared in declared_fields(options_class(verb)):
         for key in (item.name, *declared.aliases):
             keys[key] = ConfigKey(item.name, declared.kind.check)
-    if REGISTRY[verb].needs_weights:
+    if REGISTRY[verb].needs_weights or REGISTRY[verb].reads_weights:
         keys[WEIGHTS_KEY] = ConfigKey(WEIGHTS_KEY, _caffemodel_path)
     return keys
 
@@ -435,6 +435,18 @@ def combined(earlier: object, later: object) -> object:
     return later
 
 
+def _weights_of(entry: Entry, source: Source, config: BatchConfig) -> str | None:
+    """The caffemodel of a verb that needs one (fold-bn); of one that only reads one if it
+    is given (export: its config table's, or NAME.caffemodel when it exists)."""
+    if entry.needs_weights:
+        return weights_for(source, config)
+    if not entry.reads_weights:
+        return None
+    chosen = weights_for(source, config)
+    stated = any(WEIGHTS_KEY in r.settings for r in config.rules if r.matches(source.relative))
+    return chosen if stated or os.path.lexists(chosen) else None
+
+
 def weights_for(source: Source, config: BatchConfig) -> str:
     """The caffemodel a verb that needs weights reads for ``source``: the last matching
     rule's ``weights``, else NAME.caffemodel beside NAME.prototxt."""
@@ -478,7 +490,7 @@ def plan_jobs(
             options_for(source.relative, base, config),
             fragment,
             picture_context,
-            weights_for(source, config) if entry.needs_weights else None,
+            _weights_of(entry, source, config),
         )
         for source, output in zip(sources, outputs, strict=True)
     ]
@@ -572,7 +584,7 @@ def _converted(job: Job, before: Net) -> tuple[Outcome, Any]:
     if job.weights is not None:
         _refuse_unreadable_weights(job.weights, job.verb)
     inputs = [load(job.fragment)] if reads and job.fragment is not None else []
-    result = spec.run(before, inputs, job.options)
+    result = run_verb(job.verb, before, inputs, job.options, job.weights)
     details: dict[str, Any] = {"summary": getattr(result, "done", None)}
     if spec.report is not None:
         details.update(spec.report(result))

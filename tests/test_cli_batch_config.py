@@ -102,7 +102,7 @@ CASES = {
     "fold-bn": Case(TINY, 'only = ["bn1"]\nweights = "{tmp}/trained.bin"\n', ("--only", "bn1")),
     "export": Case(
         TINY,
-        "opset = 13\ndynamic_batch = true\nexternal_data = true\n",
+        'opset = 13\ndynamic_batch = true\nexternal_data = true\nweights = "{tmp}/trained.bin"\n',
         ("--opset", "13", "--dynamic-batch", "--external-data"),
     ),
 }
@@ -137,9 +137,10 @@ def test_each_verb_s_config_keys_work_without_the_command_line(
     given = ["--fragment", *reads] if reads else []
     written = alone / f"net{REGISTRY[verb].output_suffix or '.prototxt'}"
     weights: list[str] = []
-    if REGISTRY[verb].needs_weights:
+    if REGISTRY[verb].needs_weights or REGISTRY[verb].reads_weights:  # export's too
         (tmp_path / "trained.bin").write_bytes(random_weights(ss.loads(case.source), 0))
         weights = ["--weights", str(tmp_path / "trained.bin")]
+    if REGISTRY[verb].needs_weights:
         weights += ["--weights-out", str(alone / "net.caffemodel")]
     code, _, err = run_cli(verb, str(model), *reads, *case.flags, *weights, "-o", str(written))
     assert code == 0, err

@@ -172,11 +172,10 @@ def verb_command(verb: str) -> click.Command:
                         offers_in_place=entry.output_suffix is None)  # fmt: skip
         # Here rather than at the top: parsing the arguments (or --help) need not load them.
         from ..core.net import load_net
-        from ..verbs import verb_spec
+        from ..verbs import run_verb
 
         before = load_net(model)
-        own = {"weights": weights, "seed": seed} if entry.reads_weights else {}
-        result = verb_spec(verb).run(before, [load_net(p) for p in inputs], chosen, **own)
+        result = run_verb(verb, before, [load_net(p) for p in inputs], chosen, weights, seed)
         done = [result.done] if getattr(result, "done", None) else []
         changed = getattr(result, "changed", True)
         files = result.output_files(output) if entry.output_suffix is not None else None

@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 from ..analysis.shapes import format_shape
 from ..scnn import ModuleCost, ScnnSpec
-from ..verbs import verb_of_options
+from ..verbs import REGISTRY, verb_of_options
 
 Verb = str  # a verb of the registry (scnn_surgery.verbs.REGISTRY); batch can do each
 AnyOptions = Any  # the verb's options class (options.py), per model
@@ -44,8 +44,8 @@ class Job:
     # Draw the change with this many layers around it (None: no picture); an HTML report
     # shows it, and the worker makes it, so the parent only collects.
     picture_context: int | None = None
-    # The caffemodel a verb that computes weights reads (fold-bn): NAME.caffemodel beside
-    # the source; its new one is written beside the output (see ``weights_output``).
+    # The caffemodel the verb reads: fold-bn's (NAME.caffemodel beside the source), whose
+    # new one is written beside the output (see ``weights_output``), or export's.
     weights: str | None = None
 
     @property
@@ -54,8 +54,11 @@ class Job:
 
     @property
     def weights_output(self) -> str | None:
-        """The caffemodel written with the output: NAME.caffemodel beside NAME.prototxt."""
-        return None if self.weights is None else str(Path(self.output).with_suffix(WEIGHTS_SUFFIX))
+        """The caffemodel written with the output: NAME.caffemodel beside NAME.prototxt
+        (none for a verb that only reads one: export)."""
+        if self.weights is None or REGISTRY[self.verb].reads_weights:
+            return None
+        return str(Path(self.output).with_suffix(WEIGHTS_SUFFIX))
 
 
 Status = Literal["converted", "refused", "failed", "skipped", "interrupted"]

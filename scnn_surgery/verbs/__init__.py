@@ -146,6 +146,16 @@ def options_class_name(verb: str) -> str:
     return "".join(part.capitalize() for part in verb.split("-")) + "Options"
 
 
+def run_verb(
+    verb: str, net: Net, inputs: Sequence[Net], options: Any,
+    weights: str | None = None, seed: int | None = None,
+) -> Any:
+    """The verb's result on ``net``: what the command line and ``batch`` both run. A verb
+    that reads a caffemodel itself (export) gets ``weights`` and ``seed``."""
+    own = {"weights": weights, "seed": seed} if REGISTRY[verb].reads_weights else {}
+    return verb_spec(verb).run(net, inputs, options, **own)
+
+
 def verb_spec(verb: str) -> VerbSpec:
     """The verb's spec, its module loaded."""
     if verb not in REGISTRY:
