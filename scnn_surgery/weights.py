@@ -59,6 +59,7 @@ from .schema.select import Schema, dialect_schema, field_class, schema_for_net
 from .scnn import FLOAT32_BYTES, ScnnSpec, build_module, estimate_module, render_layers
 
 __all__ = [
+    "DEPTHWISE_TYPES",
     "Caffemodel",
     "ParamBlob",
     "ParamSpec",
@@ -264,14 +265,14 @@ def _packed_bytes_net(net_class: type[Any]) -> type[Any] | None:
 # Blobs
 
 
-def _has_legacy_dims(blob: Any) -> bool:
+def has_legacy_dims(blob: Any) -> bool:
     return any(blob.HasField(f) for f in ("num", "channels", "height", "width"))
 
 
 def blob_shape(blob: Any) -> BlobDims:
     """The shape Caffe gives a stored blob: the legacy 4-D fields when any is set, else
     ``shape``; OpenCV reads them the same way."""
-    if _has_legacy_dims(blob):
+    if has_legacy_dims(blob):
         return (blob.num, blob.channels, blob.height, blob.width)
     return tuple(int(d) for d in blob.shape.dim)
 
@@ -279,7 +280,7 @@ def blob_shape(blob: Any) -> BlobDims:
 def blob_matches(blob: Any, shape: Sequence[int]) -> bool:
     """Caffe's ``Blob::ShapeEquals``: legacy 4-D dimensions compare with the target's shape
     padded with leading 1s (so an old (1, 1, N, K) weight fits an (N, K) layer)."""
-    if _has_legacy_dims(blob):
+    if has_legacy_dims(blob):
         return len(shape) <= 4 and (1,) * (4 - len(shape)) + tuple(shape) == blob_shape(blob)
     return blob_shape(blob) == tuple(shape)
 
@@ -1242,14 +1243,14 @@ def restate_legacy_dims(
     for layer in net.layers:
         layers.setdefault(layer.name, layer)
     stored = [(e, layers[e.name]) for e in model.layers
-              if e.name in layers and any(_has_legacy_dims(b) for b in e.blobs)]  # fmt: skip
+              if e.name in layers and any(has_legacy_dims(b) for b in e.blobs)]  # fmt: skip
     if not stored:
         return
     filler = _Filler(net, 0, False, None, shapes or {}, phase)
     for entry, layer in stored:
         planned = filler.plan(layer) or []
         for blob, wanted in zip(entry.blobs, planned, strict=False):
-            if _has_legacy_dims(blob) and blob_matches(blob, wanted.shape):
+            if has_legacy_dims(blob) and blob_matches(blob, wanted.shape):
                 for name in ("num", "channels", "height", "width"):
                     blob.ClearField(name)
                 blob.shape.Clear()

@@ -35,7 +35,7 @@ from .graph import (
     write_tops,
 )
 from .layerdef import Fields, LayerDef, Value, definition_param_names
-from .net import Layer, Net, NetInput, layer_from_block, net_inputs, param_name_scalars
+from .net import Layer, LayerText, Net, NetInput, layer_from_block, net_inputs, param_name_scalars
 from .text_export import revision_start
 from .textedit import Leaf, append_to_message, insert_before_field
 from .values import Change, ParamPath, apply_edits, definition_change, message_edits
@@ -343,16 +343,23 @@ def revised_layer(layer: Layer, edits: Sequence[Edit]) -> Layer:
         segment = text.document.text[base : text.block.end]
     else:
         base, segment = 0, text.document.text
-    what = f"layer '{layer.name}'" if layer.name else "an unnamed layer"
-    where = f"{text.original.document.source} ({what} as changed)"
-    document = Document.parse(apply_edits(segment, edits, base), where)
-    read = layer_from_block(document.root.fields[-1], document)
-    assert read.text is not None
-    revised = replace(read.text, home=text.original)
+    read = read_in_place(text, layer.name, apply_edits(segment, edits, base))
     return Layer(
         layer.name, read.type, layer.bottoms, layer.tops, read.include, read.exclude,
-        read.format, revised,
+        read.format, read.text,
     )  # fmt: skip
+
+
+def read_in_place(home: LayerText, name: str, block: str) -> Layer:
+    """The layer ``block`` (the text of one layer) declares, read on its own, standing in
+    the place of ``home``'s block: messages name that block, and the exporter replaces
+    just it."""
+    what = f"layer '{name}'" if name else "an unnamed layer"
+    where = f"{home.original.document.source} ({what} as changed)"
+    document = Document.parse(block, where)
+    read = layer_from_block(document.root.fields[-1], document)
+    assert read.text is not None
+    return read.with_wiring(text=replace(read.text, home=home.original))
 
 
 def set_net_field(net: Net, path: ParamPath, value: Value) -> None:
@@ -392,7 +399,7 @@ def _restated_inputs(net: Net) -> list[NetInput]:
     tokens = {(e.start, e.end): e.replacement.strip() for e in net.field_edits}
     if set(tokens) <= literals:
         return net_inputs(doc, tokens)
-    edited = Document.parse(apply_edits(doc.text, net.field_edits), net.source)
+    edited = doc.edited(net.field_edits)
     old = {i.name: i.scalar for i in net_inputs(doc)}
     return [
         NetInput(i.name, i.dims, old.get(i.name, i.scalar)) for i in net_inputs(edited)

@@ -32,9 +32,15 @@ from ..core.net import (
     Layer,
     Net,
     NetInput,
-    layer_from_block,
 )
-from ..core.ops import drop_graphs, insert_layers, remove_layers, replace_layers, revised_layer
+from ..core.ops import (
+    drop_graphs,
+    insert_layers,
+    read_in_place,
+    remove_layers,
+    replace_layers,
+    revised_layer,
+)
 from ..core.text_export import export_text, field_values, text_definition
 from ..core.textedit import (
     Block,
@@ -330,11 +336,7 @@ def _in_place(layer: Layer, definition: LayerDef, renderer: Renderer) -> Layer:
     text = layer.text
     assert text is not None
     rendered = renderer.layer(definition).removesuffix(text.document.newline)
-    where = f"{text.document.source} (layer '{layer.name}' as changed)"
-    document = Document.parse(rendered, where)
-    read = layer_from_block(document.root.fields[-1], document)
-    assert read.text is not None
-    return read.with_wiring(text=replace(read.text, home=text))
+    return read_in_place(text, layer.name, rendered)
 
 
 def _v0_layers_as_v2(net: Net) -> dict[Layer, LayerDef | None]:

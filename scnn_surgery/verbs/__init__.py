@@ -152,7 +152,11 @@ def run_verb(
 ) -> Any:
     """The verb's result on ``net``: what the command line and ``batch`` both run. A verb
     that reads a caffemodel itself (export) gets ``weights`` and ``seed``."""
-    own = {"weights": weights, "seed": seed} if REGISTRY[verb].reads_weights else {}
+    own: dict[str, Any] = {}
+    if REGISTRY[verb].reads_weights:
+        own["weights"] = weights
+        if seed is not None:  # else the verb's own default
+            own["seed"] = seed
     return verb_spec(verb).run(net, inputs, options, **own)
 
 

@@ -63,7 +63,7 @@ def working_phase(
     return chosen
 
 
-def refuse_shape_errors(shapes: PhaseShapes, phase: str | None, notes: list[str]) -> None:
+def refuse_shape_errors(shapes: PhaseShapes, phase: str | None) -> None:
     """What Caffe refuses in the input stays in the result; name it at the input's lines
     rather than report it later as an invalid result (or hide it behind an unknown size).
     A ``--shape`` for a blob no phase has is refused: it is most likely a misspelling."""

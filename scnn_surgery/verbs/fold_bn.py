@@ -48,7 +48,14 @@ from ..options import FoldBnOptions
 from ..passes.anchor import closest_names
 from ..passes.remove import remove as remove_from_net
 from ..runtime import paused_gc
-from ..weights import Caffemodel, blob_shape, blob_value_count, make_blob
+from ..weights import (
+    DEPTHWISE_TYPES,
+    Caffemodel,
+    blob_shape,
+    blob_value_count,
+    has_legacy_dims,
+    make_blob,
+)
 from . import VerbSpec
 from .common import working_phase
 
@@ -58,9 +65,7 @@ if TYPE_CHECKING:
 
     Float64Array = NDArray[np.float64]
 
-CONVOLUTIONS = frozenset(
-    {"Convolution", "Deconvolution", "DepthwiseConvolution", "ConvolutionDepthwise"}
-)
+CONVOLUTIONS = frozenset({"Convolution", "Deconvolution", *DEPTHWISE_TYPES})
 FOLDABLE = CONVOLUTIONS | {"InnerProduct"}
 DEPLOYED = "TEST"  # the phase folded for unless --phase (or a broken TEST) says otherwise
 FORK_BN = (
@@ -380,7 +385,7 @@ def fold_numbers(net: Net, fold: Fold, model: Caffemodel | Entries) -> FoldedBlo
         p = conv_params(net, target)
         outputs, bias_term, transpose = p.num_output, p.bias_term, False
         group = p.group or 1
-        if target.type in ("DepthwiseConvolution", "ConvolutionDepthwise"):
+        if target.type in DEPTHWISE_TYPES:
             group = 1  # the kernel's output axis is 0 whatever the groups
     if outputs is None:
         raise _Unfoldable(f"'{target.name}' states no num_output")
@@ -480,7 +485,7 @@ def store_folded(
             continue
         old = list(entry.blobs)
         blob_class = type(old[0])
-        legacy_weight = _legacy(old[0])
+        legacy_weight = has_legacy_dims(old[0])
         bias_like = old[1] if len(old) > 1 else None
         weight = make_blob(
             blobs.weight.astype(np.float32).reshape(blobs.weight_shape),
@@ -489,7 +494,7 @@ def store_folded(
         bias_values = blobs.bias.astype(np.float32)
         if bias_like is not None:
             bias_values = bias_values.reshape(blob_shape(bias_like))
-            bias = make_blob(bias_values, _legacy(bias_like), blob_class)
+            bias = make_blob(bias_values, has_legacy_dims(bias_like), blob_class)
         else:
             bias = make_blob(bias_values, model.legacy or legacy_weight, blob_class)
         del entry.blobs[:]
@@ -497,10 +502,6 @@ def store_folded(
         for part in ("convolution_param", "inner_product_param"):
             if entry.HasField(part) and getattr(entry, part).HasField("bias_term"):
                 getattr(entry, part).bias_term = True
-
-
-def _legacy(blob: Any) -> bool:
-    return any(blob.HasField(f) for f in ("num", "channels", "height", "width"))
 
 
 # ---------------------------------------------------------------------------

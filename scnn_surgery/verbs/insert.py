@@ -310,7 +310,7 @@ def _insert(net: Net, options: InsertOptions) -> InsertResult:
     broken = {g.state.phase for g in graphs if g.problems}  # before the edits change them
     _refuse_second_module(work, options)
     shapes = PhaseShapes(work, graphs, options.shapes)
-    refuse_shape_errors(shapes, phase, notes)
+    refuse_shape_errors(shapes, phase)
     if options.after:
         after, why = options.after, f"given: --after {options.after}"
     else:

@@ -799,7 +799,8 @@ def _drop_stale(model: Caffemodel, names: Sequence[str]) -> list[str]:
     """Take the entries of the layers whose weights changed shape out of ``model``, so
     that they are filled from their fillers; a note for each that held blobs."""
     entries = model.message.layers if model.legacy else model.message.layer
-    doomed = [i for i, entry in enumerate(entries) if entry.name in set(names)]
+    stale = set(names)
+    doomed = [i for i, entry in enumerate(entries) if entry.name in stale]
     held = list(dict.fromkeys(entries[i].name for i in doomed if len(entries[i].blobs)))
     for i in reversed(doomed):
         del entries[i]

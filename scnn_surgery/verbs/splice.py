@@ -89,7 +89,7 @@ def _splice(net: Net, fragment_net: Net, options: SpliceOptions) -> SpliceResult
     phase = working_phase(work, graphs, options.phase, notes)
     broken = {g.state.phase for g in graphs if g.problems}
     shapes = PhaseShapes(work, graphs, options.shapes)
-    refuse_shape_errors(shapes, phase, notes)
+    refuse_shape_errors(shapes, phase)
     binds = _checked_binds(work, fragment, options.binds)
     after = options.after
     unbound = [blob for blob in fragment.inputs if blob not in binds]
